@@ -1,0 +1,250 @@
+# secmmu - top-level Makefile (GNU Make >= 4.3)
+#
+#   make                      library, command, tests, examples   -> build/
+#   make check                build everything, run tests/run-all.sh
+#   make check SANITIZE=address   (ASan+UBSan)                     -> build/address/
+#   make check SANITIZE=thread    (TSan, -O1)                      -> build/thread/
+#   make bench                bench/*.c, DEBUG=0 -O2 -DNDEBUG      -> build/bench/
+#   make demo                 build/secmmu demo
+#   make format | clean | install [PREFIX=/usr/local] [DESTDIR=]
+#
+# Variants never share objects: each has its own BUILD_DIR.
+
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+AR ?= ar
+PKG_CONFIG ?= pkg-config
+CLANG_FORMAT ?= clang-format
+
+OPT ?= -O2
+DEBUG ?= 1
+SANITIZE ?=
+BENCH ?=
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+VERSION ?= 0.1.0
+
+URCU_CFLAGS := $(shell $(PKG_CONFIG) --cflags liburcu-memb)
+URCU_LIBS := $(shell $(PKG_CONFIG) --libs liburcu-memb)
+
+# ---- variant selection ----
+ifneq ($(BENCH),)
+  BUILD_DIR := build/bench
+  DEBUG := 0
+  VARIANT_FLAGS := -O2 -DNDEBUG
+else ifeq ($(SANITIZE),address)
+  BUILD_DIR := build/address
+  VARIANT_FLAGS := $(OPT) -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+  VARIANT_LDFLAGS := -fsanitize=address,undefined
+else ifeq ($(SANITIZE),thread)
+  BUILD_DIR := build/thread
+  VARIANT_FLAGS := $(OPT) -O1 -fsanitize=thread -fno-omit-frame-pointer
+  VARIANT_LDFLAGS := -fsanitize=thread
+else ifeq ($(SANITIZE),)
+  BUILD_DIR := build
+  VARIANT_FLAGS := $(OPT)
+else
+  $(error SANITIZE must be empty, 'address' or 'thread' (got '$(SANITIZE)'))
+endif
+
+ifeq ($(DEBUG),0)
+  DEBUG_FLAGS := -DSECMMU_DEBUG=0
+else
+  DEBUG_FLAGS := -DSECMMU_DEBUG=1
+endif
+
+CFLAGS ?=
+LDFLAGS ?=
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -pthread -Iinclude -Isrc \
+	$(URCU_CFLAGS) $(DEBUG_FLAGS) $(VARIANT_FLAGS) $(CFLAGS)
+DEPFLAGS = -MMD -MP
+ALL_LDFLAGS := -pthread $(VARIANT_LDFLAGS) $(LDFLAGS)
+LDLIBS := $(URCU_LIBS) -pthread -lm
+
+OBJ_DIR := $(BUILD_DIR)/obj
+
+# Rebuild a variant's objects when its flags change (e.g. make DEBUG=0 after make).
+FLAGS_STAMP := $(OBJ_DIR)/.flags
+FLAGS_LINE := $(CC) $(ALL_CFLAGS) | $(ALL_LDFLAGS) $(LDLIBS)
+ifeq ($(filter clean format,$(MAKECMDGOALS)),)
+$(shell mkdir -p $(OBJ_DIR) && (echo '$(FLAGS_LINE)' | cmp -s - $(FLAGS_STAMP) || \
+	echo '$(FLAGS_LINE)' > $(FLAGS_STAMP)))
+endif
+
+# ---- sources ----
+LIB_SRCS := $(sort $(shell find src -name '*.c' 2>/dev/null))
+TOOL_SRCS := $(sort $(wildcard tools/*.c))
+UNIT_SRCS := $(sort $(wildcard tests/unit/*.c))
+STRESS_SRCS := $(sort $(wildcard tests/stress/*.c))
+EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
+BENCH_SRCS := $(sort $(wildcard bench/*.c))
+HARNESS_SRC := tests/harness.c
+
+LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ_DIR)/%.o)
+TOOL_OBJS := $(TOOL_SRCS:%.c=$(OBJ_DIR)/%.o)
+HARNESS_OBJ := $(OBJ_DIR)/tests/harness.o
+
+# Built-in scenarios: scenarios/*.scn are embedded into the secmmu command as
+# sim_builtins[] (src/sim/sim.h) by scripts/embed-scenarios. The directory is
+# a prerequisite so that adding or removing a file regenerates the table.
+SCENARIO_FILES := $(sort $(wildcard scenarios/*.scn))
+SCENARIOS_C := $(BUILD_DIR)/gen/scenarios.c
+SCENARIOS_OBJ := $(OBJ_DIR)/gen/scenarios.o
+TOOL_OBJS += $(if $(TOOL_SRCS),$(SCENARIOS_OBJ))
+
+LIB_A := $(BUILD_DIR)/libsecmmu.a
+LIB_SO := $(BUILD_DIR)/libsecmmu.so
+SECMMU := $(if $(TOOL_SRCS),$(BUILD_DIR)/secmmu)
+TEST_BINS := $(UNIT_SRCS:tests/%.c=$(BUILD_DIR)/tests/%) $(STRESS_SRCS:tests/%.c=$(BUILD_DIR)/tests/%)
+EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(BUILD_DIR)/examples/%)
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD_DIR)/bench/%)
+
+ALL_OBJS := $(LIB_OBJS) $(TOOL_OBJS) $(HARNESS_OBJ) \
+	$(UNIT_SRCS:%.c=$(OBJ_DIR)/%.o) $(STRESS_SRCS:%.c=$(OBJ_DIR)/%.o) \
+	$(EXAMPLE_SRCS:%.c=$(OBJ_DIR)/%.o) $(BENCH_SRCS:%.c=$(OBJ_DIR)/%.o)
+
+.PHONY: all lib tests examples check demo bench bench-build bench-run format clean install \
+	uninstall print-vars
+.DEFAULT_GOAL := all
+.DELETE_ON_ERROR:
+
+all: lib $(SECMMU) tests examples
+
+lib: $(LIB_A) $(LIB_SO)
+
+tests: $(TEST_BINS)
+
+examples: $(EXAMPLE_BINS)
+
+# ---- compile ----
+# Everything is -fPIC so the same objects go into the .a and the .so.
+$(OBJ_DIR)/src/%.o: src/%.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fPIC $(DEPFLAGS) -c $< -o $@
+
+$(OBJ_DIR)/tools/%.o: tools/%.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(OBJ_DIR)/tests/%.o: tests/%.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itests $(DEPFLAGS) -c $< -o $@
+
+$(OBJ_DIR)/examples/%.o: examples/%.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(OBJ_DIR)/bench/%.o: bench/%.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Ibench $(DEPFLAGS) -c $< -o $@
+
+$(SCENARIOS_C): $(SCENARIO_FILES) $(wildcard scenarios) scripts/embed-scenarios
+	@mkdir -p $(@D)
+	sh scripts/embed-scenarios $(SCENARIO_FILES) > $@
+
+$(SCENARIOS_OBJ): $(SCENARIOS_C) $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# ---- libraries ----
+# With no sources yet, the archive is empty and the .so is built from nothing.
+$(LIB_A): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	@rm -f $@
+	$(AR) rcs $@ $(LIB_OBJS)
+
+$(LIB_SO): $(LIB_OBJS)
+	@mkdir -p $(@D)
+ifneq ($(LIB_OBJS),)
+	$(CC) -shared -Wl,-soname,libsecmmu.so $(ALL_LDFLAGS) -o $@ $(LIB_OBJS) $(LDLIBS)
+else
+	echo 'void secmmu_empty_library(void); void secmmu_empty_library(void) {}' | \
+		$(CC) -x c -shared -fPIC -o $@ -
+endif
+
+# ---- programs ----
+$(BUILD_DIR)/secmmu: $(TOOL_OBJS) $(LIB_A)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(TOOL_OBJS) $(LIB_A) $(LDLIBS)
+
+$(BUILD_DIR)/tests/%: $(OBJ_DIR)/tests/%.o $(HARNESS_OBJ) $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(HARNESS_OBJ) $(LIB_A) $(LDLIBS)
+
+$(BUILD_DIR)/examples/%: $(OBJ_DIR)/examples/%.o $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+
+$(BUILD_DIR)/bench/%: $(OBJ_DIR)/bench/%.o $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+
+# Keep objects: the pattern rules above would otherwise treat them as intermediates.
+.SECONDARY: $(ALL_OBJS)
+
+# ---- running ----
+check: all
+	@bash tests/run-all.sh $(BUILD_DIR)
+
+demo: lib $(SECMMU)
+	@test -n "$(SECMMU)" || { echo "make demo: no tools/*.c yet, no secmmu command" >&2; exit 1; }
+	$(SECMMU) demo
+
+# The bench variant lives in build/bench (DEBUG=0, -O2, -DNDEBUG).
+bench:
+	@$(MAKE) --no-print-directory BENCH=1 SANITIZE= bench-run
+
+bench-build: $(if $(BENCH_BINS),lib $(BENCH_BINS))
+
+bench-run: bench-build
+	@set -e; for b in $(BENCH_BINS); do ./$$b; done
+
+# ---- housekeeping ----
+FORMAT_DIRS := src include tools tests bench examples
+
+format:
+	@files=$$(find $(FORMAT_DIRS) -type f \( -name '*.c' -o -name '*.h' \) 2>/dev/null); \
+	if [ -n "$$files" ]; then $(CLANG_FORMAT) -i $$files; fi
+
+clean:
+	rm -rf build
+
+$(BUILD_DIR)/secmmu.pc: secmmu.pc.in Makefile
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+install: lib $(SECMMU) $(BUILD_DIR)/secmmu.pc
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/secmmu \
+		$(DESTDIR)$(BINDIR)
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libsecmmu.a
+	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/libsecmmu.so
+	@set -e; for h in $$(find include/secmmu -name '*.h' 2>/dev/null); do \
+		d=$(DESTDIR)$(INCLUDEDIR)/$${h#include/}; \
+		echo "install -m 644 $$h $$d"; \
+		install -D -m 644 $$h $$d; \
+	done
+	$(if $(SECMMU),install -m 755 $(SECMMU) $(DESTDIR)$(BINDIR)/secmmu)
+	install -m 644 $(BUILD_DIR)/secmmu.pc $(DESTDIR)$(LIBDIR)/pkgconfig/secmmu.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libsecmmu.a $(DESTDIR)$(LIBDIR)/libsecmmu.so \
+		$(DESTDIR)$(LIBDIR)/pkgconfig/secmmu.pc $(DESTDIR)$(BINDIR)/secmmu
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/secmmu
+
+print-vars:
+	@echo BUILD_DIR=$(BUILD_DIR)
+	@echo CC=$(CC)
+	@echo CFLAGS=$(ALL_CFLAGS)
+	@echo LDFLAGS=$(ALL_LDFLAGS)
+	@echo LDLIBS=$(LDLIBS)
+	@echo LIB_SRCS=$(LIB_SRCS)
+	@echo TEST_BINS=$(TEST_BINS)
+	@echo EXAMPLE_BINS=$(EXAMPLE_BINS)
+	@echo BENCH_BINS=$(BENCH_BINS)
+
+-include $(ALL_OBJS:.o=.d)

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Open files: what a process's exit closes after it has dropped its mm.
+ *
+ * A struct file is reference counted (fget/fput). The last fput() calls
+ * f_op->release. Holders: a task's file table, and every VMA that maps the
+ * file (vm_file). That second kind of holder is what made seed 002's cycle:
+ * a device file mapped into the process that bound it stays open until the
+ * mm is torn down.
+ */
+#ifndef SECMMU_FILE_H
+#define SECMMU_FILE_H
+
+#include <stdatomic.h>
+
+struct file;
+struct vm_area_struct;
+
+/**
+ * struct file_operations - a driver's file
+ * @release: last reference gone. May sleep; may take driver locks and
+ *           mmap_lock. Return value is ignored except for reporting.
+ * @mmap:    set up a VMA mapping this file (vm_ops, vm_private_data, flags).
+ *           Called with mmap_lock held for write; 0 or negative errno.
+ */
+struct file_operations {
+	const char *name;
+	int (*release)(struct file *file);
+	int (*mmap)(struct file *file, struct vm_area_struct *vma);
+};
+
+struct file {
+	_Atomic long f_count;
+	const struct file_operations *f_op;
+	void *private_data;
+};
+
+/* Return: a file with one reference, or NULL (-ENOMEM). */
+struct file *file_alloc(const struct file_operations *fops, void *private_data);
+struct file *fget(struct file *file);
+void fput(struct file *file);
+
+/* Number of struct files not yet released (leak checks). */
+long file_live_count(void);
+
+#endif /* SECMMU_FILE_H */

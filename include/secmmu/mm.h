@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Address spaces: struct mm_struct, its lifetime, and the system calls that
+ * change it.
+ *
+ * LIFETIME (the rule all four VFIO/IOMMU seeds are about)
+ *
+ *   mm_users  "the address space is in use": its VMAs, page tables and pages
+ *             live. mmget()/mmget_not_zero()/mmput(). The last mmput() runs the
+ *             exit path (__mmput): arch exit hooks (arch_exit_mmap), then
+ *             exit_mmap (MMU-notifier release first, then every mapping torn
+ *             down and every frame freed), then drops the one mm_count
+ *             reference that all users hold together.
+ *   mm_count  "the struct is referenced": mmgrab()/mmdrop(). The last mmdrop()
+ *             runs the destroy hooks (destroy_context), checks that no
+ *             notifier subscription is left, and frees the struct.
+ *
+ * A lazy-TLB kernel thread holds only mm_count, possibly for hours: nothing
+ * that pins pages may wait for the last mmdrop().
+ *
+ * Both counters underflowing is a BUG (abort), never silent.
+ *
+ * LOCKING: mmap_lock (rwsem) protects the VMA tree; faults hold it for read,
+ * mmap/munmap/mprotect/mremap/madvise(DONTNEED)/fork for write. The page-table
+ * lock protects PTE updates. See src/base/lock.h for the global order.
+ */
+#ifndef SECMMU_MM_H
+#define SECMMU_MM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/mman.h>
+
+#include "secmmu/page.h"
+
+#ifndef MREMAP_MAYMOVE
+#define MREMAP_MAYMOVE 1
+#endif
+#ifndef MREMAP_FIXED
+#define MREMAP_FIXED 2
+#endif
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+
+/* The user part of the address space: [MMAP_MIN_ADDR, TASK_SIZE). */
+#define TASK_SIZE (1UL << 47)
+#define MMAP_MIN_ADDR 0x10000UL
+
+struct mm_struct;
+struct file;
+struct vm_area_struct;
+
+/* vm_flags */
+#define VM_READ 0x1UL
+#define VM_WRITE 0x2UL
+#define VM_EXEC 0x4UL
+#define VM_SHARED 0x8UL
+#define VM_MAYREAD 0x10UL
+#define VM_MAYWRITE 0x20UL
+#define VM_MAYEXEC 0x40UL
+#define VM_MAYSHARE 0x80UL
+#define VM_PFNMAP 0x400UL     /* device memory: no struct page behind PTEs */
+#define VM_MERGEABLE 0x1000UL /* KSM may merge pages here */
+#define VM_IO 0x4000UL
+#define VM_DONTCOPY 0x20000UL /* not inherited by fork */
+
+/* Fault flags for handle_mm_fault() */
+#define FAULT_FLAG_WRITE 0x1U
+#define FAULT_FLAG_REMOTE 0x2U /* on behalf of another mm or a device */
+
+struct vm_fault {
+	struct vm_area_struct *vma;
+	unsigned long address; /* page aligned */
+	unsigned int flags;
+	unsigned long pgoff;
+	struct page *page; /* out: the page to map, with a reference for the caller */
+};
+
+/**
+ * struct vm_operations_struct - a driver's hooks on its own VMAs
+ * @open:  a VMA was duplicated (fork, split); may not fail. No locks of the
+ *         driver may be held by the caller; mmap_lock is held for write.
+ * @close: a VMA goes away (munmap, exit). mmap_lock held for write, or the mm
+ *         is being torn down (mm_users == 0). May sleep.
+ * @fault: resolve a fault in the VMA: set vmf->page (a referenced page) and
+ *         return 0, or return -EFAULT / -ENOMEM. mmap_lock held for read. May
+ *         sleep. Must not take mmap_lock of the same mm.
+ */
+struct vm_operations_struct {
+	void (*open)(struct vm_area_struct *vma);
+	void (*close)(struct vm_area_struct *vma);
+	int (*fault)(struct vm_fault *vmf);
+	const char *name;
+};
+
+/*
+ * A VMA. Drivers may read the first block of fields of VMAs they were handed
+ * (under mmap_lock); the rest belongs to the core.
+ */
+struct vm_area_struct {
+	unsigned long vm_start, vm_end; /* [vm_start, vm_end) */
+	unsigned long vm_flags;
+	unsigned long vm_pgoff; /* page offset into the backing object */
+	struct mm_struct *vm_mm;
+	struct file *vm_file; /* holds a file reference (fget) */
+	const struct vm_operations_struct *vm_ops;
+	void *vm_private_data;
+	/* core-private from here */
+	void *core_priv[16];
+};
+
+/* --- lifetime --------------------------------------------------------- */
+
+/**
+ * mm_alloc() - a new, empty address space
+ *
+ * Return: the mm with mm_users == 1 and mm_count == 1 (the count held on
+ * behalf of all users), or NULL on -ENOMEM. Physical memory must exist.
+ */
+struct mm_struct *mm_alloc(void);
+
+/**
+ * mmget() - take an mm_users reference; the caller already holds one
+ * (or an mm_count plus knowledge that users cannot be zero).
+ */
+void mmget(struct mm_struct *mm);
+
+/**
+ * mmget_not_zero() - take an mm_users reference unless the mm has exited
+ *
+ * The way a holder of only mm_count (a device, a kernel thread, an IO fault
+ * handler) gets to use the address space. Return: true with a reference,
+ * false if mm_users was already zero (exit has begun or finished).
+ */
+bool mmget_not_zero(struct mm_struct *mm);
+
+/**
+ * mmput() - drop an mm_users reference
+ *
+ * The last one tears the address space down (see the top of this file) and
+ * then drops the users' mm_count. May sleep; the caller must hold no lock of
+ * rank >= LOCK_RANK_MMAP. Never call from an MMU-notifier callback.
+ */
+void mmput(struct mm_struct *mm);
+
+/* Pin the struct (not the pages). */
+void mmgrab(struct mm_struct *mm);
+
+/**
+ * mmdrop() - drop an mm_count reference; the last one frees the struct after
+ * running the destroy hooks. Safe from any context that may sleep.
+ */
+void mmdrop(struct mm_struct *mm);
+
+int mm_users_read(const struct mm_struct *mm);
+int mm_count_read(const struct mm_struct *mm);
+
+/* A small unique id, stable for the struct's lifetime, never reused. */
+unsigned long mm_id(const struct mm_struct *mm);
+
+/**
+ * mm_query_refs() - the counters of the mm with @id, without a reference
+ *
+ * Waits for pending RCU callbacks first, so that a struct whose last
+ * reference is dropped by a callback is reported consistently.
+ * Return: 0 with @users and @count filled, or -ESRCH if the struct was freed.
+ */
+int mm_query_refs(unsigned long id, int *users, int *count);
+
+/* Number of mm structs not yet freed. */
+unsigned long mm_live_count(void);
+
+/**
+ * struct mm_arch_hooks - the arch_exit_mmap / destroy_context points
+ * @exit_mmap:       called from the last mmput(), before the address space is
+ *                   torn down (arch_exit_mmap). mm_users is 0. May sleep.
+ * @destroy_context: called from the last mmdrop(), before the struct is
+ *                   freed. May not fail; may warn.
+ */
+struct mm_arch_hooks {
+	const char *name;
+	void (*exit_mmap)(struct mm_struct *mm);
+	void (*destroy_context)(struct mm_struct *mm);
+};
+
+/* Return: 0, or -ENOSPC when the hook table (16 entries) is full. */
+int mm_register_arch_hooks(const struct mm_arch_hooks *hooks);
+void mm_unregister_arch_hooks(const struct mm_arch_hooks *hooks);
+
+/*
+ * Per-mm context slots for subsystems that keep per-mm state (the powerpc
+ * mm->context.iommu_group_mem_list, mm->pasid ...). A slot is a pointer the
+ * subsystem owns; the core only clears it at mm allocation.
+ */
+int mm_context_slot_alloc(void); /* slot number or -ENOSPC */
+void *mm_context_get(struct mm_struct *mm, int slot);
+void mm_context_set(struct mm_struct *mm, int slot, void *value);
+
+/* --- mmap_lock ---------------------------------------------------------- */
+
+void mmap_read_lock(struct mm_struct *mm);
+bool mmap_read_trylock(struct mm_struct *mm);
+void mmap_read_unlock(struct mm_struct *mm);
+void mmap_write_lock(struct mm_struct *mm);
+void mmap_write_unlock(struct mm_struct *mm);
+void mmap_assert_locked(struct mm_struct *mm);
+void mmap_assert_write_locked(struct mm_struct *mm);
+
+/* --- system calls ----------------------------------------------------- */
+/*
+ * All take the mm's mmap_lock themselves; the caller holds an mm_users
+ * reference and no lock of rank >= LOCK_RANK_MMAP. Results and errno match
+ * Linux for the same call.
+ */
+
+/**
+ * mm_mmap() - map [addr, addr+len) with MAP_FIXED semantics
+ * @prot:  PROT_NONE or PROT_READ|PROT_WRITE|PROT_EXEC combination
+ * @flags: MAP_PRIVATE or MAP_SHARED (MAP_ANONYMOUS implied when @file is NULL)
+ * @file:  NULL for anonymous memory, else a file whose f_op->mmap sets up the VMA
+ *
+ * Return: @addr, or -EINVAL (unaligned, zero or oversized length, bad
+ * flags), -ENOMEM (out of memory or address space).
+ */
+long mm_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int prot, int flags,
+	     struct file *file, unsigned long pgoff);
+int mm_munmap(struct mm_struct *mm, unsigned long addr, unsigned long len);
+int mm_mprotect(struct mm_struct *mm, unsigned long addr, unsigned long len, int prot);
+/* @advice: MADV_DONTNEED, MADV_PAGEOUT, MADV_MERGEABLE, MADV_UNMERGEABLE */
+int mm_madvise(struct mm_struct *mm, unsigned long addr, unsigned long len, int advice);
+/* Return: the new address or a negative errno. */
+long mm_mremap(struct mm_struct *mm, unsigned long addr, unsigned long old_len,
+	       unsigned long new_len, int flags, unsigned long new_addr);
+
+/**
+ * mm_read() / mm_write() - copy_from_user / copy_to_user against @mm
+ *
+ * Faults pages in as the CPU would (zero-fill, COW, swap-in). A write that
+ * faults part-way has written every byte before the faulting page.
+ * Return: 0, -EFAULT (unmapped or protected), -ENOMEM (no frame).
+ */
+int mm_read(struct mm_struct *mm, unsigned long addr, void *buf, size_t len);
+int mm_write(struct mm_struct *mm, unsigned long addr, const void *buf, size_t len);
+
+/**
+ * dup_mm() - fork's copy of an address space
+ *
+ * Private anonymous pages become copy-on-write shared (the parent's PTEs are
+ * write-protected under an MMU-notifier invalidation); shared mappings are
+ * shared. Return: the child mm (users=1, count=1) or ERR_PTR(-ENOMEM).
+ */
+struct mm_struct *dup_mm(struct mm_struct *oldmm);
+
+/* --- faults and lookups for secondary MMUs ---------------------------- */
+
+/* Caller holds mmap_lock (read or write). NULL if no VMA contains @addr. */
+struct vm_area_struct *vma_lookup(struct mm_struct *mm, unsigned long addr);
+/* First VMA with vm_end > @addr, or NULL. Caller holds mmap_lock. */
+struct vm_area_struct *find_vma(struct mm_struct *mm, unsigned long addr);
+
+/**
+ * handle_mm_fault() - resolve a fault at @addr in @vma
+ *
+ * Caller holds mmap_lock for read (or write). Breaks COW for a write fault.
+ * Return: 0, -EFAULT (access not allowed by the VMA, or SIGBUS-like access
+ * beyond the backing object), -ENOMEM.
+ */
+int handle_mm_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int flags);
+
+/**
+ * follow_pfn_pte() - what the primary PTE at @addr maps right now
+ * @pfn:      out, the frame
+ * @writable: out, whether the PTE allows writes
+ *
+ * Caller holds mmap_lock. Takes no page reference: the answer is only good
+ * under an interval-notifier sequence check (mmu_interval_read_retry) or
+ * while the caller otherwise excludes invalidations.
+ * Return: 0, -EFAULT if no VMA allows reading @addr, or -ENOENT if no
+ * frame is mapped there now (never touched, or swapped out).
+ */
+int follow_pfn_pte(struct mm_struct *mm, unsigned long addr, unsigned long *pfn, bool *writable,
+		   uint32_t *gen);
+
+/* --- accounting ------------------------------------------------------- */
+
+struct mm_stats {
+	unsigned long rss;       /* present PTEs mapping a frame */
+	unsigned long swap;      /* swap entries in PTEs */
+	unsigned long locked_vm; /* pages charged against RLIMIT_MEMLOCK */
+	unsigned long pinned_vm; /* pages pinned long-term */
+};
+
+void mm_get_stats(struct mm_struct *mm, struct mm_stats *st);
+
+/* RLIMIT_MEMLOCK in bytes (default 8 MiB); RLIM_INFINITY for none. */
+void mm_set_memlock_limit(struct mm_struct *mm, unsigned long bytes);
+unsigned long mm_memlock_limit(struct mm_struct *mm);
+/* CAP_IPC_LOCK: bypass the memlock limit. */
+void mm_set_cap_ipc_lock(struct mm_struct *mm, bool cap);
+
+/**
+ * account_locked_vm() - charge or uncharge @npages against RLIMIT_MEMLOCK
+ * Return: 0, or -ENOMEM if charging would exceed the limit (nothing charged).
+ */
+int account_locked_vm(struct mm_struct *mm, unsigned long npages, bool inc);
+void mm_pinned_vm_add(struct mm_struct *mm, long npages);
+
+#endif /* SECMMU_MM_H */

@@ -1,0 +1,374 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * MMU notifiers: how secondary MMUs (KVM shadow pages, device TLBs, IOMMU
+ * page tables, remote mappings) learn that the primary MMU is about to change
+ * or free what they translate.
+ *
+ * Two kinds of subscriber:
+ *  - struct mmu_notifier (classic): called for every invalidation of the mm,
+ *    with invalidate_range_start/end around the change, plus aging and
+ *    release callbacks.
+ *  - struct mmu_interval_notifier: covers one VA interval, called only for
+ *    invalidations that overlap it, and gives the driver a sequence count to
+ *    detect collisions between its own fault path and invalidations
+ *    (mmu_interval_read_begin/retry). Interval subscribers are called before
+ *    classic ones.
+ *
+ * The read side is RCU with sleepable readers (SRCU semantics): a callback
+ * may sleep only where its contract below says so.
+ */
+#ifndef SECMMU_MMU_NOTIFIER_H
+#define SECMMU_MMU_NOTIFIER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "secmmu/mm.h"
+
+struct mmu_notifier;
+struct mmu_notifier_subscriptions;
+struct mmu_interval_notifier;
+
+/**
+ * enum mmu_notifier_event - why the range is invalidated
+ * @MMU_NOTIFY_UNMAP: the range is unmapped (munmap, mremap's old range,
+ *   MADV_DONTNEED, exit teardown, reclaim unmapping a page).
+ * @MMU_NOTIFY_CLEAR: PTEs are cleared or replaced, the mapping stays (COW
+ *   break, KSM, page-out, truncation).
+ * @MMU_NOTIFY_PROTECTION_VMA: mprotect() changes the protection of a VMA.
+ * @MMU_NOTIFY_PROTECTION_PAGE: a page is write-protected (fork's COW setup,
+ *   KSM before merging).
+ * @MMU_NOTIFY_SOFT_DIRTY: soft-dirty tracking write-protects.
+ * @MMU_NOTIFY_RELEASE: the mm is being torn down (exit); interval
+ *   subscribers get one such invalidation over the whole address space.
+ * @MMU_NOTIFY_MIGRATE: pages move to other frames; @owner lets a driver skip
+ *   invalidations it initiated itself.
+ * @MMU_NOTIFY_EXCLUSIVE: a device takes exclusive access.
+ */
+enum mmu_notifier_event {
+	MMU_NOTIFY_UNMAP = 0,
+	MMU_NOTIFY_CLEAR,
+	MMU_NOTIFY_PROTECTION_VMA,
+	MMU_NOTIFY_PROTECTION_PAGE,
+	MMU_NOTIFY_SOFT_DIRTY,
+	MMU_NOTIFY_RELEASE,
+	MMU_NOTIFY_MIGRATE,
+	MMU_NOTIFY_EXCLUSIVE,
+};
+
+const char *mmu_notifier_event_name(enum mmu_notifier_event event);
+
+#define MMU_NOTIFIER_RANGE_BLOCKABLE (1 << 0)
+
+/**
+ * struct mmu_notifier_range - an invalidation
+ * @mm:    the address space
+ * @start: first byte, page aligned
+ * @end:   one past the last byte, page aligned
+ * @flags: MMU_NOTIFIER_RANGE_BLOCKABLE when callbacks may sleep
+ * @event: why
+ * @owner: for MMU_NOTIFY_MIGRATE/EXCLUSIVE, the initiating driver's cookie
+ */
+struct mmu_notifier_range {
+	struct mm_struct *mm;
+	unsigned long start;
+	unsigned long end;
+	unsigned int flags;
+	enum mmu_notifier_event event;
+	void *owner;
+};
+
+static inline bool mmu_notifier_range_blockable(const struct mmu_notifier_range *range)
+{
+	return range->flags & MMU_NOTIFIER_RANGE_BLOCKABLE;
+}
+
+static inline void mmu_notifier_range_init(struct mmu_notifier_range *range,
+					   enum mmu_notifier_event event, unsigned int flags,
+					   struct mm_struct *mm, unsigned long start,
+					   unsigned long end)
+{
+	range->mm = mm;
+	range->start = start;
+	range->end = end;
+	range->flags = flags | MMU_NOTIFIER_RANGE_BLOCKABLE;
+	range->event = event;
+	range->owner = NULL;
+}
+
+/**
+ * struct mmu_notifier_ops - a classic subscriber's callbacks
+ *
+ * @release: the mm is being torn down (exit_mmap), or the subscriber
+ *   unregisters before that. Called at most once per subscription, before any
+ *   page of the address space is freed, with no other callback of this
+ *   subscriber running concurrently from the exit path. After it returns the
+ *   device must not touch any page of the mm: stop DMA or make its
+ *   translations unreachable (seed 002: clear the PASID entry). May sleep.
+ *   mm_users is already 0 when called from exit.
+ *
+ * @clear_flush_young: aging. Clear the accessed bits of translations in
+ *   [start, end) and flush the secondary TLB; return nonzero if any was
+ *   young. May not sleep.
+ * @clear_young: as above without the flush. May not sleep.
+ * @test_young: nonzero if the page at @address is young; clears nothing.
+ *   May not sleep.
+ *
+ * @change_pte: LEGACY (removed from Linux in 6.10). The PTE at @address now
+ *   maps @pfn (KSM merge, COW replacement); a driver may update its
+ *   translation in place instead of dropping it. Called between
+ *   invalidate_range_start and _end, under the page-table lock: may not
+ *   sleep. Drivers without it simply see the start/end invalidation.
+ *
+ * @invalidate_range_start: the primary PTEs of [range->start, range->end) are
+ *   about to be cleared, replaced or write-protected. At this point every
+ *   page is still mapped. The subscriber must drop its translations of the
+ *   range and must not create new ones until the matching _end (the
+ *   collision rule). If mmu_notifier_range_blockable(range) it may sleep;
+ *   otherwise it must not sleep and may return -EAGAIN, in which case the
+ *   caller changes no PTE and calls no _end for this range. Return 0 or
+ *   -EAGAIN only.
+ * @invalidate_range_end: the change is done; the pages may already be freed.
+ *   May sleep if the range is blockable. A subscriber that can fail _start
+ *   must not implement _end (the caller cannot pair them).
+ *
+ * @arch_invalidate_secondary_tlbs: for TLB-only secondary MMUs (IOMMUs that
+ *   share the CPU page table): flush the device TLB for [start, end). Called
+ *   under the page-table lock after the PTE changed and before the frame can
+ *   be freed: may not sleep. May not be combined with
+ *   invalidate_range_start/end in one ops (registration fails with -EINVAL).
+ *
+ * @alloc_notifier: for mmu_notifier_get(): allocate a subscriber for @mm.
+ *   Called with mmap_lock held for write; return ERR_PTR(-errno) on failure.
+ * @free_notifier: for mmu_notifier_put(): free it. Called from an RCU
+ *   callback after a grace period: no callback of it can run any more. May
+ *   not sleep for long; must not call back into the notifier core.
+ */
+struct mmu_notifier_ops {
+	void (*release)(struct mmu_notifier *subscription, struct mm_struct *mm);
+	int (*clear_flush_young)(struct mmu_notifier *subscription, struct mm_struct *mm,
+				 unsigned long start, unsigned long end);
+	int (*clear_young)(struct mmu_notifier *subscription, struct mm_struct *mm,
+			   unsigned long start, unsigned long end);
+	int (*test_young)(struct mmu_notifier *subscription, struct mm_struct *mm,
+			  unsigned long address);
+	void (*change_pte)(struct mmu_notifier *subscription, struct mm_struct *mm,
+			   unsigned long address, unsigned long pfn, bool writable);
+	int (*invalidate_range_start)(struct mmu_notifier *subscription,
+				      const struct mmu_notifier_range *range);
+	void (*invalidate_range_end)(struct mmu_notifier *subscription,
+				     const struct mmu_notifier_range *range);
+	void (*arch_invalidate_secondary_tlbs)(struct mmu_notifier *subscription,
+					       struct mm_struct *mm, unsigned long start,
+					       unsigned long end);
+	struct mmu_notifier *(*alloc_notifier)(struct mm_struct *mm);
+	void (*free_notifier)(struct mmu_notifier *subscription);
+};
+
+/*
+ * A classic subscription, embedded in the driver's structure.
+ * @mm holds an mm_count reference from registration until the subscription
+ * is unregistered (or, with get/put, until free_notifier has run).
+ * The fields below @ops are owned by the core.
+ */
+struct mmu_notifier {
+	const struct mmu_notifier_ops *ops;
+	struct mm_struct *mm;
+	/* core-private (src/notifier/mmu_notifier.c) */
+	struct mmu_notifier *next;        /* RCU list of subscriptions */
+	struct mmu_notifier **pprev;      /* NULL when unhooked; under subscriptions->lock */
+	unsigned int users;               /* get/put count, under subscriptions->lock */
+	_Atomic int release_state;        /* who claimed ->release; see enum mn_release_state */
+	void *rcu[3];                     /* struct sm_rcu_head storage (size asserted) */
+};
+
+/**
+ * struct mmu_interval_notifier_ops
+ * @invalidate: [range->start, range->end) overlapping the interval is about
+ *   to change. The driver must take its own lock, call
+ *   mmu_interval_set_seq(@interval_sub, @cur_seq) under it, and drop the
+ *   translations of the overlap. Return true; false only when the range is
+ *   not blockable and the driver would have to sleep (the invalidation then
+ *   fails with -EAGAIN). May sleep if the range is blockable.
+ */
+struct mmu_interval_notifier_ops {
+	bool (*invalidate)(struct mmu_interval_notifier *interval_sub,
+			   const struct mmu_notifier_range *range, unsigned long cur_seq);
+};
+
+/*
+ * Embedded in the driver's structure. A driver may read @start, @last (the
+ * closed interval watched) and @mm; everything else is core-private
+ * (src/notifier/interval.c).
+ */
+struct mmu_interval_notifier {
+	unsigned long start, last; /* [start, last], set by insert */
+	const struct mmu_interval_notifier_ops *ops;
+	struct mm_struct *mm;      /* holds mm_count while inserted */
+	_Atomic unsigned long invalidate_seq;
+	/* under subscriptions->lock (the tree is also walked lock-free while invalidating) */
+	void *itree[7];            /* struct itree_node storage (size asserted) */
+	struct mmu_interval_notifier *deferred_next; /* on subscriptions->deferred_list */
+	bool deferred;             /* an insert or remove is pending on deferred_list */
+	bool inserted;             /* in the interval tree (!RB_EMPTY_NODE in Linux) */
+};
+
+/* --- classic registration ------------------------------------------- */
+
+/**
+ * mmu_notifier_register() - attach @subscription to @mm
+ *
+ * Takes mmap_lock for write, then all reverse-map locks of @mm
+ * (mm_take_all_locks), so that no invalidation is in flight while the
+ * subscription is added: it will never see an _end without its _start.
+ * The caller must hold an mm_users reference (mm_users > 0). On success the
+ * subscription holds an mm_count reference (mmgrab) until unregistered.
+ * May sleep.
+ *
+ * Return: 0, -EINVAL (ops combine arch_invalidate_secondary_tlbs with
+ * start/end, or mm_users is 0), -ENOMEM (subscriptions could not be
+ * allocated), -EINTR (the wait for the locks was interrupted by a signal).
+ * On failure nothing is left behind.
+ */
+int mmu_notifier_register(struct mmu_notifier *subscription, struct mm_struct *mm);
+/* As above; the caller already holds mmap_lock for write. */
+int __mmu_notifier_register(struct mmu_notifier *subscription, struct mm_struct *mm);
+
+/**
+ * mmu_notifier_unregister() - detach a subscription registered with
+ * mmu_notifier_register()
+ *
+ * Calls ->release if exit has not done so already, removes the
+ * subscription, waits until no callback of it runs anywhere (a grace period),
+ * and drops its mm_count. Reliable: returns only when it is done. May sleep;
+ * must not be called from a callback of the same subscription.
+ */
+void mmu_notifier_unregister(struct mmu_notifier *subscription, struct mm_struct *mm);
+
+/**
+ * mmu_notifier_get() - the one subscription of @ops on @mm, refcounted
+ *
+ * Finds a subscription of @mm with the same ops pointer and takes a
+ * reference, or allocates one with ops->alloc_notifier and registers it.
+ * The caller holds an mm_users reference. Takes mmap_lock for write.
+ * Return: the subscription or ERR_PTR(-errno).
+ */
+struct mmu_notifier *mmu_notifier_get(const struct mmu_notifier_ops *ops, struct mm_struct *mm);
+/* As above; the caller holds mmap_lock for write. */
+struct mmu_notifier *mmu_notifier_get_locked(const struct mmu_notifier_ops *ops,
+					     struct mm_struct *mm);
+
+/**
+ * mmu_notifier_put() - drop a reference taken by mmu_notifier_get()
+ *
+ * The last put unhooks the subscription and frees it through
+ * ops->free_notifier after a grace period (then drops its mm_count). Does
+ * not wait and does not call ->release: release runs only if the mm is torn
+ * down while the subscription lives. May be called from any context that
+ * may take a mutex, including after the mm has exited.
+ */
+void mmu_notifier_put(struct mmu_notifier *subscription);
+
+/**
+ * mmu_notifier_synchronize() - wait until every free_notifier queued by
+ * mmu_notifier_put() has run (module unload).
+ */
+void mmu_notifier_synchronize(void);
+
+/* --- interval notifiers ----------------------------------------------- */
+
+/**
+ * mmu_interval_notifier_insert() - watch [start, start+length) of @mm
+ *
+ * Requires mm_users > 0 (-EINVAL otherwise). Takes an mm_count reference.
+ * If an invalidation is in progress the insertion is deferred until it ends,
+ * and the new subscription starts with an odd sequence so that a reader
+ * retries. Takes mmap_lock for write if the mm has no subscriptions yet.
+ * Return: 0, -EINVAL (zero length or overflow), -ENOMEM, -EINTR.
+ */
+int mmu_interval_notifier_insert(struct mmu_interval_notifier *interval_sub,
+				 struct mm_struct *mm, unsigned long start, unsigned long length,
+				 const struct mmu_interval_notifier_ops *ops);
+/* As above; the caller holds mmap_lock for write. */
+int mmu_interval_notifier_insert_locked(struct mmu_interval_notifier *interval_sub,
+					struct mm_struct *mm, unsigned long start,
+					unsigned long length,
+					const struct mmu_interval_notifier_ops *ops);
+
+/**
+ * mmu_interval_notifier_remove() - stop watching
+ *
+ * If an invalidation is in progress the removal is deferred and this waits
+ * until it has ended, so that on return no invalidate callback for it runs.
+ * Drops the mm_count reference. May sleep; must not be called from an
+ * invalidate callback.
+ */
+void mmu_interval_notifier_remove(struct mmu_interval_notifier *interval_sub);
+
+/**
+ * mmu_interval_read_begin() - start a collision-retry read of the primary
+ * page table for the interval
+ *
+ * Waits while an invalidation overlapping the interval is in progress, then
+ * returns a sequence to pass to mmu_interval_read_retry() under the driver
+ * lock, before the driver installs what it read. May sleep.
+ */
+unsigned long mmu_interval_read_begin(struct mmu_interval_notifier *interval_sub);
+
+/**
+ * mmu_interval_read_retry() - must the read since @seq be discarded?
+ *
+ * Call under the same driver lock that the invalidate callback takes around
+ * mmu_interval_set_seq(). True if an invalidation began after @seq.
+ */
+static inline bool mmu_interval_read_retry(struct mmu_interval_notifier *interval_sub,
+					   unsigned long seq)
+{
+	return atomic_load_explicit(&interval_sub->invalidate_seq, memory_order_relaxed) != seq;
+}
+
+/**
+ * mmu_interval_check_retry() - lockless early test; may be stale, so a false
+ * answer still needs mmu_interval_read_retry() under the lock.
+ */
+static inline bool mmu_interval_check_retry(struct mmu_interval_notifier *interval_sub,
+					    unsigned long seq)
+{
+	return atomic_load_explicit(&interval_sub->invalidate_seq, memory_order_acquire) != seq;
+}
+
+/**
+ * mmu_interval_set_seq() - record @cur_seq, from the invalidate callback,
+ * under the driver lock that also covers mmu_interval_read_retry().
+ */
+static inline void mmu_interval_set_seq(struct mmu_interval_notifier *interval_sub,
+					unsigned long cur_seq)
+{
+	atomic_store_explicit(&interval_sub->invalidate_seq, cur_seq, memory_order_release);
+}
+
+/* --- called by the primary MMU (src/mm) -------------------------------- */
+
+/*
+ * These are the hooks every primary path calls; drivers never call them.
+ * All are cheap when the mm has no subscriptions.
+ */
+void mmu_notifier_release(struct mm_struct *mm);
+int mmu_notifier_clear_flush_young(struct mm_struct *mm, unsigned long start, unsigned long end);
+int mmu_notifier_clear_young(struct mm_struct *mm, unsigned long start, unsigned long end);
+int mmu_notifier_test_young(struct mm_struct *mm, unsigned long address);
+/* Legacy: tell subscribers with ->change_pte that @address now maps @pfn. */
+void mmu_notifier_change_pte(struct mm_struct *mm, unsigned long address, unsigned long pfn,
+			     bool writable);
+/* Blockable start: always succeeds. */
+void mmu_notifier_invalidate_range_start(struct mmu_notifier_range *range);
+/* Non-blockable start: 0 or -EAGAIN (then the caller must not call _end). */
+int mmu_notifier_invalidate_range_start_nonblock(struct mmu_notifier_range *range);
+void mmu_notifier_invalidate_range_end(struct mmu_notifier_range *range);
+void mmu_notifier_arch_invalidate_secondary_tlbs(struct mm_struct *mm, unsigned long start,
+						 unsigned long end);
+bool mm_has_notifiers(struct mm_struct *mm);
+/* Free the subscriptions container at __mmdrop; warns if any subscription is left. */
+void mmu_notifier_subscriptions_destroy(struct mm_struct *mm);
+
+#endif /* SECMMU_MMU_NOTIFIER_H */

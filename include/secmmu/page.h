@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Physical memory: page frames and struct page.
+ *
+ * Physical memory is one real arena (an anonymous shared mapping) of
+ * PAGE_SIZE frames; struct page describes each. Devices do real memcpy
+ * through page_address() of frames they translated.
+ *
+ * Reference counting follows the kernel:
+ *  - _refcount: every holder of the frame (page tables mapping it, page cache,
+ *    swap cache, get_user_pages() references, pins). The frame is freed when
+ *    it drops to zero.
+ *  - pins (pin_user_pages) add GUP_PIN_COUNTING_BIAS (1024) to _refcount
+ *    each, and are counted exactly in _pincount; page_maybe_dma_pinned() is
+ *    the kernel's test.
+ *  - _mapcount: number of PTEs mapping the frame.
+ *
+ * Generation numbers: every allocation of a frame bumps page->gen. A
+ * secondary MMU records (pfn, gen) when it installs a translation and checks
+ * it on every access (page_gen_valid()): using a translation after the frame
+ * was freed (and maybe reused) is thereby caught, in every build. Debug builds
+ * also fill freed frames with PAGE_POISON_BYTE.
+ */
+#ifndef SECMMU_PAGE_H
+#define SECMMU_PAGE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PAGE_SHIFT 12
+#define PAGE_SIZE (1UL << PAGE_SHIFT)
+#define PAGE_MASK (~(PAGE_SIZE - 1))
+#define PAGE_ALIGN(x) (((x) + PAGE_SIZE - 1) & PAGE_MASK)
+#define PAGE_ALIGNED(x) (((x) & (PAGE_SIZE - 1)) == 0)
+
+#define GUP_PIN_COUNTING_BIAS 1024
+#define PAGE_POISON_BYTE 0xaa
+
+/* page->flags bits */
+enum pageflags {
+	PG_locked,     /* being swapped/migrated: faults wait */
+	PG_dirty,      /* content differs from swap/file copy */
+	PG_referenced, /* aging: seen young once */
+	PG_swapbacked, /* anonymous or shared-anonymous memory */
+	PG_anon,       /* private anonymous: mapping is an anon_vma */
+	PG_swapcache,  /* in the swap cache: private is the swap slot */
+	PG_lru,        /* on an LRU list */
+	PG_ksm,        /* a KSM-merged frame */
+	PG_reserved,   /* never freed (the zero page) */
+	PG_uptodate,
+	PG_anon_exclusive, /* private anonymous, mapped by one mm only: may be reused on write */
+};
+
+struct page {
+	_Atomic int _refcount;
+	_Atomic int _mapcount; /* number of PTEs mapping this frame */
+	_Atomic int _pincount; /* exact number of pins */
+	_Atomic unsigned long flags;
+	_Atomic uint32_t gen;  /* bumped at every allocation */
+	void *mapping;         /* anon_vma (PG_anon) or owning object; under PG_locked/ptl */
+	unsigned long index;   /* linear page offset within mapping */
+	unsigned long private; /* swap slot when PG_swapcache */
+	struct page *lru_next, *lru_prev; /* LRU list, under the LRU lock */
+};
+
+/**
+ * phys_init() - create physical memory
+ * @bytes: size, a multiple of PAGE_SIZE, at least 16 pages
+ *
+ * Return: 0, -EINVAL (bad size), -EBUSY (already initialized), -ENOMEM.
+ */
+int phys_init(size_t bytes);
+
+/**
+ * phys_exit() - destroy physical memory
+ *
+ * Return: the number of frames still in use (leaked); they are reported on
+ * stderr. Physical memory is gone afterwards either way.
+ */
+unsigned long phys_exit(void);
+
+bool phys_initialized(void);
+unsigned long phys_total_frames(void);
+unsigned long phys_free_frames(void);
+unsigned long phys_used_frames(void);
+/* Frames with at least one pin. */
+unsigned long phys_pinned_frames(void);
+
+/**
+ * alloc_page() - allocate one frame, zero-filled
+ *
+ * The frame comes back with _refcount 1 and a new generation. May try
+ * reclaim (through the hook installed by the reclaim code) before failing.
+ * Does not sleep on locks the caller may hold, except the allocator lock.
+ *
+ * Return: the page, or NULL when no frame can be had.
+ */
+struct page *alloc_page(void);
+/* As alloc_page() but never reclaims and does not zero. */
+struct page *alloc_page_noreclaim(void);
+
+static inline void get_page(struct page *page)
+{
+	atomic_fetch_add_explicit(&page->_refcount, 1, memory_order_relaxed);
+}
+
+/* Take a reference only if the frame is not already on its way to free. */
+bool get_page_unless_zero(struct page *page);
+
+/**
+ * put_page() - drop a reference; the last one frees the frame
+ *
+ * Freeing poisons the frame (debug builds) and returns it to the free list.
+ * A refcount underflow is a BUG.
+ */
+void put_page(struct page *page);
+
+static inline int page_ref_count(const struct page *page)
+{
+	return atomic_load(&((struct page *)page)->_refcount);
+}
+
+static inline int page_mapcount(const struct page *page)
+{
+	return atomic_load(&((struct page *)page)->_mapcount);
+}
+
+static inline bool page_maybe_dma_pinned(const struct page *page)
+{
+	return atomic_load(&((struct page *)page)->_pincount) > 0;
+}
+
+static inline bool PageTest(const struct page *page, enum pageflags bit)
+{
+	return atomic_load(&((struct page *)page)->flags) & (1UL << bit);
+}
+
+static inline void SetPageFlag(struct page *page, enum pageflags bit)
+{
+	atomic_fetch_or(&page->flags, 1UL << bit);
+}
+
+static inline void ClearPageFlag(struct page *page, enum pageflags bit)
+{
+	atomic_fetch_and(&page->flags, ~(1UL << bit));
+}
+
+/* Returns the old value of the bit. */
+static inline bool TestSetPageFlag(struct page *page, enum pageflags bit)
+{
+	return atomic_fetch_or(&page->flags, 1UL << bit) & (1UL << bit);
+}
+
+static inline bool TestClearPageFlag(struct page *page, enum pageflags bit)
+{
+	return atomic_fetch_and(&page->flags, ~(1UL << bit)) & (1UL << bit);
+}
+
+void *page_address(const struct page *page);
+unsigned long page_to_pfn(const struct page *page);
+/* NULL for a pfn outside physical memory. */
+struct page *pfn_to_page(unsigned long pfn);
+bool pfn_valid(unsigned long pfn);
+
+static inline uint32_t page_gen(const struct page *page)
+{
+	return atomic_load(&((struct page *)page)->gen);
+}
+
+/**
+ * page_gen_valid() - is a translation (pfn, gen) taken earlier still good?
+ *
+ * False if the frame has been freed (and maybe reallocated) since @gen was
+ * read: a secondary MMU that still uses it has missed an invalidation.
+ */
+bool page_gen_valid(unsigned long pfn, uint32_t gen);
+
+/* Counters of stale-translation detections (see page_gen_valid users). */
+void phys_report_stale(unsigned long pfn, const char *who);
+unsigned long phys_stale_count(void);
+
+/**
+ * phys_set_reclaim_hook() - install the function alloc_page() calls when
+ * no frame is free. It should free frames and return how many it freed.
+ */
+void phys_set_reclaim_hook(unsigned long (*reclaim)(unsigned long nr_wanted));
+
+#endif /* SECMMU_PAGE_H */

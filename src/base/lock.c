@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Ranked locks and the lock-order checker. See base/lock.h for the order.
+ *
+ * The checker is per thread: a small stack of the locks this thread holds.
+ * Taking lock L while holding H with rank(H) > rank(L), or with equal rank and
+ * equal subclass, is an inversion: two threads doing the opposite could
+ * deadlock, whether or not they did this time. That is reported at once, the
+ * first time the order is taken, not when the deadlock finally happens.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "base/lock.h"
+
+#define MAX_HELD 48
+
+struct held_lock {
+	const void *lock;
+	const struct lock_class *cls;
+	unsigned int subclass;
+	enum held_mode mode;
+};
+
+static _Thread_local struct held_lock held[MAX_HELD];
+static _Thread_local unsigned int nr_held;
+
+static void lockdep_report(const struct held_lock *h, const struct lock_class *cls,
+			   unsigned int subclass)
+{
+	fprintf(stderr,
+		"secmmu: lock order inversion: taking %s (rank %d, subclass %u) while holding %s "
+		"(rank %d, subclass %u)\n",
+		cls->name, cls->rank, subclass, h->cls->name, h->cls->rank, h->subclass);
+	for (unsigned int i = 0; i < nr_held; i++)
+		fprintf(stderr, "  held #%u: %s\n", i, held[i].cls->name);
+	BUG();
+}
+
+static void lockdep_acquire(const void *lock, const struct lock_class *cls, unsigned int subclass,
+			    enum held_mode mode, bool trylock)
+{
+	if (!sm_debug)
+		return;
+	for (unsigned int i = 0; i < nr_held; i++) {
+		const struct held_lock *h = &held[i];
+
+		if (h->lock == lock) {
+			fprintf(stderr, "secmmu: recursive locking of %s\n", cls->name);
+			BUG();
+		}
+		if (trylock)
+			continue;
+		if (h->cls->rank > cls->rank ||
+		    (h->cls->rank == cls->rank && h->subclass >= subclass))
+			lockdep_report(h, cls, subclass);
+	}
+	BUG_ON(nr_held >= MAX_HELD);
+	held[nr_held++] = (struct held_lock){ lock, cls, subclass, mode };
+}
+
+static void lockdep_release(const void *lock)
+{
+	if (!sm_debug)
+		return;
+	for (unsigned int i = nr_held; i-- > 0;) {
+		if (held[i].lock != lock)
+			continue;
+		memmove(&held[i], &held[i + 1], (nr_held - i - 1) * sizeof(held[0]));
+		nr_held--;
+		return;
+	}
+	fprintf(stderr, "secmmu: releasing a lock this thread does not hold\n");
+	BUG();
+}
+
+enum held_mode lockdep_held_mode(const void *lock)
+{
+	for (unsigned int i = 0; i < nr_held; i++)
+		if (held[i].lock == lock)
+			return held[i].mode;
+	return HELD_NONE;
+}
+
+unsigned int lockdep_depth(void)
+{
+	return nr_held;
+}
+
+void sm_mutex_init(struct sm_mutex *l, const char *name, enum lock_rank rank)
+{
+	BUG_ON(pthread_mutex_init(&l->m, NULL));
+	l->cls.name = name;
+	l->cls.rank = rank;
+}
+
+void sm_mutex_destroy(struct sm_mutex *l)
+{
+	WARN_ON(pthread_mutex_destroy(&l->m) == EBUSY);
+}
+
+void sm_mutex_lock_nested(struct sm_mutex *l, unsigned int subclass)
+{
+	lockdep_acquire(l, &l->cls, subclass, HELD_WRITE, false);
+	BUG_ON(pthread_mutex_lock(&l->m));
+}
+
+void sm_mutex_lock(struct sm_mutex *l)
+{
+	sm_mutex_lock_nested(l, 0);
+}
+
+bool sm_mutex_trylock(struct sm_mutex *l)
+{
+	if (pthread_mutex_trylock(&l->m))
+		return false;
+	lockdep_acquire(l, &l->cls, 0, HELD_WRITE, true);
+	return true;
+}
+
+void sm_mutex_unlock(struct sm_mutex *l)
+{
+	lockdep_release(l);
+	BUG_ON(pthread_mutex_unlock(&l->m));
+}
+
+void sm_cond_wait(pthread_cond_t *cond, struct sm_mutex *l)
+{
+	lockdep_assert_held(l);
+	BUG_ON(pthread_cond_wait(cond, &l->m));
+}
+
+void sm_rwsem_init(struct sm_rwsem *l, const char *name, enum lock_rank rank)
+{
+	pthread_rwlockattr_t attr;
+
+	pthread_rwlockattr_init(&attr);
+	/* Writers must not starve behind a stream of faulting readers. */
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	BUG_ON(pthread_rwlock_init(&l->rw, &attr));
+	pthread_rwlockattr_destroy(&attr);
+	l->cls.name = name;
+	l->cls.rank = rank;
+}
+
+void sm_rwsem_destroy(struct sm_rwsem *l)
+{
+	WARN_ON(pthread_rwlock_destroy(&l->rw) == EBUSY);
+}
+
+void sm_down_read(struct sm_rwsem *l)
+{
+	lockdep_acquire(l, &l->cls, 0, HELD_READ, false);
+	BUG_ON(pthread_rwlock_rdlock(&l->rw));
+}
+
+bool sm_down_read_trylock(struct sm_rwsem *l)
+{
+	if (pthread_rwlock_tryrdlock(&l->rw))
+		return false;
+	lockdep_acquire(l, &l->cls, 0, HELD_READ, true);
+	return true;
+}
+
+void sm_up_read(struct sm_rwsem *l)
+{
+	lockdep_release(l);
+	BUG_ON(pthread_rwlock_unlock(&l->rw));
+}
+
+void sm_down_write_nested(struct sm_rwsem *l, unsigned int subclass)
+{
+	lockdep_acquire(l, &l->cls, subclass, HELD_WRITE, false);
+	BUG_ON(pthread_rwlock_wrlock(&l->rw));
+}
+
+void sm_down_write(struct sm_rwsem *l)
+{
+	sm_down_write_nested(l, 0);
+}
+
+void sm_up_write(struct sm_rwsem *l)
+{
+	lockdep_release(l);
+	BUG_ON(pthread_rwlock_unlock(&l->rw));
+}
+
+void sm_rwsem_note_acquired(struct sm_rwsem *l, enum held_mode mode)
+{
+	lockdep_acquire(l, &l->cls, 0, mode, false);
+}

@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Page faults: demand zero, shared anonymous, copy-on-write, driver VMAs.
+ *
+ * Locks: the caller holds mmap_lock for read (or write). Page allocation and
+ * copying happen without the PTL; the PTE is then installed under the PTL
+ * only if it is still what the fault saw, else the fault is simply retried
+ * (the "pte_same" rule).
+ *
+ * COW: a private anonymous page is reused on a write fault if it is
+ * exclusive to this mm (PG_anon_exclusive) or its only reference is this
+ * PTE; otherwise it is copied. Replacing the PTE is an invalidation
+ * (MMU_NOTIFY_CLEAR) with the legacy change_pte call in the middle.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "mm/internal.h"
+
+static bool vma_allows(const struct vm_area_struct *vma, bool write)
+{
+	return vma->vm_flags & (write ? VM_WRITE : VM_READ);
+}
+
+/* Map a new page at @ptep: the PTE takes over the caller's page reference. */
+static void map_new_page(struct mm_struct *mm, pte_t *ptep, struct page *page, bool write)
+{
+	atomic_fetch_add(&page->_mapcount, 1);
+	atomic_fetch_add(&mm->rss, 1);
+	set_pte(mm, ptep, pfn_pte(page_to_pfn(page), write) | (write ? PTE_DIRTY : 0));
+}
+
+static int do_anonymous_page(struct vm_area_struct *vma, unsigned long addr, bool write)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct page *page;
+	pte_t *ptep;
+	int ret;
+
+	if (!write) {
+		/* Reads of never-written private memory map the zero page. */
+		sm_mutex_lock(&mm->page_table_lock);
+		ptep = pte_alloc(mm, addr);
+		if (!ptep) {
+			sm_mutex_unlock(&mm->page_table_lock);
+			return -ENOMEM;
+		}
+		if (pte_none(pte_load(ptep))) {
+			get_page(zero_page());
+			set_pte(mm, ptep, pfn_pte(0, false));
+		}
+		sm_mutex_unlock(&mm->page_table_lock);
+		return 0;
+	}
+	ret = anon_vma_prepare(vma);
+	if (ret)
+		return ret;
+	page = alloc_page();
+	if (!page)
+		return -ENOMEM;
+	SetPageFlag(page, PG_anon);
+	SetPageFlag(page, PG_swapbacked);
+	SetPageFlag(page, PG_anon_exclusive);
+	page->mapping = vma_core(vma)->anon_vma;
+	page->index = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
+
+	sm_mutex_lock(&mm->page_table_lock);
+	ptep = pte_alloc(mm, addr);
+	if (!ptep) {
+		ret = -ENOMEM;
+	} else if (pte_none(pte_load(ptep))) {
+		map_new_page(mm, ptep, page, true);
+		page = NULL;
+	}
+	sm_mutex_unlock(&mm->page_table_lock);
+	if (page)
+		put_page(page); /* lost a race (or no table): the caller retries */
+	return ret;
+}
+
+static int do_shared_page(struct vm_area_struct *vma, unsigned long addr, bool write)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	unsigned long pgoff = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
+	bool writable = vma->vm_flags & VM_WRITE;
+	struct page *page;
+	pte_t *ptep;
+	uint64_t pte;
+	int ret;
+
+	(void)write;
+	ret = shmem_obj_get_page(vma_core(vma)->shm, pgoff, &page);
+	if (ret)
+		return ret;
+	sm_mutex_lock(&mm->page_table_lock);
+	ptep = pte_alloc(mm, addr);
+	if (!ptep) {
+		ret = -ENOMEM;
+	} else {
+		pte = pte_load(ptep);
+		if (pte_none(pte)) {
+			map_new_page(mm, ptep, page, writable);
+			page = NULL;
+		} else if (pte_present(pte) && writable && !pte_write(pte)) {
+			set_pte(mm, ptep, pte | PTE_WRITE | PTE_DIRTY);
+		}
+	}
+	sm_mutex_unlock(&mm->page_table_lock);
+	if (page)
+		put_page(page);
+	return ret;
+}
+
+static int do_driver_fault(struct vm_area_struct *vma, unsigned long addr, bool write)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct vm_fault vmf = {
+		.vma = vma,
+		.address = addr,
+		.flags = write ? FAULT_FLAG_WRITE : 0,
+		.pgoff = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT),
+	};
+	pte_t *ptep;
+	int ret;
+
+	ret = vma->vm_ops->fault(&vmf);
+	if (ret)
+		return ret;
+	sm_mutex_lock(&mm->page_table_lock);
+	ptep = pte_alloc(mm, addr);
+	if (!ptep) {
+		ret = -ENOMEM;
+	} else if (pte_none(pte_load(ptep))) {
+		map_new_page(mm, ptep, vmf.page, vma->vm_flags & VM_WRITE);
+		vmf.page = NULL;
+	}
+	sm_mutex_unlock(&mm->page_table_lock);
+	if (vmf.page)
+		put_page(vmf.page);
+	return ret;
+}
+
+/* May a write fault reuse the private anonymous page @page in place? */
+static bool can_reuse_anon(struct page *page)
+{
+	if (is_zero_pfn(page_to_pfn(page)))
+		return false;
+	if (PageTest(page, PG_anon_exclusive))
+		return true;
+	if (page_ref_count(page) == 1) {
+		SetPageFlag(page, PG_anon_exclusive);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * do_wp_page(): write fault on a present, write-protected private PTE.
+ * Either reuse the page (make the PTE writable) or copy it and replace the
+ * PTE under an MMU_NOTIFY_CLEAR invalidation.
+ */
+static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, uint64_t orig)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct mmu_notifier_range range;
+	struct page *old = pfn_to_page(pte_pfn(orig)), *new;
+	pte_t *ptep;
+	int ret;
+
+	sm_mutex_lock(&mm->page_table_lock);
+	ptep = pte_offset(mm, addr);
+	if (pte_load(ptep) == orig && can_reuse_anon(old)) {
+		set_pte(mm, ptep, orig | PTE_WRITE | PTE_DIRTY | PTE_YOUNG);
+		sm_mutex_unlock(&mm->page_table_lock);
+		return 0;
+	}
+	sm_mutex_unlock(&mm->page_table_lock);
+
+	ret = anon_vma_prepare(vma);
+	if (ret)
+		return ret;
+	new = alloc_page();
+	if (!new)
+		return -ENOMEM;
+	SetPageFlag(new, PG_anon);
+	SetPageFlag(new, PG_swapbacked);
+	SetPageFlag(new, PG_anon_exclusive);
+	new->mapping = vma_core(vma)->anon_vma;
+	new->index = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, addr, addr + PAGE_SIZE);
+	mmu_notifier_invalidate_range_start(&range);
+	sm_mutex_lock(&mm->page_table_lock);
+	if (pte_load(ptep) != orig) {
+		sm_mutex_unlock(&mm->page_table_lock);
+		mmu_notifier_invalidate_range_end(&range);
+		put_page(new);
+		return 0; /* someone else resolved it; retry */
+	}
+	/* The old frame is still mapped (and referenced by the PTE) while we copy. */
+	memcpy(page_address(new), page_address(old), PAGE_SIZE);
+	set_pte(mm, ptep, 0);
+	mmu_notifier_arch_invalidate_secondary_tlbs(mm, addr, addr + PAGE_SIZE);
+	mmu_notifier_change_pte(mm, addr, page_to_pfn(new), true);
+	atomic_fetch_add(&new->_mapcount, 1);
+	set_pte(mm, ptep, pfn_pte(page_to_pfn(new), true) | PTE_DIRTY);
+	if (!is_zero_pfn(pte_pfn(orig))) {
+		BUG_ON(atomic_fetch_sub(&old->_mapcount, 1) <= 0);
+	} else {
+		atomic_fetch_add(&mm->rss, 1); /* the zero page was not counted */
+	}
+	sm_mutex_unlock(&mm->page_table_lock);
+	put_page(old); /* Pairs with the reference the old PTE held. */
+	mmu_notifier_invalidate_range_end(&range);
+	return 0;
+}
+
+int handle_mm_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int flags)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	bool write = flags & FAULT_FLAG_WRITE;
+	pte_t *ptep;
+	uint64_t pte;
+
+	mmap_assert_locked(mm);
+	addr &= PAGE_MASK;
+	if (addr < vma->vm_start || addr >= vma->vm_end || !vma_allows(vma, write))
+		return -EFAULT;
+	if (vma->vm_ops && vma->vm_ops->fault)
+		return do_driver_fault(vma, addr, write);
+	if (vma_core(vma)->shm)
+		return do_shared_page(vma, addr, write);
+
+	ptep = pte_offset(mm, addr);
+	pte = ptep ? pte_load(ptep) : 0;
+	if (pte_none(pte))
+		return do_anonymous_page(vma, addr, write);
+	if (!pte_present(pte))
+		return -EFAULT; /* swap entries arrive with the swap device */
+	if (write && !pte_write(pte))
+		return do_wp_page(vma, addr, pte);
+	return 0;
+}
+
+/**
+ * fault_in_page() - make @addr accessible for a read or a write and return
+ * the page with a reference (get_page)
+ *
+ * Caller holds mmap_lock. Return: 0, -EFAULT, -ENOMEM.
+ */
+int fault_in_page(struct vm_area_struct *vma, unsigned long addr, bool write, struct page **pagep)
+{
+	struct mm_struct *mm = vma->vm_mm;
+
+	/* A present PTE does not override the VMA: PROT_NONE has PTEs too. */
+	if (!vma_allows(vma, write))
+		return -EFAULT;
+	for (int tries = 0; tries < 1000; tries++) {
+		pte_t *ptep;
+		uint64_t pte;
+		int ret;
+
+		sm_mutex_lock(&mm->page_table_lock);
+		ptep = pte_offset(mm, addr);
+		pte = ptep ? pte_load(ptep) : 0;
+		if (pte_present(pte) && (!write || pte_write(pte))) {
+			struct page *page = pfn_to_page(pte_pfn(pte));
+
+			get_page(page); /* Pairs with put_page() by the caller. */
+			set_pte(mm, ptep, pte | PTE_YOUNG | (write ? PTE_DIRTY : 0));
+			sm_mutex_unlock(&mm->page_table_lock);
+			*pagep = page;
+			return 0;
+		}
+		sm_mutex_unlock(&mm->page_table_lock);
+		ret = handle_mm_fault(vma, addr, write ? FAULT_FLAG_WRITE : 0);
+		if (ret)
+			return ret;
+	}
+	WARN_ON(1); /* a fault that never settles is a bug */
+	return -EFAULT;
+}

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: MIT
+/*
+ * fork: dup_mm() and copy_page_range().
+ *
+ * Private anonymous pages become shared copy-on-write: the parent's PTEs are
+ * write-protected inside an MMU_NOTIFY_PROTECTION_PAGE invalidation (a
+ * secondary MMU holding a writable translation must drop it, or its writes
+ * would land in a page the child now shares). Pages that may be pinned for
+ * DMA are copied for the child at once instead (page_needs_cow_for_dma), so
+ * the parent keeps the very page the device writes to.
+ * Shared mappings are not copied: the child faults them in from the object.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "mm/internal.h"
+#include "secmmu/err.h"
+
+/* Copy one present private PTE into the child. Both PTLs are held. */
+static int copy_present_pte(struct mm_struct *dst_mm, struct mm_struct *src_mm, pte_t *src_pte,
+			    pte_t *dst_pte)
+{
+	uint64_t pte = pte_load(src_pte);
+	unsigned long pfn = pte_pfn(pte);
+	struct page *page, *copy;
+
+	if (is_zero_pfn(pfn)) {
+		get_page(zero_page());
+		set_pte(dst_mm, dst_pte, pte & ~PTE_WRITE);
+		return 0;
+	}
+	page = pfn_to_page(pfn);
+	if (page_maybe_dma_pinned(page)) {
+		copy = alloc_page_noreclaim();
+		if (!copy)
+			return -ENOMEM;
+		memcpy(page_address(copy), page_address(page), PAGE_SIZE);
+		atomic_store(&copy->flags, (1UL << PG_anon) | (1UL << PG_swapbacked) |
+						   (1UL << PG_anon_exclusive));
+		copy->mapping = page->mapping;
+		copy->index = page->index;
+		atomic_fetch_add(&copy->_mapcount, 1);
+		atomic_fetch_add(&dst_mm->rss, 1);
+		set_pte(dst_mm, dst_pte, pfn_pte(page_to_pfn(copy), pte_write(pte)) | PTE_DIRTY);
+		return 0;
+	}
+	get_page(page); /* the child's PTE reference; pairs with zap_pte() */
+	atomic_fetch_add(&page->_mapcount, 1);
+	ClearPageFlag(page, PG_anon_exclusive);
+	if (pte_write(pte))
+		set_pte(src_mm, src_pte, pte & ~PTE_WRITE);
+	atomic_fetch_add(&dst_mm->rss, 1);
+	set_pte(dst_mm, dst_pte, pte & ~PTE_WRITE);
+	return 0;
+}
+
+static int copy_page_range(struct vm_area_struct *dst, struct vm_area_struct *src)
+{
+	struct mm_struct *dst_mm = dst->vm_mm, *src_mm = src->vm_mm;
+	struct mmu_notifier_range range;
+	int err = 0;
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_PROTECTION_PAGE, 0, src_mm, src->vm_start,
+				src->vm_end);
+	mmu_notifier_invalidate_range_start(&range);
+	sm_mutex_lock(&src_mm->page_table_lock);
+	sm_mutex_lock_nested(&dst_mm->page_table_lock, 1);
+	for (unsigned long a = pte_next_table(src_mm, src->vm_start, src->vm_end);
+	     a < src->vm_end && !err; a += PAGE_SIZE) {
+		pte_t *sp = pte_offset(src_mm, a), *dp;
+
+		if (!sp) {
+			a = pte_next_table(src_mm, a, src->vm_end) - PAGE_SIZE;
+			continue;
+		}
+		if (!pte_present(pte_load(sp)))
+			continue;
+		dp = pte_alloc(dst_mm, a);
+		err = dp ? copy_present_pte(dst_mm, src_mm, sp, dp) : -ENOMEM;
+	}
+	mmu_notifier_arch_invalidate_secondary_tlbs(src_mm, src->vm_start, src->vm_end);
+	sm_mutex_unlock(&dst_mm->page_table_lock);
+	sm_mutex_unlock(&src_mm->page_table_lock);
+	mmu_notifier_invalidate_range_end(&range);
+	return err;
+}
+
+struct mm_struct *dup_mm(struct mm_struct *oldmm)
+{
+	struct vm_area_struct *vma, *new;
+	struct mm_struct *mm = mm_alloc();
+	int err = 0;
+
+	if (!mm)
+		return ERR_PTR(-ENOMEM);
+	atomic_store(&mm->memlock_limit, atomic_load(&oldmm->memlock_limit));
+	atomic_store(&mm->cap_ipc_lock, atomic_load(&oldmm->cap_ipc_lock));
+
+	mmap_write_lock(oldmm);
+	sm_down_write_nested(&mm->mmap_lock, 1);
+	for (vma = vma_first(oldmm); vma && !err; vma = vma_next(vma)) {
+		if (vma->vm_flags & VM_DONTCOPY)
+			continue;
+		new = __vma_dup(vma, mm, true);
+		if (!new) {
+			err = -ENOMEM;
+			break;
+		}
+		vma_link(mm, new);
+		if (vma_core(vma)->anon_vma && !vma_core(vma)->shm && !vma->vm_ops)
+			err = copy_page_range(new, vma);
+	}
+	sm_up_write(&mm->mmap_lock);
+	mmap_write_unlock(oldmm);
+	if (err) {
+		mmput(mm); /* tears down whatever was copied */
+		return ERR_PTR(err);
+	}
+	return mm;
+}

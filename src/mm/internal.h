@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal interfaces of the primary MMU (src/mm). */
+#ifndef SECMMU_MM_INTERNAL_H
+#define SECMMU_MM_INTERNAL_H
+
+#include "mm/mm_types.h"
+#include "secmmu/mmu_notifier.h"
+
+/* --- PTE encoding --------------------------------------------------------
+ * present: bits 12..51 hold the pfn.
+ * !present && SWAP: bits 12..51 hold the swap slot.
+ * 0 is "none".
+ */
+#define PTE_PRESENT (1ULL << 0)
+#define PTE_WRITE (1ULL << 1)
+#define PTE_YOUNG (1ULL << 2)
+#define PTE_DIRTY (1ULL << 3)
+#define PTE_SWAP (1ULL << 4)
+#define PTE_PFN_SHIFT 12
+#define PTE_PFN_MASK (((1ULL << 40) - 1) << PTE_PFN_SHIFT)
+
+static inline bool pte_none(uint64_t pte)
+{
+	return pte == 0;
+}
+
+static inline bool pte_present(uint64_t pte)
+{
+	return pte & PTE_PRESENT;
+}
+
+static inline bool pte_write(uint64_t pte)
+{
+	return pte & PTE_WRITE;
+}
+
+static inline unsigned long pte_pfn(uint64_t pte)
+{
+	return (pte & PTE_PFN_MASK) >> PTE_PFN_SHIFT;
+}
+
+static inline uint64_t pfn_pte(unsigned long pfn, bool write)
+{
+	return ((uint64_t)pfn << PTE_PFN_SHIFT) | PTE_PRESENT | PTE_YOUNG | (write ? PTE_WRITE : 0);
+}
+
+static inline uint64_t pte_load(pte_t *ptep)
+{
+	return atomic_load_explicit(ptep, memory_order_acquire);
+}
+
+/* PTE stores happen under the page-table lock. */
+static inline void set_pte(struct mm_struct *mm, pte_t *ptep, uint64_t pte)
+{
+	lockdep_assert_held(&mm->page_table_lock);
+	atomic_store_explicit(ptep, pte, memory_order_release);
+}
+
+/* --- page tables (pgtable.c) -------------------------------------------- */
+
+pte_t *pgd_alloc(void);
+/* Free every table (the mm is dead). */
+void free_pgtables(struct mm_struct *mm);
+/* The PTE slot for @addr or NULL if a table on the way is missing. */
+pte_t *pte_offset(struct mm_struct *mm, unsigned long addr);
+/* The PTE slot, allocating tables; caller holds the PTL. NULL on -ENOMEM. */
+pte_t *pte_alloc(struct mm_struct *mm, unsigned long addr);
+/* Next address >= @addr whose leaf table exists, or @end. */
+unsigned long pte_next_table(struct mm_struct *mm, unsigned long addr, unsigned long end);
+
+/* --- physical memory (phys.c) ------------------------------------------- */
+
+struct page *zero_page(void);
+
+static inline bool is_zero_pfn(unsigned long pfn)
+{
+	return pfn == 0;
+}
+
+/* --- reverse map objects (anon.c) ---------------------------------------- */
+
+/*
+ * struct anon_vma: the reverse map of private anonymous pages. Pages point to
+ * it through page->mapping with page->index = linear page offset. VMAs that
+ * may map its pages are on @vmas. Refcounted by VMAs (and by pages later).
+ */
+struct anon_vma {
+	_Atomic long refcount;
+	struct sm_mutex lock; /* @vmas; LOCK_RANK_ANON_VMA */
+	struct list_head vmas;
+};
+
+/*
+ * struct shmem_obj: the backing object of a shared anonymous mapping (a
+ * shmem file). Fixed size: accesses beyond it fault (SIGBUS), even if mremap
+ * grew the VMA. Refcounted by the VMAs mapping it.
+ */
+struct shmem_obj {
+	_Atomic long refcount;
+	struct sm_mutex lock; /* @pages; LOCK_RANK_SHMEM */
+	unsigned long nr_pages;
+	struct page **pages;
+};
+
+struct anon_vma *anon_vma_alloc(void);
+void anon_vma_get(struct anon_vma *av);
+void anon_vma_put(struct anon_vma *av);
+struct shmem_obj *shmem_obj_alloc(unsigned long nr_pages);
+void shmem_obj_get(struct shmem_obj *obj);
+void shmem_obj_put(struct shmem_obj *obj);
+/* The page at @pgoff, allocated on first use, with a reference for the caller. */
+int shmem_obj_get_page(struct shmem_obj *obj, unsigned long pgoff, struct page **pagep);
+
+/* --- VMAs (vma.c) -------------------------------------------------------- */
+
+/* Extra per-VMA core state, in vma->core_priv. */
+struct vma_core {
+	struct itree_node node;
+	struct anon_vma *anon_vma;
+	struct shmem_obj *shm;
+	struct list_head anon_link; /* on anon_vma->vmas */
+	/*
+	 * Merge identity of the anon_vma, as Linux sees it: 0 while no page was
+	 * ever written (no anon_vma), a fresh number per VMA after fork (the
+	 * child gets its own anon_vma chained to the parent's), shared by the
+	 * halves of a split. The anon_vma object itself (the reverse map) is
+	 * shared between parent and child here.
+	 */
+	unsigned long av_id;
+	bool anon_cloned; /* got its anon_vma through fork: merges only with the same av_id */
+	struct vm_area_struct *next_free; /* on a detached list, see do_munmap() */
+};
+
+_Static_assert(sizeof(struct vma_core) <= sizeof(((struct vm_area_struct *)0)->core_priv),
+	       "vma core_priv too small");
+
+static inline struct vma_core *vma_core(struct vm_area_struct *vma)
+{
+	return (struct vma_core *)(void *)vma->core_priv;
+}
+
+struct vm_area_struct *vma_alloc(struct mm_struct *mm);
+/* Free a VMA: drops its anon_vma, shmem object and file; calls vm_ops->close. */
+void vma_free(struct vm_area_struct *vma);
+void vma_link(struct mm_struct *mm, struct vm_area_struct *vma);
+void vma_unlink(struct mm_struct *mm, struct vm_area_struct *vma);
+struct vm_area_struct *vma_next(struct vm_area_struct *vma);
+struct vm_area_struct *vma_prev(struct vm_area_struct *vma);
+struct vm_area_struct *vma_first(struct mm_struct *mm);
+/* Split @vma at @addr; the new VMA is the part that does not contain @vma's start. */
+int vma_split(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long addr);
+/* A copy of @vma's attributes (not linked) with shared references taken. */
+struct vm_area_struct *vma_dup(struct vm_area_struct *vma);
+/* As vma_dup(), for @mm; @fork gives the copy a fresh anon_vma identity (a fork child). */
+struct vm_area_struct *__vma_dup(struct vm_area_struct *vma, struct mm_struct *mm, bool fork);
+/* Merge @vma with its neighbours where Linux would; returns the survivor. */
+struct vm_area_struct *vma_merge_neighbours(struct mm_struct *mm, struct vm_area_struct *vma);
+int anon_vma_prepare(struct vm_area_struct *vma);
+void vma_set_anon_vma(struct vm_area_struct *vma, struct anon_vma *av, unsigned long av_id,
+		      bool cloned);
+unsigned long anon_vma_new_id(void);
+
+static inline bool vma_is_shared(const struct vm_area_struct *vma)
+{
+	return vma->vm_flags & VM_SHARED;
+}
+
+/* --- unmapping (zap.c) ---------------------------------------------------- */
+
+/*
+ * Clear the PTEs of [start, end) inside @vma, freeing pages after the
+ * secondary TLBs are flushed. Caller holds mmap_lock and has issued
+ * invalidate_range_start for a range covering [start, end).
+ */
+void zap_page_range(struct vm_area_struct *vma, unsigned long start, unsigned long end);
+/*
+ * Remove every VMA overlapping [start, start+len) (splitting the edge ones),
+ * with notifications. Caller holds mmap_lock for write. The removed VMAs are
+ * chained on *@detached and must be freed with vma_free_list() after
+ * mmap_lock is dropped: freeing may fput() a file whose release takes
+ * mmap_lock (seed 002's device file).
+ */
+int do_munmap(struct mm_struct *mm, unsigned long start, unsigned long len,
+	      struct vm_area_struct **detached);
+void vma_free_list(struct vm_area_struct *list);
+/* Change the flags of [start, end) within @vma: split, set, merge. Returns the VMA now covering start. */
+struct vm_area_struct *vma_modify_flags(struct mm_struct *mm, struct vm_area_struct *vma,
+					unsigned long start, unsigned long end,
+					unsigned long newflags, int *err);
+/* Clear the PTE (present or swap) and release what it held; under PTL. */
+void zap_pte(struct mm_struct *mm, pte_t *ptep, struct page **freelist, unsigned long *nfree);
+void free_page_batch(struct page **batch, unsigned long n);
+
+/* --- faults (fault.c) ------------------------------------------------------ */
+
+int fault_in_page(struct vm_area_struct *vma, unsigned long addr, bool write, struct page **pagep);
+
+/* --- exit ----------------------------------------------------------------- */
+
+void exit_mmap(struct mm_struct *mm);
+void mm_run_exit_hooks(struct mm_struct *mm);
+
+#endif /* SECMMU_MM_INTERNAL_H */

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * struct mm_struct and friends: core-private (src/mm, src/notifier,
+ * src/sched). Drivers see only include/secmmu/.
+ */
+#ifndef SECMMU_MM_TYPES_H
+#define SECMMU_MM_TYPES_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "base/itree.h"
+#include "base/list.h"
+#include "base/lock.h"
+#include "base/rcu.h"
+#include "secmmu/mm.h"
+
+#define MM_CONTEXT_SLOTS 16
+
+struct mmu_notifier_subscriptions;
+typedef _Atomic uint64_t pte_t;
+
+/*
+ * struct mm_struct
+ *
+ * References: mm_users counts users of the address space, mm_count counts
+ * references to the struct; all users together hold one mm_count.
+ *
+ * Locks (order in base/lock.h):
+ *   mmap_lock         VMA tree (mm_mt), map_count, vma fields
+ *   rmap_lock         taken for read by invalidators that do not hold
+ *                     mmap_lock (reclaim, migration, truncation via rmap);
+ *                     for write by mm_take_all_locks(), so that holding
+ *                     mmap_lock for write plus rmap_lock for write means no
+ *                     invalidation of this mm is in flight
+ *   page_table_lock   every PTE change and page-table allocation
+ *
+ * notifier_subscriptions: allocated once, by the first registration, under
+ * mmap_lock for write plus mm_take_all_locks(), published with a release
+ * store, freed in __mmdrop. Readers load it with acquire while holding
+ * mm_users or mm_count.
+ */
+struct mm_struct {
+	_Atomic int mm_users;
+	_Atomic int mm_count;
+	unsigned long id;
+
+	struct sm_rwsem mmap_lock;
+	struct sm_rwsem rmap_lock;
+	struct sm_mutex page_table_lock;
+
+	struct itree_root mm_mt; /* VMAs, under mmap_lock */
+	unsigned long map_count;
+	pte_t *pgd;              /* top-level table, 512 entries */
+
+	struct mmu_notifier_subscriptions *notifier_subscriptions;
+
+	_Atomic long rss;       /* present PTEs mapping frames */
+	_Atomic long swapents;  /* swap entries in PTEs */
+	_Atomic long locked_vm; /* pages charged to RLIMIT_MEMLOCK */
+	_Atomic long pinned_vm;
+	_Atomic unsigned long memlock_limit; /* bytes */
+	_Atomic bool cap_ipc_lock;
+
+	_Atomic bool exiting; /* __mmput has begun */
+	void *_Atomic context[MM_CONTEXT_SLOTS];
+
+	struct list_head mmlist; /* all live structs, under mm_list_lock */
+	struct sm_rcu_head rcu;
+};
+
+/* The internal half of struct vm_area_struct's core_priv[]. */
+struct vma_priv {
+	struct itree_node node;     /* in mm->mm_mt; start=vm_start, last=vm_end-1 */
+	struct anon_vma *anon_vma;  /* private anonymous pages' reverse map */
+	struct shmem_obj *shm;      /* shared anonymous backing object */
+};
+
+static inline struct vma_priv *vma_priv(struct vm_area_struct *vma)
+{
+	return (struct vma_priv *)vma->core_priv;
+}
+
+/*
+ * mm_take_all_locks() - no invalidation of @mm may be in flight on return
+ *
+ * Caller holds mmap_lock for write. Takes rmap_lock for write, waiting
+ * interruptibly. Return: 0, or -EINTR if the calling thread was signalled
+ * (sm_signal_pending()) while waiting.
+ */
+int mm_take_all_locks(struct mm_struct *mm);
+void mm_drop_all_locks(struct mm_struct *mm);
+
+#endif /* SECMMU_MM_TYPES_H */

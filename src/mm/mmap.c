@@ -1,0 +1,539 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The address-space system calls: mmap (MAP_FIXED), munmap, mprotect,
+ * madvise, mremap. Argument checks and errno follow Linux (6.x) in the same
+ * order, because the order decides which errno wins; see
+ * tests/diff for the differential test against the running kernel.
+ */
+#include <errno.h>
+
+#include "mm/internal.h"
+#include "secmmu/file.h"
+
+#define PROT_ALL (PROT_READ | PROT_WRITE | PROT_EXEC)
+#define VM_ACCESS (VM_READ | VM_WRITE | VM_EXEC)
+
+static unsigned long prot_to_vm(int prot)
+{
+	return (prot & PROT_READ ? VM_READ : 0) | (prot & PROT_WRITE ? VM_WRITE : 0) |
+	       (prot & PROT_EXEC ? VM_EXEC : 0);
+}
+
+static bool range_in_task(unsigned long addr, unsigned long len)
+{
+	return len <= TASK_SIZE && addr <= TASK_SIZE - len;
+}
+
+/* --- mmap ------------------------------------------------------------------ */
+
+static struct vm_area_struct *mmap_new_vma(struct mm_struct *mm, unsigned long addr,
+					   unsigned long len, int prot, int flags,
+					   struct file *file, unsigned long pgoff, int *err)
+{
+	struct vm_area_struct *vma = vma_alloc(mm);
+
+	*err = -ENOMEM;
+	if (!vma)
+		return NULL;
+	vma->vm_start = addr;
+	vma->vm_end = addr + len;
+	vma->vm_flags = prot_to_vm(prot) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
+	if (flags & MAP_SHARED)
+		vma->vm_flags |= VM_SHARED | VM_MAYSHARE;
+	if (file) {
+		vma->vm_file = fget(file); /* Pairs with fput() in vma_free(). */
+		vma->vm_pgoff = pgoff;
+		*err = file->f_op->mmap ? file->f_op->mmap(file, vma) : -ENODEV;
+		if (*err) {
+			vma->vm_ops = NULL; /* no close for a VMA that never opened */
+			vma_free(vma);
+			return NULL;
+		}
+	} else if (flags & MAP_SHARED) {
+		vma_core(vma)->shm = shmem_obj_alloc(len >> PAGE_SHIFT);
+		if (!vma_core(vma)->shm) {
+			vma_free(vma);
+			return NULL;
+		}
+	} else {
+		vma->vm_pgoff = addr >> PAGE_SHIFT;
+	}
+	*err = 0;
+	return vma;
+}
+
+long mm_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int prot, int flags,
+	     struct file *file, unsigned long pgoff)
+{
+	struct vm_area_struct *vma, *detached = NULL;
+	int type = flags & (MAP_SHARED | MAP_PRIVATE);
+	int err;
+
+	if (!len)
+		return -EINVAL;
+	if (type != MAP_SHARED && type != MAP_PRIVATE)
+		return -EINVAL;
+	if (prot & ~PROT_ALL)
+		return -EINVAL;
+	len = PAGE_ALIGN(len);
+	if (!len)
+		return -ENOMEM;
+	if (!PAGE_ALIGNED(addr))
+		return -EINVAL;
+	if (!range_in_task(addr, len))
+		return -ENOMEM;
+	if (addr < MMAP_MIN_ADDR)
+		return -EPERM;
+	if (file && pgoff + (len >> PAGE_SHIFT) < pgoff)
+		return -EOVERFLOW;
+
+	mmap_write_lock(mm);
+	vma = mmap_new_vma(mm, addr, len, prot, flags, file, pgoff, &err);
+	if (!vma)
+		goto out;
+	err = do_munmap(mm, addr, len, &detached);
+	if (err) {
+		vma_core(vma)->next_free = detached;
+		detached = vma;
+		goto out;
+	}
+	vma_link(mm, vma);
+	vma_merge_neighbours(mm, vma);
+out:
+	mmap_write_unlock(mm);
+	vma_free_list(detached);
+	return err ? err : (long)addr;
+}
+
+/* --- munmap ---------------------------------------------------------------- */
+
+int mm_munmap(struct mm_struct *mm, unsigned long addr, unsigned long len)
+{
+	struct vm_area_struct *detached = NULL;
+	int err;
+
+	if (!PAGE_ALIGNED(addr))
+		return -EINVAL;
+	len = PAGE_ALIGN(len);
+	if (!len || !range_in_task(addr, len))
+		return -EINVAL;
+	mmap_write_lock(mm);
+	err = do_munmap(mm, addr, len, &detached);
+	mmap_write_unlock(mm);
+	vma_free_list(detached);
+	return err;
+}
+
+/* --- protection changes ------------------------------------------------------ */
+
+struct vm_area_struct *vma_modify_flags(struct mm_struct *mm, struct vm_area_struct *vma,
+					unsigned long start, unsigned long end,
+					unsigned long newflags, int *err)
+{
+	*err = 0;
+	if (vma->vm_flags == newflags)
+		return vma;
+	if (vma->vm_start < start) {
+		*err = vma_split(mm, vma, start);
+		if (*err)
+			return vma;
+		vma = vma_next(vma);
+	}
+	if (vma->vm_end > end) {
+		*err = vma_split(mm, vma, end);
+		if (*err)
+			return vma;
+	}
+	vma->vm_flags = newflags;
+	return vma;
+}
+
+/* Apply @vma's (new) protection to its present PTEs in [start, end). */
+static void change_protection(struct vm_area_struct *vma, unsigned long start, unsigned long end)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	bool writable = vma->vm_flags & VM_WRITE;
+	struct mmu_notifier_range range;
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_PROTECTION_VMA, 0, mm, start, end);
+	mmu_notifier_invalidate_range_start(&range);
+	for (unsigned long a = pte_next_table(mm, start, end); a < end;) {
+		unsigned long next = (a + 512 * PAGE_SIZE) & ~(512 * PAGE_SIZE - 1);
+
+		if (next > end || next <= a)
+			next = end;
+		sm_mutex_lock(&mm->page_table_lock);
+		for (unsigned long p = a; p < next; p += PAGE_SIZE) {
+			pte_t *ptep = pte_offset(mm, p);
+			uint64_t pte = ptep ? pte_load(ptep) : 0, npte = pte;
+			struct page *page;
+
+			if (!pte_present(pte))
+				continue;
+			if (!writable) {
+				npte &= ~PTE_WRITE;
+			} else if (!pte_write(pte) && !is_zero_pfn(pte_pfn(pte))) {
+				page = pfn_to_page(pte_pfn(pte));
+				/* Upgrade only where no COW is owed (can_change_pte_writable). */
+				if (vma_is_shared(vma) || PageTest(page, PG_anon_exclusive))
+					npte |= PTE_WRITE;
+			}
+			if (npte != pte)
+				set_pte(mm, ptep, npte);
+		}
+		mmu_notifier_arch_invalidate_secondary_tlbs(mm, a, next);
+		sm_mutex_unlock(&mm->page_table_lock);
+		a = pte_next_table(mm, next, end);
+	}
+	mmu_notifier_invalidate_range_end(&range);
+}
+
+int mm_mprotect(struct mm_struct *mm, unsigned long start, unsigned long len, int prot)
+{
+	struct vm_area_struct *vma;
+	unsigned long end, nstart, tmp, newflags;
+	int err;
+
+	if (!PAGE_ALIGNED(start))
+		return -EINVAL;
+	if (!len)
+		return 0;
+	len = PAGE_ALIGN(len);
+	end = start + len;
+	if (end <= start)
+		return -ENOMEM;
+	if (prot & ~PROT_ALL)
+		return -EINVAL;
+
+	mmap_write_lock(mm);
+	vma = find_vma(mm, start);
+	err = -ENOMEM;
+	if (!vma || vma->vm_start > start)
+		goto out;
+	for (nstart = start;;) {
+		newflags = (vma->vm_flags & ~VM_ACCESS) | prot_to_vm(prot);
+		tmp = vma->vm_end < end ? vma->vm_end : end;
+		if (newflags != vma->vm_flags) {
+			vma = vma_modify_flags(mm, vma, nstart, tmp, newflags, &err);
+			if (err)
+				break;
+			change_protection(vma, nstart, tmp);
+			vma = vma_merge_neighbours(mm, vma);
+		}
+		err = 0;
+		nstart = tmp;
+		if (nstart < vma->vm_end)
+			nstart = vma->vm_end;
+		if (nstart >= end)
+			break;
+		vma = find_vma(mm, nstart);
+		if (!vma || vma->vm_start != nstart) {
+			err = -ENOMEM;
+			break;
+		}
+	}
+out:
+	mmap_write_unlock(mm);
+	return err;
+}
+
+/* --- madvise ----------------------------------------------------------------- */
+
+/* MADV_DONTNEED: drop the pages; private memory reads back as zeroes. */
+static int madvise_dontneed(struct vm_area_struct *vma, unsigned long start, unsigned long end)
+{
+	struct mmu_notifier_range range;
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, vma->vm_mm, start, end);
+	mmu_notifier_invalidate_range_start(&range);
+	zap_page_range(vma, start, end);
+	mmu_notifier_invalidate_range_end(&range);
+	return 0;
+}
+
+static int madvise_vma(struct mm_struct *mm, struct vm_area_struct **vmap, unsigned long start,
+		       unsigned long end, int advice)
+{
+	struct vm_area_struct *vma = *vmap;
+	unsigned long newflags;
+	int err;
+
+	switch (advice) {
+	case MADV_DONTNEED:
+		return madvise_dontneed(vma, start, end);
+	case MADV_PAGEOUT:
+		/* Reclaim of anonymous memory needs a swap device; without one, nothing to do. */
+		return 0;
+	case MADV_MERGEABLE:
+	case MADV_UNMERGEABLE:
+		if (vma->vm_ops || vma->vm_file)
+			return advice == MADV_MERGEABLE ? -EINVAL : 0;
+		newflags = advice == MADV_MERGEABLE ? vma->vm_flags | VM_MERGEABLE
+						    : vma->vm_flags & ~VM_MERGEABLE;
+		vma = vma_modify_flags(mm, vma, start, end, newflags, &err);
+		if (err)
+			return err;
+		*vmap = vma_merge_neighbours(mm, vma);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int mm_madvise(struct mm_struct *mm, unsigned long start, unsigned long len_in, int advice)
+{
+	struct vm_area_struct *vma;
+	unsigned long len, end, tmp;
+	int unmapped_error = 0, err = 0;
+
+	if (advice != MADV_DONTNEED && advice != MADV_PAGEOUT && advice != MADV_MERGEABLE &&
+	    advice != MADV_UNMERGEABLE)
+		return -EINVAL;
+	if (!PAGE_ALIGNED(start))
+		return -EINVAL;
+	len = PAGE_ALIGN(len_in);
+	if (len_in && !len)
+		return -EINVAL;
+	end = start + len;
+	if (end < start)
+		return -EINVAL;
+	if (end == start)
+		return 0;
+
+	mmap_write_lock(mm);
+	vma = find_vma(mm, start);
+	for (;;) {
+		if (!vma) {
+			err = -ENOMEM;
+			break;
+		}
+		if (start < vma->vm_start) {
+			unmapped_error = -ENOMEM;
+			start = vma->vm_start;
+			if (start >= end)
+				break;
+		}
+		tmp = vma->vm_end < end ? vma->vm_end : end;
+		err = madvise_vma(mm, &vma, start, tmp, advice);
+		if (err)
+			break;
+		start = tmp;
+		if (start < vma->vm_end)
+			start = vma->vm_end;
+		if (start >= end)
+			break;
+		vma = find_vma(mm, start);
+	}
+	mmap_write_unlock(mm);
+	return err ? err : unmapped_error;
+}
+
+/* --- mremap -------------------------------------------------------------------- */
+
+/* Move the PTEs of [old, old+len) to [new, new+len); the destination is empty. */
+static int move_page_tables(struct mm_struct *mm, unsigned long old, unsigned long new,
+			    unsigned long len)
+{
+	struct mmu_notifier_range range;
+	int err = 0;
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_UNMAP, 0, mm, old, old + len);
+	mmu_notifier_invalidate_range_start(&range);
+	sm_mutex_lock(&mm->page_table_lock);
+	for (unsigned long off = 0; off < len; off += PAGE_SIZE) {
+		pte_t *src = pte_offset(mm, old + off), *dst;
+		uint64_t pte = src ? pte_load(src) : 0;
+
+		if (pte_none(pte))
+			continue;
+		dst = pte_alloc(mm, new + off);
+		if (!dst) {
+			err = -ENOMEM;
+			break;
+		}
+		set_pte(mm, src, 0);
+		set_pte(mm, dst, pte);
+	}
+	mmu_notifier_arch_invalidate_secondary_tlbs(mm, old, old + len);
+	sm_mutex_unlock(&mm->page_table_lock);
+	mmu_notifier_invalidate_range_end(&range);
+	return err;
+}
+
+/*
+ * move_vma(): map [new_addr, new_addr+new_len) with @vma's attributes, move
+ * the pages of [old_addr, old_addr+old_len) there, unmap the old range.
+ */
+static int move_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long old_addr,
+		    unsigned long old_len, unsigned long new_len, unsigned long new_addr,
+		    struct vm_area_struct **detached)
+{
+	struct vm_area_struct *new = vma_dup(vma);
+	int err;
+
+	if (!new)
+		return -ENOMEM;
+	new->vm_start = new_addr;
+	new->vm_end = new_addr + new_len;
+	new->vm_pgoff = vma->vm_pgoff + ((old_addr - vma->vm_start) >> PAGE_SHIFT);
+	/* copy_vma(): an unfaulted anonymous VMA takes the pgoff of its new place. */
+	if (!vma->vm_file && !vma_core(vma)->shm && !vma_core(vma)->anon_vma)
+		new->vm_pgoff = new_addr >> PAGE_SHIFT;
+	vma_link(mm, new);
+	err = move_page_tables(mm, old_addr, new_addr, old_len);
+	if (err)
+		return err;
+	vma_merge_neighbours(mm, new);
+	if (old_len)
+		return do_munmap(mm, old_addr, old_len, detached);
+	return 0;
+}
+
+/* check_prep_vma(): may [addr, addr+old_len) be resized to new_len? */
+static int mremap_check_vma(struct vm_area_struct *vma, unsigned long addr,
+			    unsigned long old_len, unsigned long new_len)
+{
+	if (!vma)
+		return -EFAULT;
+	if (!old_len && !vma_is_shared(vma))
+		return -EINVAL;
+	if (old_len > new_len)
+		old_len = new_len; /* a shrink may cross VMA boundaries in the dropped part */
+	if (old_len > vma->vm_end - addr)
+		return -EFAULT;
+	if (new_len != old_len && (vma->vm_flags & (VM_PFNMAP | VM_IO)))
+		return -EFAULT;
+	return 0;
+}
+
+/*
+ * remap_move(): MREMAP_FIXED with equal lengths may move several VMAs (and
+ * the holes between them keep their offsets), as Linux >= 6.17 does. Only
+ * the destination pieces that receive a mapping are cleared.
+ */
+static int remap_move(struct mm_struct *mm, unsigned long addr, unsigned long len,
+		      unsigned long new_addr, struct vm_area_struct **detached)
+{
+	unsigned long end = addr + len, pos = addr;
+	struct vm_area_struct *vma = vma_lookup(mm, addr);
+	int err;
+
+	if (!vma)
+		return -EFAULT;
+	while (vma && vma->vm_start < end) {
+		unsigned long s = vma->vm_start > pos ? vma->vm_start : pos;
+		unsigned long e = vma->vm_end < end ? vma->vm_end : end;
+		unsigned long dst = new_addr + (s - addr);
+
+		err = do_munmap(mm, dst, e - s, detached);
+		if (err)
+			return err;
+		vma = vma_lookup(mm, s);
+		if (!vma)
+			return -EFAULT;
+		err = move_vma(mm, vma, s, e - s, e - s, dst, detached);
+		if (err)
+			return err;
+		pos = e;
+		vma = find_vma(mm, pos);
+	}
+	return 0;
+}
+
+static unsigned long get_unmapped_area(struct mm_struct *mm, unsigned long len)
+{
+	unsigned long addr = TASK_SIZE / 4;
+	struct vm_area_struct *vma;
+
+	for (vma = find_vma(mm, addr); vma; vma = vma_next(vma)) {
+		if (addr + len <= vma->vm_start)
+			break;
+		addr = vma->vm_end;
+	}
+	return range_in_task(addr, len) ? addr : 0;
+}
+
+static long mremap_locked(struct mm_struct *mm, unsigned long addr, unsigned long old_len,
+			  unsigned long new_len, int flags, unsigned long new_addr,
+			  struct vm_area_struct **detached)
+{
+	struct vm_area_struct *vma = vma_lookup(mm, addr), *next;
+	int err;
+
+	if (!vma)
+		return -EFAULT;
+	if ((flags & MREMAP_FIXED) && old_len == new_len) {
+		err = remap_move(mm, addr, old_len, new_addr, detached);
+		return err ? err : (long)new_addr;
+	}
+	err = mremap_check_vma(vma, addr, old_len, new_len);
+	if (err)
+		return err;
+	if (flags & MREMAP_FIXED) {
+		err = do_munmap(mm, new_addr, new_len, detached);
+		if (err)
+			return err;
+	}
+	if (old_len > new_len) {
+		err = do_munmap(mm, addr + new_len, old_len - new_len, detached);
+		if (err)
+			return err;
+		old_len = new_len;
+		if (!(flags & MREMAP_FIXED))
+			return (long)addr;
+	}
+	vma = vma_lookup(mm, addr);
+	if (!(flags & MREMAP_FIXED)) {
+		if (old_len == new_len)
+			return (long)addr;
+		/* Grow in place if the space after the VMA is free. */
+		next = vma_next(vma);
+		if (vma->vm_end == addr + old_len && range_in_task(addr, new_len) &&
+		    (!next || next->vm_start >= addr + new_len)) {
+			vma_unlink(mm, vma);
+			vma->vm_end = addr + new_len;
+			vma_link(mm, vma);
+			vma_merge_neighbours(mm, vma);
+			return (long)addr;
+		}
+		if (!(flags & MREMAP_MAYMOVE))
+			return -ENOMEM;
+		new_addr = get_unmapped_area(mm, new_len);
+		if (!new_addr)
+			return -ENOMEM;
+	}
+	err = move_vma(mm, vma, addr, old_len, new_len, new_addr, detached);
+	return err ? err : (long)new_addr;
+}
+
+long mm_mremap(struct mm_struct *mm, unsigned long addr, unsigned long old_len,
+	       unsigned long new_len, int flags, unsigned long new_addr)
+{
+	struct vm_area_struct *detached = NULL;
+	long ret;
+
+	if (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED))
+		return -EINVAL;
+	if ((flags & MREMAP_FIXED) && !(flags & MREMAP_MAYMOVE))
+		return -EINVAL;
+	if (!PAGE_ALIGNED(addr))
+		return -EINVAL;
+	old_len = PAGE_ALIGN(old_len);
+	new_len = PAGE_ALIGN(new_len);
+	if (!new_len)
+		return -EINVAL;
+	if (!range_in_task(addr, old_len))
+		return -EFAULT;
+	if (flags & MREMAP_FIXED) {
+		if (!PAGE_ALIGNED(new_addr))
+			return -EINVAL;
+		if (!range_in_task(new_addr, new_len))
+			return -EINVAL;
+		if (addr + old_len > new_addr && new_addr + new_len > addr)
+			return -EINVAL;
+	}
+	mmap_write_lock(mm);
+	ret = mremap_locked(mm, addr, old_len, new_len, flags, new_addr, &detached);
+	mmap_write_unlock(mm);
+	vma_free_list(detached);
+	return ret;
+}

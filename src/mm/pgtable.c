@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Four-level page tables: 48-bit virtual addresses, 4 KiB pages, 512 entries
+ * per table, as x86-64. Upper levels hold pointers to the next table; the leaf
+ * level holds PTEs (see internal.h for the encoding).
+ *
+ * Tables are allocated under the page-table lock and published with a
+ * release store, so lockless walkers (who hold mmap_lock or mm_users) see a
+ * fully initialised table. Tables are freed only when the mm is torn down
+ * (free_pgtables), when no walker can exist: a walker never sees a table go.
+ */
+#include <stdlib.h>
+
+#include "mm/internal.h"
+
+#define PT_ENTRIES 512
+#define PT_SHIFT(level) (PAGE_SHIFT + 9 * (level)) /* level 3 = pgd ... 0 = pte */
+#define PT_INDEX(addr, level) (((addr) >> PT_SHIFT(level)) & (PT_ENTRIES - 1))
+
+static pte_t *table_alloc(void)
+{
+	return calloc(PT_ENTRIES, sizeof(pte_t));
+}
+
+pte_t *pgd_alloc(void)
+{
+	return table_alloc();
+}
+
+static pte_t *entry_table(pte_t *slot)
+{
+	return (pte_t *)(uintptr_t)atomic_load_explicit(slot, memory_order_acquire);
+}
+
+static void free_level(pte_t *table, int level)
+{
+	if (level > 0) {
+		for (int i = 0; i < PT_ENTRIES; i++) {
+			pte_t *next = entry_table(&table[i]);
+
+			if (next)
+				free_level(next, level - 1);
+		}
+	} else {
+		for (int i = 0; i < PT_ENTRIES; i++)
+			BUG_ON(pte_load(&table[i]) != 0); /* exit_mmap zaps first */
+	}
+	free(table);
+}
+
+void free_pgtables(struct mm_struct *mm)
+{
+	if (mm->pgd)
+		free_level(mm->pgd, 3);
+	mm->pgd = NULL;
+}
+
+pte_t *pte_offset(struct mm_struct *mm, unsigned long addr)
+{
+	pte_t *table = mm->pgd;
+
+	for (int level = 3; level > 0; level--) {
+		table = entry_table(&table[PT_INDEX(addr, level)]);
+		if (!table)
+			return NULL;
+	}
+	return &table[PT_INDEX(addr, 0)];
+}
+
+pte_t *pte_alloc(struct mm_struct *mm, unsigned long addr)
+{
+	pte_t *table = mm->pgd;
+
+	lockdep_assert_held(&mm->page_table_lock);
+	for (int level = 3; level > 0; level--) {
+		pte_t *slot = &table[PT_INDEX(addr, level)];
+		pte_t *next = entry_table(slot);
+
+		if (!next) {
+			next = table_alloc();
+			if (!next)
+				return NULL;
+			/* Pairs with the acquire in entry_table(). */
+			atomic_store_explicit(slot, (uint64_t)(uintptr_t)next,
+					      memory_order_release);
+		}
+		table = next;
+	}
+	return &table[PT_INDEX(addr, 0)];
+}
+
+unsigned long pte_next_table(struct mm_struct *mm, unsigned long addr, unsigned long end)
+{
+	while (addr < end) {
+		pte_t *table = mm->pgd;
+		int level;
+
+		for (level = 3; level > 0; level--) {
+			table = entry_table(&table[PT_INDEX(addr, level)]);
+			if (!table)
+				break;
+		}
+		if (level == 0)
+			return addr;
+		/* Skip the whole span the missing table would have covered. */
+		unsigned long span = 1UL << PT_SHIFT(level);
+		unsigned long next = (addr & ~(span - 1)) + span;
+
+		if (next <= addr)
+			return end;
+		addr = next;
+	}
+	return end;
+}

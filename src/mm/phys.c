@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Physical memory: one real arena of page frames and a struct page per frame.
+ *
+ * The free list is a LIFO stack of pfns under one mutex (LOCK_RANK_PHYS): a
+ * freed frame is the first to be reused, which is the worst case for a
+ * secondary MMU that kept a stale translation -- and so the best case for
+ * catching one. Every allocation bumps page->gen; a translation recorded as
+ * (pfn, gen) is stale as soon as the frame is freed (page_gen_valid()).
+ *
+ * The zero page (pfn 0) is reserved: never allocated, never freed, not
+ * counted as used. Read faults on private anonymous memory map it, as Linux
+ * maps ZERO_PAGE.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "base/debug.h"
+#include "base/lock.h"
+#include "mm/internal.h"
+#include "secmmu/page.h"
+
+struct phys_mem {
+	unsigned char *arena;
+	struct page *pages;
+	unsigned long nr_frames;
+	unsigned long *free_stack;
+	unsigned long nr_free; /* under lock */
+	struct sm_mutex lock;
+	unsigned long (*reclaim)(unsigned long nr_wanted);
+	_Atomic unsigned long stale;
+};
+
+static struct phys_mem phys;
+static _Atomic bool phys_ready;
+
+static void page_reset(struct page *page)
+{
+	atomic_store(&page->_refcount, 0);
+	atomic_store(&page->_mapcount, 0);
+	atomic_store(&page->_pincount, 0);
+	atomic_store(&page->flags, 0);
+	page->mapping = NULL;
+	page->index = 0;
+	page->private = 0;
+	page->lru_next = page->lru_prev = NULL;
+}
+
+int phys_init(size_t bytes)
+{
+	unsigned long n;
+
+	if (atomic_load(&phys_ready))
+		return -EBUSY;
+	if (!bytes || bytes % PAGE_SIZE || bytes / PAGE_SIZE < 16 || bytes > (64UL << 30))
+		return -EINVAL;
+	n = bytes / PAGE_SIZE;
+	phys.arena = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (phys.arena == MAP_FAILED)
+		return -ENOMEM;
+	phys.pages = calloc(n, sizeof(*phys.pages));
+	phys.free_stack = calloc(n, sizeof(*phys.free_stack));
+	if (!phys.pages || !phys.free_stack)
+		goto err;
+	phys.nr_frames = n;
+	phys.nr_free = 0;
+	for (unsigned long pfn = n; pfn-- > 1;)
+		phys.free_stack[phys.nr_free++] = pfn;
+	/* pfn 0 is the zero page. */
+	atomic_store(&phys.pages[0]._refcount, 1);
+	atomic_store(&phys.pages[0].flags, 1UL << PG_reserved);
+	phys.stale = 0;
+	phys.reclaim = NULL;
+	sm_mutex_init(&phys.lock, "phys_lock", LOCK_RANK_PHYS);
+	atomic_store(&phys_ready, true);
+	return 0;
+err:
+	free(phys.pages);
+	free(phys.free_stack);
+	munmap(phys.arena, bytes);
+	memset(&phys, 0, sizeof(phys));
+	return -ENOMEM;
+}
+
+unsigned long phys_exit(void)
+{
+	unsigned long leaked;
+
+	if (!atomic_load(&phys_ready))
+		return 0;
+	leaked = phys_used_frames();
+	if (leaked)
+		fprintf(stderr, "secmmu: phys_exit: %lu frames still in use\n", leaked);
+	atomic_store(&phys_ready, false);
+	sm_mutex_destroy(&phys.lock);
+	munmap(phys.arena, phys.nr_frames * PAGE_SIZE);
+	free(phys.pages);
+	free(phys.free_stack);
+	memset(&phys, 0, sizeof(phys));
+	return leaked;
+}
+
+bool phys_initialized(void)
+{
+	return atomic_load(&phys_ready);
+}
+
+unsigned long phys_total_frames(void)
+{
+	return phys.nr_frames ? phys.nr_frames - 1 : 0;
+}
+
+unsigned long phys_free_frames(void)
+{
+	unsigned long n;
+
+	if (!phys_initialized())
+		return 0;
+	sm_mutex_lock(&phys.lock);
+	n = phys.nr_free;
+	sm_mutex_unlock(&phys.lock);
+	return n;
+}
+
+unsigned long phys_used_frames(void)
+{
+	return phys_total_frames() - phys_free_frames();
+}
+
+unsigned long phys_pinned_frames(void)
+{
+	unsigned long n = 0;
+
+	for (unsigned long pfn = 1; pfn < phys.nr_frames; pfn++)
+		if (page_maybe_dma_pinned(&phys.pages[pfn]))
+			n++;
+	return n;
+}
+
+void phys_set_reclaim_hook(unsigned long (*reclaim)(unsigned long nr_wanted))
+{
+	phys.reclaim = reclaim;
+}
+
+static struct page *take_free_frame(void)
+{
+	struct page *page = NULL;
+
+	sm_mutex_lock(&phys.lock);
+	if (phys.nr_free)
+		page = &phys.pages[phys.free_stack[--phys.nr_free]];
+	sm_mutex_unlock(&phys.lock);
+	if (!page)
+		return NULL;
+	BUG_ON(page_ref_count(page) != 0);
+	page_reset(page);
+	atomic_fetch_add(&page->gen, 1);
+	atomic_store(&page->_refcount, 1);
+	return page;
+}
+
+struct page *alloc_page_noreclaim(void)
+{
+	if (!phys_initialized())
+		return NULL;
+	return take_free_frame();
+}
+
+struct page *alloc_page(void)
+{
+	struct page *page = alloc_page_noreclaim();
+
+	if (!page && phys.reclaim && phys.reclaim(32))
+		page = alloc_page_noreclaim();
+	if (page)
+		memset(page_address(page), 0, PAGE_SIZE);
+	return page;
+}
+
+bool get_page_unless_zero(struct page *page)
+{
+	int old = atomic_load(&page->_refcount);
+
+	while (old > 0)
+		if (atomic_compare_exchange_weak(&page->_refcount, &old, old + 1))
+			return true;
+	return false;
+}
+
+static void free_frame(struct page *page)
+{
+	unsigned long pfn = page_to_pfn(page);
+
+	BUG_ON(page_mapcount(page) != 0);
+	BUG_ON(atomic_load(&page->_pincount) != 0);
+	/* A translation taken before this point is stale from now on. */
+	atomic_fetch_add(&page->gen, 1);
+	if (sm_debug)
+		memset(page_address(page), PAGE_POISON_BYTE, PAGE_SIZE);
+	atomic_store(&page->flags, 0);
+	page->mapping = NULL;
+	sm_mutex_lock(&phys.lock);
+	BUG_ON(phys.nr_free >= phys.nr_frames);
+	phys.free_stack[phys.nr_free++] = pfn;
+	sm_mutex_unlock(&phys.lock);
+}
+
+void put_page(struct page *page)
+{
+	int old;
+
+	if (PageTest(page, PG_reserved)) {
+		atomic_fetch_sub(&page->_refcount, 1); /* the zero page is never freed */
+		return;
+	}
+	old = atomic_fetch_sub_explicit(&page->_refcount, 1, memory_order_acq_rel);
+	BUG_ON(old <= 0); /* refcount underflow */
+	if (old == 1)
+		free_frame(page);
+}
+
+void *page_address(const struct page *page)
+{
+	return phys.arena + (size_t)page_to_pfn(page) * PAGE_SIZE;
+}
+
+unsigned long page_to_pfn(const struct page *page)
+{
+	return (unsigned long)(page - phys.pages);
+}
+
+bool pfn_valid(unsigned long pfn)
+{
+	return phys_initialized() && pfn < phys.nr_frames;
+}
+
+struct page *pfn_to_page(unsigned long pfn)
+{
+	return pfn_valid(pfn) ? &phys.pages[pfn] : NULL;
+}
+
+struct page *zero_page(void)
+{
+	return &phys.pages[0];
+}
+
+bool page_gen_valid(unsigned long pfn, uint32_t gen)
+{
+	return pfn_valid(pfn) && page_gen(&phys.pages[pfn]) == gen;
+}
+
+void phys_report_stale(unsigned long pfn, const char *who)
+{
+	atomic_fetch_add(&phys.stale, 1);
+	fprintf(stderr, "secmmu: %s used a stale translation of pfn %lu\n", who, pfn);
+}
+
+unsigned long phys_stale_count(void)
+{
+	return atomic_load(&phys.stale);
+}

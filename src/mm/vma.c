@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: MIT
+/*
+ * VMAs: the VMA tree of an mm, splitting and merging as Linux does.
+ *
+ * The tree (mm->mm_mt) is an interval tree keyed by [vm_start, vm_end - 1];
+ * VMAs never overlap. Every change to the tree or to a linked VMA's bounds
+ * happens under mmap_lock held for write.
+ *
+ * Merging follows Linux (vma_merge / is_mergeable_vma / anon_vma_compatible)
+ * closely enough that mremap -- which may not cross VMA boundaries -- gives
+ * the same answers as the kernel for the same sequence of calls.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "mm/internal.h"
+#include "secmmu/file.h"
+
+static _Atomic unsigned long next_av_id = 1;
+
+unsigned long anon_vma_new_id(void)
+{
+	return atomic_fetch_add(&next_av_id, 1);
+}
+
+struct vm_area_struct *vma_alloc(struct mm_struct *mm)
+{
+	struct vm_area_struct *vma = kzalloc(sizeof(*vma));
+
+	if (!vma)
+		return NULL;
+	vma->vm_mm = mm;
+	INIT_LIST_HEAD(&vma_core(vma)->anon_link);
+	return vma;
+}
+
+/* Caller holds @av->lock. */
+static void __vma_set_anon_vma(struct vm_area_struct *vma, struct anon_vma *av,
+			       unsigned long av_id, bool cloned)
+{
+	struct vma_core *vc = vma_core(vma);
+
+	lockdep_assert_held(&av->lock);
+	BUG_ON(vc->anon_vma);
+	anon_vma_get(av); /* Pairs with anon_vma_put() in vma_clear_anon_vma(). */
+	vc->av_id = av_id;
+	vc->anon_cloned = cloned;
+	list_add_tail(&vc->anon_link, &av->vmas);
+	/* Pairs with READ_ONCE() in anon_vma_prepare() and faults. */
+	__atomic_store_n(&vc->anon_vma, av, __ATOMIC_RELEASE);
+}
+
+void vma_set_anon_vma(struct vm_area_struct *vma, struct anon_vma *av, unsigned long av_id,
+		      bool cloned)
+{
+	sm_mutex_lock(&av->lock);
+	__vma_set_anon_vma(vma, av, av_id, cloned);
+	sm_mutex_unlock(&av->lock);
+}
+
+static void vma_clear_anon_vma(struct vm_area_struct *vma)
+{
+	struct vma_core *vc = vma_core(vma);
+	struct anon_vma *av = vc->anon_vma;
+
+	if (!av)
+		return;
+	sm_mutex_lock(&av->lock);
+	list_del_init(&vc->anon_link);
+	sm_mutex_unlock(&av->lock);
+	vc->anon_vma = NULL;
+	vc->av_id = 0;
+	anon_vma_put(av);
+}
+
+void vma_free(struct vm_area_struct *vma)
+{
+	struct vma_core *vc = vma_core(vma);
+
+	if (vma->vm_ops && vma->vm_ops->close)
+		vma->vm_ops->close(vma);
+	vma_clear_anon_vma(vma);
+	if (vc->shm)
+		shmem_obj_put(vc->shm);
+	if (vma->vm_file)
+		fput(vma->vm_file); /* Pairs with fget() at mmap or vma_dup(). */
+	kfree_sized(vma, sizeof(*vma));
+}
+
+static void vma_node_set(struct vm_area_struct *vma)
+{
+	vma_core(vma)->node.start = vma->vm_start;
+	vma_core(vma)->node.last = vma->vm_end - 1;
+}
+
+void vma_link(struct mm_struct *mm, struct vm_area_struct *vma)
+{
+	mmap_assert_write_locked(mm);
+	vma_node_set(vma);
+	itree_insert(&vma_core(vma)->node, &mm->mm_mt);
+	mm->map_count++;
+}
+
+void vma_unlink(struct mm_struct *mm, struct vm_area_struct *vma)
+{
+	mmap_assert_write_locked(mm);
+	itree_remove(&vma_core(vma)->node, &mm->mm_mt);
+	mm->map_count--;
+}
+
+static struct vm_area_struct *node_vma(struct itree_node *node)
+{
+	return node ? container_of((void *)node, struct vm_area_struct, core_priv) : NULL;
+}
+
+struct vm_area_struct *vma_first(struct mm_struct *mm)
+{
+	return node_vma(itree_first(&mm->mm_mt));
+}
+
+struct vm_area_struct *vma_next(struct vm_area_struct *vma)
+{
+	return node_vma(itree_next(&vma_core(vma)->node));
+}
+
+struct vm_area_struct *vma_prev(struct vm_area_struct *vma)
+{
+	return node_vma(itree_prev(&vma_core(vma)->node));
+}
+
+struct vm_area_struct *find_vma(struct mm_struct *mm, unsigned long addr)
+{
+	mmap_assert_locked(mm);
+	return node_vma(itree_iter_first(&mm->mm_mt, addr, ~0UL));
+}
+
+struct vm_area_struct *vma_lookup(struct mm_struct *mm, unsigned long addr)
+{
+	struct vm_area_struct *vma = find_vma(mm, addr);
+
+	return vma && vma->vm_start <= addr ? vma : NULL;
+}
+
+struct vm_area_struct *vma_dup(struct vm_area_struct *vma)
+{
+	return __vma_dup(vma, vma->vm_mm, false);
+}
+
+struct vm_area_struct *__vma_dup(struct vm_area_struct *vma, struct mm_struct *mm, bool fork)
+{
+	struct vm_area_struct *new = vma_alloc(mm);
+	struct vma_core *vc = vma_core(vma);
+
+	if (!new)
+		return NULL;
+	new->vm_start = vma->vm_start;
+	new->vm_end = vma->vm_end;
+	new->vm_flags = vma->vm_flags;
+	new->vm_pgoff = vma->vm_pgoff;
+	new->vm_ops = vma->vm_ops;
+	new->vm_private_data = vma->vm_private_data;
+	if (vma->vm_file)
+		new->vm_file = fget(vma->vm_file); /* Pairs with fput() in vma_free(). */
+	if (vc->shm) {
+		shmem_obj_get(vc->shm); /* Pairs with shmem_obj_put() in vma_free(). */
+		vma_core(new)->shm = vc->shm;
+	}
+	/* fork: the child's VMA gets its own anon_vma identity, chained to ours. */
+	if (vc->anon_vma && fork)
+		vma_set_anon_vma(new, vc->anon_vma, anon_vma_new_id(), true);
+	else if (vc->anon_vma)
+		vma_set_anon_vma(new, vc->anon_vma, vc->av_id, vc->anon_cloned);
+	if (new->vm_ops && new->vm_ops->open)
+		new->vm_ops->open(new);
+	return new;
+}
+
+int vma_split(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long addr)
+{
+	struct vm_area_struct *new;
+
+	mmap_assert_write_locked(mm);
+	BUG_ON(addr <= vma->vm_start || addr >= vma->vm_end || !PAGE_ALIGNED(addr));
+	new = vma_dup(vma);
+	if (!new)
+		return -ENOMEM;
+	vma_unlink(mm, vma);
+	new->vm_start = addr;
+	new->vm_pgoff = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
+	vma->vm_end = addr;
+	vma_link(mm, vma);
+	vma_link(mm, new);
+	return 0;
+}
+
+static unsigned long vma_pages(const struct vm_area_struct *vma)
+{
+	return (vma->vm_end - vma->vm_start) >> PAGE_SHIFT;
+}
+
+/* is_mergeable_anon_vma(): NULL merges with an anon_vma that was not forked. */
+static bool anon_mergeable(struct vm_area_struct *a, struct vm_area_struct *b)
+{
+	struct vma_core *ca = vma_core(a), *cb = vma_core(b);
+
+	if (!ca->av_id || !cb->av_id)
+		return !(ca->av_id ? ca->anon_cloned : cb->anon_cloned);
+	return ca->av_id == cb->av_id;
+}
+
+/* May @a (lower) and @b (upper, adjacent) become one VMA? */
+static bool can_merge(struct vm_area_struct *a, struct vm_area_struct *b)
+{
+	if (a->vm_end != b->vm_start)
+		return false;
+	if (a->vm_flags != b->vm_flags || a->vm_file != b->vm_file || a->vm_ops || b->vm_ops)
+		return false;
+	if (vma_core(a)->shm != vma_core(b)->shm)
+		return false;
+	if (a->vm_pgoff + vma_pages(a) != b->vm_pgoff)
+		return false;
+	return anon_mergeable(a, b);
+}
+
+/* @a absorbs @b; @b is freed. */
+static void vma_absorb(struct mm_struct *mm, struct vm_area_struct *a, struct vm_area_struct *b)
+{
+	struct vma_core *cb = vma_core(b);
+
+	vma_unlink(mm, b);
+	vma_unlink(mm, a);
+	a->vm_end = b->vm_end;
+	if (!vma_core(a)->anon_vma && cb->anon_vma)
+		vma_set_anon_vma(a, cb->anon_vma, cb->av_id, cb->anon_cloned);
+	vma_link(mm, a);
+	vma_free(b);
+}
+
+/* Absorb @b into @a where @a comes first but @b must survive as the pointer: start moves. */
+static void vma_absorb_prev(struct mm_struct *mm, struct vm_area_struct *prev,
+			    struct vm_area_struct *vma)
+{
+	vma_absorb(mm, prev, vma);
+}
+
+struct vm_area_struct *vma_merge_neighbours(struct mm_struct *mm, struct vm_area_struct *vma)
+{
+	struct vm_area_struct *prev = vma_prev(vma), *next;
+
+	mmap_assert_write_locked(mm);
+	if (prev && can_merge(prev, vma)) {
+		vma_absorb_prev(mm, prev, vma);
+		vma = prev;
+	}
+	next = vma_next(vma);
+	if (next && can_merge(vma, next))
+		vma_absorb(mm, vma, next);
+	return vma;
+}
+
+/*
+ * anon_vma_compatible() + reusable_anon_vma(): a neighbour whose anon_vma may
+ * be shared by @vma, so that the two can merge later.
+ */
+static bool anon_vma_reusable(struct vm_area_struct *a, struct vm_area_struct *b,
+			      struct vm_area_struct *old)
+{
+	const unsigned long access = VM_READ | VM_WRITE | VM_EXEC;
+
+	if (a->vm_end != b->vm_start || a->vm_file != b->vm_file)
+		return false;
+	if ((a->vm_flags ^ b->vm_flags) & ~access)
+		return false;
+	if (b->vm_pgoff != a->vm_pgoff + vma_pages(a))
+		return false;
+	return vma_core(old)->anon_vma && !vma_core(old)->anon_cloned;
+}
+
+/**
+ * anon_vma_prepare() - give @vma an anon_vma before its first private page
+ *
+ * Reuses an adjacent compatible VMA's anon_vma as Linux does, so that
+ * merging behaves the same. Caller holds mmap_lock (read suffices: racing
+ * faults are serialised by the anon_vma lock and the PTL, taken in that
+ * order as in Linux). Return: 0 or -ENOMEM.
+ */
+int anon_vma_prepare(struct vm_area_struct *vma)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct vma_core *vc = vma_core(vma);
+	struct vm_area_struct *prev, *next, *src = NULL;
+	struct anon_vma *av;
+	unsigned long id;
+
+	mmap_assert_locked(mm);
+	if (READ_ONCE(vc->anon_vma))
+		return 0;
+	sm_mutex_lock(&mm->page_table_lock);
+	next = vma_next(vma);
+	prev = vma_prev(vma);
+	if (next && anon_vma_reusable(vma, next, next))
+		src = next;
+	else if (prev && anon_vma_reusable(prev, vma, prev))
+		src = prev;
+	av = src ? vma_core(src)->anon_vma : NULL;
+	id = src ? vma_core(src)->av_id : 0;
+	if (av)
+		anon_vma_get(av); /* Pairs with the put below. */
+	sm_mutex_unlock(&mm->page_table_lock);
+
+	if (!av) {
+		av = anon_vma_alloc();
+		if (!av)
+			return -ENOMEM;
+		id = anon_vma_new_id();
+	}
+	sm_mutex_lock(&av->lock);
+	sm_mutex_lock(&mm->page_table_lock);
+	if (!vc->anon_vma)
+		__vma_set_anon_vma(vma, av, id, false);
+	sm_mutex_unlock(&mm->page_table_lock);
+	sm_mutex_unlock(&av->lock);
+	anon_vma_put(av);
+	return 0;
+}

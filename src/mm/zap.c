@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Tearing mappings down: munmap, MADV_DONTNEED, exit.
+ *
+ * The order is the one seed 004 exists for:
+ *
+ *   invalidate_range_start   secondary MMUs drop their translations; every
+ *                            page of the range is still mapped here
+ *   under the PTL: clear PTEs, then arch_invalidate_secondary_tlbs
+ *   free the pages           only now may a frame be reused
+ *   invalidate_range_end     secondary MMUs may fault again
+ */
+#include <errno.h>
+
+#include "mm/internal.h"
+
+#define ZAP_BATCH 512 /* one leaf table */
+
+void free_page_batch(struct page **batch, unsigned long n)
+{
+	for (unsigned long i = 0; i < n; i++)
+		put_page(batch[i]); /* Pairs with the reference the PTE held. */
+}
+
+void zap_pte(struct mm_struct *mm, pte_t *ptep, struct page **freelist, unsigned long *nfree)
+{
+	uint64_t pte = pte_load(ptep);
+	struct page *page;
+
+	if (pte_none(pte))
+		return;
+	set_pte(mm, ptep, 0);
+	if (!pte_present(pte)) {
+		WARN_ON(!(pte & PTE_SWAP));
+		return;
+	}
+	if (is_zero_pfn(pte_pfn(pte)))
+		return;
+	page = pfn_to_page(pte_pfn(pte));
+	BUG_ON(!page);
+	BUG_ON(atomic_fetch_sub(&page->_mapcount, 1) <= 0);
+	atomic_fetch_sub(&mm->rss, 1);
+	freelist[(*nfree)++] = page;
+}
+
+/* Zap [addr, end) within one leaf table. */
+static void zap_pte_table(struct mm_struct *mm, unsigned long addr, unsigned long end)
+{
+	struct page *batch[ZAP_BATCH];
+	unsigned long n = 0;
+
+	sm_mutex_lock(&mm->page_table_lock);
+	for (unsigned long a = addr; a < end; a += PAGE_SIZE) {
+		pte_t *ptep = pte_offset(mm, a);
+
+		if (ptep)
+			zap_pte(mm, ptep, batch, &n);
+	}
+	if (n)
+		/* The device TLB must forget the frames before they are freed. */
+		mmu_notifier_arch_invalidate_secondary_tlbs(mm, addr, end);
+	sm_mutex_unlock(&mm->page_table_lock);
+	free_page_batch(batch, n);
+}
+
+void zap_page_range(struct vm_area_struct *vma, unsigned long start, unsigned long end)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	unsigned long addr = start;
+
+	BUG_ON(start < vma->vm_start || end > vma->vm_end);
+	while (addr < end) {
+		unsigned long next;
+
+		addr = pte_next_table(mm, addr, end);
+		if (addr >= end)
+			break;
+		next = (addr + (ZAP_BATCH * PAGE_SIZE)) & ~(ZAP_BATCH * PAGE_SIZE - 1);
+		if (next > end || next <= addr)
+			next = end;
+		zap_pte_table(mm, addr, next);
+		addr = next;
+	}
+}
+
+/*
+ * Split so that [start, end) is covered by whole VMAs. Returns the first VMA
+ * inside the range, or NULL if none overlaps.
+ */
+static struct vm_area_struct *isolate_range(struct mm_struct *mm, unsigned long start,
+					    unsigned long end, int *err)
+{
+	struct vm_area_struct *vma = find_vma(mm, start), *last;
+
+	*err = 0;
+	if (!vma || vma->vm_start >= end)
+		return NULL;
+	if (vma->vm_start < start) {
+		*err = vma_split(mm, vma, start);
+		if (*err)
+			return NULL;
+		vma = vma_next(vma);
+	}
+	last = find_vma(mm, end - 1);
+	if (last && last->vm_start < end && last->vm_end > end) {
+		*err = vma_split(mm, last, end);
+		if (*err)
+			return NULL;
+	}
+	return vma;
+}
+
+void vma_free_list(struct vm_area_struct *list)
+{
+	while (list) {
+		struct vm_area_struct *next = vma_core(list)->next_free;
+
+		vma_free(list);
+		list = next;
+	}
+}
+
+static void vma_detach(struct mm_struct *mm, struct vm_area_struct *vma,
+		       struct vm_area_struct **detached)
+{
+	vma_unlink(mm, vma);
+	vma_core(vma)->next_free = *detached;
+	*detached = vma;
+}
+
+int do_munmap(struct mm_struct *mm, unsigned long start, unsigned long len,
+	      struct vm_area_struct **detached)
+{
+	struct mmu_notifier_range range;
+	struct vm_area_struct *vma, *next;
+	unsigned long end = start + len;
+	int err;
+
+	mmap_assert_write_locked(mm);
+	vma = isolate_range(mm, start, end, &err);
+	if (!vma)
+		return err;
+	mmu_notifier_range_init(&range, MMU_NOTIFY_UNMAP, 0, mm, start, end);
+	mmu_notifier_invalidate_range_start(&range);
+	for (next = vma; next && next->vm_start < end; next = vma_next(next))
+		zap_page_range(next, next->vm_start, next->vm_end);
+	mmu_notifier_invalidate_range_end(&range);
+	while (vma && vma->vm_start < end) {
+		next = vma_next(vma);
+		vma_detach(mm, vma, detached);
+		vma = next;
+	}
+	return 0;
+}
+
+/**
+ * exit_mmap() - tear down an address space whose last user is gone
+ *
+ * Seed 004's promise and seed 002's workaround both rest on this order:
+ * ->release of every subscriber runs before a single page is unmapped or
+ * freed, then the arch exit hooks (arch_exit_mmap), then everything is
+ * unmapped under one MMU_NOTIFY_UNMAP invalidation over the whole space.
+ * mm_users is 0; only reverse-map walkers and mmget_not_zero() callers (who
+ * fail) can still look at the mm.
+ */
+void exit_mmap(struct mm_struct *mm)
+{
+	struct mmu_notifier_range range;
+	struct vm_area_struct *vma, *next, *detached = NULL;
+
+	mmu_notifier_release(mm);
+	mm_run_exit_hooks(mm);
+	mmap_write_lock(mm);
+	vma = vma_first(mm);
+	if (vma) {
+		mmu_notifier_range_init(&range, MMU_NOTIFY_UNMAP, 0, mm, 0, ~0UL);
+		mmu_notifier_invalidate_range_start(&range);
+		for (next = vma; next; next = vma_next(next))
+			zap_page_range(next, next->vm_start, next->vm_end);
+		mmu_notifier_invalidate_range_end(&range);
+	}
+	while (vma) {
+		next = vma_next(vma);
+		vma_detach(mm, vma, &detached);
+		vma = next;
+	}
+	mmap_write_unlock(mm);
+	vma_free_list(detached);
+}

@@ -1,0 +1,818 @@
+// SPDX-License-Identifier: MIT
+/*
+ * MMU notifiers: classic subscriptions and the hooks the primary MMU calls.
+ *
+ * Modelled on Linux mm/mmu_notifier.c (6.x). The read side is RCU with
+ * sleepable readers (base/rcu.h over liburcu memb), standing in for the
+ * kernel's SRCU: every classic callback runs inside sm_rcu_read_lock(), so a
+ * grace period (sm_synchronize_rcu) after unhooking a subscription means no
+ * callback of it is running or will run.
+ *
+ * ->release is called exactly once per registration, by whichever of exit
+ * (mmu_notifier_release) and mmu_notifier_unregister claims it first
+ * (release_state, a compare-and-swap), and no other callback of the
+ * subscription is called once the claim is made: every iterator skips claimed
+ * subscriptions, and the claimer waits a grace period for callbacks that
+ * tested the state just before the claim before calling ->release.
+ * Linux may call ->release twice when unregister races with exit; the
+ * claim is the fix.
+ */
+#include <errno.h>
+#include <limits.h>
+
+#include "base/alloc.h"
+#include "base/debug.h"
+#include "notifier/subscriptions.h"
+#include "secmmu/err.h"
+
+_Static_assert(sizeof(((struct mmu_notifier *)0)->rcu) >= sizeof(struct sm_rcu_head),
+	       "mmu_notifier->rcu too small for struct sm_rcu_head");
+_Static_assert(_Alignof(void *) >= _Alignof(struct sm_rcu_head),
+	       "mmu_notifier->rcu misaligned for struct sm_rcu_head");
+
+/*
+ * enum mn_release_state - mmu_notifier->release_state
+ * @MN_LIVE:           callbacks are delivered.
+ * @MN_CLAIMED_EXIT:   mmu_notifier_release() will call ->release.
+ * @MN_CLAIMED_UNREG:  mmu_notifier_unregister() will call ->release.
+ * @MN_RELEASED:       ->release has returned (or there is none).
+ * Only LIVE subscriptions get callbacks. The transitions are LIVE -> CLAIMED_*
+ * (compare-and-swap, exactly one winner) -> RELEASED (by the winner).
+ */
+enum mn_release_state {
+	MN_LIVE = 0,
+	MN_CLAIMED_EXIT,
+	MN_CLAIMED_UNREG,
+	MN_RELEASED,
+};
+
+static const char *const event_names[] = {
+	[MMU_NOTIFY_UNMAP] = "unmap",
+	[MMU_NOTIFY_CLEAR] = "clear",
+	[MMU_NOTIFY_PROTECTION_VMA] = "protection_vma",
+	[MMU_NOTIFY_PROTECTION_PAGE] = "protection_page",
+	[MMU_NOTIFY_SOFT_DIRTY] = "soft_dirty",
+	[MMU_NOTIFY_RELEASE] = "release",
+	[MMU_NOTIFY_MIGRATE] = "migrate",
+	[MMU_NOTIFY_EXCLUSIVE] = "exclusive",
+};
+
+/**
+ * mmu_notifier_event_name() - a stable lower-case name for @event
+ *
+ * Return: static storage; "unknown" for a value outside the enum.
+ */
+const char *mmu_notifier_event_name(enum mmu_notifier_event event)
+{
+	if ((unsigned int)event >= ARRAY_SIZE(event_names))
+		return "unknown";
+	return event_names[event];
+}
+
+/* --- the RCU list ------------------------------------------------------ */
+
+#define mn_for_each_rcu(sub, subscriptions)                                                        \
+	for (sub = sm_rcu_dereference((subscriptions)->list); sub;                                 \
+	     sub = sm_rcu_dereference(sub->next))
+
+static bool mn_live(struct mmu_notifier *subscription)
+{
+	/* Pairs with the compare-and-swap in mn_claim_release(). */
+	return atomic_load_explicit(&subscription->release_state, memory_order_acquire) ==
+	       MN_LIVE;
+}
+
+static bool mn_hooked(struct mmu_notifier *subscription)
+{
+	return subscription->pprev != NULL;
+}
+
+/* hlist_add_head_rcu(). Caller holds subscriptions->lock. */
+static void mn_hook(struct mmu_notifier_subscriptions *subscriptions,
+		    struct mmu_notifier *subscription)
+{
+	struct mmu_notifier *first = subscriptions->list;
+
+	lockdep_assert_held(&subscriptions->lock);
+	__atomic_store_n(&subscription->next, first, __ATOMIC_RELAXED);
+	subscription->pprev = &subscriptions->list;
+	if (first)
+		first->pprev = &subscription->next;
+	/* Publish: pairs with sm_rcu_dereference() in mn_for_each_rcu(). */
+	sm_rcu_assign_pointer(subscriptions->list, subscription);
+}
+
+/*
+ * hlist_del_init_rcu(): a no-op if already unhooked (exit unhooks everything,
+ * and unregister or put may come later). ->next is left intact so readers
+ * standing on @subscription can continue. Caller holds subscriptions->lock.
+ */
+static void mn_unhook(struct mmu_notifier_subscriptions *subscriptions,
+		      struct mmu_notifier *subscription)
+{
+	struct mmu_notifier *next = subscription->next;
+
+	lockdep_assert_held(&subscriptions->lock);
+	if (!mn_hooked(subscription))
+		return;
+	sm_rcu_assign_pointer(*subscription->pprev, next);
+	if (next)
+		next->pprev = subscription->pprev;
+	subscription->pprev = NULL;
+}
+
+static bool mn_list_empty(struct mmu_notifier_subscriptions *subscriptions)
+{
+	return sm_rcu_dereference(subscriptions->list) == NULL;
+}
+
+/* --- ->release claim ------------------------------------------------- */
+
+/* Return: true if the caller won the right (and duty) to call ->release. */
+static bool mn_claim_release(struct mmu_notifier *subscription, enum mn_release_state who)
+{
+	int expected = MN_LIVE;
+
+	return atomic_compare_exchange_strong(&subscription->release_state, &expected, (int)who);
+}
+
+/* The claimer is done with ->release; wake exit if it waits for us. */
+static void mn_release_done(struct mmu_notifier_subscriptions *subscriptions,
+			    struct mmu_notifier *subscription)
+{
+	sm_mutex_lock(&subscriptions->lock);
+	atomic_store_explicit(&subscription->release_state, MN_RELEASED, memory_order_release);
+	sm_mutex_unlock(&subscriptions->lock);
+	pthread_cond_broadcast(&subscriptions->wq);
+}
+
+/* --- subscriptions container ------------------------------------------ */
+
+static struct mmu_notifier_subscriptions *mn_subscriptions_alloc(void)
+{
+	struct mmu_notifier_subscriptions *subscriptions;
+
+	subscriptions = kzalloc(sizeof(*subscriptions));
+	if (!subscriptions)
+		return NULL;
+	sm_mutex_init(&subscriptions->lock, "mmu_notifier_subscriptions->lock",
+		      LOCK_RANK_NOTIFIER_SUBS);
+	BUG_ON(pthread_cond_init(&subscriptions->wq, NULL));
+	itree_init(&subscriptions->itree);
+	/* Even means idle; 2 as in Linux, so that "seq - 1" never wraps. */
+	subscriptions->invalidate_seq = 2;
+	return subscriptions;
+}
+
+static void mn_subscriptions_free(struct mmu_notifier_subscriptions *subscriptions)
+{
+	pthread_cond_destroy(&subscriptions->wq);
+	sm_mutex_destroy(&subscriptions->lock);
+	kfree_sized(subscriptions, sizeof(*subscriptions));
+}
+
+/**
+ * mmu_notifier_subscriptions_destroy() - free the container at __mmdrop
+ * @mm: the mm whose last mm_count reference is gone
+ *
+ * Every subscription holds mm_count, so none can be attached any more; one
+ * that is (a refcount bug) is warned about. May run on the RCU callback
+ * thread: does not sleep and waits for no grace period.
+ */
+void mmu_notifier_subscriptions_destroy(struct mm_struct *mm)
+{
+	struct mmu_notifier_subscriptions *subscriptions = mm->notifier_subscriptions;
+
+	if (!subscriptions)
+		return;
+	WARN_ON(!mn_list_empty(subscriptions));
+	WARN_ON(!mn_itree_empty(subscriptions));
+	WARN_ON(subscriptions->active_invalidate_ranges);
+	mn_subscriptions_free(subscriptions);
+	mm->notifier_subscriptions = sm_debug ? SM_POISON_PTR : NULL;
+}
+
+/**
+ * mm_has_notifiers() - may @mm have subscribers?
+ *
+ * The caller holds mm_users or mm_count. Cheap: one acquire load.
+ */
+bool mm_has_notifiers(struct mm_struct *mm)
+{
+	return mn_subscriptions(mm) != NULL;
+}
+
+/* --- registration ----------------------------------------------------- */
+
+static bool mn_ops_valid(const struct mmu_notifier_ops *ops)
+{
+	/* A TLB-only subscriber shares the CPU page table: no start/end. */
+	return !(ops->arch_invalidate_secondary_tlbs &&
+		 (ops->invalidate_range_start || ops->invalidate_range_end));
+}
+
+/**
+ * __mmu_notifier_register() - attach @subscription (or, if NULL, just enable
+ * interval subscriptions) to @mm
+ * @subscription: the subscription, ops set; or NULL (interval-only)
+ * @mm:           the address space; the caller holds an mm_users reference
+ *
+ * The caller holds mmap_lock for write. Allocates the subscriptions container
+ * on first use (before taking the rmap locks: no allocation under them), then
+ * takes mm_take_all_locks() so that no invalidation is in flight while the
+ * subscription is added. On success takes an mm_count reference (mmgrab),
+ * paired with the mmdrop in mmu_notifier_unregister() or mmu_notifier_free_rcu().
+ * May sleep.
+ *
+ * Return: 0, -EINVAL (bad ops combination, or mm_users is 0), -ENOMEM,
+ * -EINTR (signal while waiting for the rmap locks). Nothing is left behind on
+ * failure.
+ */
+int __mmu_notifier_register(struct mmu_notifier *subscription, struct mm_struct *mm)
+{
+	struct mmu_notifier_subscriptions *subscriptions = NULL;
+	int ret;
+
+	mmap_assert_write_locked(mm);
+	if (subscription && WARN_ON_ONCE(!mn_ops_valid(subscription->ops)))
+		return -EINVAL;
+	if (mm_users_read(mm) <= 0)
+		return -EINVAL;
+
+	/* mm->notifier_subscriptions cannot change while we hold mmap_lock for write. */
+	if (!mm->notifier_subscriptions) {
+		subscriptions = mn_subscriptions_alloc();
+		if (!subscriptions)
+			return -ENOMEM;
+	}
+
+	ret = mm_take_all_locks(mm);
+	if (ret)
+		goto out_free;
+
+	/*
+	 * Release store: lock-free readers (mn_subscriptions()) see an
+	 * initialised container. mmu_notifier_release cannot run concurrently:
+	 * we hold an mm_users reference.
+	 */
+	if (subscriptions)
+		sm_rcu_assign_pointer(mm->notifier_subscriptions, subscriptions);
+	subscriptions = mm->notifier_subscriptions;
+
+	if (subscription) {
+		/* Pairs with the mmdrop in mmu_notifier_unregister() / mmu_notifier_free_rcu(). */
+		mmgrab(mm);
+		subscription->mm = mm;
+		subscription->users = 1;
+		atomic_store_explicit(&subscription->release_state, MN_LIVE, memory_order_relaxed);
+		sm_mutex_lock(&subscriptions->lock);
+		mn_hook(subscriptions, subscription);
+		sm_mutex_unlock(&subscriptions->lock);
+	} else {
+		WRITE_ONCE(subscriptions->has_itree, true);
+	}
+
+	mm_drop_all_locks(mm);
+	return 0;
+
+out_free:
+	if (subscriptions)
+		mn_subscriptions_free(subscriptions);
+	return ret;
+}
+
+/**
+ * mmu_notifier_register() - see include/secmmu/mmu_notifier.h
+ *
+ * Takes mmap_lock for write around __mmu_notifier_register(). May sleep.
+ */
+int mmu_notifier_register(struct mmu_notifier *subscription, struct mm_struct *mm)
+{
+	int ret;
+
+	mmap_write_lock(mm);
+	ret = __mmu_notifier_register(subscription, mm);
+	mmap_write_unlock(mm);
+	return ret;
+}
+
+/**
+ * mmu_notifier_unregister() - detach @subscription from @mm
+ *
+ * The caller holds whatever keeps @mm's struct alive besides the
+ * subscription's own mm_count (the subscription's reference suffices until
+ * the final mmdrop here). Calls ->release unless exit claimed it, in which
+ * case it waits for exit's ->release to return; unhooks; waits a grace period
+ * so that no callback runs on return; drops the mm_count taken at
+ * registration. May sleep; takes no lock of the caller's.
+ */
+void mmu_notifier_unregister(struct mmu_notifier *subscription, struct mm_struct *mm)
+{
+	struct mmu_notifier_subscriptions *subscriptions = mn_subscriptions(mm);
+
+	BUG_ON(mm_count_read(mm) <= 0);
+	BUG_ON(!subscriptions);
+
+	if (mn_claim_release(subscription, MN_CLAIMED_UNREG)) {
+		/* Callbacks that saw MN_LIVE before our claim finish first. */
+		sm_synchronize_rcu();
+		if (subscription->ops->release)
+			subscription->ops->release(subscription, mm);
+		/* Pairs with the wait in mn_wait_unregister_releases(). */
+		mn_release_done(subscriptions, subscription);
+	}
+
+	sm_mutex_lock(&subscriptions->lock);
+	/* Exit claimed ->release: return only once it has run. */
+	while (atomic_load(&subscription->release_state) != MN_RELEASED)
+		sm_cond_wait(&subscriptions->wq, &subscriptions->lock);
+	mn_unhook(subscriptions, subscription);
+	sm_mutex_unlock(&subscriptions->lock);
+
+	/* Wait for any callback still running, ->release by exit included. */
+	sm_synchronize_rcu();
+
+	BUG_ON(mm_count_read(mm) <= 0);
+	/* Pairs with the mmgrab in __mmu_notifier_register(). */
+	mmdrop(mm);
+}
+
+/* --- get / put ------------------------------------------------------- */
+
+/* A reference on the subscription of @ops, or NULL, or ERR_PTR(-EOVERFLOW). */
+static struct mmu_notifier *find_get_mmu_notifier(struct mm_struct *mm,
+						  const struct mmu_notifier_ops *ops)
+{
+	struct mmu_notifier_subscriptions *subscriptions = mm->notifier_subscriptions;
+	struct mmu_notifier *subscription;
+
+	sm_mutex_lock(&subscriptions->lock);
+	for (subscription = subscriptions->list; subscription; subscription = subscription->next) {
+		if (subscription->ops != ops)
+			continue;
+		/* Pairs with the decrement in mmu_notifier_put(). */
+		if (subscription->users != UINT_MAX)
+			subscription->users++;
+		else
+			subscription = ERR_PTR(-EOVERFLOW);
+		break;
+	}
+	sm_mutex_unlock(&subscriptions->lock);
+	return subscription;
+}
+
+/**
+ * mmu_notifier_get_locked() - see include/secmmu/mmu_notifier.h
+ *
+ * The caller holds mmap_lock for write and an mm_users reference. Calls
+ * ops->alloc_notifier (under mmap_lock) when @mm has no subscription of
+ * @ops; a registration failure frees it again with ops->free_notifier.
+ * Return: a referenced subscription, or ERR_PTR(-errno).
+ */
+struct mmu_notifier *mmu_notifier_get_locked(const struct mmu_notifier_ops *ops,
+					     struct mm_struct *mm)
+{
+	struct mmu_notifier *subscription;
+	int ret;
+
+	mmap_assert_write_locked(mm);
+
+	if (mm->notifier_subscriptions) {
+		subscription = find_get_mmu_notifier(mm, ops);
+		if (subscription)
+			return subscription;
+	}
+
+	subscription = ops->alloc_notifier(mm);
+	if (IS_ERR(subscription))
+		return subscription;
+	subscription->ops = ops;
+	ret = __mmu_notifier_register(subscription, mm);
+	if (ret)
+		goto out_free;
+	return subscription;
+
+out_free:
+	ops->free_notifier(subscription);
+	return ERR_PTR(ret);
+}
+
+/**
+ * mmu_notifier_get() - mmu_notifier_get_locked() under mmap_lock for write
+ */
+struct mmu_notifier *mmu_notifier_get(const struct mmu_notifier_ops *ops, struct mm_struct *mm)
+{
+	struct mmu_notifier *subscription;
+
+	mmap_write_lock(mm);
+	subscription = mmu_notifier_get_locked(ops, mm);
+	mmap_write_unlock(mm);
+	return subscription;
+}
+
+/* After the grace period: nobody can see @subscription any more. */
+static void mmu_notifier_free_rcu(struct sm_rcu_head *rcu)
+{
+	struct mmu_notifier *subscription = container_of(rcu, struct mmu_notifier, rcu);
+	struct mm_struct *mm = subscription->mm;
+
+	subscription->ops->free_notifier(subscription);
+	/* Pairs with the mmgrab in __mmu_notifier_register(). */
+	mmdrop(mm);
+}
+
+/**
+ * mmu_notifier_put() - see include/secmmu/mmu_notifier.h
+ *
+ * Takes subscriptions->lock only. The last reference unhooks (a no-op if exit
+ * did already) and queues mmu_notifier_free_rcu() behind a grace period.
+ */
+void mmu_notifier_put(struct mmu_notifier *subscription)
+{
+	struct mm_struct *mm = subscription->mm;
+	struct mmu_notifier_subscriptions *subscriptions = mn_subscriptions(mm);
+
+	sm_mutex_lock(&subscriptions->lock);
+	/* Pairs with the increment in find_get_mmu_notifier() / users = 1 at registration. */
+	if (WARN_ON(!subscription->users) || --subscription->users) {
+		sm_mutex_unlock(&subscriptions->lock);
+		return;
+	}
+	mn_unhook(subscriptions, subscription);
+	sm_mutex_unlock(&subscriptions->lock);
+
+	sm_call_rcu((struct sm_rcu_head *)(void *)subscription->rcu, mmu_notifier_free_rcu);
+}
+
+/**
+ * mmu_notifier_synchronize() - wait for every mmu_notifier_free_rcu() queued
+ * so far (module unload). May sleep; not from an RCU callback.
+ */
+void mmu_notifier_synchronize(void)
+{
+	sm_rcu_barrier();
+}
+
+/* --- release (exit) --------------------------------------------------- */
+
+/* Claim ->release of every live classic subscription for exit. */
+static bool mn_hlist_claim_all(struct mmu_notifier_subscriptions *subscriptions)
+{
+	struct mmu_notifier *subscription;
+	bool claimed = false;
+
+	sm_mutex_lock(&subscriptions->lock);
+	for (subscription = subscriptions->list; subscription; subscription = subscription->next)
+		claimed |= mn_claim_release(subscription, MN_CLAIMED_EXIT);
+	sm_mutex_unlock(&subscriptions->lock);
+	return claimed;
+}
+
+/* Call ->release of the subscriptions exit claimed, inside the read side. */
+static void mn_hlist_call_release(struct mmu_notifier_subscriptions *subscriptions,
+				  struct mm_struct *mm)
+{
+	struct mmu_notifier *subscription;
+
+	sm_rcu_read_lock();
+	mn_for_each_rcu(subscription, subscriptions)
+	{
+		if (atomic_load(&subscription->release_state) != MN_CLAIMED_EXIT)
+			continue;
+		/*
+		 * The only way for the driver to drop its translations and stop
+		 * creating new ones before exit frees the pages.
+		 */
+		if (subscription->ops->release)
+			subscription->ops->release(subscription, mm);
+		mn_release_done(subscriptions, subscription);
+	}
+	sm_rcu_read_unlock();
+}
+
+/*
+ * Wait for ->release calls claimed by concurrent unregisters, then unhook
+ * everything. Pairs with mn_release_done() in mmu_notifier_unregister(); an
+ * unregister unhooks only after its ->release is done, so every pending one is
+ * still on the list.
+ */
+static void mn_wait_unregister_releases(struct mmu_notifier_subscriptions *subscriptions)
+{
+	struct mmu_notifier *subscription;
+
+	sm_mutex_lock(&subscriptions->lock);
+again:
+	for (subscription = subscriptions->list; subscription; subscription = subscription->next) {
+		int state = atomic_load(&subscription->release_state);
+
+		if (state == MN_RELEASED)
+			continue;
+		/* LIVE here means a registration raced with exit: a caller bug. */
+		WARN_ON(state != MN_CLAIMED_UNREG);
+		if (state == MN_LIVE)
+			continue;
+		sm_cond_wait(&subscriptions->wq, &subscriptions->lock);
+		goto again;
+	}
+	while (subscriptions->list)
+		mn_unhook(subscriptions, subscriptions->list);
+	sm_mutex_unlock(&subscriptions->lock);
+}
+
+static void mn_hlist_release(struct mmu_notifier_subscriptions *subscriptions,
+			     struct mm_struct *mm)
+{
+	/* Callbacks that saw MN_LIVE before the claim finish before ->release. */
+	if (mn_hlist_claim_all(subscriptions))
+		sm_synchronize_rcu();
+	mn_hlist_call_release(subscriptions, mm);
+	mn_wait_unregister_releases(subscriptions);
+	/*
+	 * No callback of an unhooked subscription runs once this returns, so
+	 * exit_mmap may free the pages.
+	 */
+	sm_synchronize_rcu();
+}
+
+/**
+ * mmu_notifier_release() - the mm is being torn down (exit_mmap)
+ * @mm: mm_users is 0; the caller (exit) holds mm_count
+ *
+ * Interval subscriptions get one MMU_NOTIFY_RELEASE invalidation over the
+ * whole address space; every classic subscription gets ->release, exactly
+ * once across exit and unregister; then all classic ones are unhooked and a
+ * grace period passes. On return no secondary MMU translates any page of @mm.
+ * Called before any page is freed. May sleep; the caller holds no lock that a
+ * callback takes.
+ */
+void mmu_notifier_release(struct mm_struct *mm)
+{
+	struct mmu_notifier_subscriptions *subscriptions = mn_subscriptions(mm);
+
+	if (!subscriptions)
+		return;
+	if (mn_has_itree(subscriptions))
+		mn_itree_release(subscriptions, mm);
+	if (!mn_list_empty(subscriptions))
+		mn_hlist_release(subscriptions, mm);
+}
+
+/* --- aging ----------------------------------------------------------- */
+
+/**
+ * mmu_notifier_clear_flush_young() - age [start, end) in every secondary MMU
+ *
+ * Called with the page-table lock or rmap lock the aging path holds; the
+ * callbacks may not sleep. Return: nonzero if any subscriber saw it young.
+ */
+int mmu_notifier_clear_flush_young(struct mm_struct *mm, unsigned long start, unsigned long end)
+{
+	struct mmu_notifier_subscriptions *subscriptions = mn_subscriptions(mm);
+	struct mmu_notifier *subscription;
+	int young = 0;
+
+	if (!subscriptions || mn_list_empty(subscriptions))
+		return 0;
+	sm_rcu_read_lock();
+	mn_for_each_rcu(subscription, subscriptions)
+	{
+		if (subscription->ops->clear_flush_young && mn_live(subscription))
+			young |= subscription->ops->clear_flush_young(subscription, mm, start, end);
+	}
+	sm_rcu_read_unlock();
+	return young;
+}
+
+/**
+ * mmu_notifier_clear_young() - as mmu_notifier_clear_flush_young(), no flush
+ */
+int mmu_notifier_clear_young(struct mm_struct *mm, unsigned long start, unsigned long end)
+{
+	struct mmu_notifier_subscriptions *subscriptions = mn_subscriptions(mm);
+	struct mmu_notifier *subscription;
+	int young = 0;
+
+	if (!subscriptions || mn_list_empty(subscriptions))
+		return 0;
+	sm_rcu_read_lock();
+	mn_for_each_rcu(subscription, subscriptions)
+	{
+		if (subscription->ops->clear_young && mn_live(subscription))
+			young |= subscription->ops->clear_young(subscription, mm, start, end);
+	}
+	sm_rcu_read_unlock();
+	return young;
+}
+
+/**
+ * mmu_notifier_test_young() - is @address young in some secondary MMU?
+ *
+ * Stops at the first subscriber that says yes. Callbacks may not sleep.
+ */
+int mmu_notifier_test_young(struct mm_struct *mm, unsigned long address)
+{
+	struct mmu_notifier_subscriptions *subscriptions = mn_subscriptions(mm);
+	struct mmu_notifier *subscription;
+	int young = 0;
+
+	if (!subscriptions || mn_list_empty(subscriptions))
+		return 0;
+	sm_rcu_read_lock();
+	mn_for_each_rcu(subscription, subscriptions)
+	{
+		if (!subscription->ops->test_young || !mn_live(subscription))
+			continue;
+		young = subscription->ops->test_young(subscription, mm, address);
+		if (young)
+			break;
+	}
+	sm_rcu_read_unlock();
+	return young;
+}
+
+/**
+ * mmu_notifier_change_pte() - LEGACY (removed from Linux in 6.10)
+ *
+ * The PTE at @address now maps @pfn. Called by the primary MMU between
+ * invalidate_range_start and _end, under the page-table lock: callbacks may
+ * not sleep.
+ */
+void mmu_notifier_change_pte(struct mm_struct *mm, unsigned long address, unsigned long pfn,
+			     bool writable)
+{
+	struct mmu_notifier_subscriptions *subscriptions = mn_subscriptions(mm);
+	struct mmu_notifier *subscription;
+
+	if (!subscriptions || mn_list_empty(subscriptions))
+		return;
+	sm_rcu_read_lock();
+	mn_for_each_rcu(subscription, subscriptions)
+	{
+		if (subscription->ops->change_pte && mn_live(subscription))
+			subscription->ops->change_pte(subscription, mm, address, pfn, writable);
+	}
+	sm_rcu_read_unlock();
+}
+
+/**
+ * mmu_notifier_arch_invalidate_secondary_tlbs() - flush TLB-only secondary
+ * MMUs for [start, end)
+ *
+ * Called under the page-table lock after the PTEs changed and before the
+ * frames can be freed. Callbacks may not sleep.
+ */
+void mmu_notifier_arch_invalidate_secondary_tlbs(struct mm_struct *mm, unsigned long start,
+						 unsigned long end)
+{
+	struct mmu_notifier_subscriptions *subscriptions = mn_subscriptions(mm);
+	struct mmu_notifier *subscription;
+
+	if (!subscriptions || mn_list_empty(subscriptions))
+		return;
+	sm_rcu_read_lock();
+	mn_for_each_rcu(subscription, subscriptions)
+	{
+		if (subscription->ops->arch_invalidate_secondary_tlbs && mn_live(subscription))
+			subscription->ops->arch_invalidate_secondary_tlbs(subscription, mm, start,
+									  end);
+	}
+	sm_rcu_read_unlock();
+}
+
+/* --- invalidate_range_start / _end ------------------------------------ */
+
+/* After a failed non-blocking start: end every classic start that succeeded. */
+static void mn_hlist_undo_start(struct mmu_notifier_subscriptions *subscriptions,
+				const struct mmu_notifier_range *range)
+{
+	struct mmu_notifier *subscription;
+
+	mn_for_each_rcu(subscription, subscriptions)
+	{
+		/* A subscriber with _end cannot fail _start: it was started. */
+		if (subscription->ops->invalidate_range_end && mn_live(subscription))
+			subscription->ops->invalidate_range_end(subscription, range);
+	}
+}
+
+static int mn_hlist_invalidate_range_start(struct mmu_notifier_subscriptions *subscriptions,
+					   const struct mmu_notifier_range *range)
+{
+	bool blockable = mmu_notifier_range_blockable(range);
+	struct mmu_notifier *subscription;
+	int ret = 0;
+
+	sm_rcu_read_lock();
+	mn_for_each_rcu(subscription, subscriptions)
+	{
+		const struct mmu_notifier_ops *ops = subscription->ops;
+		int r;
+
+		if (!ops->invalidate_range_start || !mn_live(subscription))
+			continue;
+		r = ops->invalidate_range_start(subscription, range);
+		if (!r)
+			continue;
+		/* Only a non-blockable start may fail, and only with -EAGAIN. */
+		WARN_ON(blockable || r != -EAGAIN);
+		/* The caller cannot tell who failed: a failing start has no _end. */
+		WARN_ON(ops->invalidate_range_end);
+		if (!blockable)
+			ret = -EAGAIN;
+	}
+	/* Every notifier was called; now undo the ones that started. */
+	if (ret)
+		mn_hlist_undo_start(subscriptions, range);
+	sm_rcu_read_unlock();
+	return ret;
+}
+
+static int __mmu_notifier_invalidate_range_start(struct mmu_notifier_range *range)
+{
+	struct mmu_notifier_subscriptions *subscriptions = mn_subscriptions(range->mm);
+	bool itree = false;
+	int ret;
+
+	if (!subscriptions)
+		return 0;
+	/* Interval subscribers first, as in Linux. */
+	if (mn_has_itree(subscriptions)) {
+		ret = mn_itree_invalidate(subscriptions, range);
+		if (ret)
+			return ret;
+		itree = true;
+	}
+	if (mn_list_empty(subscriptions))
+		return 0;
+	ret = mn_hlist_invalidate_range_start(subscriptions, range);
+	/*
+	 * Linux leaves the interval invalidation open here; the caller will
+	 * not call _end, so end it now or readers would wait forever.
+	 */
+	if (ret && itree)
+		mn_itree_inv_end(subscriptions);
+	return ret;
+}
+
+/**
+ * mmu_notifier_invalidate_range_start() - the PTEs of @range are about to
+ * change; blockable, always succeeds
+ *
+ * The caller holds mmap_lock or the mm's rmap_lock (so that registration,
+ * which takes both for write, never sees half an invalidation) and no
+ * spinning lock: callbacks may sleep. Every page of the range is still
+ * mapped. Must be followed by mmu_notifier_invalidate_range_end(@range).
+ */
+void mmu_notifier_invalidate_range_start(struct mmu_notifier_range *range)
+{
+	range->flags |= MMU_NOTIFIER_RANGE_BLOCKABLE;
+	__mmu_notifier_invalidate_range_start(range);
+}
+
+/**
+ * mmu_notifier_invalidate_range_start_nonblock() - as above, callbacks may
+ * not sleep
+ *
+ * Return: 0 (then call _end), or -EAGAIN: some subscriber would have to sleep;
+ * every subscriber that did start has been ended, the caller must change no
+ * PTE and must not call _end.
+ */
+int mmu_notifier_invalidate_range_start_nonblock(struct mmu_notifier_range *range)
+{
+	range->flags &= ~MMU_NOTIFIER_RANGE_BLOCKABLE;
+	return __mmu_notifier_invalidate_range_start(range);
+}
+
+static void mn_hlist_invalidate_end(struct mmu_notifier_subscriptions *subscriptions,
+				    const struct mmu_notifier_range *range)
+{
+	struct mmu_notifier *subscription;
+
+	sm_rcu_read_lock();
+	mn_for_each_rcu(subscription, subscriptions)
+	{
+		if (subscription->ops->invalidate_range_end && mn_live(subscription))
+			subscription->ops->invalidate_range_end(subscription, range);
+	}
+	sm_rcu_read_unlock();
+}
+
+/**
+ * mmu_notifier_invalidate_range_end() - the change of @range is done
+ *
+ * Same locks as the matching start. The pages may already be freed. The
+ * interval side ends first (as in Linux): when the last active invalidation
+ * ends, invalidate_seq becomes even again, deferred inserts/removes are
+ * applied and mmu_interval_read_begin() waiters wake. Then classic _end.
+ */
+void mmu_notifier_invalidate_range_end(struct mmu_notifier_range *range)
+{
+	struct mmu_notifier_subscriptions *subscriptions = mn_subscriptions(range->mm);
+
+	if (!subscriptions)
+		return;
+	if (mn_has_itree(subscriptions))
+		mn_itree_inv_end(subscriptions);
+	if (!mn_list_empty(subscriptions))
+		mn_hlist_invalidate_end(subscriptions, range);
+}

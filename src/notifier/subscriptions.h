@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * struct mmu_notifier_subscriptions: the per-mm notifier state, shared by
+ * the classic subscriptions (mmu_notifier.c) and the interval subscriptions
+ * (interval.c). Private to src/notifier.
+ */
+#ifndef SECMMU_NOTIFIER_SUBSCRIPTIONS_H
+#define SECMMU_NOTIFIER_SUBSCRIPTIONS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "base/itree.h"
+#include "base/lock.h"
+#include "base/rcu.h"
+#include "mm/mm_types.h"
+#include "secmmu/mmu_notifier.h"
+
+/*
+ * struct mmu_notifier_subscriptions - what is attached to one mm
+ * @lock:      protects @list updates, @itree, @invalidate_seq,
+ *             @active_invalidate_ranges, @deferred_list, every
+ *             mmu_notifier->users and ->pprev; it is also the mutex of @wq.
+ *             Rank LOCK_RANK_NOTIFIER_SUBS: nothing is called under it.
+ * @list:      classic subscriptions, an RCU list (readers: sm_rcu_read_lock,
+ *             sm_rcu_dereference; writers: @lock, sm_rcu_assign_pointer).
+ * @has_itree: an interval subscription was ever inserted. Set under
+ *             mm_take_all_locks(), so every invalidation sees the same value at
+ *             its start and its end; read with READ_ONCE.
+ * @itree:     interval subscriptions. Changed only under @lock and only while
+ *             no invalidation walks it (@invalidate_seq even); walked without
+ *             @lock while @invalidate_seq is odd (see interval.c).
+ * @invalidate_seq: even when idle, odd while some invalidation overlapping an
+ *             interval is in progress. Starts at 2.
+ * @active_invalidate_ranges: invalidate_range_start calls not yet ended.
+ * @deferred_list: interval subscriptions whose insert or remove waits for
+ *             the last active invalidation to end.
+ * @wq:        broadcast when @invalidate_seq returns to even and when a
+ *             classic ->release claimed by unregister has finished.
+ */
+struct mmu_notifier_subscriptions {
+	struct sm_mutex lock;
+	struct mmu_notifier *list;
+	bool has_itree;
+	struct itree_root itree;
+	unsigned long invalidate_seq;
+	unsigned long active_invalidate_ranges;
+	struct mmu_interval_notifier *deferred_list;
+	pthread_cond_t wq;
+};
+
+/*
+ * mn_subscriptions() - the published subscriptions of @mm, or NULL.
+ * The caller holds mm_users or mm_count; once published the container lives
+ * until __mmdrop. Pairs with sm_rcu_assign_pointer() in __mmu_notifier_register().
+ */
+static inline struct mmu_notifier_subscriptions *mn_subscriptions(struct mm_struct *mm)
+{
+	return sm_rcu_dereference(mm->notifier_subscriptions);
+}
+
+static inline bool mn_has_itree(struct mmu_notifier_subscriptions *subscriptions)
+{
+	return READ_ONCE(subscriptions->has_itree);
+}
+
+/* interval.c: the interval half of invalidate_range_start/_end and release. */
+int mn_itree_invalidate(struct mmu_notifier_subscriptions *subscriptions,
+			const struct mmu_notifier_range *range);
+void mn_itree_inv_end(struct mmu_notifier_subscriptions *subscriptions);
+void mn_itree_release(struct mmu_notifier_subscriptions *subscriptions, struct mm_struct *mm);
+bool mn_itree_empty(struct mmu_notifier_subscriptions *subscriptions);
+
+#endif /* SECMMU_NOTIFIER_SUBSCRIPTIONS_H */

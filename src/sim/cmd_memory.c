@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The memory system calls of a process: mmap, munmap, mprotect, madvise,
+ * mremap, write, read. Each maps one-to-one onto the public mm_* call and
+ * prints its errno as Linux would return it. A process that has exited can
+ * make no system call: -ESRCH.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "secmmu/mm.h"
+#include "sim/sim.h"
+
+/*
+ * The live mm of process @name. Return: 0 with *mm set (NULL if it exited:
+ * the caller answers -ESRCH), or -1 if the name is unknown.
+ */
+static int target_mm(struct sim_ctx *ctx, const char *name, struct mm_struct **mm)
+{
+	struct sim_proc *p = sim_proc_lookup(ctx, name);
+
+	if (!p)
+		return -1;
+	*mm = sim_proc_live_mm(p);
+	return 0;
+}
+
+static int cmd_mmap(struct sim_ctx *ctx, int argc, char **argv)
+{
+	struct mm_struct *mm;
+	uint64_t addr, len;
+	int prot, flags;
+
+	(void)argc;
+	if (target_mm(ctx, argv[1], &mm) || sim_arg_range(ctx, argv[2], argv[3], &addr, &len))
+		return -1;
+	prot = sim_parse_prot(argv[4]);
+	if (prot < 0)
+		return sim_malformed(ctx, "bad PROT '%s' (none r rw rx rwx)", argv[4]);
+	flags = sim_parse_map_type(argv[5]);
+	if (flags < 0)
+		return sim_malformed(ctx, "bad mapping type '%s' (private or shared)", argv[5]);
+	if (!mm)
+		return sim_result_errno(ctx, -ESRCH);
+	return sim_result_errno(ctx, mm_mmap(mm, addr, len, prot, flags, NULL, 0));
+}
+
+static int cmd_munmap(struct sim_ctx *ctx, int argc, char **argv)
+{
+	struct mm_struct *mm;
+	uint64_t addr, len;
+
+	(void)argc;
+	if (target_mm(ctx, argv[1], &mm) || sim_arg_range(ctx, argv[2], argv[3], &addr, &len))
+		return -1;
+	if (!mm)
+		return sim_result_errno(ctx, -ESRCH);
+	return sim_result_errno(ctx, mm_munmap(mm, addr, len));
+}
+
+static int cmd_mprotect(struct sim_ctx *ctx, int argc, char **argv)
+{
+	struct mm_struct *mm;
+	uint64_t addr, len;
+	int prot;
+
+	(void)argc;
+	if (target_mm(ctx, argv[1], &mm) || sim_arg_range(ctx, argv[2], argv[3], &addr, &len))
+		return -1;
+	prot = sim_parse_prot(argv[4]);
+	if (prot < 0)
+		return sim_malformed(ctx, "bad PROT '%s' (none r rw rx rwx)", argv[4]);
+	if (!mm)
+		return sim_result_errno(ctx, -ESRCH);
+	return sim_result_errno(ctx, mm_mprotect(mm, addr, len, prot));
+}
+
+static int cmd_madvise(struct sim_ctx *ctx, int argc, char **argv)
+{
+	struct mm_struct *mm;
+	uint64_t addr, len;
+	int advice;
+
+	(void)argc;
+	if (target_mm(ctx, argv[1], &mm) || sim_arg_range(ctx, argv[2], argv[3], &addr, &len))
+		return -1;
+	advice = sim_parse_advice(argv[4]);
+	if (advice < 0)
+		return sim_malformed(ctx,
+				     "bad advice '%s' (dontneed pageout mergeable unmergeable)",
+				     argv[4]);
+	if (!mm)
+		return sim_result_errno(ctx, -ESRCH);
+	return sim_result_errno(ctx, mm_madvise(mm, addr, len, advice));
+}
+
+/*
+ * With NEWADDR: MREMAP_MAYMOVE|MREMAP_FIXED, as the differential tester
+ * calls Linux. Without: flags 0, a resize in place (-ENOMEM if it cannot
+ * grow there).
+ */
+static int cmd_mremap(struct sim_ctx *ctx, int argc, char **argv)
+{
+	uint64_t old_addr, old_len, new_len, new_addr = 0;
+	struct mm_struct *mm;
+	int flags = 0;
+	long ret;
+
+	if (target_mm(ctx, argv[1], &mm) ||
+	    sim_arg_range(ctx, argv[2], argv[3], &old_addr, &old_len) ||
+	    sim_arg_size(ctx, argv[4], &new_len))
+		return -1;
+	if (argc == 6) {
+		if (sim_arg_range(ctx, argv[5], argv[4], &new_addr, &new_len))
+			return -1;
+		flags = MREMAP_MAYMOVE | MREMAP_FIXED;
+	} else if (new_len && new_len - 1 > UINT64_MAX - old_addr) {
+		return sim_malformed(ctx, "range %s + %s wraps past 2^64", argv[2], argv[4]);
+	}
+	if (!mm)
+		return sim_result_errno(ctx, -ESRCH);
+	ret = mm_mremap(mm, old_addr, old_len, new_len, flags, new_addr);
+	return sim_result_errno(ctx, ret < 0 ? ret : 0);
+}
+
+static int cmd_write(struct sim_ctx *ctx, int argc, char **argv)
+{
+	struct mm_struct *mm;
+	unsigned char *data;
+	const char *why;
+	uint64_t addr;
+	size_t len;
+	int err;
+
+	(void)argc;
+	if (target_mm(ctx, argv[1], &mm) || sim_arg_num(ctx, argv[2], &addr))
+		return -1;
+	if (sim_parse_data(argv[3], &data, &len, &why))
+		return sim_malformed(ctx, "bad DATA '%.40s': %s", argv[3], why);
+	if (len - 1 > UINT64_MAX - addr) {
+		free(data);
+		return sim_malformed(ctx, "range %s + %zu wraps past 2^64", argv[2], len);
+	}
+	err = mm ? mm_write(mm, addr, data, len) : -ESRCH;
+	free(data);
+	return sim_result_errno(ctx, err);
+}
+
+static char *to_hex(const unsigned char *buf, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	char *hex = malloc(2 * len + 1);
+
+	if (!hex)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		hex[2 * i] = digits[buf[i] >> 4];
+		hex[2 * i + 1] = digits[buf[i] & 15];
+	}
+	hex[2 * len] = 0;
+	return hex;
+}
+
+static int cmd_read(struct sim_ctx *ctx, int argc, char **argv)
+{
+	struct mm_struct *mm;
+	uint64_t addr, len;
+	unsigned char *buf;
+	char *hex;
+	int err;
+
+	(void)argc;
+	if (target_mm(ctx, argv[1], &mm) || sim_arg_range(ctx, argv[2], argv[3], &addr, &len))
+		return -1;
+	if (len > SIM_MAX_XFER)
+		return sim_malformed(ctx, "read: length %s is more than 256M", argv[3]);
+	if (!mm)
+		return sim_result_errno(ctx, -ESRCH);
+	buf = malloc(len ? len : 1);
+	if (!buf)
+		return sim_malformed(ctx, "out of memory");
+	err = mm_read(mm, addr, buf, len);
+	if (err) {
+		free(buf);
+		return sim_result_errno(ctx, err);
+	}
+	hex = to_hex(buf, len);
+	free(buf);
+	if (!hex)
+		return sim_malformed(ctx, "out of memory");
+	return sim_result_take(ctx, hex);
+}
+
+const struct sim_cmd sim_cmds_memory[] = {
+	{ "mmap", 5, 5, cmd_mmap, "mmap NAME ADDR LEN PROT private|shared",
+	  "map anonymous memory at ADDR (MAP_FIXED); PROT: none r rw rx rwx",
+	  "mmap p1 0x10000000 16K rw private" },
+	{ "munmap", 3, 3, cmd_munmap, "munmap NAME ADDR LEN",
+	  "unmap [ADDR, ADDR+LEN); nothing mapped there is still ok", "munmap p1 0x10000000 4K" },
+	{ "mprotect", 4, 4, cmd_mprotect, "mprotect NAME ADDR LEN PROT",
+	  "change the protection; -ENOMEM if part of the range is unmapped",
+	  "mprotect p1 0x10000000 4K r" },
+	{ "madvise", 4, 4, cmd_madvise,
+	  "madvise NAME ADDR LEN dontneed|pageout|mergeable|unmergeable",
+	  "madvise(2) the range", "madvise p1 0x10000000 4K dontneed" },
+	{ "mremap", 4, 5, cmd_mremap, "mremap NAME OLDADDR OLDLEN NEWLEN [NEWADDR]",
+	  "move (NEWADDR: MREMAP_MAYMOVE|MREMAP_FIXED) or resize in place",
+	  "mremap p1 0x10000000 8K 16K 0x20000000" },
+	{ "write", 3, 3, cmd_write, "write NAME ADDR DATA",
+	  "copy_to_user; DATA is 0xHEX, \"text\" or fill:BYTE:LEN",
+	  "write p1 0x10000000 \"hello\"" },
+	{ "read", 3, 3, cmd_read, "read NAME ADDR LEN",
+	  "copy_from_user: the bytes in lower-case hex, or -EFAULT",
+	  "read p1 0x10000000 5 => 68656c6c6f" },
+	{ NULL },
+};

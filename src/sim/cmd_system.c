@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: MIT
+/*
+ * System-wide commands: phys, swap, mem, limit, check.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "secmmu/mm.h"
+#include "secmmu/page.h"
+#include "secmmu/swap.h"
+#include "sim/sim.h"
+
+static int cmd_phys(struct sim_ctx *ctx, int argc, char **argv)
+{
+	uint64_t size;
+	int err;
+
+	(void)argc;
+	if (sim_world_phys_fixed(ctx->world))
+		return sim_malformed(ctx, "phys: memory is already in use (phys must come before "
+					  "any mm)");
+	if (sim_arg_size(ctx, argv[1], &size))
+		return -1;
+	if (size > SIZE_MAX)
+		return sim_result_errno(ctx, -EINVAL);
+	err = phys_init((size_t)size);
+	if (!err)
+		sim_world_phys_set_owned(ctx->world);
+	return sim_result_errno(ctx, err);
+}
+
+/*
+ * There is no swap device yet: the syntax is accepted and checked, and the
+ * answer is -ENOSYS, so scripts written for swap fail loudly, not silently.
+ */
+static int cmd_swap(struct sim_ctx *ctx, int argc, char **argv)
+{
+	uint64_t size;
+
+	if (sim_arg_size(ctx, argv[1], &size))
+		return -1;
+	if (argc == 3 && (strncmp(argv[2], "file=", 5) || !argv[2][5]))
+		return sim_malformed(ctx, "swap: expected file=PATH, got '%s'", argv[2]);
+	return sim_result_errno(ctx, -ENOSYS);
+}
+
+/* Sum locked_vm over the distinct mm structs the world can still reach. */
+static unsigned long world_locked_vm(struct sim_world *w)
+{
+	unsigned long total = 0;
+
+	sim_for_each_obj(w, o) {
+		struct sim_proc *p = (struct sim_proc *)o;
+		struct mm_stats st;
+
+		if (o->type != &sim_process_type || !sim_proc_mm(p))
+			continue;
+		mm_get_stats(p->mm, &st);
+		total += st.locked_vm;
+	}
+	return total;
+}
+
+static int mem_of_process(struct sim_ctx *ctx, const char *name)
+{
+	struct sim_proc *p = sim_proc_lookup(ctx, name);
+	struct mm_struct *mm;
+	struct mm_stats st;
+
+	if (!p)
+		return -1;
+	mm = sim_proc_live_mm(p);
+	if (!mm)
+		return sim_result_errno(ctx, -ESRCH);
+	mm_get_stats(mm, &st);
+	return sim_result(ctx, "rss=%lu swap=%lu locked_vm=%lu pinned=%lu", st.rss, st.swap,
+			  st.locked_vm, st.pinned_vm);
+}
+
+static int cmd_mem(struct sim_ctx *ctx, int argc, char **argv)
+{
+	unsigned long frames = 0, pinned = 0;
+
+	if (argc == 2)
+		return mem_of_process(ctx, argv[1]);
+	if (phys_initialized()) {
+		frames = phys_used_frames();
+		pinned = phys_pinned_frames();
+	}
+	return sim_result(ctx, "frames=%lu pinned=%lu swapped=%lu locked_vm=%lu", frames, pinned,
+			  swap_slots_used(), world_locked_vm(ctx->world));
+}
+
+static int cmd_limit(struct sim_ctx *ctx, int argc, char **argv)
+{
+	struct sim_proc *p = sim_proc_lookup(ctx, argv[1]);
+	struct mm_struct *mm;
+	uint64_t bytes = RLIM_INFINITY;
+
+	(void)argc;
+	if (!p)
+		return -1;
+	if (strcmp(argv[2], "memlock"))
+		return sim_malformed(ctx, "limit: unknown resource '%s' (known: memlock)", argv[2]);
+	if (strcmp(argv[3], "unlimited") && sim_arg_size(ctx, argv[3], &bytes))
+		return -1;
+	mm = sim_proc_live_mm(p);
+	if (!mm)
+		return sim_result_errno(ctx, -ESRCH);
+	mm_set_memlock_limit(mm, (unsigned long)bytes);
+	return sim_result_errno(ctx, 0);
+}
+
+static void check_frames(struct sim_ctx *ctx)
+{
+	unsigned long used, free_frames, total;
+
+	if (!phys_initialized())
+		return;
+	used = phys_used_frames();
+	free_frames = phys_free_frames();
+	total = phys_total_frames();
+	if (used + free_frames != total)
+		sim_check_report(ctx, "frames: %lu used + %lu free != %lu total", used, free_frames,
+				 total);
+	if (phys_pinned_frames() > used)
+		sim_check_report(ctx, "frames: %lu pinned > %lu used", phys_pinned_frames(), used);
+}
+
+static int cmd_check(struct sim_ctx *ctx, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	ctx->check_mode = true;
+	check_frames(ctx);
+	sim_for_each_obj(ctx->world, o)
+		if (o->type->check)
+			o->type->check(ctx, o);
+	if (!ctx->result)
+		return sim_result(ctx, "ok");
+	return 0;
+}
+
+const struct sim_cmd sim_cmds_system[] = {
+	{ "phys", 1, 1, cmd_phys, "phys SIZE",
+	  "create physical memory of SIZE bytes (default 64M); only before any mm",
+	  "phys 16M" },
+	{ "swap", 1, 2, cmd_swap, "swap SIZE [file=PATH]",
+	  "configure a swap device (none exists yet: -ENOSYS)", "swap 8M => -ENOSYS" },
+	{ "mem", 0, 1, cmd_mem, "mem [NAME]",
+	  "memory totals: frames=F pinned=P swapped=S locked_vm=L; with NAME: "
+	  "rss=R swap=S locked_vm=L pinned=P of that process",
+	  "mem p1 => rss=1 swap=0 locked_vm=0 pinned=0" },
+	{ "limit", 3, 3, cmd_limit, "limit NAME memlock SIZE|unlimited",
+	  "set the RLIMIT_MEMLOCK of NAME", "limit p1 memlock 64K" },
+	{ "check", 0, 0, cmd_check, "check",
+	  "run the invariant checks now: ok, or what broke", "check => ok" },
+	{ NULL },
+};

@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The runner: one script line at a time, through the command table, with
+ * the output format
+ *
+ *   LINE: COMMAND -> RESULT [FAIL (expected EXPECTED)]
+ *   LINE: error: WHY
+ *
+ * and the exit statuses SIM_EXIT_OK / _FAIL / _MALFORMED.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "secmmu/err.h"
+#include "sim/sim.h"
+
+/* --- results and errors ---------------------------------------------------- */
+
+static char *vformat(const char *fmt, va_list ap)
+{
+	char *s = NULL;
+
+	if (vasprintf(&s, fmt, ap) < 0)
+		return NULL;
+	return s;
+}
+
+int sim_result_take(struct sim_ctx *ctx, char *text)
+{
+	free(ctx->result);
+	ctx->result = text;
+	return 0;
+}
+
+int sim_result(struct sim_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	sim_result_take(ctx, vformat(fmt, ap));
+	va_end(ap);
+	return 0;
+}
+
+int sim_result_errno(struct sim_ctx *ctx, long err)
+{
+	return sim_result(ctx, "%s", err >= 0 ? "ok" : errno_name(err));
+}
+
+int sim_malformed(struct sim_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ctx->error) /* keep the first, most specific reason */
+		return -1;
+	va_start(ap, fmt);
+	ctx->error = vformat(fmt, ap);
+	va_end(ap);
+	if (!ctx->error)
+		ctx->error = strdup("out of memory");
+	return -1;
+}
+
+void sim_check_report(struct sim_ctx *ctx, const char *fmt, ...)
+{
+	char *msg, *joined = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	msg = vformat(fmt, ap);
+	va_end(ap);
+	if (!msg)
+		return;
+	if (!ctx->check_mode || !ctx->result) {
+		ctx->check_mode = true;
+		sim_result_take(ctx, msg);
+		return;
+	}
+	if (asprintf(&joined, "%s; %s", ctx->result, msg) >= 0)
+		sim_result_take(ctx, joined);
+	free(msg);
+}
+
+/* --- arguments ------------------------------------------------------------- */
+
+static int number_error(struct sim_ctx *ctx, int err, const char *s)
+{
+	if (err == -ERANGE)
+		return sim_malformed(ctx, "number out of range '%s'", s);
+	return sim_malformed(ctx, "bad number '%s'", s);
+}
+
+int sim_arg_num(struct sim_ctx *ctx, const char *s, uint64_t *v)
+{
+	int err = sim_parse_num(s, v);
+
+	return err ? number_error(ctx, err, s) : 0;
+}
+
+int sim_arg_size(struct sim_ctx *ctx, const char *s, uint64_t *v)
+{
+	int err = sim_parse_size(s, v);
+
+	return err ? number_error(ctx, err, s) : 0;
+}
+
+int sim_arg_range(struct sim_ctx *ctx, const char *addr, const char *len, uint64_t *a,
+		  uint64_t *l)
+{
+	if (sim_arg_num(ctx, addr, a) || sim_arg_size(ctx, len, l))
+		return -1;
+	/* [a, a + l) must end at or below 2^64. */
+	if (*l && *l - 1 > UINT64_MAX - *a)
+		return sim_malformed(ctx, "range %s + %s wraps past 2^64", addr, len);
+	return 0;
+}
+
+/* --- one line --------------------------------------------------------------- */
+
+static int arity_error(struct sim_ctx *ctx, const struct sim_cmd *c, int got)
+{
+	if (c->min_args == c->max_args)
+		return sim_malformed(ctx, "%s: expected %d argument%s, got %d (usage: %s)",
+				     c->name, c->min_args, c->min_args == 1 ? "" : "s", got,
+				     c->usage);
+	if (c->max_args == c->min_args + 1)
+		return sim_malformed(ctx, "%s: expected %d or %d arguments, got %d (usage: %s)",
+				     c->name, c->min_args, c->max_args, got, c->usage);
+	return sim_malformed(ctx, "%s: expected %d to %d arguments, got %d (usage: %s)", c->name,
+			     c->min_args, c->max_args, got, c->usage);
+}
+
+/* Run the normalised command @cmd. Return: 0 (RESULT set) or -1 (malformed). */
+static int dispatch(struct sim_ctx *ctx, const char *cmd)
+{
+	char *argv[SIM_MAX_ARGS];
+	char *words = strdup(cmd);
+	const struct sim_cmd *c;
+	int argc, ret;
+
+	if (!words)
+		return sim_malformed(ctx, "out of memory");
+	argc = sim_tokenize(words, argv, SIM_MAX_ARGS);
+	if (argc < 0) {
+		ret = sim_malformed(ctx, "too many words (at most %d)", SIM_MAX_ARGS);
+	} else if (!(c = sim_cmd_find(argv[0]))) {
+		ret = sim_malformed(ctx, "unknown command '%s'", argv[0]);
+	} else if (argc - 1 < c->min_args || argc - 1 > c->max_args) {
+		ret = arity_error(ctx, c, argc - 1);
+	} else {
+		ret = c->run(ctx, argc, argv) ? -1 : 0;
+		if (ret == 0 && !ctx->result)
+			sim_result(ctx, "ok");
+		if (ret == 0 && !ctx->result)
+			ret = sim_malformed(ctx, "out of memory");
+	}
+	free(words);
+	return ret;
+}
+
+int sim_exec_line(struct sim_world *w, int lineno, const char *line, FILE *out, char **result)
+{
+	struct sim_ctx ctx = { .world = w, .line = lineno };
+	char *cmd = NULL, *expected = NULL;
+	bool has_expect;
+	const char *why;
+	int rc = SIM_EXIT_OK;
+
+	if (result)
+		*result = NULL;
+	if (sim_split_line(line, &cmd, &expected, &has_expect, &why)) {
+		fprintf(out, "%d: error: %s\n", lineno, why);
+		return SIM_EXIT_MALFORMED;
+	}
+	if (!cmd[0] && !has_expect)
+		goto out;
+	if (!cmd[0])
+		sim_malformed(&ctx, "'=>' without a command");
+	else if (has_expect && !expected[0])
+		sim_malformed(&ctx, "nothing expected after '=>'");
+	else
+		dispatch(&ctx, cmd);
+	if (ctx.error) {
+		fprintf(out, "%d: error: %s\n", lineno, ctx.error);
+		rc = SIM_EXIT_MALFORMED;
+		goto out;
+	}
+	fprintf(out, "%d: %s -> %s", lineno, cmd, ctx.result);
+	if (has_expect && strcmp(ctx.result, expected)) {
+		fprintf(out, " FAIL (expected %s)", expected);
+		rc = SIM_EXIT_FAIL;
+	}
+	fputc('\n', out);
+	if (result) {
+		*result = ctx.result;
+		ctx.result = NULL;
+	}
+out:
+	fflush(out);
+	free(ctx.result);
+	free(ctx.error);
+	free(cmd);
+	free(expected);
+	return rc;
+}
+
+/* --- whole scripts ------------------------------------------------------------ */
+
+static int finish_run(struct sim_world *w, int rc, FILE *out)
+{
+	if (sim_world_destroy(w, out) && rc == SIM_EXIT_OK)
+		rc = SIM_EXIT_FAIL;
+	fflush(out);
+	return rc;
+}
+
+int sim_run_stream(FILE *in, FILE *out)
+{
+	struct sim_world *w = sim_world_new();
+	char *line = NULL;
+	size_t cap = 0;
+	int lineno = 0, rc = SIM_EXIT_OK;
+
+	if (!w) {
+		fprintf(out, "end: error: out of memory\n");
+		return SIM_EXIT_MALFORMED;
+	}
+	while (getline(&line, &cap, in) >= 0) {
+		int r;
+
+		if (lineno == INT32_MAX)
+			break;
+		r = sim_exec_line(w, ++lineno, line, out, NULL);
+		if (r == SIM_EXIT_MALFORMED) {
+			rc = r;
+			break;
+		}
+		if (r == SIM_EXIT_FAIL)
+			rc = r;
+	}
+	free(line);
+	return finish_run(w, rc, out);
+}
+
+int sim_run_text(const char *text, FILE *out)
+{
+	FILE *in = fmemopen((void *)text, strlen(text), "r");
+	int rc;
+
+	if (!in) {
+		/* fmemopen() refuses an empty buffer on some libcs: nothing to run. */
+		if (!text[0])
+			return finish_run(sim_world_new(), SIM_EXIT_OK, out);
+		fprintf(out, "end: error: out of memory\n");
+		return SIM_EXIT_MALFORMED;
+	}
+	rc = sim_run_stream(in, out);
+	fclose(in);
+	return rc;
+}
+
+void sim_scenario_description(const char *text, char *buf, size_t size)
+{
+	const char *p = text;
+
+	if (!size)
+		return;
+	buf[0] = 0;
+	while (*p) {
+		const char *eol = strchr(p, '\n');
+		size_t n = eol ? (size_t)(eol - p) : strlen(p);
+
+		if (n >= 2 && p[0] == '#' && p[1] == ' ' && strncmp(p, "# expect-exit:", 14)) {
+			n -= 2;
+			if (n >= size)
+				n = size - 1;
+			memcpy(buf, p + 2, n);
+			buf[n] = 0;
+			return;
+		}
+		if (!eol)
+			break;
+		p = eol + 1;
+	}
+}

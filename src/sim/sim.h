@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The scenario language: parser pieces, the world of named objects a script
+ * builds, the command table, and the runner.
+ *
+ * Everything here drives the system only through the public API in
+ * include/secmmu/, exactly as a user's C program would.
+ *
+ * ADDING COMMANDS (later subsystems: vm, vcpu, iommu, vfio, pin ...)
+ *
+ *   1. In a new file src/sim/cmd_<area>.c define
+ *
+ *        static int cmd_sptes(struct sim_ctx *ctx, int argc, char **argv) { ... }
+ *
+ *        const struct sim_cmd sim_cmds_<area>[] = {
+ *                { "sptes", 1, 1, cmd_sptes, "sptes V",
+ *                  "installed shadow PTEs of VM V", "sptes v1 => 3" },
+ *                { NULL }
+ *        };
+ *
+ *      argv[0] is the command word, argv[1..argc-1] its arguments; the
+ *      runner has already checked min_args <= argc-1 <= max_args.
+ *   2. Declare the array below (SIM_CMD_SET) and add it to the list in
+ *      src/sim/commands.c. That list is the only shared edit: the parser,
+ *      the runner and `secmmu help` pick the commands up from it.
+ *
+ *   New kinds of named objects (a VM, a device, a container) get a
+ *   struct sim_type with a teardown hook and are created with sim_obj_new();
+ *   the runner tears them down at the end of every run, in phases.
+ *
+ * A handler returns 0 after setting the line's RESULT (sim_result(),
+ * sim_result_errno()), or -1 after sim_malformed() for a line that is not a
+ * valid command (the run stops with exit status 2). A handler must never
+ * crash or abort on any input: every argument is untrusted text.
+ */
+#ifndef SECMMU_SIM_SIM_H
+#define SECMMU_SIM_SIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct mm_struct;
+struct task_struct;
+struct sim_world;
+struct sim_ctx;
+
+/* --- parser pieces (src/sim/parse.c) ----------------------------------- */
+
+#define SIM_MAX_ARGS 16
+/* Largest DATA and read length, as the differential tester allows. */
+#define SIM_MAX_XFER (256UL << 20)
+#define SIM_NAME_MAX 64
+
+/*
+ * sim_parse_num() - a number: decimal or 0x-hex, no sign, no suffix.
+ * sim_parse_size() - the same, optionally followed by K, M or G (x1024^n).
+ * Return: 0, -EINVAL (not a number), -ERANGE (does not fit in 64 bits).
+ */
+int sim_parse_num(const char *s, uint64_t *v);
+int sim_parse_size(const char *s, uint64_t *v);
+
+/* PROT word (none r rw rx rwx) -> PROT_* bits, or -EINVAL. */
+int sim_parse_prot(const char *s);
+/* private|shared -> MAP_PRIVATE/MAP_SHARED, or -EINVAL. */
+int sim_parse_map_type(const char *s);
+/* dontneed pageout mergeable unmergeable -> MADV_*, or -EINVAL. */
+int sim_parse_advice(const char *s);
+
+/**
+ * sim_parse_data() - a DATA argument: 0x0011ff, "text" or fill:BYTE:LEN
+ * @buf: out, malloc()ed bytes the caller frees (NULL when @len is 0)
+ * @why: out, a static explanation on failure
+ *
+ * "text" accepts the escapes \n \t \r \0 \" \\ and \xNN.
+ * Return: 0, -EINVAL (malformed), -E2BIG (more than SIM_MAX_XFER bytes or
+ * empty), -ENOMEM.
+ */
+int sim_parse_data(const char *s, unsigned char **buf, size_t *len, const char **why);
+
+/**
+ * sim_split_line() - take a raw script line apart
+ * @line:     the line (no newline needed; one is ignored)
+ * @cmd:      out, the command text: comment and "=> EXPECTED" removed,
+ *            trimmed, runs of blanks outside "..." collapsed to one space
+ * @expected: out, the EXPECTED text normalised the same way, or "" if the
+ *            line has no "=>"; *has_expect tells which
+ * Both outputs are malloc()ed (the caller frees them).
+ * Return: 0, -EINVAL (unterminated "..."; *why says so), -ENOMEM.
+ */
+int sim_split_line(const char *line, char **cmd, char **expected, bool *has_expect,
+		   const char **why);
+
+/**
+ * sim_tokenize() - split a normalised command into words, in place
+ * A "..." word (with \-escapes) is one word even if it contains blanks.
+ * Return: the number of words, or -E2BIG (more than @max).
+ */
+int sim_tokenize(char *cmd, char **argv, int max);
+
+/* --- the world: named objects (src/sim/world.c) ------------------------ */
+
+/*
+ * Teardown phases, run in this order over every object at the end of a run:
+ * EXIT   user tasks exit (mm_users dropped, files closed), devices stop;
+ * DETACH holders of references let go (kernel threads switch away, the
+ *        script's get/grab references are returned, bindings undone);
+ * FREE   task structs and the objects' own memory are freed.
+ */
+enum sim_phase {
+	SIM_PHASE_EXIT,
+	SIM_PHASE_DETACH,
+	SIM_PHASE_FREE,
+	SIM_NR_PHASES,
+};
+
+struct sim_obj;
+
+struct sim_type {
+	const char *name; /* "process", "kernel thread": used in messages */
+	/* May be NULL. Called once per phase; must not fail. */
+	void (*teardown)(struct sim_world *w, struct sim_obj *obj, enum sim_phase phase);
+	/* For `check`, may be NULL: report problems with sim_check_report(). */
+	void (*check)(struct sim_ctx *ctx, struct sim_obj *obj);
+};
+
+/*
+ * Every named object begins with this header; the type's data follows (embed
+ * struct sim_obj as the first member).
+ */
+struct sim_obj {
+	struct sim_obj *next;
+	const struct sim_type *type;
+	bool retired; /* its name was reused: no lookups, still torn down */
+	char name[SIM_NAME_MAX];
+};
+
+/**
+ * sim_obj_new() - create a named object of @size bytes (zeroed)
+ * Fails (NULL, a malformed-line error set on @ctx) if the name is invalid,
+ * already used by a live object, or memory runs out. An object of @type
+ * marked replaceable by sim_obj_retire() frees its name for reuse.
+ */
+void *sim_obj_new(struct sim_ctx *ctx, const struct sim_type *type, const char *name, size_t size);
+/* The live object called @name of @type, or NULL. */
+void *sim_obj_find(struct sim_world *w, const struct sim_type *type, const char *name);
+/* Same, but sets "unknown <type> 'NAME'" on @ctx when missing. */
+void *sim_obj_lookup(struct sim_ctx *ctx, const struct sim_type *type, const char *name);
+/* Hide @obj from lookups (its name may be reused); it is still torn down. */
+void sim_obj_retire(struct sim_obj *obj);
+/* Unlink and free an object whose creation failed (nothing to tear down). */
+void sim_obj_discard(struct sim_world *w, struct sim_obj *obj);
+/* Iterate over every object (retired ones too). */
+#define sim_for_each_obj(w, o) for (struct sim_obj *o = sim_world_first(w); o; o = o->next)
+struct sim_obj *sim_world_first(struct sim_world *w);
+
+/* Processes and kernel threads (src/sim/world.c). */
+struct sim_proc {
+	struct sim_obj obj;
+	struct task_struct *task;
+	struct mm_struct *mm; /* valid while sim_proc_mm() says so */
+	unsigned long mm_id;
+	unsigned int gets;  /* mm_users references taken by the script (get) */
+	unsigned int grabs; /* mm_count references taken by the script (grab) */
+	unsigned int holds; /* mm_count references other world objects hold */
+};
+
+struct sim_kthread {
+	struct sim_obj obj;
+	struct task_struct *task;
+	struct sim_proc *lazy; /* the process whose mm it borrows, or NULL */
+};
+
+extern const struct sim_type sim_process_type;
+extern const struct sim_type sim_kthread_type;
+
+struct sim_proc *sim_proc_lookup(struct sim_ctx *ctx, const char *name);
+struct sim_kthread *sim_kthread_lookup(struct sim_ctx *ctx, const char *name);
+/*
+ * The process's mm for use by the script: NULL once the task has exited
+ * (a system call on it is then -ESRCH). The task's mm_users reference
+ * stands behind the pointer.
+ */
+struct mm_struct *sim_proc_live_mm(struct sim_proc *p);
+/*
+ * The mm struct while somebody the world knows keeps it allocated (the live
+ * task, a script get/grab, a holder counted in @holds), else NULL: only then
+ * may the runner touch it.
+ */
+struct mm_struct *sim_proc_mm(struct sim_proc *p);
+
+/* Physical memory: initialise the default 64M unless set up already. */
+int sim_world_need_phys(struct sim_world *w);
+/* Memory is in use: `phys` may no longer come. */
+bool sim_world_phys_fixed(struct sim_world *w);
+/* `phys SIZE` succeeded: this world owns (and will destroy) physical memory. */
+void sim_world_phys_set_owned(struct sim_world *w);
+
+struct sim_world *sim_world_new(void);
+/**
+ * sim_world_destroy() - tear down everything the run created and check
+ * that every frame and every mm struct came back
+ * @report: where to print "end: error: leaked ..." (may be NULL)
+ * Return: 0, or -1 if something leaked.
+ */
+int sim_world_destroy(struct sim_world *w, FILE *report);
+
+/* `check`: add one problem (printf-style) to the current check result. */
+void sim_check_report(struct sim_ctx *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* --- commands (src/sim/commands.c) ------------------------------------- */
+
+struct sim_cmd {
+	const char *name;
+	int min_args, max_args; /* arguments after the command word */
+	int (*run)(struct sim_ctx *ctx, int argc, char **argv);
+	const char *usage;   /* "mmap NAME ADDR LEN PROT private|shared" */
+	const char *help;    /* one line */
+	const char *example; /* one script line */
+};
+
+#define SIM_CMD_SET(set) extern const struct sim_cmd set[]
+SIM_CMD_SET(sim_cmds_system);
+SIM_CMD_SET(sim_cmds_task);
+SIM_CMD_SET(sim_cmds_memory);
+
+/* The command called @name, or NULL. */
+const struct sim_cmd *sim_cmd_find(const char *name);
+/* Call @fn for every command, in table order. */
+void sim_cmd_for_each(void (*fn)(const struct sim_cmd *cmd, void *arg), void *arg);
+
+/* --- a line being executed --------------------------------------------- */
+
+struct sim_ctx {
+	struct sim_world *world;
+	int line;
+	char *result;    /* malloc()ed RESULT text */
+	char *error;     /* malloc()ed WHY of a malformed line */
+	bool check_mode; /* collecting `check` problems */
+};
+
+/* Set RESULT (printf-style). Return: 0. */
+int sim_result(struct sim_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Set RESULT to "ok" for @err >= 0, else its errno name. Return: 0. */
+int sim_result_errno(struct sim_ctx *ctx, long err);
+/* Take over a malloc()ed RESULT string. Return: 0. */
+int sim_result_take(struct sim_ctx *ctx, char *text);
+/* The line is malformed: WHY (printf-style). Return: -1. */
+int sim_malformed(struct sim_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Argument helpers: on failure they set the malformed-line error. */
+int sim_arg_num(struct sim_ctx *ctx, const char *s, uint64_t *v);
+int sim_arg_size(struct sim_ctx *ctx, const char *s, uint64_t *v);
+/* ADDR and LEN, refusing a range that wraps past 2^64. */
+int sim_arg_range(struct sim_ctx *ctx, const char *addr, const char *len, uint64_t *a,
+		  uint64_t *l);
+
+/* --- the runner (src/sim/runner.c) ------------------------------------- */
+
+/* Exit statuses of a run. */
+#define SIM_EXIT_OK 0
+#define SIM_EXIT_FAIL 1	     /* an expectation failed, or something leaked */
+#define SIM_EXIT_MALFORMED 2 /* a malformed line stopped the run */
+
+/**
+ * sim_run_stream() - run a whole script from @in, print to @out
+ * Creates a fresh world and tears it down at the end (with the leak check).
+ * Return: SIM_EXIT_OK, SIM_EXIT_FAIL or SIM_EXIT_MALFORMED.
+ */
+int sim_run_stream(FILE *in, FILE *out);
+/* Same, from a string in memory. */
+int sim_run_text(const char *text, FILE *out);
+
+/**
+ * sim_exec_line() - execute one raw script line in @w and print its output
+ * line (nothing for a blank line)
+ * Return: SIM_EXIT_OK, SIM_EXIT_FAIL (expectation mismatch) or
+ * SIM_EXIT_MALFORMED. @result (may be NULL) receives a malloc()ed copy of
+ * RESULT, or NULL for a blank or malformed line.
+ */
+int sim_exec_line(struct sim_world *w, int lineno, const char *line, FILE *out, char **result);
+
+/* --- built-in scenarios and the demo ----------------------------------- */
+
+struct sim_builtin {
+	const char *name; /* file name without .scn */
+	const char *text;
+};
+
+/* Generated from the files scenarios/NAME.scn into the secmmu command (see Makefile). */
+extern const struct sim_builtin sim_builtins[];
+extern const size_t sim_nr_builtins;
+
+/* The first "# " comment line of @text, copied into @buf. */
+void sim_scenario_description(const char *text, char *buf, size_t size);
+
+/* `secmmu demo`: narrate the default world. Return: 0 if every check held. */
+int sim_demo(FILE *out);
+
+#endif /* SECMMU_SIM_SIM_H */

@@ -1,0 +1,1353 @@
+/*
+ * difftest — differential test of `secmmu run` against the real Linux kernel.
+ *
+ *   difftest gen SEED N      print a random scenario of N commands (deterministic)
+ *   difftest linux FILE|-    run a scenario with real system calls and print
+ *                            `LINE: COMMAND -> RESULT` lines, like `secmmu run`
+ *
+ * Linux side: the driver forks a zygote before anything is mapped in the test
+ * window; every `mm NAME` is a fork of the zygote, every `fork P C` is a fork()
+ * done by worker P.  Each worker is driven over its own unix stream socket; the
+ * socket end of a new worker is created by the driver and passed to the forking
+ * process with SCM_RIGHTS.  Script address A is executed at BASE + (A - WBASE).
+ *
+ * Build: gcc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O2
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PAGE 4096ULL
+#define WBASE 0x10000000ULL     /* script window start */
+#define WPAGES 64               /* generator window: 64 pages */
+#define BASE 0x3f0000000000ULL  /* real address of WBASE */
+/* Script addresses [0, 2*WBASE) are allowed on the Linux side: that region is
+ * probed to be free at startup and nothing else ever lives there. */
+#define SAFE_LO 0ULL
+#define SAFE_HI (2 * WBASE)
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+/* ------------------------------------------------------------------ */
+/* common helpers                                                      */
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "difftest: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+	exit(3);
+}
+
+static const struct {
+	int e;
+	const char *n;
+} errnames[] = {
+	{ EPERM, "EPERM" },	    { ENOENT, "ENOENT" },   { ESRCH, "ESRCH" },
+	{ EINTR, "EINTR" },	    { EIO, "EIO" },	    { ENXIO, "ENXIO" },
+	{ E2BIG, "E2BIG" },	    { EBADF, "EBADF" },	    { ECHILD, "ECHILD" },
+	{ EAGAIN, "EAGAIN" },	    { ENOMEM, "ENOMEM" },   { EACCES, "EACCES" },
+	{ EFAULT, "EFAULT" },	    { EBUSY, "EBUSY" },	    { EEXIST, "EEXIST" },
+	{ ENODEV, "ENODEV" },	    { EINVAL, "EINVAL" },   { ENFILE, "ENFILE" },
+	{ EMFILE, "EMFILE" },	    { EFBIG, "EFBIG" },	    { ENOSPC, "ENOSPC" },
+	{ ERANGE, "ERANGE" },	    { ENOSYS, "ENOSYS" },   { EOVERFLOW, "EOVERFLOW" },
+	{ EOPNOTSUPP, "EOPNOTSUPP" }, { ETIMEDOUT, "ETIMEDOUT" }, { EHWPOISON, "EHWPOISON" },
+};
+
+static void errname(int e, char *buf, size_t n)
+{
+	for (size_t i = 0; i < sizeof errnames / sizeof errnames[0]; i++)
+		if (errnames[i].e == e) {
+			snprintf(buf, n, "-%s", errnames[i].n);
+			return;
+		}
+	snprintf(buf, n, "-E%d", e);
+}
+
+/* ------------------------------------------------------------------ */
+/* generator                                                           */
+
+static uint64_t rng_s;
+
+static uint64_t rnd(void) /* xorshift64* */
+{
+	rng_s ^= rng_s >> 12;
+	rng_s ^= rng_s << 25;
+	rng_s ^= rng_s >> 27;
+	return rng_s * 0x2545F4914F6CDD1DULL;
+}
+
+static unsigned rn(unsigned n) /* [0, n) */
+{
+	return n ? (unsigned)((rnd() >> 11) % n) : 0;
+}
+
+static unsigned rr(unsigned lo, unsigned hi) /* [lo, hi] */
+{
+	return lo + rn(hi - lo + 1);
+}
+
+static int chance(unsigned permille)
+{
+	return rn(1000) < permille;
+}
+
+enum { P_NONE, P_R, P_RW, P_RX, P_RWX };
+static const char *protname[] = { "none", "r", "rw", "rx", "rwx" };
+
+struct gproc {
+	int alive;
+	int id;                         /* name is p<id> */
+	unsigned char mapped[WPAGES];
+	unsigned char prot[WPAGES];
+	unsigned char shared[WPAGES];
+	unsigned vid[WPAGES];           /* rough "which VMA" id */
+	unsigned long long wa[16];      /* recent write addresses */
+	unsigned wl[16], nw;
+};
+
+#define GMAX 4
+static struct gproc gp[GMAX];
+static int g_emitted, g_n, g_nextid, g_vid = 1, g_op;
+
+static void emit(const char *fmt, ...)
+{
+	va_list ap;
+	if (g_emitted >= g_n)
+		return;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	g_emitted++;
+}
+
+static unsigned long long paddr(unsigned pg)
+{
+	return WBASE + (unsigned long long)pg * PAGE;
+}
+
+/* a length in bytes, printed in a random but valid notation */
+static const char *lenstr(unsigned long long len, char *buf)
+{
+	unsigned k = rn(4);
+	if (len && len % 1024 == 0 && k == 0)
+		sprintf(buf, "%lluK", len / 1024);
+	else if (k == 1)
+		sprintf(buf, "%llu", len);
+	else
+		sprintf(buf, "0x%llx", len);
+	return buf;
+}
+
+static int nalive(void)
+{
+	int n = 0;
+	for (int i = 0; i < GMAX; i++)
+		n += gp[i].alive;
+	return n;
+}
+
+static struct gproc *pick_proc(void)
+{
+	int n = nalive(), k = (int)rn((unsigned)n);
+	for (int i = 0; i < GMAX; i++)
+		if (gp[i].alive && k-- == 0)
+			return &gp[i];
+	return NULL;
+}
+
+static int nmapped(struct gproc *p)
+{
+	int n = 0;
+	for (int i = 0; i < WPAGES; i++)
+		n += p->mapped[i];
+	return n;
+}
+
+/* a mapped page (optionally one that is writable), or -1 */
+static int pick_mapped(struct gproc *p, int writable)
+{
+	int cand[WPAGES], n = 0;
+	for (int i = 0; i < WPAGES; i++)
+		if (p->mapped[i] && (!writable || p->prot[i] == P_RW || p->prot[i] == P_RWX))
+			cand[n++] = i;
+	return n ? cand[rn((unsigned)n)] : -1;
+}
+
+static int pick_unmapped(struct gproc *p)
+{
+	int cand[WPAGES], n = 0;
+	for (int i = 0; i < WPAGES; i++)
+		if (!p->mapped[i])
+			cand[n++] = i;
+	return n ? cand[rn((unsigned)n)] : -1;
+}
+
+static void model_map(struct gproc *p, unsigned pg, unsigned np, int prot, int shared, unsigned vid)
+{
+	for (unsigned i = pg; i < pg + np && i < WPAGES; i++) {
+		p->mapped[i] = 1;
+		p->prot[i] = (unsigned char)prot;
+		p->shared[i] = (unsigned char)shared;
+		p->vid[i] = vid;
+	}
+}
+
+static void model_unmap(struct gproc *p, unsigned pg, unsigned np)
+{
+	for (unsigned i = pg; i < pg + np && i < WPAGES; i++)
+		p->mapped[i] = 0;
+}
+
+static unsigned start_page(struct gproc *p)
+{
+	int m = pick_mapped(p, 0);
+	if (m >= 0 && chance(750))
+		return (unsigned)m;
+	return rn(WPAGES);
+}
+
+static unsigned npages_at(unsigned pg)
+{
+	unsigned np = chance(700) ? rr(1, 4) : rr(1, 16);
+	if (pg + np > WPAGES)
+		np = WPAGES - pg;
+	return np;
+}
+
+static void gen_mmap(struct gproc *p, int prot, int shared, unsigned pg, unsigned np)
+{
+	char b[32];
+	emit("mmap p%d 0x%llx %s %s %s", p->id, paddr(pg), lenstr(np * PAGE, b), protname[prot],
+	     shared ? "shared" : "private");
+	model_map(p, pg, np, prot, shared, g_vid++);
+}
+
+static void gen_write_at(struct gproc *p, unsigned long long addr, unsigned len)
+{
+	unsigned kind = rn(10);
+	p->wa[p->nw % 16] = addr;
+	p->wl[p->nw % 16] = len;
+	p->nw++;
+	unsigned seedb = (unsigned)(g_op++ * 73 + p->id * 29 + 7) & 0xff;
+	if (seedb == 0)
+		seedb = 0xa5;
+	if (kind < 4 || len > 48) {
+		emit("write p%d 0x%llx fill:0x%02x:%u", p->id, addr, seedb, len);
+	} else if (kind < 8) {
+		char buf[2 + 2 * 48 + 1];
+		int o = sprintf(buf, "0x");
+		for (unsigned i = 0; i < len; i++)
+			o += sprintf(buf + o, "%02x", (seedb + i * 13 + rn(256)) & 0xff);
+		emit("write p%d 0x%llx %s", p->id, addr, buf);
+	} else {
+		static const char al[] =
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+		char buf[64];
+		unsigned l = len > 40 ? 40 : len;
+		for (unsigned i = 0; i < l; i++)
+			buf[i] = al[(seedb + i * 7 + rn(62)) % 62];
+		buf[l] = 0;
+		emit("write p%d 0x%llx \"%s\"", p->id, addr, buf);
+	}
+}
+
+/* address for a read/write: mostly inside mapped memory, sometimes near a page
+ * end so the access spans pages, sometimes anywhere in the window. */
+static unsigned long long rw_addr(struct gproc *p, unsigned len, int writable)
+{
+	int pg = -1;
+	if (chance(850))
+		pg = pick_mapped(p, writable && chance(800));
+	if (pg < 0)
+		pg = (int)rn(WPAGES);
+	unsigned off;
+	if (chance(250) && len < PAGE)
+		off = (unsigned)PAGE - rr(1, len);
+	else
+		off = rn((unsigned)PAGE);
+	unsigned long long a = paddr((unsigned)pg) + off;
+	if (a + len > paddr(WPAGES))
+		a = paddr(WPAGES) - len;
+	return a;
+}
+
+static unsigned rw_len(void)
+{
+	unsigned k = rn(10);
+	if (k < 5)
+		return rr(1, 16);
+	if (k < 8)
+		return rr(1, 64);
+	return rr(1, 300);
+}
+
+static void gen_write(struct gproc *p)
+{
+	unsigned len = rw_len();
+	gen_write_at(p, rw_addr(p, len, 1), len);
+}
+
+static void gen_read(struct gproc *p)
+{
+	unsigned len = rw_len();
+	unsigned k = p->nw < 16 ? rn(p->nw) : rn(16);
+	if (p->nw && p->wa[k] < paddr(WPAGES) && chance(550)) {
+		/* re-read something written earlier (maybe by a parent) */
+		unsigned long long a = p->wa[k];
+		unsigned l = p->wl[k];
+		if (chance(300) && a > WBASE + 8)
+			a -= rr(1, 8), l += 8;
+		if (l > 300)
+			l = 300;
+		if (a + l > paddr(WPAGES))
+			l = (unsigned)(paddr(WPAGES) - a);
+		emit("read p%d 0x%llx %u", p->id, a, l);
+		return;
+	}
+	emit("read p%d 0x%llx %u", p->id, rw_addr(p, len, 0), len);
+}
+
+/* read a few bytes at the start and end of a page range */
+static void gen_probe_range(struct gproc *p, unsigned pg, unsigned np)
+{
+	if (!np)
+		return;
+	unsigned long long a = paddr(pg) + rn(PAGE - 32);
+	emit("read p%d 0x%llx %u", p->id, a, rr(1, 32));
+	if (np > 1 && chance(500)) {
+		a = paddr(pg + np - 1) + rn(PAGE - 32);
+		emit("read p%d 0x%llx %u", p->id, a, rr(1, 32));
+	}
+}
+
+static struct gproc *new_slot(void)
+{
+	for (int i = 0; i < GMAX; i++)
+		if (!gp[i].alive) {
+			memset(&gp[i], 0, sizeof gp[i]);
+			gp[i].alive = 1;
+			gp[i].id = g_nextid++;
+			return &gp[i];
+		}
+	return NULL;
+}
+
+/* populate a process: a private and a shared rw region with data in them */
+static void gen_populate(struct gproc *p)
+{
+	unsigned a = rr(0, 20), na = rr(2, 8);
+	unsigned b = rr(32, 50), nb = rr(2, 8);
+	gen_mmap(p, P_RW, 0, a, na);
+	gen_mmap(p, P_RW, 1, b, nb);
+	gen_write_at(p, paddr(a) + rn(PAGE), rr(1, 200));
+	gen_write_at(p, paddr(a + na - 1) + rn(64), rr(1, 64));
+	gen_write_at(p, paddr(b) + rn(PAGE), rr(1, 200));
+}
+
+static void gen_fork(struct gproc *par)
+{
+	if (nmapped(par) < 2)
+		gen_populate(par);
+	else if (chance(500))
+		gen_write(par);
+	struct gproc *c = new_slot();
+	if (!c)
+		return;
+	memcpy(c->mapped, par->mapped, sizeof c->mapped);
+	memcpy(c->prot, par->prot, sizeof c->prot);
+	memcpy(c->shared, par->shared, sizeof c->shared);
+	memcpy(c->vid, par->vid, sizeof c->vid);
+	memcpy(c->wa, par->wa, sizeof c->wa);
+	memcpy(c->wl, par->wl, sizeof c->wl);
+	c->nw = par->nw;
+	emit("fork p%d p%d", par->id, c->id);
+	/* COW / sharing probes: both write and read the same addresses */
+	unsigned probes = rr(1, 3);
+	for (unsigned k = 0; k < probes; k++) {
+		int pg = pick_mapped(par, chance(850));
+		if (pg < 0)
+			break;
+		unsigned len = rr(1, 40);
+		unsigned long long a = paddr((unsigned)pg) + rn((unsigned)PAGE - len);
+		struct gproc *first = chance(500) ? c : par, *second = first == c ? par : c;
+		if (chance(300))
+			emit("read p%d 0x%llx %u", second->id, a, len);
+		gen_write_at(first, a, len);
+		if (chance(700))
+			gen_write_at(second, a + rn(len), rr(1, len));
+		emit("read p%d 0x%llx %u", first->id, a, len);
+		emit("read p%d 0x%llx %u", second->id, a, len);
+	}
+}
+
+static void gen_mremap(struct gproc *p)
+{
+	char b1[32], b2[32];
+	int m = pick_mapped(p, 0);
+	unsigned kind = rn(100);
+	if (m < 0 || kind < 12) {
+		/* invalid ones */
+		unsigned pg = m < 0 ? rn(WPAGES - 8) : (unsigned)m;
+		if (pg > WPAGES - 8)
+			pg = WPAGES - 8;
+		unsigned sub = rn(4);
+		if (sub == 0) { /* new overlaps old -> EINVAL */
+			unsigned np = rr(2, 6), shift = rr(0, np - 1);
+			unsigned np2 = rr(1, 6);
+			unsigned nw = pg + shift + np2 <= WPAGES ? pg + shift : pg;
+			emit("mremap p%d 0x%llx %s %s 0x%llx", p->id, paddr(pg), lenstr(np * PAGE, b1),
+			     lenstr(np2 * PAGE, b2), paddr(nw));
+		} else if (sub == 1) { /* newlen 0 -> EINVAL */
+			emit("mremap p%d 0x%llx %s 0 0x%llx", p->id, paddr(pg), lenstr(rr(1, 4) * PAGE, b1),
+			     paddr(rr(0, WPAGES - 1)));
+		} else if (sub == 2) { /* old range over a hole -> EFAULT */
+			int h = pick_unmapped(p);
+			if (h < 0)
+				h = (int)rn(WPAGES);
+			unsigned s = (unsigned)h >= 2 ? (unsigned)h - rr(0, 2) : (unsigned)h;
+			unsigned np = rr(2, 5);
+			if (s + np > WPAGES)
+				np = WPAGES - s;
+			/* grow: -EFAULT on every kernel; equal: since 6.17 a multi-VMA
+			 * move, ok unless the range starts in the hole; shrink: only the
+			 * kept prefix must lie in one VMA */
+			unsigned kk = rn(4);
+			unsigned nl = kk == 0 ? np : kk < 3 ? np + rr(1, 4) : rr(1, np);
+			unsigned nw = s + np + nl <= WPAGES ? s + np : 0;
+			if (nw + nl > s && nw < s + np)
+				nw = s + np;
+			if (nw + nl > WPAGES) { /* can't place after; place at 0 if free of overlap */
+				if (nl <= s)
+					nw = 0;
+				else
+					nl = 1, nw = s >= 1 ? 0 : s + np;
+			}
+			emit("mremap p%d 0x%llx %s %s 0x%llx", p->id, paddr(s), lenstr(np * PAGE, b1),
+			     lenstr(nl * PAGE, b2), paddr(nw));
+		} else { /* unaligned old or new address -> EINVAL */
+			unsigned np = rr(1, 4);
+			unsigned nw = pg >= 8 ? pg - 8 : pg + 8;
+			if (chance(500))
+				emit("mremap p%d 0x%llx %s %s 0x%llx", p->id, paddr(pg) + rr(1, 4095),
+				     lenstr(np * PAGE, b1), lenstr(np * PAGE, b2), paddr(nw));
+			else
+				emit("mremap p%d 0x%llx %s %s 0x%llx", p->id, paddr(pg), lenstr(np * PAGE, b1),
+				     lenstr(np * PAGE, b2), paddr(nw) + rr(1, 4095));
+		}
+		return;
+	}
+	/* a valid one: old range inside one (modelled) VMA */
+	unsigned s = (unsigned)m, e = (unsigned)m + 1;
+	while (s > 0 && p->mapped[s - 1] && p->vid[s - 1] == p->vid[m])
+		s--;
+	while (e < WPAGES && p->mapped[e] && p->vid[e] == p->vid[m])
+		e++;
+	unsigned os = chance(600) ? s : rr(s, e - 1);
+	unsigned onp = chance(600) ? e - os : rr(1, e - os);
+	unsigned nnp;
+	unsigned k = rn(10);
+	if (k < 4)
+		nnp = onp;
+	else if (k < 7)
+		nnp = onp + rr(1, 8);
+	else
+		nnp = rr(1, onp);
+	/* a non-overlapping destination inside the window */
+	int cand[WPAGES], nc = 0;
+	for (unsigned d = 0; d + nnp <= WPAGES; d++)
+		if (d + nnp <= os || d >= os + onp)
+			cand[nc++] = (int)d;
+	if (!nc)
+		return;
+	unsigned d = (unsigned)cand[rn((unsigned)nc)];
+	emit("mremap p%d 0x%llx %s %s 0x%llx", p->id, paddr(os), lenstr(onp * PAGE, b1),
+	     lenstr(nnp * PAGE, b2), paddr(d));
+	int prot = p->prot[os], sh = p->shared[os];
+	model_unmap(p, os, onp);
+	model_map(p, d, nnp, prot, sh, g_vid++);
+	for (unsigned i = 0; i < 16; i++) /* moved data: follow it */
+		if (p->wa[i] >= paddr(os) && p->wa[i] < paddr(os + (onp < nnp ? onp : nnp)))
+			p->wa[i] = p->wa[i] - paddr(os) + paddr(d);
+	if (chance(600))
+		gen_probe_range(p, d, nnp);
+}
+
+/* ~3% deliberately odd cases: unaligned, zero length, out of window */
+static void gen_odd(struct gproc *p)
+{
+	char b[32];
+	unsigned pg = start_page(p);
+	unsigned np = npages_at(pg);
+	static const char *ops[] = { "munmap", "mprotect", "madvise" };
+	unsigned k = rn(8);
+	unsigned op = rn(4); /* 0 mmap, 1 munmap, 2 mprotect, 3 madvise */
+	char tail[32];
+	tail[0] = 0;
+	if (op == 2)
+		sprintf(tail, " %s", protname[rn(5)]);
+	else if (op == 3)
+		strcpy(tail, " dontneed");
+	if (k < 2) { /* unaligned address */
+		unsigned long long a = paddr(pg) + rr(1, 4095);
+		if (op == 0)
+			emit("mmap p%d 0x%llx %s %s %s", p->id, a, lenstr(np * PAGE, b), protname[rn(5)],
+			     chance(500) ? "shared" : "private");
+		else
+			emit("%s p%d 0x%llx %s%s", ops[op - 1], p->id, a, lenstr(np * PAGE, b), tail);
+	} else if (k < 4) { /* zero length */
+		if (op == 0)
+			emit("mmap p%d 0x%llx 0 %s private", p->id, paddr(pg), protname[rn(5)]);
+		else
+			emit("%s p%d 0x%llx 0%s", ops[op - 1], p->id, paddr(pg), tail);
+	} else if (k < 6) { /* unaligned length: rounded up by the kernel */
+		unsigned long long len = (np - 1) * PAGE + rr(1, 4095);
+		if (op == 0) {
+			int prot = (int)rn(5), sh = chance(500);
+			emit("mmap p%d 0x%llx %llu %s %s", p->id, paddr(pg), len, protname[prot],
+			     sh ? "shared" : "private");
+			model_map(p, pg, np, prot, sh, g_vid++);
+		} else {
+			emit("%s p%d 0x%llx %llu%s", ops[op - 1], p->id, paddr(pg), len, tail);
+			if (op == 1)
+				model_unmap(p, pg, np);
+		}
+	} else { /* outside the 64-page window (harmless) */
+		unsigned long long a = paddr(WPAGES + rn(1000));
+		unsigned sub = rn(4);
+		if (sub == 0)
+			emit("mmap p%d 0x%llx 0x1000 rw private", p->id, a);
+		else if (sub == 1)
+			emit("munmap p%d 0x%llx 0x2000", p->id, a);
+		else if (sub == 2)
+			emit("read p%d 0x%llx 8", p->id, a);
+		else
+			emit("write p%d 0x%llx 0x01020304", p->id, a);
+	}
+}
+
+static int gen_main(uint64_t seed, int n)
+{
+	char b[32];
+	rng_s = seed * 0x9E3779B97F4A7C15ULL + 0x1234567ULL;
+	if (!rng_s)
+		rng_s = 1;
+	for (int i = 0; i < 8; i++)
+		rnd();
+	g_n = n;
+	printf("# difftest gen seed=%llu n=%d\n", (unsigned long long)seed, n);
+	struct gproc *p0 = new_slot();
+	emit("mm p%d", p0->id);
+	gen_populate(p0);
+	while (g_emitted < g_n) {
+		struct gproc *p = pick_proc();
+		unsigned r = rn(1000);
+		if (nmapped(p) == 0 && chance(600))
+			r = 0; /* empty process: map something */
+		if (r < 100) { /* mmap */
+			int u = pick_unmapped(p);
+			unsigned pg = u >= 0 && chance(600) ? (unsigned)u : chance(500) ? rn(WPAGES) : start_page(p);
+			unsigned np = npages_at(pg);
+			int prot = chance(500) ? P_RW : (int)rn(5);
+			gen_mmap(p, prot, chance(300), pg, np);
+		} else if (r < 170) { /* munmap */
+			unsigned pg = start_page(p), np = npages_at(pg);
+			emit("munmap p%d 0x%llx %s", p->id, paddr(pg), lenstr(np * PAGE, b));
+			model_unmap(p, pg, np);
+		} else if (r < 260) { /* mprotect */
+			unsigned pg = start_page(p), np = npages_at(pg);
+			int prot = (int)rn(5);
+			emit("mprotect p%d 0x%llx %s %s", p->id, paddr(pg), lenstr(np * PAGE, b), protname[prot]);
+			unsigned v = (unsigned)g_vid++;
+			for (unsigned i = pg; i < pg + np && p->mapped[i]; i++) /* applied up to the first hole */
+				p->prot[i] = (unsigned char)prot, p->vid[i] = v;
+		} else if (r < 320) { /* madvise */
+			unsigned pg = start_page(p), np = npages_at(pg);
+			emit("madvise p%d 0x%llx %s dontneed", p->id, paddr(pg), lenstr(np * PAGE, b));
+			if (chance(600))
+				gen_probe_range(p, pg, np);
+		} else if (r < 400) {
+			gen_mremap(p);
+		} else if (r < 670) {
+			gen_write(p);
+		} else if (r < 910) {
+			gen_read(p);
+		} else if (r < 950) {
+			if (nalive() < GMAX)
+				gen_fork(p);
+			else
+				gen_read(p);
+		} else if (r < 960) {
+			if (nalive() < GMAX) {
+				struct gproc *c = new_slot();
+				emit("mm p%d", c->id);
+			}
+		} else if (r < 970) {
+			if (nalive() > 1) {
+				emit("exit p%d", p->id);
+				p->alive = 0;
+			}
+		} else {
+			gen_odd(p);
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Linux side: workers                                                 */
+
+enum { OP_SPAWN = 1, OP_EXIT, OP_MMAP, OP_MUNMAP, OP_MPROTECT, OP_MADVISE, OP_MREMAP, OP_WRITE, OP_READ };
+
+struct req {
+	uint32_t op, prot, flags, pad;
+	uint64_t a, b, c, d;
+	uint64_t datalen;
+};
+
+struct rep {
+	int64_t res;
+	uint64_t datalen;
+};
+
+static int read_full(int fd, void *buf, size_t n)
+{
+	char *p = buf;
+	while (n) {
+		ssize_t r = read(fd, p, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+static int write_full(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+	while (n) {
+		ssize_t r = write(fd, p, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* receive a request header, collecting a passed fd if any */
+static int recv_req(int fd, struct req *q, int *passed)
+{
+	char *p = (char *)q;
+	size_t got = 0;
+	*passed = -1;
+	while (got < sizeof *q) {
+		union {
+			struct cmsghdr h;
+			char buf[CMSG_SPACE(sizeof(int))];
+		} cm;
+		struct iovec iov = { p + got, sizeof *q - got };
+		struct msghdr mh = { 0 };
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = cm.buf;
+		mh.msg_controllen = sizeof cm.buf;
+		ssize_t r = recvmsg(fd, &mh, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+				memcpy(passed, CMSG_DATA(c), sizeof(int));
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+static int send_req(int fd, const struct req *q, int passfd)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct iovec iov = { (void *)q, sizeof *q };
+	struct msghdr mh = { 0 };
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (passfd >= 0) {
+		memset(&cm, 0, sizeof cm);
+		mh.msg_control = cm.buf;
+		mh.msg_controllen = sizeof cm.buf;
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &passfd, sizeof(int));
+	}
+	for (;;) {
+		ssize_t r = sendmsg(fd, &mh, MSG_NOSIGNAL);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if ((size_t)r < sizeof *q)
+			return write_full(fd, (const char *)q + r, sizeof *q - (size_t)r);
+		return 0;
+	}
+}
+
+static sigjmp_buf fault_jb;
+static volatile sig_atomic_t fault_armed;
+
+static void on_fault(int sig)
+{
+	if (fault_armed) {
+		fault_armed = 0;
+		siglongjmp(fault_jb, 1);
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static unsigned char *volatile acc_buf;
+static volatile size_t acc_i, acc_n;
+static volatile uintptr_t acc_addr;
+
+/* byte-by-byte access in address order; returns 0 or -EFAULT */
+static int access_bytes(int wr)
+{
+	acc_i = 0;
+	if (sigsetjmp(fault_jb, 1))
+		return -EFAULT;
+	fault_armed = 1;
+	for (; acc_i < acc_n; acc_i++) {
+		volatile unsigned char *p = (volatile unsigned char *)(acc_addr + acc_i);
+		if (wr)
+			*p = acc_buf[acc_i];
+		else
+			acc_buf[acc_i] = *p;
+	}
+	fault_armed = 0;
+	return 0;
+}
+
+static void worker_loop(int ch) __attribute__((noreturn));
+static void worker_loop(int ch)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_fault;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
+	signal(SIGCHLD, SIG_IGN); /* children we fork are reaped automatically */
+
+	for (;;) {
+		struct req q;
+		struct rep r = { 0, 0 };
+		int fd;
+		unsigned char *data = NULL;
+		if (recv_req(ch, &q, &fd) < 0)
+			_exit(0);
+		if (q.datalen) {
+			data = malloc(q.datalen);
+			if (!data || read_full(ch, data, q.datalen) < 0)
+				_exit(1);
+		}
+		void *p;
+		switch (q.op) {
+		case OP_SPAWN: {
+			if (fd < 0)
+				_exit(1);
+			pid_t pid = fork();
+			if (pid == 0) {
+				close(ch);
+				ch = fd;
+				free(data);
+				continue; /* the new worker: serve the new channel, no reply */
+			}
+			close(fd);
+			r.res = pid < 0 ? -errno : 0;
+			break;
+		}
+		case OP_EXIT:
+			_exit(0);
+		case OP_MMAP:
+			p = mmap((void *)(uintptr_t)q.a, q.b, (int)q.prot,
+				 MAP_FIXED | MAP_ANONYMOUS | (int)q.flags, -1, 0);
+			r.res = p == MAP_FAILED ? -errno : 0;
+			break;
+		case OP_MUNMAP:
+			r.res = munmap((void *)(uintptr_t)q.a, q.b) ? -errno : 0;
+			break;
+		case OP_MPROTECT:
+			r.res = mprotect((void *)(uintptr_t)q.a, q.b, (int)q.prot) ? -errno : 0;
+			break;
+		case OP_MADVISE:
+			r.res = madvise((void *)(uintptr_t)q.a, q.b, (int)q.c) ? -errno : 0;
+			break;
+		case OP_MREMAP:
+			p = mremap((void *)(uintptr_t)q.a, q.b, q.c, MREMAP_MAYMOVE | MREMAP_FIXED,
+				   (void *)(uintptr_t)q.d);
+			r.res = p == MAP_FAILED ? -errno : 0;
+			break;
+		case OP_WRITE:
+			acc_buf = data;
+			acc_n = q.datalen;
+			acc_addr = (uintptr_t)q.a;
+			r.res = access_bytes(1);
+			break;
+		case OP_READ:
+			free(data);
+			data = malloc(q.b ? q.b : 1);
+			if (!data)
+				_exit(1);
+			acc_buf = data;
+			acc_n = q.b;
+			acc_addr = (uintptr_t)q.a;
+			r.res = access_bytes(0);
+			if (r.res == 0)
+				r.datalen = q.b;
+			break;
+		default:
+			_exit(1);
+		}
+		if (write_full(ch, &r, sizeof r) < 0 || (r.datalen && write_full(ch, data, r.datalen) < 0))
+			_exit(1);
+		free(data);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Linux side: driver                                                  */
+
+#define MAXPROC 1024
+static struct {
+	char name[64];
+	int fd;
+} procs[MAXPROC];
+static int nprocs;
+static int zygote_fd = -1;
+
+static int find_proc(const char *name)
+{
+	for (int i = 0; i < nprocs; i++)
+		if (procs[i].fd >= 0 && !strcmp(procs[i].name, name))
+			return i;
+	return -1;
+}
+
+static void reap(int block)
+{
+	while (waitpid(-1, NULL, block ? 0 : WNOHANG) > 0)
+		;
+}
+
+/* ask the process on channel `fd` to fork a new worker; returns its channel */
+static int spawn_from(int fd, int64_t *res)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+		die("socketpair: %s", strerror(errno));
+	struct req q;
+	memset(&q, 0, sizeof q);
+	q.op = OP_SPAWN;
+	if (send_req(fd, &q, sv[1]) < 0)
+		die("send to worker failed");
+	close(sv[1]);
+	struct rep r;
+	if (read_full(fd, &r, sizeof r) < 0)
+		die("worker died");
+	*res = r.res;
+	if (r.res) {
+		close(sv[0]);
+		return -1;
+	}
+	return sv[0];
+}
+
+static int64_t call(int fd, struct req *q, const void *data, unsigned char **out, uint64_t *outlen)
+{
+	if (send_req(fd, q, -1) < 0 || (q->datalen && write_full(fd, data, q->datalen) < 0))
+		die("send to worker failed");
+	struct rep r;
+	if (read_full(fd, &r, sizeof r) < 0)
+		die("worker died unexpectedly");
+	if (r.datalen) {
+		*out = malloc(r.datalen);
+		if (!*out || read_full(fd, *out, r.datalen) < 0)
+			die("worker died unexpectedly");
+	}
+	*outlen = r.datalen;
+	return r.res;
+}
+
+/* tokenizer: whitespace separated, a "..." token may contain anything but '"' */
+#define MAXTOK 16
+static int tokenize(char *s, char **tok)
+{
+	int n = 0;
+	while (*s) {
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (!*s)
+			break;
+		if (n == MAXTOK)
+			return -1;
+		tok[n++] = s;
+		if (*s == '"') {
+			char *e = strchr(s + 1, '"');
+			if (!e)
+				return -1;
+			s = e + 1;
+		}
+		while (*s && *s != ' ' && *s != '\t')
+			s++;
+		if (*s)
+			*s++ = 0;
+	}
+	return n;
+}
+
+/* strip comment and "=> EXPECTED", trim, collapse whitespace */
+static void normalize(const char *in, char *out, size_t outsz)
+{
+	size_t o = 0;
+	int inq = 0, sp = 0;
+	for (const char *p = in; *p && *p != '\n' && *p != '\r'; p++) {
+		char c = *p;
+		if (c == '"')
+			inq = !inq;
+		if (!inq && (c == '#' || (c == '=' && p[1] == '>')))
+			break;
+		if (c == ' ' || c == '\t' || c == '\v' || c == '\f') {
+			sp = 1;
+			continue;
+		}
+		if (sp && o && o + 1 < outsz)
+			out[o++] = ' ';
+		sp = 0;
+		if (o + 1 < outsz)
+			out[o++] = c;
+	}
+	out[o] = 0;
+}
+
+static int parse_num(const char *s, uint64_t *v)
+{
+	uint64_t x = 0;
+	const char *p = s;
+	if (!*p)
+		return -1;
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+		p += 2;
+		if (!*p)
+			return -1;
+		for (; *p; p++) {
+			int d;
+			if (*p >= '0' && *p <= '9')
+				d = *p - '0';
+			else if (*p >= 'a' && *p <= 'f')
+				d = *p - 'a' + 10;
+			else if (*p >= 'A' && *p <= 'F')
+				d = *p - 'A' + 10;
+			else
+				break;
+			if (x >> 60)
+				return -1;
+			x = x * 16 + (uint64_t)d;
+		}
+	} else {
+		if (*p < '0' || *p > '9')
+			return -1;
+		for (; *p >= '0' && *p <= '9'; p++) {
+			if (x > (UINT64_MAX - 9) / 10)
+				return -1;
+			x = x * 10 + (uint64_t)(*p - '0');
+		}
+	}
+	unsigned sh = 0;
+	if (*p == 'K' || *p == 'k')
+		sh = 10, p++;
+	else if (*p == 'M' || *p == 'm')
+		sh = 20, p++;
+	else if (*p == 'G' || *p == 'g')
+		sh = 30, p++;
+	if (*p)
+		return -1;
+	if (sh && (x >> (64 - sh)))
+		return -1;
+	*v = x << sh;
+	return 0;
+}
+
+static int parse_prot(const char *s)
+{
+	if (!strcmp(s, "none"))
+		return PROT_NONE;
+	if (!strcmp(s, "r"))
+		return PROT_READ;
+	if (!strcmp(s, "rw"))
+		return PROT_READ | PROT_WRITE;
+	if (!strcmp(s, "rx"))
+		return PROT_READ | PROT_EXEC;
+	if (!strcmp(s, "rwx"))
+		return PROT_READ | PROT_WRITE | PROT_EXEC;
+	return -1;
+}
+
+/* DATA: 0x0011ff | "text" | fill:BYTE:LEN */
+static unsigned char *parse_data(const char *s, uint64_t *len)
+{
+	unsigned char *b;
+	if (s[0] == '"') {
+		size_t n = strlen(s);
+		if (n < 2 || s[n - 1] != '"')
+			return NULL;
+		*len = n - 2;
+		b = malloc(n);
+		if (b)
+			memcpy(b, s + 1, n - 2);
+		return b;
+	}
+	if (!strncmp(s, "fill:", 5)) {
+		char tmp[64];
+		const char *c = strchr(s + 5, ':');
+		uint64_t byte, n;
+		if (!c || (size_t)(c - (s + 5)) >= sizeof tmp)
+			return NULL;
+		memcpy(tmp, s + 5, (size_t)(c - (s + 5)));
+		tmp[c - (s + 5)] = 0;
+		if (parse_num(tmp, &byte) || byte > 255 || parse_num(c + 1, &n) || n == 0 ||
+		    n > (256ULL << 20))
+			return NULL;
+		b = malloc(n);
+		if (b)
+			memset(b, (int)byte, n);
+		*len = n;
+		return b;
+	}
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		size_t n = strlen(s + 2);
+		if (n == 0 || n % 2)
+			return NULL;
+		b = malloc(n / 2);
+		if (!b)
+			return NULL;
+		for (size_t i = 0; i < n / 2; i++) {
+			unsigned v;
+			char h[3] = { s[2 + 2 * i], s[3 + 2 * i], 0 };
+			char *end;
+			v = (unsigned)strtoul(h, &end, 16);
+			if (*end || !h[0] || h[0] == '+' || h[0] == '-' || h[0] == ' ') {
+				free(b);
+				return NULL;
+			}
+			b[i] = (unsigned char)v;
+		}
+		*len = n / 2;
+		return b;
+	}
+	return NULL;
+}
+
+/* translate a script range to a real one; -1 if outside the probed region */
+static int xlate(uint64_t a, uint64_t len, uint64_t *real)
+{
+	uint64_t rlen = (len + PAGE - 1) & ~(PAGE - 1);
+	if (len > SAFE_HI || a > SAFE_HI || rlen > SAFE_HI - a)
+		return -1;
+	*real = BASE + (a - WBASE);
+	return 0;
+}
+
+static void probe_window(void)
+{
+	uint64_t lo = BASE + SAFE_LO - WBASE, len = SAFE_HI - SAFE_LO;
+	void *p = mmap((void *)(uintptr_t)lo, len, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+	if (p == MAP_FAILED)
+		die("test region 0x%llx+0x%llx is not free: %s", (unsigned long long)lo,
+		    (unsigned long long)len, strerror(errno));
+	if (p != (void *)(uintptr_t)lo)
+		die("MAP_FIXED_NOREPLACE not honoured (old kernel?)");
+	munmap(p, len);
+}
+
+static int linux_main(const char *path)
+{
+	signal(SIGPIPE, SIG_IGN);
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	probe_window();
+	fflush(stdout);
+
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+		die("socketpair: %s", strerror(errno));
+	pid_t z = fork();
+	if (z < 0)
+		die("fork: %s", strerror(errno));
+	if (z == 0) {
+		close(sv[0]);
+		worker_loop(sv[1]);
+	}
+	close(sv[1]);
+	zygote_fd = sv[0];
+	/* opened only after the zygote exists, so no worker shares its offset */
+	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
+	if (!f)
+		die("%s: %s", path, strerror(errno));
+
+	char *line = NULL;
+	size_t cap = 0;
+	int lineno = 0, rc = 0;
+	while (getline(&line, &cap, f) >= 0) {
+		lineno++;
+		size_t L = strlen(line);
+		char *cmd = malloc(L + 1), *work = malloc(L + 1);
+		char *tok[MAXTOK];
+		char res[64];
+		unsigned char *out = NULL;
+		char *hex = NULL;
+		if (!cmd || !work)
+			die("out of memory");
+		normalize(line, cmd, L + 1);
+		if (!cmd[0]) {
+			free(cmd);
+			free(work);
+			continue;
+		}
+		strcpy(work, cmd);
+		int nt = tokenize(work, tok);
+		const char *err = NULL;
+		struct req q;
+		memset(&q, 0, sizeof q);
+		strcpy(res, "ok");
+		int pi = -1;
+		uint64_t a = 0, b = 0, c = 0, d = 0, ra = 0, rd = 0;
+
+		if (nt <= 0) {
+			err = "bad syntax";
+		} else if (!strcmp(tok[0], "phys") || !strcmp(tok[0], "swap")) {
+			if (nt != 2 || parse_num(tok[1], &a))
+				err = "usage: phys SIZE";
+		} else if (!strcmp(tok[0], "mm")) {
+			if (nt != 2)
+				err = "usage: mm NAME";
+			else if (find_proc(tok[1]) >= 0)
+				err = "name already exists";
+			else if (nprocs == MAXPROC || strlen(tok[1]) >= sizeof procs[0].name)
+				err = "too many processes";
+			else {
+				int64_t r;
+				int fd = spawn_from(zygote_fd, &r);
+				if (fd < 0)
+					errname((int)-r, res, sizeof res);
+				else {
+					strcpy(procs[nprocs].name, tok[1]);
+					procs[nprocs++].fd = fd;
+				}
+			}
+		} else if (!strcmp(tok[0], "fork")) {
+			if (nt != 3)
+				err = "usage: fork PARENT CHILD";
+			else if ((pi = find_proc(tok[1])) < 0)
+				err = "no such process";
+			else if (find_proc(tok[2]) >= 0)
+				err = "name already exists";
+			else if (nprocs == MAXPROC || strlen(tok[2]) >= sizeof procs[0].name)
+				err = "too many processes";
+			else {
+				int64_t r;
+				int fd = spawn_from(procs[pi].fd, &r);
+				if (fd < 0)
+					errname((int)-r, res, sizeof res);
+				else {
+					strcpy(procs[nprocs].name, tok[2]);
+					procs[nprocs++].fd = fd;
+				}
+			}
+		} else if (!strcmp(tok[0], "exit")) {
+			if (nt != 2)
+				err = "usage: exit NAME";
+			else if ((pi = find_proc(tok[1])) < 0)
+				err = "no such process";
+			else {
+				char tmp[64];
+				q.op = OP_EXIT;
+				if (send_req(procs[pi].fd, &q, -1) < 0)
+					die("send failed");
+				while (read(procs[pi].fd, tmp, sizeof tmp) > 0) /* wait for EOF: the worker is gone */
+					;
+				close(procs[pi].fd);
+				procs[pi].fd = -1;
+				reap(0);
+			}
+		} else {
+			/* commands on a process */
+			const char *op = tok[0];
+			int known = !strcmp(op, "mmap") || !strcmp(op, "munmap") || !strcmp(op, "mprotect") ||
+				    !strcmp(op, "madvise") || !strcmp(op, "mremap") || !strcmp(op, "write") ||
+				    !strcmp(op, "read");
+			if (!known)
+				err = "unsupported command";
+			else if (nt < 2 || (pi = find_proc(tok[1])) < 0)
+				err = "no such process";
+			else if (!strcmp(op, "mmap")) {
+				int prot;
+				if (nt != 6 || parse_num(tok[2], &a) || parse_num(tok[3], &b) ||
+				    (prot = parse_prot(tok[4])) < 0 ||
+				    (strcmp(tok[5], "private") && strcmp(tok[5], "shared")))
+					err = "usage: mmap NAME ADDR LEN PROT private|shared";
+				else if (xlate(a, b, &ra))
+					err = "address outside the test region";
+				else {
+					q.op = OP_MMAP;
+					q.a = ra, q.b = b, q.prot = (uint32_t)prot;
+					q.flags = strcmp(tok[5], "shared") ? MAP_PRIVATE : MAP_SHARED;
+				}
+			} else if (!strcmp(op, "munmap")) {
+				if (nt != 4 || parse_num(tok[2], &a) || parse_num(tok[3], &b))
+					err = "usage: munmap NAME ADDR LEN";
+				else if (xlate(a, b, &ra))
+					err = "address outside the test region";
+				else
+					q.op = OP_MUNMAP, q.a = ra, q.b = b;
+			} else if (!strcmp(op, "mprotect")) {
+				int prot;
+				if (nt != 5 || parse_num(tok[2], &a) || parse_num(tok[3], &b) ||
+				    (prot = parse_prot(tok[4])) < 0)
+					err = "usage: mprotect NAME ADDR LEN PROT";
+				else if (xlate(a, b, &ra))
+					err = "address outside the test region";
+				else
+					q.op = OP_MPROTECT, q.a = ra, q.b = b, q.prot = (uint32_t)prot;
+			} else if (!strcmp(op, "madvise")) {
+				int adv = -1;
+				if (nt == 5 && !strcmp(tok[4], "dontneed"))
+					adv = MADV_DONTNEED;
+				else if (nt == 5 && !strcmp(tok[4], "pageout"))
+					adv = MADV_PAGEOUT;
+				if (adv < 0 || parse_num(tok[2], &a) || parse_num(tok[3], &b))
+					err = "usage: madvise NAME ADDR LEN dontneed|pageout";
+				else if (xlate(a, b, &ra))
+					err = "address outside the test region";
+				else
+					q.op = OP_MADVISE, q.a = ra, q.b = b, q.c = (uint64_t)adv;
+			} else if (!strcmp(op, "mremap")) {
+				if (nt != 6 || parse_num(tok[2], &a) || parse_num(tok[3], &b) ||
+				    parse_num(tok[4], &c) || parse_num(tok[5], &d))
+					err = "usage: mremap NAME OLDADDR OLDLEN NEWLEN NEWADDR";
+				else if (xlate(a, b, &ra) || xlate(d, c, &rd))
+					err = "address outside the test region";
+				else
+					q.op = OP_MREMAP, q.a = ra, q.b = b, q.c = c, q.d = rd;
+			} else if (!strcmp(op, "write")) {
+				unsigned char *data;
+				uint64_t n = 0;
+				if (nt != 4 || parse_num(tok[2], &a) || !(data = parse_data(tok[3], &n)))
+					err = "usage: write NAME ADDR DATA";
+				else if (n == 0 || xlate(a, n, &ra)) {
+					err = n ? "address outside the test region" : "empty data";
+					free(data);
+				} else {
+					uint64_t ol;
+					q.op = OP_WRITE, q.a = ra, q.datalen = n;
+					int64_t r = call(procs[pi].fd, &q, data, &out, &ol);
+					free(data);
+					if (r)
+						errname((int)-r, res, sizeof res);
+					q.op = 0; /* done */
+				}
+			} else { /* read */
+				if (nt != 4 || parse_num(tok[2], &a) || parse_num(tok[3], &b) || b > (256ULL << 20))
+					err = "usage: read NAME ADDR LEN";
+				else if (xlate(a, b, &ra))
+					err = "address outside the test region";
+				else {
+					uint64_t ol = 0;
+					q.op = OP_READ, q.a = ra, q.b = b;
+					int64_t r = call(procs[pi].fd, &q, NULL, &out, &ol);
+					if (r)
+						errname((int)-r, res, sizeof res);
+					else {
+						hex = malloc(2 * ol + 1);
+						if (!hex)
+							die("out of memory");
+						for (uint64_t i = 0; i < ol; i++)
+							sprintf(hex + 2 * i, "%02x", out[i]);
+						hex[2 * ol] = 0;
+					}
+					q.op = 0;
+				}
+			}
+			if (!err && q.op) {
+				uint64_t ol;
+				int64_t r = call(procs[pi].fd, &q, NULL, &out, &ol);
+				if (r)
+					errname((int)-r, res, sizeof res);
+			}
+		}
+		if (err) {
+			printf("%d: error: %s\n", lineno, err);
+			rc = 2;
+			free(cmd);
+			free(work);
+			break;
+		}
+		printf("%d: %s -> %s\n", lineno, cmd, hex ? hex : res);
+		free(hex);
+		free(out);
+		free(cmd);
+		free(work);
+	}
+	free(line);
+	fflush(stdout);
+	/* tear down: all workers and the zygote exit on EOF */
+	for (int i = 0; i < nprocs; i++)
+		if (procs[i].fd >= 0)
+			close(procs[i].fd);
+	close(zygote_fd);
+	reap(1);
+	if (f != stdin)
+		fclose(f);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 4 && !strcmp(argv[1], "gen")) {
+		uint64_t seed, n;
+		if (parse_num(argv[2], &seed) || parse_num(argv[3], &n) || n > 10000000)
+			die("usage: difftest gen SEED N");
+		return gen_main(seed, (int)n);
+	}
+	if (argc == 3 && !strcmp(argv[1], "linux"))
+		return linux_main(argv[2]);
+	fprintf(stderr, "usage: difftest gen SEED N | difftest linux FILE|-\n");
+	return 2;
+}

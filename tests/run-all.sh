@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# tests/run-all.sh BUILD_DIR - run every test of one build variant.
+#
+# Runs, in order:
+#   BUILD_DIR/tests/unit/* and BUILD_DIR/tests/stress/*   (harness binaries: one case per TEST)
+#   tests/scenarios/*.scn via BUILD_DIR/secmmu run FILE    (exit 0, or N if the first line
+#                                                           contains "# expect-exit: N")
+#   tests/diff/run.sh BUILD_DIR                            (if present; one case)
+#   BUILD_DIR/examples/*                                   (exit 0; one case each)
+#   BUILD_DIR/secmmu demo, BUILD_DIR/secmmu scenario run --all   (if supported)
+# Prints "ok NAME" / "FAIL NAME" (plus the failing output) per case and ends with
+# "N passed, N failed".  Exit 1 if anything failed.
+#
+# Environment: TEST_TIMEOUT (per harness test, seconds), RUN_TIMEOUT (per
+# scenario/example/demo command, seconds, default 300), DIFF_RUN_TIMEOUT (the
+# whole tests/diff/run.sh, default 3600).
+set -u
+
+BUILD_DIR=${1:-build}
+BUILD_DIR=${BUILD_DIR%/}
+RUN_TIMEOUT=${RUN_TIMEOUT:-300}
+SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
+cd "$SRCDIR" || exit 2
+
+passed=0
+failed=0
+
+pass() {
+	echo "ok $1"
+	passed=$((passed + 1))
+}
+
+fail() {
+	echo "FAIL $1"
+	failed=$((failed + 1))
+	if [ -n "${2:-}" ]; then
+		printf '%s\n' "$2" | tail -n 200 | sed 's/^/    /'
+	fi
+}
+
+# run_cmd NAME EXPECTED_STATUS CMD...: one test case.
+run_cmd() {
+	local name=$1 want=$2 out st tmo=${RUN_CMD_TIMEOUT:-$RUN_TIMEOUT}
+	shift 2
+	out=$(timeout -k 5 "$tmo" "$@" 2>&1 </dev/null)
+	st=$?
+	if [ "$st" -eq "$want" ]; then
+		pass "$name"
+	elif [ "$st" -eq 124 ]; then
+		fail "$name (timeout after ${tmo}s)" "$out"
+	else
+		fail "$name (exit status $st, expected $want)" "$out"
+	fi
+}
+
+# Harness test binaries: parse their "ok NAME" / "not ok NAME (why)" lines.
+run_harness_binary() {
+	local bin=$1 rel out st line seen=0 bad=0
+	rel=${bin#"$BUILD_DIR"/tests/}
+	out=$("$bin" 2>&1 </dev/null)
+	st=$?
+	while IFS= read -r line; do
+		case $line in
+		"ok "*)
+			echo "ok $rel:${line#ok }"
+			passed=$((passed + 1))
+			seen=$((seen + 1))
+			;;
+		"not ok "*)
+			echo "FAIL $rel:${line#not ok }"
+			failed=$((failed + 1))
+			seen=$((seen + 1))
+			bad=$((bad + 1))
+			;;
+		"# "* | "#")
+			line=${line#\#}
+			echo "    ${line# }"
+			;;
+		[0-9]*" passed, "[0-9]*" failed")
+			;;
+		*)
+			echo "    $line"
+			;;
+		esac
+	done <<<"$out"
+	if [ "$seen" -eq 0 ] && [ "$st" -eq 0 ]; then
+		: # a binary with no tests
+	elif [ "$st" -ne 0 ] && [ "$bad" -eq 0 ]; then
+		fail "$rel (exit status $st)" ""
+	fi
+}
+
+shopt -s nullglob
+
+for dir in unit stress; do
+	for bin in "$BUILD_DIR"/tests/$dir/*; do
+		[ -f "$bin" ] && [ -x "$bin" ] || continue
+		run_harness_binary "$bin"
+	done
+done
+
+SECMMU=$BUILD_DIR/secmmu
+have_secmmu=0
+[ -x "$SECMMU" ] && have_secmmu=1
+
+scns=(tests/scenarios/*.scn)
+if [ "${#scns[@]}" -gt 0 ]; then
+	if [ "$have_secmmu" -eq 0 ]; then
+		for scn in "${scns[@]}"; do
+			fail "$scn (no $SECMMU)" ""
+		done
+	else
+		for scn in "${scns[@]}"; do
+			want=0
+			first=$(head -n 1 "$scn")
+			if [[ $first =~ \#[[:space:]]*expect-exit:[[:space:]]*([0-9]+) ]]; then
+				want=${BASH_REMATCH[1]}
+			fi
+			run_cmd "$scn" "$want" "$SECMMU" run "$scn"
+		done
+	fi
+fi
+
+if [ -f tests/diff/run.sh ]; then
+	RUN_CMD_TIMEOUT=${DIFF_RUN_TIMEOUT:-3600} run_cmd "tests/diff/run.sh" 0 bash tests/diff/run.sh "$BUILD_DIR"
+fi
+
+for ex in "$BUILD_DIR"/examples/*; do
+	[ -f "$ex" ] && [ -x "$ex" ] || continue
+	run_cmd "examples/${ex##*/}" 0 "$ex"
+done
+
+if [ "$have_secmmu" -eq 1 ]; then
+	# Run a subcommand only if the command knows it (its usage/help mentions it).
+	help=$(timeout -k 2 10 "$SECMMU" --help 2>&1 </dev/null
+		timeout -k 2 10 "$SECMMU" 2>&1 </dev/null)
+	if grep -qw demo <<<"$help"; then
+		run_cmd "secmmu demo" 0 "$SECMMU" demo
+	fi
+	if grep -qw scenario <<<"$help"; then
+		run_cmd "secmmu scenario run --all" 0 "$SECMMU" scenario run --all
+	fi
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

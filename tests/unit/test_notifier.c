@@ -1,0 +1,869 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Classic MMU-notifier subscriptions: registration and its failures,
+ * unregister, get/put, release at exit, and the invalidate_range_start/_end
+ * dispatch rules (ordering, non-blocking failure and undo, arch TLB-only
+ * subscribers, aging).
+ *
+ * These tests play the primary MMU themselves by calling the hooks directly
+ * (as src/mm does), so that each rule is checked in isolation;
+ * test_notifier_mm.c checks that the real mm paths call them right.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../harness.h"
+#include "base/alloc.h"
+#include "base/rcu.h"
+#include "base/signal.h"
+#include "mm/mm_types.h"
+#include "secmmu/err.h"
+#include "secmmu/mmu_notifier.h"
+
+/* ---- common setup and leak check ---- */
+
+static long live_at_start;
+
+static void check_leaks(void)
+{
+	sm_rcu_barrier();
+	ASSERT_EQ(mm_live_count(), 0);
+	ASSERT_EQ(phys_used_frames(), 0);
+	ASSERT_EQ(kzalloc_live(), live_at_start);
+}
+
+static void setup(void)
+{
+	ASSERT_EQ(phys_init(64 << 20), 0);
+	live_at_start = kzalloc_live();
+	harness_set_teardown(check_leaks);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* ---- a recording subscriber ---- */
+
+enum rec_kind { R_START, R_END, R_RELEASE, R_ARCH, R_INTERVAL };
+
+struct rec_entry {
+	enum rec_kind kind;
+	int who;
+	unsigned long start, end;
+	enum mmu_notifier_event event;
+};
+
+#define LOG_MAX 256
+static struct rec_entry rlog[LOG_MAX];
+static _Atomic int nlog;
+
+static void log_add(enum rec_kind kind, int who, unsigned long start, unsigned long end,
+		    enum mmu_notifier_event event)
+{
+	int i = atomic_fetch_add(&nlog, 1);
+
+	if (i < LOG_MAX)
+		rlog[i] = (struct rec_entry){ kind, who, start, end, event };
+}
+
+struct rec {
+	struct mmu_notifier mn;
+	int who;
+	int start_ret;           /* what start returns when non-blockable */
+	_Atomic int starts, ends, releases, arch, young_calls, change_ptes;
+	_Atomic bool after_release; /* a callback came after ->release */
+	unsigned int sleep_in_start_ms;
+	_Atomic bool in_start, start_done;
+	_Atomic uint64_t start_done_ns, release_ns;
+	int young;               /* what the young callbacks answer */
+};
+
+static struct rec *to_rec(struct mmu_notifier *mn)
+{
+	return container_of(mn, struct rec, mn);
+}
+
+static void note_callback(struct rec *r)
+{
+	if (atomic_load(&r->releases))
+		atomic_store(&r->after_release, true);
+}
+
+static int rec_start(struct mmu_notifier *mn, const struct mmu_notifier_range *range)
+{
+	struct rec *r = to_rec(mn);
+
+	note_callback(r);
+	atomic_fetch_add(&r->starts, 1);
+	log_add(R_START, r->who, range->start, range->end, range->event);
+	if (r->sleep_in_start_ms) {
+		atomic_store(&r->in_start, true);
+		sleep_ms(r->sleep_in_start_ms);
+		atomic_store(&r->start_done_ns, now_ns());
+		atomic_store(&r->start_done, true);
+	}
+	if (!mmu_notifier_range_blockable(range))
+		return r->start_ret;
+	return 0;
+}
+
+static void rec_end(struct mmu_notifier *mn, const struct mmu_notifier_range *range)
+{
+	struct rec *r = to_rec(mn);
+
+	note_callback(r);
+	atomic_fetch_add(&r->ends, 1);
+	log_add(R_END, r->who, range->start, range->end, range->event);
+}
+
+static void rec_release(struct mmu_notifier *mn, struct mm_struct *mm)
+{
+	struct rec *r = to_rec(mn);
+
+	(void)mm;
+	atomic_store(&r->release_ns, now_ns());
+	atomic_fetch_add(&r->releases, 1);
+	log_add(R_RELEASE, r->who, 0, 0, MMU_NOTIFY_RELEASE);
+}
+
+static int rec_young(struct mmu_notifier *mn, struct mm_struct *mm, unsigned long s,
+		     unsigned long e)
+{
+	struct rec *r = to_rec(mn);
+
+	(void)mm, (void)s, (void)e;
+	note_callback(r);
+	atomic_fetch_add(&r->young_calls, 1);
+	return r->young;
+}
+
+static int rec_test_young(struct mmu_notifier *mn, struct mm_struct *mm, unsigned long a)
+{
+	return rec_young(mn, mm, a, a + PAGE_SIZE);
+}
+
+static void rec_change_pte(struct mmu_notifier *mn, struct mm_struct *mm, unsigned long a,
+			   unsigned long pfn, bool w)
+{
+	struct rec *r = to_rec(mn);
+
+	(void)mm, (void)a, (void)pfn, (void)w;
+	note_callback(r);
+	atomic_fetch_add(&r->change_ptes, 1);
+}
+
+static void rec_arch(struct mmu_notifier *mn, struct mm_struct *mm, unsigned long s,
+		     unsigned long e)
+{
+	struct rec *r = to_rec(mn);
+
+	(void)mm;
+	note_callback(r);
+	atomic_fetch_add(&r->arch, 1);
+	log_add(R_ARCH, r->who, s, e, MMU_NOTIFY_UNMAP);
+}
+
+static const struct mmu_notifier_ops rec_ops = {
+	.release = rec_release,
+	.invalidate_range_start = rec_start,
+	.invalidate_range_end = rec_end,
+	.clear_flush_young = rec_young,
+	.clear_young = rec_young,
+	.test_young = rec_test_young,
+	.change_pte = rec_change_pte,
+};
+
+/* May fail a non-blockable start, so it has no _end. */
+static const struct mmu_notifier_ops rec_failing_ops = {
+	.release = rec_release,
+	.invalidate_range_start = rec_start,
+};
+
+static const struct mmu_notifier_ops rec_arch_ops = {
+	.release = rec_release,
+	.arch_invalidate_secondary_tlbs = rec_arch,
+};
+
+static void rec_init(struct rec *r, const struct mmu_notifier_ops *ops, int who)
+{
+	memset(r, 0, sizeof(*r));
+	r->mn.ops = ops;
+	r->who = who;
+}
+
+static void invalidate(struct mm_struct *mm, unsigned long start, unsigned long end,
+		       enum mmu_notifier_event event)
+{
+	struct mmu_notifier_range range;
+
+	mmu_notifier_range_init(&range, event, 0, mm, start, end);
+	mmu_notifier_invalidate_range_start(&range);
+	mmu_notifier_invalidate_range_end(&range);
+}
+
+/* ---- registration ---- */
+
+TEST(notifier_register_invalidate_unregister)
+{
+	struct mm_struct *mm;
+	struct rec r;
+
+	setup();
+	mm = mm_alloc();
+	ASSERT_NOT_NULL(mm);
+	ASSERT(!mm_has_notifiers(mm));
+	invalidate(mm, 0x10000, 0x20000, MMU_NOTIFY_UNMAP); /* fast path: nothing attached */
+
+	rec_init(&r, &rec_ops, 1);
+	ASSERT_EQ(mmu_notifier_register(&r.mn, mm), 0);
+	ASSERT(mm_has_notifiers(mm));
+	ASSERT_PTR_EQ(r.mn.mm, mm);
+	ASSERT_EQ(mm_count_read(mm), 2); /* Pairs with the mmdrop in unregister. */
+
+	invalidate(mm, 0x10000, 0x20000, MMU_NOTIFY_CLEAR);
+	ASSERT_EQ(r.starts, 1);
+	ASSERT_EQ(r.ends, 1);
+	ASSERT_EQ(nlog, 2);
+	ASSERT_EQ(rlog[0].kind, R_START);
+	ASSERT_UEQ(rlog[0].start, 0x10000);
+	ASSERT_UEQ(rlog[0].end, 0x20000);
+	ASSERT_EQ(rlog[0].event, MMU_NOTIFY_CLEAR);
+	ASSERT_EQ(rlog[1].kind, R_END);
+
+	mmu_notifier_unregister(&r.mn, mm);
+	ASSERT_EQ(r.releases, 1);
+	ASSERT_EQ(mm_count_read(mm), 1);
+	invalidate(mm, 0x10000, 0x20000, MMU_NOTIFY_CLEAR);
+	ASSERT_EQ(r.starts, 1);
+	mmput(mm);
+	ASSERT_EQ(r.releases, 1);
+}
+
+TEST(notifier_register_arch_with_start_end_is_einval)
+{
+	static const struct mmu_notifier_ops bad1 = {
+		.arch_invalidate_secondary_tlbs = rec_arch,
+		.invalidate_range_start = rec_start,
+	};
+	static const struct mmu_notifier_ops bad2 = {
+		.arch_invalidate_secondary_tlbs = rec_arch,
+		.invalidate_range_end = rec_end,
+	};
+	struct mm_struct *mm;
+	struct rec r;
+
+	setup();
+	mm = mm_alloc();
+	rec_init(&r, &bad1, 1);
+	ASSERT_EQ(mmu_notifier_register(&r.mn, mm), -EINVAL);
+	rec_init(&r, &bad2, 1);
+	ASSERT_EQ(mmu_notifier_register(&r.mn, mm), -EINVAL);
+	/* Nothing left behind: no container, no count. */
+	ASSERT(!mm_has_notifiers(mm));
+	ASSERT_EQ(mm_count_read(mm), 1);
+
+	rec_init(&r, &rec_arch_ops, 1);
+	ASSERT_EQ(mmu_notifier_register(&r.mn, mm), 0);
+	mmu_notifier_arch_invalidate_secondary_tlbs(mm, 0x10000, 0x11000);
+	ASSERT_EQ(r.arch, 1);
+	ASSERT_UEQ(rlog[0].start, 0x10000);
+	ASSERT_UEQ(rlog[0].end, 0x11000);
+	mmu_notifier_unregister(&r.mn, mm);
+	mmput(mm);
+}
+
+TEST(notifier_register_after_last_mmput_is_einval)
+{
+	struct mm_struct *mm;
+	struct mmu_interval_notifier isub;
+	static const struct mmu_interval_notifier_ops iops = { 0 };
+	struct rec r;
+
+	setup();
+	mm = mm_alloc();
+	mmgrab(mm);
+	mmput(mm); /* the last user: exit has run */
+	ASSERT_EQ(mm_users_read(mm), 0);
+	rec_init(&r, &rec_ops, 1);
+	ASSERT_EQ(mmu_notifier_register(&r.mn, mm), -EINVAL);
+	ASSERT_EQ(mmu_interval_notifier_insert(&isub, mm, 0x10000, PAGE_SIZE, &iops), -EINVAL);
+	ASSERT_EQ(r.releases, 0);
+	ASSERT_EQ(mm_count_read(mm), 1);
+	mmdrop(mm);
+}
+
+TEST(notifier_register_enomem_leaves_nothing)
+{
+	struct mm_struct *mm;
+	struct rec r;
+	unsigned long hits;
+
+	setup();
+	mm = mm_alloc();
+	rec_init(&r, &rec_ops, 1);
+	hits = fault_inject_alloc_hits();
+	fault_inject_alloc(1); /* the subscriptions container */
+	ASSERT_EQ(mmu_notifier_register(&r.mn, mm), -ENOMEM);
+	ASSERT_UEQ(fault_inject_alloc_hits(), hits + 1);
+	ASSERT(!mm_has_notifiers(mm));
+	ASSERT_EQ(mm_count_read(mm), 1);
+	ASSERT_EQ(kzalloc_live(), live_at_start + 1); /* only the mm */
+
+	ASSERT_EQ(mmu_notifier_register(&r.mn, mm), 0);
+	mmu_notifier_unregister(&r.mn, mm);
+	mmput(mm);
+}
+
+struct eintr_ctx {
+	struct mm_struct *mm;
+	struct rec *r;
+	_Atomic(struct sm_sigstate *) sig;
+	_Atomic int result;
+	_Atomic bool done;
+};
+
+static void *eintr_registrar(void *arg)
+{
+	struct eintr_ctx *c = arg;
+
+	atomic_store(&c->sig, sm_signal_self());
+	atomic_store(&c->result, mmu_notifier_register(&c->r->mn, c->mm));
+	atomic_store(&c->done, true);
+	sm_signal_clear();
+	return NULL;
+}
+
+TEST(notifier_register_eintr_then_retry)
+{
+	struct eintr_ctx c = { 0 };
+	struct mm_struct *mm;
+	pthread_t t;
+	struct rec r;
+
+	setup();
+	mm = mm_alloc();
+	rec_init(&r, &rec_ops, 1);
+	c.mm = mm;
+	c.r = &r;
+	c.result = 1;
+
+	sm_down_read(&mm->rmap_lock); /* an invalidator in flight */
+	pthread_create(&t, NULL, eintr_registrar, &c);
+	while (!atomic_load(&c.sig))
+		sleep_ms(1);
+	sleep_ms(50);
+	ASSERT(!atomic_load(&c.done)); /* blocked in mm_take_all_locks */
+	sm_signal(atomic_load(&c.sig));
+	pthread_join(t, NULL);
+	sm_up_read(&mm->rmap_lock);
+
+	ASSERT_EQ(c.result, -EINTR);
+	ASSERT(!mm_has_notifiers(mm));
+	ASSERT_EQ(mm_count_read(mm), 1);
+	ASSERT_EQ(kzalloc_live(), live_at_start + 1);
+
+	/* The same thread registers fine once the signal is handled. */
+	c.done = false;
+	c.sig = NULL;
+	pthread_create(&t, NULL, eintr_registrar, &c);
+	pthread_join(t, NULL);
+	ASSERT_EQ(c.result, 0);
+	mmu_notifier_unregister(&r.mn, mm);
+	mmput(mm);
+}
+
+/* ---- unregister ---- */
+
+struct inv_thread {
+	struct mm_struct *mm;
+	unsigned long start, end;
+};
+
+static void *invalidate_thread(void *arg)
+{
+	struct inv_thread *it = arg;
+
+	invalidate(it->mm, it->start, it->end, MMU_NOTIFY_UNMAP);
+	return NULL;
+}
+
+TEST(notifier_unregister_waits_for_sleeping_callback)
+{
+	struct inv_thread it;
+	struct mm_struct *mm;
+	uint64_t returned_ns;
+	pthread_t t;
+	struct rec r;
+
+	setup();
+	mm = mm_alloc();
+	rec_init(&r, &rec_ops, 1);
+	r.sleep_in_start_ms = 100;
+	ASSERT_EQ(mmu_notifier_register(&r.mn, mm), 0);
+
+	it = (struct inv_thread){ mm, 0x10000, 0x20000 };
+	pthread_create(&t, NULL, invalidate_thread, &it);
+	while (!atomic_load(&r.in_start))
+		sleep_ms(1);
+	mmu_notifier_unregister(&r.mn, mm);
+	returned_ns = now_ns();
+	/* Reliable: the sleeping callback had returned before unregister did. */
+	ASSERT(atomic_load(&r.start_done));
+	ASSERT_ULE(r.start_done_ns, returned_ns);
+	/* ->release came after the in-flight callback, and once. */
+	ASSERT_EQ(r.releases, 1);
+	ASSERT_ULE(r.start_done_ns, r.release_ns);
+	pthread_join(t, NULL);
+	ASSERT(!r.after_release); /* its _end was not delivered after release */
+	mmput(mm);
+}
+
+TEST(notifier_no_callback_after_release_at_exit)
+{
+	struct mm_struct *mm;
+	struct rec r, a;
+
+	setup();
+	mm = mm_alloc();
+	rec_init(&r, &rec_ops, 1);
+	rec_init(&a, &rec_arch_ops, 2);
+	ASSERT_EQ(mmu_notifier_register(&r.mn, mm), 0);
+	ASSERT_EQ(mmu_notifier_register(&a.mn, mm), 0);
+	mmgrab(mm);
+	mmput(mm); /* exit: mmu_notifier_release */
+	ASSERT_EQ(r.releases, 1);
+	ASSERT_EQ(a.releases, 1);
+
+	/* An rmap walker still reaches the dead mm: nothing may be delivered. */
+	invalidate(mm, 0x10000, 0x20000, MMU_NOTIFY_CLEAR);
+	mmu_notifier_arch_invalidate_secondary_tlbs(mm, 0x10000, 0x20000);
+	ASSERT_EQ(mmu_notifier_clear_flush_young(mm, 0, ULONG_MAX), 0);
+	ASSERT_EQ(mmu_notifier_test_young(mm, 0x10000), 0);
+	mmu_notifier_change_pte(mm, 0x10000, 1, true);
+	ASSERT(!r.after_release);
+	ASSERT(!a.after_release);
+	ASSERT_EQ(r.starts + r.ends + r.young_calls + r.change_ptes, 0);
+
+	mmu_notifier_unregister(&r.mn, mm);
+	mmu_notifier_unregister(&a.mn, mm);
+	ASSERT_EQ(r.releases, 1); /* not again */
+	ASSERT_EQ(a.releases, 1);
+	mmdrop(mm);
+}
+
+struct race_ctx {
+	struct mm_struct *mm;
+	struct rec *r;
+	pthread_barrier_t *bar;
+};
+
+static void *race_exit(void *arg)
+{
+	struct race_ctx *c = arg;
+
+	pthread_barrier_wait(c->bar);
+	mmput(c->mm);
+	return NULL;
+}
+
+static void *race_unregister(void *arg)
+{
+	struct race_ctx *c = arg;
+
+	pthread_barrier_wait(c->bar);
+	mmu_notifier_unregister(&c->r->mn, c->mm);
+	return NULL;
+}
+
+TEST(notifier_unregister_racing_exit_releases_once)
+{
+	pthread_barrier_t bar;
+
+	setup();
+	pthread_barrier_init(&bar, NULL, 2);
+	for (int i = 0; i < 300; i++) {
+		struct mm_struct *mm = mm_alloc();
+		struct race_ctx c;
+		pthread_t t1, t2;
+		struct rec r;
+
+		rec_init(&r, &rec_ops, 1);
+		ASSERT_EQ(mmu_notifier_register(&r.mn, mm), 0);
+		mmgrab(mm);
+		c = (struct race_ctx){ mm, &r, &bar };
+		pthread_create(&t1, NULL, race_exit, &c);
+		pthread_create(&t2, NULL, race_unregister, &c);
+		pthread_join(t1, NULL);
+		pthread_join(t2, NULL);
+		ASSERT_EQ(r.releases, 1);
+		ASSERT(!r.after_release);
+		ASSERT_EQ(mm_count_read(mm), 1);
+		mmdrop(mm);
+	}
+	pthread_barrier_destroy(&bar);
+}
+
+/* Exit must not return (and free pages) before an unregister's ->release ran. */
+static _Atomic bool slow_release_running, slow_release_done;
+
+static void slow_release(struct mmu_notifier *mn, struct mm_struct *mm)
+{
+	(void)mm;
+	atomic_store(&slow_release_running, true);
+	sleep_ms(100);
+	atomic_fetch_add(&to_rec(mn)->releases, 1);
+	atomic_store(&slow_release_done, true);
+}
+
+static const struct mmu_notifier_ops slow_release_ops = {
+	.release = slow_release,
+};
+
+static void *unregister_thread(void *arg)
+{
+	struct race_ctx *c = arg;
+
+	mmu_notifier_unregister(&c->r->mn, c->mm);
+	return NULL;
+}
+
+TEST(notifier_exit_waits_for_release_claimed_by_unregister)
+{
+	struct mm_struct *mm;
+	struct race_ctx c;
+	pthread_t t;
+	struct rec r;
+
+	setup();
+	mm = mm_alloc();
+	rec_init(&r, &slow_release_ops, 1);
+	ASSERT_EQ(mmu_notifier_register(&r.mn, mm), 0);
+	mmgrab(mm);
+	c = (struct race_ctx){ mm, &r, NULL };
+	pthread_create(&t, NULL, unregister_thread, &c);
+	while (!atomic_load(&slow_release_running))
+		sleep_ms(1);
+	mmput(mm); /* exit_mmap */
+	ASSERT(atomic_load(&slow_release_done));
+	pthread_join(t, NULL);
+	ASSERT_EQ(r.releases, 1);
+	mmdrop(mm);
+}
+
+/* ---- get / put ---- */
+
+struct got {
+	struct mmu_notifier mn;
+	int id;
+};
+
+static _Atomic int allocs, frees;
+
+static struct mmu_notifier *got_alloc(struct mm_struct *mm)
+{
+	struct got *g = kzalloc(sizeof(*g));
+
+	(void)mm;
+	if (!g)
+		return ERR_PTR(-ENOMEM);
+	g->id = atomic_fetch_add(&allocs, 1);
+	return &g->mn;
+}
+
+static void got_free(struct mmu_notifier *mn)
+{
+	atomic_fetch_add(&frees, 1);
+	kfree(container_of(mn, struct got, mn));
+}
+
+static _Atomic int got_releases;
+
+static void got_release(struct mmu_notifier *mn, struct mm_struct *mm)
+{
+	(void)mn, (void)mm;
+	atomic_fetch_add(&got_releases, 1);
+}
+
+static const struct mmu_notifier_ops got_ops = {
+	.release = got_release,
+	.invalidate_range_start = NULL,
+	.alloc_notifier = got_alloc,
+	.free_notifier = got_free,
+};
+
+static const struct mmu_notifier_ops got_ops2 = {
+	.alloc_notifier = got_alloc,
+	.free_notifier = got_free,
+};
+
+TEST(notifier_get_put_shares_and_frees_after_grace_period)
+{
+	struct mmu_notifier *a, *b, *c;
+	struct mm_struct *mm;
+
+	setup();
+	mm = mm_alloc();
+	a = mmu_notifier_get(&got_ops, mm);
+	ASSERT(!IS_ERR(a));
+	b = mmu_notifier_get(&got_ops, mm);
+	ASSERT_PTR_EQ(a, b);
+	c = mmu_notifier_get(&got_ops2, mm);
+	ASSERT(!IS_ERR(c));
+	ASSERT_PTR_NE(a, c);
+	ASSERT_EQ(allocs, 2);
+	ASSERT_EQ(mm_count_read(mm), 3);
+
+	mmu_notifier_put(b);
+	mmu_notifier_synchronize();
+	ASSERT_EQ(frees, 0); /* a reference remains */
+	mmu_notifier_put(a);
+	mmu_notifier_put(c);
+	mmu_notifier_synchronize();
+	ASSERT_EQ(frees, 2);
+	ASSERT_EQ(mm_count_read(mm), 1);
+	ASSERT_EQ(got_releases, 0); /* put never calls ->release */
+
+	/* A new get after the last put allocates afresh. */
+	a = mmu_notifier_get(&got_ops, mm);
+	ASSERT_EQ(allocs, 3);
+	mmu_notifier_put(a);
+	mmu_notifier_synchronize();
+	ASSERT_EQ(frees, 3);
+	mmput(mm);
+	ASSERT_EQ(got_releases, 0);
+}
+
+TEST(notifier_get_enomem_frees_nothing_twice)
+{
+	struct mmu_notifier *a;
+	struct mm_struct *mm;
+
+	setup();
+	mm = mm_alloc();
+	fault_inject_alloc(1); /* the driver's object */
+	a = mmu_notifier_get(&got_ops, mm);
+	ASSERT_EQ(PTR_ERR(a), -ENOMEM);
+	fault_inject_alloc(2); /* the subscriptions container */
+	a = mmu_notifier_get(&got_ops, mm);
+	ASSERT_EQ(PTR_ERR(a), -ENOMEM);
+	ASSERT_EQ(frees, 1); /* free_notifier undid the allocation */
+	ASSERT_EQ(mm_count_read(mm), 1);
+	mmput(mm);
+}
+
+TEST(notifier_put_after_exit_frees_struct_from_rcu_callback)
+{
+	struct mmu_notifier *a;
+	struct mm_struct *mm;
+	unsigned long id;
+	int users, count;
+
+	setup();
+	mm = mm_alloc();
+	id = mm_id(mm);
+	a = mmu_notifier_get(&got_ops, mm);
+	ASSERT(!IS_ERR(a));
+	mmput(mm); /* release runs, the struct lives on the subscription's count */
+	ASSERT_EQ(got_releases, 1);
+	ASSERT_EQ(mm_query_refs(id, &users, &count), 0);
+	ASSERT_EQ(users, 0);
+	ASSERT_EQ(count, 1);
+	mmu_notifier_put(a); /* the last mmdrop happens in the RCU callback */
+	mmu_notifier_synchronize();
+	ASSERT_EQ(frees, 1);
+	ASSERT_EQ(mm_query_refs(id, &users, &count), -ESRCH);
+	ASSERT_EQ(got_releases, 1);
+}
+
+/* ---- dispatch ---- */
+
+TEST(notifier_nonblock_eagain_ends_the_started_ones_only)
+{
+	struct mmu_notifier_range range;
+	struct rec a, b, c;
+	struct mm_struct *mm;
+
+	setup();
+	mm = mm_alloc();
+	rec_init(&a, &rec_ops, 1);
+	rec_init(&b, &rec_failing_ops, 2);
+	rec_init(&c, &rec_ops, 3);
+	b.start_ret = -EAGAIN;
+	ASSERT_EQ(mmu_notifier_register(&a.mn, mm), 0);
+	ASSERT_EQ(mmu_notifier_register(&b.mn, mm), 0);
+	ASSERT_EQ(mmu_notifier_register(&c.mn, mm), 0);
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, 0x10000, 0x30000);
+	ASSERT_EQ(mmu_notifier_invalidate_range_start_nonblock(&range), -EAGAIN);
+	ASSERT(!mmu_notifier_range_blockable(&range));
+	ASSERT_EQ(a.starts, 1);
+	ASSERT_EQ(a.ends, 1);
+	ASSERT_EQ(b.starts, 1);
+	ASSERT_EQ(b.ends, 0);
+	ASSERT_EQ(c.starts, 1);
+	ASSERT_EQ(c.ends, 1);
+	ASSERT_EQ(nlog, 5); /* three starts, two ends, nothing else */
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ(rlog[i].kind, R_START);
+	for (int i = 3; i < 5; i++) {
+		ASSERT_EQ(rlog[i].kind, R_END);
+		ASSERT_NE(rlog[i].who, 2);
+		ASSERT_UEQ(rlog[i].start, 0x10000);
+		ASSERT_UEQ(rlog[i].end, 0x30000);
+	}
+
+	/* Success path of the non-blocking start. */
+	b.start_ret = 0;
+	ASSERT_EQ(mmu_notifier_invalidate_range_start_nonblock(&range), 0);
+	mmu_notifier_invalidate_range_end(&range);
+	ASSERT_EQ(a.ends, 2);
+	ASSERT_EQ(c.ends, 2);
+
+	mmu_notifier_unregister(&a.mn, mm);
+	mmu_notifier_unregister(&b.mn, mm);
+	mmu_notifier_unregister(&c.mn, mm);
+	mmput(mm);
+}
+
+static bool irec_invalidate(struct mmu_interval_notifier *sub,
+			    const struct mmu_notifier_range *range, unsigned long cur_seq)
+{
+	mmu_interval_set_seq(sub, cur_seq);
+	log_add(R_INTERVAL, 0, range->start, range->end, range->event);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops irec_ops = { .invalidate = irec_invalidate };
+
+TEST(notifier_interval_subscribers_before_classic)
+{
+	struct mmu_interval_notifier isub;
+	struct mm_struct *mm;
+	struct rec r;
+
+	setup();
+	mm = mm_alloc();
+	rec_init(&r, &rec_ops, 1);
+	ASSERT_EQ(mmu_notifier_register(&r.mn, mm), 0);
+	ASSERT_EQ(mmu_interval_notifier_insert(&isub, mm, 0x10000, 0x10000, &irec_ops), 0);
+	invalidate(mm, 0x18000, 0x19000, MMU_NOTIFY_UNMAP);
+	ASSERT_EQ(nlog, 3);
+	ASSERT_EQ(rlog[0].kind, R_INTERVAL);
+	ASSERT_EQ(rlog[1].kind, R_START);
+	ASSERT_EQ(rlog[2].kind, R_END);
+	mmu_interval_notifier_remove(&isub);
+	mmu_notifier_unregister(&r.mn, mm);
+	mmput(mm);
+}
+
+TEST(notifier_classic_failure_ends_interval_invalidation)
+{
+	struct mmu_notifier_range range;
+	struct mmu_interval_notifier isub;
+	struct mm_struct *mm;
+	unsigned long seq;
+	struct rec b;
+
+	setup();
+	mm = mm_alloc();
+	rec_init(&b, &rec_failing_ops, 2);
+	b.start_ret = -EAGAIN;
+	ASSERT_EQ(mmu_interval_notifier_insert(&isub, mm, 0x10000, 0x10000, &irec_ops), 0);
+	ASSERT_EQ(mmu_notifier_register(&b.mn, mm), 0);
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, 0x10000, 0x11000);
+	ASSERT_EQ(mmu_notifier_invalidate_range_start_nonblock(&range), -EAGAIN);
+	/* No _end will come: the interval side must be idle again, not stuck odd. */
+	seq = mmu_interval_read_begin(&isub); /* would sleep forever otherwise */
+	ASSERT(mmu_interval_read_retry(&isub, seq) == false);
+	mmu_notifier_unregister(&b.mn, mm);
+	mmu_interval_notifier_remove(&isub);
+	mmput(mm);
+}
+
+static _Atomic int warned_start_calls;
+
+static int bad_start(struct mmu_notifier *mn, const struct mmu_notifier_range *range)
+{
+	(void)mn, (void)range;
+	atomic_fetch_add(&warned_start_calls, 1);
+	return -ENOMEM;
+}
+
+static const struct mmu_notifier_ops bad_start_ops = { .invalidate_range_start = bad_start };
+
+TEST(notifier_start_error_other_than_eagain_warns)
+{
+	struct mmu_notifier_range range;
+	struct mm_struct *mm;
+	unsigned long warns;
+	struct rec r;
+
+	setup();
+	mm = mm_alloc();
+	rec_init(&r, &bad_start_ops, 1);
+	ASSERT_EQ(mmu_notifier_register(&r.mn, mm), 0);
+	warns = sm_warn_count();
+	invalidate(mm, 0x10000, 0x11000, MMU_NOTIFY_CLEAR); /* blockable: must not fail */
+	ASSERT_UGT(sm_warn_count(), warns);
+	warns = sm_warn_count();
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, 0x10000, 0x11000);
+	ASSERT_EQ(mmu_notifier_invalidate_range_start_nonblock(&range), -EAGAIN);
+	ASSERT_UGT(sm_warn_count(), warns);
+	ASSERT_EQ(warned_start_calls, 2);
+	mmu_notifier_unregister(&r.mn, mm);
+	mmput(mm);
+}
+
+TEST(notifier_young_aggregates)
+{
+	struct mm_struct *mm;
+	struct rec a, b;
+
+	setup();
+	mm = mm_alloc();
+	ASSERT_EQ(mmu_notifier_clear_young(mm, 0, PAGE_SIZE), 0);
+	rec_init(&a, &rec_ops, 1);
+	rec_init(&b, &rec_ops, 2);
+	ASSERT_EQ(mmu_notifier_register(&a.mn, mm), 0);
+	ASSERT_EQ(mmu_notifier_register(&b.mn, mm), 0);
+	ASSERT_EQ(mmu_notifier_clear_flush_young(mm, 0x10000, 0x11000), 0);
+	ASSERT_EQ(a.young_calls + b.young_calls, 2);
+	b.young = 1;
+	ASSERT_NE(mmu_notifier_clear_flush_young(mm, 0x10000, 0x11000), 0);
+	ASSERT_NE(mmu_notifier_clear_young(mm, 0x10000, 0x11000), 0);
+	ASSERT_EQ(a.young_calls + b.young_calls, 6); /* every subscriber is aged */
+	a.young = 1;
+	ASSERT_NE(mmu_notifier_test_young(mm, 0x10000), 0);
+	ASSERT_EQ(a.young_calls + b.young_calls, 7); /* test_young stops at the first yes */
+	mmu_notifier_change_pte(mm, 0x10000, 5, false);
+	ASSERT_EQ(a.change_ptes, 1);
+	ASSERT_EQ(b.change_ptes, 1);
+	mmu_notifier_unregister(&a.mn, mm);
+	mmu_notifier_unregister(&b.mn, mm);
+	mmput(mm);
+}
+
+TEST(notifier_event_names)
+{
+	ASSERT_STR_EQ(mmu_notifier_event_name(MMU_NOTIFY_UNMAP), "unmap");
+	ASSERT_STR_EQ(mmu_notifier_event_name(MMU_NOTIFY_PROTECTION_PAGE), "protection_page");
+	ASSERT_STR_EQ(mmu_notifier_event_name(MMU_NOTIFY_RELEASE), "release");
+	ASSERT_STR_EQ(mmu_notifier_event_name((enum mmu_notifier_event)99), "unknown");
+}
