@@ -143,8 +143,8 @@ static int scenario_run_all(void)
 
 	for (size_t i = 0; i < sim_nr_builtins; i++)
 		failed += (size_t)scenario_run_quiet(&sim_builtins[i]);
-	printf("%zu scenarios, %zu passed, %zu failed\n", sim_nr_builtins,
-	       sim_nr_builtins - failed, failed);
+	printf("%zu scenarios, %zu passed, %zu failed\n", sim_nr_builtins, sim_nr_builtins - failed,
+	       failed);
 	return failed ? 1 : 0;
 }
 

@@ -32,9 +32,10 @@ struct mmu_interval_notifier;
 /**
  * enum mmu_notifier_event - why the range is invalidated
  * @MMU_NOTIFY_UNMAP: the range is unmapped (munmap, mremap's old range,
- *   MADV_DONTNEED, exit teardown, reclaim unmapping a page).
+ *   exit teardown, reclaim unmapping a page).
  * @MMU_NOTIFY_CLEAR: PTEs are cleared or replaced, the mapping stays (COW
- *   break, KSM, page-out, truncation).
+ *   break, MADV_DONTNEED as Linux's zap_page_range_single(), KSM, page-out,
+ *   truncation).
  * @MMU_NOTIFY_PROTECTION_VMA: mprotect() changes the protection of a VMA.
  * @MMU_NOTIFY_PROTECTION_PAGE: a page is write-protected (fork's COW setup,
  *   KSM before merging).

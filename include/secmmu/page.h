@@ -116,6 +116,8 @@ bool get_page_unless_zero(struct page *page);
  * A refcount underflow is a BUG.
  */
 void put_page(struct page *page);
+/* Drop @nr references at once (an unpin drops GUP_PIN_COUNTING_BIAS). */
+void put_page_refs(struct page *page, int nr);
 
 static inline int page_ref_count(const struct page *page)
 {

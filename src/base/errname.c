@@ -16,19 +16,19 @@ struct errno_entry {
 	const char *name; /* with the leading '-', so errno_name() needs no copy */
 };
 
+/* clang-format off */
 #define E(x) { x, "-" #x }
+/* clang-format on */
 static const struct errno_entry errno_table[] = {
-	E(EPERM),     E(ENOENT),    E(ESRCH),	     E(EINTR),	     E(EIO),
-	E(ENXIO),     E(E2BIG),	    E(ENOEXEC),	     E(EBADF),	     E(ECHILD),
-	E(EAGAIN),    E(ENOMEM),    E(EACCES),	     E(EFAULT),	     E(EBUSY),
-	E(EEXIST),    E(EXDEV),	    E(ENODEV),	     E(ENOTDIR),     E(EISDIR),
-	E(EINVAL),    E(ENFILE),    E(EMFILE),	     E(ENOTTY),	     E(EFBIG),
-	E(ENOSPC),    E(ESPIPE),    E(EROFS),	     E(EMLINK),	     E(EPIPE),
-	E(EDOM),      E(ERANGE),    E(EDEADLK),	     E(ENAMETOOLONG), E(ENOLCK),
-	E(ENOSYS),    E(ENOTEMPTY), E(ELOOP),	     E(ENOMSG),	     E(EIDRM),
-	E(ENODATA),   E(ETIME),	    E(EOVERFLOW),    E(EBADFD),	     E(EOPNOTSUPP),
-	E(EADDRINUSE), E(ENOTCONN), E(ETIMEDOUT),    E(EALREADY),    E(EINPROGRESS),
-	E(ECANCELED), E(EOWNERDEAD), E(EHWPOISON),
+	E(EPERM),     E(ENOENT),      E(ESRCH),	     E(EINTR),	      E(EIO),	    E(ENXIO),
+	E(E2BIG),     E(ENOEXEC),     E(EBADF),	     E(ECHILD),	      E(EAGAIN),    E(ENOMEM),
+	E(EACCES),    E(EFAULT),      E(EBUSY),	     E(EEXIST),	      E(EXDEV),	    E(ENODEV),
+	E(ENOTDIR),   E(EISDIR),      E(EINVAL),     E(ENFILE),	      E(EMFILE),    E(ENOTTY),
+	E(EFBIG),     E(ENOSPC),      E(ESPIPE),     E(EROFS),	      E(EMLINK),    E(EPIPE),
+	E(EDOM),      E(ERANGE),      E(EDEADLK),    E(ENAMETOOLONG), E(ENOLCK),    E(ENOSYS),
+	E(ENOTEMPTY), E(ELOOP),	      E(ENOMSG),     E(EIDRM),	      E(ENODATA),   E(ETIME),
+	E(EOVERFLOW), E(EBADFD),      E(EOPNOTSUPP), E(EADDRINUSE),   E(ENOTCONN),  E(ETIMEDOUT),
+	E(EALREADY),  E(EINPROGRESS), E(ECANCELED),  E(EOWNERDEAD),   E(EHWPOISON),
 };
 #undef E
 
@@ -36,9 +36,9 @@ static const struct {
 	const char *alias;
 	int err;
 } errno_aliases[] = {
-	{ "EWOULDBLOCK", EAGAIN },
-	{ "EDEADLOCK", EDEADLK },
-	{ "ENOTSUP", EOPNOTSUPP },
+	{"EWOULDBLOCK", EAGAIN},
+	{"EDEADLOCK", EDEADLK},
+	{"ENOTSUP", EOPNOTSUPP},
 };
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

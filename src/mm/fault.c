@@ -131,7 +131,8 @@ static int do_driver_fault(struct vm_area_struct *vma, unsigned long addr, bool 
 	if (!ptep) {
 		ret = -ENOMEM;
 	} else if (pte_none(pte_load(ptep))) {
-		map_new_page(mm, ptep, vmf.page, vma->vm_flags & VM_WRITE);
+		/* A private mapping never writes the driver's page: COW on the next write fault. */
+		map_new_page(mm, ptep, vmf.page, (vma->vm_flags & VM_WRITE) && vma_is_shared(vma));
 		vmf.page = NULL;
 	}
 	sm_mutex_unlock(&mm->page_table_lock);
@@ -143,7 +144,8 @@ static int do_driver_fault(struct vm_area_struct *vma, unsigned long addr, bool 
 /* May a write fault reuse the private anonymous page @page in place? */
 static bool can_reuse_anon(struct page *page)
 {
-	if (is_zero_pfn(page_to_pfn(page)))
+	/* Only anonymous pages are ever reused; file and zero pages are copied. */
+	if (!PageTest(page, PG_anon))
 		return false;
 	if (PageTest(page, PG_anon_exclusive))
 		return true;
@@ -226,19 +228,22 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int
 	addr &= PAGE_MASK;
 	if (addr < vma->vm_start || addr >= vma->vm_end || !vma_allows(vma, write))
 		return -EFAULT;
-	if (vma->vm_ops && vma->vm_ops->fault)
-		return do_driver_fault(vma, addr, write);
 	if (vma_core(vma)->shm)
 		return do_shared_page(vma, addr, write);
 
 	ptep = pte_offset(mm, addr);
 	pte = ptep ? pte_load(ptep) : 0;
+	if (pte_none(pte) && vma->vm_ops && vma->vm_ops->fault)
+		return do_driver_fault(vma, addr, write);
 	if (pte_none(pte))
 		return do_anonymous_page(vma, addr, write);
 	if (!pte_present(pte))
 		return -EFAULT; /* swap entries arrive with the swap device */
-	if (write && !pte_write(pte))
+	if (write && !pte_write(pte)) {
+		if (vma_is_shared(vma)) /* a shared driver mapping mapped read-only */
+			return -EFAULT;
 		return do_wp_page(vma, addr, pte);
+	}
 	return 0;
 }
 

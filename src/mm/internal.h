@@ -59,8 +59,10 @@ static inline void set_pte(struct mm_struct *mm, pte_t *ptep, uint64_t pte)
 /* --- page tables (pgtable.c) -------------------------------------------- */
 
 pte_t *pgd_alloc(void);
-/* Free every table (the mm is dead). */
+/* Free every table (the struct is being freed). */
 void free_pgtables(struct mm_struct *mm);
+/* Free every table but the pgd (exit_mmap: the address space is gone). */
+void free_pgtables_below_pgd(struct mm_struct *mm);
 /* The PTE slot for @addr or NULL if a table on the way is missing. */
 pte_t *pte_offset(struct mm_struct *mm, unsigned long addr);
 /* The PTE slot, allocating tables; caller holds the PTL. NULL on -ENOMEM. */

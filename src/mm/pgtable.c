@@ -48,6 +48,18 @@ static void free_level(pte_t *table, int level)
 	free(table);
 }
 
+void free_pgtables_below_pgd(struct mm_struct *mm)
+{
+	for (int i = 0; i < PT_ENTRIES; i++) {
+		pte_t *next = entry_table(&mm->pgd[i]);
+
+		if (!next)
+			continue;
+		atomic_store_explicit(&mm->pgd[i], 0, memory_order_release);
+		free_level(next, 2);
+	}
+}
+
 void free_pgtables(struct mm_struct *mm)
 {
 	if (mm->pgd)

@@ -206,18 +206,23 @@ static void free_frame(struct page *page)
 	sm_mutex_unlock(&phys.lock);
 }
 
-void put_page(struct page *page)
+void put_page_refs(struct page *page, int nr)
 {
 	int old;
 
 	if (PageTest(page, PG_reserved)) {
-		atomic_fetch_sub(&page->_refcount, 1); /* the zero page is never freed */
+		atomic_fetch_sub(&page->_refcount, nr); /* the zero page is never freed */
 		return;
 	}
-	old = atomic_fetch_sub_explicit(&page->_refcount, 1, memory_order_acq_rel);
-	BUG_ON(old <= 0); /* refcount underflow */
-	if (old == 1)
+	old = atomic_fetch_sub_explicit(&page->_refcount, nr, memory_order_acq_rel);
+	BUG_ON(old < nr); /* refcount underflow */
+	if (old == nr)
 		free_frame(page);
+}
+
+void put_page(struct page *page)
+{
+	put_page_refs(page, 1);
 }
 
 void *page_address(const struct page *page)

@@ -34,8 +34,10 @@ void zap_pte(struct mm_struct *mm, pte_t *ptep, struct page **freelist, unsigned
 		WARN_ON(!(pte & PTE_SWAP));
 		return;
 	}
-	if (is_zero_pfn(pte_pfn(pte)))
+	if (is_zero_pfn(pte_pfn(pte))) {
+		put_page(zero_page()); /* Pairs with get_page() when it was mapped. */
 		return;
+	}
 	page = pfn_to_page(pte_pfn(pte));
 	BUG_ON(!page);
 	BUG_ON(atomic_fetch_sub(&page->_mapcount, 1) <= 0);
@@ -184,6 +186,14 @@ void exit_mmap(struct mm_struct *mm)
 		vma_detach(mm, vma, &detached);
 		vma = next;
 	}
+	/*
+	 * The page tables go with the address space, not with the struct: a
+	 * lazy-TLB holder of mm_count keeps only the pgd. Reverse-map walkers
+	 * hold rmap_lock, so they cannot be inside a table being freed.
+	 */
+	sm_down_write(&mm->rmap_lock);
+	free_pgtables_below_pgd(mm);
+	sm_up_write(&mm->rmap_lock);
 	mmap_write_unlock(mm);
 	vma_free_list(detached);
 }

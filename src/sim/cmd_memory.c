@@ -87,9 +87,8 @@ static int cmd_madvise(struct sim_ctx *ctx, int argc, char **argv)
 		return -1;
 	advice = sim_parse_advice(argv[4]);
 	if (advice < 0)
-		return sim_malformed(ctx,
-				     "bad advice '%s' (dontneed pageout mergeable unmergeable)",
-				     argv[4]);
+		return sim_malformed(
+			ctx, "bad advice '%s' (dontneed pageout mergeable unmergeable)", argv[4]);
 	if (!mm)
 		return sim_result_errno(ctx, -ESRCH);
 	return sim_result_errno(ctx, mm_madvise(mm, addr, len, advice));
@@ -193,25 +192,24 @@ static int cmd_read(struct sim_ctx *ctx, int argc, char **argv)
 }
 
 const struct sim_cmd sim_cmds_memory[] = {
-	{ "mmap", 5, 5, cmd_mmap, "mmap NAME ADDR LEN PROT private|shared",
-	  "map anonymous memory at ADDR (MAP_FIXED); PROT: none r rw rx rwx",
-	  "mmap p1 0x10000000 16K rw private" },
-	{ "munmap", 3, 3, cmd_munmap, "munmap NAME ADDR LEN",
-	  "unmap [ADDR, ADDR+LEN); nothing mapped there is still ok", "munmap p1 0x10000000 4K" },
-	{ "mprotect", 4, 4, cmd_mprotect, "mprotect NAME ADDR LEN PROT",
-	  "change the protection; -ENOMEM if part of the range is unmapped",
-	  "mprotect p1 0x10000000 4K r" },
-	{ "madvise", 4, 4, cmd_madvise,
-	  "madvise NAME ADDR LEN dontneed|pageout|mergeable|unmergeable",
-	  "madvise(2) the range", "madvise p1 0x10000000 4K dontneed" },
-	{ "mremap", 4, 5, cmd_mremap, "mremap NAME OLDADDR OLDLEN NEWLEN [NEWADDR]",
-	  "move (NEWADDR: MREMAP_MAYMOVE|MREMAP_FIXED) or resize in place",
-	  "mremap p1 0x10000000 8K 16K 0x20000000" },
-	{ "write", 3, 3, cmd_write, "write NAME ADDR DATA",
-	  "copy_to_user; DATA is 0xHEX, \"text\" or fill:BYTE:LEN",
-	  "write p1 0x10000000 \"hello\"" },
-	{ "read", 3, 3, cmd_read, "read NAME ADDR LEN",
-	  "copy_from_user: the bytes in lower-case hex, or -EFAULT",
-	  "read p1 0x10000000 5 => 68656c6c6f" },
-	{ NULL },
+	{"mmap", 5, 5, cmd_mmap, "mmap NAME ADDR LEN PROT private|shared",
+	 "map anonymous memory at ADDR (MAP_FIXED); PROT: none r rw rx rwx",
+	 "mmap p1 0x10000000 16K rw private"},
+	{"munmap", 3, 3, cmd_munmap, "munmap NAME ADDR LEN",
+	 "unmap [ADDR, ADDR+LEN); nothing mapped there is still ok", "munmap p1 0x10000000 4K"},
+	{"mprotect", 4, 4, cmd_mprotect, "mprotect NAME ADDR LEN PROT",
+	 "change the protection; -ENOMEM if part of the range is unmapped",
+	 "mprotect p1 0x10000000 4K r"},
+	{"madvise", 4, 4, cmd_madvise,
+	 "madvise NAME ADDR LEN dontneed|pageout|mergeable|unmergeable", "madvise(2) the range",
+	 "madvise p1 0x10000000 4K dontneed"},
+	{"mremap", 4, 5, cmd_mremap, "mremap NAME OLDADDR OLDLEN NEWLEN [NEWADDR]",
+	 "move (NEWADDR: MREMAP_MAYMOVE|MREMAP_FIXED) or resize in place",
+	 "mremap p1 0x10000000 8K 16K 0x20000000"},
+	{"write", 3, 3, cmd_write, "write NAME ADDR DATA",
+	 "copy_to_user; DATA is 0xHEX, \"text\" or fill:BYTE:LEN", "write p1 0x10000000 \"hello\""},
+	{"read", 3, 3, cmd_read, "read NAME ADDR LEN",
+	 "copy_from_user: the bytes in lower-case hex, or -EFAULT",
+	 "read p1 0x10000000 5 => 68656c6c6f"},
+	{NULL},
 };

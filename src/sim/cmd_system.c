@@ -51,7 +51,8 @@ static unsigned long world_locked_vm(struct sim_world *w)
 {
 	unsigned long total = 0;
 
-	sim_for_each_obj(w, o) {
+	sim_for_each_obj(w, o)
+	{
 		struct sim_proc *p = (struct sim_proc *)o;
 		struct mm_stats st;
 
@@ -135,27 +136,24 @@ static int cmd_check(struct sim_ctx *ctx, int argc, char **argv)
 	(void)argv;
 	ctx->check_mode = true;
 	check_frames(ctx);
-	sim_for_each_obj(ctx->world, o)
-		if (o->type->check)
-			o->type->check(ctx, o);
+	sim_for_each_obj(ctx->world, o) if (o->type->check) o->type->check(ctx, o);
 	if (!ctx->result)
 		return sim_result(ctx, "ok");
 	return 0;
 }
 
 const struct sim_cmd sim_cmds_system[] = {
-	{ "phys", 1, 1, cmd_phys, "phys SIZE",
-	  "create physical memory of SIZE bytes (default 64M); only before any mm",
-	  "phys 16M" },
-	{ "swap", 1, 2, cmd_swap, "swap SIZE [file=PATH]",
-	  "configure a swap device (none exists yet: -ENOSYS)", "swap 8M => -ENOSYS" },
-	{ "mem", 0, 1, cmd_mem, "mem [NAME]",
-	  "memory totals: frames=F pinned=P swapped=S locked_vm=L; with NAME: "
-	  "rss=R swap=S locked_vm=L pinned=P of that process",
-	  "mem p1 => rss=1 swap=0 locked_vm=0 pinned=0" },
-	{ "limit", 3, 3, cmd_limit, "limit NAME memlock SIZE|unlimited",
-	  "set the RLIMIT_MEMLOCK of NAME", "limit p1 memlock 64K" },
-	{ "check", 0, 0, cmd_check, "check",
-	  "run the invariant checks now: ok, or what broke", "check => ok" },
-	{ NULL },
+	{"phys", 1, 1, cmd_phys, "phys SIZE",
+	 "create physical memory of SIZE bytes (default 64M); only before any mm", "phys 16M"},
+	{"swap", 1, 2, cmd_swap, "swap SIZE [file=PATH]",
+	 "configure a swap device (none exists yet: -ENOSYS)", "swap 8M => -ENOSYS"},
+	{"mem", 0, 1, cmd_mem, "mem [NAME]",
+	 "memory totals: frames=F pinned=P swapped=S locked_vm=L; with NAME: "
+	 "rss=R swap=S locked_vm=L pinned=P of that process",
+	 "mem p1 => rss=1 swap=0 locked_vm=0 pinned=0"},
+	{"limit", 3, 3, cmd_limit, "limit NAME memlock SIZE|unlimited",
+	 "set the RLIMIT_MEMLOCK of NAME", "limit p1 memlock 64K"},
+	{"check", 0, 0, cmd_check, "check", "run the invariant checks now: ok, or what broke",
+	 "check => ok"},
+	{NULL},
 };

@@ -127,11 +127,11 @@ static int lookup_word(const struct word_value *tab, size_t n, const char *s)
 int sim_parse_prot(const char *s)
 {
 	static const struct word_value prots[] = {
-		{ "none", PROT_NONE },
-		{ "r", PROT_READ },
-		{ "rw", PROT_READ | PROT_WRITE },
-		{ "rx", PROT_READ | PROT_EXEC },
-		{ "rwx", PROT_READ | PROT_WRITE | PROT_EXEC },
+		{"none", PROT_NONE},
+		{"r", PROT_READ},
+		{"rw", PROT_READ | PROT_WRITE},
+		{"rx", PROT_READ | PROT_EXEC},
+		{"rwx", PROT_READ | PROT_WRITE | PROT_EXEC},
 	};
 
 	return LOOKUP(prots, s);
@@ -140,8 +140,8 @@ int sim_parse_prot(const char *s)
 int sim_parse_map_type(const char *s)
 {
 	static const struct word_value types[] = {
-		{ "private", MAP_PRIVATE },
-		{ "shared", MAP_SHARED },
+		{"private", MAP_PRIVATE},
+		{"shared", MAP_SHARED},
 	};
 
 	return LOOKUP(types, s);
@@ -150,10 +150,10 @@ int sim_parse_map_type(const char *s)
 int sim_parse_advice(const char *s)
 {
 	static const struct word_value advice[] = {
-		{ "dontneed", MADV_DONTNEED },
-		{ "pageout", MADV_PAGEOUT },
-		{ "mergeable", MADV_MERGEABLE },
-		{ "unmergeable", MADV_UNMERGEABLE },
+		{"dontneed", MADV_DONTNEED},
+		{"pageout", MADV_PAGEOUT},
+		{"mergeable", MADV_MERGEABLE},
+		{"unmergeable", MADV_UNMERGEABLE},
 	};
 
 	return LOOKUP(advice, s);

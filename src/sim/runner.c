@@ -106,8 +106,7 @@ int sim_arg_size(struct sim_ctx *ctx, const char *s, uint64_t *v)
 	return err ? number_error(ctx, err, s) : 0;
 }
 
-int sim_arg_range(struct sim_ctx *ctx, const char *addr, const char *len, uint64_t *a,
-		  uint64_t *l)
+int sim_arg_range(struct sim_ctx *ctx, const char *addr, const char *len, uint64_t *a, uint64_t *l)
 {
 	if (sim_arg_num(ctx, addr, a) || sim_arg_size(ctx, len, l))
 		return -1;
@@ -122,9 +121,8 @@ int sim_arg_range(struct sim_ctx *ctx, const char *addr, const char *len, uint64
 static int arity_error(struct sim_ctx *ctx, const struct sim_cmd *c, int got)
 {
 	if (c->min_args == c->max_args)
-		return sim_malformed(ctx, "%s: expected %d argument%s, got %d (usage: %s)",
-				     c->name, c->min_args, c->min_args == 1 ? "" : "s", got,
-				     c->usage);
+		return sim_malformed(ctx, "%s: expected %d argument%s, got %d (usage: %s)", c->name,
+				     c->min_args, c->min_args == 1 ? "" : "s", got, c->usage);
 	if (c->max_args == c->min_args + 1)
 		return sim_malformed(ctx, "%s: expected %d or %d arguments, got %d (usage: %s)",
 				     c->name, c->min_args, c->max_args, got, c->usage);
@@ -162,7 +160,7 @@ static int dispatch(struct sim_ctx *ctx, const char *cmd)
 
 int sim_exec_line(struct sim_world *w, int lineno, const char *line, FILE *out, char **result)
 {
-	struct sim_ctx ctx = { .world = w, .line = lineno };
+	struct sim_ctx ctx = {.world = w, .line = lineno};
 	char *cmd = NULL, *expected = NULL;
 	bool has_expect;
 	const char *why;

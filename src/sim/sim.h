@@ -236,8 +236,8 @@ void sim_cmd_for_each(void (*fn)(const struct sim_cmd *cmd, void *arg), void *ar
 struct sim_ctx {
 	struct sim_world *world;
 	int line;
-	char *result;    /* malloc()ed RESULT text */
-	char *error;     /* malloc()ed WHY of a malformed line */
+	char *result;	 /* malloc()ed RESULT text */
+	char *error;	 /* malloc()ed WHY of a malformed line */
 	bool check_mode; /* collecting `check` problems */
 };
 
@@ -254,14 +254,13 @@ int sim_malformed(struct sim_ctx *ctx, const char *fmt, ...) __attribute__((form
 int sim_arg_num(struct sim_ctx *ctx, const char *s, uint64_t *v);
 int sim_arg_size(struct sim_ctx *ctx, const char *s, uint64_t *v);
 /* ADDR and LEN, refusing a range that wraps past 2^64. */
-int sim_arg_range(struct sim_ctx *ctx, const char *addr, const char *len, uint64_t *a,
-		  uint64_t *l);
+int sim_arg_range(struct sim_ctx *ctx, const char *addr, const char *len, uint64_t *a, uint64_t *l);
 
 /* --- the runner (src/sim/runner.c) ------------------------------------- */
 
 /* Exit statuses of a run. */
-#define SIM_EXIT_OK 0
-#define SIM_EXIT_FAIL 1	     /* an expectation failed, or something leaked */
+#define SIM_EXIT_OK	   0
+#define SIM_EXIT_FAIL	   1 /* an expectation failed, or something leaked */
 #define SIM_EXIT_MALFORMED 2 /* a malformed line stopped the run */
 
 /**

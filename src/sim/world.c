@@ -23,10 +23,10 @@
 
 struct sim_world {
 	struct sim_obj *head, *tail;
-	bool phys_owned;	/* this world initialised physical memory */
-	bool phys_fixed;	/* memory is in use: `phys` may no longer come */
+	bool phys_owned;	   /* this world initialised physical memory */
+	bool phys_fixed;	   /* memory is in use: `phys` may no longer come */
 	unsigned long base_frames; /* frames in use before the run (not ours) */
-	unsigned long base_mms;    /* mm structs alive before the run */
+	unsigned long base_mms;	   /* mm structs alive before the run */
 };
 
 struct sim_world *sim_world_new(void)
@@ -87,9 +87,7 @@ static bool valid_name(const char *name)
 
 static struct sim_obj *find_any(struct sim_world *w, const char *name)
 {
-	sim_for_each_obj(w, o)
-		if (!o->retired && !strcmp(o->name, name))
-			return o;
+	sim_for_each_obj(w, o) if (!o->retired && !strcmp(o->name, name)) return o;
 	return NULL;
 }
 
@@ -291,9 +289,8 @@ int sim_world_destroy(struct sim_world *w, FILE *report)
 	if (!w)
 		return 0;
 	for (int phase = 0; phase < SIM_NR_PHASES; phase++)
-		sim_for_each_obj(w, o)
-			if (o->type->teardown)
-				o->type->teardown(w, o, (enum sim_phase)phase);
+		sim_for_each_obj(w, o) if (o->type->teardown)
+			o->type->teardown(w, o, (enum sim_phase)phase);
 	wait_for_callbacks();
 	if (phys_initialized())
 		frames = phys_used_frames();

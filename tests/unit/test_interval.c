@@ -372,22 +372,31 @@ TEST(interval_insert_during_invalidation_is_deferred)
 	isub_init(&a);
 	isub_init(&b);
 	ASSERT_EQ(mmu_interval_notifier_insert(&a.sub, mm, 0x10000, 0x1000, &isub_ops), 0);
-	inv_begin(&it, mm, 0x10000, 0x20000);
-	inv_wait_started(&it);
-	ASSERT_EQ(a.calls, 1);
+	/* The walk parks in a's callback, before reaching where b will go. */
+	a.block = true;
+	memset(&it, 0, sizeof(it));
+	it.mm = mm;
+	it.start = 0x10000;
+	it.end = 0x20000;
+	pthread_create(&it.t, NULL, inv_thread_fn, &it);
+	while (!atomic_load(&a.parked))
+		sleep_ms(1);
 
-	/* b overlaps the running invalidation but was not told about it ... */
+	/* b overlaps the running invalidation: the tree being walked must not change ... */
 	ASSERT_EQ(mmu_interval_notifier_insert(&b.sub, mm, 0x18000, 0x1000, &isub_ops), 0);
 	ASSERT_UEQ(b.sub.invalidate_seq & 1, 1);
-	/* ... so a reader of b must wait for its end. */
+	ASSERT_EQ(mm_count_read(mm), 3);
+	/* ... and a reader of b must wait for the end of what b was not told about. */
 	reader_start(&rd, &b);
 	sleep_ms(50);
 	ASSERT(!atomic_load(&rd.done));
-	inv_release(&it);
+	atomic_store(&a.unpark, true);
+	pthread_join(it.t, NULL);
 	pthread_join(rd.t, NULL);
-	ASSERT_EQ(b.calls, 0);
+	ASSERT_EQ(b.calls, 0); /* the resumed walk did not find it */
 
 	/* Applied at the end: the next invalidation reaches b. */
+	a.block = false;
 	invalidate(mm, 0x18000, 0x19000);
 	ASSERT_EQ(b.calls, 1);
 	ASSERT(isub_retry(&b, rd.seq));

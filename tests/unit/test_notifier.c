@@ -86,13 +86,13 @@ static void log_add(enum rec_kind kind, int who, unsigned long start, unsigned l
 struct rec {
 	struct mmu_notifier mn;
 	int who;
-	int start_ret;           /* what start returns when non-blockable */
+	_Atomic int start_ret;   /* what start returns when non-blockable */
 	_Atomic int starts, ends, releases, arch, young_calls, change_ptes;
 	_Atomic bool after_release; /* a callback came after ->release */
-	unsigned int sleep_in_start_ms;
+	_Atomic unsigned int sleep_in_start_ms;
 	_Atomic bool in_start, start_done;
 	_Atomic uint64_t start_done_ns, release_ns;
-	int young;               /* what the young callbacks answer */
+	_Atomic int young;       /* what the young callbacks answer */
 };
 
 static struct rec *to_rec(struct mmu_notifier *mn)
@@ -565,6 +565,112 @@ TEST(notifier_exit_waits_for_release_claimed_by_unregister)
 	pthread_join(t, NULL);
 	ASSERT_EQ(r.releases, 1);
 	mmdrop(mm);
+}
+
+/*
+ * A reader that sleeps in Y's callback holds the grace period open, so exit
+ * sits between claiming ->release of X and calling it. An unregister of X
+ * in that window must neither skip X's ->release nor return before it ran.
+ */
+struct exit_ctx {
+	struct mm_struct *mm;
+	_Atomic bool done;
+};
+
+static void *exit_thread(void *arg)
+{
+	struct exit_ctx *c = arg;
+
+	mmput(c->mm);
+	atomic_store(&c->done, true);
+	return NULL;
+}
+
+TEST(notifier_unregister_during_exit_grace_period_still_releases)
+{
+	struct inv_thread it;
+	struct exit_ctx ec;
+	struct mm_struct *mm;
+	pthread_t t1, t2;
+	struct rec x, y;
+
+	setup();
+	mm = mm_alloc();
+	rec_init(&x, &rec_ops, 1);
+	rec_init(&y, &rec_ops, 2);
+	ASSERT_EQ(mmu_notifier_register(&y.mn, mm), 0);
+	ASSERT_EQ(mmu_notifier_register(&x.mn, mm), 0);
+	y.sleep_in_start_ms = 200;
+	mmgrab(mm);
+	it = (struct inv_thread){ mm, 0x10000, 0x20000 };
+	pthread_create(&t1, NULL, invalidate_thread, &it);
+	while (!atomic_load(&y.in_start))
+		sleep_ms(1);
+	ec = (struct exit_ctx){ mm, false };
+	pthread_create(&t2, NULL, exit_thread, &ec);
+	sleep_ms(30); /* exit has claimed X and Y and waits for the grace period */
+	mmu_notifier_unregister(&x.mn, mm);
+	ASSERT_EQ(x.releases, 1); /* exit ran it, and unregister waited for that */
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	ASSERT_EQ(x.releases, 1);
+	ASSERT_EQ(y.releases, 1);
+	mmu_notifier_unregister(&y.mn, mm);
+	ASSERT_EQ(y.releases, 1);
+	mmdrop(mm);
+}
+
+struct unreg_ctx {
+	struct mm_struct *mm;
+	struct rec *r;
+	_Atomic bool done;
+};
+
+static void *unreg_thread(void *arg)
+{
+	struct unreg_ctx *c = arg;
+
+	mmu_notifier_unregister(&c->r->mn, c->mm);
+	atomic_store(&c->done, true);
+	return NULL;
+}
+
+TEST(notifier_no_callback_once_unregister_claimed_release)
+{
+	struct unreg_ctx uc;
+	struct inv_thread it;
+	struct mm_struct *mm;
+	pthread_t t1, t2;
+	struct rec x, y;
+	int starts;
+
+	setup();
+	mm = mm_alloc();
+	rec_init(&x, &rec_ops, 1);
+	rec_init(&y, &rec_ops, 2);
+	ASSERT_EQ(mmu_notifier_register(&y.mn, mm), 0);
+	ASSERT_EQ(mmu_notifier_register(&x.mn, mm), 0);
+	y.sleep_in_start_ms = 200;
+	it = (struct inv_thread){ mm, 0x10000, 0x20000 };
+	pthread_create(&t1, NULL, invalidate_thread, &it);
+	while (!atomic_load(&y.in_start))
+		sleep_ms(1);
+	y.sleep_in_start_ms = 0;
+	uc = (struct unreg_ctx){ mm, &x, false };
+	pthread_create(&t2, NULL, unreg_thread, &uc);
+	sleep_ms(30); /* unregister has claimed X's ->release, waits for the reader */
+	ASSERT(!atomic_load(&uc.done));
+	starts = x.starts;
+	invalidate(mm, 0x10000, 0x20000, MMU_NOTIFY_CLEAR);
+	ASSERT_EQ(mmu_notifier_clear_young(mm, 0x10000, 0x20000), 0);
+	ASSERT_EQ(x.starts, starts); /* X is being released: nothing new for it */
+	ASSERT_EQ(x.young_calls, 0);
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	ASSERT_EQ(x.releases, 1);
+	ASSERT(!x.after_release);
+	mmu_notifier_unregister(&y.mn, mm);
+	mmput(mm);
 }
 
 /* ---- get / put ---- */

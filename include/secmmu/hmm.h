@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hmm_range_fault(): how a secondary MMU reads the primary page table to fill
+ * its own, without pinning anything.
+ *
+ * The caller pairs it with an interval notifier:
+ *
+ *	again:
+ *	  range.notifier_seq = mmu_interval_read_begin(range.notifier);
+ *	  mmap_read_lock(mm);
+ *	  ret = hmm_range_fault(&range);
+ *	  mmap_read_unlock(mm);
+ *	  if (ret == -EBUSY) goto again;
+ *	  take_lock(driver->update);
+ *	  if (mmu_interval_read_retry(range.notifier, range.notifier_seq)) {
+ *	    release_lock(driver->update); goto again;
+ *	  }
+ *	  install range.hmm_pfns[] in the device page table;
+ *	  release_lock(driver->update);
+ *
+ * The pfns are only guaranteed to be the ones the CPU maps until the next
+ * invalidation of the range, which the driver learns about in its
+ * ->invalidate callback under the same lock.
+ */
+#ifndef SECMMU_HMM_H
+#define SECMMU_HMM_H
+
+#include <stdint.h>
+
+#include "secmmu/mmu_notifier.h"
+
+/* Output bits of hmm_pfns[] */
+#define HMM_PFN_VALID (1UL << 63)
+#define HMM_PFN_WRITE (1UL << 62)
+#define HMM_PFN_ERROR (1UL << 61)
+/* Input bits: fault the page in (for a write) if it is not present */
+#define HMM_PFN_REQ_FAULT (1UL << 60)
+#define HMM_PFN_REQ_WRITE (1UL << 59)
+#define HMM_PFN_FLAGS (HMM_PFN_VALID | HMM_PFN_WRITE | HMM_PFN_ERROR | HMM_PFN_REQ_FAULT | \
+		       HMM_PFN_REQ_WRITE)
+
+static inline unsigned long hmm_pfn_to_pfn(unsigned long hmm_pfn)
+{
+	return hmm_pfn & ~HMM_PFN_FLAGS;
+}
+
+/**
+ * struct hmm_range
+ * @notifier:      the interval notifier covering the range
+ * @notifier_seq:  from mmu_interval_read_begin()
+ * @start, @end:   page-aligned [start, end)
+ * @hmm_pfns:      one entry per page: in, request bits (combined with
+ *                 @default_flags); out, pfn | HMM_PFN_VALID [| HMM_PFN_WRITE]
+ * @hmm_gens:      optional: the frame generation of each valid entry, for
+ *                 stale-translation checks (page_gen_valid())
+ * @default_flags: request bits applied to every page
+ */
+struct hmm_range {
+	struct mmu_interval_notifier *notifier;
+	unsigned long notifier_seq;
+	unsigned long start;
+	unsigned long end;
+	unsigned long *hmm_pfns;
+	uint32_t *hmm_gens;
+	unsigned long default_flags;
+};
+
+/**
+ * hmm_range_fault() - snapshot (and fault in) the primary PTEs of a range
+ *
+ * Caller holds mmap_lock for read and an mm_users reference. Takes no page
+ * reference. Return: 0; -EBUSY if an invalidation began since
+ * @notifier_seq (retry); -EFAULT if a requested page cannot be accessed
+ * (no VMA, or the VMA forbids it); -ENOMEM.
+ */
+int hmm_range_fault(struct hmm_range *range);
+
+#endif /* SECMMU_HMM_H */

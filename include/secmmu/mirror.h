@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A mirroring device: the reference secondary MMU (after lib/test_hmm.c).
+ *
+ * The device has its own page table, filled on device faults through
+ * hmm_range_fault() and kept coherent by an interval notifier over the whole
+ * user address space: no page is pinned, so everything it maps can be
+ * unmapped, swapped, migrated or merged under it. A DMA engine thread per
+ * device does the transfers with real memcpy through the device's
+ * translations; every access checks the frame generation recorded at fault
+ * time, so a translation that outlived its frame is caught
+ * (phys_stale_count()).
+ *
+ * MIRROR_BROKEN makes the invalidate callback ignore invalidations (it only
+ * bumps the sequence): a deliberately wrong driver, for tests that prove the
+ * checker catches one.
+ */
+#ifndef SECMMU_MIRROR_H
+#define SECMMU_MIRROR_H
+
+#include <stddef.h>
+
+#include "secmmu/mm.h"
+
+struct mirror;
+
+#define MIRROR_BROKEN 0x1U
+
+/**
+ * mirror_create() - attach a mirroring device to @mm
+ *
+ * The caller holds an mm_users reference. The device holds mm_count (through
+ * its interval notifier) until mirror_destroy(). Return: the device or
+ * ERR_PTR(-ENOMEM / -EINVAL (mm exited) / -EINTR).
+ */
+struct mirror *mirror_create(struct mm_struct *mm, unsigned int flags);
+
+/**
+ * mirror_destroy() - detach: remove the notifier (waiting for callbacks),
+ * stop the DMA engine, free the device page table.
+ */
+void mirror_destroy(struct mirror *m);
+
+/**
+ * mirror_read() / mirror_write() - DMA through the device's translations,
+ * faulting them in as needed. Runs on the device's DMA engine thread; the
+ * caller waits. Return: 0, -EFAULT (not mapped / not allowed), -ESRCH (the
+ * mm has exited), -ENOMEM, -EIO (a stale translation was detected: the
+ * driver is broken).
+ */
+int mirror_read(struct mirror *m, unsigned long addr, void *buf, size_t len);
+int mirror_write(struct mirror *m, unsigned long addr, const void *buf, size_t len);
+
+/* Translations currently installed in the device page table. */
+unsigned long mirror_nr_entries(struct mirror *m);
+/* Invalidations received, and stale translations detected. */
+unsigned long mirror_nr_invalidations(struct mirror *m);
+unsigned long mirror_nr_stale(struct mirror *m);
+
+#endif /* SECMMU_MIRROR_H */

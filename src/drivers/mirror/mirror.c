@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The mirroring device. See include/secmmu/mirror.h.
+ *
+ * Locking and references:
+ *   m->lock (LOCK_RANK_DRIVER_MMU)   the device page table (m->table,
+ *                                    m->nr_entries); taken by the invalidate
+ *                                    callback around mmu_interval_set_seq()
+ *                                    and by the fault path around
+ *                                    mmu_interval_read_retry(): the
+ *                                    collision-retry pair
+ *   m->notifier.mm                   mm_count, held by the inserted notifier
+ *   DMA                              mmget_not_zero() for faults only; a
+ *                                    transfer through an installed entry
+ *                                    holds m->lock across the memcpy, so the
+ *                                    invalidation (and the frame's free,
+ *                                    which comes after it) waits for it
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/lock.h"
+#include "secmmu/err.h"
+#include "secmmu/hmm.h"
+#include "secmmu/mirror.h"
+#include "secmmu/mmu_notifier.h"
+
+#define MIRROR_BUCKETS 4096
+#define MIRROR_FAULT_RETRIES 10000
+
+struct mirror_entry {
+	struct mirror_entry *next;
+	unsigned long vpn;
+	unsigned long pfn;
+	uint32_t gen;
+	bool write;
+};
+
+enum dma_op { DMA_READ, DMA_WRITE, DMA_STOP };
+
+struct dma_request {
+	enum dma_op op;
+	unsigned long addr;
+	void *buf;
+	size_t len;
+	int ret;
+	bool done;
+	struct dma_request *next;
+};
+
+struct mirror {
+	struct mmu_interval_notifier notifier;
+	unsigned int flags;
+	struct sm_mutex lock;
+	struct mirror_entry *table[MIRROR_BUCKETS];
+	unsigned long nr_entries;
+	_Atomic unsigned long nr_invalidations;
+	_Atomic unsigned long nr_stale;
+
+	pthread_t engine;
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond;
+	struct dma_request *queue, **qtail;
+};
+
+static unsigned long bucket_of(unsigned long vpn)
+{
+	return (vpn * 0x9e3779b97f4a7c15ULL) >> 52;
+}
+
+static struct mirror_entry *table_find(struct mirror *m, unsigned long vpn)
+{
+	struct mirror_entry *e;
+
+	lockdep_assert_held(&m->lock);
+	for (e = m->table[bucket_of(vpn)]; e; e = e->next)
+		if (e->vpn == vpn)
+			return e;
+	return NULL;
+}
+
+static void table_remove_vpn(struct mirror *m, unsigned long vpn)
+{
+	struct mirror_entry **pp = &m->table[bucket_of(vpn)], *e;
+
+	for (; (e = *pp); pp = &e->next) {
+		if (e->vpn == vpn) {
+			*pp = e->next;
+			free(e);
+			m->nr_entries--;
+			return;
+		}
+	}
+}
+
+/* Drop every translation of [start, end). Caller holds m->lock. */
+static void table_zap(struct mirror *m, unsigned long start, unsigned long end)
+{
+	unsigned long svpn = start >> PAGE_SHIFT, evpn = (end - 1) >> PAGE_SHIFT;
+
+	lockdep_assert_held(&m->lock);
+	if (!m->nr_entries)
+		return;
+	if (evpn - svpn < MIRROR_BUCKETS) {
+		for (unsigned long v = svpn; v <= evpn; v++)
+			table_remove_vpn(m, v);
+		return;
+	}
+	for (int b = 0; b < MIRROR_BUCKETS; b++) {
+		struct mirror_entry **pp = &m->table[b], *e;
+
+		while ((e = *pp)) {
+			if (e->vpn >= svpn && e->vpn <= evpn) {
+				*pp = e->next;
+				free(e);
+				m->nr_entries--;
+			} else {
+				pp = &e->next;
+			}
+		}
+	}
+}
+
+static int table_install(struct mirror *m, unsigned long vpn, unsigned long hmm_pfn,
+			 uint32_t gen)
+{
+	struct mirror_entry *e = table_find(m, vpn);
+
+	if (!e) {
+		e = calloc(1, sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		e->vpn = vpn;
+		e->next = m->table[bucket_of(vpn)];
+		m->table[bucket_of(vpn)] = e;
+		m->nr_entries++;
+	}
+	e->pfn = hmm_pfn_to_pfn(hmm_pfn);
+	e->write = hmm_pfn & HMM_PFN_WRITE;
+	e->gen = gen;
+	return 0;
+}
+
+/*
+ * The invalidate callback. May sleep when the range is blockable; otherwise
+ * it only trylocks and reports failure rather than wait.
+ */
+static bool mirror_invalidate(struct mmu_interval_notifier *sub,
+			      const struct mmu_notifier_range *range, unsigned long cur_seq)
+{
+	struct mirror *m = container_of(sub, struct mirror, notifier);
+
+	if (mmu_notifier_range_blockable(range))
+		sm_mutex_lock(&m->lock);
+	else if (!sm_mutex_trylock(&m->lock))
+		return false;
+	/* Pairs with mmu_interval_read_retry() in mirror_fault(), under the same lock. */
+	mmu_interval_set_seq(sub, cur_seq);
+	atomic_fetch_add(&m->nr_invalidations, 1);
+	if (!(m->flags & MIRROR_BROKEN))
+		table_zap(m, range->start, range->end);
+	sm_mutex_unlock(&m->lock);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops mirror_notifier_ops = {
+	.invalidate = mirror_invalidate,
+};
+
+/* A device page fault: fill the translation of @addr through hmm_range_fault(). */
+static int mirror_fault(struct mirror *m, unsigned long addr, bool write)
+{
+	struct mm_struct *mm = m->notifier.mm;
+	unsigned long hmm_pfn;
+	uint32_t gen;
+	struct hmm_range range = {
+		.notifier = &m->notifier,
+		.start = addr,
+		.end = addr + PAGE_SIZE,
+		.hmm_pfns = &hmm_pfn,
+		.hmm_gens = &gen,
+		.default_flags = HMM_PFN_REQ_FAULT | (write ? HMM_PFN_REQ_WRITE : 0),
+	};
+	int ret;
+
+	if (!mmget_not_zero(mm))
+		return -ESRCH; /* the address space has exited */
+	for (int tries = 0; tries < MIRROR_FAULT_RETRIES; tries++) {
+		range.notifier_seq = mmu_interval_read_begin(&m->notifier);
+		hmm_pfn = 0;
+		mmap_read_lock(mm);
+		ret = hmm_range_fault(&range);
+		mmap_read_unlock(mm);
+		if (ret == -EBUSY)
+			continue;
+		if (ret)
+			break;
+		sm_mutex_lock(&m->lock);
+		if (mmu_interval_read_retry(&m->notifier, range.notifier_seq)) {
+			sm_mutex_unlock(&m->lock);
+			continue;
+		}
+		ret = table_install(m, addr >> PAGE_SHIFT, hmm_pfn, gen);
+		sm_mutex_unlock(&m->lock);
+		break;
+	}
+	mmput(mm); /* Pairs with mmget_not_zero() above. */
+	return ret == -EBUSY ? -EAGAIN : ret;
+}
+
+/* Transfer within one page through the device page table, faulting as needed. */
+static int mirror_dma_page(struct mirror *m, unsigned long addr, void *buf, size_t len,
+			   bool write)
+{
+	unsigned long vpn = addr >> PAGE_SHIFT, off = addr & (PAGE_SIZE - 1);
+
+	for (int tries = 0; tries < MIRROR_FAULT_RETRIES; tries++) {
+		struct mirror_entry *e;
+		int ret;
+
+		sm_mutex_lock(&m->lock);
+		e = table_find(m, vpn);
+		if (e && (!write || e->write)) {
+			if (!page_gen_valid(e->pfn, e->gen)) {
+				sm_mutex_unlock(&m->lock);
+				atomic_fetch_add(&m->nr_stale, 1);
+				phys_report_stale(e->pfn, "mirror");
+				return -EIO;
+			}
+			char *frame = (char *)page_address(pfn_to_page(e->pfn)) + off;
+
+			if (write)
+				memcpy(frame, buf, len);
+			else
+				memcpy(buf, frame, len);
+			sm_mutex_unlock(&m->lock);
+			return 0;
+		}
+		sm_mutex_unlock(&m->lock);
+		ret = mirror_fault(m, addr & PAGE_MASK, write);
+		if (ret && ret != -EAGAIN)
+			return ret;
+	}
+	return -EAGAIN;
+}
+
+static int mirror_dma(struct mirror *m, unsigned long addr, void *buf, size_t len, bool write)
+{
+	if (addr + len < addr || addr + len > TASK_SIZE)
+		return -EFAULT;
+	while (len) {
+		size_t chunk = PAGE_SIZE - (addr & (PAGE_SIZE - 1));
+		int ret;
+
+		if (chunk > len)
+			chunk = len;
+		ret = mirror_dma_page(m, addr, buf, chunk, write);
+		if (ret)
+			return ret;
+		addr += chunk;
+		buf = (char *)buf + chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+/* The DMA engine: a real thread executing queued transfers in order. */
+static void *mirror_engine(void *arg)
+{
+	struct mirror *m = arg;
+
+	for (;;) {
+		struct dma_request *req;
+		enum dma_op op;
+
+		pthread_mutex_lock(&m->qlock);
+		while (!m->queue)
+			pthread_cond_wait(&m->qcond, &m->qlock);
+		req = m->queue;
+		m->queue = req->next;
+		if (!m->queue)
+			m->qtail = &m->queue;
+		pthread_mutex_unlock(&m->qlock);
+
+		op = req->op;
+		if (op == DMA_STOP)
+			req->ret = 0;
+		else
+			req->ret = mirror_dma(m, req->addr, req->buf, req->len, op == DMA_WRITE);
+		/* @req lives on the submitter's stack: not to be touched once done. */
+		pthread_mutex_lock(&m->qlock);
+		req->done = true;
+		pthread_cond_broadcast(&m->qcond);
+		pthread_mutex_unlock(&m->qlock);
+		if (op == DMA_STOP)
+			return NULL;
+	}
+}
+
+static int mirror_submit(struct mirror *m, enum dma_op op, unsigned long addr, void *buf,
+			 size_t len)
+{
+	struct dma_request req = { .op = op, .addr = addr, .buf = buf, .len = len };
+
+	pthread_mutex_lock(&m->qlock);
+	*m->qtail = &req;
+	m->qtail = &req.next;
+	pthread_cond_broadcast(&m->qcond);
+	while (!req.done)
+		pthread_cond_wait(&m->qcond, &m->qlock);
+	pthread_mutex_unlock(&m->qlock);
+	return req.ret;
+}
+
+int mirror_read(struct mirror *m, unsigned long addr, void *buf, size_t len)
+{
+	return mirror_submit(m, DMA_READ, addr, buf, len);
+}
+
+int mirror_write(struct mirror *m, unsigned long addr, const void *buf, size_t len)
+{
+	return mirror_submit(m, DMA_WRITE, addr, (void *)buf, len);
+}
+
+struct mirror *mirror_create(struct mm_struct *mm, unsigned int flags)
+{
+	struct mirror *m;
+	int ret;
+
+	if (flags & ~MIRROR_BROKEN)
+		return ERR_PTR(-EINVAL);
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return ERR_PTR(-ENOMEM);
+	m->flags = flags;
+	sm_mutex_init(&m->lock, "mirror->lock", LOCK_RANK_DRIVER_MMU);
+	pthread_mutex_init(&m->qlock, NULL);
+	pthread_cond_init(&m->qcond, NULL);
+	m->qtail = &m->queue;
+	ret = mmu_interval_notifier_insert(&m->notifier, mm, MMAP_MIN_ADDR,
+					   TASK_SIZE - MMAP_MIN_ADDR, &mirror_notifier_ops);
+	if (ret)
+		goto err_free;
+	ret = -pthread_create(&m->engine, NULL, mirror_engine, m);
+	if (ret)
+		goto err_remove;
+	return m;
+
+err_remove:
+	mmu_interval_notifier_remove(&m->notifier);
+err_free:
+	pthread_cond_destroy(&m->qcond);
+	pthread_mutex_destroy(&m->qlock);
+	sm_mutex_destroy(&m->lock);
+	free(m);
+	return ERR_PTR(ret);
+}
+
+void mirror_destroy(struct mirror *m)
+{
+	mirror_submit(m, DMA_STOP, 0, NULL, 0);
+	pthread_join(m->engine, NULL);
+	/* Waits for a running invalidate callback; none comes after it. */
+	mmu_interval_notifier_remove(&m->notifier);
+	sm_mutex_lock(&m->lock);
+	table_zap(m, 0, ~0UL);
+	sm_mutex_unlock(&m->lock);
+	pthread_cond_destroy(&m->qcond);
+	pthread_mutex_destroy(&m->qlock);
+	sm_mutex_destroy(&m->lock);
+	free(m);
+}
+
+unsigned long mirror_nr_entries(struct mirror *m)
+{
+	unsigned long n;
+
+	sm_mutex_lock(&m->lock);
+	n = m->nr_entries;
+	sm_mutex_unlock(&m->lock);
+	return n;
+}
+
+unsigned long mirror_nr_invalidations(struct mirror *m)
+{
+	return atomic_load(&m->nr_invalidations);
+}
+
+unsigned long mirror_nr_stale(struct mirror *m)
+{
+	return atomic_load(&m->nr_stale);
+}

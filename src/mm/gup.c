@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: MIT
+/* get_user_pages / pin_user_pages; see include/secmmu/gup.h. */
+#include <errno.h>
+
+#include "mm/internal.h"
+#include "secmmu/gup.h"
+
+/*
+ * gup_must_unshare(): a pin of a private page that another mm may still share
+ * (zero page, COW after fork) would let the device and this mm diverge on
+ * the next COW. Break the sharing first by faulting for write where the VMA
+ * allows it.
+ */
+static bool gup_must_unshare(struct vm_area_struct *vma, struct page *page)
+{
+	if (vma_is_shared(vma) || !(vma->vm_flags & VM_WRITE) || vma->vm_ops)
+		return false;
+	return is_zero_pfn(page_to_pfn(page)) || !PageTest(page, PG_anon_exclusive);
+}
+
+static int gup_one(struct mm_struct *mm, unsigned long addr, unsigned int flags, bool pin,
+		   struct page **pagep)
+{
+	struct vm_area_struct *vma = vma_lookup(mm, addr);
+	bool write = flags & FOLL_WRITE;
+	struct page *page;
+	int ret;
+
+	if (!vma || (vma->vm_flags & (VM_IO | VM_PFNMAP)))
+		return -EFAULT;
+	ret = fault_in_page(vma, addr, write, &page);
+	if (ret)
+		return ret;
+	if (pin && !write && gup_must_unshare(vma, page)) {
+		put_page(page);
+		ret = fault_in_page(vma, addr, true, &page);
+		if (ret)
+			return ret;
+	}
+	if (pin) {
+		/* Convert the fault's reference into a pin: bias + exact count. */
+		atomic_fetch_add(&page->_refcount, GUP_PIN_COUNTING_BIAS - 1);
+		atomic_fetch_add(&page->_pincount, 1);
+	}
+	*pagep = page;
+	return 0;
+}
+
+static long __gup(struct mm_struct *mm, unsigned long start, unsigned long nr_pages,
+		  unsigned int flags, struct page **pages, bool pin)
+{
+	unsigned long i;
+
+	mmap_assert_locked(mm);
+	if (!PAGE_ALIGNED(start) || !nr_pages || flags & ~(FOLL_WRITE | FOLL_LONGTERM))
+		return -EINVAL;
+	if (start + (nr_pages << PAGE_SHIFT) < start ||
+	    start + (nr_pages << PAGE_SHIFT) > TASK_SIZE)
+		return -EFAULT;
+	for (i = 0; i < nr_pages; i++) {
+		int ret = gup_one(mm, start + (i << PAGE_SHIFT), flags, pin, &pages[i]);
+
+		if (ret)
+			return i ? (long)i : ret;
+	}
+	return (long)i;
+}
+
+long get_user_pages_remote(struct mm_struct *mm, unsigned long start, unsigned long nr_pages,
+			   unsigned int gup_flags, struct page **pages)
+{
+	return __gup(mm, start, nr_pages, gup_flags, pages, false);
+}
+
+long pin_user_pages_remote(struct mm_struct *mm, unsigned long start, unsigned long nr_pages,
+			   unsigned int gup_flags, struct page **pages)
+{
+	return __gup(mm, start, nr_pages, gup_flags, pages, true);
+}
+
+long pin_user_pages_unlocked(struct mm_struct *mm, unsigned long start, unsigned long nr_pages,
+			     unsigned int gup_flags, struct page **pages)
+{
+	long ret;
+
+	mmap_read_lock(mm);
+	ret = pin_user_pages_remote(mm, start, nr_pages, gup_flags, pages);
+	mmap_read_unlock(mm);
+	if (ret >= 0 && (unsigned long)ret < nr_pages) {
+		unpin_user_pages(pages, (unsigned long)ret);
+		ret = -EFAULT;
+	}
+	return ret;
+}
+
+void unpin_user_page(struct page *page)
+{
+	int old = atomic_fetch_sub(&page->_pincount, 1);
+
+	BUG_ON(old <= 0); /* unpin without a pin */
+	put_page_refs(page, GUP_PIN_COUNTING_BIAS);
+}
+
+void unpin_user_pages(struct page **pages, unsigned long npages)
+{
+	for (unsigned long i = 0; i < npages; i++)
+		unpin_user_page(pages[i]);
+}
+
+void unpin_user_pages_dirty_lock(struct page **pages, unsigned long npages, bool make_dirty)
+{
+	for (unsigned long i = 0; i < npages; i++) {
+		if (make_dirty)
+			SetPageFlag(pages[i], PG_dirty);
+		unpin_user_page(pages[i]);
+	}
+}

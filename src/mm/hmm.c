@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: MIT
+/*
+ * hmm_range_fault(): a pin-free snapshot of the primary page table.
+ *
+ * Correctness rests on the interval notifier's sequence count, not on page
+ * references: the result may be stale the moment the PTL is dropped, and the
+ * caller finds out with mmu_interval_read_retry() under its own lock.
+ */
+#include <errno.h>
+
+#include "mm/internal.h"
+#include "secmmu/hmm.h"
+
+/* The current PTE of @addr as an hmm pfn, or 0 if it does not satisfy @req. */
+static unsigned long hmm_snapshot(struct vm_area_struct *vma, unsigned long addr,
+				  unsigned long req, uint32_t *gen)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	pte_t *ptep = pte_offset(mm, addr);
+	uint64_t pte = ptep ? pte_load(ptep) : 0;
+	bool writable;
+
+	if (!pte_present(pte))
+		return 0;
+	writable = pte_write(pte) && (vma->vm_flags & VM_WRITE);
+	if ((req & HMM_PFN_REQ_WRITE) && !writable)
+		return 0;
+	if (gen)
+		*gen = page_gen(pfn_to_page(pte_pfn(pte)));
+	return pte_pfn(pte) | HMM_PFN_VALID | (writable ? HMM_PFN_WRITE : 0);
+}
+
+static int hmm_vma_fault(struct hmm_range *range, struct vm_area_struct *vma,
+			 unsigned long addr, unsigned long req)
+{
+	bool write = req & HMM_PFN_REQ_WRITE;
+
+	if (!(vma->vm_flags & (write ? VM_WRITE : VM_READ)))
+		return -EFAULT;
+	(void)range;
+	return handle_mm_fault(vma, addr, (write ? FAULT_FLAG_WRITE : 0) | FAULT_FLAG_REMOTE);
+}
+
+int hmm_range_fault(struct hmm_range *range)
+{
+	struct mm_struct *mm = range->notifier->mm;
+	unsigned long npages = (range->end - range->start) >> PAGE_SHIFT;
+
+	mmap_assert_locked(mm);
+	if (!PAGE_ALIGNED(range->start) || !PAGE_ALIGNED(range->end) || range->end <= range->start)
+		return -EINVAL;
+	for (unsigned long i = 0; i < npages; i++) {
+		unsigned long addr = range->start + (i << PAGE_SHIFT);
+		unsigned long req = (range->hmm_pfns[i] | range->default_flags) &
+				    (HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE);
+		uint32_t *gen = range->hmm_gens ? &range->hmm_gens[i] : NULL;
+		struct vm_area_struct *vma;
+		unsigned long v;
+		int ret;
+
+		if (mmu_interval_check_retry(range->notifier, range->notifier_seq))
+			return -EBUSY;
+		vma = vma_lookup(mm, addr);
+		if (!vma || !(vma->vm_flags & VM_READ)) {
+			if (req & HMM_PFN_REQ_FAULT)
+				return -EFAULT;
+			range->hmm_pfns[i] = HMM_PFN_ERROR;
+			continue;
+		}
+		for (int tries = 0; tries < 100; tries++) {
+			v = hmm_snapshot(vma, addr, req, gen);
+			if (v || !(req & HMM_PFN_REQ_FAULT))
+				break;
+			ret = hmm_vma_fault(range, vma, addr, req);
+			if (ret)
+				return ret;
+		}
+		if (!v && (req & HMM_PFN_REQ_FAULT))
+			return -EBUSY; /* the fault keeps being undone: let the caller retry */
+		range->hmm_pfns[i] = v;
+	}
+	/* Everything read above is only as good as the sequence. */
+	return mmu_interval_check_retry(range->notifier, range->notifier_seq) ? -EBUSY : 0;
+}

@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The primary MMU calls the notifiers right: every path that clears,
+ * replaces or write-protects PTEs is bracketed by invalidate_range_start/end
+ * with the exact range and event; at start the pages are still mapped to the
+ * same frames; ->release runs at exit before any frame is freed.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+
+#include "../harness.h"
+#include "base/alloc.h"
+#include "base/debug.h"
+#include "base/rcu.h"
+#include "secmmu/err.h"
+#include "secmmu/mmu_notifier.h"
+
+#define BASE 0x200000UL
+
+static long live_at_start;
+
+static void check_leaks(void)
+{
+	sm_rcu_barrier();
+	ASSERT_EQ(mm_live_count(), 0);
+	ASSERT_EQ(phys_used_frames(), 0);
+	ASSERT_EQ(kzalloc_live(), live_at_start);
+}
+
+static void setup(void)
+{
+	ASSERT_EQ(phys_init(64 << 20), 0);
+	live_at_start = kzalloc_live();
+	harness_set_teardown(check_leaks);
+}
+
+struct ev {
+	bool start;
+	unsigned long s, e;
+	enum mmu_notifier_event event;
+};
+
+#define NPROBE 8
+
+struct recorder {
+	struct mmu_notifier mn;
+	struct ev log[64];
+	int n;
+	/* pages whose (pfn, gen) must be intact at the next start */
+	unsigned long probe_addr[NPROBE];
+	unsigned long probe_pfn[NPROBE];
+	uint32_t probe_gen[NPROBE];
+	int nprobe;
+	int probe_failures;
+	int releases;
+	unsigned long frames_before_exit, frames_at_release;
+};
+
+static struct recorder *to_recorder(struct mmu_notifier *mn)
+{
+	return container_of(mn, struct recorder, mn);
+}
+
+static int rec_start(struct mmu_notifier *mn, const struct mmu_notifier_range *range)
+{
+	struct recorder *r = to_recorder(mn);
+
+	if (r->n < 64)
+		r->log[r->n++] = (struct ev){ true, range->start, range->end, range->event };
+	/* The caller holds mmap_lock: the pages must still be mapped, unchanged. */
+	for (int i = 0; i < r->nprobe; i++) {
+		unsigned long pfn;
+		bool w;
+		uint32_t gen;
+
+		if (r->probe_addr[i] < range->start || r->probe_addr[i] >= range->end)
+			continue;
+		if (follow_pfn_pte(range->mm, r->probe_addr[i], &pfn, &w, &gen) ||
+		    pfn != r->probe_pfn[i] || gen != r->probe_gen[i] || !page_gen_valid(pfn, gen))
+			r->probe_failures++;
+	}
+	r->nprobe = 0;
+	return 0;
+}
+
+static void rec_end(struct mmu_notifier *mn, const struct mmu_notifier_range *range)
+{
+	struct recorder *r = to_recorder(mn);
+
+	if (r->n < 64)
+		r->log[r->n++] = (struct ev){ false, range->start, range->end, range->event };
+}
+
+static void rec_release(struct mmu_notifier *mn, struct mm_struct *mm)
+{
+	struct recorder *r = to_recorder(mn);
+
+	(void)mm;
+	r->releases++;
+	r->frames_at_release = phys_used_frames();
+}
+
+static const struct mmu_notifier_ops rec_ops = {
+	.release = rec_release,
+	.invalidate_range_start = rec_start,
+	.invalidate_range_end = rec_end,
+};
+
+/* Remember the frames of [addr, addr+len) to check them at the next start. */
+static void probe(struct recorder *r, struct mm_struct *mm, unsigned long addr, unsigned long len)
+{
+	r->nprobe = 0;
+	mmap_read_lock(mm);
+	for (unsigned long a = addr; a < addr + len && r->nprobe < NPROBE; a += PAGE_SIZE) {
+		int i = r->nprobe++;
+
+		r->probe_addr[i] = a;
+		ASSERT_EQ(follow_pfn_pte(mm, a, &r->probe_pfn[i], &(bool){ 0 }, &r->probe_gen[i]),
+			  0);
+	}
+	mmap_read_unlock(mm);
+}
+
+/* Exactly one start/end pair, with this range and event, and nothing else. */
+static void expect_one(struct recorder *r, unsigned long s, unsigned long e,
+		       enum mmu_notifier_event event)
+{
+	ASSERT_EQ(r->n, 2);
+	ASSERT(r->log[0].start);
+	ASSERT(!r->log[1].start);
+	for (int i = 0; i < 2; i++) {
+		ASSERT_UEQ(r->log[i].s, s);
+		ASSERT_UEQ(r->log[i].e, e);
+		ASSERT_STR_EQ(mmu_notifier_event_name(r->log[i].event),
+			      mmu_notifier_event_name(event));
+	}
+	ASSERT_EQ(r->probe_failures, 0);
+	r->n = 0;
+}
+
+static struct mm_struct *populated_mm(unsigned long len)
+{
+	struct mm_struct *mm = mm_alloc();
+	static char buf[16 * PAGE_SIZE];
+
+	memset(buf, 0x33, sizeof(buf));
+	ASSERT_EQ(mm_mmap(mm, BASE, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, NULL, 0), (long)BASE);
+	ASSERT_EQ(mm_write(mm, BASE, buf, len), 0);
+	return mm;
+}
+
+TEST(notifier_mm_munmap_mprotect_dontneed_mremap)
+{
+	struct recorder *r;
+	struct mm_struct *mm = NULL;
+
+	setup();
+	r = kzalloc(sizeof(*r));
+	mm = populated_mm(16 * PAGE_SIZE);
+	r->mn.ops = &rec_ops;
+	ASSERT_EQ(mmu_notifier_register(&r->mn, mm), 0);
+
+	probe(r, mm, BASE + 2 * PAGE_SIZE, 2 * PAGE_SIZE);
+	ASSERT_EQ(mm_munmap(mm, BASE + 2 * PAGE_SIZE, 2 * PAGE_SIZE), 0);
+	expect_one(r, BASE + 2 * PAGE_SIZE, BASE + 4 * PAGE_SIZE, MMU_NOTIFY_UNMAP);
+
+	probe(r, mm, BASE + 4 * PAGE_SIZE, 4 * PAGE_SIZE);
+	ASSERT_EQ(mm_mprotect(mm, BASE + 4 * PAGE_SIZE, 4 * PAGE_SIZE, PROT_READ), 0);
+	expect_one(r, BASE + 4 * PAGE_SIZE, BASE + 8 * PAGE_SIZE, MMU_NOTIFY_PROTECTION_VMA);
+
+	probe(r, mm, BASE + 8 * PAGE_SIZE, PAGE_SIZE);
+	ASSERT_EQ(mm_madvise(mm, BASE + 8 * PAGE_SIZE, PAGE_SIZE, MADV_DONTNEED), 0);
+	/* As Linux's zap_page_range_single(): the mapping stays. */
+	expect_one(r, BASE + 8 * PAGE_SIZE, BASE + 9 * PAGE_SIZE, MMU_NOTIFY_CLEAR);
+
+	probe(r, mm, BASE + 12 * PAGE_SIZE, 2 * PAGE_SIZE);
+	ASSERT_EQ(mm_mremap(mm, BASE + 12 * PAGE_SIZE, 2 * PAGE_SIZE, 2 * PAGE_SIZE,
+			    MREMAP_MAYMOVE | MREMAP_FIXED, BASE + 64 * PAGE_SIZE),
+		  (long)(BASE + 64 * PAGE_SIZE));
+	ASSERT_GE(r->n, 2); /* the old range goes; the new one had nothing mapped */
+	ASSERT_UEQ(r->log[0].s, BASE + 12 * PAGE_SIZE);
+	ASSERT_UEQ(r->log[0].e, BASE + 14 * PAGE_SIZE);
+	ASSERT_EQ(r->log[0].event, MMU_NOTIFY_UNMAP);
+	ASSERT_EQ(r->probe_failures, 0);
+	r->n = 0;
+
+	mmu_notifier_unregister(&r->mn, mm);
+	mmput(mm);
+	kfree(r);
+}
+
+TEST(notifier_mm_fork_wrprotects_parent_and_cow_break_clears)
+{
+	struct recorder *r;
+	struct mm_struct *mm, *child;
+	char c = 9;
+
+	setup();
+	r = kzalloc(sizeof(*r));
+	mm = populated_mm(4 * PAGE_SIZE);
+	r->mn.ops = &rec_ops;
+	ASSERT_EQ(mmu_notifier_register(&r->mn, mm), 0);
+
+	probe(r, mm, BASE, 4 * PAGE_SIZE);
+	child = dup_mm(mm);
+	ASSERT(!IS_ERR_OR_NULL(child));
+	expect_one(r, BASE, BASE + 4 * PAGE_SIZE, MMU_NOTIFY_PROTECTION_PAGE);
+
+	/* The parent writes a shared page: COW break replaces the PTE. */
+	probe(r, mm, BASE + PAGE_SIZE, PAGE_SIZE);
+	ASSERT_EQ(mm_write(mm, BASE + PAGE_SIZE, &c, 1), 0);
+	expect_one(r, BASE + PAGE_SIZE, BASE + 2 * PAGE_SIZE, MMU_NOTIFY_CLEAR);
+
+	mmput(child);
+	ASSERT_EQ(r->n, 0); /* the child's exit is not the parent's business */
+	mmu_notifier_unregister(&r->mn, mm);
+	mmput(mm);
+	kfree(r);
+}
+
+TEST(notifier_mm_exit_releases_before_freeing_frames)
+{
+	struct recorder *r;
+	struct mm_struct *mm;
+
+	setup();
+	r = kzalloc(sizeof(*r));
+	mm = populated_mm(8 * PAGE_SIZE);
+	r->mn.ops = &rec_ops;
+	ASSERT_EQ(mmu_notifier_register(&r->mn, mm), 0);
+	mmgrab(mm);
+	r->frames_before_exit = phys_used_frames();
+	mmput(mm);
+	ASSERT_EQ(r->releases, 1);
+	ASSERT_UEQ(r->frames_at_release, r->frames_before_exit);
+	ASSERT_EQ(r->n, 0); /* released: the teardown invalidation is not delivered */
+	ASSERT_EQ(phys_used_frames(), 0);
+	mmu_notifier_unregister(&r->mn, mm);
+	ASSERT_EQ(r->releases, 1);
+	mmdrop(mm);
+	kfree(r);
+}
