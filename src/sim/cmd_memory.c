@@ -146,20 +146,6 @@ static int cmd_write(struct sim_ctx *ctx, int argc, char **argv)
 	return sim_result_errno(ctx, err);
 }
 
-static char *to_hex(const unsigned char *buf, size_t len)
-{
-	static const char digits[] = "0123456789abcdef";
-	char *hex = malloc(2 * len + 1);
-
-	if (!hex)
-		return NULL;
-	for (size_t i = 0; i < len; i++) {
-		hex[2 * i] = digits[buf[i] >> 4];
-		hex[2 * i + 1] = digits[buf[i] & 15];
-	}
-	hex[2 * len] = 0;
-	return hex;
-}
 
 static int cmd_read(struct sim_ctx *ctx, int argc, char **argv)
 {
@@ -184,7 +170,7 @@ static int cmd_read(struct sim_ctx *ctx, int argc, char **argv)
 		free(buf);
 		return sim_result_errno(ctx, err);
 	}
-	hex = to_hex(buf, len);
+	hex = sim_hex(buf, len);
 	free(buf);
 	if (!hex)
 		return sim_malformed(ctx, "out of memory");

@@ -126,6 +126,9 @@ static void check_frames(struct sim_ctx *ctx)
 	if (used + free_frames != total)
 		sim_check_report(ctx, "frames: %lu used + %lu free != %lu total", used, free_frames,
 				 total);
+	if (phys_stale_count())
+		sim_check_report(ctx, "devices used %lu stale translations (a frame freed or reused "
+				      "under a secondary MMU)", phys_stale_count());
 	if (phys_pinned_frames() > used)
 		sim_check_report(ctx, "frames: %lu pinned > %lu used", phys_pinned_frames(), used);
 }

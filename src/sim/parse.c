@@ -428,3 +428,18 @@ int sim_tokenize(char *cmd, char **argv, int max)
 	}
 	return n;
 }
+
+char *sim_hex(const unsigned char *buf, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	char *hex = malloc(2 * len + 1);
+
+	if (!hex)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		hex[2 * i] = digits[buf[i] >> 4];
+		hex[2 * i + 1] = digits[buf[i] & 15];
+	}
+	hex[2 * len] = 0;
+	return hex;
+}

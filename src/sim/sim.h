@@ -61,6 +61,9 @@ struct sim_ctx;
 int sim_parse_num(const char *s, uint64_t *v);
 int sim_parse_size(const char *s, uint64_t *v);
 
+/* @buf as lower-case hex without 0x: a malloc()ed string, or NULL. */
+char *sim_hex(const unsigned char *buf, size_t len);
+
 /* PROT word (none r rw rx rwx) -> PROT_* bits, or -EINVAL. */
 int sim_parse_prot(const char *s);
 /* private|shared -> MAP_PRIVATE/MAP_SHARED, or -EINVAL. */
@@ -225,6 +228,8 @@ struct sim_cmd {
 SIM_CMD_SET(sim_cmds_system);
 SIM_CMD_SET(sim_cmds_task);
 SIM_CMD_SET(sim_cmds_memory);
+SIM_CMD_SET(sim_cmds_mirror);
+SIM_CMD_SET(sim_cmds_pin);
 
 /* The command called @name, or NULL. */
 const struct sim_cmd *sim_cmd_find(const char *name);

@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Scenario commands for the mirroring device (include/secmmu/mirror.h):
+ * mirror, mirror_read, mirror_write, mirror_stat, mirror_close.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "secmmu/err.h"
+#include "secmmu/mirror.h"
+#include "sim/sim.h"
+
+struct sim_mirror {
+	struct sim_obj obj;
+	struct mirror *dev;   /* NULL once closed */
+	struct sim_proc *proc; /* its mm_count is counted in proc->holds */
+};
+
+static void mirror_close_dev(struct sim_mirror *m)
+{
+	if (!m->dev)
+		return;
+	mirror_destroy(m->dev); /* drops the notifier's mm_count */
+	m->dev = NULL;
+	m->proc->holds--;
+}
+
+static void mirror_teardown(struct sim_world *w, struct sim_obj *obj, enum sim_phase phase)
+{
+	(void)w;
+	if (phase == SIM_PHASE_DETACH)
+		mirror_close_dev((struct sim_mirror *)obj);
+}
+
+static void mirror_check(struct sim_ctx *ctx, struct sim_obj *obj)
+{
+	struct sim_mirror *m = (struct sim_mirror *)obj;
+
+	if (m->dev && mirror_nr_stale(m->dev))
+		sim_check_report(ctx, "mirror %s: %lu DMA through stale translations", obj->name,
+				 mirror_nr_stale(m->dev));
+}
+
+static const struct sim_type mirror_type = {
+	.name = "mirror device",
+	.teardown = mirror_teardown,
+	.check = mirror_check,
+};
+
+static struct sim_mirror *mirror_lookup(struct sim_ctx *ctx, const char *name)
+{
+	return sim_obj_lookup(ctx, &mirror_type, name);
+}
+
+static int cmd_mirror(struct sim_ctx *ctx, int argc, char **argv)
+{
+	struct sim_proc *p = sim_proc_lookup(ctx, argv[2]);
+	unsigned int flags = 0;
+	struct sim_mirror *m;
+	struct mm_struct *mm;
+	struct mirror *dev;
+
+	if (!p)
+		return -1;
+	if (argc == 4) {
+		if (strcmp(argv[3], "broken"))
+			return sim_malformed(ctx, "mirror: unknown flag '%s' (known: broken)",
+					     argv[3]);
+		flags = MIRROR_BROKEN;
+	}
+	mm = sim_proc_live_mm(p);
+	if (!mm)
+		return sim_result_errno(ctx, -ESRCH);
+	m = sim_obj_new(ctx, &mirror_type, argv[1], sizeof(*m));
+	if (!m)
+		return -1;
+	dev = mirror_create(mm, flags);
+	if (IS_ERR(dev)) {
+		sim_obj_discard(ctx->world, &m->obj);
+		return sim_result_errno(ctx, PTR_ERR(dev));
+	}
+	m->dev = dev;
+	m->proc = p;
+	p->holds++; /* the device's notifier holds mm_count */
+	return sim_result_errno(ctx, 0);
+}
+
+static struct mirror *open_dev(struct sim_ctx *ctx, const char *name, int *err)
+{
+	struct sim_mirror *m = mirror_lookup(ctx, name);
+
+	*err = 0;
+	if (!m) {
+		*err = -1;
+		return NULL;
+	}
+	if (!m->dev)
+		*err = -ENODEV;
+	return m->dev;
+}
+
+static int cmd_mirror_read(struct sim_ctx *ctx, int argc, char **argv)
+{
+	uint64_t addr, len;
+	struct mirror *dev;
+	unsigned char *buf;
+	int err;
+
+	(void)argc;
+	dev = open_dev(ctx, argv[1], &err);
+	if (err == -1 || sim_arg_range(ctx, argv[2], argv[3], &addr, &len))
+		return -1;
+	if (len > SIM_MAX_XFER)
+		return sim_malformed(ctx, "mirror_read: length %s is more than 256M", argv[3]);
+	if (!dev)
+		return sim_result_errno(ctx, err);
+	buf = malloc(len ? len : 1);
+	if (!buf)
+		return sim_malformed(ctx, "out of memory");
+	err = mirror_read(dev, addr, buf, len);
+	if (!err) {
+		char *hex = sim_hex(buf, len);
+
+		free(buf);
+		return hex ? sim_result_take(ctx, hex) : sim_malformed(ctx, "out of memory");
+	}
+	free(buf);
+	return sim_result_errno(ctx, err);
+}
+
+static int cmd_mirror_write(struct sim_ctx *ctx, int argc, char **argv)
+{
+	unsigned char *data;
+	struct mirror *dev;
+	const char *why;
+	uint64_t addr;
+	size_t len;
+	int err;
+
+	(void)argc;
+	dev = open_dev(ctx, argv[1], &err);
+	if (err == -1 || sim_arg_num(ctx, argv[2], &addr))
+		return -1;
+	if (sim_parse_data(argv[3], &data, &len, &why))
+		return sim_malformed(ctx, "bad DATA '%s': %s", argv[3], why);
+	if (len - 1 > UINT64_MAX - addr) {
+		free(data);
+		return sim_malformed(ctx, "range %s + %zu wraps past 2^64", argv[2], len);
+	}
+	err = dev ? mirror_write(dev, addr, data, len) : err;
+	free(data);
+	return sim_result_errno(ctx, err);
+}
+
+static int cmd_mirror_stat(struct sim_ctx *ctx, int argc, char **argv)
+{
+	struct mirror *dev;
+	int err;
+
+	(void)argc;
+	dev = open_dev(ctx, argv[1], &err);
+	if (err == -1)
+		return -1;
+	if (!dev)
+		return sim_result_errno(ctx, err);
+	return sim_result(ctx, "entries=%lu invalidations=%lu stale=%lu", mirror_nr_entries(dev),
+			  mirror_nr_invalidations(dev), mirror_nr_stale(dev));
+}
+
+static int cmd_mirror_close(struct sim_ctx *ctx, int argc, char **argv)
+{
+	struct sim_mirror *m = mirror_lookup(ctx, argv[1]);
+
+	(void)argc;
+	if (!m)
+		return -1;
+	if (!m->dev)
+		return sim_result_errno(ctx, -ENODEV); /* closed twice */
+	mirror_close_dev(m);
+	return sim_result_errno(ctx, 0);
+}
+
+const struct sim_cmd sim_cmds_mirror[] = {
+	{"mirror", 2, 3, cmd_mirror, "mirror D NAME [broken]",
+	 "attach a mirroring device (interval notifier, no pins) to NAME's address space; "
+	 "broken = a driver that ignores invalidations",
+	 "mirror d1 p1"},
+	{"mirror_read", 3, 3, cmd_mirror_read, "mirror_read D ADDR LEN",
+	 "device DMA read through its own page table -> hex, -EFAULT, -ESRCH (exited), "
+	 "-EIO (stale translation)",
+	 "mirror_read d1 0x10000000 4"},
+	{"mirror_write", 3, 3, cmd_mirror_write, "mirror_write D ADDR DATA",
+	 "device DMA write through its own page table", "mirror_write d1 0x10000000 \"dma\""},
+	{"mirror_stat", 1, 1, cmd_mirror_stat, "mirror_stat D",
+	 "entries=E invalidations=I stale=S of the device page table",
+	 "mirror_stat d1 => entries=1 invalidations=0 stale=0"},
+	{"mirror_close", 1, 1, cmd_mirror_close, "mirror_close D",
+	 "detach the device (-ENODEV if already closed)", "mirror_close d1"},
+	{NULL},
+};

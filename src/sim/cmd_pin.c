@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Scenario commands for page pinning: pin and unpin, as a driver that pins
+ * user memory for DMA (RDMA, VFIO type1) does.
+ *
+ * Every pin counts the pages in the process's pinned_vm; a longterm pin is
+ * also charged to locked_vm against RLIMIT_MEMLOCK (over the limit: -ENOMEM
+ * and nothing stays pinned). A pin handle holds mm_count, so it can be
+ * unpinned (and uncharged) after the process has exited.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "secmmu/gup.h"
+#include "sim/sim.h"
+
+struct sim_pin {
+	struct sim_obj obj;
+	struct sim_proc *proc;
+	struct mm_struct *mm; /* mm_count held (proc->holds) while pinned */
+	struct page **pages;  /* NULL once unpinned */
+	unsigned long npages;
+	bool longterm;
+};
+
+static void pin_release(struct sim_pin *pin)
+{
+	if (!pin->pages)
+		return;
+	unpin_user_pages(pin->pages, pin->npages);
+	free(pin->pages);
+	pin->pages = NULL;
+	mm_pinned_vm_add(pin->mm, -(long)pin->npages);
+	if (pin->longterm)
+		account_locked_vm(pin->mm, pin->npages, false);
+	mmdrop(pin->mm); /* Pairs with mmgrab() in cmd_pin(). */
+	pin->proc->holds--;
+}
+
+static void pin_teardown(struct sim_world *w, struct sim_obj *obj, enum sim_phase phase)
+{
+	(void)w;
+	if (phase == SIM_PHASE_DETACH)
+		pin_release((struct sim_pin *)obj);
+}
+
+static const struct sim_type pin_type = {
+	.name = "pin",
+	.teardown = pin_teardown,
+};
+
+static unsigned long next_handle(struct sim_world *w)
+{
+	unsigned long n = 1;
+
+	sim_for_each_obj(w, o) if (o->type == &pin_type) n++;
+	return n;
+}
+
+static int parse_pin_flags(struct sim_ctx *ctx, int argc, char **argv, unsigned int *flags)
+{
+	*flags = 0;
+	for (int i = 4; i < argc; i++) {
+		if (!strcmp(argv[i], "write"))
+			*flags |= FOLL_WRITE;
+		else if (!strcmp(argv[i], "longterm"))
+			*flags |= FOLL_LONGTERM;
+		else
+			return sim_malformed(ctx, "pin: unknown flag '%s' (write, longterm)",
+					     argv[i]);
+	}
+	return 0;
+}
+
+static int cmd_pin(struct sim_ctx *ctx, int argc, char **argv)
+{
+	struct sim_proc *p = sim_proc_lookup(ctx, argv[1]);
+	char name[SIM_NAME_MAX];
+	unsigned long handle, npages;
+	unsigned int flags;
+	struct page **pages;
+	struct mm_struct *mm;
+	struct sim_pin *pin;
+	uint64_t addr, len;
+	long ret;
+
+	if (!p || sim_arg_range(ctx, argv[2], argv[3], &addr, &len) ||
+	    parse_pin_flags(ctx, argc, argv, &flags))
+		return -1;
+	mm = sim_proc_live_mm(p);
+	if (!mm)
+		return sim_result_errno(ctx, -ESRCH);
+	if (!len || (addr & (PAGE_SIZE - 1)) || (len & (PAGE_SIZE - 1)))
+		return sim_result_errno(ctx, -EINVAL);
+	npages = len >> PAGE_SHIFT;
+	if (npages > (SIM_MAX_XFER >> PAGE_SHIFT))
+		return sim_malformed(ctx, "pin: length %s is more than 256M", argv[3]);
+	if ((flags & FOLL_LONGTERM) && account_locked_vm(mm, npages, true))
+		return sim_result_errno(ctx, -ENOMEM);
+	pages = calloc(npages, sizeof(*pages));
+	ret = pages ? pin_user_pages_unlocked(mm, addr, npages, flags, pages) : -ENOMEM;
+	if (ret < 0) {
+		free(pages);
+		if (flags & FOLL_LONGTERM)
+			account_locked_vm(mm, npages, false);
+		return sim_result_errno(ctx, ret);
+	}
+	handle = next_handle(ctx->world);
+	snprintf(name, sizeof(name), "pin.%lu", handle);
+	pin = sim_obj_new(ctx, &pin_type, name, sizeof(*pin));
+	if (!pin) {
+		unpin_user_pages(pages, npages);
+		free(pages);
+		if (flags & FOLL_LONGTERM)
+			account_locked_vm(mm, npages, false);
+		return -1;
+	}
+	mmgrab(mm); /* the handle outlives the process if need be */
+	p->holds++;
+	mm_pinned_vm_add(mm, (long)npages);
+	pin->proc = p;
+	pin->mm = mm;
+	pin->pages = pages;
+	pin->npages = npages;
+	pin->longterm = flags & FOLL_LONGTERM;
+	return sim_result(ctx, "handle=%lu", handle);
+}
+
+static int cmd_unpin(struct sim_ctx *ctx, int argc, char **argv)
+{
+	char name[SIM_NAME_MAX];
+	struct sim_pin *pin;
+	uint64_t handle;
+
+	(void)argc;
+	if (sim_arg_num(ctx, argv[1], &handle))
+		return -1;
+	snprintf(name, sizeof(name), "pin.%llu", (unsigned long long)handle);
+	pin = sim_obj_find(ctx->world, &pin_type, name);
+	if (!pin || !pin->pages)
+		return sim_result_errno(ctx, -ENOENT); /* unknown, or unpinned twice */
+	pin_release(pin);
+	return sim_result_errno(ctx, 0);
+}
+
+const struct sim_cmd sim_cmds_pin[] = {
+	{"pin", 3, 5, cmd_pin, "pin NAME ADDR LEN [write] [longterm]",
+	 "pin_user_pages: -> handle=H (numbered 1, 2, 3 ...); longterm pins are charged to "
+	 "locked_vm against the memlock limit (-ENOMEM over it, nothing pinned)",
+	 "pin p1 0x10000000 8K write longterm => handle=1"},
+	{"unpin", 1, 1, cmd_unpin, "unpin H",
+	 "unpin_user_pages of handle H (-ENOENT if unknown or already unpinned)", "unpin 1"},
+	{NULL},
+};
