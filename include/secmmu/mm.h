@@ -65,6 +65,7 @@ struct vm_area_struct;
 #define VM_MERGEABLE 0x1000UL /* KSM may merge pages here */
 #define VM_IO 0x4000UL
 #define VM_DONTCOPY 0x20000UL /* not inherited by fork */
+#define VM_ACCOUNT 0x100000UL /* private writable: committed memory charged (sticks, and so blocks merges) */
 
 /* Fault flags for handle_mm_fault() */
 #define FAULT_FLAG_WRITE 0x1U

@@ -40,6 +40,8 @@ static struct vm_area_struct *mmap_new_vma(struct mm_struct *mm, unsigned long a
 	vma->vm_flags = prot_to_vm(prot) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
 	if (flags & MAP_SHARED)
 		vma->vm_flags |= VM_SHARED | VM_MAYSHARE;
+	else if (prot & PROT_WRITE)
+		vma->vm_flags |= VM_ACCOUNT;
 	if (file) {
 		vma->vm_file = fget(file); /* Pairs with fput() in vma_free(). */
 		vma->vm_pgoff = pgoff;
@@ -212,6 +214,9 @@ int mm_mprotect(struct mm_struct *mm, unsigned long start, unsigned long len, in
 		goto out;
 	for (nstart = start;;) {
 		newflags = (vma->vm_flags & ~VM_ACCESS) | prot_to_vm(prot);
+		/* Becoming writable charges a private mapping; nothing uncharges it. */
+		if ((newflags & VM_WRITE) && !(newflags & VM_SHARED))
+			newflags |= VM_ACCOUNT;
 		tmp = vma->vm_end < end ? vma->vm_end : end;
 		if (newflags != vma->vm_flags) {
 			vma = vma_modify_flags(mm, vma, nstart, tmp, newflags, &err);
