@@ -1,13 +1,49 @@
 /* SPDX-License-Identifier: MIT */
-/* The swap device. Without one (the default), anonymous memory cannot be reclaimed. */
+/*
+ * The swap device and memory reclaim.
+ *
+ * Anonymous and shared-anonymous pages can be written to a swap device and
+ * their frames freed: every mapping of the frame, in every mm, is found
+ * through the reverse map and replaced by a swap entry (or, for shared
+ * memory, cleared), each inside an MMU-notifier invalidation, so secondary
+ * MMUs drop their translations first. Pinned frames are never reclaimed.
+ * Aging consults the PTE young bit and the secondary MMUs' accessed bits
+ * (mmu_notifier_clear_flush_young), so a page a device keeps using stays.
+ */
 #ifndef SECMMU_SWAP_H
 #define SECMMU_SWAP_H
 
 #include <stddef.h>
 
+/**
+ * swap_on() - create the swap device
+ * @bytes: size, a multiple of PAGE_SIZE
+ * @path:  NULL for an in-memory device; "" for a file under $TMPDIR (or
+ *         /tmp); else the file to use (created, truncated, removed at
+ *         swap_off)
+ * Return: 0, -EBUSY (one exists), -EINVAL, -ENOMEM, or a file error.
+ */
+int swap_on(size_t bytes, const char *path);
+
+/* Remove the device. Return: 0, -EBUSY (slots in use), -ENOENT (none). */
+int swap_off(void);
+
 /* Slots in use on the swap device; 0 when there is none. */
 unsigned long swap_slots_used(void);
 /* Total slots; 0 when there is no swap device. */
 unsigned long swap_slots_total(void);
+
+/**
+ * try_to_free_pages() - reclaim up to @nr_pages frames
+ *
+ * Scans the LRU from its cold end: referenced pages get a second chance,
+ * pinned and KSM pages are skipped, the rest are swapped out. Takes no lock
+ * the caller may hold other than mmap_lock for read. May sleep.
+ * Return: the number of frames freed.
+ */
+unsigned long try_to_free_pages(unsigned long nr_pages);
+
+/* Pages on the LRU lists (reclaim candidates). */
+unsigned long lru_nr_pages(void);
 
 #endif /* SECMMU_SWAP_H */

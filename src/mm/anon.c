@@ -7,6 +7,7 @@
 
 #include "base/alloc.h"
 #include "mm/internal.h"
+#include "mm/swap_internal.h"
 
 struct anon_vma *anon_vma_alloc(void)
 {
@@ -46,13 +47,17 @@ struct shmem_obj *shmem_obj_alloc(unsigned long nr_pages)
 	if (!obj)
 		return NULL;
 	obj->pages = kzalloc(nr_pages * sizeof(*obj->pages));
-	if (!obj->pages) {
+	obj->swap = obj->pages ? kzalloc(nr_pages * sizeof(*obj->swap)) : NULL;
+	if (!obj->swap) {
+		kfree(obj->pages);
 		kfree(obj);
 		return NULL;
 	}
 	obj->refcount = 1;
 	obj->nr_pages = nr_pages;
 	sm_mutex_init(&obj->lock, "shmem->lock", LOCK_RANK_SHMEM);
+	sm_mutex_init(&obj->vma_lock, "shmem->vma_lock", LOCK_RANK_ANON_VMA);
+	INIT_LIST_HEAD(&obj->vmas);
 	return obj;
 }
 
@@ -71,35 +76,85 @@ void shmem_obj_put(struct shmem_obj *obj)
 	if (old > 1)
 		return;
 	/* The object's own reference on each page goes with it. */
-	for (unsigned long i = 0; i < obj->nr_pages; i++)
+	BUG_ON(!list_empty(&obj->vmas));
+	for (unsigned long i = 0; i < obj->nr_pages; i++) {
 		if (obj->pages[i])
 			put_page(obj->pages[i]);
+		if (obj->swap[i])
+			swap_free(obj->swap[i] - 1);
+	}
 	sm_mutex_destroy(&obj->lock);
+	sm_mutex_destroy(&obj->vma_lock);
+	kfree(obj->swap);
 	kfree(obj->pages);
 	kfree_sized(obj, sizeof(*obj));
 }
 
+void vma_set_shm(struct vm_area_struct *vma, struct shmem_obj *obj)
+{
+	shmem_obj_get(obj); /* Pairs with shmem_obj_put() in vma_clear_shm(). */
+	vma_core(vma)->shm = obj;
+	sm_mutex_lock(&obj->vma_lock);
+	list_add_tail(&vma_core(vma)->anon_link, &obj->vmas);
+	sm_mutex_unlock(&obj->vma_lock);
+}
+
+void vma_clear_shm(struct vm_area_struct *vma)
+{
+	struct shmem_obj *obj = vma_core(vma)->shm;
+
+	if (!obj)
+		return;
+	sm_mutex_lock(&obj->vma_lock);
+	list_del_init(&vma_core(vma)->anon_link);
+	sm_mutex_unlock(&obj->vma_lock);
+	vma_core(vma)->shm = NULL;
+	shmem_obj_put(obj);
+}
+
+/*
+ * The page at @pgoff with a reference for the caller: from the object, from
+ * swap, or a new zeroed one. The frame is allocated before the object lock is
+ * taken, because allocation may reclaim, and reclaim takes reverse-map locks
+ * that rank below it.
+ */
 int shmem_obj_get_page(struct shmem_obj *obj, unsigned long pgoff, struct page **pagep)
 {
-	struct page *page;
+	struct page *page, *new;
+	int ret = 0;
 
 	if (pgoff >= obj->nr_pages)
 		return -EFAULT; /* SIGBUS: beyond the object */
+	new = alloc_page();
 	sm_mutex_lock(&obj->lock);
 	page = obj->pages[pgoff];
 	if (!page) {
-		page = alloc_page();
-		if (!page) {
-			sm_mutex_unlock(&obj->lock);
-			return -ENOMEM;
+		if (!new) {
+			ret = -ENOMEM;
+			goto out;
 		}
+		page = new;
+		new = NULL;
 		SetPageFlag(page, PG_swapbacked);
 		page->mapping = obj;
 		page->index = pgoff;
+		if (obj->swap[pgoff]) {
+			ret = swap_readpage(obj->swap[pgoff] - 1, page);
+			if (ret) {
+				new = page;
+				goto out;
+			}
+			swap_free(obj->swap[pgoff] - 1);
+			obj->swap[pgoff] = 0;
+		}
 		obj->pages[pgoff] = page; /* the object's reference */
+		lru_add(page);
 	}
 	get_page(page); /* the caller's reference */
-	sm_mutex_unlock(&obj->lock);
 	*pagep = page;
-	return 0;
+out:
+	sm_mutex_unlock(&obj->lock);
+	if (new)
+		put_page(new);
+	return ret;
 }

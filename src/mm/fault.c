@@ -13,14 +13,18 @@
  * (MMU_NOTIFY_CLEAR) with the legacy change_pte call in the middle.
  */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
 #include "mm/internal.h"
+#include "mm/swap_internal.h"
 
 static bool vma_allows(const struct vm_area_struct *vma, bool write)
 {
 	return vma->vm_flags & (write ? VM_WRITE : VM_READ);
 }
+
+static void anon_page_init(struct page *page, struct vm_area_struct *vma, unsigned long addr);
 
 /* Map a new page at @ptep: the PTE takes over the caller's page reference. */
 static void map_new_page(struct mm_struct *mm, pte_t *ptep, struct page *page, bool write)
@@ -58,11 +62,8 @@ static int do_anonymous_page(struct vm_area_struct *vma, unsigned long addr, boo
 	page = alloc_page();
 	if (!page)
 		return -ENOMEM;
-	SetPageFlag(page, PG_anon);
-	SetPageFlag(page, PG_swapbacked);
+	anon_page_init(page, vma, addr);
 	SetPageFlag(page, PG_anon_exclusive);
-	page->mapping = vma_core(vma)->anon_vma;
-	page->index = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
 
 	sm_mutex_lock(&mm->page_table_lock);
 	ptep = pte_alloc(mm, addr);
@@ -70,12 +71,71 @@ static int do_anonymous_page(struct vm_area_struct *vma, unsigned long addr, boo
 		ret = -ENOMEM;
 	} else if (pte_none(pte_load(ptep))) {
 		map_new_page(mm, ptep, page, true);
+		lru_add(page);
 		page = NULL;
 	}
 	sm_mutex_unlock(&mm->page_table_lock);
 	if (page)
 		put_page(page); /* lost a race (or no table): the caller retries */
 	return ret;
+}
+
+static void anon_page_init(struct page *page, struct vm_area_struct *vma, unsigned long addr)
+{
+	SetPageFlag(page, PG_anon);
+	SetPageFlag(page, PG_swapbacked);
+	page->mapping = vma_core(vma)->anon_vma;
+	page->index = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
+}
+
+/*
+ * do_swap_page(): the PTE holds a swap entry. Take the page from the swap
+ * cache if reclaim left it there (it may be shared: map it read-only, COW
+ * decides later), else read the slot into a new page of our own.
+ */
+static int do_swap_page(struct vm_area_struct *vma, unsigned long addr, uint64_t orig)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	unsigned long slot = pte_pfn(orig);
+	struct page *page;
+	bool cached = true, write;
+	pte_t *ptep;
+	int ret;
+
+	ret = anon_vma_prepare(vma);
+	if (ret)
+		return ret;
+	page = swap_cache_get(slot);
+	if (!page) {
+		cached = false;
+		page = alloc_page();
+		if (!page)
+			return -ENOMEM;
+		ret = swap_readpage(slot, page);
+		if (ret) {
+			put_page(page);
+			return ret;
+		}
+		anon_page_init(page, vma, addr);
+		SetPageFlag(page, PG_anon_exclusive);
+	}
+	write = !cached && (vma->vm_flags & VM_WRITE);
+	sm_mutex_lock(&mm->page_table_lock);
+	ptep = pte_offset(mm, addr);
+	if (!ptep || pte_load(ptep) != orig) {
+		sm_mutex_unlock(&mm->page_table_lock);
+		put_page(page); /* raced with another fault or an unmap: retry */
+		return 0;
+	}
+	atomic_fetch_add(&page->_mapcount, 1);
+	atomic_fetch_add(&mm->rss, 1);
+	atomic_fetch_sub(&mm->swapents, 1);
+	set_pte(mm, ptep, pfn_pte(page_to_pfn(page), write));
+	sm_mutex_unlock(&mm->page_table_lock);
+	swap_free(slot); /* this PTE's count on the slot */
+	if (!cached)
+		lru_add(page);
+	return 0;
 }
 
 static int do_shared_page(struct vm_area_struct *vma, unsigned long addr, bool write)
@@ -144,8 +204,8 @@ static int do_driver_fault(struct vm_area_struct *vma, unsigned long addr, bool 
 /* May a write fault reuse the private anonymous page @page in place? */
 static bool can_reuse_anon(struct page *page)
 {
-	/* Only anonymous pages are ever reused; file and zero pages are copied. */
-	if (!PageTest(page, PG_anon))
+	/* Only anonymous pages are ever reused; file, zero and KSM pages are copied. */
+	if (!PageTest(page, PG_anon) || PageTest(page, PG_ksm))
 		return false;
 	if (PageTest(page, PG_anon_exclusive))
 		return true;
@@ -184,11 +244,8 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, uint64_t o
 	new = alloc_page();
 	if (!new)
 		return -ENOMEM;
-	SetPageFlag(new, PG_anon);
-	SetPageFlag(new, PG_swapbacked);
+	anon_page_init(new, vma, addr);
 	SetPageFlag(new, PG_anon_exclusive);
-	new->mapping = vma_core(vma)->anon_vma;
-	new->index = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
 
 	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, addr, addr + PAGE_SIZE);
 	mmu_notifier_invalidate_range_start(&range);
@@ -212,6 +269,7 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, uint64_t o
 		atomic_fetch_add(&mm->rss, 1); /* the zero page was not counted */
 	}
 	sm_mutex_unlock(&mm->page_table_lock);
+	lru_add(new);
 	put_page(old); /* Pairs with the reference the old PTE held. */
 	mmu_notifier_invalidate_range_end(&range);
 	return 0;
@@ -237,8 +295,14 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int
 		return do_driver_fault(vma, addr, write);
 	if (pte_none(pte))
 		return do_anonymous_page(vma, addr, write);
+	if (pte & PTE_MIGRATING) {
+		sched_yield(); /* migration in flight: the caller retries */
+		return 0;
+	}
+	if (pte_is_swap(pte))
+		return do_swap_page(vma, addr, pte);
 	if (!pte_present(pte))
-		return -EFAULT; /* swap entries arrive with the swap device */
+		return -EFAULT;
 	if (write && !pte_write(pte)) {
 		if (vma_is_shared(vma)) /* a shared driver mapping mapped read-only */
 			return -EFAULT;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "mm/internal.h"
+#include "mm/swap_internal.h"
 #include "secmmu/err.h"
 
 /* Copy one present private PTE into the child. Both PTLs are held. */
@@ -42,6 +43,7 @@ static int copy_present_pte(struct mm_struct *dst_mm, struct mm_struct *src_mm, 
 		atomic_fetch_add(&copy->_mapcount, 1);
 		atomic_fetch_add(&dst_mm->rss, 1);
 		set_pte(dst_mm, dst_pte, pfn_pte(page_to_pfn(copy), pte_write(pte)) | PTE_DIRTY);
+		lru_add(copy);
 		return 0;
 	}
 	get_page(page); /* the child's PTE reference; pairs with zap_pte() */
@@ -73,7 +75,20 @@ static int copy_page_range(struct vm_area_struct *dst, struct vm_area_struct *sr
 			a = pte_next_table(src_mm, a, src->vm_end) - PAGE_SIZE;
 			continue;
 		}
-		if (!pte_present(pte_load(sp)))
+		uint64_t spte = pte_load(sp);
+
+		if (pte_is_swap(spte)) {
+			dp = pte_alloc(dst_mm, a);
+			if (!dp) {
+				err = -ENOMEM;
+				break;
+			}
+			swap_dup(pte_pfn(spte)); /* the child's count on the slot */
+			set_pte(dst_mm, dp, spte);
+			atomic_fetch_add(&dst_mm->swapents, 1);
+			continue;
+		}
+		if (!pte_present(spte))
 			continue;
 		dp = pte_alloc(dst_mm, a);
 		err = dp ? copy_present_pte(dst_mm, src_mm, sp, dp) : -ENOMEM;

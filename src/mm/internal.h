@@ -16,6 +16,7 @@
 #define PTE_YOUNG (1ULL << 2)
 #define PTE_DIRTY (1ULL << 3)
 #define PTE_SWAP (1ULL << 4)
+#define PTE_MIGRATING (1ULL << 5) /* !present: a migration is in flight; faults wait */
 #define PTE_PFN_SHIFT 12
 #define PTE_PFN_MASK (((1ULL << 40) - 1) << PTE_PFN_SHIFT)
 
@@ -99,9 +100,12 @@ struct anon_vma {
  */
 struct shmem_obj {
 	_Atomic long refcount;
-	struct sm_mutex lock; /* @pages; LOCK_RANK_SHMEM */
+	struct sm_mutex lock; /* @pages, @swap; LOCK_RANK_SHMEM */
 	unsigned long nr_pages;
-	struct page **pages;
+	struct page **pages;  /* one reference each */
+	unsigned long *swap;  /* swap slot + 1 of a page written out, or 0 */
+	struct sm_mutex vma_lock; /* @vmas (the reverse map); LOCK_RANK_ANON_VMA */
+	struct list_head vmas;
 };
 
 struct anon_vma *anon_vma_alloc(void);
@@ -109,6 +113,9 @@ void anon_vma_get(struct anon_vma *av);
 void anon_vma_put(struct anon_vma *av);
 struct shmem_obj *shmem_obj_alloc(unsigned long nr_pages);
 void shmem_obj_get(struct shmem_obj *obj);
+/* Attach @vma to @obj (a reference, and the reverse map); detach in vma_free(). */
+void vma_set_shm(struct vm_area_struct *vma, struct shmem_obj *obj);
+void vma_clear_shm(struct vm_area_struct *vma);
 void shmem_obj_put(struct shmem_obj *obj);
 /* The page at @pgoff, allocated on first use, with a reference for the caller. */
 int shmem_obj_get_page(struct shmem_obj *obj, unsigned long pgoff, struct page **pagep);
@@ -196,6 +203,10 @@ void free_page_batch(struct page **batch, unsigned long n);
 /* --- faults (fault.c) ------------------------------------------------------ */
 
 int fault_in_page(struct vm_area_struct *vma, unsigned long addr, bool write, struct page **pagep);
+
+/* --- reclaim (vmscan.c) ------------------------------------------------ */
+
+bool reclaim_page(struct vm_area_struct *vma, unsigned long addr);
 
 /* --- exit ----------------------------------------------------------------- */
 

@@ -52,11 +52,14 @@ static struct vm_area_struct *mmap_new_vma(struct mm_struct *mm, unsigned long a
 			return NULL;
 		}
 	} else if (flags & MAP_SHARED) {
-		vma_core(vma)->shm = shmem_obj_alloc(len >> PAGE_SHIFT);
-		if (!vma_core(vma)->shm) {
+		struct shmem_obj *obj = shmem_obj_alloc(len >> PAGE_SHIFT);
+
+		if (!obj) {
 			vma_free(vma);
 			return NULL;
 		}
+		vma_set_shm(vma, obj);
+		shmem_obj_put(obj); /* the VMA holds it now */
 	} else {
 		vma->vm_pgoff = addr >> PAGE_SHIFT;
 	}
@@ -267,7 +270,10 @@ static int madvise_vma(struct mm_struct *mm, struct vm_area_struct **vmap, unsig
 	case MADV_DONTNEED:
 		return madvise_dontneed(vma, start, end);
 	case MADV_PAGEOUT:
-		/* Reclaim of anonymous memory needs a swap device; without one, nothing to do. */
+		/* Without a swap device nothing can be paged out, and that is not an error. */
+		if (!vma->vm_ops && !(vma->vm_flags & (VM_IO | VM_PFNMAP)))
+			for (unsigned long a = start; a < end; a += PAGE_SIZE)
+				reclaim_page(vma, a);
 		return 0;
 	case MADV_MERGEABLE:
 	case MADV_UNMERGEABLE:

@@ -19,6 +19,8 @@
 #include "base/debug.h"
 #include "base/lock.h"
 #include "mm/internal.h"
+#include "mm/swap_internal.h"
+#include "secmmu/swap.h"
 #include "secmmu/page.h"
 
 struct phys_mem {
@@ -171,8 +173,14 @@ struct page *alloc_page(void)
 {
 	struct page *page = alloc_page_noreclaim();
 
-	if (!page && phys.reclaim && phys.reclaim(32))
+	/* Out of frames: reclaim (swap out cold pages), then try once more. */
+	for (int tries = 0; !page && tries < 4; tries++) {
+		unsigned long freed = phys.reclaim ? phys.reclaim(32) : try_to_free_pages(32);
+
+		if (!freed)
+			break;
 		page = alloc_page_noreclaim();
+	}
 	if (page)
 		memset(page_address(page), 0, PAGE_SIZE);
 	return page;
@@ -194,6 +202,9 @@ static void free_frame(struct page *page)
 
 	BUG_ON(page_mapcount(page) != 0);
 	BUG_ON(atomic_load(&page->_pincount) != 0);
+	BUG_ON(PageTest(page, PG_swapcache)); /* the cache holds a reference */
+	if (PageTest(page, PG_lru))
+		lru_del_freed(page);
 	/* A translation taken before this point is stale from now on. */
 	atomic_fetch_add(&page->gen, 1);
 	if (sm_debug)

@@ -76,13 +76,10 @@ static void vma_clear_anon_vma(struct vm_area_struct *vma)
 
 void vma_free(struct vm_area_struct *vma)
 {
-	struct vma_core *vc = vma_core(vma);
-
 	if (vma->vm_ops && vma->vm_ops->close)
 		vma->vm_ops->close(vma);
 	vma_clear_anon_vma(vma);
-	if (vc->shm)
-		shmem_obj_put(vc->shm);
+	vma_clear_shm(vma);
 	if (vma->vm_file)
 		fput(vma->vm_file); /* Pairs with fget() at mmap or vma_dup(). */
 	kfree_sized(vma, sizeof(*vma));
@@ -162,10 +159,8 @@ struct vm_area_struct *__vma_dup(struct vm_area_struct *vma, struct mm_struct *m
 	new->vm_private_data = vma->vm_private_data;
 	if (vma->vm_file)
 		new->vm_file = fget(vma->vm_file); /* Pairs with fput() in vma_free(). */
-	if (vc->shm) {
-		shmem_obj_get(vc->shm); /* Pairs with shmem_obj_put() in vma_free(). */
-		vma_core(new)->shm = vc->shm;
-	}
+	if (vc->shm)
+		vma_set_shm(new, vc->shm);
 	/* fork: the child's VMA gets its own anon_vma identity, chained to ours. */
 	if (vc->anon_vma && fork)
 		vma_set_anon_vma(new, vc->anon_vma, anon_vma_new_id(), true);

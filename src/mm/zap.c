@@ -13,6 +13,7 @@
 #include <errno.h>
 
 #include "mm/internal.h"
+#include "mm/swap_internal.h"
 
 #define ZAP_BATCH 512 /* one leaf table */
 
@@ -30,10 +31,12 @@ void zap_pte(struct mm_struct *mm, pte_t *ptep, struct page **freelist, unsigned
 	if (pte_none(pte))
 		return;
 	set_pte(mm, ptep, 0);
-	if (!pte_present(pte)) {
-		WARN_ON(!(pte & PTE_SWAP));
+	if (pte_is_swap(pte)) {
+		atomic_fetch_sub(&mm->swapents, 1);
+		swap_free(pte_pfn(pte));
 		return;
 	}
+	BUG_ON(!pte_present(pte)); /* migration entries never outlive the migration's PTL */
 	if (is_zero_pfn(pte_pfn(pte))) {
 		put_page(zero_page()); /* Pairs with get_page() when it was mapped. */
 		return;

@@ -38,12 +38,30 @@ static int cmd_phys(struct sim_ctx *ctx, int argc, char **argv)
 static int cmd_swap(struct sim_ctx *ctx, int argc, char **argv)
 {
 	uint64_t size;
+	int err;
 
 	if (sim_arg_size(ctx, argv[1], &size))
 		return -1;
-	if (argc == 3 && (strncmp(argv[2], "file=", 5) || !argv[2][5]))
-		return sim_malformed(ctx, "swap: expected file=PATH, got '%s'", argv[2]);
-	return sim_result_errno(ctx, -ENOSYS);
+	if (argc == 3 && strcmp(argv[2], "memory") && (strncmp(argv[2], "file=", 5) || !argv[2][5]))
+		return sim_malformed(ctx, "swap: expected file=PATH or memory, got '%s'", argv[2]);
+	if (sim_world_need_phys(ctx->world))
+		return sim_malformed(ctx, "out of memory");
+	err = swap_on(size, argc == 2 ? "" : !strcmp(argv[2], "memory") ? NULL : argv[2] + 5);
+	if (!err)
+		sim_world_swap_set_owned(ctx->world);
+	return sim_result_errno(ctx, err);
+}
+
+static int cmd_pressure(struct sim_ctx *ctx, int argc, char **argv)
+{
+	uint64_t n;
+
+	(void)argc;
+	if (sim_arg_num(ctx, argv[1], &n))
+		return -1;
+	if (!phys_initialized())
+		return sim_result(ctx, "reclaimed=0");
+	return sim_result(ctx, "reclaimed=%lu", try_to_free_pages((unsigned long)n));
 }
 
 /* Sum locked_vm over the distinct mm structs the world can still reach. */
@@ -148,8 +166,14 @@ static int cmd_check(struct sim_ctx *ctx, int argc, char **argv)
 const struct sim_cmd sim_cmds_system[] = {
 	{"phys", 1, 1, cmd_phys, "phys SIZE",
 	 "create physical memory of SIZE bytes (default 64M); only before any mm", "phys 16M"},
-	{"swap", 1, 2, cmd_swap, "swap SIZE [file=PATH]",
-	 "configure a swap device (none exists yet: -ENOSYS)", "swap 8M => -ENOSYS"},
+	{"swap", 1, 2, cmd_swap, "swap SIZE [file=PATH|memory]",
+	 "create the swap device: a file (default under $TMPDIR, removed at the end) or memory; "
+	 "-EBUSY if one exists",
+	 "swap 8M"},
+	{"pressure", 1, 1, cmd_pressure, "pressure N",
+	 "memory pressure: reclaim up to N pages (second chance for referenced ones; pinned "
+	 "pages stay) -> reclaimed=K",
+	 "pressure 64 => reclaimed=3"},
 	{"mem", 0, 1, cmd_mem, "mem [NAME]",
 	 "memory totals: frames=F pinned=P swapped=S locked_vm=L; with NAME: "
 	 "rss=R swap=S locked_vm=L pinned=P of that process",

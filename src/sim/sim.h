@@ -197,6 +197,8 @@ struct mm_struct *sim_proc_mm(struct sim_proc *p);
 int sim_world_need_phys(struct sim_world *w);
 /* Memory is in use: `phys` may no longer come. */
 bool sim_world_phys_fixed(struct sim_world *w);
+/* `swap SIZE` succeeded: this world removes the device at the end. */
+void sim_world_swap_set_owned(struct sim_world *w);
 /* `phys SIZE` succeeded: this world owns (and will destroy) physical memory. */
 void sim_world_phys_set_owned(struct sim_world *w);
 

@@ -17,6 +17,7 @@
 #include "secmmu/mm.h"
 #include "secmmu/page.h"
 #include "secmmu/sched.h"
+#include "secmmu/swap.h"
 #include "sim/sim.h"
 
 #define SIM_DEFAULT_PHYS (64UL << 20)
@@ -25,6 +26,7 @@ struct sim_world {
 	struct sim_obj *head, *tail;
 	bool phys_owned;	   /* this world initialised physical memory */
 	bool phys_fixed;	   /* memory is in use: `phys` may no longer come */
+	bool swap_owned;	   /* this world created the swap device */
 	unsigned long base_frames; /* frames in use before the run (not ours) */
 	unsigned long base_mms;	   /* mm structs alive before the run */
 };
@@ -297,12 +299,14 @@ int sim_world_destroy(struct sim_world *w, FILE *report)
 	mms = mm_live_count();
 	frames = frames > w->base_frames ? frames - w->base_frames : 0;
 	mms = mms > w->base_mms ? mms - w->base_mms : 0;
-	if (frames || mms) {
+	if (frames || mms || swap_slots_used()) {
 		if (report)
-			fprintf(report, "end: error: leaked %lu frames / %lu mm structs\n", frames,
-				mms);
+			fprintf(report, "end: error: leaked %lu frames / %lu mm structs / %lu swap slots\n",
+				frames, mms, swap_slots_used());
 		ret = -1;
 	}
+	if (w->swap_owned)
+		swap_off();
 	if (w->phys_owned && phys_initialized())
 		phys_exit();
 	while (w->head) {
@@ -313,4 +317,9 @@ int sim_world_destroy(struct sim_world *w, FILE *report)
 	}
 	free(w);
 	return ret;
+}
+
+void sim_world_swap_set_owned(struct sim_world *w)
+{
+	w->swap_owned = true;
 }

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench.h - the measuring harness shared by the bench programs and by the smoke test
+ * (tests/unit/test_bench_smoke.c).
+ *
+ * A benchmark case is two functions with the same signature,
+ *
+ *	uint64_t ours(void *arg);   one repetition of our implementation
+ *	uint64_t ref(void *arg);    one repetition of the reference
+ *
+ * each doing its own (untimed) setup, the timed work, then its own check of
+ * the data (BENCH_CHECK aborts the run with a message when wrong), and
+ * returning the nanoseconds of the timed part only. bench_case() runs one
+ * warm-up of each, then BENCH_REPS repetitions alternating ours/ref, and
+ * prints the medians divided by the number of operations:
+ *
+ *	bench NAME ours=NS ref=NS ratio=R
+ *
+ * bench_smoke (set by BENCH_SMOKE=1 or by the smoke test) makes every case
+ * run once at a tiny size: it proves the code still works, it measures
+ * nothing.
+ */
+#ifndef SECMMU_BENCH_H
+#define SECMMU_BENCH_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "secmmu/page.h"
+
+#define BENCH_REPS 7
+#define BENCH_PHYS_BYTES (512UL << 20)
+#define BENCH_BASE 0x10000000UL
+
+static bool bench_smoke __attribute__((unused));
+
+#define BENCH_CHECK(cond, ...)                                                                     \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "bench: %s:%d: check failed: %s: ", __FILE__, __LINE__,    \
+				#cond);                                                            \
+			fprintf(stderr, __VA_ARGS__);                                              \
+			fprintf(stderr, "\n");                                                     \
+			fflush(stderr);                                                            \
+			exit(1);                                                                   \
+		}                                                                                  \
+	} while (0)
+
+static inline uint64_t bench_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Pick the full or the smoke size. */
+static inline unsigned long bench_size(unsigned long full, unsigned long smoke)
+{
+	return bench_smoke ? smoke : full;
+}
+
+static inline int bench_cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static inline uint64_t bench_median(uint64_t *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), bench_cmp_u64);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+typedef uint64_t (*bench_fn)(void *arg);
+
+/* Run one case and print its line. @nops: operations per repetition. */
+static inline void bench_case(const char *name, bench_fn ours, bench_fn ref, void *arg,
+			      unsigned long nops)
+{
+	int reps = bench_smoke ? 1 : BENCH_REPS;
+	uint64_t o[BENCH_REPS], r[BENCH_REPS];
+	double on, rn;
+
+	if (!bench_smoke) { /* warm-up */
+		ours(arg);
+		ref(arg);
+	}
+	for (int i = 0; i < reps; i++) {
+		/* Alternate which side goes first, so neither always runs warm. */
+		if (i % 2) {
+			r[i] = ref(arg);
+			o[i] = ours(arg);
+		} else {
+			o[i] = ours(arg);
+			r[i] = ref(arg);
+		}
+	}
+	on = (double)bench_median(o, reps) / (double)nops;
+	rn = (double)bench_median(r, reps) / (double)nops;
+	printf("bench %s ours=%.1f ref=%.1f ratio=%.3f\n", name, on, rn, rn > 0 ? on / rn : 0.0);
+	fflush(stdout);
+}
+
+/* Median of @reps runs of one function, in ns per operation (scaling tables). */
+static inline double bench_measure(bench_fn fn, void *arg, unsigned long nops)
+{
+	int reps = bench_smoke ? 1 : BENCH_REPS;
+	uint64_t v[BENCH_REPS];
+
+	if (!bench_smoke)
+		fn(arg);
+	for (int i = 0; i < reps; i++)
+		v[i] = fn(arg);
+	return (double)bench_median(v, reps) / (double)nops;
+}
+
+/* phys_init() for a bench binary (the smoke test has its own). */
+static inline void bench_init(int argc, char **argv)
+{
+	const char *e = getenv("BENCH_SMOKE");
+	int ret;
+
+	if ((e && *e && strcmp(e, "0")) || (argc > 1 && !strcmp(argv[1], "--smoke")))
+		bench_smoke = true;
+	ret = phys_init(BENCH_PHYS_BYTES);
+	BENCH_CHECK(ret == 0, "phys_init: %d", ret);
+}
+
+/* Every frame is back: nothing leaked by a case. */
+static inline void bench_check_no_leak(const char *name)
+{
+	unsigned long used = phys_used_frames();
+
+	BENCH_CHECK(used == 0, "%s leaked %lu frames", name, used);
+}
+
+#endif /* SECMMU_BENCH_H */

@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench_hmm.h - secondary-MMU benchmarks: range_fault, dma_copy, and the
+ * device-fault throughput on 1 and 2 threads with concurrent invalidations
+ * of disjoint ranges (scaling table "scale device_fault").
+ */
+#ifndef SECMMU_BENCH_HMM_H
+#define SECMMU_BENCH_HMM_H
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "bench_mm.h"
+#include "secmmu/err.h"
+#include "secmmu/hmm.h"
+#include "secmmu/mirror.h"
+#include "secmmu/mm.h"
+#include "secmmu/mmu_notifier.h"
+
+/* ---- range_fault: hmm_range_fault of N present pages ------------------- */
+
+static bool bh_invalidate(struct mmu_interval_notifier *sub,
+			  const struct mmu_notifier_range *range, unsigned long cur_seq)
+{
+	(void)range;
+	mmu_interval_set_seq(sub, cur_seq);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops bh_ops __attribute__((unused)) = {
+	.invalidate = bh_invalidate,
+};
+
+struct bh_range_arg {
+	unsigned long npages, iters;
+	/* ours */
+	struct mm_struct *mm;
+	struct mmu_interval_notifier sub;
+	unsigned long *pfns;
+	/* kernel */
+	unsigned char *kbuf;
+	uint64_t *kmap;
+	int pagemap_fd;
+};
+
+static uint64_t __attribute__((unused)) bh_range_ours(void *a)
+{
+	struct bh_range_arg *arg = a;
+	struct hmm_range range = {
+		.notifier = &arg->sub,
+		.start = BENCH_BASE,
+		.end = BENCH_BASE + arg->npages * PAGE_SIZE,
+		.hmm_pfns = arg->pfns,
+		.default_flags = HMM_PFN_REQ_FAULT,
+	};
+	uint64_t t0, t1;
+	int r = 0;
+
+	mmap_read_lock(arg->mm);
+	t0 = bench_now();
+	for (unsigned long it = 0; it < arg->iters && !r; it++) {
+		range.notifier_seq = mmu_interval_read_begin(&arg->sub);
+		r = hmm_range_fault(&range);
+	}
+	t1 = bench_now();
+	BENCH_CHECK(r == 0, "hmm_range_fault: %d", r);
+	for (unsigned long i = 0; i < arg->npages; i++) {
+		unsigned long pfn;
+		bool w;
+		int e = follow_pfn_pte(arg->mm, BENCH_BASE + i * PAGE_SIZE, &pfn, &w, NULL);
+
+		BENCH_CHECK(e == 0 && (arg->pfns[i] & HMM_PFN_VALID) &&
+				    hmm_pfn_to_pfn(arg->pfns[i]) == pfn,
+			    "page %lu: hmm pfn %#lx, pte pfn %#lx (%d)", i, arg->pfns[i], pfn, e);
+	}
+	mmap_read_unlock(arg->mm);
+	return t1 - t0;
+}
+
+static uint64_t __attribute__((unused)) bh_range_ref(void *a)
+{
+	struct bh_range_arg *arg = a;
+	size_t len = arg->npages * sizeof(uint64_t);
+	off_t off = (off_t)((uintptr_t)arg->kbuf / PAGE_SIZE * sizeof(uint64_t));
+	uint64_t t0, t1;
+	ssize_t n = 0;
+
+	t0 = bench_now();
+	for (unsigned long it = 0; it < arg->iters; it++) {
+		n = pread(arg->pagemap_fd, arg->kmap, len, off);
+		if (n != (ssize_t)len)
+			break;
+	}
+	t1 = bench_now();
+	BENCH_CHECK(n == (ssize_t)len, "pread pagemap: %zd (%s)", n, strerror(errno));
+	for (unsigned long i = 0; i < arg->npages; i++)
+		BENCH_CHECK(arg->kmap[i] >> 63, "pagemap: page %lu not present", i);
+	return t1 - t0;
+}
+
+static void __attribute__((unused)) bench_range_fault(void)
+{
+	struct bh_range_arg arg = { .npages = bench_size(4096, 16), .iters = bench_size(200, 1) };
+	int r;
+
+	arg.mm = bmm_new_mm(arg.npages);
+	bmm_touch(arg.mm, arg.npages, 11);
+	r = mmu_interval_notifier_insert(&arg.sub, arg.mm, BENCH_BASE, arg.npages * PAGE_SIZE,
+					 &bh_ops);
+	BENCH_CHECK(r == 0, "interval insert: %d", r);
+	arg.pfns = calloc(arg.npages, sizeof(*arg.pfns));
+	arg.kmap = calloc(arg.npages, sizeof(*arg.kmap));
+	BENCH_CHECK(arg.pfns && arg.kmap, "calloc");
+	arg.kbuf = kmm_map(arg.npages);
+	kmm_touch(arg.kbuf, arg.npages, 11);
+	arg.pagemap_fd = open("/proc/self/pagemap", O_RDONLY);
+	BENCH_CHECK(arg.pagemap_fd >= 0, "open /proc/self/pagemap: %s", strerror(errno));
+
+	bench_case("range_fault", bh_range_ours, bh_range_ref, &arg, arg.iters * arg.npages);
+
+	close(arg.pagemap_fd);
+	kmm_unmap(arg.kbuf, arg.npages);
+	mmu_interval_notifier_remove(&arg.sub);
+	mmput(arg.mm);
+	free(arg.pfns);
+	free(arg.kmap);
+}
+
+/* ---- dma_copy: mirror_read of 1 MiB through installed translations ------ */
+
+struct bh_dma_arg {
+	unsigned long npages, iters;
+	struct mirror *m;
+	unsigned char *src, *dst;
+};
+
+static inline void bh_dma_check(struct bh_dma_arg *arg)
+{
+	for (unsigned long i = 0; i < arg->npages * PAGE_SIZE; i++)
+		BENCH_CHECK(arg->dst[i] == (unsigned char)(i * 7 + i / PAGE_SIZE), "byte %lu", i);
+}
+
+static uint64_t __attribute__((unused)) bh_dma_ours(void *a)
+{
+	struct bh_dma_arg *arg = a;
+	uint64_t t0, t1;
+	int r = 0;
+
+	memset(arg->dst, 0, arg->npages * PAGE_SIZE);
+	t0 = bench_now();
+	for (unsigned long it = 0; it < arg->iters && !r; it++)
+		r = mirror_read(arg->m, BENCH_BASE, arg->dst, arg->npages * PAGE_SIZE);
+	t1 = bench_now();
+	BENCH_CHECK(r == 0, "mirror_read: %d", r);
+	bh_dma_check(arg);
+	return t1 - t0;
+}
+
+static uint64_t __attribute__((unused)) bh_dma_ref(void *a)
+{
+	struct bh_dma_arg *arg = a;
+	uint64_t t0, t1;
+
+	memset(arg->dst, 0, arg->npages * PAGE_SIZE);
+	t0 = bench_now();
+	for (unsigned long it = 0; it < arg->iters; it++) {
+		memcpy(arg->dst, arg->src, arg->npages * PAGE_SIZE);
+		/* Keep the copies: the compiler may not drop all but the last. */
+		__asm__ volatile("" : : "r"(arg->dst) : "memory");
+	}
+	t1 = bench_now();
+	bh_dma_check(arg);
+	return t1 - t0;
+}
+
+static void __attribute__((unused)) bench_dma_copy(void)
+{
+	struct bh_dma_arg arg = { .npages = 256, .iters = bench_size(1000, 1) };
+	unsigned long len = arg.npages * PAGE_SIZE;
+	struct mm_struct *mm = bmm_new_mm(arg.npages);
+	unsigned long faults;
+	int r;
+
+	arg.src = malloc(len);
+	arg.dst = malloc(len);
+	BENCH_CHECK(arg.src && arg.dst, "malloc");
+	for (unsigned long i = 0; i < len; i++)
+		arg.src[i] = (unsigned char)(i * 7 + i / PAGE_SIZE);
+	r = mm_write(mm, BENCH_BASE, arg.src, len);
+	BENCH_CHECK(r == 0, "mm_write: %d", r);
+	arg.m = mirror_create(mm, 0);
+	BENCH_CHECK(!IS_ERR(arg.m), "mirror_create");
+	r = mirror_read(arg.m, BENCH_BASE, arg.dst, len); /* fault everything in */
+	BENCH_CHECK(r == 0 && mirror_nr_entries(arg.m) == arg.npages, "prefault: %d", r);
+	faults = mirror_nr_invalidations(arg.m);
+
+	/* One operation = one 1 MiB transfer. */
+	bench_case("dma_copy", bh_dma_ours, bh_dma_ref, &arg, arg.iters);
+
+	BENCH_CHECK(mirror_nr_invalidations(arg.m) == faults && mirror_nr_stale(arg.m) == 0 &&
+			    mirror_nr_entries(arg.m) == arg.npages,
+		    "the translations changed during dma_copy");
+	mirror_destroy(arg.m);
+	mmput(mm);
+	free(arg.src);
+	free(arg.dst);
+}
+
+/* ---- device-fault throughput, 1 vs 2 threads --------------------------- */
+/*
+ * Region k (k = 0, 1) is a separate mapping of P pages; thread k repeatedly
+ * invalidates its own region (mprotect read-only and back: two invalidations,
+ * the data stays) and then reads the whole region through a mirror, which
+ * takes one device fault per page. With two mirrors each thread has its own
+ * device (own DMA engine, own lock); with one mirror both threads share it.
+ */
+
+#define BH_GAP_PAGES 16
+
+struct bh_fault_thread {
+	struct mm_struct *mm;
+	struct mirror *m;
+	unsigned long base, npages, rounds;
+	unsigned char *buf;
+	int err;
+};
+
+static inline unsigned long bh_region(int k, unsigned long npages)
+{
+	return BENCH_BASE + (unsigned long)k * (npages + BH_GAP_PAGES) * PAGE_SIZE;
+}
+
+static void *bh_fault_worker(void *p)
+{
+	struct bh_fault_thread *t = p;
+
+	for (unsigned long r = 0; r < t->rounds && !t->err; r++) {
+		t->err = mm_mprotect(t->mm, t->base, t->npages * PAGE_SIZE, PROT_READ);
+		if (!t->err)
+			t->err = mm_mprotect(t->mm, t->base, t->npages * PAGE_SIZE, BMM_RW);
+		if (!t->err)
+			t->err = mirror_read(t->m, t->base, t->buf, t->npages * PAGE_SIZE);
+		for (unsigned long i = 0; i < t->npages && !t->err; i++)
+			if (t->buf[i * PAGE_SIZE] != (unsigned char)(t->base / PAGE_SIZE + i))
+				t->err = -EIO;
+	}
+	return NULL;
+}
+
+/* Faults per second with @nthreads threads on @nmirrors mirrors. */
+static double bh_fault_throughput(int nthreads, int nmirrors, unsigned long npages,
+				  unsigned long rounds)
+{
+	struct mm_struct *mm = mm_alloc();
+	struct mirror *m[2];
+	struct bh_fault_thread t[2];
+	pthread_t tid[2];
+	uint64_t t0, t1;
+
+	BENCH_CHECK(mm, "mm_alloc");
+	for (int k = 0; k < 2; k++) {
+		unsigned long base = bh_region(k, npages);
+		long r = mm_mmap(mm, base, npages * PAGE_SIZE, BMM_RW, MAP_PRIVATE, NULL, 0);
+
+		BENCH_CHECK(r == (long)base, "mm_mmap: %ld", r);
+		for (unsigned long i = 0; i < npages; i++) {
+			unsigned char c = (unsigned char)(base / PAGE_SIZE + i);
+
+			BENCH_CHECK(mm_write(mm, base + i * PAGE_SIZE, &c, 1) == 0, "mm_write");
+		}
+	}
+	for (int k = 0; k < nmirrors; k++) {
+		m[k] = mirror_create(mm, 0);
+		BENCH_CHECK(!IS_ERR(m[k]), "mirror_create");
+	}
+	for (int k = 0; k < nthreads; k++) {
+		t[k] = (struct bh_fault_thread){ .mm = mm, .m = m[k % nmirrors],
+						  .base = bh_region(k, npages), .npages = npages,
+						  .rounds = rounds };
+		t[k].buf = malloc(npages * PAGE_SIZE);
+		BENCH_CHECK(t[k].buf, "malloc");
+	}
+	t0 = bench_now();
+	for (int k = 0; k < nthreads; k++)
+		BENCH_CHECK(pthread_create(&tid[k], NULL, bh_fault_worker, &t[k]) == 0, "thread");
+	for (int k = 0; k < nthreads; k++)
+		pthread_join(tid[k], NULL);
+	t1 = bench_now();
+	for (int k = 0; k < nthreads; k++) {
+		BENCH_CHECK(t[k].err == 0, "fault thread %d: %d", k, t[k].err);
+		free(t[k].buf);
+	}
+	for (int k = 0; k < nmirrors; k++) {
+		BENCH_CHECK(mirror_nr_stale(m[k]) == 0, "stale translations");
+		mirror_destroy(m[k]);
+	}
+	mmput(mm);
+	return (double)nthreads * (double)rounds * (double)npages * 1e9 / (double)(t1 - t0);
+}
+
+static void __attribute__((unused)) bench_fault_scaling(void)
+{
+	unsigned long npages = bench_size(1024, 8), rounds = bench_size(200, 1);
+	static const int cfg[][2] = { { 1, 1 }, { 2, 2 }, { 2, 1 } }; /* threads, mirrors */
+
+	for (size_t c = 0; c < sizeof(cfg) / sizeof(cfg[0]); c++) {
+		int reps = bench_smoke ? 1 : 5;
+		double v[5];
+
+		for (int i = 0; i < reps; i++)
+			v[i] = bh_fault_throughput(cfg[c][0], cfg[c][1], npages, rounds);
+		/* median (insertion sort: 5 values) */
+		for (int i = 1; i < reps; i++)
+			for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
+				double x = v[j];
+
+				v[j] = v[j - 1];
+				v[j - 1] = x;
+			}
+		printf("scale device_fault threads=%d mirrors=%d faults_per_sec=%.0f\n", cfg[c][0],
+		       cfg[c][1], v[reps / 2]);
+		fflush(stdout);
+	}
+}
+
+static void __attribute__((unused)) bench_hmm_all(void)
+{
+	bench_range_fault();
+	bench_dma_copy();
+	bench_fault_scaling();
+}
+
+#endif /* SECMMU_BENCH_HMM_H */

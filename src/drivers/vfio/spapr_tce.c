@@ -1,0 +1,478 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A VFIO SPAPR-TCE container with memory preregistration, after Linux's
+ * drivers/vfio/vfio_iommu_spapr_tce.c as merged by seed 001 (v7): each
+ * container tracks the regions IT preregistered in its prereg_list and puts
+ * them when it is released -- when its file is closed, which a process's exit
+ * does right after dropping its mm_users (exit_mm, then exit_files). So
+ * pinned memory never waits for the last mmdrop().
+ *
+ * The TCE table is a list of mappings [iova, iova + size) -> [ua, ua + size),
+ * each inside one preregistered region and counted on it
+ * (mm_iommu_mapped_inc), so the region cannot be put while the device could
+ * still DMA into it.
+ *
+ * LOCKING: container->lock (LOCK_RANK_DRIVER) serialises everything on a
+ * container and is held across mm_iommu_get() (which pins: mmap_lock). As in
+ * Linux, tce_iommu_register_pages/unregister_pages need nothing more: the
+ * prereg_list is only touched under container->lock.
+ *
+ * REFERENCES: the container holds mm_count on the mm it is bound to
+ * (tce_iommu_mm_set, dropped in tce_iommu_release) -- never mm_users, which
+ * would keep the whole address space alive from a file the address space's
+ * exit is supposed to close. The container struct itself is reference
+ * counted: one for its file, one for the opener.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "base/alloc.h"
+#include "base/debug.h"
+#include "base/list.h"
+#include "base/lock.h"
+#include "drivers/vfio/vfio_internal.h"
+#include "secmmu/file.h"
+#include "secmmu/mm.h"
+#include "secmmu/sched.h"
+#include "secmmu/vfio.h"
+
+/*
+ * A container needs to remember which preregistered region it has
+ * referenced to do proper cleanup at the userspace process exit.
+ */
+struct tce_iommu_prereg {
+	struct list_head next;
+	struct mm_iommu_table_group_mem_t *mem;
+	unsigned long mapped; /* this container's TCE mappings into @mem */
+};
+
+struct tce_mapping {
+	struct list_head next;
+	unsigned long iova, ua, size;
+	struct mm_iommu_table_group_mem_t *mem;
+	struct tce_iommu_prereg *tcemem; /* NULL in a legacy container */
+};
+
+struct tce_container {
+	struct sm_mutex lock;
+	_Atomic int ref;
+	_Atomic bool released;
+	struct file *file;
+	struct mm_struct *mm; /* mm_count held once bound; lock */
+	bool legacy;
+	bool fail_next_put;
+	struct list_head prereg_list; /* struct tce_iommu_prereg; lock */
+	struct list_head mappings;    /* struct tce_mapping; lock */
+};
+
+static _Atomic bool legacy_mode;
+static _Atomic unsigned long release_warnings;
+
+void vfio_legacy_cleanup_at_mmdrop(bool on)
+{
+	atomic_store(&legacy_mode, on);
+}
+
+unsigned long vfio_release_warnings(void)
+{
+	return atomic_load(&release_warnings);
+}
+
+static bool range_ok(unsigned long addr, unsigned long size)
+{
+	return size && PAGE_ALIGNED(addr) && PAGE_ALIGNED(size) && addr + size > addr &&
+	       addr + size <= TASK_SIZE;
+}
+
+/* Bind the container to the caller's mm on first use. */
+static long tce_iommu_mm_set(struct tce_container *container, struct mm_struct *mm)
+{
+	lockdep_assert_held(&container->lock);
+	if (container->mm)
+		return container->mm == mm ? 0 : -EPERM;
+	mmgrab(mm); /* Pairs with mmdrop() in tce_iommu_release(). */
+	container->mm = mm;
+	return 0;
+}
+
+/* Lock the container for an ioctl from @mm; -EBADF once released. */
+static long tce_lock_for(struct tce_container *container, struct mm_struct *mm)
+{
+	long ret = 0;
+
+	sm_mutex_lock(&container->lock);
+	if (atomic_load(&container->released))
+		ret = -EBADF;
+	else if (mm)
+		ret = tce_iommu_mm_set(container, mm);
+	if (ret)
+		sm_mutex_unlock(&container->lock);
+	return ret;
+}
+
+/* Put the region of @tcemem; on failure the entry stays on the list. */
+static long tce_iommu_prereg_free(struct tce_container *container,
+				  struct tce_iommu_prereg *tcemem)
+{
+	long ret;
+
+	lockdep_assert_held(&container->lock);
+	if (container->fail_next_put) {
+		container->fail_next_put = false;
+		ret = -EBUSY; /* injected: as a put of a still-mapped region fails */
+	} else {
+		ret = mm_iommu_put(container->mm, tcemem->mem); /* Pairs with mm_iommu_get(). */
+	}
+	if (ret)
+		return ret;
+	list_del(&tcemem->next);
+	kfree(tcemem);
+	return 0;
+}
+
+static struct tce_iommu_prereg *prereg_find(struct tce_container *container, unsigned long ua,
+					    unsigned long entries)
+{
+	struct tce_iommu_prereg *tcemem;
+
+	lockdep_assert_held(&container->lock);
+	list_for_each_entry(tcemem, &container->prereg_list, next)
+	{
+		if (tcemem->mem->ua == ua && tcemem->mem->entries == entries)
+			return tcemem;
+	}
+	return NULL;
+}
+
+long tce_iommu_register_pages(struct tce_container *container, struct mm_struct *mm,
+			      unsigned long vaddr, unsigned long size)
+{
+	unsigned long entries = size >> PAGE_SHIFT;
+	struct mm_iommu_table_group_mem_t *mem;
+	struct tce_iommu_prereg *tcemem;
+	long ret;
+
+	if (!range_ok(vaddr, size))
+		return -EINVAL;
+	ret = tce_lock_for(container, mm);
+	if (ret)
+		return ret;
+	if (container->legacy) {
+		/* Pre-seed-000: the mm's used count is all the tracking there is. */
+		ret = mm_iommu_get_mode(mm, vaddr, entries, true, &mem);
+		goto unlock;
+	}
+	if (prereg_find(container, vaddr, entries)) {
+		ret = -EBUSY; /* v7: once per container */
+		goto unlock;
+	}
+	ret = mm_iommu_get(mm, vaddr, entries, &mem);
+	if (ret)
+		goto unlock;
+	tcemem = kzalloc(sizeof(*tcemem));
+	if (!tcemem) {
+		mm_iommu_put(mm, mem);
+		ret = -ENOMEM;
+		goto unlock;
+	}
+	tcemem->mem = mem;
+	list_add(&tcemem->next, &container->prereg_list);
+unlock:
+	sm_mutex_unlock(&container->lock);
+	return ret;
+}
+
+static unsigned long legacy_mappings_into(struct tce_container *container,
+					  struct mm_iommu_table_group_mem_t *mem)
+{
+	struct tce_mapping *map;
+	unsigned long n = 0;
+
+	list_for_each_entry(map, &container->mappings, next) if (map->mem == mem) n++;
+	return n;
+}
+
+long tce_iommu_unregister_pages(struct tce_container *container, struct mm_struct *mm,
+				unsigned long vaddr, unsigned long size)
+{
+	unsigned long entries = size >> PAGE_SHIFT;
+	struct mm_iommu_table_group_mem_t *mem;
+	struct tce_iommu_prereg *tcemem;
+	long ret;
+
+	if (!range_ok(vaddr, size))
+		return -EINVAL;
+	ret = tce_lock_for(container, mm);
+	if (ret)
+		return ret;
+	if (container->legacy) {
+		mem = mm_iommu_find(mm, vaddr, entries);
+		if (!mem)
+			ret = -ENOENT;
+		else if (legacy_mappings_into(container, mem))
+			ret = -EBUSY;
+		else
+			ret = mm_iommu_put(mm, mem);
+		goto unlock;
+	}
+	tcemem = prereg_find(container, vaddr, entries);
+	if (!tcemem)
+		ret = -ENOENT;
+	else if (tcemem->mapped)
+		ret = -EBUSY;
+	else
+		ret = tce_iommu_prereg_free(container, tcemem);
+unlock:
+	sm_mutex_unlock(&container->lock);
+	return ret;
+}
+
+long tce_iommu_map(struct tce_container *container, struct mm_struct *mm, unsigned long iova,
+		   unsigned long vaddr, unsigned long size)
+{
+	struct mm_iommu_table_group_mem_t *mem = NULL;
+	struct tce_iommu_prereg *tcemem = NULL, *t;
+	struct tce_mapping *map;
+	long ret;
+
+	if (!range_ok(vaddr, size) || !PAGE_ALIGNED(iova) || iova + size < iova)
+		return -EINVAL;
+	ret = tce_lock_for(container, mm);
+	if (ret)
+		return ret;
+	if (container->legacy) {
+		/* Any region of the mm will do (no per-container tracking). */
+		mem = mm_iommu_lookup(mm, vaddr, size);
+	} else {
+		list_for_each_entry(t, &container->prereg_list, next)
+		{
+			if (mm_iommu_contains(t->mem, vaddr, size)) {
+				tcemem = t;
+				mem = t->mem;
+				break;
+			}
+		}
+	}
+	ret = -EINVAL;
+	if (!mem)
+		goto unlock;
+	list_for_each_entry(map, &container->mappings, next)
+	{
+		if (map->iova < iova + size && iova < map->iova + map->size) {
+			ret = -EBUSY;
+			goto unlock;
+		}
+	}
+	ret = -ENOMEM;
+	map = kzalloc(sizeof(*map));
+	if (!map)
+		goto unlock;
+	ret = mm_iommu_mapped_inc(mem); /* Pairs with mm_iommu_mapped_dec() in unmap_one(). */
+	if (ret) {
+		kfree(map);
+		goto unlock;
+	}
+	map->iova = iova;
+	map->ua = vaddr;
+	map->size = size;
+	map->mem = mem;
+	map->tcemem = tcemem;
+	if (tcemem)
+		tcemem->mapped++;
+	list_add_tail(&map->next, &container->mappings);
+unlock:
+	sm_mutex_unlock(&container->lock);
+	return ret;
+}
+
+static void unmap_one(struct tce_container *container, struct tce_mapping *map)
+{
+	lockdep_assert_held(&container->lock);
+	list_del(&map->next);
+	if (map->tcemem)
+		map->tcemem->mapped--;
+	mm_iommu_mapped_dec(map->mem);
+	kfree(map);
+}
+
+long tce_iommu_unmap(struct tce_container *container, unsigned long iova, unsigned long size)
+{
+	struct tce_mapping *map, *tmp;
+	bool found = false;
+	long ret;
+
+	if (!size || !PAGE_ALIGNED(iova) || !PAGE_ALIGNED(size) || iova + size < iova)
+		return -EINVAL;
+	ret = tce_lock_for(container, NULL);
+	if (ret)
+		return ret;
+	list_for_each_entry(map, &container->mappings, next)
+	{
+		bool overlaps = map->iova < iova + size && iova < map->iova + map->size;
+		bool inside = map->iova >= iova && map->iova + map->size <= iova + size;
+
+		if (overlaps && !inside) {
+			ret = -EINVAL;
+			goto unlock;
+		}
+		found |= inside;
+	}
+	if (!found) {
+		ret = -ENOENT;
+		goto unlock;
+	}
+	list_for_each_entry_safe(map, tmp, &container->mappings, next)
+	{
+		if (map->iova >= iova && map->iova + map->size <= iova + size)
+			unmap_one(container, map);
+	}
+unlock:
+	sm_mutex_unlock(&container->lock);
+	return ret;
+}
+
+/*
+ * tce_iommu_release() - the container's file is gone (close, or exit_files)
+ *
+ * Clears every TCE mapping, then puts every region this container
+ * preregistered. A put that fails is WARNed about and its entry kept (v7),
+ * so the region keeps its use -- and its pins -- until destroy_context()
+ * finds it. (Upstream loops `while (!list_empty(&container->prereg_list))`
+ * over tce_iommu_prereg_free(), which would spin on such an entry; here each
+ * entry is tried once.) Finally the mm_count from tce_iommu_mm_set() goes.
+ * Called without locks; may sleep.
+ */
+static void tce_iommu_release(struct tce_container *container)
+{
+	struct tce_iommu_prereg *tcemem, *tmp;
+	struct tce_mapping *map, *mtmp;
+	struct mm_struct *mm;
+
+	lockdep_assert_not_held(&container->lock);
+	sm_mutex_lock(&container->lock);
+	atomic_store(&container->released, true);
+	list_for_each_entry_safe(map, mtmp, &container->mappings, next) unmap_one(container, map);
+	list_for_each_entry_safe(tcemem, tmp, &container->prereg_list, next)
+	{
+		long ret = tce_iommu_prereg_free(container, tcemem);
+
+		if (WARN_ON(ret))
+			atomic_fetch_add(&release_warnings, 1);
+	}
+	mm = container->mm;
+	container->mm = NULL;
+	sm_mutex_unlock(&container->lock);
+	if (mm)
+		mmdrop(mm); /* Pairs with mmgrab() in tce_iommu_mm_set(). */
+}
+
+static void tce_container_free(struct tce_container *container)
+{
+	struct tce_iommu_prereg *tcemem, *tmp;
+
+	/*
+	 * Entries whose put failed: their use of the region is left to the
+	 * mm (destroy_context WARNs); only our bookkeeping goes.
+	 */
+	list_for_each_entry_safe(tcemem, tmp, &container->prereg_list, next)
+	{
+		list_del(&tcemem->next);
+		kfree(tcemem);
+	}
+	sm_mutex_destroy(&container->lock);
+	kfree(container);
+}
+
+void vfio_container_put(struct tce_container *container)
+{
+	if (atomic_fetch_sub(&container->ref, 1) == 1)
+		tce_container_free(container);
+}
+
+static int tce_file_release(struct file *file)
+{
+	struct tce_container *container = file->private_data;
+
+	tce_iommu_release(container);
+	vfio_container_put(container); /* Pairs with the file's reference in open. */
+	return 0;
+}
+
+static const struct file_operations tce_fops = {
+	.name = "vfio-spapr-tce",
+	.release = tce_file_release,
+};
+
+int vfio_spapr_tce_open(struct task_struct *task, struct tce_container **containerp)
+{
+	struct tce_container *container;
+	struct file *file;
+	int ret;
+
+	if (mm_iommu_init_once())
+		return -ENOMEM;
+	container = kzalloc(sizeof(*container));
+	if (!container)
+		return -ENOMEM;
+	sm_mutex_init(&container->lock, "tce_container.lock", LOCK_RANK_DRIVER);
+	INIT_LIST_HEAD(&container->prereg_list);
+	INIT_LIST_HEAD(&container->mappings);
+	container->legacy = atomic_load(&legacy_mode);
+	atomic_store(&container->ref, 2); /* the caller's and the file's */
+	file = file_alloc(&tce_fops, container);
+	if (!file) {
+		tce_container_free(container);
+		return -ENOMEM;
+	}
+	container->file = file;
+	ret = task_install_file(task, file);
+	if (ret) {
+		fput(file); /* releases the container: drops the file's reference */
+		vfio_container_put(container);
+		return ret;
+	}
+	*containerp = container;
+	return 0;
+}
+
+int vfio_container_close(struct tce_container *container, struct task_struct *task)
+{
+	if (atomic_load(&container->released))
+		return -EBADF;
+	return task_close_file(task, container->file);
+}
+
+bool vfio_container_released(struct tce_container *container)
+{
+	return atomic_load(&container->released);
+}
+
+unsigned long vfio_container_nr_prereg(struct tce_container *container)
+{
+	struct tce_iommu_prereg *tcemem;
+	unsigned long n = 0;
+
+	sm_mutex_lock(&container->lock);
+	list_for_each_entry(tcemem, &container->prereg_list, next) n++;
+	sm_mutex_unlock(&container->lock);
+	return n;
+}
+
+unsigned long vfio_container_nr_mappings(struct tce_container *container)
+{
+	struct tce_mapping *map;
+	unsigned long n = 0;
+
+	sm_mutex_lock(&container->lock);
+	list_for_each_entry(map, &container->mappings, next) n++;
+	sm_mutex_unlock(&container->lock);
+	return n;
+}
+
+void vfio_container_fail_next_put(struct tce_container *container)
+{
+	sm_mutex_lock(&container->lock);
+	container->fail_next_put = true;
+	sm_mutex_unlock(&container->lock);
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared between the preregistration registry (mm_iommu.c) and the SPAPR-TCE
+ * container (spapr_tce.c). Not a public interface.
+ */
+#ifndef SECMMU_DRIVERS_VFIO_INTERNAL_H
+#define SECMMU_DRIVERS_VFIO_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "base/list.h"
+#include "base/rcu.h"
+#include "secmmu/vfio.h"
+
+struct page;
+
+/*
+ * struct mm_iommu_table_group_mem_t - one preregistered region of one mm
+ * @next:    on the mm's list (struct mm_iommu_ctx), registry lock
+ * @ua:      first user address; @entries pages
+ * @used:    uses (containers, or legacy registrations); registry lock
+ * @mapped:  TCE entries pointing into the region; registry lock
+ * @hpages:  the pinned pages, one pin each, held until the last put
+ * @legacy:  created by a legacy container: destroy_context() frees it quietly
+ */
+struct mm_iommu_table_group_mem_t {
+	struct list_head next;
+	struct sm_rcu_head rcu;
+	unsigned long ua;
+	unsigned long entries;
+	unsigned long used;
+	unsigned long mapped;
+	struct page **hpages;
+	bool legacy;
+};
+
+static inline bool mm_iommu_contains(const struct mm_iommu_table_group_mem_t *mem,
+				     unsigned long ua, unsigned long size)
+{
+	unsigned long end = mem->ua + (mem->entries << 12);
+
+	return ua >= mem->ua && size <= end - mem->ua && ua - mem->ua <= (end - mem->ua) - size;
+}
+
+/* A region of @mm containing [ua, ua + size), no reference (legacy lookups). */
+struct mm_iommu_table_group_mem_t *mm_iommu_lookup(struct mm_struct *mm, unsigned long ua,
+						   unsigned long size);
+
+/* Mark regions created by mm_iommu_get() from now on as legacy (per call). */
+long mm_iommu_get_mode(struct mm_struct *mm, unsigned long ua, unsigned long entries,
+		       bool legacy, struct mm_iommu_table_group_mem_t **pmem);
+
+/* Register the arch hooks and the context slot once. Return: 0 or -ENOSPC. */
+int mm_iommu_init_once(void);
+
+#endif /* SECMMU_DRIVERS_VFIO_INTERNAL_H */

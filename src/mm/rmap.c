@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The reverse map: from a frame to every PTE that maps it.
+ *
+ * Private anonymous pages: page->mapping is the anon_vma, page->index the
+ * linear page offset; each VMA on anon_vma->vmas maps it (if at all) at
+ * vm_start + (index - vm_pgoff) pages. Fork shares the anon_vma, mremap keeps
+ * vm_pgoff, so the formula survives both.
+ * Shared anonymous pages: page->mapping is the shmem object, the same
+ * formula over the object's VMA list.
+ *
+ * Locks: the object's lock (LOCK_RANK_ANON_VMA) keeps every listed VMA, its
+ * mm and its page tables alive (VMAs leave the list before they are freed;
+ * exit frees page tables only under rmap_lock for write). For each mapping
+ * the walker takes that mm's rmap_lock for read -- this is how an
+ * invalidation without mmap_lock excludes mmu_notifier_register -- and then
+ * the page-table lock.
+ */
+#include "mm/swap_internal.h"
+
+void rmap_walk(struct page *page, rmap_one_fn fn, void *arg)
+{
+	struct sm_mutex *lock;
+	struct list_head *vmas;
+	struct vma_core *vc;
+
+	if (PageTest(page, PG_anon)) {
+		struct anon_vma *av = page->mapping;
+
+		lock = &av->lock;
+		vmas = &av->vmas;
+	} else {
+		struct shmem_obj *obj = page->mapping;
+
+		lock = &obj->vma_lock;
+		vmas = &obj->vmas;
+	}
+	sm_mutex_lock(lock);
+	list_for_each_entry(vc, vmas, anon_link) {
+		struct vm_area_struct *vma = container_of((void *)vc, struct vm_area_struct, core_priv);
+		unsigned long addr;
+
+		if (page->index < vma->vm_pgoff)
+			continue;
+		addr = vma->vm_start + ((page->index - vma->vm_pgoff) << PAGE_SHIFT);
+		if (addr < vma->vm_start || addr >= vma->vm_end)
+			continue;
+		sm_down_read(&vma->vm_mm->rmap_lock);
+		bool more = fn(vma, addr, page, arg);
+		sm_up_read(&vma->vm_mm->rmap_lock);
+		if (!more)
+			break;
+	}
+	sm_mutex_unlock(lock);
+}
+
+static bool referenced_one(struct vm_area_struct *vma, unsigned long addr, struct page *page,
+			   void *arg)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	int *referenced = arg;
+	pte_t *ptep;
+	uint64_t pte;
+
+	sm_mutex_lock(&mm->page_table_lock);
+	ptep = pte_offset(mm, addr);
+	pte = ptep ? pte_load(ptep) : 0;
+	if (!pte_present(pte) || pte_pfn(pte) != page_to_pfn(page)) {
+		sm_mutex_unlock(&mm->page_table_lock);
+		return true;
+	}
+	if (pte & PTE_YOUNG) {
+		set_pte(mm, ptep, pte & ~PTE_YOUNG);
+		(*referenced)++;
+	}
+	sm_mutex_unlock(&mm->page_table_lock);
+	/* ptep_clear_flush_young_notify(): the secondary MMUs' accessed bits count too. */
+	*referenced += mmu_notifier_clear_flush_young(mm, addr, addr + PAGE_SIZE);
+	return true;
+}
+
+int page_referenced(struct page *page)
+{
+	int referenced = 0;
+
+	rmap_walk(page, referenced_one, &referenced);
+	return referenced;
+}
+
+struct unmap_arg {
+	long slot;
+};
+
+static bool unmap_one(struct vm_area_struct *vma, unsigned long addr, struct page *page, void *arg)
+{
+	struct unmap_arg *ua = arg;
+	struct mm_struct *mm = vma->vm_mm;
+	struct mmu_notifier_range range;
+	bool anon = PageTest(page, PG_anon);
+	pte_t *ptep;
+	uint64_t pte;
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, addr, addr + PAGE_SIZE);
+	mmu_notifier_invalidate_range_start(&range);
+	sm_mutex_lock(&mm->page_table_lock);
+	ptep = pte_offset(mm, addr);
+	pte = ptep ? pte_load(ptep) : 0;
+	if (pte_present(pte) && pte_pfn(pte) == page_to_pfn(page)) {
+		if (anon) {
+			swap_dup((unsigned long)ua->slot);
+			set_pte(mm, ptep, swp_pte((unsigned long)ua->slot));
+			atomic_fetch_add(&mm->swapents, 1);
+		} else {
+			set_pte(mm, ptep, 0); /* shared memory refaults from its object */
+		}
+		mmu_notifier_arch_invalidate_secondary_tlbs(mm, addr, addr + PAGE_SIZE);
+		BUG_ON(atomic_fetch_sub(&page->_mapcount, 1) <= 0);
+		atomic_fetch_sub(&mm->rss, 1);
+		sm_mutex_unlock(&mm->page_table_lock);
+		put_page(page); /* the PTE's reference; the caller still holds one */
+	} else {
+		sm_mutex_unlock(&mm->page_table_lock);
+	}
+	mmu_notifier_invalidate_range_end(&range);
+	return page_mapcount(page) > 0;
+}
+
+int try_to_unmap(struct page *page, long slot)
+{
+	struct unmap_arg ua = { .slot = slot };
+
+	rmap_walk(page, unmap_one, &ua);
+	return page_mapcount(page);
+}

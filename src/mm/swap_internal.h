@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/* Swap device, swap cache, LRU and reverse map: internal interfaces. */
+#ifndef SECMMU_MM_SWAP_INTERNAL_H
+#define SECMMU_MM_SWAP_INTERNAL_H
+
+#include "mm/internal.h"
+
+/* Swap PTEs: !present, PTE_SWAP, slot in the pfn bits. */
+static inline uint64_t swp_pte(unsigned long slot)
+{
+	return ((uint64_t)slot << PTE_PFN_SHIFT) | PTE_SWAP;
+}
+
+static inline bool pte_is_swap(uint64_t pte)
+{
+	return !pte_present(pte) && (pte & PTE_SWAP);
+}
+
+bool swap_available(void);
+/* A free slot with count 1, or -ENOSPC. */
+long swap_alloc(void);
+void swap_dup(unsigned long slot);
+/* Drop one count; at zero the slot is free and its cached page released. */
+void swap_free(unsigned long slot);
+int swap_writepage(unsigned long slot, struct page *page);
+int swap_readpage(unsigned long slot, struct page *page);
+void swap_cache_add(unsigned long slot, struct page *page);
+/* The cached page of @slot with a reference, or NULL. */
+struct page *swap_cache_get(unsigned long slot);
+/* Remove @page from the cache if it has exactly @expected_refs and no mapping. */
+bool swap_cache_del_if_unused(struct page *page, int expected_refs);
+
+/* LRU (lru.c) */
+void lru_add(struct page *page);
+/* Called by the frame allocator when a page on the LRU is freed. */
+void lru_del_freed(struct page *page);
+/* Take the coldest page off the LRU with a reference, or NULL. */
+struct page *lru_isolate(void);
+void lru_putback(struct page *page);
+
+/* Reverse map (rmap.c): call @fn for every (vma, address) that may map @page. */
+typedef bool (*rmap_one_fn)(struct vm_area_struct *vma, unsigned long addr, struct page *page,
+			    void *arg);
+void rmap_walk(struct page *page, rmap_one_fn fn, void *arg);
+/* Young bits of every mapping, primary and secondary, cleared; how many were young. */
+int page_referenced(struct page *page);
+/*
+ * Unmap @page everywhere: anonymous mappings become swap entries for
+ * @slot (one count each), shared ones are cleared; @event for the notifier.
+ * Return: the mapcount left (0 on success).
+ */
+int try_to_unmap(struct page *page, long slot);
+
+#endif /* SECMMU_MM_SWAP_INTERNAL_H */

@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The swap device, its slot map and the swap cache.
+ *
+ * A slot's count (swap_map) is the number of swap PTEs (and shmem objects)
+ * referring to it. The swap cache maps a slot to the frame that still holds
+ * its data while a reclaim is in flight or was aborted; swap-in takes the
+ * frame from there rather than reading the device, so a page that somebody
+ * still references is never duplicated. The cache holds one page
+ * reference; it is dropped when the slot's count reaches zero or when
+ * reclaim frees the page.
+ *
+ * Lock: swap.lock (LOCK_RANK_SWAP) covers the slot map and the cache.
+ * Device I/O happens outside it: a slot being written or read is owned by
+ * its caller (allocated and not yet published, or pinned by a count).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mm/internal.h"
+#include "mm/swap_internal.h"
+#include "secmmu/swap.h"
+
+struct swap_device {
+	unsigned long nr_slots;
+	unsigned long nr_used;
+	unsigned long next_hint;
+	unsigned short *map;     /* per-slot count */
+	struct page **cache;     /* per-slot swap-cache page, or NULL */
+	unsigned char *mem;      /* in-memory device */
+	int fd;                  /* file device */
+	char path[512];
+	struct sm_mutex lock;
+};
+
+static struct swap_device *swap_dev;
+static pthread_once_t swap_once = PTHREAD_ONCE_INIT;
+static struct sm_mutex swap_on_lock;
+
+static void swap_init_once(void)
+{
+	sm_mutex_init(&swap_on_lock, "swap_on_lock", LOCK_RANK_LEAF);
+}
+
+int swap_on(size_t bytes, const char *path)
+{
+	struct swap_device *dev;
+	int ret = -ENOMEM;
+
+	pthread_once(&swap_once, swap_init_once);
+	if (!bytes || bytes % PAGE_SIZE || bytes > (16UL << 30))
+		return -EINVAL;
+	dev = calloc(1, sizeof(*dev));
+	if (!dev)
+		return -ENOMEM;
+	dev->nr_slots = bytes / PAGE_SIZE;
+	dev->fd = -1;
+	dev->map = calloc(dev->nr_slots, sizeof(*dev->map));
+	dev->cache = calloc(dev->nr_slots, sizeof(*dev->cache));
+	if (!dev->map || !dev->cache)
+		goto err;
+	if (!path) {
+		dev->mem = malloc(bytes);
+		if (!dev->mem)
+			goto err;
+	} else {
+		const char *tmp = getenv("TMPDIR");
+
+		if (!*path)
+			snprintf(dev->path, sizeof(dev->path), "%s/secmmu-swap-%d",
+				 tmp && *tmp ? tmp : "/tmp", (int)getpid());
+		else
+			snprintf(dev->path, sizeof(dev->path), "%s", path);
+		dev->fd = open(dev->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (dev->fd < 0 || ftruncate(dev->fd, (off_t)bytes)) {
+			ret = -errno;
+			goto err;
+		}
+	}
+	sm_mutex_init(&dev->lock, "swap->lock", LOCK_RANK_SWAP);
+	sm_mutex_lock(&swap_on_lock);
+	if (swap_dev) {
+		sm_mutex_unlock(&swap_on_lock);
+		sm_mutex_destroy(&dev->lock);
+		ret = -EBUSY;
+		goto err;
+	}
+	__atomic_store_n(&swap_dev, dev, __ATOMIC_RELEASE);
+	sm_mutex_unlock(&swap_on_lock);
+	return 0;
+err:
+	if (dev->fd >= 0) {
+		close(dev->fd);
+		unlink(dev->path);
+	}
+	free(dev->mem);
+	free(dev->map);
+	free(dev->cache);
+	free(dev);
+	return ret;
+}
+
+int swap_off(void)
+{
+	struct swap_device *dev;
+
+	pthread_once(&swap_once, swap_init_once);
+	sm_mutex_lock(&swap_on_lock);
+	dev = swap_dev;
+	if (!dev || dev->nr_used) {
+		sm_mutex_unlock(&swap_on_lock);
+		return dev ? -EBUSY : -ENOENT;
+	}
+	swap_dev = NULL;
+	sm_mutex_unlock(&swap_on_lock);
+	if (dev->fd >= 0) {
+		close(dev->fd);
+		unlink(dev->path);
+	}
+	sm_mutex_destroy(&dev->lock);
+	free(dev->mem);
+	free(dev->map);
+	free(dev->cache);
+	free(dev);
+	return 0;
+}
+
+bool swap_available(void)
+{
+	return __atomic_load_n(&swap_dev, __ATOMIC_ACQUIRE) != NULL;
+}
+
+unsigned long swap_slots_used(void)
+{
+	struct swap_device *dev = __atomic_load_n(&swap_dev, __ATOMIC_ACQUIRE);
+	unsigned long n;
+
+	if (!dev)
+		return 0;
+	sm_mutex_lock(&dev->lock);
+	n = dev->nr_used;
+	sm_mutex_unlock(&dev->lock);
+	return n;
+}
+
+unsigned long swap_slots_total(void)
+{
+	struct swap_device *dev = __atomic_load_n(&swap_dev, __ATOMIC_ACQUIRE);
+
+	return dev ? dev->nr_slots : 0;
+}
+
+long swap_alloc(void)
+{
+	struct swap_device *dev = swap_dev;
+	long slot = -ENOSPC;
+
+	if (!dev)
+		return -ENOSPC;
+	sm_mutex_lock(&dev->lock);
+	for (unsigned long i = 0; i < dev->nr_slots; i++) {
+		unsigned long s = (dev->next_hint + i) % dev->nr_slots;
+
+		if (!dev->map[s]) {
+			dev->map[s] = 1;
+			dev->nr_used++;
+			dev->next_hint = s + 1;
+			slot = (long)s;
+			break;
+		}
+	}
+	sm_mutex_unlock(&dev->lock);
+	return slot;
+}
+
+void swap_dup(unsigned long slot)
+{
+	struct swap_device *dev = swap_dev;
+
+	sm_mutex_lock(&dev->lock);
+	BUG_ON(slot >= dev->nr_slots || !dev->map[slot] || dev->map[slot] == 0xffff);
+	dev->map[slot]++;
+	sm_mutex_unlock(&dev->lock);
+}
+
+void swap_free(unsigned long slot)
+{
+	struct swap_device *dev = swap_dev;
+	struct page *cached = NULL;
+
+	sm_mutex_lock(&dev->lock);
+	BUG_ON(slot >= dev->nr_slots || !dev->map[slot]); /* swap count underflow */
+	if (--dev->map[slot] == 0) {
+		dev->nr_used--;
+		cached = dev->cache[slot];
+		dev->cache[slot] = NULL;
+		if (cached) {
+			ClearPageFlag(cached, PG_swapcache);
+			cached->private = 0;
+		}
+	}
+	sm_mutex_unlock(&dev->lock);
+	if (cached)
+		put_page(cached); /* the swap cache's reference */
+}
+
+static int swap_io(unsigned long slot, struct page *page, bool write)
+{
+	struct swap_device *dev = swap_dev;
+	off_t off = (off_t)slot * (off_t)PAGE_SIZE;
+	ssize_t n;
+
+	if (dev->mem) {
+		if (write)
+			memcpy(dev->mem + off, page_address(page), PAGE_SIZE);
+		else
+			memcpy(page_address(page), dev->mem + off, PAGE_SIZE);
+		return 0;
+	}
+	n = write ? pwrite(dev->fd, page_address(page), PAGE_SIZE, off)
+		  : pread(dev->fd, page_address(page), PAGE_SIZE, off);
+	return n == (ssize_t)PAGE_SIZE ? 0 : -EIO;
+}
+
+int swap_writepage(unsigned long slot, struct page *page)
+{
+	return swap_io(slot, page, true);
+}
+
+int swap_readpage(unsigned long slot, struct page *page)
+{
+	return swap_io(slot, page, false);
+}
+
+void swap_cache_add(unsigned long slot, struct page *page)
+{
+	struct swap_device *dev = swap_dev;
+
+	get_page(page); /* the cache's reference; pairs with swap_cache_del()/swap_free() */
+	sm_mutex_lock(&dev->lock);
+	BUG_ON(dev->cache[slot]);
+	dev->cache[slot] = page;
+	page->private = slot;
+	SetPageFlag(page, PG_swapcache);
+	sm_mutex_unlock(&dev->lock);
+}
+
+struct page *swap_cache_get(unsigned long slot)
+{
+	struct swap_device *dev = swap_dev;
+	struct page *page;
+
+	sm_mutex_lock(&dev->lock);
+	page = dev->cache[slot];
+	if (page)
+		get_page(page);
+	sm_mutex_unlock(&dev->lock);
+	return page;
+}
+
+bool swap_cache_del_if_unused(struct page *page, int expected_refs)
+{
+	struct swap_device *dev = swap_dev;
+	unsigned long slot = page->private;
+	bool ok = false;
+
+	sm_mutex_lock(&dev->lock);
+	/* Under the lock nobody can find the page in the cache meanwhile. */
+	if (dev->cache[slot] == page && page_ref_count(page) == expected_refs &&
+	    !page_mapcount(page)) {
+		dev->cache[slot] = NULL;
+		ClearPageFlag(page, PG_swapcache);
+		page->private = 0;
+		ok = true;
+	}
+	sm_mutex_unlock(&dev->lock);
+	if (ok)
+		put_page(page); /* the cache's reference */
+	return ok;
+}

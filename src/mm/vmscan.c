@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Reclaim: aging and page-out.
+ *
+ * pageout() of an isolated page:
+ *   anonymous  allocate a slot, put the page in the swap cache, unmap every
+ *              PTE (each becomes a swap entry, inside an invalidation), write
+ *              the page, and free it if nobody else holds it; if somebody
+ *              does, the page stays in the swap cache and swap-ins share it
+ *   shared     unmap every PTE (they refault from the object), write the
+ *              page to a slot the object remembers, free the page
+ * Pinned and KSM pages are never paged out.
+ */
+#include <errno.h>
+
+#include "mm/swap_internal.h"
+#include "secmmu/swap.h"
+
+static bool pageout_anon(struct page *page)
+{
+	long slot;
+	bool freed;
+
+	if (!swap_available())
+		return false;
+	if (PageTest(page, PG_swapcache)) {
+		slot = (long)page->private;
+		swap_dup((unsigned long)slot);
+	} else {
+		slot = swap_alloc();
+		if (slot < 0)
+			return false;
+		swap_cache_add((unsigned long)slot, page);
+	}
+	try_to_unmap(page, slot);
+	/* A reference beyond ours and the cache's: somebody may still write it. */
+	if (!page_mapcount(page) && page_ref_count(page) == 2)
+		swap_writepage((unsigned long)slot, page);
+	freed = !page_mapcount(page) && swap_cache_del_if_unused(page, 2);
+	swap_free((unsigned long)slot); /* our count; at zero the cache entry goes too */
+	return freed;
+}
+
+static bool pageout_shmem(struct page *page)
+{
+	struct shmem_obj *obj = page->mapping;
+	unsigned long idx = page->index;
+	bool freed = false;
+	long slot;
+
+	if (!swap_available())
+		return false;
+	slot = swap_alloc();
+	if (slot < 0)
+		return false;
+	if (try_to_unmap(page, -1) == 0) {
+		sm_mutex_lock(&obj->lock);
+		if (obj->pages[idx] == page && page_ref_count(page) == 2 && !page_mapcount(page) &&
+		    !swap_writepage((unsigned long)slot, page)) {
+			obj->pages[idx] = NULL;
+			obj->swap[idx] = (unsigned long)slot + 1;
+			freed = true;
+		}
+		sm_mutex_unlock(&obj->lock);
+	}
+	if (freed)
+		put_page(page); /* the object's reference; ours still keeps it */
+	else
+		swap_free((unsigned long)slot);
+	return freed;
+}
+
+/* Page out an isolated page (the caller holds a reference). */
+static bool pageout(struct page *page)
+{
+	bool freed;
+
+	if (page_maybe_dma_pinned(page) || PageTest(page, PG_ksm))
+		return false;
+	if (TestSetPageFlag(page, PG_locked))
+		return false;
+	if (PageTest(page, PG_anon))
+		freed = pageout_anon(page);
+	else if (PageTest(page, PG_swapbacked) && page->mapping)
+		freed = pageout_shmem(page);
+	else
+		freed = false;
+	ClearPageFlag(page, PG_locked);
+	return freed;
+}
+
+unsigned long try_to_free_pages(unsigned long nr_pages)
+{
+	unsigned long reclaimed = 0, budget = 2 * lru_nr_pages() + 1;
+
+	while (reclaimed < nr_pages && budget--) {
+		struct page *page = lru_isolate();
+
+		if (!page)
+			break;
+		/* Second chance: a page used since the last look (by a CPU or a device) stays. */
+		if (page_maybe_dma_pinned(page) || page_referenced(page) || !pageout(page)) {
+			lru_putback(page);
+			continue;
+		}
+		put_page(page); /* the isolation reference: the frame is free now */
+		reclaimed++;
+	}
+	return reclaimed;
+}
+
+/**
+ * reclaim_page() - MADV_PAGEOUT of one page mapped at @addr of @vma
+ *
+ * Only pages mapped once are paged out (as Linux does), regardless of their
+ * young bits. Caller holds mmap_lock. Return: true if the frame was freed.
+ */
+bool reclaim_page(struct vm_area_struct *vma, unsigned long addr)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct page *page = NULL;
+	pte_t *ptep;
+	uint64_t pte;
+	bool freed;
+
+	sm_mutex_lock(&mm->page_table_lock);
+	ptep = pte_offset(mm, addr);
+	pte = ptep ? pte_load(ptep) : 0;
+	if (pte_present(pte) && !is_zero_pfn(pte_pfn(pte))) {
+		page = pfn_to_page(pte_pfn(pte));
+		if (page_mapcount(page) != 1 || !get_page_unless_zero(page))
+			page = NULL;
+	}
+	sm_mutex_unlock(&mm->page_table_lock);
+	if (!page)
+		return false;
+	freed = pageout(page);
+	put_page(page);
+	return freed;
+}
