@@ -33,9 +33,9 @@
 
 #include "secmmu/page.h"
 
-#define BENCH_REPS 7
+#define BENCH_REPS	 7
 #define BENCH_PHYS_BYTES (512UL << 20)
-#define BENCH_BASE 0x10000000UL
+#define BENCH_BASE	 0x10000000UL
 
 static bool bench_smoke __attribute__((unused));
 

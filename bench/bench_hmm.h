@@ -22,8 +22,8 @@
 
 /* ---- range_fault: hmm_range_fault of N present pages ------------------- */
 
-static bool bh_invalidate(struct mmu_interval_notifier *sub,
-			  const struct mmu_notifier_range *range, unsigned long cur_seq)
+static bool bh_invalidate(struct mmu_interval_notifier *sub, const struct mmu_notifier_range *range,
+			  unsigned long cur_seq)
 {
 	(void)range;
 	mmu_interval_set_seq(sub, cur_seq);
@@ -103,7 +103,7 @@ static uint64_t __attribute__((unused)) bh_range_ref(void *a)
 
 static void __attribute__((unused)) bench_range_fault(void)
 {
-	struct bh_range_arg arg = { .npages = bench_size(4096, 16), .iters = bench_size(200, 1) };
+	struct bh_range_arg arg = {.npages = bench_size(4096, 16), .iters = bench_size(200, 1)};
 	int r;
 
 	arg.mm = bmm_new_mm(arg.npages);
@@ -178,7 +178,7 @@ static uint64_t __attribute__((unused)) bh_dma_ref(void *a)
 
 static void __attribute__((unused)) bench_dma_copy(void)
 {
-	struct bh_dma_arg arg = { .npages = 256, .iters = bench_size(1000, 1) };
+	struct bh_dma_arg arg = {.npages = 256, .iters = bench_size(1000, 1)};
 	unsigned long len = arg.npages * PAGE_SIZE;
 	struct mm_struct *mm = bmm_new_mm(arg.npages);
 	unsigned long faults;
@@ -277,9 +277,11 @@ static double bh_fault_throughput(int nthreads, int nmirrors, unsigned long npag
 		BENCH_CHECK(!IS_ERR(m[k]), "mirror_create");
 	}
 	for (int k = 0; k < nthreads; k++) {
-		t[k] = (struct bh_fault_thread){ .mm = mm, .m = m[k % nmirrors],
-						  .base = bh_region(k, npages), .npages = npages,
-						  .rounds = rounds };
+		t[k] = (struct bh_fault_thread){.mm = mm,
+						.m = m[k % nmirrors],
+						.base = bh_region(k, npages),
+						.npages = npages,
+						.rounds = rounds};
 		t[k].buf = malloc(npages * PAGE_SIZE);
 		BENCH_CHECK(t[k].buf, "malloc");
 	}
@@ -304,7 +306,7 @@ static double bh_fault_throughput(int nthreads, int nmirrors, unsigned long npag
 static void __attribute__((unused)) bench_fault_scaling(void)
 {
 	unsigned long npages = bench_size(1024, 8), rounds = bench_size(200, 1);
-	static const int cfg[][2] = { { 1, 1 }, { 2, 2 }, { 2, 1 } }; /* threads, mirrors */
+	static const int cfg[][2] = {{1, 1}, {2, 2}, {2, 1}}; /* threads, mirrors */
 
 	for (size_t c = 0; c < sizeof(cfg) / sizeof(cfg[0]); c++) {
 		int reps = bench_smoke ? 1 : 5;

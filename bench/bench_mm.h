@@ -51,8 +51,8 @@ static inline void bmm_verify(struct mm_struct *mm, unsigned long npages, unsign
 		unsigned char c;
 		int r = mm_read(mm, BENCH_BASE + i * PAGE_SIZE, &c, 1);
 
-		BENCH_CHECK(r == 0 && c == bmm_byte(i, seed), "page %lu: r=%d byte %#x want %#x",
-			    i, r, c, bmm_byte(i, seed));
+		BENCH_CHECK(r == 0 && c == bmm_byte(i, seed), "page %lu: r=%d byte %#x want %#x", i,
+			    r, c, bmm_byte(i, seed));
 	}
 }
 
@@ -72,8 +72,7 @@ static inline void kmm_touch(volatile unsigned char *p, unsigned long npages, un
 		p[i * PAGE_SIZE] = bmm_byte(i, seed);
 }
 
-static inline void kmm_verify(const volatile unsigned char *p, unsigned long npages,
-			      unsigned seed)
+static inline void kmm_verify(const volatile unsigned char *p, unsigned long npages, unsigned seed)
 {
 	for (unsigned long i = 0; i < npages; i++)
 		BENCH_CHECK(p[i * PAGE_SIZE] == bmm_byte(i, seed), "kernel page %lu", i);
@@ -329,10 +328,10 @@ static uint64_t __attribute__((unused)) bmm_exit_ref(void *a)
 
 static void __attribute__((unused)) bench_mm_all(void)
 {
-	struct bmm_arg big = { .npages = bench_size(16384, 16) };
-	struct bmm_arg fork_arg = { .npages = bench_size(16384, 16) };
-	struct bmm_arg mp = { .npages = bench_size(16384, 16), .iters = bench_size(20000, 4) };
-	struct bmm_arg ex = { .npages = bench_size(4096, 16) };
+	struct bmm_arg big = {.npages = bench_size(16384, 16)};
+	struct bmm_arg fork_arg = {.npages = bench_size(16384, 16)};
+	struct bmm_arg mp = {.npages = bench_size(16384, 16), .iters = bench_size(20000, 4)};
+	struct bmm_arg ex = {.npages = bench_size(4096, 16)};
 
 	bench_case("fault_anon", bmm_fault_ours, bmm_fault_ref, &big, big.npages);
 	bench_case("munmap_populated", bmm_munmap_ours, bmm_munmap_ref, &big, big.npages);

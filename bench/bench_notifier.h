@@ -154,7 +154,7 @@ struct bn_itree {
 	unsigned long n;
 };
 
-#define BN_IV_ADDR(k) (BENCH_BASE + 2UL * (k) * PAGE_SIZE)
+#define BN_IV_ADDR(k) (BENCH_BASE + 2UL * (k)*PAGE_SIZE)
 
 static inline void bn_itree_setup(struct bn_itree *t, unsigned long n)
 {
@@ -164,8 +164,8 @@ static inline void bn_itree_setup(struct bn_itree *t, unsigned long n)
 	t->iv = calloc(n, sizeof(*t->iv));
 	BENCH_CHECK(t->iv, "calloc");
 	for (unsigned long k = 0; k < n; k++) {
-		int r = mmu_interval_notifier_insert(&t->iv[k].sub, t->mm, BN_IV_ADDR(k),
-						     PAGE_SIZE, &bn_interval_ops);
+		int r = mmu_interval_notifier_insert(&t->iv[k].sub, t->mm, BN_IV_ADDR(k), PAGE_SIZE,
+						     &bn_interval_ops);
 
 		BENCH_CHECK(r == 0, "mmu_interval_notifier_insert %lu: %d", k, r);
 	}
@@ -228,11 +228,11 @@ static uint64_t __attribute__((unused)) bn_interval_ref(void *a)
 static void __attribute__((unused)) bench_notifier_all(void)
 {
 	unsigned long iters = bench_size(2000000, 10);
-	struct bn_dispatch_arg d1 = { .nsubs = 1, .iters = iters };
-	struct bn_dispatch_arg d16 = { .nsubs = 16, .iters = iters };
+	struct bn_dispatch_arg d1 = {.nsubs = 1, .iters = iters};
+	struct bn_dispatch_arg d16 = {.nsubs = 16, .iters = iters};
 	struct bn_itree big, one;
 	unsigned long nbig = bench_size(100000, 100);
-	struct bn_interval_arg ia = { .big = &big, .one = &one, .iters = iters };
+	struct bn_interval_arg ia = {.big = &big, .one = &one, .iters = iters};
 
 	bench_case("notifier_dispatch_1", bn_dispatch_ours, bn_dispatch_ref, &d1, iters);
 	bench_case("notifier_dispatch_16", bn_dispatch_ours, bn_dispatch_ref, &d16, iters);
@@ -246,7 +246,7 @@ static void __attribute__((unused)) bench_notifier_all(void)
 	/* Scaling: invalidation cost against the number of interval notifiers. */
 	for (unsigned long n = 1; n <= nbig; n *= 10) {
 		struct bn_itree t;
-		struct bn_interval_arg sa = { .big = &t, .one = &t, .iters = iters };
+		struct bn_interval_arg sa = {.big = &t, .one = &t, .iters = iters};
 		uint64_t t0 = bench_now();
 		double ns, ins;
 

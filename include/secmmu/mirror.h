@@ -29,8 +29,10 @@ struct mirror;
 /**
  * mirror_create() - attach a mirroring device to @mm
  *
- * The caller holds an mm_users reference. The device holds mm_count (through
- * its interval notifier) until mirror_destroy(). Return: the device or
+ * The caller holds an mm_users reference. The device holds two mm_count
+ * references (its interval notifier for invalidations, and a classic notifier
+ * that answers the aging callbacks from its accessed bits) until
+ * mirror_destroy(). Return: the device or
  * ERR_PTR(-ENOMEM / -EINVAL (mm exited) / -EINTR).
  */
 struct mirror *mirror_create(struct mm_struct *mm, unsigned int flags);

@@ -324,7 +324,7 @@ int fault_in_page(struct vm_area_struct *vma, unsigned long addr, bool write, st
 	/* A present PTE does not override the VMA: PROT_NONE has PTEs too. */
 	if (!vma_allows(vma, write))
 		return -EFAULT;
-	for (int tries = 0; tries < 1000; tries++) {
+	for (int tries = 0; tries < 100000; tries++) {
 		pte_t *ptep;
 		uint64_t pte;
 		int ret;

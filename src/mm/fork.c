@@ -88,6 +88,17 @@ static int copy_page_range(struct vm_area_struct *dst, struct vm_area_struct *sr
 			atomic_fetch_add(&dst_mm->swapents, 1);
 			continue;
 		}
+		if (spte & PTE_MIGRATING) {
+			/* The migration will find the child's entry through the shared anon_vma. */
+			dp = pte_alloc(dst_mm, a);
+			if (!dp) {
+				err = -ENOMEM;
+				break;
+			}
+			get_page(pfn_to_page(pte_pfn(spte)));
+			set_pte(dst_mm, dp, spte & ~PTE_WRITE);
+			continue;
+		}
 		if (!pte_present(spte))
 			continue;
 		dp = pte_alloc(dst_mm, a);

@@ -207,10 +207,17 @@ int fault_in_page(struct vm_area_struct *vma, unsigned long addr, bool write, st
 /* --- reclaim (vmscan.c) ------------------------------------------------ */
 
 bool reclaim_page(struct vm_area_struct *vma, unsigned long addr);
+int break_ksm(struct vm_area_struct *vma, unsigned long addr);
 
 /* --- exit ----------------------------------------------------------------- */
 
 void exit_mmap(struct mm_struct *mm);
 void mm_run_exit_hooks(struct mm_struct *mm);
+/*
+ * Call @fn for every mm whose mm_users is not zero, holding an mm_users
+ * reference across the call (no other lock). Stops at the first nonzero
+ * return, which it returns.
+ */
+int mm_for_each_live(int (*fn)(struct mm_struct *mm, void *arg), void *arg);
 
 #endif /* SECMMU_MM_INTERNAL_H */

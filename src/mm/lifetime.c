@@ -16,6 +16,7 @@
  * wait for a grace period.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -372,4 +373,35 @@ void mm_pinned_vm_add(struct mm_struct *mm, long npages)
 	long old = atomic_fetch_add(&mm->pinned_vm, npages);
 
 	WARN_ON(old + npages < 0);
+}
+
+int mm_for_each_live(int (*fn)(struct mm_struct *mm, void *arg), void *arg)
+{
+	struct mm_struct **mms = NULL, *mm;
+	size_t n = 0, cap = 0;
+	int ret = 0;
+
+	lifetime_init_once();
+	sm_mutex_lock(&mm_list_lock);
+	list_for_each_entry(mm, &mm_list, mmlist) {
+		if (n == cap) {
+			struct mm_struct **bigger = realloc(mms, (cap = cap ? 2 * cap : 16) * sizeof(*mms));
+
+			if (!bigger) {
+				ret = -ENOMEM;
+				break;
+			}
+			mms = bigger;
+		}
+		if (mmget_not_zero(mm)) /* Pairs with mmput() below. */
+			mms[n++] = mm;
+	}
+	sm_mutex_unlock(&mm_list_lock);
+	for (size_t i = 0; i < n; i++) {
+		if (!ret)
+			ret = fn(mms[i], arg);
+		mmput(mms[i]);
+	}
+	free(mms);
+	return ret;
 }

@@ -281,6 +281,12 @@ static int madvise_vma(struct mm_struct *mm, struct vm_area_struct **vmap, unsig
 			return advice == MADV_MERGEABLE ? -EINVAL : 0;
 		newflags = advice == MADV_MERGEABLE ? vma->vm_flags | VM_MERGEABLE
 						    : vma->vm_flags & ~VM_MERGEABLE;
+		if (advice == MADV_UNMERGEABLE && (vma->vm_flags & VM_MERGEABLE))
+			for (unsigned long a = start; a < end; a += PAGE_SIZE) {
+				err = break_ksm(vma, a);
+				if (err)
+					return err;
+			}
 		vma = vma_modify_flags(mm, vma, start, end, newflags, &err);
 		if (err)
 			return err;

@@ -36,7 +36,12 @@ void zap_pte(struct mm_struct *mm, pte_t *ptep, struct page **freelist, unsigned
 		swap_free(pte_pfn(pte));
 		return;
 	}
-	BUG_ON(!pte_present(pte)); /* migration entries never outlive the migration's PTL */
+	if (pte & PTE_MIGRATING) {
+		/* Unmapped mid-migration: the entry held the old frame's reference. */
+		put_page(pfn_to_page(pte_pfn(pte)));
+		return;
+	}
+	BUG_ON(!pte_present(pte));
 	if (is_zero_pfn(pte_pfn(pte))) {
 		put_page(zero_page()); /* Pairs with get_page() when it was mapped. */
 		return;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "secmmu/migrate.h"
 #include "secmmu/mm.h"
 #include "sim/sim.h"
 
@@ -177,7 +178,24 @@ static int cmd_read(struct sim_ctx *ctx, int argc, char **argv)
 	return sim_result_take(ctx, hex);
 }
 
+static int cmd_migrate(struct sim_ctx *ctx, int argc, char **argv)
+{
+	struct mm_struct *mm;
+	uint64_t addr, len;
+
+	(void)argc;
+	if (target_mm(ctx, argv[1], &mm) || sim_arg_range(ctx, argv[2], argv[3], &addr, &len))
+		return -1;
+	if (!mm)
+		return sim_result_errno(ctx, -ESRCH);
+	return sim_result_errno(ctx, migrate_range(mm, addr, len));
+}
+
 const struct sim_cmd sim_cmds_memory[] = {
+	{"migrate", 3, 3, cmd_migrate, "migrate NAME ADDR LEN",
+	 "move the present pages of the range to new frames (MMU_NOTIFY_MIGRATE), content "
+	 "intact -> ok, or -EBUSY if a page is pinned (the others still move)",
+	 "migrate p1 0x10000000 16K"},
 	{"mmap", 5, 5, cmd_mmap, "mmap NAME ADDR LEN PROT private|shared",
 	 "map anonymous memory at ADDR (MAP_FIXED); PROT: none r rw rx rwx",
 	 "mmap p1 0x10000000 16K rw private"},

@@ -11,6 +11,9 @@
 #include "secmmu/mirror.h"
 #include "sim/sim.h"
 
+/* The device's two notifiers (interval: invalidation; classic: aging) each hold mm_count. */
+#define MIRROR_MM_COUNT_REFS 2
+
 struct sim_mirror {
 	struct sim_obj obj;
 	struct mirror *dev;   /* NULL once closed */
@@ -23,7 +26,7 @@ static void mirror_close_dev(struct sim_mirror *m)
 		return;
 	mirror_destroy(m->dev); /* drops the notifier's mm_count */
 	m->dev = NULL;
-	m->proc->holds--;
+	m->proc->holds -= MIRROR_MM_COUNT_REFS;
 }
 
 static void mirror_teardown(struct sim_world *w, struct sim_obj *obj, enum sim_phase phase)
@@ -82,7 +85,7 @@ static int cmd_mirror(struct sim_ctx *ctx, int argc, char **argv)
 	}
 	m->dev = dev;
 	m->proc = p;
-	p->holds++; /* the device's notifier holds mm_count */
+	p->holds += MIRROR_MM_COUNT_REFS;
 	return sim_result_errno(ctx, 0);
 }
 

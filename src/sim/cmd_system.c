@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "secmmu/migrate.h"
 #include "secmmu/mm.h"
 #include "secmmu/page.h"
 #include "secmmu/swap.h"
@@ -50,6 +51,15 @@ static int cmd_swap(struct sim_ctx *ctx, int argc, char **argv)
 	if (!err)
 		sim_world_swap_set_owned(ctx->world);
 	return sim_result_errno(ctx, err);
+}
+
+static int cmd_ksm(struct sim_ctx *ctx, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	if (!phys_initialized())
+		return sim_result(ctx, "merged=0");
+	return sim_result(ctx, "merged=%lu", ksm_scan_all());
 }
 
 static int cmd_pressure(struct sim_ctx *ctx, int argc, char **argv)
@@ -170,6 +180,10 @@ const struct sim_cmd sim_cmds_system[] = {
 	 "create the swap device: a file (default under $TMPDIR, removed at the end) or memory; "
 	 "-EBUSY if one exists",
 	 "swap 8M"},
+	{"ksm", 0, 0, cmd_ksm, "ksm",
+	 "one full KSM scan of MADV_MERGEABLE memory: identical pages share one write-protected "
+	 "frame -> merged=K (frames freed)",
+	 "ksm => merged=1"},
 	{"pressure", 1, 1, cmd_pressure, "pressure N",
 	 "memory pressure: reclaim up to N pages (second chance for referenced ones; pinned "
 	 "pages stay) -> reclaimed=K",

@@ -19,6 +19,7 @@ static const struct sim_cmd *const command_sets[] = {
 	sim_cmds_pin,
 	sim_cmds_task,
 	sim_cmds_memory,
+	sim_cmds_vfio,
 };
 
 #define NR_SETS (sizeof(command_sets) / sizeof(command_sets[0]))

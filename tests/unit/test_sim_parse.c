@@ -299,7 +299,7 @@ TEST(sim_malformed_messages)
 	expect_line("a b c d e f g h i j k l m n o p q", "7: error: too many words (at most 16)\n",
 		    SIM_EXIT_MALFORMED);
 	expect_line("swap 0xzz", "7: error: bad number '0xzz'\n", SIM_EXIT_MALFORMED);
-	expect_line("swap 8M disk=x", "7: error: swap: expected file=PATH, got 'disk=x'\n",
+	expect_line("swap 8M disk=x", "7: error: swap: expected file=PATH or memory, got 'disk=x'\n",
 		    SIM_EXIT_MALFORMED);
 	expect_line("kthread bad/name",
 		    "7: error: bad name 'bad/name' (letters, digits, _ - . ; at most 63)\n",
@@ -309,8 +309,9 @@ TEST(sim_malformed_messages)
 /* Results and expectations that need no physical memory. */
 TEST(sim_results_and_expectations)
 {
-	expect_line("swap 8M => -ENOSYS", "7: swap 8M -> -ENOSYS\n", SIM_EXIT_OK);
-	expect_line("swap   8M   # c", "7: swap 8M -> -ENOSYS\n", SIM_EXIT_OK);
-	expect_line("swap 8M => ok", "7: swap 8M -> -ENOSYS FAIL (expected ok)\n", SIM_EXIT_FAIL);
+	expect_line("swap 8M memory => ok", "7: swap 8M memory -> ok\n", SIM_EXIT_OK);
+	expect_line("swap   8M   memory # c", "7: swap 8M memory -> ok\n", SIM_EXIT_OK);
+	expect_line("swap 8M memory => -ENOSYS", "7: swap 8M memory -> ok FAIL (expected -ENOSYS)\n",
+		    SIM_EXIT_FAIL);
 	expect_line("kthread k1 => ok", "7: kthread k1 -> ok\n", SIM_EXIT_OK);
 }

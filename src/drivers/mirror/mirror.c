@@ -37,6 +37,7 @@ struct mirror_entry {
 	unsigned long pfn;
 	uint32_t gen;
 	bool write;
+	bool accessed; /* the device used it since the last aging pass */
 };
 
 enum dma_op { DMA_READ, DMA_WRITE, DMA_STOP };
@@ -53,6 +54,7 @@ struct dma_request {
 
 struct mirror {
 	struct mmu_interval_notifier notifier;
+	struct mmu_notifier aging; /* classic subscription for the young callbacks only */
 	unsigned int flags;
 	struct sm_mutex lock;
 	struct mirror_entry *table[MIRROR_BUCKETS];
@@ -170,6 +172,49 @@ static const struct mmu_interval_notifier_ops mirror_notifier_ops = {
 	.invalidate = mirror_invalidate,
 };
 
+/* Accessed bits of [start, end), cleared if @clear. Return: how many were set. */
+static int mirror_age(struct mirror *m, unsigned long start, unsigned long end, bool clear)
+{
+	int young = 0;
+
+	sm_mutex_lock(&m->lock);
+	for (unsigned long v = start >> PAGE_SHIFT; v <= (end - 1) >> PAGE_SHIFT; v++) {
+		struct mirror_entry *e = table_find(m, v);
+
+		if (e && e->accessed) {
+			young++;
+			if (clear)
+				e->accessed = false;
+		}
+	}
+	sm_mutex_unlock(&m->lock);
+	return young;
+}
+
+/*
+ * Aging callbacks: reclaim asks whether the device used a page lately, so a
+ * page the device keeps using is not evicted under it. They take m->lock
+ * briefly and never wait for anything else.
+ */
+static int mirror_clear_flush_young(struct mmu_notifier *mn, struct mm_struct *mm,
+				    unsigned long start, unsigned long end)
+{
+	(void)mm;
+	return mirror_age(container_of(mn, struct mirror, aging), start, end, true);
+}
+
+static int mirror_test_young(struct mmu_notifier *mn, struct mm_struct *mm, unsigned long addr)
+{
+	(void)mm;
+	return mirror_age(container_of(mn, struct mirror, aging), addr, addr + PAGE_SIZE, false);
+}
+
+static const struct mmu_notifier_ops mirror_aging_ops = {
+	.clear_flush_young = mirror_clear_flush_young,
+	.clear_young = mirror_clear_flush_young,
+	.test_young = mirror_test_young,
+};
+
 /* A device page fault: fill the translation of @addr through hmm_range_fault(). */
 static int mirror_fault(struct mirror *m, unsigned long addr, bool write)
 {
@@ -236,6 +281,7 @@ static int mirror_dma_page(struct mirror *m, unsigned long addr, void *buf, size
 				memcpy(frame, buf, len);
 			else
 				memcpy(buf, frame, len);
+			e->accessed = true;
 			sm_mutex_unlock(&m->lock);
 			return 0;
 		}
@@ -344,11 +390,17 @@ struct mirror *mirror_create(struct mm_struct *mm, unsigned int flags)
 					   TASK_SIZE - MMAP_MIN_ADDR, &mirror_notifier_ops);
 	if (ret)
 		goto err_free;
-	ret = -pthread_create(&m->engine, NULL, mirror_engine, m);
+	m->aging.ops = &mirror_aging_ops;
+	ret = mmu_notifier_register(&m->aging, mm);
 	if (ret)
 		goto err_remove;
+	ret = -pthread_create(&m->engine, NULL, mirror_engine, m);
+	if (ret)
+		goto err_unregister;
 	return m;
 
+err_unregister:
+	mmu_notifier_unregister(&m->aging, mm);
 err_remove:
 	mmu_interval_notifier_remove(&m->notifier);
 err_free:
@@ -363,6 +415,7 @@ void mirror_destroy(struct mirror *m)
 {
 	mirror_submit(m, DMA_STOP, 0, NULL, 0);
 	pthread_join(m->engine, NULL);
+	mmu_notifier_unregister(&m->aging, m->notifier.mm);
 	/* Waits for a running invalidate callback; none comes after it. */
 	mmu_interval_notifier_remove(&m->notifier);
 	sm_mutex_lock(&m->lock);

@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The IOMMU's IOTLB: translations (device, PASID, page) -> (frame,
+ * generation, writable), filled by page-table walks (dma.c) and dropped by
+ * invalidations (sva.c: arch_invalidate_secondary_tlbs, release, unbind).
+ *
+ * Locking: iotlb_lock (LOCK_RANK_DEVICE_TLB). It is taken from
+ * arch_invalidate_secondary_tlbs under the page-table lock, so nothing that
+ * sleeps or takes a lock of lower rank may happen under it. A DMA transfer
+ * through an entry holds it across the memcpy: the invalidation, which comes
+ * before the frame is freed, waits for the transfer (pairs with
+ * iommu_iotlb_flush()).
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "drivers/iommu/iommu-priv.h"
+
+#define IOTLB_BUCKETS 4096
+
+static struct sm_mutex iotlb_lock;
+static struct iommu_iotlb_entry *iotlb[IOTLB_BUCKETS];
+
+void iommu_iotlb_init(void)
+{
+	sm_mutex_init(&iotlb_lock, "iommu iotlb_lock", LOCK_RANK_DEVICE_TLB);
+}
+
+void iommu_iotlb_lock(void)
+{
+	sm_mutex_lock(&iotlb_lock);
+}
+
+void iommu_iotlb_unlock(void)
+{
+	sm_mutex_unlock(&iotlb_lock);
+}
+
+void iommu_iotlb_assert_held(void)
+{
+	lockdep_assert_held(&iotlb_lock);
+}
+
+/* Entries of every device for (pasid, vpn) share a bucket. */
+static unsigned long bucket_of(uint32_t pasid, unsigned long vpn)
+{
+	return ((vpn ^ ((unsigned long)pasid << 40)) * 0x9e3779b97f4a7c15ULL) >> 52;
+}
+
+/**
+ * iommu_iotlb_find() - the cached translation of @vpn for @dev in @pasid
+ * Caller holds the IOTLB lock. Return: the entry or NULL.
+ */
+struct iommu_iotlb_entry *iommu_iotlb_find(struct iommu_device *dev, uint32_t pasid,
+					   unsigned long vpn)
+{
+	struct iommu_iotlb_entry *e;
+
+	lockdep_assert_held(&iotlb_lock);
+	for (e = iotlb[bucket_of(pasid, vpn)]; e; e = e->next)
+		if (e->dev == dev && e->pasid == pasid && e->vpn == vpn)
+			return e;
+	return NULL;
+}
+
+/**
+ * iommu_iotlb_insert() - cache a walk's result
+ *
+ * Caller holds the IOTLB lock and has checked, under it, that no
+ * invalidation of @pasid began since the walk (iommu_sva_mm.inv_seq).
+ * Return: 0 or -ENOMEM.
+ */
+int iommu_iotlb_insert(struct iommu_device *dev, uint32_t pasid, unsigned long vpn,
+		       unsigned long pfn, uint32_t gen, bool write)
+{
+	struct iommu_iotlb_entry *e = iommu_iotlb_find(dev, pasid, vpn);
+
+	if (!e) {
+		unsigned long b = bucket_of(pasid, vpn);
+
+		e = calloc(1, sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		e->dev = dev;
+		e->pasid = pasid;
+		e->vpn = vpn;
+		e->next = iotlb[b];
+		iotlb[b] = e;
+		dev->iotlb_entries++;
+	}
+	e->pfn = pfn;
+	e->gen = gen;
+	e->write = write;
+	atomic_fetch_add(&dev->iotlb_fills, 1);
+	return 0;
+}
+
+/* Should @e be dropped by this flush? */
+static bool flush_match(const struct iommu_iotlb_entry *e, struct iommu_device *dev,
+			uint32_t pasid, unsigned long svpn, unsigned long evpn,
+			bool from_invalidation)
+{
+	if (e->pasid != pasid || e->vpn < svpn || e->vpn > evpn)
+		return false;
+	if (dev && e->dev != dev)
+		return false;
+	/* The deliberately broken device ignores invalidations (not release). */
+	if (from_invalidation && (e->dev->flags & IOMMU_DEV_BROKEN_INVAL))
+		return false;
+	return true;
+}
+
+static void flush_bucket(unsigned long b, struct iommu_device *dev, uint32_t pasid,
+			 unsigned long svpn, unsigned long evpn, bool from_invalidation)
+{
+	struct iommu_iotlb_entry **pp = &iotlb[b], *e;
+
+	while ((e = *pp)) {
+		if (flush_match(e, dev, pasid, svpn, evpn, from_invalidation)) {
+			*pp = e->next;
+			e->dev->iotlb_entries--;
+			if (from_invalidation)
+				atomic_fetch_add(&e->dev->iotlb_flushes, 1);
+			free(e);
+		} else {
+			pp = &e->next;
+		}
+	}
+}
+
+/**
+ * iommu_iotlb_flush() - drop the translations of [@start, @end) in @pasid
+ * @dev: only this device's, or NULL for every device's
+ * @from_invalidation: an arch_invalidate_secondary_tlbs flush (ignored by an
+ *   IOMMU_DEV_BROKEN_INVAL device) rather than a release or unbind
+ *
+ * Caller holds the IOTLB lock. Does not sleep.
+ */
+void iommu_iotlb_flush(struct iommu_device *dev, uint32_t pasid, unsigned long start,
+		       unsigned long end, bool from_invalidation)
+{
+	unsigned long svpn = start >> PAGE_SHIFT, evpn = (end - 1) >> PAGE_SHIFT;
+
+	lockdep_assert_held(&iotlb_lock);
+	if (end <= start)
+		return;
+	if (evpn - svpn < IOTLB_BUCKETS / 4) {
+		for (unsigned long v = svpn; v <= evpn; v++)
+			flush_bucket(bucket_of(pasid, v), dev, pasid, v, v, from_invalidation);
+		return;
+	}
+	for (unsigned long b = 0; b < IOTLB_BUCKETS; b++)
+		flush_bucket(b, dev, pasid, svpn, evpn, from_invalidation);
+}

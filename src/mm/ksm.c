@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: MIT
+/*
+ * KSM: merge identical private anonymous pages of MADV_MERGEABLE areas.
+ *
+ * A full scan collects candidate pages (present, anonymous, mapped once, not
+ * pinned) with a content hash, groups equal hashes, and within a group merges
+ * every page whose content is identical into one frame:
+ *   write_protect_page()  the frame that becomes the KSM page is made
+ *                         read-only (MMU_NOTIFY_CLEAR invalidation)
+ *   replace_page()        each duplicate's PTE is write-protected, its
+ *                         content compared again under the PTL, then the PTE
+ *                         is pointed at the KSM page -- the legacy
+ *                         change_pte callback tells secondary MMUs the new
+ *                         frame inside the invalidation -- and the
+ *                         duplicate frame is freed
+ * A write to a KSM page always copies (can_reuse_anon refuses PG_ksm).
+ * KSM pages are not reclaimed or migrated here.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mm/swap_internal.h"
+#include "secmmu/migrate.h"
+
+struct ksm_item {
+	struct mm_struct *mm; /* mm_users held while collected */
+	unsigned long addr;
+	struct page *page;    /* a reference held while collected */
+	uint64_t hash;
+};
+
+struct ksm_scan {
+	struct ksm_item *items;
+	size_t n, cap;
+};
+
+static uint64_t page_hash(struct page *page)
+{
+	const uint64_t *p = page_address(page);
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < PAGE_SIZE / sizeof(*p); i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+static int ksm_collect_vma(struct ksm_scan *sc, struct vm_area_struct *vma)
+{
+	struct mm_struct *mm = vma->vm_mm;
+
+	for (unsigned long a = vma->vm_start; a < vma->vm_end; a += PAGE_SIZE) {
+		struct page *page = NULL;
+		pte_t *ptep;
+		uint64_t pte;
+
+		sm_mutex_lock(&mm->page_table_lock);
+		ptep = pte_offset(mm, a);
+		pte = ptep ? pte_load(ptep) : 0;
+		if (pte_present(pte) && !is_zero_pfn(pte_pfn(pte))) {
+			page = pfn_to_page(pte_pfn(pte));
+			if (!PageTest(page, PG_anon) || page_maybe_dma_pinned(page) ||
+			    (!PageTest(page, PG_ksm) && page_mapcount(page) != 1) ||
+			    !get_page_unless_zero(page))
+				page = NULL;
+		}
+		sm_mutex_unlock(&mm->page_table_lock);
+		if (!page)
+			continue;
+		if (sc->n == sc->cap) {
+			size_t cap = sc->cap ? 2 * sc->cap : 64;
+			struct ksm_item *bigger = realloc(sc->items, cap * sizeof(*bigger));
+
+			if (!bigger) {
+				put_page(page);
+				return -ENOMEM;
+			}
+			sc->items = bigger;
+			sc->cap = cap;
+		}
+		mmget(mm); /* Pairs with mmput() in ksm_scan_all(). */
+		sc->items[sc->n++] = (struct ksm_item){ mm, a, page, page_hash(page) };
+	}
+	return 0;
+}
+
+static int ksm_collect_mm(struct mm_struct *mm, void *arg)
+{
+	struct vm_area_struct *vma;
+	int ret = 0;
+
+	mmap_read_lock(mm);
+	for (vma = vma_first(mm); vma && !ret; vma = vma_next(vma))
+		if ((vma->vm_flags & VM_MERGEABLE) && !vma_is_shared(vma) && !vma->vm_ops)
+			ret = ksm_collect_vma(arg, vma);
+	mmap_read_unlock(mm);
+	return ret;
+}
+
+/* Make @it's PTE read-only and its page a KSM page. Return: 0 or -EBUSY. */
+static int write_protect_page(struct ksm_item *it)
+{
+	struct mm_struct *mm = it->mm;
+	struct mmu_notifier_range range;
+	int ret = -EBUSY;
+	pte_t *ptep;
+	uint64_t pte;
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, it->addr, it->addr + PAGE_SIZE);
+	mmu_notifier_invalidate_range_start(&range);
+	sm_mutex_lock(&mm->page_table_lock);
+	ptep = pte_offset(mm, it->addr);
+	pte = ptep ? pte_load(ptep) : 0;
+	/* Nobody but the mapping(s) and our scan may hold it: no GUP, no pin. */
+	if (pte_present(pte) && pte_pfn(pte) == page_to_pfn(it->page) &&
+	    page_ref_count(it->page) == page_mapcount(it->page) + 1) {
+		if (pte_write(pte)) {
+			set_pte(mm, ptep, pte & ~PTE_WRITE);
+			mmu_notifier_arch_invalidate_secondary_tlbs(mm, it->addr,
+								    it->addr + PAGE_SIZE);
+		}
+		SetPageFlag(it->page, PG_ksm);
+		ClearPageFlag(it->page, PG_anon_exclusive);
+		ret = 0;
+	}
+	sm_mutex_unlock(&mm->page_table_lock);
+	mmu_notifier_invalidate_range_end(&range);
+	return ret;
+}
+
+/* Point @dup's PTE at @kpage and free @dup's frame. Return: true if merged. */
+static bool replace_page(struct ksm_item *dup, struct page *kpage)
+{
+	struct mm_struct *mm = dup->mm;
+	struct mmu_notifier_range range;
+	bool merged = false;
+	pte_t *ptep;
+	uint64_t pte;
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, dup->addr, dup->addr + PAGE_SIZE);
+	mmu_notifier_invalidate_range_start(&range);
+	sm_mutex_lock(&mm->page_table_lock);
+	ptep = pte_offset(mm, dup->addr);
+	pte = ptep ? pte_load(ptep) : 0;
+	if (pte_present(pte) && pte_pfn(pte) == page_to_pfn(dup->page) &&
+	    page_ref_count(dup->page) == 2 && page_mapcount(dup->page) == 1) {
+		/* Write-protected first, so the comparison below stays true. */
+		set_pte(mm, ptep, pte & ~PTE_WRITE);
+		mmu_notifier_arch_invalidate_secondary_tlbs(mm, dup->addr, dup->addr + PAGE_SIZE);
+		if (!memcmp(page_address(dup->page), page_address(kpage), PAGE_SIZE)) {
+			mmu_notifier_change_pte(mm, dup->addr, page_to_pfn(kpage), false);
+			get_page(kpage); /* the PTE's reference */
+			atomic_fetch_add(&kpage->_mapcount, 1);
+			set_pte(mm, ptep, pfn_pte(page_to_pfn(kpage), false));
+			BUG_ON(atomic_fetch_sub(&dup->page->_mapcount, 1) <= 0);
+			merged = true;
+		}
+	}
+	sm_mutex_unlock(&mm->page_table_lock);
+	if (merged)
+		put_page(dup->page); /* the old PTE's reference; ours frees it below */
+	mmu_notifier_invalidate_range_end(&range);
+	return merged;
+}
+
+static int cmp_hash(const void *a, const void *b)
+{
+	const struct ksm_item *x = a, *y = b;
+
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	/* KSM pages first in a group: they are the merge targets. */
+	return (int)PageTest(y->page, PG_ksm) - (int)PageTest(x->page, PG_ksm);
+}
+
+static unsigned long ksm_merge_group(struct ksm_item *g, size_t n)
+{
+	unsigned long merged = 0;
+	bool *done = calloc(n, sizeof(*done));
+
+	if (!done)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		struct ksm_item *target = &g[i];
+
+		if (done[i])
+			continue;
+		done[i] = true;
+		for (size_t j = i + 1; j < n; j++) {
+			if (done[j] || g[j].page == target->page ||
+			    memcmp(page_address(g[j].page), page_address(target->page), PAGE_SIZE))
+				continue;
+			done[j] = true;
+			mmap_read_lock(target->mm);
+			bool ok = PageTest(target->page, PG_ksm) || !write_protect_page(target);
+			mmap_read_unlock(target->mm);
+			if (!ok)
+				break;
+			mmap_read_lock(g[j].mm);
+			if (replace_page(&g[j], target->page))
+				merged++;
+			mmap_read_unlock(g[j].mm);
+		}
+	}
+	free(done);
+	return merged;
+}
+
+unsigned long ksm_scan_all(void)
+{
+	struct ksm_scan sc = { 0 };
+	unsigned long merged = 0;
+
+	mm_for_each_live(ksm_collect_mm, &sc);
+	qsort(sc.items, sc.n, sizeof(*sc.items), cmp_hash);
+	for (size_t i = 0; i < sc.n;) {
+		size_t j = i + 1;
+
+		while (j < sc.n && sc.items[j].hash == sc.items[i].hash)
+			j++;
+		if (j - i > 1)
+			merged += ksm_merge_group(&sc.items[i], j - i);
+		i = j;
+	}
+	for (size_t i = 0; i < sc.n; i++) {
+		put_page(sc.items[i].page);
+		mmput(sc.items[i].mm);
+	}
+	free(sc.items);
+	return merged;
+}
+
+/**
+ * break_ksm() - give @vma its own copy of a KSM page at @addr
+ * (MADV_UNMERGEABLE). Caller holds mmap_lock for write.
+ */
+int break_ksm(struct vm_area_struct *vma, unsigned long addr)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct mmu_notifier_range range;
+	struct page *kpage, *copy;
+	pte_t *ptep;
+	uint64_t pte;
+
+	ptep = pte_offset(mm, addr);
+	pte = ptep ? pte_load(ptep) : 0;
+	if (!pte_present(pte) || is_zero_pfn(pte_pfn(pte)))
+		return 0;
+	kpage = pfn_to_page(pte_pfn(pte));
+	if (!PageTest(kpage, PG_ksm))
+		return 0;
+	copy = alloc_page();
+	if (!copy)
+		return -ENOMEM;
+	memcpy(page_address(copy), page_address(kpage), PAGE_SIZE);
+	atomic_store(&copy->flags, (1UL << PG_anon) | (1UL << PG_swapbacked) |
+					   (1UL << PG_anon_exclusive));
+	copy->mapping = vma_core(vma)->anon_vma;
+	copy->index = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, addr, addr + PAGE_SIZE);
+	mmu_notifier_invalidate_range_start(&range);
+	sm_mutex_lock(&mm->page_table_lock);
+	if (pte_load(ptep) == pte) {
+		set_pte(mm, ptep, 0);
+		mmu_notifier_arch_invalidate_secondary_tlbs(mm, addr, addr + PAGE_SIZE);
+		atomic_fetch_add(&copy->_mapcount, 1);
+		set_pte(mm, ptep, pfn_pte(page_to_pfn(copy), vma->vm_flags & VM_WRITE));
+		BUG_ON(atomic_fetch_sub(&kpage->_mapcount, 1) <= 0);
+		sm_mutex_unlock(&mm->page_table_lock);
+		put_page(kpage);
+		lru_add(copy);
+	} else {
+		sm_mutex_unlock(&mm->page_table_lock);
+		put_page(copy);
+	}
+	mmu_notifier_invalidate_range_end(&range);
+	return 0;
+}

@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Page migration, in the kernel's three steps:
+ *   1. every PTE mapping the old frame becomes a migration entry (not
+ *      present: faults on it wait), each inside an MMU_NOTIFY_MIGRATE
+ *      invalidation, so secondary MMUs drop the old frame first;
+ *   2. if nobody but the PTEs and the owner holds the old frame, copy it;
+ *   3. every migration entry becomes a PTE of the new frame.
+ * If step 2 finds an extra reference (a pin, a GUP in flight) the entries are
+ * restored to the old frame and the page is reported busy.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "mm/swap_internal.h"
+#include "secmmu/migrate.h"
+
+struct migrate_arg {
+	struct page *old, *new;
+	int converted; /* PTE references moved to migration entries */
+};
+
+static uint64_t migration_entry(struct page *page, uint64_t pte)
+{
+	return ((uint64_t)page_to_pfn(page) << PTE_PFN_SHIFT) | PTE_MIGRATING | (pte & PTE_WRITE);
+}
+
+static bool unmap_one(struct vm_area_struct *vma, unsigned long addr, struct page *page, void *arg)
+{
+	struct migrate_arg *ma = arg;
+	struct mm_struct *mm = vma->vm_mm;
+	struct mmu_notifier_range range;
+	pte_t *ptep;
+	uint64_t pte;
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_MIGRATE, 0, mm, addr, addr + PAGE_SIZE);
+	mmu_notifier_invalidate_range_start(&range);
+	sm_mutex_lock(&mm->page_table_lock);
+	ptep = pte_offset(mm, addr);
+	pte = ptep ? pte_load(ptep) : 0;
+	if (pte_present(pte) && pte_pfn(pte) == page_to_pfn(page)) {
+		set_pte(mm, ptep, migration_entry(page, pte));
+		mmu_notifier_arch_invalidate_secondary_tlbs(mm, addr, addr + PAGE_SIZE);
+		BUG_ON(atomic_fetch_sub(&page->_mapcount, 1) <= 0);
+		ma->converted++; /* the PTE's page reference now belongs to the entry */
+	}
+	sm_mutex_unlock(&mm->page_table_lock);
+	mmu_notifier_invalidate_range_end(&range);
+	return true;
+}
+
+/* Turn the migration entries of ma->old into PTEs of @target. */
+static bool remap_one(struct vm_area_struct *vma, unsigned long addr, struct page *page, void *arg)
+{
+	struct migrate_arg *ma = arg;
+	struct page *target = ma->new ? ma->new : ma->old;
+	struct mm_struct *mm = vma->vm_mm;
+	pte_t *ptep;
+	uint64_t pte;
+
+	(void)page;
+	sm_mutex_lock(&mm->page_table_lock);
+	ptep = pte_offset(mm, addr);
+	pte = ptep ? pte_load(ptep) : 0;
+	if ((pte & PTE_MIGRATING) && pte_pfn(pte) == page_to_pfn(ma->old)) {
+		bool write = (pte & PTE_WRITE) && (vma->vm_flags & VM_WRITE);
+
+		if (target != ma->old) {
+			get_page(target);
+			put_page(ma->old); /* the entry's reference; the caller still holds one */
+		}
+		atomic_fetch_add(&target->_mapcount, 1);
+		set_pte(mm, ptep, pfn_pte(page_to_pfn(target), write));
+	}
+	sm_mutex_unlock(&mm->page_table_lock);
+	return true;
+}
+
+/* Migrate one isolated page (the caller holds a reference). */
+static int migrate_page(struct page *old)
+{
+	struct migrate_arg ma = { .old = old };
+	bool shmem = !PageTest(old, PG_anon);
+	struct shmem_obj *obj = shmem ? old->mapping : NULL;
+	struct page *new;
+	int expected;
+
+	if (page_maybe_dma_pinned(old))
+		return -EBUSY;
+	if (PageTest(old, PG_ksm) || PageTest(old, PG_swapcache) || !old->mapping)
+		return 0; /* not movable here: left in place */
+	new = alloc_page();
+	if (!new)
+		return -ENOMEM;
+	if (TestSetPageFlag(old, PG_locked)) {
+		put_page(new);
+		return -EBUSY;
+	}
+	rmap_walk(old, unmap_one, &ma);
+	/* Ours, the converted PTEs', and the shared-memory object's. */
+	expected = 1 + ma.converted + (shmem ? 1 : 0);
+	if (page_ref_count(old) != expected || page_mapcount(old)) {
+		put_page(new);
+		ma.new = NULL;
+		rmap_walk(old, remap_one, &ma); /* back to the old frame */
+		ClearPageFlag(old, PG_locked);
+		return -EBUSY;
+	}
+	memcpy(page_address(new), page_address(old), PAGE_SIZE);
+	atomic_store(&new->flags, atomic_load(&old->flags) & ~((1UL << PG_locked) | (1UL << PG_lru)));
+	new->mapping = old->mapping;
+	new->index = old->index;
+	if (shmem) {
+		sm_mutex_lock(&obj->lock);
+		if (obj->pages[old->index] == old) {
+			obj->pages[old->index] = new;
+			get_page(new); /* the object's reference moves to the new frame */
+			put_page(old);
+		}
+		sm_mutex_unlock(&obj->lock);
+	}
+	ma.new = new;
+	rmap_walk(old, remap_one, &ma);
+	ClearPageFlag(old, PG_locked);
+	lru_add(new);
+	put_page(new); /* the allocation reference; mappings hold their own */
+	return 0;
+}
+
+int migrate_range(struct mm_struct *mm, unsigned long start, unsigned long len)
+{
+	unsigned long end = start + len;
+	int ret = 0;
+
+	if (!PAGE_ALIGNED(start) || !len || end < start || end > TASK_SIZE)
+		return -EINVAL;
+	for (unsigned long addr = start; addr < end; addr += PAGE_SIZE) {
+		struct page *page = NULL;
+		pte_t *ptep;
+		uint64_t pte;
+		int err;
+
+		mmap_read_lock(mm);
+		sm_mutex_lock(&mm->page_table_lock);
+		ptep = pte_offset(mm, addr);
+		pte = ptep ? pte_load(ptep) : 0;
+		if (pte_present(pte) && !is_zero_pfn(pte_pfn(pte))) {
+			page = pfn_to_page(pte_pfn(pte));
+			if (!get_page_unless_zero(page))
+				page = NULL;
+		}
+		sm_mutex_unlock(&mm->page_table_lock);
+		err = page ? migrate_page(page) : 0;
+		mmap_read_unlock(mm);
+		if (page)
+			put_page(page);
+		if (err == -ENOMEM)
+			return err;
+		if (err)
+			ret = err;
+	}
+	return ret;
+}
