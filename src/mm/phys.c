@@ -174,10 +174,11 @@ struct page *alloc_page(void)
 	struct page *page = alloc_page_noreclaim();
 
 	/* Out of frames: reclaim (swap out cold pages), then try once more. */
+	/* Two passes at least: the first may only age young pages. */
 	for (int tries = 0; !page && tries < 4; tries++) {
 		unsigned long freed = phys.reclaim ? phys.reclaim(32) : try_to_free_pages(32);
 
-		if (!freed)
+		if (!freed && tries >= 1)
 			break;
 		page = alloc_page_noreclaim();
 	}

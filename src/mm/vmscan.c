@@ -91,7 +91,8 @@ static bool pageout(struct page *page)
 
 unsigned long try_to_free_pages(unsigned long nr_pages)
 {
-	unsigned long reclaimed = 0, budget = 2 * lru_nr_pages() + 1;
+	/* One pass over the list: a referenced page gets its second chance until the next call. */
+	unsigned long reclaimed = 0, budget = lru_nr_pages();
 
 	while (reclaimed < nr_pages && budget--) {
 		struct page *page = lru_isolate();

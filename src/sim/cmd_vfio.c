@@ -113,8 +113,8 @@ static int cmd_vfio(struct sim_ctx *ctx, int argc, char **argv)
 }
 
 /* The container and its opener's live mm; NULL with the line's result set. */
-static struct sim_vfio *vfio_current(struct sim_ctx *ctx, const char *name,
-				     struct mm_struct **mm, int *ret)
+static struct sim_vfio *vfio_current(struct sim_ctx *ctx, const char *name, struct mm_struct **mm,
+				     int *ret)
 {
 	struct sim_vfio *v = sim_obj_lookup(ctx, &vfio_type, name);
 

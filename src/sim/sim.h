@@ -232,6 +232,7 @@ SIM_CMD_SET(sim_cmds_task);
 SIM_CMD_SET(sim_cmds_memory);
 SIM_CMD_SET(sim_cmds_mirror);
 SIM_CMD_SET(sim_cmds_pin);
+SIM_CMD_SET(sim_cmds_iommu);
 SIM_CMD_SET(sim_cmds_vfio);
 
 /* The command called @name, or NULL. */

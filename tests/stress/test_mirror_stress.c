@@ -14,12 +14,14 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "secmmu/migrate.h"
 #include "secmmu/mirror.h"
+#include "secmmu/swap.h"
 #include "testutil.h"
 
 #define NPAGES 16
 #define DEVICES 2
-#define ROUNDS 1500
+#define ROUNDS 20000
 
 static struct mm_struct *mm;
 static _Atomic unsigned int version[NPAGES];
@@ -67,7 +69,7 @@ static void mutate(unsigned int round, unsigned int p)
 	unsigned int v = (round % 250) + 1;
 	struct mm_struct *child;
 
-	switch (round % 5) {
+	switch (round % 9) {
 	case 0: /* replace the page: the old frame is freed */
 		ASSERT_EQ(mm_munmap(mm, TBASE + PG(p), PG(1)), 0);
 		ASSERT_EQ(mm_mmap(mm, TBASE + PG(p), PG(1), PROT_READ | PROT_WRITE, MAP_PRIVATE,
@@ -86,6 +88,18 @@ static void mutate(unsigned int round, unsigned int p)
 		ASSERT_EQ(mm_mprotect(mm, TBASE + PG(p), PG(1), PROT_READ), 0);
 		ASSERT_EQ(mm_mprotect(mm, TBASE + PG(p), PG(1), PROT_READ | PROT_WRITE), 0);
 		break;
+	case 5: /* swap it out: the frame is freed, the next access swaps in */
+		ASSERT_EQ(mm_madvise(mm, TBASE + PG(p), PG(1), MADV_PAGEOUT), 0);
+		break;
+	case 6: /* move it to another frame */
+		ASSERT_EQ(migrate_range(mm, TBASE + PG(p), PG(1)), 0);
+		break;
+	case 7: /* merge identical pages (same version) into one KSM frame */
+		ksm_scan_all();
+		break;
+	case 8:
+		try_to_free_pages(4);
+		break;
 	default:
 		break;
 	}
@@ -102,10 +116,12 @@ TEST(mirror_dma_vs_mutations_no_stale_data)
 	unsigned int seed = 777;
 
 	MM_TEST_SETUP();
+	ASSERT_EQ(swap_on(4 << 20, NULL), 0);
 	mm = mm_alloc();
 	ASSERT_NOT_NULL(mm);
 	ASSERT_EQ(mm_mmap(mm, TBASE, PG(NPAGES), PROT_READ | PROT_WRITE, MAP_PRIVATE, NULL, 0),
 		  (long)TBASE);
+	ASSERT_EQ(mm_madvise(mm, TBASE, PG(NPAGES), MADV_MERGEABLE), 0);
 	for (unsigned int p = 0; p < NPAGES; p++)
 		publish(p, 1);
 	for (int i = 0; i < DEVICES; i++) {
@@ -125,4 +141,6 @@ TEST(mirror_dma_vs_mutations_no_stale_data)
 	ASSERT_UGT(atomic_load(&good_reads), 0);
 	ASSERT_UEQ(phys_stale_count(), 0);
 	mmput(mm);
+	ASSERT_UEQ(swap_slots_used(), 0);
+	ASSERT_EQ(swap_off(), 0);
 }

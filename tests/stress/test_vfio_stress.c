@@ -14,11 +14,11 @@
 #include "secmmu/vfio.h"
 #include "testutil.h"
 
-#define WORKERS 4
-#define ROUNDS 40000
-#define REGIONS 4  /* shared window: REGIONS regions of REGION_PAGES */
+#define WORKERS	     4
+#define ROUNDS	     40000
+#define REGIONS	     4 /* shared window: REGIONS regions of REGION_PAGES */
 #define REGION_PAGES 4
-#define SCRATCH (TBASE + PG(64)) /* the mutator's unrelated memory */
+#define SCRATCH	     (TBASE + PG(64)) /* the mutator's unrelated memory */
 
 static struct task_struct *task;
 static struct mm_struct *mm;
@@ -78,7 +78,8 @@ static void *mutator(void *arg)
 {
 	(void)arg;
 	while (!atomic_load(&stop)) {
-		ASSERT_EQ(mm_mmap(mm, SCRATCH, PG(8), PROT_RW, MAP_PRIVATE, NULL, 0), (long)SCRATCH);
+		ASSERT_EQ(mm_mmap(mm, SCRATCH, PG(8), PROT_RW, MAP_PRIVATE, NULL, 0),
+			  (long)SCRATCH);
 		ASSERT_EQ(mm_write(mm, SCRATCH, "scratch", 7), 0);
 		ASSERT_EQ(mm_munmap(mm, SCRATCH, PG(8)), 0);
 	}

@@ -98,8 +98,7 @@ static struct mm_iommu_table_group_mem_t *find_locked(struct mm_iommu_ctx *ctx, 
 	*overlap = false;
 	if (!ctx)
 		return NULL;
-	list_for_each_entry(mem, &ctx->regions, next)
-	{
+	list_for_each_entry (mem, &ctx->regions, next) {
 		unsigned long mend = mem->ua + (mem->entries << PAGE_SHIFT);
 
 		if (mem->ua == ua && mem->entries == entries)
@@ -117,8 +116,8 @@ static struct mm_iommu_table_group_mem_t *find_locked(struct mm_iommu_ctx *ctx, 
  * caller created the same region meanwhile, ours is undone and theirs gains
  * the use (so a region is pinned and charged once per mm).
  */
-long mm_iommu_get_mode(struct mm_struct *mm, unsigned long ua, unsigned long entries,
-		       bool legacy, struct mm_iommu_table_group_mem_t **pmem)
+long mm_iommu_get_mode(struct mm_struct *mm, unsigned long ua, unsigned long entries, bool legacy,
+		       struct mm_iommu_table_group_mem_t **pmem)
 {
 	struct mm_iommu_table_group_mem_t *mem, *found;
 	struct mm_iommu_ctx *ctx, *newctx = NULL;
@@ -264,8 +263,7 @@ struct mm_iommu_table_group_mem_t *mm_iommu_lookup(struct mm_struct *mm, unsigne
 	sm_mutex_lock(&mem_list_lock);
 	ctx = mm_iommu_ctx(mm);
 	if (ctx) {
-		list_for_each_entry(mem, &ctx->regions, next)
-		{
+		list_for_each_entry (mem, &ctx->regions, next) {
 			if (mm_iommu_contains(mem, ua, size)) {
 				ret = mem;
 				break;
@@ -308,7 +306,8 @@ unsigned long mm_iommu_nr_regions(struct mm_struct *mm)
 	sm_mutex_lock(&mem_list_lock);
 	ctx = mm_iommu_ctx(mm);
 	if (ctx)
-		list_for_each_entry(mem, &ctx->regions, next) n++;
+		list_for_each_entry (mem, &ctx->regions, next)
+			n++;
 	sm_mutex_unlock(&mem_list_lock);
 	return n;
 }
@@ -331,8 +330,7 @@ static void mm_iommu_free_ctx_rcu(struct sm_rcu_head *head)
 	struct mm_iommu_ctx *ctx = container_of(head, struct mm_iommu_ctx, rcu);
 	struct mm_iommu_table_group_mem_t *mem, *tmp;
 
-	list_for_each_entry_safe(mem, tmp, &ctx->regions, next)
-	{
+	list_for_each_entry_safe (mem, tmp, &ctx->regions, next) {
 		list_del(&mem->next);
 		mm_iommu_do_free(mem); /* the mm is gone: nothing to uncharge */
 	}
@@ -355,8 +353,7 @@ static void mm_iommu_destroy_context(struct mm_struct *mm)
 	if (!ctx)
 		return;
 	mm_context_set(mm, mm_iommu_slot, NULL);
-	list_for_each_entry(mem, &ctx->regions, next)
-	{
+	list_for_each_entry (mem, &ctx->regions, next) {
 		if (!mem->legacy) {
 			WARN_ON(!mem->legacy); /* WARN_ON_ONCE(!list_empty(...)) upstream */
 			atomic_fetch_add(&destroy_warnings, 1);

@@ -112,8 +112,7 @@ static long tce_lock_for(struct tce_container *container, struct mm_struct *mm)
 }
 
 /* Put the region of @tcemem; on failure the entry stays on the list. */
-static long tce_iommu_prereg_free(struct tce_container *container,
-				  struct tce_iommu_prereg *tcemem)
+static long tce_iommu_prereg_free(struct tce_container *container, struct tce_iommu_prereg *tcemem)
 {
 	long ret;
 
@@ -137,8 +136,7 @@ static struct tce_iommu_prereg *prereg_find(struct tce_container *container, uns
 	struct tce_iommu_prereg *tcemem;
 
 	lockdep_assert_held(&container->lock);
-	list_for_each_entry(tcemem, &container->prereg_list, next)
-	{
+	list_for_each_entry (tcemem, &container->prereg_list, next) {
 		if (tcemem->mem->ua == ua && tcemem->mem->entries == entries)
 			return tcemem;
 	}
@@ -189,7 +187,9 @@ static unsigned long legacy_mappings_into(struct tce_container *container,
 	struct tce_mapping *map;
 	unsigned long n = 0;
 
-	list_for_each_entry(map, &container->mappings, next) if (map->mem == mem) n++;
+	list_for_each_entry (map, &container->mappings, next)
+		if (map->mem == mem)
+			n++;
 	return n;
 }
 
@@ -245,8 +245,7 @@ long tce_iommu_map(struct tce_container *container, struct mm_struct *mm, unsign
 		/* Any region of the mm will do (no per-container tracking). */
 		mem = mm_iommu_lookup(mm, vaddr, size);
 	} else {
-		list_for_each_entry(t, &container->prereg_list, next)
-		{
+		list_for_each_entry (t, &container->prereg_list, next) {
 			if (mm_iommu_contains(t->mem, vaddr, size)) {
 				tcemem = t;
 				mem = t->mem;
@@ -257,8 +256,7 @@ long tce_iommu_map(struct tce_container *container, struct mm_struct *mm, unsign
 	ret = -EINVAL;
 	if (!mem)
 		goto unlock;
-	list_for_each_entry(map, &container->mappings, next)
-	{
+	list_for_each_entry (map, &container->mappings, next) {
 		if (map->iova < iova + size && iova < map->iova + map->size) {
 			ret = -EBUSY;
 			goto unlock;
@@ -307,8 +305,7 @@ long tce_iommu_unmap(struct tce_container *container, unsigned long iova, unsign
 	ret = tce_lock_for(container, NULL);
 	if (ret)
 		return ret;
-	list_for_each_entry(map, &container->mappings, next)
-	{
+	list_for_each_entry (map, &container->mappings, next) {
 		bool overlaps = map->iova < iova + size && iova < map->iova + map->size;
 		bool inside = map->iova >= iova && map->iova + map->size <= iova + size;
 
@@ -322,8 +319,7 @@ long tce_iommu_unmap(struct tce_container *container, unsigned long iova, unsign
 		ret = -ENOENT;
 		goto unlock;
 	}
-	list_for_each_entry_safe(map, tmp, &container->mappings, next)
-	{
+	list_for_each_entry_safe (map, tmp, &container->mappings, next) {
 		if (map->iova >= iova && map->iova + map->size <= iova + size)
 			unmap_one(container, map);
 	}
@@ -352,9 +348,9 @@ static void tce_iommu_release(struct tce_container *container)
 	lockdep_assert_not_held(&container->lock);
 	sm_mutex_lock(&container->lock);
 	atomic_store(&container->released, true);
-	list_for_each_entry_safe(map, mtmp, &container->mappings, next) unmap_one(container, map);
-	list_for_each_entry_safe(tcemem, tmp, &container->prereg_list, next)
-	{
+	list_for_each_entry_safe (map, mtmp, &container->mappings, next)
+		unmap_one(container, map);
+	list_for_each_entry_safe (tcemem, tmp, &container->prereg_list, next) {
 		long ret = tce_iommu_prereg_free(container, tcemem);
 
 		if (WARN_ON(ret))
@@ -375,8 +371,7 @@ static void tce_container_free(struct tce_container *container)
 	 * Entries whose put failed: their use of the region is left to the
 	 * mm (destroy_context WARNs); only our bookkeeping goes.
 	 */
-	list_for_each_entry_safe(tcemem, tmp, &container->prereg_list, next)
-	{
+	list_for_each_entry_safe (tcemem, tmp, &container->prereg_list, next) {
 		list_del(&tcemem->next);
 		kfree(tcemem);
 	}
@@ -454,7 +449,8 @@ unsigned long vfio_container_nr_prereg(struct tce_container *container)
 	unsigned long n = 0;
 
 	sm_mutex_lock(&container->lock);
-	list_for_each_entry(tcemem, &container->prereg_list, next) n++;
+	list_for_each_entry (tcemem, &container->prereg_list, next)
+		n++;
 	sm_mutex_unlock(&container->lock);
 	return n;
 }
@@ -465,7 +461,8 @@ unsigned long vfio_container_nr_mappings(struct tce_container *container)
 	unsigned long n = 0;
 
 	sm_mutex_lock(&container->lock);
-	list_for_each_entry(map, &container->mappings, next) n++;
+	list_for_each_entry (map, &container->mappings, next)
+		n++;
 	sm_mutex_unlock(&container->lock);
 	return n;
 }

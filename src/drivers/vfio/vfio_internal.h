@@ -34,8 +34,8 @@ struct mm_iommu_table_group_mem_t {
 	bool legacy;
 };
 
-static inline bool mm_iommu_contains(const struct mm_iommu_table_group_mem_t *mem,
-				     unsigned long ua, unsigned long size)
+static inline bool mm_iommu_contains(const struct mm_iommu_table_group_mem_t *mem, unsigned long ua,
+				     unsigned long size)
 {
 	unsigned long end = mem->ua + (mem->entries << 12);
 
@@ -47,8 +47,8 @@ struct mm_iommu_table_group_mem_t *mm_iommu_lookup(struct mm_struct *mm, unsigne
 						   unsigned long size);
 
 /* Mark regions created by mm_iommu_get() from now on as legacy (per call). */
-long mm_iommu_get_mode(struct mm_struct *mm, unsigned long ua, unsigned long entries,
-		       bool legacy, struct mm_iommu_table_group_mem_t **pmem);
+long mm_iommu_get_mode(struct mm_struct *mm, unsigned long ua, unsigned long entries, bool legacy,
+		       struct mm_iommu_table_group_mem_t **pmem);
 
 /* Register the arch hooks and the context slot once. Return: 0 or -ENOSPC. */
 int mm_iommu_init_once(void);

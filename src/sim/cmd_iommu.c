@@ -1,0 +1,426 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Scenario commands for the SVA IOMMU (include/secmmu/iommu.h): iommu,
+ * sva_bind, sva_unbind, dma, prq, pasids, iommu_stat, devfile, devfile_mmap.
+ *
+ * Accounting: a bond holds mm_count. The first sva_bind of a device and a
+ * process by the script counts one proc->holds, the script's last
+ * sva_unbind of them gives it back. Bonds made by a device file are not
+ * counted: the file can be released inside the core (exit_files, or the
+ * teardown of the VMA mapping it), where the world cannot follow, and
+ * uncounted references only make the real counts higher, which `check`
+ * allows.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "secmmu/err.h"
+#include "secmmu/file.h"
+#include "secmmu/iommu.h"
+#include "secmmu/mmu_notifier.h"
+#include "secmmu/sched.h"
+#include "sim/sim.h"
+
+#define SIM_IOMMU_MAX_BINDS 64
+
+struct sim_iommu_bind {
+	struct sim_proc *proc;
+	unsigned int count; /* the script's binds of this device and process */
+};
+
+struct sim_iommu {
+	struct sim_obj obj;
+	struct iommu_device *dev; /* NULL once destroyed */
+	struct sim_iommu_bind binds[SIM_IOMMU_MAX_BINDS];
+};
+
+struct sim_devfile {
+	struct sim_obj obj;
+	struct file *file; /* owned by the task's file table; valid while it lives */
+	struct sim_proc *proc;
+};
+
+static void iommu_teardown(struct sim_world *w, struct sim_obj *obj, enum sim_phase phase)
+{
+	struct sim_iommu *d = (struct sim_iommu *)obj;
+
+	(void)w;
+	if (!d->dev)
+		return;
+	if (phase == SIM_PHASE_DETACH) {
+		for (int i = 0; i < SIM_IOMMU_MAX_BINDS; i++) {
+			struct sim_iommu_bind *b = &d->binds[i];
+
+			if (!b->count)
+				continue;
+			for (; b->count; b->count--)
+				iommu_sva_unbind_mm(d->dev, b->proc->mm_id);
+			b->proc->holds--;
+			b->proc = NULL;
+		}
+	} else if (phase == SIM_PHASE_FREE) {
+		iommu_device_destroy(d->dev); /* -EBUSY: a leaked bond keeps it */
+		d->dev = NULL;
+	}
+}
+
+static void iommu_check(struct sim_ctx *ctx, struct sim_obj *obj)
+{
+	struct sim_iommu *d = (struct sim_iommu *)obj;
+	struct iommu_stats st;
+
+	if (!d->dev)
+		return;
+	iommu_dev_stats(d->dev, &st);
+	if (st.stale)
+		sim_check_report(ctx, "iommu %s: %lu DMA through stale IOTLB entries", obj->name,
+				 st.stale);
+}
+
+static const struct sim_type iommu_type = {
+	.name = "iommu device",
+	.teardown = iommu_teardown,
+	.check = iommu_check,
+};
+
+static const struct sim_type devfile_type = {
+	.name = "device file",
+};
+
+static struct sim_iommu *iommu_lookup(struct sim_ctx *ctx, const char *name, int *err)
+{
+	struct sim_iommu *d = sim_obj_lookup(ctx, &iommu_type, name);
+
+	*err = d ? (d->dev ? 0 : -ENODEV) : -1;
+	return d;
+}
+
+static struct sim_iommu_bind *bind_slot(struct sim_iommu *d, struct sim_proc *p, bool create)
+{
+	struct sim_iommu_bind *free_slot = NULL;
+
+	for (int i = 0; i < SIM_IOMMU_MAX_BINDS; i++) {
+		if (d->binds[i].count && d->binds[i].proc == p)
+			return &d->binds[i];
+		if (!d->binds[i].count && !free_slot)
+			free_slot = &d->binds[i];
+	}
+	return create ? free_slot : NULL;
+}
+
+static int cmd_iommu(struct sim_ctx *ctx, int argc, char **argv)
+{
+	unsigned int flags = 0;
+	struct iommu_device *dev;
+	struct sim_iommu *d;
+
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "wrong-mm-users"))
+			flags |= IOMMU_DEV_WRONG_MM_USERS;
+		else if (!strcmp(argv[i], "broken"))
+			flags |= IOMMU_DEV_BROKEN_INVAL;
+		else
+			return sim_malformed(ctx,
+					     "iommu: unknown flag '%s' (known: wrong-mm-users, broken)",
+					     argv[i]);
+	}
+	if (sim_world_need_phys(ctx->world))
+		return sim_malformed(ctx, "no physical memory");
+	d = sim_obj_new(ctx, &iommu_type, argv[1], sizeof(*d));
+	if (!d)
+		return -1;
+	dev = iommu_device_create(argv[1], flags);
+	if (IS_ERR(dev)) {
+		sim_obj_discard(ctx->world, &d->obj);
+		return sim_result_errno(ctx, PTR_ERR(dev));
+	}
+	d->dev = dev;
+	return sim_result_errno(ctx, 0);
+}
+
+static int cmd_sva_bind(struct sim_ctx *ctx, int argc, char **argv)
+{
+	struct sim_iommu_bind *slot;
+	struct iommu_sva *handle;
+	struct sim_proc *p;
+	struct mm_struct *mm;
+	struct sim_iommu *d;
+	int err;
+
+	(void)argc;
+	d = iommu_lookup(ctx, argv[1], &err);
+	if (err == -1 || !(p = sim_proc_lookup(ctx, argv[2])))
+		return -1;
+	if (err)
+		return sim_result_errno(ctx, err);
+	mm = sim_proc_live_mm(p);
+	if (!mm)
+		return sim_result_errno(ctx, -ESRCH);
+	slot = bind_slot(d, p, true);
+	if (!slot)
+		return sim_malformed(ctx, "sva_bind: more than %d processes bound to %s",
+				     SIM_IOMMU_MAX_BINDS, argv[1]);
+	handle = iommu_sva_bind_device(d->dev, mm);
+	if (IS_ERR(handle))
+		return sim_result_errno(ctx, PTR_ERR(handle));
+	if (!slot->count++) {
+		slot->proc = p;
+		p->holds++; /* the bond's mm_count */
+	}
+	return sim_result(ctx, "pasid=%u", iommu_sva_get_pasid(handle));
+}
+
+static int cmd_sva_unbind(struct sim_ctx *ctx, int argc, char **argv)
+{
+	struct sim_iommu_bind *slot;
+	struct sim_proc *p;
+	struct sim_iommu *d;
+	int err;
+
+	(void)argc;
+	d = iommu_lookup(ctx, argv[1], &err);
+	if (err == -1 || !(p = sim_proc_lookup(ctx, argv[2])))
+		return -1;
+	if (err)
+		return sim_result_errno(ctx, err);
+	/* Unbinds the script's bind, or else one a device file made. */
+	err = iommu_sva_unbind_mm(d->dev, p->mm_id);
+	slot = bind_slot(d, p, false);
+	if (!err && slot && !--slot->count) {
+		slot->proc = NULL;
+		p->holds--;
+	}
+	return sim_result_errno(ctx, err);
+}
+
+/* The PASID @d uses for @p, or a negative errno (-ESRCH: not bound). */
+static long proc_pasid(struct sim_iommu *d, struct sim_proc *p)
+{
+	long pasid = iommu_sva_find_pasid(d->dev, p->mm_id);
+
+	return pasid < 0 ? -ESRCH : pasid;
+}
+
+static int cmd_dma(struct sim_ctx *ctx, int argc, char **argv)
+{
+	unsigned char *data = NULL;
+	struct sim_proc *p;
+	struct sim_iommu *d;
+	const char *why;
+	uint64_t addr, len;
+	size_t dlen;
+	long pasid;
+	int err;
+
+	d = iommu_lookup(ctx, argv[1], &err);
+	if (err == -1 || !(p = sim_proc_lookup(ctx, argv[2])))
+		return -1;
+	if (!strcmp(argv[3], "read")) {
+		if (argc != 6)
+			return sim_malformed(ctx, "usage: dma DEV NAME read ADDR LEN");
+		if (sim_arg_range(ctx, argv[4], argv[5], &addr, &len))
+			return -1;
+		if (len > SIM_MAX_XFER)
+			return sim_malformed(ctx, "dma: length %s is more than 256M", argv[5]);
+		if (err)
+			return sim_result_errno(ctx, err);
+		pasid = proc_pasid(d, p);
+		if (pasid < 0)
+			return sim_result_errno(ctx, pasid);
+		data = malloc(len ? len : 1);
+		if (!data)
+			return sim_malformed(ctx, "out of memory");
+		err = iommu_dma_read(d->dev, (uint32_t)pasid, addr, data, len);
+		if (!err) {
+			char *hex = sim_hex(data, len);
+
+			free(data);
+			return hex ? sim_result_take(ctx, hex) : sim_malformed(ctx, "out of memory");
+		}
+		free(data);
+		return sim_result_errno(ctx, err);
+	}
+	if (strcmp(argv[3], "write"))
+		return sim_malformed(ctx, "dma: '%s' is neither read nor write", argv[3]);
+	if (argc != 6)
+		return sim_malformed(ctx, "usage: dma DEV NAME write ADDR DATA");
+	if (sim_arg_num(ctx, argv[4], &addr))
+		return -1;
+	if (sim_parse_data(argv[5], &data, &dlen, &why))
+		return sim_malformed(ctx, "bad DATA '%s': %s", argv[5], why);
+	if (dlen - 1 > UINT64_MAX - addr) {
+		free(data);
+		return sim_malformed(ctx, "range %s + %zu wraps past 2^64", argv[4], dlen);
+	}
+	if (!err) {
+		pasid = proc_pasid(d, p);
+		err = pasid < 0 ? (int)pasid
+				: iommu_dma_write(d->dev, (uint32_t)pasid, addr, data, dlen);
+	}
+	free(data);
+	return sim_result_errno(ctx, err);
+}
+
+static int cmd_prq(struct sim_ctx *ctx, int argc, char **argv)
+{
+	struct sim_proc *p;
+	struct sim_iommu *d;
+	uint64_t addr;
+	bool write;
+	long pasid;
+	int err;
+
+	(void)argc;
+	d = iommu_lookup(ctx, argv[1], &err);
+	if (err == -1 || !(p = sim_proc_lookup(ctx, argv[2])) || sim_arg_num(ctx, argv[3], &addr))
+		return -1;
+	if (!strcmp(argv[4], "read"))
+		write = false;
+	else if (!strcmp(argv[4], "write"))
+		write = true;
+	else
+		return sim_malformed(ctx, "prq: '%s' is neither read nor write", argv[4]);
+	if (err)
+		return sim_result_errno(ctx, err);
+	pasid = proc_pasid(d, p);
+	if (pasid < 0)
+		return sim_result_errno(ctx, pasid);
+	return sim_result_errno(ctx, iommu_page_request(d->dev, (uint32_t)pasid, addr, write));
+}
+
+static int cmd_pasids(struct sim_ctx *ctx, int argc, char **argv)
+{
+	struct iommu_pasid_info info[64];
+	struct sim_iommu *d;
+	char buf[1024];
+	size_t off = 0;
+	int n, err;
+
+	(void)argc;
+	d = iommu_lookup(ctx, argv[1], &err);
+	if (err == -1)
+		return -1;
+	if (err)
+		return sim_result_errno(ctx, err);
+	/* PASIDs die with their notifier, after a grace period: wait for it. */
+	mmu_notifier_synchronize();
+	n = iommu_dev_pasids(d->dev, info, 64);
+	if (n > 64)
+		n = 64;
+	for (int i = 0; i < n; i++)
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%u%s ", info[i].pasid,
+					info[i].present ? "" : ":exited");
+	snprintf(buf + off, sizeof(buf) - off, "allocated=%u", iommu_pasid_nr_allocated());
+	return sim_result(ctx, "%s", buf);
+}
+
+static int cmd_iommu_stat(struct sim_ctx *ctx, int argc, char **argv)
+{
+	struct iommu_stats st;
+	struct sim_iommu *d;
+	int err;
+
+	(void)argc;
+	d = iommu_lookup(ctx, argv[1], &err);
+	if (err == -1)
+		return -1;
+	if (err)
+		return sim_result_errno(ctx, err);
+	iommu_dev_stats(d->dev, &st);
+	return sim_result(ctx, "iotlb=%lu prq=%lu prq_exited=%lu pasid_faults=%lu stale=%lu",
+			  st.iotlb_entries, st.page_requests, st.prq_exited, st.pasid_faults,
+			  st.stale);
+}
+
+static int cmd_devfile(struct sim_ctx *ctx, int argc, char **argv)
+{
+	struct sim_devfile *f;
+	struct sim_proc *p;
+	struct sim_iommu *d;
+	struct mm_struct *mm;
+	struct file *file;
+	uint32_t pasid;
+	int err;
+
+	(void)argc;
+	d = iommu_lookup(ctx, argv[2], &err);
+	if (err == -1 || !(p = sim_proc_lookup(ctx, argv[3])))
+		return -1;
+	if (err)
+		return sim_result_errno(ctx, err);
+	mm = sim_proc_live_mm(p);
+	if (!mm)
+		return sim_result_errno(ctx, -ESRCH);
+	f = sim_obj_new(ctx, &devfile_type, argv[1], sizeof(*f));
+	if (!f)
+		return -1;
+	file = iommu_sva_devfile_open(d->dev, mm, &pasid);
+	if (IS_ERR(file)) {
+		sim_obj_discard(ctx->world, &f->obj);
+		return sim_result_errno(ctx, PTR_ERR(file));
+	}
+	err = task_install_file(p->task, file); /* takes over our reference */
+	if (err) {
+		fput(file);
+		sim_obj_discard(ctx->world, &f->obj);
+		return sim_result_errno(ctx, err);
+	}
+	f->file = file;
+	f->proc = p;
+	return sim_result(ctx, "pasid=%u", pasid);
+}
+
+static int cmd_devfile_mmap(struct sim_ctx *ctx, int argc, char **argv)
+{
+	struct sim_devfile *f = sim_obj_lookup(ctx, &devfile_type, argv[1]);
+	struct mm_struct *mm;
+	uint64_t addr, len;
+	long ret;
+
+	(void)argc;
+	if (!f || sim_arg_range(ctx, argv[2], argv[3], &addr, &len))
+		return -1;
+	/* While the task lives, its file table holds the file. */
+	mm = sim_proc_live_mm(f->proc);
+	if (!mm)
+		return sim_result_errno(ctx, -ESRCH);
+	ret = mm_mmap(mm, addr, len, PROT_READ | PROT_WRITE, MAP_SHARED, f->file, 0);
+	return sim_result_errno(ctx, ret < 0 ? ret : 0);
+}
+
+const struct sim_cmd sim_cmds_iommu[] = {
+	{"iommu", 1, 3, cmd_iommu, "iommu DEV [wrong-mm-users] [broken]",
+	 "a device behind an SVA IOMMU (PASID table, IOTLB, DMA engine and fault worker "
+	 "threads); wrong-mm-users = bonds hold mm_users (seed 002's bug), broken = the IOTLB "
+	 "ignores invalidations",
+	 "iommu d1"},
+	{"sva_bind", 2, 2, cmd_sva_bind, "sva_bind DEV NAME",
+	 "bind DEV to NAME's address space -> pasid=N (same device and mm again: same bond)",
+	 "sva_bind d1 p1 => pasid=1"},
+	{"sva_unbind", 2, 2, cmd_sva_unbind, "sva_unbind DEV NAME",
+	 "undo one bind -> ok, -ENOENT when not bound (double unbind)", "sva_unbind d1 p1"},
+	{"dma", 5, 5, cmd_dma, "dma DEV NAME read ADDR LEN | dma DEV NAME write ADDR DATA",
+	 "DMA in NAME's PASID -> hex / ok, -EFAULT (unresolvable), -ESRCH (PASID not present: "
+	 "not bound, or its mm has exited), -EIO (stale IOTLB entry)",
+	 "dma d1 p1 read 0x10000000 4"},
+	{"prq", 4, 4, cmd_prq, "prq DEV NAME ADDR read|write",
+	 "the device sends a page request in NAME's PASID -> ok, -EFAULT, -ESRCH (mm exited: "
+	 "mmget_not_zero failed)",
+	 "prq d1 p1 0x10000000 write"},
+	{"pasids", 1, 1, cmd_pasids, "pasids DEV",
+	 "DEV's PASID table (N, or N:exited once release cleared it) and allocated=K, the "
+	 "PASIDs allocated system-wide",
+	 "pasids d1 => 1 allocated=1"},
+	{"iommu_stat", 1, 1, cmd_iommu_stat, "iommu_stat DEV",
+	 "iotlb=E prq=P prq_exited=X pasid_faults=F stale=S of the device",
+	 "iommu_stat d1 => iotlb=0 prq=0 prq_exited=0 pasid_faults=0 stale=0"},
+	{"devfile", 3, 3, cmd_devfile, "devfile F DEV NAME",
+	 "NAME opens DEV's device file F (installed in its task): opening binds -> pasid=N, "
+	 "the file's release unbinds",
+	 "devfile f1 d1 p1 => pasid=1"},
+	{"devfile_mmap", 3, 3, cmd_devfile_mmap, "devfile_mmap F ADDR LEN",
+	 "mmap the device file into the process that opened it (the VMA holds the file)",
+	 "devfile_mmap f1 0x20000000 4K"},
+	{NULL},
+};
