@@ -100,23 +100,29 @@ bool mmget_not_zero(struct mm_struct *mm)
 	return false;
 }
 
-static void run_destroy_hooks(struct mm_struct *mm)
+/* Copy the table, so hooks may sleep and take any lock without the table lock. */
+static void snapshot_hooks(const struct mm_arch_hooks **hooks)
 {
 	sm_mutex_lock(&hooks_lock);
-	for (int i = 0; i < MAX_ARCH_HOOKS; i++)
-		if (arch_hooks[i] && arch_hooks[i]->destroy_context)
-			arch_hooks[i]->destroy_context(mm);
+	memcpy(hooks, arch_hooks, sizeof(arch_hooks));
 	sm_mutex_unlock(&hooks_lock);
+}
+
+static void run_destroy_hooks(struct mm_struct *mm)
+{
+	const struct mm_arch_hooks *hooks[MAX_ARCH_HOOKS];
+
+	snapshot_hooks(hooks);
+	for (int i = 0; i < MAX_ARCH_HOOKS; i++)
+		if (hooks[i] && hooks[i]->destroy_context)
+			hooks[i]->destroy_context(mm);
 }
 
 static void run_exit_hooks(struct mm_struct *mm)
 {
 	const struct mm_arch_hooks *hooks[MAX_ARCH_HOOKS];
 
-	/* Copy, so hooks may sleep and take any lock without the table lock. */
-	sm_mutex_lock(&hooks_lock);
-	memcpy(hooks, arch_hooks, sizeof(hooks));
-	sm_mutex_unlock(&hooks_lock);
+	snapshot_hooks(hooks);
 	for (int i = 0; i < MAX_ARCH_HOOKS; i++)
 		if (hooks[i] && hooks[i]->exit_mmap)
 			hooks[i]->exit_mmap(mm);
