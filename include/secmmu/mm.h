@@ -284,6 +284,22 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int
 int follow_pfn_pte(struct mm_struct *mm, unsigned long addr, unsigned long *pfn, bool *writable,
 		   uint32_t *gen);
 
+/**
+ * zap_vma_ptes() - remove the PTEs a driver installed in its own VMA
+ * @vma:     a driver VMA (vm_ops set), e.g. an XPMEM attachment
+ * @address: page-aligned start inside @vma
+ * @size:    page-aligned length inside @vma
+ *
+ * Clears the PTEs inside an MMU_NOTIFY_CLEAR invalidation of @vma's mm and
+ * drops the page references they held. The caller guarantees that @vma is
+ * not freed meanwhile (its vm_ops->close synchronises with the caller) and
+ * need not hold that mm's mmap_lock; it takes the mm's rmap_lock for read,
+ * so it must not hold a lock ranked above LOCK_RANK_RMAP (a DRIVER_MMU lock,
+ * say). May sleep. Return: 0, or -EINVAL for a range outside @vma or a VMA
+ * that is not a driver's.
+ */
+int zap_vma_ptes(struct vm_area_struct *vma, unsigned long address, unsigned long size);
+
 /* --- accounting ------------------------------------------------------- */
 
 struct mm_stats {

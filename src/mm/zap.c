@@ -205,3 +205,23 @@ void exit_mmap(struct mm_struct *mm)
 	mmap_write_unlock(mm);
 	vma_free_list(detached);
 }
+
+int zap_vma_ptes(struct vm_area_struct *vma, unsigned long address, unsigned long size)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct mmu_notifier_range range;
+
+	if (!vma->vm_ops || !PAGE_ALIGNED(address) || !PAGE_ALIGNED(size) || !size ||
+	    address < vma->vm_start || address + size > vma->vm_end || address + size < address)
+		return -EINVAL;
+	/* Excludes registration (mm_take_all_locks) and exit's page-table freeing. */
+	sm_down_read(&mm->rmap_lock);
+	if (mm->pgd) {
+		mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, address, address + size);
+		mmu_notifier_invalidate_range_start(&range);
+		zap_page_range(vma, address, address + size);
+		mmu_notifier_invalidate_range_end(&range);
+	}
+	sm_up_read(&mm->rmap_lock);
+	return 0;
+}
