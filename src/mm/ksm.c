@@ -212,7 +212,8 @@ unsigned long ksm_scan_all(void)
 	unsigned long merged = 0;
 
 	mm_for_each_live(ksm_collect_mm, &sc);
-	qsort(sc.items, sc.n, sizeof(*sc.items), cmp_hash);
+	if (sc.n)
+		qsort(sc.items, sc.n, sizeof(*sc.items), cmp_hash);
 	for (size_t i = 0; i < sc.n;) {
 		size_t j = i + 1;
 

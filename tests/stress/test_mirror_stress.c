@@ -144,3 +144,101 @@ TEST(mirror_dma_vs_mutations_no_stale_data)
 	ASSERT_UEQ(swap_slots_used(), 0);
 	ASSERT_EQ(swap_off(), 0);
 }
+
+/*
+ * No lost device write: a device thread writes increasing values into its
+ * pages and, holding mm_users, checks each one with a CPU read right away,
+ * while the mutator forks (COW), write-protects, pages out, migrates and
+ * merges those pages. A write that landed in a frame the process no longer
+ * maps (a missed COW or migration) is read back as an older value. Then the
+ * process exits while the device is still writing: the device must stop
+ * with -ESRCH, never write into freed memory.
+ */
+#define WPAGES 4
+#define WBASE (TBASE + PG(64))
+
+static _Atomic unsigned long lost_writes, checked_writes;
+
+static void *device_writer(void *arg)
+{
+	struct mirror *m = arg;
+
+	for (uint64_t v = 1;; v++) {
+		unsigned long addr = WBASE + PG(v % WPAGES) + 8 * (v % 16);
+		uint64_t back = 0;
+		int ret;
+
+		if (!mmget_not_zero(mm))
+			break; /* the process has exited */
+		ret = mirror_write(m, addr, &v, sizeof(v));
+		if (ret == 0) {
+			ASSERT_EQ(mm_read(mm, addr, &back, sizeof(back)), 0);
+			if (back != v)
+				atomic_fetch_add(&lost_writes, 1);
+			atomic_fetch_add(&checked_writes, 1);
+		} else {
+			ASSERT(ret == -EFAULT || ret == -ESRCH); /* write-protected, or exiting */
+		}
+		mmput(mm); /* maybe the last user: then this thread runs the exit */
+	}
+	ASSERT_EQ(mirror_write(m, WBASE, "x", 1), -ESRCH);
+	return NULL;
+}
+
+static void mutate_writer_pages(unsigned int round)
+{
+	unsigned long addr = WBASE + PG(round % WPAGES);
+	struct mm_struct *child;
+
+	switch (round % 6) {
+	case 0:
+		child = dup_mm(mm);
+		ASSERT(!IS_ERR(child));
+		mmput(child);
+		break;
+	case 1:
+		ASSERT_EQ(mm_mprotect(mm, addr, PG(1), PROT_READ), 0);
+		ASSERT_EQ(mm_mprotect(mm, addr, PG(1), PROT_READ | PROT_WRITE), 0);
+		break;
+	case 2:
+		ASSERT_EQ(mm_madvise(mm, addr, PG(1), MADV_PAGEOUT), 0);
+		break;
+	case 3:
+		ASSERT_EQ(migrate_range(mm, addr, PG(1)), 0);
+		break;
+	case 4:
+		ksm_scan_all();
+		break;
+	default:
+		try_to_free_pages(2);
+		break;
+	}
+}
+
+TEST(mirror_device_writes_never_lost_and_exit_stops_dma)
+{
+	struct mirror *m;
+	pthread_t t;
+
+	MM_TEST_SETUP();
+	ASSERT_EQ(swap_on(4 << 20, NULL), 0);
+	mm = mm_alloc();
+	ASSERT_NOT_NULL(mm);
+	ASSERT_EQ(mm_mmap(mm, WBASE, PG(WPAGES), PROT_READ | PROT_WRITE, MAP_PRIVATE, NULL, 0),
+		  (long)WBASE);
+	ASSERT_EQ(mm_madvise(mm, WBASE, PG(WPAGES), MADV_MERGEABLE), 0);
+	m = mirror_create(mm, 0);
+	ASSERT(!IS_ERR(m));
+	ASSERT_EQ(pthread_create(&t, NULL, device_writer, m), 0);
+	for (unsigned int r = 0; r < ROUNDS / 4; r++)
+		mutate_writer_pages(r);
+	mmput(mm); /* exit with the device running */
+	pthread_join(t, NULL);
+	ASSERT_UEQ(atomic_load(&lost_writes), 0);
+	ASSERT_UGT(atomic_load(&checked_writes), 0);
+	ASSERT_UEQ(mirror_nr_stale(m), 0);
+	mirror_destroy(m);
+	ASSERT_UEQ(phys_stale_count(), 0);
+	ASSERT_UEQ(swap_slots_used(), 0);
+	ASSERT_EQ(swap_off(), 0);
+}
