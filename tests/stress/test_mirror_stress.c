@@ -230,8 +230,11 @@ TEST(mirror_device_writes_never_lost_and_exit_stops_dma)
 	m = mirror_create(mm, 0);
 	ASSERT(!IS_ERR(m));
 	ASSERT_EQ(pthread_create(&t, NULL, device_writer, m), 0);
-	for (unsigned int r = 0; r < ROUNDS / 4; r++)
+	/* Keep mutating until the device has made real progress too. */
+	for (unsigned int r = 0; r < ROUNDS / 4 || atomic_load(&checked_writes) < 200; r++) {
+		ASSERT_ULT(r, 100 * ROUNDS); /* a device that never completes a write */
 		mutate_writer_pages(r);
+	}
 	mmput(mm); /* exit with the device running */
 	pthread_join(t, NULL);
 	ASSERT_UEQ(atomic_load(&lost_writes), 0);

@@ -48,7 +48,7 @@ struct dma_request {
 	void *buf;
 	size_t len;
 	int ret;
-	bool done;
+	_Atomic bool done;
 	struct dma_request *next;
 };
 
@@ -66,7 +66,20 @@ struct mirror {
 	pthread_mutex_t qlock;
 	pthread_cond_t qcond;
 	struct dma_request *queue, **qtail;
+	_Atomic unsigned int pending; /* queued requests: a hint for spinning */
 };
+
+/*
+ * Hand-offs between a submitter and the engine spin a little before they
+ * sleep: a condition-variable wake-up costs tens of microseconds, more than
+ * a megabyte of DMA, and back-to-back requests are the common case.
+ */
+#define MIRROR_SPIN 4000
+
+static void cpu_relax(void)
+{
+	__builtin_ia32_pause();
+}
 
 static unsigned long bucket_of(unsigned long vpn)
 {
@@ -256,61 +269,70 @@ static int mirror_fault(struct mirror *m, unsigned long addr, bool write)
 	return ret == -EBUSY ? -EAGAIN : ret;
 }
 
-/* Transfer within one page through the device page table, faulting as needed. */
-static int mirror_dma_page(struct mirror *m, unsigned long addr, void *buf, size_t len,
-			   bool write)
+/*
+ * Copy through the installed translation of @addr, if there is a usable one.
+ * Caller holds m->lock (so an invalidation of the page waits for the copy).
+ * Return: 0 copied, -ENOENT no usable translation, -EIO stale translation.
+ */
+static int mirror_copy_locked(struct mirror *m, unsigned long addr, void *buf, size_t len,
+			      bool write)
 {
-	unsigned long vpn = addr >> PAGE_SHIFT, off = addr & (PAGE_SIZE - 1);
+	struct mirror_entry *e = table_find(m, addr >> PAGE_SHIFT);
+	char *frame;
 
-	for (int tries = 0; tries < MIRROR_FAULT_RETRIES; tries++) {
-		struct mirror_entry *e;
-		int ret;
-
-		sm_mutex_lock(&m->lock);
-		e = table_find(m, vpn);
-		if (e && (!write || e->write)) {
-			if (!page_gen_valid(e->pfn, e->gen)) {
-				sm_mutex_unlock(&m->lock);
-				atomic_fetch_add(&m->nr_stale, 1);
-				phys_report_stale(e->pfn, "mirror");
-				return -EIO;
-			}
-			char *frame = (char *)page_address(pfn_to_page(e->pfn)) + off;
-
-			if (write)
-				memcpy(frame, buf, len);
-			else
-				memcpy(buf, frame, len);
-			e->accessed = true;
-			sm_mutex_unlock(&m->lock);
-			return 0;
-		}
-		sm_mutex_unlock(&m->lock);
-		ret = mirror_fault(m, addr & PAGE_MASK, write);
-		if (ret && ret != -EAGAIN)
-			return ret;
+	if (!e || (write && !e->write))
+		return -ENOENT;
+	if (!page_gen_valid(e->pfn, e->gen)) {
+		atomic_fetch_add(&m->nr_stale, 1);
+		phys_report_stale(e->pfn, "mirror");
+		return -EIO;
 	}
-	return -EAGAIN;
+	frame = (char *)page_address(pfn_to_page(e->pfn)) + (addr & (PAGE_SIZE - 1));
+	if (write)
+		memcpy(frame, buf, len);
+	else
+		memcpy(buf, frame, len);
+	e->accessed = true;
+	return 0;
 }
 
+/*
+ * The transfer, page by page under one hold of m->lock for as long as the
+ * translations are there; a missing one is faulted in with the lock dropped.
+ */
 static int mirror_dma(struct mirror *m, unsigned long addr, void *buf, size_t len, bool write)
 {
+	int ret = 0, faults = 0;
+
 	if (addr + len < addr || addr + len > TASK_SIZE)
 		return -EFAULT;
+	sm_mutex_lock(&m->lock);
 	while (len) {
 		size_t chunk = PAGE_SIZE - (addr & (PAGE_SIZE - 1));
-		int ret;
 
 		if (chunk > len)
 			chunk = len;
-		ret = mirror_dma_page(m, addr, buf, chunk, write);
+		ret = mirror_copy_locked(m, addr, buf, chunk, write);
+		if (ret == -ENOENT) {
+			sm_mutex_unlock(&m->lock);
+			ret = faults++ < MIRROR_FAULT_RETRIES ? mirror_fault(m, addr & PAGE_MASK, write)
+							      : -EAGAIN;
+			sm_mutex_lock(&m->lock);
+			if (ret && ret != -EAGAIN)
+				break;
+			if (faults > MIRROR_FAULT_RETRIES)
+				break;
+			continue; /* retry the copy of this page */
+		}
 		if (ret)
-			return ret;
+			break;
+		faults = 0;
 		addr += chunk;
 		buf = (char *)buf + chunk;
 		len -= chunk;
 	}
-	return 0;
+	sm_mutex_unlock(&m->lock);
+	return ret;
 }
 
 /* The DMA engine: a real thread executing queued transfers in order. */
@@ -322,6 +344,8 @@ static void *mirror_engine(void *arg)
 		struct dma_request *req;
 		enum dma_op op;
 
+		for (int spin = 0; spin < MIRROR_SPIN && !atomic_load(&m->pending); spin++)
+			cpu_relax();
 		pthread_mutex_lock(&m->qlock);
 		while (!m->queue)
 			pthread_cond_wait(&m->qcond, &m->qlock);
@@ -329,6 +353,7 @@ static void *mirror_engine(void *arg)
 		m->queue = req->next;
 		if (!m->queue)
 			m->qtail = &m->queue;
+		atomic_fetch_sub(&m->pending, 1);
 		pthread_mutex_unlock(&m->qlock);
 
 		op = req->op;
@@ -338,7 +363,7 @@ static void *mirror_engine(void *arg)
 			req->ret = mirror_dma(m, req->addr, req->buf, req->len, op == DMA_WRITE);
 		/* @req lives on the submitter's stack: not to be touched once done. */
 		pthread_mutex_lock(&m->qlock);
-		req->done = true;
+		atomic_store_explicit(&req->done, true, memory_order_release);
 		pthread_cond_broadcast(&m->qcond);
 		pthread_mutex_unlock(&m->qlock);
 		if (op == DMA_STOP)
@@ -354,8 +379,17 @@ static int mirror_submit(struct mirror *m, enum dma_op op, unsigned long addr, v
 	pthread_mutex_lock(&m->qlock);
 	*m->qtail = &req;
 	m->qtail = &req.next;
+	atomic_fetch_add(&m->pending, 1);
 	pthread_cond_broadcast(&m->qcond);
-	while (!req.done)
+	pthread_mutex_unlock(&m->qlock);
+	/* Pairs with the release store of done by the engine: req.ret is visible. */
+	for (int spin = 0; spin < MIRROR_SPIN; spin++) {
+		if (atomic_load_explicit(&req.done, memory_order_acquire))
+			return req.ret;
+		cpu_relax();
+	}
+	pthread_mutex_lock(&m->qlock);
+	while (!atomic_load(&req.done))
 		pthread_cond_wait(&m->qcond, &m->qlock);
 	pthread_mutex_unlock(&m->qlock);
 	return req.ret;
