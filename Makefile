@@ -274,3 +274,61 @@ print-vars:
 	@echo BENCH_BINS=$(BENCH_BINS)
 
 -include $(ALL_OBJS:.o=.d)
+
+# ---- torture and fuzzing (tests/torture, tests/fuzz; see docs/testing.md) ----
+#   make torture [TORTURE_S=600] [TORTURE_ARGS='--seed S --threads T']
+#   make fuzz [FUZZ_S=60]        clang + libFuzzer + ASan/UBSan, into build/fuzz/
+TORTURE_S ?= 600
+TORTURE_ARGS ?=
+TORTURE_BIN := $(BUILD_DIR)/torture
+
+$(TORTURE_BIN): $(OBJ_DIR)/tests/torture/torture.o $(LIB_A)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+
+.PHONY: torture fuzz fuzz-build
+torture: $(TORTURE_BIN)
+	./$(TORTURE_BIN) --secs $(TORTURE_S) $(TORTURE_ARGS)
+
+FUZZ_S ?= 60
+FUZZ_CC ?= clang
+FUZZ_DIR := build/fuzz
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -g -O1 -pthread -Iinclude -Isrc -Itests \
+	$(URCU_CFLAGS) -DSECMMU_DEBUG=1 $(FUZZ_SAN)
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_DIR)/%)
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_DIR)/obj/%.o) $(FUZZ_DIR)/obj/gen/scenarios.o
+
+$(FUZZ_DIR)/obj/src/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_DIR)/gen/scenarios.c: $(SCENARIO_FILES) scripts/embed-scenarios
+	@mkdir -p $(@D)
+	sh scripts/embed-scenarios $(SCENARIO_FILES) > $@
+
+$(FUZZ_DIR)/obj/gen/scenarios.o: $(FUZZ_DIR)/gen/scenarios.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_DIR)/obj/tests/fuzz/%.o: tests/fuzz/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJS)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -pthread -o $@ $< $(FUZZ_LIB_OBJS) $(URCU_LIBS) -lm
+
+fuzz-build: $(FUZZ_BINS)
+
+# Each harness runs FUZZ_S seconds on a copy of its seed corpus (build/fuzz/corpus/);
+# crashes are written to build/fuzz/crash-* and fail the target.
+fuzz: fuzz-build
+	@set -e; for f in $(FUZZ_BINS); do n=$${f##*/}; \
+	  mkdir -p $(FUZZ_DIR)/corpus/$$n; cp -n tests/fuzz/corpus/$$n/* $(FUZZ_DIR)/corpus/$$n/ 2>/dev/null || true; \
+	  echo "== $$n ($(FUZZ_S)s)"; \
+	  ASAN_OPTIONS=detect_leaks=1 $$f -max_total_time=$(FUZZ_S) -timeout=20 -rss_limit_mb=4096 \
+	    -max_len=4096 -artifact_prefix=$(FUZZ_DIR)/crash-$$n- $(FUZZ_DIR)/corpus/$$n \
+	    tests/fuzz/corpus/$$n 2>&1 | tail -n 40; \
+	  test $${PIPESTATUS[0]} -eq 0 || { echo "fuzz: $$n failed"; exit 1; }; done
+
+-include $(wildcard $(FUZZ_DIR)/obj/*/*.d $(FUZZ_DIR)/obj/*/*/*.d $(FUZZ_DIR)/obj/*/*/*/*.d)

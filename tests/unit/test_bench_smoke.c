@@ -7,6 +7,7 @@
 #include "../../bench/bench_hmm.h"
 #include "../../bench/bench_mm.h"
 #include "../../bench/bench_notifier.h"
+#include "../../bench/bench_swap.h"
 #include "testutil.h"
 
 static void smoke_setup(void)
@@ -31,4 +32,10 @@ TEST(bench_smoke_hmm)
 {
 	smoke_setup();
 	bench_hmm_all();
+}
+
+TEST(bench_smoke_swap)
+{
+	smoke_setup();
+	bench_swap_all();
 }

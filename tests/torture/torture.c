@@ -1,0 +1,1047 @@
+// SPDX-License-Identifier: MIT
+/*
+ * torture - rcutorture-style random stress of the whole stack, with an oracle.
+ *
+ *   build/torture [--seed S] [--secs N] [--ops N] [--threads T] [--verbose]
+ *
+ * Worker threads pick random operations from a per-thread PRNG seeded from
+ * (seed, thread number) over NSLOTS process slots: create (mm_alloc +
+ * task_create + mmap), fork (task_fork/dup_mm), exit (task_exit/mmput),
+ * write/read (mm_write/mm_read), munmap+mmap, mprotect, mremap, madvise
+ * (dontneed/pageout/mergeable), pin/unpin, a mirroring device per slot
+ * (mirror_create/read/write/destroy), an IOMMU SVA bond per slot (bind/DMA
+ * read/unbind), a VFIO SPAPR-TCE container per slot (open/register/
+ * unregister/close), kernel threads borrowing mms (kthread_switch_lazy/away
+ * plus mmget_not_zero + read + mmput from the "kthread"), and system-wide
+ * try_to_free_pages, ksm_scan_all and migrate_range.
+ *
+ * ORACLE. Every 8-byte word of a tracked page is (check << 32 | version),
+ * where version is unique per write (a global counter; versions with the top
+ * bit set are "KSM bait": the same few contents on many pages) and check is a
+ * hash of (version, address) (of (version, word index) for bait), and
+ * version 0 is the all-zero word. Each page of each slot has a state object
+ * (shared between slots for MAP_SHARED memory after fork, copied for private
+ * memory) with a history of the versions written: a writer bumps `started`,
+ * records the version, writes, and bumps `committed`. A reader samples
+ * `committed` before and `started` after its read; every word must carry a
+ * version written in that window (never an older one, never garbage). Reads
+ * by the CPU (mm_read), by the mirror (mirror_read) and by the IOMMU
+ * (iommu_dma_read) are all checked this way.
+ *
+ * Every second the main thread stops the world (a writer-preferring rwlock
+ * every operation holds for read), checks every page of every slot exactly,
+ * phys_stale_count() == 0, the mirrors' and IOMMU's stale counters, frame
+ * accounting and pin accounting. At the end everything is torn down and
+ * nothing may be left: frames, mm structs, swap slots, kzalloc objects,
+ * files, pins.
+ *
+ * A failure prints the seed and the last operations, then exits 1. With
+ * --threads 1 the sequence of operations is a function of the seed, so
+ * `build/torture --seed S --threads 1 --ops N` replays it.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/rcu.h"
+#include "secmmu/err.h"
+#include "secmmu/file.h"
+#include "secmmu/gup.h"
+#include "secmmu/iommu.h"
+#include "secmmu/migrate.h"
+#include "secmmu/mirror.h"
+#include "secmmu/mm.h"
+#include "secmmu/page.h"
+#include "secmmu/sched.h"
+#include "secmmu/swap.h"
+#include "secmmu/vfio.h"
+
+#define NSLOTS 8
+#define NPAGES 16
+#define BASE 0x10000000UL
+#define ALT 0x30000000UL
+#define REGION (NPAGES * PAGE_SIZE)
+#define NKTHREADS 3
+#define MAXPINS 4
+#define HIST 16
+#define WORDS (PAGE_SIZE / 8)
+#define BAIT_BIT 0x80000000u
+#define MAXTHREADS 16
+
+/* ---- options and the op log ---- */
+
+static uint64_t opt_seed;
+static double opt_secs = 600;
+static unsigned long opt_ops;
+static int opt_threads = 4;
+static bool opt_verbose;
+
+struct oplog {
+	_Atomic unsigned long seq;
+	char text[120];
+};
+#define LOGN 64
+static struct oplog oplog[LOGN];
+static atomic_ulong opseq;
+static atomic_ulong ops_done;
+static atomic_bool stop;
+static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void logop(int tid, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logop(int tid, const char *fmt, ...)
+{
+	unsigned long s = atomic_fetch_add(&opseq, 1);
+	struct oplog *l = &oplog[s % LOGN];
+	char buf[100];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	atomic_store(&l->seq, ~0UL);
+	snprintf(l->text, sizeof(l->text), "#%lu t%d %s", s, tid, buf);
+	atomic_store(&l->seq, s);
+	if (opt_verbose)
+		fprintf(stderr, "%s\n", l->text);
+}
+
+static void failf(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void failf(const char *fmt, ...)
+{
+	unsigned long end;
+	va_list ap;
+
+	pthread_mutex_lock(&fail_lock);
+	fprintf(stderr, "\nTORTURE FAILURE (seed=%" PRIu64 " threads=%d, after %lu ops): ", opt_seed,
+		opt_threads, atomic_load(&ops_done));
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nlast operations (oldest first):\n");
+	end = atomic_load(&opseq);
+	for (unsigned long s = end > 50 ? end - 50 : 0; s < end; s++) {
+		struct oplog *l = &oplog[s % LOGN];
+		if (atomic_load(&l->seq) == s)
+			fprintf(stderr, "  %s\n", l->text);
+	}
+	fprintf(stderr, "replay: build/torture --seed %" PRIu64 " --threads %d --ops %lu\n",
+		opt_seed, opt_threads, atomic_load(&ops_done) + 1);
+	fflush(stderr);
+	_exit(1);
+}
+
+/* ---- PRNG ---- */
+
+static uint64_t splitmix(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static unsigned rnd(uint64_t *s, unsigned n)
+{
+	return (unsigned)(splitmix(s) % n);
+}
+
+/* ---- page content ---- */
+
+static atomic_uint version_counter = 1;
+
+static uint32_t hash32(uint64_t a, uint64_t b)
+{
+	uint64_t x = a * 0x9e3779b97f4a7c15ull ^ (b + 0x632be59bd9b4e019ull);
+	x ^= x >> 31;
+	x *= 0xd6e8feb86659fd93ull;
+	x ^= x >> 32;
+	return (uint32_t)x | 1; /* never 0: a zero word means version 0 */
+}
+
+/* @off: offset of the page within the region (content moves with mremap). */
+static uint64_t word_of(uint32_t v, unsigned long off, unsigned w)
+{
+	if (!v)
+		return 0;
+	if (v & BAIT_BIT)
+		return (uint64_t)hash32(v, w) << 32 | v;
+	return (uint64_t)hash32(v, off + w * 8) << 32 | v;
+}
+
+static void fill_page(uint64_t *buf, uint32_t v, unsigned long off)
+{
+	for (unsigned w = 0; w < WORDS; w++)
+		buf[w] = word_of(v, off, w);
+}
+
+/* ---- per-page oracle state ---- */
+
+struct pstate {
+	atomic_int refs;
+	pthread_mutex_t wlock; /* one writer at a time */
+	atomic_ulong started, committed;
+	_Atomic uint32_t hist[HIST]; /* hist[i % HIST]: version of write i */
+};
+
+static atomic_long pstates_live;
+
+static struct pstate *pstate_new(uint32_t v)
+{
+	struct pstate *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		abort();
+	atomic_store(&p->refs, 1);
+	pthread_mutex_init(&p->wlock, NULL);
+	atomic_store(&p->hist[0], v);
+	atomic_store(&p->started, 1);
+	atomic_store(&p->committed, 1);
+	atomic_fetch_add(&pstates_live, 1);
+	return p;
+}
+
+static struct pstate *pstate_copy(struct pstate *o)
+{
+	unsigned long c = atomic_load(&o->committed);
+
+	return pstate_new(atomic_load(&o->hist[(c - 1) % HIST]));
+}
+
+static void pstate_put(struct pstate *p)
+{
+	if (p && atomic_fetch_sub(&p->refs, 1) == 1) {
+		pthread_mutex_destroy(&p->wlock);
+		free(p);
+		atomic_fetch_sub(&pstates_live, 1);
+	}
+}
+
+/* Writer side: returns the index of the write. */
+static unsigned long pstate_begin(struct pstate *p, uint32_t v)
+{
+	unsigned long i;
+
+	pthread_mutex_lock(&p->wlock);
+	i = atomic_load(&p->started);
+	atomic_store(&p->hist[i % HIST], v);
+	atomic_store(&p->started, i + 1);
+	return i;
+}
+
+static void pstate_end(struct pstate *p, unsigned long i, bool done)
+{
+	if (!done) /* nothing was written: the write is a repeat of the previous version */
+		atomic_store(&p->hist[i % HIST], atomic_load(&p->hist[(i - 1) % HIST]));
+	atomic_store(&p->committed, i + 1);
+	pthread_mutex_unlock(&p->wlock);
+}
+
+/*
+ * Check a page read between samples @c (committed before) and @s (started
+ * after). Return NULL or a description of the first bad word.
+ */
+static const char *check_page(struct pstate *p, const uint64_t *buf, unsigned long off,
+			      unsigned long c, unsigned long s, char *why, size_t whylen)
+{
+	for (unsigned w = 0; w < WORDS; w++) {
+		uint64_t x = buf[w];
+		uint32_t v = (uint32_t)x;
+		bool legal = false;
+
+		if (word_of(v, off, w) != x) {
+			snprintf(why, whylen, "garbage word %u: %#018" PRIx64 " (expected version %u)",
+				 w, x, atomic_load(&p->hist[(c - 1) % HIST]));
+			return why;
+		}
+		if (s - (c - 1) > HIST)
+			continue; /* window too wide to judge */
+		for (unsigned long i = c - 1; i < s && !legal; i++)
+			legal = atomic_load(&p->hist[i % HIST]) == v;
+		if (!legal) {
+			snprintf(why, whylen,
+				 "word %u has version %#x, legal window [%lu,%lu) last committed %#x", w,
+				 v, c - 1, s, atomic_load(&p->hist[(c - 1) % HIST]));
+			return why;
+		}
+	}
+	return NULL;
+}
+
+/* ---- slots ---- */
+
+struct pinset {
+	struct page *pages[NPAGES];
+	unsigned long n;
+};
+
+struct slot {
+	pthread_rwlock_t lock; /* write: structure (mmap layout, devices); read: data ops */
+	int idx;
+	struct task_struct *task; /* NULL: empty */
+	struct mm_struct *mm;
+	unsigned long id;
+	bool shared;
+	struct pstate *pg[NPAGES];
+	struct mirror *mirror;
+	struct iommu_sva *bond;
+	uint32_t pasid;
+	struct tce_container *vfio;
+	pthread_mutex_t pinlock;
+	struct pinset pins[MAXPINS];
+};
+
+static struct slot slots[NSLOTS];
+static pthread_rwlock_t world_lock;
+static struct iommu_device *iodev;
+static atomic_long outstanding_pins;
+
+struct kt {
+	pthread_mutex_t lock;
+	struct task_struct *task;
+	bool lazy;
+};
+static struct kt kts[NKTHREADS];
+
+static void rwlock_init_wpref(pthread_rwlock_t *l)
+{
+	pthread_rwlockattr_t a;
+
+	pthread_rwlockattr_init(&a);
+	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(l, &a);
+	pthread_rwlockattr_destroy(&a);
+}
+
+static void slot_reset_pages(struct slot *sl)
+{
+	for (int i = 0; i < NPAGES; i++) {
+		pstate_put(sl->pg[i]);
+		sl->pg[i] = pstate_new(0);
+	}
+}
+
+/* Read one page of the slot through @how (0 CPU, 1 mirror, 2 IOMMU) and check it. */
+static void read_check(int tid, struct slot *sl, int pi, int how, unsigned long addrbase)
+{
+	uint64_t buf[WORDS];
+	struct pstate *p = sl->pg[pi];
+	unsigned long addr = addrbase + pi * PAGE_SIZE, c, s;
+	char why[200];
+	int r;
+
+	c = atomic_load(&p->committed);
+	if (how == 0)
+		r = mm_read(sl->mm, addr, buf, PAGE_SIZE);
+	else if (how == 1)
+		r = mirror_read(sl->mirror, addr, buf, PAGE_SIZE);
+	else
+		r = iommu_dma_read(iodev, sl->pasid, addr, buf, PAGE_SIZE);
+	s = atomic_load(&p->started);
+	logop(tid, "read%s slot%d page%d -> %d", how == 0 ? "" : how == 1 ? "(mirror)" : "(sva)",
+	      sl->idx, pi, r);
+	if (r == -ENOMEM || r == -EAGAIN)
+		return;
+	if (r)
+		failf("%s read of slot %d (mm %lu) page %d returned %d",
+		      how == 0 ? "CPU" : how == 1 ? "mirror" : "IOMMU", sl->idx, sl->id, pi, r);
+	if (check_page(p, buf, pi * PAGE_SIZE, c, s, why, sizeof(why)))
+		failf("%s read of slot %d (mm %lu) page %d at %#lx: %s",
+		      how == 0 ? "CPU" : how == 1 ? "mirror" : "IOMMU", sl->idx, sl->id, pi, addr,
+		      why);
+}
+
+static void write_one(int tid, struct slot *sl, int pi, bool bait, bool via_mirror, uint64_t *rs)
+{
+	uint64_t buf[WORDS];
+	struct pstate *p = sl->pg[pi];
+	uint32_t v = bait ? BAIT_BIT | (1 + rnd(rs, 3)) : atomic_fetch_add(&version_counter, 1);
+	unsigned long i;
+	int r;
+
+	if (!bait && (v & BAIT_BIT))
+		failf("version counter overflow");
+	fill_page(buf, v, pi * PAGE_SIZE);
+	i = pstate_begin(p, v);
+	if (via_mirror)
+		r = mirror_write(sl->mirror, BASE + pi * PAGE_SIZE, buf, PAGE_SIZE);
+	else
+		r = mm_write(sl->mm, BASE + pi * PAGE_SIZE, buf, PAGE_SIZE);
+	pstate_end(p, i, r == 0);
+	logop(tid, "write%s slot%d page%d v=%#x -> %d", via_mirror ? "(mirror)" : "", sl->idx, pi, v,
+	      r);
+	if (r && r != -ENOMEM && r != -EAGAIN)
+		failf("write slot %d page %d returned %d", sl->idx, pi, r);
+}
+
+/* Quiesced (slot write-locked or world stopped): every page, exactly. */
+static void check_all_pages(int tid, struct slot *sl, unsigned long addrbase)
+{
+	for (int i = 0; i < NPAGES; i++)
+		read_check(tid, sl, i, 0, addrbase);
+}
+
+static void unpin_set(struct pinset *ps)
+{
+	if (!ps->n)
+		return;
+	unpin_user_pages(ps->pages, ps->n);
+	atomic_fetch_sub(&outstanding_pins, (long)ps->n);
+	ps->n = 0;
+}
+
+static void unpin_all(struct slot *sl)
+{
+	pthread_mutex_lock(&sl->pinlock);
+	for (int i = 0; i < MAXPINS; i++)
+		unpin_set(&sl->pins[i]);
+	pthread_mutex_unlock(&sl->pinlock);
+}
+
+/* Slot write-locked, task alive: exit, device teardown before or after. */
+static void slot_exit(int tid, struct slot *sl, uint64_t *rs)
+{
+	bool devs_after = rnd(rs, 2);
+	bool pins_after = rnd(rs, 2);
+	uint64_t buf[WORDS];
+	int r;
+
+	if (!pins_after)
+		unpin_all(sl);
+	if (!devs_after) {
+		if (sl->mirror)
+			mirror_destroy(sl->mirror);
+		if (sl->bond)
+			iommu_sva_unbind_device(sl->bond);
+		sl->mirror = NULL;
+		sl->bond = NULL;
+	}
+	r = task_exit(sl->task);
+	logop(tid, "exit slot%d mm%lu -> %d (devices %s, pins %s)", sl->idx, sl->id, r,
+	      devs_after ? "after" : "before", pins_after ? "after" : "before");
+	if (r)
+		failf("task_exit slot %d: %d", sl->idx, r);
+	if (sl->mirror) {
+		r = mirror_read(sl->mirror, BASE, buf, 8);
+		if (r != -ESRCH)
+			failf("mirror read after exit of slot %d: %d, expected -ESRCH", sl->idx, r);
+		mirror_destroy(sl->mirror);
+		sl->mirror = NULL;
+	}
+	if (sl->bond) {
+		r = iommu_dma_read(iodev, sl->pasid, BASE, buf, 8);
+		if (r != -ESRCH)
+			failf("SVA DMA after exit of slot %d: %d, expected -ESRCH", sl->idx, r);
+		iommu_sva_unbind_device(sl->bond);
+		sl->bond = NULL;
+	}
+	if (sl->vfio) {
+		if (!vfio_container_released(sl->vfio))
+			failf("exit of slot %d did not release its VFIO container", sl->idx);
+		vfio_container_put(sl->vfio);
+		sl->vfio = NULL;
+	}
+	unpin_all(sl);
+	task_free(sl->task);
+	sl->task = NULL;
+	sl->mm = NULL;
+	for (int i = 0; i < NPAGES; i++) {
+		pstate_put(sl->pg[i]);
+		sl->pg[i] = NULL;
+	}
+}
+
+static void slot_create(int tid, struct slot *sl, uint64_t *rs)
+{
+	struct mm_struct *mm = mm_alloc();
+	long r;
+
+	if (!mm) {
+		logop(tid, "create slot%d -> -ENOMEM", sl->idx);
+		return;
+	}
+	sl->shared = rnd(rs, 3) == 0;
+	r = mm_mmap(mm, BASE, REGION, PROT_READ | PROT_WRITE, sl->shared ? MAP_SHARED : MAP_PRIVATE,
+		    NULL, 0);
+	if (r != (long)BASE)
+		failf("mmap in a new mm: %ld", r);
+	sl->task = task_create("torture", mm);
+	if (!sl->task) {
+		mmput(mm);
+		return;
+	}
+	sl->mm = mm;
+	sl->id = mm_id(mm);
+	slot_reset_pages(sl);
+	logop(tid, "create slot%d mm%lu %s", sl->idx, sl->id, sl->shared ? "shared" : "private");
+}
+
+/* ---- operations ---- */
+
+enum {
+	OP_CREATE,
+	OP_FORK,
+	OP_EXIT,
+	OP_WRITE,
+	OP_READ,
+	OP_REMAP,
+	OP_MPROTECT,
+	OP_MREMAP,
+	OP_DONTNEED,
+	OP_PAGEOUT,
+	OP_MERGEABLE,
+	OP_PIN,
+	OP_UNPIN,
+	OP_MIRROR,
+	OP_MIRROR_IO,
+	OP_SVA,
+	OP_SVA_IO,
+	OP_VFIO,
+	OP_KTHREAD,
+	OP_RECLAIM,
+	OP_KSM,
+	OP_MIGRATE,
+	NR_OPS
+};
+static const unsigned op_weight[NR_OPS] = {
+	[OP_CREATE] = 4,   [OP_FORK] = 3,	[OP_EXIT] = 3,	     [OP_WRITE] = 30,
+	[OP_READ] = 30,	   [OP_REMAP] = 2,	[OP_MPROTECT] = 2,   [OP_MREMAP] = 2,
+	[OP_DONTNEED] = 3, [OP_PAGEOUT] = 5,	[OP_MERGEABLE] = 2,  [OP_PIN] = 4,
+	[OP_UNPIN] = 4,	   [OP_MIRROR] = 3,	[OP_MIRROR_IO] = 12, [OP_SVA] = 3,
+	[OP_SVA_IO] = 8,   [OP_VFIO] = 2,	[OP_KTHREAD] = 6,    [OP_RECLAIM] = 4,
+	[OP_KSM] = 2,	   [OP_MIGRATE] = 5,
+};
+
+static int pick_op(uint64_t *rs)
+{
+	unsigned total = 0, x;
+
+	for (int i = 0; i < NR_OPS; i++)
+		total += op_weight[i];
+	x = rnd(rs, total);
+	for (int i = 0; i < NR_OPS; i++) {
+		if (x < op_weight[i])
+			return i;
+		x -= op_weight[i];
+	}
+	return OP_READ;
+}
+
+static void op_kthread(int tid, uint64_t *rs)
+{
+	struct kt *k = &kts[rnd(rs, NKTHREADS)];
+	uint64_t buf[WORDS];
+	int what = rnd(rs, 3);
+
+	if (what == 0) { /* switch in lazily after a live slot's task */
+		struct slot *sl = &slots[rnd(rs, NSLOTS)];
+
+		pthread_rwlock_rdlock(&sl->lock);
+		pthread_mutex_lock(&k->lock);
+		if (sl->task && !k->lazy) {
+			int r = kthread_switch_lazy(k->task, sl->task);
+
+			logop(tid, "kthread lazy after slot%d -> %d", sl->idx, r);
+			if (r)
+				failf("kthread_switch_lazy: %d", r);
+			k->lazy = true;
+		}
+		pthread_mutex_unlock(&k->lock);
+		pthread_rwlock_unlock(&sl->lock);
+	} else if (what == 1) {
+		pthread_mutex_lock(&k->lock);
+		if (k->lazy) {
+			int r = kthread_switch_away(k->task);
+
+			logop(tid, "kthread switch away -> %d", r);
+			if (r)
+				failf("kthread_switch_away: %d", r);
+			k->lazy = false;
+		}
+		pthread_mutex_unlock(&k->lock);
+	} else { /* use the borrowed mm: mmget_not_zero, read, mmput (maybe the last) */
+		pthread_mutex_lock(&k->lock);
+		struct mm_struct *mm = k->lazy ? task_active_mm(k->task) : NULL;
+		if (mm && mmget_not_zero(mm)) {
+			int r = mm_read(mm, BASE + rnd(rs, NPAGES) * PAGE_SIZE, buf, PAGE_SIZE);
+
+			logop(tid, "kthread borrow-read mm%lu -> %d", mm_id(mm), r);
+			if (r == 0) {
+				unsigned long off = 0;
+				/* the region may have moved/been replaced: check self-consistency */
+				for (unsigned w = 0; w < WORDS; w++) {
+					uint32_t v = (uint32_t)buf[w];
+					bool ok = false;
+
+					for (int pi = 0; pi < NPAGES && !ok; pi++) {
+						off = pi * PAGE_SIZE;
+						ok = word_of(v, off, w) == buf[w];
+					}
+					if (!ok)
+						failf("kthread read of mm %lu: garbage word %u %#018" PRIx64,
+						      mm_id(mm), w, buf[w]);
+				}
+			} else if (r != -EFAULT && r != -ENOMEM) {
+				failf("kthread read: %d", r);
+			}
+			mmput(mm);
+		} else if (mm) {
+			logop(tid, "kthread borrow: mm%lu has exited", mm_id(mm));
+		}
+		pthread_mutex_unlock(&k->lock);
+	}
+}
+
+static void do_op(int tid, uint64_t *rs)
+{
+	int op = pick_op(rs);
+	struct slot *sl = &slots[rnd(rs, NSLOTS)];
+	int pi = rnd(rs, NPAGES);
+	long r;
+
+	switch (op) {
+	case OP_CREATE:
+	case OP_EXIT:
+		pthread_rwlock_wrlock(&sl->lock);
+		if (op == OP_CREATE && !sl->task)
+			slot_create(tid, sl, rs);
+		else if (op == OP_EXIT && sl->task)
+			slot_exit(tid, sl, rs);
+		pthread_rwlock_unlock(&sl->lock);
+		return;
+	case OP_FORK: {
+		struct slot *ch = &slots[rnd(rs, NSLOTS)];
+		struct slot *a = sl < ch ? sl : ch, *b = sl < ch ? ch : sl;
+		struct task_struct *t;
+
+		if (sl == ch)
+			return;
+		pthread_rwlock_wrlock(&a->lock);
+		pthread_rwlock_wrlock(&b->lock);
+		if (sl->task && !ch->task) {
+			r = task_fork(sl->task, "child", &t);
+			logop(tid, "fork slot%d -> slot%d: %ld", sl->idx, ch->idx, r);
+			if (r == 0) {
+				ch->task = t;
+				ch->mm = task_mm(t);
+				ch->id = mm_id(ch->mm);
+				ch->shared = sl->shared;
+				for (int i = 0; i < NPAGES; i++) {
+					if (sl->shared) {
+						ch->pg[i] = sl->pg[i];
+						atomic_fetch_add(&ch->pg[i]->refs, 1);
+					} else {
+						ch->pg[i] = pstate_copy(sl->pg[i]);
+					}
+				}
+				if (sl->vfio) /* the child inherited the container's file: close it */
+					vfio_container_close(sl->vfio, t);
+			} else if (r != -ENOMEM) {
+				failf("task_fork: %ld", r);
+			}
+		}
+		pthread_rwlock_unlock(&b->lock);
+		pthread_rwlock_unlock(&a->lock);
+		return;
+	}
+	case OP_REMAP:
+	case OP_MPROTECT:
+	case OP_MREMAP:
+	case OP_MIRROR:
+	case OP_SVA:
+	case OP_VFIO:
+		pthread_rwlock_wrlock(&sl->lock);
+		if (!sl->task)
+			goto out_w;
+		if (op == OP_REMAP) {
+			r = mm_munmap(sl->mm, BASE, REGION);
+			if (!r)
+				r = mm_mmap(sl->mm, BASE, REGION, PROT_READ | PROT_WRITE,
+					    sl->shared ? MAP_SHARED : MAP_PRIVATE, NULL, 0);
+			logop(tid, "munmap+mmap slot%d -> %ld", sl->idx, r);
+			if (r != (long)BASE)
+				failf("munmap+mmap: %ld", r);
+			slot_reset_pages(sl);
+			/* A fresh shared mapping is no longer shared with relatives. */
+		} else if (op == OP_MPROTECT) {
+			uint64_t x = 0x1234;
+
+			r = mm_mprotect(sl->mm, BASE, REGION, PROT_READ);
+			logop(tid, "mprotect r slot%d -> %ld", sl->idx, r);
+			if (r)
+				failf("mprotect: %ld", r);
+			r = mm_write(sl->mm, BASE + pi * PAGE_SIZE, &x, sizeof(x));
+			if (r != -EFAULT)
+				failf("write to a read-only page: %ld, expected -EFAULT", r);
+			if (sl->mirror && (r = mirror_write(sl->mirror, BASE, &x, 8)) != -EFAULT)
+				failf("mirror write to a read-only page: %ld, expected -EFAULT", r);
+			read_check(tid, sl, pi, 0, BASE);
+			r = mm_mprotect(sl->mm, BASE, REGION, PROT_READ | PROT_WRITE);
+			if (r)
+				failf("mprotect rw: %ld", r);
+		} else if (op == OP_MREMAP) {
+			r = mm_mremap(sl->mm, BASE, REGION, REGION, MREMAP_MAYMOVE | MREMAP_FIXED, ALT);
+			logop(tid, "mremap slot%d to ALT -> %#lx", sl->idx, r);
+			if (r != (long)ALT)
+				failf("mremap to ALT: %ld", r);
+			check_all_pages(tid, sl, ALT);
+			r = mm_mremap(sl->mm, ALT, REGION, REGION, MREMAP_MAYMOVE | MREMAP_FIXED, BASE);
+			if (r != (long)BASE)
+				failf("mremap back: %ld", r);
+		} else if (op == OP_MIRROR) {
+			if (sl->mirror) {
+				logop(tid, "mirror_destroy slot%d", sl->idx);
+				mirror_destroy(sl->mirror);
+				sl->mirror = NULL;
+			} else {
+				struct mirror *m = mirror_create(sl->mm, 0);
+
+				logop(tid, "mirror_create slot%d -> %ld", sl->idx,
+				      IS_ERR(m) ? PTR_ERR(m) : 0);
+				if (IS_ERR(m) && PTR_ERR(m) != -ENOMEM)
+					failf("mirror_create: %ld", PTR_ERR(m));
+				if (!IS_ERR(m))
+					sl->mirror = m;
+			}
+		} else if (op == OP_SVA) {
+			if (sl->bond) {
+				logop(tid, "sva_unbind slot%d", sl->idx);
+				iommu_sva_unbind_device(sl->bond);
+				sl->bond = NULL;
+			} else {
+				struct iommu_sva *h = iommu_sva_bind_device(iodev, sl->mm);
+
+				logop(tid, "sva_bind slot%d -> %ld", sl->idx, IS_ERR(h) ? PTR_ERR(h) : 0);
+				if (IS_ERR(h) && PTR_ERR(h) != -ENOMEM && PTR_ERR(h) != -ENOSPC)
+					failf("sva_bind: %ld", PTR_ERR(h));
+				if (!IS_ERR(h)) {
+					sl->bond = h;
+					sl->pasid = iommu_sva_get_pasid(h);
+				}
+			}
+		} else { /* OP_VFIO */
+			if (sl->vfio) {
+				r = tce_iommu_unregister_pages(sl->vfio, sl->mm, BASE, REGION);
+				logop(tid, "vfio unregister+close slot%d -> %ld", sl->idx, r);
+				if (r && r != -ENOENT)
+					failf("tce_iommu_unregister_pages: %ld", r);
+				r = vfio_container_close(sl->vfio, sl->task);
+				if (r)
+					failf("vfio_container_close: %ld", r);
+				vfio_container_put(sl->vfio);
+				sl->vfio = NULL;
+			} else {
+				r = vfio_spapr_tce_open(sl->task, &sl->vfio);
+				if (r) {
+					sl->vfio = NULL;
+					if (r != -ENOMEM)
+						failf("vfio_spapr_tce_open: %ld", r);
+					goto out_w;
+				}
+				r = tce_iommu_register_pages(sl->vfio, sl->mm, BASE, REGION);
+				logop(tid, "vfio open+register slot%d -> %ld", sl->idx, r);
+				if (r && r != -ENOMEM && r != -EINVAL)
+					failf("tce_iommu_register_pages: %ld", r);
+			}
+		}
+out_w:
+		pthread_rwlock_unlock(&sl->lock);
+		return;
+	case OP_KTHREAD:
+		op_kthread(tid, rs);
+		return;
+	case OP_RECLAIM: {
+		unsigned long n = try_to_free_pages(1 + rnd(rs, 64));
+		logop(tid, "try_to_free_pages -> %lu", n);
+		return;
+	}
+	case OP_KSM: {
+		unsigned long n = ksm_scan_all();
+		logop(tid, "ksm_scan_all -> %lu", n);
+		return;
+	}
+	default:
+		break;
+	}
+
+	/* data operations: slot read-locked */
+	pthread_rwlock_rdlock(&sl->lock);
+	if (!sl->task)
+		goto out_r;
+	switch (op) {
+	case OP_WRITE:
+		write_one(tid, sl, pi, rnd(rs, 8) == 0, false, rs);
+		break;
+	case OP_READ:
+		read_check(tid, sl, pi, 0, BASE);
+		break;
+	case OP_DONTNEED:
+		if (sl->shared) {
+			r = mm_madvise(sl->mm, BASE + pi * PAGE_SIZE, PAGE_SIZE, MADV_DONTNEED);
+			logop(tid, "dontneed(shared) slot%d page%d -> %ld", sl->idx, pi, r);
+		} else {
+			/* private: the page becomes zero; serialise with its writers */
+			unsigned long i = pstate_begin(sl->pg[pi], 0);
+
+			r = mm_madvise(sl->mm, BASE + pi * PAGE_SIZE, PAGE_SIZE, MADV_DONTNEED);
+			pstate_end(sl->pg[pi], i, r == 0);
+			logop(tid, "dontneed slot%d page%d -> %ld", sl->idx, pi, r);
+		}
+		if (r)
+			failf("madvise(DONTNEED): %ld", r);
+		break;
+	case OP_PAGEOUT:
+		r = mm_madvise(sl->mm, BASE, REGION, MADV_PAGEOUT);
+		logop(tid, "pageout slot%d -> %ld", sl->idx, r);
+		if (r)
+			failf("madvise(PAGEOUT): %ld", r);
+		break;
+	case OP_MERGEABLE:
+		r = mm_madvise(sl->mm, BASE, REGION, rnd(rs, 4) ? MADV_MERGEABLE : MADV_UNMERGEABLE);
+		logop(tid, "(un)mergeable slot%d -> %ld", sl->idx, r);
+		if (r && r != -EINVAL)
+			failf("madvise(MERGEABLE): %ld", r);
+		break;
+	case OP_MIGRATE:
+		r = migrate_range(sl->mm, BASE, REGION);
+		logop(tid, "migrate slot%d -> %ld", sl->idx, r);
+		if (r && r != -EBUSY && r != -ENOMEM)
+			failf("migrate_range: %ld", r);
+		break;
+	case OP_PIN: {
+		unsigned long n = 1 + rnd(rs, 4);
+		unsigned long start = rnd(rs, NPAGES - n + 1);
+		struct pinset *ps = NULL;
+
+		pthread_mutex_lock(&sl->pinlock);
+		for (int i = 0; i < MAXPINS; i++)
+			if (!sl->pins[i].n)
+				ps = &sl->pins[i];
+		if (ps) {
+			r = pin_user_pages_unlocked(sl->mm, BASE + start * PAGE_SIZE, n,
+						    rnd(rs, 2) ? FOLL_WRITE : 0, ps->pages);
+			logop(tid, "pin slot%d pages %lu+%lu -> %ld", sl->idx, start, n, r);
+			if (r == (long)n) {
+				ps->n = n;
+				atomic_fetch_add(&outstanding_pins, (long)n);
+			} else if (r >= 0 || (r != -ENOMEM && r != -EAGAIN)) {
+				failf("pin_user_pages_unlocked: %ld (all or nothing expected)", r);
+			}
+		}
+		pthread_mutex_unlock(&sl->pinlock);
+		break;
+	}
+	case OP_UNPIN:
+		pthread_mutex_lock(&sl->pinlock);
+		logop(tid, "unpin slot%d set %d (%lu pages)", sl->idx, pi % MAXPINS,
+		      sl->pins[pi % MAXPINS].n);
+		unpin_set(&sl->pins[pi % MAXPINS]);
+		pthread_mutex_unlock(&sl->pinlock);
+		break;
+	case OP_MIRROR_IO:
+		if (sl->mirror) {
+			if (rnd(rs, 3) == 0)
+				write_one(tid, sl, pi, false, true, rs);
+			else
+				read_check(tid, sl, pi, 1, BASE);
+		}
+		break;
+	case OP_SVA_IO:
+		if (sl->bond)
+			read_check(tid, sl, pi, 2, BASE);
+		break;
+	default:
+		break;
+	}
+out_r:
+	pthread_rwlock_unlock(&sl->lock);
+}
+
+/* ---- invariants ---- */
+
+static void check_invariants(const char *when)
+{
+	long pins = atomic_load(&outstanding_pins);
+	unsigned long pinned = phys_pinned_frames();
+
+	if (phys_stale_count())
+		failf("%s: phys_stale_count() = %lu", when, phys_stale_count());
+	if (phys_used_frames() + phys_free_frames() != phys_total_frames())
+		failf("%s: frames used %lu + free %lu != total %lu", when, phys_used_frames(),
+		      phys_free_frames(), phys_total_frames());
+	/* VFIO preregistration pins too: pins > 0 implies pinned frames, not conversely */
+	if (pins > 0 && pinned == 0)
+		failf("%s: %ld pages pinned by the torture but phys_pinned_frames() = 0", when,
+		      pins);
+	for (int i = 0; i < NSLOTS; i++) {
+		struct slot *sl = &slots[i];
+
+		if (!sl->task)
+			continue;
+		if (sl->mirror && mirror_nr_stale(sl->mirror))
+			failf("%s: mirror of slot %d saw %lu stale translations", when, i,
+			      mirror_nr_stale(sl->mirror));
+		if (mm_users_read(sl->mm) < 1)
+			failf("%s: live slot %d has mm_users %d", when, i, mm_users_read(sl->mm));
+		check_all_pages(-1, sl, BASE);
+	}
+	if (iodev) {
+		struct iommu_stats st;
+
+		iommu_dev_stats(iodev, &st);
+		if (st.stale)
+			failf("%s: IOMMU stale count %lu", when, st.stale);
+	}
+}
+
+static void *worker(void *arg)
+{
+	int tid = (int)(intptr_t)arg;
+	uint64_t rs = opt_seed ^ (0x5851f42d4c957f2dull * (uint64_t)(tid + 1));
+
+	while (!atomic_load(&stop)) {
+		if (opt_ops && atomic_fetch_add(&ops_done, 1) >= opt_ops) {
+			atomic_store(&stop, true);
+			break;
+		}
+		if (!opt_ops)
+			atomic_fetch_add(&ops_done, 1);
+		pthread_rwlock_rdlock(&world_lock);
+		do_op(tid, &rs);
+		pthread_rwlock_unlock(&world_lock);
+	}
+	return NULL;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: torture [--seed S] [--secs N] [--ops N] [--threads T] [--verbose]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	pthread_t th[MAXTHREADS];
+	double t0, next_check;
+	unsigned long checks = 0;
+
+	opt_seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
+	if (getenv("TORTURE_S"))
+		opt_secs = atof(getenv("TORTURE_S"));
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--seed") && i + 1 < argc)
+			opt_seed = strtoull(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--secs") && i + 1 < argc)
+			opt_secs = atof(argv[++i]);
+		else if (!strcmp(argv[i], "--ops") && i + 1 < argc)
+			opt_ops = strtoul(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+			opt_threads = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--verbose"))
+			opt_verbose = true;
+		else
+			usage();
+	}
+	if (opt_threads < 1 || opt_threads > MAXTHREADS)
+		usage();
+	printf("torture: seed=%" PRIu64 " threads=%d %s=%g\n", opt_seed, opt_threads,
+	       opt_ops ? "ops" : "secs", opt_ops ? (double)opt_ops : opt_secs);
+	fflush(stdout);
+
+	if (phys_init(8UL << 20))
+		failf("phys_init");
+	if (swap_on(16UL << 20, NULL))
+		failf("swap_on");
+	rwlock_init_wpref(&world_lock);
+	for (int i = 0; i < NSLOTS; i++) {
+		rwlock_init_wpref(&slots[i].lock);
+		pthread_mutex_init(&slots[i].pinlock, NULL);
+		slots[i].idx = i;
+	}
+	for (int i = 0; i < NKTHREADS; i++) {
+		pthread_mutex_init(&kts[i].lock, NULL);
+		kts[i].task = kthread_create("ktorture");
+		if (!kts[i].task)
+			failf("kthread_create");
+	}
+	iodev = iommu_device_create("torture-dev", 0);
+	if (IS_ERR(iodev))
+		failf("iommu_device_create: %ld", PTR_ERR(iodev));
+
+	t0 = now();
+	next_check = t0 + 1;
+	for (int i = 0; i < opt_threads; i++)
+		pthread_create(&th[i], NULL, worker, (void *)(intptr_t)i);
+	while (!atomic_load(&stop)) {
+		usleep(20000);
+		if (!opt_ops && now() - t0 >= opt_secs)
+			atomic_store(&stop, true);
+		if (now() >= next_check) {
+			pthread_rwlock_wrlock(&world_lock);
+			check_invariants("periodic check");
+			pthread_rwlock_unlock(&world_lock);
+			checks++;
+			next_check = now() + 1;
+		}
+	}
+	for (int i = 0; i < opt_threads; i++)
+		pthread_join(th[i], NULL);
+
+	/* final: check, tear down, nothing may be left */
+	check_invariants("final check");
+	{
+		uint64_t rs = opt_seed;
+
+		for (int i = 0; i < NSLOTS; i++)
+			if (slots[i].task)
+				slot_exit(-1, &slots[i], &rs);
+	}
+	for (int i = 0; i < NKTHREADS; i++) {
+		if (kts[i].lazy)
+			kthread_switch_away(kts[i].task);
+		task_free(kts[i].task);
+	}
+	if (iommu_device_destroy(iodev))
+		failf("iommu_device_destroy: bonds left");
+	sm_rcu_barrier();
+	if (atomic_load(&outstanding_pins))
+		failf("end: %ld pins outstanding in the torture's books", atomic_load(&outstanding_pins));
+	if (phys_pinned_frames())
+		failf("end: %lu frames still pinned", phys_pinned_frames());
+	if (swap_slots_used())
+		failf("end: %lu swap slots still in use", swap_slots_used());
+	if (mm_live_count())
+		failf("end: %lu mm structs not freed", mm_live_count());
+	if (file_live_count())
+		failf("end: %ld files not released", file_live_count());
+	if (phys_used_frames())
+		failf("end: %lu frames still in use", phys_used_frames());
+	if (phys_stale_count())
+		failf("end: phys_stale_count() = %lu", phys_stale_count());
+	if (kzalloc_live())
+		failf("end: %ld kzalloc objects not freed", kzalloc_live());
+	if (swap_off())
+		failf("swap_off failed");
+	if (phys_exit())
+		failf("phys_exit reports leaked frames");
+	printf("torture: PASS seed=%" PRIu64 " ops=%lu checks=%lu (%.1fs)\n", opt_seed,
+	       atomic_load(&ops_done), checks, now() - t0);
+	return 0;
+}
