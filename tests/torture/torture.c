@@ -2,7 +2,7 @@
 /*
  * torture - rcutorture-style random stress of the whole stack, with an oracle.
  *
- *   build/torture [--seed S] [--secs N] [--ops N] [--threads T] [--verbose]
+ *   build/torture [--seed S] [--secs N] [--ops N] [--threads T] [--no-vfio] [--verbose]
  *
  * Worker threads pick random operations from a per-thread PRNG seeded from
  * (seed, thread number) over NSLOTS process slots: create (mm_alloc +
@@ -85,6 +85,7 @@ static double opt_secs = 600;
 static unsigned long opt_ops;
 static int opt_threads = 4;
 static bool opt_verbose;
+static bool opt_no_vfio; /* --no-vfio: see tests/unit/test_regress_rcu_callback_mmdrop.c */
 
 struct oplog {
 	_Atomic unsigned long seq;
@@ -604,6 +605,9 @@ static void op_kthread(int tid, uint64_t *rs)
 static void do_op(int tid, uint64_t *rs)
 {
 	int op = pick_op(rs);
+
+	if (op == OP_VFIO && opt_no_vfio)
+		op = OP_READ;
 	struct slot *sl = &slots[rnd(rs, NSLOTS)];
 	int pi = rnd(rs, NPAGES);
 	long r;
@@ -932,7 +936,7 @@ static double now(void)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: torture [--seed S] [--secs N] [--ops N] [--threads T] [--verbose]\n");
+	fprintf(stderr, "usage: torture [--seed S] [--secs N] [--ops N] [--threads T] [--no-vfio] [--verbose]\n");
 	exit(2);
 }
 
@@ -954,6 +958,8 @@ int main(int argc, char **argv)
 			opt_ops = strtoul(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
 			opt_threads = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--no-vfio"))
+			opt_no_vfio = true;
 		else if (!strcmp(argv[i], "--verbose"))
 			opt_verbose = true;
 		else
