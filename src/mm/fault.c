@@ -25,6 +25,7 @@ static bool vma_allows(const struct vm_area_struct *vma, bool write)
 }
 
 static void anon_page_init(struct page *page, struct vm_area_struct *vma, unsigned long addr);
+static int alloc_anon_page(struct vm_area_struct *vma, unsigned long addr, struct page **pagep);
 
 /* Map a new page at @ptep: the PTE takes over the caller's page reference. */
 static void map_new_page(struct mm_struct *mm, pte_t *ptep, struct page *page, bool write)
@@ -56,15 +57,9 @@ static int do_anonymous_page(struct vm_area_struct *vma, unsigned long addr, boo
 		sm_mutex_unlock(&mm->page_table_lock);
 		return 0;
 	}
-	ret = anon_vma_prepare(vma);
+	ret = alloc_anon_page(vma, addr, &page);
 	if (ret)
 		return ret;
-	page = alloc_page();
-	if (!page)
-		return -ENOMEM;
-	anon_page_init(page, vma, addr);
-	SetPageFlag(page, PG_anon_exclusive);
-
 	sm_mutex_lock(&mm->page_table_lock);
 	ptep = pte_alloc(mm, addr);
 	if (!ptep) {
@@ -86,6 +81,21 @@ static void anon_page_init(struct page *page, struct vm_area_struct *vma, unsign
 	SetPageFlag(page, PG_swapbacked);
 	page->mapping = vma_core(vma)->anon_vma;
 	page->index = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
+}
+
+/* A new zeroed private page for @addr, exclusive to @vma's mm (not yet mapped). */
+static int alloc_anon_page(struct vm_area_struct *vma, unsigned long addr, struct page **pagep)
+{
+	int ret = anon_vma_prepare(vma);
+
+	if (ret)
+		return ret;
+	*pagep = alloc_page();
+	if (!*pagep)
+		return -ENOMEM;
+	anon_page_init(*pagep, vma, addr);
+	SetPageFlag(*pagep, PG_anon_exclusive);
+	return 0;
 }
 
 /*
@@ -238,14 +248,9 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, uint64_t o
 	}
 	sm_mutex_unlock(&mm->page_table_lock);
 
-	ret = anon_vma_prepare(vma);
+	ret = alloc_anon_page(vma, addr, &new);
 	if (ret)
 		return ret;
-	new = alloc_page();
-	if (!new)
-		return -ENOMEM;
-	anon_page_init(new, vma, addr);
-	SetPageFlag(new, PG_anon_exclusive);
 
 	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, addr, addr + PAGE_SIZE);
 	mmu_notifier_invalidate_range_start(&range);

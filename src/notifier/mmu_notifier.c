@@ -565,7 +565,8 @@ void mmu_notifier_release(struct mm_struct *mm)
  * Called with the page-table lock or rmap lock the aging path holds; the
  * callbacks may not sleep. Return: nonzero if any subscriber saw it young.
  */
-int mmu_notifier_clear_flush_young(struct mm_struct *mm, unsigned long start, unsigned long end)
+/* Call the clear_flush_young (@flush) or clear_young ops of every live subscriber. */
+static int mn_clear_young(struct mm_struct *mm, unsigned long start, unsigned long end, bool flush)
 {
 	struct mmu_notifier_subscriptions *subscriptions = mn_subscriptions(mm);
 	struct mmu_notifier *subscription;
@@ -576,11 +577,19 @@ int mmu_notifier_clear_flush_young(struct mm_struct *mm, unsigned long start, un
 	sm_rcu_read_lock();
 	mn_for_each_rcu(subscription, subscriptions)
 	{
-		if (subscription->ops->clear_flush_young && mn_live(subscription))
-			young |= subscription->ops->clear_flush_young(subscription, mm, start, end);
+		int (*fn)(struct mmu_notifier *, struct mm_struct *, unsigned long, unsigned long) =
+			flush ? subscription->ops->clear_flush_young : subscription->ops->clear_young;
+
+		if (fn && mn_live(subscription))
+			young |= fn(subscription, mm, start, end);
 	}
 	sm_rcu_read_unlock();
 	return young;
+}
+
+int mmu_notifier_clear_flush_young(struct mm_struct *mm, unsigned long start, unsigned long end)
+{
+	return mn_clear_young(mm, start, end, true);
 }
 
 /**
@@ -588,20 +597,7 @@ int mmu_notifier_clear_flush_young(struct mm_struct *mm, unsigned long start, un
  */
 int mmu_notifier_clear_young(struct mm_struct *mm, unsigned long start, unsigned long end)
 {
-	struct mmu_notifier_subscriptions *subscriptions = mn_subscriptions(mm);
-	struct mmu_notifier *subscription;
-	int young = 0;
-
-	if (!subscriptions || mn_list_empty(subscriptions))
-		return 0;
-	sm_rcu_read_lock();
-	mn_for_each_rcu(subscription, subscriptions)
-	{
-		if (subscription->ops->clear_young && mn_live(subscription))
-			young |= subscription->ops->clear_young(subscription, mm, start, end);
-	}
-	sm_rcu_read_unlock();
-	return young;
+	return mn_clear_young(mm, start, end, false);
 }
 
 /**
