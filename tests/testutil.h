@@ -42,11 +42,13 @@ static inline void testutil_check_leaks(void)
 	ASSERT_EQ(kzalloc_live(), 0);
 }
 
-#define MM_TEST_SETUP()                                                                            \
+#define MM_TEST_SETUP_BYTES(bytes)                                                                 \
 	do {                                                                                       \
-		ASSERT_EQ(phys_init(TEST_PHYS_BYTES), 0);                                          \
+		ASSERT_EQ(phys_init(bytes), 0);                                                    \
 		harness_set_teardown(testutil_check_leaks);                                        \
 	} while (0)
+
+#define MM_TEST_SETUP() MM_TEST_SETUP_BYTES(TEST_PHYS_BYTES)
 
 /* The byte at offset @i of a page filled with pattern @seed. */
 static inline uint8_t pattern_byte(unsigned long seed, size_t i)

@@ -19,22 +19,12 @@
 #include "base/rcu.h"
 #include "mm/mm_types.h"
 #include "secmmu/mmu_notifier.h"
+#include "testutil.h"
 
-static long live_at_start;
-
-static void check_leaks(void)
-{
-	sm_rcu_barrier();
-	ASSERT_EQ(mm_live_count(), 0);
-	ASSERT_EQ(phys_used_frames(), 0);
-	ASSERT_EQ(kzalloc_live(), live_at_start);
-}
-
+/* Physical memory and the leak check at teardown (tests/testutil.h). */
 static void setup(void)
 {
-	ASSERT_EQ(phys_init(64 << 20), 0);
-	live_at_start = kzalloc_live();
-	harness_set_teardown(check_leaks);
+	MM_TEST_SETUP_BYTES(64 << 20);
 }
 
 static void sleep_ms(unsigned int ms)

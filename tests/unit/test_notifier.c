@@ -24,24 +24,14 @@
 #include "mm/mm_types.h"
 #include "secmmu/err.h"
 #include "secmmu/mmu_notifier.h"
+#include "testutil.h"
 
 /* ---- common setup and leak check ---- */
 
-static long live_at_start;
-
-static void check_leaks(void)
-{
-	sm_rcu_barrier();
-	ASSERT_EQ(mm_live_count(), 0);
-	ASSERT_EQ(phys_used_frames(), 0);
-	ASSERT_EQ(kzalloc_live(), live_at_start);
-}
-
+/* Physical memory and the leak check at teardown (tests/testutil.h). */
 static void setup(void)
 {
-	ASSERT_EQ(phys_init(64 << 20), 0);
-	live_at_start = kzalloc_live();
-	harness_set_teardown(check_leaks);
+	MM_TEST_SETUP_BYTES(64 << 20);
 }
 
 static uint64_t now_ns(void)
@@ -324,7 +314,7 @@ TEST(notifier_register_enomem_leaves_nothing)
 	ASSERT_UEQ(fault_inject_alloc_hits(), hits + 1);
 	ASSERT(!mm_has_notifiers(mm));
 	ASSERT_EQ(mm_count_read(mm), 1);
-	ASSERT_EQ(kzalloc_live(), live_at_start + 1); /* only the mm */
+	ASSERT_EQ(kzalloc_live(), 1); /* only the mm */
 
 	ASSERT_EQ(mmu_notifier_register(&r.mn, mm), 0);
 	mmu_notifier_unregister(&r.mn, mm);
@@ -377,7 +367,7 @@ TEST(notifier_register_eintr_then_retry)
 	ASSERT_EQ(c.result, -EINTR);
 	ASSERT(!mm_has_notifiers(mm));
 	ASSERT_EQ(mm_count_read(mm), 1);
-	ASSERT_EQ(kzalloc_live(), live_at_start + 1);
+	ASSERT_EQ(kzalloc_live(), 1);
 
 	/* The same thread registers fine once the signal is handled. */
 	c.done = false;
