@@ -217,9 +217,16 @@ int mm_mprotect(struct mm_struct *mm, unsigned long start, unsigned long len, in
 		goto out;
 	for (nstart = start;;) {
 		newflags = (vma->vm_flags & ~VM_ACCESS) | prot_to_vm(prot);
-		/* Becoming writable charges a private mapping; nothing uncharges it. */
+		/*
+		 * Becoming writable charges a private mapping. Becoming read-only
+		 * uncharges it only if it is anonymous and no page was ever
+		 * written (no anon_vma) -- mprotect_fixup() in Linux.
+		 */
 		if ((newflags & VM_WRITE) && !(newflags & VM_SHARED))
 			newflags |= VM_ACCOUNT;
+		else if (!(newflags & VM_WRITE) && !vma->vm_file && !vma->vm_ops &&
+			 !vma_core(vma)->shm && !vma_core(vma)->anon_vma)
+			newflags &= ~VM_ACCOUNT;
 		tmp = vma->vm_end < end ? vma->vm_end : end;
 		if (newflags != vma->vm_flags) {
 			vma = vma_modify_flags(mm, vma, nstart, tmp, newflags, &err);
