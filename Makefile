@@ -27,6 +27,7 @@ DESTDIR ?=
 BINDIR ?= $(PREFIX)/bin
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
 VERSION ?= 0.1.0
 
 URCU_CFLAGS := $(shell $(PKG_CONFIG) --cflags liburcu-memb)
@@ -244,7 +245,8 @@ $(BUILD_DIR)/secmmu.pc: secmmu.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
-install: lib $(SECMMU) $(BUILD_DIR)/secmmu.pc
+# secmmu.pc is written straight from secmmu.pc.in so that it always has this PREFIX.
+install: lib $(SECMMU)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/secmmu \
 		$(DESTDIR)$(BINDIR)
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libsecmmu.a
@@ -255,11 +257,16 @@ install: lib $(SECMMU) $(BUILD_DIR)/secmmu.pc
 		install -D -m 644 $$h $$d; \
 	done
 	$(if $(SECMMU),install -m 755 $(SECMMU) $(DESTDIR)$(BINDIR)/secmmu)
-	install -m 644 $(BUILD_DIR)/secmmu.pc $(DESTDIR)$(LIBDIR)/pkgconfig/secmmu.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' secmmu.pc.in \
+	    > $(DESTDIR)$(LIBDIR)/pkgconfig/secmmu.pc
+	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/secmmu.pc
+	install -D -m 644 man/secmmu.1 $(DESTDIR)$(MANDIR)/man1/secmmu.1
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libsecmmu.a $(DESTDIR)$(LIBDIR)/libsecmmu.so \
-		$(DESTDIR)$(LIBDIR)/pkgconfig/secmmu.pc $(DESTDIR)$(BINDIR)/secmmu
+		$(DESTDIR)$(LIBDIR)/pkgconfig/secmmu.pc $(DESTDIR)$(BINDIR)/secmmu \
+		$(DESTDIR)$(MANDIR)/man1/secmmu.1
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/secmmu
 
 print-vars:
@@ -320,6 +327,8 @@ $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJS)
 
 fuzz-build: $(FUZZ_BINS)
 
+.SECONDARY: $(FUZZ_LIB_OBJS) $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_DIR)/obj/tests/fuzz/%.o) $(FUZZ_DIR)/gen/scenarios.c
+
 # Each harness runs FUZZ_S seconds on a copy of its seed corpus (build/fuzz/corpus/);
 # crashes are written to build/fuzz/crash-* and fail the target.
 fuzz: fuzz-build
@@ -328,7 +337,7 @@ fuzz: fuzz-build
 	  echo "== $$n ($(FUZZ_S)s)"; \
 	  ASAN_OPTIONS=detect_leaks=1 $$f -max_total_time=$(FUZZ_S) -timeout=20 -rss_limit_mb=4096 \
 	    -max_len=4096 -artifact_prefix=$(FUZZ_DIR)/crash-$$n- $(FUZZ_DIR)/corpus/$$n \
-	    tests/fuzz/corpus/$$n 2>&1 | tail -n 40; \
-	  test $${PIPESTATUS[0]} -eq 0 || { echo "fuzz: $$n failed"; exit 1; }; done
+	    tests/fuzz/corpus/$$n > $(FUZZ_DIR)/$$n.log 2>&1 || { tail -n 60 $(FUZZ_DIR)/$$n.log; echo "fuzz: $$n failed"; exit 1; }; \
+	  tail -n 3 $(FUZZ_DIR)/$$n.log; done
 
 -include $(wildcard $(FUZZ_DIR)/obj/*/*.d $(FUZZ_DIR)/obj/*/*/*.d $(FUZZ_DIR)/obj/*/*/*/*.d)

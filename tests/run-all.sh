@@ -7,6 +7,7 @@
 #                                                           contains "# expect-exit: N")
 #   tests/diff/run.sh BUILD_DIR                            (if present; one case)
 #   BUILD_DIR/examples/*                                   (exit 0; one case each)
+#   tests/install-check.sh                                 (BUILD_DIR=build only; one case)
 #   BUILD_DIR/secmmu demo, BUILD_DIR/secmmu scenario run --all   (if supported)
 # Prints "ok NAME" / "FAIL NAME" (plus the failing output) per case and ends with
 # "N passed, N failed".  Exit 1 if anything failed.
@@ -129,6 +130,11 @@ for ex in "$BUILD_DIR"/examples/*; do
 	[ -f "$ex" ] && [ -x "$ex" ] || continue
 	run_cmd "examples/${ex##*/}" 0 "$ex"
 done
+
+# make install into a temporary prefix, and an example built against it (default build only).
+if [ "$BUILD_DIR" = build ] && [ -f tests/install-check.sh ]; then
+	run_cmd "tests/install-check.sh" 0 bash tests/install-check.sh
+fi
 
 if [ "$have_secmmu" -eq 1 ]; then
 	# Run a subcommand only if the command knows it (its usage/help mentions it).

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "secmmu/trace.h"
 #include "sim/sim.h"
 
 static const char usage_text[] =
@@ -25,6 +26,12 @@ static const char usage_text[] =
 	"  scenario run --all      run every built-in scenario, PASS/FAIL each\n"
 	"  help [COMMAND]          this text, or the help of one scenario command\n"
 	"  --help                  this text\n"
+	"\n"
+	"Options (with run, demo, scenario):\n"
+	"  --trace FILE            write a Chrome trace-event JSON file (open it in\n"
+	"                          https://ui.perfetto.dev or chrome://tracing)\n"
+	"\n"
+	"Long runs show a progress line on stderr when it is a terminal.\n"
 	"\n"
 	"Exit status: 0 ok, 1 an expectation failed or something leaked, 2 usage error\n"
 	"or malformed scenario line. The scenario language: docs/scenarios.md.\n";
@@ -124,8 +131,13 @@ static int scenario_run_quiet(const struct sim_builtin *b)
 		printf("FAIL %s (out of memory)\n", b->name);
 		return 1;
 	}
+	sim_progress_begin("%s", b->name);
+	trace_begin("sim", "scenario", "name=%s", b->name);
 	rc = sim_run_text(b->text, out);
+	trace_end();
+	sim_progress_end();
 	fclose(out);
+	sim_progress_erase(stdout);
 	if (rc == SIM_EXIT_OK) {
 		printf("PASS %s\n", b->name);
 	} else {
@@ -141,8 +153,12 @@ static int scenario_run_all(void)
 {
 	size_t failed = 0;
 
-	for (size_t i = 0; i < sim_nr_builtins; i++)
+	sim_progress_begin("scenarios");
+	for (size_t i = 0; i < sim_nr_builtins; i++) {
+		sim_progress_update(i, sim_nr_builtins);
 		failed += (size_t)scenario_run_quiet(&sim_builtins[i]);
+	}
+	sim_progress_end();
 	printf("%zu scenarios, %zu passed, %zu failed\n", sim_nr_builtins, sim_nr_builtins - failed,
 	       failed);
 	return failed ? 1 : 0;
@@ -167,10 +183,38 @@ static int do_scenario(int argc, char **argv)
 	return sim_run_text(b->text, stdout);
 }
 
-int main(int argc, char **argv)
+/*
+ * Take "--trace FILE" (or "--trace=FILE") out of @argv, wherever it is.
+ * Return: 0 (*@path set, or NULL if absent), -1 for a missing FILE.
+ */
+static int take_trace_option(int *argc, char **argv, const char **path)
 {
-	if (argc < 2)
-		return usage(stderr, 2);
+	*path = NULL;
+	for (int i = 1; i < *argc; i++) {
+		int n;
+
+		if (!strcmp(argv[i], "--trace")) {
+			if (i + 1 >= *argc)
+				return -1;
+			*path = argv[i + 1];
+			n = 2;
+		} else if (!strncmp(argv[i], "--trace=", 8)) {
+			*path = argv[i] + 8;
+			n = 1;
+		} else {
+			continue;
+		}
+		if (!**path)
+			return -1;
+		memmove(&argv[i], &argv[i + n], (size_t)(*argc - i - n + 1) * sizeof(*argv));
+		*argc -= n;
+		i--;
+	}
+	return 0;
+}
+
+static int dispatch(int argc, char **argv)
+{
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))
 		return do_help(argc, argv);
 	if (!strcmp(argv[1], "run"))
@@ -181,4 +225,35 @@ int main(int argc, char **argv)
 		return do_scenario(argc, argv);
 	fprintf(stderr, "secmmu: unknown command '%s'\n", argv[1]);
 	return usage(stderr, 2);
+}
+
+int main(int argc, char **argv)
+{
+	const char *trace_path;
+	int rc, err;
+
+	if (take_trace_option(&argc, argv, &trace_path)) {
+		fprintf(stderr, "secmmu: --trace needs a FILE\n");
+		return usage(stderr, 2);
+	}
+	if (argc < 2)
+		return usage(stderr, 2);
+	trace_thread_name("script");
+	if (trace_path) {
+		err = trace_open(trace_path);
+		if (err) {
+			fprintf(stderr, "secmmu: %s: %s\n", trace_path, strerror(-err));
+			return 2;
+		}
+	}
+	rc = dispatch(argc, argv);
+	if (trace_path) {
+		err = trace_close();
+		if (err) {
+			fprintf(stderr, "secmmu: %s: %s\n", trace_path, strerror(-err));
+			if (rc == 0)
+				rc = 1;
+		}
+	}
+	return rc;
 }

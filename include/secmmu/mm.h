@@ -71,12 +71,25 @@ struct vm_area_struct;
 #define FAULT_FLAG_WRITE 0x1U
 #define FAULT_FLAG_REMOTE 0x2U /* on behalf of another mm or a device */
 
+struct mmu_interval_notifier;
+
 struct vm_fault {
 	struct vm_area_struct *vma;
 	unsigned long address; /* page aligned */
 	unsigned int flags;
 	unsigned long pgoff;
 	struct page *page; /* out: the page to map, with a reference for the caller */
+	/*
+	 * out, optional: the page was looked up under this interval notifier's
+	 * sequence. The core installs the PTE only if no invalidation began
+	 * since (mmu_interval_check_retry under the page-table lock); else it
+	 * drops the page and the fault is retried. This closes the window
+	 * between the driver's own retry check and the install, which an
+	 * invalidation that zaps the driver's PTEs from another thread could
+	 * otherwise slip into.
+	 */
+	struct mmu_interval_notifier *interval_sub;
+	unsigned long interval_seq;
 };
 
 /**

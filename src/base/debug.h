@@ -69,6 +69,21 @@ unsigned long sm_warn_count(void);
 /* Poison a structure about to be freed (debug builds only). */
 void sm_poison(void *p, size_t len);
 
+/*
+ * Reads that race with writers by design (KSM's checksum, as in Linux: the
+ * result is rechecked after write-protection). ThreadSanitizer is told to
+ * look away; other builds pay nothing.
+ */
+#if defined(__SANITIZE_THREAD__)
+void __tsan_ignore_thread_begin(void);
+void __tsan_ignore_thread_end(void);
+#define racy_read_begin() __tsan_ignore_thread_begin()
+#define racy_read_end() __tsan_ignore_thread_end()
+#else
+#define racy_read_begin() do { } while (0)
+#define racy_read_end() do { } while (0)
+#endif
+
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -117,6 +117,11 @@ static void rcu_trampoline(struct rcu_head *head)
 
 	gp_acquire(); /* Pairs with gp_release() in sm_rcu_read_unlock(). */
 	cb_acquire(h); /* Pairs with cb_release() in sm_call_rcu(). */
+	/*
+	 * liburcu's callback thread is registered by liburcu itself: a callback
+	 * that reads (or queues another callback) must not register it again.
+	 */
+	registered = true;
 	h->fn(h);
 }
 

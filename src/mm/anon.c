@@ -28,6 +28,14 @@ void anon_vma_get(struct anon_vma *av)
 	BUG_ON(old <= 0);
 }
 
+static void anon_vma_free_rcu(struct sm_rcu_head *head)
+{
+	struct anon_vma *av = container_of(head, struct anon_vma, rcu);
+
+	sm_mutex_destroy(&av->lock);
+	kfree_sized(av, sizeof(*av));
+}
+
 void anon_vma_put(struct anon_vma *av)
 {
 	long old = atomic_fetch_sub(&av->refcount, 1);
@@ -36,8 +44,48 @@ void anon_vma_put(struct anon_vma *av)
 	if (old > 1)
 		return;
 	BUG_ON(!list_empty(&av->vmas));
-	sm_mutex_destroy(&av->lock);
-	kfree_sized(av, sizeof(*av));
+	/* Reverse-map walkers may still be reading it under RCU. */
+	sm_call_rcu(&av->rcu, anon_vma_free_rcu);
+}
+
+/* Take a reference unless the count already reached zero (the object is dying). */
+static bool ref_get_unless_zero(_Atomic long *ref)
+{
+	long old = atomic_load(ref);
+
+	while (old > 0)
+		if (atomic_compare_exchange_weak(ref, &old, old + 1))
+			return true;
+	return false;
+}
+
+struct anon_vma *page_get_anon_vma(struct page *page)
+{
+	struct anon_vma *av;
+
+	sm_rcu_read_lock();
+	av = __atomic_load_n((struct anon_vma **)&page->mapping, __ATOMIC_ACQUIRE);
+	/*
+	 * Unmapped: its VMAs (and their anon_vma) may be gone already. KSM: the
+	 * page is mapped by VMAs of other anon_vmas than the one it names.
+	 */
+	if (!av || !page_mapcount(page) || PageTest(page, PG_ksm) ||
+	    !ref_get_unless_zero(&av->refcount))
+		av = NULL;
+	sm_rcu_read_unlock();
+	return av; /* Pairs with anon_vma_put() by the caller. */
+}
+
+struct shmem_obj *page_get_shmem(struct page *page)
+{
+	struct shmem_obj *obj;
+
+	sm_rcu_read_lock();
+	obj = __atomic_load_n((struct shmem_obj **)&page->mapping, __ATOMIC_ACQUIRE);
+	if (obj && !ref_get_unless_zero(&obj->refcount))
+		obj = NULL;
+	sm_rcu_read_unlock();
+	return obj; /* Pairs with shmem_obj_put() by the caller. */
 }
 
 struct shmem_obj *shmem_obj_alloc(unsigned long nr_pages)
@@ -68,6 +116,17 @@ void shmem_obj_get(struct shmem_obj *obj)
 	BUG_ON(old <= 0);
 }
 
+static void shmem_obj_free_rcu(struct sm_rcu_head *head)
+{
+	struct shmem_obj *obj = container_of(head, struct shmem_obj, rcu);
+
+	sm_mutex_destroy(&obj->lock);
+	sm_mutex_destroy(&obj->vma_lock);
+	kfree(obj->swap);
+	kfree(obj->pages);
+	kfree_sized(obj, sizeof(*obj));
+}
+
 void shmem_obj_put(struct shmem_obj *obj)
 {
 	long old = atomic_fetch_sub(&obj->refcount, 1);
@@ -78,16 +137,15 @@ void shmem_obj_put(struct shmem_obj *obj)
 	/* The object's own reference on each page goes with it. */
 	BUG_ON(!list_empty(&obj->vmas));
 	for (unsigned long i = 0; i < obj->nr_pages; i++) {
-		if (obj->pages[i])
+		if (obj->pages[i]) {
+			/* A pinned page may outlive us: it must not point back here. */
+			__atomic_store_n(&obj->pages[i]->mapping, NULL, __ATOMIC_RELEASE);
 			put_page(obj->pages[i]);
+		}
 		if (obj->swap[i])
 			swap_free(obj->swap[i] - 1);
 	}
-	sm_mutex_destroy(&obj->lock);
-	sm_mutex_destroy(&obj->vma_lock);
-	kfree(obj->swap);
-	kfree(obj->pages);
-	kfree_sized(obj, sizeof(*obj));
+	sm_call_rcu(&obj->rcu, shmem_obj_free_rcu);
 }
 
 void vma_set_shm(struct vm_area_struct *vma, struct shmem_obj *obj)

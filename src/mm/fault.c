@@ -18,6 +18,7 @@
 
 #include "mm/internal.h"
 #include "mm/swap_internal.h"
+#include "secmmu/trace.h"
 
 static bool vma_allows(const struct vm_area_struct *vma, bool write)
 {
@@ -111,6 +112,7 @@ static int do_swap_page(struct vm_area_struct *vma, unsigned long addr, uint64_t
 	bool cached = true, write;
 	pte_t *ptep;
 	int ret;
+	TRACE_SCOPE("mm", "do_swap_page", "addr=0x%lx slot=%lu mm=%lu", addr, slot, mm_id(mm));
 
 	ret = anon_vma_prepare(vma);
 	if (ret)
@@ -141,10 +143,11 @@ static int do_swap_page(struct vm_area_struct *vma, unsigned long addr, uint64_t
 	atomic_fetch_add(&mm->rss, 1);
 	atomic_fetch_sub(&mm->swapents, 1);
 	set_pte(mm, ptep, pfn_pte(page_to_pfn(page), write));
-	sm_mutex_unlock(&mm->page_table_lock);
-	swap_free(slot); /* this PTE's count on the slot */
+	/* Under the PTL: once it is dropped the page may be paged out and freed. */
 	if (!cached)
 		lru_add(page);
+	sm_mutex_unlock(&mm->page_table_lock);
+	swap_free(slot); /* this PTE's count on the slot */
 	return 0;
 }
 
@@ -200,6 +203,9 @@ static int do_driver_fault(struct vm_area_struct *vma, unsigned long addr, bool 
 	ptep = pte_alloc(mm, addr);
 	if (!ptep) {
 		ret = -ENOMEM;
+	} else if (vmf.interval_sub &&
+		   mmu_interval_check_retry(vmf.interval_sub, vmf.interval_seq)) {
+		/* An invalidation began after the driver's check: the page may be stale. */
 	} else if (pte_none(pte_load(ptep))) {
 		/* A private mapping never writes the driver's page: COW on the next write fault. */
 		map_new_page(mm, ptep, vmf.page, (vma->vm_flags & VM_WRITE) && vma_is_shared(vma));
@@ -273,8 +279,8 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, uint64_t o
 	} else {
 		atomic_fetch_add(&mm->rss, 1); /* the zero page was not counted */
 	}
+	lru_add(new); /* under the PTL: the PTE's is the only reference to it */
 	sm_mutex_unlock(&mm->page_table_lock);
-	lru_add(new);
 	put_page(old); /* Pairs with the reference the old PTE held. */
 	mmu_notifier_invalidate_range_end(&range);
 	return 0;
@@ -286,6 +292,8 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int
 	bool write = flags & FAULT_FLAG_WRITE;
 	pte_t *ptep;
 	uint64_t pte;
+	TRACE_SCOPE("mm", "handle_mm_fault", "addr=0x%lx write=%d remote=%d mm=%lu", addr, write,
+		    !!(flags & FAULT_FLAG_REMOTE), mm_id(mm));
 
 	mmap_assert_locked(mm);
 	addr &= PAGE_MASK;

@@ -84,13 +84,18 @@ static inline bool is_zero_pfn(unsigned long pfn)
 
 /*
  * struct anon_vma: the reverse map of private anonymous pages. Pages point to
- * it through page->mapping with page->index = linear page offset. VMAs that
- * may map its pages are on @vmas. Refcounted by VMAs (and by pages later).
+ * it through page->mapping with page->index = linear page offset, without a
+ * reference: only the VMAs on @vmas hold one. So page->mapping is trusted
+ * only while the page is mapped (a mapping PTE lies in one of those VMAs),
+ * and the object is freed after an RCU grace period: page_get_anon_vma()
+ * reads it under RCU and takes a reference only if it is not already dying
+ * (as Linux's folio_get_anon_vma()).
  */
 struct anon_vma {
 	_Atomic long refcount;
 	struct sm_mutex lock; /* @vmas; LOCK_RANK_ANON_VMA */
 	struct list_head vmas;
+	struct sm_rcu_head rcu;
 };
 
 /*
@@ -98,7 +103,14 @@ struct anon_vma {
  * shmem file). Fixed size: accesses beyond it fault (SIGBUS), even if mremap
  * grew the VMA. Refcounted by the VMAs mapping it.
  */
+/*
+ * The pages of a shmem_obj point back to it (page->mapping) without a
+ * reference; the object clears page->mapping before it lets go of a page,
+ * and it is freed after an RCU grace period, so page_get_shmem() can take a
+ * reference under RCU the same way.
+ */
 struct shmem_obj {
+	struct sm_rcu_head rcu;
 	_Atomic long refcount;
 	struct sm_mutex lock; /* @pages, @swap; LOCK_RANK_SHMEM */
 	unsigned long nr_pages;
@@ -111,6 +123,10 @@ struct shmem_obj {
 struct anon_vma *anon_vma_alloc(void);
 void anon_vma_get(struct anon_vma *av);
 void anon_vma_put(struct anon_vma *av);
+/* The anon_vma of a mapped anonymous page, referenced, or NULL (not mapped, or dying). */
+struct anon_vma *page_get_anon_vma(struct page *page);
+/* The shmem object owning @page, referenced, or NULL (none, or dying). */
+struct shmem_obj *page_get_shmem(struct page *page);
 struct shmem_obj *shmem_obj_alloc(unsigned long nr_pages);
 void shmem_obj_get(struct shmem_obj *obj);
 /* Attach @vma to @obj (a reference, and the reverse map); detach in vma_free(). */

@@ -22,6 +22,7 @@
 
 #include "mm/swap_internal.h"
 #include "secmmu/migrate.h"
+#include "secmmu/trace.h"
 
 struct ksm_item {
 	struct mm_struct *mm; /* mm_users held while collected */
@@ -40,9 +41,23 @@ static uint64_t page_hash(struct page *page)
 	const uint64_t *p = page_address(page);
 	uint64_t h = 0xcbf29ce484222325ULL;
 
+	/* The page may be written meanwhile: the merge compares again after write-protecting. */
+	racy_read_begin();
 	for (size_t i = 0; i < PAGE_SIZE / sizeof(*p); i++)
 		h = (h ^ p[i]) * 0x100000001b3ULL;
+	racy_read_end();
 	return h;
+}
+
+/* A first, racy comparison (confirmed under the PTL by replace_page()). */
+static bool pages_look_same(struct page *a, struct page *b)
+{
+	bool same;
+
+	racy_read_begin();
+	same = !memcmp(page_address(a), page_address(b), PAGE_SIZE);
+	racy_read_end();
+	return same;
 }
 
 static int ksm_collect_vma(struct ksm_scan *sc, struct vm_area_struct *vma)
@@ -177,6 +192,7 @@ static unsigned long ksm_merge_group(struct ksm_item *g, size_t n)
 {
 	unsigned long merged = 0;
 	bool *done = calloc(n, sizeof(*done));
+	TRACE_SCOPE("mm", "ksm_merge", "pages=%zu", n);
 
 	if (!done)
 		return 0;
@@ -188,7 +204,7 @@ static unsigned long ksm_merge_group(struct ksm_item *g, size_t n)
 		done[i] = true;
 		for (size_t j = i + 1; j < n; j++) {
 			if (done[j] || g[j].page == target->page ||
-			    memcmp(page_address(g[j].page), page_address(target->page), PAGE_SIZE))
+			    !pages_look_same(g[j].page, target->page))
 				continue;
 			done[j] = true;
 			mmap_read_lock(target->mm);
@@ -210,6 +226,7 @@ unsigned long ksm_scan_all(void)
 {
 	struct ksm_scan sc = { 0 };
 	unsigned long merged = 0;
+	TRACE_SCOPE("mm", "ksm_scan_all", NULL);
 
 	mm_for_each_live(ksm_collect_mm, &sc);
 	if (sc.n)
@@ -267,9 +284,9 @@ int break_ksm(struct vm_area_struct *vma, unsigned long addr)
 		atomic_fetch_add(&copy->_mapcount, 1);
 		set_pte(mm, ptep, pfn_pte(page_to_pfn(copy), vma->vm_flags & VM_WRITE));
 		BUG_ON(atomic_fetch_sub(&kpage->_mapcount, 1) <= 0);
+		lru_add(copy); /* under the PTL: the PTE's is the only reference to it */
 		sm_mutex_unlock(&mm->page_table_lock);
 		put_page(kpage);
-		lru_add(copy);
 	} else {
 		sm_mutex_unlock(&mm->page_table_lock);
 		put_page(copy);

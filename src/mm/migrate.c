@@ -14,6 +14,7 @@
 
 #include "mm/swap_internal.h"
 #include "secmmu/migrate.h"
+#include "secmmu/trace.h"
 
 struct migrate_arg {
 	struct page *old, *new;
@@ -81,50 +82,60 @@ static int migrate_page(struct page *old)
 {
 	struct migrate_arg ma = { .old = old };
 	bool shmem = !PageTest(old, PG_anon);
-	struct shmem_obj *obj = shmem ? old->mapping : NULL;
+	struct rmap_target t;
 	struct page *new;
-	int expected;
+	int expected, ret = 0;
+	TRACE_SCOPE("mm", "migrate_page", "pfn=%lu", page_to_pfn(old));
 
 	if (page_maybe_dma_pinned(old))
 		return -EBUSY;
-	if (PageTest(old, PG_ksm) || PageTest(old, PG_swapcache) || !old->mapping)
+	if (PageTest(old, PG_ksm) || PageTest(old, PG_swapcache))
 		return 0; /* not movable here: left in place */
+	/* Held across the walks: after the first one the page is not mapped. */
+	if (!rmap_get(old, &t))
+		return 0; /* not mapped any more */
 	new = alloc_page();
-	if (!new)
-		return -ENOMEM;
+	if (!new) {
+		ret = -ENOMEM;
+		goto out_put;
+	}
 	if (TestSetPageFlag(old, PG_locked)) {
 		put_page(new);
-		return -EBUSY;
+		ret = -EBUSY;
+		goto out_put;
 	}
-	rmap_walk(old, unmap_one, &ma);
+	rmap_walk_target(old, &t, unmap_one, &ma);
 	/* Ours, the converted PTEs', and the shared-memory object's. */
 	expected = 1 + ma.converted + (shmem ? 1 : 0);
 	if (page_ref_count(old) != expected || page_mapcount(old)) {
 		put_page(new);
 		ma.new = NULL;
-		rmap_walk(old, remap_one, &ma); /* back to the old frame */
+		rmap_walk_target(old, &t, remap_one, &ma); /* back to the old frame */
 		ClearPageFlag(old, PG_locked);
-		return -EBUSY;
+		ret = -EBUSY;
+		goto out_put;
 	}
 	memcpy(page_address(new), page_address(old), PAGE_SIZE);
 	atomic_store(&new->flags, atomic_load(&old->flags) & ~((1UL << PG_locked) | (1UL << PG_lru)));
 	new->mapping = old->mapping;
 	new->index = old->index;
 	if (shmem) {
-		sm_mutex_lock(&obj->lock);
-		if (obj->pages[old->index] == old) {
-			obj->pages[old->index] = new;
+		sm_mutex_lock(&t.obj->lock);
+		if (t.obj->pages[old->index] == old) {
+			t.obj->pages[old->index] = new;
 			get_page(new); /* the object's reference moves to the new frame */
 			put_page(old);
 		}
-		sm_mutex_unlock(&obj->lock);
+		sm_mutex_unlock(&t.obj->lock);
 	}
 	ma.new = new;
-	rmap_walk(old, remap_one, &ma);
+	rmap_walk_target(old, &t, remap_one, &ma);
 	ClearPageFlag(old, PG_locked);
 	lru_add(new);
 	put_page(new); /* the allocation reference; mappings hold their own */
-	return 0;
+out_put:
+	rmap_put(&t);
+	return ret;
 }
 
 int migrate_range(struct mm_struct *mm, unsigned long start, unsigned long len)

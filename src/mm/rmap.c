@@ -18,27 +18,36 @@
  */
 #include "mm/swap_internal.h"
 
-void rmap_walk(struct page *page, rmap_one_fn fn, void *arg)
+bool rmap_get(struct page *page, struct rmap_target *t)
 {
-	struct sm_mutex *lock;
-	struct list_head *vmas;
+	t->av = NULL;
+	t->obj = NULL;
+	if (PageTest(page, PG_anon))
+		t->av = page_get_anon_vma(page);
+	else
+		t->obj = page_get_shmem(page);
+	return t->av || t->obj;
+}
+
+void rmap_put(struct rmap_target *t)
+{
+	if (t->av)
+		anon_vma_put(t->av); /* Pairs with page_get_anon_vma(). */
+	if (t->obj)
+		shmem_obj_put(t->obj); /* Pairs with page_get_shmem(). */
+}
+
+void rmap_walk_target(struct page *page, struct rmap_target *t, rmap_one_fn fn, void *arg)
+{
+	struct sm_mutex *lock = t->av ? &t->av->lock : &t->obj->vma_lock;
+	struct list_head *vmas = t->av ? &t->av->vmas : &t->obj->vmas;
 	struct vma_core *vc;
 
-	if (PageTest(page, PG_anon)) {
-		struct anon_vma *av = page->mapping;
-
-		lock = &av->lock;
-		vmas = &av->vmas;
-	} else {
-		struct shmem_obj *obj = page->mapping;
-
-		lock = &obj->vma_lock;
-		vmas = &obj->vmas;
-	}
 	sm_mutex_lock(lock);
 	list_for_each_entry(vc, vmas, anon_link) {
 		struct vm_area_struct *vma = container_of((void *)vc, struct vm_area_struct, core_priv);
 		unsigned long addr;
+		bool more;
 
 		if (page->index < vma->vm_pgoff)
 			continue;
@@ -46,12 +55,22 @@ void rmap_walk(struct page *page, rmap_one_fn fn, void *arg)
 		if (addr < vma->vm_start || addr >= vma->vm_end)
 			continue;
 		sm_down_read(&vma->vm_mm->rmap_lock);
-		bool more = fn(vma, addr, page, arg);
+		more = fn(vma, addr, page, arg);
 		sm_up_read(&vma->vm_mm->rmap_lock);
 		if (!more)
 			break;
 	}
 	sm_mutex_unlock(lock);
+}
+
+void rmap_walk(struct page *page, rmap_one_fn fn, void *arg)
+{
+	struct rmap_target t;
+
+	if (!rmap_get(page, &t))
+		return; /* not mapped (or its object is dying): nothing to walk */
+	rmap_walk_target(page, &t, fn, arg);
+	rmap_put(&t);
 }
 
 static bool referenced_one(struct vm_area_struct *vma, unsigned long addr, struct page *page,

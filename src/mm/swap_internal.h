@@ -20,6 +20,8 @@ bool swap_available(void);
 /* A free slot with count 1, or -ENOSPC. */
 long swap_alloc(void);
 void swap_dup(unsigned long slot);
+/* The count of @slot (0 when free or out of range). */
+unsigned int swap_count(unsigned long slot);
 /* Drop one count; at zero the slot is free and its cached page released. */
 void swap_free(unsigned long slot);
 int swap_writepage(unsigned long slot, struct page *page);
@@ -42,6 +44,19 @@ void lru_putback(struct page *page);
 typedef bool (*rmap_one_fn)(struct vm_area_struct *vma, unsigned long addr, struct page *page,
 			    void *arg);
 void rmap_walk(struct page *page, rmap_one_fn fn, void *arg);
+/*
+ * For walks that must find mappings while the page is (temporarily) not
+ * mapped -- migration entries -- hold the reverse-map object across them:
+ * rmap_get() while the page is mapped, rmap_walk_target() any number of
+ * times, rmap_put().
+ */
+struct rmap_target {
+	struct anon_vma *av;
+	struct shmem_obj *obj;
+};
+bool rmap_get(struct page *page, struct rmap_target *t);
+void rmap_put(struct rmap_target *t);
+void rmap_walk_target(struct page *page, struct rmap_target *t, rmap_one_fn fn, void *arg);
 /* Young bits of every mapping, primary and secondary, cleared; how many were young. */
 int page_referenced(struct page *page);
 /*

@@ -281,3 +281,16 @@ bool swap_cache_del_if_unused(struct page *page, int expected_refs)
 		put_page(page); /* the cache's reference */
 	return ok;
 }
+
+unsigned int swap_count(unsigned long slot)
+{
+	struct swap_device *dev = swap_dev;
+	unsigned int n;
+
+	if (!dev || slot >= dev->nr_slots)
+		return 0;
+	sm_mutex_lock(&dev->lock);
+	n = dev->map[slot];
+	sm_mutex_unlock(&dev->lock);
+	return n;
+}

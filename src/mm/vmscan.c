@@ -15,11 +15,12 @@
 
 #include "mm/swap_internal.h"
 #include "secmmu/swap.h"
+#include "secmmu/trace.h"
 
 static bool pageout_anon(struct page *page)
 {
+	bool freed, written;
 	long slot;
-	bool freed;
 
 	if (!swap_available())
 		return false;
@@ -33,26 +34,35 @@ static bool pageout_anon(struct page *page)
 		swap_cache_add((unsigned long)slot, page);
 	}
 	try_to_unmap(page, slot);
-	/* A reference beyond ours and the cache's: somebody may still write it. */
-	if (!page_mapcount(page) && page_ref_count(page) == 2)
-		swap_writepage((unsigned long)slot, page);
-	freed = !page_mapcount(page) && swap_cache_del_if_unused(page, 2);
+	/*
+	 * A reference beyond ours and the cache's: somebody may still write it,
+	 * so it stays. A failed write keeps it too: the swap cache then holds
+	 * the only copy, and swap-in finds it there.
+	 */
+	written = !page_mapcount(page) && page_ref_count(page) == 2 &&
+		  !swap_writepage((unsigned long)slot, page);
+	freed = written && swap_cache_del_if_unused(page, 2);
 	swap_free((unsigned long)slot); /* our count; at zero the cache entry goes too */
 	return freed;
 }
 
 static bool pageout_shmem(struct page *page)
 {
-	struct shmem_obj *obj = page->mapping;
 	unsigned long idx = page->index;
+	struct shmem_obj *obj;
 	bool freed = false;
 	long slot;
 
 	if (!swap_available())
 		return false;
+	obj = page_get_shmem(page);
+	if (!obj)
+		return false; /* the object is going away, and the page with it */
 	slot = swap_alloc();
-	if (slot < 0)
+	if (slot < 0) {
+		shmem_obj_put(obj);
 		return false;
+	}
 	if (try_to_unmap(page, -1) == 0) {
 		sm_mutex_lock(&obj->lock);
 		if (obj->pages[idx] == page && page_ref_count(page) == 2 && !page_mapcount(page) &&
@@ -67,6 +77,7 @@ static bool pageout_shmem(struct page *page)
 		put_page(page); /* the object's reference; ours still keeps it */
 	else
 		swap_free((unsigned long)slot);
+	shmem_obj_put(obj); /* Pairs with page_get_shmem(). */
 	return freed;
 }
 
@@ -74,6 +85,7 @@ static bool pageout_shmem(struct page *page)
 static bool pageout(struct page *page)
 {
 	bool freed;
+	TRACE_SCOPE("mm", "pageout", "pfn=%lu", page_to_pfn(page));
 
 	if (page_maybe_dma_pinned(page) || PageTest(page, PG_ksm))
 		return false;
@@ -81,7 +93,7 @@ static bool pageout(struct page *page)
 		return false;
 	if (PageTest(page, PG_anon))
 		freed = pageout_anon(page);
-	else if (PageTest(page, PG_swapbacked) && page->mapping)
+	else if (PageTest(page, PG_swapbacked))
 		freed = pageout_shmem(page);
 	else
 		freed = false;
@@ -100,7 +112,8 @@ unsigned long try_to_free_pages(unsigned long nr_pages)
 		if (!page)
 			break;
 		/* Second chance: a page used since the last look (by a CPU or a device) stays. */
-		if (page_maybe_dma_pinned(page) || page_referenced(page) || !pageout(page)) {
+		if (page_maybe_dma_pinned(page) || PageTest(page, PG_ksm) || page_referenced(page) ||
+		    !pageout(page)) {
 			lru_putback(page);
 			continue;
 		}

@@ -58,15 +58,19 @@ static void zap_pte_table(struct mm_struct *mm, unsigned long addr, unsigned lon
 {
 	struct page *batch[ZAP_BATCH];
 	unsigned long n = 0;
+	bool flush = false;
 
 	sm_mutex_lock(&mm->page_table_lock);
 	for (unsigned long a = addr; a < end; a += PAGE_SIZE) {
 		pte_t *ptep = pte_offset(mm, a);
 
-		if (ptep)
-			zap_pte(mm, ptep, batch, &n);
+		if (!ptep)
+			continue;
+		/* Any translation goes, the zero page's too: not only those we free. */
+		flush |= pte_present(pte_load(ptep));
+		zap_pte(mm, ptep, batch, &n);
 	}
-	if (n)
+	if (flush)
 		/* The device TLB must forget the frames before they are freed. */
 		mmu_notifier_arch_invalidate_secondary_tlbs(mm, addr, end);
 	sm_mutex_unlock(&mm->page_table_lock);
@@ -114,8 +118,11 @@ static struct vm_area_struct *isolate_range(struct mm_struct *mm, unsigned long 
 	last = find_vma(mm, end - 1);
 	if (last && last->vm_start < end && last->vm_end > end) {
 		*err = vma_split(mm, last, end);
-		if (*err)
+		if (*err) {
+			/* Undo the first split: a failed call leaves the VMAs as they were. */
+			vma_merge_neighbours(mm, vma);
 			return NULL;
+		}
 	}
 	return vma;
 }

@@ -24,6 +24,7 @@
 #include "base/debug.h"
 #include "notifier/subscriptions.h"
 #include "secmmu/err.h"
+#include "secmmu/trace.h"
 
 _Static_assert(sizeof(((struct mmu_notifier *)0)->rcu) >= sizeof(struct sm_rcu_head),
 	       "mmu_notifier->rcu too small for struct sm_rcu_head");
@@ -548,6 +549,7 @@ static void mn_hlist_release(struct mmu_notifier_subscriptions *subscriptions,
 void mmu_notifier_release(struct mm_struct *mm)
 {
 	struct mmu_notifier_subscriptions *subscriptions = mn_subscriptions(mm);
+	TRACE_SCOPE("notifier", "mmu_notifier_release", "mm=%lu", mm_id(mm));
 
 	if (!subscriptions)
 		return;
@@ -723,6 +725,14 @@ static int mn_hlist_invalidate_range_start(struct mmu_notifier_subscriptions *su
 	return ret;
 }
 
+/* Tracing: the span from invalidate_range_start to _end (or a failed start). */
+static inline void trace_invalidate_begin(const struct mmu_notifier_range *range)
+{
+	trace_begin("notifier", "invalidate_range", "event=%s start=0x%lx end=0x%lx mm=%lu%s",
+		    mmu_notifier_event_name(range->event), range->start, range->end,
+		    mm_id(range->mm), mmu_notifier_range_blockable(range) ? "" : " nonblock");
+}
+
 static int __mmu_notifier_invalidate_range_start(struct mmu_notifier_range *range)
 {
 	struct mmu_notifier_subscriptions *subscriptions = mn_subscriptions(range->mm);
@@ -762,6 +772,7 @@ static int __mmu_notifier_invalidate_range_start(struct mmu_notifier_range *rang
 void mmu_notifier_invalidate_range_start(struct mmu_notifier_range *range)
 {
 	range->flags |= MMU_NOTIFIER_RANGE_BLOCKABLE;
+	trace_invalidate_begin(range);
 	__mmu_notifier_invalidate_range_start(range);
 }
 
@@ -775,8 +786,14 @@ void mmu_notifier_invalidate_range_start(struct mmu_notifier_range *range)
  */
 int mmu_notifier_invalidate_range_start_nonblock(struct mmu_notifier_range *range)
 {
+	int ret;
+
 	range->flags &= ~MMU_NOTIFIER_RANGE_BLOCKABLE;
-	return __mmu_notifier_invalidate_range_start(range);
+	trace_invalidate_begin(range);
+	ret = __mmu_notifier_invalidate_range_start(range);
+	if (ret)
+		trace_end(); /* no _end will come */
+	return ret;
 }
 
 static void mn_hlist_invalidate_end(struct mmu_notifier_subscriptions *subscriptions,
@@ -804,6 +821,7 @@ static void mn_hlist_invalidate_end(struct mmu_notifier_subscriptions *subscript
 void mmu_notifier_invalidate_range_end(struct mmu_notifier_range *range)
 {
 	struct mmu_notifier_subscriptions *subscriptions = mn_subscriptions(range->mm);
+	TRACE_END_AT_RETURN(); /* of the span trace_invalidate_begin() opened */
 
 	if (!subscriptions)
 		return;

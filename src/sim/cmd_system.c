@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "secmmu/check.h"
 #include "secmmu/migrate.h"
 #include "secmmu/mm.h"
 #include "secmmu/page.h"
@@ -142,23 +143,18 @@ static int cmd_limit(struct sim_ctx *ctx, int argc, char **argv)
 	return sim_result_errno(ctx, 0);
 }
 
+static void check_report(void *arg, const char *fmt, va_list ap)
+{
+	char msg[256];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	sim_check_report(arg, "%s", msg);
+}
+
+/* Frames, swap slots and stale translations: the core's own bookkeeping. */
 static void check_frames(struct sim_ctx *ctx)
 {
-	unsigned long used, free_frames, total;
-
-	if (!phys_initialized())
-		return;
-	used = phys_used_frames();
-	free_frames = phys_free_frames();
-	total = phys_total_frames();
-	if (used + free_frames != total)
-		sim_check_report(ctx, "frames: %lu used + %lu free != %lu total", used, free_frames,
-				 total);
-	if (phys_stale_count())
-		sim_check_report(ctx, "devices used %lu stale translations (a frame freed or reused "
-				      "under a secondary MMU)", phys_stale_count());
-	if (phys_pinned_frames() > used)
-		sim_check_report(ctx, "frames: %lu pinned > %lu used", phys_pinned_frames(), used);
+	mm_check_invariants(check_report, ctx);
 }
 
 static int cmd_check(struct sim_ctx *ctx, int argc, char **argv)

@@ -21,6 +21,9 @@ static const struct sim_cmd *const command_sets[] = {
 	sim_cmds_task,
 	sim_cmds_memory,
 	sim_cmds_vfio,
+	sim_cmds_gru,
+	sim_cmds_xpmem,
+	sim_cmds_kvm,
 };
 
 #define NR_SETS (sizeof(command_sets) / sizeof(command_sets[0]))

@@ -14,6 +14,9 @@
 #include <string.h>
 
 #include "secmmu/err.h"
+#include "secmmu/mm.h"
+#include "secmmu/swap.h"
+#include "secmmu/trace.h"
 #include "sim/sim.h"
 
 /* --- results and errors ---------------------------------------------------- */
@@ -158,6 +161,37 @@ static int dispatch(struct sim_ctx *ctx, const char *cmd)
 	return ret;
 }
 
+/*
+ * The counter tracks of a trace, after every command: system memory, and
+ * mm_users / mm_count of every mm the world may still touch.
+ */
+static void trace_world_counters(struct sim_world *w)
+{
+	char name[SIM_NAME_MAX + 16];
+
+	if (!trace_enabled())
+		return;
+	if (phys_initialized()) {
+		trace_counter("frames used", (long)phys_used_frames());
+		trace_counter("frames pinned", (long)phys_pinned_frames());
+	}
+	trace_counter("swap slots used", (long)swap_slots_used());
+	sim_for_each_obj(w, o)
+	{
+		struct mm_struct *mm;
+
+		if (o->type != &sim_process_type || o->retired)
+			continue;
+		mm = sim_proc_mm((struct sim_proc *)o);
+		if (!mm)
+			continue;
+		snprintf(name, sizeof(name), "mm %s users", o->name);
+		trace_counter(name, mm_users_read(mm));
+		snprintf(name, sizeof(name), "mm %s count", o->name);
+		trace_counter(name, mm_count_read(mm));
+	}
+}
+
 int sim_exec_line(struct sim_world *w, int lineno, const char *line, FILE *out, char **result)
 {
 	struct sim_ctx ctx = {.world = w, .line = lineno};
@@ -178,8 +212,18 @@ int sim_exec_line(struct sim_world *w, int lineno, const char *line, FILE *out, 
 		sim_malformed(&ctx, "'=>' without a command");
 	else if (has_expect && !expected[0])
 		sim_malformed(&ctx, "nothing expected after '=>'");
-	else
+	else {
+		char word[32];
+
+		snprintf(word, sizeof(word), "%.*s", (int)strcspn(cmd, " "), cmd);
+		trace_begin("sim", word, "line=%d %s", lineno, cmd);
+		sim_progress_begin("%.60s", cmd);
 		dispatch(&ctx, cmd);
+		sim_progress_end();
+		trace_end();
+		trace_world_counters(w);
+	}
+	sim_progress_erase(out); /* the output line goes where the progress line was */
 	if (ctx.error) {
 		fprintf(out, "%d: error: %s\n", lineno, ctx.error);
 		rc = SIM_EXIT_MALFORMED;
@@ -225,11 +269,13 @@ int sim_run_stream(FILE *in, FILE *out)
 		fprintf(out, "end: error: out of memory\n");
 		return SIM_EXIT_MALFORMED;
 	}
+	sim_progress_begin("line");
 	while (getline(&line, &cap, in) >= 0) {
 		int r;
 
 		if (lineno == INT32_MAX)
 			break;
+		sim_progress_update((uint64_t)lineno + 1, 0);
 		r = sim_exec_line(w, ++lineno, line, out, NULL);
 		if (r == SIM_EXIT_MALFORMED) {
 			rc = r;
@@ -239,6 +285,7 @@ int sim_run_stream(FILE *in, FILE *out)
 			rc = r;
 	}
 	free(line);
+	sim_progress_end();
 	return finish_run(w, rc, out);
 }
 

@@ -234,6 +234,9 @@ SIM_CMD_SET(sim_cmds_mirror);
 SIM_CMD_SET(sim_cmds_pin);
 SIM_CMD_SET(sim_cmds_iommu);
 SIM_CMD_SET(sim_cmds_vfio);
+SIM_CMD_SET(sim_cmds_gru);
+SIM_CMD_SET(sim_cmds_xpmem);
+SIM_CMD_SET(sim_cmds_kvm);
 
 /* The command called @name, or NULL. */
 const struct sim_cmd *sim_cmd_find(const char *name);
@@ -289,6 +292,35 @@ int sim_run_text(const char *text, FILE *out);
  * RESULT, or NULL for a blank or malformed line.
  */
 int sim_exec_line(struct sim_world *w, int lineno, const char *line, FILE *out, char **result);
+
+/* --- progress of long runs (src/sim/progress.c) ------------------------ */
+
+/*
+ * One '\r'-updated line on stderr, drawn only when stderr is a terminal, only
+ * once the work has lasted 0.3 s, at most 10 times a second; never anything
+ * when stderr is not a terminal (SECMMU_PROGRESS=0/1 forces off/on). Levels
+ * nest: the runner opens one per script ("line N") and one per command
+ * (labelled with the command), so a long-running command handler needs only
+ *
+ *	for (i = 0; i < n; i++) {
+ *		...
+ *		sim_progress_update(i + 1, n);
+ *	}
+ *
+ * which sets the counts of the innermost level (its own command) and redraws
+ * when due; it is cheap enough to call on every iteration. Script thread only.
+ */
+/* Open a nested level labelled by the printf-style @fmt. */
+void sim_progress_begin(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The innermost level has done @done of @total (0: unknown total). */
+void sim_progress_update(uint64_t done, uint64_t total);
+/* Close the innermost level; the line is erased when the last one closes. */
+void sim_progress_end(void);
+/*
+ * Before printing to @out while a level is open: erase the line if @out is a
+ * terminal (NULL: in any case); the next update redraws it.
+ */
+void sim_progress_erase(FILE *out);
 
 /* --- built-in scenarios and the demo ----------------------------------- */
 

@@ -42,6 +42,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -139,6 +141,12 @@ static void failf(const char *fmt, ...)
 		opt_seed, opt_threads, atomic_load(&ops_done) + 1);
 	fflush(stderr);
 	_exit(1);
+}
+
+static void crash_handler(int sig)
+{
+	signal(sig, SIG_DFL);
+	failf("killed by signal %d (%s) inside the library", sig, strsignal(sig));
 }
 
 /* ---- PRNG ---- */
@@ -431,6 +439,19 @@ static void slot_exit(int tid, struct slot *sl, uint64_t *rs)
 	      devs_after ? "after" : "before", pins_after ? "after" : "before");
 	if (r)
 		failf("task_exit slot %d: %d", sl->idx, r);
+	/*
+	 * Another thread may hold mm_users for a moment (a KSM scan visits every
+	 * live mm): the address space goes when that reference is dropped. The
+	 * devices' mm_count keeps the struct readable meanwhile.
+	 */
+	if (sl->mirror || sl->bond) {
+		for (long spins = 0; mm_users_read(sl->mm) > 0; spins++) {
+			if (spins > 10000000)
+				failf("exit of slot %d: mm_users stuck at %d", sl->idx,
+				      mm_users_read(sl->mm));
+			sched_yield();
+		}
+	}
 	if (sl->mirror) {
 		r = mirror_read(sl->mirror, BASE, buf, 8);
 		if (r != -ESRCH)
@@ -971,6 +992,9 @@ int main(int argc, char **argv)
 	       opt_ops ? "ops" : "secs", opt_ops ? (double)opt_ops : opt_secs);
 	fflush(stdout);
 
+	signal(SIGABRT, crash_handler);
+	signal(SIGSEGV, crash_handler);
+	signal(SIGBUS, crash_handler);
 	if (phys_init(8UL << 20))
 		failf("phys_init");
 	if (swap_on(16UL << 20, NULL))

@@ -22,6 +22,7 @@
 
 #include "drivers/iommu/iommu-priv.h"
 #include "secmmu/err.h"
+#include "secmmu/trace.h"
 
 #define DMA_RETRIES 10000
 
@@ -31,6 +32,7 @@ static void *iommu_wq_thread(void *arg)
 {
 	struct iommu_wq *wq = arg;
 
+	trace_thread_name("%s", wq->name);
 	pthread_mutex_lock(&wq->lock);
 	for (;;) {
 		struct iommu_work *work;
@@ -333,6 +335,8 @@ static void dma_execute(struct iommu_work *work)
 	unsigned long addr = req->addr;
 	char *buf = req->buf;
 	size_t len = req->len;
+	TRACE_SCOPE("iommu", req->write ? "dma_write" : "dma_read",
+		    "dev=%s pasid=%u addr=0x%lx len=%zu", req->dev->name, req->pasid, addr, len);
 
 	req->ret = 0;
 	if (addr + len < addr || addr + len > TASK_SIZE) {

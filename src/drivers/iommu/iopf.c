@@ -15,6 +15,7 @@
 #include <errno.h>
 
 #include "drivers/iommu/iommu-priv.h"
+#include "secmmu/trace.h"
 
 struct iopf_work {
 	struct iommu_work work;
@@ -34,6 +35,8 @@ static void iopf_handle(struct iommu_work *work)
 	struct iommu_sva *bond;
 	struct mm_struct *mm;
 	unsigned long need;
+	TRACE_SCOPE("iommu", "iopf", "dev=%s pasid=%u addr=0x%lx write=%d", dev->name, req->pasid,
+		    req->addr, req->write);
 
 	atomic_fetch_add(&dev->page_requests, 1);
 	bond = iommu_sva_get_by_pasid(dev, req->pasid);

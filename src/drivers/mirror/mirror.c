@@ -27,6 +27,7 @@
 #include "secmmu/hmm.h"
 #include "secmmu/mirror.h"
 #include "secmmu/mmu_notifier.h"
+#include "secmmu/trace.h"
 
 #define MIRROR_BUCKETS 4096
 #define MIRROR_FAULT_RETRIES 10000
@@ -243,6 +244,7 @@ static int mirror_fault(struct mirror *m, unsigned long addr, bool write)
 		.default_flags = HMM_PFN_REQ_FAULT | (write ? HMM_PFN_REQ_WRITE : 0),
 	};
 	int ret;
+	TRACE_SCOPE("mirror", "device_fault", "addr=0x%lx write=%d", addr, write);
 
 	if (!mmget_not_zero(mm))
 		return -ESRCH; /* the address space has exited */
@@ -303,6 +305,7 @@ static int mirror_copy_locked(struct mirror *m, unsigned long addr, void *buf, s
 static int mirror_dma(struct mirror *m, unsigned long addr, void *buf, size_t len, bool write)
 {
 	int ret = 0, faults = 0;
+	TRACE_SCOPE("mirror", write ? "dma_write" : "dma_read", "addr=0x%lx len=%zu", addr, len);
 
 	if (addr + len < addr || addr + len > TASK_SIZE)
 		return -EFAULT;
@@ -340,6 +343,7 @@ static void *mirror_engine(void *arg)
 {
 	struct mirror *m = arg;
 
+	trace_thread_name("mirror dma (mm %lu)", mm_id(m->notifier.mm));
 	for (;;) {
 		struct dma_request *req;
 		enum dma_op op;

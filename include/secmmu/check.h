@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Invariant checks of the primary MMU, for `check` and for tests.
+ *
+ * Run them when the system is quiet (no fault, reclaim or device transfer in
+ * flight); they take each mm's mmap_lock and page-table lock in turn, so
+ * they are safe at any time, but a concurrent change can make a count look
+ * wrong for an instant.
+ */
+#ifndef SECMMU_CHECK_H
+#define SECMMU_CHECK_H
+
+#include <stdarg.h>
+
+typedef void (*check_report_fn)(void *arg, const char *fmt, va_list ap);
+
+/**
+ * mm_check_invariants() - verify the frame and swap bookkeeping
+ *
+ * Every frame's map count equals the number of PTEs (in every live mm) that
+ * map it; its reference count covers its mappings and pins; every swap
+ * slot's count equals the swap entries (PTEs and shared-memory objects)
+ * that refer to it; frames in use plus free frames are all frames; no
+ * device used a stale translation. Each broken rule is reported through
+ * @report, naming the frame, slot or mm. May sleep.
+ * Return: the number of problems found.
+ */
+unsigned long mm_check_invariants(check_report_fn report, void *arg);
+
+#endif /* SECMMU_CHECK_H */

@@ -1,0 +1,379 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The GRU-style TLB-only device. See include/secmmu/gru.h.
+ *
+ * Why invalidate_range_start/end and not arch_invalidate_secondary_tlbs:
+ *   the device TLB is refilled by software (the CPU resolves every miss), so
+ *   the fault path needs to know that an invalidation is in flight, not only
+ *   that one has happened: between _start and _end the primary PTE may still
+ *   map the old frame (at _start every page is still mapped), and a miss
+ *   resolved in that window would install a translation that the invalidation
+ *   has already flushed past. The in-progress count, raised in _start and
+ *   dropped in _end, makes such a fault wait and retry (seed 004: "no
+ *   secondary MMU page fault is allowed to map any spte or secondary tlb
+ *   reference while the VM is in the middle of range_begin/end").
+ *   arch_invalidate_secondary_tlbs runs under the page-table lock after the
+ *   PTE changed and has no "end", so it cannot express that window; it also
+ *   may not be combined with start/end in one subscription, and the aging
+ *   callbacks need a classic subscription anyway. This is what grutlbpurge.c
+ *   does (gru_invalidate_range_start/end around ms_range_active).
+ *
+ * Locking and references:
+ *   g->lock (LOCK_RANK_DRIVER_MMU)  the TLB, g->seq, g->in_progress. It is a
+ *                                   spinlock in spirit: held only for TLB
+ *                                   lookups and page-sized memcpys, never
+ *                                   across anything that sleeps, so the
+ *                                   non-blockable _start may take it (as KVM
+ *                                   takes mmu_lock); _start therefore never
+ *                                   fails, which is what allows an _end.
+ *   g->range_done                   waited on (under g->lock) by faults while
+ *                                   in_progress != 0; broadcast by _end
+ *   g->mn.mm                        mm_count, held by the registered notifier
+ *   faults                          mmget_not_zero() for the duration; an
+ *                                   access through an installed entry holds
+ *                                   g->lock across the memcpy, so _start (and
+ *                                   the frame's free, which comes after it)
+ *                                   waits for it
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/lock.h"
+#include "secmmu/err.h"
+#include "secmmu/gru.h"
+#include "secmmu/mmu_notifier.h"
+
+#define GRU_FAULT_RETRIES 100000
+
+struct gru_tlb_entry {
+	bool valid;
+	bool write;
+	bool accessed; /* used since the last aging pass */
+	unsigned long vpn;
+	unsigned long pfn;
+	uint32_t gen;
+};
+
+struct gru {
+	struct mmu_notifier mn;
+	unsigned int flags;
+	struct sm_mutex lock;
+	pthread_cond_t range_done;
+	unsigned long seq;	  /* bumped by every _start; under lock */
+	unsigned int in_progress; /* _start seen, _end not yet; under lock */
+	bool released;		  /* ->release ran: the mm is gone */
+	struct gru_tlb_entry tlb[GRU_TLB_ENTRIES];
+	unsigned int next_victim;      /* round-robin replacement */
+	unsigned long misses, flushes; /* under lock */
+	_Atomic unsigned long stale;
+};
+
+static struct gru_tlb_entry *tlb_find(struct gru *g, unsigned long vpn)
+{
+	lockdep_assert_held(&g->lock);
+	for (int i = 0; i < GRU_TLB_ENTRIES; i++)
+		if (g->tlb[i].valid && g->tlb[i].vpn == vpn)
+			return &g->tlb[i];
+	return NULL;
+}
+
+/* Flush the entries of [start, end). Caller holds g->lock. */
+static void tlb_flush_range(struct gru *g, unsigned long start, unsigned long end)
+{
+	lockdep_assert_held(&g->lock);
+	for (int i = 0; i < GRU_TLB_ENTRIES; i++) {
+		struct gru_tlb_entry *e = &g->tlb[i];
+
+		if (e->valid && e->vpn >= (start >> PAGE_SHIFT) &&
+		    e->vpn <= ((end - 1) >> PAGE_SHIFT)) {
+			e->valid = false;
+			g->flushes++;
+		}
+	}
+}
+
+/* Install (or refresh) the entry of @vpn, evicting round-robin. Caller holds g->lock. */
+static void tlb_install(struct gru *g, unsigned long vpn, unsigned long pfn, uint32_t gen,
+			bool write)
+{
+	struct gru_tlb_entry *e = tlb_find(g, vpn);
+
+	if (!e) {
+		for (int i = 0; i < GRU_TLB_ENTRIES && !e; i++)
+			if (!g->tlb[i].valid)
+				e = &g->tlb[i];
+	}
+	if (!e) {
+		e = &g->tlb[g->next_victim];
+		g->next_victim = (g->next_victim + 1) % GRU_TLB_ENTRIES;
+	}
+	*e = (struct gru_tlb_entry){
+		.valid = true,
+		.write = write,
+		.vpn = vpn,
+		.pfn = pfn,
+		.gen = gen,
+	};
+}
+
+/*
+ * invalidate_range_start: flush, and forbid refills until the matching _end.
+ * Never sleeps beyond the short g->lock section, so it never fails.
+ */
+static int gru_invalidate_range_start(struct mmu_notifier *mn,
+				      const struct mmu_notifier_range *range)
+{
+	struct gru *g = container_of(mn, struct gru, mn);
+
+	sm_mutex_lock(&g->lock);
+	/* Pairs with the seq/in_progress check in gru_fault(), under the same lock. */
+	g->seq++;
+	g->in_progress++;
+	if (!(g->flags & GRU_BROKEN))
+		tlb_flush_range(g, range->start, range->end);
+	sm_mutex_unlock(&g->lock);
+	return 0;
+}
+
+static void gru_invalidate_range_end(struct mmu_notifier *mn,
+				     const struct mmu_notifier_range *range)
+{
+	struct gru *g = container_of(mn, struct gru, mn);
+
+	(void)range;
+	sm_mutex_lock(&g->lock);
+	BUG_ON(g->in_progress == 0);
+	if (--g->in_progress == 0)
+		pthread_cond_broadcast(&g->range_done); /* Pairs with the wait in gru_fault(). */
+	sm_mutex_unlock(&g->lock);
+}
+
+/* The mm is torn down: nothing may be reached through the TLB any more. */
+static void gru_release(struct mmu_notifier *mn, struct mm_struct *mm)
+{
+	struct gru *g = container_of(mn, struct gru, mn);
+
+	(void)mm;
+	sm_mutex_lock(&g->lock);
+	g->released = true;
+	g->seq++;
+	tlb_flush_range(g, 0, ~0UL & PAGE_MASK);
+	sm_mutex_unlock(&g->lock);
+}
+
+/* Accessed bits of [start, end), cleared if @clear. Return: how many were set. */
+static int gru_age(struct gru *g, unsigned long start, unsigned long end, bool clear)
+{
+	int young = 0;
+
+	sm_mutex_lock(&g->lock);
+	for (int i = 0; i < GRU_TLB_ENTRIES; i++) {
+		struct gru_tlb_entry *e = &g->tlb[i];
+
+		if (!e->valid || !e->accessed || e->vpn < (start >> PAGE_SHIFT) ||
+		    e->vpn > ((end - 1) >> PAGE_SHIFT))
+			continue;
+		young++;
+		if (clear)
+			e->accessed = false; /* the next access through the entry sets it again */
+	}
+	sm_mutex_unlock(&g->lock);
+	return young;
+}
+
+static int gru_clear_flush_young(struct mmu_notifier *mn, struct mm_struct *mm, unsigned long start,
+				 unsigned long end)
+{
+	(void)mm;
+	return gru_age(container_of(mn, struct gru, mn), start, end, true);
+}
+
+static int gru_test_young(struct mmu_notifier *mn, struct mm_struct *mm, unsigned long addr)
+{
+	(void)mm;
+	return gru_age(container_of(mn, struct gru, mn), addr, addr + PAGE_SIZE, false);
+}
+
+static const struct mmu_notifier_ops gru_mmuops = {
+	.release = gru_release,
+	.clear_flush_young = gru_clear_flush_young,
+	.clear_young = gru_clear_flush_young,
+	.test_young = gru_test_young,
+	.invalidate_range_start = gru_invalidate_range_start,
+	.invalidate_range_end = gru_invalidate_range_end,
+};
+
+/*
+ * A TLB miss, resolved by the CPU: fault the page in on the primary MMU, read
+ * the PTE, and install it unless an invalidation began meanwhile or is still
+ * in progress (the collision-retry rule). Pins nothing.
+ */
+static int gru_fault(struct gru *g, unsigned long addr, bool write)
+{
+	struct mm_struct *mm = g->mn.mm;
+	int ret = -EAGAIN;
+
+	if (!mmget_not_zero(mm))
+		return -ESRCH; /* the address space has exited */
+	for (int tries = 0; tries < GRU_FAULT_RETRIES; tries++) {
+		struct vm_area_struct *vma;
+		unsigned long seq, pfn;
+		bool writable;
+		uint32_t gen;
+
+		sm_mutex_lock(&g->lock);
+		while (g->in_progress)
+			sm_cond_wait(&g->range_done, &g->lock);
+		seq = g->seq;
+		sm_mutex_unlock(&g->lock);
+
+		mmap_read_lock(mm);
+		vma = vma_lookup(mm, addr);
+		ret = vma ? handle_mm_fault(vma, addr,
+					    FAULT_FLAG_REMOTE | (write ? FAULT_FLAG_WRITE : 0))
+			  : -EFAULT;
+		if (!ret)
+			ret = follow_pfn_pte(mm, addr, &pfn, &writable, &gen);
+		mmap_read_unlock(mm);
+		if (ret == -ENOENT || (!ret && write && !writable)) {
+			ret = -EAGAIN; /* reclaimed or write-protected again meanwhile */
+			continue;
+		}
+		if (ret)
+			break;
+
+		sm_mutex_lock(&g->lock);
+		if (g->in_progress || g->seq != seq) {
+			sm_mutex_unlock(&g->lock);
+			ret = -EAGAIN;
+			continue;
+		}
+		tlb_install(g, addr >> PAGE_SHIFT, pfn, gen, writable);
+		g->misses++;
+		sm_mutex_unlock(&g->lock);
+		break;
+	}
+	mmput(mm); /* Pairs with mmget_not_zero() above. */
+	return ret;
+}
+
+/* Access within one page through the TLB, taking misses as needed. */
+static int gru_access_page(struct gru *g, unsigned long addr, void *buf, size_t len, bool write)
+{
+	unsigned long vpn = addr >> PAGE_SHIFT, off = addr & (PAGE_SIZE - 1);
+
+	for (int tries = 0; tries < GRU_FAULT_RETRIES; tries++) {
+		struct gru_tlb_entry *e;
+		int ret;
+
+		sm_mutex_lock(&g->lock);
+		e = tlb_find(g, vpn);
+		if (e && (!write || e->write)) {
+			char *frame;
+
+			if (!page_gen_valid(e->pfn, e->gen)) {
+				e->valid = false;
+				sm_mutex_unlock(&g->lock);
+				atomic_fetch_add(&g->stale, 1);
+				phys_report_stale(e->pfn, "gru");
+				return -EIO;
+			}
+			frame = (char *)page_address(pfn_to_page(e->pfn)) + off;
+			if (write)
+				memcpy(frame, buf, len);
+			else
+				memcpy(buf, frame, len);
+			e->accessed = true;
+			sm_mutex_unlock(&g->lock);
+			return 0;
+		}
+		sm_mutex_unlock(&g->lock);
+		ret = gru_fault(g, addr & PAGE_MASK, write);
+		if (ret && ret != -EAGAIN)
+			return ret;
+	}
+	return -EAGAIN;
+}
+
+static int gru_access(struct gru *g, unsigned long addr, void *buf, size_t len, bool write)
+{
+	if (addr + len < addr || addr + len > TASK_SIZE)
+		return -EFAULT;
+	while (len) {
+		size_t chunk = PAGE_SIZE - (addr & (PAGE_SIZE - 1));
+		int ret;
+
+		if (chunk > len)
+			chunk = len;
+		ret = gru_access_page(g, addr, buf, chunk, write);
+		if (ret)
+			return ret;
+		addr += chunk;
+		buf = (char *)buf + chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+int gru_read(struct gru *g, unsigned long addr, void *buf, size_t len)
+{
+	return gru_access(g, addr, buf, len, false);
+}
+
+int gru_write(struct gru *g, unsigned long addr, const void *buf, size_t len)
+{
+	return gru_access(g, addr, (void *)buf, len, true);
+}
+
+struct gru *gru_create(struct mm_struct *mm, unsigned int flags)
+{
+	struct gru *g;
+	int ret;
+
+	if (flags & ~GRU_BROKEN)
+		return ERR_PTR(-EINVAL);
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return ERR_PTR(-ENOMEM);
+	g->flags = flags;
+	sm_mutex_init(&g->lock, "gru->lock", LOCK_RANK_DRIVER_MMU);
+	pthread_cond_init(&g->range_done, NULL);
+	g->mn.ops = &gru_mmuops;
+	ret = mmu_notifier_register(&g->mn, mm); /* takes mm_count */
+	if (ret)
+		goto err_free;
+	return g;
+
+err_free:
+	pthread_cond_destroy(&g->range_done);
+	sm_mutex_destroy(&g->lock);
+	free(g);
+	return ERR_PTR(ret);
+}
+
+void gru_destroy(struct gru *g)
+{
+	/* Runs ->release if exit did not, waits for callbacks, drops mm_count. */
+	mmu_notifier_unregister(&g->mn, g->mn.mm);
+	BUG_ON(g->in_progress);
+	pthread_cond_destroy(&g->range_done);
+	sm_mutex_destroy(&g->lock);
+	free(g);
+}
+
+void gru_get_stats(struct gru *g, struct gru_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	sm_mutex_lock(&g->lock);
+	for (int i = 0; i < GRU_TLB_ENTRIES; i++) {
+		st->tlb += g->tlb[i].valid;
+		st->young += g->tlb[i].valid && g->tlb[i].accessed;
+	}
+	st->misses = g->misses;
+	st->flushes = g->flushes;
+	sm_mutex_unlock(&g->lock);
+	st->stale = atomic_load(&g->stale);
+}

@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: MIT
+/*
+ * VMs and vCPUs (see include/secmmu/kvm.h): creation and teardown, the vCPU
+ * threads and their request queues, guest reads and writes, and the
+ * checked random workload with its shadow copy of guest memory. The shadow
+ * MMU itself is in mmu.c; locking in kvm_internal.h.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "drivers/kvm/kvm_internal.h"
+#include "secmmu/err.h"
+
+#define KVM_RUN_MAX_REGIONS 64
+#define KVM_RUN_MAX_ACCESS 64
+
+enum vcpu_op { VCPU_READ, VCPU_WRITE, VCPU_RUN, VCPU_STOP };
+
+struct vcpu_request {
+	enum vcpu_op op;
+	unsigned long gpa;
+	void *buf;
+	size_t len;
+	unsigned long n, seed; /* VCPU_RUN */
+	int ret;
+	bool done;
+	struct vcpu_request *next;
+};
+
+struct kvm_vcpu {
+	struct kvm *kvm;
+	pthread_t thread;
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond;
+	struct vcpu_request *queue, **qtail;
+};
+
+/* --- the shadow copy (the workload's oracle) ---------------------------- */
+
+static unsigned long shadow_bucket(unsigned long gfn)
+{
+	return (gfn * 0x9e3779b97f4a7c15ULL) >> 54;
+}
+
+/* Caller holds shadow_lock. */
+static struct kvm_shadow_page *shadow_find(struct kvm *kvm, unsigned long gfn)
+{
+	struct kvm_shadow_page *sp;
+
+	lockdep_assert_held(&kvm->shadow_lock);
+	for (sp = kvm->shadow[shadow_bucket(gfn)]; sp; sp = sp->next)
+		if (sp->gfn == gfn)
+			return sp;
+	return NULL;
+}
+
+/* Caller holds shadow_lock. */
+static void shadow_forget_locked(struct kvm *kvm, unsigned long sgfn, unsigned long egfn)
+{
+	lockdep_assert_held(&kvm->shadow_lock);
+	for (int b = 0; b < KVM_SHADOW_BUCKETS; b++) {
+		struct kvm_shadow_page **pp = &kvm->shadow[b], *sp;
+
+		while ((sp = *pp)) {
+			if (sp->gfn >= sgfn && sp->gfn < egfn) {
+				*pp = sp->next;
+				free(sp);
+			} else {
+				pp = &sp->next;
+			}
+		}
+	}
+}
+
+/*
+ * kvm_shadow_forget() - guest memory [start, end) went away (an UNMAP or
+ * RELEASE invalidation): what the guest wrote there is no longer expected.
+ * Called from the invalidate callback; takes only shadow_lock (a leaf).
+ */
+void kvm_shadow_forget(struct kvm *kvm, unsigned long start, unsigned long end)
+{
+	sm_mutex_lock(&kvm->shadow_lock);
+	shadow_forget_locked(kvm, start >> PAGE_SHIFT, (end + PAGE_SIZE - 1) >> PAGE_SHIFT);
+	sm_mutex_unlock(&kvm->shadow_lock);
+}
+
+/* Record the guest's view of [gpa, gpa+len) of a known page (or learn the whole page). */
+static int shadow_record(struct kvm *kvm, unsigned long gpa, const void *buf, size_t len,
+			 bool learn)
+{
+	unsigned long gfn = gpa >> PAGE_SHIFT;
+	struct kvm_shadow_page *sp;
+	int ret = 0;
+
+	sm_mutex_lock(&kvm->shadow_lock);
+	sp = shadow_find(kvm, gfn);
+	if (!sp && learn) {
+		sp = malloc(sizeof(*sp));
+		if (!sp) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		sp->gfn = gfn;
+		sp->next = kvm->shadow[shadow_bucket(gfn)];
+		kvm->shadow[shadow_bucket(gfn)] = sp;
+	}
+	if (sp)
+		memcpy(sp->data + (gpa & (PAGE_SIZE - 1)), buf, len);
+out:
+	sm_mutex_unlock(&kvm->shadow_lock);
+	return ret;
+}
+
+/* Return: 1 if the page is known and [gpa, gpa+len) matches @buf, 0 if it differs, -ENOENT. */
+static int shadow_compare(struct kvm *kvm, unsigned long gpa, const void *buf, size_t len)
+{
+	struct kvm_shadow_page *sp;
+	int ret;
+
+	sm_mutex_lock(&kvm->shadow_lock);
+	sp = shadow_find(kvm, gpa >> PAGE_SHIFT);
+	if (!sp)
+		ret = -ENOENT;
+	else
+		ret = !memcmp(sp->data + (gpa & (PAGE_SIZE - 1)), buf, len);
+	sm_mutex_unlock(&kvm->shadow_lock);
+	return ret;
+}
+
+/* --- guest accesses ----------------------------------------------------- */
+
+static int guest_access(struct kvm *kvm, unsigned long gpa, void *buf, size_t len, bool write)
+{
+	if (gpa + len < gpa || gpa + len > TASK_SIZE)
+		return -EFAULT;
+	while (len) {
+		size_t chunk = PAGE_SIZE - (gpa & (PAGE_SIZE - 1));
+		int ret;
+
+		if (chunk > len)
+			chunk = len;
+		ret = kvm_guest_access_page(kvm, gpa, buf, chunk, write);
+		if (ret)
+			return ret;
+		if (write)
+			shadow_record(kvm, gpa, buf, chunk, false);
+		gpa += chunk;
+		buf = (char *)buf + chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+struct run_region {
+	unsigned long start, end;
+	bool writable;
+};
+
+static uint64_t xorshift(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+/* The readable VMAs of the guest's memory now. Return: how many, or -ESRCH. */
+static int run_collect(struct kvm *kvm, struct run_region *r)
+{
+	struct mm_struct *mm = kvm->mm;
+	unsigned long addr = 0;
+	int n = 0;
+
+	if (!mmget_not_zero(mm))
+		return -ESRCH;
+	mmap_read_lock(mm);
+	for (struct vm_area_struct *vma; n < KVM_RUN_MAX_REGIONS && (vma = find_vma(mm, addr));
+	     addr = vma->vm_end) {
+		if (!(vma->vm_flags & VM_READ) || (vma->vm_flags & (VM_IO | VM_PFNMAP)))
+			continue;
+		r[n].start = vma->vm_start;
+		r[n].end = vma->vm_end;
+		r[n].writable = vma->vm_flags & VM_WRITE;
+		n++;
+	}
+	mmap_read_unlock(mm);
+	mmput(mm); /* Pairs with mmget_not_zero(); called with no lock but workload_lock. */
+	return n;
+}
+
+/* One checked access of the workload. Caller holds workload_lock. */
+static int run_one(struct kvm *kvm, const struct run_region *rg, uint64_t *rng)
+{
+	unsigned long npages = (rg->end - rg->start) >> PAGE_SHIFT;
+	unsigned long page = rg->start + (xorshift(rng) % npages) * PAGE_SIZE;
+	size_t len = 1 + xorshift(rng) % KVM_RUN_MAX_ACCESS;
+	unsigned long gpa = page + xorshift(rng) % (PAGE_SIZE - len + 1);
+	bool write = rg->writable && (xorshift(rng) & 1);
+	unsigned char buf[KVM_RUN_MAX_ACCESS];
+	int ret, same;
+
+	lockdep_assert_held(&kvm->workload_lock);
+	if (shadow_compare(kvm, page, buf, 0) == -ENOENT) {
+		unsigned char *whole = malloc(PAGE_SIZE);
+
+		if (!whole)
+			return -ENOMEM;
+		ret = kvm_guest_access_page(kvm, page, whole, PAGE_SIZE, false);
+		if (!ret)
+			ret = shadow_record(kvm, page, whole, PAGE_SIZE, true);
+		free(whole);
+		if (ret)
+			return ret;
+	}
+	if (write) {
+		for (size_t i = 0; i < len; i++)
+			buf[i] = (unsigned char)xorshift(rng);
+		ret = kvm_guest_access_page(kvm, gpa, buf, len, true);
+		if (!ret)
+			shadow_record(kvm, gpa, buf, len, false);
+		return ret;
+	}
+	ret = kvm_guest_access_page(kvm, gpa, buf, len, false);
+	if (ret)
+		return ret;
+	same = shadow_compare(kvm, gpa, buf, len);
+	if (same == 0) {
+		atomic_fetch_add(&kvm->stat_mismatches, 1);
+		return -EIO;
+	}
+	return 0; /* forgotten meanwhile (-ENOENT): nothing to compare */
+}
+
+static int vcpu_run_workload(struct kvm *kvm, unsigned long n, unsigned long seed)
+{
+	struct run_region regions[KVM_RUN_MAX_REGIONS];
+	uint64_t rng = seed * 0x9e3779b97f4a7c15ULL + 0x2545f4914f6cdd1dULL;
+	int nr, ret = 0;
+
+	sm_mutex_lock(&kvm->workload_lock);
+	nr = run_collect(kvm, regions);
+	if (nr <= 0) {
+		ret = nr ? nr : -EINVAL;
+		goto out;
+	}
+	for (unsigned long i = 0; i < n && !ret; i++)
+		ret = run_one(kvm, &regions[xorshift(&rng) % (unsigned long)nr], &rng);
+out:
+	sm_mutex_unlock(&kvm->workload_lock);
+	return ret;
+}
+
+/* --- vCPU threads ------------------------------------------------------- */
+
+static int vcpu_execute(struct kvm *kvm, struct vcpu_request *req)
+{
+	int ret;
+
+	switch (req->op) {
+	case VCPU_READ:
+		return guest_access(kvm, req->gpa, req->buf, req->len, false);
+	case VCPU_WRITE:
+		sm_mutex_lock(&kvm->workload_lock);
+		ret = guest_access(kvm, req->gpa, req->buf, req->len, true);
+		sm_mutex_unlock(&kvm->workload_lock);
+		return ret;
+	case VCPU_RUN:
+		return vcpu_run_workload(kvm, req->n, req->seed);
+	default:
+		return 0;
+	}
+}
+
+/* The vCPU: a real thread running queued guest accesses in order. */
+static void *vcpu_thread(void *arg)
+{
+	struct kvm_vcpu *vcpu = arg;
+
+	for (;;) {
+		struct vcpu_request *req;
+		enum vcpu_op op;
+
+		pthread_mutex_lock(&vcpu->qlock);
+		while (!vcpu->queue)
+			pthread_cond_wait(&vcpu->qcond, &vcpu->qlock);
+		req = vcpu->queue;
+		vcpu->queue = req->next;
+		if (!vcpu->queue)
+			vcpu->qtail = &vcpu->queue;
+		pthread_mutex_unlock(&vcpu->qlock);
+
+		op = req->op;
+		req->ret = vcpu_execute(vcpu->kvm, req);
+		/* @req lives on the submitter's stack: not to be touched once done. */
+		pthread_mutex_lock(&vcpu->qlock);
+		req->done = true;
+		pthread_cond_broadcast(&vcpu->qcond);
+		pthread_mutex_unlock(&vcpu->qlock);
+		if (op == VCPU_STOP)
+			return NULL;
+	}
+}
+
+static int vcpu_submit(struct kvm_vcpu *vcpu, struct vcpu_request *req)
+{
+	pthread_mutex_lock(&vcpu->qlock);
+	*vcpu->qtail = req;
+	vcpu->qtail = &req->next;
+	pthread_cond_broadcast(&vcpu->qcond);
+	while (!req->done)
+		pthread_cond_wait(&vcpu->qcond, &vcpu->qlock);
+	pthread_mutex_unlock(&vcpu->qlock);
+	return req->ret;
+}
+
+int kvm_vcpu_read(struct kvm_vcpu *vcpu, unsigned long gpa, void *buf, size_t len)
+{
+	struct vcpu_request req = { .op = VCPU_READ, .gpa = gpa, .buf = buf, .len = len };
+
+	return vcpu_submit(vcpu, &req);
+}
+
+int kvm_vcpu_write(struct kvm_vcpu *vcpu, unsigned long gpa, const void *buf, size_t len)
+{
+	struct vcpu_request req = { .op = VCPU_WRITE, .gpa = gpa, .buf = (void *)buf, .len = len };
+
+	return vcpu_submit(vcpu, &req);
+}
+
+int kvm_vcpu_run(struct kvm_vcpu *vcpu, unsigned long n, unsigned long seed)
+{
+	struct vcpu_request req = { .op = VCPU_RUN, .n = n, .seed = seed };
+
+	return vcpu_submit(vcpu, &req);
+}
+
+struct kvm_vcpu *kvm_create_vcpu(struct kvm *kvm)
+{
+	struct kvm_vcpu *vcpu;
+	int ret;
+
+	vcpu = calloc(1, sizeof(*vcpu));
+	if (!vcpu)
+		return ERR_PTR(-ENOMEM);
+	vcpu->kvm = kvm;
+	vcpu->qtail = &vcpu->queue;
+	pthread_mutex_init(&vcpu->qlock, NULL);
+	pthread_cond_init(&vcpu->qcond, NULL);
+	pthread_mutex_lock(&kvm->vcpus_lock);
+	if (kvm->nr_vcpus == KVM_MAX_VCPUS) {
+		ret = -ENOSPC;
+		goto err_unlock;
+	}
+	ret = -pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+	if (ret)
+		goto err_unlock;
+	kvm->vcpus[kvm->nr_vcpus++] = vcpu;
+	pthread_mutex_unlock(&kvm->vcpus_lock);
+	return vcpu;
+
+err_unlock:
+	pthread_mutex_unlock(&kvm->vcpus_lock);
+	pthread_cond_destroy(&vcpu->qcond);
+	pthread_mutex_destroy(&vcpu->qlock);
+	free(vcpu);
+	return ERR_PTR(ret);
+}
+
+static void kvm_destroy_vcpu(struct kvm_vcpu *vcpu)
+{
+	struct vcpu_request req = { .op = VCPU_STOP };
+
+	vcpu_submit(vcpu, &req);
+	pthread_join(vcpu->thread, NULL);
+	pthread_cond_destroy(&vcpu->qcond);
+	pthread_mutex_destroy(&vcpu->qlock);
+	free(vcpu);
+}
+
+/* --- VMs ---------------------------------------------------------------- */
+
+struct kvm *kvm_create_vm(struct mm_struct *mm, unsigned int flags)
+{
+	struct kvm *kvm;
+	int ret;
+
+	if (flags & ~(KVM_VM_PIN | KVM_VM_BROKEN) ||
+	    (flags & KVM_VM_PIN && flags & KVM_VM_BROKEN) || mm_users_read(mm) <= 0)
+		return ERR_PTR(-EINVAL);
+	kvm = calloc(1, sizeof(*kvm));
+	if (!kvm)
+		return ERR_PTR(-ENOMEM);
+	kvm->flags = flags;
+	kvm->mm = mm;
+	mmgrab(mm); /* kvm->mm = current->mm; mmgrab(kvm->mm) */
+	sm_mutex_init(&kvm->workload_lock, "kvm->workload_lock", LOCK_RANK_DRIVER);
+	sm_mutex_init(&kvm->shadow_lock, "kvm->shadow_lock", LOCK_RANK_LEAF);
+	pthread_mutex_init(&kvm->vcpus_lock, NULL);
+	ret = kvm_mmu_init(kvm); /* registers the notifier: the seed 004 hunk */
+	if (ret)
+		goto err_free;
+	return kvm;
+
+err_free:
+	pthread_mutex_destroy(&kvm->vcpus_lock);
+	sm_mutex_destroy(&kvm->shadow_lock);
+	sm_mutex_destroy(&kvm->workload_lock);
+	mmdrop(mm); /* Pairs with mmgrab() above. */
+	free(kvm);
+	return ERR_PTR(ret);
+}
+
+void kvm_destroy_vm(struct kvm *kvm)
+{
+	struct mm_struct *mm = kvm->mm;
+
+	for (int i = 0; i < kvm->nr_vcpus; i++)
+		kvm_destroy_vcpu(kvm->vcpus[i]);
+	kvm->nr_vcpus = 0;
+	kvm_mmu_destroy(kvm);
+	sm_mutex_lock(&kvm->shadow_lock);
+	shadow_forget_locked(kvm, 0, ~0UL);
+	sm_mutex_unlock(&kvm->shadow_lock);
+	pthread_mutex_destroy(&kvm->vcpus_lock);
+	sm_mutex_destroy(&kvm->shadow_lock);
+	sm_mutex_destroy(&kvm->workload_lock);
+	free(kvm);
+	mmdrop(mm); /* Pairs with mmgrab() in kvm_create_vm(). */
+}

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: MIT
+/* The bookkeeping invariants of frames and swap slots; see include/secmmu/check.h. */
+#include <stdlib.h>
+
+#include "mm/swap_internal.h"
+#include "secmmu/check.h"
+#include "secmmu/swap.h"
+
+struct check_ctx {
+	check_report_fn report;
+	void *arg;
+	unsigned long problems;
+	unsigned int *maps;  /* PTEs mapping each pfn */
+	unsigned int *swaps; /* swap entries naming each slot */
+	unsigned long nr_frames, nr_slots;
+	struct shmem_obj **objs; /* shared objects already counted */
+	size_t nr_objs, cap_objs;
+};
+
+/* Count a shared object's swapped pages once, however many VMAs map it. */
+static void count_shmem(struct check_ctx *c, struct shmem_obj *obj)
+{
+	for (size_t i = 0; i < c->nr_objs; i++)
+		if (c->objs[i] == obj)
+			return;
+	if (c->nr_objs == c->cap_objs) {
+		size_t cap = c->cap_objs ? 2 * c->cap_objs : 16;
+		struct shmem_obj **bigger = realloc(c->objs, cap * sizeof(*bigger));
+
+		if (!bigger)
+			return;
+		c->objs = bigger;
+		c->cap_objs = cap;
+	}
+	c->objs[c->nr_objs++] = obj;
+	sm_mutex_lock(&obj->lock);
+	for (unsigned long i = 0; i < obj->nr_pages; i++)
+		if (obj->swap[i] && obj->swap[i] - 1 < c->nr_slots)
+			c->swaps[obj->swap[i] - 1]++;
+	sm_mutex_unlock(&obj->lock);
+}
+
+static void problem(struct check_ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	c->problems++;
+	va_start(ap, fmt);
+	c->report(c->arg, fmt, ap);
+	va_end(ap);
+}
+
+static void count_pte(struct check_ctx *c, struct mm_struct *mm, uint64_t pte)
+{
+	if (pte_present(pte)) {
+		unsigned long pfn = pte_pfn(pte);
+
+		if (pfn >= c->nr_frames)
+			problem(c, "mm %lu: a PTE maps pfn %lu outside physical memory", mm_id(mm),
+				pfn);
+		else if (!is_zero_pfn(pfn))
+			c->maps[pfn]++;
+	} else if (pte_is_swap(pte)) {
+		if (pte_pfn(pte) >= c->nr_slots)
+			problem(c, "mm %lu: a swap entry names slot %lu beyond the device", mm_id(mm),
+				pte_pfn(pte));
+		else
+			c->swaps[pte_pfn(pte)]++;
+	}
+}
+
+static int count_mm(struct mm_struct *mm, void *arg)
+{
+	struct check_ctx *c = arg;
+	struct vm_area_struct *vma;
+
+	mmap_read_lock(mm);
+	for (vma = vma_first(mm); vma; vma = vma_next(vma)) {
+		struct shmem_obj *obj = vma_core(vma)->shm;
+
+		sm_mutex_lock(&mm->page_table_lock);
+		for (unsigned long a = pte_next_table(mm, vma->vm_start, vma->vm_end);
+		     a < vma->vm_end; a += PAGE_SIZE) {
+			pte_t *ptep = pte_offset(mm, a);
+
+			if (!ptep) {
+				a = pte_next_table(mm, a, vma->vm_end) - PAGE_SIZE;
+				continue;
+			}
+			count_pte(c, mm, pte_load(ptep));
+		}
+		sm_mutex_unlock(&mm->page_table_lock);
+		if (obj && c->nr_slots)
+			count_shmem(c, obj);
+	}
+	mmap_read_unlock(mm);
+	return 0;
+}
+
+unsigned long mm_check_invariants(check_report_fn report, void *arg)
+{
+	struct check_ctx c = { .report = report, .arg = arg };
+
+	if (!phys_initialized())
+		return 0;
+	c.nr_frames = phys_total_frames() + 1;
+	c.nr_slots = swap_slots_total();
+	c.maps = calloc(c.nr_frames, sizeof(*c.maps));
+	c.swaps = calloc(c.nr_slots ? c.nr_slots : 1, sizeof(*c.swaps));
+	if (!c.maps || !c.swaps) {
+		free(c.maps);
+		free(c.swaps);
+		return 0;
+	}
+	if (phys_used_frames() + phys_free_frames() != phys_total_frames())
+		problem(&c, "frames: %lu used + %lu free != %lu total", phys_used_frames(),
+			phys_free_frames(), phys_total_frames());
+	if (phys_stale_count())
+		problem(&c, "devices used %lu stale translations (a frame freed or reused under a "
+			    "secondary MMU)",
+			phys_stale_count());
+	mm_for_each_live(count_mm, &c);
+	for (unsigned long pfn = 1; pfn < c.nr_frames; pfn++) {
+		struct page *page = pfn_to_page(pfn);
+		int refs = page_ref_count(page), maps = page_mapcount(page);
+		int pins = atomic_load(&page->_pincount);
+
+		/* Exited mms have no PTEs left, so every PTE is in a live mm. */
+		if (c.maps[pfn] != (unsigned int)maps)
+			problem(&c, "frame %lu: map count %d but %u PTEs map it", pfn, maps,
+				c.maps[pfn]);
+		if (refs && refs < maps + pins * GUP_PIN_COUNTING_BIAS)
+			problem(&c, "frame %lu: %d references for %d mappings and %d pins", pfn,
+				refs, maps, pins);
+		if (!refs && (maps || pins))
+			problem(&c, "frame %lu: free but mapped %d times, pinned %d times", pfn, maps,
+				pins);
+	}
+	for (unsigned long slot = 0; slot < c.nr_slots; slot++)
+		if (swap_count(slot) != c.swaps[slot])
+			problem(&c, "swap slot %lu: count %u but %u swap entries name it", slot,
+				swap_count(slot), c.swaps[slot]);
+	free(c.objs);
+	free(c.maps);
+	free(c.swaps);
+	return c.problems;
+}

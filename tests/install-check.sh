@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# tests/install-check.sh - `make install` into a temporary prefix, then check
+# that it holds the library, the headers, the command, secmmu.pc and the man
+# page, and that examples/mirror_buffer.c builds against the installed copy
+# through pkg-config and runs. Uses the default build (build/). Exit 0 if so.
+set -eu
+
+SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
+cd "$SRCDIR"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/secmmu-install.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+prefix=$tmp/prefix
+
+make --no-print-directory -s install PREFIX="$prefix" SANITIZE= >"$tmp/install.log" 2>&1 ||
+	{ cat "$tmp/install.log"; exit 1; }
+for f in bin/secmmu lib/libsecmmu.a lib/libsecmmu.so lib/pkgconfig/secmmu.pc \
+	include/secmmu/mm.h include/secmmu/mmu_notifier.h include/secmmu/trace.h \
+	share/man/man1/secmmu.1; do
+	[ -f "$prefix/$f" ] || { echo "install-check: $f not installed"; exit 1; }
+done
+export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
+[ "$(pkg-config --variable=prefix secmmu)" = "$prefix" ] ||
+	{ echo "install-check: secmmu.pc has the wrong prefix"; exit 1; }
+# shellcheck disable=SC2046
+${CC:-cc} -std=c11 -Wall -Wextra -Werror -o "$tmp/mirror_buffer" examples/mirror_buffer.c \
+	$(pkg-config --cflags --libs secmmu)
+LD_LIBRARY_PATH=$prefix/lib "$tmp/mirror_buffer" >"$tmp/run.log" 2>&1 ||
+	{ cat "$tmp/run.log"; exit 1; }
+"$prefix/bin/secmmu" --help | grep -q -- --trace
+if command -v man >/dev/null 2>&1; then
+	man -l "$prefix/share/man/man1/secmmu.1" 2>/dev/null | grep -q 'EXIT STATUS'
+fi
+echo "install-check: ok ($prefix)"

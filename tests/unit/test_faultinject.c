@@ -1,0 +1,372 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Fault injection: walk N over every kzalloc() site of a path
+ * (fault_inject_alloc(N), N = 1, 2, ... until the path succeeds without a
+ * hit). Each failure must return a clean negative errno and leave nothing
+ * behind: kzalloc_live(), the frames in use, mm_live_count(), file count and
+ * the mm's mm_users/mm_count back to where they were. Also: the -EAGAIN
+ * non-blockable invalidation path.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "base/rcu.h"
+#include "harness.h"
+#include "secmmu/err.h"
+#include "secmmu/iommu.h"
+#include "secmmu/mirror.h"
+#include "secmmu/mmu_notifier.h"
+#include "secmmu/sched.h"
+#include "secmmu/vfio.h"
+#include "testutil.h"
+
+struct snap {
+	long live, files;
+	unsigned long frames, mms;
+	int users, count;
+};
+
+static struct mm_struct *g_mm; /* the mm whose counters are watched */
+
+static void take(struct snap *s)
+{
+	sm_rcu_barrier();
+	s->live = kzalloc_live();
+	s->files = file_live_count();
+	s->frames = phys_used_frames();
+	s->mms = mm_live_count();
+	s->users = g_mm ? mm_users_read(g_mm) : 0;
+	s->count = g_mm ? mm_count_read(g_mm) : 0;
+}
+
+static void same(const struct snap *a, const struct snap *b, const char *what, unsigned long n)
+{
+	if (a->live != b->live || a->files != b->files || a->frames != b->frames ||
+	    a->mms != b->mms || a->users != b->users || a->count != b->count)
+		FAIL("%s with allocation %lu failing: left behind kzalloc %ld->%ld files %ld->%ld "
+		     "frames %lu->%lu mms %lu->%lu users %d->%d count %d->%d",
+		     what, n, a->live, b->live, a->files, b->files, a->frames, b->frames, a->mms,
+		     b->mms, a->users, b->users, a->count, b->count);
+}
+
+/*
+ * Walk: @op returns 0 on success (then @undo is called) or a negative errno.
+ * Return: the number of allocation sites found.
+ */
+static unsigned long walk(const char *what, long (*op)(void), void (*undo)(void))
+{
+	/*
+	 * Warm-up: state that legitimately outlives one op+undo (the mm's
+	 * notifier subscriptions container, a VFIO container's mm) exists first.
+	 */
+	if (op() != 0)
+		FAIL("%s: warm-up call failed", what);
+	undo();
+	for (unsigned long n = 1; n < 10000; n++) {
+		struct snap a, b;
+		unsigned long hits;
+		long r;
+
+		take(&a);
+		hits = fault_inject_alloc_hits();
+		fault_inject_alloc(n);
+		r = op();
+		fault_inject_alloc(0);
+		if (fault_inject_alloc_hits() == hits) {
+			if (r != 0)
+				FAIL("%s: failed with %ld without an injected failure", what, r);
+			undo();
+			take(&b);
+			same(&a, &b, what, 0);
+			return n - 1;
+		}
+		if (r == 0)
+			FAIL("%s: allocation %lu failed but the call returned success", what, n);
+		if (r != -ENOMEM && r != -EINTR && r != -EAGAIN)
+			FAIL("%s: allocation %lu failed: unexpected errno %ld", what, n, r);
+		take(&b);
+		same(&a, &b, what, n);
+	}
+	FAIL("%s: more than 10000 allocation sites?", what);
+	return 0;
+}
+
+/* ---- the paths ---- */
+
+static struct task_struct *g_task, *g_child;
+static struct mm_struct *g_dup;
+static struct mirror *g_mirror;
+static struct iommu_device *g_dev;
+static struct iommu_sva *g_bond;
+static struct tce_container *g_cont;
+
+static int nop_start(struct mmu_notifier *mn, const struct mmu_notifier_range *r)
+{
+	(void)mn;
+	(void)r;
+	return 0;
+}
+static const struct mmu_notifier_ops nop_ops = { .invalidate_range_start = nop_start };
+static struct mmu_notifier g_mn;
+
+static long op_register(void)
+{
+	memset(&g_mn, 0, sizeof(g_mn));
+	g_mn.ops = &nop_ops;
+	return mmu_notifier_register(&g_mn, g_mm);
+}
+static void undo_register(void)
+{
+	mmu_notifier_unregister(&g_mn, g_mm);
+}
+
+static bool inv_ok(struct mmu_interval_notifier *s, const struct mmu_notifier_range *r,
+		   unsigned long seq)
+{
+	(void)r;
+	mmu_interval_set_seq(s, seq);
+	return true;
+}
+static const struct mmu_interval_notifier_ops iops = { .invalidate = inv_ok };
+static struct mmu_interval_notifier g_isub;
+
+static long op_interval(void)
+{
+	memset(&g_isub, 0, sizeof(g_isub));
+	return mmu_interval_notifier_insert(&g_isub, g_mm, TBASE, PG(4), &iops);
+}
+static void undo_interval(void)
+{
+	mmu_interval_notifier_remove(&g_isub);
+}
+
+static long op_mirror(void)
+{
+	g_mirror = mirror_create(g_mm, 0);
+	return IS_ERR(g_mirror) ? PTR_ERR(g_mirror) : 0;
+}
+static void undo_mirror(void)
+{
+	mirror_destroy(g_mirror);
+}
+
+static long op_dup_mm(void)
+{
+	g_dup = dup_mm(g_mm);
+	return IS_ERR_OR_NULL(g_dup) ? (g_dup ? PTR_ERR(g_dup) : -ENOMEM) : 0;
+}
+static void undo_dup_mm(void)
+{
+	mmput(g_dup);
+}
+
+static long op_fork(void)
+{
+	return task_fork(g_task, "child", &g_child);
+}
+static void undo_fork(void)
+{
+	ASSERT_EQ(task_exit(g_child), 0);
+	task_free(g_child);
+}
+
+static long op_mmap(void)
+{
+	long r = mm_mmap(g_mm, TBASE + PG(64), PG(8), PROT_READ | PROT_WRITE, MAP_PRIVATE, NULL, 0);
+	unsigned char b;
+
+	if (r < 0) /* nothing half-made: the range is still unmapped */
+		ASSERT_EQ(mm_read(g_mm, TBASE + PG(64), &b, 1), -EFAULT);
+	return r < 0 ? r : 0;
+}
+static void undo_mmap(void)
+{
+	ASSERT_EQ(mm_munmap(g_mm, TBASE + PG(64), PG(8)), 0);
+}
+
+/* mmap that splits an existing VMA in the middle (more allocation sites) */
+static long op_mmap_split(void)
+{
+	long r = mm_mmap(g_mm, TBASE + PG(1), PG(1), PROT_READ, MAP_PRIVATE, NULL, 0);
+
+	return r < 0 ? r : 0;
+}
+static void undo_mmap_split(void)
+{
+	ASSERT_EQ(mm_mprotect(g_mm, TBASE + PG(1), PG(1), PROT_READ | PROT_WRITE), 0);
+}
+
+static long op_vfio_open(void)
+{
+	return vfio_spapr_tce_open(g_task, &g_cont);
+}
+static void undo_vfio_open(void)
+{
+	ASSERT_EQ(vfio_container_close(g_cont, g_task), 0);
+	vfio_container_put(g_cont);
+}
+
+static long op_vfio_register(void)
+{
+	return tce_iommu_register_pages(g_cont, g_mm, TBASE, PG(4));
+}
+static void undo_vfio_register(void)
+{
+	ASSERT_EQ(tce_iommu_unregister_pages(g_cont, g_mm, TBASE, PG(4)), 0);
+}
+
+static long op_sva_bind(void)
+{
+	g_bond = iommu_sva_bind_device(g_dev, g_mm);
+	return IS_ERR(g_bond) ? PTR_ERR(g_bond) : 0;
+}
+static void undo_sva_bind(void)
+{
+	iommu_sva_unbind_device(g_bond);
+}
+
+static void world_up(void)
+{
+	MM_TEST_SETUP();
+	g_mm = mm_alloc();
+	ASSERT_NOT_NULL(g_mm);
+	map_anon(g_mm, TBASE, 4, PROT_RW, false);
+	write_pages(g_mm, TBASE, 4, 7);
+	g_task = task_create("p", g_mm);
+	ASSERT_NOT_NULL(g_task);
+}
+
+static void world_down(void)
+{
+	ASSERT_EQ(task_exit(g_task), 0);
+	task_free(g_task);
+	g_mm = NULL;
+}
+
+#define WALK(what, op, undo)                                                                       \
+	do {                                                                                       \
+		unsigned long sites_ = walk(what, op, undo);                                       \
+		printf("%s: %lu allocation sites\n", what, sites_);                                \
+	} while (0)
+
+TEST(faultinject_mmu_notifier_register)
+{
+	world_up();
+	WALK("mmu_notifier_register", op_register, undo_register);
+	world_down();
+}
+
+TEST(faultinject_interval_notifier_insert)
+{
+	world_up();
+	WALK("mmu_interval_notifier_insert", op_interval, undo_interval);
+	world_down();
+}
+
+TEST(faultinject_mirror_create)
+{
+	world_up();
+	WALK("mirror_create", op_mirror, undo_mirror);
+	world_down();
+}
+
+TEST(faultinject_dup_mm_and_task_fork)
+{
+	world_up();
+	WALK("dup_mm", op_dup_mm, undo_dup_mm);
+	WALK("task_fork", op_fork, undo_fork);
+	check_pages(g_mm, TBASE, 4, 7);
+	world_down();
+}
+
+TEST(faultinject_mm_mmap)
+{
+	world_up();
+	WALK("mm_mmap", op_mmap, undo_mmap);
+	WALK("mm_mmap (split)", op_mmap_split, undo_mmap_split);
+	check_pages(g_mm, TBASE, 4, 7);
+	world_down();
+}
+
+TEST(faultinject_vfio_register)
+{
+	world_up();
+	WALK("vfio_spapr_tce_open", op_vfio_open, undo_vfio_open);
+	ASSERT_EQ(vfio_spapr_tce_open(g_task, &g_cont), 0);
+	WALK("tce_iommu_register_pages", op_vfio_register, undo_vfio_register);
+	ASSERT_EQ(vfio_container_close(g_cont, g_task), 0);
+	vfio_container_put(g_cont);
+	world_down();
+}
+
+TEST(faultinject_sva_bind)
+{
+	g_dev = NULL;
+	world_up();
+	g_dev = iommu_device_create("fi", 0);
+	ASSERT(!IS_ERR(g_dev));
+	WALK("iommu_sva_bind_device", op_sva_bind, undo_sva_bind);
+	ASSERT_EQ(iommu_device_destroy(g_dev), 0);
+	world_down();
+}
+
+/* ---- -EAGAIN: a non-blockable invalidation with a subscriber that must sleep ---- */
+
+static atomic_int ends, starts;
+static int eagain_start(struct mmu_notifier *mn, const struct mmu_notifier_range *r)
+{
+	(void)mn;
+	return mmu_notifier_range_blockable(r) ? 0 : -EAGAIN;
+}
+static void count_end(struct mmu_notifier *mn, const struct mmu_notifier_range *r)
+{
+	(void)mn;
+	(void)r;
+	atomic_fetch_add(&ends, 1);
+}
+static const struct mmu_notifier_ops eagain_ops = { .invalidate_range_start = eagain_start };
+static int count_start(struct mmu_notifier *mn, const struct mmu_notifier_range *r)
+{
+	(void)mn;
+	(void)r;
+	atomic_fetch_add(&starts, 1);
+	return 0;
+}
+static const struct mmu_notifier_ops ok_ops = { .invalidate_range_start = count_start,
+						.invalidate_range_end = count_end };
+
+TEST(faultinject_nonblock_start_eagain)
+{
+	struct mmu_notifier bad = { .ops = &eagain_ops }, good = { .ops = &ok_ops };
+	struct mmu_notifier_range range;
+	unsigned long seq;
+
+	world_up();
+	memset(&g_isub, 0, sizeof(g_isub));
+	ASSERT_EQ(mmu_interval_notifier_insert(&g_isub, g_mm, TBASE, PG(4), &iops), 0);
+	ASSERT_EQ(mmu_notifier_register(&good, g_mm), 0);
+	ASSERT_EQ(mmu_notifier_register(&bad, g_mm), 0);
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, g_mm, TBASE, TBASE + PG(4));
+	range.flags &= ~MMU_NOTIFIER_RANGE_BLOCKABLE;
+	ASSERT_EQ(mmu_notifier_invalidate_range_start_nonblock(&range), -EAGAIN);
+	/* No _end after a failed start, and the interval sequence is not left odd. */
+	seq = mmu_interval_read_begin(&g_isub); /* would wait forever if left invalidating */
+	/* A subscriber that had started is backed out with its _end (as Linux does). */
+	ASSERT_EQ(atomic_load(&ends), atomic_load(&starts));
+	atomic_store(&ends, 0);
+	atomic_store(&starts, 0);
+
+	/* A blockable invalidation still works and ends. */
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, g_mm, TBASE, TBASE + PG(4));
+	mmu_notifier_invalidate_range_start(&range);
+	mmu_notifier_invalidate_range_end(&range);
+	ASSERT_EQ(atomic_load(&ends), 1);
+	ASSERT(mmu_interval_read_retry(&g_isub, seq));
+	check_pages(g_mm, TBASE, 4, 7);
+
+	mmu_notifier_unregister(&bad, g_mm);
+	mmu_notifier_unregister(&good, g_mm);
+	mmu_interval_notifier_remove(&g_isub);
+	world_down();
+}

@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The torture program (tests/torture/torture.c) in short mode for make check:
+ * TORTURE_S seconds (default 20), 4 threads, a time-derived seed printed on
+ * failure. VFIO is left out until tests/unit/test_regress_rcu_callback_mmdrop.c
+ * passes (it aborts the process within seconds). `make torture` is the long run.
+ */
+#define main torture_main
+#include "../torture/torture.c"
+#undef main
+
+#include "harness.h"
+
+TEST(torture_short)
+{
+	char secs[32];
+	const char *s = getenv("TORTURE_S");
+	char *argv[] = { "torture", "--secs", secs, "--no-vfio", NULL };
+
+	snprintf(secs, sizeof(secs), "%s", s && *s ? s : "20");
+	if (torture_main(4, argv) != 0)
+		FAIL("torture failed");
+}
