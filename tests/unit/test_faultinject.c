@@ -193,7 +193,9 @@ static long op_mmap_split(void)
 }
 static void undo_mmap_split(void)
 {
+	/* MAP_FIXED replaced the page with a zero page: restore the pattern too. */
 	ASSERT_EQ(mm_mprotect(g_mm, TBASE + PG(1), PG(1), PROT_READ | PROT_WRITE), 0);
+	write_pages(g_mm, TBASE + PG(1), 1, 8);
 }
 
 static long op_vfio_open(void)
