@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #define _LGPL_SOURCE
@@ -55,6 +56,7 @@ _Static_assert(sizeof(((struct sm_rcu_head *)0)->urcu_head) >= sizeof(struct rcu
 static pthread_key_t reg_key;
 static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
 static _Thread_local bool registered;
+static _Atomic unsigned long nr_queued; /* callbacks ever queued, for sm_rcu_barrier() */
 static _Thread_local unsigned int nesting;
 
 static void unregister_thread(void *unused)
@@ -129,14 +131,25 @@ void sm_call_rcu(struct sm_rcu_head *head, void (*fn)(struct sm_rcu_head *head))
 {
 	ensure_registered();
 	head->fn = fn;
+	atomic_fetch_add(&nr_queued, 1);
 	cb_release(head); /* Pairs with cb_acquire() in rcu_trampoline(). */
 	urcu_memb_call_rcu((struct rcu_head *)(void *)head->urcu_head, rcu_trampoline);
 }
 
 void sm_rcu_barrier(void)
 {
+	unsigned long before;
+
 	BUG_ON(nesting);
 	ensure_registered();
-	urcu_memb_barrier();
+	/*
+	 * A callback may queue another (a notifier's free drops the last
+	 * mm_count, whose teardown frees an object through RCU): wait again
+	 * until a whole round queued nothing new.
+	 */
+	do {
+		before = atomic_load(&nr_queued);
+		urcu_memb_barrier();
+	} while (atomic_load(&nr_queued) != before);
 	gp_acquire();
 }

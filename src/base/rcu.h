@@ -35,7 +35,7 @@ bool sm_rcu_read_ongoing(void);
 void sm_synchronize_rcu(void);
 /* Run @fn after a grace period, on liburcu's callback thread. */
 void sm_call_rcu(struct sm_rcu_head *head, void (*fn)(struct sm_rcu_head *head));
-/* Wait until every callback queued so far has run. */
+/* Wait until every callback queued so far has run, and those they queued. */
 void sm_rcu_barrier(void);
 
 #define sm_rcu_dereference(p) __atomic_load_n(&(p), __ATOMIC_ACQUIRE)

@@ -118,7 +118,15 @@ static int do_swap_page(struct vm_area_struct *vma, unsigned long addr, uint64_t
 	if (ret)
 		return ret;
 	page = swap_cache_get(slot);
-	if (!page) {
+	if (page) {
+		/*
+		 * The cached page may be mapped by every mm that shares the slot
+		 * (fork copied the swap entry): it is not exclusive to us any
+		 * more, whatever it was when it was paged out, so a write must
+		 * copy it rather than reuse it.
+		 */
+		ClearPageFlag(page, PG_anon_exclusive);
+	} else {
 		cached = false;
 		page = alloc_page();
 		if (!page)
