@@ -4,6 +4,7 @@
  * anonymous pages) and shmem_obj (the object behind MAP_SHARED|MAP_ANONYMOUS).
  */
 #include <errno.h>
+#include <sched.h>
 
 #include "base/alloc.h"
 #include "mm/internal.h"
@@ -185,6 +186,16 @@ int shmem_obj_get_page(struct shmem_obj *obj, unsigned long pgoff, struct page *
 		return -EFAULT; /* SIGBUS: beyond the object */
 	new = alloc_page();
 	sm_mutex_lock(&obj->lock);
+	/*
+	 * A migration holds the page locked until the object points at the new
+	 * frame (find_lock_page() in Linux): handing out the old one meanwhile
+	 * would map a frame the object is about to drop.
+	 */
+	while (obj->pages[pgoff] && PageTest(obj->pages[pgoff], PG_locked)) {
+		sm_mutex_unlock(&obj->lock);
+		sched_yield();
+		sm_mutex_lock(&obj->lock);
+	}
 	page = obj->pages[pgoff];
 	if (!page) {
 		if (!new) {

@@ -89,13 +89,22 @@ static int copy_page_range(struct vm_area_struct *dst, struct vm_area_struct *sr
 			continue;
 		}
 		if (spte & PTE_MIGRATING) {
-			/* The migration will find the child's entry through the shared anon_vma. */
+			/*
+			 * The migration will find the child's entry through the
+			 * shared anon_vma. Both entries lose their write bit, as a
+			 * present PTE would: whatever frame they come back to is
+			 * shared copy-on-write from now on.
+			 */
+			struct page *page = pfn_to_page(pte_pfn(spte));
+
 			dp = pte_alloc(dst_mm, a);
 			if (!dp) {
 				err = -ENOMEM;
 				break;
 			}
-			get_page(pfn_to_page(pte_pfn(spte)));
+			get_page(page);
+			ClearPageFlag(page, PG_anon_exclusive);
+			set_pte(src_mm, sp, spte & ~PTE_WRITE);
 			set_pte(dst_mm, dp, spte & ~PTE_WRITE);
 			continue;
 		}

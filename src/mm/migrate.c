@@ -117,6 +117,9 @@ static int migrate_page(struct page *old)
 	}
 	memcpy(page_address(new), page_address(old), PAGE_SIZE);
 	atomic_store(&new->flags, atomic_load(&old->flags) & ~((1UL << PG_locked) | (1UL << PG_lru)));
+	/* Mapped more than once (a fork may even have copied an entry meanwhile): shared. */
+	if (ma.converted > 1)
+		ClearPageFlag(new, PG_anon_exclusive);
 	new->mapping = old->mapping;
 	new->index = old->index;
 	if (shmem) {

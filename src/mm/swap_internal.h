@@ -27,6 +27,8 @@ void swap_free(unsigned long slot);
 int swap_writepage(unsigned long slot, struct page *page);
 int swap_readpage(unsigned long slot, struct page *page);
 void swap_cache_add(unsigned long slot, struct page *page);
+/* If @page is in the swap cache, take a count on its slot and return it; else -ENOENT. */
+long swap_cache_dup(struct page *page);
 /* The cached page of @slot with a reference, or NULL. */
 struct page *swap_cache_get(unsigned long slot);
 /* Remove @page from the cache if it has exactly @expected_refs and no mapping. */

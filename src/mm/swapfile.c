@@ -294,3 +294,22 @@ unsigned int swap_count(unsigned long slot)
 	sm_mutex_unlock(&dev->lock);
 	return n;
 }
+
+long swap_cache_dup(struct page *page)
+{
+	struct swap_device *dev = swap_dev;
+	long slot = -ENOENT;
+
+	if (!dev)
+		return -ENOENT;
+	sm_mutex_lock(&dev->lock);
+	/* Under the lock, so that the slot cannot be freed between the test and the count. */
+	if (PageTest(page, PG_swapcache) && page->private < dev->nr_slots &&
+	    dev->cache[page->private] == page) {
+		slot = (long)page->private;
+		BUG_ON(!dev->map[slot] || dev->map[slot] == 0xffff);
+		dev->map[slot]++;
+	}
+	sm_mutex_unlock(&dev->lock);
+	return slot;
+}

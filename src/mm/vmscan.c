@@ -24,10 +24,8 @@ static bool pageout_anon(struct page *page)
 
 	if (!swap_available())
 		return false;
-	if (PageTest(page, PG_swapcache)) {
-		slot = (long)page->private;
-		swap_dup((unsigned long)slot);
-	} else {
+	slot = swap_cache_dup(page);
+	if (slot < 0) {
 		slot = swap_alloc();
 		if (slot < 0)
 			return false;
