@@ -2,11 +2,18 @@
 /*
  * `secmmu demo`: the default world, narrated.
  *
- * Every step runs a scenario command through the same runner as `secmmu run`
- * (so the output lines are the familiar `N: COMMAND -> RESULT`), and every
- * claim the narration makes is checked: either as an `=>` expectation on a
- * command or by a check on the public accounting API. The demo succeeds
- * only if all of them held and nothing leaked.
+ * A process (call it qemu) with a heap runs a KVM-style guest, an SVA device
+ * doing DMA, a VFIO container with preregistered memory, a GRU-style TLB and
+ * an XPMEM importer; KSM merges, memory pressure swaps the guest's cold pages
+ * while pinned ones stay, a fork shares pages copy-on-write, and finally the
+ * process exits while a kernel thread holds its mm lazily.
+ *
+ * Every step runs a scenario command through the same runner as
+ * `secmmu run` (so the output lines are the familiar `N: COMMAND -> RESULT`),
+ * and every claim the narration makes is checked: as an `=>` expectation on
+ * a command, or by a check on the public accounting API. The demo succeeds
+ * only if all of them held, the invariant checker is clean and nothing
+ * leaked.
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -23,35 +30,32 @@ struct demo {
 	int failed;
 };
 
-static void demo_title(struct demo *d, const char *title)
+/*
+ * A narrated script: "# text" is said, "## text" starts a section, anything
+ * else is a command, with " => EXPECTED" making it a checked claim.
+ */
+static void demo_run(struct demo *d, const char *const *steps)
 {
-	fprintf(d->out, "\n== %s ==\n", title);
-}
+	for (; *steps; steps++) {
+		const char *s = *steps;
+		int rc;
 
-static void demo_say(struct demo *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void demo_say(struct demo *d, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("   ", d->out);
-	va_start(ap, fmt);
-	vfprintf(d->out, fmt, ap);
-	va_end(ap);
-	fputc('\n', d->out);
-}
-
-/* Run "@cmd => @expected": one checked claim. */
-static void demo_expect(struct demo *d, const char *cmd, const char *expected)
-{
-	char line[512];
-	int rc;
-
-	snprintf(line, sizeof(line), "%s => %s", cmd, expected);
-	fputs("   ", d->out);
-	rc = sim_exec_line(d->w, ++d->line, line, d->out, NULL);
-	d->checks++;
-	if (rc != SIM_EXIT_OK)
-		d->failed++;
+		if (!strncmp(s, "## ", 3)) {
+			fprintf(d->out, "\n== %s ==\n", s + 3);
+			continue;
+		}
+		if (!strncmp(s, "# ", 2)) {
+			fprintf(d->out, "   %s\n", s + 2);
+			continue;
+		}
+		fputs("   ", d->out);
+		rc = sim_exec_line(d->w, ++d->line, s, d->out, NULL);
+		if (strstr(s, "=>")) {
+			d->checks++;
+			if (rc != SIM_EXIT_OK)
+				d->failed++;
+		}
+	}
 }
 
 static void demo_claim(struct demo *d, bool held, const char *fmt, ...)
@@ -75,113 +79,185 @@ static unsigned long frames_in_use(void)
 	return phys_initialized() ? phys_used_frames() : 0;
 }
 
-static void demo_processes(struct demo *d)
-{
-	demo_title(d, "Two processes");
-	demo_say(d, "Each process gets its own address space (struct mm). It starts with");
-	demo_say(d, "mm_users=1 (one user: the process) and mm_count=1 (one reference to the");
-	demo_say(d, "struct, held on behalf of all users together).");
-	demo_expect(d, "phys 16M", "ok");
-	demo_expect(d, "mm alice", "ok");
-	demo_expect(d, "mm bob", "ok");
-	demo_expect(d, "refs alice", "users=1 count=1");
-	demo_say(d, "Both map memory at the same virtual address; each sees only its own data.");
-	demo_expect(d, "mmap alice 0x10000000 16K rw private", "ok");
-	demo_expect(d, "mmap bob 0x10000000 4K rw private", "ok");
-	demo_expect(d, "write alice 0x10000000 \"hello from alice\"", "ok");
-	demo_expect(d, "write bob 0x10000000 \"bob\"", "ok");
-	demo_expect(d, "read alice 0x10000000 5", "68656c6c6f");
-	demo_expect(d, "read bob 0x10000000 3", "626f62");
-	demo_say(d, "A page frame is allocated only when a page is first touched:");
-	demo_expect(d, "mem alice", "rss=1 swap=0 locked_vm=0 pinned=0");
-}
+static const char *const world[] = {
+	"## A process with a heap",
+	"# Physical memory is 8 MiB of real page frames; swap is 16 MiB.",
+	"phys 8M => ok",
+	"swap 16M memory => ok",
+	"# qemu gets an address space (struct mm): mm_users=1 (the process uses it),",
+	"# mm_count=1 (one reference to the struct, held for all users together).",
+	"mm qemu => ok",
+	"refs qemu => users=1 count=1",
+	"mmap qemu 0x10000000 256K rw private => ok",
+	"# A frame is allocated only when a page is first written.",
+	"write qemu 0x10000000 fill:0x11:256K => ok",
+	"mem qemu => rss=64 swap=0 locked_vm=0 pinned=0",
+	NULL,
+};
 
-static void demo_fork(struct demo *d)
-{
-	unsigned long before;
+static const char *const fork_steps[] = {
+	"## fork and copy-on-write",
+	"# qemu forks. The child's address space shares qemu's frames, write-protected",
+	"# in both (an MMU_NOTIFY_PROTECTION_PAGE invalidation on qemu): nothing is",
+	"# copied until somebody writes.",
+	"fork qemu child => ok",
+	"read child 0x10000000 5 => 6775657374",
+	NULL,
+};
 
-	demo_title(d, "fork and copy-on-write");
-	demo_say(d, "alice forks carol. carol's address space is a copy that shares alice's");
-	demo_say(d, "frames, write-protected: nothing is copied until somebody writes.");
-	demo_expect(d, "fork alice carol", "ok");
-	demo_expect(d, "refs carol", "users=1 count=1");
-	demo_expect(d, "read carol 0x10000000 16", "68656c6c6f2066726f6d20616c696365");
-	demo_expect(d, "mem carol", "rss=1 swap=0 locked_vm=0 pinned=0");
-	before = frames_in_use();
-	demo_say(d, "carol writes: the shared page is copied for carol alone.");
-	demo_expect(d, "write carol 0x10000000 \"carol\"", "ok");
-	demo_claim(d, frames_in_use() == before + 1,
-		   "the write took exactly one new frame (%lu -> %lu frames in use)", before,
-		   frames_in_use());
-	demo_expect(d, "read carol 0x10000000 16", "6361726f6c2066726f6d20616c696365");
-	demo_say(d, "alice keeps her data:");
-	demo_expect(d, "read alice 0x10000000 16", "68656c6c6f2066726f6d20616c696365");
-}
+static const char *const attach[] = {
+	"## Secondary MMUs attach",
+	"# A KVM-style VM: guest physical memory is qemu's heap. It registers an MMU",
+	"# notifier and grabs the mm: two mm_count references, no mm_users, no pins.",
+	"vm vm0 qemu => ok",
+	"refs qemu => users=1 count=3",
+	"vcpu vm0 write 0x10000000 \"guest\" => ok",
+	"sptes vm0 => sptes=1",
+	"# A VFIO container preregisters 64 KiB for DMA: those pages are pinned",
+	"# (never swapped, never moved) and charged to locked_vm.",
+	"mmap qemu 0x20000000 64K rw private => ok",
+	"write qemu 0x20000000 fill:0x22:64K => ok",
+	"vfio c0 qemu => ok",
+	"vfio_register c0 0x20000000 64K => ok",
+	"vfio_map c0 0x0 0x20000000 64K => ok",
+	"refs qemu => users=1 count=4",
+	"# A device behind an SVA IOMMU shares qemu's page table through a PASID. The",
+	"# bond holds mm_count through its notifier, never mm_users (seed 002).",
+	"iommu nic => ok",
+	"sva_bind nic qemu => pasid=1",
+	"refs qemu => users=1 count=6",
+	"dma nic qemu write 0x10010000 \"dma!\" => ok",
+	"read qemu 0x10010000 4 => 646d6121",
+	"# A GRU-style TLB (no page table of its own) and an XPMEM importer: process",
+	"# peer maps 16 KiB of qemu's heap; its faults resolve in qemu's mm.",
+	"gru g0 qemu => ok",
+	"gru_read g0 0x10000000 5 => 6775657374",
+	"mm peer => ok",
+	"xpmem_make seg0 qemu 0x10020000 16K => ok",
+	"xpmem_attach seg0 peer 0x30000000 => ok",
+	"read peer 0x30000000 2 => 1111",
+	"refs qemu => users=1 count=8",
+	"mem => frames=80 pinned=16 swapped=0 locked_vm=16",
+	NULL,
+};
 
-static void demo_statistics(struct demo *d)
-{
-	demo_title(d, "Memory statistics");
-	demo_say(d, "System totals (in pages), and the invariant checks: every frame is either");
-	demo_say(d, "free or in use, and every mm's counters cover what is known to hold them.");
-	demo_expect(d, "check", "ok");
-	fputs("   ", d->out);
-	sim_exec_line(d->w, ++d->line, "mem", d->out, NULL);
-}
+static const char *const ksm_steps[] = {
+	"## KSM",
+	"# 64 KiB of the heap hold identical pages. KSM merges them into one",
+	"# write-protected frame; the VM is offered the legacy change_pte callback",
+	"# inside each invalidation -- and never finds an spte to change, because the",
+	"# invalidation's start already zapped it (why Linux removed change_pte).",
+	"madvise qemu 0x10030000 64K mergeable => ok",
+	"ksm => merged=15",
+	"mem => frames=65 pinned=16 swapped=0 locked_vm=16",
+	NULL,
+};
 
-static void demo_lazy_tlb(struct demo *d)
-{
-	unsigned long before;
+static const char *const pressure_steps[] = {
+	"## Memory pressure",
+	"# Reclaim makes one pass over the LRU: pages used since the last look (the",
+	"# CPU's young bit, or a secondary MMU answering clear_flush_young) get a",
+	"# second chance. The first pass only ages.",
+	"pressure 500 => reclaimed=0",
+	"# The guest keeps using its page (the spte's accessed bit)...",
+	"vcpu vm0 read 0x10000000 5 => 6775657374",
+	"# ...so the second pass swaps out everything else that can go: every mapping",
+	"# of each page becomes a swap entry inside an invalidation, so every",
+	"# secondary MMU drops its translation first. The 16 pinned VFIO pages and",
+	"# the KSM page stay.",
+	"pressure 500 => reclaimed=47",
+	"mem => frames=18 pinned=16 swapped=47 locked_vm=16",
+	"sptes vm0 => sptes=1",
+	"# The devices fault the swapped pages back in, no pins needed (seed 004).",
+	"vcpu vm0 read 0x10030000 2 => 1111",
+	"dma nic qemu read 0x10010000 4 => 646d6121",
+	"read peer 0x30000000 2 => 1111",
+	NULL,
+};
 
-	demo_title(d, "A kernel thread borrows alice's mm (lazy TLB)");
-	demo_say(d, "A kernel thread has no address space. When it runs right after alice on a");
-	demo_say(d, "CPU it keeps alice's mm loaded as active_mm, taking mm_count (the struct),");
-	demo_say(d, "not mm_users (the pages).");
-	demo_expect(d, "kthread kswapd", "ok");
-	demo_expect(d, "lazy kswapd alice", "ok");
-	demo_expect(d, "refs alice", "users=1 count=2");
-	demo_say(d, "alice exits. mm_users drops to 0: all of alice's pages and page tables");
-	demo_say(d, "are freed at once, although the struct lives on for the kernel thread.");
-	before = frames_in_use();
-	demo_expect(d, "exit alice", "ok");
-	demo_claim(d, frames_in_use() + 1 == before,
-		   "alice's one page came back at exit (%lu -> %lu frames in use)", before,
-		   frames_in_use());
-	demo_expect(d, "refs alice", "users=0 count=1");
-	demo_expect(d, "mem alice", "-ESRCH");
-	demo_say(d, "carol's copy is her own and survives alice:");
-	demo_expect(d, "read carol 0x10000000 5", "6361726f6c");
-	demo_say(d, "The kernel thread switches away: the last mm_count reference is dropped");
-	demo_say(d, "and the struct is freed. It might have slept for hours: nothing that pins");
-	demo_say(d, "pages may wait for this moment.");
-	demo_expect(d, "wake kswapd", "ok");
-	demo_expect(d, "refs alice", "freed");
-}
+static const char *const migrate_steps[] = {
+	"## Migration",
+	"# Moving a page to another frame: every mapping becomes a migration entry",
+	"# (MMU_NOTIFY_MIGRATE), the data is copied, the entries point at the new",
+	"# frame. A pinned page cannot move.",
+	"migrate qemu 0x20000000 4K => -EBUSY",
+	"migrate qemu 0x10000000 4K => ok",
+	"vcpu vm0 read 0x10000000 5 => 6775657374",
+	"gru_read g0 0x10000000 5 => 6775657374",
+	"## The invariant checker",
+	"# Frames, map counts, swap slots, pins, stale translations, every device.",
+	"check => ok",
+	NULL,
+};
 
-static void demo_end(struct demo *d)
-{
-	demo_title(d, "Everyone exits");
-	demo_expect(d, "exit bob", "ok");
-	demo_expect(d, "exit carol", "ok");
-	demo_expect(d, "refs carol", "freed");
-	demo_expect(d, "mem", "frames=0 pinned=0 swapped=0 locked_vm=0");
-}
+static const char *const exit_steps[] = {
+	"## Exit while a kernel thread holds the mm lazily",
+	"exit child => ok",
+	"# A kernel thread that runs right after qemu keeps qemu's mm loaded as its",
+	"# active_mm (lazy TLB): it takes mm_count (the struct), not mm_users.",
+	"kthread kworker => ok",
+	"lazy kworker qemu => ok",
+	"refs qemu => users=1 count=9",
+	"# qemu exits. mm_users drops to 0: exit_mmap calls every notifier's release",
+	"# first (the IOMMU clears the PASID entry, the VM zaps its sptes), then frees",
+	"# every page. Right after, exit closes qemu's files: the VFIO container",
+	"# releases what it preregistered (seed 001). Pins and locked_vm are back now,",
+	"# though the struct lives on for the kernel thread and the devices.",
+	"exit qemu => ok",
+	"mem => frames=0 pinned=0 swapped=0 locked_vm=0",
+	"refs qemu => users=0 count=7",
+	"# Device accesses fail cleanly; nothing stale is reachable.",
+	"dma nic qemu read 0x10000000 4 => -ESRCH",
+	"vcpu vm0 read 0x10000000 4 => -ESRCH",
+	"gru_read g0 0x10000000 4 => -ESRCH",
+	"read peer 0x30000000 2 => -EFAULT",
+	"# No mm_exit callback: the PASID stays allocated until the driver unbinds",
+	"# (seed 003).",
+	"pasids nic => 1:exited allocated=1",
+	"sva_unbind nic qemu => ok",
+	"vm_close vm0 => ok",
+	"gru_close g0 => ok",
+	"xpmem_remove seg0 => ok",
+	"refs qemu => users=0 count=1",
+	"# The kernel thread switches away: the last mm_count goes, the struct is",
+	"# freed. It might have slept for hours; nothing pinned waited for it (seed 000).",
+	"wake kworker => ok",
+	"refs qemu => freed",
+	"exit peer => ok",
+	"check => ok",
+	"mem => frames=0 pinned=0 swapped=0 locked_vm=0",
+	NULL,
+};
 
 int sim_demo(FILE *out)
 {
 	struct demo d = {.out = out};
+	unsigned long before;
 
 	d.w = sim_world_new();
 	if (!d.w) {
 		fprintf(out, "demo: out of memory\n");
 		return 1;
 	}
-	fprintf(out, "secmmu demo: mm_users (the address space is in use) versus mm_count\n");
-	fprintf(out, "(the struct is referenced), shown on a small world.\n");
-	demo_processes(&d);
-	demo_fork(&d);
-	demo_statistics(&d);
-	demo_lazy_tlb(&d);
-	demo_end(&d);
+	fprintf(out, "secmmu demo: a process with a heap, a guest, devices and a kernel thread;\n");
+	fprintf(out, "who holds which reference, which notifier fires, what is freed when.\n");
+	demo_run(&d, world);
+	demo_run(&d, attach);
+	demo_run(&d, ksm_steps);
+	demo_run(&d, pressure_steps);
+	demo_run(&d, migrate_steps);
+	demo_run(&d, fork_steps);
+	before = frames_in_use();
+	demo_run(&d, (const char *const[]){ "# The child writes: one page is copied, for the child alone.",
+					    "write child 0x10000000 \"child\" => ok", NULL });
+	demo_claim(&d, frames_in_use() == before + 1,
+		   "the write took exactly one new frame (%lu -> %lu frames in use)", before,
+		   frames_in_use());
+	demo_run(&d, (const char *const[]){ "read child 0x10000000 5 => 6368696c64",
+					    "read qemu 0x10000000 5 => 6775657374",
+					    "vcpu vm0 read 0x10000000 5 => 6775657374", "check => ok",
+					    NULL });
+	demo_run(&d, exit_steps);
 	fputc('\n', out);
 	d.checks++;
 	if (sim_world_destroy(d.w, out))
