@@ -95,58 +95,39 @@ static int open_dev(struct sim_ctx *ctx, const char *name, struct sim_gru **gp)
 	return (*gp)->dev ? 0 : -ENODEV;
 }
 
+static int dev_gru_read(void *dev, unsigned long addr, void *buf, size_t len)
+{
+	return gru_read(dev, addr, buf, len);
+}
+
+static int dev_gru_write(void *dev, unsigned long addr, const void *buf, size_t len)
+{
+	return gru_write(dev, addr, buf, len);
+}
+
 static int cmd_gru_read(struct sim_ctx *ctx, int argc, char **argv)
 {
-	uint64_t addr, len;
 	struct sim_gru *g;
-	unsigned char *buf;
 	int err;
 
 	(void)argc;
 	err = open_dev(ctx, argv[1], &g);
-	if (err == -1 || sim_arg_range(ctx, argv[2], argv[3], &addr, &len))
+	if (err == -1)
 		return -1;
-	if (len > SIM_MAX_XFER)
-		return sim_malformed(ctx, "gru_read: length %s is more than 256M", argv[3]);
-	if (err)
-		return sim_result_errno(ctx, err);
-	buf = malloc(len ? len : 1);
-	if (!buf)
-		return sim_malformed(ctx, "out of memory");
-	err = gru_read(g->dev, addr, buf, len);
-	if (!err) {
-		char *hex = sim_hex(buf, len);
-
-		free(buf);
-		return hex ? sim_result_take(ctx, hex) : sim_malformed(ctx, "out of memory");
-	}
-	free(buf);
-	return sim_result_errno(ctx, err);
+	return sim_xfer_read(ctx, "gru_read", argv[2], argv[3], err, dev_gru_read,
+			     err ? NULL : g->dev);
 }
 
 static int cmd_gru_write(struct sim_ctx *ctx, int argc, char **argv)
 {
-	unsigned char *data;
 	struct sim_gru *g;
-	const char *why;
-	uint64_t addr;
-	size_t len;
 	int err;
 
 	(void)argc;
 	err = open_dev(ctx, argv[1], &g);
-	if (err == -1 || sim_arg_num(ctx, argv[2], &addr))
+	if (err == -1)
 		return -1;
-	if (sim_parse_data(argv[3], &data, &len, &why))
-		return sim_malformed(ctx, "bad DATA '%s': %s", argv[3], why);
-	if (len - 1 > UINT64_MAX - addr) {
-		free(data);
-		return sim_malformed(ctx, "range %s + %zu wraps past 2^64", argv[2], len);
-	}
-	if (!err)
-		err = gru_write(g->dev, addr, data, len);
-	free(data);
-	return sim_result_errno(ctx, err);
+	return sim_xfer_write(ctx, argv[2], argv[3], err, dev_gru_write, err ? NULL : g->dev);
 }
 
 static int cmd_gru_stat(struct sim_ctx *ctx, int argc, char **argv)

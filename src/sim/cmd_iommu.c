@@ -202,64 +202,48 @@ static long proc_pasid(struct sim_iommu *d, struct sim_proc *p)
 	return pasid < 0 ? -ESRCH : pasid;
 }
 
+struct dma_target {
+	struct iommu_device *dev;
+	uint32_t pasid;
+};
+
+static int dev_dma_read(void *t, unsigned long addr, void *buf, size_t len)
+{
+	return iommu_dma_read(((struct dma_target *)t)->dev, ((struct dma_target *)t)->pasid, addr,
+			      buf, len);
+}
+
+static int dev_dma_write(void *t, unsigned long addr, const void *buf, size_t len)
+{
+	return iommu_dma_write(((struct dma_target *)t)->dev, ((struct dma_target *)t)->pasid,
+			       addr, buf, len);
+}
+
 static int cmd_dma(struct sim_ctx *ctx, int argc, char **argv)
 {
-	unsigned char *data = NULL;
+	struct dma_target t = { 0 };
 	struct sim_proc *p;
 	struct sim_iommu *d;
-	const char *why;
-	uint64_t addr, len;
-	size_t dlen;
 	long pasid;
 	int err;
 
 	d = iommu_lookup(ctx, argv[1], &err);
 	if (err == -1 || !(p = sim_proc_lookup(ctx, argv[2])))
 		return -1;
-	if (!strcmp(argv[3], "read")) {
-		if (argc != 6)
-			return sim_malformed(ctx, "usage: dma DEV NAME read ADDR LEN");
-		if (sim_arg_range(ctx, argv[4], argv[5], &addr, &len))
-			return -1;
-		if (len > SIM_MAX_XFER)
-			return sim_malformed(ctx, "dma: length %s is more than 256M", argv[5]);
-		if (err)
-			return sim_result_errno(ctx, err);
-		pasid = proc_pasid(d, p);
-		if (pasid < 0)
-			return sim_result_errno(ctx, pasid);
-		data = malloc(len ? len : 1);
-		if (!data)
-			return sim_malformed(ctx, "out of memory");
-		err = iommu_dma_read(d->dev, (uint32_t)pasid, addr, data, len);
-		if (!err) {
-			char *hex = sim_hex(data, len);
-
-			free(data);
-			return hex ? sim_result_take(ctx, hex) : sim_malformed(ctx, "out of memory");
-		}
-		free(data);
-		return sim_result_errno(ctx, err);
-	}
-	if (strcmp(argv[3], "write"))
+	if (strcmp(argv[3], "read") && strcmp(argv[3], "write"))
 		return sim_malformed(ctx, "dma: '%s' is neither read nor write", argv[3]);
 	if (argc != 6)
-		return sim_malformed(ctx, "usage: dma DEV NAME write ADDR DATA");
-	if (sim_arg_num(ctx, argv[4], &addr))
-		return -1;
-	if (sim_parse_data(argv[5], &data, &dlen, &why))
-		return sim_malformed(ctx, "bad DATA '%s': %s", argv[5], why);
-	if (dlen - 1 > UINT64_MAX - addr) {
-		free(data);
-		return sim_malformed(ctx, "range %s + %zu wraps past 2^64", argv[4], dlen);
-	}
+		return sim_malformed(ctx, "usage: dma DEV NAME %s ADDR %s", argv[3],
+				     argv[3][0] == 'r' ? "LEN" : "DATA");
 	if (!err) {
 		pasid = proc_pasid(d, p);
-		err = pasid < 0 ? (int)pasid
-				: iommu_dma_write(d->dev, (uint32_t)pasid, addr, data, dlen);
+		err = pasid < 0 ? (int)pasid : 0;
+		t.dev = d->dev;
+		t.pasid = (uint32_t)pasid;
 	}
-	free(data);
-	return sim_result_errno(ctx, err);
+	if (!strcmp(argv[3], "read"))
+		return sim_xfer_read(ctx, "dma", argv[4], argv[5], err, dev_dma_read, &t);
+	return sim_xfer_write(ctx, argv[4], argv[5], err, dev_dma_write, &t);
 }
 
 static int cmd_prq(struct sim_ctx *ctx, int argc, char **argv)

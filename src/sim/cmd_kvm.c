@@ -123,49 +123,26 @@ static struct sim_vm *open_vm(struct sim_ctx *ctx, const char *name, int *err)
 	return v;
 }
 
+static int dev_vcpu_read(void *vcpu, unsigned long gpa, void *buf, size_t len)
+{
+	return kvm_vcpu_read(vcpu, gpa, buf, len);
+}
+
+static int dev_vcpu_write(void *vcpu, unsigned long gpa, const void *buf, size_t len)
+{
+	return kvm_vcpu_write(vcpu, gpa, buf, len);
+}
+
 static int vcpu_read(struct sim_ctx *ctx, struct sim_vm *v, int err, char **argv)
 {
-	uint64_t gpa, len;
-	unsigned char *buf;
-
-	if (sim_arg_range(ctx, argv[3], argv[4], &gpa, &len))
-		return -1;
-	if (len > SIM_MAX_XFER)
-		return sim_malformed(ctx, "vcpu read: length %s is more than 256M", argv[4]);
-	if (!v)
-		return sim_result_errno(ctx, err);
-	buf = malloc(len ? len : 1);
-	if (!buf)
-		return sim_malformed(ctx, "out of memory");
-	err = kvm_vcpu_read(v->vcpu, gpa, buf, len);
-	if (!err) {
-		char *hex = sim_hex(buf, len);
-
-		free(buf);
-		return hex ? sim_result_take(ctx, hex) : sim_malformed(ctx, "out of memory");
-	}
-	free(buf);
-	return sim_result_errno(ctx, err);
+	return sim_xfer_read(ctx, "vcpu read", argv[3], argv[4], v ? 0 : err, dev_vcpu_read,
+			     v ? v->vcpu : NULL);
 }
 
 static int vcpu_write(struct sim_ctx *ctx, struct sim_vm *v, int err, char **argv)
 {
-	unsigned char *data;
-	const char *why;
-	uint64_t gpa;
-	size_t len;
-
-	if (sim_arg_num(ctx, argv[3], &gpa))
-		return -1;
-	if (sim_parse_data(argv[4], &data, &len, &why))
-		return sim_malformed(ctx, "bad DATA '%s': %s", argv[4], why);
-	if (len - 1 > UINT64_MAX - gpa) {
-		free(data);
-		return sim_malformed(ctx, "range %s + %zu wraps past 2^64", argv[3], len);
-	}
-	err = v ? kvm_vcpu_write(v->vcpu, gpa, data, len) : err;
-	free(data);
-	return sim_result_errno(ctx, err);
+	return sim_xfer_write(ctx, argv[3], argv[4], v ? 0 : err, dev_vcpu_write,
+			      v ? v->vcpu : NULL);
 }
 
 static int vcpu_run(struct sim_ctx *ctx, struct sim_vm *v, int err, int argc, char **argv)

@@ -124,58 +124,35 @@ static int cmd_mremap(struct sim_ctx *ctx, int argc, char **argv)
 	return sim_result_errno(ctx, ret < 0 ? ret : 0);
 }
 
+static int cpu_read(void *mm, unsigned long addr, void *buf, size_t len)
+{
+	return mm_read(mm, addr, buf, len);
+}
+
+static int cpu_write(void *mm, unsigned long addr, const void *buf, size_t len)
+{
+	return mm_write(mm, addr, buf, len);
+}
+
 static int cmd_write(struct sim_ctx *ctx, int argc, char **argv)
 {
 	struct mm_struct *mm;
-	unsigned char *data;
-	const char *why;
-	uint64_t addr;
-	size_t len;
-	int err;
 
 	(void)argc;
-	if (target_mm(ctx, argv[1], &mm) || sim_arg_num(ctx, argv[2], &addr))
+	if (target_mm(ctx, argv[1], &mm))
 		return -1;
-	if (sim_parse_data(argv[3], &data, &len, &why))
-		return sim_malformed(ctx, "bad DATA '%.40s': %s", argv[3], why);
-	if (len - 1 > UINT64_MAX - addr) {
-		free(data);
-		return sim_malformed(ctx, "range %s + %zu wraps past 2^64", argv[2], len);
-	}
-	err = mm ? mm_write(mm, addr, data, len) : -ESRCH;
-	free(data);
-	return sim_result_errno(ctx, err);
+	return sim_xfer_write(ctx, argv[2], argv[3], mm ? 0 : -ESRCH, cpu_write, mm);
 }
 
 
 static int cmd_read(struct sim_ctx *ctx, int argc, char **argv)
 {
 	struct mm_struct *mm;
-	uint64_t addr, len;
-	unsigned char *buf;
-	char *hex;
-	int err;
 
 	(void)argc;
-	if (target_mm(ctx, argv[1], &mm) || sim_arg_range(ctx, argv[2], argv[3], &addr, &len))
+	if (target_mm(ctx, argv[1], &mm))
 		return -1;
-	if (len > SIM_MAX_XFER)
-		return sim_malformed(ctx, "read: length %s is more than 256M", argv[3]);
-	if (!mm)
-		return sim_result_errno(ctx, -ESRCH);
-	buf = malloc(len ? len : 1);
-	if (!buf)
-		return sim_malformed(ctx, "out of memory");
-	err = mm_read(mm, addr, buf, len);
-	if (err) {
-		free(buf);
-		return sim_result_errno(ctx, err);
-	}
-	hex = sim_hex(buf, len);
-	free(buf);
-	if (!hex)
-		return sim_malformed(ctx, "out of memory");
-	return sim_result_take(ctx, hex);
+	return sim_xfer_read(ctx, "read", argv[2], argv[3], mm ? 0 : -ESRCH, cpu_read, mm);
 }
 
 static int cmd_migrate(struct sim_ctx *ctx, int argc, char **argv)

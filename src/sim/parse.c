@@ -443,3 +443,51 @@ char *sim_hex(const unsigned char *buf, size_t len)
 	hex[2 * len] = 0;
 	return hex;
 }
+
+int sim_xfer_read(struct sim_ctx *ctx, const char *cmd, const char *addr_s, const char *len_s,
+		  int err, sim_read_fn read, void *dev)
+{
+	uint64_t addr, len;
+	unsigned char *buf;
+	char *hex;
+
+	if (sim_arg_range(ctx, addr_s, len_s, &addr, &len))
+		return -1;
+	if (len > SIM_MAX_XFER)
+		return sim_malformed(ctx, "%s: length %s is more than 256M", cmd, len_s);
+	if (err)
+		return sim_result_errno(ctx, err);
+	buf = malloc(len ? len : 1);
+	if (!buf)
+		return sim_malformed(ctx, "out of memory");
+	err = read(dev, (unsigned long)addr, buf, len);
+	if (err) {
+		free(buf);
+		return sim_result_errno(ctx, err);
+	}
+	hex = sim_hex(buf, len);
+	free(buf);
+	return hex ? sim_result_take(ctx, hex) : sim_malformed(ctx, "out of memory");
+}
+
+int sim_xfer_write(struct sim_ctx *ctx, const char *addr_s, const char *data_s, int err,
+		   sim_write_fn write, void *dev)
+{
+	unsigned char *data;
+	const char *why;
+	uint64_t addr;
+	size_t len;
+
+	if (sim_arg_num(ctx, addr_s, &addr))
+		return -1;
+	if (sim_parse_data(data_s, &data, &len, &why))
+		return sim_malformed(ctx, "bad DATA '%.40s': %s", data_s, why);
+	if (len - 1 > UINT64_MAX - addr) {
+		free(data);
+		return sim_malformed(ctx, "range %s + %zu wraps past 2^64", addr_s, len);
+	}
+	if (!err)
+		err = write(dev, (unsigned long)addr, data, len);
+	free(data);
+	return sim_result_errno(ctx, err);
+}

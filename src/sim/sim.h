@@ -265,6 +265,19 @@ int sim_malformed(struct sim_ctx *ctx, const char *fmt, ...) __attribute__((form
 /* Argument helpers: on failure they set the malformed-line error. */
 int sim_arg_num(struct sim_ctx *ctx, const char *s, uint64_t *v);
 int sim_arg_size(struct sim_ctx *ctx, const char *s, uint64_t *v);
+/*
+ * The shape every transfer command shares (read, mirror_read, vcpu V read,
+ * dma ... read, gru_read and their writes): parse ADDR LEN (or ADDR DATA),
+ * then, unless @err already decided the result, call the device and set
+ * RESULT to the hex bytes or the errno. @cmd names the command in messages.
+ */
+typedef int (*sim_read_fn)(void *dev, unsigned long addr, void *buf, size_t len);
+typedef int (*sim_write_fn)(void *dev, unsigned long addr, const void *buf, size_t len);
+int sim_xfer_read(struct sim_ctx *ctx, const char *cmd, const char *addr, const char *len,
+		  int err, sim_read_fn read, void *dev);
+int sim_xfer_write(struct sim_ctx *ctx, const char *addr, const char *data, int err,
+		   sim_write_fn write, void *dev);
+
 /* ADDR and LEN, refusing a range that wraps past 2^64. */
 int sim_arg_range(struct sim_ctx *ctx, const char *addr, const char *len, uint64_t *a, uint64_t *l);
 
