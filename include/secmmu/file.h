@@ -12,6 +12,7 @@
 #define SECMMU_FILE_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 
 struct file;
 struct vm_area_struct;
@@ -42,5 +43,31 @@ void fput(struct file *file);
 
 /* Number of struct files not yet released (leak checks). */
 long file_live_count(void);
+
+/*
+ * Shared files (tmpfs-like: a page cache in memory, swappable). Map them with
+ * mm_mmap(mm, addr, len, prot, MAP_SHARED or MAP_PRIVATE, file, pgoff).
+ */
+
+/**
+ * shmem_file_create() - a file of @size bytes (page-aligned), zero-filled
+ * Return: the file with one reference (fput() it), or NULL (-EINVAL/-ENOMEM).
+ */
+struct file *shmem_file_create(unsigned long size);
+bool is_shmem_file(const struct file *file);
+/* Return: the size in bytes, or -EINVAL for a file of another kind. */
+long shmem_file_size(struct file *file);
+
+/**
+ * shmem_file_truncate() - set the file's size
+ *
+ * Shrinking unmaps the cut-off pages from every process that maps them --
+ * shared mappings and the private copies made of them -- inside MMU-notifier
+ * invalidations (MMU_NOTIFY_UNMAP), so secondary MMUs drop them first; then
+ * the pages are freed. Accesses beyond the end fault (-EFAULT, SIGBUS in
+ * Linux). The caller holds no mmap_lock. May sleep.
+ * Return: 0, -EINVAL (unaligned, not a shmem file), -ENOMEM.
+ */
+int shmem_file_truncate(struct file *file, unsigned long size);
 
 #endif /* SECMMU_FILE_H */

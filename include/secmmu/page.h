@@ -87,6 +87,8 @@ unsigned long phys_free_frames(void);
 unsigned long phys_used_frames(void);
 /* Frames with at least one pin. */
 unsigned long phys_pinned_frames(void);
+/* Pins outstanding over all frames (a frame pinned twice counts twice). */
+unsigned long phys_total_pins(void);
 
 /**
  * alloc_page() - allocate one frame, zero-filled

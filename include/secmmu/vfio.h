@@ -94,6 +94,13 @@ void mm_iommu_mapped_dec(struct mm_iommu_table_group_mem_t *mem);
 /* Number of regions on @mm's list (the caller holds mm_count). */
 unsigned long mm_iommu_nr_regions(struct mm_struct *mm);
 
+/*
+ * Pages pinned (and charged to locked_vm) by the regions on @mm's list, each
+ * region counted once however many containers use it (the caller holds
+ * mm_count). For invariant checks.
+ */
+unsigned long mm_iommu_pinned_pages(struct mm_struct *mm);
+
 /* --- containers (vfio_iommu_spapr_tce.c) -------------------------------- */
 
 /**
@@ -122,6 +129,13 @@ int vfio_container_close(struct tce_container *container, struct task_struct *ta
 
 /* The container's file was released (closed by close() or exit). */
 bool vfio_container_released(struct tce_container *container);
+
+/*
+ * The container holds mm_count on the mm it is bound to: from its first
+ * ioctl with an mm (tce_iommu_mm_set) until its release. Takes
+ * container->lock.
+ */
+bool vfio_container_holds_mm(struct tce_container *container);
 
 /**
  * tce_iommu_register_pages() - VFIO_IOMMU_SPAPR_REGISTER_MEMORY

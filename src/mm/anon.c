@@ -4,6 +4,8 @@
  * anonymous pages) and shmem_obj (the object behind MAP_SHARED|MAP_ANONYMOUS).
  */
 #include <errno.h>
+#include <string.h>
+#include <stdlib.h>
 #include <sched.h>
 
 #include "base/alloc.h"
@@ -104,6 +106,7 @@ struct shmem_obj *shmem_obj_alloc(unsigned long nr_pages)
 	}
 	obj->refcount = 1;
 	obj->nr_pages = nr_pages;
+	obj->cap = nr_pages;
 	sm_mutex_init(&obj->lock, "shmem->lock", LOCK_RANK_SHMEM);
 	sm_mutex_init(&obj->vma_lock, "shmem->vma_lock", LOCK_RANK_ANON_VMA);
 	INIT_LIST_HEAD(&obj->vmas);
@@ -137,7 +140,7 @@ void shmem_obj_put(struct shmem_obj *obj)
 		return;
 	/* The object's own reference on each page goes with it. */
 	BUG_ON(!list_empty(&obj->vmas));
-	for (unsigned long i = 0; i < obj->nr_pages; i++) {
+	for (unsigned long i = 0; i < obj->cap; i++) {
 		if (obj->pages[i]) {
 			/* A pinned page may outlive us: it must not point back here. */
 			__atomic_store_n(&obj->pages[i]->mapping, NULL, __ATOMIC_RELEASE);
@@ -154,7 +157,7 @@ void vma_set_shm(struct vm_area_struct *vma, struct shmem_obj *obj)
 	shmem_obj_get(obj); /* Pairs with shmem_obj_put() in vma_clear_shm(). */
 	vma_core(vma)->shm = obj;
 	sm_mutex_lock(&obj->vma_lock);
-	list_add_tail(&vma_core(vma)->anon_link, &obj->vmas);
+	list_add_tail(&vma_core(vma)->shm_link, &obj->vmas);
 	sm_mutex_unlock(&obj->vma_lock);
 }
 
@@ -165,7 +168,7 @@ void vma_clear_shm(struct vm_area_struct *vma)
 	if (!obj)
 		return;
 	sm_mutex_lock(&obj->vma_lock);
-	list_del_init(&vma_core(vma)->anon_link);
+	list_del_init(&vma_core(vma)->shm_link);
 	sm_mutex_unlock(&obj->vma_lock);
 	vma_core(vma)->shm = NULL;
 	shmem_obj_put(obj);
@@ -182,10 +185,12 @@ int shmem_obj_get_page(struct shmem_obj *obj, unsigned long pgoff, struct page *
 	struct page *page, *new;
 	int ret = 0;
 
-	if (pgoff >= obj->nr_pages)
-		return -EFAULT; /* SIGBUS: beyond the object */
 	new = alloc_page();
 	sm_mutex_lock(&obj->lock);
+	if (pgoff >= obj->nr_pages) {
+		ret = -EFAULT; /* SIGBUS: beyond the end of the object */
+		goto out;
+	}
 	/*
 	 * A migration holds the page locked until the object points at the new
 	 * frame (find_lock_page() in Linux): handing out the old one meanwhile
@@ -226,4 +231,133 @@ out:
 	if (new)
 		put_page(new);
 	return ret;
+}
+
+/* Grow @pages and @swap to @cap entries. Caller holds obj->lock. */
+static int shmem_obj_grow(struct shmem_obj *obj, unsigned long cap)
+{
+	struct page **pages = kzalloc(cap * sizeof(*pages));
+	unsigned long *swap = pages ? kzalloc(cap * sizeof(*swap)) : NULL;
+
+	lockdep_assert_held(&obj->lock);
+	if (!swap) {
+		kfree(pages);
+		return -ENOMEM;
+	}
+	memcpy(pages, obj->pages, obj->cap * sizeof(*pages));
+	memcpy(swap, obj->swap, obj->cap * sizeof(*swap));
+	kfree(obj->pages);
+	kfree(obj->swap);
+	obj->pages = pages;
+	obj->swap = swap;
+	obj->cap = cap;
+	return 0;
+}
+
+struct unmap_req {
+	struct mm_struct *mm; /* mm_count held */
+	unsigned long start, end;
+};
+
+/*
+ * unmap_mapping_range(): zap [first, last) of the object in every VMA that
+ * maps it, with notifications. The VMAs are collected under the reverse-map
+ * lock (which ranks above mmap_lock), then each mm is visited with its
+ * mmap_lock held for read, where its VMAs may be trusted.
+ */
+static void shmem_unmap_range(struct shmem_obj *obj, unsigned long first, unsigned long last)
+{
+	struct unmap_req *reqs = NULL;
+	size_t n = 0, cap = 0;
+	struct vma_core *vc;
+
+	sm_mutex_lock(&obj->vma_lock);
+	list_for_each_entry(vc, &obj->vmas, shm_link) {
+		struct vm_area_struct *vma = container_of((void *)vc, struct vm_area_struct, core_priv);
+		unsigned long pages = (vma->vm_end - vma->vm_start) >> PAGE_SHIFT;
+		unsigned long lo = first > vma->vm_pgoff ? first : vma->vm_pgoff;
+		unsigned long hi = last < vma->vm_pgoff + pages ? last : vma->vm_pgoff + pages;
+
+		if (lo >= hi)
+			continue;
+		if (n == cap) {
+			struct unmap_req *bigger = realloc(reqs, (cap = cap ? 2 * cap : 8) * sizeof(*reqs));
+
+			if (!bigger)
+				break; /* the exit or a later truncate will unmap the rest */
+			reqs = bigger;
+		}
+		mmgrab(vma->vm_mm); /* Pairs with mmdrop() below. */
+		reqs[n++] = (struct unmap_req){ vma->vm_mm,
+						vma->vm_start + ((lo - vma->vm_pgoff) << PAGE_SHIFT),
+						vma->vm_start + ((hi - vma->vm_pgoff) << PAGE_SHIFT) };
+	}
+	sm_mutex_unlock(&obj->vma_lock);
+
+	for (size_t i = 0; i < n; i++) {
+		struct mm_struct *mm = reqs[i].mm;
+		struct mmu_notifier_range range;
+		struct vm_area_struct *vma;
+
+		if (mmget_not_zero(mm)) { /* else it is exiting: its teardown unmaps all */
+			mmap_read_lock(mm);
+			for (vma = find_vma(mm, reqs[i].start); vma && vma->vm_start < reqs[i].end;
+			     vma = vma_next(vma)) {
+				unsigned long s = vma->vm_start > reqs[i].start ? vma->vm_start
+										: reqs[i].start;
+				unsigned long e = vma->vm_end < reqs[i].end ? vma->vm_end : reqs[i].end;
+
+				if (vma_core(vma)->shm != obj)
+					continue;
+				mmu_notifier_range_init(&range, MMU_NOTIFY_UNMAP, 0, mm, s, e);
+				mmu_notifier_invalidate_range_start(&range);
+				zap_page_range(vma, s, e);
+				mmu_notifier_invalidate_range_end(&range);
+			}
+			mmap_read_unlock(mm);
+			mmput(mm);
+		}
+		mmdrop(mm);
+	}
+	free(reqs);
+}
+
+int shmem_obj_truncate(struct shmem_obj *obj, unsigned long nr_pages)
+{
+	struct page **drop = NULL;
+	unsigned long old, ndrop = 0;
+	int ret = 0;
+
+	sm_mutex_lock(&obj->lock);
+	old = obj->nr_pages;
+	if (nr_pages > obj->cap)
+		ret = shmem_obj_grow(obj, nr_pages);
+	if (!ret && nr_pages < old)
+		drop = calloc(old - nr_pages, sizeof(*drop));
+	if (!ret && nr_pages < old && !drop)
+		ret = -ENOMEM;
+	if (ret) {
+		sm_mutex_unlock(&obj->lock);
+		return ret;
+	}
+	/* From here on no fault can map a page at or beyond the new size. */
+	obj->nr_pages = nr_pages;
+	for (unsigned long i = nr_pages; i < old; i++) {
+		if (obj->pages[i]) {
+			__atomic_store_n(&obj->pages[i]->mapping, NULL, __ATOMIC_RELEASE);
+			drop[ndrop++] = obj->pages[i];
+			obj->pages[i] = NULL;
+		}
+		if (obj->swap[i]) {
+			swap_free(obj->swap[i] - 1);
+			obj->swap[i] = 0;
+		}
+	}
+	sm_mutex_unlock(&obj->lock);
+	if (nr_pages < old)
+		shmem_unmap_range(obj, nr_pages, old);
+	for (unsigned long i = 0; i < ndrop; i++)
+		put_page(drop[i]); /* the object's reference; mappings are gone */
+	free(drop);
+	return 0;
 }

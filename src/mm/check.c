@@ -34,7 +34,7 @@ static void count_shmem(struct check_ctx *c, struct shmem_obj *obj)
 	}
 	c->objs[c->nr_objs++] = obj;
 	sm_mutex_lock(&obj->lock);
-	for (unsigned long i = 0; i < obj->nr_pages; i++)
+	for (unsigned long i = 0; i < obj->cap; i++)
 		if (obj->swap[i] && obj->swap[i] - 1 < c->nr_slots)
 			c->swaps[obj->swap[i] - 1]++;
 	sm_mutex_unlock(&obj->lock);

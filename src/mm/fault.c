@@ -163,7 +163,8 @@ static int do_shared_page(struct vm_area_struct *vma, unsigned long addr, bool w
 {
 	struct mm_struct *mm = vma->vm_mm;
 	unsigned long pgoff = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
-	bool writable = vma->vm_flags & VM_WRITE;
+	/* A private mapping of a file maps its pages read-only: a write copies. */
+	bool writable = (vma->vm_flags & VM_WRITE) && vma_is_shared(vma);
 	struct page *page;
 	pte_t *ptep;
 	uint64_t pte;
@@ -307,11 +308,14 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int
 	addr &= PAGE_MASK;
 	if (addr < vma->vm_start || addr >= vma->vm_end || !vma_allows(vma, write))
 		return -EFAULT;
-	if (vma_core(vma)->shm)
+	if (vma_core(vma)->shm && vma_is_shared(vma))
 		return do_shared_page(vma, addr, write);
 
 	ptep = pte_offset(mm, addr);
 	pte = ptep ? pte_load(ptep) : 0;
+	/* A private file mapping: the file's page first (read-only), a copy on write. */
+	if (pte_none(pte) && vma_core(vma)->shm)
+		return do_shared_page(vma, addr, write);
 	if (pte_none(pte) && vma->vm_ops && vma->vm_ops->fault)
 		return do_driver_fault(vma, addr, write);
 	if (pte_none(pte))

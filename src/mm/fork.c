@@ -142,7 +142,8 @@ struct mm_struct *dup_mm(struct mm_struct *oldmm)
 			break;
 		}
 		vma_link(mm, new);
-		if (vma_core(vma)->anon_vma && !vma_core(vma)->shm && !vma->vm_ops)
+		/* Private memory (anonymous, or a file's private copies) is copied COW. */
+		if (vma_core(vma)->anon_vma && !vma_is_shared(vma) && !vma->vm_ops)
 			err = copy_page_range(new, vma);
 	}
 	sm_up_write(&mm->mmap_lock);

@@ -113,9 +113,10 @@ struct shmem_obj {
 	struct sm_rcu_head rcu;
 	_Atomic long refcount;
 	struct sm_mutex lock; /* @pages, @swap; LOCK_RANK_SHMEM */
-	unsigned long nr_pages;
-	struct page **pages;  /* one reference each */
-	unsigned long *swap;  /* swap slot + 1 of a page written out, or 0 */
+	unsigned long nr_pages; /* the size: accesses at or beyond it fault (SIGBUS) */
+	unsigned long cap;      /* length of @pages and @swap (never shrinks) */
+	struct page **pages;    /* one reference each */
+	unsigned long *swap;    /* swap slot + 1 of a page written out, or 0 */
 	struct sm_mutex vma_lock; /* @vmas (the reverse map); LOCK_RANK_ANON_VMA */
 	struct list_head vmas;
 };
@@ -135,6 +136,13 @@ void vma_clear_shm(struct vm_area_struct *vma);
 void shmem_obj_put(struct shmem_obj *obj);
 /* The page at @pgoff, allocated on first use, with a reference for the caller. */
 int shmem_obj_get_page(struct shmem_obj *obj, unsigned long pgoff, struct page **pagep);
+/*
+ * Change the object's size. Shrinking unmaps the pages beyond the new size
+ * from every mm that maps them (private copies of them too), inside
+ * invalidations, then frees them. Takes each mapping mm's mmap_lock for
+ * read: the caller holds none. Return: 0 or -ENOMEM.
+ */
+int shmem_obj_truncate(struct shmem_obj *obj, unsigned long nr_pages);
 
 /* --- VMAs (vma.c) -------------------------------------------------------- */
 
@@ -144,6 +152,7 @@ struct vma_core {
 	struct anon_vma *anon_vma;
 	struct shmem_obj *shm;
 	struct list_head anon_link; /* on anon_vma->vmas */
+	struct list_head shm_link;  /* on shm->vmas (a private file mapping has both) */
 	/*
 	 * Merge identity of the anon_vma, as Linux sees it: 0 while no page was
 	 * ever written (no anon_vma), a fresh number per VMA after fork (the

@@ -140,6 +140,15 @@ unsigned long phys_pinned_frames(void)
 	return n;
 }
 
+unsigned long phys_total_pins(void)
+{
+	unsigned long n = 0;
+
+	for (unsigned long pfn = 1; pfn < phys.nr_frames; pfn++)
+		n += (unsigned long)atomic_load(&phys.pages[pfn]._pincount);
+	return n;
+}
+
 void phys_set_reclaim_hook(unsigned long (*reclaim)(unsigned long nr_wanted))
 {
 	phys.reclaim = reclaim;

@@ -41,10 +41,12 @@ void rmap_walk_target(struct page *page, struct rmap_target *t, rmap_one_fn fn, 
 {
 	struct sm_mutex *lock = t->av ? &t->av->lock : &t->obj->vma_lock;
 	struct list_head *vmas = t->av ? &t->av->vmas : &t->obj->vmas;
-	struct vma_core *vc;
+	struct list_head *pos;
 
 	sm_mutex_lock(lock);
-	list_for_each_entry(vc, vmas, anon_link) {
+	for (pos = vmas->next; pos != vmas; pos = pos->next) {
+		struct vma_core *vc = t->av ? list_entry(pos, struct vma_core, anon_link)
+					    : list_entry(pos, struct vma_core, shm_link);
 		struct vm_area_struct *vma = container_of((void *)vc, struct vm_area_struct, core_priv);
 		unsigned long addr;
 		bool more;

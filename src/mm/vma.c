@@ -32,6 +32,7 @@ struct vm_area_struct *vma_alloc(struct mm_struct *mm)
 		return NULL;
 	vma->vm_mm = mm;
 	INIT_LIST_HEAD(&vma_core(vma)->anon_link);
+	INIT_LIST_HEAD(&vma_core(vma)->shm_link);
 	return vma;
 }
 

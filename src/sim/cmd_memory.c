@@ -27,13 +27,38 @@ static int target_mm(struct sim_ctx *ctx, const char *name, struct mm_struct **m
 	return 0;
 }
 
+/* "file=F:OFFSET": the file and the page offset of the mapping. */
+static int parse_file_arg(struct sim_ctx *ctx, const char *arg, struct file **file,
+			  unsigned long *pgoff)
+{
+	char name[SIM_NAME_MAX];
+	const char *colon;
+	uint64_t off;
+
+	if (strncmp(arg, "file=", 5) || !(colon = strchr(arg + 5, ':')) ||
+	    (size_t)(colon - (arg + 5)) >= sizeof(name) || colon == arg + 5)
+		return sim_malformed(ctx, "mmap: expected file=F:OFFSET, got '%s'", arg);
+	memcpy(name, arg + 5, (size_t)(colon - (arg + 5)));
+	name[colon - (arg + 5)] = 0;
+	if (sim_arg_size(ctx, colon + 1, &off))
+		return -1;
+	*file = sim_file_lookup(ctx, name);
+	if (!*file)
+		return -1;
+	if (off & 4095)
+		return sim_malformed(ctx, "mmap: file offset %s is not page aligned", colon + 1);
+	*pgoff = (unsigned long)(off >> 12);
+	return 0;
+}
+
 static int cmd_mmap(struct sim_ctx *ctx, int argc, char **argv)
 {
+	struct file *file = NULL;
+	unsigned long pgoff = 0;
 	struct mm_struct *mm;
 	uint64_t addr, len;
 	int prot, flags;
 
-	(void)argc;
 	if (target_mm(ctx, argv[1], &mm) || sim_arg_range(ctx, argv[2], argv[3], &addr, &len))
 		return -1;
 	prot = sim_parse_prot(argv[4]);
@@ -42,9 +67,11 @@ static int cmd_mmap(struct sim_ctx *ctx, int argc, char **argv)
 	flags = sim_parse_map_type(argv[5]);
 	if (flags < 0)
 		return sim_malformed(ctx, "bad mapping type '%s' (private or shared)", argv[5]);
+	if (argc == 7 && parse_file_arg(ctx, argv[6], &file, &pgoff))
+		return -1;
 	if (!mm)
 		return sim_result_errno(ctx, -ESRCH);
-	return sim_result_errno(ctx, mm_mmap(mm, addr, len, prot, flags, NULL, 0));
+	return sim_result_errno(ctx, mm_mmap(mm, addr, len, prot, flags, file, pgoff));
 }
 
 static int cmd_munmap(struct sim_ctx *ctx, int argc, char **argv)
@@ -173,8 +200,9 @@ const struct sim_cmd sim_cmds_memory[] = {
 	 "move the present pages of the range to new frames (MMU_NOTIFY_MIGRATE), content "
 	 "intact -> ok, or -EBUSY if a page is pinned (the others still move)",
 	 "migrate p1 0x10000000 16K"},
-	{"mmap", 5, 5, cmd_mmap, "mmap NAME ADDR LEN PROT private|shared",
-	 "map anonymous memory at ADDR (MAP_FIXED); PROT: none r rw rx rwx",
+	{"mmap", 5, 6, cmd_mmap, "mmap NAME ADDR LEN PROT private|shared [file=F:OFFSET]",
+	 "map anonymous memory (or file F from OFFSET) at ADDR (MAP_FIXED); PROT: none r rw "
+	 "rx rwx",
 	 "mmap p1 0x10000000 16K rw private"},
 	{"munmap", 3, 3, cmd_munmap, "munmap NAME ADDR LEN",
 	 "unmap [ADDR, ADDR+LEN); nothing mapped there is still ok", "munmap p1 0x10000000 4K"},

@@ -17,6 +17,7 @@ static const struct sim_cmd *const command_sets[] = {
 	sim_cmds_system,
 	sim_cmds_mirror,
 	sim_cmds_pin,
+	sim_cmds_file,
 	sim_cmds_iommu,
 	sim_cmds_task,
 	sim_cmds_memory,

@@ -232,6 +232,9 @@ SIM_CMD_SET(sim_cmds_task);
 SIM_CMD_SET(sim_cmds_memory);
 SIM_CMD_SET(sim_cmds_mirror);
 SIM_CMD_SET(sim_cmds_pin);
+SIM_CMD_SET(sim_cmds_file);
+/* The file called @name (malformed-line error if unknown), no reference taken. */
+struct file *sim_file_lookup(struct sim_ctx *ctx, const char *name);
 SIM_CMD_SET(sim_cmds_iommu);
 SIM_CMD_SET(sim_cmds_vfio);
 SIM_CMD_SET(sim_cmds_gru);

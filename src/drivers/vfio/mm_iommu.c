@@ -312,6 +312,23 @@ unsigned long mm_iommu_nr_regions(struct mm_struct *mm)
 	return n;
 }
 
+unsigned long mm_iommu_pinned_pages(struct mm_struct *mm)
+{
+	struct mm_iommu_table_group_mem_t *mem;
+	struct mm_iommu_ctx *ctx;
+	unsigned long n = 0;
+
+	if (mm_iommu_init_once())
+		return 0;
+	sm_mutex_lock(&mem_list_lock);
+	ctx = mm_iommu_ctx(mm);
+	if (ctx)
+		list_for_each_entry (mem, &ctx->regions, next)
+			n += mem->entries;
+	sm_mutex_unlock(&mem_list_lock);
+	return n;
+}
+
 /*
  * arch_exit_mmap: the last mmput(). v1 (seed 000) put every region here. In
  * the merged design the containers are still open at this point -- exit_mm()

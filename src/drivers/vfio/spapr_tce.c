@@ -443,6 +443,16 @@ bool vfio_container_released(struct tce_container *container)
 	return atomic_load(&container->released);
 }
 
+bool vfio_container_holds_mm(struct tce_container *container)
+{
+	bool held;
+
+	sm_mutex_lock(&container->lock);
+	held = container->mm != NULL;
+	sm_mutex_unlock(&container->lock);
+	return held;
+}
+
 unsigned long vfio_container_nr_prereg(struct tce_container *container)
 {
 	struct tce_iommu_prereg *tcemem;
