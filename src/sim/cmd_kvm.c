@@ -145,6 +145,8 @@ static int vcpu_write(struct sim_ctx *ctx, struct sim_vm *v, int err, char **arg
 			      v ? v->vcpu : NULL);
 }
 
+#define VCPU_RUN_CHUNK 10000
+
 static int vcpu_run(struct sim_ctx *ctx, struct sim_vm *v, int err, int argc, char **argv)
 {
 	uint64_t n, seed = 1;
@@ -161,7 +163,21 @@ static int vcpu_run(struct sim_ctx *ctx, struct sim_vm *v, int err, int argc, ch
 		return sim_malformed(ctx, "vcpu run: %s accesses is more than 10000000", argv[3]);
 	if (!v)
 		return sim_result_errno(ctx, err);
-	return sim_result_errno(ctx, kvm_vcpu_run(v->vcpu, n, seed));
+	/*
+	 * In chunks, so that a long run shows progress on a terminal (quiet
+	 * otherwise); chunk k runs with seed + k, so the result depends only on
+	 * N and the seed.
+	 */
+	for (uint64_t done = 0, k = 0; done < n; k++) {
+		uint64_t chunk = n - done < VCPU_RUN_CHUNK ? n - done : VCPU_RUN_CHUNK;
+
+		err = kvm_vcpu_run(v->vcpu, chunk, seed + k);
+		if (err)
+			return sim_result_errno(ctx, err);
+		done += chunk;
+		sim_progress_update(done, n);
+	}
+	return sim_result_errno(ctx, 0);
 }
 
 static int cmd_vcpu(struct sim_ctx *ctx, int argc, char **argv)

@@ -126,6 +126,14 @@ struct sim_type {
 	void (*teardown)(struct sim_world *w, struct sim_obj *obj, enum sim_phase phase);
 	/* For `check`, may be NULL: report problems with sim_check_report(). */
 	void (*check)(struct sim_ctx *ctx, struct sim_obj *obj);
+	/*
+	 * May be NULL. Re-learn the references the object holds that can go
+	 * behind the world's back (a file closed by a process's exit, a bond
+	 * undone by a file's release) and fix the holders' counts (holds,
+	 * user_holds). Called by sim_world_sync() after every command and
+	 * every teardown phase; must not touch an mm it does not hold.
+	 */
+	void (*sync)(struct sim_world *w, struct sim_obj *obj);
 };
 
 /*
@@ -167,6 +175,9 @@ struct sim_proc {
 	unsigned int gets;  /* mm_users references taken by the script (get) */
 	unsigned int grabs; /* mm_count references taken by the script (grab) */
 	unsigned int holds; /* mm_count references other world objects hold */
+	unsigned int user_holds;    /* mm_users references other world objects hold */
+	unsigned long pinned_pages; /* pages the script's pin handles pin (pinned_vm) */
+	unsigned long locked_pages; /* of those, longterm ones (charged to locked_vm) */
 };
 
 struct sim_kthread {
@@ -192,6 +203,23 @@ struct mm_struct *sim_proc_live_mm(struct sim_proc *p);
  * may the runner touch it.
  */
 struct mm_struct *sim_proc_mm(struct sim_proc *p);
+
+/*
+ * sim_world_sync() - let every object re-learn the references it holds
+ * (sim_type.sync); the runner calls it after every command, so that
+ * holds/user_holds are exact between commands.
+ */
+void sim_world_sync(struct sim_world *w);
+
+/*
+ * For `check`: the pages the world knows to be pinned (pin handles and the
+ * VFIO regions of every mm it can reach), and the distinct PASIDs of the
+ * bonds in the PASID tables of the world's IOMMU devices (cmd_iommu.c).
+ */
+unsigned long sim_world_known_pins(struct sim_world *w);
+unsigned int sim_iommu_known_pasids(struct sim_world *w);
+/* PASIDs allocated before the run (not ours). */
+unsigned int sim_world_base_pasids(struct sim_world *w);
 
 /* Physical memory: initialise the default 64M unless set up already. */
 int sim_world_need_phys(struct sim_world *w);

@@ -318,7 +318,8 @@ unsigned long mm_iommu_pinned_pages(struct mm_struct *mm)
 	struct mm_iommu_ctx *ctx;
 	unsigned long n = 0;
 
-	if (mm_iommu_init_once())
+	/* No registry yet (no container ever opened): nothing pinned, nothing to set up. */
+	if (mm_iommu_slot < 0 || mm_iommu_init_once())
 		return 0;
 	sm_mutex_lock(&mem_list_lock);
 	ctx = mm_iommu_ctx(mm);
