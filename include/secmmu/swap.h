@@ -46,4 +46,13 @@ unsigned long try_to_free_pages(unsigned long nr_pages);
 /* Pages on the LRU lists (reclaim candidates). */
 unsigned long lru_nr_pages(void);
 
+/**
+ * swap_inject_write_failure() - make the @nth swap write from now fail with
+ * -EIO (1 = the next one), on any thread; 0 disarms. One-shot. Reclaim must
+ * then keep the page (mapped or in the swap cache), never lose its data.
+ * Injected failures are counted in swap_inject_write_hits().
+ */
+void swap_inject_write_failure(unsigned long nth);
+unsigned long swap_inject_write_hits(void);
+
 #endif /* SECMMU_SWAP_H */

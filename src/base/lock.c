@@ -12,6 +12,34 @@
 #include <string.h>
 
 #include "base/lock.h"
+#include "base/sched_explore.h"
+
+/*
+ * Interleaving exploration (base/sched_explore.h): while an exploration runs,
+ * acquisitions by its registered threads become "point; trylock; if busy,
+ * block and yield", and every release is a point. Otherwise this costs one
+ * relaxed load and a predicted branch per lock operation.
+ */
+static inline bool explore_on(void)
+{
+	return __builtin_expect(atomic_load_explicit(&sched_explore_active, memory_order_relaxed),
+				0);
+}
+
+static bool try_mutex(void *l)
+{
+	return !pthread_mutex_trylock(&((struct sm_mutex *)l)->m);
+}
+
+static bool try_read(void *l)
+{
+	return !pthread_rwlock_tryrdlock(&((struct sm_rwsem *)l)->rw);
+}
+
+static bool try_write(void *l)
+{
+	return !pthread_rwlock_trywrlock(&((struct sm_rwsem *)l)->rw);
+}
 
 #define MAX_HELD 48
 
@@ -102,6 +130,8 @@ void sm_mutex_destroy(struct sm_mutex *l)
 void sm_mutex_lock_nested(struct sm_mutex *l, unsigned int subclass)
 {
 	lockdep_acquire(l, &l->cls, subclass, HELD_WRITE, false);
+	if (explore_on() && sched_explore_acquire(l, try_mutex, l->cls.name))
+		return;
 	BUG_ON(pthread_mutex_lock(&l->m));
 }
 
@@ -122,11 +152,16 @@ void sm_mutex_unlock(struct sm_mutex *l)
 {
 	lockdep_release(l);
 	BUG_ON(pthread_mutex_unlock(&l->m));
+	if (explore_on())
+		sched_explore_release(l, l->cls.name, true);
 }
 
 void sm_cond_wait(pthread_cond_t *cond, struct sm_mutex *l)
 {
 	lockdep_assert_held(l);
+	/* The wait releases @l where the explorer cannot see it: let waiters retry. */
+	if (explore_on())
+		sched_explore_release(l, l->cls.name, false);
 	BUG_ON(pthread_cond_wait(cond, &l->m));
 }
 
@@ -151,6 +186,8 @@ void sm_rwsem_destroy(struct sm_rwsem *l)
 void sm_down_read(struct sm_rwsem *l)
 {
 	lockdep_acquire(l, &l->cls, 0, HELD_READ, false);
+	if (explore_on() && sched_explore_acquire(l, try_read, l->cls.name))
+		return;
 	BUG_ON(pthread_rwlock_rdlock(&l->rw));
 }
 
@@ -166,11 +203,15 @@ void sm_up_read(struct sm_rwsem *l)
 {
 	lockdep_release(l);
 	BUG_ON(pthread_rwlock_unlock(&l->rw));
+	if (explore_on())
+		sched_explore_release(l, l->cls.name, true);
 }
 
 void sm_down_write_nested(struct sm_rwsem *l, unsigned int subclass)
 {
 	lockdep_acquire(l, &l->cls, subclass, HELD_WRITE, false);
+	if (explore_on() && sched_explore_acquire(l, try_write, l->cls.name))
+		return;
 	BUG_ON(pthread_rwlock_wrlock(&l->rw));
 }
 
@@ -183,6 +224,8 @@ void sm_up_write(struct sm_rwsem *l)
 {
 	lockdep_release(l);
 	BUG_ON(pthread_rwlock_unlock(&l->rw));
+	if (explore_on())
+		sched_explore_release(l, l->cls.name, true);
 }
 
 void sm_rwsem_note_acquired(struct sm_rwsem *l, enum held_mode mode)

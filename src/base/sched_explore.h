@@ -37,7 +37,8 @@
  *
  *   EXPLORE_SCHEDULE=1/lock:mmap_lock,0/unlock:mmap_lock,...
  *
- * (the thread chosen at each choice between two or more threads, with the
+ * A deadlock ends with abort() (SIGABRT), an assertion with _exit(1).
+ * (The schedule is the thread chosen at each choice between two or more threads, with the
  * point it was parked at). Setting that environment variable makes every
  * explore_run_*() of the test run that one schedule once (forced choices;
  * where a forced thread is not runnable, the default choice is taken and the
@@ -94,14 +95,16 @@ struct explore_test {
 	/* Per run, after every thread returned: check the rule (uncontrolled). */
 	void (*check)(void *ctx);
 	void *ctx;
+	/* No progress for this long is a deadlock (0: EXPLORE_DEADLOCK_MS). */
+	unsigned int deadlock_ms;
 };
 
 struct explore_result {
 	unsigned long runs;
-	unsigned long choices;       /* choice points over all runs */
-	unsigned long max_depth;     /* longest choice sequence of a run */
-	unsigned long outside;       /* segments that ran outside control */
-	bool complete;               /* DFS: the bounded space was exhausted */
+	unsigned long choices;	 /* choice points over all runs */
+	unsigned long max_depth; /* longest choice sequence of a run */
+	unsigned long outside;	 /* segments that ran outside control */
+	bool complete;		 /* DFS: the bounded space was exhausted */
 };
 
 /* @runs runs, the i-th seeded with seed + i. */

@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -225,8 +226,39 @@ static int swap_io(unsigned long slot, struct page *page, bool write)
 	return n == (ssize_t)PAGE_SIZE ? 0 : -EIO;
 }
 
+/* Write-failure injection: countdown to the failing write (0 = off). */
+static _Atomic unsigned long swap_fail_nth;
+static _Atomic unsigned long swap_fail_hits;
+
+void swap_inject_write_failure(unsigned long nth)
+{
+	atomic_store(&swap_fail_nth, nth);
+}
+
+unsigned long swap_inject_write_hits(void)
+{
+	return atomic_load(&swap_fail_hits);
+}
+
+static bool swap_write_should_fail(void)
+{
+	unsigned long n = atomic_load_explicit(&swap_fail_nth, memory_order_relaxed);
+
+	while (n) {
+		if (atomic_compare_exchange_weak(&swap_fail_nth, &n, n - 1)) {
+			if (n != 1)
+				return false;
+			atomic_fetch_add(&swap_fail_hits, 1);
+			return true;
+		}
+	}
+	return false;
+}
+
 int swap_writepage(unsigned long slot, struct page *page)
 {
+	if (__builtin_expect(swap_write_should_fail(), 0))
+		return -EIO;
 	return swap_io(slot, page, true);
 }
 

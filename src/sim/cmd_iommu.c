@@ -3,13 +3,19 @@
  * Scenario commands for the SVA IOMMU (include/secmmu/iommu.h): iommu,
  * sva_bind, sva_unbind, dma, prq, pasids, iommu_stat, devfile, devfile_mmap.
  *
- * Accounting: a bond holds mm_count. The first sva_bind of a device and a
- * process by the script counts one proc->holds, the script's last
- * sva_unbind of them gives it back. Bonds made by a device file are not
- * counted: the file can be released inside the core (exit_files, or the
- * teardown of the VMA mapping it), where the world cannot follow, and
- * uncounted references only make the real counts higher, which `check`
- * allows.
+ * Accounting: a bond holds mm_count (and, on a wrong-mm-users device, also
+ * mm_users), and all bonds of one mm share the SVA notifier, which holds
+ * one more mm_count until it is freed after the last bond goes. Bonds come
+ * from the script's sva_bind and from device files; a device file's release
+ * -- in exit_files, in the teardown of a VMA mapping it, in the last mmput --
+ * unbinds behind the world's back. So the counts are not kept by the
+ * commands but re-learnt after every command (sim_world_sync) from the PASID
+ * tables of the world's devices, by a hidden object (SVA_NAME): for every
+ * process, holds gets one per bond plus one for the notifier while it has a
+ * bond, user_holds one per bond on a wrong-mm-users device. A notifier's
+ * mm_count goes a grace period after its last bond: it is given back at
+ * once (a count too low only keeps the runner off the mm a moment early);
+ * `check` waits for the grace period before it compares.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -32,6 +38,7 @@ struct sim_iommu_bind {
 struct sim_iommu {
 	struct sim_obj obj;
 	struct iommu_device *dev; /* NULL once destroyed */
+	bool wrong_users;	  /* bonds hold mm_users (IOMMU_DEV_WRONG_MM_USERS) */
 	struct sim_iommu_bind binds[SIM_IOMMU_MAX_BINDS];
 };
 
@@ -56,7 +63,6 @@ static void iommu_teardown(struct sim_world *w, struct sim_obj *obj, enum sim_ph
 				continue;
 			for (; b->count; b->count--)
 				iommu_sva_unbind_mm(d->dev, b->proc->mm_id);
-			b->proc->holds--;
 			b->proc = NULL;
 		}
 	} else if (phase == SIM_PHASE_FREE) {
@@ -87,6 +93,149 @@ static const struct sim_type iommu_type = {
 static const struct sim_type devfile_type = {
 	.name = "device file",
 };
+
+/* The PASID table of @dev: a malloc()ed array of *n entries, or NULL. */
+static struct iommu_pasid_info *dev_table(struct iommu_device *dev, int *n)
+{
+	struct iommu_pasid_info *info = NULL;
+	int max = 0;
+
+	for (;;) {
+		*n = iommu_dev_pasids(dev, info, max);
+		if (*n <= max)
+			return info;
+		free(info);
+		max = *n;
+		info = calloc((size_t)max, sizeof(*info));
+		if (!info) {
+			*n = 0;
+			return NULL;
+		}
+	}
+}
+
+/* --- the SVA references of every process (the hidden object) -------------- */
+
+#define SVA_NAME "iommu.sva"
+
+struct sva_hold {
+	struct sim_proc *proc;
+	unsigned int count, users; /* counted in proc->holds, proc->user_holds */
+	unsigned int new_count, new_users;
+};
+
+struct sim_sva {
+	struct sim_obj obj;
+	struct sva_hold *h;
+	size_t n, cap;
+};
+
+static struct sva_hold *sva_hold_of(struct sim_sva *s, struct sim_proc *p)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->h[i].proc == p)
+			return &s->h[i];
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 8;
+		struct sva_hold *bigger = realloc(s->h, cap * sizeof(*bigger));
+
+		if (!bigger)
+			return NULL;
+		s->h = bigger;
+		s->cap = cap;
+	}
+	s->h[s->n] = (struct sva_hold){ .proc = p };
+	return &s->h[s->n++];
+}
+
+static struct sim_proc *proc_of_mm_id(struct sim_world *w, unsigned long id)
+{
+	sim_for_each_obj(w, o) if (o->type == &sim_process_type &&
+				   ((struct sim_proc *)o)->mm_id == id) return (struct sim_proc *)o;
+	return NULL;
+}
+
+static void sva_sync(struct sim_world *w, struct sim_obj *obj)
+{
+	struct sim_sva *s = (struct sim_sva *)obj;
+
+	for (size_t i = 0; i < s->n; i++)
+		s->h[i].new_count = s->h[i].new_users = 0;
+	sim_for_each_obj(w, o)
+	{
+		struct sim_iommu *d = (struct sim_iommu *)o;
+		struct iommu_pasid_info *info;
+		int n;
+
+		if (o->type != &iommu_type || !d->dev)
+			continue;
+		info = dev_table(d->dev, &n);
+		for (int i = 0; info && i < n; i++) {
+			struct sim_proc *p = proc_of_mm_id(w, info[i].mm_id);
+			struct sva_hold *h = p ? sva_hold_of(s, p) : NULL;
+
+			if (!h)
+				continue;
+			/* The bond's mmgrab; the mm's first bond also the notifier's. */
+			h->new_count += h->new_count ? 1 : 2;
+			if (d->wrong_users)
+				h->new_users++;
+		}
+		free(info);
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		struct sva_hold *h = &s->h[i];
+
+		h->proc->holds += h->new_count - h->count;
+		h->proc->user_holds += h->new_users - h->users;
+		h->count = h->new_count;
+		h->users = h->new_users;
+	}
+}
+
+static void sva_teardown(struct sim_world *w, struct sim_obj *obj, enum sim_phase phase)
+{
+	(void)w;
+	if (phase == SIM_PHASE_FREE)
+		free(((struct sim_sva *)obj)->h);
+}
+
+static const struct sim_type sva_type = {
+	.name = "sva accounting",
+	.teardown = sva_teardown,
+	.sync = sva_sync,
+};
+
+/* The hidden accounting object, created with the first device. */
+static int sva_accounting(struct sim_ctx *ctx)
+{
+	if (sim_obj_find(ctx->world, &sva_type, SVA_NAME))
+		return 0;
+	return sim_obj_new(ctx, &sva_type, SVA_NAME, sizeof(struct sim_sva)) ? 0 : -1;
+}
+
+unsigned int sim_iommu_known_pasids(struct sim_world *w)
+{
+	static unsigned char seen[IOMMU_PASID_MAX];
+	unsigned int n = 0;
+
+	memset(seen, 0, sizeof(seen));
+	sim_for_each_obj(w, o)
+	{
+		struct sim_iommu *d = (struct sim_iommu *)o;
+		struct iommu_pasid_info *info;
+		int nr;
+
+		if (o->type != &iommu_type || !d->dev)
+			continue;
+		info = dev_table(d->dev, &nr);
+		for (int i = 0; info && i < nr; i++)
+			if (info[i].pasid < IOMMU_PASID_MAX && !seen[info[i].pasid]++)
+				n++;
+		free(info);
+	}
+	return n;
+}
 
 static struct sim_iommu *iommu_lookup(struct sim_ctx *ctx, const char *name, int *err)
 {
@@ -127,6 +276,8 @@ static int cmd_iommu(struct sim_ctx *ctx, int argc, char **argv)
 	}
 	if (sim_world_need_phys(ctx->world))
 		return sim_malformed(ctx, "no physical memory");
+	if (sva_accounting(ctx))
+		return -1;
 	d = sim_obj_new(ctx, &iommu_type, argv[1], sizeof(*d));
 	if (!d)
 		return -1;
@@ -136,6 +287,7 @@ static int cmd_iommu(struct sim_ctx *ctx, int argc, char **argv)
 		return sim_result_errno(ctx, PTR_ERR(dev));
 	}
 	d->dev = dev;
+	d->wrong_users = flags & IOMMU_DEV_WRONG_MM_USERS;
 	return sim_result_errno(ctx, 0);
 }
 
@@ -164,10 +316,8 @@ static int cmd_sva_bind(struct sim_ctx *ctx, int argc, char **argv)
 	handle = iommu_sva_bind_device(d->dev, mm);
 	if (IS_ERR(handle))
 		return sim_result_errno(ctx, PTR_ERR(handle));
-	if (!slot->count++) {
-		slot->proc = p;
-		p->holds++; /* the bond's mm_count */
-	}
+	if (!slot->count++)
+		slot->proc = p; /* the references are counted by sva_sync() */
 	return sim_result(ctx, "pasid=%u", iommu_sva_get_pasid(handle));
 }
 
@@ -187,10 +337,8 @@ static int cmd_sva_unbind(struct sim_ctx *ctx, int argc, char **argv)
 	/* Unbinds the script's bind, or else one a device file made. */
 	err = iommu_sva_unbind_mm(d->dev, p->mm_id);
 	slot = bind_slot(d, p, false);
-	if (!err && slot && !--slot->count) {
+	if (!err && slot && !--slot->count)
 		slot->proc = NULL;
-		p->holds--;
-	}
 	return sim_result_errno(ctx, err);
 }
 

@@ -34,6 +34,9 @@ static void pin_release(struct sim_pin *pin)
 	mm_pinned_vm_add(pin->mm, -(long)pin->npages);
 	if (pin->longterm)
 		account_locked_vm(pin->mm, pin->npages, false);
+	pin->proc->pinned_pages -= pin->npages;
+	if (pin->longterm)
+		pin->proc->locked_pages -= pin->npages;
 	mmdrop(pin->mm); /* Pairs with mmgrab() in cmd_pin(). */
 	pin->proc->holds--;
 }
@@ -124,6 +127,9 @@ static int cmd_pin(struct sim_ctx *ctx, int argc, char **argv)
 	pin->pages = pages;
 	pin->npages = npages;
 	pin->longterm = flags & FOLL_LONGTERM;
+	p->pinned_pages += npages;
+	if (pin->longterm)
+		p->locked_pages += npages;
 	return sim_result(ctx, "handle=%lu", handle);
 }
 

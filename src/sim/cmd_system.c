@@ -3,11 +3,14 @@
  * System-wide commands: phys, swap, mem, limit, check.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
 #include "secmmu/check.h"
+#include "secmmu/iommu.h"
+#include "secmmu/mmu_notifier.h"
 #include "secmmu/migrate.h"
 #include "secmmu/mm.h"
 #include "secmmu/page.h"
@@ -157,12 +160,52 @@ static void check_frames(struct sim_ctx *ctx)
 	mm_check_invariants(check_report, ctx);
 }
 
+/* Every pin is held by somebody the world knows: a pin handle or a VFIO region. */
+static void check_pins(struct sim_ctx *ctx)
+{
+	unsigned long pins, known;
+
+	if (!phys_initialized())
+		return;
+	pins = phys_total_pins();
+	known = sim_world_known_pins(ctx->world);
+	if (pins != known)
+		sim_check_report(ctx,
+				 "pins: %lu pins on frames but the world knows of %lu (pin handles "
+				 "+ VFIO preregistered pages)",
+				 pins, known);
+}
+
+/* Every allocated PASID belongs to a bond in the PASID table of a world device. */
+static void check_pasids(struct sim_ctx *ctx)
+{
+	unsigned int allocated, known;
+
+	mmu_notifier_synchronize(); /* a PASID is freed with its notifier */
+	allocated = iommu_pasid_nr_allocated() - sim_world_base_pasids(ctx->world);
+	known = sim_iommu_known_pasids(ctx->world);
+	if (allocated != known)
+		sim_check_report(ctx, "pasids: %u allocated but %u belong to bonds the world knows",
+				 allocated, known);
+}
+
 static int cmd_check(struct sim_ctx *ctx, int argc, char **argv)
 {
+	int users, count;
+
 	(void)argc;
 	(void)argv;
 	ctx->check_mode = true;
+	/*
+	 * Quiesce first: pending RCU callbacks (a region destroy_context left,
+	 * a notifier's mmdrop) and freed notifiers' PASIDs.
+	 */
+	mm_query_refs(ULONG_MAX, &users, &count);
+	mmu_notifier_synchronize();
+	sim_world_sync(ctx->world);
 	check_frames(ctx);
+	check_pins(ctx);
+	check_pasids(ctx);
 	sim_for_each_obj(ctx->world, o) if (o->type->check) o->type->check(ctx, o);
 	if (!ctx->result)
 		return sim_result(ctx, "ok");

@@ -9,13 +9,14 @@
  * ioctl-style commands run as NAME (current->mm = NAME's mm): -ESRCH once
  * NAME has exited, -EBADF once the container's file was closed.
  *
- * References: the container's mm_count (taken on first use, dropped when
- * its file is released) is not counted in proc->holds: it is held on behalf
- * of a file in NAME's own file table and goes when NAME's exit closes it, an
- * event the world does not see. Counting it would leave holds too high after
- * `exit` and let the runner touch a freed mm; not counting it only makes the
- * `check` lower bound on mm_count looser. The world object keeps a reference
- * on the container struct (never on the mm) until the end of the run.
+ * References: the container's mm_count (taken by its first ioctl,
+ * tce_iommu_mm_set, dropped when its file is released) is counted in
+ * proc->holds while vfio_container_holds_mm() says so. The release can
+ * happen behind the world's back -- the opener's exit closes the file
+ * (exit_files) -- so the object re-learns it in its sync hook, which the
+ * runner calls after every command: holds is exact between commands. The
+ * world object keeps a reference on the container struct (never on the mm)
+ * until the end of the run.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@ struct sim_vfio {
 	struct sim_obj obj;
 	struct tce_container *c; /* our reference, until FREE */
 	struct sim_proc *proc;	 /* the opener: "current" for every ioctl */
+	bool holds_mm;		 /* its mm_count is counted in proc->holds */
 };
 
 static void vfio_teardown(struct sim_world *w, struct sim_obj *obj, enum sim_phase phase)
@@ -43,9 +45,26 @@ static void vfio_teardown(struct sim_world *w, struct sim_obj *obj, enum sim_pha
 	}
 }
 
+/* Follow the container's mm_count: taken by its first ioctl, dropped at release. */
+static void vfio_sync(struct sim_world *w, struct sim_obj *obj)
+{
+	struct sim_vfio *v = (struct sim_vfio *)obj;
+	bool held = v->c && vfio_container_holds_mm(v->c);
+
+	(void)w;
+	if (held == v->holds_mm)
+		return;
+	v->holds_mm = held;
+	if (held)
+		v->proc->holds++;
+	else
+		v->proc->holds--;
+}
+
 static const struct sim_type vfio_type = {
 	.name = "vfio container",
 	.teardown = vfio_teardown,
+	.sync = vfio_sync,
 };
 
 /*

@@ -219,6 +219,7 @@ int sim_exec_line(struct sim_world *w, int lineno, const char *line, FILE *out, 
 		trace_begin("sim", word, "line=%d %s", lineno, cmd);
 		sim_progress_begin("%.60s", cmd);
 		dispatch(&ctx, cmd);
+		sim_world_sync(w); /* before anything touches an mm again */
 		sim_progress_end();
 		trace_end();
 		trace_world_counters(w);

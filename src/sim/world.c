@@ -14,10 +14,14 @@
 #include <string.h>
 
 #include "secmmu/err.h"
+#include "secmmu/file.h"
+#include "secmmu/iommu.h"
 #include "secmmu/mm.h"
+#include "secmmu/mmu_notifier.h"
 #include "secmmu/page.h"
 #include "secmmu/sched.h"
 #include "secmmu/swap.h"
+#include "secmmu/vfio.h"
 #include "sim/sim.h"
 
 #define SIM_DEFAULT_PHYS (64UL << 20)
@@ -29,6 +33,9 @@ struct sim_world {
 	bool swap_owned;	   /* this world created the swap device */
 	unsigned long base_frames; /* frames in use before the run (not ours) */
 	unsigned long base_mms;	   /* mm structs alive before the run */
+	long base_files;	   /* struct files alive before the run */
+	unsigned int base_pasids;  /* PASIDs allocated before the run */
+	unsigned long base_pins;   /* pins outstanding before the run */
 };
 
 struct sim_world *sim_world_new(void)
@@ -37,9 +44,14 @@ struct sim_world *sim_world_new(void)
 
 	if (!w)
 		return NULL;
-	if (phys_initialized())
+	if (phys_initialized()) {
 		w->base_frames = phys_used_frames();
+		w->base_pins = phys_total_pins();
+	}
 	w->base_mms = mm_live_count();
+	w->base_files = file_live_count();
+	mmu_notifier_synchronize(); /* PASIDs of notifiers already put are freed */
+	w->base_pasids = iommu_pasid_nr_allocated();
 	return w;
 }
 
@@ -177,7 +189,7 @@ struct mm_struct *sim_proc_live_mm(struct sim_proc *p)
 
 struct mm_struct *sim_proc_mm(struct sim_proc *p)
 {
-	if (sim_proc_live_mm(p) || p->gets || p->grabs || p->holds)
+	if (sim_proc_live_mm(p) || p->gets || p->grabs || p->holds || p->user_holds)
 		return p->mm;
 	return NULL;
 }
@@ -220,29 +232,89 @@ static void process_teardown(struct sim_world *w, struct sim_obj *obj, enum sim_
 }
 
 /*
- * What the world knows to be held on the mm: the live task's mm_users and the
- * script's gets; on mm_count, the one reference all users share, the
- * script's grabs and other holders. The real counters may be higher (the
- * core's and drivers' own references) but never lower.
+ * mm_users and mm_count must EQUAL what the world knows to be held: on
+ * mm_users the live task, the script's gets and the devices' (a
+ * wrong-mm-users bond); on mm_count the one reference all users share, the
+ * script's grabs, and every other world object's (lazy kernel threads, pin
+ * handles, VFIO containers bound to the mm, SVA bonds and the SVA notifier,
+ * mirrors, VMs, GRUs, XPMEM segments), kept exact by sim_world_sync(). Read
+ * through mm_query_refs(), which waits for pending RCU callbacks and works
+ * on a freed struct too: a struct freed while held, or alive with no
+ * holder (a leaked reference), is reported as well.
+ *
+ * Then the memory the mm has pinned and locked: pinned_vm is what the
+ * script's pin handles pin; locked_vm is the VFIO-preregistered pages
+ * (charged once per mm) plus the longterm pin handles.
  */
 static void process_check(struct sim_ctx *ctx, struct sim_obj *obj)
 {
 	struct sim_proc *p = (struct sim_proc *)obj;
-	struct mm_struct *mm = sim_proc_mm(p);
 	int users, count, want_users, want_count;
+	struct mm_struct *mm;
+	struct mm_stats st;
+	unsigned long vfio;
 
+	if (!p->task && !p->mm)
+		return;
+	want_users = (sim_proc_live_mm(p) ? 1 : 0) + (int)p->gets + (int)p->user_holds;
+	want_count = (want_users ? 1 : 0) + (int)p->grabs + (int)p->holds;
+	if (mm_query_refs(p->mm_id, &users, &count)) {
+		if (want_users || want_count)
+			sim_check_report(ctx, "%s: mm freed but the world holds users=%d count=%d",
+					 obj->name, want_users, want_count);
+		return;
+	}
+	if (users != want_users)
+		sim_check_report(ctx,
+				 "%s: mm_users %d != %d held (task %d, gets %u, devices %u)",
+				 obj->name, users, want_users, sim_proc_live_mm(p) ? 1 : 0,
+				 p->gets, p->user_holds);
+	if (count != want_count)
+		sim_check_report(ctx,
+				 "%s: mm_count %d != %d held (users %d, grabs %u, holders %u)",
+				 obj->name, count, want_count, want_users ? 1 : 0, p->grabs,
+				 p->holds);
+	mm = sim_proc_mm(p);
 	if (!mm)
 		return;
-	users = mm_users_read(mm);
-	count = mm_count_read(mm);
-	want_users = (sim_proc_live_mm(p) ? 1 : 0) + (int)p->gets;
-	want_count = (want_users ? 1 : 0) + (int)p->grabs + (int)p->holds;
-	if (users < want_users)
-		sim_check_report(ctx, "%s: mm_users %d < %d held", obj->name, users, want_users);
-	if (count < want_count)
-		sim_check_report(ctx, "%s: mm_count %d < %d held", obj->name, count, want_count);
-	if (users > 0 && count < 1)
-		sim_check_report(ctx, "%s: mm_users %d with mm_count %d", obj->name, users, count);
+	mm_get_stats(mm, &st);
+	vfio = mm_iommu_pinned_pages(mm);
+	if (st.pinned_vm != p->pinned_pages)
+		sim_check_report(ctx, "%s: pinned_vm %lu != %lu pinned by pin handles", obj->name,
+				 st.pinned_vm, p->pinned_pages);
+	if (st.locked_vm != vfio + p->locked_pages)
+		sim_check_report(ctx,
+				 "%s: locked_vm %lu != %lu preregistered (VFIO) + %lu longterm pinned",
+				 obj->name, st.locked_vm, vfio, p->locked_pages);
+}
+
+unsigned long sim_world_known_pins(struct sim_world *w)
+{
+	unsigned long n = 0;
+
+	sim_for_each_obj(w, o)
+	{
+		struct sim_proc *p = (struct sim_proc *)o;
+		struct mm_struct *mm;
+
+		if (o->type != &sim_process_type)
+			continue;
+		n += p->pinned_pages;
+		mm = sim_proc_mm(p);
+		if (mm)
+			n += mm_iommu_pinned_pages(mm);
+	}
+	return n + w->base_pins;
+}
+
+unsigned int sim_world_base_pasids(struct sim_world *w)
+{
+	return w->base_pasids;
+}
+
+void sim_world_sync(struct sim_world *w)
+{
+	sim_for_each_obj(w, o) if (o->type->sync) o->type->sync(w, o);
 }
 
 const struct sim_type sim_process_type = {
@@ -285,24 +357,39 @@ static void wait_for_callbacks(void)
 
 int sim_world_destroy(struct sim_world *w, FILE *report)
 {
-	unsigned long frames = 0, mms;
+	unsigned long frames = 0, pins = 0, mms;
+	unsigned int pasids;
+	long files;
 	int ret = 0;
 
 	if (!w)
 		return 0;
-	for (int phase = 0; phase < SIM_NR_PHASES; phase++)
+	for (int phase = 0; phase < SIM_NR_PHASES; phase++) {
 		sim_for_each_obj(w, o) if (o->type->teardown)
 			o->type->teardown(w, o, (enum sim_phase)phase);
+		if (phase < SIM_PHASE_FREE)
+			sim_world_sync(w);
+	}
 	wait_for_callbacks();
-	if (phys_initialized())
+	mmu_notifier_synchronize(); /* PASIDs go with their notifiers */
+	if (phys_initialized()) {
 		frames = phys_used_frames();
+		pins = phys_total_pins();
+	}
 	mms = mm_live_count();
+	files = file_live_count();
+	pasids = iommu_pasid_nr_allocated();
 	frames = frames > w->base_frames ? frames - w->base_frames : 0;
 	mms = mms > w->base_mms ? mms - w->base_mms : 0;
-	if (frames || mms || swap_slots_used()) {
+	pins = pins > w->base_pins ? pins - w->base_pins : 0;
+	files = files > w->base_files ? files - w->base_files : 0;
+	pasids = pasids > w->base_pasids ? pasids - w->base_pasids : 0;
+	if (frames || mms || swap_slots_used() || pins || files || pasids) {
 		if (report)
-			fprintf(report, "end: error: leaked %lu frames / %lu mm structs / %lu swap slots\n",
-				frames, mms, swap_slots_used());
+			fprintf(report,
+				"end: error: leaked %lu frames / %lu mm structs / %lu swap slots / "
+				"%lu pins / %u PASIDs / %ld files\n",
+				frames, mms, swap_slots_used(), pins, pasids, files);
 		ret = -1;
 	}
 	if (w->swap_owned)

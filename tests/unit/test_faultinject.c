@@ -17,6 +17,7 @@
 #include "secmmu/mirror.h"
 #include "secmmu/mmu_notifier.h"
 #include "secmmu/sched.h"
+#include "secmmu/swap.h"
 #include "secmmu/vfio.h"
 #include "testutil.h"
 
@@ -371,4 +372,81 @@ TEST(faultinject_nonblock_start_eagain)
 	mmu_notifier_unregister(&good, g_mm);
 	mmu_interval_notifier_remove(&g_isub);
 	world_down();
+}
+
+/* ---- swap write failure: the Nth write fails, the page is kept ---- */
+
+TEST(faultinject_swap_write_failure_keeps_page)
+{
+	struct mm_stats st;
+
+	world_up();
+	ASSERT_EQ(swap_on(PG(64), NULL), 0);
+	for (unsigned long n = 1; n <= 4; n++) {
+		unsigned long hits = swap_inject_write_hits();
+		unsigned long frames = phys_used_frames();
+
+		swap_inject_write_failure(n);
+		ASSERT_EQ(mm_madvise(g_mm, TBASE, PG(4), MADV_PAGEOUT), 0);
+		ASSERT_UEQ(swap_inject_write_hits(), hits + 1);
+		/* The page whose write failed kept its frame (mapped or in the swap cache). */
+		ASSERT_UEQ(phys_used_frames(), frames - 3);
+		check_pages(g_mm, TBASE, 4, 7); /* nothing lost; swaps everything back in */
+	}
+	swap_inject_write_failure(0);
+	/* Disarmed: every write succeeds. */
+	ASSERT_EQ(mm_madvise(g_mm, TBASE, PG(4), MADV_PAGEOUT), 0);
+	mm_get_stats(g_mm, &st);
+	ASSERT_UEQ(st.swap, 4);
+	check_pages(g_mm, TBASE, 4, 7);
+	world_down();
+	sm_rcu_barrier();
+	ASSERT_UEQ(swap_slots_used(), 0);
+	ASSERT_EQ(swap_off(), 0);
+}
+
+/*
+ * No "force the primary paths non-blockable" switch, on purpose: in Linux
+ * only the OOM reaper calls mmu_notifier_invalidate_range_start_nonblock();
+ * munmap, zap, madvise, mprotect, COW, reclaim, migration and exit must
+ * invalidate and cannot back out once they decided to change the PTEs, so
+ * they use the blockable start, which cannot fail. The -EAGAIN contract is
+ * tested on the non-blockable entry point directly (above). This test pins
+ * the other half: every invalidation a primary path issues is blockable.
+ */
+static atomic_int nonblockable_seen, blockable_seen;
+
+static int record_start(struct mmu_notifier *mn, const struct mmu_notifier_range *r)
+{
+	(void)mn;
+	atomic_fetch_add(mmu_notifier_range_blockable(r) ? &blockable_seen : &nonblockable_seen,
+			 1);
+	return 0;
+}
+static const struct mmu_notifier_ops record_ops = { .invalidate_range_start = record_start };
+
+TEST(faultinject_primary_invalidations_are_blockable)
+{
+	struct mmu_notifier rec = { .ops = &record_ops };
+	struct task_struct *child;
+	struct mm_struct *mm;
+
+	world_up();
+	mm = g_mm;
+	ASSERT_EQ(swap_on(PG(64), NULL), 0);
+	ASSERT_EQ(mmu_notifier_register(&rec, mm), 0);
+	ASSERT_EQ(task_fork(g_task, "c", &child), 0);               /* COW write-protect */
+	write_pages(g_mm, TBASE, 1, 9);                             /* COW break */
+	ASSERT_EQ(mm_madvise(g_mm, TBASE, PG(4), MADV_PAGEOUT), 0); /* reclaim */
+	ASSERT_EQ(mm_mprotect(g_mm, TBASE, PG(4), PROT_READ), 0);
+	ASSERT_EQ(mm_madvise(g_mm, TBASE, PG(2), MADV_DONTNEED), 0);
+	ASSERT_EQ(mm_munmap(g_mm, TBASE + PG(3), PG(1)), 0);
+	ASSERT_EQ(task_exit(child), 0);
+	task_free(child);
+	world_down(); /* exit */
+	ASSERT_GT(atomic_load(&blockable_seen), 4);
+	ASSERT_EQ(atomic_load(&nonblockable_seen), 0);
+	mmu_notifier_unregister(&rec, mm); /* its mm_count kept the struct */
+	sm_rcu_barrier();
+	ASSERT_EQ(swap_off(), 0);
 }

@@ -286,8 +286,8 @@ TEST(sim_malformed_messages)
 	expect_line("  # nothing", "", SIM_EXIT_OK);
 	expect_line("frob x", "7: error: unknown command 'frob'\n", SIM_EXIT_MALFORMED);
 	expect_line("mmap p1 0x1000 4K",
-		    "7: error: mmap: expected 5 arguments, got 3 (usage: mmap NAME ADDR LEN PROT "
-		    "private|shared)\n",
+		    "7: error: mmap: expected 5 or 6 arguments, got 3 (usage: mmap NAME ADDR LEN PROT "
+		    "private|shared [file=F:OFFSET])\n",
 		    SIM_EXIT_MALFORMED);
 	expect_line("mem a b",
 		    "7: error: mem: expected 0 or 1 arguments, got 2 (usage: mem [NAME])\n",
