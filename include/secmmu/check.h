@@ -20,8 +20,9 @@ typedef void (*check_report_fn)(void *arg, const char *fmt, va_list ap);
  * Every frame's map count equals the number of PTEs (in every live mm) that
  * map it; its reference count covers its mappings and pins; every swap
  * slot's count equals the swap entries (PTEs and shared-memory objects)
- * that refer to it; frames in use plus free frames are all frames; no
- * device used a stale translation. Each broken rule is reported through
+ * that refer to it; frames in use plus free frames are all frames. (Stale
+ * translations a device used are counted by phys_stale_count(), which the
+ * caller compares with its own starting value.) Each broken rule is reported through
  * @report, naming the frame, slot or mm. May sleep.
  * Return: the number of problems found.
  */

@@ -115,10 +115,6 @@ unsigned long mm_check_invariants(check_report_fn report, void *arg)
 	if (phys_used_frames() + phys_free_frames() != phys_total_frames())
 		problem(&c, "frames: %lu used + %lu free != %lu total", phys_used_frames(),
 			phys_free_frames(), phys_total_frames());
-	if (phys_stale_count())
-		problem(&c, "devices used %lu stale translations (a frame freed or reused under a "
-			    "secondary MMU)",
-			phys_stale_count());
 	mm_for_each_live(count_mm, &c);
 	for (unsigned long pfn = 1; pfn < c.nr_frames; pfn++) {
 		struct page *page = pfn_to_page(pfn);

@@ -157,7 +157,12 @@ static void check_report(void *arg, const char *fmt, va_list ap)
 /* Frames, swap slots and stale translations: the core's own bookkeeping. */
 static void check_frames(struct sim_ctx *ctx)
 {
+	unsigned long stale = sim_world_new_stale(ctx->world);
+
 	mm_check_invariants(check_report, ctx);
+	if (stale)
+		sim_check_report(ctx, "devices used %lu stale translations (a frame freed or "
+				      "reused under a secondary MMU)", stale);
 }
 
 /* Every pin is held by somebody the world knows: a pin handle or a VFIO region. */

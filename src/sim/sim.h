@@ -225,6 +225,8 @@ unsigned int sim_world_base_pasids(struct sim_world *w);
 int sim_world_need_phys(struct sim_world *w);
 /* Memory is in use: `phys` may no longer come. */
 bool sim_world_phys_fixed(struct sim_world *w);
+/* Stale translations devices used during this run (phys_stale_count() since it began). */
+unsigned long sim_world_new_stale(struct sim_world *w);
 /* `swap SIZE` succeeded: this world removes the device at the end. */
 void sim_world_swap_set_owned(struct sim_world *w);
 /* `phys SIZE` succeeded: this world owns (and will destroy) physical memory. */

@@ -32,6 +32,7 @@ struct sim_world {
 	bool phys_fixed;	   /* memory is in use: `phys` may no longer come */
 	bool swap_owned;	   /* this world created the swap device */
 	unsigned long base_frames; /* frames in use before the run (not ours) */
+	unsigned long base_stale;  /* stale translations used before the run */
 	unsigned long base_mms;	   /* mm structs alive before the run */
 	long base_files;	   /* struct files alive before the run */
 	unsigned int base_pasids;  /* PASIDs allocated before the run */
@@ -49,6 +50,7 @@ struct sim_world *sim_world_new(void)
 		w->base_pins = phys_total_pins();
 	}
 	w->base_mms = mm_live_count();
+	w->base_stale = phys_initialized() ? phys_stale_count() : 0;
 	w->base_files = file_live_count();
 	mmu_notifier_synchronize(); /* PASIDs of notifiers already put are freed */
 	w->base_pasids = iommu_pasid_nr_allocated();
@@ -409,4 +411,11 @@ int sim_world_destroy(struct sim_world *w, FILE *report)
 void sim_world_swap_set_owned(struct sim_world *w)
 {
 	w->swap_owned = true;
+}
+
+unsigned long sim_world_new_stale(struct sim_world *w)
+{
+	unsigned long now = phys_initialized() ? phys_stale_count() : 0;
+
+	return now > w->base_stale ? now - w->base_stale : 0;
 }
