@@ -80,7 +80,8 @@ static void anon_page_init(struct page *page, struct vm_area_struct *vma, unsign
 {
 	SetPageFlag(page, PG_anon);
 	SetPageFlag(page, PG_swapbacked);
-	page->mapping = vma_core(vma)->anon_vma;
+	/* Pairs with the release store in __vma_set_anon_vma() (maybe by another fault). */
+	page->mapping = __atomic_load_n(&vma_core(vma)->anon_vma, __ATOMIC_ACQUIRE);
 	page->index = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
 }
 

@@ -181,6 +181,8 @@ void vma_unlink(struct mm_struct *mm, struct vm_area_struct *vma);
 struct vm_area_struct *vma_next(struct vm_area_struct *vma);
 struct vm_area_struct *vma_prev(struct vm_area_struct *vma);
 struct vm_area_struct *vma_first(struct mm_struct *mm);
+void vma_set_bounds(struct vm_area_struct *vma, unsigned long start, unsigned long end,
+		    unsigned long pgoff);
 /* Split @vma at @addr; the new VMA is the part that does not contain @vma's start. */
 int vma_split(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long addr);
 /* A copy of @vma's attributes (not linked) with shared references taken. */

@@ -64,7 +64,7 @@ static bool remap_one(struct vm_area_struct *vma, unsigned long addr, struct pag
 	ptep = pte_offset(mm, addr);
 	pte = ptep ? pte_load(ptep) : 0;
 	if ((pte & PTE_MIGRATING) && pte_pfn(pte) == page_to_pfn(ma->old)) {
-		bool write = (pte & PTE_WRITE) && (vma->vm_flags & VM_WRITE);
+		bool write = (pte & PTE_WRITE) && (READ_ONCE(vma->vm_flags) & VM_WRITE);
 
 		if (target != ma->old) {
 			get_page(target);

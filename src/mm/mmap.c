@@ -149,7 +149,8 @@ struct vm_area_struct *vma_modify_flags(struct mm_struct *mm, struct vm_area_str
 		if (*err)
 			return vma;
 	}
-	vma->vm_flags = newflags;
+	/* Reverse-map walkers read it without mmap_lock (as Linux's rmap does). */
+	WRITE_ONCE(vma->vm_flags, newflags);
 	return vma;
 }
 
@@ -396,12 +397,12 @@ static int move_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned l
 
 	if (!new)
 		return -ENOMEM;
-	new->vm_start = new_addr;
-	new->vm_end = new_addr + new_len;
-	new->vm_pgoff = vma->vm_pgoff + ((old_addr - vma->vm_start) >> PAGE_SHIFT);
 	/* copy_vma(): an unfaulted anonymous VMA takes the pgoff of its new place. */
 	if (!vma->vm_file && !vma_core(vma)->shm && !vma_core(vma)->anon_vma)
-		new->vm_pgoff = new_addr >> PAGE_SHIFT;
+		vma_set_bounds(new, new_addr, new_addr + new_len, new_addr >> PAGE_SHIFT);
+	else
+		vma_set_bounds(new, new_addr, new_addr + new_len,
+			       vma->vm_pgoff + ((old_addr - vma->vm_start) >> PAGE_SHIFT));
 	vma_link(mm, new);
 	err = move_page_tables(mm, old_addr, new_addr, old_len);
 	if (err)
@@ -514,7 +515,7 @@ static long mremap_locked(struct mm_struct *mm, unsigned long addr, unsigned lon
 		if (vma->vm_end == addr + old_len && range_in_task(addr, new_len) &&
 		    (!next || next->vm_start >= addr + new_len)) {
 			vma_unlink(mm, vma);
-			vma->vm_end = addr + new_len;
+			vma_set_bounds(vma, vma->vm_start, addr + new_len, vma->vm_pgoff);
 			vma_link(mm, vma);
 			vma_merge_neighbours(mm, vma);
 			return (long)addr;

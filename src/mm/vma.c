@@ -172,6 +172,34 @@ struct vm_area_struct *__vma_dup(struct vm_area_struct *vma, struct mm_struct *m
 	return new;
 }
 
+/*
+ * vma_set_bounds() - move a VMA that may already be on reverse-map lists
+ *
+ * Reverse-map walkers compute addresses from vm_start and vm_pgoff under the
+ * anon_vma lock and the shmem object's vma_lock (not mmap_lock), so these
+ * fields change only under both, as Linux's vma_adjust() takes the
+ * anon_vma and i_mmap locks. Caller holds mmap_lock for write.
+ */
+void vma_set_bounds(struct vm_area_struct *vma, unsigned long start, unsigned long end,
+		    unsigned long pgoff)
+{
+	struct anon_vma *av = vma_core(vma)->anon_vma;
+	struct shmem_obj *obj = vma_core(vma)->shm;
+
+	mmap_assert_write_locked(vma->vm_mm);
+	if (av)
+		sm_mutex_lock(&av->lock);
+	if (obj)
+		sm_mutex_lock_nested(&obj->vma_lock, 1);
+	vma->vm_start = start;
+	vma->vm_end = end;
+	vma->vm_pgoff = pgoff;
+	if (obj)
+		sm_mutex_unlock(&obj->vma_lock);
+	if (av)
+		sm_mutex_unlock(&av->lock);
+}
+
 int vma_split(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long addr)
 {
 	struct vm_area_struct *new;
@@ -182,9 +210,9 @@ int vma_split(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long ad
 	if (!new)
 		return -ENOMEM;
 	vma_unlink(mm, vma);
-	new->vm_start = addr;
-	new->vm_pgoff = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
-	vma->vm_end = addr;
+	vma_set_bounds(new, addr, new->vm_end,
+		       vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT));
+	vma_set_bounds(vma, vma->vm_start, addr, vma->vm_pgoff);
 	vma_link(mm, vma);
 	vma_link(mm, new);
 	return 0;
@@ -226,7 +254,7 @@ static void vma_absorb(struct mm_struct *mm, struct vm_area_struct *a, struct vm
 
 	vma_unlink(mm, b);
 	vma_unlink(mm, a);
-	a->vm_end = b->vm_end;
+	vma_set_bounds(a, a->vm_start, b->vm_end, a->vm_pgoff);
 	if (!vma_core(a)->anon_vma && cb->anon_vma)
 		vma_set_anon_vma(a, cb->anon_vma, cb->av_id, cb->anon_cloned);
 	vma_link(mm, a);

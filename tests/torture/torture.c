@@ -95,6 +95,8 @@ struct oplog {
 };
 #define LOGN 64
 static struct oplog oplog[LOGN];
+/* Two writers may wrap onto one slot; the log is for humans, a lock keeps it whole. */
+static pthread_mutex_t oplog_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_ulong opseq;
 static atomic_ulong ops_done;
 static atomic_bool stop;
@@ -111,11 +113,13 @@ static void logop(int tid, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	pthread_mutex_lock(&oplog_lock);
 	atomic_store(&l->seq, ~0UL);
 	snprintf(l->text, sizeof(l->text), "#%lu t%d %s", s, tid, buf);
 	atomic_store(&l->seq, s);
 	if (opt_verbose)
 		fprintf(stderr, "%s\n", l->text);
+	pthread_mutex_unlock(&oplog_lock);
 }
 
 static void failf(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -131,6 +135,8 @@ static void failf(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\nlast operations (oldest first):\n");
+	/* Best effort: a crash may have come from inside logop(). */
+	pthread_mutex_trylock(&oplog_lock);
 	end = atomic_load(&opseq);
 	for (unsigned long s = end > 50 ? end - 50 : 0; s < end; s++) {
 		struct oplog *l = &oplog[s % LOGN];
