@@ -12,6 +12,7 @@
 
 #include "drivers/kvm/kvm_internal.h"
 #include "secmmu/err.h"
+#include "secmmu/trace.h"
 
 #define KVM_RUN_MAX_REGIONS 64
 #define KVM_RUN_MAX_ACCESS 64
@@ -259,6 +260,9 @@ out:
 static int vcpu_execute(struct kvm *kvm, struct vcpu_request *req)
 {
 	int ret;
+	TRACE_SCOPE("kvm", req->op == VCPU_RUN ? "vcpu_run" : req->op == VCPU_WRITE ? "guest_write"
+										: "guest_read",
+		    "gpa=0x%lx len=%zu", req->gpa, req->len);
 
 	switch (req->op) {
 	case VCPU_READ:
@@ -280,6 +284,7 @@ static void *vcpu_thread(void *arg)
 {
 	struct kvm_vcpu *vcpu = arg;
 
+	trace_thread_name("vcpu (vm %p)", (void *)vcpu->kvm);
 	for (;;) {
 		struct vcpu_request *req;
 		enum vcpu_op op;

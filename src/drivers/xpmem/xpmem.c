@@ -85,6 +85,7 @@
 #include "secmmu/file.h"
 #include "secmmu/gup.h"
 #include "secmmu/mmu_notifier.h"
+#include "secmmu/trace.h"
 #include "secmmu/xpmem.h"
 
 #define XPMEM_FAULT_RETRIES 100000
@@ -208,6 +209,7 @@ static void *xpmem_node(void *arg)
 {
 	struct xpmem_segment *seg = arg;
 
+	trace_thread_name("xpmem node (segment at 0x%lx)", seg->addr);
 	for (;;) {
 		struct xpmem_msg *msg;
 		unsigned int delay;
