@@ -58,8 +58,8 @@ static uint64_t __attribute__((unused)) bs_ours(void *a)
 	BENCH_CHECK(mm_madvise(arg->mm, BENCH_BASE, arg->npages * PAGE_SIZE, MADV_PAGEOUT) == 0,
 		    "pageout");
 	t1 = bench_now();
-	BENCH_CHECK(swap_slots_used() == arg->npages, "%lu of %lu pages swapped",
-		    swap_slots_used(), arg->npages);
+	BENCH_CHECK(swap_slots_used() == arg->npages, "%lu of %lu pages swapped", swap_slots_used(),
+		    arg->npages);
 	BENCH_CHECK(mirror_nr_entries(arg->m[0]) == 0 && mirror_nr_entries(arg->m[1]) == 0,
 		    "a device kept a translation of a swapped page");
 	/* Swap in and check every byte. */
@@ -92,7 +92,7 @@ static uint64_t __attribute__((unused)) bs_ref(void *a)
 
 static void __attribute__((unused)) bench_swap_out(void)
 {
-	struct bs_arg arg = { .npages = bench_size(1024, 4) };
+	struct bs_arg arg = {.npages = bench_size(1024, 4)};
 
 	snprintf(arg.path, sizeof(arg.path), "%s/secmmu-bench-swap-%d",
 		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());

@@ -31,7 +31,7 @@
 
 /* A convenient, well-aligned base for test mappings. */
 #define TBASE 0x10000000UL
-#define PG(n) ((unsigned long)(n) * PAGE_SIZE)
+#define PG(n) ((unsigned long)(n)*PAGE_SIZE)
 
 static inline void testutil_check_leaks(void)
 {
@@ -82,7 +82,8 @@ static inline size_t pattern_diff(const void *buf, size_t len, unsigned long see
 	do {                                                                                       \
 		size_t tu_off_ = pattern_diff((buf), (len), (seed));                               \
 		if (tu_off_ != (size_t)-1)                                                         \
-			FAIL("pattern %lu mismatch at offset %zu", (unsigned long)(seed), tu_off_); \
+			FAIL("pattern %lu mismatch at offset %zu", (unsigned long)(seed),          \
+			     tu_off_);                                                             \
 	} while (0)
 
 static inline bool mem_is_byte(const void *buf, size_t len, uint8_t b)

@@ -23,7 +23,7 @@
 
 #include "secmmu/mm.h"
 
-#define FOLL_WRITE 0x01U
+#define FOLL_WRITE    0x01U
 #define FOLL_LONGTERM 0x100U
 
 /**

@@ -36,8 +36,8 @@
 /* Input bits: fault the page in (for a write) if it is not present */
 #define HMM_PFN_REQ_FAULT (1UL << 60)
 #define HMM_PFN_REQ_WRITE (1UL << 59)
-#define HMM_PFN_FLAGS (HMM_PFN_VALID | HMM_PFN_WRITE | HMM_PFN_ERROR | HMM_PFN_REQ_FAULT | \
-		       HMM_PFN_REQ_WRITE)
+#define HMM_PFN_FLAGS                                                                              \
+	(HMM_PFN_VALID | HMM_PFN_WRITE | HMM_PFN_ERROR | HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE)
 
 static inline unsigned long hmm_pfn_to_pfn(unsigned long hmm_pfn)
 {

@@ -72,12 +72,12 @@ struct iommu_sva;
 struct file;
 
 /* PASIDs are 1 .. IOMMU_PASID_MAX - 1 (0 is the RID_PASID, never given out). */
-#define IOMMU_PASID_MAX 1024U
+#define IOMMU_PASID_MAX	    1024U
 #define IOMMU_PASID_INVALID 0U
 
 /* iommu_device_create() flags */
 #define IOMMU_DEV_WRONG_MM_USERS 0x1U /* bonds hold mm_users: seed 002's cycle */
-#define IOMMU_DEV_BROKEN_INVAL 0x2U   /* ignore IOTLB invalidations: stale DMA */
+#define IOMMU_DEV_BROKEN_INVAL	 0x2U /* ignore IOTLB invalidations: stale DMA */
 
 /**
  * iommu_device_create() - a device behind the SVA-capable IOMMU
@@ -168,8 +168,8 @@ long iommu_sva_find_pasid(struct iommu_device *dev, unsigned long mm_id);
  */
 int iommu_dma_read(struct iommu_device *dev, uint32_t pasid, unsigned long addr, void *buf,
 		   size_t len);
-int iommu_dma_write(struct iommu_device *dev, uint32_t pasid, unsigned long addr,
-		    const void *buf, size_t len);
+int iommu_dma_write(struct iommu_device *dev, uint32_t pasid, unsigned long addr, const void *buf,
+		    size_t len);
 
 /**
  * iommu_page_request() - the device sends a page request (PRI) for @pasid
@@ -181,8 +181,7 @@ int iommu_dma_write(struct iommu_device *dev, uint32_t pasid, unsigned long addr
  * May sleep; no lock may be held.
  * Return: 0, -EFAULT, -ESRCH, -ENOMEM, -ENODEV.
  */
-int iommu_page_request(struct iommu_device *dev, uint32_t pasid, unsigned long addr,
-		       bool write);
+int iommu_page_request(struct iommu_device *dev, uint32_t pasid, unsigned long addr, bool write);
 
 /**
  * struct iommu_pasid_info - one entry of a device's PASID table

@@ -64,7 +64,7 @@
 struct kvm;
 struct kvm_vcpu;
 
-#define KVM_VM_PIN 0x1U    /* legacy: a page reference per spte, no notifier */
+#define KVM_VM_PIN    0x1U /* legacy: a page reference per spte, no notifier */
 #define KVM_VM_BROKEN 0x2U /* ignore invalidations and release (tests only) */
 
 /**

@@ -45,7 +45,7 @@
 #endif
 
 /* The user part of the address space: [MMAP_MIN_ADDR, TASK_SIZE). */
-#define TASK_SIZE (1UL << 47)
+#define TASK_SIZE     (1UL << 47)
 #define MMAP_MIN_ADDR 0x10000UL
 
 struct mm_struct;
@@ -53,22 +53,23 @@ struct file;
 struct vm_area_struct;
 
 /* vm_flags */
-#define VM_READ 0x1UL
-#define VM_WRITE 0x2UL
-#define VM_EXEC 0x4UL
-#define VM_SHARED 0x8UL
-#define VM_MAYREAD 0x10UL
-#define VM_MAYWRITE 0x20UL
-#define VM_MAYEXEC 0x40UL
-#define VM_MAYSHARE 0x80UL
-#define VM_PFNMAP 0x400UL     /* device memory: no struct page behind PTEs */
+#define VM_READ	     0x1UL
+#define VM_WRITE     0x2UL
+#define VM_EXEC	     0x4UL
+#define VM_SHARED    0x8UL
+#define VM_MAYREAD   0x10UL
+#define VM_MAYWRITE  0x20UL
+#define VM_MAYEXEC   0x40UL
+#define VM_MAYSHARE  0x80UL
+#define VM_PFNMAP    0x400UL  /* device memory: no struct page behind PTEs */
 #define VM_MERGEABLE 0x1000UL /* KSM may merge pages here */
-#define VM_IO 0x4000UL
-#define VM_DONTCOPY 0x20000UL /* not inherited by fork */
-#define VM_ACCOUNT 0x100000UL /* private writable: committed memory charged (sticks, and so blocks merges) */
+#define VM_IO	     0x4000UL
+#define VM_DONTCOPY  0x20000UL /* not inherited by fork */
+#define VM_ACCOUNT                                                                                 \
+	0x100000UL /* private writable: committed memory charged (sticks, and so blocks merges) */
 
 /* Fault flags for handle_mm_fault() */
-#define FAULT_FLAG_WRITE 0x1U
+#define FAULT_FLAG_WRITE  0x1U
 #define FAULT_FLAG_REMOTE 0x2U /* on behalf of another mm or a device */
 
 struct mmu_interval_notifier;
@@ -316,8 +317,8 @@ int zap_vma_ptes(struct vm_area_struct *vma, unsigned long address, unsigned lon
 /* --- accounting ------------------------------------------------------- */
 
 struct mm_stats {
-	unsigned long rss;       /* present PTEs mapping a frame */
-	unsigned long swap;      /* swap entries in PTEs */
+	unsigned long rss;	 /* present PTEs mapping a frame */
+	unsigned long swap;	 /* swap entries in PTEs */
 	unsigned long locked_vm; /* pages charged against RLIMIT_MEMLOCK */
 	unsigned long pinned_vm; /* pages pinned long-term */
 };

@@ -176,11 +176,11 @@ struct mmu_notifier {
 	const struct mmu_notifier_ops *ops;
 	struct mm_struct *mm;
 	/* core-private (src/notifier/mmu_notifier.c) */
-	struct mmu_notifier *next;        /* RCU list of subscriptions */
-	struct mmu_notifier **pprev;      /* NULL when unhooked; under subscriptions->lock */
-	unsigned int users;               /* get/put count, under subscriptions->lock */
-	_Atomic int release_state;        /* who claimed ->release; see enum mn_release_state */
-	void *rcu[3];                     /* struct sm_rcu_head storage (size asserted) */
+	struct mmu_notifier *next;   /* RCU list of subscriptions */
+	struct mmu_notifier **pprev; /* NULL when unhooked; under subscriptions->lock */
+	unsigned int users;	     /* get/put count, under subscriptions->lock */
+	_Atomic int release_state;   /* who claimed ->release; see enum mn_release_state */
+	void *rcu[3];		     /* struct sm_rcu_head storage (size asserted) */
 };
 
 /**
@@ -205,13 +205,13 @@ struct mmu_interval_notifier_ops {
 struct mmu_interval_notifier {
 	unsigned long start, last; /* [start, last], set by insert */
 	const struct mmu_interval_notifier_ops *ops;
-	struct mm_struct *mm;      /* holds mm_count while inserted */
+	struct mm_struct *mm; /* holds mm_count while inserted */
 	_Atomic unsigned long invalidate_seq;
 	/* under subscriptions->lock (the tree is also walked lock-free while invalidating) */
-	void *itree[7];            /* struct itree_node storage (size asserted) */
+	void *itree[7];				     /* struct itree_node storage (size asserted) */
 	struct mmu_interval_notifier *deferred_next; /* on subscriptions->deferred_list */
-	bool deferred;             /* an insert or remove is pending on deferred_list */
-	bool inserted;             /* in the interval tree (!RB_EMPTY_NODE in Linux) */
+	bool deferred; /* an insert or remove is pending on deferred_list */
+	bool inserted; /* in the interval tree (!RB_EMPTY_NODE in Linux) */
 };
 
 /* --- classic registration ------------------------------------------- */
@@ -287,8 +287,8 @@ void mmu_notifier_synchronize(void);
  * retries. Takes mmap_lock for write if the mm has no subscriptions yet.
  * Return: 0, -EINVAL (zero length or overflow), -ENOMEM, -EINTR.
  */
-int mmu_interval_notifier_insert(struct mmu_interval_notifier *interval_sub,
-				 struct mm_struct *mm, unsigned long start, unsigned long length,
+int mmu_interval_notifier_insert(struct mmu_interval_notifier *interval_sub, struct mm_struct *mm,
+				 unsigned long start, unsigned long length,
 				 const struct mmu_interval_notifier_ops *ops);
 /* As above; the caller holds mmap_lock for write. */
 int mmu_interval_notifier_insert_locked(struct mmu_interval_notifier *interval_sub,

@@ -29,14 +29,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PAGE_SHIFT 12
-#define PAGE_SIZE (1UL << PAGE_SHIFT)
-#define PAGE_MASK (~(PAGE_SIZE - 1))
-#define PAGE_ALIGN(x) (((x) + PAGE_SIZE - 1) & PAGE_MASK)
+#define PAGE_SHIFT	12
+#define PAGE_SIZE	(1UL << PAGE_SHIFT)
+#define PAGE_MASK	(~(PAGE_SIZE - 1))
+#define PAGE_ALIGN(x)	(((x) + PAGE_SIZE - 1) & PAGE_MASK)
 #define PAGE_ALIGNED(x) (((x) & (PAGE_SIZE - 1)) == 0)
 
 #define GUP_PIN_COUNTING_BIAS 1024
-#define PAGE_POISON_BYTE 0xaa
+#define PAGE_POISON_BYTE      0xaa
 
 /* page->flags bits */
 enum pageflags {
@@ -46,8 +46,8 @@ enum pageflags {
 	PG_swapbacked, /* anonymous or shared-anonymous memory */
 	PG_anon,       /* private anonymous: mapping is an anon_vma */
 	PG_swapcache,  /* in the swap cache: private is the swap slot */
-	PG_lru,        /* on an LRU list */
-	PG_ksm,        /* a KSM-merged frame */
+	PG_lru,	       /* on an LRU list */
+	PG_ksm,	       /* a KSM-merged frame */
 	PG_reserved,   /* never freed (the zero page) */
 	PG_uptodate,
 	PG_anon_exclusive, /* private anonymous, mapped by one mm only: may be reused on write */
@@ -59,7 +59,7 @@ struct page {
 	_Atomic int _pincount; /* exact number of pins */
 	_Atomic unsigned long flags;
 	_Atomic uint32_t gen;  /* bumped at every allocation */
-	void *mapping;         /* anon_vma (PG_anon) or owning object; under PG_locked/ptl */
+	void *mapping;	       /* anon_vma (PG_anon) or owning object; under PG_locked/ptl */
 	unsigned long index;   /* linear page offset within mapping */
 	unsigned long private; /* swap slot when PG_swapcache */
 	struct page *lru_next, *lru_prev; /* LRU list, under the LRU lock */

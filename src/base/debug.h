@@ -78,17 +78,21 @@ void sm_poison(void *p, size_t len);
 void __tsan_ignore_thread_begin(void);
 void __tsan_ignore_thread_end(void);
 #define racy_read_begin() __tsan_ignore_thread_begin()
-#define racy_read_end() __tsan_ignore_thread_end()
+#define racy_read_end()	  __tsan_ignore_thread_end()
 #else
-#define racy_read_begin() do { } while (0)
-#define racy_read_end() do { } while (0)
+#define racy_read_begin()                                                                          \
+	do {                                                                                       \
+	} while (0)
+#define racy_read_end()                                                                            \
+	do {                                                                                       \
+	} while (0)
 #endif
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-#define READ_ONCE(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define READ_ONCE(x)	 __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define WRITE_ONCE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 
 #endif /* SECMMU_BASE_DEBUG_H */

@@ -41,8 +41,8 @@ static inline int balance_factor(const struct itree_node *n)
 }
 
 /* Make @new take @old's place under @parent (or as the root). */
-static void replace_child(struct itree_node *parent, struct itree_node *old,
-			  struct itree_node *new, struct itree_root *root)
+static void replace_child(struct itree_node *parent, struct itree_node *old, struct itree_node *new,
+			  struct itree_root *root)
 {
 	if (!parent)
 		root->node = new;
@@ -61,8 +61,7 @@ static void replace_child(struct itree_node *parent, struct itree_node *old,
  *      / \        / \
  *     b   c      a   b
  */
-static struct itree_node *rotate_left(struct itree_node *x,
-				      struct itree_root *root)
+static struct itree_node *rotate_left(struct itree_node *x, struct itree_root *root)
 {
 	struct itree_node *y = x->right;
 
@@ -78,8 +77,7 @@ static struct itree_node *rotate_left(struct itree_node *x,
 }
 
 /* Mirror image of rotate_left(). */
-static struct itree_node *rotate_right(struct itree_node *x,
-				       struct itree_root *root)
+static struct itree_node *rotate_right(struct itree_node *x, struct itree_root *root)
 {
 	struct itree_node *y = x->left;
 
@@ -98,8 +96,7 @@ static struct itree_node *rotate_right(struct itree_node *x,
  * Restore the AVL property at @n (whose children are valid AVL subtrees
  * differing in height by at most 2) and return the new subtree root.
  */
-static struct itree_node *balance_node(struct itree_node *n,
-				       struct itree_root *root)
+static struct itree_node *balance_node(struct itree_node *n, struct itree_root *root)
 {
 	int bf;
 
@@ -166,8 +163,7 @@ void itree_insert(struct itree_node *node, struct itree_root *root)
  * Unlink @node, which has two children, by putting its in-order successor
  * in its place.  Returns the lowest node whose subtree changed.
  */
-static struct itree_node *remove_two_children(struct itree_node *node,
-					      struct itree_root *root)
+static struct itree_node *remove_two_children(struct itree_node *node, struct itree_root *root)
 {
 	struct itree_node *succ = node->right, *fix;
 
@@ -220,8 +216,7 @@ void itree_remove(struct itree_node *node, struct itree_root *root)
  * Return the leftmost node in the subtree rooted at @node that overlaps
  * [start, last], or NULL.  Precondition: @node->subtree_last >= start.
  */
-static struct itree_node *subtree_search(struct itree_node *node,
-					 unsigned long start,
+static struct itree_node *subtree_search(struct itree_node *node, unsigned long start,
 					 unsigned long last)
 {
 	for (;;) {
@@ -232,7 +227,7 @@ static struct itree_node *subtree_search(struct itree_node *node,
 			continue;
 		}
 		if (node->start > last)
-			return NULL;	/* it and everything after: too far */
+			return NULL; /* it and everything after: too far */
 		if (node->last >= start)
 			return node;
 		if (!node->right || node->right->subtree_last < start)
@@ -252,8 +247,8 @@ static struct itree_node *subtree_search(struct itree_node *node,
  * intervals, itree_iter_first(root, addr, ULONG_MAX) is the first node
  * with ->last >= addr.  The caller serializes.  O(log n).
  */
-struct itree_node *itree_iter_first(struct itree_root *root,
-				    unsigned long start, unsigned long last)
+struct itree_node *itree_iter_first(struct itree_root *root, unsigned long start,
+				    unsigned long last)
 {
 	struct itree_node *node = root->node;
 
@@ -275,8 +270,7 @@ struct itree_node *itree_iter_first(struct itree_root *root,
  * O(log n) per call; reporting k matches costs O(log n + k) for typical
  * clustered results and O(k log n) in the worst case.
  */
-struct itree_node *itree_iter_next(struct itree_node *node,
-				   unsigned long start, unsigned long last)
+struct itree_node *itree_iter_next(struct itree_node *node, unsigned long start, unsigned long last)
 {
 	struct itree_node *right = node->right, *prev;
 
@@ -381,15 +375,15 @@ struct itree_node *itree_prev(struct itree_node *node)
 }
 
 struct verify_state {
-	unsigned long seen;		/* nodes visited so far */
-	unsigned long limit;		/* root->count, guards against cycles */
-	const struct itree_node *prev;	/* previous node in order */
+	unsigned long seen;	       /* nodes visited so far */
+	unsigned long limit;	       /* root->count, guards against cycles */
+	const struct itree_node *prev; /* previous node in order */
 };
 
 static int verify_fail(const struct itree_node *n, const char *what)
 {
-	fprintf(stderr, "itree_verify: node %p [%#lx, %#lx]: %s\n",
-		(const void *)n, n->start, n->last, what);
+	fprintf(stderr, "itree_verify: node %p [%#lx, %#lx]: %s\n", (const void *)n, n->start,
+		n->last, what);
 	return -1;
 }
 
@@ -454,7 +448,7 @@ static int verify_subtree(const struct itree_node *n, struct verify_state *st)
  */
 int itree_verify(const struct itree_root *root)
 {
-	struct verify_state st = { 0, root->count, NULL };
+	struct verify_state st = {0, root->count, NULL};
 
 	if (root->node && root->node->parent) {
 		fprintf(stderr, "itree_verify: root node has a parent\n");
@@ -463,8 +457,8 @@ int itree_verify(const struct itree_root *root)
 	if (verify_subtree(root->node, &st))
 		return -1;
 	if (st.seen != root->count) {
-		fprintf(stderr, "itree_verify: count %lu but %lu nodes linked\n",
-			root->count, st.seen);
+		fprintf(stderr, "itree_verify: count %lu but %lu nodes linked\n", root->count,
+			st.seen);
 		return -1;
 	}
 	return 0;

@@ -40,9 +40,9 @@
 
 struct itree_node {
 	struct itree_node *left, *right, *parent;
-	unsigned long start, last;	/* closed interval, start <= last */
-	unsigned long subtree_last;	/* max last in this subtree (private) */
-	int height;			/* AVL height, leaf == 1 (private) */
+	unsigned long start, last;  /* closed interval, start <= last */
+	unsigned long subtree_last; /* max last in this subtree (private) */
+	int height;		    /* AVL height, leaf == 1 (private) */
 };
 
 struct itree_root {
@@ -50,7 +50,10 @@ struct itree_root {
 	unsigned long count;
 };
 
-#define ITREE_ROOT_INIT { NULL, 0 }
+#define ITREE_ROOT_INIT                                                                            \
+	{                                                                                          \
+		NULL, 0                                                                            \
+	}
 
 /**
  * itree_entry - get the struct embedding an itree_node
@@ -58,8 +61,7 @@ struct itree_root {
  * @type:	the type of the containing struct
  * @member:	the name of the itree_node within @type
  */
-#define itree_entry(ptr, type, member) \
-	((type *)((char *)(ptr) - offsetof(type, member)))
+#define itree_entry(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /**
  * itree_init - initialize an empty tree
@@ -85,10 +87,10 @@ static inline bool itree_empty(const struct itree_root *root)
 void itree_insert(struct itree_node *node, struct itree_root *root);
 void itree_remove(struct itree_node *node, struct itree_root *root);
 
-struct itree_node *itree_iter_first(struct itree_root *root,
-				    unsigned long start, unsigned long last);
-struct itree_node *itree_iter_next(struct itree_node *node,
-				   unsigned long start, unsigned long last);
+struct itree_node *itree_iter_first(struct itree_root *root, unsigned long start,
+				    unsigned long last);
+struct itree_node *itree_iter_next(struct itree_node *node, unsigned long start,
+				   unsigned long last);
 
 struct itree_node *itree_first(struct itree_root *root);
 struct itree_node *itree_next(struct itree_node *node);

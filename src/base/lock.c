@@ -84,7 +84,7 @@ static void lockdep_acquire(const void *lock, const struct lock_class *cls, unsi
 			lockdep_report(h, cls, subclass);
 	}
 	BUG_ON(nr_held >= MAX_HELD);
-	held[nr_held++] = (struct held_lock){ lock, cls, subclass, mode };
+	held[nr_held++] = (struct held_lock){lock, cls, subclass, mode};
 }
 
 static void lockdep_release(const void *lock)

@@ -65,7 +65,11 @@ enum lock_rank {
 	LOCK_RANK_LEAF = 100,
 };
 
-enum held_mode { HELD_NONE = 0, HELD_READ = 1, HELD_WRITE = 2 };
+enum held_mode {
+	HELD_NONE = 0,
+	HELD_READ = 1,
+	HELD_WRITE = 2
+};
 
 /* Common header of every ranked lock, used by the order checker. */
 struct lock_class {
@@ -107,9 +111,9 @@ void sm_rwsem_note_acquired(struct sm_rwsem *l, enum held_mode mode);
 enum held_mode lockdep_held_mode(const void *lock);
 unsigned int lockdep_depth(void);
 
-#define lockdep_assert_held(l) DEBUG_BUG_ON(lockdep_held_mode(l) == HELD_NONE)
+#define lockdep_assert_held(l)	     DEBUG_BUG_ON(lockdep_held_mode(l) == HELD_NONE)
 #define lockdep_assert_held_write(l) DEBUG_BUG_ON(lockdep_held_mode(l) != HELD_WRITE)
-#define lockdep_assert_not_held(l) DEBUG_BUG_ON(lockdep_held_mode(l) != HELD_NONE)
+#define lockdep_assert_not_held(l)   DEBUG_BUG_ON(lockdep_held_mode(l) != HELD_NONE)
 /* The thread holds no lock at all (e.g. before a callback that may sleep). */
 #define lockdep_assert_none_held() DEBUG_BUG_ON(lockdep_depth() != 0)
 

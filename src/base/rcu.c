@@ -34,20 +34,32 @@ const char *__tsan_default_suppressions(void)
 {
 	return "called_from_lib:liburcu-memb.so\ncalled_from_lib:liburcu-common.so\n";
 }
-#define gp_release() __tsan_release(&gp_token)
-#define gp_acquire() __tsan_acquire(&gp_token)
+#define gp_release()  __tsan_release(&gp_token)
+#define gp_acquire()  __tsan_acquire(&gp_token)
 #define cb_release(h) __tsan_release(h)
 #define cb_acquire(h) __tsan_acquire(h)
 /* liburcu's inline wake_up_gp() reads its futex word non-atomically. */
 #define urcu_ignore_begin() __tsan_ignore_thread_begin()
-#define urcu_ignore_end() __tsan_ignore_thread_end()
+#define urcu_ignore_end()   __tsan_ignore_thread_end()
 #else
-#define cb_release(h) do { } while (0)
-#define cb_acquire(h) do { } while (0)
-#define urcu_ignore_begin() do { } while (0)
-#define urcu_ignore_end() do { } while (0)
-#define gp_release() do { } while (0)
-#define gp_acquire() do { } while (0)
+#define cb_release(h)                                                                              \
+	do {                                                                                       \
+	} while (0)
+#define cb_acquire(h)                                                                              \
+	do {                                                                                       \
+	} while (0)
+#define urcu_ignore_begin()                                                                        \
+	do {                                                                                       \
+	} while (0)
+#define urcu_ignore_end()                                                                          \
+	do {                                                                                       \
+	} while (0)
+#define gp_release()                                                                               \
+	do {                                                                                       \
+	} while (0)
+#define gp_acquire()                                                                               \
+	do {                                                                                       \
+	} while (0)
 #endif
 
 _Static_assert(sizeof(((struct sm_rcu_head *)0)->urcu_head) >= sizeof(struct rcu_head),
@@ -117,7 +129,7 @@ static void rcu_trampoline(struct rcu_head *head)
 {
 	struct sm_rcu_head *h = (struct sm_rcu_head *)(void *)head;
 
-	gp_acquire(); /* Pairs with gp_release() in sm_rcu_read_unlock(). */
+	gp_acquire();  /* Pairs with gp_release() in sm_rcu_read_unlock(). */
 	cb_acquire(h); /* Pairs with cb_release() in sm_call_rcu(). */
 	/*
 	 * liburcu's callback thread is registered by liburcu itself: a callback

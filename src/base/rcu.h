@@ -38,7 +38,7 @@ void sm_call_rcu(struct sm_rcu_head *head, void (*fn)(struct sm_rcu_head *head))
 /* Wait until every callback queued so far has run, and those they queued. */
 void sm_rcu_barrier(void);
 
-#define sm_rcu_dereference(p) __atomic_load_n(&(p), __ATOMIC_ACQUIRE)
+#define sm_rcu_dereference(p)	    __atomic_load_n(&(p), __ATOMIC_ACQUIRE)
 #define sm_rcu_assign_pointer(p, v) __atomic_store_n(&(p), (v), __ATOMIC_RELEASE)
 
 #endif /* SECMMU_BASE_RCU_H */

@@ -37,8 +37,7 @@ out:
 	return ret;
 }
 
-static int access_range(struct mm_struct *mm, unsigned long addr, void *buf, size_t len,
-			bool write)
+static int access_range(struct mm_struct *mm, unsigned long addr, void *buf, size_t len, bool write)
 {
 	if (addr + len < addr || addr + len > TASK_SIZE)
 		return -EFAULT;

@@ -272,8 +272,9 @@ static void shmem_unmap_range(struct shmem_obj *obj, unsigned long first, unsign
 	struct vma_core *vc;
 
 	sm_mutex_lock(&obj->vma_lock);
-	list_for_each_entry(vc, &obj->vmas, shm_link) {
-		struct vm_area_struct *vma = container_of((void *)vc, struct vm_area_struct, core_priv);
+	list_for_each_entry (vc, &obj->vmas, shm_link) {
+		struct vm_area_struct *vma =
+			container_of((void *)vc, struct vm_area_struct, core_priv);
 		unsigned long pages = (vma->vm_end - vma->vm_start) >> PAGE_SHIFT;
 		unsigned long lo = first > vma->vm_pgoff ? first : vma->vm_pgoff;
 		unsigned long hi = last < vma->vm_pgoff + pages ? last : vma->vm_pgoff + pages;
@@ -281,16 +282,17 @@ static void shmem_unmap_range(struct shmem_obj *obj, unsigned long first, unsign
 		if (lo >= hi)
 			continue;
 		if (n == cap) {
-			struct unmap_req *bigger = realloc(reqs, (cap = cap ? 2 * cap : 8) * sizeof(*reqs));
+			struct unmap_req *bigger =
+				realloc(reqs, (cap = cap ? 2 * cap : 8) * sizeof(*reqs));
 
 			if (!bigger)
 				break; /* the exit or a later truncate will unmap the rest */
 			reqs = bigger;
 		}
 		mmgrab(vma->vm_mm); /* Pairs with mmdrop() below. */
-		reqs[n++] = (struct unmap_req){ vma->vm_mm,
-						vma->vm_start + ((lo - vma->vm_pgoff) << PAGE_SHIFT),
-						vma->vm_start + ((hi - vma->vm_pgoff) << PAGE_SHIFT) };
+		reqs[n++] = (struct unmap_req){
+			vma->vm_mm, vma->vm_start + ((lo - vma->vm_pgoff) << PAGE_SHIFT),
+			vma->vm_start + ((hi - vma->vm_pgoff) << PAGE_SHIFT)};
 	}
 	sm_mutex_unlock(&obj->vma_lock);
 
@@ -305,7 +307,8 @@ static void shmem_unmap_range(struct shmem_obj *obj, unsigned long first, unsign
 			     vma = vma_next(vma)) {
 				unsigned long s = vma->vm_start > reqs[i].start ? vma->vm_start
 										: reqs[i].start;
-				unsigned long e = vma->vm_end < reqs[i].end ? vma->vm_end : reqs[i].end;
+				unsigned long e =
+					vma->vm_end < reqs[i].end ? vma->vm_end : reqs[i].end;
 
 				if (vma_core(vma)->shm != obj)
 					continue;

@@ -62,8 +62,8 @@ static void count_pte(struct check_ctx *c, struct mm_struct *mm, uint64_t pte)
 			c->maps[pfn]++;
 	} else if (pte_is_swap(pte)) {
 		if (pte_pfn(pte) >= c->nr_slots)
-			problem(c, "mm %lu: a swap entry names slot %lu beyond the device", mm_id(mm),
-				pte_pfn(pte));
+			problem(c, "mm %lu: a swap entry names slot %lu beyond the device",
+				mm_id(mm), pte_pfn(pte));
 		else
 			c->swaps[pte_pfn(pte)]++;
 	}
@@ -99,7 +99,7 @@ static int count_mm(struct mm_struct *mm, void *arg)
 
 unsigned long mm_check_invariants(check_report_fn report, void *arg)
 {
-	struct check_ctx c = { .report = report, .arg = arg };
+	struct check_ctx c = {.report = report, .arg = arg};
 
 	if (!phys_initialized())
 		return 0;
@@ -129,8 +129,8 @@ unsigned long mm_check_invariants(check_report_fn report, void *arg)
 			problem(&c, "frame %lu: %d references for %d mappings and %d pins", pfn,
 				refs, maps, pins);
 		if (!refs && (maps || pins))
-			problem(&c, "frame %lu: free but mapped %d times, pinned %d times", pfn, maps,
-				pins);
+			problem(&c, "frame %lu: free but mapped %d times, pinned %d times", pfn,
+				maps, pins);
 	}
 	for (unsigned long slot = 0; slot < c.nr_slots; slot++)
 		if (swap_count(slot) != c.swaps[slot])

@@ -106,7 +106,8 @@ static int copy_page_range(struct vm_area_struct *dst, struct vm_area_struct *sr
 			ClearPageFlag(page, PG_anon_exclusive);
 			set_pte(src_mm, sp, spte & ~PTE_WRITE);
 			set_pte(dst_mm, dp, spte & ~PTE_WRITE);
-			atomic_fetch_add(&dst_mm->rss, 1); /* entries count in rss, as the PTE did */
+			atomic_fetch_add(&dst_mm->rss,
+					 1); /* entries count in rss, as the PTE did */
 			continue;
 		}
 		if (!pte_present(spte))

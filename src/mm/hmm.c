@@ -12,8 +12,8 @@
 #include "secmmu/hmm.h"
 
 /* The current PTE of @addr as an hmm pfn, or 0 if it does not satisfy @req. */
-static unsigned long hmm_snapshot(struct vm_area_struct *vma, unsigned long addr,
-				  unsigned long req, uint32_t *gen)
+static unsigned long hmm_snapshot(struct vm_area_struct *vma, unsigned long addr, unsigned long req,
+				  uint32_t *gen)
 {
 	struct mm_struct *mm = vma->vm_mm;
 	pte_t *ptep = pte_offset(mm, addr);
@@ -30,8 +30,8 @@ static unsigned long hmm_snapshot(struct vm_area_struct *vma, unsigned long addr
 	return pte_pfn(pte) | HMM_PFN_VALID | (writable ? HMM_PFN_WRITE : 0);
 }
 
-static int hmm_vma_fault(struct hmm_range *range, struct vm_area_struct *vma,
-			 unsigned long addr, unsigned long req)
+static int hmm_vma_fault(struct hmm_range *range, struct vm_area_struct *vma, unsigned long addr,
+			 unsigned long req)
 {
 	bool write = req & HMM_PFN_REQ_WRITE;
 

@@ -11,14 +11,14 @@
  * !present && SWAP: bits 12..51 hold the swap slot.
  * 0 is "none".
  */
-#define PTE_PRESENT (1ULL << 0)
-#define PTE_WRITE (1ULL << 1)
-#define PTE_YOUNG (1ULL << 2)
-#define PTE_DIRTY (1ULL << 3)
-#define PTE_SWAP (1ULL << 4)
+#define PTE_PRESENT   (1ULL << 0)
+#define PTE_WRITE     (1ULL << 1)
+#define PTE_YOUNG     (1ULL << 2)
+#define PTE_DIRTY     (1ULL << 3)
+#define PTE_SWAP      (1ULL << 4)
 #define PTE_MIGRATING (1ULL << 5) /* !present: a migration is in flight; faults wait */
 #define PTE_PFN_SHIFT 12
-#define PTE_PFN_MASK (((1ULL << 40) - 1) << PTE_PFN_SHIFT)
+#define PTE_PFN_MASK  (((1ULL << 40) - 1) << PTE_PFN_SHIFT)
 
 static inline bool pte_none(uint64_t pte)
 {
@@ -112,11 +112,11 @@ struct anon_vma {
 struct shmem_obj {
 	struct sm_rcu_head rcu;
 	_Atomic long refcount;
-	struct sm_mutex lock; /* @pages, @swap; LOCK_RANK_SHMEM */
-	unsigned long nr_pages; /* the size: accesses at or beyond it fault (SIGBUS) */
-	unsigned long cap;      /* length of @pages and @swap (never shrinks) */
-	struct page **pages;    /* one reference each */
-	unsigned long *swap;    /* swap slot + 1 of a page written out, or 0 */
+	struct sm_mutex lock;	  /* @pages, @swap; LOCK_RANK_SHMEM */
+	unsigned long nr_pages;	  /* the size: accesses at or beyond it fault (SIGBUS) */
+	unsigned long cap;	  /* length of @pages and @swap (never shrinks) */
+	struct page **pages;	  /* one reference each */
+	unsigned long *swap;	  /* swap slot + 1 of a page written out, or 0 */
 	struct sm_mutex vma_lock; /* @vmas (the reverse map); LOCK_RANK_ANON_VMA */
 	struct list_head vmas;
 };
@@ -219,7 +219,8 @@ void zap_page_range(struct vm_area_struct *vma, unsigned long start, unsigned lo
 int do_munmap(struct mm_struct *mm, unsigned long start, unsigned long len,
 	      struct vm_area_struct **detached);
 void vma_free_list(struct vm_area_struct *list);
-/* Change the flags of [start, end) within @vma: split, set, merge. Returns the VMA now covering start. */
+/* Change the flags of [start, end) within @vma: split, set, merge. Returns the VMA now covering
+ * start. */
 struct vm_area_struct *vma_modify_flags(struct mm_struct *mm, struct vm_area_struct *vma,
 					unsigned long start, unsigned long end,
 					unsigned long newflags, int *err);

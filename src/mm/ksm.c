@@ -27,7 +27,7 @@
 struct ksm_item {
 	struct mm_struct *mm; /* mm_users held while collected */
 	unsigned long addr;
-	struct page *page;    /* a reference held while collected */
+	struct page *page; /* a reference held while collected */
 	uint64_t hash;
 };
 
@@ -94,7 +94,7 @@ static int ksm_collect_vma(struct ksm_scan *sc, struct vm_area_struct *vma)
 			sc->cap = cap;
 		}
 		mmget(mm); /* Pairs with mmput() in ksm_scan_all(). */
-		sc->items[sc->n++] = (struct ksm_item){ mm, a, page, page_hash(page) };
+		sc->items[sc->n++] = (struct ksm_item){mm, a, page, page_hash(page)};
 	}
 	return 0;
 }
@@ -224,7 +224,7 @@ static unsigned long ksm_merge_group(struct ksm_item *g, size_t n)
 
 unsigned long ksm_scan_all(void)
 {
-	struct ksm_scan sc = { 0 };
+	struct ksm_scan sc = {0};
 	unsigned long merged = 0;
 	TRACE_SCOPE("mm", "ksm_scan_all", NULL);
 
@@ -271,8 +271,8 @@ int break_ksm(struct vm_area_struct *vma, unsigned long addr)
 	if (!copy)
 		return -ENOMEM;
 	memcpy(page_address(copy), page_address(kpage), PAGE_SIZE);
-	atomic_store(&copy->flags, (1UL << PG_anon) | (1UL << PG_swapbacked) |
-					   (1UL << PG_anon_exclusive));
+	atomic_store(&copy->flags,
+		     (1UL << PG_anon) | (1UL << PG_swapbacked) | (1UL << PG_anon_exclusive));
 	copy->mapping = vma_core(vma)->anon_vma;
 	copy->index = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
 	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, addr, addr + PAGE_SIZE);

@@ -201,7 +201,7 @@ int mm_query_refs(unsigned long id, int *users, int *count)
 	/* A struct whose last reference goes in an RCU callback is gone after this. */
 	sm_rcu_barrier();
 	sm_mutex_lock(&mm_list_lock);
-	list_for_each_entry(mm, &mm_list, mmlist) {
+	list_for_each_entry (mm, &mm_list, mmlist) {
 		if (mm->id != id)
 			continue;
 		*users = atomic_load(&mm->mm_users);
@@ -220,7 +220,7 @@ unsigned long mm_live_count(void)
 
 	lifetime_init_once();
 	sm_mutex_lock(&mm_list_lock);
-	list_for_each_entry(mm, &mm_list, mmlist)
+	list_for_each_entry (mm, &mm_list, mmlist)
 		n++;
 	sm_mutex_unlock(&mm_list_lock);
 	return n;
@@ -389,9 +389,10 @@ int mm_for_each_live(int (*fn)(struct mm_struct *mm, void *arg), void *arg)
 
 	lifetime_init_once();
 	sm_mutex_lock(&mm_list_lock);
-	list_for_each_entry(mm, &mm_list, mmlist) {
+	list_for_each_entry (mm, &mm_list, mmlist) {
 		if (n == cap) {
-			struct mm_struct **bigger = realloc(mms, (cap = cap ? 2 * cap : 16) * sizeof(*mms));
+			struct mm_struct **bigger =
+				realloc(mms, (cap = cap ? 2 * cap : 16) * sizeof(*mms));
 
 			if (!bigger) {
 				ret = -ENOMEM;

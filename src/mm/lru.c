@@ -12,7 +12,7 @@
 #include "mm/swap_internal.h"
 #include "secmmu/swap.h"
 
-static struct page lru_head = { .lru_next = &lru_head, .lru_prev = &lru_head };
+static struct page lru_head = {.lru_next = &lru_head, .lru_prev = &lru_head};
 static unsigned long lru_count;
 static struct sm_mutex lru_lock;
 static pthread_once_t lru_once = PTHREAD_ONCE_INIT;

@@ -80,7 +80,7 @@ static bool remap_one(struct vm_area_struct *vma, unsigned long addr, struct pag
 /* Migrate one isolated page (the caller holds a reference). */
 static int migrate_page(struct page *old)
 {
-	struct migrate_arg ma = { .old = old };
+	struct migrate_arg ma = {.old = old};
 	bool shmem = !PageTest(old, PG_anon);
 	struct rmap_target t;
 	struct page *new;
@@ -116,7 +116,8 @@ static int migrate_page(struct page *old)
 		goto out_put;
 	}
 	memcpy(page_address(new), page_address(old), PAGE_SIZE);
-	atomic_store(&new->flags, atomic_load(&old->flags) & ~((1UL << PG_locked) | (1UL << PG_lru)));
+	atomic_store(&new->flags,
+		     atomic_load(&old->flags) & ~((1UL << PG_locked) | (1UL << PG_lru)));
 	/* Mapped more than once (a fork may even have copied an entry meanwhile): shared. */
 	if (ma.converted > 1)
 		ClearPageFlag(new, PG_anon_exclusive);

@@ -51,12 +51,12 @@ struct mm_struct {
 
 	struct itree_root mm_mt; /* VMAs, under mmap_lock */
 	unsigned long map_count;
-	pte_t *pgd;              /* top-level table, 512 entries */
+	pte_t *pgd; /* top-level table, 512 entries */
 
 	struct mmu_notifier_subscriptions *notifier_subscriptions;
 
-	_Atomic long rss;       /* present PTEs mapping frames */
-	_Atomic long swapents;  /* swap entries in PTEs */
+	_Atomic long rss;	/* present PTEs mapping frames */
+	_Atomic long swapents;	/* swap entries in PTEs */
 	_Atomic long locked_vm; /* pages charged to RLIMIT_MEMLOCK */
 	_Atomic long pinned_vm;
 	_Atomic unsigned long memlock_limit; /* bytes */
@@ -71,9 +71,9 @@ struct mm_struct {
 
 /* The internal half of struct vm_area_struct's core_priv[]. */
 struct vma_priv {
-	struct itree_node node;     /* in mm->mm_mt; start=vm_start, last=vm_end-1 */
-	struct anon_vma *anon_vma;  /* private anonymous pages' reverse map */
-	struct shmem_obj *shm;      /* shared anonymous backing object */
+	struct itree_node node;	   /* in mm->mm_mt; start=vm_start, last=vm_end-1 */
+	struct anon_vma *anon_vma; /* private anonymous pages' reverse map */
+	struct shmem_obj *shm;	   /* shared anonymous backing object */
 };
 
 static inline struct vma_priv *vma_priv(struct vm_area_struct *vma)

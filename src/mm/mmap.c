@@ -10,7 +10,7 @@
 #include "mm/internal.h"
 #include "secmmu/file.h"
 
-#define PROT_ALL (PROT_READ | PROT_WRITE | PROT_EXEC)
+#define PROT_ALL  (PROT_READ | PROT_WRITE | PROT_EXEC)
 #define VM_ACCESS (VM_READ | VM_WRITE | VM_EXEC)
 
 static unsigned long prot_to_vm(int prot)
@@ -414,8 +414,8 @@ static int move_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned l
 }
 
 /* check_prep_vma(): may [addr, addr+old_len) be resized to new_len? */
-static int mremap_check_vma(struct vm_area_struct *vma, unsigned long addr,
-			    unsigned long old_len, unsigned long new_len)
+static int mremap_check_vma(struct vm_area_struct *vma, unsigned long addr, unsigned long old_len,
+			    unsigned long new_len)
 {
 	if (!vma)
 		return -EFAULT;

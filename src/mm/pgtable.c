@@ -13,8 +13,8 @@
 
 #include "mm/internal.h"
 
-#define PT_ENTRIES 512
-#define PT_SHIFT(level) (PAGE_SHIFT + 9 * (level)) /* level 3 = pgd ... 0 = pte */
+#define PT_ENTRIES	      512
+#define PT_SHIFT(level)	      (PAGE_SHIFT + 9 * (level)) /* level 3 = pgd ... 0 = pte */
 #define PT_INDEX(addr, level) (((addr) >> PT_SHIFT(level)) & (PT_ENTRIES - 1))
 
 static pte_t *table_alloc(void)

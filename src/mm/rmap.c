@@ -47,7 +47,8 @@ void rmap_walk_target(struct page *page, struct rmap_target *t, rmap_one_fn fn, 
 	for (pos = vmas->next; pos != vmas; pos = pos->next) {
 		struct vma_core *vc = t->av ? list_entry(pos, struct vma_core, anon_link)
 					    : list_entry(pos, struct vma_core, shm_link);
-		struct vm_area_struct *vma = container_of((void *)vc, struct vm_area_struct, core_priv);
+		struct vm_area_struct *vma =
+			container_of((void *)vc, struct vm_area_struct, core_priv);
 		unsigned long addr;
 		bool more;
 
@@ -148,7 +149,7 @@ static bool unmap_one(struct vm_area_struct *vma, unsigned long addr, struct pag
 
 int try_to_unmap(struct page *page, long slot)
 {
-	struct unmap_arg ua = { .slot = slot };
+	struct unmap_arg ua = {.slot = slot};
 
 	rmap_walk(page, unmap_one, &ua);
 	return page_mapcount(page);

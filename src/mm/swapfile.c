@@ -29,10 +29,10 @@ struct swap_device {
 	unsigned long nr_slots;
 	unsigned long nr_used;
 	unsigned long next_hint;
-	unsigned short *map;     /* per-slot count */
-	struct page **cache;     /* per-slot swap-cache page, or NULL */
-	unsigned char *mem;      /* in-memory device */
-	int fd;                  /* file device */
+	unsigned short *map; /* per-slot count */
+	struct page **cache; /* per-slot swap-cache page, or NULL */
+	unsigned char *mem;  /* in-memory device */
+	int fd;		     /* file device */
 	char path[512];
 	struct sm_mutex lock;
 };

@@ -37,8 +37,8 @@ struct vm_area_struct *vma_alloc(struct mm_struct *mm)
 }
 
 /* Caller holds @av->lock. */
-static void __vma_set_anon_vma(struct vm_area_struct *vma, struct anon_vma *av,
-			       unsigned long av_id, bool cloned)
+static void __vma_set_anon_vma(struct vm_area_struct *vma, struct anon_vma *av, unsigned long av_id,
+			       bool cloned)
 {
 	struct vma_core *vc = vma_core(vma);
 
@@ -167,7 +167,7 @@ struct vm_area_struct *__vma_dup(struct vm_area_struct *vma, struct mm_struct *m
 		vma_set_anon_vma(new, vc->anon_vma, anon_vma_new_id(), true);
 	else if (vc->anon_vma)
 		vma_set_anon_vma(new, vc->anon_vma, vc->av_id, vc->anon_cloned);
-	if (new->vm_ops && new->vm_ops->open)
+	if (new->vm_ops &&new->vm_ops->open)
 		new->vm_ops->open(new);
 	return new;
 }

@@ -110,8 +110,8 @@ unsigned long try_to_free_pages(unsigned long nr_pages)
 		if (!page)
 			break;
 		/* Second chance: a page used since the last look (by a CPU or a device) stays. */
-		if (page_maybe_dma_pinned(page) || PageTest(page, PG_ksm) || page_referenced(page) ||
-		    !pageout(page)) {
+		if (page_maybe_dma_pinned(page) || PageTest(page, PG_ksm) ||
+		    page_referenced(page) || !pageout(page)) {
 			lru_putback(page);
 			continue;
 		}

@@ -37,7 +37,8 @@ void zap_pte(struct mm_struct *mm, pte_t *ptep, struct page **freelist, unsigned
 		return;
 	}
 	if (pte & PTE_MIGRATING) {
-		/* Unmapped mid-migration: the entry held the old frame's reference (and counts in rss). */
+		/* Unmapped mid-migration: the entry held the old frame's reference (and counts in
+		 * rss). */
 		atomic_fetch_sub(&mm->rss, 1);
 		put_page(pfn_to_page(pte_pfn(pte)));
 		return;

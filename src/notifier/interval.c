@@ -186,8 +186,7 @@ void mn_itree_inv_end(struct mmu_notifier_subscriptions *subscriptions)
 {
 	sm_mutex_lock(&subscriptions->lock);
 	if (WARN_ON(!subscriptions->active_invalidate_ranges) ||
-	    --subscriptions->active_invalidate_ranges ||
-	    !mn_itree_is_invalidating(subscriptions)) {
+	    --subscriptions->active_invalidate_ranges || !mn_itree_is_invalidating(subscriptions)) {
 		sm_mutex_unlock(&subscriptions->lock);
 		return;
 	}
@@ -212,8 +211,8 @@ int mn_itree_invalidate(struct mmu_notifier_subscriptions *subscriptions,
 	struct mmu_interval_notifier *interval_sub;
 	unsigned long cur_seq;
 
-	for (interval_sub = mn_itree_inv_start_range(subscriptions, range, &cur_seq);
-	     interval_sub; interval_sub = mn_itree_inv_next(interval_sub, range)) {
+	for (interval_sub = mn_itree_inv_start_range(subscriptions, range, &cur_seq); interval_sub;
+	     interval_sub = mn_itree_inv_next(interval_sub, range)) {
 		if (interval_sub->ops->invalidate(interval_sub, range, cur_seq))
 			continue;
 		/* Only a non-blockable range may be refused. */
@@ -242,8 +241,8 @@ void mn_itree_release(struct mmu_notifier_subscriptions *subscriptions, struct m
 	struct mmu_interval_notifier *interval_sub;
 	unsigned long cur_seq;
 
-	for (interval_sub = mn_itree_inv_start_range(subscriptions, &range, &cur_seq);
-	     interval_sub; interval_sub = mn_itree_inv_next(interval_sub, &range))
+	for (interval_sub = mn_itree_inv_start_range(subscriptions, &range, &cur_seq); interval_sub;
+	     interval_sub = mn_itree_inv_next(interval_sub, &range))
 		WARN_ON(!interval_sub->ops->invalidate(interval_sub, &range, cur_seq));
 	mn_itree_inv_end(subscriptions);
 }
@@ -331,7 +330,7 @@ static int mn_interval_init(struct mmu_interval_notifier *interval_sub, struct m
 	/* The caller must hold an mm_users reference. */
 	if (WARN_ON(mm_users_read(mm) <= 0))
 		return -EINVAL;
-	*node = (struct itree_node){ .start = start, .last = last };
+	*node = (struct itree_node){.start = start, .last = last};
 	interval_sub->start = start;
 	interval_sub->last = last;
 	interval_sub->ops = ops;
@@ -360,8 +359,8 @@ static int __mmu_interval_notifier_insert(struct mmu_interval_notifier *interval
  * for write (and the rmap locks) only to enable interval subscriptions on
  * the mm the first time. May sleep.
  */
-int mmu_interval_notifier_insert(struct mmu_interval_notifier *interval_sub,
-				 struct mm_struct *mm, unsigned long start, unsigned long length,
+int mmu_interval_notifier_insert(struct mmu_interval_notifier *interval_sub, struct mm_struct *mm,
+				 unsigned long start, unsigned long length,
 				 const struct mmu_interval_notifier_ops *ops)
 {
 	struct mmu_notifier_subscriptions *subscriptions = mn_subscriptions(mm);

@@ -79,8 +79,7 @@ const char *mmu_notifier_event_name(enum mmu_notifier_event event)
 static bool mn_live(struct mmu_notifier *subscription)
 {
 	/* Pairs with the compare-and-swap in mn_claim_release(). */
-	return atomic_load_explicit(&subscription->release_state, memory_order_acquire) ==
-	       MN_LIVE;
+	return atomic_load_explicit(&subscription->release_state, memory_order_acquire) == MN_LIVE;
 }
 
 static bool mn_hooked(struct mmu_notifier *subscription)
@@ -520,8 +519,7 @@ again:
 	sm_mutex_unlock(&subscriptions->lock);
 }
 
-static void mn_hlist_release(struct mmu_notifier_subscriptions *subscriptions,
-			     struct mm_struct *mm)
+static void mn_hlist_release(struct mmu_notifier_subscriptions *subscriptions, struct mm_struct *mm)
 {
 	/* Callbacks that saw MN_LIVE before the claim finish before ->release. */
 	if (mn_hlist_claim_all(subscriptions))
@@ -580,7 +578,8 @@ static int mn_clear_young(struct mm_struct *mm, unsigned long start, unsigned lo
 	mn_for_each_rcu(subscription, subscriptions)
 	{
 		int (*fn)(struct mmu_notifier *, struct mm_struct *, unsigned long, unsigned long) =
-			flush ? subscription->ops->clear_flush_young : subscription->ops->clear_young;
+			flush ? subscription->ops->clear_flush_young
+			      : subscription->ops->clear_young;
 
 		if (fn && mn_live(subscription))
 			young |= fn(subscription, mm, start, end);

@@ -144,7 +144,7 @@ static struct sva_hold *sva_hold_of(struct sim_sva *s, struct sim_proc *p)
 		s->h = bigger;
 		s->cap = cap;
 	}
-	s->h[s->n] = (struct sva_hold){ .proc = p };
+	s->h[s->n] = (struct sva_hold){.proc = p};
 	return &s->h[s->n++];
 }
 
@@ -270,9 +270,9 @@ static int cmd_iommu(struct sim_ctx *ctx, int argc, char **argv)
 		else if (!strcmp(argv[i], "broken"))
 			flags |= IOMMU_DEV_BROKEN_INVAL;
 		else
-			return sim_malformed(ctx,
-					     "iommu: unknown flag '%s' (known: wrong-mm-users, broken)",
-					     argv[i]);
+			return sim_malformed(
+				ctx, "iommu: unknown flag '%s' (known: wrong-mm-users, broken)",
+				argv[i]);
 	}
 	if (sim_world_need_phys(ctx->world))
 		return sim_malformed(ctx, "no physical memory");
@@ -363,13 +363,13 @@ static int dev_dma_read(void *t, unsigned long addr, void *buf, size_t len)
 
 static int dev_dma_write(void *t, unsigned long addr, const void *buf, size_t len)
 {
-	return iommu_dma_write(((struct dma_target *)t)->dev, ((struct dma_target *)t)->pasid,
-			       addr, buf, len);
+	return iommu_dma_write(((struct dma_target *)t)->dev, ((struct dma_target *)t)->pasid, addr,
+			       buf, len);
 }
 
 static int cmd_dma(struct sim_ctx *ctx, int argc, char **argv)
 {
-	struct dma_target t = { 0 };
+	struct dma_target t = {0};
 	struct sim_proc *p;
 	struct sim_iommu *d;
 	long pasid;

@@ -256,7 +256,8 @@ const struct sim_cmd sim_cmds_kvm[] = {
 	 "default: MMU notifier, no page references; pin = legacy get_user_pages per spte, no "
 	 "notifier; broken = ignores invalidations",
 	 "vm v1 p1"},
-	{"vcpu", 3, 4, cmd_vcpu, "vcpu V read GPA LEN | vcpu V write GPA DATA | vcpu V run N [seed=S]",
+	{"vcpu", 3, 4, cmd_vcpu,
+	 "vcpu V read GPA LEN | vcpu V write GPA DATA | vcpu V run N [seed=S]",
 	 "guest access through the shadow page table -> hex / ok, -EFAULT, -ESRCH (owner exited), "
 	 "-EIO (stale spte, or run: a read differed from what the guest wrote)",
 	 "vcpu v1 run 1000 seed=7"},

@@ -171,7 +171,6 @@ static int cmd_write(struct sim_ctx *ctx, int argc, char **argv)
 	return sim_xfer_write(ctx, argv[2], argv[3], mm ? 0 : -ESRCH, cpu_write, mm);
 }
 
-
 static int cmd_read(struct sim_ctx *ctx, int argc, char **argv)
 {
 	struct mm_struct *mm;

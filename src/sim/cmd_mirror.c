@@ -16,7 +16,7 @@
 
 struct sim_mirror {
 	struct sim_obj obj;
-	struct mirror *dev;   /* NULL once closed */
+	struct mirror *dev;    /* NULL once closed */
 	struct sim_proc *proc; /* its mm_count is counted in proc->holds */
 };
 

@@ -161,8 +161,10 @@ static void check_frames(struct sim_ctx *ctx)
 
 	mm_check_invariants(check_report, ctx);
 	if (stale)
-		sim_check_report(ctx, "devices used %lu stale translations (a frame freed or "
-				      "reused under a secondary MMU)", stale);
+		sim_check_report(ctx,
+				 "devices used %lu stale translations (a frame freed or "
+				 "reused under a secondary MMU)",
+				 stale);
 }
 
 /* Every pin is held by somebody the world knows: a pin handle or a VFIO region. */

@@ -248,15 +248,16 @@ int sim_demo(FILE *out)
 	demo_run(&d, migrate_steps);
 	demo_run(&d, fork_steps);
 	before = frames_in_use();
-	demo_run(&d, (const char *const[]){ "# The child writes: one page is copied, for the child alone.",
-					    "write child 0x10000000 \"child\" => ok", NULL });
+	demo_run(&d, (const char *const[]){
+			     "# The child writes: one page is copied, for the child alone.",
+			     "write child 0x10000000 \"child\" => ok", NULL});
 	demo_claim(&d, frames_in_use() == before + 1,
 		   "the write took exactly one new frame (%lu -> %lu frames in use)", before,
 		   frames_in_use());
-	demo_run(&d, (const char *const[]){ "read child 0x10000000 5 => 6368696c64",
-					    "read qemu 0x10000000 5 => 6775657374",
-					    "vcpu vm0 read 0x10000000 5 => 6775657374", "check => ok",
-					    NULL });
+	demo_run(&d, (const char *const[]){"read child 0x10000000 5 => 6368696c64",
+					   "read qemu 0x10000000 5 => 6775657374",
+					   "vcpu vm0 read 0x10000000 5 => 6775657374",
+					   "check => ok", NULL});
 	demo_run(&d, exit_steps);
 	fputc('\n', out);
 	d.checks++;

@@ -172,9 +172,9 @@ struct sim_proc {
 	struct task_struct *task;
 	struct mm_struct *mm; /* valid while sim_proc_mm() says so */
 	unsigned long mm_id;
-	unsigned int gets;  /* mm_users references taken by the script (get) */
-	unsigned int grabs; /* mm_count references taken by the script (grab) */
-	unsigned int holds; /* mm_count references other world objects hold */
+	unsigned int gets;	    /* mm_users references taken by the script (get) */
+	unsigned int grabs;	    /* mm_count references taken by the script (grab) */
+	unsigned int holds;	    /* mm_count references other world objects hold */
 	unsigned int user_holds;    /* mm_users references other world objects hold */
 	unsigned long pinned_pages; /* pages the script's pin handles pin (pinned_vm) */
 	unsigned long locked_pages; /* of those, longterm ones (charged to locked_vm) */
@@ -306,8 +306,8 @@ int sim_arg_size(struct sim_ctx *ctx, const char *s, uint64_t *v);
  */
 typedef int (*sim_read_fn)(void *dev, unsigned long addr, void *buf, size_t len);
 typedef int (*sim_write_fn)(void *dev, unsigned long addr, const void *buf, size_t len);
-int sim_xfer_read(struct sim_ctx *ctx, const char *cmd, const char *addr, const char *len,
-		  int err, sim_read_fn read, void *dev);
+int sim_xfer_read(struct sim_ctx *ctx, const char *cmd, const char *addr, const char *len, int err,
+		  sim_read_fn read, void *dev);
 int sim_xfer_write(struct sim_ctx *ctx, const char *addr, const char *data, int err,
 		   sim_write_fn write, void *dev);
 

@@ -267,13 +267,11 @@ static void process_check(struct sim_ctx *ctx, struct sim_obj *obj)
 		return;
 	}
 	if (users != want_users)
-		sim_check_report(ctx,
-				 "%s: mm_users %d != %d held (task %d, gets %u, devices %u)",
-				 obj->name, users, want_users, sim_proc_live_mm(p) ? 1 : 0,
-				 p->gets, p->user_holds);
+		sim_check_report(ctx, "%s: mm_users %d != %d held (task %d, gets %u, devices %u)",
+				 obj->name, users, want_users, sim_proc_live_mm(p) ? 1 : 0, p->gets,
+				 p->user_holds);
 	if (count != want_count)
-		sim_check_report(ctx,
-				 "%s: mm_count %d != %d held (users %d, grabs %u, holders %u)",
+		sim_check_report(ctx, "%s: mm_count %d != %d held (users %d, grabs %u, holders %u)",
 				 obj->name, count, want_count, want_users ? 1 : 0, p->grabs,
 				 p->holds);
 	mm = sim_proc_mm(p);
@@ -285,9 +283,9 @@ static void process_check(struct sim_ctx *ctx, struct sim_obj *obj)
 		sim_check_report(ctx, "%s: pinned_vm %lu != %lu pinned by pin handles", obj->name,
 				 st.pinned_vm, p->pinned_pages);
 	if (st.locked_vm != vfio + p->locked_pages)
-		sim_check_report(ctx,
-				 "%s: locked_vm %lu != %lu preregistered (VFIO) + %lu longterm pinned",
-				 obj->name, st.locked_vm, vfio, p->locked_pages);
+		sim_check_report(
+			ctx, "%s: locked_vm %lu != %lu preregistered (VFIO) + %lu longterm pinned",
+			obj->name, st.locked_vm, vfio, p->locked_pages);
 }
 
 unsigned long sim_world_known_pins(struct sim_world *w)

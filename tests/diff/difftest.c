@@ -29,10 +29,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define PAGE 4096ULL
-#define WBASE 0x10000000ULL     /* script window start */
-#define WPAGES 64               /* generator window: 64 pages */
-#define BASE 0x3f0000000000ULL  /* real address of WBASE */
+#define PAGE   4096ULL
+#define WBASE  0x10000000ULL	 /* script window start */
+#define WPAGES 64		 /* generator window: 64 pages */
+#define BASE   0x3f0000000000ULL /* real address of WBASE */
 /* Script addresses [0, 2*WBASE) are allowed on the Linux side: that region is
  * probed to be free at startup and nothing else ever lives there. */
 #define SAFE_LO 0ULL
@@ -60,15 +60,33 @@ static const struct {
 	int e;
 	const char *n;
 } errnames[] = {
-	{ EPERM, "EPERM" },	    { ENOENT, "ENOENT" },   { ESRCH, "ESRCH" },
-	{ EINTR, "EINTR" },	    { EIO, "EIO" },	    { ENXIO, "ENXIO" },
-	{ E2BIG, "E2BIG" },	    { EBADF, "EBADF" },	    { ECHILD, "ECHILD" },
-	{ EAGAIN, "EAGAIN" },	    { ENOMEM, "ENOMEM" },   { EACCES, "EACCES" },
-	{ EFAULT, "EFAULT" },	    { EBUSY, "EBUSY" },	    { EEXIST, "EEXIST" },
-	{ ENODEV, "ENODEV" },	    { EINVAL, "EINVAL" },   { ENFILE, "ENFILE" },
-	{ EMFILE, "EMFILE" },	    { EFBIG, "EFBIG" },	    { ENOSPC, "ENOSPC" },
-	{ ERANGE, "ERANGE" },	    { ENOSYS, "ENOSYS" },   { EOVERFLOW, "EOVERFLOW" },
-	{ EOPNOTSUPP, "EOPNOTSUPP" }, { ETIMEDOUT, "ETIMEDOUT" }, { EHWPOISON, "EHWPOISON" },
+	{EPERM, "EPERM"},
+	{ENOENT, "ENOENT"},
+	{ESRCH, "ESRCH"},
+	{EINTR, "EINTR"},
+	{EIO, "EIO"},
+	{ENXIO, "ENXIO"},
+	{E2BIG, "E2BIG"},
+	{EBADF, "EBADF"},
+	{ECHILD, "ECHILD"},
+	{EAGAIN, "EAGAIN"},
+	{ENOMEM, "ENOMEM"},
+	{EACCES, "EACCES"},
+	{EFAULT, "EFAULT"},
+	{EBUSY, "EBUSY"},
+	{EEXIST, "EEXIST"},
+	{ENODEV, "ENODEV"},
+	{EINVAL, "EINVAL"},
+	{ENFILE, "ENFILE"},
+	{EMFILE, "EMFILE"},
+	{EFBIG, "EFBIG"},
+	{ENOSPC, "ENOSPC"},
+	{ERANGE, "ERANGE"},
+	{ENOSYS, "ENOSYS"},
+	{EOVERFLOW, "EOVERFLOW"},
+	{EOPNOTSUPP, "EOPNOTSUPP"},
+	{ETIMEDOUT, "ETIMEDOUT"},
+	{EHWPOISON, "EHWPOISON"},
 };
 
 static void errname(int e, char *buf, size_t n)
@@ -109,17 +127,23 @@ static int chance(unsigned permille)
 	return rn(1000) < permille;
 }
 
-enum { P_NONE, P_R, P_RW, P_RX, P_RWX };
-static const char *protname[] = { "none", "r", "rw", "rx", "rwx" };
+enum {
+	P_NONE,
+	P_R,
+	P_RW,
+	P_RX,
+	P_RWX
+};
+static const char *protname[] = {"none", "r", "rw", "rx", "rwx"};
 
 struct gproc {
 	int alive;
-	int id;                         /* name is p<id> */
+	int id; /* name is p<id> */
 	unsigned char mapped[WPAGES];
 	unsigned char prot[WPAGES];
 	unsigned char shared[WPAGES];
-	unsigned vid[WPAGES];           /* rough "which VMA" id */
-	unsigned long long wa[16];      /* recent write addresses */
+	unsigned vid[WPAGES];	   /* rough "which VMA" id */
+	unsigned long long wa[16]; /* recent write addresses */
 	unsigned wl[16], nw;
 };
 
@@ -414,11 +438,11 @@ static void gen_mremap(struct gproc *p)
 			unsigned np = rr(2, 6), shift = rr(0, np - 1);
 			unsigned np2 = rr(1, 6);
 			unsigned nw = pg + shift + np2 <= WPAGES ? pg + shift : pg;
-			emit("mremap p%d 0x%llx %s %s 0x%llx", p->id, paddr(pg), lenstr(np * PAGE, b1),
-			     lenstr(np2 * PAGE, b2), paddr(nw));
+			emit("mremap p%d 0x%llx %s %s 0x%llx", p->id, paddr(pg),
+			     lenstr(np * PAGE, b1), lenstr(np2 * PAGE, b2), paddr(nw));
 		} else if (sub == 1) { /* newlen 0 -> EINVAL */
-			emit("mremap p%d 0x%llx %s 0 0x%llx", p->id, paddr(pg), lenstr(rr(1, 4) * PAGE, b1),
-			     paddr(rr(0, WPAGES - 1)));
+			emit("mremap p%d 0x%llx %s 0 0x%llx", p->id, paddr(pg),
+			     lenstr(rr(1, 4) * PAGE, b1), paddr(rr(0, WPAGES - 1)));
 		} else if (sub == 2) { /* old range over a hole -> EFAULT */
 			int h = pick_unmapped(p);
 			if (h < 0)
@@ -435,23 +459,26 @@ static void gen_mremap(struct gproc *p)
 			unsigned nw = s + np + nl <= WPAGES ? s + np : 0;
 			if (nw + nl > s && nw < s + np)
 				nw = s + np;
-			if (nw + nl > WPAGES) { /* can't place after; place at 0 if free of overlap */
+			if (nw + nl >
+			    WPAGES) { /* can't place after; place at 0 if free of overlap */
 				if (nl <= s)
 					nw = 0;
 				else
 					nl = 1, nw = s >= 1 ? 0 : s + np;
 			}
-			emit("mremap p%d 0x%llx %s %s 0x%llx", p->id, paddr(s), lenstr(np * PAGE, b1),
-			     lenstr(nl * PAGE, b2), paddr(nw));
+			emit("mremap p%d 0x%llx %s %s 0x%llx", p->id, paddr(s),
+			     lenstr(np * PAGE, b1), lenstr(nl * PAGE, b2), paddr(nw));
 		} else { /* unaligned old or new address -> EINVAL */
 			unsigned np = rr(1, 4);
 			unsigned nw = pg >= 8 ? pg - 8 : pg + 8;
 			if (chance(500))
-				emit("mremap p%d 0x%llx %s %s 0x%llx", p->id, paddr(pg) + rr(1, 4095),
-				     lenstr(np * PAGE, b1), lenstr(np * PAGE, b2), paddr(nw));
+				emit("mremap p%d 0x%llx %s %s 0x%llx", p->id,
+				     paddr(pg) + rr(1, 4095), lenstr(np * PAGE, b1),
+				     lenstr(np * PAGE, b2), paddr(nw));
 			else
-				emit("mremap p%d 0x%llx %s %s 0x%llx", p->id, paddr(pg), lenstr(np * PAGE, b1),
-				     lenstr(np * PAGE, b2), paddr(nw) + rr(1, 4095));
+				emit("mremap p%d 0x%llx %s %s 0x%llx", p->id, paddr(pg),
+				     lenstr(np * PAGE, b1), lenstr(np * PAGE, b2),
+				     paddr(nw) + rr(1, 4095));
 		}
 		return;
 	}
@@ -497,7 +524,7 @@ static void gen_odd(struct gproc *p)
 	char b[32];
 	unsigned pg = start_page(p);
 	unsigned np = npages_at(pg);
-	static const char *ops[] = { "munmap", "mprotect", "madvise" };
+	static const char *ops[] = {"munmap", "mprotect", "madvise"};
 	unsigned k = rn(8);
 	unsigned op = rn(4); /* 0 mmap, 1 munmap, 2 mprotect, 3 madvise */
 	char tail[32];
@@ -509,10 +536,11 @@ static void gen_odd(struct gproc *p)
 	if (k < 2) { /* unaligned address */
 		unsigned long long a = paddr(pg) + rr(1, 4095);
 		if (op == 0)
-			emit("mmap p%d 0x%llx %s %s %s", p->id, a, lenstr(np * PAGE, b), protname[rn(5)],
-			     chance(500) ? "shared" : "private");
+			emit("mmap p%d 0x%llx %s %s %s", p->id, a, lenstr(np * PAGE, b),
+			     protname[rn(5)], chance(500) ? "shared" : "private");
 		else
-			emit("%s p%d 0x%llx %s%s", ops[op - 1], p->id, a, lenstr(np * PAGE, b), tail);
+			emit("%s p%d 0x%llx %s%s", ops[op - 1], p->id, a, lenstr(np * PAGE, b),
+			     tail);
 	} else if (k < 4) { /* zero length */
 		if (op == 0)
 			emit("mmap p%d 0x%llx 0 %s private", p->id, paddr(pg), protname[rn(5)]);
@@ -564,7 +592,9 @@ static int gen_main(uint64_t seed, int n)
 			r = 0; /* empty process: map something */
 		if (r < 100) { /* mmap */
 			int u = pick_unmapped(p);
-			unsigned pg = u >= 0 && chance(600) ? (unsigned)u : chance(500) ? rn(WPAGES) : start_page(p);
+			unsigned pg = u >= 0 && chance(600) ? (unsigned)u
+				      : chance(500)	    ? rn(WPAGES)
+							    : start_page(p);
 			unsigned np = npages_at(pg);
 			int prot = chance(500) ? P_RW : (int)rn(5);
 			gen_mmap(p, prot, chance(300), pg, np);
@@ -575,13 +605,16 @@ static int gen_main(uint64_t seed, int n)
 		} else if (r < 260) { /* mprotect */
 			unsigned pg = start_page(p), np = npages_at(pg);
 			int prot = (int)rn(5);
-			emit("mprotect p%d 0x%llx %s %s", p->id, paddr(pg), lenstr(np * PAGE, b), protname[prot]);
+			emit("mprotect p%d 0x%llx %s %s", p->id, paddr(pg), lenstr(np * PAGE, b),
+			     protname[prot]);
 			unsigned v = (unsigned)g_vid++;
-			for (unsigned i = pg; i < pg + np && p->mapped[i]; i++) /* applied up to the first hole */
+			for (unsigned i = pg; i < pg + np && p->mapped[i];
+			     i++) /* applied up to the first hole */
 				p->prot[i] = (unsigned char)prot, p->vid[i] = v;
 		} else if (r < 320) { /* madvise */
 			unsigned pg = start_page(p), np = npages_at(pg);
-			emit("madvise p%d 0x%llx %s dontneed", p->id, paddr(pg), lenstr(np * PAGE, b));
+			emit("madvise p%d 0x%llx %s dontneed", p->id, paddr(pg),
+			     lenstr(np * PAGE, b));
 			if (chance(600))
 				gen_probe_range(p, pg, np);
 		} else if (r < 400) {
@@ -615,7 +648,17 @@ static int gen_main(uint64_t seed, int n)
 /* ------------------------------------------------------------------ */
 /* Linux side: workers                                                 */
 
-enum { OP_SPAWN = 1, OP_EXIT, OP_MMAP, OP_MUNMAP, OP_MPROTECT, OP_MADVISE, OP_MREMAP, OP_WRITE, OP_READ };
+enum {
+	OP_SPAWN = 1,
+	OP_EXIT,
+	OP_MMAP,
+	OP_MUNMAP,
+	OP_MPROTECT,
+	OP_MADVISE,
+	OP_MREMAP,
+	OP_WRITE,
+	OP_READ
+};
 
 struct req {
 	uint32_t op, prot, flags, pad;
@@ -669,8 +712,8 @@ static int recv_req(int fd, struct req *q, int *passed)
 			struct cmsghdr h;
 			char buf[CMSG_SPACE(sizeof(int))];
 		} cm;
-		struct iovec iov = { p + got, sizeof *q - got };
-		struct msghdr mh = { 0 };
+		struct iovec iov = {p + got, sizeof *q - got};
+		struct msghdr mh = {0};
 		mh.msg_iov = &iov;
 		mh.msg_iovlen = 1;
 		mh.msg_control = cm.buf;
@@ -694,8 +737,8 @@ static int send_req(int fd, const struct req *q, int passfd)
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(sizeof(int))];
 	} cm;
-	struct iovec iov = { (void *)q, sizeof *q };
-	struct msghdr mh = { 0 };
+	struct iovec iov = {(void *)q, sizeof *q};
+	struct msghdr mh = {0};
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
 	if (passfd >= 0) {
@@ -768,7 +811,7 @@ static void worker_loop(int ch)
 
 	for (;;) {
 		struct req q;
-		struct rep r = { 0, 0 };
+		struct rep r = {0, 0};
 		int fd;
 		unsigned char *data = NULL;
 		if (recv_req(ch, &q, &fd) < 0)
@@ -836,7 +879,8 @@ static void worker_loop(int ch)
 		default:
 			_exit(1);
 		}
-		if (write_full(ch, &r, sizeof r) < 0 || (r.datalen && write_full(ch, data, r.datalen) < 0))
+		if (write_full(ch, &r, sizeof r) < 0 ||
+		    (r.datalen && write_full(ch, data, r.datalen) < 0))
 			_exit(1);
 		free(data);
 	}
@@ -1060,7 +1104,7 @@ static unsigned char *parse_data(const char *s, uint64_t *len)
 			return NULL;
 		for (size_t i = 0; i < n / 2; i++) {
 			unsigned v;
-			char h[3] = { s[2 + 2 * i], s[3 + 2 * i], 0 };
+			char h[3] = {s[2 + 2 * i], s[3 + 2 * i], 0};
 			char *end;
 			v = (unsigned)strtoul(h, &end, 16);
 			if (*end || !h[0] || h[0] == '+' || h[0] == '-' || h[0] == ' ') {
@@ -1201,7 +1245,8 @@ static int linux_main(const char *path)
 				q.op = OP_EXIT;
 				if (send_req(procs[pi].fd, &q, -1) < 0)
 					die("send failed");
-				while (read(procs[pi].fd, tmp, sizeof tmp) > 0) /* wait for EOF: the worker is gone */
+				while (read(procs[pi].fd, tmp, sizeof tmp) >
+				       0) /* wait for EOF: the worker is gone */
 					;
 				close(procs[pi].fd);
 				procs[pi].fd = -1;
@@ -1210,8 +1255,9 @@ static int linux_main(const char *path)
 		} else {
 			/* commands on a process */
 			const char *op = tok[0];
-			int known = !strcmp(op, "mmap") || !strcmp(op, "munmap") || !strcmp(op, "mprotect") ||
-				    !strcmp(op, "madvise") || !strcmp(op, "mremap") || !strcmp(op, "write") ||
+			int known = !strcmp(op, "mmap") || !strcmp(op, "munmap") ||
+				    !strcmp(op, "mprotect") || !strcmp(op, "madvise") ||
+				    !strcmp(op, "mremap") || !strcmp(op, "write") ||
 				    !strcmp(op, "read");
 			if (!known)
 				err = "unsupported command";
@@ -1228,7 +1274,8 @@ static int linux_main(const char *path)
 				else {
 					q.op = OP_MMAP;
 					q.a = ra, q.b = b, q.prot = (uint32_t)prot;
-					q.flags = strcmp(tok[5], "shared") ? MAP_PRIVATE : MAP_SHARED;
+					q.flags =
+						strcmp(tok[5], "shared") ? MAP_PRIVATE : MAP_SHARED;
 				}
 			} else if (!strcmp(op, "munmap")) {
 				if (nt != 4 || parse_num(tok[2], &a) || parse_num(tok[3], &b))
@@ -1245,7 +1292,8 @@ static int linux_main(const char *path)
 				else if (xlate(a, b, &ra))
 					err = "address outside the test region";
 				else
-					q.op = OP_MPROTECT, q.a = ra, q.b = b, q.prot = (uint32_t)prot;
+					q.op = OP_MPROTECT, q.a = ra, q.b = b,
+					q.prot = (uint32_t)prot;
 			} else if (!strcmp(op, "madvise")) {
 				int adv = -1;
 				if (nt == 5 && !strcmp(tok[4], "dontneed"))
@@ -1269,7 +1317,8 @@ static int linux_main(const char *path)
 			} else if (!strcmp(op, "write")) {
 				unsigned char *data;
 				uint64_t n = 0;
-				if (nt != 4 || parse_num(tok[2], &a) || !(data = parse_data(tok[3], &n)))
+				if (nt != 4 || parse_num(tok[2], &a) ||
+				    !(data = parse_data(tok[3], &n)))
 					err = "usage: write NAME ADDR DATA";
 				else if (n == 0 || xlate(a, n, &ra)) {
 					err = n ? "address outside the test region" : "empty data";
@@ -1284,7 +1333,8 @@ static int linux_main(const char *path)
 					q.op = 0; /* done */
 				}
 			} else { /* read */
-				if (nt != 4 || parse_num(tok[2], &a) || parse_num(tok[3], &b) || b > (256ULL << 20))
+				if (nt != 4 || parse_num(tok[2], &a) || parse_num(tok[3], &b) ||
+				    b > (256ULL << 20))
 					err = "usage: read NAME ADDR LEN";
 				else if (xlate(a, b, &ra))
 					err = "address outside the test region";

@@ -25,7 +25,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define NMM 4
-#define B 0x10000000UL
+#define B   0x10000000UL
 
 static void check(int cond)
 {
@@ -36,10 +36,10 @@ static void check(int cond)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int inited;
-	struct mm_struct *mm[NMM] = { 0 };
-	struct mirror *mir[NMM] = { 0 };
+	struct mm_struct *mm[NMM] = {0};
+	struct mirror *mir[NMM] = {0};
 	struct page *pins[NMM][8];
-	long npins[NMM] = { 0 };
+	long npins[NMM] = {0};
 	static unsigned char buf[4 * PAGE_SIZE];
 	long live0;
 
@@ -61,16 +61,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (!mm[s])
 				mm[s] = mm_alloc();
 			break;
-		case 1: mm_mmap(mm[s], a, len, data[i + 3] & 0x10 ? PROT_READ : PROT_READ | PROT_WRITE,
-				data[i + 3] & 0x20 ? MAP_SHARED : MAP_PRIVATE, NULL, 0); break;
-		case 2: mm_munmap(mm[s], a, len); break;
-		case 3: mm_mprotect(mm[s], a, len, data[i + 3] & 0x10 ? PROT_READ : PROT_READ | PROT_WRITE); break;
-		case 4: mm_madvise(mm[s], a, len, MADV_DONTNEED); break;
-		case 5: mm_madvise(mm[s], a, len, MADV_PAGEOUT); break;
-		case 6: mm_madvise(mm[s], a, len, MADV_MERGEABLE); break;
-		case 7: mm_mremap(mm[s], a, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, B + 0x1000000); break;
-		case 8: memset(buf, data[i + 3], len); mm_write(mm[s], a, buf, len); break;
-		case 9: mm_read(mm[s], a, buf, len); break;
+		case 1:
+			mm_mmap(mm[s], a, len,
+				data[i + 3] & 0x10 ? PROT_READ : PROT_READ | PROT_WRITE,
+				data[i + 3] & 0x20 ? MAP_SHARED : MAP_PRIVATE, NULL, 0);
+			break;
+		case 2:
+			mm_munmap(mm[s], a, len);
+			break;
+		case 3:
+			mm_mprotect(mm[s], a, len,
+				    data[i + 3] & 0x10 ? PROT_READ : PROT_READ | PROT_WRITE);
+			break;
+		case 4:
+			mm_madvise(mm[s], a, len, MADV_DONTNEED);
+			break;
+		case 5:
+			mm_madvise(mm[s], a, len, MADV_PAGEOUT);
+			break;
+		case 6:
+			mm_madvise(mm[s], a, len, MADV_MERGEABLE);
+			break;
+		case 7:
+			mm_mremap(mm[s], a, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, B + 0x1000000);
+			break;
+		case 8:
+			memset(buf, data[i + 3], len);
+			mm_write(mm[s], a, buf, len);
+			break;
+		case 9:
+			mm_read(mm[s], a, buf, len);
+			break;
 		case 10: {
 			unsigned d = (s + 1) % NMM;
 			if (!mm[d]) {
@@ -81,7 +102,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case 11:
-			if (mir[s]) { mirror_destroy(mir[s]); mir[s] = NULL; }
+			if (mir[s]) {
+				mirror_destroy(mir[s]);
+				mir[s] = NULL;
+			}
 			mmput(mm[s]);
 			mm[s] = NULL;
 			break;
@@ -92,22 +116,46 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				npins[s] = r > 0 ? r : 0;
 			}
 			break;
-		case 13: if (npins[s]) { unpin_user_pages(pins[s], npins[s]); npins[s] = 0; } break;
-		case 14:
-			if (!mir[s]) { struct mirror *m = mirror_create(mm[s], 0); if (!IS_ERR(m)) mir[s] = m; }
+		case 13:
+			if (npins[s]) {
+				unpin_user_pages(pins[s], npins[s]);
+				npins[s] = 0;
+			}
 			break;
-		case 15: if (mir[s]) check(mirror_read(mir[s], a, buf, len) != -EIO); break;
-		case 16: if (mir[s]) check(mirror_write(mir[s], a, buf, len) != -EIO); break;
-		case 17: try_to_free_pages(n * 8); break;
-		case 18: ksm_scan_all(); break;
-		case 19: migrate_range(mm[s], a, len); break;
+		case 14:
+			if (!mir[s]) {
+				struct mirror *m = mirror_create(mm[s], 0);
+				if (!IS_ERR(m))
+					mir[s] = m;
+			}
+			break;
+		case 15:
+			if (mir[s])
+				check(mirror_read(mir[s], a, buf, len) != -EIO);
+			break;
+		case 16:
+			if (mir[s])
+				check(mirror_write(mir[s], a, buf, len) != -EIO);
+			break;
+		case 17:
+			try_to_free_pages(n * 8);
+			break;
+		case 18:
+			ksm_scan_all();
+			break;
+		case 19:
+			migrate_range(mm[s], a, len);
+			break;
 		}
 		check(phys_stale_count() == 0);
 	}
 	for (int s = 0; s < NMM; s++) {
-		if (mir[s]) mirror_destroy(mir[s]);
-		if (mm[s]) mmput(mm[s]);
-		if (npins[s]) unpin_user_pages(pins[s], npins[s]);
+		if (mir[s])
+			mirror_destroy(mir[s]);
+		if (mm[s])
+			mmput(mm[s]);
+		if (npins[s])
+			unpin_user_pages(pins[s], npins[s]);
 	}
 	sm_rcu_barrier();
 	check(mm_live_count() == 0);

@@ -30,17 +30,24 @@
 #include "secmmu/xpmem.h"
 #include "testutil.h"
 
-#define NPAGES 16
-#define ROUNDS 40000
+#define NPAGES	    16
+#define ROUNDS	    40000
 #define MAX_SECONDS 3.0
-#define IBASE 0x40000000UL /* the importer's attachment */
-#define READ_OFF 128
-#define READ_WORDS 16
+#define IBASE	    0x40000000UL /* the importer's attachment */
+#define READ_OFF    128
+#define READ_WORDS  16
 #define POISON_WORD (0x01010101U * PAGE_POISON_BYTE)
 
-enum dev_kind { DEV_VCPU0, DEV_VCPU1, DEV_GRU, DEV_XPMEM, DEV_MIRROR, NR_DEVS };
+enum dev_kind {
+	DEV_VCPU0,
+	DEV_VCPU1,
+	DEV_GRU,
+	DEV_XPMEM,
+	DEV_MIRROR,
+	NR_DEVS
+};
 
-static const char *const dev_name[NR_DEVS] = { "vcpu0", "vcpu1", "gru", "xpmem", "mirror" };
+static const char *const dev_name[NR_DEVS] = {"vcpu0", "vcpu1", "gru", "xpmem", "mirror"};
 
 static struct mm_struct *mm, *importer;
 static struct kvm *kvm;
@@ -88,8 +95,8 @@ static void *device_thread(void *arg)
 		if (gone) {
 			/* The owner has exited: nothing is reachable any more. */
 			if (ret != (d == DEV_XPMEM ? -EFAULT : -ESRCH))
-				FAIL("%s: read of page %u after the owner's exit -> %d", dev_name[d],
-				     p, ret);
+				FAIL("%s: read of page %u after the owner's exit -> %d",
+				     dev_name[d], p, ret);
 			atomic_fetch_add(&after_exit[d], 1);
 			continue;
 		}
@@ -105,7 +112,8 @@ static void *device_thread(void *arg)
 		lowest = 0;
 		for (int i = 0; i < READ_WORDS; i++) {
 			if (buf[i] == POISON_WORD)
-				FAIL("%s: read poison from page %u (a freed frame)", dev_name[d], p);
+				FAIL("%s: read poison from page %u (a freed frame)", dev_name[d],
+				     p);
 			if (buf[i] && (!lowest || buf[i] < lowest))
 				lowest = buf[i];
 		}
@@ -230,7 +238,7 @@ TEST(devices_vs_owner_mutations_no_stale_read_no_leak)
 	 */
 	mmput(mm);
 	for (;;) {
-		struct timespec ts = { 0, 100000 };
+		struct timespec ts = {0, 100000};
 		struct mm_stats st;
 
 		mm_get_stats(mm, &st);
@@ -240,7 +248,7 @@ TEST(devices_vs_owner_mutations_no_stale_read_no_leak)
 	}
 	atomic_store(&exited, true);
 	for (int i = 0; i < 2000; i++) {
-		struct timespec ts = { 0, 1000000 };
+		struct timespec ts = {0, 1000000};
 		bool all = true;
 
 		for (int d = 0; d < NR_DEVS; d++)

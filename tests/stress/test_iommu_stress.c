@@ -22,10 +22,10 @@
 #include "secmmu/mmu_notifier.h"
 #include "testutil.h"
 
-#define NSLOTS 3
-#define NDEVS 2
-#define NPAGES 8
-#define MAX_ROUNDS 400000
+#define NSLOTS	    3
+#define NDEVS	    2
+#define NPAGES	    8
+#define MAX_ROUNDS  400000
 #define RUN_SECONDS 2
 
 struct slot {
@@ -99,7 +99,7 @@ static void check_read(unsigned int mmgen, unsigned int p, unsigned int before, 
 
 	for (size_t i = 0; i < n; i++) {
 		if (w[i] == 0)
-			continue; /* freshly mapped, not yet written */
+			continue;	       /* freshly mapped, not yet written */
 		ASSERT_UEQ(w[i] >> 32, mmgen); /* another address space's page */
 		ASSERT_UEQ((w[i] >> 16) & 0xffff, p);
 		if ((w[i] & 0xffff) < before)

@@ -27,13 +27,13 @@
 #include "secmmu/swap.h"
 #include "testutil.h"
 
-#define VCPUS 4
-#define VCPU_PAGES 4
-#define PRIV_PAGES (VCPUS * VCPU_PAGES)
+#define VCPUS	     4
+#define VCPU_PAGES   4
+#define PRIV_PAGES   (VCPUS * VCPU_PAGES)
 #define SHARED_PAGES 8
-#define NPAGES (PRIV_PAGES + SHARED_PAGES)
-#define SHARED_BASE (TBASE + PG(PRIV_PAGES))
-#define RUN_NSEC 2500000000L
+#define NPAGES	     (PRIV_PAGES + SHARED_PAGES)
+#define SHARED_BASE  (TBASE + PG(PRIV_PAGES))
+#define RUN_NSEC     2500000000L
 
 static struct mm_struct *mm;
 static _Atomic unsigned int version[SHARED_PAGES];

@@ -19,9 +19,9 @@
 #include "secmmu/swap.h"
 #include "testutil.h"
 
-#define NPAGES 16
+#define NPAGES	16
 #define DEVICES 2
-#define ROUNDS 20000
+#define ROUNDS	20000
 
 static struct mm_struct *mm;
 static _Atomic unsigned int version[NPAGES];
@@ -155,7 +155,7 @@ TEST(mirror_dma_vs_mutations_no_stale_data)
  * with -ESRCH, never write into freed memory.
  */
 #define WPAGES 4
-#define WBASE (TBASE + PG(64))
+#define WBASE  (TBASE + PG(64))
 
 static _Atomic unsigned long lost_writes, checked_writes;
 

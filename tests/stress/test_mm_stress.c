@@ -28,7 +28,7 @@
 #define NR_WRITERS 2
 #define STRICT_PER 4
 #define LOOSE_BASE 16
-#define RUN_NS (2500ull * 1000 * 1000)
+#define RUN_NS	   (2500ull * 1000 * 1000)
 
 struct hdr {
 	uint64_t magic;
@@ -57,7 +57,7 @@ static unsigned long seed_of(uint64_t writer, uint64_t seq, unsigned long page)
 
 static void make_page(uint8_t *buf, uint64_t writer, uint64_t seq, unsigned long page)
 {
-	struct hdr h = { MAGIC, writer, seq };
+	struct hdr h = {MAGIC, writer, seq};
 
 	fill_pattern(buf, PAGE_SIZE, seed_of(writer, seq, page));
 	memcpy(buf, &h, sizeof(h));
@@ -122,11 +122,12 @@ static void *writer_fn(void *p)
 				return NULL;
 			}
 			c = classify(rd, page, &h);
-			if (w->last_ok[i] == 0 ? c != 0
-					       : (c != 1 || h.writer != w->id || h.seq != w->last_ok[i])) {
+			if (w->last_ok[i] == 0
+				    ? c != 0
+				    : (c != 1 || h.writer != w->id || h.seq != w->last_ok[i])) {
 				snprintf(w->failure, sizeof(w->failure),
-					 "strict page %lu: class %d seq %llu, want seq %llu", page, c,
-					 c == 1 ? (unsigned long long)h.seq : 0ull,
+					 "strict page %lu: class %d seq %llu, want seq %llu", page,
+					 c, c == 1 ? (unsigned long long)h.seq : 0ull,
 					 (unsigned long long)w->last_ok[i]);
 				return NULL;
 			}
@@ -200,7 +201,7 @@ static bool check_child(struct mm_struct *child)
 
 static void *mutator_fn(void *p)
 {
-	static const int prots[] = { PROT_NONE, PROT_READ, PROT_RW };
+	static const int prots[] = {PROT_NONE, PROT_READ, PROT_RW};
 	unsigned int seed = 4242;
 
 	(void)p;
@@ -286,7 +287,7 @@ TEST(writers_vs_mutator)
 	ASSERT_EQ(pthread_create(&mt, NULL, mutator_fn, NULL), 0);
 	end = now_ns() + RUN_NS;
 	while (now_ns() < end && !mutator_failure[0]) {
-		struct timespec ts = { 0, 20 * 1000 * 1000 };
+		struct timespec ts = {0, 20 * 1000 * 1000};
 
 		nanosleep(&ts, NULL);
 	}

@@ -34,9 +34,9 @@
 #include "secmmu/mmu_notifier.h"
 #include "testutil.h"
 
-#define BASE 0x100000UL
+#define BASE   0x100000UL
 #define NPAGES 32
-#define LEN (NPAGES * PAGE_SIZE)
+#define LEN    (NPAGES * PAGE_SIZE)
 
 /* Physical memory and the leak check at teardown (tests/testutil.h). */
 static void setup(void)
@@ -91,7 +91,7 @@ static bool mirror_invalidate(struct mmu_interval_notifier *sub,
 	return true;
 }
 
-static const struct mmu_interval_notifier_ops mirror_ops = { .invalidate = mirror_invalidate };
+static const struct mmu_interval_notifier_ops mirror_ops = {.invalidate = mirror_invalidate};
 
 /* One device fault on page @i: the collision-retry protocol. */
 static void mirror_fault(struct mirror *m, unsigned int i)
@@ -124,7 +124,7 @@ static void mirror_fault(struct mirror *m, unsigned int i)
 		/* The translation read under no lock must not be stale now. */
 		if (!page_gen_valid(pfn, gen))
 			atomic_fetch_add(&m->stale, 1);
-		m->table[i] = (struct entry){ pfn, gen, true };
+		m->table[i] = (struct entry){pfn, gen, true};
 		pthread_mutex_unlock(&m->lock);
 		atomic_fetch_add(&m->installs, 1);
 		return;
@@ -202,8 +202,8 @@ TEST(stress_interval_collision_retry)
 		ASSERT_EQ(mm_munmap(m->mm, BASE + off, len), 0);
 		/* Nothing can be mapped now: no translation may remain. */
 		ASSERT_EQ(mirror_entries_in(m, BASE + off, BASE + off + len), 0);
-		ASSERT_EQ(mm_mmap(m->mm, BASE + off, len, PROT_READ | PROT_WRITE, MAP_PRIVATE,
-				  NULL, 0),
+		ASSERT_EQ(mm_mmap(m->mm, BASE + off, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, NULL,
+				  0),
 			  (long)(BASE + off));
 		ASSERT_EQ(mm_write(m->mm, BASE + off, buf, len), 0);
 		if (rounds % 8 == 0) {
@@ -274,7 +274,7 @@ static void *churn_invalidator(void *arg)
 
 TEST(stress_classic_register_unregister_churn)
 {
-	struct churn_ctx c = { 0 };
+	struct churn_ctx c = {0};
 	pthread_t inv[2];
 	uint64_t deadline;
 
@@ -319,7 +319,7 @@ static void rel_release(struct mmu_notifier *mn, struct mm_struct *mm)
 	atomic_fetch_add(&s->releases, 1);
 }
 
-static const struct mmu_notifier_ops rel_ops = { .release = rel_release };
+static const struct mmu_notifier_ops rel_ops = {.release = rel_release};
 
 struct race {
 	struct mm_struct *mm;
@@ -357,8 +357,8 @@ TEST(stress_exit_vs_unregister_release_once)
 	deadline = now_ms() + 1500;
 	for (int i = 0; i < 200 && now_ms() < deadline; i++) {
 		struct mm_struct *mm = mm_alloc();
-		struct rel_sub s = { .mn.ops = &rel_ops };
-		struct race r = { mm, &s, &bar };
+		struct rel_sub s = {.mn.ops = &rel_ops};
+		struct race r = {mm, &s, &bar};
 		unsigned long before;
 		pthread_t t1, t2;
 

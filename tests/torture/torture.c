@@ -68,16 +68,16 @@
 #include "secmmu/swap.h"
 #include "secmmu/vfio.h"
 
-#define NSLOTS 8
-#define NPAGES 16
-#define BASE 0x10000000UL
-#define ALT 0x30000000UL
-#define REGION (NPAGES * PAGE_SIZE)
-#define NKTHREADS 3
-#define MAXPINS 4
-#define HIST 16
-#define WORDS (PAGE_SIZE / 8)
-#define BAIT_BIT 0x80000000u
+#define NSLOTS	   8
+#define NPAGES	   16
+#define BASE	   0x10000000UL
+#define ALT	   0x30000000UL
+#define REGION	   (NPAGES * PAGE_SIZE)
+#define NKTHREADS  3
+#define MAXPINS	   4
+#define HIST	   16
+#define WORDS	   (PAGE_SIZE / 8)
+#define BAIT_BIT   0x80000000u
 #define MAXTHREADS 16
 
 /* ---- options and the op log ---- */
@@ -129,7 +129,8 @@ static void failf(const char *fmt, ...)
 	va_list ap;
 
 	pthread_mutex_lock(&fail_lock);
-	fprintf(stderr, "\nTORTURE FAILURE (seed=%" PRIu64 " threads=%d, after %lu ops): ", opt_seed,
+	fprintf(stderr,
+		"\nTORTURE FAILURE (seed=%" PRIu64 " threads=%d, after %lu ops): ", opt_seed,
 		opt_threads, atomic_load(&ops_done));
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -274,8 +275,9 @@ static const char *check_page(struct pstate *p, const uint64_t *buf, unsigned lo
 		bool legal = false;
 
 		if (word_of(v, off, w) != x) {
-			snprintf(why, whylen, "garbage word %u: %#018" PRIx64 " (expected version %u)",
-				 w, x, atomic_load(&p->hist[(c - 1) % HIST]));
+			snprintf(why, whylen,
+				 "garbage word %u: %#018" PRIx64 " (expected version %u)", w, x,
+				 atomic_load(&p->hist[(c - 1) % HIST]));
 			return why;
 		}
 		if (s - (c - 1) > HIST)
@@ -284,8 +286,9 @@ static const char *check_page(struct pstate *p, const uint64_t *buf, unsigned lo
 			legal = atomic_load(&p->hist[i % HIST]) == v;
 		if (!legal) {
 			snprintf(why, whylen,
-				 "word %u has version %#x, legal window [%lu,%lu) last committed %#x", w,
-				 v, c - 1, s, atomic_load(&p->hist[(c - 1) % HIST]));
+				 "word %u has version %#x, legal window [%lu,%lu) last committed "
+				 "%#x",
+				 w, v, c - 1, s, atomic_load(&p->hist[(c - 1) % HIST]));
 			return why;
 		}
 	}
@@ -369,17 +372,25 @@ static void read_check(int tid, struct slot *sl, int pi, int how, unsigned long 
 	else
 		r = iommu_dma_read(iodev, sl->pasid, addr, buf, PAGE_SIZE);
 	s = atomic_load(&p->started);
-	logop(tid, "read%s slot%d page%d -> %d", how == 0 ? "" : how == 1 ? "(mirror)" : "(sva)",
+	logop(tid, "read%s slot%d page%d -> %d",
+	      how == 0	 ? ""
+	      : how == 1 ? "(mirror)"
+			 : "(sva)",
 	      sl->idx, pi, r);
 	if (r == -ENOMEM || r == -EAGAIN)
 		return;
 	if (r)
 		failf("%s read of slot %d (mm %lu) page %d returned %d",
-		      how == 0 ? "CPU" : how == 1 ? "mirror" : "IOMMU", sl->idx, sl->id, pi, r);
+		      how == 0	 ? "CPU"
+		      : how == 1 ? "mirror"
+				 : "IOMMU",
+		      sl->idx, sl->id, pi, r);
 	if (check_page(p, buf, pi * PAGE_SIZE, c, s, why, sizeof(why)))
 		failf("%s read of slot %d (mm %lu) page %d at %#lx: %s",
-		      how == 0 ? "CPU" : how == 1 ? "mirror" : "IOMMU", sl->idx, sl->id, pi, addr,
-		      why);
+		      how == 0	 ? "CPU"
+		      : how == 1 ? "mirror"
+				 : "IOMMU",
+		      sl->idx, sl->id, pi, addr, why);
 }
 
 static void write_one(int tid, struct slot *sl, int pi, bool bait, bool via_mirror, uint64_t *rs)
@@ -399,8 +410,8 @@ static void write_one(int tid, struct slot *sl, int pi, bool bait, bool via_mirr
 	else
 		r = mm_write(sl->mm, BASE + pi * PAGE_SIZE, buf, PAGE_SIZE);
 	pstate_end(p, i, r == 0);
-	logop(tid, "write%s slot%d page%d v=%#x -> %d", via_mirror ? "(mirror)" : "", sl->idx, pi, v,
-	      r);
+	logop(tid, "write%s slot%d page%d v=%#x -> %d", via_mirror ? "(mirror)" : "", sl->idx, pi,
+	      v, r);
 	if (r && r != -ENOMEM && r != -EAGAIN)
 		failf("write slot %d page %d returned %d", sl->idx, pi, r);
 }
@@ -560,11 +571,11 @@ enum {
 	NR_OPS
 };
 static unsigned op_weight[NR_OPS] = {
-	[OP_CREATE] = 4,   [OP_FORK] = 3,	[OP_EXIT] = 3,	     [OP_WRITE] = 30,
-	[OP_READ] = 30,	   [OP_REMAP] = 2,	[OP_MPROTECT] = 2,   [OP_MREMAP] = 2,
-	[OP_DONTNEED] = 3, [OP_PAGEOUT] = 5,	[OP_MERGEABLE] = 2,  [OP_PIN] = 4,
-	[OP_UNPIN] = 4,	   [OP_MIRROR] = 3,	[OP_MIRROR_IO] = 12, [OP_SVA] = 3,
-	[OP_SVA_IO] = 8,   [OP_VFIO] = 2,	[OP_KTHREAD] = 6,    [OP_RECLAIM] = 4,
+	[OP_CREATE] = 4,   [OP_FORK] = 3,    [OP_EXIT] = 3,	  [OP_WRITE] = 30,
+	[OP_READ] = 30,	   [OP_REMAP] = 2,   [OP_MPROTECT] = 2,	  [OP_MREMAP] = 2,
+	[OP_DONTNEED] = 3, [OP_PAGEOUT] = 5, [OP_MERGEABLE] = 2,  [OP_PIN] = 4,
+	[OP_UNPIN] = 4,	   [OP_MIRROR] = 3,  [OP_MIRROR_IO] = 12, [OP_SVA] = 3,
+	[OP_SVA_IO] = 8,   [OP_VFIO] = 2,    [OP_KTHREAD] = 6,	  [OP_RECLAIM] = 4,
 	[OP_KSM] = 2,	   [OP_MIGRATE] = 5,
 };
 
@@ -641,7 +652,8 @@ static void op_kthread(int tid, uint64_t *rs)
 			logop(tid, "kthread borrow-read mm%lu -> %d", mm_id(mm), r);
 			if (r == 0) {
 				unsigned long off = 0;
-				/* the region may have moved/been replaced: check self-consistency */
+				/* the region may have moved/been replaced: check self-consistency
+				 */
 				for (unsigned w = 0; w < WORDS; w++) {
 					uint32_t v = (uint32_t)buf[w];
 					bool ok = false;
@@ -651,7 +663,8 @@ static void op_kthread(int tid, uint64_t *rs)
 						ok = word_of(v, off, w) == buf[w];
 					}
 					if (!ok)
-						failf("kthread read of mm %lu: garbage word %u %#018" PRIx64,
+						failf("kthread read of mm %lu: garbage word %u "
+						      "%#018" PRIx64,
 						      mm_id(mm), w, buf[w]);
 				}
 			} else if (r != -EFAULT && r != -ENOMEM) {
@@ -710,7 +723,8 @@ static void do_op(int tid, uint64_t *rs)
 						ch->pg[i] = pstate_copy(sl->pg[i]);
 					}
 				}
-				if (sl->vfio) /* the child inherited the container's file: close it */
+				if (sl->vfio) /* the child inherited the container's file: close it
+					       */
 					vfio_container_close(sl->vfio, t);
 			} else if (r != -ENOMEM) {
 				failf("task_fork: %ld", r);
@@ -756,12 +770,14 @@ static void do_op(int tid, uint64_t *rs)
 			if (r)
 				failf("mprotect rw: %ld", r);
 		} else if (op == OP_MREMAP) {
-			r = mm_mremap(sl->mm, BASE, REGION, REGION, MREMAP_MAYMOVE | MREMAP_FIXED, ALT);
+			r = mm_mremap(sl->mm, BASE, REGION, REGION, MREMAP_MAYMOVE | MREMAP_FIXED,
+				      ALT);
 			logop(tid, "mremap slot%d to ALT -> %#lx", sl->idx, r);
 			if (r != (long)ALT)
 				failf("mremap to ALT: %ld", r);
 			check_all_pages(tid, sl, ALT);
-			r = mm_mremap(sl->mm, ALT, REGION, REGION, MREMAP_MAYMOVE | MREMAP_FIXED, BASE);
+			r = mm_mremap(sl->mm, ALT, REGION, REGION, MREMAP_MAYMOVE | MREMAP_FIXED,
+				      BASE);
 			if (r != (long)BASE)
 				failf("mremap back: %ld", r);
 		} else if (op == OP_MIRROR) {
@@ -787,7 +803,8 @@ static void do_op(int tid, uint64_t *rs)
 			} else {
 				struct iommu_sva *h = iommu_sva_bind_device(iodev, sl->mm);
 
-				logop(tid, "sva_bind slot%d -> %ld", sl->idx, IS_ERR(h) ? PTR_ERR(h) : 0);
+				logop(tid, "sva_bind slot%d -> %ld", sl->idx,
+				      IS_ERR(h) ? PTR_ERR(h) : 0);
 				if (IS_ERR(h) && PTR_ERR(h) != -ENOMEM && PTR_ERR(h) != -ENOSPC)
 					failf("sva_bind: %ld", PTR_ERR(h));
 				if (!IS_ERR(h)) {
@@ -875,7 +892,8 @@ out_w:
 			failf("madvise(PAGEOUT): %ld", r);
 		break;
 	case OP_MERGEABLE:
-		r = mm_madvise(sl->mm, BASE, REGION, rnd(rs, 4) ? MADV_MERGEABLE : MADV_UNMERGEABLE);
+		r = mm_madvise(sl->mm, BASE, REGION,
+			       rnd(rs, 4) ? MADV_MERGEABLE : MADV_UNMERGEABLE);
 		logop(tid, "(un)mergeable slot%d -> %ld", sl->idx, r);
 		if (r && r != -EINVAL)
 			failf("madvise(MERGEABLE): %ld", r);
@@ -1001,7 +1019,8 @@ static double now(void)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: torture [--seed S] [--secs N] [--ops N] [--threads T] [--no-vfio] [--verbose]\n");
+	fprintf(stderr, "usage: torture [--seed S] [--secs N] [--ops N] [--threads T] [--no-vfio] "
+			"[--verbose]\n");
 	exit(2);
 }
 
@@ -1097,7 +1116,8 @@ int main(int argc, char **argv)
 		failf("iommu_device_destroy: bonds left");
 	sm_rcu_barrier();
 	if (atomic_load(&outstanding_pins))
-		failf("end: %ld pins outstanding in the torture's books", atomic_load(&outstanding_pins));
+		failf("end: %ld pins outstanding in the torture's books",
+		      atomic_load(&outstanding_pins));
 	if (phys_pinned_frames())
 		failf("end: %lu frames still pinned", phys_pinned_frames());
 	if (swap_slots_used())

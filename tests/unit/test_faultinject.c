@@ -107,7 +107,7 @@ static int nop_start(struct mmu_notifier *mn, const struct mmu_notifier_range *r
 	(void)r;
 	return 0;
 }
-static const struct mmu_notifier_ops nop_ops = { .invalidate_range_start = nop_start };
+static const struct mmu_notifier_ops nop_ops = {.invalidate_range_start = nop_start};
 static struct mmu_notifier g_mn;
 
 static long op_register(void)
@@ -128,7 +128,7 @@ static bool inv_ok(struct mmu_interval_notifier *s, const struct mmu_notifier_ra
 	mmu_interval_set_seq(s, seq);
 	return true;
 }
-static const struct mmu_interval_notifier_ops iops = { .invalidate = inv_ok };
+static const struct mmu_interval_notifier_ops iops = {.invalidate = inv_ok};
 static struct mmu_interval_notifier g_isub;
 
 static long op_interval(void)
@@ -327,7 +327,7 @@ static void count_end(struct mmu_notifier *mn, const struct mmu_notifier_range *
 	(void)r;
 	atomic_fetch_add(&ends, 1);
 }
-static const struct mmu_notifier_ops eagain_ops = { .invalidate_range_start = eagain_start };
+static const struct mmu_notifier_ops eagain_ops = {.invalidate_range_start = eagain_start};
 static int count_start(struct mmu_notifier *mn, const struct mmu_notifier_range *r)
 {
 	(void)mn;
@@ -335,12 +335,12 @@ static int count_start(struct mmu_notifier *mn, const struct mmu_notifier_range 
 	atomic_fetch_add(&starts, 1);
 	return 0;
 }
-static const struct mmu_notifier_ops ok_ops = { .invalidate_range_start = count_start,
-						.invalidate_range_end = count_end };
+static const struct mmu_notifier_ops ok_ops = {.invalidate_range_start = count_start,
+					       .invalidate_range_end = count_end};
 
 TEST(faultinject_nonblock_start_eagain)
 {
-	struct mmu_notifier bad = { .ops = &eagain_ops }, good = { .ops = &ok_ops };
+	struct mmu_notifier bad = {.ops = &eagain_ops}, good = {.ops = &ok_ops};
 	struct mmu_notifier_range range;
 	unsigned long seq;
 
@@ -419,15 +419,14 @@ static atomic_int nonblockable_seen, blockable_seen;
 static int record_start(struct mmu_notifier *mn, const struct mmu_notifier_range *r)
 {
 	(void)mn;
-	atomic_fetch_add(mmu_notifier_range_blockable(r) ? &blockable_seen : &nonblockable_seen,
-			 1);
+	atomic_fetch_add(mmu_notifier_range_blockable(r) ? &blockable_seen : &nonblockable_seen, 1);
 	return 0;
 }
-static const struct mmu_notifier_ops record_ops = { .invalidate_range_start = record_start };
+static const struct mmu_notifier_ops record_ops = {.invalidate_range_start = record_start};
 
 TEST(faultinject_primary_invalidations_are_blockable)
 {
-	struct mmu_notifier rec = { .ops = &record_ops };
+	struct mmu_notifier rec = {.ops = &record_ops};
 	struct task_struct *child;
 	struct mm_struct *mm;
 
@@ -435,8 +434,8 @@ TEST(faultinject_primary_invalidations_are_blockable)
 	mm = g_mm;
 	ASSERT_EQ(swap_on(PG(64), NULL), 0);
 	ASSERT_EQ(mmu_notifier_register(&rec, mm), 0);
-	ASSERT_EQ(task_fork(g_task, "c", &child), 0);               /* COW write-protect */
-	write_pages(g_mm, TBASE, 1, 9);                             /* COW break */
+	ASSERT_EQ(task_fork(g_task, "c", &child), 0);		    /* COW write-protect */
+	write_pages(g_mm, TBASE, 1, 9);				    /* COW break */
 	ASSERT_EQ(mm_madvise(g_mm, TBASE, PG(4), MADV_PAGEOUT), 0); /* reclaim */
 	ASSERT_EQ(mm_mprotect(g_mm, TBASE, PG(4), PROT_READ), 0);
 	ASSERT_EQ(mm_madvise(g_mm, TBASE, PG(2), MADV_DONTNEED), 0);

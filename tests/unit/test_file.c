@@ -29,11 +29,11 @@ static int trunc_start(struct mmu_notifier *mn, const struct mmu_notifier_range 
 	return 0;
 }
 
-static const struct mmu_notifier_ops trunc_ops = { .invalidate_range_start = trunc_start };
+static const struct mmu_notifier_ops trunc_ops = {.invalidate_range_start = trunc_start};
 
 TEST(truncate_invalidates_every_mm_before_freeing)
 {
-	struct trunc_rec rp = { .mn.ops = &trunc_ops }, rq = { .mn.ops = &trunc_ops };
+	struct trunc_rec rp = {.mn.ops = &trunc_ops}, rq = {.mn.ops = &trunc_ops};
 	struct mm_struct *p, *q;
 	struct file *f;
 	unsigned long before;

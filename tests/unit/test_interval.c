@@ -29,7 +29,7 @@ static void setup(void)
 
 static void sleep_ms(unsigned int ms)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 
 	nanosleep(&ts, NULL);
 }
@@ -79,7 +79,7 @@ static bool isub_invalidate(struct mmu_interval_notifier *sub,
 	return true;
 }
 
-static const struct mmu_interval_notifier_ops isub_ops = { .invalidate = isub_invalidate };
+static const struct mmu_interval_notifier_ops isub_ops = {.invalidate = isub_invalidate};
 
 static void isub_init(struct isub *s)
 {
@@ -97,8 +97,8 @@ static bool isub_retry(struct isub *s, unsigned long seq)
 	return r;
 }
 
-static void range_init(struct mmu_notifier_range *range, struct mm_struct *mm,
-		       unsigned long start, unsigned long end)
+static void range_init(struct mmu_notifier_range *range, struct mm_struct *mm, unsigned long start,
+		       unsigned long end)
 {
 	mmu_notifier_range_init(range, MMU_NOTIFY_CLEAR, 0, mm, start, end);
 }
@@ -204,7 +204,7 @@ TEST(interval_insert_validates_and_counts)
 	ASSERT_UEQ(s.sub.start, 0x10000);
 	ASSERT_UEQ(s.sub.last, 0x13fff);
 	ASSERT_PTR_EQ(s.sub.mm, mm);
-	ASSERT_EQ(mm_count_read(mm), 2); /* Pairs with the mmdrop in remove. */
+	ASSERT_EQ(mm_count_read(mm), 2);	 /* Pairs with the mmdrop in remove. */
 	ASSERT_UEQ(s.sub.invalidate_seq & 1, 1); /* always odd */
 	mmu_interval_notifier_remove(&s.sub);
 	ASSERT_EQ(mm_count_read(mm), 1);
@@ -340,7 +340,7 @@ TEST(interval_seq_sampled_before_callback_still_retries)
 	while (!atomic_load(&a.parked))
 		sleep_ms(1);
 	seq = mmu_interval_read_begin(&b.sub); /* does not wait: b's seq is old */
-	ASSERT(!isub_retry(&b, seq));          /* not yet ... */
+	ASSERT(!isub_retry(&b, seq));	       /* not yet ... */
 	atomic_store(&a.unpark, true);
 	pthread_join(it.t, NULL);
 	ASSERT_EQ(b.calls, 1);
@@ -532,8 +532,7 @@ TEST(interval_release_at_exit_then_remove)
 	isub_init(&a);
 	isub_init(&b);
 	ASSERT_EQ(mmu_interval_notifier_insert(&a.sub, mm, 0x10000, 0x1000, &isub_ops), 0);
-	ASSERT_EQ(mmu_interval_notifier_insert(&b.sub, mm, 0x7f0000000000UL, 0x1000, &isub_ops),
-		  0);
+	ASSERT_EQ(mmu_interval_notifier_insert(&b.sub, mm, 0x7f0000000000UL, 0x1000, &isub_ops), 0);
 	mmput(mm); /* exit; the subscriptions keep the struct */
 	ASSERT_EQ(a.releases, 1);
 	ASSERT_EQ(b.releases, 1);

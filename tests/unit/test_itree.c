@@ -22,7 +22,7 @@
 
 struct item {
 	struct itree_node node;
-	unsigned long seq;	/* insertion sequence number */
+	unsigned long seq; /* insertion sequence number */
 	bool live;
 };
 
@@ -72,8 +72,7 @@ static unsigned long sat_add(unsigned long a, unsigned long d)
 	return a > ULONG_MAX - d ? ULONG_MAX : a + d;
 }
 
-static bool overlaps(const struct itree_node *n, unsigned long start,
-		     unsigned long last)
+static bool overlaps(const struct itree_node *n, unsigned long start, unsigned long last)
 {
 	return n->start <= last && n->last >= start;
 }
@@ -91,8 +90,8 @@ static int cmp_item(const void *a, const void *b)
 }
 
 /* The overlap query's results must be exactly @expect[0..n), in order. */
-static void check_query(struct itree_root *root, unsigned long start,
-			unsigned long last, struct item **expect, size_t n)
+static void check_query(struct itree_root *root, unsigned long start, unsigned long last,
+			struct item **expect, size_t n)
 {
 	struct itree_node *it;
 	size_t i = 0;
@@ -100,22 +99,21 @@ static void check_query(struct itree_root *root, unsigned long start,
 	for (it = itree_iter_first(root, start, last); it;
 	     it = itree_iter_next(it, start, last), i++) {
 		if (i >= n)
-			FAIL("query [%#lx,%#lx]: extra result [%#lx,%#lx]",
-			     start, last, it->start, it->last);
+			FAIL("query [%#lx,%#lx]: extra result [%#lx,%#lx]", start, last, it->start,
+			     it->last);
 		if (to_item(it) != expect[i])
-			FAIL("query [%#lx,%#lx]: result %zu is [%#lx,%#lx] seq %lu, expected [%#lx,%#lx] seq %lu",
-			     start, last, i, it->start, it->last,
-			     to_item(it)->seq, expect[i]->node.start,
-			     expect[i]->node.last, expect[i]->seq);
+			FAIL("query [%#lx,%#lx]: result %zu is [%#lx,%#lx] seq %lu, expected "
+			     "[%#lx,%#lx] seq %lu",
+			     start, last, i, it->start, it->last, to_item(it)->seq,
+			     expect[i]->node.start, expect[i]->node.last, expect[i]->seq);
 	}
 	if (i != n)
-		FAIL("query [%#lx,%#lx]: %zu results, expected %zu",
-		     start, last, i, n);
+		FAIL("query [%#lx,%#lx]: %zu results, expected %zu", start, last, i, n);
 }
 
 /* Brute-force the overlap set of @sorted (already in tree order). */
-static size_t brute_query(struct item **sorted, size_t n, unsigned long start,
-			  unsigned long last, struct item **out)
+static size_t brute_query(struct item **sorted, size_t n, unsigned long start, unsigned long last,
+			  struct item **out)
 {
 	size_t i, k = 0;
 
@@ -247,10 +245,10 @@ static void gen_query(unsigned long *start, unsigned long *last)
 
 struct oracle {
 	struct itree_root root;
-	struct item *pool;		/* POOL_MAX items */
-	struct item **live;		/* live items, unordered */
-	struct item **sorted;		/* scratch: live in tree order */
-	struct item **expect;		/* scratch: query results */
+	struct item *pool;    /* POOL_MAX items */
+	struct item **live;   /* live items, unordered */
+	struct item **sorted; /* scratch: live in tree order */
+	struct item **expect; /* scratch: query results */
 	size_t nlive;
 	unsigned long seq;
 };
@@ -354,8 +352,7 @@ static void run_random(uint64_t seed, int nops, int batch)
 		bool grow = (op / 2500) % 2 == 0;
 		unsigned long p_insert = grow ? 95 : 25;
 
-		if (o.nlive < POOL_MAX &&
-		    (o.nlive == 0 || rng_below(100) < p_insert))
+		if (o.nlive < POOL_MAX && (o.nlive == 0 || rng_below(100) < p_insert))
 			oracle_insert(&o);
 		else
 			oracle_remove(&o);
@@ -529,8 +526,7 @@ TEST(itree_duplicates_keep_insertion_order)
 		itree_insert(&d[i].node, &root);
 		ASSERT_EQ(itree_verify(&root), 0);
 	}
-	for (i = 0, n = itree_iter_first(&root, 20, 20); n;
-	     n = itree_iter_next(n, 20, 20), i++)
+	for (i = 0, n = itree_iter_first(&root, 20, 20); n; n = itree_iter_next(n, 20, 20), i++)
 		ASSERT_PTR_EQ(n, &d[i].node);
 	ASSERT_EQ(i, 64);
 
@@ -555,7 +551,9 @@ TEST(itree_duplicates_keep_insertion_order)
 
 TEST(itree_remove_root_repeatedly)
 {
-	enum { N = 1000 };
+	enum {
+		N = 1000
+	};
 	struct itree_root root = ITREE_ROOT_INIT;
 	struct item *v = calloc(N, sizeof(*v));
 	struct itree_node *n, *p;
@@ -565,19 +563,18 @@ TEST(itree_remove_root_repeatedly)
 	ASSERT_NOT_NULL(v);
 	/* ascending inserts: worst case for an unbalanced tree */
 	for (i = 0; i < N; i++) {
-		set_iv(&v[i], (unsigned long)i * 10, (unsigned long)i * 10 +
-		       (unsigned long)(i % 7) * 25);
+		set_iv(&v[i], (unsigned long)i * 10,
+		       (unsigned long)i * 10 + (unsigned long)(i % 7) * 25);
 		itree_insert(&v[i].node, &root);
 	}
 	check_tree_basic(&root, N);
-	ASSERT_LE(root.node->height, 15);	/* AVL: < 1.44 log2(N+2) */
+	ASSERT_LE(root.node->height, 15); /* AVL: < 1.44 log2(N+2) */
 
 	while (!itree_empty(&root)) {
 		itree_remove(root.node, &root);
 		left--;
 		check_tree_basic(&root, left);
-		for (p = NULL, n = itree_first(&root); n;
-		     p = n, n = itree_next(n))
+		for (p = NULL, n = itree_first(&root); n; p = n, n = itree_next(n))
 			if (p)
 				ASSERT_ULE(p->start, n->start);
 	}
@@ -587,7 +584,9 @@ TEST(itree_remove_root_repeatedly)
 
 TEST(itree_first_last_next_prev)
 {
-	enum { N = 257 };
+	enum {
+		N = 257
+	};
 	struct itree_root root = ITREE_ROOT_INIT;
 	struct item v[N];
 	int perm[N], i;
@@ -629,8 +628,7 @@ TEST(itree_first_last_next_prev)
 		ASSERT_NULL(itree_iter_first(&root, g, g));
 		/* g + 1 is the start of v[i + 1] */
 		if (i + 1 < N)
-			ASSERT_PTR_EQ(itree_iter_first(&root, g, g + 1),
-				      &v[i + 1].node);
+			ASSERT_PTR_EQ(itree_iter_first(&root, g, g + 1), &v[i + 1].node);
 		else
 			ASSERT_NULL(itree_iter_first(&root, g, g + 1));
 	}
@@ -639,7 +637,9 @@ TEST(itree_first_last_next_prev)
 /* VMA-tree usage: disjoint intervals, "first VMA with last >= addr". */
 TEST(itree_vma_lookup)
 {
-	enum { N = 2000 };
+	enum {
+		N = 2000
+	};
 	struct itree_root root = ITREE_ROOT_INIT;
 	struct item *v = calloc(N, sizeof(*v));
 	unsigned long addr = 0x1000;
@@ -648,11 +648,11 @@ TEST(itree_vma_lookup)
 	ASSERT_NOT_NULL(v);
 	rng_seed(4242);
 	for (i = 0; i < N; i++) {
-		addr += (1 + rng_below(16)) * 0x1000;	/* gap */
+		addr += (1 + rng_below(16)) * 0x1000; /* gap */
 		set_iv(&v[i], addr, addr + (1 + rng_below(64)) * 0x1000 - 1);
 		addr = v[i].node.last + 1;
 	}
-	for (i = N - 1; i >= 0; i -= 2)		/* odd order, then evens */
+	for (i = N - 1; i >= 0; i -= 2) /* odd order, then evens */
 		itree_insert(&v[i].node, &root);
 	for (i = N - 2; i >= 0; i -= 2)
 		itree_insert(&v[i].node, &root);
@@ -701,27 +701,27 @@ TEST(itree_verify_detects_corruption)
 	ASSERT(r->left && r->right);
 	fprintf(stderr, "(expected itree_verify diagnostics follow)\n");
 
-	saved = r->left->subtree_last;		/* stale augmentation */
+	saved = r->left->subtree_last; /* stale augmentation */
 	r->left->subtree_last = saved + 1;
 	ASSERT_EQ(itree_verify(&root), -1);
 	r->left->subtree_last = saved;
 
-	saved = r->start;			/* ordering violation */
+	saved = r->start; /* ordering violation */
 	r->start = r->right->subtree_last + 100;
 	r->last = r->start;
 	ASSERT_EQ(itree_verify(&root), -1);
 	r->start = saved;
 	r->last = saved + 5;
 
-	r->left->parent = r->right;		/* broken parent link */
+	r->left->parent = r->right; /* broken parent link */
 	ASSERT_EQ(itree_verify(&root), -1);
 	r->left->parent = r;
 
-	root.count++;				/* count mismatch */
+	root.count++; /* count mismatch */
 	ASSERT_EQ(itree_verify(&root), -1);
 	root.count--;
 
-	r->height++;				/* stale height */
+	r->height++; /* stale height */
 	ASSERT_EQ(itree_verify(&root), -1);
 	r->height--;
 

@@ -41,7 +41,7 @@ static struct kvm_stats stats(struct kvm *kvm)
 
 static void msleep(long ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
 	nanosleep(&ts, NULL);
 }
@@ -161,7 +161,7 @@ static int gate_start(struct mmu_notifier *mn, const struct mmu_notifier_range *
 	return 0;
 }
 
-static const struct mmu_notifier_ops gate_ops = { .invalidate_range_start = gate_start };
+static const struct mmu_notifier_ops gate_ops = {.invalidate_range_start = gate_start};
 
 struct bg {
 	struct mm_struct *mm;
@@ -192,8 +192,8 @@ static void *bg_read(void *arg)
 /* Run a vCPU read of TBASE while a migration of TBASE is held inside its invalidation. */
 static void collide(struct mm_struct *mm, struct vm *v, bool expect_install)
 {
-	struct mmu_notifier gate = { .ops = &gate_ops };
-	struct bg mig = { .mm = mm }, rd = { .vcpu = NULL };
+	struct mmu_notifier gate = {.ops = &gate_ops};
+	struct bg mig = {.mm = mm}, rd = {.vcpu = NULL};
 	pthread_t tm, tr;
 	int waited;
 
@@ -240,7 +240,7 @@ static void collide(struct mm_struct *mm, struct vm *v, bool expect_install)
 /* Rule: no spte is installed while an invalidation over its range is in progress. */
 TEST(kvm_no_install_while_invalidation_in_progress)
 {
-	struct mmu_notifier gate = { .ops = &gate_ops };
+	struct mmu_notifier gate = {.ops = &gate_ops};
 	struct mm_struct *mm;
 	char buf[4];
 	struct vm v;
@@ -267,7 +267,7 @@ TEST(kvm_no_install_while_invalidation_in_progress)
 /* The broken VM installs during the invalidation; the frame is then freed under it. */
 TEST(kvm_broken_installs_during_invalidation_and_is_caught)
 {
-	struct mmu_notifier gate = { .ops = &gate_ops };
+	struct mmu_notifier gate = {.ops = &gate_ops};
 	struct mm_struct *mm;
 	char buf[4];
 	struct vm v;

@@ -104,7 +104,7 @@ TEST(mirror_follows_mprotect_and_dontneed)
 {
 	struct mm_struct *mm;
 	struct mirror *m;
-	char buf[4] = { 1, 1, 1, 1 };
+	char buf[4] = {1, 1, 1, 1};
 
 	MM_TEST_SETUP();
 	mm = new_mm_with(1, false);
@@ -163,7 +163,7 @@ TEST(mirror_after_exit_fails_and_holds_only_mm_count)
 	ASSERT_EQ(mirror_write(m, TBASE, "abc", 3), 0);
 	ASSERT_EQ(mm_count_read(mm), 3); /* two notifiers (invalidation, aging): two mmgrabs */
 	ASSERT_EQ(mm_users_read(mm), 1); /* and no mm_users */
-	mmput(mm);                       /* exit */
+	mmput(mm);			 /* exit */
 	ASSERT_UEQ(phys_used_frames(), 0);
 	ASSERT_UEQ(mirror_nr_entries(m), 0); /* the RELEASE invalidation */
 	ASSERT_EQ(mirror_read(m, TBASE, buf, 3), -ESRCH);

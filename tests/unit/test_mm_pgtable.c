@@ -64,7 +64,7 @@ TEST(pte_next_table_skips_missing_tables)
 	const unsigned long span2m = 512 * PAGE_SIZE;
 	struct mm_struct *mm;
 	unsigned long a1 = TBASE + 3 * span2m + PG(7); /* inside the 4th 2 MiB */
-	unsigned long a2 = (1UL << 40) + PG(5);       /* far away: a different pgd entry */
+	unsigned long a2 = (1UL << 40) + PG(5);	       /* far away: a different pgd entry */
 
 	MM_TEST_SETUP();
 	mm = mm_alloc();
@@ -85,8 +85,7 @@ TEST(pte_next_table_skips_missing_tables)
 	ASSERT_UEQ(pte_next_table(mm, (a2 | (span2m - 1)) + 1, TASK_SIZE), TASK_SIZE);
 	ASSERT_UEQ(pte_next_table(mm, TASK_SIZE - PAGE_SIZE, TASK_SIZE), TASK_SIZE);
 	ASSERT_NOT_NULL(alloc_locked(mm, TASK_SIZE - PAGE_SIZE));
-	ASSERT_UEQ(pte_next_table(mm, (a2 | (span2m - 1)) + 1, TASK_SIZE),
-		   TASK_SIZE - span2m);
+	ASSERT_UEQ(pte_next_table(mm, (a2 | (span2m - 1)) + 1, TASK_SIZE), TASK_SIZE - span2m);
 	mmput(mm);
 }
 

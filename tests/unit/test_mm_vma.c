@@ -191,7 +191,7 @@ TEST(munmap_punches_hole_splits_in_two)
 	ASSERT_UEQ(phys_used_frames(), 2);
 	check_pages(mm, TBASE, 1, 7);
 	check_pages(mm, TBASE + PG(3), 1, 10);
-	ASSERT_EQ(mm_read(mm, TBASE + PG(1), (char[1]){ 0 }, 1), -EFAULT);
+	ASSERT_EQ(mm_read(mm, TBASE + PG(1), (char[1]){0}, 1), -EFAULT);
 	/* Mapping the hole again gives fresh zero memory and merges all back. */
 	map_anon(mm, TBASE + PG(1), 2, PROT_RW, false);
 	ASSERT(page_reads_zero(mm, TBASE + PG(1)));
@@ -240,7 +240,7 @@ TEST(mremap_across_two_vmas_is_efault)
 	ASSERT_NE(r, (long)TBASE);
 	check_pages(mm, (unsigned long)r, 2, 50);
 	ASSERT(page_reads_zero(mm, (unsigned long)r + PG(2)));
-	ASSERT_EQ(mm_read(mm, TBASE, (char[1]){ 0 }, 1), -EFAULT);
+	ASSERT_EQ(mm_read(mm, TBASE, (char[1]){0}, 1), -EFAULT);
 	/* Without MAYMOVE it cannot grow into the neighbour. */
 	ASSERT_EQ(mm_mremap(mm, TBASE + PG(2), PG(1), PG(3), 0, 0), -ENOMEM);
 	ASSERT_UEQ(check_vmas(mm), 2);
@@ -332,7 +332,7 @@ TEST(vma_tree_stays_valid_under_random_ops)
 {
 	const unsigned long npages = 64;
 	struct mm_struct *mm;
-	static const int prots[] = { PROT_NONE, PROT_READ, PROT_RW, PROT_READ | PROT_EXEC };
+	static const int prots[] = {PROT_NONE, PROT_READ, PROT_RW, PROT_READ | PROT_EXEC};
 	/* A model: per page, -1 = unmapped, else prot. */
 	int model[64];
 	unsigned int seed = 12345;
@@ -506,11 +506,11 @@ TEST(file_mapping_holds_file_and_uses_driver_fault)
 	ASSERT_EQ(drv_releases, 0);
 	ASSERT_EQ(mm_read(mm, TBASE + PG(2), &b, 1), 0); /* pgoff 5 + 2 = 7 */
 	ASSERT_EQ(b, 0x42);
-	ASSERT_EQ(mm_read(mm, TBASE + PG(1), &b, 1), -EFAULT); /* the driver said no */
+	ASSERT_EQ(mm_read(mm, TBASE + PG(1), &b, 1), -EFAULT);	 /* the driver said no */
 	ASSERT_EQ(mm_write(mm, TBASE + PG(2), "x", 1), -EFAULT); /* read-only VMA */
 	/* A split duplicates the VMA: open, and one more file reference. */
 	ASSERT_EQ(mm_munmap(mm, TBASE + PG(1), PAGE_SIZE), 0);
-	ASSERT_EQ(drv_opens, 2); /* split twice (isolate both edges)... */
+	ASSERT_EQ(drv_opens, 2);  /* split twice (isolate both edges)... */
 	ASSERT_EQ(drv_closes, 1); /* ...and the middle closed */
 	ASSERT_EQ(check_vmas(mm), 2);
 	child = dup_mm(mm);

@@ -44,14 +44,20 @@ static uint64_t now_ns(void)
 
 static void sleep_ms(unsigned int ms)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 
 	nanosleep(&ts, NULL);
 }
 
 /* ---- a recording subscriber ---- */
 
-enum rec_kind { R_START, R_END, R_RELEASE, R_ARCH, R_INTERVAL };
+enum rec_kind {
+	R_START,
+	R_END,
+	R_RELEASE,
+	R_ARCH,
+	R_INTERVAL
+};
 
 struct rec_entry {
 	enum rec_kind kind;
@@ -70,19 +76,19 @@ static void log_add(enum rec_kind kind, int who, unsigned long start, unsigned l
 	int i = atomic_fetch_add(&nlog, 1);
 
 	if (i < LOG_MAX)
-		rlog[i] = (struct rec_entry){ kind, who, start, end, event };
+		rlog[i] = (struct rec_entry){kind, who, start, end, event};
 }
 
 struct rec {
 	struct mmu_notifier mn;
 	int who;
-	_Atomic int start_ret;   /* what start returns when non-blockable */
+	_Atomic int start_ret; /* what start returns when non-blockable */
 	_Atomic int starts, ends, releases, arch, young_calls, change_ptes;
 	_Atomic bool after_release; /* a callback came after ->release */
 	_Atomic unsigned int sleep_in_start_ms;
 	_Atomic bool in_start, start_done;
 	_Atomic uint64_t start_done_ns, release_ns;
-	_Atomic int young;       /* what the young callbacks answer */
+	_Atomic int young; /* what the young callbacks answer */
 };
 
 static struct rec *to_rec(struct mmu_notifier *mn)
@@ -283,7 +289,7 @@ TEST(notifier_register_after_last_mmput_is_einval)
 {
 	struct mm_struct *mm;
 	struct mmu_interval_notifier isub;
-	static const struct mmu_interval_notifier_ops iops = { 0 };
+	static const struct mmu_interval_notifier_ops iops = {0};
 	struct rec r;
 
 	setup();
@@ -342,7 +348,7 @@ static void *eintr_registrar(void *arg)
 
 TEST(notifier_register_eintr_then_retry)
 {
-	struct eintr_ctx c = { 0 };
+	struct eintr_ctx c = {0};
 	struct mm_struct *mm;
 	pthread_t t;
 	struct rec r;
@@ -408,7 +414,7 @@ TEST(notifier_unregister_waits_for_sleeping_callback)
 	r.sleep_in_start_ms = 100;
 	ASSERT_EQ(mmu_notifier_register(&r.mn, mm), 0);
 
-	it = (struct inv_thread){ mm, 0x10000, 0x20000 };
+	it = (struct inv_thread){mm, 0x10000, 0x20000};
 	pthread_create(&t, NULL, invalidate_thread, &it);
 	while (!atomic_load(&r.in_start))
 		sleep_ms(1);
@@ -497,7 +503,7 @@ TEST(notifier_unregister_racing_exit_releases_once)
 		rec_init(&r, &rec_ops, 1);
 		ASSERT_EQ(mmu_notifier_register(&r.mn, mm), 0);
 		mmgrab(mm);
-		c = (struct race_ctx){ mm, &r, &bar };
+		c = (struct race_ctx){mm, &r, &bar};
 		pthread_create(&t1, NULL, race_exit, &c);
 		pthread_create(&t2, NULL, race_unregister, &c);
 		pthread_join(t1, NULL);
@@ -546,7 +552,7 @@ TEST(notifier_exit_waits_for_release_claimed_by_unregister)
 	rec_init(&r, &slow_release_ops, 1);
 	ASSERT_EQ(mmu_notifier_register(&r.mn, mm), 0);
 	mmgrab(mm);
-	c = (struct race_ctx){ mm, &r, NULL };
+	c = (struct race_ctx){mm, &r, NULL};
 	pthread_create(&t, NULL, unregister_thread, &c);
 	while (!atomic_load(&slow_release_running))
 		sleep_ms(1);
@@ -592,11 +598,11 @@ TEST(notifier_unregister_during_exit_grace_period_still_releases)
 	ASSERT_EQ(mmu_notifier_register(&x.mn, mm), 0);
 	y.sleep_in_start_ms = 200;
 	mmgrab(mm);
-	it = (struct inv_thread){ mm, 0x10000, 0x20000 };
+	it = (struct inv_thread){mm, 0x10000, 0x20000};
 	pthread_create(&t1, NULL, invalidate_thread, &it);
 	while (!atomic_load(&y.in_start))
 		sleep_ms(1);
-	ec = (struct exit_ctx){ mm, false };
+	ec = (struct exit_ctx){mm, false};
 	pthread_create(&t2, NULL, exit_thread, &ec);
 	sleep_ms(30); /* exit has claimed X and Y and waits for the grace period */
 	mmu_notifier_unregister(&x.mn, mm);
@@ -641,12 +647,12 @@ TEST(notifier_no_callback_once_unregister_claimed_release)
 	ASSERT_EQ(mmu_notifier_register(&y.mn, mm), 0);
 	ASSERT_EQ(mmu_notifier_register(&x.mn, mm), 0);
 	y.sleep_in_start_ms = 200;
-	it = (struct inv_thread){ mm, 0x10000, 0x20000 };
+	it = (struct inv_thread){mm, 0x10000, 0x20000};
 	pthread_create(&t1, NULL, invalidate_thread, &it);
 	while (!atomic_load(&y.in_start))
 		sleep_ms(1);
 	y.sleep_in_start_ms = 0;
-	uc = (struct unreg_ctx){ mm, &x, false };
+	uc = (struct unreg_ctx){mm, &x, false};
 	pthread_create(&t2, NULL, unreg_thread, &uc);
 	sleep_ms(30); /* unregister has claimed X's ->release, waits for the reader */
 	ASSERT(!atomic_load(&uc.done));
@@ -846,7 +852,7 @@ static bool irec_invalidate(struct mmu_interval_notifier *sub,
 	return true;
 }
 
-static const struct mmu_interval_notifier_ops irec_ops = { .invalidate = irec_invalidate };
+static const struct mmu_interval_notifier_ops irec_ops = {.invalidate = irec_invalidate};
 
 TEST(notifier_interval_subscribers_before_classic)
 {
@@ -902,7 +908,7 @@ static int bad_start(struct mmu_notifier *mn, const struct mmu_notifier_range *r
 	return -ENOMEM;
 }
 
-static const struct mmu_notifier_ops bad_start_ops = { .invalidate_range_start = bad_start };
+static const struct mmu_notifier_ops bad_start_ops = {.invalidate_range_start = bad_start};
 
 TEST(notifier_start_error_other_than_eagain_warns)
 {

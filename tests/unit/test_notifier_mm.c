@@ -57,7 +57,7 @@ static int rec_start(struct mmu_notifier *mn, const struct mmu_notifier_range *r
 	struct recorder *r = to_recorder(mn);
 
 	if (r->n < 64)
-		r->log[r->n++] = (struct ev){ true, range->start, range->end, range->event };
+		r->log[r->n++] = (struct ev){true, range->start, range->end, range->event};
 	/* The caller holds mmap_lock: the pages must still be mapped, unchanged. */
 	for (int i = 0; i < r->nprobe; i++) {
 		unsigned long pfn;
@@ -79,7 +79,7 @@ static void rec_end(struct mmu_notifier *mn, const struct mmu_notifier_range *ra
 	struct recorder *r = to_recorder(mn);
 
 	if (r->n < 64)
-		r->log[r->n++] = (struct ev){ false, range->start, range->end, range->event };
+		r->log[r->n++] = (struct ev){false, range->start, range->end, range->event};
 }
 
 static void rec_release(struct mmu_notifier *mn, struct mm_struct *mm)
@@ -106,8 +106,7 @@ static void probe(struct recorder *r, struct mm_struct *mm, unsigned long addr, 
 		int i = r->nprobe++;
 
 		r->probe_addr[i] = a;
-		ASSERT_EQ(follow_pfn_pte(mm, a, &r->probe_pfn[i], &(bool){ 0 }, &r->probe_gen[i]),
-			  0);
+		ASSERT_EQ(follow_pfn_pte(mm, a, &r->probe_pfn[i], &(bool){0}, &r->probe_gen[i]), 0);
 	}
 	mmap_read_unlock(mm);
 }

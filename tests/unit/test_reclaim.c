@@ -226,7 +226,7 @@ TEST(device_hot_page_survives_pressure)
 		try_to_free_pages(2);
 	}
 	mmap_read_lock(mm);
-	ASSERT_EQ(follow_pfn_pte(mm, TBASE, &pfn, &w, NULL), 0);	      /* still resident */
+	ASSERT_EQ(follow_pfn_pte(mm, TBASE, &pfn, &w, NULL), 0);	       /* still resident */
 	ASSERT_EQ(follow_pfn_pte(mm, TBASE + PG(1), &pfn, &w, NULL), -ENOENT); /* swapped */
 	mmap_read_unlock(mm);
 	check_patterns(mm, 2, 11);
@@ -266,7 +266,7 @@ static const struct mmu_notifier_ops rec_ops = {
 
 TEST(migration_moves_frames_and_notifies)
 {
-	struct recorder rec = { .mn.ops = &rec_ops };
+	struct recorder rec = {.mn.ops = &rec_ops};
 	unsigned long before[4], after, pfn;
 	struct mm_struct *mm, *child;
 	struct mirror *m;
@@ -287,7 +287,8 @@ TEST(migration_moves_frames_and_notifies)
 		ASSERT_EQ(follow_pfn_pte(mm, TBASE + PG(i), &before[i], &w, NULL), 0);
 	mmap_read_unlock(mm);
 	ASSERT_EQ(migrate_range(mm, TBASE, PG(4)), 0);
-	ASSERT_EQ(rec.events[MMU_NOTIFY_MIGRATE], 4); /* one per page of this mm (the child's go to the child) */
+	ASSERT_EQ(rec.events[MMU_NOTIFY_MIGRATE],
+		  4); /* one per page of this mm (the child's go to the child) */
 	ASSERT_UEQ(mirror_nr_entries(m), 0);
 	for (int i = 0; i < 4; i++) {
 		mmap_read_lock(mm);
@@ -310,7 +311,7 @@ TEST(migration_moves_frames_and_notifies)
 
 TEST(ksm_merges_identical_pages_and_cow_breaks_them)
 {
-	struct recorder rec = { .mn.ops = &rec_ops };
+	struct recorder rec = {.mn.ops = &rec_ops};
 	struct mm_struct *a, *b;
 	unsigned char buf[PAGE_SIZE], x = 9;
 	struct page *pinned;

@@ -20,7 +20,7 @@
 
 TEST(regress_swap_write_error_loses_data)
 {
-	struct rlimit rl = { 0, RLIM_INFINITY };
+	struct rlimit rl = {0, RLIM_INFINITY};
 	struct mm_struct *mm;
 
 	MM_TEST_SETUP();

@@ -229,7 +229,7 @@ TEST(check_catches_a_pasid_without_a_known_bond)
 
 TEST(check_end_of_run_reports_leaked_pins_and_files)
 {
-	static const struct file_operations fops = { .name = "test" };
+	static const struct file_operations fops = {.name = "test"};
 	struct sim_world *w;
 	struct page *page;
 	struct file *file;

@@ -285,10 +285,11 @@ TEST(sim_malformed_messages)
 	expect_line("", "", SIM_EXIT_OK);
 	expect_line("  # nothing", "", SIM_EXIT_OK);
 	expect_line("frob x", "7: error: unknown command 'frob'\n", SIM_EXIT_MALFORMED);
-	expect_line("mmap p1 0x1000 4K",
-		    "7: error: mmap: expected 5 or 6 arguments, got 3 (usage: mmap NAME ADDR LEN PROT "
-		    "private|shared [file=F:OFFSET])\n",
-		    SIM_EXIT_MALFORMED);
+	expect_line(
+		"mmap p1 0x1000 4K",
+		"7: error: mmap: expected 5 or 6 arguments, got 3 (usage: mmap NAME ADDR LEN PROT "
+		"private|shared [file=F:OFFSET])\n",
+		SIM_EXIT_MALFORMED);
 	expect_line("mem a b",
 		    "7: error: mem: expected 0 or 1 arguments, got 2 (usage: mem [NAME])\n",
 		    SIM_EXIT_MALFORMED);
@@ -299,7 +300,8 @@ TEST(sim_malformed_messages)
 	expect_line("a b c d e f g h i j k l m n o p q", "7: error: too many words (at most 16)\n",
 		    SIM_EXIT_MALFORMED);
 	expect_line("swap 0xzz", "7: error: bad number '0xzz'\n", SIM_EXIT_MALFORMED);
-	expect_line("swap 8M disk=x", "7: error: swap: expected file=PATH or memory, got 'disk=x'\n",
+	expect_line("swap 8M disk=x",
+		    "7: error: swap: expected file=PATH or memory, got 'disk=x'\n",
 		    SIM_EXIT_MALFORMED);
 	expect_line("kthread bad/name",
 		    "7: error: bad name 'bad/name' (letters, digits, _ - . ; at most 63)\n",
@@ -311,7 +313,7 @@ TEST(sim_results_and_expectations)
 {
 	expect_line("swap 8M memory => ok", "7: swap 8M memory -> ok\n", SIM_EXIT_OK);
 	expect_line("swap   8M   memory # c", "7: swap 8M memory -> ok\n", SIM_EXIT_OK);
-	expect_line("swap 8M memory => -ENOSYS", "7: swap 8M memory -> ok FAIL (expected -ENOSYS)\n",
-		    SIM_EXIT_FAIL);
+	expect_line("swap 8M memory => -ENOSYS",
+		    "7: swap 8M memory -> ok FAIL (expected -ENOSYS)\n", SIM_EXIT_FAIL);
 	expect_line("kthread k1 => ok", "7: kthread k1 -> ok\n", SIM_EXIT_OK);
 }

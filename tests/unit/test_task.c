@@ -31,7 +31,7 @@ static const struct file_operations probe_fops = {
 
 TEST(task_exit_runs_exit_mm_then_exit_files)
 {
-	struct release_probe probe = { 0 };
+	struct release_probe probe = {0};
 	struct task_struct *t;
 	struct mm_struct *mm;
 	struct file *f;
@@ -80,7 +80,7 @@ TEST(task_create_and_free_without_exit)
 
 TEST(close_file)
 {
-	struct release_probe probe = { 0 };
+	struct release_probe probe = {0};
 	struct task_struct *t;
 	struct mm_struct *mm;
 	struct file *f;
@@ -249,7 +249,7 @@ TEST(kthread_use_mm_ends_lazy_mode)
 
 TEST(fork_shares_files_and_copies_mm)
 {
-	struct release_probe probe = { 0 };
+	struct release_probe probe = {0};
 	struct task_struct *t, *child = NULL;
 	struct mm_struct *mm;
 	struct file *f;

@@ -15,7 +15,7 @@ TEST(torture_short)
 {
 	char secs[32];
 	const char *s = getenv("TORTURE_S");
-	char *argv[] = { "torture", "--secs", secs, "--no-vfio", NULL };
+	char *argv[] = {"torture", "--secs", secs, "--no-vfio", NULL};
 
 	snprintf(secs, sizeof(secs), "%s", s && *s ? s : "20");
 	if (torture_main(4, argv) != 0)

@@ -262,7 +262,8 @@ static int dma_walk(struct iommu_device *dev, uint32_t pasid, unsigned long addr
 		    atomic_load_explicit(&bond->smm->inv_seq, memory_order_relaxed) != seq)
 			ret = -EAGAIN;
 		else
-			ret = iommu_iotlb_insert(dev, pasid, addr >> PAGE_SHIFT, pfn, gen, writable);
+			ret = iommu_iotlb_insert(dev, pasid, addr >> PAGE_SHIFT, pfn, gen,
+						 writable);
 		iommu_iotlb_unlock();
 	}
 	mmput(mm); /* Pairs with mmget_not_zero(); may be the last. */
@@ -383,8 +384,8 @@ int iommu_dma_read(struct iommu_device *dev, uint32_t pasid, unsigned long addr,
 	return dma_submit(dev, pasid, addr, buf, len, false);
 }
 
-int iommu_dma_write(struct iommu_device *dev, uint32_t pasid, unsigned long addr,
-		    const void *buf, size_t len)
+int iommu_dma_write(struct iommu_device *dev, uint32_t pasid, unsigned long addr, const void *buf,
+		    size_t len)
 {
 	return dma_submit(dev, pasid, addr, (void *)buf, len, true);
 }

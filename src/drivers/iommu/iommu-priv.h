@@ -72,9 +72,9 @@ struct iommu_sva {
 	uint32_t pasid;
 	unsigned int users; /* binds; under iommu_sva_lock */
 	_Atomic int refs;
-	_Atomic bool present; /* the PASID table entry's present bit */
-	bool detached;	      /* unbound: no IOTLB fill any more; under the IOTLB lock */
-	bool mm_users_held;   /* IOMMU_DEV_WRONG_MM_USERS: the bond also holds mm_users */
+	_Atomic bool present;	    /* the PASID table entry's present bit */
+	bool detached;		    /* unbound: no IOTLB fill any more; under the IOTLB lock */
+	bool mm_users_held;	    /* IOMMU_DEV_WRONG_MM_USERS: the bond also holds mm_users */
 	struct iommu_sva *dev_next; /* dev->bonds, sorted by PASID; under dev->lock */
 	struct iommu_sva *mm_next;  /* smm->bonds; under smm->lock */
 };
@@ -86,8 +86,8 @@ struct iommu_device {
 	_Atomic bool dead;
 	struct sm_mutex lock; /* LOCK_RANK_DRIVER_MMU: the PASID table @bonds */
 	struct iommu_sva *bonds;
-	struct iommu_wq dma_wq; /* the DMA engine */
-	struct iommu_wq prq_wq; /* the page-request (fault) worker */
+	struct iommu_wq dma_wq;	     /* the DMA engine */
+	struct iommu_wq prq_wq;	     /* the page-request (fault) worker */
 	unsigned long iotlb_entries; /* under the IOTLB lock */
 	_Atomic unsigned long iotlb_fills;
 	_Atomic unsigned long iotlb_flushes;

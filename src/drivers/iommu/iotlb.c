@@ -96,9 +96,8 @@ int iommu_iotlb_insert(struct iommu_device *dev, uint32_t pasid, unsigned long v
 }
 
 /* Should @e be dropped by this flush? */
-static bool flush_match(const struct iommu_iotlb_entry *e, struct iommu_device *dev,
-			uint32_t pasid, unsigned long svpn, unsigned long evpn,
-			bool from_invalidation)
+static bool flush_match(const struct iommu_iotlb_entry *e, struct iommu_device *dev, uint32_t pasid,
+			unsigned long svpn, unsigned long evpn, bool from_invalidation)
 {
 	if (e->pasid != pasid || e->vpn < svpn || e->vpn > evpn)
 		return false;

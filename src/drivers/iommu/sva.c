@@ -372,7 +372,7 @@ static int devfile_release(struct file *file)
 	int ret;
 
 	ret = iommu_sva_unbind_mm(df->dev, df->mm_id); /* -ENOENT: unbound already */
-	iommu_device_put(df->dev); /* Pairs with iommu_device_get() at open. */
+	iommu_device_put(df->dev);		       /* Pairs with iommu_device_get() at open. */
 	free(df);
 	return ret;
 }
@@ -403,8 +403,7 @@ static const struct file_operations devfile_fops = {
 	.mmap = devfile_mmap,
 };
 
-struct file *iommu_sva_devfile_open(struct iommu_device *dev, struct mm_struct *mm,
-				    uint32_t *pasid)
+struct file *iommu_sva_devfile_open(struct iommu_device *dev, struct mm_struct *mm, uint32_t *pasid)
 {
 	struct iommu_sva *handle;
 	struct sva_devfile *df;

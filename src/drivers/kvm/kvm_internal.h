@@ -45,9 +45,9 @@
 #include "secmmu/kvm.h"
 #include "secmmu/mmu_notifier.h"
 
-#define KVM_SPTE_BUCKETS 4096
+#define KVM_SPTE_BUCKETS   4096
 #define KVM_SHADOW_BUCKETS 1024
-#define KVM_MAX_VCPUS 64
+#define KVM_MAX_VCPUS	   64
 
 struct kvm_spte {
 	struct kvm_spte *next; /* under mmu_lock(write) + spte_lock */
@@ -105,8 +105,7 @@ struct kvm {
 int kvm_mmu_init(struct kvm *kvm);
 void kvm_mmu_destroy(struct kvm *kvm);
 /* One guest access inside one page. May sleep. Return: 0 or -errno. */
-int kvm_guest_access_page(struct kvm *kvm, unsigned long gpa, void *buf, size_t len,
-			  bool write);
+int kvm_guest_access_page(struct kvm *kvm, unsigned long gpa, void *buf, size_t len, bool write);
 
 /* kvm_main.c: the workload oracle, called by mmu.c's invalidate callback */
 void kvm_shadow_forget(struct kvm *kvm, unsigned long start, unsigned long end);

@@ -15,9 +15,14 @@
 #include "secmmu/trace.h"
 
 #define KVM_RUN_MAX_REGIONS 64
-#define KVM_RUN_MAX_ACCESS 64
+#define KVM_RUN_MAX_ACCESS  64
 
-enum vcpu_op { VCPU_READ, VCPU_WRITE, VCPU_RUN, VCPU_STOP };
+enum vcpu_op {
+	VCPU_READ,
+	VCPU_WRITE,
+	VCPU_RUN,
+	VCPU_STOP
+};
 
 struct vcpu_request {
 	enum vcpu_op op;
@@ -260,8 +265,10 @@ out:
 static int vcpu_execute(struct kvm *kvm, struct vcpu_request *req)
 {
 	int ret;
-	TRACE_SCOPE("kvm", req->op == VCPU_RUN ? "vcpu_run" : req->op == VCPU_WRITE ? "guest_write"
-										: "guest_read",
+	TRACE_SCOPE("kvm",
+		    req->op == VCPU_RUN	    ? "vcpu_run"
+		    : req->op == VCPU_WRITE ? "guest_write"
+					    : "guest_read",
 		    "gpa=0x%lx len=%zu", req->gpa, req->len);
 
 	switch (req->op) {
@@ -324,21 +331,21 @@ static int vcpu_submit(struct kvm_vcpu *vcpu, struct vcpu_request *req)
 
 int kvm_vcpu_read(struct kvm_vcpu *vcpu, unsigned long gpa, void *buf, size_t len)
 {
-	struct vcpu_request req = { .op = VCPU_READ, .gpa = gpa, .buf = buf, .len = len };
+	struct vcpu_request req = {.op = VCPU_READ, .gpa = gpa, .buf = buf, .len = len};
 
 	return vcpu_submit(vcpu, &req);
 }
 
 int kvm_vcpu_write(struct kvm_vcpu *vcpu, unsigned long gpa, const void *buf, size_t len)
 {
-	struct vcpu_request req = { .op = VCPU_WRITE, .gpa = gpa, .buf = (void *)buf, .len = len };
+	struct vcpu_request req = {.op = VCPU_WRITE, .gpa = gpa, .buf = (void *)buf, .len = len};
 
 	return vcpu_submit(vcpu, &req);
 }
 
 int kvm_vcpu_run(struct kvm_vcpu *vcpu, unsigned long n, unsigned long seed)
 {
-	struct vcpu_request req = { .op = VCPU_RUN, .n = n, .seed = seed };
+	struct vcpu_request req = {.op = VCPU_RUN, .n = n, .seed = seed};
 
 	return vcpu_submit(vcpu, &req);
 }
@@ -377,7 +384,7 @@ err_unlock:
 
 static void kvm_destroy_vcpu(struct kvm_vcpu *vcpu)
 {
-	struct vcpu_request req = { .op = VCPU_STOP };
+	struct vcpu_request req = {.op = VCPU_STOP};
 
 	vcpu_submit(vcpu, &req);
 	pthread_join(vcpu->thread, NULL);

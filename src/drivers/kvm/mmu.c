@@ -148,7 +148,7 @@ static void kvm_fault_backoff(unsigned int tries)
 	if (tries < 64) {
 		sched_yield();
 	} else {
-		struct timespec ts = { 0, 20000 };
+		struct timespec ts = {0, 20000};
 
 		nanosleep(&ts, NULL);
 	}
@@ -395,8 +395,8 @@ static int kvm_mmu_notifier_test_young(struct mmu_notifier *mn, struct mm_struct
 				       unsigned long address)
 {
 	(void)mm;
-	return kvm_age_gfn_range(mn_to_kvm(mn), address >> PAGE_SHIFT,
-				 (address >> PAGE_SHIFT) + 1, false);
+	return kvm_age_gfn_range(mn_to_kvm(mn), address >> PAGE_SHIFT, (address >> PAGE_SHIFT) + 1,
+				 false);
 }
 
 /*

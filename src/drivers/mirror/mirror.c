@@ -29,7 +29,7 @@
 #include "secmmu/mmu_notifier.h"
 #include "secmmu/trace.h"
 
-#define MIRROR_BUCKETS 4096
+#define MIRROR_BUCKETS	     4096
 #define MIRROR_FAULT_RETRIES 10000
 
 struct mirror_entry {
@@ -41,7 +41,11 @@ struct mirror_entry {
 	bool accessed; /* the device used it since the last aging pass */
 };
 
-enum dma_op { DMA_READ, DMA_WRITE, DMA_STOP };
+enum dma_op {
+	DMA_READ,
+	DMA_WRITE,
+	DMA_STOP
+};
 
 struct dma_request {
 	enum dma_op op;
@@ -140,8 +144,7 @@ static void table_zap(struct mirror *m, unsigned long start, unsigned long end)
 	}
 }
 
-static int table_install(struct mirror *m, unsigned long vpn, unsigned long hmm_pfn,
-			 uint32_t gen)
+static int table_install(struct mirror *m, unsigned long vpn, unsigned long hmm_pfn, uint32_t gen)
 {
 	struct mirror_entry *e = table_find(m, vpn);
 
@@ -318,8 +321,9 @@ static int mirror_dma(struct mirror *m, unsigned long addr, void *buf, size_t le
 		ret = mirror_copy_locked(m, addr, buf, chunk, write);
 		if (ret == -ENOENT) {
 			sm_mutex_unlock(&m->lock);
-			ret = faults++ < MIRROR_FAULT_RETRIES ? mirror_fault(m, addr & PAGE_MASK, write)
-							      : -EAGAIN;
+			ret = faults++ < MIRROR_FAULT_RETRIES
+				      ? mirror_fault(m, addr & PAGE_MASK, write)
+				      : -EAGAIN;
 			sm_mutex_lock(&m->lock);
 			if (ret && ret != -EAGAIN)
 				break;
@@ -378,7 +382,7 @@ static void *mirror_engine(void *arg)
 static int mirror_submit(struct mirror *m, enum dma_op op, unsigned long addr, void *buf,
 			 size_t len)
 {
-	struct dma_request req = { .op = op, .addr = addr, .buf = buf, .len = len };
+	struct dma_request req = {.op = op, .addr = addr, .buf = buf, .len = len};
 
 	pthread_mutex_lock(&m->qlock);
 	*m->qtail = &req;
