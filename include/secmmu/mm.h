@@ -257,6 +257,18 @@ long mm_mremap(struct mm_struct *mm, unsigned long addr, unsigned long old_len,
  * Return: 0, -EFAULT (unmapped or protected), -ENOMEM (no frame).
  */
 int mm_read(struct mm_struct *mm, unsigned long addr, void *buf, size_t len);
+
+/**
+ * for_each_page_chunk() - split a user-address transfer at page boundaries
+ * @fn: called for each piece [a, a+n) that lies within one page, with the
+ *      matching part of @buf; a nonzero return stops the walk
+ *
+ * The shape every CPU or device access shares (a translation covers one
+ * page). Return: 0, -EFAULT if [addr, addr+len) wraps or leaves the user
+ * address space, or the first nonzero return of @fn.
+ */
+int for_each_page_chunk(unsigned long addr, void *buf, size_t len,
+			int (*fn)(void *ctx, unsigned long addr, void *buf, size_t n), void *ctx);
 int mm_write(struct mm_struct *mm, unsigned long addr, const void *buf, size_t len);
 
 /**

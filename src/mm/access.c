@@ -37,7 +37,8 @@ out:
 	return ret;
 }
 
-static int access_range(struct mm_struct *mm, unsigned long addr, void *buf, size_t len, bool write)
+int for_each_page_chunk(unsigned long addr, void *buf, size_t len,
+			int (*fn)(void *ctx, unsigned long addr, void *buf, size_t n), void *ctx)
 {
 	if (addr + len < addr || addr + len > TASK_SIZE)
 		return -EFAULT;
@@ -47,7 +48,7 @@ static int access_range(struct mm_struct *mm, unsigned long addr, void *buf, siz
 
 		if (chunk > len)
 			chunk = len;
-		ret = access_one_page(mm, addr, buf, chunk, write);
+		ret = fn(ctx, addr, buf, chunk);
 		if (ret)
 			return ret;
 		addr += chunk;
@@ -57,14 +58,24 @@ static int access_range(struct mm_struct *mm, unsigned long addr, void *buf, siz
 	return 0;
 }
 
+static int read_one_page(void *mm, unsigned long addr, void *buf, size_t n)
+{
+	return access_one_page(mm, addr, buf, n, false);
+}
+
+static int write_one_page(void *mm, unsigned long addr, void *buf, size_t n)
+{
+	return access_one_page(mm, addr, buf, n, true);
+}
+
 int mm_read(struct mm_struct *mm, unsigned long addr, void *buf, size_t len)
 {
-	return access_range(mm, addr, buf, len, false);
+	return for_each_page_chunk(addr, buf, len, read_one_page, mm);
 }
 
 int mm_write(struct mm_struct *mm, unsigned long addr, const void *buf, size_t len)
 {
-	return access_range(mm, addr, (void *)buf, len, true);
+	return for_each_page_chunk(addr, (void *)buf, len, write_one_page, mm);
 }
 
 int follow_pfn_pte(struct mm_struct *mm, unsigned long addr, unsigned long *pfn, bool *writable,

@@ -298,34 +298,24 @@ static int gru_access_page(struct gru *g, unsigned long addr, void *buf, size_t 
 	return -EAGAIN;
 }
 
-static int gru_access(struct gru *g, unsigned long addr, void *buf, size_t len, bool write)
+static int gru_read_page(void *g, unsigned long addr, void *buf, size_t n)
 {
-	if (addr + len < addr || addr + len > TASK_SIZE)
-		return -EFAULT;
-	while (len) {
-		size_t chunk = PAGE_SIZE - (addr & (PAGE_SIZE - 1));
-		int ret;
+	return gru_access_page(g, addr, buf, n, false);
+}
 
-		if (chunk > len)
-			chunk = len;
-		ret = gru_access_page(g, addr, buf, chunk, write);
-		if (ret)
-			return ret;
-		addr += chunk;
-		buf = (char *)buf + chunk;
-		len -= chunk;
-	}
-	return 0;
+static int gru_write_page(void *g, unsigned long addr, void *buf, size_t n)
+{
+	return gru_access_page(g, addr, buf, n, true);
 }
 
 int gru_read(struct gru *g, unsigned long addr, void *buf, size_t len)
 {
-	return gru_access(g, addr, buf, len, false);
+	return for_each_page_chunk(addr, buf, len, gru_read_page, g);
 }
 
 int gru_write(struct gru *g, unsigned long addr, const void *buf, size_t len)
 {
-	return gru_access(g, addr, (void *)buf, len, true);
+	return for_each_page_chunk(addr, (void *)buf, len, gru_write_page, g);
 }
 
 struct gru *gru_create(struct mm_struct *mm, unsigned int flags)

@@ -330,32 +330,21 @@ struct dma_work {
 };
 
 /* Runs on the DMA engine thread, holding no lock. */
+static int dma_chunk(void *ctx, unsigned long addr, void *buf, size_t n)
+{
+	struct dma_work *req = ctx;
+
+	return dma_page(req->dev, req->pasid, addr, buf, n, req->write);
+}
+
 static void dma_execute(struct iommu_work *work)
 {
 	struct dma_work *req = container_of(work, struct dma_work, work);
-	unsigned long addr = req->addr;
-	char *buf = req->buf;
-	size_t len = req->len;
 	TRACE_SCOPE("iommu", req->write ? "dma_write" : "dma_read",
-		    "dev=%s pasid=%u addr=0x%lx len=%zu", req->dev->name, req->pasid, addr, len);
+		    "dev=%s pasid=%u addr=0x%lx len=%zu", req->dev->name, req->pasid, req->addr,
+		    req->len);
 
-	req->ret = 0;
-	if (addr + len < addr || addr + len > TASK_SIZE) {
-		req->ret = -EFAULT;
-		return;
-	}
-	while (len) {
-		size_t chunk = PAGE_SIZE - (addr & (PAGE_SIZE - 1));
-
-		if (chunk > len)
-			chunk = len;
-		req->ret = dma_page(req->dev, req->pasid, addr, buf, chunk, req->write);
-		if (req->ret)
-			return;
-		addr += chunk;
-		buf += chunk;
-		len -= chunk;
-	}
+	req->ret = for_each_page_chunk(req->addr, req->buf, req->len, dma_chunk, req);
 }
 
 static int dma_submit(struct iommu_device *dev, uint32_t pasid, unsigned long addr, void *buf,
