@@ -163,6 +163,17 @@ static inline bool TestClearPageFlag(struct page *page, enum pageflags bit)
 }
 
 void *page_address(const struct page *page);
+
+/**
+ * copy_frame_data() - memcpy to or from the contents of frames
+ *
+ * User memory is shared by CPUs and devices that may legitimately race on
+ * it (two threads writing one page; a device reading what a CPU writes), as
+ * in a real machine. What secmmu's synchronisation guarantees is which frame
+ * each of them reaches, not the order of their bytes, so ThreadSanitizer is
+ * told not to judge the bytes; every other build pays nothing.
+ */
+void copy_frame_data(void *dst, const void *src, size_t n);
 unsigned long page_to_pfn(const struct page *page);
 /* NULL for a pfn outside physical memory. */
 struct page *pfn_to_page(unsigned long pfn);

@@ -28,9 +28,9 @@ static int access_one_page(struct mm_struct *mm, unsigned long addr, void *buf, 
 	if (ret)
 		goto out;
 	if (write)
-		memcpy((char *)page_address(page) + off, buf, len);
+		copy_frame_data((char *)page_address(page) + off, buf, len);
 	else
-		memcpy(buf, (char *)page_address(page) + off, len);
+		copy_frame_data(buf, (char *)page_address(page) + off, len);
 	put_page(page); /* Pairs with get_page() in fault_in_page(). */
 out:
 	mmap_read_unlock(mm);

@@ -278,7 +278,7 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, uint64_t o
 		return 0; /* someone else resolved it; retry */
 	}
 	/* The old frame is still mapped (and referenced by the PTE) while we copy. */
-	memcpy(page_address(new), page_address(old), PAGE_SIZE);
+	copy_frame_data(page_address(new), page_address(old), PAGE_SIZE);
 	set_pte(mm, ptep, 0);
 	mmu_notifier_arch_invalidate_secondary_tlbs(mm, addr, addr + PAGE_SIZE);
 	mmu_notifier_change_pte(mm, addr, page_to_pfn(new), true);

@@ -35,7 +35,7 @@ static int copy_present_pte(struct mm_struct *dst_mm, struct mm_struct *src_mm, 
 		copy = alloc_page_noreclaim();
 		if (!copy)
 			return -ENOMEM;
-		memcpy(page_address(copy), page_address(page), PAGE_SIZE);
+		copy_frame_data(page_address(copy), page_address(page), PAGE_SIZE);
 		atomic_store(&copy->flags, (1UL << PG_anon) | (1UL << PG_swapbacked) |
 						   (1UL << PG_anon_exclusive));
 		copy->mapping = page->mapping;

@@ -270,7 +270,7 @@ int break_ksm(struct vm_area_struct *vma, unsigned long addr)
 	copy = alloc_page();
 	if (!copy)
 		return -ENOMEM;
-	memcpy(page_address(copy), page_address(kpage), PAGE_SIZE);
+	copy_frame_data(page_address(copy), page_address(kpage), PAGE_SIZE);
 	atomic_store(&copy->flags,
 		     (1UL << PG_anon) | (1UL << PG_swapbacked) | (1UL << PG_anon_exclusive));
 	copy->mapping = vma_core(vma)->anon_vma;

@@ -115,7 +115,7 @@ static int migrate_page(struct page *old)
 		ret = -EBUSY;
 		goto out_put;
 	}
-	memcpy(page_address(new), page_address(old), PAGE_SIZE);
+	copy_frame_data(page_address(new), page_address(old), PAGE_SIZE);
 	atomic_store(&new->flags,
 		     atomic_load(&old->flags) & ~((1UL << PG_locked) | (1UL << PG_lru)));
 	/* Mapped more than once (a fork may even have copied an entry meanwhile): shared. */

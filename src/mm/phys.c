@@ -246,6 +246,13 @@ void put_page(struct page *page)
 	put_page_refs(page, 1);
 }
 
+void copy_frame_data(void *dst, const void *src, size_t n)
+{
+	racy_read_begin();
+	memcpy(dst, src, n);
+	racy_read_end();
+}
+
 void *page_address(const struct page *page)
 {
 	return phys.arena + (size_t)page_to_pfn(page) * PAGE_SIZE;

@@ -216,13 +216,15 @@ static int swap_io(unsigned long slot, struct page *page, bool write)
 
 	if (dev->mem) {
 		if (write)
-			memcpy(dev->mem + off, page_address(page), PAGE_SIZE);
+			copy_frame_data(dev->mem + off, page_address(page), PAGE_SIZE);
 		else
-			memcpy(page_address(page), dev->mem + off, PAGE_SIZE);
+			copy_frame_data(page_address(page), dev->mem + off, PAGE_SIZE);
 		return 0;
 	}
+	racy_read_begin(); /* the frame's bytes, as copy_frame_data() */
 	n = write ? pwrite(dev->fd, page_address(page), PAGE_SIZE, off)
 		  : pread(dev->fd, page_address(page), PAGE_SIZE, off);
+	racy_read_end();
 	return n == (ssize_t)PAGE_SIZE ? 0 : -EIO;
 }
 

@@ -283,9 +283,9 @@ static int gru_access_page(struct gru *g, unsigned long addr, void *buf, size_t 
 			}
 			frame = (char *)page_address(pfn_to_page(e->pfn)) + off;
 			if (write)
-				memcpy(frame, buf, len);
+				copy_frame_data(frame, buf, len);
 			else
-				memcpy(buf, frame, len);
+				copy_frame_data(buf, frame, len);
 			e->accessed = true;
 			sm_mutex_unlock(&g->lock);
 			return 0;

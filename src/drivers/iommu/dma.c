@@ -298,9 +298,9 @@ static int dma_page(struct iommu_device *dev, uint32_t pasid, unsigned long addr
 			}
 			frame = (char *)page_address(pfn_to_page(e->pfn)) + off;
 			if (write)
-				memcpy(frame, buf, len);
+				copy_frame_data(frame, buf, len);
 			else
-				memcpy(buf, frame, len);
+				copy_frame_data(buf, frame, len);
 			iommu_iotlb_unlock();
 			return 0;
 		}

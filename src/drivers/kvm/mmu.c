@@ -241,9 +241,9 @@ int kvm_guest_access_page(struct kvm *kvm, unsigned long gpa, void *buf, size_t 
 			}
 			frame = (char *)page_address(pfn_to_page(pfn)) + off;
 			if (write)
-				memcpy(frame, buf, len);
+				copy_frame_data(frame, buf, len);
 			else
-				memcpy(buf, frame, len);
+				copy_frame_data(buf, frame, len);
 			atomic_store_explicit(&s->accessed, true, memory_order_relaxed);
 			sm_up_read(&kvm->mmu_lock);
 			return 0;

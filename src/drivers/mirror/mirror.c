@@ -294,9 +294,9 @@ static int mirror_copy_locked(struct mirror *m, unsigned long addr, void *buf, s
 	}
 	frame = (char *)page_address(pfn_to_page(e->pfn)) + (addr & (PAGE_SIZE - 1));
 	if (write)
-		memcpy(frame, buf, len);
+		copy_frame_data(frame, buf, len);
 	else
-		memcpy(buf, frame, len);
+		copy_frame_data(buf, frame, len);
 	e->accessed = true;
 	return 0;
 }
