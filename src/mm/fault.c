@@ -121,12 +121,17 @@ static int do_swap_page(struct vm_area_struct *vma, unsigned long addr, uint64_t
 	page = swap_cache_get(slot);
 	if (page) {
 		/*
-		 * The cached page may be mapped by every mm that shares the slot
-		 * (fork copied the swap entry): it is not exclusive to us any
-		 * more, whatever it was when it was paged out, so a write must
-		 * copy it rather than reuse it.
+		 * The entry says whether the page was ours alone when it was
+		 * paged out. If fork shared the entry since, every mm that shares
+		 * the slot may map this cached page: not exclusive, a write must
+		 * copy. If not, it still is ours alone -- and must stay so: a
+		 * write in flight through a GUP reference goes on into this very
+		 * page, and a COW copy now would lose it.
 		 */
-		ClearPageFlag(page, PG_anon_exclusive);
+		if (orig & PTE_SWAP_EXCL)
+			SetPageFlag(page, PG_anon_exclusive);
+		else
+			ClearPageFlag(page, PG_anon_exclusive);
 	} else {
 		cached = false;
 		page = alloc_page();
@@ -140,7 +145,7 @@ static int do_swap_page(struct vm_area_struct *vma, unsigned long addr, uint64_t
 		anon_page_init(page, vma, addr);
 		SetPageFlag(page, PG_anon_exclusive);
 	}
-	write = !cached && (vma->vm_flags & VM_WRITE);
+	write = (!cached || (orig & PTE_SWAP_EXCL)) && (vma->vm_flags & VM_WRITE);
 	sm_mutex_lock(&mm->page_table_lock);
 	ptep = pte_offset(mm, addr);
 	if (!ptep || pte_load(ptep) != orig) {

@@ -84,7 +84,9 @@ static int copy_page_range(struct vm_area_struct *dst, struct vm_area_struct *sr
 				break;
 			}
 			swap_dup(pte_pfn(spte)); /* the child's count on the slot */
-			set_pte(dst_mm, dp, spte);
+			/* Shared with the child from now on: neither entry is exclusive. */
+			set_pte(src_mm, sp, spte & ~PTE_SWAP_EXCL);
+			set_pte(dst_mm, dp, spte & ~PTE_SWAP_EXCL);
 			atomic_fetch_add(&dst_mm->swapents, 1);
 			continue;
 		}

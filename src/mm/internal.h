@@ -17,6 +17,13 @@
 #define PTE_DIRTY     (1ULL << 3)
 #define PTE_SWAP      (1ULL << 4)
 #define PTE_MIGRATING (1ULL << 5) /* !present: a migration is in flight; faults wait */
+/*
+ * A swap entry of a page that was exclusive to this mm when it was unmapped
+ * (Linux's SWP_EXCLUSIVE): swap-in from the swap cache may keep it exclusive
+ * -- it must, or a write in flight through a GUP reference would be lost to
+ * a COW copy. fork clears it in both entries.
+ */
+#define PTE_SWAP_EXCL (1ULL << 6)
 #define PTE_PFN_SHIFT 12
 #define PTE_PFN_MASK  (((1ULL << 40) - 1) << PTE_PFN_SHIFT)
 

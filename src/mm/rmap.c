@@ -130,7 +130,9 @@ static bool unmap_one(struct vm_area_struct *vma, unsigned long addr, struct pag
 	if (pte_present(pte) && pte_pfn(pte) == page_to_pfn(page)) {
 		if (anon) {
 			swap_dup((unsigned long)ua->slot);
-			set_pte(mm, ptep, swp_pte((unsigned long)ua->slot));
+			set_pte(mm, ptep,
+				swp_pte((unsigned long)ua->slot,
+					PageTest(page, PG_anon_exclusive)));
 			atomic_fetch_add(&mm->swapents, 1);
 		} else {
 			set_pte(mm, ptep, 0); /* shared memory refaults from its object */

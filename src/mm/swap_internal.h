@@ -6,9 +6,9 @@
 #include "mm/internal.h"
 
 /* Swap PTEs: !present, PTE_SWAP, slot in the pfn bits. */
-static inline uint64_t swp_pte(unsigned long slot)
+static inline uint64_t swp_pte(unsigned long slot, bool exclusive)
 {
-	return ((uint64_t)slot << PTE_PFN_SHIFT) | PTE_SWAP;
+	return ((uint64_t)slot << PTE_PFN_SHIFT) | PTE_SWAP | (exclusive ? PTE_SWAP_EXCL : 0);
 }
 
 static inline bool pte_is_swap(uint64_t pte)
