@@ -137,4 +137,14 @@ static inline void map_anon(struct mm_struct *mm, unsigned long addr, unsigned l
 
 #define PROT_RW (PROT_READ | PROT_WRITE)
 
+/* A new mm with @npages of anonymous memory mapped at TBASE (must succeed). */
+static inline struct mm_struct *mm_new_mapped(unsigned long npages, int prot, bool shared)
+{
+	struct mm_struct *mm = mm_alloc();
+
+	ASSERT_NOT_NULL(mm);
+	map_anon(mm, TBASE, npages, prot, shared);
+	return mm;
+}
+
 #endif /* SECMMU_TESTS_TESTUTIL_H */

@@ -19,11 +19,8 @@ static void record(void *arg, const char *fmt, va_list ap)
 
 static struct mm_struct *populated_mm(void)
 {
-	struct mm_struct *mm = mm_alloc();
+	struct mm_struct *mm = mm_new_mapped(4, PROT_RW, false);
 
-	ASSERT_NOT_NULL(mm);
-	ASSERT_EQ(mm_mmap(mm, TBASE, PG(4), PROT_READ | PROT_WRITE, MAP_PRIVATE, NULL, 0),
-		  (long)TBASE);
 	ASSERT_EQ(mm_write(mm, TBASE, "abcd", 4), 0);
 	return mm;
 }

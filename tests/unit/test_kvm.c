@@ -56,9 +56,7 @@ TEST(kvm_guest_and_host_see_each_other_without_page_references)
 	struct vm v;
 
 	MM_TEST_SETUP();
-	mm = mm_alloc();
-	ASSERT_NOT_NULL(mm);
-	map_anon(mm, TBASE, 4, PROT_RW, false);
+	mm = mm_new_mapped(4, PROT_RW, false);
 	v = vm_new(mm, 0);
 	ASSERT_EQ(mm_count_read(mm), 3); /* the VM's mmgrab + its notifier's */
 	ASSERT_EQ(mm_write(mm, TBASE, "host", 4), 0);
@@ -89,9 +87,7 @@ TEST(kvm_spte_zapped_before_frame_freed)
 	struct vm v;
 
 	MM_TEST_SETUP();
-	mm = mm_alloc();
-	ASSERT_NOT_NULL(mm);
-	map_anon(mm, TBASE, 2, PROT_RW, false);
+	mm = mm_new_mapped(2, PROT_RW, false);
 	v = vm_new(mm, 0);
 	ASSERT_EQ(kvm_vcpu_write(v.vcpu, TBASE, "old", 3), 0);
 	ASSERT_UEQ(kvm_nr_sptes(v.kvm), 1);
@@ -119,9 +115,7 @@ TEST(kvm_broken_vm_is_caught)
 	struct vm v;
 
 	MM_TEST_SETUP();
-	mm = mm_alloc();
-	ASSERT_NOT_NULL(mm);
-	map_anon(mm, TBASE, 2, PROT_RW, false);
+	mm = mm_new_mapped(2, PROT_RW, false);
 	v = vm_new(mm, KVM_VM_BROKEN);
 	ASSERT_EQ(kvm_vcpu_write(v.vcpu, TBASE, "old", 3), 0);
 	ASSERT_EQ(mm_munmap(mm, TBASE, PG(2)), 0); /* frame freed; the VM kept its spte */
@@ -246,9 +240,7 @@ TEST(kvm_no_install_while_invalidation_in_progress)
 	struct vm v;
 
 	MM_TEST_SETUP();
-	mm = mm_alloc();
-	ASSERT_NOT_NULL(mm);
-	map_anon(mm, TBASE, 1, PROT_RW, false);
+	mm = mm_new_mapped(1, PROT_RW, false);
 	ASSERT_EQ(mm_write(mm, TBASE, "abc", 3), 0);
 	ASSERT_EQ(mmu_notifier_register(&gate, mm), 0);
 	v = vm_new(mm, 0);
@@ -273,9 +265,7 @@ TEST(kvm_broken_installs_during_invalidation_and_is_caught)
 	struct vm v;
 
 	MM_TEST_SETUP();
-	mm = mm_alloc();
-	ASSERT_NOT_NULL(mm);
-	map_anon(mm, TBASE, 1, PROT_RW, false);
+	mm = mm_new_mapped(1, PROT_RW, false);
 	ASSERT_EQ(mm_write(mm, TBASE, "abc", 3), 0);
 	ASSERT_EQ(mmu_notifier_register(&gate, mm), 0);
 	v = vm_new(mm, KVM_VM_BROKEN);
@@ -297,9 +287,7 @@ TEST(kvm_guest_memory_swaps_out_and_back)
 
 	MM_TEST_SETUP();
 	ASSERT_EQ(swap_on(1 << 20, NULL), 0);
-	mm = mm_alloc();
-	ASSERT_NOT_NULL(mm);
-	map_anon(mm, TBASE, 16, PROT_RW, false);
+	mm = mm_new_mapped(16, PROT_RW, false);
 	v = vm_new(mm, 0);
 	for (int i = 0; i < 16; i++) {
 		fill_pattern(buf, PAGE_SIZE, 100 + i);
@@ -334,9 +322,7 @@ TEST(kvm_pin_mode_holds_frames)
 
 	MM_TEST_SETUP();
 	ASSERT_EQ(swap_on(1 << 20, NULL), 0);
-	mm = mm_alloc();
-	ASSERT_NOT_NULL(mm);
-	map_anon(mm, TBASE, 16, PROT_RW, false);
+	mm = mm_new_mapped(16, PROT_RW, false);
 	v = vm_new(mm, KVM_VM_PIN);
 	ASSERT_EQ(mm_count_read(mm), 2); /* the VM's mmgrab only: no notifier */
 	for (int i = 0; i < 16; i++) {
@@ -407,9 +393,7 @@ TEST(kvm_aging_keeps_hot_guest_page)
 
 	MM_TEST_SETUP();
 	ASSERT_EQ(swap_on(1 << 20, NULL), 0);
-	mm = mm_alloc();
-	ASSERT_NOT_NULL(mm);
-	map_anon(mm, TBASE, 2, PROT_RW, false);
+	mm = mm_new_mapped(2, PROT_RW, false);
 	v = vm_new(mm, 0);
 	ASSERT_EQ(kvm_vcpu_write(v.vcpu, TBASE, "hot", 3), 0);
 	ASSERT_EQ(kvm_vcpu_write(v.vcpu, TBASE + PG(1), "cold", 4), 0);

@@ -9,17 +9,6 @@
 #include "secmmu/sched.h"
 #include "testutil.h"
 
-static struct mm_struct *new_mm_with(unsigned long npages, bool shared)
-{
-	struct mm_struct *mm = mm_alloc();
-
-	ASSERT_NOT_NULL(mm);
-	ASSERT_EQ(mm_mmap(mm, TBASE, PG(npages), PROT_READ | PROT_WRITE,
-			  shared ? MAP_SHARED : MAP_PRIVATE, NULL, 0),
-		  (long)TBASE);
-	return mm;
-}
-
 TEST(mirror_sees_cpu_writes_and_cpu_sees_dma)
 {
 	struct mm_struct *mm;
@@ -27,7 +16,7 @@ TEST(mirror_sees_cpu_writes_and_cpu_sees_dma)
 	char buf[8];
 
 	MM_TEST_SETUP();
-	mm = new_mm_with(4, false);
+	mm = mm_new_mapped(4, PROT_RW, false);
 	m = mirror_create(mm, 0);
 	ASSERT(!IS_ERR(m));
 	ASSERT_EQ(mm_write(mm, TBASE + 10, "cpu", 3), 0);
@@ -49,7 +38,7 @@ TEST(mirror_follows_munmap_and_remap)
 	char buf[4];
 
 	MM_TEST_SETUP();
-	mm = new_mm_with(2, false);
+	mm = mm_new_mapped(2, PROT_RW, false);
 	m = mirror_create(mm, 0);
 	ASSERT(!IS_ERR(m));
 	ASSERT_EQ(mm_write(mm, TBASE, "old", 3), 0);
@@ -76,7 +65,7 @@ TEST(mirror_follows_cow_after_fork)
 	char buf[4];
 
 	MM_TEST_SETUP();
-	mm = new_mm_with(1, false);
+	mm = mm_new_mapped(1, PROT_RW, false);
 	ASSERT_EQ(mm_write(mm, TBASE, "aaa", 3), 0);
 	m = mirror_create(mm, 0);
 	ASSERT(!IS_ERR(m));
@@ -107,7 +96,7 @@ TEST(mirror_follows_mprotect_and_dontneed)
 	char buf[4] = {1, 1, 1, 1};
 
 	MM_TEST_SETUP();
-	mm = new_mm_with(1, false);
+	mm = mm_new_mapped(1, PROT_RW, false);
 	m = mirror_create(mm, 0);
 	ASSERT(!IS_ERR(m));
 	ASSERT_EQ(mirror_write(m, TBASE, "abc", 3), 0);
@@ -133,7 +122,7 @@ TEST(broken_mirror_is_caught)
 	char buf[4];
 
 	MM_TEST_SETUP();
-	mm = new_mm_with(1, false);
+	mm = mm_new_mapped(1, PROT_RW, false);
 	m = mirror_create(mm, MIRROR_BROKEN);
 	ASSERT(!IS_ERR(m));
 	ASSERT_EQ(mm_write(mm, TBASE, "abc", 3), 0);
@@ -156,7 +145,7 @@ TEST(mirror_after_exit_fails_and_holds_only_mm_count)
 	char buf[4];
 
 	MM_TEST_SETUP();
-	mm = new_mm_with(4, false);
+	mm = mm_new_mapped(4, PROT_RW, false);
 	id = mm_id(mm);
 	m = mirror_create(mm, 0);
 	ASSERT(!IS_ERR(m));
@@ -181,7 +170,7 @@ TEST(mirror_shared_memory_across_fork)
 	char buf[4];
 
 	MM_TEST_SETUP();
-	mm = new_mm_with(2, true);
+	mm = mm_new_mapped(2, PROT_RW, true);
 	child = dup_mm(mm);
 	ASSERT(!IS_ERR(child));
 	mp = mirror_create(mm, 0);

@@ -25,36 +25,6 @@ static void swap_teardown(void)
 		harness_set_teardown(swap_teardown);                                               \
 	} while (0)
 
-static struct mm_struct *mm_with(unsigned long npages, int flags)
-{
-	struct mm_struct *mm = mm_alloc();
-
-	ASSERT_NOT_NULL(mm);
-	ASSERT_EQ(mm_mmap(mm, TBASE, PG(npages), PROT_READ | PROT_WRITE, flags, NULL, 0),
-		  (long)TBASE);
-	return mm;
-}
-
-static void write_patterns(struct mm_struct *mm, unsigned long npages, unsigned long seed)
-{
-	unsigned char buf[PAGE_SIZE];
-
-	for (unsigned long i = 0; i < npages; i++) {
-		fill_pattern(buf, sizeof(buf), seed + i);
-		ASSERT_EQ(mm_write(mm, TBASE + PG(i), buf, sizeof(buf)), 0);
-	}
-}
-
-static void check_patterns(struct mm_struct *mm, unsigned long npages, unsigned long seed)
-{
-	unsigned char buf[PAGE_SIZE];
-
-	for (unsigned long i = 0; i < npages; i++) {
-		ASSERT_EQ(mm_read(mm, TBASE + PG(i), buf, sizeof(buf)), 0);
-		ASSERT_PATTERN(buf, sizeof(buf), seed + i);
-	}
-}
-
 /* Reclaim until nothing more goes (two passes: the first only ages). */
 static unsigned long reclaim_all(void)
 {
@@ -73,8 +43,8 @@ TEST(swap_out_and_in_keeps_private_data)
 	struct mm_stats st;
 
 	RECLAIM_SETUP(1 << 20);
-	mm = mm_with(16, MAP_PRIVATE);
-	write_patterns(mm, 16, 100);
+	mm = mm_new_mapped(16, PROT_RW, false);
+	write_pages(mm, TBASE, 16, 100);
 	ASSERT_UEQ(phys_used_frames(), 16);
 	ASSERT_UEQ(reclaim_all(), 16);
 	ASSERT_UEQ(phys_used_frames(), 0);
@@ -82,7 +52,7 @@ TEST(swap_out_and_in_keeps_private_data)
 	ASSERT_UEQ(st.swap, 16);
 	ASSERT_UEQ(st.rss, 0);
 	ASSERT_UEQ(swap_slots_used(), 16);
-	check_patterns(mm, 16, 100); /* swap-in */
+	check_pages(mm, TBASE, 16, 100); /* swap-in */
 	mm_get_stats(mm, &st);
 	ASSERT_UEQ(st.swap, 0);
 	ASSERT_UEQ(swap_slots_used(), 0);
@@ -95,18 +65,18 @@ TEST(swap_survives_fork_and_cow)
 	unsigned char x = 0x77;
 
 	RECLAIM_SETUP(1 << 20);
-	mm = mm_with(8, MAP_PRIVATE);
-	write_patterns(mm, 8, 7);
+	mm = mm_new_mapped(8, PROT_RW, false);
+	write_pages(mm, TBASE, 8, 7);
 	child = dup_mm(mm);
 	ASSERT(!IS_ERR(child));
 	ASSERT_UEQ(reclaim_all(), 8); /* COW-shared frames: both mappings become swap entries */
 	ASSERT_UEQ(swap_slots_used(), 8);
 	ASSERT_EQ(mm_write(child, TBASE, &x, 1), 0);
-	check_patterns(mm, 8, 7);
+	check_pages(mm, TBASE, 8, 7);
 	ASSERT_EQ(mm_read(child, TBASE, &x, 1), 0);
 	ASSERT_EQ(x, 0x77);
 	mmput(child);
-	check_patterns(mm, 8, 7);
+	check_pages(mm, TBASE, 8, 7);
 	mmput(mm);
 }
 
@@ -115,15 +85,15 @@ TEST(swap_shared_anonymous_memory)
 	struct mm_struct *mm, *child;
 
 	RECLAIM_SETUP(1 << 20);
-	mm = mm_with(4, MAP_SHARED);
-	write_patterns(mm, 4, 40);
+	mm = mm_new_mapped(4, PROT_RW, true);
+	write_pages(mm, TBASE, 4, 40);
 	child = dup_mm(mm);
 	ASSERT(!IS_ERR(child));
-	check_patterns(child, 4, 40);
+	check_pages(child, TBASE, 4, 40);
 	ASSERT_UEQ(reclaim_all(), 4);
 	ASSERT_UEQ(phys_used_frames(), 0);
-	write_patterns(child, 4, 50); /* swapped in through the object, shared again */
-	check_patterns(mm, 4, 50);
+	write_pages(child, TBASE, 4, 50); /* swapped in through the object, shared again */
+	check_pages(mm, TBASE, 4, 50);
 	mmput(child);
 	mmput(mm);
 }
@@ -134,8 +104,8 @@ TEST(pinned_pages_are_never_swapped_and_unpin_returns_them)
 	struct page *pages[2];
 
 	RECLAIM_SETUP(1 << 20);
-	mm = mm_with(4, MAP_PRIVATE);
-	write_patterns(mm, 4, 3);
+	mm = mm_new_mapped(4, PROT_RW, false);
+	write_pages(mm, TBASE, 4, 3);
 	ASSERT_EQ(pin_user_pages_unlocked(mm, TBASE, 2, FOLL_WRITE | FOLL_LONGTERM, pages), 2);
 	ASSERT_UEQ(reclaim_all(), 2);
 	ASSERT_UEQ(phys_used_frames(), 2);
@@ -143,7 +113,7 @@ TEST(pinned_pages_are_never_swapped_and_unpin_returns_them)
 	unpin_user_pages(pages, 2);
 	ASSERT_UEQ(reclaim_all(), 2);
 	ASSERT_UEQ(phys_used_frames(), 0);
-	check_patterns(mm, 4, 3);
+	check_pages(mm, TBASE, 4, 3);
 	mmput(mm);
 }
 
@@ -152,8 +122,8 @@ TEST(no_swap_device_means_nothing_reclaimed)
 	struct mm_struct *mm;
 
 	MM_TEST_SETUP();
-	mm = mm_with(4, MAP_PRIVATE);
-	write_patterns(mm, 4, 1);
+	mm = mm_new_mapped(4, PROT_RW, false);
+	write_pages(mm, TBASE, 4, 1);
 	ASSERT_UEQ(reclaim_all(), 0);
 	ASSERT_EQ(mm_madvise(mm, TBASE, PG(4), MADV_PAGEOUT), 0);
 	ASSERT_UEQ(phys_used_frames(), 4);
@@ -165,12 +135,12 @@ TEST(madvise_pageout_swaps_the_range)
 	struct mm_struct *mm;
 
 	RECLAIM_SETUP(1 << 20);
-	mm = mm_with(8, MAP_PRIVATE);
-	write_patterns(mm, 8, 9);
+	mm = mm_new_mapped(8, PROT_RW, false);
+	write_pages(mm, TBASE, 8, 9);
 	ASSERT_EQ(mm_madvise(mm, TBASE + PG(2), PG(4), MADV_PAGEOUT), 0);
 	ASSERT_UEQ(phys_used_frames(), 4);
 	ASSERT_UEQ(swap_slots_used(), 4);
-	check_patterns(mm, 8, 9);
+	check_pages(mm, TBASE, 8, 9);
 	mmput(mm);
 }
 
@@ -182,7 +152,7 @@ TEST(allocation_reclaims_before_failing)
 
 	RECLAIM_SETUP(32 << 20);
 	total = phys_total_frames();
-	mm = mm_with(total + 64, MAP_PRIVATE);
+	mm = mm_new_mapped(total + 64, PROT_RW, false);
 	for (unsigned long i = 0; i < total + 64; i++)
 		ASSERT_EQ(mm_write(mm, TBASE + PG(i), &b, 1), 0);
 	ASSERT_UGE(swap_slots_used(), 64);
@@ -198,7 +168,7 @@ TEST(out_of_memory_without_swap_is_enomem)
 
 	MM_TEST_SETUP();
 	total = phys_total_frames();
-	mm = mm_with(total + 1, MAP_PRIVATE);
+	mm = mm_new_mapped(total + 1, PROT_RW, false);
 	for (unsigned long i = 0; i <= total && !ret; i++)
 		ret = mm_write(mm, TBASE + PG(i), &b, 1);
 	ASSERT_EQ(ret, -ENOMEM);
@@ -215,8 +185,8 @@ TEST(device_hot_page_survives_pressure)
 	bool w;
 
 	RECLAIM_SETUP(1 << 20);
-	mm = mm_with(2, MAP_PRIVATE);
-	write_patterns(mm, 2, 11);
+	mm = mm_new_mapped(2, PROT_RW, false);
+	write_pages(mm, TBASE, 2, 11);
 	m = mirror_create(mm, 0);
 	ASSERT(!IS_ERR(m));
 	ASSERT_EQ(mirror_read(m, TBASE, &b, 1), 0);
@@ -229,7 +199,7 @@ TEST(device_hot_page_survives_pressure)
 	ASSERT_EQ(follow_pfn_pte(mm, TBASE, &pfn, &w, NULL), 0);	       /* still resident */
 	ASSERT_EQ(follow_pfn_pte(mm, TBASE + PG(1), &pfn, &w, NULL), -ENOENT); /* swapped */
 	mmap_read_unlock(mm);
-	check_patterns(mm, 2, 11);
+	check_pages(mm, TBASE, 2, 11);
 	mirror_destroy(m);
 	mmput(mm);
 }
@@ -274,8 +244,8 @@ TEST(migration_moves_frames_and_notifies)
 	bool w;
 
 	MM_TEST_SETUP();
-	mm = mm_with(4, MAP_PRIVATE);
-	write_patterns(mm, 4, 21);
+	mm = mm_new_mapped(4, PROT_RW, false);
+	write_pages(mm, TBASE, 4, 21);
 	child = dup_mm(mm); /* page 0..3 COW-shared: migration must move both mappings */
 	ASSERT(!IS_ERR(child));
 	ASSERT_EQ(mmu_notifier_register(&rec.mn, mm), 0);
@@ -300,8 +270,8 @@ TEST(migration_moves_frames_and_notifies)
 		mmap_read_unlock(child);
 		ASSERT_UEQ(pfn, after); /* still shared, on the new frame */
 	}
-	check_patterns(mm, 4, 21);
-	check_patterns(child, 4, 21);
+	check_pages(mm, TBASE, 4, 21);
+	check_pages(child, TBASE, 4, 21);
 	ASSERT_UEQ(phys_used_frames(), 4);
 	mirror_destroy(m);
 	mmu_notifier_unregister(&rec.mn, mm);
@@ -317,8 +287,8 @@ TEST(ksm_merges_identical_pages_and_cow_breaks_them)
 	struct page *pinned;
 
 	MM_TEST_SETUP();
-	a = mm_with(4, MAP_PRIVATE);
-	b = mm_with(4, MAP_PRIVATE);
+	a = mm_new_mapped(4, PROT_RW, false);
+	b = mm_new_mapped(4, PROT_RW, false);
 	fill_pattern(buf, sizeof(buf), 5);
 	for (int i = 0; i < 4; i++) {
 		ASSERT_EQ(mm_write(a, TBASE + PG(i), buf, sizeof(buf)), 0);
@@ -354,10 +324,10 @@ TEST(swap_file_device)
 	ASSERT_EQ(swap_on(1 << 20, ""), 0);
 	ASSERT_EQ(swap_on(1 << 20, NULL), -EBUSY);
 	harness_set_teardown(swap_teardown);
-	mm = mm_with(4, MAP_PRIVATE);
-	write_patterns(mm, 4, 77);
+	mm = mm_new_mapped(4, PROT_RW, false);
+	write_pages(mm, TBASE, 4, 77);
 	ASSERT_UEQ(reclaim_all(), 4);
 	ASSERT_EQ(swap_off(), -EBUSY);
-	check_patterns(mm, 4, 77);
+	check_pages(mm, TBASE, 4, 77);
 	mmput(mm);
 }
