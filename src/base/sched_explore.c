@@ -98,6 +98,9 @@ static struct {
 	uint8_t forced[MAX_DEPTH];
 	unsigned int nr_forced;
 	bool diverged;
+	/* explore_report_failure() of the current run */
+	bool run_failed;
+	char run_msg[EXPLORE_MSG_MAX];
 	/* the schedule, printable and replayable */
 	char sched[SCHED_BUF];
 	size_t sched_len;
@@ -495,6 +498,8 @@ static void run_once(const struct explore_test *t, struct explore_result *res)
 	ex.preempts = 0;
 	ex.depth = 0;
 	ex.diverged = false;
+	ex.run_failed = false;
+	ex.run_msg[0] = '\0';
 	ex.sched[0] = '\0';
 	ex.sched_len = 0;
 	ex.sched_truncated = false;
@@ -540,6 +545,30 @@ static void prepare(const struct explore_test *t, struct explore_result *res)
 	ex.deadlock_ms = t->deadlock_ms ? t->deadlock_ms : EXPLORE_DEADLOCK_MS;
 }
 
+/*
+ * Parse a schedule ID[/POINT],ID[/POINT],... into ex.forced. Returns false
+ * (ex.forced unspecified) when an element does not start with a thread id
+ * below EXPLORE_MAX_THREADS or the schedule is longer than MAX_DEPTH.
+ */
+static bool parse_forced(const char *s)
+{
+	ex.nr_forced = 0;
+	while (*s) {
+		char *end;
+		unsigned long id = strtoul(s, &end, 10);
+
+		if (end == s || id >= EXPLORE_MAX_THREADS || (*end && *end != '/' && *end != ',') ||
+		    ex.nr_forced >= MAX_DEPTH)
+			return false;
+		ex.forced[ex.nr_forced++] = (uint8_t)id;
+		s = strchr(end, ',');
+		if (!s)
+			break;
+		s++;
+	}
+	return true;
+}
+
 /* EXPLORE_SCHEDULE=ID[/POINT],ID[/POINT],...: run that one schedule. */
 static bool run_forced(const struct explore_test *t, struct explore_result *res)
 {
@@ -548,14 +577,7 @@ static bool run_forced(const struct explore_test *t, struct explore_result *res)
 	if (!s || !*s)
 		return false;
 	ex.strat = S_FORCED;
-	ex.nr_forced = 0;
-	while (*s && ex.nr_forced < MAX_DEPTH) {
-		ex.forced[ex.nr_forced++] = (uint8_t)strtoul(s, NULL, 10);
-		s = strchr(s, ',');
-		if (!s)
-			break;
-		s++;
-	}
+	BUG_ON(!parse_forced(s));
 	ex.seed = 0;
 	ex.run = 0;
 	run_once(t, res);
@@ -630,4 +652,137 @@ void explore_run_dfs(const struct explore_test *t, unsigned int preempt_bound,
 			return;
 		}
 	}
+}
+
+/* ---- explore_run(): options, failures reported without exiting ---- */
+
+void explore_report_failure(const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&ex.lock);
+	if (!ex.run_failed) {
+		ex.run_failed = true;
+		va_start(ap, fmt);
+		vsnprintf(ex.run_msg, sizeof(ex.run_msg), fmt, ap);
+		va_end(ap);
+	}
+	pthread_mutex_unlock(&ex.lock);
+}
+
+/* FNV-1a of the schedule text: two runs with the same choices hash alike. */
+static uint64_t sched_hash(void)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (size_t i = 0; i < ex.sched_len; i++)
+		h = (h ^ (unsigned char)ex.sched[i]) * 1099511628211ull;
+	return h ? h : 1;
+}
+
+/* An open-addressing set of schedule hashes (0 = empty slot). */
+struct hash_set {
+	uint64_t *slot;
+	size_t cap, n;
+};
+
+static bool hash_set_add(struct hash_set *hs, uint64_t h)
+{
+	if (2 * (hs->n + 1) > hs->cap) {
+		struct hash_set big = {.cap = hs->cap ? 2 * hs->cap : 1024};
+
+		big.slot = calloc(big.cap, sizeof(*big.slot));
+		BUG_ON(!big.slot);
+		for (size_t i = 0; i < hs->cap; i++)
+			if (hs->slot[i])
+				hash_set_add(&big, hs->slot[i]);
+		free(hs->slot);
+		*hs = big;
+	}
+	for (size_t i = h & (hs->cap - 1);; i = (i + 1) & (hs->cap - 1)) {
+		if (hs->slot[i] == h)
+			return false;
+		if (!hs->slot[i]) {
+			hs->slot[i] = h;
+			hs->n++;
+			return true;
+		}
+	}
+}
+
+/* Account the run just finished; true when the exploration should stop. */
+static bool account_run(const struct explore_opts *o, struct explore_run_report *rep,
+			struct hash_set *seen)
+{
+	hash_set_add(seen, sched_hash());
+	rep->distinct = seen->n;
+	if (!ex.run_failed)
+		return false;
+	if (rep->fails++ == 0) {
+		rep->fail_run = ex.run;
+		rep->fail_seed = ex.seed;
+		snprintf(rep->fail_msg, sizeof(rep->fail_msg), "%s", ex.run_msg);
+		rep->fail_schedule = strdup(ex.sched);
+		BUG_ON(!rep->fail_schedule);
+	}
+	return !o->keep_going;
+}
+
+int explore_run(const struct explore_test *t, const struct explore_opts *o,
+		struct explore_result *res, struct explore_run_report *rep)
+{
+	struct explore_run_report dummy;
+	struct hash_set seen = {0};
+	unsigned long runs = o->runs ? o->runs : 1000;
+	int64_t deadline = o->timeout_s > 0 ? now_ns() + (int64_t)(o->timeout_s * 1e9) : 0;
+
+	if (!rep)
+		rep = &dummy;
+	memset(rep, 0, sizeof(*rep));
+	prepare(t, res);
+	if (o->replay) {
+		if (!parse_forced(o->replay))
+			return -EINVAL;
+		ex.strat = S_FORCED;
+		ex.seed = 0;
+		ex.run = 0;
+		run_once(t, res);
+		account_run(o, rep, &seen);
+		goto out;
+	}
+	switch (o->strategy) {
+	case EXPLORE_STRATEGY_RANDOM:
+		ex.strat = S_RANDOM;
+		break;
+	case EXPLORE_STRATEGY_DFS:
+		ex.strat = S_DFS;
+		ex.preempt_bound = o->bound ? o->bound : 2;
+		ex.prefix_len = 0;
+		break;
+	default:
+		/* PCT is being written (issue 12); until then it is refused. */
+		return -EOPNOTSUPP;
+	}
+	for (unsigned long i = 0; i < runs; i++) {
+		bool stop;
+
+		ex.run = i;
+		if (ex.strat == S_RANDOM) {
+			ex.seed = o->seed + i;
+			ex.rng = (o->seed + i) * 0x9e3779b97f4a7c15ull + 1;
+		} else {
+			ex.seed = ex.preempt_bound;
+		}
+		run_once(t, res);
+		stop = account_run(o, rep, &seen);
+		if (ex.strat == S_DFS && !dfs_next(ex.preempt_bound)) {
+			rep->exhausted = res->complete = true;
+			break;
+		}
+		if (stop || (deadline && now_ns() > deadline))
+			break;
+	}
+out:
+	free(seen.slot);
+	return rep->fails ? 1 : 0;
 }

@@ -107,6 +107,58 @@ struct explore_result {
 	bool complete;		 /* DFS: the bounded space was exhausted */
 };
 
+enum explore_strategy {
+	EXPLORE_STRATEGY_RANDOM, /* a seeded PRNG picks at every choice */
+	EXPLORE_STRATEGY_PCT,	 /* probabilistic concurrency testing, depth d */
+	EXPLORE_STRATEGY_DFS,	 /* bounded depth-first search over schedules */
+};
+
+/* Options of explore_run(); zero-initialised fields take the defaults. */
+struct explore_opts {
+	enum explore_strategy strategy;
+	unsigned long seed; /* random/pct: run i uses seed + i */
+	unsigned long runs; /* at most this many runs (0: 1000) */
+	unsigned int depth; /* pct: bug depth d (0: 3) */
+	unsigned int bound; /* dfs: preemption bound (0: 2) */
+	double timeout_s;   /* stop starting new runs after this long (0: none) */
+	const char *replay; /* non-NULL: run exactly this schedule, once */
+	bool keep_going;    /* false: stop after the first failing run */
+};
+
+#define EXPLORE_MSG_MAX 512
+
+/* What explore_run() found; the failure fields describe the first failing run. */
+struct explore_run_report {
+	unsigned long fails;	 /* failing runs */
+	unsigned long distinct;	 /* distinct schedules (choice sequences) run */
+	bool exhausted;		 /* dfs: the bounded space was exhausted */
+	unsigned long fail_run;	 /* index of the first failing run */
+	unsigned long fail_seed; /* its seed (random/pct) */
+	char fail_msg[EXPLORE_MSG_MAX];
+	char *fail_schedule; /* malloc'd replayable schedule string, or NULL; caller frees */
+};
+
+/*
+ * explore_run - run @t under @o's strategy.
+ *
+ * Every run calls @t->setup, runs the threads under control, then @t->check.
+ * A run fails when explore_report_failure() is called during it (from a
+ * controlled thread or from @t->check); EXPLORE_ASSERT still _exit()s.
+ * Fills @res (the run statistics) and @rep (may be NULL).
+ *
+ * Return: 0 when no run failed, 1 when one did, -EINVAL for bad options
+ * (an unparsable @o->replay).
+ */
+int explore_run(const struct explore_test *t, const struct explore_opts *o,
+		struct explore_result *res, struct explore_run_report *rep);
+
+/*
+ * Mark the current run as failed with a message, without exiting. Only the
+ * first report of a run is kept. Callable from a controlled thread or from
+ * the test's check().
+ */
+void explore_report_failure(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* @runs runs, the i-th seeded with seed + i. */
 void explore_run_random(const struct explore_test *t, unsigned long seed, unsigned long runs,
 			struct explore_result *res);

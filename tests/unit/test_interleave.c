@@ -25,9 +25,11 @@
  * concurrency), the test threads waiting for them are switched away after
  * EXPLORE_OUTSIDE_MS. Iterations are fewer under ThreadSanitizer.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/lock.h"
 #include "base/rcu.h"
@@ -129,6 +131,74 @@ TEST(interleave_selftest_dfs_finds_lost_update)
 	report("lost_update random", &r);
 	ASSERT_UEQ(r.runs, 50);
 	ASSERT_UGT(c.lost, 0);
+}
+
+static void counter_check_report(void *p)
+{
+	struct counter_ctx *c = p;
+
+	c->runs++;
+	if (c->value != 2) {
+		c->lost++;
+		explore_report_failure("lost update: value %d", c->value);
+	}
+}
+
+/* explore_run(): a failure is reported, not _exit()ed, and its schedule replays. */
+TEST(interleave_selftest_explore_run_report_and_replay)
+{
+	struct counter_ctx c = {0};
+	struct explore_test t = {.name = "lost_update_report",
+				 .nr_threads = 2,
+				 .setup = counter_setup,
+				 .thread = counter_thread,
+				 .check = counter_check_report,
+				 .ctx = &c};
+	struct explore_opts o = {.strategy = EXPLORE_STRATEGY_DFS, .bound = 2};
+	struct explore_run_report rep;
+	struct explore_result r;
+	char *sched;
+
+	if (getenv("EXPLORE_SCHEDULE"))
+		harness_skip("EXPLORE_SCHEDULE set");
+	ASSERT_EQ(explore_run(&t, &o, &r, &rep), 1);
+	ASSERT_UEQ(rep.fails, 1);
+	ASSERT_UEQ(c.lost, 1);
+	ASSERT(rep.fail_schedule != NULL);
+	ASSERT(strstr(rep.fail_msg, "lost update") != NULL);
+	ASSERT_UEQ(rep.distinct, r.runs);
+
+	/* Replaying the failing schedule loses the update again, every time. */
+	sched = rep.fail_schedule;
+	for (int i = 0; i < 3; i++) {
+		struct explore_opts ro = {.replay = sched};
+
+		memset(&c, 0, sizeof(c));
+		ASSERT_EQ(explore_run(&t, &ro, &r, &rep), 1);
+		ASSERT_UEQ(r.runs, 1);
+		ASSERT_STR_EQ(rep.fail_schedule, sched);
+		free(rep.fail_schedule);
+	}
+	free(sched);
+
+	/* keep_going: DFS(2) runs all 14 schedules, each distinct. */
+	memset(&c, 0, sizeof(c));
+	o.keep_going = true;
+	ASSERT_EQ(explore_run(&t, &o, &r, &rep), 1);
+	ASSERT(rep.exhausted);
+	ASSERT_UEQ(r.runs, 14);
+	ASSERT_UEQ(rep.distinct, 14);
+	ASSERT_UEQ(rep.fails, c.lost);
+	free(rep.fail_schedule);
+
+	/* A schedule that is not one is refused before anything runs. */
+	{
+		struct explore_opts bad = {.replay = "x/y"};
+
+		memset(&c, 0, sizeof(c));
+		ASSERT_EQ(explore_run(&t, &bad, &r, &rep), -EINVAL);
+		ASSERT_UEQ(c.runs, 0);
+	}
 }
 
 static struct sm_mutex dl_lock;
