@@ -497,6 +497,13 @@ static long mremap_locked(struct mm_struct *mm, unsigned long addr, unsigned lon
 		err = do_munmap(mm, new_addr, new_len, detached);
 		if (err)
 			return err;
+		/*
+		 * The destination may have covered the source (old_len 0 of a
+		 * shared mapping): look it up again, -EFAULT if it is gone
+		 * (mremap_to() in Linux).
+		 */
+		if (!vma_lookup(mm, addr))
+			return -EFAULT;
 	}
 	if (old_len > new_len) {
 		err = do_munmap(mm, addr + new_len, old_len - new_len, detached);
