@@ -201,34 +201,14 @@ bench:
 
 bench-build: $(if $(BENCH_BINS),lib $(BENCH_BINS))
 
-# Every benchmark, then build/bench.csv (name,ours_ns,ref_ns,ratio), the scaling
-# tables build/bench-intervals.dat and build/bench-faults.dat, and the plot
-# build/bench.png (gnuplot, if installed). BENCH_SMOKE=1: one tiny run each.
-BENCH_OUT := build
+# Every benchmark, then the report (scripts/bench-report): build/bench.txt,
+# build/bench.csv (name,ours_ns,ref_ns,ratio), the scaling tables
+# build/bench-*.dat and the plots build/bench.png (gnuplot, if installed).
+# BENCH_SMOKE=1: one tiny run each, written to build/bench-smoke/ so that the
+# real results are never overwritten.
+BENCH_OUT := $(if $(filter-out 0,$(BENCH_SMOKE)),build/bench-smoke,build)
 bench-run: bench-build
-	@set -e; txt=$(BENCH_OUT)/bench.txt; : > $$txt; \
-	for b in $(BENCH_BINS); do ./$$b | tee -a $$txt; done; \
-	awk 'BEGIN { print "name,ours_ns,ref_ns,ratio" } \
-	     $$1 == "bench" { n = $$2; sub(/^ours=/, "", $$3); sub(/^ref=/, "", $$4); \
-	       sub(/^ratio=/, "", $$5); print n "," $$3 "," $$4 "," $$5 }' $$txt > $(BENCH_OUT)/bench.csv; \
-	awk '$$1 == "scale" && $$2 == "intervals" { sub(/^n=/, "", $$3); sub(/^invalidate_ns=/, "", $$4); \
-	       sub(/^insert_ns=/, "", $$5); print $$3, $$4, $$5 }' $$txt > $(BENCH_OUT)/bench-intervals.dat; \
-	awk '$$1 == "scale" && $$2 == "device_fault" { sub(/^threads=/, "", $$3); sub(/^mirrors=/, "", $$4); \
-	       sub(/^faults_per_sec=/, "", $$5); print NR, "\"" $$3 " thr/" $$4 " mir\"", $$5 }' \
-	     $$txt > $(BENCH_OUT)/bench-faults.dat; \
-	echo "wrote $(BENCH_OUT)/bench.csv"; \
-	if command -v gnuplot >/dev/null 2>&1; then \
-	  gnuplot -e "set terminal png size 1100,450; set output '$(BENCH_OUT)/bench.png'; \
-	    set multiplot layout 1,2; \
-	    set title 'Invalidation vs number of interval notifiers'; set logscale x; \
-	    set xlabel 'interval notifiers'; set ylabel 'ns per invalidation (start+end)'; \
-	    set yrange [0:*]; set grid; \
-	    plot '$(BENCH_OUT)/bench-intervals.dat' using 1:2 with linespoints lw 2 title 'hit 1 of N'; \
-	    unset logscale x; set title 'Device faults/s, concurrent invalidations of disjoint ranges'; \
-	    set xlabel ''; set ylabel 'faults per second'; set style fill solid 0.5; set boxwidth 0.6; \
-	    plot '$(BENCH_OUT)/bench-faults.dat' using 0:3:xtic(2) with boxes notitle; \
-	    unset multiplot" && echo "wrote $(BENCH_OUT)/bench.png"; \
-	else echo "gnuplot not found: no $(BENCH_OUT)/bench.png"; fi
+	@bash scripts/bench-report $(BENCH_OUT) $(BENCH_BINS)
 
 # ---- housekeeping ----
 FORMAT_DIRS := src include tools tests bench examples

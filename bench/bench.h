@@ -121,16 +121,45 @@ static inline double bench_measure(bench_fn fn, void *arg, unsigned long nops)
 	return (double)bench_median(v, reps) / (double)nops;
 }
 
-/* phys_init() for a bench binary (the smoke test has its own). */
-static inline void bench_init(int argc, char **argv)
+/*
+ * Options of a bench binary: --smoke (as BENCH_SMOKE=1) and --help; anything
+ * else is refused with the usage and exit status 2.
+ */
+static inline void bench_parse_args(int argc, char **argv)
 {
 	const char *e = getenv("BENCH_SMOKE");
+
+	if (e && *e && strcmp(e, "0"))
+		bench_smoke = true;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--smoke")) {
+			bench_smoke = true;
+		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			printf("usage: %s [--smoke]\n  --smoke  run every case once at a tiny size "
+			       "(also BENCH_SMOKE=1)\n",
+			       argv[0]);
+			exit(0);
+		} else {
+			fprintf(stderr, "%s: unknown option '%s'\nusage: %s [--smoke]\n", argv[0],
+				argv[i], argv[0]);
+			exit(2);
+		}
+	}
+}
+
+/* Parse the options, then phys_init(@bytes) (the smoke test has its own). */
+static inline void bench_init_phys(int argc, char **argv, size_t bytes)
+{
 	int ret;
 
-	if ((e && *e && strcmp(e, "0")) || (argc > 1 && !strcmp(argv[1], "--smoke")))
-		bench_smoke = true;
-	ret = phys_init(BENCH_PHYS_BYTES);
+	bench_parse_args(argc, argv);
+	ret = phys_init(bytes);
 	BENCH_CHECK(ret == 0, "phys_init: %d", ret);
+}
+
+static inline void bench_init(int argc, char **argv)
+{
+	bench_init_phys(argc, argv, BENCH_PHYS_BYTES);
 }
 
 /* Every frame is back: nothing leaked by a case. */

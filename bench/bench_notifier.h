@@ -244,7 +244,7 @@ static void __attribute__((unused)) bench_notifier_all(void)
 	bn_itree_teardown(&big);
 
 	/* Scaling: invalidation cost against the number of interval notifiers. */
-	for (unsigned long n = 1; n <= nbig; n *= 10) {
+	for (unsigned long n = 1; n <= bench_size(1000000, 100); n *= 10) {
 		struct bn_itree t;
 		struct bn_interval_arg sa = {.big = &t, .one = &t, .iters = iters};
 		uint64_t t0 = bench_now();

@@ -7,6 +7,7 @@
 #include "../../bench/bench_hmm.h"
 #include "../../bench/bench_mm.h"
 #include "../../bench/bench_notifier.h"
+#include "../../bench/bench_scale.h"
 #include "../../bench/bench_swap.h"
 #include "testutil.h"
 
@@ -38,4 +39,12 @@ TEST(bench_smoke_swap)
 {
 	smoke_setup();
 	bench_swap_all();
+}
+
+TEST(bench_smoke_scale)
+{
+	smoke_setup();
+	bench_scale_range();
+	bench_scale_exit(1UL << 20);
+	bench_scale_metadata();
 }
