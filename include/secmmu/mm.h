@@ -218,6 +218,13 @@ void mm_context_set(struct mm_struct *mm, int slot, void *value);
 void mmap_read_lock(struct mm_struct *mm);
 bool mmap_read_trylock(struct mm_struct *mm);
 void mmap_read_unlock(struct mm_struct *mm);
+/*
+ * After a failed mmap_read_trylock(): wait for a release of @mm's mmap_lock
+ * (for a caller that cannot block in mmap_read_lock(), e.g. holding another
+ * mm's mmap_lock of the same rank). Under interleaving exploration the
+ * caller blocks until the holder releases; otherwise it yields. May sleep.
+ */
+void mmap_lock_wait_released(struct mm_struct *mm);
 void mmap_write_lock(struct mm_struct *mm);
 void mmap_write_unlock(struct mm_struct *mm);
 void mmap_assert_locked(struct mm_struct *mm);

@@ -70,6 +70,17 @@ int trace_open(const char *path);
  */
 int trace_close(void);
 
+/**
+ * trace_set_logical_clock() - timestamps from a logical clock
+ *
+ * With @on, every event's timestamp is its sequence number in the file (one
+ * microsecond per event) and the pid is 1, so two identical runs -- a
+ * schedule replayed by the interleaving explorer, in a fresh process --
+ * write byte-identical files. Set it before trace_open() (the pid is taken
+ * there); off by default (CLOCK_MONOTONIC, the real pid).
+ */
+void trace_set_logical_clock(bool on);
+
 /* Out-of-line halves of the macros below: call those instead. */
 void __trace_begin(const char *cat, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -9,6 +9,7 @@
  * first time the order is taken, not when the deadlock finally happens.
  */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
 #include "base/lock.h"
@@ -22,8 +23,7 @@
  */
 static inline bool explore_on(void)
 {
-	return __builtin_expect(atomic_load_explicit(&sched_explore_active, memory_order_relaxed),
-				0);
+	return sched_explore_on();
 }
 
 static bool try_mutex(void *l)
@@ -120,6 +120,7 @@ void sm_mutex_init(struct sm_mutex *l, const char *name, enum lock_rank rank)
 	BUG_ON(pthread_mutex_init(&l->m, NULL));
 	l->cls.name = name;
 	l->cls.rank = rank;
+	l->cls.spin = false;
 }
 
 void sm_mutex_destroy(struct sm_mutex *l)
@@ -129,6 +130,8 @@ void sm_mutex_destroy(struct sm_mutex *l)
 
 void sm_mutex_lock_nested(struct sm_mutex *l, unsigned int subclass)
 {
+	if (!l->cls.spin)
+		might_sleep();
 	lockdep_acquire(l, &l->cls, subclass, HELD_WRITE, false);
 	if (explore_on() && sched_explore_acquire(l, try_mutex, l->cls.name))
 		return;
@@ -156,13 +159,74 @@ void sm_mutex_unlock(struct sm_mutex *l)
 		sched_explore_release(l, l->cls.name, true);
 }
 
-void sm_cond_wait(pthread_cond_t *cond, struct sm_mutex *l)
+void sm_mutex_set_spin(struct sm_mutex *l)
 {
-	lockdep_assert_held(l);
-	/* The wait releases @l where the explorer cannot see it: let waiters retry. */
+	l->cls.spin = true;
+}
+
+void __sm_mutex_unlock_for_wait(struct sm_mutex *l)
+{
+	lockdep_release(l);
+	BUG_ON(pthread_mutex_unlock(&l->m));
+	if (explore_on())
+		sched_explore_release(l, l->cls.name, false);
+}
+
+void __sm_mutex_wait(struct sm_mutex *l, pthread_cond_t *cond)
+{
+	/* An uncontrolled waiter: the wait releases @l, let controlled waiters retry. */
 	if (explore_on())
 		sched_explore_release(l, l->cls.name, false);
 	BUG_ON(pthread_cond_wait(cond, &l->m));
+}
+
+/* ---- sleeping context ---- */
+
+struct non_block {
+	const char *file;
+	int line;
+};
+
+static _Thread_local unsigned int non_block_depth;
+static _Thread_local struct non_block non_block_where;
+static _Atomic unsigned long sleep_reports;
+static _Atomic bool sleep_not_fatal;
+
+void __non_block_start(const char *file, int line)
+{
+	if (non_block_depth++ == 0)
+		non_block_where = (struct non_block){file, line};
+}
+
+void non_block_end(void)
+{
+	BUG_ON(non_block_depth == 0);
+	non_block_depth--;
+}
+
+void __might_sleep(const char *file, int line)
+{
+	if (!sm_debug || !non_block_depth)
+		return;
+	atomic_fetch_add(&sleep_reports, 1);
+	fprintf(stderr,
+		"secmmu: BUG: sleeping function called from non-blocking context at %s:%d "
+		"(non_block_start() at %s:%d)\n",
+		file, line, non_block_where.file, non_block_where.line);
+	for (unsigned int i = 0; i < nr_held; i++)
+		fprintf(stderr, "  held #%u: %s\n", i, held[i].cls->name);
+	if (!atomic_load(&sleep_not_fatal))
+		BUG();
+}
+
+unsigned long might_sleep_reports(void)
+{
+	return atomic_load(&sleep_reports);
+}
+
+void might_sleep_set_fatal(bool fatal)
+{
+	atomic_store(&sleep_not_fatal, !fatal);
 }
 
 void sm_rwsem_init(struct sm_rwsem *l, const char *name, enum lock_rank rank)
@@ -176,6 +240,7 @@ void sm_rwsem_init(struct sm_rwsem *l, const char *name, enum lock_rank rank)
 	pthread_rwlockattr_destroy(&attr);
 	l->cls.name = name;
 	l->cls.rank = rank;
+	l->cls.spin = false;
 }
 
 void sm_rwsem_destroy(struct sm_rwsem *l)
@@ -185,6 +250,8 @@ void sm_rwsem_destroy(struct sm_rwsem *l)
 
 void sm_down_read(struct sm_rwsem *l)
 {
+	if (!l->cls.spin)
+		might_sleep();
 	lockdep_acquire(l, &l->cls, 0, HELD_READ, false);
 	if (explore_on() && sched_explore_acquire(l, try_read, l->cls.name))
 		return;
@@ -209,6 +276,8 @@ void sm_up_read(struct sm_rwsem *l)
 
 void sm_down_write_nested(struct sm_rwsem *l, unsigned int subclass)
 {
+	if (!l->cls.spin)
+		might_sleep();
 	lockdep_acquire(l, &l->cls, subclass, HELD_WRITE, false);
 	if (explore_on() && sched_explore_acquire(l, try_write, l->cls.name))
 		return;
@@ -226,6 +295,14 @@ void sm_up_write(struct sm_rwsem *l)
 	BUG_ON(pthread_rwlock_unlock(&l->rw));
 	if (explore_on())
 		sched_explore_release(l, l->cls.name, true);
+}
+
+void sm_rwsem_wait_released(struct sm_rwsem *l)
+{
+	might_sleep();
+	if (explore_on() && sched_explore_wait_release(l, l->cls.name))
+		return;
+	sched_yield();
 }
 
 void sm_rwsem_note_acquired(struct sm_rwsem *l, enum held_mode mode)

@@ -35,8 +35,26 @@
  *   LOCK_RANK_LRU          LRU lists
  *   LOCK_RANK_SWAP         swap device slot map
  *   LOCK_RANK_PHYS         frame allocator free list
- *   LOCK_RANK_LEAF         statistics, trace buffers, registries that call out
- *                          to nothing
+ *   LOCK_RANK_WORKQ        a device's hand-off queue (DMA engine, fault worker,
+ *                          vCPU and XPMEM node request queues): held only
+ *                          around queue manipulation and the wait/wake-up
+ *   LOCK_RANK_WAITQ        the hashed wait-queue buckets of sm_wait_var_event()
+ *   LOCK_RANK_LEAF         statistics, registries that call out to nothing
+ *
+ * Not ranked, by design (documented exemptions, checked by
+ * tests/unit/test_substrate.c): the interleaving explorer's own mutex
+ * (base/sched_explore.c: ranked locks and waits call into it, so it is under
+ * all of them) and the trace writer's mutex (base/trace.c: a leaf that may be
+ * taken under any lock, and must stay invisible to the explorer so that a
+ * traced run takes the same schedule as an untraced one).
+ *
+ * Sleeping context (debug builds): non_block_start()/non_block_end() bracket
+ * code that must not sleep (an MMU-notifier callback called with
+ * MMU_NOTIFIER_RANGE_BLOCKABLE clear); might_sleep() -- called by every wait,
+ * every thread join and every sleeping lock acquisition -- reports a sleep
+ * inside such a section and BUG()s. Locks initialised with sm_spin_init() are
+ * spinning locks (the kernel's spinlock_t / rwlock_t, e.g. KVM's mmu_lock):
+ * taking one does not sleep.
  */
 #ifndef SECMMU_BASE_LOCK_H
 #define SECMMU_BASE_LOCK_H
@@ -62,6 +80,8 @@ enum lock_rank {
 	LOCK_RANK_LRU = 80,
 	LOCK_RANK_SWAP = 85,
 	LOCK_RANK_PHYS = 90,
+	LOCK_RANK_WORKQ = 92,
+	LOCK_RANK_WAITQ = 95,
 	LOCK_RANK_LEAF = 100,
 };
 
@@ -75,6 +95,7 @@ enum held_mode {
 struct lock_class {
 	const char *name;
 	enum lock_rank rank;
+	bool spin; /* a spinning lock: taking it does not sleep */
 };
 
 struct sm_mutex {
@@ -93,8 +114,11 @@ void sm_mutex_lock(struct sm_mutex *l);
 void sm_mutex_lock_nested(struct sm_mutex *l, unsigned int subclass);
 bool sm_mutex_trylock(struct sm_mutex *l);
 void sm_mutex_unlock(struct sm_mutex *l);
-/* Wait on @cond; the caller holds @l, which is held again on return. */
-void sm_cond_wait(pthread_cond_t *cond, struct sm_mutex *l);
+/* Mark @l a spinning lock (after sm_mutex_init()): its lock does not might_sleep(). */
+void sm_mutex_set_spin(struct sm_mutex *l);
+/* For base/wait.c only: release @l for a wait / wait on @cond with @l held. */
+void __sm_mutex_unlock_for_wait(struct sm_mutex *l);
+void __sm_mutex_wait(struct sm_mutex *l, pthread_cond_t *cond);
 
 void sm_rwsem_init(struct sm_rwsem *l, const char *name, enum lock_rank rank);
 void sm_rwsem_destroy(struct sm_rwsem *l);
@@ -104,8 +128,24 @@ void sm_up_read(struct sm_rwsem *l);
 void sm_down_write(struct sm_rwsem *l);
 void sm_down_write_nested(struct sm_rwsem *l, unsigned int subclass);
 void sm_up_write(struct sm_rwsem *l);
+/*
+ * After a failed trylock of @l: under exploration, block until a release of
+ * @l; otherwise yield the CPU. May sleep.
+ */
+void sm_rwsem_wait_released(struct sm_rwsem *l);
 /* Record an rwsem acquired by other means (timed waits); checks the order. */
 void sm_rwsem_note_acquired(struct sm_rwsem *l, enum held_mode mode);
+
+/* Sleeping-context checks (debug builds); see the top of this file. */
+void __might_sleep(const char *file, int line);
+#define might_sleep() __might_sleep(__FILE__, __LINE__)
+void __non_block_start(const char *file, int line);
+#define non_block_start() __non_block_start(__FILE__, __LINE__)
+void non_block_end(void);
+/* Sleeps reported so far (tests: a detector that fired). */
+unsigned long might_sleep_reports(void);
+/* Report (false) or BUG (true, the default) on a sleep in a non-blocking section. */
+void might_sleep_set_fatal(bool fatal);
 
 /* Lock-order checker (debug builds). */
 enum held_mode lockdep_held_mode(const void *lock);

@@ -8,6 +8,14 @@
 
 #include "base/debug.h"
 #include "base/rcu.h"
+#include "base/lock.h"
+#include "base/sched_explore.h"
+
+/* A controlled thread of a running exploration: RCU is the explorer's model. */
+static inline bool explored(void)
+{
+	return sched_explore_on() && sched_explore_controlled();
+}
 
 #if defined(__SANITIZE_THREAD__)
 #define SM_TSAN 1
@@ -98,6 +106,10 @@ static void ensure_registered(void)
 
 void sm_rcu_read_lock(void)
 {
+	if (explored()) {
+		sched_explore_rcu_read_lock();
+		return;
+	}
 	ensure_registered();
 	nesting++;
 	urcu_memb_read_lock();
@@ -105,6 +117,10 @@ void sm_rcu_read_lock(void)
 
 void sm_rcu_read_unlock(void)
 {
+	if (explored()) {
+		sched_explore_rcu_read_unlock();
+		return;
+	}
 	BUG_ON(nesting == 0);
 	nesting--;
 	gp_release(); /* Pairs with gp_acquire() after the grace period. */
@@ -115,11 +131,18 @@ void sm_rcu_read_unlock(void)
 
 bool sm_rcu_read_ongoing(void)
 {
+	if (explored())
+		return sched_explore_rcu_read_ongoing();
 	return nesting > 0;
 }
 
 void sm_synchronize_rcu(void)
 {
+	might_sleep();
+	if (explored()) {
+		sched_explore_synchronize_rcu();
+		return;
+	}
 	BUG_ON(nesting);
 	urcu_memb_synchronize_rcu();
 	gp_acquire(); /* Pairs with gp_release() in sm_rcu_read_unlock(). */
@@ -141,8 +164,12 @@ static void rcu_trampoline(struct rcu_head *head)
 
 void sm_call_rcu(struct sm_rcu_head *head, void (*fn)(struct sm_rcu_head *head))
 {
-	ensure_registered();
 	head->fn = fn;
+	if (explored()) {
+		sched_explore_call_rcu(head);
+		return;
+	}
+	ensure_registered();
 	atomic_fetch_add(&nr_queued, 1);
 	cb_release(head); /* Pairs with cb_acquire() in rcu_trampoline(). */
 	urcu_memb_call_rcu((struct rcu_head *)(void *)head->urcu_head, rcu_trampoline);
@@ -152,6 +179,11 @@ void sm_rcu_barrier(void)
 {
 	unsigned long before;
 
+	might_sleep();
+	if (explored()) {
+		sched_explore_rcu_barrier();
+		return;
+	}
 	BUG_ON(nesting);
 	ensure_registered();
 	/*

@@ -13,6 +13,13 @@
  *  - pointer publication uses C11 release/acquire, which TSan understands and
  *    which costs nothing on x86.
  *
+ * Under interleaving exploration (base/sched_explore.h), a controlled thread
+ * does not use liburcu at all: read-side sections, grace periods
+ * (sm_synchronize_rcu, sm_rcu_barrier) and sm_call_rcu() callbacks are
+ * modelled by the explorer, so they are part of the schedule. That model
+ * (base/sched_explore.c, "RCU, modelled") is the one place in secmmu with
+ * grace-period logic of our own; production always runs liburcu's.
+ *
  * Read-side sections may sleep (memb flavor): this is the SRCU semantics the
  * MMU-notifier read side needs. synchronize and barrier must not be called
  * inside a read-side section nor from a call_rcu callback.

@@ -3,45 +3,72 @@
  * Interleaving exploration: a controlled scheduler for small concurrency tests
  * (in the spirit of CHESS).
  *
- * explore_run_random() / explore_run_dfs() start the @nr_threads threads of a
- * struct explore_test and run them ONE AT A TIME: a registered thread runs
- * until it reaches a synchronization point, where it parks and the explorer
- * chooses which registered thread proceeds next. The points are
+ * WHAT IS CONTROLLED. explore_run() runs a test many times. A run is owned by
+ * a controlled root thread: it calls the test's setup(), starts the
+ * @nr_threads thread bodies, joins them, calls check(), runs the RCU
+ * callbacks still queued and joins the explorer's RCU callback thread. Every
+ * thread created through the thread API (base/thread.h) by a controlled thread
+ * is controlled too: device DMA engines and fault workers, vCPUs, XPMEM node
+ * threads started by setup() or by a thread body. Controlled threads run ONE
+ * AT A TIME: a thread runs until it reaches a point, where it parks and the
+ * explorer chooses which parked thread proceeds. The points are
  *
  *   - every ranked-lock acquisition (sm_mutex_lock*, sm_down_read,
- *     sm_down_write*): "sched point; trylock; if busy, block and yield", so
- *     the explorer only ever picks a runnable thread and never deadlocks on a
- *     lock itself;
+ *     sm_down_write*): "point; trylock; if busy, block until a release";
  *   - every ranked-lock release (a point after the unlock);
- *   - explicit sched_point("name") calls (test code, test drivers' notifier
- *     callbacks and vm_ops).
+ *   - every wait (base/wait.h): the thread blocks in the explorer until a
+ *     wake-up of that wait queue, then parks; thread join (blocks until the
+ *     thread finished); thread start;
+ *   - RCU (base/rcu.h): the outermost sm_rcu_read_lock(), synchronize, barrier;
+ *   - explicit sched_point("name") calls (tests, test drivers' callbacks).
  *
- * Threads that are not registered (the test's main thread, liburcu's threads,
- * worker threads of the library) run normally. Waits the explorer cannot see
- * (condition variables, liburcu grace periods and its futexes, sleeps) are
- * NOT controlled: if the chosen thread does not reach its next point within
- * EXPLORE_OUTSIDE_MS, it is considered to run outside control and another
- * thread is chosen; it rejoins at its next point. Such segments run truly
- * concurrently, so a schedule that went through one replays only
- * approximately.
+ * RCU under exploration is modelled here, not by liburcu: each controlled
+ * thread's outermost read-side section is stamped with a logical clock; a
+ * grace period that began at stamp S completes when no controlled thread is
+ * in a section stamped before S; sm_call_rcu() callbacks run on a controlled
+ * thread ("rcu callbacks", created at the first sm_call_rcu() of a run) once
+ * their grace period completed, at points the explorer chooses.
  *
- * Strategies: random (a seeded PRNG chooses at each point) and exhaustive
- * (depth-first over the choice sequence with a preemption bound: a schedule
- * may switch away from a thread that could continue at most @preempt_bound
- * times; switches at blocking or exit are free).
+ * A blocked thread is runnable again only after the matching wake-up (a
+ * release of its lock, a wake-up of its wait queue, the exit of the thread it
+ * joins, the end of a read-side section). When every live controlled thread
+ * is blocked, the run is a DEADLOCK, reported at once (no timeout): each
+ * thread and what it is blocked on, and the schedule; then abort().
  *
- * A failure -- EXPLORE_ASSERT() in a thread body or check, an abort() (BUG)
- * while exploring, or a deadlock (every registered thread blocked on a lock
- * and no progress for EXPLORE_DEADLOCK_MS) -- prints the strategy, seed, run
- * number and the schedule as
+ * Nothing is decided by the clock: the same schedule (or seed) replays the
+ * identical run. The only timer is a diagnostic: a controlled thread that
+ * holds the token for EXPLORE_STUCK_MS without reaching a point is waiting
+ * on something the explorer does not see (a raw pthread wait, a sleep); that
+ * is reported, naming the thread and its last point, and aborts. A thread
+ * that is not controlled (created before the run, or not through the thread
+ * API) and takes a ranked lock or waits while a run is active is counted in
+ * explore_result.outside and named in the report; the suite keeps it at 0.
+ *
+ * Strategies: random (a seeded PRNG chooses at each choice); PCT
+ * (probabilistic concurrency testing: random thread priorities, the highest
+ * runnable runs, and d - 1 priority change points at random steps; a bug of
+ * depth d is found with probability >= 1/(n k^(d-1)) per run for n threads
+ * and k steps); and bounded DFS (depth-first over the choice sequence with a
+ * preemption bound, and sleep sets: a thread whose next step is independent
+ * of everything run since an equivalent alternative was explored is not
+ * chosen again). Steps are independent when they touch different objects: a
+ * lock step touches its lock, a wait step its wait queue, an RCU step the
+ * grace-period state, and the segment after a release touches nothing new
+ * (shared data outside a lock is reached only at a point: the explorer never
+ * switches between points, so the segment is atomic either way); a start or
+ * a sched_point() step may touch anything.
+ *
+ * A failure -- explore_report_failure(), EXPLORE_ASSERT() in a thread body or
+ * check, an abort() (BUG) while exploring, or a deadlock -- prints the
+ * strategy, seed, run number and the schedule as
  *
  *   EXPLORE_SCHEDULE=1/lock:mmap_lock,0/unlock:mmap_lock,...
  *
- * A deadlock ends with abort() (SIGABRT), an assertion with _exit(1).
- * (The schedule is the thread chosen at each choice between two or more threads, with the
- * point it was parked at). Setting that environment variable makes every
- * explore_run_*() of the test run that one schedule once (forced choices;
- * where a forced thread is not runnable, the default choice is taken and the
+ * (the thread chosen at each choice between two or more threads, with the
+ * point it was parked at; thread ids are 0..nr_threads-1 for the bodies,
+ * nr_threads for the root, then in creation order). explore_opts.replay or
+ * that environment variable runs that one schedule (forced choices; where a
+ * forced thread is not runnable, the default choice is taken and the
  * divergence is reported).
  *
  * The release cost of a point in library code is one relaxed load of
@@ -53,11 +80,12 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-/* Milliseconds without a point before a chosen thread is deemed outside control. */
-#define EXPLORE_OUTSIDE_MS 20
-/* Milliseconds without any progress before a blocked set is reported as a deadlock. */
-#define EXPLORE_DEADLOCK_MS 3000
+/* Diagnostic only: a token held this long without a point is an invisible wait. */
+#define EXPLORE_STUCK_MS 20000
+/* Thread bodies of one test (the run may create more threads, see EXPLORE_MAX_SLOTS). */
 #define EXPLORE_MAX_THREADS 8
+/* Controlled threads of one run: bodies, root, and the threads they start. */
+#define EXPLORE_MAX_SLOTS 32
 
 /* True while an exploration runs (anyone may read it, relaxed). */
 extern _Atomic bool sched_explore_active;
@@ -71,31 +99,64 @@ static inline void sched_point(const char *name)
 		__sched_point(name);
 }
 
-/* True when the calling thread is one of the explorer's registered threads. */
+static inline bool sched_explore_on(void)
+{
+	return __builtin_expect(atomic_load_explicit(&sched_explore_active, memory_order_relaxed),
+				0);
+}
+
+/* True when the calling thread is one of the explorer's controlled threads. */
 bool sched_explore_controlled(void);
 
 /*
- * Hooks for base/lock.c (call only when sched_explore_active).
+ * Hooks for src/base (call only when sched_explore_on()).
  * sched_explore_acquire(): a point, then @trylock(@lock) until it succeeds,
- * yielding while it fails. Returns false (nothing done) if the caller is not
- * a registered thread.
+ * blocking until a release while it fails. Returns false (nothing done) if
+ * the caller is not a controlled thread.
  * sched_explore_release(): @lock was released (by anyone): threads blocked on
- * it may retry; then, if @point and the caller is registered, a point.
+ * it may retry; then, if @point and the caller is controlled, a point.
  */
 bool sched_explore_acquire(void *lock, bool (*trylock)(void *lock), const char *name);
 void sched_explore_release(void *lock, const char *name, bool point);
 
+/* After a failed trylock of @lock: block until its release (false: not controlled). */
+bool sched_explore_wait_release(void *lock, const char *name);
+/* base/wait.c: a controlled thread announces a wait on @obj, then blocks. */
+void sched_explore_prepare_wait(const void *obj, const char *name);
+void sched_explore_wait(void);
+/* Wake every controlled thread waiting on @obj (any caller). */
+void sched_explore_wake(const void *obj);
+
+/* base/thread.c. created(): NULL unless the caller is controlled. */
+struct ethread *sched_explore_thread_created(const char *name);
+void sched_explore_thread_abandon(struct ethread *e);
+void sched_explore_thread_start(struct ethread *e);
+void sched_explore_thread_exit(struct ethread *e);
+void sched_explore_join(struct ethread *e);
+
+/* base/rcu.c, for controlled threads only (sched_explore_controlled()). */
+struct sm_rcu_head;
+void sched_explore_rcu_read_lock(void);
+void sched_explore_rcu_read_unlock(void);
+bool sched_explore_rcu_read_ongoing(void);
+void sched_explore_synchronize_rcu(void);
+void sched_explore_call_rcu(struct sm_rcu_head *head);
+void sched_explore_rcu_barrier(void);
+
 struct explore_test {
 	const char *name;
 	unsigned int nr_threads;
-	/* Per run, on the calling thread, before the threads start (uncontrolled). */
+	/* Per run, on the run's root thread (controlled), before the bodies start. */
 	void (*setup)(void *ctx);
 	/* Body of thread @id, under control. */
 	void (*thread)(unsigned int id, void *ctx);
-	/* Per run, after every thread returned: check the rule (uncontrolled). */
+	/*
+	 * Per run, on the root thread (controlled), after every body returned:
+	 * check the rule, and stop (join) every thread setup() started.
+	 */
 	void (*check)(void *ctx);
 	void *ctx;
-	/* No progress for this long is a deadlock (0: EXPLORE_DEADLOCK_MS). */
+	/* Unused (deadlocks are detected when every thread is blocked); kept for the API. */
 	unsigned int deadlock_ms;
 };
 
@@ -103,8 +164,9 @@ struct explore_result {
 	unsigned long runs;
 	unsigned long choices;	 /* choice points over all runs */
 	unsigned long max_depth; /* longest choice sequence of a run */
-	unsigned long outside;	 /* segments that ran outside control */
+	unsigned long outside;	 /* lock ops/waits by uncontrolled threads during runs */
 	bool complete;		 /* DFS: the bounded space was exhausted */
+	unsigned long pruned;	 /* DFS: runs whose tail the sleep sets proved redundant */
 };
 
 enum explore_strategy {
@@ -123,6 +185,7 @@ struct explore_opts {
 	double timeout_s;   /* stop starting new runs after this long (0: none) */
 	const char *replay; /* non-NULL: run exactly this schedule, once */
 	bool keep_going;    /* false: stop after the first failing run */
+	bool no_reduction;  /* dfs: no sleep sets (every interleaving in the bound) */
 };
 
 #define EXPLORE_MSG_MAX 512

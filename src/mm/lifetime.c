@@ -293,6 +293,11 @@ bool mmap_read_trylock(struct mm_struct *mm)
 	return sm_down_read_trylock(&mm->mmap_lock);
 }
 
+void mmap_lock_wait_released(struct mm_struct *mm)
+{
+	sm_rwsem_wait_released(&mm->mmap_lock);
+}
+
 void mmap_read_unlock(struct mm_struct *mm)
 {
 	sm_up_read(&mm->mmap_lock);

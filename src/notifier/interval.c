@@ -195,7 +195,7 @@ void mn_itree_inv_end(struct mmu_notifier_subscriptions *subscriptions)
 	mn_itree_apply_deferred(subscriptions);
 	sm_mutex_unlock(&subscriptions->lock);
 	/* Pairs with the waits in mmu_interval_read_begin() and _remove(). */
-	pthread_cond_broadcast(&subscriptions->wq);
+	sm_wake_up_all(&subscriptions->wq);
 }
 
 /**
@@ -271,7 +271,7 @@ unsigned long mmu_interval_read_begin(struct mmu_interval_notifier *interval_sub
 	 * ends once the invalidations running now have all ended.
 	 */
 	while (seq == subscriptions->invalidate_seq)
-		sm_cond_wait(&subscriptions->wq, &subscriptions->lock);
+		sm_wait(&subscriptions->wq, &subscriptions->lock);
 	sm_mutex_unlock(&subscriptions->lock);
 	return seq;
 }
@@ -450,9 +450,9 @@ void mmu_interval_notifier_remove(struct mmu_interval_notifier *interval_sub)
 		itree_remove(mn_node(interval_sub), &subscriptions->itree);
 		interval_sub->inserted = false;
 	}
-	/* Pairs with pthread_cond_broadcast() in mn_itree_inv_end(). */
+	/* Pairs with sm_wake_up_all() in mn_itree_inv_end(). */
 	while (seq && subscriptions->invalidate_seq == seq)
-		sm_cond_wait(&subscriptions->wq, &subscriptions->lock);
+		sm_wait(&subscriptions->wq, &subscriptions->lock);
 	sm_mutex_unlock(&subscriptions->lock);
 
 	/* Pairs with the mmgrab in __mmu_interval_notifier_insert(). */

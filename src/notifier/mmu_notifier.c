@@ -143,7 +143,7 @@ static void mn_release_done(struct mmu_notifier_subscriptions *subscriptions,
 	sm_mutex_lock(&subscriptions->lock);
 	atomic_store_explicit(&subscription->release_state, MN_RELEASED, memory_order_release);
 	sm_mutex_unlock(&subscriptions->lock);
-	pthread_cond_broadcast(&subscriptions->wq);
+	sm_wake_up_all(&subscriptions->wq);
 }
 
 /* --- subscriptions container ------------------------------------------ */
@@ -157,7 +157,7 @@ static struct mmu_notifier_subscriptions *mn_subscriptions_alloc(void)
 		return NULL;
 	sm_mutex_init(&subscriptions->lock, "mmu_notifier_subscriptions->lock",
 		      LOCK_RANK_NOTIFIER_SUBS);
-	BUG_ON(pthread_cond_init(&subscriptions->wq, NULL));
+	sm_waitq_init(&subscriptions->wq, "mmu_notifier_subscriptions->wq");
 	itree_init(&subscriptions->itree);
 	/* Even means idle; 2 as in Linux, so that "seq - 1" never wraps. */
 	subscriptions->invalidate_seq = 2;
@@ -166,7 +166,7 @@ static struct mmu_notifier_subscriptions *mn_subscriptions_alloc(void)
 
 static void mn_subscriptions_free(struct mmu_notifier_subscriptions *subscriptions)
 {
-	pthread_cond_destroy(&subscriptions->wq);
+	sm_waitq_destroy(&subscriptions->wq);
 	sm_mutex_destroy(&subscriptions->lock);
 	kfree_sized(subscriptions, sizeof(*subscriptions));
 }
@@ -325,7 +325,7 @@ void mmu_notifier_unregister(struct mmu_notifier *subscription, struct mm_struct
 	sm_mutex_lock(&subscriptions->lock);
 	/* Exit claimed ->release: return only once it has run. */
 	while (atomic_load(&subscription->release_state) != MN_RELEASED)
-		sm_cond_wait(&subscriptions->wq, &subscriptions->lock);
+		sm_wait(&subscriptions->wq, &subscriptions->lock);
 	mn_unhook(subscriptions, subscription);
 	sm_mutex_unlock(&subscriptions->lock);
 
@@ -511,7 +511,7 @@ again:
 		WARN_ON(state != MN_CLAIMED_UNREG);
 		if (state == MN_LIVE)
 			continue;
-		sm_cond_wait(&subscriptions->wq, &subscriptions->lock);
+		sm_wait(&subscriptions->wq, &subscriptions->lock);
 		goto again;
 	}
 	while (subscriptions->list)

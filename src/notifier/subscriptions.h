@@ -7,12 +7,12 @@
 #ifndef SECMMU_NOTIFIER_SUBSCRIPTIONS_H
 #define SECMMU_NOTIFIER_SUBSCRIPTIONS_H
 
-#include <pthread.h>
 #include <stdbool.h>
 
 #include "base/itree.h"
 #include "base/lock.h"
 #include "base/rcu.h"
+#include "base/wait.h"
 #include "mm/mm_types.h"
 #include "secmmu/mmu_notifier.h"
 
@@ -46,7 +46,7 @@ struct mmu_notifier_subscriptions {
 	unsigned long invalidate_seq;
 	unsigned long active_invalidate_ranges;
 	struct mmu_interval_notifier *deferred_list;
-	pthread_cond_t wq;
+	struct sm_waitq wq;
 };
 
 /*

@@ -36,12 +36,12 @@
  *                                   waits for it
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/lock.h"
+#include "base/wait.h"
 #include "secmmu/err.h"
 #include "secmmu/gru.h"
 #include "secmmu/mmu_notifier.h"
@@ -61,7 +61,7 @@ struct gru {
 	struct mmu_notifier mn;
 	unsigned int flags;
 	struct sm_mutex lock;
-	pthread_cond_t range_done;
+	struct sm_waitq range_done;
 	unsigned long seq;	  /* bumped by every _start; under lock */
 	unsigned int in_progress; /* _start seen, _end not yet; under lock */
 	bool released;		  /* ->release ran: the mm is gone */
@@ -147,7 +147,7 @@ static void gru_invalidate_range_end(struct mmu_notifier *mn,
 	sm_mutex_lock(&g->lock);
 	BUG_ON(g->in_progress == 0);
 	if (--g->in_progress == 0)
-		pthread_cond_broadcast(&g->range_done); /* Pairs with the wait in gru_fault(). */
+		sm_wake_up_all(&g->range_done); /* Pairs with the wait in gru_fault(). */
 	sm_mutex_unlock(&g->lock);
 }
 
@@ -226,7 +226,7 @@ static int gru_fault(struct gru *g, unsigned long addr, bool write)
 
 		sm_mutex_lock(&g->lock);
 		while (g->in_progress)
-			sm_cond_wait(&g->range_done, &g->lock);
+			sm_wait(&g->range_done, &g->lock);
 		seq = g->seq;
 		sm_mutex_unlock(&g->lock);
 
@@ -330,7 +330,7 @@ struct gru *gru_create(struct mm_struct *mm, unsigned int flags)
 		return ERR_PTR(-ENOMEM);
 	g->flags = flags;
 	sm_mutex_init(&g->lock, "gru->lock", LOCK_RANK_DRIVER_MMU);
-	pthread_cond_init(&g->range_done, NULL);
+	sm_waitq_init(&g->range_done, "gru->range_done");
 	g->mn.ops = &gru_mmuops;
 	ret = mmu_notifier_register(&g->mn, mm); /* takes mm_count */
 	if (ret)
@@ -338,7 +338,7 @@ struct gru *gru_create(struct mm_struct *mm, unsigned int flags)
 	return g;
 
 err_free:
-	pthread_cond_destroy(&g->range_done);
+	sm_waitq_destroy(&g->range_done);
 	sm_mutex_destroy(&g->lock);
 	free(g);
 	return ERR_PTR(ret);
@@ -349,7 +349,7 @@ void gru_destroy(struct gru *g)
 	/* Runs ->release if exit did not, waits for callbacks, drops mm_count. */
 	mmu_notifier_unregister(&g->mn, g->mn.mm);
 	BUG_ON(g->in_progress);
-	pthread_cond_destroy(&g->range_done);
+	sm_waitq_destroy(&g->range_done);
 	sm_mutex_destroy(&g->lock);
 	free(g);
 }

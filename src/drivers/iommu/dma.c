@@ -32,48 +32,46 @@ static void *iommu_wq_thread(void *arg)
 {
 	struct iommu_wq *wq = arg;
 
-	trace_thread_name("%s", wq->name);
-	pthread_mutex_lock(&wq->lock);
+	sm_mutex_lock(&wq->lock);
 	for (;;) {
 		struct iommu_work *work;
 
-		while (!wq->head && !wq->stopping)
-			pthread_cond_wait(&wq->cond, &wq->lock);
+		sm_wait_event(&wq->cond, &wq->lock, wq->head || wq->stopping);
 		work = wq->head;
 		if (!work)
 			break; /* stopping, and nothing left to do */
 		wq->head = work->next;
 		if (!wq->head)
 			wq->tail = &wq->head;
-		pthread_mutex_unlock(&wq->lock);
+		sm_mutex_unlock(&wq->lock);
 		work->fn(work);
-		pthread_mutex_lock(&wq->lock);
+		sm_mutex_lock(&wq->lock);
 		/* @work lives on the submitter's stack: not to be touched once done. */
 		work->done = true;
-		pthread_cond_broadcast(&wq->cond);
+		sm_wake_up_all(&wq->cond); /* Pairs with the wait in iommu_wq_run(). */
 	}
-	pthread_mutex_unlock(&wq->lock);
+	sm_mutex_unlock(&wq->lock);
 	return NULL;
 }
 
 /**
- * iommu_wq_start() - start a work queue thread
- * Return: 0 or a negative errno from pthread_create().
+ * iommu_wq_start() - start a work queue thread named @name
+ * Return: 0 or the negative errno of sm_thread_create().
  */
 int iommu_wq_start(struct iommu_wq *wq, const char *name)
 {
 	int ret;
 
 	wq->name = name;
-	pthread_mutex_init(&wq->lock, NULL);
-	pthread_cond_init(&wq->cond, NULL);
+	sm_mutex_init(&wq->lock, "iommu_wq->lock", LOCK_RANK_WORKQ);
+	sm_waitq_init(&wq->cond, "iommu_wq->cond");
 	wq->head = NULL;
 	wq->tail = &wq->head;
 	wq->stopping = false;
-	ret = -pthread_create(&wq->thread, NULL, iommu_wq_thread, wq);
+	ret = sm_thread_create(&wq->thread, iommu_wq_thread, wq, "%s", name);
 	if (ret) {
-		pthread_cond_destroy(&wq->cond);
-		pthread_mutex_destroy(&wq->lock);
+		sm_waitq_destroy(&wq->cond);
+		sm_mutex_destroy(&wq->lock);
 		return ret;
 	}
 	wq->started = true;
@@ -90,17 +88,16 @@ int iommu_wq_run(struct iommu_wq *wq, struct iommu_work *work)
 {
 	work->done = false;
 	work->next = NULL;
-	pthread_mutex_lock(&wq->lock);
+	sm_mutex_lock(&wq->lock);
 	if (wq->stopping) {
-		pthread_mutex_unlock(&wq->lock);
+		sm_mutex_unlock(&wq->lock);
 		return -ENODEV;
 	}
 	*wq->tail = work;
 	wq->tail = &work->next;
-	pthread_cond_broadcast(&wq->cond);
-	while (!work->done)
-		pthread_cond_wait(&wq->cond, &wq->lock);
-	pthread_mutex_unlock(&wq->lock);
+	sm_wake_up_all(&wq->cond); /* Pairs with the wait in iommu_wq_thread(). */
+	sm_wait_event(&wq->cond, &wq->lock, work->done);
+	sm_mutex_unlock(&wq->lock);
 	return 0;
 }
 
@@ -112,13 +109,13 @@ void iommu_wq_stop(struct iommu_wq *wq)
 {
 	if (!wq->started)
 		return;
-	pthread_mutex_lock(&wq->lock);
+	sm_mutex_lock(&wq->lock);
 	wq->stopping = true;
-	pthread_cond_broadcast(&wq->cond);
-	pthread_mutex_unlock(&wq->lock);
-	pthread_join(wq->thread, NULL);
-	pthread_cond_destroy(&wq->cond);
-	pthread_mutex_destroy(&wq->lock);
+	sm_wake_up_all(&wq->cond);
+	sm_mutex_unlock(&wq->lock);
+	sm_thread_join(&wq->thread);
+	sm_waitq_destroy(&wq->cond);
+	sm_mutex_destroy(&wq->lock);
 	wq->started = false;
 }
 

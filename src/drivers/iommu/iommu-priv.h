@@ -20,13 +20,14 @@
 #ifndef SECMMU_DRIVERS_IOMMU_PRIV_H
 #define SECMMU_DRIVERS_IOMMU_PRIV_H
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "base/debug.h"
 #include "base/lock.h"
+#include "base/thread.h"
+#include "base/wait.h"
 #include "secmmu/iommu.h"
 #include "secmmu/mmu_notifier.h"
 
@@ -40,9 +41,9 @@ struct iommu_work {
 
 struct iommu_wq {
 	const char *name;
-	pthread_t thread;
-	pthread_mutex_t lock; /* plain mutex: a leaf, never held across fn */
-	pthread_cond_t cond;
+	struct sm_thread thread;
+	struct sm_mutex lock; /* LOCK_RANK_WORKQ: the queue; never held across fn */
+	struct sm_waitq cond; /* queued work, a finished work, stopping */
 	struct iommu_work *head, **tail;
 	bool stopping;
 	bool started;

@@ -36,12 +36,13 @@
 #ifndef SECMMU_DRIVERS_KVM_INTERNAL_H
 #define SECMMU_DRIVERS_KVM_INTERNAL_H
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "base/lock.h"
+#include "base/thread.h"
+#include "base/wait.h"
 #include "secmmu/kvm.h"
 #include "secmmu/mmu_notifier.h"
 
@@ -86,7 +87,7 @@ struct kvm {
 	struct sm_mutex shadow_lock;
 	struct kvm_shadow_page *shadow[KVM_SHADOW_BUCKETS];
 
-	pthread_mutex_t vcpus_lock; /* the vCPU array; a plain leaf mutex */
+	struct sm_mutex vcpus_lock; /* LOCK_RANK_LEAF: the vCPU array */
 	struct kvm_vcpu *vcpus[KVM_MAX_VCPUS];
 	int nr_vcpus;
 

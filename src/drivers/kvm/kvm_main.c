@@ -6,7 +6,6 @@
  * MMU itself is in mmu.c; locking in kvm_internal.h.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,9 +36,9 @@ struct vcpu_request {
 
 struct kvm_vcpu {
 	struct kvm *kvm;
-	pthread_t thread;
-	pthread_mutex_t qlock;
-	pthread_cond_t qcond;
+	struct sm_thread thread;
+	struct sm_mutex qlock; /* LOCK_RANK_WORKQ: @queue, @qtail, requests' done */
+	struct sm_waitq qcond; /* a request queued or done */
 	struct vcpu_request *queue, **qtail;
 };
 
@@ -291,27 +290,25 @@ static void *vcpu_thread(void *arg)
 {
 	struct kvm_vcpu *vcpu = arg;
 
-	trace_thread_name("vcpu (vm %p)", (void *)vcpu->kvm);
 	for (;;) {
 		struct vcpu_request *req;
 		enum vcpu_op op;
 
-		pthread_mutex_lock(&vcpu->qlock);
-		while (!vcpu->queue)
-			pthread_cond_wait(&vcpu->qcond, &vcpu->qlock);
+		sm_mutex_lock(&vcpu->qlock);
+		sm_wait_event(&vcpu->qcond, &vcpu->qlock, vcpu->queue);
 		req = vcpu->queue;
 		vcpu->queue = req->next;
 		if (!vcpu->queue)
 			vcpu->qtail = &vcpu->queue;
-		pthread_mutex_unlock(&vcpu->qlock);
+		sm_mutex_unlock(&vcpu->qlock);
 
 		op = req->op;
 		req->ret = vcpu_execute(vcpu->kvm, req);
 		/* @req lives on the submitter's stack: not to be touched once done. */
-		pthread_mutex_lock(&vcpu->qlock);
+		sm_mutex_lock(&vcpu->qlock);
 		req->done = true;
-		pthread_cond_broadcast(&vcpu->qcond);
-		pthread_mutex_unlock(&vcpu->qlock);
+		sm_wake_up_all(&vcpu->qcond); /* Pairs with the wait in vcpu_submit(). */
+		sm_mutex_unlock(&vcpu->qlock);
 		if (op == VCPU_STOP)
 			return NULL;
 	}
@@ -319,13 +316,12 @@ static void *vcpu_thread(void *arg)
 
 static int vcpu_submit(struct kvm_vcpu *vcpu, struct vcpu_request *req)
 {
-	pthread_mutex_lock(&vcpu->qlock);
+	sm_mutex_lock(&vcpu->qlock);
 	*vcpu->qtail = req;
 	vcpu->qtail = &req->next;
-	pthread_cond_broadcast(&vcpu->qcond);
-	while (!req->done)
-		pthread_cond_wait(&vcpu->qcond, &vcpu->qlock);
-	pthread_mutex_unlock(&vcpu->qlock);
+	sm_wake_up_all(&vcpu->qcond); /* Pairs with the wait in vcpu_thread(). */
+	sm_wait_event(&vcpu->qcond, &vcpu->qlock, req->done);
+	sm_mutex_unlock(&vcpu->qlock);
 	return req->ret;
 }
 
@@ -360,24 +356,24 @@ struct kvm_vcpu *kvm_create_vcpu(struct kvm *kvm)
 		return ERR_PTR(-ENOMEM);
 	vcpu->kvm = kvm;
 	vcpu->qtail = &vcpu->queue;
-	pthread_mutex_init(&vcpu->qlock, NULL);
-	pthread_cond_init(&vcpu->qcond, NULL);
-	pthread_mutex_lock(&kvm->vcpus_lock);
+	sm_mutex_init(&vcpu->qlock, "vcpu->qlock", LOCK_RANK_WORKQ);
+	sm_waitq_init(&vcpu->qcond, "vcpu->qcond");
+	sm_mutex_lock(&kvm->vcpus_lock);
 	if (kvm->nr_vcpus == KVM_MAX_VCPUS) {
 		ret = -ENOSPC;
 		goto err_unlock;
 	}
-	ret = -pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+	ret = sm_thread_create(&vcpu->thread, vcpu_thread, vcpu, "vcpu %d", kvm->nr_vcpus);
 	if (ret)
 		goto err_unlock;
 	kvm->vcpus[kvm->nr_vcpus++] = vcpu;
-	pthread_mutex_unlock(&kvm->vcpus_lock);
+	sm_mutex_unlock(&kvm->vcpus_lock);
 	return vcpu;
 
 err_unlock:
-	pthread_mutex_unlock(&kvm->vcpus_lock);
-	pthread_cond_destroy(&vcpu->qcond);
-	pthread_mutex_destroy(&vcpu->qlock);
+	sm_mutex_unlock(&kvm->vcpus_lock);
+	sm_waitq_destroy(&vcpu->qcond);
+	sm_mutex_destroy(&vcpu->qlock);
 	free(vcpu);
 	return ERR_PTR(ret);
 }
@@ -387,9 +383,9 @@ static void kvm_destroy_vcpu(struct kvm_vcpu *vcpu)
 	struct vcpu_request req = {.op = VCPU_STOP};
 
 	vcpu_submit(vcpu, &req);
-	pthread_join(vcpu->thread, NULL);
-	pthread_cond_destroy(&vcpu->qcond);
-	pthread_mutex_destroy(&vcpu->qlock);
+	sm_thread_join(&vcpu->thread);
+	sm_waitq_destroy(&vcpu->qcond);
+	sm_mutex_destroy(&vcpu->qlock);
 	free(vcpu);
 }
 
@@ -411,14 +407,14 @@ struct kvm *kvm_create_vm(struct mm_struct *mm, unsigned int flags)
 	mmgrab(mm); /* kvm->mm = current->mm; mmgrab(kvm->mm) */
 	sm_mutex_init(&kvm->workload_lock, "kvm->workload_lock", LOCK_RANK_DRIVER);
 	sm_mutex_init(&kvm->shadow_lock, "kvm->shadow_lock", LOCK_RANK_LEAF);
-	pthread_mutex_init(&kvm->vcpus_lock, NULL);
+	sm_mutex_init(&kvm->vcpus_lock, "kvm->vcpus_lock", LOCK_RANK_LEAF);
 	ret = kvm_mmu_init(kvm); /* registers the notifier: the seed 004 hunk */
 	if (ret)
 		goto err_free;
 	return kvm;
 
 err_free:
-	pthread_mutex_destroy(&kvm->vcpus_lock);
+	sm_mutex_destroy(&kvm->vcpus_lock);
 	sm_mutex_destroy(&kvm->shadow_lock);
 	sm_mutex_destroy(&kvm->workload_lock);
 	mmdrop(mm); /* Pairs with mmgrab() above. */
@@ -437,7 +433,7 @@ void kvm_destroy_vm(struct kvm *kvm)
 	sm_mutex_lock(&kvm->shadow_lock);
 	shadow_forget_locked(kvm, 0, ~0UL);
 	sm_mutex_unlock(&kvm->shadow_lock);
-	pthread_mutex_destroy(&kvm->vcpus_lock);
+	sm_mutex_destroy(&kvm->vcpus_lock);
 	sm_mutex_destroy(&kvm->shadow_lock);
 	sm_mutex_destroy(&kvm->workload_lock);
 	free(kvm);

@@ -17,12 +17,13 @@
  *                                    which comes after it) waits for it
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/lock.h"
+#include "base/thread.h"
+#include "base/wait.h"
 #include "secmmu/err.h"
 #include "secmmu/hmm.h"
 #include "secmmu/mirror.h"
@@ -67,9 +68,9 @@ struct mirror {
 	_Atomic unsigned long nr_invalidations;
 	_Atomic unsigned long nr_stale;
 
-	pthread_t engine;
-	pthread_mutex_t qlock;
-	pthread_cond_t qcond;
+	struct sm_thread engine;
+	struct sm_mutex qlock; /* LOCK_RANK_WORKQ: @queue, @qtail */
+	struct sm_waitq qcond; /* a request queued or done */
 	struct dma_request *queue, **qtail;
 	_Atomic unsigned int pending; /* queued requests: a hint for spinning */
 };
@@ -347,22 +348,21 @@ static void *mirror_engine(void *arg)
 {
 	struct mirror *m = arg;
 
-	trace_thread_name("mirror dma (mm %lu)", mm_id(m->notifier.mm));
 	for (;;) {
 		struct dma_request *req;
 		enum dma_op op;
 
-		for (int spin = 0; spin < MIRROR_SPIN && !atomic_load(&m->pending); spin++)
+		for (int spin = 0; sm_may_spin() && spin < MIRROR_SPIN && !atomic_load(&m->pending);
+		     spin++)
 			cpu_relax();
-		pthread_mutex_lock(&m->qlock);
-		while (!m->queue)
-			pthread_cond_wait(&m->qcond, &m->qlock);
+		sm_mutex_lock(&m->qlock);
+		sm_wait_event(&m->qcond, &m->qlock, m->queue);
 		req = m->queue;
 		m->queue = req->next;
 		if (!m->queue)
 			m->qtail = &m->queue;
 		atomic_fetch_sub(&m->pending, 1);
-		pthread_mutex_unlock(&m->qlock);
+		sm_mutex_unlock(&m->qlock);
 
 		op = req->op;
 		if (op == DMA_STOP)
@@ -370,10 +370,10 @@ static void *mirror_engine(void *arg)
 		else
 			req->ret = mirror_dma(m, req->addr, req->buf, req->len, op == DMA_WRITE);
 		/* @req lives on the submitter's stack: not to be touched once done. */
-		pthread_mutex_lock(&m->qlock);
+		sm_mutex_lock(&m->qlock);
 		atomic_store_explicit(&req->done, true, memory_order_release);
-		pthread_cond_broadcast(&m->qcond);
-		pthread_mutex_unlock(&m->qlock);
+		sm_wake_up_all(&m->qcond); /* Pairs with the wait in mirror_submit(). */
+		sm_mutex_unlock(&m->qlock);
 		if (op == DMA_STOP)
 			return NULL;
 	}
@@ -384,22 +384,21 @@ static int mirror_submit(struct mirror *m, enum dma_op op, unsigned long addr, v
 {
 	struct dma_request req = {.op = op, .addr = addr, .buf = buf, .len = len};
 
-	pthread_mutex_lock(&m->qlock);
+	sm_mutex_lock(&m->qlock);
 	*m->qtail = &req;
 	m->qtail = &req.next;
 	atomic_fetch_add(&m->pending, 1);
-	pthread_cond_broadcast(&m->qcond);
-	pthread_mutex_unlock(&m->qlock);
+	sm_wake_up_all(&m->qcond); /* Pairs with the wait in mirror_engine(). */
+	sm_mutex_unlock(&m->qlock);
 	/* Pairs with the release store of done by the engine: req.ret is visible. */
-	for (int spin = 0; spin < MIRROR_SPIN; spin++) {
+	for (int spin = 0; sm_may_spin() && spin < MIRROR_SPIN; spin++) {
 		if (atomic_load_explicit(&req.done, memory_order_acquire))
 			return req.ret;
 		cpu_relax();
 	}
-	pthread_mutex_lock(&m->qlock);
-	while (!atomic_load(&req.done))
-		pthread_cond_wait(&m->qcond, &m->qlock);
-	pthread_mutex_unlock(&m->qlock);
+	sm_mutex_lock(&m->qlock);
+	sm_wait_event(&m->qcond, &m->qlock, atomic_load(&req.done));
+	sm_mutex_unlock(&m->qlock);
 	return req.ret;
 }
 
@@ -425,8 +424,8 @@ struct mirror *mirror_create(struct mm_struct *mm, unsigned int flags)
 		return ERR_PTR(-ENOMEM);
 	m->flags = flags;
 	sm_mutex_init(&m->lock, "mirror->lock", LOCK_RANK_DRIVER_MMU);
-	pthread_mutex_init(&m->qlock, NULL);
-	pthread_cond_init(&m->qcond, NULL);
+	sm_mutex_init(&m->qlock, "mirror->qlock", LOCK_RANK_WORKQ);
+	sm_waitq_init(&m->qcond, "mirror->qcond");
 	m->qtail = &m->queue;
 	ret = mmu_interval_notifier_insert(&m->notifier, mm, MMAP_MIN_ADDR,
 					   TASK_SIZE - MMAP_MIN_ADDR, &mirror_notifier_ops);
@@ -436,7 +435,7 @@ struct mirror *mirror_create(struct mm_struct *mm, unsigned int flags)
 	ret = mmu_notifier_register(&m->aging, mm);
 	if (ret)
 		goto err_remove;
-	ret = -pthread_create(&m->engine, NULL, mirror_engine, m);
+	ret = sm_thread_create(&m->engine, mirror_engine, m, "mirror dma (mm %lu)", mm_id(mm));
 	if (ret)
 		goto err_unregister;
 	return m;
@@ -446,8 +445,8 @@ err_unregister:
 err_remove:
 	mmu_interval_notifier_remove(&m->notifier);
 err_free:
-	pthread_cond_destroy(&m->qcond);
-	pthread_mutex_destroy(&m->qlock);
+	sm_waitq_destroy(&m->qcond);
+	sm_mutex_destroy(&m->qlock);
 	sm_mutex_destroy(&m->lock);
 	free(m);
 	return ERR_PTR(ret);
@@ -456,15 +455,15 @@ err_free:
 void mirror_destroy(struct mirror *m)
 {
 	mirror_submit(m, DMA_STOP, 0, NULL, 0);
-	pthread_join(m->engine, NULL);
+	sm_thread_join(&m->engine);
 	mmu_notifier_unregister(&m->aging, m->notifier.mm);
 	/* Waits for a running invalidate callback; none comes after it. */
 	mmu_interval_notifier_remove(&m->notifier);
 	sm_mutex_lock(&m->lock);
 	table_zap(m, 0, ~0UL);
 	sm_mutex_unlock(&m->lock);
-	pthread_cond_destroy(&m->qcond);
-	pthread_mutex_destroy(&m->qlock);
+	sm_waitq_destroy(&m->qcond);
+	sm_mutex_destroy(&m->qlock);
 	sm_mutex_destroy(&m->lock);
 	free(m);
 }

@@ -73,7 +73,6 @@
  * install sees the new sequence and is retried, or the zap removes it.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -81,6 +80,8 @@
 #include <unistd.h>
 
 #include "base/lock.h"
+#include "base/thread.h"
+#include "base/wait.h"
 #include "secmmu/err.h"
 #include "secmmu/file.h"
 #include "secmmu/gup.h"
@@ -115,14 +116,14 @@ struct xpmem_segment {
 	_Atomic long refs;
 
 	struct sm_mutex lock;
-	pthread_cond_t changed; /* zap_refs or faulting dropped */
+	struct sm_waitq changed; /* zap_refs or faulting dropped */
 	struct xpmem_att *atts;
 	unsigned int faulting;
 	bool removed;
 
-	pthread_t node;
-	pthread_mutex_t qlock;
-	pthread_cond_t qcond;
+	struct sm_thread node;
+	struct sm_mutex qlock; /* LOCK_RANK_WORKQ: @queue, @qtail, @pending_mmputs */
+	struct sm_waitq qcond; /* a message or mmput queued, one acknowledged */
 	struct xpmem_msg *queue, **qtail;
 	unsigned int pending_mmputs; /* under qlock */
 	_Atomic unsigned int ack_delay_us;
@@ -137,9 +138,9 @@ static void seg_put(struct xpmem_segment *seg)
 	if (atomic_fetch_sub(&seg->refs, 1) != 1)
 		return;
 	BUG_ON(seg->atts);
-	pthread_cond_destroy(&seg->qcond);
-	pthread_mutex_destroy(&seg->qlock);
-	pthread_cond_destroy(&seg->changed);
+	sm_waitq_destroy(&seg->qcond);
+	sm_mutex_destroy(&seg->qlock);
+	sm_waitq_destroy(&seg->changed);
 	sm_mutex_destroy(&seg->lock);
 	free(seg);
 }
@@ -186,7 +187,7 @@ static void xpmem_zap(struct xpmem_segment *seg, unsigned long start, unsigned l
 	sm_mutex_lock(&seg->lock);
 	for (unsigned int i = 0; i < n; i++)
 		if (--list[i]->zap_refs == 0)
-			pthread_cond_broadcast(&seg->changed);
+			sm_wake_up_all(&seg->changed);
 	sm_mutex_unlock(&seg->lock);
 	free(list);
 }
@@ -195,13 +196,12 @@ static void xpmem_zap(struct xpmem_segment *seg, unsigned long start, unsigned l
 static void node_send(struct xpmem_segment *seg, struct xpmem_msg *msg)
 {
 	atomic_fetch_add(&seg->messages, 1);
-	pthread_mutex_lock(&seg->qlock);
+	sm_mutex_lock(&seg->qlock);
 	*seg->qtail = msg;
 	seg->qtail = &msg->next;
-	pthread_cond_broadcast(&seg->qcond);
-	while (!msg->done)
-		pthread_cond_wait(&seg->qcond, &seg->qlock);
-	pthread_mutex_unlock(&seg->qlock);
+	sm_wake_up_all(&seg->qcond); /* Pairs with the wait in xpmem_node(). */
+	sm_wait_event(&seg->qcond, &seg->qlock, msg->done);
+	sm_mutex_unlock(&seg->qlock);
 }
 
 /* The node thread: deferred mmput()s, then zap messages, in order. */
@@ -209,29 +209,27 @@ static void *xpmem_node(void *arg)
 {
 	struct xpmem_segment *seg = arg;
 
-	trace_thread_name("xpmem node (segment at 0x%lx)", seg->addr);
 	for (;;) {
 		struct xpmem_msg *msg;
 		unsigned int delay;
 		bool stop;
 
-		pthread_mutex_lock(&seg->qlock);
-		while (!seg->queue && !seg->pending_mmputs)
-			pthread_cond_wait(&seg->qcond, &seg->qlock);
+		sm_mutex_lock(&seg->qlock);
+		sm_wait_event(&seg->qcond, &seg->qlock, seg->queue || seg->pending_mmputs);
 		if (seg->pending_mmputs) {
 			seg->pending_mmputs--;
-			pthread_mutex_unlock(&seg->qlock);
+			sm_mutex_unlock(&seg->qlock);
 			mmput(seg->mm); /* Pairs with mmget_not_zero() in xpmem_fault(). */
-			pthread_mutex_lock(&seg->qlock);
-			pthread_cond_broadcast(&seg->qcond);
-			pthread_mutex_unlock(&seg->qlock);
+			sm_mutex_lock(&seg->qlock);
+			sm_wake_up_all(&seg->qcond); /* Pairs with xpmem_mmput_flush(). */
+			sm_mutex_unlock(&seg->qlock);
 			continue;
 		}
 		msg = seg->queue;
 		seg->queue = msg->next;
 		if (!seg->queue)
 			seg->qtail = &seg->queue;
-		pthread_mutex_unlock(&seg->qlock);
+		sm_mutex_unlock(&seg->qlock);
 
 		stop = msg->stop;
 		if (!stop)
@@ -242,10 +240,10 @@ static void *xpmem_node(void *arg)
 		if (!stop)
 			atomic_fetch_add(&seg->acks, 1);
 		/* @msg lives on the sender's stack: not to be touched once done. */
-		pthread_mutex_lock(&seg->qlock);
+		sm_mutex_lock(&seg->qlock);
 		msg->done = true;
-		pthread_cond_broadcast(&seg->qcond);
-		pthread_mutex_unlock(&seg->qlock);
+		sm_wake_up_all(&seg->qcond); /* Pairs with the wait in node_send(). */
+		sm_mutex_unlock(&seg->qlock);
 		if (stop)
 			return NULL;
 	}
@@ -278,7 +276,7 @@ static bool xpmem_invalidate(struct mmu_interval_notifier *sub,
 	sm_mutex_unlock(&seg->lock);
 	if (!need)
 		return true;
-	if (pthread_equal(pthread_self(), seg->node)) {
+	if (sm_thread_is_current(&seg->node)) {
 		/* Our own deferred mmput() is tearing the exporter down. */
 		atomic_fetch_add(&seg->messages, 1);
 		xpmem_zap(seg, msg.start, msg.end);
@@ -296,19 +294,18 @@ static const struct mmu_interval_notifier_ops xpmem_notifier_ops = {
 /* Hand an exporter mm_users reference to the node thread (mmput_async). */
 static void xpmem_mmput_async(struct xpmem_segment *seg)
 {
-	pthread_mutex_lock(&seg->qlock);
+	sm_mutex_lock(&seg->qlock);
 	seg->pending_mmputs++;
-	pthread_cond_broadcast(&seg->qcond);
-	pthread_mutex_unlock(&seg->qlock);
+	sm_wake_up_all(&seg->qcond); /* Pairs with the wait in xpmem_node(). */
+	sm_mutex_unlock(&seg->qlock);
 }
 
 /* Wait until every deferred mmput() has run, so exits are seen in order. */
 static void xpmem_mmput_flush(struct xpmem_segment *seg)
 {
-	pthread_mutex_lock(&seg->qlock);
-	while (seg->pending_mmputs)
-		pthread_cond_wait(&seg->qcond, &seg->qlock);
-	pthread_mutex_unlock(&seg->qlock);
+	sm_mutex_lock(&seg->qlock);
+	sm_wait_event(&seg->qcond, &seg->qlock, !seg->pending_mmputs);
+	sm_mutex_unlock(&seg->qlock);
 }
 
 /*
@@ -344,8 +341,9 @@ static int xpmem_fault(struct vm_fault *vmf)
 		struct page *page;
 		long n;
 
+		/* Not mmap_read_lock(): the importer's is held, same rank. */
 		while (!mmap_read_trylock(seg->mm))
-			sched_yield();
+			mmap_lock_wait_released(seg->mm);
 		n = get_user_pages_remote(seg->mm, eaddr, 1, write ? FOLL_WRITE : 0, &page);
 		mmap_read_unlock(seg->mm);
 		if (n <= 0) {
@@ -379,7 +377,7 @@ static int xpmem_fault(struct vm_fault *vmf)
 out:
 	sm_mutex_lock(&seg->lock);
 	if (--seg->faulting == 0)
-		pthread_cond_broadcast(&seg->changed);
+		sm_wake_up_all(&seg->changed);
 	sm_mutex_unlock(&seg->lock);
 	return ret == -EAGAIN ? -EFAULT : ret;
 }
@@ -418,7 +416,7 @@ static void xpmem_vm_close(struct vm_area_struct *vma)
 	sm_mutex_lock(&seg->lock);
 	att->closing = true;
 	while (att->zap_refs)
-		sm_cond_wait(&seg->changed, &seg->lock); /* Pairs with xpmem_zap(). */
+		sm_wait(&seg->changed, &seg->lock); /* Pairs with xpmem_zap(). */
 	for (pp = &seg->atts; *pp != att; pp = &(*pp)->next)
 		;
 	*pp = att->next;
@@ -481,15 +479,15 @@ struct xpmem_segment *xpmem_make(struct mm_struct *mm, unsigned long addr, unsig
 	seg->flags = flags;
 	atomic_init(&seg->refs, 2); /* the maker and the file */
 	sm_mutex_init(&seg->lock, "xpmem seg->lock", LOCK_RANK_DRIVER_MMU);
-	pthread_cond_init(&seg->changed, NULL);
-	pthread_mutex_init(&seg->qlock, NULL);
-	pthread_cond_init(&seg->qcond, NULL);
+	sm_waitq_init(&seg->changed, "xpmem seg->changed");
+	sm_mutex_init(&seg->qlock, "xpmem seg->qlock", LOCK_RANK_WORKQ);
+	sm_waitq_init(&seg->qcond, "xpmem seg->qcond");
 	seg->qtail = &seg->queue;
 	ret = -ENOMEM;
 	seg->file = file_alloc(&xpmem_fops, seg);
 	if (!seg->file)
 		goto err_free;
-	ret = -pthread_create(&seg->node, NULL, xpmem_node, seg);
+	ret = sm_thread_create(&seg->node, xpmem_node, seg, "xpmem node (segment at 0x%lx)", addr);
 	if (ret)
 		goto err_file;
 	ret = mmu_interval_notifier_insert(&seg->notifier, mm, addr, len, &xpmem_notifier_ops);
@@ -501,7 +499,7 @@ err_stop : {
 	struct xpmem_msg stop = {.stop = true};
 
 	node_send(seg, &stop);
-	pthread_join(seg->node, NULL);
+	sm_thread_join(&seg->node);
 }
 err_file:
 	fput(seg->file); /* drops the file's segment reference */
@@ -544,14 +542,14 @@ void xpmem_remove(struct xpmem_segment *seg)
 	sm_mutex_lock(&seg->lock);
 	seg->removed = true; /* faults from now on: -EFAULT */
 	while (seg->faulting)
-		sm_cond_wait(&seg->changed, &seg->lock);
+		sm_wait(&seg->changed, &seg->lock);
 	sm_mutex_unlock(&seg->lock);
 	/* Waits for a running invalidate callback; none comes after it. Drops mm_count. */
 	mmu_interval_notifier_remove(&seg->notifier);
 	/* Tear the attachments down: no importer PTE survives the segment. */
 	node_send(seg, &all);
 	node_send(seg, &stop); /* the node drains deferred mmput()s first */
-	pthread_join(seg->node, NULL);
+	sm_thread_join(&seg->node);
 	fput(seg->file); /* attachment VMAs keep their own references */
 	seg_put(seg);	 /* Pairs with the maker's reference. */
 }
