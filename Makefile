@@ -262,6 +262,16 @@ print-vars:
 
 -include $(ALL_OBJS:.o=.d)
 
+# ---- the differential test against the running kernel (tests/diff) ----
+#   make difftest [DIFF_SEEDS=5000] [DIFF_N=100] [DIFF_JOBS=4] [DIFF_MIXES='basic remap ...']
+# make check runs the short mode (8 seeds of each mix).
+DIFF_SEEDS ?= 5000
+DIFF_N ?= 100
+DIFF_JOBS ?= 4
+.PHONY: difftest
+difftest: all
+	DIFF_JOBS=$(DIFF_JOBS) bash tests/diff/run.sh $(BUILD_DIR) $(DIFF_SEEDS) $(DIFF_N)
+
 # ---- torture and fuzzing (tests/torture, tests/fuzz; see docs/testing.md) ----
 #   make torture [TORTURE_S=600] [TORTURE_ARGS='--seed S --threads T']
 #   make fuzz [FUZZ_S=60]        clang + libFuzzer + ASan/UBSan, into build/fuzz/

@@ -344,6 +344,44 @@ struct mm_stats {
 
 void mm_get_stats(struct mm_struct *mm, struct mm_stats *st);
 
+/* --- introspection: /proc/PID/maps and /proc/PID/pagemap ------------------ */
+
+/* One VMA as /proc/PID/maps shows it. */
+struct mm_vma_info {
+	unsigned long start, end; /* [start, end) */
+	unsigned long flags;	  /* VM_* (VM_READ, VM_WRITE, VM_EXEC, VM_MAYSHARE, ...) */
+};
+
+/**
+ * mm_get_vmas() - the VMAs that intersect [@start, @end), in address order
+ * @out: room for @max entries (may be NULL if @max is 0)
+ *
+ * Takes mmap_lock for read. Return: how many VMAs intersect the range (the
+ * first min(count, max) are in @out), or -EINVAL if @end < @start.
+ */
+long mm_get_vmas(struct mm_struct *mm, unsigned long start, unsigned long end,
+		 struct mm_vma_info *out, unsigned long max);
+
+/*
+ * Per-page state bits of mm_pagemap(). Later kinds of mapping (device
+ * private, huge) add bits here; a page with none of them is not present.
+ */
+#define MM_PAGE_PRESENT	  (1U << 0) /* a PTE maps a frame (or the zero page) */
+#define MM_PAGE_SWAP	  (1U << 1) /* a swap (or migration) entry: Linux's PM_SWAP */
+#define MM_PAGE_ZERO	  (1U << 2) /* present, the shared zero page */
+#define MM_PAGE_EXCLUSIVE (1U << 3) /* present, mapped exactly once: PM_MMAP_EXCLUSIVE */
+
+/**
+ * mm_pagemap() - the state of @nr_pages pages from @addr
+ * @addr: page aligned
+ * @out:  @nr_pages entries of MM_PAGE_* bits
+ *
+ * Pages outside every VMA read as 0. Takes mmap_lock for read and the
+ * page-table lock. Return: 0, or -EINVAL (unaligned, or the range wraps or
+ * passes TASK_SIZE).
+ */
+int mm_pagemap(struct mm_struct *mm, unsigned long addr, unsigned long nr_pages, uint32_t *out);
+
 /* RLIMIT_MEMLOCK in bytes (default 8 MiB); RLIM_INFINITY for none. */
 void mm_set_memlock_limit(struct mm_struct *mm, unsigned long bytes);
 unsigned long mm_memlock_limit(struct mm_struct *mm);

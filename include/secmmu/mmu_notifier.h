@@ -77,6 +77,8 @@ struct mmu_notifier_range {
 	unsigned int flags;
 	enum mmu_notifier_event event;
 	void *owner;
+	/* core-private: the mm's release generation when the start was sent */
+	unsigned long release_gen;
 };
 
 static inline bool mmu_notifier_range_blockable(const struct mmu_notifier_range *range)
@@ -95,18 +97,22 @@ static inline void mmu_notifier_range_init(struct mmu_notifier_range *range,
 	range->flags = flags | MMU_NOTIFIER_RANGE_BLOCKABLE;
 	range->event = event;
 	range->owner = NULL;
+	range->release_gen = 0;
 }
 
 /**
  * struct mmu_notifier_ops - a classic subscriber's callbacks
  *
  * @release: the mm is being torn down (exit_mmap), or the subscriber
- *   unregisters before that. Called at most once per subscription, before any
- *   page of the address space is freed, with no other callback of this
- *   subscriber running concurrently from the exit path. After it returns the
- *   device must not touch any page of the mm: stop DMA or make its
- *   translations unreachable (seed 002: clear the PASID entry). May sleep.
- *   mm_users is already 0 when called from exit.
+ *   unregisters before that. Called at most once per subscription (exit and
+ *   unregister race for it; one wins). Callbacks already running when it is
+ *   claimed finish first, but the subscription stays hooked while it runs:
+ *   invalidations (munmap, reclaim) that start before it returns are
+ *   delivered, start and _end, so no page it still maps is freed unseen.
+ *   None starts after it returned. After it returns the device must not
+ *   touch any page of the mm: stop DMA or make its translations unreachable
+ *   (seed 002: clear the PASID entry). May sleep. mm_users is already 0 when
+ *   called from exit.
  *
  * @clear_flush_young: aging. Clear the accessed bits of translations in
  *   [start, end) and flush the secondary TLB; return nonzero if any was
@@ -176,11 +182,12 @@ struct mmu_notifier {
 	const struct mmu_notifier_ops *ops;
 	struct mm_struct *mm;
 	/* core-private (src/notifier/mmu_notifier.c) */
-	struct mmu_notifier *next;   /* RCU list of subscriptions */
-	struct mmu_notifier **pprev; /* NULL when unhooked; under subscriptions->lock */
-	unsigned int users;	     /* get/put count, under subscriptions->lock */
-	_Atomic int release_state;   /* who claimed ->release; see enum mn_release_state */
-	void *rcu[3];		     /* struct sm_rcu_head storage (size asserted) */
+	struct mmu_notifier *next;	    /* RCU list of subscriptions */
+	struct mmu_notifier **pprev;	    /* NULL when unhooked; under subscriptions->lock */
+	unsigned int users;		    /* get/put count, under subscriptions->lock */
+	_Atomic int release_state;	    /* who claimed ->release; see enum mn_release_state */
+	_Atomic unsigned long released_gen; /* 0, or the release generation of ->release's end */
+	void *rcu[3];			    /* struct sm_rcu_head storage (size asserted) */
 };
 
 /**

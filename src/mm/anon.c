@@ -233,6 +233,35 @@ out:
 	return ret;
 }
 
+/**
+ * shmem_obj_find_pages() - the cached pages of [@first, @first + @nr)
+ * @pages: @nr slots; each gets a referenced page, or NULL where the object
+ *         has no page in memory (never touched, swapped out, or locked by a
+ *         migration), as filemap_map_pages() finds them for fault-around
+ *
+ * Takes obj->lock. Return: how many pages were found.
+ */
+unsigned long shmem_obj_find_pages(struct shmem_obj *obj, unsigned long first, unsigned long nr,
+				   struct page **pages)
+{
+	unsigned long found = 0;
+
+	sm_mutex_lock(&obj->lock);
+	for (unsigned long i = 0; i < nr; i++) {
+		struct page *page = first + i < obj->nr_pages ? obj->pages[first + i] : NULL;
+
+		if (page && PageTest(page, PG_locked))
+			page = NULL;
+		if (page) {
+			get_page(page); /* the caller's; pairs with put_page() or the PTE */
+			found++;
+		}
+		pages[i] = page;
+	}
+	sm_mutex_unlock(&obj->lock);
+	return found;
+}
+
 /* Grow @pages and @swap to @cap entries. Caller holds obj->lock. */
 static int shmem_obj_grow(struct shmem_obj *obj, unsigned long cap)
 {

@@ -165,6 +165,55 @@ static int do_swap_page(struct vm_area_struct *vma, unsigned long addr, uint64_t
 	return 0;
 }
 
+/* fault_around_bytes (64 KiB): the window a read fault maps from the page cache. */
+#define FAULT_AROUND_PAGES 16UL
+
+/*
+ * do_fault_around(): a read fault on a file or shared-memory page also maps
+ * the neighbours the object already has in memory, read-only: 16 pages from
+ * the 64 KiB-aligned address below @addr (or from the VMA's start if that is
+ * later), clipped to the VMA and the page table (Linux's do_fault_around()
+ * with filemap_map_pages()). PTEs already set are
+ * left alone. Caller holds mmap_lock; takes the object's lock, then the PTL.
+ */
+static void do_fault_around(struct vm_area_struct *vma, unsigned long addr)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	unsigned long start = addr & ~(FAULT_AROUND_PAGES * PAGE_SIZE - 1);
+	unsigned long pmd_end = (addr | (512 * PAGE_SIZE - 1)) + 1, end;
+	struct page *pages[FAULT_AROUND_PAGES];
+	unsigned long first, nr;
+
+	/* From the aligned start (or the VMA's), 16 pages, within the VMA and the table. */
+	if (start < vma->vm_start)
+		start = vma->vm_start;
+	end = start + FAULT_AROUND_PAGES * PAGE_SIZE;
+	if (end > vma->vm_end)
+		end = vma->vm_end;
+	if (end > pmd_end)
+		end = pmd_end;
+	nr = (end - start) >> PAGE_SHIFT;
+	first = vma->vm_pgoff + ((start - vma->vm_start) >> PAGE_SHIFT);
+	if (!shmem_obj_find_pages(vma_core(vma)->shm, first, nr, pages))
+		return;
+	sm_mutex_lock(&mm->page_table_lock);
+	for (unsigned long i = 0; i < nr; i++) {
+		pte_t *ptep;
+
+		if (!pages[i] || start + (i << PAGE_SHIFT) == addr)
+			continue; /* the faulting page is mapped by the caller */
+		ptep = pte_alloc(mm, start + (i << PAGE_SHIFT));
+		if (!ptep || !pte_none(pte_load(ptep)))
+			continue;
+		map_new_page(mm, ptep, pages[i], false);
+		pages[i] = NULL; /* the PTE's reference now */
+	}
+	sm_mutex_unlock(&mm->page_table_lock);
+	for (unsigned long i = 0; i < nr; i++)
+		if (pages[i])
+			put_page(pages[i]);
+}
+
 static int do_shared_page(struct vm_area_struct *vma, unsigned long addr, bool write)
 {
 	struct mm_struct *mm = vma->vm_mm;
@@ -176,7 +225,8 @@ static int do_shared_page(struct vm_area_struct *vma, unsigned long addr, bool w
 	uint64_t pte;
 	int ret;
 
-	(void)write;
+	if (!write)
+		do_fault_around(vma, addr);
 	ret = shmem_obj_get_page(vma_core(vma)->shm, pgoff, &page);
 	if (ret)
 		return ret;

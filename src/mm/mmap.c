@@ -285,8 +285,15 @@ static int madvise_vma(struct mm_struct *mm, struct vm_area_struct **vmap, unsig
 		return 0;
 	case MADV_MERGEABLE:
 	case MADV_UNMERGEABLE:
-		if (vma->vm_ops || vma->vm_file)
-			return advice == MADV_MERGEABLE ? -EINVAL : 0;
+		/*
+		 * ksm_madvise(): shared and device memory is silently not
+		 * mergeable (vma_ksm_compatible()): no flag, no split, 0.
+		 */
+		if (advice == MADV_MERGEABLE &&
+		    (vma->vm_flags & (VM_MERGEABLE | VM_SHARED | VM_MAYSHARE | VM_PFNMAP | VM_IO)))
+			return 0;
+		if (advice == MADV_UNMERGEABLE && !(vma->vm_flags & VM_MERGEABLE))
+			return 0;
 		newflags = advice == MADV_MERGEABLE ? vma->vm_flags | VM_MERGEABLE
 						    : vma->vm_flags & ~VM_MERGEABLE;
 		if (advice == MADV_UNMERGEABLE && (vma->vm_flags & VM_MERGEABLE))
@@ -489,6 +496,20 @@ static long mremap_locked(struct mm_struct *mm, unsigned long addr, unsigned lon
 	if ((flags & MREMAP_FIXED) && old_len == new_len) {
 		err = remap_move(mm, addr, old_len, new_addr, detached);
 		return err ? err : (long)new_addr;
+	}
+	/*
+	 * In place, same size or smaller: nothing new is mapped, so the old
+	 * range need not lie in one VMA (check_prep_vma() checks the boundary
+	 * only when new pages will be mapped); a shrink unmaps the tail, holes
+	 * and other VMAs included.
+	 */
+	if (!(flags & MREMAP_FIXED) && new_len <= old_len) {
+		if (new_len < old_len) {
+			err = do_munmap(mm, addr + new_len, old_len - new_len, detached);
+			if (err)
+				return err;
+		}
+		return (long)addr;
 	}
 	err = mremap_check_vma(vma, addr, old_len, new_len);
 	if (err)

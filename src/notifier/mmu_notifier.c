@@ -10,12 +10,17 @@
  *
  * ->release is called exactly once per registration, by whichever of exit
  * (mmu_notifier_release) and mmu_notifier_unregister claims it first
- * (release_state, a compare-and-swap), and no other callback of the
- * subscription is called once the claim is made: every iterator skips claimed
- * subscriptions, and the claimer waits a grace period for callbacks that
- * tested the state just before the claim before calling ->release.
- * Linux may call ->release twice when unregister races with exit; the
- * claim is the fix.
+ * (release_state, a compare-and-swap). Linux may call ->release twice when
+ * unregister races with exit; the claim is the fix.
+ *
+ * The claim does not unhook: as in Linux, the subscription keeps receiving
+ * every callback while its ->release runs (a munmap or reclaim in that
+ * window must still invalidate it before freeing pages it maps); the
+ * claimer only waits a grace period for callbacks already running. Once
+ * ->release has returned (MN_RELEASED) no new callback starts; an
+ * invalidation whose start was delivered before that still gets its _end
+ * (the range remembers the release generation it started under, see
+ * mn_range_delivers()).
  */
 #include <errno.h>
 #include <limits.h>
@@ -37,8 +42,8 @@ _Static_assert(_Alignof(void *) >= _Alignof(struct sm_rcu_head),
  * @MN_CLAIMED_EXIT:   mmu_notifier_release() will call ->release.
  * @MN_CLAIMED_UNREG:  mmu_notifier_unregister() will call ->release.
  * @MN_RELEASED:       ->release has returned (or there is none).
- * Only LIVE subscriptions get callbacks. The transitions are LIVE -> CLAIMED_*
- * (compare-and-swap, exactly one winner) -> RELEASED (by the winner).
+ * Subscriptions get callbacks until RELEASED. The transitions are LIVE ->
+ * CLAIMED_* (compare-and-swap, exactly one winner) -> RELEASED (by the winner).
  */
 enum mn_release_state {
 	MN_LIVE = 0,
@@ -76,10 +81,28 @@ const char *mmu_notifier_event_name(enum mmu_notifier_event event)
 	for (sub = sm_rcu_dereference((subscriptions)->list); sub;                                 \
 	     sub = sm_rcu_dereference(sub->next))
 
+/* Callbacks other than invalidations: delivered until ->release has returned. */
 static bool mn_live(struct mmu_notifier *subscription)
 {
-	/* Pairs with the compare-and-swap in mn_claim_release(). */
-	return atomic_load_explicit(&subscription->release_state, memory_order_acquire) == MN_LIVE;
+	/* Pairs with the release store in mn_release_done(). */
+	return atomic_load_explicit(&subscription->release_state, memory_order_acquire) !=
+	       MN_RELEASED;
+}
+
+/*
+ * Is @range's start (and so its _end) delivered to @subscription? Yes unless
+ * its ->release had completed when the start began: range->release_gen is the
+ * generation read before the start walked the list, released_gen the one
+ * ->release's completion produced; both never change for the range's life,
+ * so start and _end always agree.
+ */
+static bool mn_range_delivers(struct mmu_notifier *subscription,
+			      const struct mmu_notifier_range *range)
+{
+	/* Pairs with the release store in mn_release_done(). */
+	unsigned long gen = atomic_load_explicit(&subscription->released_gen, memory_order_acquire);
+
+	return !gen || gen > range->release_gen;
 }
 
 static bool mn_hooked(struct mmu_notifier *subscription)
@@ -140,7 +163,13 @@ static bool mn_claim_release(struct mmu_notifier *subscription, enum mn_release_
 static void mn_release_done(struct mmu_notifier_subscriptions *subscriptions,
 			    struct mmu_notifier *subscription)
 {
+	unsigned long gen;
+
 	sm_mutex_lock(&subscriptions->lock);
+	gen = atomic_load_explicit(&subscriptions->release_gen, memory_order_relaxed) + 1;
+	/* Pairs with the acquire loads in mn_range_delivers() and the range start. */
+	atomic_store_explicit(&subscriptions->release_gen, gen, memory_order_release);
+	atomic_store_explicit(&subscription->released_gen, gen, memory_order_release);
 	atomic_store_explicit(&subscription->release_state, MN_RELEASED, memory_order_release);
 	sm_mutex_unlock(&subscriptions->lock);
 	sm_wake_up_all(&subscriptions->wq);
@@ -265,6 +294,7 @@ int __mmu_notifier_register(struct mmu_notifier *subscription, struct mm_struct 
 		subscription->mm = mm;
 		subscription->users = 1;
 		atomic_store_explicit(&subscription->release_state, MN_LIVE, memory_order_relaxed);
+		atomic_store_explicit(&subscription->released_gen, 0, memory_order_relaxed);
 		sm_mutex_lock(&subscriptions->lock);
 		mn_hook(subscriptions, subscription);
 		sm_mutex_unlock(&subscriptions->lock);
@@ -314,7 +344,11 @@ void mmu_notifier_unregister(struct mmu_notifier *subscription, struct mm_struct
 	BUG_ON(!subscriptions);
 
 	if (mn_claim_release(subscription, MN_CLAIMED_UNREG)) {
-		/* Callbacks that saw MN_LIVE before our claim finish first. */
+		/*
+		 * Callbacks already running finish before ->release; the
+		 * subscription stays hooked, so invalidations keep coming
+		 * while ->release runs.
+		 */
 		sm_synchronize_rcu();
 		if (subscription->ops->release)
 			subscription->ops->release(subscription, mm);
@@ -521,7 +555,11 @@ again:
 
 static void mn_hlist_release(struct mmu_notifier_subscriptions *subscriptions, struct mm_struct *mm)
 {
-	/* Callbacks that saw MN_LIVE before the claim finish before ->release. */
+	/*
+	 * Callbacks already running finish before ->release; the subscriptions
+	 * stay hooked, so invalidations (reclaim, ...) keep coming while
+	 * ->release runs.
+	 */
 	if (mn_hlist_claim_all(subscriptions))
 		sm_synchronize_rcu();
 	mn_hlist_call_release(subscriptions, mm);
@@ -687,7 +725,8 @@ static void mn_hlist_undo_start(struct mmu_notifier_subscriptions *subscriptions
 	mn_for_each_rcu(subscription, subscriptions)
 	{
 		/* A subscriber with _end cannot fail _start: it was started. */
-		if (subscription->ops->invalidate_range_end && mn_live(subscription))
+		if (subscription->ops->invalidate_range_end &&
+		    mn_range_delivers(subscription, range))
 			subscription->ops->invalidate_range_end(subscription, range);
 	}
 }
@@ -705,7 +744,7 @@ static int mn_hlist_invalidate_range_start(struct mmu_notifier_subscriptions *su
 		const struct mmu_notifier_ops *ops = subscription->ops;
 		int r;
 
-		if (!ops->invalidate_range_start || !mn_live(subscription))
+		if (!ops->invalidate_range_start || !mn_range_delivers(subscription, range))
 			continue;
 		r = ops->invalidate_range_start(subscription, range);
 		if (!r)
@@ -749,6 +788,9 @@ static int __mmu_notifier_invalidate_range_start(struct mmu_notifier_range *rang
 	}
 	if (mn_list_empty(subscriptions))
 		return 0;
+	/* Pairs with the release store in mn_release_done(). */
+	range->release_gen =
+		atomic_load_explicit(&subscriptions->release_gen, memory_order_acquire);
 	ret = mn_hlist_invalidate_range_start(subscriptions, range);
 	/*
 	 * Linux leaves the interval invalidation open here; the caller will
@@ -803,7 +845,8 @@ static void mn_hlist_invalidate_end(struct mmu_notifier_subscriptions *subscript
 	sm_rcu_read_lock();
 	mn_for_each_rcu(subscription, subscriptions)
 	{
-		if (subscription->ops->invalidate_range_end && mn_live(subscription))
+		if (subscription->ops->invalidate_range_end &&
+		    mn_range_delivers(subscription, range))
 			subscription->ops->invalidate_range_end(subscription, range);
 	}
 	sm_rcu_read_unlock();

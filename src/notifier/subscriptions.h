@@ -37,6 +37,10 @@
  *             the last active invalidation to end.
  * @wq:        broadcast when @invalidate_seq returns to even and when a
  *             classic ->release claimed by unregister has finished.
+ * @release_gen: bumped under @lock each time a classic ->release completes;
+ *             read locklessly (acquire) by invalidate_range_start, which
+ *             keeps the value in the range so that its _end is delivered to
+ *             exactly the subscriptions its start was delivered to.
  */
 struct mmu_notifier_subscriptions {
 	struct sm_mutex lock;
@@ -47,6 +51,7 @@ struct mmu_notifier_subscriptions {
 	unsigned long active_invalidate_ranges;
 	struct mmu_interval_notifier *deferred_list;
 	struct sm_waitq wq;
+	_Atomic unsigned long release_gen;
 };
 
 /*

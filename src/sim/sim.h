@@ -270,6 +270,7 @@ SIM_CMD_SET(sim_cmds_vfio);
 SIM_CMD_SET(sim_cmds_gru);
 SIM_CMD_SET(sim_cmds_xpmem);
 SIM_CMD_SET(sim_cmds_kvm);
+SIM_CMD_SET(sim_cmds_proc);
 
 /* The command called @name, or NULL. */
 const struct sim_cmd *sim_cmd_find(const char *name);

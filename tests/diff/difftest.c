@@ -14,6 +14,7 @@
  * Build: gcc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O2
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -168,6 +169,33 @@ static unsigned long long paddr(unsigned pg)
 	return WBASE + (unsigned long long)pg * PAGE;
 }
 
+/*
+ * The mix of commands (difftest gen SEED N MIX): basic (the original
+ * spread), remap (mremap-heavy: in place and moving, grow, shrink, same
+ * size, across VMAs, zero lengths, overlapping ranges), fork (fork-heavy
+ * with exits), shared (shared mappings), advice (madvise advice).
+ */
+enum {
+	MIX_BASIC,
+	MIX_REMAP,
+	MIX_FORK,
+	MIX_SHARED,
+	MIX_ADVICE,
+	NR_MIX
+};
+static const char *const mixname[NR_MIX] = {"basic", "remap", "fork", "shared", "advice"};
+static int g_mix;
+
+/* What /proc shows after a structural command: maps always, pagemap often. */
+static void emit_proc(int id)
+{
+	emit("maps p%d", id);
+	if (chance(250))
+		emit("pagemap p%d 0x%llx %u", id, paddr(0), WPAGES * (unsigned)PAGE);
+	if (chance(60))
+		emit("mem p%d", id);
+}
+
 /* a length in bytes, printed in a random but valid notation */
 static const char *lenstr(unsigned long long len, char *buf)
 {
@@ -263,6 +291,7 @@ static void gen_mmap(struct gproc *p, int prot, int shared, unsigned pg, unsigne
 	emit("mmap p%d 0x%llx %s %s %s", p->id, paddr(pg), lenstr(np * PAGE, b), protname[prot],
 	     shared ? "shared" : "private");
 	model_map(p, pg, np, prot, shared, g_vid++);
+	emit_proc(p->id);
 }
 
 static void gen_write_at(struct gproc *p, unsigned long long addr, unsigned len)
@@ -404,6 +433,7 @@ static void gen_fork(struct gproc *par)
 	memcpy(c->wl, par->wl, sizeof c->wl);
 	c->nw = par->nw;
 	emit("fork p%d p%d", par->id, c->id);
+	emit_proc(c->id);
 	/* COW / sharing probes: both write and read the same addresses */
 	unsigned probes = rr(1, 3);
 	for (unsigned k = 0; k < probes; k++) {
@@ -421,9 +451,88 @@ static void gen_fork(struct gproc *par)
 		emit("read p%d 0x%llx %u", first->id, a, len);
 		emit("read p%d 0x%llx %u", second->id, a, len);
 	}
+	if (chance(500))
+		emit("pagemap p%d 0x%llx %u", par->id, paddr(0), WPAGES * (unsigned)PAGE);
+}
+
+static void gen_mremap_1(struct gproc *p);
+
+/* The VMA (modelled) around page @m: [*s, *e). */
+static void model_vma(struct gproc *p, unsigned m, unsigned *s, unsigned *e)
+{
+	*s = m;
+	*e = m + 1;
+	while (*s > 0 && p->mapped[*s - 1] && p->vid[*s - 1] == p->vid[m])
+		(*s)--;
+	while (*e < WPAGES && p->mapped[*e] && p->vid[*e] == p->vid[m])
+		(*e)++;
+}
+
+/*
+ * Edge cases: old length 0 (duplicate a shared mapping, -EINVAL for a private
+ * one) with destinations anywhere, overlapping or covering the source; and
+ * in-place resizes (no NEWADDR) that grow, shrink or keep the size, across
+ * VMA boundaries and holes. The model forgets what it cannot follow.
+ */
+static void gen_mremap_edge(struct gproc *p)
+{
+	char b1[32], b2[32];
+	int m = pick_mapped(p, 0);
+	unsigned pg = m < 0 ? rn(WPAGES) : (unsigned)m, s, e;
+
+	if (chance(400)) {
+		unsigned nl = rr(1, 6), d;
+
+		if (chance(400))
+			d = pg >= 2 ? pg - rr(0, 2) : pg; /* covering / overlapping */
+		else
+			d = rn(WPAGES - nl);
+		if (d + nl > WPAGES)
+			d = WPAGES - nl;
+		emit("mremap p%d 0x%llx 0 %s 0x%llx", p->id, paddr(pg), lenstr(nl * PAGE, b2),
+		     paddr(d));
+		/* a new mapping at d (shared source) or nothing: forget the range */
+		model_unmap(p, d, nl);
+		return;
+	}
+	/* in place */
+	if (m >= 0)
+		model_vma(p, pg, &s, &e);
+	else
+		s = pg, e = pg + 1;
+	unsigned onp = chance(500) ? e - pg : rr(1, 8), nnp;
+	unsigned k = rn(3);
+	if (pg + onp > WPAGES)
+		onp = WPAGES - pg;
+	if (!onp)
+		onp = 1;
+	nnp = k == 0 ? onp : k == 1 ? onp + rr(1, 4) : rr(1, onp);
+	if (pg + nnp > WPAGES)
+		nnp = WPAGES - pg;
+	if (!nnp)
+		nnp = 1;
+	emit("mremap p%d 0x%llx %s %s", p->id, paddr(pg), lenstr(onp * PAGE, b1),
+	     lenstr(nnp * PAGE, b2));
+	if (nnp < onp) {
+		model_unmap(p, pg + nnp, onp - nnp);
+	} else if (nnp > onp && m >= 0 && pg + onp == e) {
+		for (unsigned i = pg + onp; i < pg + nnp; i++)
+			if (p->mapped[i])
+				return; /* -ENOMEM: no room to grow in place */
+		model_map(p, pg + onp, nnp - onp, p->prot[pg], p->shared[pg], p->vid[pg]);
+	}
 }
 
 static void gen_mremap(struct gproc *p)
+{
+	if (chance(g_mix == MIX_REMAP ? 450 : 150))
+		gen_mremap_edge(p);
+	else
+		gen_mremap_1(p);
+	emit_proc(p->id);
+}
+
+static void gen_mremap_1(struct gproc *p)
 {
 	char b1[32], b2[32];
 	int m = pick_mapped(p, 0);
@@ -572,37 +681,82 @@ static void gen_odd(struct gproc *p)
 	}
 }
 
-static int gen_main(uint64_t seed, int n)
+/* madvise advice the generator uses, by mix */
+static const char *const advice_basic[] = {"dontneed"};
+static const char *const advice_all[] = {"dontneed", "mergeable", "unmergeable"};
+
+static void gen_madvise(struct gproc *p)
 {
 	char b[32];
-	rng_s = seed * 0x9E3779B97F4A7C15ULL + 0x1234567ULL;
+	unsigned pg = start_page(p), np = npages_at(pg);
+	const char *adv = g_mix == MIX_ADVICE || chance(100)
+				  ? advice_all[rn(sizeof advice_all / sizeof advice_all[0])]
+				  : advice_basic[0];
+	emit("madvise p%d 0x%llx %s %s", p->id, paddr(pg), lenstr(np * PAGE, b), adv);
+	if (strcmp(adv, "dontneed")) {
+		unsigned v = (unsigned)g_vid++; /* a flag change splits the VMA */
+		for (unsigned i = pg; i < pg + np && i < WPAGES && p->mapped[i]; i++)
+			p->vid[i] = v;
+		emit_proc(p->id);
+	} else if (chance(600)) {
+		gen_probe_range(p, pg, np);
+	}
+	if (chance(200))
+		emit("pagemap p%d 0x%llx %u", p->id, paddr(pg), np * (unsigned)PAGE);
+}
+
+/* Per-mix weights (per mille, cumulative order below) of each kind of command. */
+struct weights {
+	unsigned mmap, munmap, mprotect, madvise, mremap, write, read, fork, mm, exit;
+	unsigned shared; /* per mille of new mappings that are shared */
+};
+
+static const struct weights mix_weights[NR_MIX] = {
+	[MIX_BASIC] = {100, 70, 90, 60, 80, 270, 240, 40, 10, 10, 300},
+	[MIX_REMAP] = {90, 50, 50, 30, 300, 200, 200, 40, 10, 10, 350},
+	[MIX_FORK] = {80, 50, 60, 40, 60, 230, 230, 150, 30, 50, 300},
+	[MIX_SHARED] = {120, 70, 80, 60, 90, 230, 220, 60, 10, 10, 800},
+	[MIX_ADVICE] = {90, 50, 60, 250, 60, 200, 200, 40, 10, 10, 300},
+};
+
+static int gen_main(uint64_t seed, int n, int mix)
+{
+	const struct weights *w = &mix_weights[mix];
+	char b[32];
+	g_mix = mix;
+	rng_s = seed * 0x9E3779B97F4A7C15ULL + 0x1234567ULL + (uint64_t)mix * 0x51ED27ULL;
 	if (!rng_s)
 		rng_s = 1;
 	for (int i = 0; i < 8; i++)
 		rnd();
 	g_n = n;
-	printf("# difftest gen seed=%llu n=%d\n", (unsigned long long)seed, n);
+	if (mix == MIX_BASIC)
+		printf("# difftest gen seed=%llu n=%d\n", (unsigned long long)seed, n);
+	else
+		printf("# difftest gen seed=%llu n=%d mix=%s\n", (unsigned long long)seed, n,
+		       mixname[mix]);
 	struct gproc *p0 = new_slot();
 	emit("mm p%d", p0->id);
 	gen_populate(p0);
 	while (g_emitted < g_n) {
 		struct gproc *p = pick_proc();
-		unsigned r = rn(1000);
+		unsigned r = rn(1000), c;
 		if (nmapped(p) == 0 && chance(600))
-			r = 0; /* empty process: map something */
-		if (r < 100) { /* mmap */
+			r = 0;		 /* empty process: map something */
+		if (r < (c = w->mmap)) { /* mmap */
 			int u = pick_unmapped(p);
 			unsigned pg = u >= 0 && chance(600) ? (unsigned)u
 				      : chance(500)	    ? rn(WPAGES)
 							    : start_page(p);
 			unsigned np = npages_at(pg);
 			int prot = chance(500) ? P_RW : (int)rn(5);
-			gen_mmap(p, prot, chance(300), pg, np);
-		} else if (r < 170) { /* munmap */
+			gen_mmap(p, prot, chance(w->shared), pg, np);
+		} else if (r < (c += w->munmap)) { /* munmap */
 			unsigned pg = start_page(p), np = npages_at(pg);
 			emit("munmap p%d 0x%llx %s", p->id, paddr(pg), lenstr(np * PAGE, b));
 			model_unmap(p, pg, np);
-		} else if (r < 260) { /* mprotect */
+			emit_proc(p->id);
+		} else if (r < (c += w->mprotect)) { /* mprotect */
 			unsigned pg = start_page(p), np = npages_at(pg);
 			int prot = (int)rn(5);
 			emit("mprotect p%d 0x%llx %s %s", p->id, paddr(pg), lenstr(np * PAGE, b),
@@ -611,29 +765,26 @@ static int gen_main(uint64_t seed, int n)
 			for (unsigned i = pg; i < pg + np && p->mapped[i];
 			     i++) /* applied up to the first hole */
 				p->prot[i] = (unsigned char)prot, p->vid[i] = v;
-		} else if (r < 320) { /* madvise */
-			unsigned pg = start_page(p), np = npages_at(pg);
-			emit("madvise p%d 0x%llx %s dontneed", p->id, paddr(pg),
-			     lenstr(np * PAGE, b));
-			if (chance(600))
-				gen_probe_range(p, pg, np);
-		} else if (r < 400) {
+			emit_proc(p->id);
+		} else if (r < (c += w->madvise)) {
+			gen_madvise(p);
+		} else if (r < (c += w->mremap)) {
 			gen_mremap(p);
-		} else if (r < 670) {
+		} else if (r < (c += w->write)) {
 			gen_write(p);
-		} else if (r < 910) {
+		} else if (r < (c += w->read)) {
 			gen_read(p);
-		} else if (r < 950) {
+		} else if (r < (c += w->fork)) {
 			if (nalive() < GMAX)
 				gen_fork(p);
 			else
 				gen_read(p);
-		} else if (r < 960) {
+		} else if (r < (c += w->mm)) {
 			if (nalive() < GMAX) {
-				struct gproc *c = new_slot();
-				emit("mm p%d", c->id);
+				struct gproc *c2 = new_slot();
+				emit("mm p%d", c2->id);
 			}
-		} else if (r < 970) {
+		} else if (r < (c += w->exit)) {
 			if (nalive() > 1) {
 				emit("exit p%d", p->id);
 				p->alive = 0;
@@ -657,8 +808,14 @@ enum {
 	OP_MADVISE,
 	OP_MREMAP,
 	OP_WRITE,
-	OP_READ
+	OP_READ,
+	OP_MAPS,
+	OP_PAGEMAP,
+	OP_MEM
 };
+
+/* The kernel boots with pvm_no_zero_page=1: see linux_read_page(). */
+static int no_zero_page;
 
 struct req {
 	uint32_t op, prot, flags, pad;
@@ -780,6 +937,8 @@ static unsigned char *volatile acc_buf;
 static volatile size_t acc_i, acc_n;
 static volatile uintptr_t acc_addr;
 
+static int emulate_zero_read(uintptr_t addr, size_t n, unsigned char *buf);
+
 /* byte-by-byte access in address order; returns 0 or -EFAULT */
 static int access_bytes(int wr)
 {
@@ -788,6 +947,21 @@ static int access_bytes(int wr)
 		return -EFAULT;
 	fault_armed = 1;
 	for (; acc_i < acc_n; acc_i++) {
+		uintptr_t a = acc_addr + acc_i;
+
+		if (!wr && (acc_i == 0 || a % PAGE == 0)) {
+			size_t chunk = PAGE - a % PAGE;
+
+			if (chunk > acc_n - acc_i)
+				chunk = acc_n - acc_i;
+			fault_armed = 0;
+			if (emulate_zero_read(a, chunk, acc_buf + acc_i)) {
+				acc_i += chunk - 1;
+				fault_armed = 1;
+				continue;
+			}
+			fault_armed = 1;
+		}
 		volatile unsigned char *p = (volatile unsigned char *)(acc_addr + acc_i);
 		if (wr)
 			*p = acc_buf[acc_i];
@@ -795,6 +969,201 @@ static int access_bytes(int wr)
 			acc_buf[acc_i] = *p;
 	}
 	fault_armed = 0;
+	return 0;
+}
+
+/* ---- what /proc shows, in script addresses ---- */
+
+#define SCRIPT(real)	  ((real)-BASE + WBASE)
+#define PM_PRESENT	  (1ULL << 63)
+#define PM_SWAP		  (1ULL << 62)
+#define PM_MMAP_EXCLUSIVE (1ULL << 56)
+#define PM_PFN_MASK	  ((1ULL << 55) - 1)
+#define KPF_ZERO_PAGE	  24
+
+struct lvma {
+	uint64_t start, end;
+	char perms[5];
+	int anon; /* no file behind it */
+};
+
+/* The VMAs of this process inside the test region, in address order. */
+static int read_maps(struct lvma *v, int max)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f)) {
+		unsigned long long a, b, off, ino;
+		char perms[8], dev[16];
+		int pos = 0;
+
+		if (sscanf(line, "%llx-%llx %7s %llx %15s %llu%n", &a, &b, perms, &off, dev, &ino,
+			   &pos) < 6)
+			continue;
+		if (b <= BASE - WBASE + SAFE_LO || a >= BASE - WBASE + SAFE_HI)
+			continue;
+		if (n < max) {
+			v[n].start = a;
+			v[n].end = b;
+			memcpy(v[n].perms, perms, 4);
+			v[n].perms[4] = 0;
+			v[n].anon = ino == 0 && !strstr(line + pos, "memfd:");
+		}
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+#define MAXVMA 256
+
+static int64_t linux_maps(uint64_t a, uint64_t len, char **out, uint64_t *outlen)
+{
+	struct lvma v[MAXVMA];
+	int n = read_maps(v, MAXVMA);
+	uint64_t end = len > UINT64_MAX - a ? UINT64_MAX : a + len;
+	char *buf, *o;
+
+	if (n < 0 || n > MAXVMA)
+		return -EIO;
+	buf = malloc((size_t)n * 48 + 8);
+	if (!buf)
+		return -ENOMEM;
+	o = buf;
+	for (int i = 0; i < n; i++) {
+		if (v[i].end <= a || v[i].start >= end || !len)
+			continue;
+		if (o != buf)
+			*o++ = ',';
+		o += sprintf(o, "%llx-%llx %s", (unsigned long long)SCRIPT(v[i].start),
+			     (unsigned long long)SCRIPT(v[i].end), v[i].perms);
+	}
+	if (o == buf)
+		o += sprintf(o, "none");
+	*out = buf;
+	*outlen = (uint64_t)(o - buf);
+	return 0;
+}
+
+static uint64_t pagemap_entry(int fd, uint64_t addr)
+{
+	uint64_t e = 0;
+
+	if (pread(fd, &e, sizeof e, (off_t)(addr / PAGE * 8)) != (ssize_t)sizeof e)
+		return 0;
+	return e;
+}
+
+static char page_letter(int pm, int kpf, uint64_t addr)
+{
+	uint64_t e = pagemap_entry(pm, addr), flags = 0;
+
+	if (e & PM_PRESENT) {
+		if (kpf >= 0 &&
+		    pread(kpf, &flags, sizeof flags, (off_t)((e & PM_PFN_MASK) * 8)) ==
+			    (ssize_t)sizeof flags &&
+		    (flags >> KPF_ZERO_PAGE) & 1)
+			return 'z';
+		return e & PM_MMAP_EXCLUSIVE ? 'x' : 'p';
+	}
+	return e & PM_SWAP ? 's' : '.';
+}
+
+/* As secmmu's pagemap: -EINVAL if unaligned, empty or over 256M. */
+static int64_t linux_pagemap(uint64_t a, uint64_t len, char **out, uint64_t *outlen)
+{
+	uint64_t n;
+	int pm, kpf;
+	char *buf;
+
+	if (a % PAGE || !len || len > (256ULL << 20))
+		return -EINVAL;
+	n = (len + PAGE - 1) / PAGE;
+	pm = open("/proc/self/pagemap", O_RDONLY);
+	kpf = open("/proc/kpageflags", O_RDONLY);
+	buf = malloc(n + 1);
+	if (pm < 0 || !buf)
+		die("pagemap: %s (run as root)", strerror(errno));
+	for (uint64_t i = 0; i < n; i++)
+		buf[i] = page_letter(pm, kpf, a + i * PAGE);
+	close(pm);
+	if (kpf >= 0)
+		close(kpf);
+	*out = buf;
+	*outlen = n;
+	return 0;
+}
+
+/* "rss=R swap=S locked_vm=L pinned=0" over the test region (the zero page is no rss). */
+static int64_t linux_mem(char **out, uint64_t *outlen)
+{
+	struct lvma v[MAXVMA];
+	int n = read_maps(v, MAXVMA), pm = open("/proc/self/pagemap", O_RDONLY);
+	int kpf = open("/proc/kpageflags", O_RDONLY);
+	unsigned long rss = 0, swp = 0, lck = 0;
+	char line[256], *buf = malloc(128);
+	FILE *f;
+
+	if (n < 0 || n > MAXVMA || pm < 0 || !buf)
+		die("mem: cannot read /proc/self");
+	for (int i = 0; i < n; i++)
+		for (uint64_t a = v[i].start; a < v[i].end; a += PAGE) {
+			char c = page_letter(pm, kpf, a);
+
+			swp += c == 's';
+			rss += c == 'x' || c == 'p';
+		}
+	close(pm);
+	if (kpf >= 0)
+		close(kpf);
+	f = fopen("/proc/self/status", "r");
+	while (f && fgets(line, sizeof line, f))
+		if (!strncmp(line, "VmLck:", 6))
+			lck = strtoul(line + 6, NULL, 10) / 4;
+	if (f)
+		fclose(f);
+	*outlen = (uint64_t)sprintf(buf, "rss=%lu swap=%lu locked_vm=%lu pinned=0", rss, swp, lck);
+	*out = buf;
+	return 0;
+}
+
+/*
+ * On a kernel booted with pvm_no_zero_page=1 a read fault on never-written
+ * private anonymous memory maps a fresh page instead of the zero page, which
+ * changes later VMA merges, fork copies and rss. secmmu models mainline, so
+ * such a read is answered with zeroes without touching the page (it is not
+ * present and would read as zeroes); the zero page it would have mapped
+ * shows as `.` instead of `z`, and run.sh compares pagemap modulo z/. there.
+ * Return: 1 if [addr, addr+n) (within one page) was answered so.
+ */
+static int emulate_zero_read(uintptr_t addr, size_t n, unsigned char *buf)
+{
+	struct lvma v[MAXVMA];
+	int nv, pm;
+	uint64_t e;
+
+	if (!no_zero_page)
+		return 0;
+	nv = read_maps(v, MAXVMA);
+	for (int i = 0; i < nv && i < MAXVMA; i++) {
+		if (addr < v[i].start || addr >= v[i].end)
+			continue;
+		if (!v[i].anon || v[i].perms[0] != 'r' || v[i].perms[3] != 'p')
+			return 0;
+		pm = open("/proc/self/pagemap", O_RDONLY);
+		if (pm < 0)
+			return 0;
+		e = pagemap_entry(pm, addr);
+		close(pm);
+		if (e & (PM_PRESENT | PM_SWAP))
+			return 0;
+		memset(buf, 0, n);
+		return 1;
+	}
 	return 0;
 }
 
@@ -854,7 +1223,7 @@ static void worker_loop(int ch)
 			r.res = madvise((void *)(uintptr_t)q.a, q.b, (int)q.c) ? -errno : 0;
 			break;
 		case OP_MREMAP:
-			p = mremap((void *)(uintptr_t)q.a, q.b, q.c, MREMAP_MAYMOVE | MREMAP_FIXED,
+			p = mremap((void *)(uintptr_t)q.a, q.b, q.c, (int)q.flags,
 				   (void *)(uintptr_t)q.d);
 			r.res = p == MAP_FAILED ? -errno : 0;
 			break;
@@ -864,6 +1233,20 @@ static void worker_loop(int ch)
 			acc_addr = (uintptr_t)q.a;
 			r.res = access_bytes(1);
 			break;
+		case OP_MAPS:
+		case OP_PAGEMAP:
+		case OP_MEM: {
+			char *txt = NULL;
+			uint64_t tl = 0;
+
+			r.res = q.op == OP_MAPS	     ? linux_maps(q.a, q.b, &txt, &tl)
+				: q.op == OP_PAGEMAP ? linux_pagemap(q.a, q.b, &txt, &tl)
+						     : linux_mem(&txt, &tl);
+			free(data);
+			data = (unsigned char *)txt;
+			r.datalen = r.res ? 0 : tl;
+			break;
+		}
 		case OP_READ:
 			free(data);
 			data = malloc(q.b ? q.b : 1);
@@ -1142,8 +1525,38 @@ static void probe_window(void)
 	munmap(p, len);
 }
 
+/* pvm_no_zero_page=1 on the kernel command line (DIFF_NO_ZERO_PAGE=0|1 overrides). */
+static int detect_no_zero_page(void)
+{
+	const char *env = getenv("DIFF_NO_ZERO_PAGE");
+	char buf[4096];
+	FILE *f;
+	size_t n;
+
+	if (env && *env)
+		return atoi(env) != 0;
+	f = fopen("/proc/cmdline", "r");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	for (char *t = strtok(buf, " \n"); t; t = strtok(NULL, " \n"))
+		if (!strcmp(t, "pvm_no_zero_page=1"))
+			return 1;
+	return 0;
+}
+
 static int linux_main(const char *path)
 {
+	no_zero_page = detect_no_zero_page();
+	/*
+	 * No (m)THP: secmmu has 4 KiB pages only, and a large folio changes
+	 * pagemap's exclusivity (a whole folio mapped by two processes is not
+	 * PM_MMAP_EXCLUSIVE on any of its pages). Inherited by every worker.
+	 */
+	if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0))
+		die("prctl(PR_SET_THP_DISABLE): %s", strerror(errno));
 	signal(SIGPIPE, SIG_IGN);
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	probe_window();
@@ -1258,7 +1671,8 @@ static int linux_main(const char *path)
 			int known = !strcmp(op, "mmap") || !strcmp(op, "munmap") ||
 				    !strcmp(op, "mprotect") || !strcmp(op, "madvise") ||
 				    !strcmp(op, "mremap") || !strcmp(op, "write") ||
-				    !strcmp(op, "read");
+				    !strcmp(op, "read") || !strcmp(op, "maps") ||
+				    !strcmp(op, "pagemap") || !strcmp(op, "mem");
 			if (!known)
 				err = "unsupported command";
 			else if (nt < 2 || (pi = find_proc(tok[1])) < 0)
@@ -1295,25 +1709,81 @@ static int linux_main(const char *path)
 					q.op = OP_MPROTECT, q.a = ra, q.b = b,
 					q.prot = (uint32_t)prot;
 			} else if (!strcmp(op, "madvise")) {
+				static const struct {
+					const char *name;
+					int adv;
+				} advs[] = {
+					{"dontneed", MADV_DONTNEED},
+					{"pageout", MADV_PAGEOUT},
+					{"mergeable", MADV_MERGEABLE},
+					{"unmergeable", MADV_UNMERGEABLE},
+					{"dontfork", MADV_DONTFORK},
+					{"dofork", MADV_DOFORK},
+					{"wipeonfork", MADV_WIPEONFORK},
+					{"keeponfork", MADV_KEEPONFORK},
+					{"free", MADV_FREE},
+					{"remove", MADV_REMOVE},
+					{"populate_read", MADV_POPULATE_READ},
+					{"populate_write", MADV_POPULATE_WRITE},
+					{"cold", MADV_COLD},
+				};
 				int adv = -1;
-				if (nt == 5 && !strcmp(tok[4], "dontneed"))
-					adv = MADV_DONTNEED;
-				else if (nt == 5 && !strcmp(tok[4], "pageout"))
-					adv = MADV_PAGEOUT;
+				for (size_t i = 0; nt == 5 && i < sizeof advs / sizeof advs[0]; i++)
+					if (!strcmp(tok[4], advs[i].name))
+						adv = advs[i].adv;
 				if (adv < 0 || parse_num(tok[2], &a) || parse_num(tok[3], &b))
-					err = "usage: madvise NAME ADDR LEN dontneed|pageout";
+					err = "usage: madvise NAME ADDR LEN ADVICE";
 				else if (xlate(a, b, &ra))
 					err = "address outside the test region";
 				else
 					q.op = OP_MADVISE, q.a = ra, q.b = b, q.c = (uint64_t)adv;
 			} else if (!strcmp(op, "mremap")) {
-				if (nt != 6 || parse_num(tok[2], &a) || parse_num(tok[3], &b) ||
-				    parse_num(tok[4], &c) || parse_num(tok[5], &d))
-					err = "usage: mremap NAME OLDADDR OLDLEN NEWLEN NEWADDR";
-				else if (xlate(a, b, &ra) || xlate(d, c, &rd))
+				if ((nt != 6 && nt != 5) || parse_num(tok[2], &a) ||
+				    parse_num(tok[3], &b) || parse_num(tok[4], &c) ||
+				    (nt == 6 && parse_num(tok[5], &d)))
+					err = "usage: mremap NAME OLDADDR OLDLEN NEWLEN [NEWADDR]";
+				else if (xlate(a, b, &ra) || (nt == 6 && xlate(d, c, &rd)) ||
+					 (nt == 5 && xlate(a, c, &rd)))
 					err = "address outside the test region";
 				else
-					q.op = OP_MREMAP, q.a = ra, q.b = b, q.c = c, q.d = rd;
+					q.op = OP_MREMAP, q.a = ra, q.b = b, q.c = c,
+					q.d = nt == 6 ? rd : 0,
+					q.flags = nt == 6 ? MREMAP_MAYMOVE | MREMAP_FIXED : 0;
+			} else if (!strcmp(op, "maps") || !strcmp(op, "pagemap") ||
+				   !strcmp(op, "mem")) {
+				int pg = !strcmp(op, "pagemap"), mem = !strcmp(op, "mem");
+
+				if (mem	 ? nt != 2
+				    : pg ? nt != 4 || parse_num(tok[2], &a) || parse_num(tok[3], &b)
+					 : (nt != 2 && nt != 4) ||
+						    (nt == 4 && (parse_num(tok[2], &a) ||
+								 parse_num(tok[3], &b))))
+					err = "usage: maps NAME [ADDR LEN] | pagemap NAME ADDR LEN "
+					      "| "
+					      "mem NAME";
+				else if (pg && (a % PAGE || !b || b > (256ULL << 20)))
+					strcpy(res,
+					       "-EINVAL"); /* as secmmu, before the region check */
+				else if (nt == 4 && xlate(a, b, &ra))
+					err = "address outside the test region";
+				else {
+					uint64_t ol = 0;
+
+					q.op = mem ? OP_MEM : pg ? OP_PAGEMAP : OP_MAPS;
+					q.a = nt == 4 ? ra : 0;
+					q.b = nt == 4 ? b : UINT64_MAX;
+					int64_t r = call(procs[pi].fd, &q, NULL, &out, &ol);
+					if (r)
+						errname((int)-r, res, sizeof res);
+					else {
+						hex = malloc(ol + 1);
+						if (!hex)
+							die("out of memory");
+						memcpy(hex, out, ol);
+						hex[ol] = 0;
+					}
+					q.op = 0;
+				}
 			} else if (!strcmp(op, "write")) {
 				unsigned char *data;
 				uint64_t n = 0;
@@ -1390,14 +1860,18 @@ static int linux_main(const char *path)
 
 int main(int argc, char **argv)
 {
-	if (argc == 4 && !strcmp(argv[1], "gen")) {
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "gen")) {
 		uint64_t seed, n;
-		if (parse_num(argv[2], &seed) || parse_num(argv[3], &n) || n > 10000000)
-			die("usage: difftest gen SEED N");
-		return gen_main(seed, (int)n);
+		int mix = argc == 5 ? -1 : MIX_BASIC;
+		for (int i = 0; argc == 5 && i < NR_MIX; i++)
+			if (!strcmp(argv[4], mixname[i]))
+				mix = i;
+		if (parse_num(argv[2], &seed) || parse_num(argv[3], &n) || n > 10000000 || mix < 0)
+			die("usage: difftest gen SEED N [basic|remap|fork|shared|advice]");
+		return gen_main(seed, (int)n, mix);
 	}
 	if (argc == 3 && !strcmp(argv[1], "linux"))
 		return linux_main(argv[2]);
-	fprintf(stderr, "usage: difftest gen SEED N | difftest linux FILE|-\n");
+	fprintf(stderr, "usage: difftest gen SEED N [MIX] | difftest linux FILE|-\n");
 	return 2;
 }

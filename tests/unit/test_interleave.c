@@ -40,6 +40,7 @@
 #include "secmmu/mirror.h"
 #include "secmmu/mmu_notifier.h"
 #include "secmmu/sched.h"
+#include "secmmu/swap.h"
 #include "secmmu/vfio.h"
 #include "testutil.h"
 
@@ -702,4 +703,168 @@ TEST(interleave_notifier_put_vs_callback)
 	report("notifier_put_vs_callback random", &r);
 	explore_run_dfs(&t, 2, RUNS(60), &r);
 	report("notifier_put_vs_callback dfs(2)", &r);
+}
+
+/*
+ * ---- (vi) the ->release window: unregister vs munmap, exit vs reclaim ----
+ *
+ * A subscriber "maps" the mm's page 0 (a translation it drops on an
+ * invalidation covering it or in ->release). Once ->release is claimed and
+ * until it has returned the subscription must still get invalidations: a
+ * munmap or a reclaim in that window frees the page, and the subscriber must
+ * have been told before. Checked where the page is known to be freed (after
+ * munmap returns; after reclaim freed a frame): the subscriber maps nothing.
+ * No _end comes without its start; an invalidation whose start came in the
+ * window may lose its _end when the subscription is unhooked right after
+ * ->release (as in Linux), so at most one stays open.
+ */
+struct window_ctx {
+	struct mm_struct *mm;
+	struct mmu_notifier mn;
+	_Atomic int mapped;   /* the subscriber's translation of page 0 */
+	_Atomic int releases; /* ->release calls */
+	_Atomic int open;     /* starts minus ends delivered */
+	_Atomic int stale;    /* a page freed while the subscriber mapped it */
+	bool exit_case;	      /* exit vs reclaim (else unregister vs munmap) */
+};
+
+static void win_release(struct mmu_notifier *mn, struct mm_struct *mm)
+{
+	struct window_ctx *c = container_of(mn, struct window_ctx, mn);
+
+	(void)mm;
+	atomic_fetch_add(&c->releases, 1);
+	sched_point("release:window"); /* claimed, translation still there */
+	atomic_store(&c->mapped, 0);
+}
+
+static int win_start(struct mmu_notifier *mn, const struct mmu_notifier_range *range)
+{
+	struct window_ctx *c = container_of(mn, struct window_ctx, mn);
+
+	atomic_fetch_add(&c->open, 1);
+	if (range->start <= TBASE && range->end > TBASE)
+		atomic_store(&c->mapped, 0);
+	return 0;
+}
+
+static void win_end(struct mmu_notifier *mn, const struct mmu_notifier_range *range)
+{
+	struct window_ctx *c = container_of(mn, struct window_ctx, mn);
+
+	(void)range;
+	if (atomic_fetch_sub(&c->open, 1) <= 0)
+		atomic_store(&c->stale, 1); /* an _end without its start */
+}
+
+static const struct mmu_notifier_ops win_ops = {
+	.release = win_release,
+	.invalidate_range_start = win_start,
+	.invalidate_range_end = win_end,
+};
+
+static void win_setup(void *p)
+{
+	struct window_ctx *c = p;
+
+	c->mm = mm_alloc();
+	ASSERT_NOT_NULL(c->mm);
+	map_anon(c->mm, TBASE, 1, PROT_RW, false);
+	write_pages(c->mm, TBASE, 1, 51);
+	memset(&c->mn, 0, sizeof(c->mn));
+	c->mn.ops = &win_ops;
+	atomic_store(&c->mapped, 1);
+	atomic_store(&c->releases, 0);
+	atomic_store(&c->open, 0);
+	atomic_store(&c->stale, 0);
+	ASSERT_EQ(mmu_notifier_register(&c->mn, c->mm), 0);
+	if (c->exit_case) {
+		mmgrab(c->mm); /* the struct outlives the exit for the unregister */
+		/* Take the page's referenced bit: the next scan reclaims it. */
+		ASSERT_UEQ(try_to_free_pages(1), 0);
+	}
+}
+
+static void win_thread(unsigned int id, void *p)
+{
+	struct window_ctx *c = p;
+
+	if (c->exit_case) {
+		if (id == 0) {
+			mmput(c->mm); /* exit: exit_mmap claims and calls ->release */
+			return;
+		}
+		/* Page 0 is the only page on the LRU: a freed frame is it. */
+		if (try_to_free_pages(1) && atomic_load(&c->mapped))
+			atomic_store(&c->stale, 1);
+		return;
+	}
+	if (id == 0) {
+		mmu_notifier_unregister(&c->mn, c->mm);
+		return;
+	}
+	EXPLORE_ASSERT_EQ(mm_munmap(c->mm, TBASE, PG(1)), 0);
+	if (atomic_load(&c->mapped))
+		atomic_store(&c->stale, 1);
+}
+
+static void win_check(void *p)
+{
+	struct window_ctx *c = p;
+
+	EXPLORE_ASSERT_EQ(atomic_load(&c->stale), 0);
+	EXPLORE_ASSERT(atomic_load(&c->open) == 0 || atomic_load(&c->open) == 1);
+	if (c->exit_case) {
+		EXPLORE_ASSERT_EQ(atomic_load(&c->releases), 1);
+		mmu_notifier_unregister(&c->mn, c->mm); /* ->release was exit's */
+		EXPLORE_ASSERT_EQ(atomic_load(&c->releases), 1);
+		mmdrop(c->mm);
+	} else {
+		EXPLORE_ASSERT_EQ(atomic_load(&c->releases), 1);
+		mmput(c->mm);
+	}
+	sm_rcu_barrier();
+	EXPLORE_ASSERT_EQ(mm_live_count(), 0);
+	EXPLORE_ASSERT_EQ(phys_used_frames(), 0);
+}
+
+static struct window_ctx win_c;
+
+TEST(interleave_release_window_unregister_vs_munmap)
+{
+	struct explore_test t = {.name = "release_window_unregister_vs_munmap",
+				 .nr_threads = 2,
+				 .setup = win_setup,
+				 .thread = win_thread,
+				 .check = win_check,
+				 .ctx = &win_c};
+	struct explore_result r;
+
+	MM_TEST_SETUP();
+	win_c.exit_case = false;
+	explore_run_dfs(&t, 1, RUNS(400), &r);
+	report("release_window_unregister_vs_munmap dfs(1)", &r);
+	explore_run_random(&t, 600, RUNS(20), &r);
+	report("release_window_unregister_vs_munmap random", &r);
+}
+
+TEST(interleave_release_window_exit_vs_reclaim)
+{
+	struct explore_test t = {.name = "release_window_exit_vs_reclaim",
+				 .nr_threads = 2,
+				 .setup = win_setup,
+				 .thread = win_thread,
+				 .check = win_check,
+				 .ctx = &win_c};
+	struct explore_result r;
+
+	MM_TEST_SETUP();
+	ASSERT_EQ(swap_on(PG(64), NULL), 0);
+	win_c.exit_case = true;
+	/* One preemption suffices (exit parked in ->release, reclaim runs): exhaust it. */
+	explore_run_dfs(&t, 1, RUNS(400), &r);
+	report("release_window_exit_vs_reclaim dfs(1)", &r);
+	explore_run_random(&t, 700, RUNS(20), &r);
+	report("release_window_exit_vs_reclaim random", &r);
+	ASSERT_EQ(swap_off(), 0);
 }
