@@ -15,15 +15,32 @@
 
 #include <stddef.h>
 
+/* swap_on_flags() flag: reuse an existing regular file at @path. */
+#define SWAP_ON_OVERWRITE 0x1u
+
 /**
  * swap_on() - create the swap device
  * @bytes: size, a multiple of PAGE_SIZE
- * @path:  NULL for an in-memory device; "" for a file under $TMPDIR (or
- *         /tmp); else the file to use (created, truncated, removed at
- *         swap_off)
- * Return: 0, -EBUSY (one exists), -EINVAL, -ENOMEM, or a file error.
+ * @path:  NULL for an in-memory device; "" for a fresh file with an
+ *         unpredictable name (mkstemp) under $TMPDIR (or /tmp), removed at
+ *         swap_off; else a file to create (O_EXCL, symlinks not followed),
+ *         removed at swap_off. An existing @path is refused with -EEXIST
+ *         and left untouched.
+ *
+ * Every refusal (-EBUSY, -EEXIST, ...) leaves the file system as it was:
+ * nothing is created, truncated or removed that this call did not create.
+ * Return: 0, -EBUSY (one exists), -EEXIST, -EINVAL, -ENOMEM, or a file error.
  */
 int swap_on(size_t bytes, const char *path);
+
+/**
+ * swap_on_flags() - swap_on() with @flags
+ * @flags: 0 or SWAP_ON_OVERWRITE: an existing regular file at @path is
+ *         reused (resized to @bytes, its contents overwritten) and, not
+ *         being ours, is not removed at swap_off.
+ * Return: as swap_on(); -EINVAL for unknown flags or a non-regular file.
+ */
+int swap_on_flags(size_t bytes, const char *path, unsigned int flags);
 
 /* Remove the device. Return: 0, -EBUSY (slots in use), -ENOENT (none). */
 int swap_off(void);

@@ -19,6 +19,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mm/internal.h"
@@ -33,6 +34,7 @@ struct swap_device {
 	struct page **cache; /* per-slot swap-cache page, or NULL */
 	unsigned char *mem;  /* in-memory device */
 	int fd;		     /* file device */
+	bool created;	     /* we created path: swap_off removes it */
 	char path[512];
 	struct sm_mutex lock;
 };
@@ -46,17 +48,79 @@ static void swap_init_once(void)
 	sm_mutex_init(&swap_on_lock, "swap_on_lock", LOCK_RANK_LEAF);
 }
 
+/*
+ * Open the backing file of a new device. Never touches a file we did not
+ * create unless the caller asked to overwrite it: a fresh name comes from
+ * mkstemp(), a given one is created with O_EXCL (an existing path is
+ * -EEXIST), and symlinks are never followed. Sets dev->created when the
+ * file is ours to remove.
+ */
+static int swap_open_file(struct swap_device *dev, const char *path, size_t bytes,
+			  unsigned int flags)
+{
+	struct stat st;
+
+	if (!*path) {
+		const char *tmp = getenv("TMPDIR");
+		int n = snprintf(dev->path, sizeof(dev->path), "%s/secmmu-swap-XXXXXX",
+				 tmp && *tmp ? tmp : "/tmp");
+
+		if (n < 0 || (size_t)n >= sizeof(dev->path))
+			return -ENAMETOOLONG;
+		dev->fd = mkostemp(dev->path, O_CLOEXEC);
+		if (dev->fd < 0)
+			return -errno;
+		dev->created = true;
+	} else {
+		if (strlen(path) >= sizeof(dev->path))
+			return -ENAMETOOLONG;
+		strcpy(dev->path, path);
+		dev->fd = open(dev->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (dev->fd >= 0) {
+			dev->created = true;
+		} else if (errno == EEXIST && (flags & SWAP_ON_OVERWRITE)) {
+			dev->fd = open(dev->path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+			if (dev->fd < 0)
+				return -errno;
+			/* Only a regular file is ever overwritten. */
+			if (fstat(dev->fd, &st))
+				return -errno;
+			if (!S_ISREG(st.st_mode))
+				return -EINVAL;
+		} else {
+			return -errno;
+		}
+	}
+	if (ftruncate(dev->fd, (off_t)bytes))
+		return -errno;
+	return 0;
+}
+
 int swap_on(size_t bytes, const char *path)
 {
-	struct swap_device *dev;
+	return swap_on_flags(bytes, path, 0);
+}
+
+int swap_on_flags(size_t bytes, const char *path, unsigned int flags)
+{
+	struct swap_device *dev = NULL;
 	int ret = -ENOMEM;
 
 	pthread_once(&swap_once, swap_init_once);
-	if (!bytes || bytes % PAGE_SIZE || bytes > (16UL << 30))
+	if (!bytes || bytes % PAGE_SIZE || bytes > (16UL << 30) || (flags & ~SWAP_ON_OVERWRITE))
 		return -EINVAL;
+	/*
+	 * swap_on_lock is held from the -EBUSY check to the publication, so
+	 * a refused call has opened, truncated or created nothing.
+	 */
+	sm_mutex_lock(&swap_on_lock);
+	if (swap_dev) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
 	dev = calloc(1, sizeof(*dev));
 	if (!dev)
-		return -ENOMEM;
+		goto out_unlock;
 	dev->nr_slots = bytes / PAGE_SIZE;
 	dev->fd = -1;
 	dev->map = calloc(dev->nr_slots, sizeof(*dev->map));
@@ -68,39 +132,25 @@ int swap_on(size_t bytes, const char *path)
 		if (!dev->mem)
 			goto err;
 	} else {
-		const char *tmp = getenv("TMPDIR");
-
-		if (!*path)
-			snprintf(dev->path, sizeof(dev->path), "%s/secmmu-swap-%d",
-				 tmp && *tmp ? tmp : "/tmp", (int)getpid());
-		else
-			snprintf(dev->path, sizeof(dev->path), "%s", path);
-		dev->fd = open(dev->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (dev->fd < 0 || ftruncate(dev->fd, (off_t)bytes)) {
-			ret = -errno;
+		ret = swap_open_file(dev, path, bytes, flags);
+		if (ret)
 			goto err;
-		}
 	}
 	sm_mutex_init(&dev->lock, "swap->lock", LOCK_RANK_SWAP);
-	sm_mutex_lock(&swap_on_lock);
-	if (swap_dev) {
-		sm_mutex_unlock(&swap_on_lock);
-		sm_mutex_destroy(&dev->lock);
-		ret = -EBUSY;
-		goto err;
-	}
 	__atomic_store_n(&swap_dev, dev, __ATOMIC_RELEASE);
 	sm_mutex_unlock(&swap_on_lock);
 	return 0;
 err:
-	if (dev->fd >= 0) {
+	if (dev->fd >= 0)
 		close(dev->fd);
+	if (dev->created)
 		unlink(dev->path);
-	}
 	free(dev->mem);
 	free(dev->map);
 	free(dev->cache);
 	free(dev);
+out_unlock:
+	sm_mutex_unlock(&swap_on_lock);
 	return ret;
 }
 
@@ -117,10 +167,10 @@ int swap_off(void)
 	}
 	swap_dev = NULL;
 	sm_mutex_unlock(&swap_on_lock);
-	if (dev->fd >= 0) {
+	if (dev->fd >= 0)
 		close(dev->fd);
+	if (dev->created)
 		unlink(dev->path);
-	}
 	sm_mutex_destroy(&dev->lock);
 	free(dev->mem);
 	free(dev->map);

@@ -37,21 +37,38 @@ static int cmd_phys(struct sim_ctx *ctx, int argc, char **argv)
 }
 
 /*
- * There is no swap device yet: the syntax is accepted and checked, and the
- * answer is -ENOSYS, so scripts written for swap fail loudly, not silently.
+ * swap SIZE [file=PATH [overwrite]|memory]: a refused command (-EBUSY,
+ * -EEXIST, ...) never touches a file it did not create (see swap_on()).
  */
 static int cmd_swap(struct sim_ctx *ctx, int argc, char **argv)
 {
+	unsigned int flags = 0;
+	const char *path = "";
 	uint64_t size;
 	int err;
 
 	if (sim_arg_size(ctx, argv[1], &size))
 		return -1;
-	if (argc == 3 && strcmp(argv[2], "memory") && (strncmp(argv[2], "file=", 5) || !argv[2][5]))
-		return sim_malformed(ctx, "swap: expected file=PATH or memory, got '%s'", argv[2]);
+	if (argc >= 3) {
+		if (!strcmp(argv[2], "memory") && argc == 3)
+			path = NULL;
+		else if (!strncmp(argv[2], "file=", 5) && argv[2][5])
+			path = argv[2] + 5;
+		else
+			return sim_malformed(ctx, "swap: expected file=PATH or memory, got '%s'",
+					     argv[2]);
+	}
+	if (argc == 4) {
+		if (strcmp(argv[3], "overwrite"))
+			return sim_malformed(
+				ctx, "swap: expected overwrite after file=PATH, got '%s'", argv[3]);
+		flags |= SWAP_ON_OVERWRITE;
+	}
+	if (size > SIZE_MAX)
+		return sim_result_errno(ctx, -EINVAL);
 	if (sim_world_need_phys(ctx->world))
 		return sim_malformed(ctx, "out of memory");
-	err = swap_on(size, argc == 2 ? "" : !strcmp(argv[2], "memory") ? NULL : argv[2] + 5);
+	err = swap_on_flags((size_t)size, path, flags);
 	if (!err)
 		sim_world_swap_set_owned(ctx->world);
 	return sim_result_errno(ctx, err);
@@ -222,9 +239,10 @@ static int cmd_check(struct sim_ctx *ctx, int argc, char **argv)
 const struct sim_cmd sim_cmds_system[] = {
 	{"phys", 1, 1, cmd_phys, "phys SIZE",
 	 "create physical memory of SIZE bytes (default 64M); only before any mm", "phys 16M"},
-	{"swap", 1, 2, cmd_swap, "swap SIZE [file=PATH|memory]",
-	 "create the swap device: a file (default under $TMPDIR, removed at the end) or memory; "
-	 "-EBUSY if one exists",
+	{"swap", 1, 3, cmd_swap, "swap SIZE [file=PATH [overwrite]|memory]",
+	 "create the swap device: a file (default: a fresh name under $TMPDIR; removed at the end "
+	 "if the run created it) or memory; -EBUSY if one exists, -EEXIST if PATH exists and "
+	 "overwrite is not given",
 	 "swap 8M"},
 	{"ksm", 0, 0, cmd_ksm, "ksm",
 	 "one full KSM scan of MADV_MERGEABLE memory: identical pages share one write-protected "
