@@ -17,6 +17,10 @@
  * COW-shared unshares it first, for the same reason. FOLL_LONGTERM marks a
  * pin that may last indefinitely; the caller accounts it (locked_vm or
  * pinned_vm, see account_locked_vm()).
+ *
+ * The zero page (a read pin of never-written memory the caller may not
+ * write) is returned but, as in Linux, carries no pin and no reference:
+ * it is never freed, moved or written; unpinning it gives nothing back.
  */
 #ifndef SECMMU_GUP_H
 #define SECMMU_GUP_H
@@ -36,7 +40,8 @@
  *
  * Return: the number of pages referenced (from the start; may be fewer than
  * asked if a later page faults), or a negative errno if the first one
- * fails: -EINVAL (unaligned, zero), -EFAULT, -ENOMEM.
+ * fails: -EINVAL (unaligned, zero, unknown flags; a NULL @mm or @pages is
+ * API misuse: WARN once and -EINVAL), -EFAULT, -ENOMEM.
  */
 long get_user_pages_remote(struct mm_struct *mm, unsigned long start, unsigned long nr_pages,
 			   unsigned int gup_flags, struct page **pages);

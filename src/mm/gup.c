@@ -37,7 +37,14 @@ static int gup_one(struct mm_struct *mm, unsigned long addr, unsigned int flags,
 		if (ret)
 			return ret;
 	}
-	if (pin) {
+	if (pin && PageTest(page, PG_reserved)) {
+		/*
+		 * The zero page is never freed, moved or written: as in Linux
+		 * (try_grab_folio()), a pin of it takes nothing, and
+		 * unpin_user_page() gives nothing back.
+		 */
+		put_page(page);
+	} else if (pin) {
 		/* Convert the fault's reference into a pin: bias + exact count. */
 		atomic_fetch_add(&page->_refcount, GUP_PIN_COUNTING_BIAS - 1);
 		atomic_fetch_add(&page->_pincount, 1);
@@ -51,6 +58,8 @@ static long __gup(struct mm_struct *mm, unsigned long start, unsigned long nr_pa
 {
 	unsigned long i;
 
+	if (WARN_ON_ONCE(!mm || !pages)) /* API misuse: nowhere to put the pages */
+		return -EINVAL;
 	mmap_assert_locked(mm);
 	if (!PAGE_ALIGNED(start) || !nr_pages || flags & ~(FOLL_WRITE | FOLL_LONGTERM))
 		return -EINVAL;
@@ -83,6 +92,8 @@ long pin_user_pages_unlocked(struct mm_struct *mm, unsigned long start, unsigned
 {
 	long ret;
 
+	if (WARN_ON_ONCE(!mm)) /* API misuse */
+		return -EINVAL;
 	mmap_read_lock(mm);
 	ret = pin_user_pages_remote(mm, start, nr_pages, gup_flags, pages);
 	mmap_read_unlock(mm);
@@ -95,7 +106,11 @@ long pin_user_pages_unlocked(struct mm_struct *mm, unsigned long start, unsigned
 
 void unpin_user_page(struct page *page)
 {
-	int old = atomic_fetch_sub(&page->_pincount, 1);
+	int old;
+
+	if (PageTest(page, PG_reserved))
+		return; /* the zero page was not pinned: see gup_one() */
+	old = atomic_fetch_sub(&page->_pincount, 1);
 
 	BUG_ON(old <= 0); /* unpin without a pin */
 	put_page_refs(page, GUP_PIN_COUNTING_BIAS);

@@ -21,6 +21,7 @@ struct sim_pin {
 	struct mm_struct *mm; /* mm_count held (proc->holds) while pinned */
 	struct page **pages;  /* NULL once unpinned */
 	unsigned long npages;
+	unsigned long nr_frames; /* of those, not the zero page (carry a pin) */
 	bool longterm;
 };
 
@@ -35,6 +36,7 @@ static void pin_release(struct sim_pin *pin)
 	if (pin->longterm)
 		account_locked_vm(pin->mm, pin->npages, false);
 	pin->proc->pinned_pages -= pin->npages;
+	pin->proc->pinned_frames -= pin->nr_frames;
 	if (pin->longterm)
 		pin->proc->locked_pages -= pin->npages;
 	mmdrop(pin->mm); /* Pairs with mmgrab() in cmd_pin(). */
@@ -126,8 +128,12 @@ static int cmd_pin(struct sim_ctx *ctx, int argc, char **argv)
 	pin->mm = mm;
 	pin->pages = pages;
 	pin->npages = npages;
+	/* A pin of the zero page takes no pin count (see pin_user_pages()). */
+	for (unsigned long i = 0; i < npages; i++)
+		pin->nr_frames += !PageTest(pages[i], PG_reserved);
 	pin->longterm = flags & FOLL_LONGTERM;
 	p->pinned_pages += npages;
+	p->pinned_frames += pin->nr_frames;
 	if (pin->longterm)
 		p->locked_pages += npages;
 	return sim_result(ctx, "handle=%lu", handle);

@@ -177,6 +177,7 @@ struct sim_proc {
 	unsigned int holds;	    /* mm_count references other world objects hold */
 	unsigned int user_holds;    /* mm_users references other world objects hold */
 	unsigned long pinned_pages; /* pages the script's pin handles pin (pinned_vm) */
+	unsigned long pinned_frames; /* of those, not the zero page (carry a pin count) */
 	unsigned long locked_pages; /* of those, longterm ones (charged to locked_vm) */
 };
 

@@ -299,7 +299,7 @@ unsigned long sim_world_known_pins(struct sim_world *w)
 
 		if (o->type != &sim_process_type)
 			continue;
-		n += p->pinned_pages;
+		n += p->pinned_frames;
 		mm = sim_proc_mm(p);
 		if (mm)
 			n += mm_iommu_pinned_pages(mm);
