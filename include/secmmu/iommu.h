@@ -128,7 +128,9 @@ struct iommu_sva *iommu_sva_bind_device(struct iommu_device *dev, struct mm_stru
  * notifier and the PASID after a grace period). May be called after the mm
  * has exited, from a file release during the mm's own teardown, or from the
  * DMA/fault threads. May sleep; no lock may be held. Each successful bind
- * must be matched by exactly one unbind of its handle.
+ * must be matched by exactly one unbind of its handle; one unbind too many
+ * (or a handle that was never bound) is API misuse: WARNed once, nothing
+ * done, the handle never dereferenced.
  */
 void iommu_sva_unbind_device(struct iommu_sva *handle);
 

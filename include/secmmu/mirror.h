@@ -40,6 +40,9 @@ struct mirror *mirror_create(struct mm_struct *mm, unsigned int flags);
 /**
  * mirror_destroy() - detach: remove the notifier (waiting for callbacks),
  * stop the DMA engine, free the device page table.
+ *
+ * A second destroy of the same device (or of one never created) is API
+ * misuse: WARNed once, nothing done, @m never dereferenced.
  */
 void mirror_destroy(struct mirror *m);
 

@@ -180,7 +180,8 @@ unsigned long mm_id(const struct mm_struct *mm);
  *
  * Waits for pending RCU callbacks first, so that a struct whose last
  * reference is dropped by a callback is reported consistently.
- * Return: 0 with @users and @count filled, or -ESRCH if the struct was freed.
+ * Return: 0 with @users and @count filled, -ESRCH if the struct was freed,
+ * or -EINVAL (warned once) if @users or @count is NULL.
  */
 int mm_query_refs(unsigned long id, int *users, int *count);
 

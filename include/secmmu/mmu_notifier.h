@@ -235,8 +235,12 @@ struct mmu_interval_notifier {
  *
  * Return: 0, -EINVAL (ops combine arch_invalidate_secondary_tlbs with
  * start/end, or mm_users is 0), -ENOMEM (subscriptions could not be
- * allocated), -EINTR (the wait for the locks was interrupted by a signal).
- * On failure nothing is left behind.
+ * allocated), -EINTR (the wait for the locks was interrupted by a signal),
+ * -EBUSY (@subscription is already registered on @mm). On failure nothing
+ * is left behind.
+ *
+ * API misuse (a NULL ops, registering twice) WARNs once and fails with
+ * -EINVAL / -EBUSY; it never hangs.
  */
 int mmu_notifier_register(struct mmu_notifier *subscription, struct mm_struct *mm);
 /* As above; the caller already holds mmap_lock for write. */
@@ -250,6 +254,10 @@ int __mmu_notifier_register(struct mmu_notifier *subscription, struct mm_struct 
  * subscription, waits until no callback of it runs anywhere (a grace period),
  * and drops its mm_count. Reliable: returns only when it is done. May sleep;
  * must not be called from a callback of the same subscription.
+ *
+ * Clears subscription->mm. API misuse WARNs once and does nothing: a
+ * subscription not registered on @mm (never, or already unregistered), or
+ * one from mmu_notifier_get() (release it with mmu_notifier_put()).
  */
 void mmu_notifier_unregister(struct mmu_notifier *subscription, struct mm_struct *mm);
 
@@ -259,7 +267,8 @@ void mmu_notifier_unregister(struct mmu_notifier *subscription, struct mm_struct
  * Finds a subscription of @mm with the same ops pointer and takes a
  * reference, or allocates one with ops->alloc_notifier and registers it.
  * The caller holds an mm_users reference. Takes mmap_lock for write.
- * Return: the subscription or ERR_PTR(-errno).
+ * Return: the subscription or ERR_PTR(-errno); ERR_PTR(-EINVAL), warned
+ * once, if @ops lacks alloc_notifier or free_notifier.
  */
 struct mmu_notifier *mmu_notifier_get(const struct mmu_notifier_ops *ops, struct mm_struct *mm);
 /* As above; the caller holds mmap_lock for write. */
@@ -274,6 +283,10 @@ struct mmu_notifier *mmu_notifier_get_locked(const struct mmu_notifier_ops *ops,
  * not wait and does not call ->release: release runs only if the mm is torn
  * down while the subscription lives. May be called from any context that
  * may take a mutex, including after the mm has exited.
+ *
+ * API misuse WARNs once and does nothing: a subscription of
+ * mmu_notifier_register() (it holds no get reference), or one more put than
+ * gets.
  */
 void mmu_notifier_put(struct mmu_notifier *subscription);
 
@@ -292,7 +305,9 @@ void mmu_notifier_synchronize(void);
  * If an invalidation is in progress the insertion is deferred until it ends,
  * and the new subscription starts with an odd sequence so that a reader
  * retries. Takes mmap_lock for write if the mm has no subscriptions yet.
- * Return: 0, -EINVAL (zero length or overflow), -ENOMEM, -EINTR.
+ * Return: 0, -EINVAL (zero length or overflow; NULL ops or ops without
+ * ->invalidate, warned once), -EBUSY (already inserted in @mm, warned once),
+ * -ENOMEM, -EINTR.
  */
 int mmu_interval_notifier_insert(struct mmu_interval_notifier *interval_sub, struct mm_struct *mm,
 				 unsigned long start, unsigned long length,
@@ -308,8 +323,12 @@ int mmu_interval_notifier_insert_locked(struct mmu_interval_notifier *interval_s
  *
  * If an invalidation is in progress the removal is deferred and this waits
  * until it has ended, so that on return no invalidate callback for it runs.
- * Drops the mm_count reference. May sleep; must not be called from an
- * invalidate callback.
+ * Drops the mm_count reference and clears interval_sub->mm. May sleep.
+ *
+ * API misuse WARNs once and does nothing, never hangs: a subscription not
+ * inserted (never, or removed already), or a call from an invalidate
+ * callback running on this thread for the same mm (which would wait for its
+ * own invalidation to end).
  */
 void mmu_interval_notifier_remove(struct mmu_interval_notifier *interval_sub);
 

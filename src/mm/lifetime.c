@@ -197,6 +197,8 @@ int mm_query_refs(unsigned long id, int *users, int *count)
 	struct mm_struct *mm;
 	int ret = -ESRCH;
 
+	if (WARN_ON_ONCE(!users || !count)) /* API misuse: nowhere to answer */
+		return -EINVAL;
 	lifetime_init_once();
 	/* A struct whose last reference goes in an RCU callback is gone after this. */
 	sm_rcu_barrier();

@@ -126,6 +126,25 @@ bool mn_itree_empty(struct mmu_notifier_subscriptions *subscriptions)
 /* --- the invalidation side -------------------------------------------- */
 
 /*
+ * The subscriptions whose ->invalidate this thread is running, or NULL: a
+ * remove from such a callback would wait for its own invalidation.
+ */
+static __thread struct mmu_notifier_subscriptions *mn_invalidating;
+
+static bool mn_call_invalidate(struct mmu_notifier_subscriptions *subscriptions,
+			       struct mmu_interval_notifier *interval_sub,
+			       const struct mmu_notifier_range *range, unsigned long cur_seq)
+{
+	struct mmu_notifier_subscriptions *outer = mn_invalidating;
+	bool ret;
+
+	mn_invalidating = subscriptions;
+	ret = interval_sub->ops->invalidate(interval_sub, range, cur_seq);
+	mn_invalidating = outer;
+	return ret;
+}
+
+/*
  * Count one more active invalidation; if it overlaps an interval make the
  * sequence odd and return the first overlapping subscription.
  */
@@ -213,7 +232,7 @@ int mn_itree_invalidate(struct mmu_notifier_subscriptions *subscriptions,
 
 	for (interval_sub = mn_itree_inv_start_range(subscriptions, range, &cur_seq); interval_sub;
 	     interval_sub = mn_itree_inv_next(interval_sub, range)) {
-		if (interval_sub->ops->invalidate(interval_sub, range, cur_seq))
+		if (mn_call_invalidate(subscriptions, interval_sub, range, cur_seq))
 			continue;
 		/* Only a non-blockable range may be refused. */
 		if (WARN_ON(mmu_notifier_range_blockable(range)))
@@ -243,7 +262,7 @@ void mn_itree_release(struct mmu_notifier_subscriptions *subscriptions, struct m
 
 	for (interval_sub = mn_itree_inv_start_range(subscriptions, &range, &cur_seq); interval_sub;
 	     interval_sub = mn_itree_inv_next(interval_sub, &range))
-		WARN_ON(!interval_sub->ops->invalidate(interval_sub, &range, cur_seq));
+		WARN_ON(!mn_call_invalidate(subscriptions, interval_sub, &range, cur_seq));
 	mn_itree_inv_end(subscriptions);
 }
 
@@ -325,6 +344,8 @@ static int mn_interval_init(struct mmu_interval_notifier *interval_sub, struct m
 	struct itree_node *node = mn_node(interval_sub);
 	unsigned long last;
 
+	if (WARN_ON_ONCE(!interval_sub || !mm || !ops || !ops->invalidate)) /* API misuse */
+		return -EINVAL;
 	if (!length || __builtin_add_overflow(start, length - 1, &last))
 		return -EINVAL;
 	/* The caller must hold an mm_users reference. */
@@ -339,6 +360,31 @@ static int mn_interval_init(struct mmu_interval_notifier *interval_sub, struct m
 	interval_sub->deferred = false;
 	interval_sub->inserted = false;
 	return 0;
+}
+
+/*
+ * Is @interval_sub inserted (or pending) in @mm's tree? Exact: looks for the
+ * pointer, so an uninitialised struct is never mistaken for an inserted one.
+ * Takes subscriptions->lock.
+ */
+static bool mn_itree_holds(struct mm_struct *mm, struct mmu_interval_notifier *interval_sub)
+{
+	struct mmu_notifier_subscriptions *subscriptions = mn_subscriptions(mm);
+	struct mmu_interval_notifier *sub;
+	struct itree_node *node;
+	bool found = false;
+
+	if (!subscriptions || interval_sub->mm != mm)
+		return false;
+	sm_mutex_lock(&subscriptions->lock);
+	for (sub = subscriptions->deferred_list; sub && !found; sub = sub->deferred_next)
+		found = sub == interval_sub;
+	for (node = itree_iter_first(&subscriptions->itree, interval_sub->start,
+				     interval_sub->last);
+	     node && !found; node = itree_iter_next(node, interval_sub->start, interval_sub->last))
+		found = mn_interval(node) == interval_sub;
+	sm_mutex_unlock(&subscriptions->lock);
+	return found;
 }
 
 static int __mmu_interval_notifier_insert(struct mmu_interval_notifier *interval_sub,
@@ -363,9 +409,13 @@ int mmu_interval_notifier_insert(struct mmu_interval_notifier *interval_sub, str
 				 unsigned long start, unsigned long length,
 				 const struct mmu_interval_notifier_ops *ops)
 {
-	struct mmu_notifier_subscriptions *subscriptions = mn_subscriptions(mm);
+	struct mmu_notifier_subscriptions *subscriptions;
 	int ret;
 
+	/* API misuse: inserting twice would corrupt the tree. */
+	if (interval_sub && mm && WARN_ON_ONCE(mn_itree_holds(mm, interval_sub)))
+		return -EBUSY;
+	subscriptions = mn_subscriptions(mm);
 	ret = mn_interval_init(interval_sub, mm, start, length, ops);
 	if (ret)
 		return ret;
@@ -390,6 +440,8 @@ int mmu_interval_notifier_insert_locked(struct mmu_interval_notifier *interval_s
 	int ret;
 
 	mmap_assert_write_locked(mm);
+	if (interval_sub && WARN_ON_ONCE(mn_itree_holds(mm, interval_sub)))
+		return -EBUSY;
 	ret = mn_interval_init(interval_sub, mm, start, length, ops);
 	if (ret)
 		return ret;
@@ -430,11 +482,22 @@ static void mn_itree_undefer(struct mmu_notifier_subscriptions *subscriptions,
  */
 void mmu_interval_notifier_remove(struct mmu_interval_notifier *interval_sub)
 {
-	struct mm_struct *mm = interval_sub->mm;
-	struct mmu_notifier_subscriptions *subscriptions = mn_subscriptions(mm);
+	struct mm_struct *mm = interval_sub ? interval_sub->mm : NULL;
+	struct mmu_notifier_subscriptions *subscriptions;
 	unsigned long seq = 0;
 
+	/* API misuse: never inserted, or removed already (->mm cleared below). */
+	if (WARN_ON_ONCE(!mm))
+		return;
+	subscriptions = mn_subscriptions(mm);
+	/* API misuse: from an invalidate callback of this mm, on its thread. */
+	if (WARN_ON_ONCE(mn_invalidating == subscriptions))
+		return;
 	sm_mutex_lock(&subscriptions->lock);
+	if (WARN_ON_ONCE(!interval_sub->inserted && !interval_sub->deferred)) {
+		sm_mutex_unlock(&subscriptions->lock);
+		return;
+	}
 	if (mn_itree_is_invalidating(subscriptions)) {
 		if (!interval_sub->inserted) {
 			/* Insert still deferred: it never became visible. */
@@ -453,6 +516,7 @@ void mmu_interval_notifier_remove(struct mmu_interval_notifier *interval_sub)
 	/* Pairs with sm_wake_up_all() in mn_itree_inv_end(). */
 	while (seq && subscriptions->invalidate_seq == seq)
 		sm_wait(&subscriptions->wq, &subscriptions->lock);
+	interval_sub->mm = NULL; /* a second remove is caught above */
 	sm_mutex_unlock(&subscriptions->lock);
 
 	/* Pairs with the mmgrab in __mmu_interval_notifier_insert(). */

@@ -144,6 +144,19 @@ static void mn_unhook(struct mmu_notifier_subscriptions *subscriptions,
 	subscription->pprev = NULL;
 }
 
+/* Is @subscription on @subscriptions' list? Takes subscriptions->lock. */
+static bool mn_on_list(struct mmu_notifier_subscriptions *subscriptions,
+		       struct mmu_notifier *subscription)
+{
+	struct mmu_notifier *sub;
+
+	sm_mutex_lock(&subscriptions->lock);
+	for (sub = subscriptions->list; sub && sub != subscription; sub = sub->next)
+		;
+	sm_mutex_unlock(&subscriptions->lock);
+	return sub != NULL;
+}
+
 static bool mn_list_empty(struct mmu_notifier_subscriptions *subscriptions)
 {
 	return sm_rcu_dereference(subscriptions->list) == NULL;
@@ -254,8 +267,9 @@ static bool mn_ops_valid(const struct mmu_notifier_ops *ops)
  * May sleep.
  *
  * Return: 0, -EINVAL (bad ops combination, or mm_users is 0), -ENOMEM,
- * -EINTR (signal while waiting for the rmap locks). Nothing is left behind on
- * failure.
+ * -EINTR (signal while waiting for the rmap locks), -EBUSY (@subscription is
+ * already registered on @mm: API misuse, warned once). Nothing is left
+ * behind on failure.
  */
 int __mmu_notifier_register(struct mmu_notifier *subscription, struct mm_struct *mm)
 {
@@ -263,10 +277,14 @@ int __mmu_notifier_register(struct mmu_notifier *subscription, struct mm_struct 
 	int ret;
 
 	mmap_assert_write_locked(mm);
-	if (subscription && WARN_ON_ONCE(!mn_ops_valid(subscription->ops)))
+	if (subscription && WARN_ON_ONCE(!subscription->ops || !mn_ops_valid(subscription->ops)))
 		return -EINVAL;
 	if (mm_users_read(mm) <= 0)
 		return -EINVAL;
+	/* Hooking it twice would make the list a loop. */
+	if (subscription && mm->notifier_subscriptions &&
+	    WARN_ON_ONCE(mn_on_list(mm->notifier_subscriptions, subscription)))
+		return -EBUSY;
 
 	/* mm->notifier_subscriptions cannot change while we hold mmap_lock for write. */
 	if (!mm->notifier_subscriptions) {
@@ -292,7 +310,7 @@ int __mmu_notifier_register(struct mmu_notifier *subscription, struct mm_struct 
 		/* Pairs with the mmdrop in mmu_notifier_unregister() / mmu_notifier_free_rcu(). */
 		mmgrab(mm);
 		subscription->mm = mm;
-		subscription->users = 1;
+		subscription->users = 0; /* not counted: mmu_notifier_get() sets 1 */
 		atomic_store_explicit(&subscription->release_state, MN_LIVE, memory_order_relaxed);
 		atomic_store_explicit(&subscription->released_gen, 0, memory_order_relaxed);
 		sm_mutex_lock(&subscriptions->lock);
@@ -338,8 +356,19 @@ int mmu_notifier_register(struct mmu_notifier *subscription, struct mm_struct *m
  */
 void mmu_notifier_unregister(struct mmu_notifier *subscription, struct mm_struct *mm)
 {
-	struct mmu_notifier_subscriptions *subscriptions = mn_subscriptions(mm);
+	struct mmu_notifier_subscriptions *subscriptions;
 
+	/*
+	 * API misuse: never registered, already unregistered (->mm is cleared
+	 * below) or another mm: dropping mm_count again would free the mm
+	 * under its user.
+	 */
+	if (WARN_ON_ONCE(!subscription || !mm || subscription->mm != mm))
+		return;
+	/* Subscriptions from mmu_notifier_get() are released with _put(). */
+	if (WARN_ON_ONCE(subscription->users))
+		return;
+	subscriptions = mn_subscriptions(mm);
 	BUG_ON(mm_count_read(mm) <= 0);
 	BUG_ON(!subscriptions);
 
@@ -366,6 +395,7 @@ void mmu_notifier_unregister(struct mmu_notifier *subscription, struct mm_struct
 	/* Wait for any callback still running, ->release by exit included. */
 	sm_synchronize_rcu();
 
+	subscription->mm = NULL; /* a second unregister is caught above */
 	BUG_ON(mm_count_read(mm) <= 0);
 	/* Pairs with the mmgrab in __mmu_notifier_register(). */
 	mmdrop(mm);
@@ -382,7 +412,8 @@ static struct mmu_notifier *find_get_mmu_notifier(struct mm_struct *mm,
 
 	sm_mutex_lock(&subscriptions->lock);
 	for (subscription = subscriptions->list; subscription; subscription = subscription->next) {
-		if (subscription->ops != ops)
+		/* users == 0: registered with mmu_notifier_register(), not ours */
+		if (subscription->ops != ops || !subscription->users)
 			continue;
 		/* Pairs with the decrement in mmu_notifier_put(). */
 		if (subscription->users != UINT_MAX)
@@ -410,6 +441,9 @@ struct mmu_notifier *mmu_notifier_get_locked(const struct mmu_notifier_ops *ops,
 	int ret;
 
 	mmap_assert_write_locked(mm);
+	/* API misuse: get needs both to create and to free the subscription. */
+	if (WARN_ON_ONCE(!ops || !ops->alloc_notifier || !ops->free_notifier))
+		return ERR_PTR(-EINVAL);
 
 	if (mm->notifier_subscriptions) {
 		subscription = find_get_mmu_notifier(mm, ops);
@@ -424,6 +458,10 @@ struct mmu_notifier *mmu_notifier_get_locked(const struct mmu_notifier_ops *ops,
 	ret = __mmu_notifier_register(subscription, mm);
 	if (ret)
 		goto out_free;
+	/* Pairs with the decrement in mmu_notifier_put(). */
+	sm_mutex_lock(&mm->notifier_subscriptions->lock);
+	subscription->users = 1;
+	sm_mutex_unlock(&mm->notifier_subscriptions->lock);
 	return subscription;
 
 out_free:
@@ -463,12 +501,20 @@ static void mmu_notifier_free_rcu(struct sm_rcu_head *rcu)
  */
 void mmu_notifier_put(struct mmu_notifier *subscription)
 {
-	struct mm_struct *mm = subscription->mm;
-	struct mmu_notifier_subscriptions *subscriptions = mn_subscriptions(mm);
+	struct mm_struct *mm = subscription ? subscription->mm : NULL;
+	struct mmu_notifier_subscriptions *subscriptions;
 
+	if (WARN_ON_ONCE(!mm)) /* API misuse: not registered */
+		return;
+	subscriptions = mn_subscriptions(mm);
 	sm_mutex_lock(&subscriptions->lock);
-	/* Pairs with the increment in find_get_mmu_notifier() / users = 1 at registration. */
-	if (WARN_ON(!subscription->users) || --subscription->users) {
+	/*
+	 * Pairs with the increment in find_get_mmu_notifier() / users = 1 in
+	 * mmu_notifier_get_locked(). users == 0: a subscription of
+	 * mmu_notifier_register() (API misuse: it holds no get reference,
+	 * and has no free_notifier to call), or one put once too often.
+	 */
+	if (WARN_ON_ONCE(!subscription->users) || --subscription->users) {
 		sm_mutex_unlock(&subscriptions->lock);
 		return;
 	}

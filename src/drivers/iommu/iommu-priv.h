@@ -78,6 +78,7 @@ struct iommu_sva {
 	bool mm_users_held;	    /* IOMMU_DEV_WRONG_MM_USERS: the bond also holds mm_users */
 	struct iommu_sva *dev_next; /* dev->bonds, sorted by PASID; under dev->lock */
 	struct iommu_sva *mm_next;  /* smm->bonds; under smm->lock */
+	struct iommu_sva *all_next; /* every bound bond (users > 0); under iommu_sva_lock */
 };
 
 struct iommu_device {

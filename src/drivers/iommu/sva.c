@@ -26,6 +26,11 @@
 #include "secmmu/file.h"
 
 static struct sm_mutex iommu_sva_lock;
+/*
+ * Every bond with users > 0, under iommu_sva_lock: lets an unbind recognise
+ * a handle that is not (or no longer) bound without dereferencing it.
+ */
+static struct iommu_sva *sva_bound;
 
 void iommu_sva_init(void)
 {
@@ -247,6 +252,8 @@ struct iommu_sva *iommu_sva_bind_device(struct iommu_device *dev, struct mm_stru
 	bond->dev_next = *pp;
 	*pp = bond;
 	sm_mutex_unlock(&dev->lock);
+	bond->all_next = sva_bound;
+	sva_bound = bond;
 out_unlock:
 	sm_mutex_unlock(&iommu_sva_lock);
 	return bond;
@@ -268,6 +275,10 @@ static bool sva_unbind_locked(struct iommu_sva *bond)
 	BUG_ON(!bond->users);
 	if (--bond->users)
 		return false;
+
+	for (pp = &sva_bound; *pp != bond; pp = &(*pp)->all_next)
+		;
+	*pp = bond->all_next;
 
 	sm_mutex_lock(&dev->lock);
 	for (pp = &dev->bonds; *pp != bond; pp = &(*pp)->dev_next)
@@ -292,9 +303,17 @@ static bool sva_unbind_locked(struct iommu_sva *bond)
 
 void iommu_sva_unbind_device(struct iommu_sva *handle)
 {
+	struct iommu_sva *bond;
 	bool last;
 
 	sm_mutex_lock(&iommu_sva_lock);
+	for (bond = sva_bound; bond && bond != handle; bond = bond->all_next)
+		;
+	/* API misuse: not a bound handle (unbound already: it may be freed). */
+	if (WARN_ON_ONCE(!bond)) {
+		sm_mutex_unlock(&iommu_sva_lock);
+		return;
+	}
 	last = sva_unbind_locked(handle);
 	sm_mutex_unlock(&iommu_sva_lock);
 	if (last)

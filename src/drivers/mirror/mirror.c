@@ -73,7 +73,47 @@ struct mirror {
 	struct sm_waitq qcond; /* a request queued or done */
 	struct dma_request *queue, **qtail;
 	_Atomic unsigned int pending; /* queued requests: a hint for spinning */
+	struct mirror *live_next;     /* mirror_live; under mirror_live_lock */
 };
+
+/*
+ * Every created, not yet destroyed device, under mirror_live_lock (a leaf):
+ * mirror_destroy() recognises a device destroyed already without touching it.
+ */
+static struct mirror *mirror_live;
+static struct sm_mutex mirror_live_lock;
+static pthread_once_t mirror_live_once = PTHREAD_ONCE_INIT;
+
+static void mirror_live_init(void)
+{
+	sm_mutex_init(&mirror_live_lock, "mirror_live_lock", LOCK_RANK_LEAF);
+}
+
+static void mirror_live_add(struct mirror *m)
+{
+	pthread_once(&mirror_live_once, mirror_live_init);
+	sm_mutex_lock(&mirror_live_lock);
+	m->live_next = mirror_live;
+	mirror_live = m;
+	sm_mutex_unlock(&mirror_live_lock);
+}
+
+/* Return: true if @m was live (and is now off the list). */
+static bool mirror_live_del(struct mirror *m)
+{
+	struct mirror **pp;
+	bool found;
+
+	pthread_once(&mirror_live_once, mirror_live_init);
+	sm_mutex_lock(&mirror_live_lock);
+	for (pp = &mirror_live; *pp && *pp != m; pp = &(*pp)->live_next)
+		;
+	found = *pp != NULL;
+	if (found)
+		*pp = m->live_next;
+	sm_mutex_unlock(&mirror_live_lock);
+	return found;
+}
 
 /*
  * Hand-offs between a submitter and the engine spin a little before they
@@ -438,6 +478,7 @@ struct mirror *mirror_create(struct mm_struct *mm, unsigned int flags)
 	ret = sm_thread_create(&m->engine, mirror_engine, m, "mirror dma (mm %lu)", mm_id(mm));
 	if (ret)
 		goto err_unregister;
+	mirror_live_add(m);
 	return m;
 
 err_unregister:
@@ -454,6 +495,9 @@ err_free:
 
 void mirror_destroy(struct mirror *m)
 {
+	/* API misuse: destroyed already (or never created): @m may be freed. */
+	if (WARN_ON_ONCE(!m || !mirror_live_del(m)))
+		return;
 	mirror_submit(m, DMA_STOP, 0, NULL, 0);
 	sm_thread_join(&m->engine);
 	mmu_notifier_unregister(&m->aging, m->notifier.mm);
