@@ -330,4 +330,29 @@ fuzz: fuzz-build
 	    tests/fuzz/corpus/$$n > $(FUZZ_DIR)/$$n.log 2>&1 || { tail -n 60 $(FUZZ_DIR)/$$n.log; echo "fuzz: $$n failed"; exit 1; }; \
 	  tail -n 3 $(FUZZ_DIR)/$$n.log; done
 
+# ---- scenario fuzzing (scripts/fuzz-scenarios; see docs/testing.md) ----
+#   make fuzz-scenarios [FUZZ_SCN_N=200] [FUZZ_SCN_TSAN_N=20] [FUZZ_SCN_LINES=200]
+#                       [FUZZ_SCN_SEED=1] [FUZZ_SCN_JOBS=4] [FUZZ_SCN_ARGS=...]
+# Generated scenarios through build/address/secmmu (ASan+UBSan), then
+# build/thread/secmmu (TSan); findings, minimized, in build/fuzz-scenarios/.
+FUZZ_SCN_N ?= 200
+FUZZ_SCN_TSAN_N ?= 20
+FUZZ_SCN_LINES ?= 200
+FUZZ_SCN_SEED ?= 1
+FUZZ_SCN_JOBS ?= 4
+FUZZ_SCN_ARGS ?=
+
+.PHONY: fuzz-scenarios
+fuzz-scenarios:
+	$(MAKE) SANITIZE=address build/address/secmmu
+	$(MAKE) SANITIZE=thread build/thread/secmmu
+	@st=0; \
+	scripts/fuzz-scenarios --bin build/address/secmmu --count $(FUZZ_SCN_N) \
+	  --lines $(FUZZ_SCN_LINES) --seed $(FUZZ_SCN_SEED) --jobs $(FUZZ_SCN_JOBS) \
+	  --out build/fuzz-scenarios/address $(FUZZ_SCN_ARGS) || st=1; \
+	scripts/fuzz-scenarios --bin build/thread/secmmu --count $(FUZZ_SCN_TSAN_N) \
+	  --lines $(FUZZ_SCN_LINES) --seed $(FUZZ_SCN_SEED) --jobs $(FUZZ_SCN_JOBS) \
+	  --out build/fuzz-scenarios/thread $(FUZZ_SCN_ARGS) || st=1; \
+	exit $$st
+
 -include $(wildcard $(FUZZ_DIR)/obj/*/*.d $(FUZZ_DIR)/obj/*/*/*.d $(FUZZ_DIR)/obj/*/*/*/*.d)
