@@ -91,6 +91,42 @@ struct shmem_obj *page_get_shmem(struct page *page)
 	return obj; /* Pairs with shmem_obj_put() by the caller. */
 }
 
+/* Every shmem object with a reference left (leaf lock: nothing nests under it). */
+static LIST_HEAD(shmem_objs);
+static size_t nr_shmem_objs;
+static struct sm_mutex shmem_objs_lock;
+static pthread_once_t shmem_objs_once = PTHREAD_ONCE_INIT;
+
+static void shmem_objs_init(void)
+{
+	sm_mutex_init(&shmem_objs_lock, "shmem_objs_lock", LOCK_RANK_LEAF);
+}
+
+struct shmem_obj **shmem_obj_get_all(size_t *nr)
+{
+	struct shmem_obj **objs, *obj;
+	size_t n = 0;
+
+	*nr = 0;
+	pthread_once(&shmem_objs_once, shmem_objs_init);
+	sm_mutex_lock(&shmem_objs_lock);
+	objs = nr_shmem_objs ? malloc(nr_shmem_objs * sizeof(*objs)) : NULL;
+	if (objs)
+		list_for_each_entry (obj, &shmem_objs, all)
+			if (ref_get_unless_zero(&obj->refcount))
+				objs[n++] = obj; /* Pairs with shmem_obj_put_all(). */
+	sm_mutex_unlock(&shmem_objs_lock);
+	*nr = n;
+	return objs;
+}
+
+void shmem_obj_put_all(struct shmem_obj **objs, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		shmem_obj_put(objs[i]);
+	free(objs);
+}
+
 struct shmem_obj *shmem_obj_alloc(unsigned long nr_pages)
 {
 	struct shmem_obj *obj = kzalloc(sizeof(*obj));
@@ -110,6 +146,11 @@ struct shmem_obj *shmem_obj_alloc(unsigned long nr_pages)
 	sm_mutex_init(&obj->lock, "shmem->lock", LOCK_RANK_SHMEM);
 	sm_mutex_init(&obj->vma_lock, "shmem->vma_lock", LOCK_RANK_ANON_VMA);
 	INIT_LIST_HEAD(&obj->vmas);
+	pthread_once(&shmem_objs_once, shmem_objs_init);
+	sm_mutex_lock(&shmem_objs_lock);
+	list_add(&obj->all, &shmem_objs);
+	nr_shmem_objs++;
+	sm_mutex_unlock(&shmem_objs_lock);
 	return obj;
 }
 
@@ -140,6 +181,10 @@ void shmem_obj_put(struct shmem_obj *obj)
 		return;
 	/* The object's own reference on each page goes with it. */
 	BUG_ON(!list_empty(&obj->vmas));
+	sm_mutex_lock(&shmem_objs_lock);
+	list_del(&obj->all);
+	nr_shmem_objs--;
+	sm_mutex_unlock(&shmem_objs_lock);
 	for (unsigned long i = 0; i < obj->cap; i++) {
 		if (obj->pages[i]) {
 			/* A pinned page may outlive us: it must not point back here. */

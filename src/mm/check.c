@@ -116,6 +116,18 @@ unsigned long mm_check_invariants(check_report_fn report, void *arg)
 		problem(&c, "frames: %lu used + %lu free != %lu total", phys_used_frames(),
 			phys_free_frames(), phys_total_frames());
 	mm_for_each_live(count_mm, &c);
+	/*
+	 * Shared objects nobody maps (a file whose last mapping went) still
+	 * own swap slots: count every live object, once.
+	 */
+	if (c.nr_slots) {
+		size_t nr;
+		struct shmem_obj **objs = shmem_obj_get_all(&nr);
+
+		for (size_t i = 0; i < nr; i++)
+			count_shmem(&c, objs[i]);
+		shmem_obj_put_all(objs, nr);
+	}
 	for (unsigned long pfn = 1; pfn < c.nr_frames; pfn++) {
 		struct page *page = pfn_to_page(pfn);
 		int refs = page_ref_count(page), maps = page_mapcount(page);

@@ -126,6 +126,7 @@ struct shmem_obj {
 	unsigned long *swap;	  /* swap slot + 1 of a page written out, or 0 */
 	struct sm_mutex vma_lock; /* @vmas (the reverse map); LOCK_RANK_ANON_VMA */
 	struct list_head vmas;
+	struct list_head all; /* shmem_objs, under shmem_objs_lock; no reference */
 };
 
 struct anon_vma *anon_vma_alloc(void);
@@ -136,6 +137,14 @@ struct anon_vma *page_get_anon_vma(struct page *page);
 /* The shmem object owning @page, referenced, or NULL (none, or dying). */
 struct shmem_obj *page_get_shmem(struct page *page);
 struct shmem_obj *shmem_obj_alloc(unsigned long nr_pages);
+/*
+ * shmem_obj_get_all() - a reference on every live object (mapped or not:
+ * a file nobody maps still owns its pages and swap slots), for the checker.
+ * Return: a kmalloc'ed array of *@nr objects (release with
+ * shmem_obj_put_all()), or NULL if there are none or memory ran out.
+ */
+struct shmem_obj **shmem_obj_get_all(size_t *nr);
+void shmem_obj_put_all(struct shmem_obj **objs, size_t nr);
 void shmem_obj_get(struct shmem_obj *obj);
 /* Attach @vma to @obj (a reference, and the reverse map); detach in vma_free(). */
 void vma_set_shm(struct vm_area_struct *vma, struct shmem_obj *obj);
