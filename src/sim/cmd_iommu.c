@@ -116,7 +116,7 @@ static struct iommu_pasid_info *dev_table(struct iommu_device *dev, int *n)
 
 /* --- the SVA references of every process (the hidden object) -------------- */
 
-#define SVA_NAME "iommu.sva"
+#define SVA_NAME "iommu.sva" /* internal: found as "@" SVA_NAME */
 
 struct sva_hold {
 	struct sim_proc *proc;
@@ -209,9 +209,9 @@ static const struct sim_type sva_type = {
 /* The hidden accounting object, created with the first device. */
 static int sva_accounting(struct sim_ctx *ctx)
 {
-	if (sim_obj_find(ctx->world, &sva_type, SVA_NAME))
+	if (sim_obj_find(ctx->world, &sva_type, "@" SVA_NAME))
 		return 0;
-	return sim_obj_new(ctx, &sva_type, SVA_NAME, sizeof(struct sim_sva)) ? 0 : -1;
+	return sim_obj_new_internal(ctx, &sva_type, SVA_NAME, sizeof(struct sim_sva)) ? 0 : -1;
 }
 
 unsigned int sim_iommu_known_pasids(struct sim_world *w)

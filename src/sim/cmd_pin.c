@@ -55,14 +55,6 @@ static const struct sim_type pin_type = {
 	.teardown = pin_teardown,
 };
 
-static unsigned long next_handle(struct sim_world *w)
-{
-	unsigned long n = 1;
-
-	sim_for_each_obj(w, o) if (o->type == &pin_type) n++;
-	return n;
-}
-
 static int parse_pin_flags(struct sim_ctx *ctx, int argc, char **argv, unsigned int *flags)
 {
 	*flags = 0;
@@ -111,9 +103,9 @@ static int cmd_pin(struct sim_ctx *ctx, int argc, char **argv)
 			account_locked_vm(mm, npages, false);
 		return sim_result_errno(ctx, ret);
 	}
-	handle = next_handle(ctx->world);
+	handle = sim_world_next_pin_handle(ctx->world);
 	snprintf(name, sizeof(name), "pin.%lu", handle);
-	pin = sim_obj_new(ctx, &pin_type, name, sizeof(*pin));
+	pin = sim_obj_new_internal(ctx, &pin_type, name, sizeof(*pin));
 	if (!pin) {
 		unpin_user_pages(pages, npages);
 		free(pages);
@@ -148,7 +140,7 @@ static int cmd_unpin(struct sim_ctx *ctx, int argc, char **argv)
 	(void)argc;
 	if (sim_arg_num(ctx, argv[1], &handle))
 		return -1;
-	snprintf(name, sizeof(name), "pin.%llu", (unsigned long long)handle);
+	snprintf(name, sizeof(name), "@pin.%llu", (unsigned long long)handle);
 	pin = sim_obj_find(ctx->world, &pin_type, name);
 	if (!pin || !pin->pages)
 		return sim_result_errno(ctx, -ENOENT); /* unknown, or unpinned twice */

@@ -17,15 +17,30 @@
 
 /*
  * A new process entry for @name. An exited process of that name is retired
- * first (its name is free again; it is still torn down at the end).
+ * first (its name is free again; it is still torn down at the end); *@old
+ * is set to it, for process_failed().
  */
-static struct sim_proc *new_process(struct sim_ctx *ctx, const char *name)
+static struct sim_proc *new_process(struct sim_ctx *ctx, const char *name, struct sim_proc **old)
 {
-	struct sim_proc *old = sim_obj_find(ctx->world, &sim_process_type, name);
+	struct sim_proc *p;
 
-	if (old && !sim_proc_live_mm(old))
-		sim_obj_retire(&old->obj);
-	return sim_obj_new(ctx, &sim_process_type, name, sizeof(struct sim_proc));
+	*old = sim_obj_find(ctx->world, &sim_process_type, name);
+	if (*old && !sim_proc_live_mm(*old))
+		sim_obj_retire(ctx->world, &(*old)->obj);
+	else
+		*old = NULL;
+	p = sim_obj_new(ctx, &sim_process_type, name, sizeof(struct sim_proc));
+	if (!p && *old)
+		sim_obj_unretire(ctx->world, &(*old)->obj);
+	return p;
+}
+
+/* The command creating @p failed: forget @p, give the name back to @old. */
+static void process_failed(struct sim_ctx *ctx, struct sim_proc *p, struct sim_proc *old)
+{
+	sim_obj_discard(ctx->world, &p->obj);
+	if (old)
+		sim_obj_unretire(ctx->world, &old->obj);
 }
 
 static void set_process_task(struct sim_proc *p, struct task_struct *task)
@@ -38,12 +53,12 @@ static void set_process_task(struct sim_proc *p, struct task_struct *task)
 static int cmd_mm(struct sim_ctx *ctx, int argc, char **argv)
 {
 	struct task_struct *task;
+	struct sim_proc *p, *old;
 	struct mm_struct *mm;
-	struct sim_proc *p;
 	int err;
 
 	(void)argc;
-	p = new_process(ctx, argv[1]);
+	p = new_process(ctx, argv[1], &old);
 	if (!p)
 		return -1;
 	err = sim_world_need_phys(ctx->world);
@@ -61,13 +76,13 @@ static int cmd_mm(struct sim_ctx *ctx, int argc, char **argv)
 	set_process_task(p, task);
 	return sim_result_errno(ctx, 0);
 fail:
-	sim_obj_discard(ctx->world, &p->obj);
+	process_failed(ctx, p, old);
 	return sim_result_errno(ctx, err);
 }
 
 static int cmd_fork(struct sim_ctx *ctx, int argc, char **argv)
 {
-	struct sim_proc *parent, *child;
+	struct sim_proc *parent, *child, *old;
 	struct task_struct *task;
 	int err;
 
@@ -78,12 +93,13 @@ static int cmd_fork(struct sim_ctx *ctx, int argc, char **argv)
 	/* Checked before the child's name can retire an exited parent's. */
 	if (!sim_proc_live_mm(parent))
 		return sim_result_errno(ctx, -ESRCH);
-	child = new_process(ctx, argv[2]);
+	child = new_process(ctx, argv[2], &old);
 	if (!child)
 		return -1;
 	err = task_fork(parent->task, argv[2], &task);
 	if (err) {
-		sim_obj_discard(ctx->world, &child->obj);
+		/* Failure changes nothing: an exited CHILD keeps its name. */
+		process_failed(ctx, child, old);
 		return sim_result_errno(ctx, err);
 	}
 	set_process_task(child, task);

@@ -80,15 +80,15 @@ static const struct sim_type vfio_base_type = {
 	.name = "vfio counters",
 };
 
-#define VFIO_BASE_NAME "vfio.counters"
+#define VFIO_BASE_NAME "vfio.counters" /* internal: found as "@" VFIO_BASE_NAME */
 
 static int vfio_snapshot_counters(struct sim_ctx *ctx)
 {
 	struct sim_vfio_base *b;
 
-	if (sim_obj_find(ctx->world, &vfio_base_type, VFIO_BASE_NAME))
+	if (sim_obj_find(ctx->world, &vfio_base_type, "@" VFIO_BASE_NAME))
 		return 0;
-	b = sim_obj_new(ctx, &vfio_base_type, VFIO_BASE_NAME, sizeof(*b));
+	b = sim_obj_new_internal(ctx, &vfio_base_type, VFIO_BASE_NAME, sizeof(*b));
 	if (!b)
 		return -1;
 	b->release = vfio_release_warnings();
@@ -236,7 +236,7 @@ static int cmd_vfio_fail_next_put(struct sim_ctx *ctx, int argc, char **argv)
 
 static int cmd_vfio_warnings(struct sim_ctx *ctx, int argc, char **argv)
 {
-	struct sim_vfio_base *b = sim_obj_find(ctx->world, &vfio_base_type, VFIO_BASE_NAME);
+	struct sim_vfio_base *b = sim_obj_find(ctx->world, &vfio_base_type, "@" VFIO_BASE_NAME);
 	unsigned long rel = vfio_release_warnings(), destroy = vfio_destroy_context_warnings();
 
 	(void)argc;

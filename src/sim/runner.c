@@ -255,7 +255,11 @@ static int finish_run(struct sim_world *w, int rc, FILE *out)
 {
 	if (sim_world_destroy(w, out) && rc == SIM_EXIT_OK)
 		rc = SIM_EXIT_FAIL;
-	fflush(out);
+	/* Results nobody could read (stdout closed, disk full) are no success. */
+	if ((fflush(out) || ferror(out)) && rc == SIM_EXIT_OK) {
+		fprintf(stderr, "secmmu: error: the results could not be written\n");
+		rc = SIM_EXIT_MALFORMED;
+	}
 	return rc;
 }
 
@@ -271,12 +275,21 @@ int sim_run_stream(FILE *in, FILE *out)
 		return SIM_EXIT_MALFORMED;
 	}
 	sim_progress_begin("line");
-	while (getline(&line, &cap, in) >= 0) {
+	ssize_t len;
+
+	while ((len = getline(&line, &cap, in)) >= 0) {
 		int r;
 
 		if (lineno == INT32_MAX)
 			break;
 		sim_progress_update((uint64_t)lineno + 1, 0);
+		if (strlen(line) != (size_t)len) {
+			/* It would silently end the line, expectation included. */
+			sim_progress_erase(out);
+			fprintf(out, "%d: error: NUL byte in the line\n", ++lineno);
+			rc = SIM_EXIT_MALFORMED;
+			break;
+		}
 		r = sim_exec_line(w, ++lineno, line, out, NULL);
 		if (r == SIM_EXIT_MALFORMED) {
 			rc = r;

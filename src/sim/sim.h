@@ -141,7 +141,9 @@ struct sim_type {
  * struct sim_obj as the first member).
  */
 struct sim_obj {
-	struct sim_obj *next;
+	struct sim_obj *next, *prev; /* the world's list, in creation order */
+	struct sim_obj *hnext;	     /* the world's name index (live names only) */
+	struct sim_obj *sync_next;   /* the world's objects whose type has ->sync */
 	const struct sim_type *type;
 	bool retired; /* its name was reused: no lookups, still torn down */
 	char name[SIM_NAME_MAX];
@@ -154,12 +156,24 @@ struct sim_obj {
  * marked replaceable by sim_obj_retire() frees its name for reuse.
  */
 void *sim_obj_new(struct sim_ctx *ctx, const struct sim_type *type, const char *name, size_t size);
+/*
+ * sim_obj_new_internal() - an object the world keeps for itself (a pin
+ * handle, the VFIO counters): its @name gets a '@' prefix, which no script
+ * name can have, so it never takes a name from the script's name space.
+ * Find it with sim_obj_find(w, type, "@NAME").
+ */
+void *sim_obj_new_internal(struct sim_ctx *ctx, const struct sim_type *type, const char *name,
+			   size_t size);
 /* The live object called @name of @type, or NULL. */
 void *sim_obj_find(struct sim_world *w, const struct sim_type *type, const char *name);
 /* Same, but sets "unknown <type> 'NAME'" on @ctx when missing. */
 void *sim_obj_lookup(struct sim_ctx *ctx, const struct sim_type *type, const char *name);
 /* Hide @obj from lookups (its name may be reused); it is still torn down. */
-void sim_obj_retire(struct sim_obj *obj);
+void sim_obj_retire(struct sim_world *w, struct sim_obj *obj);
+/* Undo sim_obj_retire() (the command that reused the name failed). */
+void sim_obj_unretire(struct sim_world *w, struct sim_obj *obj);
+/* The next pin handle number of the world: 1, 2, 3 ... */
+unsigned long sim_world_next_pin_handle(struct sim_world *w);
 /* Unlink and free an object whose creation failed (nothing to tear down). */
 void sim_obj_discard(struct sim_world *w, struct sim_obj *obj);
 /* Iterate over every object (retired ones too). */
@@ -172,13 +186,13 @@ struct sim_proc {
 	struct task_struct *task;
 	struct mm_struct *mm; /* valid while sim_proc_mm() says so */
 	unsigned long mm_id;
-	unsigned int gets;	    /* mm_users references taken by the script (get) */
-	unsigned int grabs;	    /* mm_count references taken by the script (grab) */
-	unsigned int holds;	    /* mm_count references other world objects hold */
-	unsigned int user_holds;    /* mm_users references other world objects hold */
-	unsigned long pinned_pages; /* pages the script's pin handles pin (pinned_vm) */
+	unsigned int gets;	     /* mm_users references taken by the script (get) */
+	unsigned int grabs;	     /* mm_count references taken by the script (grab) */
+	unsigned int holds;	     /* mm_count references other world objects hold */
+	unsigned int user_holds;     /* mm_users references other world objects hold */
+	unsigned long pinned_pages;  /* pages the script's pin handles pin (pinned_vm) */
 	unsigned long pinned_frames; /* of those, not the zero page (carry a pin count) */
-	unsigned long locked_pages; /* of those, longterm ones (charged to locked_vm) */
+	unsigned long locked_pages;  /* of those, longterm ones (charged to locked_vm) */
 };
 
 struct sim_kthread {
@@ -321,7 +335,7 @@ int sim_arg_range(struct sim_ctx *ctx, const char *addr, const char *len, uint64
 /* Exit statuses of a run. */
 #define SIM_EXIT_OK	   0
 #define SIM_EXIT_FAIL	   1 /* an expectation failed, or something leaked */
-#define SIM_EXIT_MALFORMED 2 /* a malformed line stopped the run */
+#define SIM_EXIT_MALFORMED 2 /* a malformed line stopped the run, or unwritable output */
 
 /**
  * sim_run_stream() - run a whole script from @in, print to @out

@@ -26,17 +26,25 @@
 
 #define SIM_DEFAULT_PHYS (64UL << 20)
 
+#define SIM_HASH_MIN 256
+
 struct sim_world {
 	struct sim_obj *head, *tail;
-	bool phys_owned;	   /* this world initialised physical memory */
-	bool phys_fixed;	   /* memory is in use: `phys` may no longer come */
-	bool swap_owned;	   /* this world created the swap device */
-	unsigned long base_frames; /* frames in use before the run (not ours) */
-	unsigned long base_stale;  /* stale translations used before the run */
-	unsigned long base_mms;	   /* mm structs alive before the run */
-	long base_files;	   /* struct files alive before the run */
-	unsigned int base_pasids;  /* PASIDs allocated before the run */
-	unsigned long base_pins;   /* pins outstanding before the run */
+	struct sim_obj **hash;	    /* live names: chains through hnext */
+	size_t hash_size;	    /* a power of two */
+	size_t nr_hashed;	    /* objects in @hash */
+	struct sim_obj *sync_list;  /* objects whose type has ->sync, in creation order */
+	struct sim_obj **sync_tail; /* the last sync_next (or &sync_list) */
+	unsigned long pin_handles;  /* pin handles given out */
+	bool phys_owned;	    /* this world initialised physical memory */
+	bool phys_fixed;	    /* memory is in use: `phys` may no longer come */
+	bool swap_owned;	    /* this world created the swap device */
+	unsigned long base_frames;  /* frames in use before the run (not ours) */
+	unsigned long base_stale;   /* stale translations used before the run */
+	unsigned long base_mms;	    /* mm structs alive before the run */
+	long base_files;	    /* struct files alive before the run */
+	unsigned int base_pasids;   /* PASIDs allocated before the run */
+	unsigned long base_pins;    /* pins outstanding before the run */
 };
 
 struct sim_world *sim_world_new(void)
@@ -45,6 +53,13 @@ struct sim_world *sim_world_new(void)
 
 	if (!w)
 		return NULL;
+	w->sync_tail = &w->sync_list;
+	w->hash_size = SIM_HASH_MIN;
+	w->hash = calloc(w->hash_size, sizeof(*w->hash));
+	if (!w->hash) {
+		free(w);
+		return NULL;
+	}
 	if (phys_initialized()) {
 		w->base_frames = phys_used_frames();
 		w->base_pins = phys_total_pins();
@@ -101,9 +116,66 @@ static bool valid_name(const char *name)
 	return true;
 }
 
+static size_t name_hash(const char *name)
+{
+	size_t h = 5381;
+
+	while (*name)
+		h = h * 33 + (unsigned char)*name++;
+	return h;
+}
+
+static void hash_insert(struct sim_world *w, struct sim_obj *o)
+{
+	size_t b;
+
+	if (w->nr_hashed >= w->hash_size) { /* grow: load factor <= 1 */
+		size_t size = w->hash_size * 2;
+		struct sim_obj **hash = calloc(size, sizeof(*hash));
+
+		if (hash) {
+			for (size_t i = 0; i < w->hash_size; i++) {
+				while (w->hash[i]) {
+					struct sim_obj *x = w->hash[i];
+
+					w->hash[i] = x->hnext;
+					x->hnext = hash[name_hash(x->name) & (size - 1)];
+					hash[name_hash(x->name) & (size - 1)] = x;
+				}
+			}
+			free(w->hash);
+			w->hash = hash;
+			w->hash_size = size;
+		}
+	}
+	b = name_hash(o->name) & (w->hash_size - 1);
+	o->hnext = w->hash[b];
+	w->hash[b] = o;
+	w->nr_hashed++;
+}
+
+static void hash_remove(struct sim_world *w, struct sim_obj *o)
+{
+	struct sim_obj **pp = &w->hash[name_hash(o->name) & (w->hash_size - 1)];
+
+	for (; *pp; pp = &(*pp)->hnext) {
+		if (*pp == o) {
+			*pp = o->hnext;
+			o->hnext = NULL;
+			w->nr_hashed--;
+			return;
+		}
+	}
+}
+
+/* The live (not retired) object called @name: O(1) through the name index. */
 static struct sim_obj *find_any(struct sim_world *w, const char *name)
 {
-	sim_for_each_obj(w, o) if (!o->retired && !strcmp(o->name, name)) return o;
+	struct sim_obj *o = w->hash[name_hash(name) & (w->hash_size - 1)];
+
+	for (; o; o = o->hnext)
+		if (!strcmp(o->name, name))
+			return o;
 	return NULL;
 }
 
@@ -129,16 +201,12 @@ void *sim_obj_lookup(struct sim_ctx *ctx, const struct sim_type *type, const cha
 	return o;
 }
 
-void *sim_obj_new(struct sim_ctx *ctx, const struct sim_type *type, const char *name, size_t size)
+static void *obj_new(struct sim_ctx *ctx, const struct sim_type *type, const char *name,
+		     size_t size)
 {
 	struct sim_world *w = ctx->world;
 	struct sim_obj *o;
 
-	if (!valid_name(name)) {
-		sim_malformed(ctx, "bad name '%.*s' (letters, digits, _ - . ; at most %d)",
-			      SIM_NAME_MAX, name, SIM_NAME_MAX - 1);
-		return NULL;
-	}
 	o = find_any(w, name);
 	if (o) {
 		sim_malformed(ctx, "'%s' already names a %s", name, o->type->name);
@@ -151,32 +219,86 @@ void *sim_obj_new(struct sim_ctx *ctx, const struct sim_type *type, const char *
 	}
 	o->type = type;
 	strcpy(o->name, name);
+	o->prev = w->tail;
 	if (w->tail)
 		w->tail->next = o;
 	else
 		w->head = o;
 	w->tail = o;
+	hash_insert(w, o);
+	if (type->sync) {
+		*w->sync_tail = o;
+		w->sync_tail = &o->sync_next;
+	}
 	return o;
 }
 
-void sim_obj_retire(struct sim_obj *obj)
+void *sim_obj_new(struct sim_ctx *ctx, const struct sim_type *type, const char *name, size_t size)
 {
+	if (!valid_name(name)) {
+		sim_malformed(ctx, "bad name '%.*s' (letters, digits, _ - . ; at most %d)",
+			      SIM_NAME_MAX, name, SIM_NAME_MAX - 1);
+		return NULL;
+	}
+	return obj_new(ctx, type, name, size);
+}
+
+void *sim_obj_new_internal(struct sim_ctx *ctx, const struct sim_type *type, const char *name,
+			   size_t size)
+{
+	char full[SIM_NAME_MAX];
+
+	if (snprintf(full, sizeof(full), "@%s", name) >= (int)sizeof(full)) {
+		sim_malformed(ctx, "internal name '%s' too long", name);
+		return NULL;
+	}
+	return obj_new(ctx, type, full, size);
+}
+
+void sim_obj_retire(struct sim_world *w, struct sim_obj *obj)
+{
+	if (obj->retired)
+		return;
+	hash_remove(w, obj);
 	obj->retired = true;
+}
+
+void sim_obj_unretire(struct sim_world *w, struct sim_obj *obj)
+{
+	if (!obj->retired || find_any(w, obj->name))
+		return;
+	obj->retired = false;
+	hash_insert(w, obj);
+}
+
+unsigned long sim_world_next_pin_handle(struct sim_world *w)
+{
+	return ++w->pin_handles;
 }
 
 void sim_obj_discard(struct sim_world *w, struct sim_obj *obj)
 {
-	struct sim_obj **pp = &w->head, *prev = NULL;
+	if (!obj->retired)
+		hash_remove(w, obj);
+	if (obj->type->sync) {
+		struct sim_obj **pp = &w->sync_list;
 
-	while (*pp && *pp != obj) {
-		prev = *pp;
-		pp = &(*pp)->next;
+		while (*pp && *pp != obj)
+			pp = &(*pp)->sync_next;
+		if (*pp) {
+			*pp = obj->sync_next;
+			if (w->sync_tail == &obj->sync_next)
+				w->sync_tail = pp;
+		}
 	}
-	if (!*pp)
-		return;
-	*pp = obj->next;
-	if (w->tail == obj)
-		w->tail = prev;
+	if (obj->prev)
+		obj->prev->next = obj->next;
+	else
+		w->head = obj->next;
+	if (obj->next)
+		obj->next->prev = obj->prev;
+	else
+		w->tail = obj->prev;
 	free(obj);
 }
 
@@ -312,9 +434,11 @@ unsigned int sim_world_base_pasids(struct sim_world *w)
 	return w->base_pasids;
 }
 
+/* O(objects with ->sync), not O(objects): it runs after every command. */
 void sim_world_sync(struct sim_world *w)
 {
-	sim_for_each_obj(w, o) if (o->type->sync) o->type->sync(w, o);
+	for (struct sim_obj *o = w->sync_list; o; o = o->sync_next)
+		o->type->sync(w, o);
 }
 
 const struct sim_type sim_process_type = {
@@ -402,6 +526,7 @@ int sim_world_destroy(struct sim_world *w, FILE *report)
 		w->head = o->next;
 		free(o);
 	}
+	free(w->hash);
 	free(w);
 	return ret;
 }
