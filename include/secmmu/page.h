@@ -76,8 +76,12 @@ int phys_init(size_t bytes);
 /**
  * phys_exit() - destroy physical memory
  *
- * Return: the number of frames still in use (leaked); they are reported on
- * stderr. Physical memory is gone afterwards either way.
+ * Only when every frame is free: frames still in use (leaked) are reported
+ * on stderr and physical memory is kept as it is (global state such as the
+ * LRU still points into it), so a later world in the same process is safe;
+ * free them and call again.
+ * Return: 0 (destroyed, or there was none), or the number of frames still
+ * in use (nothing destroyed).
  */
 unsigned long phys_exit(void);
 

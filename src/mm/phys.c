@@ -92,8 +92,16 @@ unsigned long phys_exit(void)
 	if (!atomic_load(&phys_ready))
 		return 0;
 	leaked = phys_used_frames();
-	if (leaked)
-		fprintf(stderr, "secmmu: phys_exit: %lu frames still in use\n", leaked);
+	if (leaked) {
+		/*
+		 * Refuse: frames in use are still reachable from global state
+		 * (the LRU, the swap cache, KSM, shared objects); freeing the
+		 * struct page array under them would let the next user of
+		 * physical memory write freed memory.
+		 */
+		fprintf(stderr, "secmmu: phys_exit: %lu frames still in use: kept\n", leaked);
+		return leaked;
+	}
 	atomic_store(&phys_ready, false);
 	sm_mutex_destroy(&phys.lock);
 	munmap(phys.arena, phys.nr_frames * PAGE_SIZE);

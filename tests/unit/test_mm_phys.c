@@ -216,11 +216,42 @@ TEST(phys_exit_reports_leaks)
 	ASSERT_EQ(phys_init(TEST_PHYS_BYTES), 0);
 	p = alloc_page();
 	ASSERT_NOT_NULL(p);
-	ASSERT_UEQ(phys_exit(), 1);
+	ASSERT_UEQ(phys_exit(), 1); /* refused: the frame is still in use */
+	ASSERT(phys_initialized());
+	put_page(p);
+	ASSERT_UEQ(phys_exit(), 0);
 	ASSERT(!phys_initialized());
 	ASSERT_NULL(alloc_page());
 	/* And it can be created again, empty. */
 	ASSERT_EQ(phys_init(TEST_PHYS_BYTES), 0);
 	ASSERT_UEQ(phys_used_frames(), 0);
+	ASSERT_UEQ(phys_exit(), 0);
+}
+
+/*
+ * REGRESSION (issue 19): phys_exit() with a mapped frame still on the
+ * global LRU freed the struct page array under it; the next world's first
+ * fault linked a page next to the freed one (heap-use-after-free under
+ * ASan). A process that runs several worlds must be safe.
+ */
+TEST(regress_phys_exit_with_lru_pages_leaves_no_dangling_state)
+{
+	struct mm_struct *mm;
+
+	ASSERT_EQ(phys_init(TEST_PHYS_BYTES), 0);
+	mm = mm_alloc();
+	ASSERT_NOT_NULL(mm);
+	map_anon(mm, TBASE, 2, PROT_RW, false);
+	write_pages(mm, TBASE, 2, 5); /* both frames on the LRU */
+	ASSERT_UEQ(phys_exit(), 2);   /* refused */
+	mmput(mm);
+	ASSERT_UEQ(phys_exit(), 0);
+	/* The next world. */
+	ASSERT_EQ(phys_init(TEST_PHYS_BYTES), 0);
+	mm = mm_alloc();
+	map_anon(mm, TBASE, 2, PROT_RW, false);
+	write_pages(mm, TBASE, 2, 6);
+	check_pages(mm, TBASE, 2, 6);
+	mmput(mm);
 	ASSERT_UEQ(phys_exit(), 0);
 }
