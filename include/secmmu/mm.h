@@ -27,12 +27,15 @@
 #ifndef SECMMU_MM_H
 #define SECMMU_MM_H
 
+#include "secmmu/compiler.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/mman.h>
 
 #include "secmmu/page.h"
+
+SECMMU_BEGIN_DECLS
 
 #ifndef MREMAP_MAYMOVE
 #define MREMAP_MAYMOVE 1
@@ -394,5 +397,7 @@ void mm_set_cap_ipc_lock(struct mm_struct *mm, bool cap);
  */
 int account_locked_vm(struct mm_struct *mm, unsigned long npages, bool inc);
 void mm_pinned_vm_add(struct mm_struct *mm, long npages);
+
+SECMMU_END_DECLS
 
 #endif /* SECMMU_MM_H */

@@ -200,7 +200,7 @@ void swap_free(unsigned long slot)
 		dev->cache[slot] = NULL;
 		if (cached) {
 			ClearPageFlag(cached, PG_swapcache);
-			cached->private = 0;
+			set_page_private(cached, 0);
 		}
 	}
 	sm_mutex_unlock(&dev->lock);
@@ -277,7 +277,7 @@ void swap_cache_add(unsigned long slot, struct page *page)
 	sm_mutex_lock(&dev->lock);
 	BUG_ON(dev->cache[slot]);
 	dev->cache[slot] = page;
-	page->private = slot;
+	set_page_private(page, slot);
 	SetPageFlag(page, PG_swapcache);
 	sm_mutex_unlock(&dev->lock);
 }
@@ -298,7 +298,7 @@ struct page *swap_cache_get(unsigned long slot)
 bool swap_cache_del_if_unused(struct page *page, int expected_refs)
 {
 	struct swap_device *dev = swap_dev;
-	unsigned long slot = page->private;
+	unsigned long slot = page_private(page);
 	bool ok = false;
 
 	sm_mutex_lock(&dev->lock);
@@ -307,7 +307,7 @@ bool swap_cache_del_if_unused(struct page *page, int expected_refs)
 	    !page_mapcount(page)) {
 		dev->cache[slot] = NULL;
 		ClearPageFlag(page, PG_swapcache);
-		page->private = 0;
+		set_page_private(page, 0);
 		ok = true;
 	}
 	sm_mutex_unlock(&dev->lock);
@@ -338,9 +338,9 @@ long swap_cache_dup(struct page *page)
 		return -ENOENT;
 	sm_mutex_lock(&dev->lock);
 	/* Under the lock, so that the slot cannot be freed between the test and the count. */
-	if (PageTest(page, PG_swapcache) && page->private < dev->nr_slots &&
-	    dev->cache[page->private] == page) {
-		slot = (long)page->private;
+	if (PageTest(page, PG_swapcache) && page_private(page) < dev->nr_slots &&
+	    dev->cache[page_private(page)] == page) {
+		slot = (long)page_private(page);
 		BUG_ON(!dev->map[slot] || dev->map[slot] == 0xffff);
 		dev->map[slot]++;
 	}
