@@ -28,6 +28,7 @@ BINDIR ?= $(PREFIX)/bin
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 # The version lives in include/secmmu/version.h (one source); the shared
 # library is libsecmmu.so.VERSION with soname libsecmmu.so.MAJOR.
 VERSION := $(shell sed -n 's/^\#define SECMMU_VERSION_STRING *"\(.*\)"/\1/p' include/secmmu/version.h)
@@ -254,12 +255,16 @@ install: lib $(SECMMU)
 	    > $(DESTDIR)$(LIBDIR)/pkgconfig/secmmu.pc
 	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/secmmu.pc
 	install -D -m 644 man/secmmu.1 $(DESTDIR)$(MANDIR)/man1/secmmu.1
+	$(if $(wildcard man/libsecmmu.3),install -D -m 644 man/libsecmmu.3 $(DESTDIR)$(MANDIR)/man3/libsecmmu.3)
+	install -D -m 644 tools/secmmu.bash-completion \
+		$(DESTDIR)$(BASHCOMPDIR)/secmmu
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libsecmmu.a $(DESTDIR)$(LIBDIR)/libsecmmu.so \
 		$(DESTDIR)$(LIBDIR)/$(LIB_SO_NAME) $(DESTDIR)$(LIBDIR)/$(notdir $(LIB_SO_REAL)) \
 		$(DESTDIR)$(LIBDIR)/pkgconfig/secmmu.pc $(DESTDIR)$(BINDIR)/secmmu \
-		$(DESTDIR)$(MANDIR)/man1/secmmu.1
+		$(DESTDIR)$(MANDIR)/man1/secmmu.1 $(DESTDIR)$(MANDIR)/man3/libsecmmu.3 \
+		$(DESTDIR)$(BASHCOMPDIR)/secmmu
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/secmmu
 
 print-vars:

@@ -38,6 +38,10 @@ version=$(sed -n 's/^#define SECMMU_VERSION_STRING *"\(.*\)"/\1/p' include/secmm
 want 0 "$S" --version
 [ "$(cat "$tmp/out")" = "secmmu $version" ] || no "--version printed '$(cat "$tmp/out")'"
 
+for m in man/*.[0-9]; do
+	grep -q "^\.TH .*\"secmmu $version\"" "$m" || no "$m does not say secmmu $version in .TH"
+done
+
 want 0 "$S" --help
 has out "Run scenarios:"
 has out "Learn:"

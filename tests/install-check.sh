@@ -41,4 +41,15 @@ readelf -d "$tmp/mirror_buffer" | grep -q "NEEDED.*\[libsecmmu.so.$major\]" ||
 if command -v man >/dev/null 2>&1; then
 	man -l "$prefix/share/man/man1/secmmu.1" 2>/dev/null | grep -q 'EXIT STATUS'
 fi
+# Bash completion: installed, and it completes subcommands and scenario names.
+comp=$prefix/share/bash-completion/completions/secmmu
+[ -f "$comp" ] || { echo "install-check: bash completion not installed"; exit 1; }
+got=$(bash -c '. "$1"; COMP_WORDS=("$2" scenario run fork-c); COMP_CWORD=3; _secmmu
+	echo "${COMPREPLY[*]}"; COMP_WORDS=("$2" ru); COMP_CWORD=1; _secmmu; echo "${COMPREPLY[*]}"' \
+	_ "$comp" "$prefix/bin/secmmu")
+[ "$got" = "fork-cow
+run" ] || { echo "install-check: bash completion gave '$got'"; exit 1; }
+if [ -f man/libsecmmu.3 ]; then
+	[ -f "$prefix/share/man/man3/libsecmmu.3" ] || { echo "install-check: libsecmmu.3 not installed"; exit 1; }
+fi
 echo "install-check: ok ($prefix)"

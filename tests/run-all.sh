@@ -11,6 +11,7 @@
 #   BUILD_DIR/secmmu demo, BUILD_DIR/secmmu scenario run --all   (if supported)
 #   tests/abi-check.sh, tests/cli-check.sh BUILD_DIR       (one case each)
 #   tests/header-check.sh BUILD_DIR                        (BUILD_DIR=build only)
+#   scripts/doc-examples BUILD_DIR                         (BUILD_DIR=build only)
 # Prints "ok NAME" / "FAIL NAME" (plus the failing output) per case and ends with
 # "N passed, N failed".  Exit 1 if anything failed.
 #
@@ -167,6 +168,10 @@ fi
 	run_cmd "tests/cli-check.sh" 0 bash tests/cli-check.sh "$BUILD_DIR"
 if [ "$BUILD_DIR" = build ] && [ -f tests/header-check.sh ]; then
 	run_cmd "tests/header-check.sh" 0 bash tests/header-check.sh "$BUILD_DIR"
+fi
+# The examples of README.md, docs/*.md and man/* (default build only).
+if [ "$BUILD_DIR" = build ] && [ -f scripts/doc-examples ] && [ "$have_secmmu" -eq 1 ]; then
+	run_cmd "scripts/doc-examples" 0 python3 scripts/doc-examples "$BUILD_DIR"
 fi
 
 if [ "$have_secmmu" -eq 1 ]; then

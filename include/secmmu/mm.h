@@ -7,10 +7,10 @@
  *
  *   mm_users  "the address space is in use": its VMAs, page tables and pages
  *             live. mmget()/mmget_not_zero()/mmput(). The last mmput() runs the
- *             exit path (__mmput): arch exit hooks (arch_exit_mmap), then
- *             exit_mmap (MMU-notifier release first, then every mapping torn
- *             down and every frame freed), then drops the one mm_count
- *             reference that all users hold together.
+ *             exit path (__mmput -> exit_mmap): MMU-notifier release first,
+ *             then the arch exit hooks (arch_exit_mmap), then every mapping
+ *             torn down and every frame freed; then it drops the one
+ *             mm_count reference that all users hold together.
  *   mm_count  "the struct is referenced": mmgrab()/mmdrop(). The last mmdrop()
  *             runs the destroy hooks (destroy_context), checks that no
  *             notifier subscription is left, and frees the struct.
@@ -192,8 +192,9 @@ unsigned long mm_live_count(void);
 
 /**
  * struct mm_arch_hooks - the arch_exit_mmap / destroy_context points
- * @exit_mmap:       called from the last mmput(), before the address space is
- *                   torn down (arch_exit_mmap). mm_users is 0. May sleep.
+ * @exit_mmap:       called from the last mmput() (arch_exit_mmap): after the
+ *                   MMU-notifier release, before the address space is torn
+ *                   down. mm_users is 0. May sleep.
  * @destroy_context: called from the last mmdrop(), before the struct is
  *                   freed. May not fail; may warn.
  */

@@ -34,13 +34,15 @@ struct mmu_interval_notifier;
 /**
  * enum mmu_notifier_event - why the range is invalidated
  * @MMU_NOTIFY_UNMAP: the range is unmapped (munmap, mremap's old range,
- *   exit teardown, reclaim unmapping a page).
+ *   exit teardown, and truncation of a shared file unmapping the cut-off
+ *   pages from every process).
  * @MMU_NOTIFY_CLEAR: PTEs are cleared or replaced, the mapping stays (COW
- *   break, MADV_DONTNEED as Linux's zap_page_range_single(), KSM, page-out,
- *   truncation).
+ *   break, MADV_DONTNEED as Linux's zap_page_range_single(), reclaim and
+ *   page-out replacing a PTE by a swap entry (try_to_unmap_one), KSM
+ *   write-protecting a page before merging it and replacing it by the KSM
+ *   page, as Linux's write_protect_page()/replace_page()).
  * @MMU_NOTIFY_PROTECTION_VMA: mprotect() changes the protection of a VMA.
- * @MMU_NOTIFY_PROTECTION_PAGE: a page is write-protected (fork's COW setup,
- *   KSM before merging).
+ * @MMU_NOTIFY_PROTECTION_PAGE: a page is write-protected (fork's COW setup).
  * @MMU_NOTIFY_SOFT_DIRTY: soft-dirty tracking write-protects.
  * @MMU_NOTIFY_RELEASE: the mm is being torn down (exit); interval
  *   subscribers get one such invalidation over the whole address space.
