@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "mm/internal.h"
+#include "base/alloc.h"
 #include "mm/swap_internal.h"
 #include "secmmu/swap.h"
 
@@ -54,13 +55,13 @@ int swap_on(size_t bytes, const char *path)
 	pthread_once(&swap_once, swap_init_once);
 	if (!bytes || bytes % PAGE_SIZE || bytes > (16UL << 30))
 		return -EINVAL;
-	dev = calloc(1, sizeof(*dev));
+	dev = kzalloc(sizeof(*dev));
 	if (!dev)
 		return -ENOMEM;
 	dev->nr_slots = bytes / PAGE_SIZE;
 	dev->fd = -1;
-	dev->map = calloc(dev->nr_slots, sizeof(*dev->map));
-	dev->cache = calloc(dev->nr_slots, sizeof(*dev->cache));
+	dev->map = kcalloc(dev->nr_slots, sizeof(*dev->map));
+	dev->cache = kcalloc(dev->nr_slots, sizeof(*dev->cache));
 	if (!dev->map || !dev->cache)
 		goto err;
 	if (!path) {
@@ -98,9 +99,9 @@ err:
 		unlink(dev->path);
 	}
 	free(dev->mem);
-	free(dev->map);
-	free(dev->cache);
-	free(dev);
+	kfree(dev->map);
+	kfree(dev->cache);
+	kfree(dev);
 	return ret;
 }
 
@@ -123,9 +124,9 @@ int swap_off(void)
 	}
 	sm_mutex_destroy(&dev->lock);
 	free(dev->mem);
-	free(dev->map);
-	free(dev->cache);
-	free(dev);
+	kfree(dev->map);
+	kfree(dev->cache);
+	kfree(dev);
 	return 0;
 }
 
