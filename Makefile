@@ -1,7 +1,7 @@
 # secmmu - top-level Makefile (GNU Make >= 4.3)
 #
 #   make                      library, command, tests, examples   -> build/
-#   make check                build everything, run tests/run-all.sh
+#   make check [TAP=1]        build everything, run tests/run-all.sh (TAP=1: TAP version 14)
 #   make check SANITIZE=address   (ASan+UBSan)                     -> build/address/
 #   make check SANITIZE=thread    (TSan, -O1)                      -> build/thread/
 #   make bench                bench/*.c, DEBUG=0 -O2 -DNDEBUG      -> build/bench/
@@ -28,7 +28,11 @@ BINDIR ?= $(PREFIX)/bin
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
-VERSION ?= 0.1.0
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+# The version lives in include/secmmu/version.h (one source); the shared
+# library is libsecmmu.so.VERSION with soname libsecmmu.so.MAJOR.
+VERSION := $(shell sed -n 's/^\#define SECMMU_VERSION_STRING *"\(.*\)"/\1/p' include/secmmu/version.h)
+SOVERSION := $(firstword $(subst ., ,$(VERSION)))
 
 URCU_CFLAGS := $(shell $(PKG_CONFIG) --cflags liburcu-memb)
 URCU_LIBS := $(shell $(PKG_CONFIG) --libs liburcu-memb)
@@ -100,6 +104,8 @@ TOOL_OBJS += $(if $(TOOL_SRCS),$(SCENARIOS_OBJ))
 
 LIB_A := $(BUILD_DIR)/libsecmmu.a
 LIB_SO := $(BUILD_DIR)/libsecmmu.so
+LIB_SO_REAL := $(BUILD_DIR)/libsecmmu.so.$(VERSION)
+LIB_SO_NAME := libsecmmu.so.$(SOVERSION)
 SECMMU := $(if $(TOOL_SRCS),$(BUILD_DIR)/secmmu)
 TEST_BINS := $(UNIT_SRCS:tests/%.c=$(BUILD_DIR)/tests/%) $(STRESS_SRCS:tests/%.c=$(BUILD_DIR)/tests/%)
 EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(BUILD_DIR)/examples/%)
@@ -124,9 +130,12 @@ examples: $(EXAMPLE_BINS)
 
 # ---- compile ----
 # Everything is -fPIC so the same objects go into the .a and the .so.
+# -fvisibility=hidden: libsecmmu.so exports only what the public headers
+# declare (they bracket their declarations with SECMMU_BEGIN_DECLS, which
+# restores default visibility); tests/abi-check.sh checks the result.
 $(OBJ_DIR)/src/%.o: src/%.c $(FLAGS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -fPIC $(DEPFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden $(DEPFLAGS) -c $< -o $@
 
 $(OBJ_DIR)/tools/%.o: tools/%.c $(FLAGS_STAMP)
 	@mkdir -p $(@D)
@@ -159,14 +168,16 @@ $(LIB_A): $(LIB_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $(LIB_OBJS)
 
-$(LIB_SO): $(LIB_OBJS)
+# libsecmmu.so.VERSION, with the symlinks libsecmmu.so.MAJOR (the soname,
+# what programs load) and libsecmmu.so (what -lsecmmu finds).
+$(LIB_SO_REAL): $(LIB_OBJS)
 	@mkdir -p $(@D)
-ifneq ($(LIB_OBJS),)
-	$(CC) -shared -Wl,-soname,libsecmmu.so $(ALL_LDFLAGS) -o $@ $(LIB_OBJS) $(LDLIBS)
-else
-	echo 'void secmmu_empty_library(void); void secmmu_empty_library(void) {}' | \
-		$(CC) -x c -shared -fPIC -o $@ -
-endif
+	$(CC) -shared -Wl,-soname,$(LIB_SO_NAME) -Wl,--no-undefined $(ALL_LDFLAGS) -o $@ \
+		$(LIB_OBJS) $(LDLIBS)
+
+$(LIB_SO): $(LIB_SO_REAL)
+	ln -sf $(notdir $(LIB_SO_REAL)) $(BUILD_DIR)/$(LIB_SO_NAME)
+	ln -sf $(LIB_SO_NAME) $@
 
 # ---- programs ----
 $(BUILD_DIR)/secmmu: $(TOOL_OBJS) $(LIB_A)
@@ -230,7 +241,9 @@ install: lib $(SECMMU)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/secmmu \
 		$(DESTDIR)$(BINDIR)
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libsecmmu.a
-	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/libsecmmu.so
+	install -m 755 $(LIB_SO_REAL) $(DESTDIR)$(LIBDIR)/$(notdir $(LIB_SO_REAL))
+	ln -sf $(notdir $(LIB_SO_REAL)) $(DESTDIR)$(LIBDIR)/$(LIB_SO_NAME)
+	ln -sf $(LIB_SO_NAME) $(DESTDIR)$(LIBDIR)/libsecmmu.so
 	@set -e; for h in $$(find include/secmmu -name '*.h' 2>/dev/null); do \
 		d=$(DESTDIR)$(INCLUDEDIR)/$${h#include/}; \
 		echo "install -m 644 $$h $$d"; \
@@ -242,11 +255,16 @@ install: lib $(SECMMU)
 	    > $(DESTDIR)$(LIBDIR)/pkgconfig/secmmu.pc
 	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/secmmu.pc
 	install -D -m 644 man/secmmu.1 $(DESTDIR)$(MANDIR)/man1/secmmu.1
+	$(if $(wildcard man/libsecmmu.3),install -D -m 644 man/libsecmmu.3 $(DESTDIR)$(MANDIR)/man3/libsecmmu.3)
+	install -D -m 644 tools/secmmu.bash-completion \
+		$(DESTDIR)$(BASHCOMPDIR)/secmmu
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libsecmmu.a $(DESTDIR)$(LIBDIR)/libsecmmu.so \
+		$(DESTDIR)$(LIBDIR)/$(LIB_SO_NAME) $(DESTDIR)$(LIBDIR)/$(notdir $(LIB_SO_REAL)) \
 		$(DESTDIR)$(LIBDIR)/pkgconfig/secmmu.pc $(DESTDIR)$(BINDIR)/secmmu \
-		$(DESTDIR)$(MANDIR)/man1/secmmu.1
+		$(DESTDIR)$(MANDIR)/man1/secmmu.1 $(DESTDIR)$(MANDIR)/man3/libsecmmu.3 \
+		$(DESTDIR)$(BASHCOMPDIR)/secmmu
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/secmmu
 
 print-vars:

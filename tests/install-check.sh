@@ -18,6 +18,12 @@ for f in bin/secmmu lib/libsecmmu.a lib/libsecmmu.so lib/pkgconfig/secmmu.pc \
 	share/man/man1/secmmu.1; do
 	[ -f "$prefix/$f" ] || { echo "install-check: $f not installed"; exit 1; }
 done
+version=$(sed -n 's/^#define SECMMU_VERSION_STRING *"\(.*\)"/\1/p' include/secmmu/version.h)
+major=${version%%.*}
+[ -f "$prefix/lib/libsecmmu.so.$version" ] &&
+	[ "$(readlink "$prefix/lib/libsecmmu.so.$major")" = "libsecmmu.so.$version" ] &&
+	[ "$(readlink "$prefix/lib/libsecmmu.so")" = "libsecmmu.so.$major" ] ||
+	{ echo "install-check: libsecmmu.so.$version and its symlinks not installed"; exit 1; }
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 [ "$(pkg-config --variable=prefix secmmu)" = "$prefix" ] ||
 	{ echo "install-check: secmmu.pc has the wrong prefix"; exit 1; }
@@ -27,7 +33,23 @@ ${CC:-cc} -std=c11 -Wall -Wextra -Werror -o "$tmp/mirror_buffer" examples/mirror
 LD_LIBRARY_PATH=$prefix/lib "$tmp/mirror_buffer" >"$tmp/run.log" 2>&1 ||
 	{ cat "$tmp/run.log"; exit 1; }
 "$prefix/bin/secmmu" --help | grep -q -- --trace
+[ "$("$prefix/bin/secmmu" --version)" = "secmmu $version" ] ||
+	{ echo "install-check: secmmu --version is not $version"; exit 1; }
+# The program links against the soname, not the unversioned name.
+readelf -d "$tmp/mirror_buffer" | grep -q "NEEDED.*\[libsecmmu.so.$major\]" ||
+	{ echo "install-check: mirror_buffer does not need libsecmmu.so.$major"; exit 1; }
 if command -v man >/dev/null 2>&1; then
 	man -l "$prefix/share/man/man1/secmmu.1" 2>/dev/null | grep -q 'EXIT STATUS'
+fi
+# Bash completion: installed, and it completes subcommands and scenario names.
+comp=$prefix/share/bash-completion/completions/secmmu
+[ -f "$comp" ] || { echo "install-check: bash completion not installed"; exit 1; }
+got=$(bash -c '. "$1"; COMP_WORDS=("$2" scenario run fork-c); COMP_CWORD=3; _secmmu
+	echo "${COMPREPLY[*]}"; COMP_WORDS=("$2" ru); COMP_CWORD=1; _secmmu; echo "${COMPREPLY[*]}"' \
+	_ "$comp" "$prefix/bin/secmmu")
+[ "$got" = "fork-cow
+run" ] || { echo "install-check: bash completion gave '$got'"; exit 1; }
+if [ -f man/libsecmmu.3 ]; then
+	[ -f "$prefix/share/man/man3/libsecmmu.3" ] || { echo "install-check: libsecmmu.3 not installed"; exit 1; }
 fi
 echo "install-check: ok ($prefix)"

@@ -9,8 +9,15 @@
 #   BUILD_DIR/examples/*                                   (exit 0; one case each)
 #   tests/install-check.sh                                 (BUILD_DIR=build only; one case)
 #   BUILD_DIR/secmmu demo, BUILD_DIR/secmmu scenario run --all   (if supported)
+#   tests/abi-check.sh, tests/cli-check.sh BUILD_DIR       (one case each)
+#   tests/header-check.sh BUILD_DIR                        (BUILD_DIR=build only)
+#   scripts/doc-examples BUILD_DIR                         (BUILD_DIR=build only)
 # Prints "ok NAME" / "FAIL NAME" (plus the failing output) per case and ends with
 # "N passed, N failed".  Exit 1 if anything failed.
+#
+# TAP=1 (make check TAP=1): the same as TAP version 14 instead: "ok N - NAME" /
+# "not ok N - NAME", the output of failures as "# " comments, the plan "1..N"
+# at the end, and "# N passed, N failed" as the closing line.
 #
 # Environment: TEST_TIMEOUT (per harness test, seconds), RUN_TIMEOUT (per
 # scenario/example/demo command, seconds, default 300), DIFF_RUN_TIMEOUT (the
@@ -25,17 +32,37 @@ cd "$SRCDIR" || exit 2
 
 passed=0
 failed=0
+TAP=${TAP:-}
+[ -n "$TAP" ] && [ "$TAP" != 0 ] || TAP=
+[ -n "$TAP" ] && echo "TAP version 14"
 
 pass() {
-	echo "ok $1"
 	passed=$((passed + 1))
+	if [ -n "$TAP" ]; then
+		echo "ok $((passed + failed)) - $1"
+	else
+		echo "ok $1"
+	fi
 }
 
 fail() {
-	echo "FAIL $1"
 	failed=$((failed + 1))
+	if [ -n "$TAP" ]; then
+		echo "not ok $((passed + failed)) - $1"
+	else
+		echo "FAIL $1"
+	fi
 	if [ -n "${2:-}" ]; then
-		printf '%s\n' "$2" | tail -n 200 | sed 's/^/    /'
+		printf '%s\n' "$2" | tail -n 200 | note
+	fi
+}
+
+# note: indent stdin as detail lines ("# " comments under TAP).
+note() {
+	if [ -n "$TAP" ]; then
+		sed 's/^/# /'
+	else
+		sed 's/^/    /'
 	fi
 }
 
@@ -63,24 +90,22 @@ run_harness_binary() {
 	while IFS= read -r line; do
 		case $line in
 		"ok "*)
-			echo "ok $rel:${line#ok }"
-			passed=$((passed + 1))
+			pass "$rel:${line#ok }"
 			seen=$((seen + 1))
 			;;
 		"not ok "*)
-			echo "FAIL $rel:${line#not ok }"
-			failed=$((failed + 1))
+			fail "$rel:${line#not ok }"
 			seen=$((seen + 1))
 			bad=$((bad + 1))
 			;;
 		"# "* | "#")
 			line=${line#\#}
-			echo "    ${line# }"
+			echo "${line# }" | note
 			;;
 		[0-9]*" passed, "[0-9]*" failed")
 			;;
 		*)
-			echo "    $line"
+			echo "$line" | note
 			;;
 		esac
 	done <<<"$out"
@@ -136,6 +161,19 @@ if [ "$BUILD_DIR" = build ] && [ -f tests/install-check.sh ]; then
 	run_cmd "tests/install-check.sh" 0 bash tests/install-check.sh
 fi
 
+# ABI hygiene of the shared library, the conventions of the command line,
+# and (default build only) every public header alone as C and C++.
+[ -f tests/abi-check.sh ] && run_cmd "tests/abi-check.sh" 0 bash tests/abi-check.sh "$BUILD_DIR"
+[ -f tests/cli-check.sh ] && [ "$have_secmmu" -eq 1 ] &&
+	run_cmd "tests/cli-check.sh" 0 bash tests/cli-check.sh "$BUILD_DIR"
+if [ "$BUILD_DIR" = build ] && [ -f tests/header-check.sh ]; then
+	run_cmd "tests/header-check.sh" 0 bash tests/header-check.sh "$BUILD_DIR"
+fi
+# The examples of README.md, docs/*.md and man/* (default build only).
+if [ "$BUILD_DIR" = build ] && [ -f scripts/doc-examples ] && [ "$have_secmmu" -eq 1 ]; then
+	run_cmd "scripts/doc-examples" 0 python3 scripts/doc-examples "$BUILD_DIR"
+fi
+
 if [ "$have_secmmu" -eq 1 ]; then
 	# Run a subcommand only if the command knows it (its usage/help mentions it).
 	help=$(timeout -k 2 10 "$SECMMU" --help 2>&1 </dev/null
@@ -148,5 +186,10 @@ if [ "$have_secmmu" -eq 1 ]; then
 	fi
 fi
 
-echo "$passed passed, $failed failed"
+if [ -n "$TAP" ]; then
+	echo "1..$((passed + failed))"
+	echo "# $passed passed, $failed failed"
+else
+	echo "$passed passed, $failed failed"
+fi
 [ "$failed" -eq 0 ]

@@ -10,7 +10,10 @@
 #ifndef SECMMU_CHECK_H
 #define SECMMU_CHECK_H
 
+#include "secmmu/compiler.h"
 #include <stdarg.h>
+
+SECMMU_BEGIN_DECLS
 
 typedef void (*check_report_fn)(void *arg, const char *fmt, va_list ap);
 
@@ -27,5 +30,7 @@ typedef void (*check_report_fn)(void *arg, const char *fmt, va_list ap);
  * Return: the number of problems found.
  */
 unsigned long mm_check_invariants(check_report_fn report, void *arg);
+
+SECMMU_END_DECLS
 
 #endif /* SECMMU_CHECK_H */

@@ -3,9 +3,12 @@
 #ifndef SECMMU_ERR_H
 #define SECMMU_ERR_H
 
+#include "secmmu/compiler.h"
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+SECMMU_BEGIN_DECLS
 
 #define MAX_ERRNO 4095
 
@@ -44,5 +47,7 @@ const char *errno_name(long err);
  * Return: the negative errno, or 0 if @name is not a known errno name.
  */
 long errno_from_name(const char *name);
+
+SECMMU_END_DECLS
 
 #endif /* SECMMU_ERR_H */

@@ -11,8 +11,10 @@
 #ifndef SECMMU_FILE_H
 #define SECMMU_FILE_H
 
-#include <stdatomic.h>
+#include "secmmu/compiler.h"
 #include <stdbool.h>
+
+SECMMU_BEGIN_DECLS
 
 struct file;
 struct vm_area_struct;
@@ -31,7 +33,7 @@ struct file_operations {
 };
 
 struct file {
-	_Atomic long f_count;
+	SECMMU_ATOMIC(long) f_count;
 	const struct file_operations *f_op;
 	void *private_data;
 };
@@ -69,5 +71,7 @@ long shmem_file_size(struct file *file);
  * Return: 0, -EINVAL (unaligned, not a shmem file), -ENOMEM.
  */
 int shmem_file_truncate(struct file *file, unsigned long size);
+
+SECMMU_END_DECLS
 
 #endif /* SECMMU_FILE_H */

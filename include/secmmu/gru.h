@@ -23,9 +23,12 @@
 #ifndef SECMMU_GRU_H
 #define SECMMU_GRU_H
 
+#include "secmmu/compiler.h"
 #include <stddef.h>
 
 #include "secmmu/mm.h"
+
+SECMMU_BEGIN_DECLS
 
 struct gru;
 
@@ -73,5 +76,7 @@ int gru_write(struct gru *g, unsigned long addr, const void *buf, size_t len);
 
 /* A snapshot of the counters. Takes the TLB lock briefly. */
 void gru_get_stats(struct gru *g, struct gru_stats *st);
+
+SECMMU_END_DECLS
 
 #endif /* SECMMU_GRU_H */

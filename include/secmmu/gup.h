@@ -25,7 +25,10 @@
 #ifndef SECMMU_GUP_H
 #define SECMMU_GUP_H
 
+#include "secmmu/compiler.h"
 #include "secmmu/mm.h"
+
+SECMMU_BEGIN_DECLS
 
 #define FOLL_WRITE    0x01U
 #define FOLL_LONGTERM 0x100U
@@ -55,5 +58,7 @@ void unpin_user_page(struct page *page);
 void unpin_user_pages(struct page **pages, unsigned long npages);
 /* Mark dirty first if @make_dirty (the device wrote). */
 void unpin_user_pages_dirty_lock(struct page **pages, unsigned long npages, bool make_dirty);
+
+SECMMU_END_DECLS
 
 #endif /* SECMMU_GUP_H */

@@ -25,9 +25,12 @@
 #ifndef SECMMU_HMM_H
 #define SECMMU_HMM_H
 
+#include "secmmu/compiler.h"
 #include <stdint.h>
 
 #include "secmmu/mmu_notifier.h"
+
+SECMMU_BEGIN_DECLS
 
 /* Output bits of hmm_pfns[] */
 #define HMM_PFN_VALID (1UL << 63)
@@ -74,5 +77,7 @@ struct hmm_range {
  * (no VMA, or the VMA forbids it); -ENOMEM.
  */
 int hmm_range_fault(struct hmm_range *range);
+
+SECMMU_END_DECLS
 
 #endif /* SECMMU_HMM_H */

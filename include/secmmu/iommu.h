@@ -61,11 +61,14 @@
 #ifndef SECMMU_IOMMU_H
 #define SECMMU_IOMMU_H
 
+#include "secmmu/compiler.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "secmmu/mm.h"
+
+SECMMU_BEGIN_DECLS
 
 struct iommu_device;
 struct iommu_sva;
@@ -248,5 +251,7 @@ void iommu_dev_stats(struct iommu_device *dev, struct iommu_stats *st);
  */
 struct file *iommu_sva_devfile_open(struct iommu_device *dev, struct mm_struct *mm,
 				    uint32_t *pasid);
+
+SECMMU_END_DECLS
 
 #endif /* SECMMU_IOMMU_H */

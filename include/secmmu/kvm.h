@@ -57,9 +57,12 @@
 #ifndef SECMMU_KVM_H
 #define SECMMU_KVM_H
 
+#include "secmmu/compiler.h"
 #include <stddef.h>
 
 #include "secmmu/mm.h"
+
+SECMMU_BEGIN_DECLS
 
 struct kvm;
 struct kvm_vcpu;
@@ -170,5 +173,7 @@ unsigned long kvm_nr_sptes(struct kvm *kvm);
 
 /* mmu_invalidate_in_progress right now (for tests that watch a collision). */
 long kvm_mmu_invalidate_in_progress(struct kvm *kvm);
+
+SECMMU_END_DECLS
 
 #endif /* SECMMU_KVM_H */

@@ -8,7 +8,10 @@
 #ifndef SECMMU_MIGRATE_H
 #define SECMMU_MIGRATE_H
 
+#include "secmmu/compiler.h"
 #include "secmmu/mm.h"
+
+SECMMU_BEGIN_DECLS
 
 /**
  * migrate_range() - move every present page of [start, start+len) to a new
@@ -30,5 +33,7 @@ int migrate_range(struct mm_struct *mm, unsigned long start, unsigned long len);
  * Return: the number of frames freed by merging.
  */
 unsigned long ksm_scan_all(void);
+
+SECMMU_END_DECLS
 
 #endif /* SECMMU_MIGRATE_H */

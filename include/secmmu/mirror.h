@@ -18,9 +18,12 @@
 #ifndef SECMMU_MIRROR_H
 #define SECMMU_MIRROR_H
 
+#include "secmmu/compiler.h"
 #include <stddef.h>
 
 #include "secmmu/mm.h"
+
+SECMMU_BEGIN_DECLS
 
 struct mirror;
 
@@ -61,5 +64,7 @@ unsigned long mirror_nr_entries(struct mirror *m);
 /* Invalidations received, and stale translations detected. */
 unsigned long mirror_nr_invalidations(struct mirror *m);
 unsigned long mirror_nr_stale(struct mirror *m);
+
+SECMMU_END_DECLS
 
 #endif /* SECMMU_MIRROR_H */

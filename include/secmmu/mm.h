@@ -7,10 +7,10 @@
  *
  *   mm_users  "the address space is in use": its VMAs, page tables and pages
  *             live. mmget()/mmget_not_zero()/mmput(). The last mmput() runs the
- *             exit path (__mmput): arch exit hooks (arch_exit_mmap), then
- *             exit_mmap (MMU-notifier release first, then every mapping torn
- *             down and every frame freed), then drops the one mm_count
- *             reference that all users hold together.
+ *             exit path (__mmput -> exit_mmap): MMU-notifier release first,
+ *             then the arch exit hooks (arch_exit_mmap), then every mapping
+ *             torn down and every frame freed; then it drops the one
+ *             mm_count reference that all users hold together.
  *   mm_count  "the struct is referenced": mmgrab()/mmdrop(). The last mmdrop()
  *             runs the destroy hooks (destroy_context), checks that no
  *             notifier subscription is left, and frees the struct.
@@ -27,12 +27,15 @@
 #ifndef SECMMU_MM_H
 #define SECMMU_MM_H
 
+#include "secmmu/compiler.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/mman.h>
 
 #include "secmmu/page.h"
+
+SECMMU_BEGIN_DECLS
 
 #ifndef MREMAP_MAYMOVE
 #define MREMAP_MAYMOVE 1
@@ -190,8 +193,9 @@ unsigned long mm_live_count(void);
 
 /**
  * struct mm_arch_hooks - the arch_exit_mmap / destroy_context points
- * @exit_mmap:       called from the last mmput(), before the address space is
- *                   torn down (arch_exit_mmap). mm_users is 0. May sleep.
+ * @exit_mmap:       called from the last mmput() (arch_exit_mmap): after the
+ *                   MMU-notifier release, before the address space is torn
+ *                   down. mm_users is 0. May sleep.
  * @destroy_context: called from the last mmdrop(), before the struct is
  *                   freed. May not fail; may warn.
  */
@@ -395,5 +399,7 @@ void mm_set_cap_ipc_lock(struct mm_struct *mm, bool cap);
  */
 int account_locked_vm(struct mm_struct *mm, unsigned long npages, bool inc);
 void mm_pinned_vm_add(struct mm_struct *mm, long npages);
+
+SECMMU_END_DECLS
 
 #endif /* SECMMU_MM_H */

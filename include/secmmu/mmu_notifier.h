@@ -20,10 +20,12 @@
 #ifndef SECMMU_MMU_NOTIFIER_H
 #define SECMMU_MMU_NOTIFIER_H
 
-#include <stdatomic.h>
+#include "secmmu/compiler.h"
 #include <stdbool.h>
 
 #include "secmmu/mm.h"
+
+SECMMU_BEGIN_DECLS
 
 struct mmu_notifier;
 struct mmu_notifier_subscriptions;
@@ -32,13 +34,15 @@ struct mmu_interval_notifier;
 /**
  * enum mmu_notifier_event - why the range is invalidated
  * @MMU_NOTIFY_UNMAP: the range is unmapped (munmap, mremap's old range,
- *   exit teardown, reclaim unmapping a page).
+ *   exit teardown, and truncation of a shared file unmapping the cut-off
+ *   pages from every process).
  * @MMU_NOTIFY_CLEAR: PTEs are cleared or replaced, the mapping stays (COW
- *   break, MADV_DONTNEED as Linux's zap_page_range_single(), KSM, page-out,
- *   truncation).
+ *   break, MADV_DONTNEED as Linux's zap_page_range_single(), reclaim and
+ *   page-out replacing a PTE by a swap entry (try_to_unmap_one), KSM
+ *   write-protecting a page before merging it and replacing it by the KSM
+ *   page, as Linux's write_protect_page()/replace_page()).
  * @MMU_NOTIFY_PROTECTION_VMA: mprotect() changes the protection of a VMA.
- * @MMU_NOTIFY_PROTECTION_PAGE: a page is write-protected (fork's COW setup,
- *   KSM before merging).
+ * @MMU_NOTIFY_PROTECTION_PAGE: a page is write-protected (fork's COW setup).
  * @MMU_NOTIFY_SOFT_DIRTY: soft-dirty tracking write-protects.
  * @MMU_NOTIFY_RELEASE: the mm is being torn down (exit); interval
  *   subscribers get one such invalidation over the whole address space.
@@ -185,8 +189,8 @@ struct mmu_notifier {
 	struct mmu_notifier *next;	    /* RCU list of subscriptions */
 	struct mmu_notifier **pprev;	    /* NULL when unhooked; under subscriptions->lock */
 	unsigned int users;		    /* get/put count, under subscriptions->lock */
-	_Atomic int release_state;	    /* who claimed ->release; see enum mn_release_state */
-	_Atomic unsigned long released_gen; /* 0, or the release generation of ->release's end */
+	SECMMU_ATOMIC(int) release_state;	    /* who claimed ->release; see enum mn_release_state */
+	SECMMU_ATOMIC(unsigned long) released_gen; /* 0, or the release generation of ->release's end */
 	void *rcu[3];			    /* struct sm_rcu_head storage (size asserted) */
 };
 
@@ -213,7 +217,7 @@ struct mmu_interval_notifier {
 	unsigned long start, last; /* [start, last], set by insert */
 	const struct mmu_interval_notifier_ops *ops;
 	struct mm_struct *mm; /* holds mm_count while inserted */
-	_Atomic unsigned long invalidate_seq;
+	SECMMU_ATOMIC(unsigned long) invalidate_seq;
 	/* under subscriptions->lock (the tree is also walked lock-free while invalidating) */
 	void *itree[7];				     /* struct itree_node storage (size asserted) */
 	struct mmu_interval_notifier *deferred_next; /* on subscriptions->deferred_list */
@@ -351,7 +355,7 @@ unsigned long mmu_interval_read_begin(struct mmu_interval_notifier *interval_sub
 static inline bool mmu_interval_read_retry(struct mmu_interval_notifier *interval_sub,
 					   unsigned long seq)
 {
-	return atomic_load_explicit(&interval_sub->invalidate_seq, memory_order_relaxed) != seq;
+	return secmmu_atomic_load(&interval_sub->invalidate_seq, SECMMU_MO_RELAXED) != seq;
 }
 
 /**
@@ -361,7 +365,7 @@ static inline bool mmu_interval_read_retry(struct mmu_interval_notifier *interva
 static inline bool mmu_interval_check_retry(struct mmu_interval_notifier *interval_sub,
 					    unsigned long seq)
 {
-	return atomic_load_explicit(&interval_sub->invalidate_seq, memory_order_acquire) != seq;
+	return secmmu_atomic_load(&interval_sub->invalidate_seq, SECMMU_MO_ACQUIRE) != seq;
 }
 
 /**
@@ -371,7 +375,7 @@ static inline bool mmu_interval_check_retry(struct mmu_interval_notifier *interv
 static inline void mmu_interval_set_seq(struct mmu_interval_notifier *interval_sub,
 					unsigned long cur_seq)
 {
-	atomic_store_explicit(&interval_sub->invalidate_seq, cur_seq, memory_order_release);
+	secmmu_atomic_store(&interval_sub->invalidate_seq, cur_seq, SECMMU_MO_RELEASE);
 }
 
 /* --- called by the primary MMU (src/mm) -------------------------------- */
@@ -397,5 +401,7 @@ void mmu_notifier_arch_invalidate_secondary_tlbs(struct mm_struct *mm, unsigned 
 bool mm_has_notifiers(struct mm_struct *mm);
 /* Free the subscriptions container at __mmdrop; warns if any subscription is left. */
 void mmu_notifier_subscriptions_destroy(struct mm_struct *mm);
+
+SECMMU_END_DECLS
 
 #endif /* SECMMU_MMU_NOTIFIER_H */

@@ -24,16 +24,45 @@
 #ifndef SECMMU_PAGE_H
 #define SECMMU_PAGE_H
 
-#include <stdatomic.h>
+#include "secmmu/compiler.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define PAGE_SHIFT	12
-#define PAGE_SIZE	(1UL << PAGE_SHIFT)
-#define PAGE_MASK	(~(PAGE_SIZE - 1))
-#define PAGE_ALIGN(x)	(((x) + PAGE_SIZE - 1) & PAGE_MASK)
-#define PAGE_ALIGNED(x) (((x) & (PAGE_SIZE - 1)) == 0)
+SECMMU_BEGIN_DECLS
+
+/*
+ * The page size, under our own prefix. The kernel's short names follow for
+ * code written in the kernel's style; libc's <sys/user.h> defines
+ * PAGE_SHIFT, PAGE_SIZE and PAGE_MASK too, so ours are guarded and spelled
+ * token for token like glibc's: either header may come first. Define
+ * SECMMU_NO_PAGE_MACROS to get only the SECMMU_ names.
+ */
+#define SECMMU_PAGE_SHIFT      12
+#define SECMMU_PAGE_SIZE       (1UL << SECMMU_PAGE_SHIFT)
+#define SECMMU_PAGE_MASK       (~(SECMMU_PAGE_SIZE - 1))
+#define SECMMU_PAGE_ALIGN(x)   (((x) + SECMMU_PAGE_SIZE - 1) & SECMMU_PAGE_MASK)
+#define SECMMU_PAGE_ALIGNED(x) (((x) & (SECMMU_PAGE_SIZE - 1)) == 0)
+
+#ifndef SECMMU_NO_PAGE_MACROS
+/* clang-format off */
+#ifndef PAGE_SHIFT
+#define PAGE_SHIFT		12
+#endif
+#ifndef PAGE_SIZE
+#define PAGE_SIZE		(1UL << PAGE_SHIFT)
+#endif
+#ifndef PAGE_MASK
+#define PAGE_MASK		(~(PAGE_SIZE-1))
+#endif
+/* clang-format on */
+#ifndef PAGE_ALIGN
+#define PAGE_ALIGN(x) SECMMU_PAGE_ALIGN(x)
+#endif
+#ifndef PAGE_ALIGNED
+#define PAGE_ALIGNED(x) SECMMU_PAGE_ALIGNED(x)
+#endif
+#endif /* SECMMU_NO_PAGE_MACROS */
 
 #define GUP_PIN_COUNTING_BIAS 1024
 #define PAGE_POISON_BYTE      0xaa
@@ -54,14 +83,15 @@ enum pageflags {
 };
 
 struct page {
-	_Atomic int _refcount;
-	_Atomic int _mapcount; /* number of PTEs mapping this frame */
-	_Atomic int _pincount; /* exact number of pins */
-	_Atomic unsigned long flags;
-	_Atomic uint32_t gen;  /* bumped at every allocation */
-	void *mapping;	       /* anon_vma (PG_anon) or owning object; under PG_locked/ptl */
-	unsigned long index;   /* linear page offset within mapping */
-	unsigned long private; /* swap slot when PG_swapcache */
+	SECMMU_ATOMIC(int) _refcount;
+	SECMMU_ATOMIC(int) _mapcount; /* number of PTEs mapping this frame */
+	SECMMU_ATOMIC(int) _pincount; /* exact number of pins */
+	SECMMU_ATOMIC(unsigned long) flags;
+	SECMMU_ATOMIC(uint32_t) gen; /* bumped at every allocation */
+	void *mapping;		     /* anon_vma (PG_anon) or owning object; under PG_locked/ptl */
+	unsigned long index;	     /* linear page offset within mapping */
+	unsigned long
+		private_data; /* core-private: the swap slot when PG_swapcache (page_private()) */
 	struct page *lru_next, *lru_prev; /* LRU list, under the LRU lock */
 };
 
@@ -109,7 +139,7 @@ struct page *alloc_page_noreclaim(void);
 
 static inline void get_page(struct page *page)
 {
-	atomic_fetch_add_explicit(&page->_refcount, 1, memory_order_relaxed);
+	secmmu_atomic_fetch_add(&page->_refcount, 1, SECMMU_MO_RELAXED);
 }
 
 /* Take a reference only if the frame is not already on its way to free. */
@@ -125,45 +155,57 @@ void put_page(struct page *page);
 /* Drop @nr references at once (an unpin drops GUP_PIN_COUNTING_BIAS). */
 void put_page_refs(struct page *page, int nr);
 
+/* The core's private word of a page (the swap slot while PG_swapcache). */
+static inline unsigned long page_private(const struct page *page)
+{
+	return page->private_data;
+}
+
+static inline void set_page_private(struct page *page, unsigned long v)
+{
+	page->private_data = v;
+}
+
 static inline int page_ref_count(const struct page *page)
 {
-	return atomic_load(&((struct page *)page)->_refcount);
+	return secmmu_atomic_load(&((struct page *)page)->_refcount, SECMMU_MO_SEQ_CST);
 }
 
 static inline int page_mapcount(const struct page *page)
 {
-	return atomic_load(&((struct page *)page)->_mapcount);
+	return secmmu_atomic_load(&((struct page *)page)->_mapcount, SECMMU_MO_SEQ_CST);
 }
 
 static inline bool page_maybe_dma_pinned(const struct page *page)
 {
-	return atomic_load(&((struct page *)page)->_pincount) > 0;
+	return secmmu_atomic_load(&((struct page *)page)->_pincount, SECMMU_MO_SEQ_CST) > 0;
 }
 
 static inline bool PageTest(const struct page *page, enum pageflags bit)
 {
-	return atomic_load(&((struct page *)page)->flags) & (1UL << bit);
+	return secmmu_atomic_load(&((struct page *)page)->flags, SECMMU_MO_SEQ_CST) & (1UL << bit);
 }
 
 static inline void SetPageFlag(struct page *page, enum pageflags bit)
 {
-	atomic_fetch_or(&page->flags, 1UL << bit);
+	secmmu_atomic_fetch_or(&page->flags, 1UL << bit, SECMMU_MO_SEQ_CST);
 }
 
 static inline void ClearPageFlag(struct page *page, enum pageflags bit)
 {
-	atomic_fetch_and(&page->flags, ~(1UL << bit));
+	secmmu_atomic_fetch_and(&page->flags, ~(1UL << bit), SECMMU_MO_SEQ_CST);
 }
 
 /* Returns the old value of the bit. */
 static inline bool TestSetPageFlag(struct page *page, enum pageflags bit)
 {
-	return atomic_fetch_or(&page->flags, 1UL << bit) & (1UL << bit);
+	return secmmu_atomic_fetch_or(&page->flags, 1UL << bit, SECMMU_MO_SEQ_CST) & (1UL << bit);
 }
 
 static inline bool TestClearPageFlag(struct page *page, enum pageflags bit)
 {
-	return atomic_fetch_and(&page->flags, ~(1UL << bit)) & (1UL << bit);
+	return secmmu_atomic_fetch_and(&page->flags, ~(1UL << bit), SECMMU_MO_SEQ_CST) &
+	       (1UL << bit);
 }
 
 void *page_address(const struct page *page);
@@ -185,7 +227,7 @@ bool pfn_valid(unsigned long pfn);
 
 static inline uint32_t page_gen(const struct page *page)
 {
-	return atomic_load(&((struct page *)page)->gen);
+	return secmmu_atomic_load(&((struct page *)page)->gen, SECMMU_MO_SEQ_CST);
 }
 
 /**
@@ -205,5 +247,7 @@ unsigned long phys_stale_count(void);
  * no frame is free. It should free frames and return how many it freed.
  */
 void phys_set_reclaim_hook(unsigned long (*reclaim)(unsigned long nr_wanted));
+
+SECMMU_END_DECLS
 
 #endif /* SECMMU_PAGE_H */

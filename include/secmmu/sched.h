@@ -15,7 +15,10 @@
 #ifndef SECMMU_SCHED_H
 #define SECMMU_SCHED_H
 
+#include "secmmu/compiler.h"
 #include <stdbool.h>
+
+SECMMU_BEGIN_DECLS
 
 struct mm_struct;
 struct file;
@@ -79,5 +82,7 @@ int kthread_switch_away(struct task_struct *k);
 /* kthread_use_mm(): @k takes on @mm (caller guarantees mm_users > 0). */
 int kthread_use_mm(struct task_struct *k, struct mm_struct *mm);
 int kthread_unuse_mm(struct task_struct *k);
+
+SECMMU_END_DECLS
 
 #endif /* SECMMU_SCHED_H */

@@ -13,7 +13,10 @@
 #ifndef SECMMU_SWAP_H
 #define SECMMU_SWAP_H
 
+#include "secmmu/compiler.h"
 #include <stddef.h>
+
+SECMMU_BEGIN_DECLS
 
 /* swap_on_flags() flag: reuse an existing regular file at @path. */
 #define SWAP_ON_OVERWRITE 0x1u
@@ -71,5 +74,7 @@ unsigned long lru_nr_pages(void);
  */
 void swap_inject_write_failure(unsigned long nth);
 unsigned long swap_inject_write_hits(void);
+
+SECMMU_END_DECLS
 
 #endif /* SECMMU_SWAP_H */

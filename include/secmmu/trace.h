@@ -35,11 +35,13 @@
 #ifndef SECMMU_TRACE_H
 #define SECMMU_TRACE_H
 
-#include <stdatomic.h>
+#include "secmmu/compiler.h"
 #include <stdbool.h>
 
+SECMMU_BEGIN_DECLS
+
 /* Set while a trace file is open. Read it through trace_enabled(). */
-extern atomic_bool secmmu_trace_on;
+extern SECMMU_ATOMIC(bool) secmmu_trace_on;
 
 /**
  * trace_enabled() - is a trace being written?
@@ -48,7 +50,7 @@ extern atomic_bool secmmu_trace_on;
  */
 static inline bool trace_enabled(void)
 {
-	return atomic_load_explicit(&secmmu_trace_on, memory_order_relaxed);
+	return secmmu_atomic_load(&secmmu_trace_on, SECMMU_MO_RELAXED);
 }
 
 /**
@@ -183,5 +185,7 @@ static inline void __trace_end_at_return(bool *unused)
 #define TRACE_END_AT_RETURN()                                                                      \
 	bool __TRACE_UNIQ(__trace_end_, __LINE__)                                                  \
 		__attribute__((cleanup(__trace_end_at_return))) = false
+
+SECMMU_END_DECLS
 
 #endif /* SECMMU_TRACE_H */

@@ -41,7 +41,10 @@
 #ifndef SECMMU_VFIO_H
 #define SECMMU_VFIO_H
 
+#include "secmmu/compiler.h"
 #include <stdbool.h>
+
+SECMMU_BEGIN_DECLS
 
 struct mm_struct;
 struct task_struct;
@@ -218,5 +221,7 @@ unsigned long vfio_destroy_context_warnings(void);
  * needed, and would pull regions from under open containers.
  */
 unsigned long vfio_exit_mmap_regions_seen(void);
+
+SECMMU_END_DECLS
 
 #endif /* SECMMU_VFIO_H */

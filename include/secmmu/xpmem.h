@@ -27,7 +27,10 @@
 #ifndef SECMMU_XPMEM_H
 #define SECMMU_XPMEM_H
 
+#include "secmmu/compiler.h"
 #include "secmmu/mm.h"
+
+SECMMU_BEGIN_DECLS
 
 struct xpmem_segment;
 
@@ -92,5 +95,7 @@ void xpmem_get_stats(struct xpmem_segment *seg, struct xpmem_stats *st);
 
 /* Debug knob: the node thread sleeps @usec before acknowledging each message. */
 void xpmem_set_ack_delay(struct xpmem_segment *seg, unsigned int usec);
+
+SECMMU_END_DECLS
 
 #endif /* SECMMU_XPMEM_H */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "base/alloc.h"
@@ -57,6 +58,13 @@ void *kzalloc(size_t size)
 	if (p)
 		atomic_fetch_add(&live, 1);
 	return p;
+}
+
+void *kcalloc(size_t n, size_t size)
+{
+	if (size && n > SIZE_MAX / size)
+		return NULL;
+	return kzalloc(n * size);
 }
 
 void kfree(void *p)

@@ -13,6 +13,8 @@
 
 /* Zeroed memory, or NULL (genuinely out of memory, or an injected failure). */
 void *kzalloc(size_t size);
+/* Zeroed array of @n elements of @size bytes, or NULL (also when n * size overflows). */
+void *kcalloc(size_t n, size_t size);
 /* Free; poisons @size bytes first in debug builds when @size is known. */
 void kfree(void *p);
 void kfree_sized(void *p, size_t size);

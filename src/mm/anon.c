@@ -410,7 +410,7 @@ int shmem_obj_truncate(struct shmem_obj *obj, unsigned long nr_pages)
 	if (nr_pages > obj->cap)
 		ret = shmem_obj_grow(obj, nr_pages);
 	if (!ret && nr_pages < old)
-		drop = calloc(old - nr_pages, sizeof(*drop));
+		drop = kcalloc(old - nr_pages, sizeof(*drop));
 	if (!ret && nr_pages < old && !drop)
 		ret = -ENOMEM;
 	if (ret) {
@@ -435,6 +435,6 @@ int shmem_obj_truncate(struct shmem_obj *obj, unsigned long nr_pages)
 		shmem_unmap_range(obj, nr_pages, old);
 	for (unsigned long i = 0; i < ndrop; i++)
 		put_page(drop[i]); /* the object's reference; mappings are gone */
-	free(drop);
+	kfree(drop);
 	return 0;
 }

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "mm/swap_internal.h"
+#include "base/alloc.h"
 #include "secmmu/migrate.h"
 #include "secmmu/trace.h"
 
@@ -191,7 +192,7 @@ static int cmp_hash(const void *a, const void *b)
 static unsigned long ksm_merge_group(struct ksm_item *g, size_t n)
 {
 	unsigned long merged = 0;
-	bool *done = calloc(n, sizeof(*done));
+	bool *done = kcalloc(n, sizeof(*done));
 	TRACE_SCOPE("mm", "ksm_merge", "pages=%zu", n);
 
 	if (!done)
@@ -218,7 +219,7 @@ static unsigned long ksm_merge_group(struct ksm_item *g, size_t n)
 			mmap_read_unlock(g[j].mm);
 		}
 	}
-	free(done);
+	kfree(done);
 	return merged;
 }
 

@@ -361,39 +361,57 @@ int mm_madvise(struct mm_struct *mm, unsigned long start, unsigned long len_in, 
 
 /* --- mremap -------------------------------------------------------------------- */
 
-/* Move the PTEs of [old, old+len) to [new, new+len); the destination is empty. */
+/*
+ * Move the PTEs of [old, old+len) to [new, new+len); the destination is empty.
+ *
+ * Every destination page table is allocated before the first PTE moves, so
+ * a failed allocation (-ENOMEM) leaves every PTE where it was: a move is
+ * all or nothing (Linux moves the done part back instead). Tables allocated
+ * before the failure stay, empty, until the mm is torn down.
+ * Caller holds mmap_lock for write.
+ */
 static int move_page_tables(struct mm_struct *mm, unsigned long old, unsigned long new,
 			    unsigned long len)
 {
 	struct mmu_notifier_range range;
-	int err = 0;
+	unsigned long off;
+
+	sm_mutex_lock(&mm->page_table_lock);
+	for (off = 0; off < len; off += PAGE_SIZE) {
+		pte_t *src = pte_offset(mm, old + off);
+
+		if (src && !pte_none(pte_load(src)) && !pte_alloc(mm, new + off)) {
+			sm_mutex_unlock(&mm->page_table_lock);
+			return -ENOMEM;
+		}
+	}
+	sm_mutex_unlock(&mm->page_table_lock);
 
 	mmu_notifier_range_init(&range, MMU_NOTIFY_UNMAP, 0, mm, old, old + len);
 	mmu_notifier_invalidate_range_start(&range);
 	sm_mutex_lock(&mm->page_table_lock);
-	for (unsigned long off = 0; off < len; off += PAGE_SIZE) {
+	for (off = 0; off < len; off += PAGE_SIZE) {
 		pte_t *src = pte_offset(mm, old + off), *dst;
 		uint64_t pte = src ? pte_load(src) : 0;
 
 		if (pte_none(pte))
 			continue;
-		dst = pte_alloc(mm, new + off);
-		if (!dst) {
-			err = -ENOMEM;
-			break;
-		}
+		dst = pte_offset(mm, new + off); /* allocated above; nothing frees tables */
+		BUG_ON(!dst);
 		set_pte(mm, src, 0);
 		set_pte(mm, dst, pte);
 	}
 	mmu_notifier_arch_invalidate_secondary_tlbs(mm, old, old + len);
 	sm_mutex_unlock(&mm->page_table_lock);
 	mmu_notifier_invalidate_range_end(&range);
-	return err;
+	return 0;
 }
 
 /*
  * move_vma(): map [new_addr, new_addr+new_len) with @vma's attributes, move
  * the pages of [old_addr, old_addr+old_len) there, unmap the old range.
+ * On failure nothing has changed: the new VMA is taken out again (onto
+ * @detached, freed by the caller after mmap_lock is dropped).
  */
 static int move_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long old_addr,
 		    unsigned long old_len, unsigned long new_len, unsigned long new_addr,
@@ -412,8 +430,12 @@ static int move_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned l
 			       vma->vm_pgoff + ((old_addr - vma->vm_start) >> PAGE_SHIFT));
 	vma_link(mm, new);
 	err = move_page_tables(mm, old_addr, new_addr, old_len);
-	if (err)
+	if (err) {
+		vma_unlink(mm, new);
+		vma_core(new)->next_free = *detached;
+		*detached = new;
 		return err;
+	}
 	vma_merge_neighbours(mm, new);
 	if (old_len)
 		return do_munmap(mm, old_addr, old_len, detached);

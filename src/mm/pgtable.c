@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "mm/internal.h"
+#include "base/alloc.h"
 
 #define PT_ENTRIES	      512
 #define PT_SHIFT(level)	      (PAGE_SHIFT + 9 * (level)) /* level 3 = pgd ... 0 = pte */
@@ -19,7 +20,7 @@
 
 static pte_t *table_alloc(void)
 {
-	return calloc(PT_ENTRIES, sizeof(pte_t));
+	return kcalloc(PT_ENTRIES, sizeof(pte_t));
 }
 
 pte_t *pgd_alloc(void)
@@ -45,7 +46,7 @@ static void free_level(pte_t *table, int level)
 		for (int i = 0; i < PT_ENTRIES; i++)
 			BUG_ON(pte_load(&table[i]) != 0); /* exit_mmap zaps first */
 	}
-	free(table);
+	kfree(table);
 }
 
 void free_pgtables_below_pgd(struct mm_struct *mm)

@@ -45,7 +45,7 @@ static void page_reset(struct page *page)
 	atomic_store(&page->flags, 0);
 	page->mapping = NULL;
 	page->index = 0;
-	page->private = 0;
+	set_page_private(page, 0);
 	page->lru_next = page->lru_prev = NULL;
 }
 

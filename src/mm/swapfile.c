@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "mm/internal.h"
+#include "base/alloc.h"
 #include "mm/swap_internal.h"
 #include "secmmu/swap.h"
 
@@ -118,13 +119,13 @@ int swap_on_flags(size_t bytes, const char *path, unsigned int flags)
 		ret = -EBUSY;
 		goto out_unlock;
 	}
-	dev = calloc(1, sizeof(*dev));
+	dev = kzalloc(sizeof(*dev));
 	if (!dev)
 		goto out_unlock;
 	dev->nr_slots = bytes / PAGE_SIZE;
 	dev->fd = -1;
-	dev->map = calloc(dev->nr_slots, sizeof(*dev->map));
-	dev->cache = calloc(dev->nr_slots, sizeof(*dev->cache));
+	dev->map = kcalloc(dev->nr_slots, sizeof(*dev->map));
+	dev->cache = kcalloc(dev->nr_slots, sizeof(*dev->cache));
 	if (!dev->map || !dev->cache)
 		goto err;
 	if (!path) {
@@ -146,9 +147,9 @@ err:
 	if (dev->created)
 		unlink(dev->path);
 	free(dev->mem);
-	free(dev->map);
-	free(dev->cache);
-	free(dev);
+	kfree(dev->map);
+	kfree(dev->cache);
+	kfree(dev);
 out_unlock:
 	sm_mutex_unlock(&swap_on_lock);
 	return ret;
@@ -173,9 +174,9 @@ int swap_off(void)
 		unlink(dev->path);
 	sm_mutex_destroy(&dev->lock);
 	free(dev->mem);
-	free(dev->map);
-	free(dev->cache);
-	free(dev);
+	kfree(dev->map);
+	kfree(dev->cache);
+	kfree(dev);
 	return 0;
 }
 
@@ -250,7 +251,7 @@ void swap_free(unsigned long slot)
 		dev->cache[slot] = NULL;
 		if (cached) {
 			ClearPageFlag(cached, PG_swapcache);
-			cached->private = 0;
+			set_page_private(cached, 0);
 		}
 	}
 	sm_mutex_unlock(&dev->lock);
@@ -327,7 +328,7 @@ void swap_cache_add(unsigned long slot, struct page *page)
 	sm_mutex_lock(&dev->lock);
 	BUG_ON(dev->cache[slot]);
 	dev->cache[slot] = page;
-	page->private = slot;
+	set_page_private(page, slot);
 	SetPageFlag(page, PG_swapcache);
 	sm_mutex_unlock(&dev->lock);
 }
@@ -348,7 +349,7 @@ struct page *swap_cache_get(unsigned long slot)
 bool swap_cache_del_if_unused(struct page *page, int expected_refs)
 {
 	struct swap_device *dev = swap_dev;
-	unsigned long slot = page->private;
+	unsigned long slot = page_private(page);
 	bool ok = false;
 
 	sm_mutex_lock(&dev->lock);
@@ -357,7 +358,7 @@ bool swap_cache_del_if_unused(struct page *page, int expected_refs)
 	    !page_mapcount(page)) {
 		dev->cache[slot] = NULL;
 		ClearPageFlag(page, PG_swapcache);
-		page->private = 0;
+		set_page_private(page, 0);
 		ok = true;
 	}
 	sm_mutex_unlock(&dev->lock);
@@ -388,9 +389,9 @@ long swap_cache_dup(struct page *page)
 		return -ENOENT;
 	sm_mutex_lock(&dev->lock);
 	/* Under the lock, so that the slot cannot be freed between the test and the count. */
-	if (PageTest(page, PG_swapcache) && page->private < dev->nr_slots &&
-	    dev->cache[page->private] == page) {
-		slot = (long)page->private;
+	if (PageTest(page, PG_swapcache) && page_private(page) < dev->nr_slots &&
+	    dev->cache[page_private(page)] == page) {
+		slot = (long)page_private(page);
 		BUG_ON(!dev->map[slot] || dev->map[slot] == 0xffff);
 		dev->map[slot]++;
 	}

@@ -9,6 +9,7 @@
  * and the exit statuses SIM_EXIT_OK / _FAIL / _MALFORMED.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,7 +148,13 @@ static int dispatch(struct sim_ctx *ctx, const char *cmd)
 	if (argc < 0) {
 		ret = sim_malformed(ctx, "too many words (at most %d)", SIM_MAX_ARGS);
 	} else if (!(c = sim_cmd_find(argv[0]))) {
-		ret = sim_malformed(ctx, "unknown command '%s'", argv[0]);
+		const char *near = sim_cmd_suggest(argv[0]);
+
+		if (near)
+			ret = sim_malformed(ctx, "unknown command '%s' (did you mean '%s'?)",
+					    argv[0], near);
+		else
+			ret = sim_malformed(ctx, "unknown command '%s'", argv[0]);
 	} else if (argc - 1 < c->min_args || argc - 1 > c->max_args) {
 		ret = arity_error(ctx, c, argc - 1);
 	} else {
@@ -192,10 +199,71 @@ static void trace_world_counters(struct sim_world *w)
 	}
 }
 
+/* @s as a JSON string (quoted, escaped) on @out. */
+static void json_string(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(out, "\\%c", *p);
+		else if (*p == '\n')
+			fputs("\\n", out);
+		else if (*p == '\t')
+			fputs("\\t", out);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(out, "\\u%04x", *p);
+		else
+			fputc(*p, out);
+	}
+	fputc('"', out);
+}
+
+/* A malformed line: on the error stream if the run has one, else on @out. */
+static void report_error(struct sim_run *run, FILE *out, int lineno, const char *why)
+{
+	if (run->format == SIM_FORMAT_JSON) {
+		fprintf(out, "{\"line\":%d,\"error\":", lineno);
+		json_string(out, why);
+		fputs("}\n", out);
+	}
+	if (run->err) {
+		fprintf(run->err, "%s:%d: error: %s\n", run->file ? run->file : "-", lineno, why);
+		fflush(run->err);
+	} else if (run->format == SIM_FORMAT_TEXT) {
+		fprintf(out, "%d: error: %s\n", lineno, why);
+	}
+}
+
+/* The output line of an executed command, in the run's format. */
+static void report_result(struct sim_run *run, FILE *out, int lineno, const char *cmd,
+			  const char *result, const char *expected, const char *fail)
+{
+	if (run->format == SIM_FORMAT_JSON) {
+		fprintf(out, "{\"line\":%d,\"command\":", lineno);
+		json_string(out, cmd);
+		fputs(",\"result\":", out);
+		json_string(out, result);
+		if (expected) {
+			fputs(",\"expected\":", out);
+			json_string(out, expected);
+		}
+		fprintf(out, ",\"ok\":%s}\n", fail ? "false" : "true");
+		return;
+	}
+	fprintf(out, "%d: %s -> %s", lineno, cmd, result);
+	if (fail && expected)
+		fprintf(out, " FAIL (expected %s)", expected);
+	else if (fail)
+		fprintf(out, " FAIL (%s)", fail);
+	fputc('\n', out);
+}
+
 int sim_exec_line(struct sim_world *w, int lineno, const char *line, FILE *out, char **result)
 {
 	struct sim_ctx ctx = {.world = w, .line = lineno};
+	struct sim_run *run = sim_world_run(w);
 	char *cmd = NULL, *expected = NULL;
+	const char *fail = NULL;
 	bool has_expect;
 	const char *why;
 	int rc = SIM_EXIT_OK;
@@ -203,8 +271,9 @@ int sim_exec_line(struct sim_world *w, int lineno, const char *line, FILE *out, 
 	if (result)
 		*result = NULL;
 	if (sim_split_line(line, &cmd, &expected, &has_expect, &why)) {
-		fprintf(out, "%d: error: %s\n", lineno, why);
-		return SIM_EXIT_MALFORMED;
+		report_error(run, out, lineno, why);
+		rc = SIM_EXIT_MALFORMED;
+		goto out;
 	}
 	if (!cmd[0] && !has_expect)
 		goto out;
@@ -226,16 +295,24 @@ int sim_exec_line(struct sim_world *w, int lineno, const char *line, FILE *out, 
 	}
 	sim_progress_erase(out); /* the output line goes where the progress line was */
 	if (ctx.error) {
-		fprintf(out, "%d: error: %s\n", lineno, ctx.error);
+		report_error(run, out, lineno, ctx.error);
 		rc = SIM_EXIT_MALFORMED;
 		goto out;
 	}
-	fprintf(out, "%d: %s -> %s", lineno, cmd, ctx.result);
-	if (has_expect && strcmp(ctx.result, expected)) {
-		fprintf(out, " FAIL (expected %s)", expected);
+	atomic_fetch_add(&run->commands, 1);
+	if (has_expect) {
+		atomic_fetch_add(&run->expectations, 1);
+		if (strcmp(ctx.result, expected))
+			fail = "expected";
+	} else if (ctx.check_mode && strcmp(ctx.result, "ok")) {
+		/* A `check` that finds a problem fails the run, unless expected. */
+		fail = "check found a problem";
+	}
+	if (fail) {
+		atomic_fetch_add(&run->failed, 1);
 		rc = SIM_EXIT_FAIL;
 	}
-	fputc('\n', out);
+	report_result(run, out, lineno, cmd, ctx.result, has_expect ? expected : NULL, fail);
 	if (result) {
 		*result = ctx.result;
 		ctx.result = NULL;
@@ -251,9 +328,30 @@ out:
 
 /* --- whole scripts ------------------------------------------------------------ */
 
+/* The end-of-run leak report: text lines, or JSON objects {"line":"end",...}. */
 static int finish_run(struct sim_world *w, int rc, FILE *out)
 {
-	if (sim_world_destroy(w, out) && rc == SIM_EXIT_OK)
+	struct sim_run *run = sim_world_run(w);
+	char *text = NULL;
+	size_t size = 0;
+	FILE *report = run->format == SIM_FORMAT_JSON ? open_memstream(&text, &size) : out;
+	int leaked = sim_world_destroy(w, report ? report : out);
+
+	if (report && report != out) {
+		fclose(report);
+		for (char *p = text, *eol; p && *p; p = eol + 1) {
+			eol = strchr(p, '\n');
+			if (eol)
+				*eol = 0;
+			fputs("{\"line\":\"end\",\"error\":", out);
+			json_string(out, strncmp(p, "end: error: ", 12) ? p : p + 12);
+			fputs("}\n", out);
+			if (!eol)
+				break;
+		}
+		free(text);
+	}
+	if (leaked && rc == SIM_EXIT_OK)
 		rc = SIM_EXIT_FAIL;
 	/* Results nobody could read (stdout closed, disk full) are no success. */
 	if ((fflush(out) || ferror(out)) && rc == SIM_EXIT_OK) {
@@ -263,9 +361,10 @@ static int finish_run(struct sim_world *w, int rc, FILE *out)
 	return rc;
 }
 
-int sim_run_stream(FILE *in, FILE *out)
+int sim_run_stream_opts(FILE *in, FILE *out, const struct sim_run *opts, struct sim_run *stats)
 {
 	struct sim_world *w = sim_world_new();
+	struct sim_run *run;
 	char *line = NULL;
 	size_t cap = 0;
 	int lineno = 0, rc = SIM_EXIT_OK;
@@ -273,6 +372,12 @@ int sim_run_stream(FILE *in, FILE *out)
 	if (!w) {
 		fprintf(out, "end: error: out of memory\n");
 		return SIM_EXIT_MALFORMED;
+	}
+	run = sim_world_run(w);
+	if (opts) {
+		run->format = opts->format;
+		run->err = opts->err;
+		run->file = opts->file;
 	}
 	sim_progress_begin("line");
 	ssize_t len;
@@ -298,9 +403,30 @@ int sim_run_stream(FILE *in, FILE *out)
 		if (r == SIM_EXIT_FAIL)
 			rc = r;
 	}
+	if (rc != SIM_EXIT_MALFORMED && ferror(in)) {
+		/* A read error (a directory, an I/O error) is no script. */
+		char why[128];
+
+		snprintf(why, sizeof(why), "cannot read the script: %s", strerror(errno));
+		if (run->err)
+			fprintf(run->err, "%s: error: %s\n", run->file ? run->file : "-", why);
+		else
+			fprintf(out, "end: error: %s\n", why);
+		rc = SIM_EXIT_MALFORMED;
+	}
 	free(line);
 	sim_progress_end();
+	if (stats) {
+		stats->commands = atomic_load(&run->commands);
+		stats->expectations = atomic_load(&run->expectations);
+		stats->failed = atomic_load(&run->failed);
+	}
 	return finish_run(w, rc, out);
+}
+
+int sim_run_stream(FILE *in, FILE *out)
+{
+	return sim_run_stream_opts(in, out, NULL, NULL);
 }
 
 int sim_run_text(const char *text, FILE *out)

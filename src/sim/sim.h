@@ -247,6 +247,32 @@ void sim_world_swap_set_owned(struct sim_world *w);
 /* `phys SIZE` succeeded: this world owns (and will destroy) physical memory. */
 void sim_world_phys_set_owned(struct sim_world *w);
 
+/*
+ * How a run reports, and what it counted (src/sim/runner.c). The counts are
+ * atomic: commands of concurrent blocks may finish on other threads.
+ */
+enum sim_format {
+	SIM_FORMAT_TEXT, /* LINE: COMMAND -> RESULT [FAIL (expected EXPECTED)] */
+	SIM_FORMAT_JSON, /* one JSON object per line (JSON Lines) */
+};
+
+struct sim_run {
+	enum sim_format format;
+	/*
+	 * Where malformed-line errors go, as FILE:LINE: error: WHY with @file
+	 * as FILE; NULL: on the output stream as LINE: error: WHY (the
+	 * library's default, and what the unit tests read).
+	 */
+	FILE *err;
+	const char *file;
+	_Atomic unsigned long commands;	    /* command lines executed */
+	_Atomic unsigned long expectations; /* of those, with "=> EXPECTED" */
+	_Atomic unsigned long failed;	    /* expectations not met, and failing checks */
+};
+
+/* The run settings and counts of @w; set them before the first line. */
+struct sim_run *sim_world_run(struct sim_world *w);
+
 struct sim_world *sim_world_new(void);
 /**
  * sim_world_destroy() - tear down everything the run created and check
@@ -345,6 +371,20 @@ int sim_arg_range(struct sim_ctx *ctx, const char *addr, const char *len, uint64
 int sim_run_stream(FILE *in, FILE *out);
 /* Same, from a string in memory. */
 int sim_run_text(const char *text, FILE *out);
+
+/*
+ * sim_run_stream_opts() - sim_run_stream() with the reporting of @opts
+ * (format, error stream and file name; its counts are ignored) and, if
+ * @stats is not NULL, the run's counts copied out at the end.
+ * Return: as sim_run_stream(); a read error on @in is reported as
+ * "FILE: error: ..." and makes the run SIM_EXIT_MALFORMED.
+ */
+int sim_run_stream_opts(FILE *in, FILE *out, const struct sim_run *opts, struct sim_run *stats);
+
+/* The nearest command name to the unknown word @word, or NULL if none is near. */
+const char *sim_cmd_suggest(const char *word);
+/* The nearest of @names[0..n-1] to @word, or NULL if none is near. */
+const char *sim_nearest(const char *word, const char *const *names, size_t n);
 
 /**
  * sim_exec_line() - execute one raw script line in @w and print its output

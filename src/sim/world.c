@@ -45,7 +45,13 @@ struct sim_world {
 	long base_files;	    /* struct files alive before the run */
 	unsigned int base_pasids;   /* PASIDs allocated before the run */
 	unsigned long base_pins;    /* pins outstanding before the run */
+	struct sim_run run;	    /* how the runner reports, and its counts */
 };
+
+struct sim_run *sim_world_run(struct sim_world *w)
+{
+	return &w->run;
+}
 
 struct sim_world *sim_world_new(void)
 {

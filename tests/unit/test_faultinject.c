@@ -13,12 +13,15 @@
 #include "base/rcu.h"
 #include "harness.h"
 #include "secmmu/err.h"
+#include "secmmu/gru.h"
 #include "secmmu/iommu.h"
+#include "secmmu/kvm.h"
 #include "secmmu/mirror.h"
 #include "secmmu/mmu_notifier.h"
 #include "secmmu/sched.h"
 #include "secmmu/swap.h"
 #include "secmmu/vfio.h"
+#include "secmmu/xpmem.h"
 #include "testutil.h"
 
 struct snap {
@@ -226,6 +229,160 @@ static long op_sva_bind(void)
 static void undo_sva_bind(void)
 {
 	iommu_sva_unbind_device(g_bond);
+}
+
+/*
+ * Page tables: a fresh mm, an area far from the others (every level of the
+ * page table to allocate), written: a failing table allocation is -ENOMEM
+ * from the write, and the mm's teardown frees what was built.
+ */
+static long op_fault_tables(void)
+{
+	struct mm_struct *mm = mm_alloc();
+	unsigned char b = 0x42;
+	long r;
+
+	if (!mm)
+		return -ENOMEM;
+	r = mm_mmap(mm, 0x7f0000000000UL, PG(2), PROT_READ | PROT_WRITE, MAP_PRIVATE, NULL, 0);
+	if (r >= 0)
+		r = mm_write(mm, 0x7f0000000000UL + PG(1), &b, 1);
+	mmput(mm);
+	return r < 0 ? r : 0;
+}
+static void undo_nothing(void)
+{
+}
+
+/*
+ * mremap moving populated pages to where no page table exists yet: a failure
+ * leaves the old range mapped with its data and nothing at the new address.
+ */
+#define MREMAP_DST 0x7e0000000000UL
+static long op_mremap_move(void)
+{
+	struct mm_struct *mm = mm_alloc();
+	unsigned char b;
+	long r;
+
+	if (!mm)
+		return -ENOMEM;
+	r = mm_mmap(mm, TBASE, PG(4), PROT_READ | PROT_WRITE, MAP_PRIVATE, NULL, 0);
+	if (r < 0)
+		goto out;
+	for (int i = 0; i < 4 && r >= 0; i++) {
+		b = (unsigned char)(0x30 + i);
+		r = mm_write(mm, TBASE + PG(i), &b, 1);
+	}
+	if (r < 0)
+		goto out;
+	r = mm_mremap(mm, TBASE, PG(4), PG(4), MREMAP_MAYMOVE | MREMAP_FIXED, MREMAP_DST);
+	if (r < 0) {
+		/* Nothing half-moved: the old range is intact, the new one empty. */
+		for (int i = 0; i < 4; i++) {
+			ASSERT_EQ(mm_read(mm, TBASE + PG(i), &b, 1), 0);
+			ASSERT_EQ(b, 0x30 + i);
+			ASSERT_EQ(mm_read(mm, MREMAP_DST + PG(i), &b, 1), -EFAULT);
+		}
+	} else {
+		ASSERT_EQ(r, (long)MREMAP_DST);
+		for (int i = 0; i < 4; i++) {
+			ASSERT_EQ(mm_read(mm, MREMAP_DST + PG(i), &b, 1), 0);
+			ASSERT_EQ(b, 0x30 + i);
+		}
+	}
+out:
+	mmput(mm);
+	return r < 0 ? r : 0;
+}
+
+static long op_swap_on(void)
+{
+	return swap_on(PG(64), NULL);
+}
+static void undo_swap_on(void)
+{
+	ASSERT_EQ(swap_off(), 0);
+}
+
+static struct gru *g_gru;
+static long op_gru(void)
+{
+	unsigned char b;
+
+	g_gru = gru_create(g_mm, 0);
+	if (IS_ERR(g_gru))
+		return PTR_ERR(g_gru);
+	ASSERT_EQ(gru_read(g_gru, TBASE, &b, 1), 0); /* a TLB entry */
+	return 0;
+}
+static void undo_gru(void)
+{
+	gru_destroy(g_gru);
+}
+
+static struct kvm *g_kvm;
+static long op_kvm(void)
+{
+	struct kvm_vcpu *vcpu;
+	unsigned char b;
+	int r;
+
+	g_kvm = kvm_create_vm(g_mm, 0);
+	if (IS_ERR(g_kvm))
+		return PTR_ERR(g_kvm);
+	vcpu = kvm_create_vcpu(g_kvm);
+	if (IS_ERR(vcpu)) {
+		kvm_destroy_vm(g_kvm);
+		return PTR_ERR(vcpu);
+	}
+	r = kvm_vcpu_read(vcpu, TBASE, &b, 1); /* a shadow PTE */
+	if (r) {
+		kvm_destroy_vm(g_kvm);
+		return r;
+	}
+	return 0;
+}
+static void undo_kvm(void)
+{
+	kvm_destroy_vm(g_kvm);
+}
+
+static struct xpmem_segment *g_seg;
+static struct mm_struct *g_imp;
+static long op_xpmem(void)
+{
+	unsigned char b;
+	int r;
+
+	g_seg = xpmem_make(g_mm, TBASE, PG(4), 0);
+	if (IS_ERR(g_seg))
+		return PTR_ERR(g_seg);
+	r = xpmem_attach(g_seg, g_imp, 0x20000000UL);
+	if (!r)
+		r = mm_read(g_imp, 0x20000000UL, &b, 1); /* an importer fault */
+	if (r) {
+		xpmem_detach(g_imp, 0x20000000UL);
+		xpmem_remove(g_seg);
+		return r;
+	}
+	return 0;
+}
+static void undo_xpmem(void)
+{
+	ASSERT_EQ(xpmem_detach(g_imp, 0x20000000UL), 0);
+	xpmem_remove(g_seg);
+}
+
+static struct iommu_device *g_newdev;
+static long op_iommu_device(void)
+{
+	g_newdev = iommu_device_create("fi", 0);
+	return IS_ERR(g_newdev) ? PTR_ERR(g_newdev) : 0;
+}
+static void undo_iommu_device(void)
+{
+	iommu_device_destroy(g_newdev);
 }
 
 static void world_up(void)
@@ -448,4 +605,32 @@ TEST(faultinject_primary_invalidations_are_blockable)
 	mmu_notifier_unregister(&rec, mm); /* its mm_count kept the struct */
 	sm_rcu_barrier();
 	ASSERT_EQ(swap_off(), 0);
+}
+
+TEST(faultinject_page_tables)
+{
+	world_up();
+	WALK("page tables (fault in a fresh mm)", op_fault_tables, undo_nothing);
+	WALK("mm_mremap (move to new page tables)", op_mremap_move, undo_nothing);
+	world_down();
+}
+
+TEST(faultinject_swap_on)
+{
+	world_up();
+	WALK("swap_on", op_swap_on, undo_swap_on);
+	world_down();
+}
+
+TEST(faultinject_drivers)
+{
+	world_up();
+	WALK("gru_create", op_gru, undo_gru);
+	WALK("kvm_create_vm + vcpu", op_kvm, undo_kvm);
+	g_imp = mm_alloc();
+	ASSERT_NOT_NULL(g_imp);
+	WALK("xpmem_make + attach", op_xpmem, undo_xpmem);
+	mmput(g_imp);
+	WALK("iommu_device_create", op_iommu_device, undo_iommu_device);
+	world_down();
 }

@@ -56,10 +56,16 @@ static void expect_check_ok(struct sim_world *w)
 	free(r);
 }
 
-/* `check` reports a problem containing @what. */
+/* `check` reports a problem containing @what, and that fails the line. */
 static void expect_check_has(struct sim_world *w, const char *what)
 {
-	char *r = run(w, "check");
+	FILE *out = devnull();
+	char *r = NULL;
+	int rc = sim_exec_line(w, 1000, "check", out, &r);
+
+	fclose(out);
+	ASSERT_EQ(rc, SIM_EXIT_FAIL);
+	ASSERT(r);
 
 	if (!strstr(r, what))
 		FAIL("check -> '%s', wanted '%s' in it", r, what);

@@ -41,6 +41,7 @@
 #include <string.h>
 
 #include "base/lock.h"
+#include "base/alloc.h"
 #include "base/wait.h"
 #include "secmmu/err.h"
 #include "secmmu/gru.h"
@@ -325,7 +326,7 @@ struct gru *gru_create(struct mm_struct *mm, unsigned int flags)
 
 	if (flags & ~GRU_BROKEN)
 		return ERR_PTR(-EINVAL);
-	g = calloc(1, sizeof(*g));
+	g = kzalloc(sizeof(*g));
 	if (!g)
 		return ERR_PTR(-ENOMEM);
 	g->flags = flags;
@@ -340,7 +341,7 @@ struct gru *gru_create(struct mm_struct *mm, unsigned int flags)
 err_free:
 	sm_waitq_destroy(&g->range_done);
 	sm_mutex_destroy(&g->lock);
-	free(g);
+	kfree(g);
 	return ERR_PTR(ret);
 }
 
@@ -351,7 +352,7 @@ void gru_destroy(struct gru *g)
 	BUG_ON(g->in_progress);
 	sm_waitq_destroy(&g->range_done);
 	sm_mutex_destroy(&g->lock);
-	free(g);
+	kfree(g);
 }
 
 void gru_get_stats(struct gru *g, struct gru_stats *st)

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "drivers/iommu/iommu-priv.h"
+#include "base/alloc.h"
 #include "secmmu/err.h"
 #include "secmmu/trace.h"
 
@@ -154,7 +155,7 @@ void iommu_device_put(struct iommu_device *dev)
 	WARN_ON(dev->bonds);
 	WARN_ON(dev->iotlb_entries);
 	sm_mutex_destroy(&dev->lock);
-	free(dev);
+	kfree(dev);
 }
 
 struct iommu_device *iommu_device_create(const char *name, unsigned int flags)
@@ -165,7 +166,7 @@ struct iommu_device *iommu_device_create(const char *name, unsigned int flags)
 	if (flags & ~(IOMMU_DEV_WRONG_MM_USERS | IOMMU_DEV_BROKEN_INVAL))
 		return ERR_PTR(-EINVAL);
 	iommu_core_init();
-	dev = calloc(1, sizeof(*dev));
+	dev = kzalloc(sizeof(*dev));
 	if (!dev)
 		return ERR_PTR(-ENOMEM);
 	snprintf(dev->name, sizeof(dev->name), "%s", name ? name : "iommu");
@@ -184,7 +185,7 @@ err_stop_prq:
 	iommu_wq_stop(&dev->prq_wq);
 err_free:
 	sm_mutex_destroy(&dev->lock);
-	free(dev);
+	kfree(dev);
 	return ERR_PTR(ret == -ENOMEM ? -ENOMEM : -EAGAIN);
 }
 

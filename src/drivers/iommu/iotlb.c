@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "drivers/iommu/iommu-priv.h"
+#include "base/alloc.h"
 
 #define IOTLB_BUCKETS 4096
 
@@ -78,7 +79,7 @@ int iommu_iotlb_insert(struct iommu_device *dev, uint32_t pasid, unsigned long v
 	if (!e) {
 		unsigned long b = bucket_of(pasid, vpn);
 
-		e = calloc(1, sizeof(*e));
+		e = kzalloc(sizeof(*e));
 		if (!e)
 			return -ENOMEM;
 		e->dev = dev;
@@ -120,7 +121,7 @@ static void flush_bucket(unsigned long b, struct iommu_device *dev, uint32_t pas
 			e->dev->iotlb_entries--;
 			if (from_invalidation)
 				atomic_fetch_add(&e->dev->iotlb_flushes, 1);
-			free(e);
+			kfree(e);
 		} else {
 			pp = &e->next;
 		}

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 
 #include "drivers/iommu/iommu-priv.h"
+#include "base/alloc.h"
 #include "secmmu/err.h"
 #include "secmmu/file.h"
 
@@ -54,12 +55,12 @@ static struct mmu_notifier *sva_alloc_notifier(struct mm_struct *mm)
 	long pasid;
 
 	(void)mm;
-	smm = calloc(1, sizeof(*smm));
+	smm = kzalloc(sizeof(*smm));
 	if (!smm)
 		return ERR_PTR(-ENOMEM);
 	pasid = iommu_pasid_alloc();
 	if (pasid < 0) {
-		free(smm);
+		kfree(smm);
 		return ERR_PTR(pasid);
 	}
 	smm->pasid = (uint32_t)pasid;
@@ -79,7 +80,7 @@ static void sva_free_notifier(struct mmu_notifier *mn)
 	WARN_ON(smm->bonds);
 	iommu_pasid_free(smm->pasid);
 	sm_mutex_destroy(&smm->lock);
-	free(smm);
+	kfree(smm);
 }
 
 /*
@@ -184,7 +185,7 @@ void iommu_sva_bond_put(struct iommu_sva *bond)
 	mmu_notifier_put(&bond->smm->mn);
 	mmdrop(bond->mm); /* Pairs with mmgrab() in iommu_sva_bind_device(). */
 	iommu_device_put(bond->dev);
-	free(bond);
+	kfree(bond);
 }
 
 /* --- bind / unbind --------------------------------------------------- */
@@ -211,7 +212,7 @@ struct iommu_sva *iommu_sva_bind_device(struct iommu_device *dev, struct mm_stru
 	}
 	sm_mutex_unlock(&dev->lock);
 
-	bond = calloc(1, sizeof(*bond));
+	bond = kzalloc(sizeof(*bond));
 	if (!bond) {
 		bond = ERR_PTR(-ENOMEM);
 		goto out_unlock;
@@ -219,7 +220,7 @@ struct iommu_sva *iommu_sva_bind_device(struct iommu_device *dev, struct mm_stru
 	/* Takes mmap_lock for write; the first bond of the mm allocates the PASID. */
 	mn = mmu_notifier_get(&iommu_sva_mn_ops, mm);
 	if (IS_ERR(mn)) {
-		free(bond);
+		kfree(bond);
 		bond = (struct iommu_sva *)mn;
 		goto out_unlock;
 	}
@@ -392,7 +393,7 @@ static int devfile_release(struct file *file)
 
 	ret = iommu_sva_unbind_mm(df->dev, df->mm_id); /* -ENOENT: unbound already */
 	iommu_device_put(df->dev);		       /* Pairs with iommu_device_get() at open. */
-	free(df);
+	kfree(df);
 	return ret;
 }
 
@@ -428,12 +429,12 @@ struct file *iommu_sva_devfile_open(struct iommu_device *dev, struct mm_struct *
 	struct sva_devfile *df;
 	struct file *file;
 
-	df = calloc(1, sizeof(*df));
+	df = kzalloc(sizeof(*df));
 	if (!df)
 		return ERR_PTR(-ENOMEM);
 	handle = iommu_sva_bind_device(dev, mm);
 	if (IS_ERR(handle)) {
-		free(df);
+		kfree(df);
 		return (struct file *)handle;
 	}
 	df->dev = dev;
@@ -448,7 +449,7 @@ struct file *iommu_sva_devfile_open(struct iommu_device *dev, struct mm_struct *
 
 err_unbind:
 	iommu_device_put(dev);
-	free(df);
+	kfree(df);
 	iommu_sva_unbind_device(handle);
 	return ERR_PTR(-ENOMEM);
 }

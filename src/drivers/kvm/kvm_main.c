@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "drivers/kvm/kvm_internal.h"
+#include "base/alloc.h"
 #include "secmmu/err.h"
 #include "secmmu/trace.h"
 
@@ -71,7 +72,7 @@ static void shadow_forget_locked(struct kvm *kvm, unsigned long sgfn, unsigned l
 		while ((sp = *pp)) {
 			if (sp->gfn >= sgfn && sp->gfn < egfn) {
 				*pp = sp->next;
-				free(sp);
+				kfree(sp);
 			} else {
 				pp = &sp->next;
 			}
@@ -102,7 +103,7 @@ static int shadow_record(struct kvm *kvm, unsigned long gpa, const void *buf, si
 	sm_mutex_lock(&kvm->shadow_lock);
 	sp = shadow_find(kvm, gfn);
 	if (!sp && learn) {
-		sp = malloc(sizeof(*sp));
+		sp = kzalloc(sizeof(*sp));
 		if (!sp) {
 			ret = -ENOMEM;
 			goto out;
@@ -210,14 +211,14 @@ static int run_one(struct kvm *kvm, const struct run_region *rg, uint64_t *rng)
 
 	lockdep_assert_held(&kvm->workload_lock);
 	if (shadow_compare(kvm, page, buf, 0) == -ENOENT) {
-		unsigned char *whole = malloc(PAGE_SIZE);
+		unsigned char *whole = kzalloc(PAGE_SIZE);
 
 		if (!whole)
 			return -ENOMEM;
 		ret = kvm_guest_access_page(kvm, page, whole, PAGE_SIZE, false);
 		if (!ret)
 			ret = shadow_record(kvm, page, whole, PAGE_SIZE, true);
-		free(whole);
+		kfree(whole);
 		if (ret)
 			return ret;
 	}
@@ -351,7 +352,7 @@ struct kvm_vcpu *kvm_create_vcpu(struct kvm *kvm)
 	struct kvm_vcpu *vcpu;
 	int ret;
 
-	vcpu = calloc(1, sizeof(*vcpu));
+	vcpu = kzalloc(sizeof(*vcpu));
 	if (!vcpu)
 		return ERR_PTR(-ENOMEM);
 	vcpu->kvm = kvm;
@@ -374,7 +375,7 @@ err_unlock:
 	sm_mutex_unlock(&kvm->vcpus_lock);
 	sm_waitq_destroy(&vcpu->qcond);
 	sm_mutex_destroy(&vcpu->qlock);
-	free(vcpu);
+	kfree(vcpu);
 	return ERR_PTR(ret);
 }
 
@@ -386,7 +387,7 @@ static void kvm_destroy_vcpu(struct kvm_vcpu *vcpu)
 	sm_thread_join(&vcpu->thread);
 	sm_waitq_destroy(&vcpu->qcond);
 	sm_mutex_destroy(&vcpu->qlock);
-	free(vcpu);
+	kfree(vcpu);
 }
 
 /* --- VMs ---------------------------------------------------------------- */
@@ -399,7 +400,7 @@ struct kvm *kvm_create_vm(struct mm_struct *mm, unsigned int flags)
 	if (flags & ~(KVM_VM_PIN | KVM_VM_BROKEN) ||
 	    (flags & KVM_VM_PIN && flags & KVM_VM_BROKEN) || mm_users_read(mm) <= 0)
 		return ERR_PTR(-EINVAL);
-	kvm = calloc(1, sizeof(*kvm));
+	kvm = kzalloc(sizeof(*kvm));
 	if (!kvm)
 		return ERR_PTR(-ENOMEM);
 	kvm->flags = flags;
@@ -418,7 +419,7 @@ err_free:
 	sm_mutex_destroy(&kvm->shadow_lock);
 	sm_mutex_destroy(&kvm->workload_lock);
 	mmdrop(mm); /* Pairs with mmgrab() above. */
-	free(kvm);
+	kfree(kvm);
 	return ERR_PTR(ret);
 }
 
@@ -436,6 +437,6 @@ void kvm_destroy_vm(struct kvm *kvm)
 	sm_mutex_destroy(&kvm->vcpus_lock);
 	sm_mutex_destroy(&kvm->shadow_lock);
 	sm_mutex_destroy(&kvm->workload_lock);
-	free(kvm);
+	kfree(kvm);
 	mmdrop(mm); /* Pairs with mmgrab() in kvm_create_vm(). */
 }

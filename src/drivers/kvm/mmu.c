@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "drivers/kvm/kvm_internal.h"
+#include "base/alloc.h"
 #include "secmmu/gup.h"
 
 static unsigned long spte_bucket(unsigned long gfn)
@@ -42,7 +43,7 @@ static void spte_drop(struct kvm *kvm, struct kvm_spte **pp)
 		put_page(s->page); /* Pairs with get_user_pages_remote() in kvm_mmu_fault(). */
 		kvm->nr_page_refs--;
 	}
-	free(s);
+	kfree(s);
 	kvm->nr_sptes--;
 	atomic_fetch_add_explicit(&kvm->stat_zapped, 1, memory_order_relaxed);
 }
@@ -103,7 +104,7 @@ static int kvm_install_spte(struct kvm *kvm, unsigned long gfn, unsigned long pf
 			kvm->nr_page_refs--;
 		}
 	} else {
-		s = calloc(1, sizeof(*s));
+		s = kzalloc(sizeof(*s));
 		if (!s)
 			return -ENOMEM;
 		s->gfn = gfn;

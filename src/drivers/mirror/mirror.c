@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "base/lock.h"
+#include "base/alloc.h"
 #include "base/thread.h"
 #include "base/wait.h"
 #include "secmmu/err.h"
@@ -150,7 +151,7 @@ static void table_remove_vpn(struct mirror *m, unsigned long vpn)
 	for (; (e = *pp); pp = &e->next) {
 		if (e->vpn == vpn) {
 			*pp = e->next;
-			free(e);
+			kfree(e);
 			m->nr_entries--;
 			return;
 		}
@@ -176,7 +177,7 @@ static void table_zap(struct mirror *m, unsigned long start, unsigned long end)
 		while ((e = *pp)) {
 			if (e->vpn >= svpn && e->vpn <= evpn) {
 				*pp = e->next;
-				free(e);
+				kfree(e);
 				m->nr_entries--;
 			} else {
 				pp = &e->next;
@@ -190,7 +191,7 @@ static int table_install(struct mirror *m, unsigned long vpn, unsigned long hmm_
 	struct mirror_entry *e = table_find(m, vpn);
 
 	if (!e) {
-		e = calloc(1, sizeof(*e));
+		e = kzalloc(sizeof(*e));
 		if (!e)
 			return -ENOMEM;
 		e->vpn = vpn;
@@ -459,7 +460,7 @@ struct mirror *mirror_create(struct mm_struct *mm, unsigned int flags)
 
 	if (flags & ~MIRROR_BROKEN)
 		return ERR_PTR(-EINVAL);
-	m = calloc(1, sizeof(*m));
+	m = kzalloc(sizeof(*m));
 	if (!m)
 		return ERR_PTR(-ENOMEM);
 	m->flags = flags;
@@ -489,7 +490,7 @@ err_free:
 	sm_waitq_destroy(&m->qcond);
 	sm_mutex_destroy(&m->qlock);
 	sm_mutex_destroy(&m->lock);
-	free(m);
+	kfree(m);
 	return ERR_PTR(ret);
 }
 
@@ -509,7 +510,7 @@ void mirror_destroy(struct mirror *m)
 	sm_waitq_destroy(&m->qcond);
 	sm_mutex_destroy(&m->qlock);
 	sm_mutex_destroy(&m->lock);
-	free(m);
+	kfree(m);
 }
 
 unsigned long mirror_nr_entries(struct mirror *m)

@@ -80,6 +80,7 @@
 #include <unistd.h>
 
 #include "base/lock.h"
+#include "base/alloc.h"
 #include "base/thread.h"
 #include "base/wait.h"
 #include "secmmu/err.h"
@@ -142,7 +143,7 @@ static void seg_put(struct xpmem_segment *seg)
 	sm_mutex_destroy(&seg->qlock);
 	sm_waitq_destroy(&seg->changed);
 	sm_mutex_destroy(&seg->lock);
-	free(seg);
+	kfree(seg);
 }
 
 /*
@@ -160,7 +161,7 @@ static void xpmem_zap(struct xpmem_segment *seg, unsigned long start, unsigned l
 	sm_mutex_lock(&seg->lock);
 	for (struct xpmem_att *att = seg->atts; att; att = att->next)
 		cap++;
-	list = calloc(cap ? cap : 1, sizeof(*list));
+	list = kcalloc(cap ? cap : 1, sizeof(*list));
 	BUG_ON(!list);
 	for (struct xpmem_att *att = seg->atts; att; att = att->next) {
 		if (att->closing)
@@ -189,7 +190,7 @@ static void xpmem_zap(struct xpmem_segment *seg, unsigned long start, unsigned l
 		if (--list[i]->zap_refs == 0)
 			sm_wake_up_all(&seg->changed);
 	sm_mutex_unlock(&seg->lock);
-	free(list);
+	kfree(list);
 }
 
 /* Send a message to the node thread and sleep until it is acknowledged. */
@@ -384,7 +385,7 @@ out:
 
 static struct xpmem_att *att_new(struct xpmem_segment *seg, struct vm_area_struct *vma)
 {
-	struct xpmem_att *att = calloc(1, sizeof(*att));
+	struct xpmem_att *att = kzalloc(sizeof(*att));
 
 	if (!att)
 		return NULL;
@@ -421,7 +422,7 @@ static void xpmem_vm_close(struct vm_area_struct *vma)
 		;
 	*pp = att->next;
 	sm_mutex_unlock(&seg->lock);
-	free(att);
+	kfree(att);
 }
 
 static const struct vm_operations_struct xpmem_vm_ops = {
@@ -470,7 +471,7 @@ struct xpmem_segment *xpmem_make(struct mm_struct *mm, unsigned long addr, unsig
 	if ((flags & ~(XPMEM_REMOTE | XPMEM_BROKEN)) || !len || !PAGE_ALIGNED(addr) ||
 	    !PAGE_ALIGNED(len) || addr + len < addr || addr + len > TASK_SIZE)
 		return ERR_PTR(-EINVAL);
-	seg = calloc(1, sizeof(*seg));
+	seg = kzalloc(sizeof(*seg));
 	if (!seg)
 		return ERR_PTR(-ENOMEM);
 	seg->mm = mm;
