@@ -9,7 +9,8 @@
  * task_create + mmap), fork (task_fork/dup_mm), exit (task_exit/mmput),
  * write/read (mm_write/mm_read), munmap+mmap, mprotect, mremap, madvise
  * (dontneed/pageout/mergeable), pin/unpin, a mirroring device per slot
- * (mirror_create/read/write/destroy), an IOMMU SVA bond per slot (bind/DMA
+ * (mirror_create/read/write/destroy, migration of pages to its device memory
+ * and back, device-exclusive access), an IOMMU SVA bond per slot (bind/DMA
  * read/unbind), a VFIO SPAPR-TCE container per slot (open/register/
  * unregister/close), kernel threads borrowing mms (kthread_switch_lazy/away
  * plus mmget_not_zero + read + mmput from the "kthread"), and system-wide
@@ -568,6 +569,8 @@ enum {
 	OP_RECLAIM,
 	OP_KSM,
 	OP_MIGRATE,
+	OP_DEVMIGRATE,
+	OP_EXCLUSIVE,
 	NR_OPS
 };
 static unsigned op_weight[NR_OPS] = {
@@ -576,7 +579,7 @@ static unsigned op_weight[NR_OPS] = {
 	[OP_DONTNEED] = 3, [OP_PAGEOUT] = 5, [OP_MERGEABLE] = 2,  [OP_PIN] = 4,
 	[OP_UNPIN] = 4,	   [OP_MIRROR] = 3,  [OP_MIRROR_IO] = 12, [OP_SVA] = 3,
 	[OP_SVA_IO] = 8,   [OP_VFIO] = 2,    [OP_KTHREAD] = 6,	  [OP_RECLAIM] = 4,
-	[OP_KSM] = 2,	   [OP_MIGRATE] = 5,
+	[OP_KSM] = 2,	   [OP_MIGRATE] = 5, [OP_DEVMIGRATE] = 6, [OP_EXCLUSIVE] = 3,
 };
 
 /* TORTURE_OFF=3,7,...: switch operations off by number (for bisecting a failure). */
@@ -934,6 +937,32 @@ out_w:
 		      sl->pins[pi % MAXPINS].n);
 		unpin_set(&sl->pins[pi % MAXPINS]);
 		pthread_mutex_unlock(&sl->pinlock);
+		break;
+	case OP_DEVMIGRATE:
+		/* Pages to the mirror's memory and back (a CPU touch also brings them back). */
+		if (sl->mirror) {
+			unsigned long n = 1 + rnd(rs, NPAGES), start = rnd(rs, NPAGES - n + 1);
+			bool to_dev = rnd(rs, 3) != 0;
+
+			r = to_dev ? mirror_migrate_to_device(sl->mirror, BASE + start * PAGE_SIZE,
+							      n * PAGE_SIZE)
+				   : mirror_migrate_to_system(sl->mirror, BASE + start * PAGE_SIZE,
+							      n * PAGE_SIZE);
+			logop(tid, "migrate_to_%s slot%d pages %lu+%lu -> %ld",
+			      to_dev ? "device" : "system", sl->idx, start, n, r);
+			/* -ENOENT: shared memory, pinned or busy pages stay behind. */
+			if (r && r != -ENOENT && r != -ENOMEM)
+				failf("mirror migrate: %ld", r);
+		}
+		break;
+	case OP_EXCLUSIVE:
+		if (sl->mirror) {
+			r = mirror_exclusive(sl->mirror, BASE + pi * PAGE_SIZE, PAGE_SIZE);
+			logop(tid, "exclusive slot%d page%d -> %ld", sl->idx, pi, r);
+			/* -EBUSY: shared memory, or the page changed under it. */
+			if (r && r != -EBUSY && r != -ENOMEM)
+				failf("mirror exclusive: %ld", r);
+		}
 		break;
 	case OP_MIRROR_IO:
 		if (sl->mirror) {
