@@ -13,6 +13,9 @@
 #include "secmmu/mirror.h"
 #include "sim/sim.h"
 
+/* Device memory a scenario may give one mirror. */
+#define MIRROR_DEVMEM_MAX (256UL << 20)
+
 /* The device's two notifiers (interval: invalidation; classic: aging) each hold mm_count. */
 #define MIRROR_MM_COUNT_REFS 2
 
@@ -75,10 +78,9 @@ static int cmd_mirror(struct sim_ctx *ctx, int argc, char **argv)
 		} else if (!strncmp(argv[i], "devmem=", 7)) {
 			if (sim_arg_size(ctx, argv[i] + 7, &devmem))
 				return -1;
-			if (!devmem || devmem % PAGE_SIZE)
+			if (!devmem || devmem % PAGE_SIZE || devmem > MIRROR_DEVMEM_MAX)
 				return sim_malformed(ctx,
-						     "mirror: devmem=%s is not a whole number of "
-						     "pages",
+						     "mirror: devmem=%s: whole pages, at most 256M",
 						     argv[i] + 7);
 		} else {
 			return sim_malformed(ctx,

@@ -62,6 +62,7 @@
 #include "secmmu/gup.h"
 #include "secmmu/iommu.h"
 #include "secmmu/migrate.h"
+#include "secmmu/check.h"
 #include "secmmu/mirror.h"
 #include "secmmu/mm.h"
 #include "secmmu/page.h"
@@ -985,16 +986,31 @@ out_r:
 
 /* ---- invariants ---- */
 
+static char check_problem[256];
+
+static void check_report(void *arg, const char *fmt, va_list ap)
+{
+	(void)arg;
+	if (!check_problem[0])
+		vsnprintf(check_problem, sizeof(check_problem), fmt, ap);
+}
+
 static void check_invariants(const char *when)
 {
 	long pins = atomic_load(&outstanding_pins);
 	unsigned long pinned = phys_pinned_frames();
+	unsigned long problems;
 
 	if (phys_stale_count())
 		failf("%s: phys_stale_count() = %lu", when, phys_stale_count());
 	if (phys_used_frames() + phys_free_frames() != phys_total_frames())
 		failf("%s: frames used %lu + free %lu != total %lu", when, phys_used_frames(),
 		      phys_free_frames(), phys_total_frames());
+	/* Map counts, swap slots, device-private pages (the world is stopped). */
+	check_problem[0] = 0;
+	problems = mm_check_invariants(check_report, NULL);
+	if (problems)
+		failf("%s: check found %lu problems, first: %s", when, problems, check_problem);
 	/* VFIO preregistration pins too: pins > 0 implies pinned frames, not conversely */
 	if (pins > 0 && pinned == 0)
 		failf("%s: %ld pages pinned by the torture but phys_pinned_frames() = 0", when,
