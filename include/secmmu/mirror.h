@@ -60,10 +60,14 @@ void mirror_destroy(struct mirror *m);
 
 /**
  * mirror_read() / mirror_write() - DMA through the device's translations,
- * faulting them in as needed. Runs on the device's DMA engine thread; the
- * caller waits. Return: 0, -EFAULT (not mapped / not allowed), -ESRCH (the
- * mm has exited), -ENOMEM, -EIO (a stale translation was detected: the
- * driver is broken).
+ * faulting them in as needed: a missing translation faults the rest of the
+ * request in at once (one device fault, many pages, as dmirror). Pages in
+ * this device's memory are used where they are; pages in another device's
+ * memory are brought back to system memory first. Runs on the device's DMA
+ * engine thread; the caller waits. Return: 0, -EFAULT (not mapped / not
+ * readable), -EPERM (a write to a read-only mapping), -ESRCH (the mm has
+ * exited), -ENOMEM, -EIO (a stale translation was detected: the driver is
+ * broken).
  */
 int mirror_read(struct mirror *m, unsigned long addr, void *buf, size_t len);
 int mirror_write(struct mirror *m, unsigned long addr, const void *buf, size_t len);

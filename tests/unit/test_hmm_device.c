@@ -1179,3 +1179,25 @@ TEST(hmm_check_covers_device_pages)
 	d.pgmap.ops = NULL;
 	ASSERT_EQ(memremap_pages(&d.pgmap), -EINVAL);
 }
+
+TEST(hmm_stale_device_page_translation_is_caught)
+{
+	struct mm_struct *mm;
+	struct mirror *m;
+	uint8_t b;
+
+	MM_TEST_SETUP();
+	mm = mm_new_mapped(1, PROT_RW, false);
+	write_pages(mm, TBASE, 1, 25);
+	/* A driver that ignores invalidations keeps its translation of its own device page... */
+	m = mirror_create(mm, MIRROR_BROKEN);
+	ASSERT(!IS_ERR(m));
+	ASSERT_EQ(mirror_migrate_to_device(m, TBASE, PG(1)), 0);
+	/* ...after the CPU took the page back and the device page was freed. */
+	check_pages(mm, TBASE, 1, 25);
+	ASSERT_UEQ(mirror_device_pages(m), 0);
+	ASSERT_EQ(mirror_read(m, TBASE, &b, 1), -EIO);
+	ASSERT_UEQ(mirror_nr_stale(m), 1);
+	mirror_destroy(m);
+	mmput(mm);
+}
