@@ -107,8 +107,14 @@ enum mirror_prot {
 	MIRROR_PROT_WRITE = 0x02,
 	MIRROR_PROT_ZERO = 0x10,	      /* the zero page (with READ) */
 	MIRROR_PROT_DEV_PRIVATE_LOCAL = 0x20, /* in this device's memory (with READ or WRITE) */
-	MIRROR_PROT_EXCLUSIVE = 0x40,	      /* held exclusively by this device (with WRITE) */
-	MIRROR_PROT_ERROR = 0xff,	      /* no VMA, or a VMA that cannot be read */
+	/*
+	 * In another device's memory. As in dmirror, never seen in practice:
+	 * hmm_range_fault() shows a device only its own device-private pages
+	 * (another device's read as NONE, or are faulted back).
+	 */
+	MIRROR_PROT_DEV_PRIVATE_REMOTE = 0x30,
+	MIRROR_PROT_EXCLUSIVE = 0x40, /* held exclusively by this device (with WRITE) */
+	MIRROR_PROT_ERROR = 0xff,     /* no VMA, or a VMA that cannot be read */
 };
 
 struct mirror_snap {

@@ -223,6 +223,8 @@ static char snap_letter(const struct mirror_snap *s)
 		c = 'e';
 	else if ((s->prot & 0xf0) == MIRROR_PROT_DEV_PRIVATE_LOCAL)
 		c = s->prot & MIRROR_PROT_WRITE ? 'd' : 'l';
+	else if ((s->prot & 0xf0) == MIRROR_PROT_DEV_PRIVATE_REMOTE)
+		c = 'o';
 	else if (s->prot & MIRROR_PROT_ZERO)
 		c = 'z';
 	else if (s->prot & MIRROR_PROT_WRITE)
@@ -313,7 +315,8 @@ const struct sim_cmd sim_cmds_mirror[] = {
 	 "mirror_exclusive d1 0x10000000 4K"},
 	{"mirror_snapshot", 3, 3, cmd_mirror_snapshot, "mirror_snapshot D ADDR LEN",
 	 "what the device sees, one letter per page: - error (no VMA / no read), . none, r read, "
-	 "w write, z zero page, d/l in this device's memory (writable/read-only), e exclusive; "
+	 "w write, z zero page, d/l in this device's memory (writable/read-only), o in another "
+	 "device's (never seen: hmm_range_fault hides it), e exclusive; "
 	 "upper case for huge mappings",
 	 "mirror_snapshot d1 0x10000000 8K => wd"},
 	{"mirror_stat", 1, 1, cmd_mirror_stat, "mirror_stat D",

@@ -889,7 +889,8 @@ static unsigned char snapshot_prot(struct mirror *m, unsigned long addr, unsigne
 	}
 	page = pfn_to_page(hmm_pfn_to_pfn(hmm_pfn));
 	if (page && is_device_private_page(page))
-		return MIRROR_PROT_DEV_PRIVATE_LOCAL |
+		return (page_pgmap(page) == &m->pgmap ? MIRROR_PROT_DEV_PRIVATE_LOCAL
+						      : MIRROR_PROT_DEV_PRIVATE_REMOTE) |
 		       (hmm_pfn & HMM_PFN_WRITE ? MIRROR_PROT_WRITE : MIRROR_PROT_READ);
 	if (hmm_pfn_to_pfn(hmm_pfn) == 0) /* the zero page */
 		return MIRROR_PROT_ZERO | MIRROR_PROT_READ;
