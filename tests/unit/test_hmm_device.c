@@ -307,6 +307,14 @@ TEST(hmm_migrate)
 	ASSERT_UEQ(mirror_device_pages(m), NPAGES);
 	ASSERT_UEQ(device_pages_used(), NPAGES);
 	ASSERT_UEQ(phys_used_frames(), frames - NPAGES); /* the system frames were freed */
+	{
+		uint32_t state[2];
+
+		/* /proc/PID/pagemap's view: a swap-like entry, here marked as device memory. */
+		ASSERT_EQ(mm_pagemap(mm, TBASE, 2, state), 0);
+		ASSERT_EQ(state[0], MM_PAGE_SWAP | MM_PAGE_DEVICE);
+		ASSERT_EQ(state[1], MM_PAGE_SWAP | MM_PAGE_DEVICE);
+	}
 	/* The device reads its own memory: no fault. */
 	c = counts_of(m);
 	device_check_pages(m, TBASE, NPAGES, 8);
