@@ -28,8 +28,9 @@
  * PTL, as every reverse-map walk does.
  */
 #include <errno.h>
-#include <sched.h>
 #include <string.h>
+
+#include "base/wait.h"
 
 #include "mm/swap_internal.h"
 #include "secmmu/err.h"
@@ -45,6 +46,16 @@ struct mv_walk {
 void unlock_page(struct page *page)
 {
 	BUG_ON(!TestClearPageFlag(page, PG_locked));
+	sm_wake_up_var(&page->flags); /* Pairs with wait_on_page_locked(). */
+}
+
+/*
+ * Sleep until @page is unlocked (the caller holds a reference on it and no
+ * lock). Every unlock of a page goes through unlock_page(), which wakes us.
+ */
+static void wait_on_page_locked(struct page *page)
+{
+	sm_wait_var_event(&page->flags, !PageTest(page, PG_locked));
 }
 
 static uint64_t migration_entry_of(unsigned long pfn, uint64_t pte)
@@ -456,8 +467,9 @@ int do_device_exclusive_fault(struct vm_area_struct *vma, unsigned long addr, ui
 	get_page(page);
 	sm_mutex_unlock(&mm->page_table_lock);
 	if (TestSetPageFlag(page, PG_locked)) {
+		/* The device is still taking it (or a migration holds it): wait, then retry. */
+		wait_on_page_locked(page);
 		put_page(page);
-		sched_yield(); /* the device is still taking it: the caller retries */
 		return 0;
 	}
 	mmu_notifier_range_init(&range, MMU_NOTIFY_EXCLUSIVE, 0, mm, addr, addr + PAGE_SIZE);
@@ -503,8 +515,9 @@ int do_device_private_fault(struct vm_area_struct *vma, unsigned long addr, uint
 	}
 	sm_mutex_unlock(&mm->page_table_lock);
 	if (TestSetPageFlag(page, PG_locked)) {
+		/* Being migrated by somebody else: wait for it, then retry the fault. */
+		wait_on_page_locked(page);
 		put_page(page);
-		sched_yield(); /* being migrated by somebody else: the caller retries */
 		return 0;
 	}
 	ret = page_pgmap(page)->ops->migrate_to_ram(&vmf);
