@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bench_hmm.h - secondary-MMU benchmarks: range_fault, dma_copy, and the
+ * bench_hmm.h - secondary-MMU benchmarks: range_fault, dma_copy,
+ * migrate_to_device / migrate_to_system (ns per page, against memcpy of the
+ * same bytes), and the
  * device-fault throughput on 1 and 2 threads with concurrent invalidations
  * of disjoint ranges (scaling table "scale device_fault").
  */
@@ -209,6 +211,87 @@ static void __attribute__((unused)) bench_dma_copy(void)
 	free(arg.dst);
 }
 
+/* ---- migrate_to_device / migrate_to_system: per page, vs memcpy --------- */
+
+struct bh_mig_arg {
+	unsigned long npages, iters;
+	struct mm_struct *mm;
+	struct mirror *m;
+	bool to_device; /* which direction is timed; the other one only resets */
+	unsigned char *src, *dst;
+};
+
+static uint64_t __attribute__((unused)) bh_mig_ours(void *a)
+{
+	struct bh_mig_arg *arg = a;
+	unsigned long len = arg->npages * PAGE_SIZE;
+	uint64_t total = 0;
+	int r = 0;
+
+	for (unsigned long it = 0; it < arg->iters && !r; it++) {
+		uint64_t t0;
+
+		if (!arg->to_device) {
+			r = mirror_migrate_to_device(arg->m, BENCH_BASE, len);
+			if (r)
+				break;
+		}
+		t0 = bench_now();
+		r = arg->to_device ? mirror_migrate_to_device(arg->m, BENCH_BASE, len)
+				   : mirror_migrate_to_system(arg->m, BENCH_BASE, len);
+		total += bench_now() - t0;
+		if (!r && arg->to_device)
+			r = mirror_migrate_to_system(arg->m, BENCH_BASE, len);
+	}
+	BENCH_CHECK(r == 0, "mirror migrate: %d", r);
+	BENCH_CHECK(mirror_device_pages(arg->m) == 0, "pages left on the device");
+	r = mm_read(arg->mm, BENCH_BASE, arg->dst, len);
+	BENCH_CHECK(r == 0 && !memcmp(arg->dst, arg->src, len), "data changed by migration");
+	return total;
+}
+
+static uint64_t __attribute__((unused)) bh_mig_ref(void *a)
+{
+	struct bh_mig_arg *arg = a;
+	uint64_t t0, t1;
+
+	t0 = bench_now();
+	for (unsigned long it = 0; it < arg->iters; it++) {
+		memcpy(arg->dst, arg->src, arg->npages * PAGE_SIZE);
+		__asm__ volatile("" : : "r"(arg->dst) : "memory");
+	}
+	t1 = bench_now();
+	return t1 - t0;
+}
+
+static void __attribute__((unused)) bench_migrate_device(void)
+{
+	struct bh_mig_arg arg = {.npages = 256, .iters = bench_size(100, 1)};
+	unsigned long len = arg.npages * PAGE_SIZE;
+	int r;
+
+	arg.mm = bmm_new_mm(arg.npages);
+	arg.src = malloc(len);
+	arg.dst = malloc(len);
+	BENCH_CHECK(arg.src && arg.dst, "malloc");
+	for (unsigned long i = 0; i < len; i++)
+		arg.src[i] = (unsigned char)(i * 13 + i / PAGE_SIZE);
+	r = mm_write(arg.mm, BENCH_BASE, arg.src, len);
+	BENCH_CHECK(r == 0, "mm_write: %d", r);
+	arg.m = mirror_create(arg.mm, 0);
+	BENCH_CHECK(!IS_ERR(arg.m), "mirror_create");
+	/* One operation = one page moved (setup, copy, remap, free of the old page). */
+	arg.to_device = true;
+	bench_case("migrate_to_device", bh_mig_ours, bh_mig_ref, &arg, arg.iters * arg.npages);
+	arg.to_device = false;
+	bench_case("migrate_to_system", bh_mig_ours, bh_mig_ref, &arg, arg.iters * arg.npages);
+	BENCH_CHECK(mirror_nr_stale(arg.m) == 0, "stale translations");
+	mirror_destroy(arg.m);
+	mmput(arg.mm);
+	free(arg.src);
+	free(arg.dst);
+}
+
 /* ---- device-fault throughput, 1 vs 2 threads --------------------------- */
 /*
  * Region k (k = 0, 1) is a separate mapping of P pages; thread k repeatedly
@@ -332,6 +415,7 @@ static void __attribute__((unused)) bench_hmm_all(void)
 {
 	bench_range_fault();
 	bench_dma_copy();
+	bench_migrate_device();
 	bench_fault_scaling();
 }
 

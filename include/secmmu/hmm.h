@@ -39,12 +39,24 @@ SECMMU_BEGIN_DECLS
 /* Input bits: fault the page in (for a write) if it is not present */
 #define HMM_PFN_REQ_FAULT (1UL << 60)
 #define HMM_PFN_REQ_WRITE (1UL << 59)
+/*
+ * Output: the order of the CPU mapping the page is part of (0: a 4K PTE; 9:
+ * a PMD), so a device may map a larger page at once.
+ */
+#define HMM_PFN_ORDER_SHIFT 54
+#define HMM_PFN_ORDER_MASK  (0x1fUL << HMM_PFN_ORDER_SHIFT)
 #define HMM_PFN_FLAGS                                                                              \
-	(HMM_PFN_VALID | HMM_PFN_WRITE | HMM_PFN_ERROR | HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE)
+	(HMM_PFN_VALID | HMM_PFN_WRITE | HMM_PFN_ERROR | HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE |   \
+	 HMM_PFN_ORDER_MASK)
 
 static inline unsigned long hmm_pfn_to_pfn(unsigned long hmm_pfn)
 {
 	return hmm_pfn & ~HMM_PFN_FLAGS;
+}
+
+static inline unsigned int hmm_pfn_to_map_order(unsigned long hmm_pfn)
+{
+	return (hmm_pfn & HMM_PFN_ORDER_MASK) >> HMM_PFN_ORDER_SHIFT;
 }
 
 /**
@@ -57,6 +69,11 @@ static inline unsigned long hmm_pfn_to_pfn(unsigned long hmm_pfn)
  * @hmm_gens:      optional: the frame generation of each valid entry, for
  *                 stale-translation checks (page_gen_valid())
  * @default_flags: request bits applied to every page
+ * @dev_private_owner: device-private pages whose pagemap owner is this
+ *                 cookie are reported as they are (their device pfn), not
+ *                 faulted back: they are the caller's own memory. Device
+ *                 pages of any other owner are faulted back to system memory
+ *                 when a fault is requested, else reported as not present.
  */
 struct hmm_range {
 	struct mmu_interval_notifier *notifier;
@@ -66,6 +83,7 @@ struct hmm_range {
 	unsigned long *hmm_pfns;
 	uint32_t *hmm_gens;
 	unsigned long default_flags;
+	void *dev_private_owner;
 };
 
 /**
@@ -74,7 +92,8 @@ struct hmm_range {
  * Caller holds mmap_lock for read and an mm_users reference. Takes no page
  * reference. Return: 0; -EBUSY if an invalidation began since
  * @notifier_seq (retry); -EFAULT if a requested page cannot be accessed
- * (no VMA, or the VMA forbids it); -ENOMEM.
+ * (no VMA, or a VMA that cannot be read); -EPERM for a write request on a
+ * VMA without write permission (as Linux); -ENOMEM.
  */
 int hmm_range_fault(struct hmm_range *range);
 

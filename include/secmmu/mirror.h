@@ -22,6 +22,7 @@
 #include <stddef.h>
 
 #include "secmmu/mm.h"
+#include "secmmu/memremap.h"
 
 SECMMU_BEGIN_DECLS
 
@@ -41,8 +42,19 @@ struct mirror;
 struct mirror *mirror_create(struct mm_struct *mm, unsigned int flags);
 
 /**
- * mirror_destroy() - detach: remove the notifier (waiting for callbacks),
- * stop the DMA engine, free the device page table.
+ * mirror_create_devmem() - as mirror_create(), with @device_pages pages of
+ * device-private memory (mirror_create() gives MIRROR_DEVMEM_DEFAULT).
+ * Return: as mirror_create(); -EINVAL also for 0 or too many pages.
+ */
+#define MIRROR_DEVMEM_DEFAULT 4096
+struct mirror *mirror_create_devmem(struct mm_struct *mm, unsigned int flags,
+				    unsigned long device_pages);
+
+/**
+ * mirror_destroy() - detach: stop the DMA engine, move every page still in
+ * the device's memory back to system memory (in whatever process maps it),
+ * remove the notifiers (waiting for callbacks), free the device page table
+ * and the device memory.
  *
  * A second destroy of the same device (or of one never created) is API
  * misuse: WARNed once, nothing done, @m never dereferenced.
@@ -51,19 +63,91 @@ void mirror_destroy(struct mirror *m);
 
 /**
  * mirror_read() / mirror_write() - DMA through the device's translations,
- * faulting them in as needed. Runs on the device's DMA engine thread; the
- * caller waits. Return: 0, -EFAULT (not mapped / not allowed), -ESRCH (the
- * mm has exited), -ENOMEM, -EIO (a stale translation was detected: the
- * driver is broken).
+ * faulting them in as needed: a missing translation faults the rest of the
+ * request in at once (one device fault, many pages, as dmirror). Pages in
+ * this device's memory are used where they are; pages in another device's
+ * memory are brought back to system memory first. Runs on the device's DMA
+ * engine thread; the caller waits. Return: 0, -EFAULT (not mapped / not
+ * readable), -EPERM (a write to a read-only mapping), -ESRCH (the mm has
+ * exited), -ENOMEM, -EIO (a stale translation was detected: the driver is
+ * broken).
  */
 int mirror_read(struct mirror *m, unsigned long addr, void *buf, size_t len);
 int mirror_write(struct mirror *m, unsigned long addr, const void *buf, size_t len);
+
+/**
+ * mirror_migrate_to_device() - move [addr, addr+len) into the device's memory
+ * (dmirror's HMM_DMIRROR_MIGRATE_TO_DEV): migrate_vma_*() with
+ * MIGRATE_VMA_SELECT_SYSTEM; never-touched anonymous pages get a zeroed
+ * device page; the moved pages are mapped in the device page table. The CPU
+ * gets them back by touching them. Runs on the caller's thread.
+ * Return: 0 if every page of the range is now in this device's memory;
+ * -ENOENT if some could not move (shared memory, pinned, another device's);
+ * -ENOMEM (device memory exhausted; the rest stays), -EINVAL (unaligned, no
+ * VMA or a VMA that cannot be read), -ESRCH (the mm has exited).
+ */
+int mirror_migrate_to_device(struct mirror *m, unsigned long addr, size_t len);
+
+/**
+ * mirror_migrate_to_system() - move this device's pages of [addr, addr+len)
+ * back to system memory (HMM_DMIRROR_MIGRATE_TO_SYS). Pages not on this
+ * device are left alone. Return: 0, -EINVAL, -ENOMEM, -ESRCH.
+ */
+int mirror_migrate_to_system(struct mirror *m, unsigned long addr, size_t len);
+
+/**
+ * mirror_exclusive() - take exclusive access to [addr, addr+len)
+ * (make_device_exclusive(); HMM_DMIRROR_EXCLUSIVE): the CPU loses access
+ * until it touches a page, which ends the device's exclusive access to it.
+ * Return: 0, -EFAULT (no VMA), -EPERM (read-only), -EBUSY, -EINVAL, -ESRCH.
+ */
+int mirror_exclusive(struct mirror *m, unsigned long addr, size_t len);
+
+/* What the device sees of one page (mirror_snapshot; HMM_DMIRROR_PROT_*). */
+enum mirror_prot {
+	MIRROR_PROT_NONE = 0x00, /* nothing the device could map (not present, no fault) */
+	MIRROR_PROT_READ = 0x01,
+	MIRROR_PROT_WRITE = 0x02,
+	MIRROR_PROT_ZERO = 0x10,	      /* the zero page (with READ) */
+	MIRROR_PROT_DEV_PRIVATE_LOCAL = 0x20, /* in this device's memory (with READ or WRITE) */
+	/*
+	 * In another device's memory. As in dmirror, never seen in practice:
+	 * hmm_range_fault() shows a device only its own device-private pages
+	 * (another device's read as NONE, or are faulted back).
+	 */
+	MIRROR_PROT_DEV_PRIVATE_REMOTE = 0x30,
+	MIRROR_PROT_EXCLUSIVE = 0x40, /* held exclusively by this device (with WRITE) */
+	MIRROR_PROT_ERROR = 0xff,     /* no VMA, or a VMA that cannot be read */
+};
+
+struct mirror_snap {
+	unsigned char prot;  /* enum mirror_prot bits */
+	unsigned char order; /* of the CPU mapping (hmm_pfn_to_map_order()) */
+};
+
+/**
+ * mirror_snapshot() - what the device would map for each page of
+ * [addr, addr+len), without faulting anything (HMM_DMIRROR_SNAPSHOT):
+ * hmm_range_fault() with this device as dev_private_owner. Another device's
+ * page is not visible to this one (NONE), as in the kernel's test.
+ * @snap: len / PAGE_SIZE entries. Return: 0, -EINVAL, -ESRCH, -EAGAIN.
+ */
+int mirror_snapshot(struct mirror *m, unsigned long addr, size_t len, struct mirror_snap *snap);
 
 /* Translations currently installed in the device page table. */
 unsigned long mirror_nr_entries(struct mirror *m);
 /* Invalidations received, and stale translations detected. */
 unsigned long mirror_nr_invalidations(struct mirror *m);
 unsigned long mirror_nr_stale(struct mirror *m);
+/*
+ * Device faults (each may fill many pages: the rest of the request), and
+ * pages copied (DMA), migrated, made exclusive or snapshotted -- dmirror's
+ * faults and cpages, counted since the device was created.
+ */
+unsigned long mirror_nr_faults(struct mirror *m);
+unsigned long mirror_nr_cpages(struct mirror *m);
+/* Pages of the device's memory in use. */
+unsigned long mirror_device_pages(struct mirror *m);
 
 SECMMU_END_DECLS
 

@@ -375,6 +375,11 @@ long mm_get_vmas(struct mm_struct *mm, unsigned long start, unsigned long end,
 #define MM_PAGE_SWAP	  (1U << 1) /* a swap (or migration) entry: Linux's PM_SWAP */
 #define MM_PAGE_ZERO	  (1U << 2) /* present, the shared zero page */
 #define MM_PAGE_EXCLUSIVE (1U << 3) /* present, mapped exactly once: PM_MMAP_EXCLUSIVE */
+/*
+ * In device-private memory (a device-private entry; Linux's pagemap shows it
+ * as PM_SWAP, so MM_PAGE_SWAP is set too).
+ */
+#define MM_PAGE_DEVICE (1U << 4)
 
 /**
  * mm_pagemap() - the state of @nr_pages pages from @addr

@@ -82,6 +82,8 @@ enum pageflags {
 	PG_anon_exclusive, /* private anonymous, mapped by one mm only: may be reused on write */
 };
 
+struct dev_pagemap;
+
 struct page {
 	SECMMU_ATOMIC(int) _refcount;
 	SECMMU_ATOMIC(int) _mapcount; /* number of PTEs mapping this frame */
@@ -93,7 +95,20 @@ struct page {
 	unsigned long
 		private_data; /* core-private: the swap slot when PG_swapcache (page_private()) */
 	struct page *lru_next, *lru_prev; /* LRU list, under the LRU lock */
+	/*
+	 * Device-private pages only (include/secmmu/memremap.h): the pagemap
+	 * the page belongs to (set once by memremap_pages(), never changes),
+	 * and the owning driver's data, which the core never touches.
+	 */
+	struct dev_pagemap *pgmap;
+	void *zone_device_data;
 };
+
+/* A device-private page: memory on a device, which the CPU cannot access. */
+static inline bool is_device_private_page(const struct page *page)
+{
+	return page->pgmap != NULL;
+}
 
 /**
  * phys_init() - create physical memory
@@ -208,6 +223,10 @@ static inline bool TestClearPageFlag(struct page *page, enum pageflags bit)
 	       (1UL << bit);
 }
 
+/*
+ * The frame's bytes. For a device-private page this is the device's own
+ * memory: only its driver may touch it (the CPU never maps it).
+ */
 void *page_address(const struct page *page);
 
 /**
@@ -221,7 +240,7 @@ void *page_address(const struct page *page);
  */
 void copy_frame_data(void *dst, const void *src, size_t n);
 unsigned long page_to_pfn(const struct page *page);
-/* NULL for a pfn outside physical memory. */
+/* NULL for a pfn outside physical memory (and outside device memory). */
 struct page *pfn_to_page(unsigned long pfn);
 bool pfn_valid(unsigned long pfn);
 

@@ -4,14 +4,17 @@
 
 #include "mm/swap_internal.h"
 #include "secmmu/check.h"
+#include "secmmu/memremap.h"
 #include "secmmu/swap.h"
 
 struct check_ctx {
 	check_report_fn report;
 	void *arg;
 	unsigned long problems;
-	unsigned int *maps;  /* PTEs mapping each pfn */
-	unsigned int *swaps; /* swap entries naming each slot */
+	unsigned int *maps;			/* PTEs mapping each pfn */
+	unsigned int *swaps;			/* swap entries naming each slot */
+	unsigned int *dmaps[DEV_PAGEMAP_SLOTS]; /* device entries naming each device page */
+	struct dev_pagemap *pgmaps[DEV_PAGEMAP_SLOTS];
 	unsigned long nr_frames, nr_slots;
 	struct shmem_obj **objs; /* shared objects already counted */
 	size_t nr_objs, cap_objs;
@@ -60,6 +63,23 @@ static void count_pte(struct check_ctx *c, struct mm_struct *mm, uint64_t pte)
 				pfn);
 		else if (!is_zero_pfn(pfn))
 			c->maps[pfn]++;
+	} else if (pte_is_device_excl(pte)) {
+		/* The page stays in system memory; the device holds it exclusively. */
+		if (pte_pfn(pte) >= c->nr_frames || is_zero_pfn(pte_pfn(pte)))
+			problem(c, "mm %lu: a device-exclusive entry names pfn %lu", mm_id(mm),
+				pte_pfn(pte));
+		else
+			c->maps[pte_pfn(pte)]++;
+	} else if (pte_is_device(pte)) {
+		struct page *page = pfn_to_page(pte_pfn(pte));
+		struct dev_pagemap *pgmap = page ? page_pgmap(page) : NULL;
+
+		if (!pgmap || pgmap->slot < 0 || pgmap->slot >= DEV_PAGEMAP_SLOTS ||
+		    c->pgmaps[pgmap->slot] != pgmap || !c->dmaps[pgmap->slot])
+			problem(c, "mm %lu: a device entry names pfn 0x%lx of no device memory",
+				mm_id(mm), pte_pfn(pte));
+		else
+			c->dmaps[pgmap->slot][page - pgmap->pages]++;
 	} else if (pte_is_swap(pte)) {
 		if (pte_pfn(pte) >= c->nr_slots)
 			problem(c, "mm %lu: a swap entry names slot %lu beyond the device",
@@ -97,6 +117,50 @@ static int count_mm(struct mm_struct *mm, void *arg)
 	return 0;
 }
 
+/*
+ * Device-private pages: every page in use belongs to a registered pagemap
+ * with an owner, is mapped exactly by the device entries that name it, holds
+ * at least a reference per mapping, and a free page is mapped nowhere; the
+ * pages in use add up to device_pages_used().
+ */
+static void check_device_pages(struct check_ctx *c)
+{
+	unsigned long used = 0;
+
+	for (int s = 0; s < DEV_PAGEMAP_SLOTS; s++) {
+		struct dev_pagemap *pgmap = c->pgmaps[s];
+
+		if (!pgmap || !c->dmaps[s])
+			continue;
+		if (!pgmap->owner)
+			problem(c, "device memory at pfn 0x%lx has no owner", pgmap->pfn_first);
+		for (unsigned long i = 0; i < pgmap->nr_pages; i++) {
+			struct page *page = &pgmap->pages[i];
+			int refs = page_ref_count(page), maps = page_mapcount(page);
+			unsigned long pfn = pgmap->pfn_first + i;
+
+			if (refs)
+				used++;
+			if (page->pgmap != pgmap)
+				problem(c, "device page 0x%lx: not owned by its pagemap", pfn);
+			if (c->dmaps[s][i] != (unsigned int)maps)
+				problem(c, "device page 0x%lx: map count %d but %u entries map it",
+					pfn, maps, c->dmaps[s][i]);
+			if (!refs && (maps || c->dmaps[s][i]))
+				problem(c, "device page 0x%lx: free but mapped %u times", pfn,
+					c->dmaps[s][i]);
+			if (refs && refs < maps)
+				problem(c, "device page 0x%lx: %d references for %d mappings", pfn,
+					refs, maps);
+			if (maps && !page->mapping)
+				problem(c, "device page 0x%lx: mapped but has no reverse map", pfn);
+		}
+	}
+	if (used != device_pages_used())
+		problem(c, "device memory: %lu pages in use but %lu counted", used,
+			device_pages_used());
+}
+
 unsigned long mm_check_invariants(check_report_fn report, void *arg)
 {
 	struct check_ctx c = {.report = report, .arg = arg};
@@ -115,6 +179,11 @@ unsigned long mm_check_invariants(check_report_fn report, void *arg)
 	if (phys_used_frames() + phys_free_frames() != phys_total_frames())
 		problem(&c, "frames: %lu used + %lu free != %lu total", phys_used_frames(),
 			phys_free_frames(), phys_total_frames());
+	for (int s = 0; s < DEV_PAGEMAP_SLOTS; s++) {
+		c.pgmaps[s] = device_pagemap_slot(s);
+		if (c.pgmaps[s])
+			c.dmaps[s] = calloc(c.pgmaps[s]->nr_pages, sizeof(*c.dmaps[s]));
+	}
 	mm_for_each_live(count_mm, &c);
 	/*
 	 * Shared objects nobody maps (a file whose last mapping went) still
@@ -128,6 +197,7 @@ unsigned long mm_check_invariants(check_report_fn report, void *arg)
 			count_shmem(&c, objs[i]);
 		shmem_obj_put_all(objs, nr);
 	}
+	check_device_pages(&c);
 	for (unsigned long pfn = 1; pfn < c.nr_frames; pfn++) {
 		struct page *page = pfn_to_page(pfn);
 		int refs = page_ref_count(page), maps = page_mapcount(page);
@@ -148,6 +218,8 @@ unsigned long mm_check_invariants(check_report_fn report, void *arg)
 		if (swap_count(slot) != c.swaps[slot])
 			problem(&c, "swap slot %lu: count %u but %u swap entries name it", slot,
 				swap_count(slot), c.swaps[slot]);
+	for (int s = 0; s < DEV_PAGEMAP_SLOTS; s++)
+		free(c.dmaps[s]);
 	free(c.objs);
 	free(c.maps);
 	free(c.swaps);

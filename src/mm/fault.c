@@ -382,6 +382,10 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int
 	}
 	if (pte_is_swap(pte))
 		return do_swap_page(vma, addr, pte);
+	if (pte_is_device(pte))
+		return do_device_private_fault(vma, addr, pte, flags);
+	if (pte_is_device_excl(pte))
+		return do_device_exclusive_fault(vma, addr, pte);
 	if (!pte_present(pte))
 		return -EFAULT;
 	if (write && !pte_write(pte)) {

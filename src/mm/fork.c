@@ -112,6 +112,31 @@ static int copy_page_range(struct vm_area_struct *dst, struct vm_area_struct *sr
 					 1); /* entries count in rss, as the PTE did */
 			continue;
 		}
+		if (pte_is_device(spte)) {
+			/* A page in device memory: shared copy-on-write, as a present one. */
+			struct page *page = pfn_to_page(pte_pfn(spte));
+
+			dp = pte_alloc(dst_mm, a);
+			if (!dp) {
+				err = -ENOMEM;
+				break;
+			}
+			get_page(page); /* the child's entry; pairs with zap_pte() */
+			atomic_fetch_add(&page->_mapcount, 1);
+			ClearPageFlag(page, PG_anon_exclusive);
+			set_pte(src_mm, sp, spte & ~PTE_WRITE);
+			set_pte(dst_mm, dp, spte & ~PTE_WRITE);
+			atomic_fetch_add(&dst_mm->rss, 1);
+			continue;
+		}
+		if (pte_is_device_excl(spte)) {
+			/*
+			 * The device loses exclusive access (the invalidation above
+			 * told it): the parent's PTE is present again, then copied.
+			 */
+			spte = pfn_pte(pte_pfn(spte), spte & PTE_WRITE) | (spte & PTE_DIRTY);
+			set_pte(src_mm, sp, spte);
+		}
 		if (!pte_present(spte))
 			continue;
 		dp = pte_alloc(dst_mm, a);

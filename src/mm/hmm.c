@@ -10,18 +10,30 @@
 
 #include "mm/internal.h"
 #include "secmmu/hmm.h"
+#include "secmmu/memremap.h"
 
-/* The current PTE of @addr as an hmm pfn, or 0 if it does not satisfy @req. */
-static unsigned long hmm_snapshot(struct vm_area_struct *vma, unsigned long addr, unsigned long req,
-				  uint32_t *gen)
+/*
+ * The current PTE of @addr as an hmm pfn, or 0 if it does not satisfy @req
+ * (a fault is needed, or there is nothing to report).
+ */
+static unsigned long hmm_snapshot(struct hmm_range *range, struct vm_area_struct *vma,
+				  unsigned long addr, unsigned long req, uint32_t *gen)
 {
 	struct mm_struct *mm = vma->vm_mm;
 	pte_t *ptep = pte_offset(mm, addr);
 	uint64_t pte = ptep ? pte_load(ptep) : 0;
 	bool writable;
 
-	if (!pte_present(pte))
+	if (pte_is_device(pte)) {
+		struct page *page = pfn_to_page(pte_pfn(pte));
+
+		/* Only the owner's own memory is reported; any other device's comes back. */
+		if (!range->dev_private_owner ||
+		    page_pgmap(page)->owner != range->dev_private_owner)
+			return 0;
+	} else if (!pte_present(pte)) {
 		return 0;
+	}
 	writable = pte_write(pte) && (vma->vm_flags & VM_WRITE);
 	if ((req & HMM_PFN_REQ_WRITE) && !writable)
 		return 0;
@@ -35,9 +47,11 @@ static int hmm_vma_fault(struct hmm_range *range, struct vm_area_struct *vma, un
 {
 	bool write = req & HMM_PFN_REQ_WRITE;
 
-	if (!(vma->vm_flags & (write ? VM_WRITE : VM_READ)))
-		return -EFAULT;
 	(void)range;
+	if (!(vma->vm_flags & VM_READ))
+		return -EFAULT;
+	if (write && !(vma->vm_flags & VM_WRITE))
+		return -EPERM;
 	return handle_mm_fault(vma, addr, (write ? FAULT_FLAG_WRITE : 0) | FAULT_FLAG_REMOTE);
 }
 
@@ -68,7 +82,7 @@ int hmm_range_fault(struct hmm_range *range)
 			continue;
 		}
 		for (int tries = 0; tries < 100; tries++) {
-			v = hmm_snapshot(vma, addr, req, gen);
+			v = hmm_snapshot(range, vma, addr, req, gen);
 			if (v || !(req & HMM_PFN_REQ_FAULT))
 				break;
 			ret = hmm_vma_fault(range, vma, addr, req);

@@ -24,8 +24,21 @@
  * a COW copy. fork clears it in both entries.
  */
 #define PTE_SWAP_EXCL (1ULL << 6)
-#define PTE_PFN_SHIFT 12
-#define PTE_PFN_MASK  (((1ULL << 40) - 1) << PTE_PFN_SHIFT)
+/*
+ * !present: the page lives in device-private memory; the pfn bits hold the
+ * device pfn, PTE_WRITE says whether the mapping is writable. A CPU fault
+ * calls the pagemap owner's ->migrate_to_ram(). The entry holds a page
+ * reference and a mapcount, and counts in rss, as a present PTE does.
+ */
+#define PTE_DEVICE (1ULL << 7)
+/*
+ * !present: a device has exclusive access to the system page in the pfn bits
+ * (make_device_exclusive()); PTE_WRITE as it was. A CPU fault restores the
+ * PTE. Holds a reference and a mapcount, counts in rss.
+ */
+#define PTE_DEVICE_EXCL (1ULL << 8)
+#define PTE_PFN_SHIFT	12
+#define PTE_PFN_MASK	(((1ULL << 40) - 1) << PTE_PFN_SHIFT)
 
 static inline bool pte_none(uint64_t pte)
 {
@@ -50,6 +63,27 @@ static inline unsigned long pte_pfn(uint64_t pte)
 static inline uint64_t pfn_pte(unsigned long pfn, bool write)
 {
 	return ((uint64_t)pfn << PTE_PFN_SHIFT) | PTE_PRESENT | PTE_YOUNG | (write ? PTE_WRITE : 0);
+}
+
+static inline bool pte_is_device(uint64_t pte)
+{
+	return !pte_present(pte) && (pte & PTE_DEVICE);
+}
+
+static inline bool pte_is_device_excl(uint64_t pte)
+{
+	return !pte_present(pte) && (pte & PTE_DEVICE_EXCL);
+}
+
+/* A non-present entry that still maps a page (device-private or exclusive). */
+static inline bool pte_maps_page(uint64_t pte)
+{
+	return pte_present(pte) || (pte & (PTE_DEVICE | PTE_DEVICE_EXCL));
+}
+
+static inline uint64_t device_pte(unsigned long pfn, bool write)
+{
+	return ((uint64_t)pfn << PTE_PFN_SHIFT) | PTE_DEVICE | (write ? PTE_WRITE : 0);
 }
 
 static inline uint64_t pte_load(pte_t *ptep)
@@ -86,6 +120,18 @@ static inline bool is_zero_pfn(unsigned long pfn)
 {
 	return pfn == 0;
 }
+
+/* --- device-private memory (memremap.c) ---------------------------------- */
+
+#define DEV_PAGEMAP_SLOTS 64
+/* The pagemap registered in @slot, or NULL (for check: no lock, quiescent callers). */
+struct dev_pagemap *device_pagemap_slot(int slot);
+bool device_pfn(unsigned long pfn);
+struct page *device_pfn_to_page(unsigned long pfn);
+unsigned long device_page_to_pfn(const struct page *page);
+void *device_page_address(const struct page *page);
+/* The last reference is gone: back to the owner through ->page_free(). */
+void device_page_free(struct page *page);
 
 /* --- reverse map objects (anon.c) ---------------------------------------- */
 
@@ -249,6 +295,10 @@ void free_page_batch(struct page **batch, unsigned long n);
 /* --- faults (fault.c) ------------------------------------------------------ */
 
 int fault_in_page(struct vm_area_struct *vma, unsigned long addr, bool write, struct page **pagep);
+/* CPU faults on device entries (migrate_device.c); retried by the caller on 0. */
+int do_device_private_fault(struct vm_area_struct *vma, unsigned long addr, uint64_t orig,
+			    unsigned int flags);
+int do_device_exclusive_fault(struct vm_area_struct *vma, unsigned long addr, uint64_t orig);
 
 /* --- reclaim (vmscan.c) ------------------------------------------------ */
 

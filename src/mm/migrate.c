@@ -111,7 +111,7 @@ static int migrate_page(struct page *old)
 		put_page(new);
 		ma.new = NULL;
 		rmap_walk_target(old, &t, remap_one, &ma); /* back to the old frame */
-		ClearPageFlag(old, PG_locked);
+		unlock_page(old);			   /* wakes a device fault waiting for it */
 		ret = -EBUSY;
 		goto out_put;
 	}
@@ -134,7 +134,7 @@ static int migrate_page(struct page *old)
 	}
 	ma.new = new;
 	rmap_walk_target(old, &t, remap_one, &ma);
-	ClearPageFlag(old, PG_locked);
+	unlock_page(old); /* wakes a device fault waiting for it */
 	lru_add(new);
 	put_page(new); /* the allocation reference; mappings hold their own */
 out_put:

@@ -174,6 +174,12 @@ static void change_protection(struct vm_area_struct *vma, unsigned long start, u
 			uint64_t pte = ptep ? pte_load(ptep) : 0, npte = pte;
 			struct page *page;
 
+			if (pte_is_device(pte) || pte_is_device_excl(pte)) {
+				/* Device entries lose write permission; they never gain it here. */
+				if (!writable && pte_write(pte))
+					set_pte(mm, ptep, pte & ~PTE_WRITE);
+				continue;
+			}
 			if (!pte_present(pte))
 				continue;
 			if (!writable) {

@@ -239,6 +239,14 @@ void put_page_refs(struct page *page, int nr)
 {
 	int old;
 
+	if (is_device_private_page(page)) {
+		old = atomic_fetch_sub_explicit(&page->_refcount, nr, memory_order_acq_rel);
+		BUG_ON(old < nr);
+		if (old == nr)
+			device_page_free(page);
+		return;
+	}
+
 	if (PageTest(page, PG_reserved)) {
 		atomic_fetch_sub(&page->_refcount, nr); /* the zero page is never freed */
 		return;
@@ -263,22 +271,30 @@ void copy_frame_data(void *dst, const void *src, size_t n)
 
 void *page_address(const struct page *page)
 {
+	if (is_device_private_page(page))
+		return device_page_address(page);
 	return phys.arena + (size_t)page_to_pfn(page) * PAGE_SIZE;
 }
 
 unsigned long page_to_pfn(const struct page *page)
 {
+	if (is_device_private_page(page))
+		return device_page_to_pfn(page);
 	return (unsigned long)(page - phys.pages);
 }
 
 bool pfn_valid(unsigned long pfn)
 {
+	if (device_pfn(pfn))
+		return device_pfn_to_page(pfn) != NULL;
 	return phys_initialized() && pfn < phys.nr_frames;
 }
 
 struct page *pfn_to_page(unsigned long pfn)
 {
-	return pfn_valid(pfn) ? &phys.pages[pfn] : NULL;
+	if (device_pfn(pfn))
+		return device_pfn_to_page(pfn);
+	return phys_initialized() && pfn < phys.nr_frames ? &phys.pages[pfn] : NULL;
 }
 
 struct page *zero_page(void)
@@ -288,7 +304,9 @@ struct page *zero_page(void)
 
 bool page_gen_valid(unsigned long pfn, uint32_t gen)
 {
-	return pfn_valid(pfn) && page_gen(&phys.pages[pfn]) == gen;
+	struct page *page = pfn_to_page(pfn);
+
+	return page && page_gen(page) == gen;
 }
 
 void phys_report_stale(unsigned long pfn, const char *who)

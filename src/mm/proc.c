@@ -35,8 +35,10 @@ static uint32_t pte_pagemap(uint64_t pte)
 
 	if (pte_none(pte))
 		return 0;
+	if (pte_is_device(pte))
+		return MM_PAGE_SWAP | MM_PAGE_DEVICE; /* Linux: a swap entry of a device page */
 	if (!pte_present(pte))
-		return MM_PAGE_SWAP; /* swap and migration entries alike, as Linux */
+		return MM_PAGE_SWAP; /* swap, migration, device-exclusive entries, as Linux */
 	if (is_zero_pfn(pte_pfn(pte)))
 		return MM_PAGE_PRESENT | MM_PAGE_ZERO;
 	page = pfn_to_page(pte_pfn(pte));

@@ -14,6 +14,7 @@
 #include <errno.h>
 
 #include "mm/swap_internal.h"
+#include "secmmu/migrate.h"
 #include "secmmu/swap.h"
 #include "secmmu/trace.h"
 
@@ -95,7 +96,7 @@ static bool pageout(struct page *page)
 		freed = pageout_shmem(page);
 	else
 		freed = false;
-	ClearPageFlag(page, PG_locked);
+	unlock_page(page); /* wakes a device fault waiting for it */
 	return freed;
 }
 

@@ -43,6 +43,14 @@ void zap_pte(struct mm_struct *mm, pte_t *ptep, struct page **freelist, unsigned
 		put_page(pfn_to_page(pte_pfn(pte)));
 		return;
 	}
+	if (pte_is_device(pte) || pte_is_device_excl(pte)) {
+		/* Device memory, or a page a device holds exclusively: mapped like a PTE. */
+		page = pfn_to_page(pte_pfn(pte));
+		BUG_ON(atomic_fetch_sub(&page->_mapcount, 1) <= 0);
+		atomic_fetch_sub(&mm->rss, 1);
+		freelist[(*nfree)++] = page;
+		return;
+	}
 	BUG_ON(!pte_present(pte));
 	if (is_zero_pfn(pte_pfn(pte))) {
 		put_page(zero_page()); /* Pairs with get_page() when it was mapped. */

@@ -23,7 +23,8 @@ static const struct {
 	uint32_t mask, value;
 	char letter;
 } pagemap_letters[] = {
-	{MM_PAGE_SWAP, MM_PAGE_SWAP, 's'}, /* swapped (or migrating) */
+	{MM_PAGE_DEVICE, MM_PAGE_DEVICE, 'd'}, /* in device-private memory */
+	{MM_PAGE_SWAP, MM_PAGE_SWAP, 's'},     /* swapped (or migrating) */
 	{MM_PAGE_PRESENT | MM_PAGE_ZERO, MM_PAGE_PRESENT | MM_PAGE_ZERO, 'z'}, /* zero page */
 	{MM_PAGE_PRESENT | MM_PAGE_EXCLUSIVE, MM_PAGE_PRESENT | MM_PAGE_EXCLUSIVE, 'x'},
 	{MM_PAGE_PRESENT, MM_PAGE_PRESENT, 'p'}, /* mapped more than once */
@@ -148,7 +149,8 @@ const struct sim_cmd sim_cmds_proc[] = {
 	 "maps p1 => 10000000-10004000 rw-p"},
 	{"pagemap", 3, 3, cmd_pagemap, "pagemap NAME ADDR LEN",
 	 "one letter per page: . not present, s swapped, z the zero page, x present and "
-	 "mapped once, p present and mapped more than once; -EINVAL if ADDR is unaligned, LEN "
+	 "mapped once, p present and mapped more than once, d in device-private memory; "
+	 "-EINVAL if ADDR is unaligned, LEN "
 	 "is 0 or over 256M",
 	 "pagemap p1 0x10000000 16K => xz.."},
 	{NULL},

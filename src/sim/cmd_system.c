@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "secmmu/memremap.h"
 #include "secmmu/check.h"
 #include "secmmu/iommu.h"
 #include "secmmu/mmu_notifier.h"
@@ -139,6 +140,11 @@ static int cmd_mem(struct sim_ctx *ctx, int argc, char **argv)
 		frames = phys_used_frames();
 		pinned = phys_pinned_frames();
 	}
+	/* Device-private pages are counted only while some are in use. */
+	if (device_pages_used())
+		return sim_result(ctx, "frames=%lu pinned=%lu swapped=%lu locked_vm=%lu device=%lu",
+				  frames, pinned, swap_slots_used(), world_locked_vm(ctx->world),
+				  device_pages_used());
 	return sim_result(ctx, "frames=%lu pinned=%lu swapped=%lu locked_vm=%lu", frames, pinned,
 			  swap_slots_used(), world_locked_vm(ctx->world));
 }
@@ -253,7 +259,8 @@ const struct sim_cmd sim_cmds_system[] = {
 	 "pages stay) -> reclaimed=K",
 	 "pressure 64 => reclaimed=3"},
 	{"mem", 0, 1, cmd_mem, "mem [NAME]",
-	 "memory totals: frames=F pinned=P swapped=S locked_vm=L; with NAME: "
+	 "memory totals: frames=F pinned=P swapped=S locked_vm=L (+ device=D, device-private pages "
+	 "in use, once a device has memory); with NAME: "
 	 "rss=R swap=S locked_vm=L pinned=P of that process",
 	 "mem p1 => rss=1 swap=0 locked_vm=0 pinned=0"},
 	{"limit", 3, 3, cmd_limit, "limit NAME memlock SIZE|unlimited",

@@ -5,7 +5,8 @@
  * A process (call it qemu) with a heap runs a KVM-style guest, an SVA device
  * doing DMA, a VFIO container with preregistered memory, a GRU-style TLB and
  * an XPMEM importer; KSM merges, memory pressure swaps the guest's cold pages
- * while pinned ones stay, a fork shares pages copy-on-write, and finally the
+ * while pinned ones stay, a GPU-like mirror moves pages into its own memory
+ * and the CPU takes one back, a fork shares pages copy-on-write, and finally the
  * process exits while a kernel thread holds its mm lazily.
  *
  * Every step runs a scenario command through the same runner as
@@ -190,6 +191,33 @@ static const char *const migrate_steps[] = {
 	NULL,
 };
 
+static const char *const device_memory_steps[] = {
+	"## Device memory (HMM)",
+	"# A GPU-like mirror has memory of its own (device-private pages the CPU",
+	"# cannot touch). Two pages of a buffer move there (migrate_vma): their PTEs",
+	"# become device-private entries, every other device is invalidated first,",
+	"# and the system frames are freed.",
+	"mmap qemu 0x40000000 16K rw private => ok",
+	"write qemu 0x40000000 \"gpu\" => ok",
+	"write qemu 0x40001000 \"svm\" => ok",
+	"mirror gpu qemu => ok",
+	"mirror_migrate gpu 0x40000000 8K device => ok",
+	"mirror_snapshot gpu 0x40000000 16K => dd..",
+	"mem => frames=20 pinned=16 swapped=45 locked_vm=16 device=2",
+	"# The CPU touches one: the fault calls the device's migrate_to_ram, the page",
+	"# comes back to a system frame, and the device sees it there.",
+	"read qemu 0x40000000 3 => 677075",
+	"mirror_snapshot gpu 0x40000000 16K => wd..",
+	"# The device reads both, its own memory and system memory alike.",
+	"mirror_read gpu 0x40001000 3 => 73766d",
+	"# Closing the device evicts what is still in its memory.",
+	"mirror_close gpu => ok",
+	"read qemu 0x40001000 3 => 73766d",
+	"munmap qemu 0x40000000 16K => ok",
+	"check => ok",
+	NULL,
+};
+
 static const char *const exit_steps[] = {
 	"## Exit while a kernel thread holds the mm lazily",
 	"exit child => ok",
@@ -246,6 +274,7 @@ int sim_demo(FILE *out)
 	demo_run(&d, ksm_steps);
 	demo_run(&d, pressure_steps);
 	demo_run(&d, migrate_steps);
+	demo_run(&d, device_memory_steps);
 	demo_run(&d, fork_steps);
 	before = frames_in_use();
 	demo_run(&d, (const char *const[]){

@@ -2,7 +2,8 @@
 /*
  * libFuzzer harness B: a byte-coded sequence of public API calls on up to
  * four address spaces (mmap/munmap/mprotect/madvise/mremap, read/write,
- * fork, exit, pin/unpin, mirror create/read/destroy, reclaim, KSM, migrate).
+ * fork, exit, pin/unpin, mirror create/read/destroy, migration to its device
+ * memory and back, exclusive access, reclaim, KSM, migrate).
  * Each op is 4 bytes: opcode, mm slot, page, count. Oracle: no crash, errno
  * results only, phys_stale_count() == 0, and at the end nothing is left
  * (frames, mm structs, swap slots, pins, kzalloc objects, files).
@@ -50,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	live0 = kzalloc_live();
 	for (size_t i = 0; i + 4 <= size && i < 400; i += 4) {
-		unsigned op = data[i] % 20, s = data[i + 1] % NMM;
+		unsigned op = data[i] % 23, s = data[i + 1] % NMM;
 		unsigned long a = B + (unsigned long)(data[i + 2] % 32) * PAGE_SIZE;
 		unsigned long n = 1 + data[i + 3] % 4, len = n * PAGE_SIZE;
 
@@ -146,6 +147,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 19:
 			migrate_range(mm[s], a, len);
 			break;
+		case 20:
+			if (mir[s])
+				mirror_migrate_to_device(mir[s], a, len);
+			break;
+		case 21:
+			if (mir[s])
+				mirror_migrate_to_system(mir[s], a, len);
+			break;
+		case 22:
+			if (mir[s])
+				mirror_exclusive(mir[s], a, len);
+			break;
 		}
 		check(phys_stale_count() == 0);
 	}
@@ -162,6 +175,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(phys_used_frames() == 0);
 	check(swap_slots_used() == 0);
 	check(phys_pinned_frames() == 0);
+	check(device_pages_used() == 0);
 	check(file_live_count() == 0);
 	check(kzalloc_live() == live0);
 	return 0;

@@ -177,7 +177,8 @@ static void *device_writer(void *arg)
 				atomic_fetch_add(&lost_writes, 1);
 			atomic_fetch_add(&checked_writes, 1);
 		} else {
-			ASSERT(ret == -EFAULT || ret == -ESRCH); /* write-protected, or exiting */
+			/* write-protected (-EPERM; -EFAULT if unmapped), or exiting */
+			ASSERT(ret == -EPERM || ret == -EFAULT || ret == -ESRCH);
 		}
 		mmput(mm); /* maybe the last user: then this thread runs the exit */
 	}

@@ -9,7 +9,8 @@
  * task_create + mmap), fork (task_fork/dup_mm), exit (task_exit/mmput),
  * write/read (mm_write/mm_read), munmap+mmap, mprotect, mremap, madvise
  * (dontneed/pageout/mergeable), pin/unpin, a mirroring device per slot
- * (mirror_create/read/write/destroy), an IOMMU SVA bond per slot (bind/DMA
+ * (mirror_create/read/write/destroy, migration of pages to its device memory
+ * and back, device-exclusive access), an IOMMU SVA bond per slot (bind/DMA
  * read/unbind), a VFIO SPAPR-TCE container per slot (open/register/
  * unregister/close), kernel threads borrowing mms (kthread_switch_lazy/away
  * plus mmget_not_zero + read + mmput from the "kthread"), and system-wide
@@ -61,6 +62,7 @@
 #include "secmmu/gup.h"
 #include "secmmu/iommu.h"
 #include "secmmu/migrate.h"
+#include "secmmu/check.h"
 #include "secmmu/mirror.h"
 #include "secmmu/mm.h"
 #include "secmmu/page.h"
@@ -568,6 +570,8 @@ enum {
 	OP_RECLAIM,
 	OP_KSM,
 	OP_MIGRATE,
+	OP_DEVMIGRATE,
+	OP_EXCLUSIVE,
 	NR_OPS
 };
 static unsigned op_weight[NR_OPS] = {
@@ -576,7 +580,7 @@ static unsigned op_weight[NR_OPS] = {
 	[OP_DONTNEED] = 3, [OP_PAGEOUT] = 5, [OP_MERGEABLE] = 2,  [OP_PIN] = 4,
 	[OP_UNPIN] = 4,	   [OP_MIRROR] = 3,  [OP_MIRROR_IO] = 12, [OP_SVA] = 3,
 	[OP_SVA_IO] = 8,   [OP_VFIO] = 2,    [OP_KTHREAD] = 6,	  [OP_RECLAIM] = 4,
-	[OP_KSM] = 2,	   [OP_MIGRATE] = 5,
+	[OP_KSM] = 2,	   [OP_MIGRATE] = 5, [OP_DEVMIGRATE] = 6, [OP_EXCLUSIVE] = 3,
 };
 
 /* TORTURE_OFF=3,7,...: switch operations off by number (for bisecting a failure). */
@@ -763,8 +767,9 @@ static void do_op(int tid, uint64_t *rs)
 			r = mm_write(sl->mm, BASE + pi * PAGE_SIZE, &x, sizeof(x));
 			if (r != -EFAULT)
 				failf("write to a read-only page: %ld, expected -EFAULT", r);
-			if (sl->mirror && (r = mirror_write(sl->mirror, BASE, &x, 8)) != -EFAULT)
-				failf("mirror write to a read-only page: %ld, expected -EFAULT", r);
+			/* hmm_range_fault()'s write fault on a read-only VMA: -EPERM, as Linux. */
+			if (sl->mirror && (r = mirror_write(sl->mirror, BASE, &x, 8)) != -EPERM)
+				failf("mirror write to a read-only page: %ld, expected -EPERM", r);
 			read_check(tid, sl, pi, 0, BASE);
 			r = mm_mprotect(sl->mm, BASE, REGION, PROT_READ | PROT_WRITE);
 			if (r)
@@ -934,6 +939,32 @@ out_w:
 		unpin_set(&sl->pins[pi % MAXPINS]);
 		pthread_mutex_unlock(&sl->pinlock);
 		break;
+	case OP_DEVMIGRATE:
+		/* Pages to the mirror's memory and back (a CPU touch also brings them back). */
+		if (sl->mirror) {
+			unsigned long n = 1 + rnd(rs, NPAGES), start = rnd(rs, NPAGES - n + 1);
+			bool to_dev = rnd(rs, 3) != 0;
+
+			r = to_dev ? mirror_migrate_to_device(sl->mirror, BASE + start * PAGE_SIZE,
+							      n * PAGE_SIZE)
+				   : mirror_migrate_to_system(sl->mirror, BASE + start * PAGE_SIZE,
+							      n * PAGE_SIZE);
+			logop(tid, "migrate_to_%s slot%d pages %lu+%lu -> %ld",
+			      to_dev ? "device" : "system", sl->idx, start, n, r);
+			/* -ENOENT: shared memory, pinned or busy pages stay behind. */
+			if (r && r != -ENOENT && r != -ENOMEM)
+				failf("mirror migrate: %ld", r);
+		}
+		break;
+	case OP_EXCLUSIVE:
+		if (sl->mirror) {
+			r = mirror_exclusive(sl->mirror, BASE + pi * PAGE_SIZE, PAGE_SIZE);
+			logop(tid, "exclusive slot%d page%d -> %ld", sl->idx, pi, r);
+			/* -EBUSY: shared memory, or the page changed under it. */
+			if (r && r != -EBUSY && r != -ENOMEM)
+				failf("mirror exclusive: %ld", r);
+		}
+		break;
 	case OP_MIRROR_IO:
 		if (sl->mirror) {
 			if (rnd(rs, 3) == 0)
@@ -955,16 +986,31 @@ out_r:
 
 /* ---- invariants ---- */
 
+static char check_problem[256];
+
+static void check_report(void *arg, const char *fmt, va_list ap)
+{
+	(void)arg;
+	if (!check_problem[0])
+		vsnprintf(check_problem, sizeof(check_problem), fmt, ap);
+}
+
 static void check_invariants(const char *when)
 {
 	long pins = atomic_load(&outstanding_pins);
 	unsigned long pinned = phys_pinned_frames();
+	unsigned long problems;
 
 	if (phys_stale_count())
 		failf("%s: phys_stale_count() = %lu", when, phys_stale_count());
 	if (phys_used_frames() + phys_free_frames() != phys_total_frames())
 		failf("%s: frames used %lu + free %lu != total %lu", when, phys_used_frames(),
 		      phys_free_frames(), phys_total_frames());
+	/* Map counts, swap slots, device-private pages (the world is stopped). */
+	check_problem[0] = 0;
+	problems = mm_check_invariants(check_report, NULL);
+	if (problems)
+		failf("%s: check found %lu problems, first: %s", when, problems, check_problem);
 	/* VFIO preregistration pins too: pins > 0 implies pinned frames, not conversely */
 	if (pins > 0 && pinned == 0)
 		failf("%s: %ld pages pinned by the torture but phys_pinned_frames() = 0", when,

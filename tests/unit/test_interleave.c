@@ -36,6 +36,7 @@
 #include "base/sched_explore.h"
 #include "harness.h"
 #include "secmmu/err.h"
+#include "secmmu/check.h"
 #include "secmmu/iommu.h"
 #include "secmmu/mirror.h"
 #include "secmmu/mmu_notifier.h"
@@ -519,6 +520,85 @@ TEST(interleave_mirror_fault_vs_munmap)
 	MM_TEST_SETUP();
 	explore_run_random(&t, 300, RUNS(8), &r);
 	report("mirror_fault_vs_munmap random", &r);
+}
+
+/* ---- (iii b) migration to device memory vs CPU writes and device reads ---- */
+
+static void mig_setup(void *p)
+{
+	struct mirror_ctx *c = p;
+
+	c->mm = mm_alloc();
+	ASSERT_NOT_NULL(c->mm);
+	map_anon(c->mm, TBASE, 2, PROT_RW, false);
+	write_pages(c->mm, TBASE, 2, 41);
+	c->m = mirror_create(c->mm, 0);
+	ASSERT(!IS_ERR(c->m));
+}
+
+static void mig_thread(unsigned int id, void *p)
+{
+	struct mirror_ctx *c = p;
+	static uint8_t buf[2][PAGE_SIZE];
+	int r;
+
+	if (id == 0) {
+		/* The device takes both pages into its memory. */
+		r = mirror_migrate_to_device(c->m, TBASE, PG(2));
+		EXPLORE_ASSERT(r == 0 || r == -ENOENT); /* a page busy with the CPU stays */
+		return;
+	}
+	/* The CPU writes page 1 (maybe faulting it back from the device)... */
+	fill_pattern(buf[1], PAGE_SIZE, 88);
+	EXPLORE_ASSERT_EQ(mm_write(c->mm, TBASE + PG(1), buf[1], PAGE_SIZE), 0);
+	/* ...and the device reads page 0 wherever it is. */
+	EXPLORE_ASSERT_EQ(mirror_read(c->m, TBASE, buf[0], PAGE_SIZE), 0);
+	EXPLORE_ASSERT(pattern_diff(buf[0], PAGE_SIZE, 41) == (size_t)-1);
+}
+
+static void mig_no_problem(void *arg, const char *fmt, va_list ap)
+{
+	(void)arg;
+	(void)fmt;
+	(void)ap;
+}
+
+static void mig_check(void *p)
+{
+	struct mirror_ctx *c = p;
+	static uint8_t buf[PAGE_SIZE];
+
+	/* No write lost in the move, both sides agree, nothing stale, books balanced. */
+	EXPLORE_ASSERT_EQ(mirror_read(c->m, TBASE + PG(1), buf, PAGE_SIZE), 0);
+	EXPLORE_ASSERT(pattern_diff(buf, PAGE_SIZE, 88) == (size_t)-1);
+	EXPLORE_ASSERT_EQ(mm_read(c->mm, TBASE + PG(1), buf, PAGE_SIZE), 0);
+	EXPLORE_ASSERT(pattern_diff(buf, PAGE_SIZE, 88) == (size_t)-1);
+	EXPLORE_ASSERT_EQ(mm_read(c->mm, TBASE, buf, PAGE_SIZE), 0);
+	EXPLORE_ASSERT(pattern_diff(buf, PAGE_SIZE, 41) == (size_t)-1);
+	EXPLORE_ASSERT_EQ(mirror_nr_stale(c->m), 0);
+	EXPLORE_ASSERT_EQ(phys_stale_count(), 0);
+	EXPLORE_ASSERT_EQ(mm_check_invariants(mig_no_problem, NULL), 0);
+	mirror_destroy(c->m);
+	mmput(c->mm);
+	sm_rcu_barrier();
+	EXPLORE_ASSERT_EQ(mm_live_count(), 0);
+	EXPLORE_ASSERT_EQ(phys_used_frames(), 0);
+}
+
+TEST(interleave_migrate_to_device_vs_cpu_write)
+{
+	static struct mirror_ctx c;
+	struct explore_test t = {.name = "migrate_to_device_vs_cpu_write",
+				 .nr_threads = 2,
+				 .setup = mig_setup,
+				 .thread = mig_thread,
+				 .check = mig_check,
+				 .ctx = &c};
+	struct explore_result r;
+
+	MM_TEST_SETUP();
+	explore_run_random(&t, 400, RUNS(16), &r);
+	report("migrate_to_device_vs_cpu_write random", &r);
 }
 
 /* ---- (iv) VFIO container close vs process exit ---- */
