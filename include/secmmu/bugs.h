@@ -15,6 +15,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "secmmu/compiler.h"
+
+SECMMU_BEGIN_DECLS
+
 struct secmmu_bug_info {
 	const char *name;  /* "seed002-sva-mm-users" */
 	const char *story; /* one line: what went wrong, and where it is told */
@@ -34,5 +38,7 @@ bool secmmu_bug_is_on(const char *name);
 
 /* Fix every bug again. */
 void secmmu_bug_reset_all(void);
+
+SECMMU_END_DECLS
 
 #endif /* SECMMU_BUGS_H */
