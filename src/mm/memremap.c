@@ -97,7 +97,7 @@ void zone_device_page_init(struct page *page)
 	atomic_store(&page->flags, 0);
 	page->mapping = NULL;
 	page->index = 0;
-	page->private = 0;
+	set_page_private(page, 0);
 	atomic_fetch_add(&page->gen, 1);
 	atomic_fetch_add(&device_used, 1);
 	atomic_store(&page->_refcount, 1);
