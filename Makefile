@@ -6,6 +6,7 @@
 #   make check SANITIZE=thread    (TSan, -O1)                      -> build/thread/
 #   make bench                bench/*.c, DEBUG=0 -O2 -DNDEBUG      -> build/bench/
 #   make demo                 build/secmmu demo
+#   make museum               the bug museum: every exhibit found, and clean with its bug off
 #   make format | clean | install [PREFIX=/usr/local] [DESTDIR=]
 #
 # Variants never share objects: each has its own BUILD_DIR.
@@ -115,7 +116,7 @@ ALL_OBJS := $(LIB_OBJS) $(TOOL_OBJS) $(HARNESS_OBJ) \
 	$(UNIT_SRCS:%.c=$(OBJ_DIR)/%.o) $(STRESS_SRCS:%.c=$(OBJ_DIR)/%.o) \
 	$(EXAMPLE_SRCS:%.c=$(OBJ_DIR)/%.o) $(BENCH_SRCS:%.c=$(OBJ_DIR)/%.o)
 
-.PHONY: all lib tests examples check demo bench bench-build bench-run format clean install \
+.PHONY: all lib tests examples check demo museum bench bench-build bench-run format clean install \
 	uninstall print-vars
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
@@ -201,6 +202,11 @@ $(BUILD_DIR)/bench/%: $(OBJ_DIR)/bench/%.o $(LIB_A)
 # ---- running ----
 check: all
 	@bash tests/run-all.sh $(BUILD_DIR)
+
+# The bug museum (docs/museum.md): every museum/NAME.scn found with its bug on,
+# clean with it off (MUSEUM_RUNS schedules, default 200; the full table wants 10000).
+museum: lib $(SECMMU)
+	@bash scripts/museum.sh $(BUILD_DIR)
 
 demo: lib $(SECMMU)
 	@test -n "$(SECMMU)" || { echo "make demo: no tools/*.c yet, no secmmu command" >&2; exit 1; }

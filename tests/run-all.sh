@@ -12,6 +12,10 @@
 #   tests/abi-check.sh, tests/cli-check.sh BUILD_DIR       (one case each)
 #   tests/header-check.sh BUILD_DIR                        (BUILD_DIR=build only)
 #   scripts/doc-examples BUILD_DIR                         (BUILD_DIR=build only)
+#   BUILD_DIR/secmmu explore FILE for every scenarios/*.scn with a threads block
+#   (EXPLORE_CHECK_RUNS runs, default 30, from seed EXPLORE_CHECK_SEED), and
+#   tests/explore/run.sh (racy scenarios found and replayed identically), and
+#   scripts/museum.sh with MUSEUM_CHECK_RUNS (default 20) clean runs per exhibit
 # Prints "ok NAME" / "FAIL NAME" (plus the failing output) per case and ends with
 # "N passed, N failed".  Exit 1 if anything failed.
 #
@@ -183,6 +187,23 @@ if [ "$have_secmmu" -eq 1 ]; then
 	fi
 	if grep -qw scenario <<<"$help"; then
 		run_cmd "secmmu scenario run --all" 0 "$SECMMU" scenario run --all
+	fi
+	# Every scenario with a threads block explores clean; the racy ones of
+	# tests/explore are found and replay byte for byte.
+	if grep -qw explore <<<"$help"; then
+		for scn in scenarios/*.scn; do
+			grep -q '^threads' "$scn" || continue
+			run_cmd "secmmu explore $scn" 0 "$SECMMU" explore "$scn" \
+				--runs "${EXPLORE_CHECK_RUNS:-30}" --seed "${EXPLORE_CHECK_SEED:-0}"
+		done
+		if [ -f tests/explore/run.sh ]; then
+			run_cmd "tests/explore/run.sh" 0 bash tests/explore/run.sh "$BUILD_DIR"
+		fi
+		# A short pass of the bug museum, so that its switches cannot rot.
+		if [ -f scripts/museum.sh ] && grep -qw bugs <<<"$help"; then
+			run_cmd "museum (short pass)" 0 env MUSEUM_RUNS="${MUSEUM_CHECK_RUNS:-20}" \
+				bash scripts/museum.sh "$BUILD_DIR"
+		fi
 	fi
 fi
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "secmmu/bugs.h"
 #include "secmmu/trace.h"
 #include "secmmu/version.h"
 #include "sim/sim.h"
@@ -25,6 +26,9 @@ static const char usage_text[] =
 	"  scenario list            list the built-in scenarios\n"
 	"  scenario run NAME|--all  run built-in scenarios\n"
 	"  demo                     narrate the built-in default world\n"
+	"  explore FILE [OPTIONS]   run a scenario with a threads block under many\n"
+	"                           schedules (secmmu help explore)\n"
+	"  bugs                     the historical bugs `bug NAME` can put back\n"
 	"\n"
 	"Learn:\n"
 	"  help COMMAND             details of a command (run, scenario, demo, help)\n"
@@ -77,6 +81,38 @@ static const struct subcommand subcommands[] = {
 	 "                   readable by kselftest and KUnit TAP parsers\n"
 	 "\n"
 	 "Exit status: 0 all passed, 1 one failed, 2 usage error or unknown NAME."},
+	{"explore",
+	 "secmmu explore FILE [--strategy random|pct|dfs] [--runs N] [--seed S] [--depth D] "
+	 "[--bound B] [--timeout SECONDS] [--replay SCHEDULE] [--bug NAME] [--trace T.json]",
+	 "Run the scenario FILE, which has one 'threads' block, under many schedules.\n"
+	 "Every run is a fresh world: the lines before 'threads' set it up, the block's\n"
+	 "threads run one at a time in the order the explorer chooses, the lines after\n"
+	 "'end' check. A run fails when an '=>' does not match, 'check' finds a broken\n"
+	 "invariant, a device used a stale translation, or something leaked.\n"
+	 "\n"
+	 "  --strategy random       a seeded random choice at every point (default)\n"
+	 "  --strategy pct          probabilistic concurrency testing, bug depth D\n"
+	 "  --strategy dfs          every schedule with at most B preemptions\n"
+	 "  --runs N                at most N runs (default 200)\n"
+	 "  --seed S                random/pct: run i uses seed S + i (default 0)\n"
+	 "  --depth D               pct: the bug depth (default 3)\n"
+	 "  --bound B               dfs: the preemption bound (default 2)\n"
+	 "  --timeout SECONDS       start no new run after this long\n"
+	 "  --replay SCHEDULE       run exactly this schedule once (as printed by a\n"
+	 "                          failure: NAME/POINT,NAME/POINT,...)\n"
+	 "  --bug NAME              put historical bug NAME back for every run, as a\n"
+	 "                          'bug NAME' first line would (secmmu bugs)\n"
+	 "  --trace T.json          the timeline of the runs (use it with --replay)\n"
+	 "\n"
+	 "The first failure prints that run's output, the failing line, the schedule\n"
+	 "and the command replaying it. The last line is exactly\n"
+	 "'explore: R runs, F failing, S distinct schedules[, exhausted]'.\n"
+	 "Exit status: 0 no run failed, 1 a run failed, 2 usage error or malformed\n"
+	 "scenario."},
+	{"bugs", "secmmu bugs",
+	 "List the historical bugs of the bug museum (docs/museum.md), one per line:\n"
+	 "NAME and its story. The scenario command 'bug NAME' (before the first mm)\n"
+	 "and 'secmmu explore --bug NAME' put one back into the implementation."},
 	{"demo", "secmmu demo [--trace FILE]",
 	 "Run the built-in default world and narrate it: processes, fork and\n"
 	 "copy-on-write, a lazy-TLB kernel thread, exit. Every claim the narration\n"
@@ -460,6 +496,137 @@ static int take_trace_option(int *argc, char **argv, const char **path)
 	return 0;
 }
 
+/* An unsigned number option; -1 (message printed) when malformed. */
+static int parse_ulong_opt(const char *opt, const char *s, unsigned long max, unsigned long *v)
+{
+	char *end;
+
+	errno = 0;
+	if (!s || !*s || *s == '-' || *s == '+') {
+		usage_error("explore", "explore: %s needs a number", opt);
+		return -1;
+	}
+	*v = strtoul(s, &end, 0);
+	if (*end || errno || *v > max) {
+		usage_error("explore", "explore: %s: bad number '%s'", opt, s);
+		return -1;
+	}
+	return 0;
+}
+
+static int do_explore(int argc, char **argv)
+{
+	struct sim_explore_opts o = {0};
+	const char *bugs[16];
+	const char *file = NULL;
+	struct sim_script s;
+	unsigned long v;
+	FILE *in;
+	int rc;
+
+	for (int i = 2; i < argc; i++) {
+		const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (is_help_flag(opt)) {
+			print_subcommand_help(find_subcommand("explore"));
+			return 0;
+		}
+		if (opt[0] != '-' || !strcmp(opt, "-")) {
+			if (file)
+				return usage_error("explore", "explore: expected one FILE");
+			file = opt;
+			continue;
+		}
+		if (!val)
+			return usage_error("explore", "explore: %s needs a value", opt);
+		i++;
+		if (!strcmp(opt, "--strategy")) {
+			if (!strcmp(val, "random"))
+				o.strategy = SIM_EXPLORE_RANDOM;
+			else if (!strcmp(val, "pct"))
+				o.strategy = SIM_EXPLORE_PCT;
+			else if (!strcmp(val, "dfs"))
+				o.strategy = SIM_EXPLORE_DFS;
+			else
+				return usage_error(
+					"explore",
+					"explore: unknown strategy '%s' (random, pct, dfs)", val);
+		} else if (!strcmp(opt, "--runs")) {
+			if (parse_ulong_opt(opt, val, 100000000UL, &o.runs))
+				return 2;
+			if (!o.runs)
+				return usage_error("explore", "explore: --runs must be at least 1");
+		} else if (!strcmp(opt, "--seed")) {
+			if (parse_ulong_opt(opt, val, ~0UL, &o.seed))
+				return 2;
+		} else if (!strcmp(opt, "--depth") || !strcmp(opt, "--bound")) {
+			if (parse_ulong_opt(opt, val, 1000, &v))
+				return 2;
+			if (opt[2] == 'd')
+				o.depth = (unsigned int)v;
+			else
+				o.bound = (unsigned int)v;
+		} else if (!strcmp(opt, "--timeout")) {
+			char *end;
+
+			o.timeout_s = strtod(val, &end);
+			if (*end || !(o.timeout_s > 0) || o.timeout_s > 1e7)
+				return usage_error("explore",
+						   "explore: --timeout: bad number of seconds '%s'",
+						   val);
+		} else if (!strcmp(opt, "--replay")) {
+			o.replay = val;
+		} else if (!strcmp(opt, "--bug")) {
+			if (secmmu_bug_set(val, true))
+				return usage_error("explore",
+						   "explore: unknown bug '%s' (secmmu bugs)", val);
+			if (o.nr_bugs < sizeof(bugs) / sizeof(bugs[0]))
+				bugs[o.nr_bugs++] = val;
+		} else {
+			return usage_error("explore", "explore: unknown option '%s'", opt);
+		}
+	}
+	if (!file)
+		return usage_error("explore", "explore: expected a FILE");
+	o.file = file;
+	o.bugs = bugs;
+	in = strcmp(file, "-") ? fopen(file, "r") : stdin;
+	if (!in) {
+		fprintf(stderr, "secmmu: %s: %s\n", file, strerror(errno));
+		return 2;
+	}
+	rc = sim_script_read(in, &s);
+	if (in != stdin)
+		fclose(in);
+	if (rc) {
+		fprintf(stderr, "secmmu: %s: %s\n", file,
+			rc == -EIO ? "cannot read the script" : "out of memory");
+		sim_script_free(&s);
+		return 2;
+	}
+	rc = sim_explore(&s, &o, stdout);
+	sim_script_free(&s);
+	secmmu_bug_reset_all();
+	return rc;
+}
+
+static int do_bugs(int argc, char **argv)
+{
+	const struct secmmu_bug_info *list;
+	size_t n;
+
+	if (argc >= 3 && is_help_flag(argv[2])) {
+		print_subcommand_help(find_subcommand("bugs"));
+		return 0;
+	}
+	if (argc != 2)
+		return usage_error("bugs", "bugs: takes no arguments");
+	list = secmmu_bug_list(&n);
+	for (size_t i = 0; i < n; i++)
+		printf("%-28s %s\n", list[i].name, list[i].story);
+	return 0;
+}
+
 static int dispatch(int argc, char **argv)
 {
 	const char *near;
@@ -483,6 +650,10 @@ static int dispatch(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "scenario"))
 		return do_scenario(argc, argv);
+	if (!strcmp(argv[1], "explore"))
+		return do_explore(argc, argv);
+	if (!strcmp(argv[1], "bugs"))
+		return do_bugs(argc, argv);
 	if (argv[1][0] == '-')
 		return usage_error(NULL, "unknown option '%s'", argv[1]);
 	near = suggest_any(argv[1], false);

@@ -258,20 +258,72 @@ static void report_result(struct sim_run *run, FILE *out, int lineno, const char
 	fputc('\n', out);
 }
 
-int sim_exec_line(struct sim_world *w, int lineno, const char *line, FILE *out, char **result)
+void sim_report_error(struct sim_world *w, FILE *out, int lineno, const char *why)
+{
+	report_error(sim_world_run(w), out, lineno, why);
+	fflush(out);
+}
+
+/*
+ * Does RESULT match EXPECTED? Either the whole text, or one of its
+ * alternatives "X | Y | Z" (each trimmed). Return: 1 match, 0 no match,
+ * -1 an alternative is empty (malformed).
+ */
+static int expect_matches(const char *result, const char *expected)
+{
+	const char *p = expected;
+	int match = 0;
+
+	if (!strcmp(result, expected))
+		return 1;
+	if (!strchr(expected, '|'))
+		return 0;
+	for (;;) {
+		const char *bar = strchr(p, '|');
+		size_t n = bar ? (size_t)(bar - p) : strlen(p);
+
+		while (n && *p == ' ')
+			p++, n--;
+		while (n && p[n - 1] == ' ')
+			n--;
+		if (!n)
+			return -1;
+		if (strlen(result) == n && !memcmp(result, p, n))
+			match = 1;
+		if (!bar)
+			return match;
+		p = bar + 1;
+	}
+}
+
+/* Keep a malloc()ed copy of the output line @text (without its newline) in *@printed. */
+static void keep_printed(char **printed, const char *text)
+{
+	if (printed && !*printed)
+		*printed = strndup(text, strcspn(text, "\n"));
+}
+
+int sim_exec_line_full(struct sim_world *w, int lineno, const char *line, const char *thread,
+		       FILE *out, char **result, char **printed)
 {
 	struct sim_ctx ctx = {.world = w, .line = lineno};
 	struct sim_run *run = sim_world_run(w);
-	char *cmd = NULL, *expected = NULL;
+	char *cmd = NULL, *expected = NULL, *shown = NULL, *text = NULL;
 	const char *fail = NULL;
-	bool has_expect;
+	bool has_expect, progress = !thread;
 	const char *why;
+	size_t size = 0;
+	FILE *buf = NULL;
 	int rc = SIM_EXIT_OK;
 
 	if (result)
 		*result = NULL;
+	if (printed)
+		*printed = NULL;
 	if (sim_split_line(line, &cmd, &expected, &has_expect, &why)) {
 		report_error(run, out, lineno, why);
+		if (printed && asprintf(&text, "%d: error: %s", lineno, why) >= 0)
+			keep_printed(printed, text);
 		rc = SIM_EXIT_MALFORMED;
 		goto out;
 	}
@@ -281,28 +333,39 @@ int sim_exec_line(struct sim_world *w, int lineno, const char *line, FILE *out, 
 		sim_malformed(&ctx, "'=>' without a command");
 	else if (has_expect && !expected[0])
 		sim_malformed(&ctx, "nothing expected after '=>'");
+	else if (has_expect && expect_matches("", expected) < 0)
+		sim_malformed(&ctx, "empty alternative in '=> %s'", expected);
 	else {
 		char word[32];
 
 		snprintf(word, sizeof(word), "%.*s", (int)strcspn(cmd, " "), cmd);
 		trace_begin("sim", word, "line=%d %s", lineno, cmd);
-		sim_progress_begin("%.60s", cmd);
+		if (progress)
+			sim_progress_begin("%.60s", cmd);
 		dispatch(&ctx, cmd);
+		if (thread)
+			sim_block_world_lock();
 		sim_world_sync(w); /* before anything touches an mm again */
-		sim_progress_end();
+		if (progress)
+			sim_progress_end();
 		trace_end();
 		trace_world_counters(w);
+		if (thread)
+			sim_block_world_unlock();
 	}
-	sim_progress_erase(out); /* the output line goes where the progress line was */
+	if (progress)
+		sim_progress_erase(out); /* the output line goes where the progress line was */
 	if (ctx.error) {
 		report_error(run, out, lineno, ctx.error);
+		if (printed && asprintf(&text, "%d: error: %s", lineno, ctx.error) >= 0)
+			keep_printed(printed, text);
 		rc = SIM_EXIT_MALFORMED;
 		goto out;
 	}
 	atomic_fetch_add(&run->commands, 1);
 	if (has_expect) {
 		atomic_fetch_add(&run->expectations, 1);
-		if (strcmp(ctx.result, expected))
+		if (!expect_matches(ctx.result, expected))
 			fail = "expected";
 	} else if (ctx.check_mode && strcmp(ctx.result, "ok")) {
 		/* A `check` that finds a problem fails the run, unless expected. */
@@ -312,18 +375,38 @@ int sim_exec_line(struct sim_world *w, int lineno, const char *line, FILE *out, 
 		atomic_fetch_add(&run->failed, 1);
 		rc = SIM_EXIT_FAIL;
 	}
-	report_result(run, out, lineno, cmd, ctx.result, has_expect ? expected : NULL, fail);
+	/* A block's line names its thread; the line is written with one call. */
+	if (thread && asprintf(&shown, "[%s] %s", thread, cmd) < 0)
+		shown = NULL;
+	buf = open_memstream(&text, &size);
+	if (buf) {
+		report_result(run, buf, lineno, shown ? shown : cmd, ctx.result,
+			      has_expect ? expected : NULL, fail);
+		fclose(buf);
+		fputs(text, out);
+		keep_printed(printed, text);
+	} else {
+		report_result(run, out, lineno, shown ? shown : cmd, ctx.result,
+			      has_expect ? expected : NULL, fail);
+	}
 	if (result) {
 		*result = ctx.result;
 		ctx.result = NULL;
 	}
 out:
 	fflush(out);
+	free(text);
+	free(shown);
 	free(ctx.result);
 	free(ctx.error);
 	free(cmd);
 	free(expected);
 	return rc;
+}
+
+int sim_exec_line(struct sim_world *w, int lineno, const char *line, FILE *out, char **result)
+{
+	return sim_exec_line_full(w, lineno, line, NULL, out, result, NULL);
 }
 
 /* --- whole scripts ------------------------------------------------------------ */
@@ -364,10 +447,9 @@ static int finish_run(struct sim_world *w, int rc, FILE *out)
 int sim_run_stream_opts(FILE *in, FILE *out, const struct sim_run *opts, struct sim_run *stats)
 {
 	struct sim_world *w = sim_world_new();
+	struct sim_script script;
 	struct sim_run *run;
-	char *line = NULL;
-	size_t cap = 0;
-	int lineno = 0, rc = SIM_EXIT_OK;
+	int rc, err;
 
 	if (!w) {
 		fprintf(out, "end: error: out of memory\n");
@@ -379,31 +461,13 @@ int sim_run_stream_opts(FILE *in, FILE *out, const struct sim_run *opts, struct 
 		run->err = opts->err;
 		run->file = opts->file;
 	}
-	sim_progress_begin("line");
-	ssize_t len;
-
-	while ((len = getline(&line, &cap, in)) >= 0) {
-		int r;
-
-		if (lineno == INT32_MAX)
-			break;
-		sim_progress_update((uint64_t)lineno + 1, 0);
-		if (strlen(line) != (size_t)len) {
-			/* It would silently end the line, expectation included. */
-			sim_progress_erase(out);
-			fprintf(out, "%d: error: NUL byte in the line\n", ++lineno);
-			rc = SIM_EXIT_MALFORMED;
-			break;
-		}
-		r = sim_exec_line(w, ++lineno, line, out, NULL);
-		if (r == SIM_EXIT_MALFORMED) {
-			rc = r;
-			break;
-		}
-		if (r == SIM_EXIT_FAIL)
-			rc = r;
+	err = sim_script_read(in, &script);
+	if (err == -ENOMEM) {
+		fprintf(out, "end: error: out of memory\n");
+		return finish_run(w, SIM_EXIT_MALFORMED, out);
 	}
-	if (rc != SIM_EXIT_MALFORMED && ferror(in)) {
+	rc = sim_run_script(w, &script, out);
+	if (rc != SIM_EXIT_MALFORMED && err == -EIO) {
 		/* A read error (a directory, an I/O error) is no script. */
 		char why[128];
 
@@ -414,8 +478,7 @@ int sim_run_stream_opts(FILE *in, FILE *out, const struct sim_run *opts, struct 
 			fprintf(out, "end: error: %s\n", why);
 		rc = SIM_EXIT_MALFORMED;
 	}
-	free(line);
-	sim_progress_end();
+	sim_script_free(&script);
 	if (stats) {
 		stats->commands = atomic_load(&run->commands);
 		stats->expectations = atomic_load(&run->expectations);

@@ -36,6 +36,7 @@
 #ifndef SECMMU_SIM_SIM_H
 #define SECMMU_SIM_SIM_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -312,6 +313,7 @@ SIM_CMD_SET(sim_cmds_gru);
 SIM_CMD_SET(sim_cmds_xpmem);
 SIM_CMD_SET(sim_cmds_kvm);
 SIM_CMD_SET(sim_cmds_proc);
+SIM_CMD_SET(sim_cmds_bug);
 
 /* The command called @name, or NULL. */
 const struct sim_cmd *sim_cmd_find(const char *name);
@@ -394,6 +396,156 @@ const char *sim_nearest(const char *word, const char *const *names, size_t n);
  * RESULT, or NULL for a blank or malformed line.
  */
 int sim_exec_line(struct sim_world *w, int lineno, const char *line, FILE *out, char **result);
+
+/* The same, with every option: @thread (or NULL) prefixes the output line
+ * "[NAME] " and marks a command of a concurrent block (no progress line: that
+ * is the script thread's); @printed (may be NULL) receives a malloc()ed copy
+ * of the printed line without its newline. The line is written with one
+ * call, so lines of concurrent threads never mix.
+ */
+int sim_exec_line_full(struct sim_world *w, int lineno, const char *line, const char *thread,
+		       FILE *out, char **result, char **printed);
+
+/*
+ * Report the malformed line @lineno as the run reports one: on its error
+ * stream ("FILE:LINE: error: WHY") if it has one, else "LINE: error: WHY" on
+ * @out (or a JSON object with --format json).
+ */
+void sim_report_error(struct sim_world *w, FILE *out, int lineno, const char *why);
+
+/* --- scripts and concurrent blocks (src/sim/threads.c) ------------------- */
+
+/* A whole script in memory: line[i] is line i + 1, without its newline. */
+struct sim_script {
+	char **line;
+	int nr_lines, cap;
+	int nul_line; /* the line with a NUL byte (reading stopped there), or 0 */
+};
+
+/* Return: 0, -ENOMEM, -EIO (a read error: the lines before it are kept). */
+int sim_script_read(FILE *in, struct sim_script *s);
+int sim_script_from_text(const char *text, struct sim_script *s);
+void sim_script_free(struct sim_script *s);
+
+/* Threads per block: at most the explorer's EXPLORE_MAX_THREADS. */
+#define SIM_MAX_THREADS 8
+#define SIM_POINT_MAX	24
+/* The one schedule `secmmu run` runs a block under: random, this seed. */
+#define SIM_RUN_SEED 0
+
+enum sim_keyword {
+	SIM_KW_NONE,	/* a command (or a malformed line: the runner says why) */
+	SIM_KW_BLANK,	/* nothing but blanks and a comment */
+	SIM_KW_THREADS, /* threads */
+	SIM_KW_THREAD,	/* thread NAME */
+	SIM_KW_END,	/* end */
+	SIM_KW_BAD,	/* a keyword line that is malformed itself */
+};
+
+/*
+ * sim_script_keyword() - what line @lineno (1-based) of @s is
+ * @arg: out, for a keyword the malloc()ed rest of the line ("" if none; the
+ *       caller frees it), else NULL
+ * @why: out, the reason for SIM_KW_BAD
+ */
+enum sim_keyword sim_script_keyword(const struct sim_script *s, int lineno, char **arg,
+				    const char **why);
+
+struct sim_thread {
+	char name[SIM_NAME_MAX];
+	int lineno;			/* its `thread NAME` line */
+	int nr_cmds, cap;		/* its commands, in order: */
+	int *cmds;			/* their line numbers */
+	char (*points)[SIM_POINT_MAX];	/* "line:N": the explorer's point before each */
+};
+
+struct sim_block {
+	int first, last; /* the lines of `threads` and `end` */
+	unsigned int nr_threads;
+	struct sim_thread thread[SIM_MAX_THREADS];
+	int err_line; /* sim_block_parse() failed: where, and why */
+	char why[160];
+};
+
+/**
+ * sim_block_parse() - the block opened by `threads` on line @first of @s
+ * Checks the structure (no nesting, an `end`, no empty thread, unique valid
+ * names, every command known and allowed in a block: not phys, swap, bug
+ * or check). Return: 0, or -EINVAL with b->err_line and b->why set. Free
+ * with sim_block_free() in either case.
+ */
+int sim_block_parse(const struct sim_script *s, int first, struct sim_block *b);
+void sim_block_free(struct sim_block *b);
+
+/* What the threads of a running block share. */
+struct sim_block_exec {
+	struct sim_world *world;
+	const struct sim_script *script;
+	const struct sim_block *block;
+	FILE *out;
+	bool report;	      /* tell the explorer about every failing line */
+	_Atomic bool failed;  /* an expectation failed */
+	_Atomic bool malformed; /* a line was malformed (its thread stopped) */
+};
+
+/*
+ * Block threads take this lock around what every command does to the world
+ * behind the handler's back (sim_world_sync(), the trace counters): the
+ * explorer runs one thread at a time, except while a thread waits where it
+ * cannot see (a driver's condition variable), and then two could meet there.
+ * A ranked lock (LOCK_RANK_SIM), so the explorer schedules it like any other.
+ */
+void sim_block_world_lock(void);
+/* Before the first block runs: on the script's thread, never concurrently. */
+void sim_block_prepare(void);
+void sim_block_world_unlock(void);
+
+/* The body of block thread @id (an explore_test thread; @arg: sim_block_exec). */
+void sim_block_thread(unsigned int id, void *arg);
+
+/**
+ * sim_run_script() - run @s in @w, printing to @out; `threads` blocks run
+ * under one fixed schedule (SIM_RUN_SEED)
+ * Return: SIM_EXIT_OK, SIM_EXIT_FAIL or SIM_EXIT_MALFORMED (the run stopped).
+ */
+int sim_run_script(struct sim_world *w, const struct sim_script *s, FILE *out);
+
+/* --- secmmu explore (src/sim/explore.c) ----------------------------------- */
+
+enum sim_explore_strategy {
+	SIM_EXPLORE_RANDOM,
+	SIM_EXPLORE_PCT,
+	SIM_EXPLORE_DFS,
+};
+
+struct sim_explore_opts {
+	enum sim_explore_strategy strategy;
+	unsigned long seed;	/* random/pct: run i uses seed + i */
+	unsigned long runs;	/* at most this many runs (0: the default) */
+	unsigned int depth;	/* pct: the bug depth (0: the explorer's default) */
+	unsigned int bound;	/* dfs: the preemption bound (0: the explorer's default) */
+	double timeout_s;	/* start no run after this long (0: no limit) */
+	const char *replay;	/* run this schedule once, or NULL */
+	const char *file;	/* the scenario's path, for the replay command */
+	const char *const *bugs; /* bugs switched on for every run (--bug), */
+	unsigned int nr_bugs;	 /* repeated in the replay command */
+};
+
+/* Default number of runs of `secmmu explore`. */
+#define SIM_EXPLORE_RUNS 200
+
+/**
+ * sim_explore() - run the script @s under many schedules
+ * Each run is a fresh world: the commands before the `threads` block set it
+ * up, the block runs under the explorer, the commands after it check; the
+ * oracle is every `=>`, `check`, the stale-translation detector and the
+ * leak check at teardown. Prints the first failure (its output, the
+ * failing line, the schedule and the command replaying it) and ends with
+ * "explore: R runs, F failing, S distinct schedules[, exhausted]".
+ * Return: SIM_EXIT_OK (no run failed), SIM_EXIT_FAIL, SIM_EXIT_MALFORMED
+ * (no block, a malformed line, a bad schedule or an unsupported strategy).
+ */
+int sim_explore(const struct sim_script *s, const struct sim_explore_opts *o, FILE *out);
 
 /* --- progress of long runs (src/sim/progress.c) ------------------------ */
 

@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/bugs.h"
 #include "base/debug.h"
 #include "base/lock.h"
 #include "base/thread.h"

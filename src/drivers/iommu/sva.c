@@ -235,7 +235,7 @@ struct iommu_sva *iommu_sva_bind_device(struct iommu_device *dev, struct mm_stru
 	atomic_init(&bond->present, true);
 	/* mm_count only: the struct, never the address space (seed 002). */
 	mmgrab(mm);
-	if (dev->flags & IOMMU_DEV_WRONG_MM_USERS) {
+	if ((dev->flags & IOMMU_DEV_WRONG_MM_USERS) || historic_bug(BUG_SVA_BOND_MM_USERS)) {
 		/* The pre-2016 intel-svm bug, on purpose: mm -> vma -> file -> mm. */
 		mmget(mm);
 		bond->mm_users_held = true;

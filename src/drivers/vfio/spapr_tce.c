@@ -30,6 +30,7 @@
 #include "base/alloc.h"
 #include "base/debug.h"
 #include "base/list.h"
+#include "base/bugs.h"
 #include "base/lock.h"
 #include "drivers/vfio/vfio_internal.h"
 #include "secmmu/file.h"
@@ -413,7 +414,7 @@ int vfio_spapr_tce_open(struct task_struct *task, struct tce_container **contain
 	sm_mutex_init(&container->lock, "tce_container.lock", LOCK_RANK_DRIVER);
 	INIT_LIST_HEAD(&container->prereg_list);
 	INIT_LIST_HEAD(&container->mappings);
-	container->legacy = atomic_load(&legacy_mode);
+	container->legacy = atomic_load(&legacy_mode) || historic_bug(BUG_PREREG_AT_MMDROP);
 	atomic_store(&container->ref, 2); /* the caller's and the file's */
 	file = file_alloc(&tce_fops, container);
 	if (!file) {

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# scripts/museum.sh [BUILD_DIR] - the bug museum (docs/museum.md): every
+# museum/NAME.scn explored with `bug NAME` on (it must fail) and off (it must
+# not). One line per exhibit,
+#
+#   museum NAME found=yes|no strategy=S runs=R secs=T clean_runs=C
+#
+# (R runs and T seconds to the first failure with the bug on; C runs with it
+# off, all clean), then "museum: F/N found, median T s".
+#
+# Finding: DFS with preemption bound 1, then random, each within
+# MUSEUM_FIND_RUNS runs (default 3000) and MUSEUM_FIND_SECS seconds (60). A
+# found failure is replayed twice from its printed schedule: both replays must
+# fail on the same line with byte-identical output (DFS finds; a random
+# schedule is only checked to fail). The clean pass runs MUSEUM_RUNS random
+# schedules (default 200; the full museum wants MUSEUM_RUNS=10000).
+# Exit status 1 if an exhibit is not found, fails with its bug off, or does
+# not replay.
+set -u
+BUILD_DIR=${1:-build}
+BUILD_DIR=${BUILD_DIR%/}
+SECMMU=$BUILD_DIR/secmmu
+cd "$(dirname "$0")/.." || exit 2
+FIND_RUNS=${MUSEUM_FIND_RUNS:-3000}
+FIND_SECS=${MUSEUM_FIND_SECS:-60}
+CLEAN_RUNS=${MUSEUM_RUNS:-200}
+# Replays must not see spurious outside-control segments on a loaded machine.
+export EXPLORE_OUTSIDE_MS=${EXPLORE_OUTSIDE_MS:-250}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+status=0 found=0 total=0
+secs_list=()
+
+now() { date +%s.%N; }
+
+for scn in museum/*.scn; do
+	name=$(basename "$scn" .scn)
+	total=$((total + 1))
+	hit=no strategy=- runs=0 secs=-
+	for strategy in dfs random; do
+		args=(--strategy "$strategy" --runs "$FIND_RUNS" --timeout "$FIND_SECS")
+		[ "$strategy" = dfs ] && args+=(--bound 1)
+		t0=$(now)
+		"$SECMMU" explore "$scn" --bug "$name" "${args[@]}" >"$tmp/find" 2>/dev/null
+		st=$?
+		t1=$(now)
+		runs=$(tail -n 1 "$tmp/find" | sed -n 's/^explore: \([0-9]*\) runs.*/\1/p')
+		if [ "$st" -eq 1 ]; then
+			hit=yes
+			secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+			break
+		fi
+	done
+	why=""
+	if [ "$hit" = yes ]; then
+		found=$((found + 1))
+		secs_list+=("$secs")
+		sched=$(sed -n 's/^explore: schedule //p' "$tmp/find")
+		failing=$(sed -n 's/^explore: run [0-9]* failed: //p' "$tmp/find")
+		for i in 1 2; do
+			"$SECMMU" explore "$scn" --bug "$name" --replay "$sched" >"$tmp/replay$i" 2>/dev/null
+			[ $? -eq 1 ] || why="$why replay $i did not fail;"
+			grep -qF "failed: $failing" "$tmp/replay$i" || why="$why replay $i failed elsewhere;"
+		done
+		if [ "$strategy" = dfs ] && ! cmp -s "$tmp/replay1" "$tmp/replay2"; then
+			why="$why the two replays differ;"
+		fi
+	else
+		strategy=-
+		why="not found within $FIND_RUNS runs / $FIND_SECS s per strategy;"
+	fi
+	"$SECMMU" explore "$scn" --runs "$CLEAN_RUNS" >"$tmp/clean" 2>/dev/null
+	st=$?
+	clean=$(tail -n 1 "$tmp/clean" | sed -n 's/^explore: \([0-9]*\) runs, 0 failing.*/\1/p')
+	if [ "$st" -ne 0 ] || [ -z "$clean" ]; then
+		clean=0
+		why="$why fails with the bug off: $(grep -m1 '^explore: run' "$tmp/clean");"
+	fi
+	echo "museum $name found=$hit strategy=$strategy runs=$runs secs=$secs clean_runs=$clean"
+	if [ -n "$why" ]; then
+		echo "  $name:$why"
+		status=1
+	fi
+done
+median=$(printf '%s\n' "${secs_list[@]}" | sort -n | awk '{ v[NR] = $1 } END {
+	if (NR == 0) { print "-"; exit }
+	if (NR % 2) printf "%.2f", v[(NR + 1) / 2]; else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+echo "museum: $found/$total found, median $median s"
+exit "$status"

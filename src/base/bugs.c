@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The bug museum's switches: names, stories, and the bit set the code paths
+ * test (base/bugs.h). Each story names the source it is told from.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "base/bugs.h"
+#include "secmmu/bugs.h"
+
+_Atomic unsigned long historic_bugs_on;
+
+static const struct secmmu_bug_info bugs[NR_HISTORIC_BUGS] = {
+	[BUG_SVA_BOND_MM_USERS] =
+		{"seed002-sva-mm-users",
+		 "an SVA bond holds mm_users: mm -> VMA -> device file -> bond -> "
+		 "mm, so exit never tears the address space down (seed 002, "
+		 "iommu/vt-d: hold mm_count not mm_users, 2016)"},
+	[BUG_PREREG_AT_MMDROP] =
+		{"seed000-prereg-at-mmdrop",
+		 "VFIO SPAPR-TCE preregistered pages are released only at the last "
+		 "mmdrop: a lazy-TLB kernel thread holding mm_count keeps them "
+		 "pinned after exit (seed 000; fixed as seed 001)"},
+	[BUG_GRU_FAULT_NO_RETRY] = {"gru-fault-no-retry",
+				    "a GRU TLB miss installs the translation it looked up without "
+				    "checking that no invalidation began or is still running "
+				    "meanwhile: a freed page stays in the device TLB (the "
+				    "collision-retry rule of seed 004, the MMU notifier)"},
+};
+
+_Static_assert(NR_HISTORIC_BUGS <= 8 * sizeof(unsigned long), "too many bugs for the bit set");
+
+const struct secmmu_bug_info *secmmu_bug_list(size_t *n)
+{
+	*n = NR_HISTORIC_BUGS;
+	return bugs;
+}
+
+static int bug_index(const char *name)
+{
+	for (int i = 0; i < NR_HISTORIC_BUGS; i++)
+		if (!strcmp(bugs[i].name, name))
+			return i;
+	return -ENOENT;
+}
+
+int secmmu_bug_set(const char *name, bool on)
+{
+	int i = bug_index(name);
+
+	if (i < 0)
+		return i;
+	if (on)
+		atomic_fetch_or(&historic_bugs_on, 1UL << i);
+	else
+		atomic_fetch_and(&historic_bugs_on, ~(1UL << i));
+	return 0;
+}
+
+bool secmmu_bug_is_on(const char *name)
+{
+	int i = bug_index(name);
+
+	return i >= 0 && historic_bug((enum historic_bug)i);
+}
+
+void secmmu_bug_reset_all(void)
+{
+	atomic_store(&historic_bugs_on, 0);
+}
