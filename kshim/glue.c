@@ -47,7 +47,7 @@ void init_waitqueue_head(wait_queue_head_t *wq)
 {
 	sm_mutex_init(&wq->lock, "wait_queue_head->lock", LOCK_RANK_LEAF);
 	wq->gen = 0;
-	BUG_ON(pthread_cond_init(&wq->cond, NULL));
+	sm_waitq_init(&wq->wq, "mmu_notifier_subscriptions->wq");
 }
 
 /* The generation to sleep on; read before the waiter tests its condition. */
@@ -65,8 +65,7 @@ unsigned long kshim_wait_prepare(wait_queue_head_t *wq)
 void kshim_wait_sleep(wait_queue_head_t *wq, unsigned long gen)
 {
 	sm_mutex_lock(&wq->lock);
-	while (wq->gen == gen)
-		sm_cond_wait(&wq->cond, &wq->lock);
+	sm_wait_event(&wq->wq, &wq->lock, wq->gen != gen);
 	sm_mutex_unlock(&wq->lock);
 }
 
@@ -78,6 +77,6 @@ void wake_up_all(wait_queue_head_t *wq)
 {
 	sm_mutex_lock(&wq->lock);
 	wq->gen++;
+	sm_wake_up_all(&wq->wq);
 	sm_mutex_unlock(&wq->lock);
-	pthread_cond_broadcast(&wq->cond);
 }

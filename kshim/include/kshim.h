@@ -22,9 +22,9 @@
  *    mmu_notifier_synchronize() relies on synchronize_srcu() running the
  *    callbacks queued by call_srcu() before it (Tree SRCU invokes them in
  *    order); liburcu's synchronize_rcu() does not, the barrier does.
- *  - wait_queue_head_t -> a generation count + condition variable waited on
- *    with sm_cond_wait() (the wait src/notifier uses; issue 12 makes it
- *    explorer-controlled). wait_event() samples the generation before
+ *  - wait_queue_head_t -> a generation count + a base/wait.h queue slept on
+ *    with sm_wait() (the one wait primitive, which the explorer controls, as
+ *    src/notifier's). wait_event() samples the generation before
  *    testing the condition and sleeps only while it is unchanged, which is
  *    Linux's prepare_to_wait/schedule protocol: no lost wake-up, and the
  *    condition is evaluated without the queue's lock (it takes the
@@ -39,8 +39,11 @@
  *  - lockdep: lockdep_assert_held -> base/lock.h's checker; lockdep maps
  *    (lock_map_acquire/release) are no-ops as in a !CONFIG_LOCKDEP kernel:
  *    our checker has no pseudo-locks.
- *  - might_sleep, might_lock, non_block_start/end, pr_info, EXPORT_SYMBOL*:
- *    no-ops (kernel debugging and module plumbing).
+ *  - might_sleep, non_block_start/end -> base/lock.h's sleeping-context
+ *    checker: a callback that sleeps in a non-blockable invalidation is
+ *    reported (src/notifier does not mark those sections).
+ *  - might_lock, pr_info, EXPORT_SYMBOL*: no-ops (kernel debugging and module
+ *    plumbing).
  */
 #ifndef SECMMU_KSHIM_H
 #define SECMMU_KSHIM_H
@@ -57,6 +60,7 @@
 #include "base/list.h"
 #include "base/lock.h"
 #include "base/rcu.h"
+#include "base/wait.h"
 #include "mm/mm_types.h"
 #include "secmmu/err.h"
 #include "secmmu/mm.h"
@@ -88,10 +92,7 @@ typedef unsigned int gfp_t;
 #define RCU_INIT_POINTER(p, v)	 WRITE_ONCE(p, v)
 
 /* --- debugging that is a no-op here ---------------------------------- */
-#define might_sleep()	    ((void)0)
 #define might_lock(l)	    ((void)(l))
-#define non_block_start()   ((void)0)
-#define non_block_end()	    ((void)0)
 #define lock_map_acquire(m) ((void)0)
 #define lock_map_release(m) ((void)0)
 #define lockdep_is_held(l)  (lockdep_held_mode(l) != HELD_NONE)
@@ -210,11 +211,11 @@ static inline void hlist_del_init_rcu(struct hlist_node *n)
 	     pos; pos = hlist_entry_safe(sm_rcu_dereference(pos->member.next), __typeof__(*pos),   \
 					 member))
 
-/* --- wait queues ----------------------------------------------------- */
+/* --- wait queues: base/wait.h ---------------------------------------- */
 typedef struct wait_queue_head {
 	struct sm_mutex lock; /* rank LOCK_RANK_LEAF: guards @gen, nothing nests */
 	unsigned long gen;    /* bumped by every wake_up_all() */
-	pthread_cond_t cond;  /* waited on with sm_cond_wait() */
+	struct sm_waitq wq;   /* slept on with sm_wait() */
 } wait_queue_head_t;
 void init_waitqueue_head(wait_queue_head_t *wq);
 void wake_up_all(wait_queue_head_t *wq);

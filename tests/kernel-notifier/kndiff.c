@@ -20,9 +20,9 @@
  * read_retry, young/tlb hooks, exit. The main thread hands one step at a time
  * to a worker and waits until the worker finished it or sleeps in the core
  * (read_begin and remove wait for the last overlapping invalidation to end).
- * A sleep is seen through the link-time wrap of sm_cond_wait() (every wait of
- * both cores goes through it) and a wake-up through the wrap of
- * pthread_cond_broadcast(); after every step the main thread waits until
+ * A sleep is seen through the link-time wrap of sm_wait() (every wait of
+ * both cores goes through it, base/wait.h) and a wake-up through the wrap of
+ * sm_wake_up_all(); after every step the main thread waits until
  * each woken worker has finished or sleeps again. So the steps, callbacks
  * and results are a deterministic function of the seed and of the core's
  * semantics, and the two logs must be equal line for line, except where a
@@ -45,7 +45,7 @@
 
 #include "kshim_bridge.h"
 #else
-#include "base/lock.h"
+#include "base/wait.h"
 #include "secmmu/mmu_notifier.h"
 #endif
 #include "secmmu/err.h"
@@ -126,22 +126,22 @@ struct worker {
 	long result;
 	/* set by the wraps, under h_lock */
 	bool in_wait, woken;
-	pthread_cond_t *wait_cond;
+	struct sm_waitq *wait_cond;
 };
 
 static pthread_mutex_t h_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t h_ev = PTHREAD_COND_INITIALIZER;
 static __thread struct worker *self;
 
-int __real_pthread_cond_broadcast(pthread_cond_t *cond);
-void __real_sm_cond_wait(pthread_cond_t *cond, struct sm_mutex *l);
-int __wrap_pthread_cond_broadcast(pthread_cond_t *cond);
-void __wrap_sm_cond_wait(pthread_cond_t *cond, struct sm_mutex *l);
+void __real_sm_wake_up_all(struct sm_waitq *wq);
+void __real_sm_wait(struct sm_waitq *wq, struct sm_mutex *l);
+void __wrap_sm_wake_up_all(struct sm_waitq *wq);
+void __wrap_sm_wait(struct sm_waitq *wq, struct sm_mutex *l);
 
 static struct worker *all_workers[KN_WORKERS];
 
 /* A core wakes its sleepers: mark the workers sleeping on @cond as woken. */
-int __wrap_pthread_cond_broadcast(pthread_cond_t *cond)
+void __wrap_sm_wake_up_all(struct sm_waitq *cond)
 {
 	pthread_mutex_lock(&h_lock);
 	for (int i = 0; i < KN_WORKERS; i++) {
@@ -151,25 +151,25 @@ int __wrap_pthread_cond_broadcast(pthread_cond_t *cond)
 			w->woken = true;
 	}
 	pthread_mutex_unlock(&h_lock);
-	return __real_pthread_cond_broadcast(cond);
+	__real_sm_wake_up_all(cond);
 }
 
 /* A core puts a worker to sleep: tell the main thread. */
-void __wrap_sm_cond_wait(pthread_cond_t *cond, struct sm_mutex *l)
+void __wrap_sm_wait(struct sm_waitq *cond, struct sm_mutex *l)
 {
 	struct worker *w = self;
 
 	if (!w) {
-		__real_sm_cond_wait(cond, l);
+		__real_sm_wait(cond, l);
 		return;
 	}
 	pthread_mutex_lock(&h_lock);
 	w->wait_cond = cond;
 	w->in_wait = true;
 	w->woken = false;
-	__real_pthread_cond_broadcast(&h_ev);
+	pthread_cond_broadcast(&h_ev);
 	pthread_mutex_unlock(&h_lock);
-	__real_sm_cond_wait(cond, l);
+	__real_sm_wait(cond, l);
 	pthread_mutex_lock(&h_lock);
 	w->in_wait = false;
 	pthread_mutex_unlock(&h_lock);
@@ -447,7 +447,7 @@ static void *worker_main(void *arg)
 		w->result = do_op(&w->op);
 		pthread_mutex_lock(&h_lock);
 		w->done = true;
-		__real_pthread_cond_broadcast(&h_ev);
+		pthread_cond_broadcast(&h_ev);
 	}
 	pthread_mutex_unlock(&h_lock);
 	return NULL;
