@@ -219,13 +219,14 @@ $(BUILD_DIR)/bench/%: $(OBJ_DIR)/bench/%.o $(LIB_A)
 .SECONDARY: $(ALL_OBJS)
 
 # ---- running ----
-# Then the kernel-notifier comparison (kshim/kshim.mk), skipped with a message
+# Then the kernel-notifier comparison and exhibit (kshim/kshim.mk), skipped with a message
 # when linux-source-$(KN_VERSION) cannot be installed; KN_CHECK=0 leaves it out.
 KN_CHECK ?= 1
 check: all
 ifeq ($(KERNEL_NOTIFIER),)
 	@bash tests/run-all.sh $(BUILD_DIR)
-	@if [ "$(KN_CHECK)" != 0 ]; then $(MAKE) --no-print-directory kernel-notifier KN_SKIP_OK=1; fi
+	@if [ "$(KN_CHECK)" != 0 ]; then $(MAKE) --no-print-directory kernel-notifier KN_SKIP_OK=1 && \
+	  $(MAKE) --no-print-directory kernel-notifier-exhibit KN_SKIP_OK=1; fi
 else
 	@bash kshim/check-variant.sh $(BUILD_DIR)
 endif

@@ -76,6 +76,51 @@ kernel-notifier-run: $(KN_DIR)/kndiff-secmmu $(KN_DIR)/kndiff-kernel
 	@ASAN_OPTIONS=detect_leaks=0 ./$(KN_DIR)/kndiff-kernel run $(KN_SEED) $(KN_N) > $(KN_DIR)/kernel.log
 	@./$(KN_DIR)/kndiff-secmmu compare $(KN_DIR)/secmmu.log $(KN_DIR)/kernel.log
 
+# ---- the exhibit: a fixed bug put back, found by the explorer on the real code ----
+#   make kernel-notifier-exhibit   (tests/kernel-notifier/exhibit_range_end.c)
+KN_EXHIBIT := $(KN_DIR)/exhibit
+
+.PHONY: kernel-notifier-exhibit kernel-notifier-exhibit-run
+kernel-notifier-exhibit:
+	@st=0; scripts/kernel-source $(KN_VERSION) $(KN_SRC) || st=$$?; \
+	if [ $$st -eq 77 ] && [ -n "$(KN_SKIP_OK)" ]; then \
+	  echo "kernel-notifier-exhibit: SKIPPED: linux-source-$(KN_VERSION) cannot be installed here"; \
+	  exit 0; fi; \
+	if [ $$st -ne 0 ]; then echo "kernel-notifier-exhibit: linux-source-$(KN_VERSION) unavailable" >&2; exit 1; fi; \
+	$(MAKE) --no-print-directory kernel-notifier-exhibit-run
+
+$(KN_EXHIBIT)/mm/mmu_notifier.c: $(KN_SRC)/mm/mmu_notifier.c kshim/exhibits/range-end-unpaired.sh
+	@mkdir -p $(@D)
+	sh kshim/exhibits/range-end-unpaired.sh $< $@
+
+$(KN_EXHIBIT)/mm/mmu_notifier.o: $(KN_EXHIBIT)/mm/mmu_notifier.c $(wildcard kshim/include/*.h) $(FLAGS_STAMP)
+	$(CC) $(KN_CFLAGS) -Wno-unused-parameter -c $< -o $@
+
+$(KN_EXHIBIT)/exhibit.o: tests/kernel-notifier/exhibit_range_end.c $(KN_SRC)/.stamp $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(KN_CFLAGS) -Wextra -c $< -o $@
+
+KN_LIBS_OBJS := $(filter-out %/mmu_notifier.o,$(KN_KERNEL_OBJS)) $(KN_SHIM_OBJS) $(KN_CORE_A)
+
+$(KN_EXHIBIT)/exhibit-fixed: $(KN_EXHIBIT)/exhibit.o $(KN_DIR)/linux/mm/mmu_notifier.o $(KN_LIBS_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(KN_EXHIBIT)/exhibit-bug: $(KN_EXHIBIT)/exhibit.o $(KN_EXHIBIT)/mm/mmu_notifier.o $(KN_LIBS_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The fixed code must pass every schedule; with the bug back the explorer must
+# report the vCPU blocked for good (a deadlock, with a replayable schedule).
+kernel-notifier-exhibit-run: $(KN_EXHIBIT)/exhibit-fixed $(KN_EXHIBIT)/exhibit-bug
+	@./$(KN_EXHIBIT)/exhibit-fixed > $(KN_EXHIBIT)/fixed.log 2>&1 || \
+	  { cat $(KN_EXHIBIT)/fixed.log; echo "kernel-notifier-exhibit: the kernel's code as shipped FAILED"; exit 1; }
+	@tail -n 1 $(KN_EXHIBIT)/fixed.log
+	@if ./$(KN_EXHIBIT)/exhibit-bug > $(KN_EXHIBIT)/bug.log 2>&1; then \
+	  cat $(KN_EXHIBIT)/bug.log; echo "kernel-notifier-exhibit: the bug was NOT found"; exit 1; fi
+	@grep -q DEADLOCK $(KN_EXHIBIT)/bug.log || \
+	  { cat $(KN_EXHIBIT)/bug.log; echo "kernel-notifier-exhibit: failed, but not as expected"; exit 1; }
+	@grep -E 'DEADLOCK|blocked|EXPLORE_SCHEDULE' $(KN_EXHIBIT)/bug.log | head -n 6
+	@echo "kernel-notifier-exhibit: range-end-unpaired (Linux 5.13 fix undone) reproduced by the explorer on linux-$(KN_VERSION)'s mm/mmu_notifier.c"
+
 # ---- the variant: make KERNEL_NOTIFIER=6.12 [SANITIZE=...] (BUILD_DIR/kernel-6.12) ----
 # The top-level Makefile swaps src/notifier for the objects below and puts
 # kshim/compat (secmmu/mmu_notifier.h -> linux/mmu_notifier.h) first on the

@@ -10,7 +10,8 @@
  * with stay GPL-2.0 and are never copied into the repository.
  *
  * What must behave as in Linux, and how it does:
- *  - spinlock_t       -> struct sm_mutex of rank LOCK_RANK_NOTIFIER_SUBS (the
+ *  - spinlock_t       -> a spinning sm_mutex (sm_mutex_set_spin: taking it is
+ *    no sleep for the sleeping-context checker) of rank LOCK_RANK_NOTIFIER_SUBS (the
  *    only spinlock of mmu_notifier.c is subscriptions->lock; our own core
  *    gives that lock the same rank). A sleeping lock where Linux spins: the
  *    critical sections call nothing, so only the cost differs, and the
@@ -101,10 +102,13 @@ typedef unsigned int gfp_t;
 /* --- allocation: base/alloc.h (one-argument kzalloc) ------------------ */
 #define kzalloc(size, ...) kzalloc(size)
 
-/* --- spinlock_t: a ranked sm_mutex ---------------------------------- */
+/* --- spinlock_t: a ranked, spinning sm_mutex ------------------------- */
 typedef struct sm_mutex spinlock_t;
-#define spin_lock_init(l)                                                                          \
-	sm_mutex_init(l, "mmu_notifier_subscriptions->lock", LOCK_RANK_NOTIFIER_SUBS)
+static inline void spin_lock_init(spinlock_t *l)
+{
+	sm_mutex_init(l, "mmu_notifier_subscriptions->lock", LOCK_RANK_NOTIFIER_SUBS);
+	sm_mutex_set_spin(l); /* taking it does not sleep (base/lock.h) */
+}
 #define spin_lock(l)   sm_mutex_lock(l)
 #define spin_unlock(l) sm_mutex_unlock(l)
 
