@@ -4,6 +4,7 @@
 #   make check [TAP=1]        build everything, run tests/run-all.sh (TAP=1: TAP version 14)
 #   make check SANITIZE=address   (ASan+UBSan)                     -> build/address/
 #   make check SANITIZE=thread    (TSan, -O1)                      -> build/thread/
+#   make kernel-notifier      our notifier core vs Linux's own (kshim/kshim.mk)
 #   make bench                bench/*.c, DEBUG=0 -O2 -DNDEBUG      -> build/bench/
 #   make demo                 build/secmmu demo
 #   make museum               the bug museum: every exhibit found, and clean with its bug off
@@ -58,6 +59,15 @@ else
   $(error SANITIZE must be empty, 'address' or 'thread' (got '$(SANITIZE)'))
 endif
 
+# make KERNEL_NOTIFIER=6.12: src/mm, the drivers and the tools on Linux's own
+# notifier core (kshim/kshim.mk), in BUILD_DIR/kernel-6.12.
+KERNEL_NOTIFIER ?=
+ifneq ($(KERNEL_NOTIFIER),)
+  BUILD_DIR := $(BUILD_DIR)/kernel-$(KERNEL_NOTIFIER)
+  KN_VARIANT_INC := -DCONFIG_MMU_NOTIFIER -Ikshim/compat -Ikshim/include \
+	-Ibuild/linux-$(KERNEL_NOTIFIER)/include
+endif
+
 ifeq ($(DEBUG),0)
   DEBUG_FLAGS := -DSECMMU_DEBUG=0
 else
@@ -66,7 +76,7 @@ endif
 
 CFLAGS ?=
 LDFLAGS ?=
-ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -pthread -Iinclude -Isrc \
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -pthread $(KN_VARIANT_INC) -Iinclude -Isrc \
 	$(URCU_CFLAGS) $(DEBUG_FLAGS) $(VARIANT_FLAGS) $(CFLAGS)
 DEPFLAGS = -MMD -MP
 ALL_LDFLAGS := -pthread $(VARIANT_LDFLAGS) $(LDFLAGS)
@@ -91,7 +101,17 @@ EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 HARNESS_SRC := tests/harness.c
 
+ifneq ($(KERNEL_NOTIFIER),)
+# Our notifier core out, the kernel's in (kshim/kshim.mk); only the tests that
+# use the public API (stress, the short torture) are built.
+LIB_SRCS := $(filter-out src/notifier/%,$(LIB_SRCS))
+UNIT_SRCS := $(filter tests/unit/test_torture_short.c,$(UNIT_SRCS))
+endif
 LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ_DIR)/%.o)
+ifneq ($(KERNEL_NOTIFIER),)
+LIB_OBJS += $(OBJ_DIR)/linux/mm/mmu_notifier.o $(OBJ_DIR)/linux/lib/rbtree.o \
+	$(OBJ_DIR)/linux/lib/interval_tree.o $(OBJ_DIR)/kshim/glue.o $(OBJ_DIR)/kshim/bridge.o
+endif
 TOOL_OBJS := $(TOOL_SRCS:%.c=$(OBJ_DIR)/%.o)
 HARNESS_OBJ := $(OBJ_DIR)/tests/harness.o
 
@@ -200,8 +220,17 @@ $(BUILD_DIR)/bench/%: $(OBJ_DIR)/bench/%.o $(LIB_A)
 .SECONDARY: $(ALL_OBJS)
 
 # ---- running ----
+# Then the kernel-notifier comparison and exhibit (kshim/kshim.mk), skipped with a message
+# when linux-source-$(KN_VERSION) cannot be installed; KN_CHECK=0 leaves it out.
+KN_CHECK ?= 1
 check: all
+ifeq ($(KERNEL_NOTIFIER),)
 	@bash tests/run-all.sh $(BUILD_DIR)
+	@if [ "$(KN_CHECK)" != 0 ]; then $(MAKE) --no-print-directory kernel-notifier KN_SKIP_OK=1 && \
+	  $(MAKE) --no-print-directory kernel-notifier-exhibit KN_SKIP_OK=1; fi
+else
+	@bash kshim/check-variant.sh $(BUILD_DIR)
+endif
 
 # The bug museum (docs/museum.md): every museum/NAME.scn found with its bug on,
 # clean with it off (MUSEUM_RUNS schedules, default 200; the full table wants 10000).
@@ -228,7 +257,7 @@ bench-run: bench-build
 	@bash scripts/bench-report $(BENCH_OUT) $(BENCH_BINS)
 
 # ---- housekeeping ----
-FORMAT_DIRS := src include tools tests bench examples
+FORMAT_DIRS := src include tools tests bench examples kshim
 
 format:
 	@files=$$(find $(FORMAT_DIRS) -type f \( -name '*.c' -o -name '*.h' \) 2>/dev/null); \
@@ -295,6 +324,8 @@ DIFF_JOBS ?= 4
 .PHONY: difftest
 difftest: all
 	DIFF_JOBS=$(DIFF_JOBS) bash tests/diff/run.sh $(BUILD_DIR) $(DIFF_SEEDS) $(DIFF_N)
+
+include kshim/kshim.mk
 
 # ---- torture and fuzzing (tests/torture, tests/fuzz; see docs/testing.md) ----
 #   make torture [TORTURE_S=600] [TORTURE_ARGS='--seed S --threads T']

@@ -155,6 +155,9 @@ static inline void mmu_notifier_range_init(struct mmu_notifier_range *range,
  *   callback after a grace period: no callback of it can run any more. May
  *   not sleep for long; must not call back into the notifier core.
  */
+/* This core has the legacy ->change_pte (Linux before 6.10 did; 6.12 does not). */
+#define MMU_NOTIFIER_HAS_CHANGE_PTE 1
+
 struct mmu_notifier_ops {
 	void (*release)(struct mmu_notifier *subscription, struct mm_struct *mm);
 	int (*clear_flush_young)(struct mmu_notifier *subscription, struct mm_struct *mm,

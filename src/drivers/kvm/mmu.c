@@ -336,8 +336,10 @@ static void kvm_mmu_notifier_invalidate_range_end(struct mmu_notifier *mn,
  * spte_lock (ranked above the PTL), and finds nothing in a correct VM:
  * start already zapped the spte and no fault can install one before _end.
  * That is the reason Linux 6.10 removed the callback. The count of calls
- * and of hits (an spte really updated) makes that visible.
+ * and of hits (an spte really updated) makes that visible. Not built
+ * against a notifier core without the callback (make KERNEL_NOTIFIER=6.12).
  */
+#ifdef MMU_NOTIFIER_HAS_CHANGE_PTE
 static void kvm_mmu_notifier_change_pte(struct mmu_notifier *mn, struct mm_struct *mm,
 					unsigned long address, unsigned long pfn, bool writable)
 {
@@ -357,6 +359,7 @@ static void kvm_mmu_notifier_change_pte(struct mmu_notifier *mn, struct mm_struc
 	}
 	sm_mutex_unlock(&kvm->spte_lock);
 }
+#endif
 
 /* Accessed bits of gfns [start, end), cleared if @clear. Return: how many were set. */
 static int kvm_age_gfn_range(struct kvm *kvm, unsigned long start, unsigned long end, bool clear)
@@ -422,7 +425,9 @@ static const struct mmu_notifier_ops kvm_mmu_notifier_ops = {
 	.clear_flush_young = kvm_mmu_notifier_clear_flush_young,
 	.clear_young = kvm_mmu_notifier_clear_flush_young,
 	.test_young = kvm_mmu_notifier_test_young,
+#ifdef MMU_NOTIFIER_HAS_CHANGE_PTE
 	.change_pte = kvm_mmu_notifier_change_pte,
+#endif
 	.invalidate_range_start = kvm_mmu_notifier_invalidate_range_start,
 	.invalidate_range_end = kvm_mmu_notifier_invalidate_range_end,
 };
