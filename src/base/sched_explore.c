@@ -422,11 +422,13 @@ static void pick(void)
 	ex.sleep &= mask;
 	if (!mask) {
 		/*
-		 * Nobody can run. With no uncontrolled thread in the game, nothing
+		 * Nobody can run. With no uncontrolled thread in the game (none
+		 * seen in this run, none alive from before it: a worker started
+		 * ahead of a `secmmu run` block may be about to wake one), nothing
 		 * will ever wake a blocked thread: a deadlock, now. Otherwise the
 		 * stuck-token diagnostic in wait_turn() reports it.
 		 */
-		if (any_live() && !ex.outside)
+		if (any_live() && !ex.outside && !atomic_load(&sm_threads_uncontrolled))
 			report_deadlock("every controlled thread is blocked");
 		return;
 	}

@@ -18,6 +18,7 @@
 #define SECMMU_BASE_THREAD_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #define SM_THREAD_NAME_MAX 32
@@ -29,6 +30,9 @@ struct ethread;
  * join it before freeing it. @ex is the explorer's slot when the thread was
  * created under a run (NULL otherwise); written before the thread starts.
  */
+/* Live sm_threads started outside an exploration run (read by the explorer). */
+extern _Atomic unsigned long sm_threads_uncontrolled;
+
 struct sm_thread {
 	pthread_t pt;
 	char name[SM_THREAD_NAME_MAX];
