@@ -48,6 +48,11 @@ fi
 # headers only (its own directory aside), and links against the installed
 # libsecmmu.so with no undefined symbol: the drivers use the public API and
 # the kit, nothing of the library's insides.
+# Drivers receive invalidations through their ops; the hooks the primary MMU
+# calls (secmmu/mmu_notifier_hooks.h) are not theirs to call.
+if grep -rl 'secmmu/mmu_notifier_hooks.h' src/drivers; then
+	echo "install-check: a driver includes the primary MMU's notifier hooks"; exit 1
+fi
 mkdir -p "$tmp/drv/obj"
 ln -s "$SRCDIR/src/drivers" "$tmp/drv/drivers"
 for c in src/drivers/*/*.c; do
