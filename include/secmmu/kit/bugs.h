@@ -30,8 +30,8 @@ extern SECMMU_ATOMIC(unsigned long) historic_bugs_on;
 
 static inline bool historic_bug(enum historic_bug b)
 {
-	return __builtin_expect(
-		(secmmu_atomic_load(&historic_bugs_on, SECMMU_MO_RELAXED) >> b) & 1, 0);
+	return __builtin_expect((secmmu_atomic_load(&historic_bugs_on, SECMMU_MO_RELAXED) >> b) & 1,
+				0);
 }
 
 SECMMU_END_DECLS
