@@ -13,6 +13,7 @@
 #include "secmmu/err.h"
 #include "secmmu/mm.h"
 #include "secmmu/mmu_notifier.h"
+#include "secmmu/mmu_notifier_hooks.h"
 
 /* ---- classic notifiers -------------------------------------------------- */
 

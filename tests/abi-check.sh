@@ -36,7 +36,7 @@ if [ -n "$forbidden" ]; then
 fi
 undeclared=""
 for s in $syms; do
-	grep -qw -- "$s" include/secmmu/*.h || undeclared="$undeclared $s"
+	grep -rqw -- "$s" include/secmmu || undeclared="$undeclared $s"
 done
 if [ -n "$undeclared" ]; then
 	echo "abi-check: exported but declared in no include/secmmu/ header:$undeclared"; bad=1

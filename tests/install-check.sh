@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # tests/install-check.sh - `make install` into a temporary prefix, then check
-# that it holds the library, the headers, the command, secmmu.pc and the man
-# page, and that examples/mirror_buffer.c builds against the installed copy
-# through pkg-config and runs. Uses the default build (build/). Exit 0 if so.
+# that it holds the library (versioned, with its soname links), the headers,
+# the command, secmmu.pc, the man pages and the bash completion; that
+# examples/mirror_buffer.c builds against the installed copy through
+# pkg-config and runs; and that every driver of src/drivers/ builds against
+# the installed headers (public API + driver kit) only. Uses the default
+# build (build/). Exit 0 if so.
 set -eu
 
 SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,6 +44,27 @@ readelf -d "$tmp/mirror_buffer" | grep -q "NEEDED.*\[libsecmmu.so.$major\]" ||
 if command -v man >/dev/null 2>&1; then
 	man -l "$prefix/share/man/man1/secmmu.1" 2>/dev/null | grep -q 'EXIT STATUS'
 fi
+# The driver kit: every driver of src/drivers/ builds against the installed
+# headers only (its own directory aside), and links against the installed
+# libsecmmu.so with no undefined symbol: the drivers use the public API and
+# the kit, nothing of the library's insides.
+# Drivers receive invalidations through their ops; the hooks the primary MMU
+# calls (secmmu/mmu_notifier_hooks.h) are not theirs to call.
+if grep -rl 'secmmu/mmu_notifier_hooks.h' src/drivers; then
+	echo "install-check: a driver includes the primary MMU's notifier hooks"; exit 1
+fi
+mkdir -p "$tmp/drv/obj"
+ln -s "$SRCDIR/src/drivers" "$tmp/drv/drivers"
+for c in src/drivers/*/*.c; do
+	o=$tmp/drv/obj/$(basename "$(dirname "$c")")-$(basename "$c" .c).o
+	${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -pthread \
+		-I"$prefix/include" -I"$tmp/drv" -c "$c" -o "$o" ||
+		{ echo "install-check: $c does not build against the installed headers"; exit 1; }
+done
+${CC:-cc} -shared -o "$tmp/drv/drivers.so" "$tmp"/drv/obj/*.o -L"$prefix/lib" -lsecmmu -pthread \
+	-Wl,--no-undefined ||
+	{ echo "install-check: the drivers need symbols libsecmmu.so does not export"; exit 1; }
+
 # Bash completion: installed, and it completes subcommands and scenario names.
 comp=$prefix/share/bash-completion/completions/secmmu
 [ -f "$comp" ] || { echo "install-check: bash completion not installed"; exit 1; }

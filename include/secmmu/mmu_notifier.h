@@ -189,12 +189,13 @@ struct mmu_notifier {
 	const struct mmu_notifier_ops *ops;
 	struct mm_struct *mm;
 	/* core-private (src/notifier/mmu_notifier.c) */
-	struct mmu_notifier *next;	    /* RCU list of subscriptions */
-	struct mmu_notifier **pprev;	    /* NULL when unhooked; under subscriptions->lock */
-	unsigned int users;		    /* get/put count, under subscriptions->lock */
-	SECMMU_ATOMIC(int) release_state;	    /* who claimed ->release; see enum mn_release_state */
-	SECMMU_ATOMIC(unsigned long) released_gen; /* 0, or the release generation of ->release's end */
-	void *rcu[3];			    /* struct sm_rcu_head storage (size asserted) */
+	struct mmu_notifier *next;	  /* RCU list of subscriptions */
+	struct mmu_notifier **pprev;	  /* NULL when unhooked; under subscriptions->lock */
+	unsigned int users;		  /* get/put count, under subscriptions->lock */
+	SECMMU_ATOMIC(int) release_state; /* who claimed ->release; see enum mn_release_state */
+	SECMMU_ATOMIC(unsigned long)
+	released_gen; /* 0, or the release generation of ->release's end */
+	void *rcu[3]; /* struct sm_rcu_head storage (size asserted) */
 };
 
 /**
@@ -381,29 +382,12 @@ static inline void mmu_interval_set_seq(struct mmu_interval_notifier *interval_s
 	secmmu_atomic_store(&interval_sub->invalidate_seq, cur_seq, SECMMU_MO_RELEASE);
 }
 
-/* --- called by the primary MMU (src/mm) -------------------------------- */
-
 /*
- * These are the hooks every primary path calls; drivers never call them.
- * All are cheap when the mm has no subscriptions.
+ * The hooks the primary MMU calls (invalidate_range_start/end, release,
+ * aging, change_pte, arch_invalidate_secondary_tlbs) are in
+ * secmmu/mmu_notifier_hooks.h: a driver receives them through its ops and
+ * never calls them.
  */
-void mmu_notifier_release(struct mm_struct *mm);
-int mmu_notifier_clear_flush_young(struct mm_struct *mm, unsigned long start, unsigned long end);
-int mmu_notifier_clear_young(struct mm_struct *mm, unsigned long start, unsigned long end);
-int mmu_notifier_test_young(struct mm_struct *mm, unsigned long address);
-/* Legacy: tell subscribers with ->change_pte that @address now maps @pfn. */
-void mmu_notifier_change_pte(struct mm_struct *mm, unsigned long address, unsigned long pfn,
-			     bool writable);
-/* Blockable start: always succeeds. */
-void mmu_notifier_invalidate_range_start(struct mmu_notifier_range *range);
-/* Non-blockable start: 0 or -EAGAIN (then the caller must not call _end). */
-int mmu_notifier_invalidate_range_start_nonblock(struct mmu_notifier_range *range);
-void mmu_notifier_invalidate_range_end(struct mmu_notifier_range *range);
-void mmu_notifier_arch_invalidate_secondary_tlbs(struct mm_struct *mm, unsigned long start,
-						 unsigned long end);
-bool mm_has_notifiers(struct mm_struct *mm);
-/* Free the subscriptions container at __mmdrop; warns if any subscription is left. */
-void mmu_notifier_subscriptions_destroy(struct mm_struct *mm);
 
 SECMMU_END_DECLS
 

@@ -21,7 +21,9 @@
  *
  * Arguments: the printf-style @fmt of a span builds its "args": the text is
  * split at blanks, each "key=value" word becomes a string argument "key",
- * anything else is gathered into "detail". @fmt may be NULL (no args).
+ * anything else is gathered into "detail"; a "command=" word takes the whole
+ * rest of the text as its value (blanks, quotes and '=' included), so it must
+ * come last. @fmt may be NULL (no args).
  *
  *	trace_begin("mm", "handle_mm_fault", "addr=0x%lx write=%d", addr, write);
  *	...

@@ -127,7 +127,8 @@ static void put_thread_name(int tid, const char *name)
 
 /*
  * ,"args":{...} from the formatted text: "key=value" words become string
- * arguments, the other words are joined into "detail".
+ * arguments, the other words are joined into "detail"; "command=" takes the
+ * rest of the text as one value.
  */
 static void put_args(const char *text)
 {
@@ -143,6 +144,15 @@ static void put_args(const char *text)
 		size_t klen = strspn(
 			p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
 
+		if (klen == 7 && !strncmp(p, "command=", 8)) {
+			/* "command=" takes the rest of the text, blanks and quotes included. */
+			fputs(any ? "," : "", trace_file);
+			put_string("command");
+			fputc(':', trace_file);
+			put_string(p + 8);
+			any = true;
+			break;
+		}
 		if (n && klen && klen < n && p[klen] == '=') {
 			memcpy(word, p, klen);
 			word[klen] = 0;

@@ -96,3 +96,8 @@ void sm_wake_up_var(const void *var)
 	sm_wake_up_all(&b->wq);
 	sm_mutex_unlock(&b->lock);
 }
+
+bool sm_may_spin(void)
+{
+	return !sched_explore_on();
+}

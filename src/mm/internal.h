@@ -5,6 +5,7 @@
 
 #include "mm/mm_types.h"
 #include "secmmu/mmu_notifier.h"
+#include "secmmu/mmu_notifier_hooks.h"
 
 /* --- PTE encoding --------------------------------------------------------
  * present: bits 12..51 hold the pfn.

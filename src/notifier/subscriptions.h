@@ -15,6 +15,7 @@
 #include "base/wait.h"
 #include "mm/mm_types.h"
 #include "secmmu/mmu_notifier.h"
+#include "secmmu/mmu_notifier_hooks.h"
 
 /*
  * struct mmu_notifier_subscriptions - what is attached to one mm

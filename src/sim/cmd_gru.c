@@ -10,6 +10,7 @@
 #include "secmmu/err.h"
 #include "secmmu/gru.h"
 #include "secmmu/mmu_notifier.h"
+#include "secmmu/mmu_notifier_hooks.h"
 #include "sim/sim.h"
 
 struct sim_gru {

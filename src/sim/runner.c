@@ -339,7 +339,7 @@ int sim_exec_line_full(struct sim_world *w, int lineno, const char *line, const 
 		char word[32];
 
 		snprintf(word, sizeof(word), "%.*s", (int)strcspn(cmd, " "), cmd);
-		trace_begin("sim", word, "line=%d %s", lineno, cmd);
+		trace_begin("sim", word, "line=%d command=%s", lineno, cmd);
 		if (progress)
 			sim_progress_begin("%.60s", cmd);
 		dispatch(&ctx, cmd);

@@ -18,6 +18,7 @@
 #include "secmmu/kvm.h"
 #include "secmmu/mirror.h"
 #include "secmmu/mmu_notifier.h"
+#include "secmmu/mmu_notifier_hooks.h"
 #include "secmmu/sched.h"
 #include "secmmu/swap.h"
 #include "secmmu/vfio.h"

@@ -22,6 +22,7 @@
 
 #include "secmmu/gru.h"
 #include "secmmu/mmu_notifier.h"
+#include "secmmu/mmu_notifier_hooks.h"
 #include "testutil.h"
 
 static struct mm_struct *setup(unsigned long npages, struct gru **g, unsigned int flags)

@@ -19,6 +19,7 @@
 #include "base/rcu.h"
 #include "mm/mm_types.h"
 #include "secmmu/mmu_notifier.h"
+#include "secmmu/mmu_notifier_hooks.h"
 #include "testutil.h"
 
 /* Physical memory and the leak check at teardown (tests/testutil.h). */

@@ -24,6 +24,7 @@
 #include "mm/mm_types.h"
 #include "secmmu/err.h"
 #include "secmmu/mmu_notifier.h"
+#include "secmmu/mmu_notifier_hooks.h"
 #include "testutil.h"
 
 /* ---- common setup and leak check ---- */

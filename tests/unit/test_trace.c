@@ -263,6 +263,36 @@ TEST(trace_open_twice_is_busy_and_bad_path_fails)
 	unlink(path);
 }
 
+/* A scenario command is one "command" argument: quoted data makes no fake keys. */
+TEST(trace_command_argument_keeps_the_whole_command)
+{
+	char path[256], *text;
+	FILE *f;
+	long n;
+
+	trace_path(path, sizeof(path), "command");
+	ASSERT_EQ(trace_open(path), 0);
+	trace_begin("sim", "write", "line=%d command=%s", 3, "write p 0x10 \"a b=c\" x=y");
+	trace_end();
+	ASSERT_EQ(trace_close(), 0);
+	f = fopen(path, "r");
+	ASSERT_NOT_NULL(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	text = calloc(1, (size_t)n + 1);
+	ASSERT_NOT_NULL(text);
+	ASSERT_EQ((long)fread(text, 1, (size_t)n, f), n);
+	fclose(f);
+	if (!strstr(text,
+		    "\"args\":{\"line\":\"3\",\"command\":\"write p 0x10 \\\"a b=c\\\" x=y\"}"))
+		FAIL("no whole command argument in %s", text);
+	ASSERT(!strstr(text, "\"b\":"));
+	ASSERT(!strstr(text, "\"x\":"));
+	free(text);
+	unlink(path);
+}
+
 TEST(trace_workload_has_the_promised_events)
 {
 	struct trace_summary s;

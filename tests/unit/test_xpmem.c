@@ -30,6 +30,7 @@
 
 #include "secmmu/migrate.h"
 #include "secmmu/mmu_notifier.h"
+#include "secmmu/mmu_notifier_hooks.h"
 #include "secmmu/swap.h"
 #include "secmmu/xpmem.h"
 #include "testutil.h"

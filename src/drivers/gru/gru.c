@@ -40,10 +40,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/bugs.h"
-#include "base/lock.h"
-#include "base/alloc.h"
-#include "base/wait.h"
+#include "secmmu/kit/bugs.h"
+#include "secmmu/kit/lock.h"
+#include "secmmu/kit/alloc.h"
+#include "secmmu/kit/wait.h"
 #include "secmmu/err.h"
 #include "secmmu/gru.h"
 #include "secmmu/mmu_notifier.h"

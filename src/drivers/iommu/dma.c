@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "drivers/iommu/iommu-priv.h"
-#include "base/alloc.h"
+#include "secmmu/kit/alloc.h"
 #include "secmmu/err.h"
 #include "secmmu/trace.h"
 

@@ -24,11 +24,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "base/bugs.h"
-#include "base/debug.h"
-#include "base/lock.h"
-#include "base/thread.h"
-#include "base/wait.h"
+#include "secmmu/kit/bugs.h"
+#include "secmmu/kit/debug.h"
+#include "secmmu/kit/lock.h"
+#include "secmmu/kit/thread.h"
+#include "secmmu/kit/wait.h"
 #include "secmmu/iommu.h"
 #include "secmmu/mmu_notifier.h"
 

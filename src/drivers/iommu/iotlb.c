@@ -15,7 +15,7 @@
 #include <stdlib.h>
 
 #include "drivers/iommu/iommu-priv.h"
-#include "base/alloc.h"
+#include "secmmu/kit/alloc.h"
 
 #define IOTLB_BUCKETS 4096
 

@@ -22,7 +22,7 @@
 #include <stdlib.h>
 
 #include "drivers/iommu/iommu-priv.h"
-#include "base/alloc.h"
+#include "secmmu/kit/alloc.h"
 #include "secmmu/err.h"
 #include "secmmu/file.h"
 

@@ -40,9 +40,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "base/lock.h"
-#include "base/thread.h"
-#include "base/wait.h"
+#include "secmmu/kit/lock.h"
+#include "secmmu/kit/thread.h"
+#include "secmmu/kit/wait.h"
 #include "secmmu/kvm.h"
 #include "secmmu/mmu_notifier.h"
 

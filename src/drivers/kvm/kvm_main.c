@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "drivers/kvm/kvm_internal.h"
-#include "base/alloc.h"
+#include "secmmu/kit/alloc.h"
 #include "secmmu/err.h"
 #include "secmmu/trace.h"
 

@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "drivers/kvm/kvm_internal.h"
-#include "base/alloc.h"
+#include "secmmu/kit/alloc.h"
 #include "secmmu/gup.h"
 
 static unsigned long spte_bucket(unsigned long gfn)

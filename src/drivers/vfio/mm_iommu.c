@@ -28,9 +28,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#include "base/alloc.h"
-#include "base/debug.h"
-#include "base/lock.h"
+#include "secmmu/kit/alloc.h"
+#include "secmmu/kit/debug.h"
+#include "secmmu/kit/lock.h"
 #include "drivers/vfio/vfio_internal.h"
 #include "secmmu/gup.h"
 #include "secmmu/mm.h"

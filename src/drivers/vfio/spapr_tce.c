@@ -27,11 +27,11 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#include "base/alloc.h"
-#include "base/debug.h"
-#include "base/list.h"
-#include "base/bugs.h"
-#include "base/lock.h"
+#include "secmmu/kit/bugs.h"
+#include "secmmu/kit/alloc.h"
+#include "secmmu/kit/debug.h"
+#include "secmmu/kit/list.h"
+#include "secmmu/kit/lock.h"
 #include "drivers/vfio/vfio_internal.h"
 #include "secmmu/file.h"
 #include "secmmu/mm.h"

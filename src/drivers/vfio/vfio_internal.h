@@ -8,8 +8,8 @@
 
 #include <stdbool.h>
 
-#include "base/list.h"
-#include "base/rcu.h"
+#include "secmmu/kit/list.h"
+#include "secmmu/kit/rcu.h"
 #include "secmmu/vfio.h"
 
 struct page;

@@ -79,10 +79,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "base/lock.h"
-#include "base/alloc.h"
-#include "base/thread.h"
-#include "base/wait.h"
+#include "secmmu/kit/lock.h"
+#include "secmmu/kit/alloc.h"
+#include "secmmu/kit/thread.h"
+#include "secmmu/kit/wait.h"
 #include "secmmu/err.h"
 #include "secmmu/file.h"
 #include "secmmu/gup.h"
