@@ -4,7 +4,8 @@
  * narrate the demo, and explain the scenario commands.
  *
  * Exit statuses: 0 success, 1 a check failed (expectation, `check`, leak,
- * demo claim), 2 usage error, malformed or unreadable scenario.
+ * demo claim), 2 usage error, malformed or unreadable scenario, unwritable
+ * output.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -41,7 +42,8 @@ static const char usage_text[] =
 	"  --version                print the version and exit\n"
 	"\n"
 	"Exit status: 0 ok, 1 an expectation or check failed or something leaked,\n"
-	"2 usage error, malformed or unreadable scenario. Language: docs/scenarios.md.\n";
+	"2 usage error, malformed or unreadable scenario, unwritable output.\n"
+	"Language: docs/scenarios.md.\n";
 
 /* The detailed help of each subcommand: `secmmu help NAME`, `secmmu NAME --help`. */
 struct subcommand {
@@ -67,7 +69,7 @@ static const struct subcommand subcommands[] = {
 	 "  --trace FILE    write a Chrome trace-event JSON file\n"
 	 "\n"
 	 "Exit status: 0 ok, 1 an expectation or check failed or something leaked,\n"
-	 "2 a malformed line, or FILE cannot be read."},
+	 "2 a malformed line, FILE cannot be read, or the output cannot be written."},
 	{"scenario",
 	 "secmmu scenario list | scenario run NAME [--format text|json] | scenario run --all "
 	 "[--tap]",

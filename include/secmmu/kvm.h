@@ -50,9 +50,10 @@
  * Each VM keeps a shadow copy of the guest memory its vCPUs wrote (or first
  * read) for kvm_vcpu_run(): every guest read of a known page is compared
  * with it. An MMU_NOTIFY_UNMAP/RELEASE invalidation forgets the shadow of its
- * range (the memory is gone); the host process writing or discarding
- * (MADV_DONTNEED) guest memory behind the guest's back makes the shadow stale
- * (a later run reports a mismatch), so tests that do so do not use run.
+ * range (the memory is gone), and every kvm_vcpu_run() starts with an empty
+ * shadow: the host process (or a device) may write or discard guest memory
+ * between runs, as QEMU may, without a false mismatch. Within one run the
+ * guest's memory must only change by the guest's own writes.
  */
 #ifndef SECMMU_KVM_H
 #define SECMMU_KVM_H
@@ -125,9 +126,9 @@ int kvm_vcpu_write(struct kvm_vcpu *vcpu, unsigned long gpa, const void *buf, si
  * @seed: the pseudo-random sequence
  *
  * Addresses are drawn from the readable VMAs of the owner's mm at the start
- * of the run (writes only in writable ones). Every read of a page the VM's
- * shadow copy knows is compared with it; a page not yet known is first read
- * whole through the vCPU and learned. Runs on the vCPU's thread, holding the
+ * of the run (writes only in writable ones). The shadow copy starts empty;
+ * every read of a page it knows is compared with it; a page not yet known is
+ * first read whole through the vCPU and learned. Runs on the vCPU's thread, holding the
  * VM's workload lock (LOCK_RANK_DRIVER) so runs and writes of different
  * vCPUs do not interleave. May sleep.
  *

@@ -19,9 +19,13 @@ SECMMU_BEGIN_DECLS
  * frame, content intact, updating every mapping of it (in every mm) under
  * an MMU_NOTIFY_MIGRATE invalidation
  *
- * The caller holds an mm_users reference. KSM pages are left alone.
- * Return: 0; -EBUSY if some page is pinned (or stays busy) -- the others are
- * still moved; -EINVAL (unaligned), -ENOMEM.
+ * The caller holds an mm_users reference. KSM pages are left alone. A page
+ * that somebody else holds for a moment (a reclaim or KSM pass, a device's
+ * short-term reference, its page lock) is tried again, up to 10 passes as in
+ * Linux.
+ * Return: 0; -EBUSY if some page is pinned -- the others are still moved;
+ * -EAGAIN if some page stayed busy through every pass; -EINVAL (unaligned),
+ * -ENOMEM.
  */
 int migrate_range(struct mm_struct *mm, unsigned long start, unsigned long len);
 

@@ -127,16 +127,81 @@ void shmem_obj_put_all(struct shmem_obj **objs, size_t nr)
 	free(objs);
 }
 
+static unsigned long shmem_nr_dir(unsigned long cap)
+{
+	return (cap >> SHMEM_DIR_SHIFT) + 1;
+}
+
+static struct shmem_chunk *shmem_chunk(struct shmem_obj *obj, unsigned long idx, bool alloc)
+{
+	unsigned long d = idx >> SHMEM_DIR_SHIFT, m = (idx >> SHMEM_CHUNK_SHIFT) & 511;
+	struct shmem_chunk **mid;
+
+	if (idx >= obj->cap)
+		return NULL;
+	mid = obj->dir[d];
+	if (!mid) {
+		if (!alloc)
+			return NULL;
+		mid = kzalloc(SHMEM_CHUNK_PAGES * sizeof(*mid));
+		if (!mid)
+			return NULL;
+		obj->dir[d] = mid;
+	}
+	if (!mid[m] && alloc)
+		mid[m] = kzalloc(sizeof(struct shmem_chunk));
+	return mid[m];
+}
+
+struct page **shmem_page_slot(struct shmem_obj *obj, unsigned long idx, bool alloc)
+{
+	struct shmem_chunk *c = shmem_chunk(obj, idx, alloc);
+
+	return c ? &c->pages[idx & (SHMEM_CHUNK_PAGES - 1)] : NULL;
+}
+
+unsigned long *shmem_swap_slot(struct shmem_obj *obj, unsigned long idx, bool alloc)
+{
+	struct shmem_chunk *c = shmem_chunk(obj, idx, alloc);
+
+	return c ? &c->swap[idx & (SHMEM_CHUNK_PAGES - 1)] : NULL;
+}
+
+unsigned long shmem_next_present(struct shmem_obj *obj, unsigned long idx)
+{
+	while (idx < obj->cap) {
+		struct shmem_chunk **mid = obj->dir[idx >> SHMEM_DIR_SHIFT];
+
+		if (!mid)
+			idx = ((idx >> SHMEM_DIR_SHIFT) + 1) << SHMEM_DIR_SHIFT;
+		else if (!mid[(idx >> SHMEM_CHUNK_SHIFT) & 511])
+			idx = ((idx >> SHMEM_CHUNK_SHIFT) + 1) << SHMEM_CHUNK_SHIFT;
+		else
+			return idx;
+	}
+	return obj->cap;
+}
+
+static void shmem_free_table(struct shmem_obj *obj)
+{
+	for (unsigned long d = 0; d < shmem_nr_dir(obj->cap); d++) {
+		if (!obj->dir[d])
+			continue;
+		for (unsigned long m = 0; m < SHMEM_CHUNK_PAGES; m++)
+			kfree(obj->dir[d][m]);
+		kfree(obj->dir[d]);
+	}
+	kfree(obj->dir);
+}
+
 struct shmem_obj *shmem_obj_alloc(unsigned long nr_pages)
 {
 	struct shmem_obj *obj = kzalloc(sizeof(*obj));
 
 	if (!obj)
 		return NULL;
-	obj->pages = kzalloc(nr_pages * sizeof(*obj->pages));
-	obj->swap = obj->pages ? kzalloc(nr_pages * sizeof(*obj->swap)) : NULL;
-	if (!obj->swap) {
-		kfree(obj->pages);
+	obj->dir = kzalloc(shmem_nr_dir(nr_pages) * sizeof(*obj->dir));
+	if (!obj->dir) {
 		kfree(obj);
 		return NULL;
 	}
@@ -167,8 +232,7 @@ static void shmem_obj_free_rcu(struct sm_rcu_head *head)
 
 	sm_mutex_destroy(&obj->lock);
 	sm_mutex_destroy(&obj->vma_lock);
-	kfree(obj->swap);
-	kfree(obj->pages);
+	shmem_free_table(obj);
 	kfree_sized(obj, sizeof(*obj));
 }
 
@@ -185,14 +249,18 @@ void shmem_obj_put(struct shmem_obj *obj)
 	list_del(&obj->all);
 	nr_shmem_objs--;
 	sm_mutex_unlock(&shmem_objs_lock);
-	for (unsigned long i = 0; i < obj->cap; i++) {
-		if (obj->pages[i]) {
+	shmem_for_each_present(obj, i, 0, obj->cap)
+	{
+		struct page **pp = shmem_page_slot(obj, i, false);
+		unsigned long *sp = shmem_swap_slot(obj, i, false);
+
+		if (*pp) {
 			/* A pinned page may outlive us: it must not point back here. */
-			__atomic_store_n(&obj->pages[i]->mapping, NULL, __ATOMIC_RELEASE);
-			put_page(obj->pages[i]);
+			__atomic_store_n(&(*pp)->mapping, NULL, __ATOMIC_RELEASE);
+			put_page(*pp);
 		}
-		if (obj->swap[i])
-			swap_free(obj->swap[i] - 1);
+		if (*sp)
+			swap_free(*sp - 1);
 	}
 	sm_call_rcu(&obj->rcu, shmem_obj_free_rcu);
 }
@@ -227,7 +295,8 @@ void vma_clear_shm(struct vm_area_struct *vma)
  */
 int shmem_obj_get_page(struct shmem_obj *obj, unsigned long pgoff, struct page **pagep)
 {
-	struct page *page, *new;
+	struct page *page, *new, **pp;
+	unsigned long *sp;
 	int ret = 0;
 
 	new = alloc_page();
@@ -236,17 +305,23 @@ int shmem_obj_get_page(struct shmem_obj *obj, unsigned long pgoff, struct page *
 		ret = -EFAULT; /* SIGBUS: beyond the end of the object */
 		goto out;
 	}
+	pp = shmem_page_slot(obj, pgoff, true);
+	sp = shmem_swap_slot(obj, pgoff, true);
+	if (!pp || !sp) {
+		ret = -ENOMEM; /* the table's chunk */
+		goto out;
+	}
 	/*
 	 * A migration holds the page locked until the object points at the new
 	 * frame (find_lock_page() in Linux): handing out the old one meanwhile
 	 * would map a frame the object is about to drop.
 	 */
-	while (obj->pages[pgoff] && PageTest(obj->pages[pgoff], PG_locked)) {
+	while (*pp && PageTest(*pp, PG_locked)) {
 		sm_mutex_unlock(&obj->lock);
 		sched_yield();
 		sm_mutex_lock(&obj->lock);
 	}
-	page = obj->pages[pgoff];
+	page = *pp;
 	if (!page) {
 		if (!new) {
 			ret = -ENOMEM;
@@ -257,16 +332,16 @@ int shmem_obj_get_page(struct shmem_obj *obj, unsigned long pgoff, struct page *
 		SetPageFlag(page, PG_swapbacked);
 		page->mapping = obj;
 		page->index = pgoff;
-		if (obj->swap[pgoff]) {
-			ret = swap_readpage(obj->swap[pgoff] - 1, page);
+		if (*sp) {
+			ret = swap_readpage(*sp - 1, page);
 			if (ret) {
 				new = page;
 				goto out;
 			}
-			swap_free(obj->swap[pgoff] - 1);
-			obj->swap[pgoff] = 0;
+			swap_free(*sp - 1);
+			*sp = 0;
 		}
-		obj->pages[pgoff] = page; /* the object's reference */
+		*pp = page; /* the object's reference */
 		lru_add(page);
 	}
 	get_page(page); /* the caller's reference */
@@ -293,7 +368,9 @@ unsigned long shmem_obj_find_pages(struct shmem_obj *obj, unsigned long first, u
 
 	sm_mutex_lock(&obj->lock);
 	for (unsigned long i = 0; i < nr; i++) {
-		struct page *page = first + i < obj->nr_pages ? obj->pages[first + i] : NULL;
+		struct page **pp =
+			first + i < obj->nr_pages ? shmem_page_slot(obj, first + i, false) : NULL;
+		struct page *page = pp ? *pp : NULL;
 
 		if (page && PageTest(page, PG_locked))
 			page = NULL;
@@ -307,23 +384,21 @@ unsigned long shmem_obj_find_pages(struct shmem_obj *obj, unsigned long first, u
 	return found;
 }
 
-/* Grow @pages and @swap to @cap entries. Caller holds obj->lock. */
+/* Let the table address @cap pages (a longer directory). Caller holds obj->lock. */
 static int shmem_obj_grow(struct shmem_obj *obj, unsigned long cap)
 {
-	struct page **pages = kzalloc(cap * sizeof(*pages));
-	unsigned long *swap = pages ? kzalloc(cap * sizeof(*swap)) : NULL;
+	unsigned long n = shmem_nr_dir(obj->cap), m = shmem_nr_dir(cap);
+	struct shmem_chunk ***dir;
 
 	lockdep_assert_held(&obj->lock);
-	if (!swap) {
-		kfree(pages);
-		return -ENOMEM;
+	if (m > n) {
+		dir = kzalloc(m * sizeof(*dir));
+		if (!dir)
+			return -ENOMEM;
+		memcpy(dir, obj->dir, n * sizeof(*dir));
+		kfree(obj->dir);
+		obj->dir = dir;
 	}
-	memcpy(pages, obj->pages, obj->cap * sizeof(*pages));
-	memcpy(swap, obj->swap, obj->cap * sizeof(*swap));
-	kfree(obj->pages);
-	kfree(obj->swap);
-	obj->pages = pages;
-	obj->swap = swap;
 	obj->cap = cap;
 	return 0;
 }
@@ -405,29 +480,40 @@ int shmem_obj_truncate(struct shmem_obj *obj, unsigned long nr_pages)
 	unsigned long old, ndrop = 0;
 	int ret = 0;
 
+	unsigned long nr_drop = 0;
+
 	sm_mutex_lock(&obj->lock);
 	old = obj->nr_pages;
 	if (nr_pages > obj->cap)
 		ret = shmem_obj_grow(obj, nr_pages);
-	if (!ret && nr_pages < old)
-		drop = kcalloc(old - nr_pages, sizeof(*drop));
-	if (!ret && nr_pages < old && !drop)
-		ret = -ENOMEM;
+	if (!ret && nr_pages < old) {
+		shmem_for_each_present(obj, i, nr_pages, old) nr_drop +=
+			*shmem_page_slot(obj, i, false) != NULL;
+		if (nr_drop) {
+			drop = kcalloc(nr_drop, sizeof(*drop));
+			if (!drop)
+				ret = -ENOMEM;
+		}
+	}
 	if (ret) {
 		sm_mutex_unlock(&obj->lock);
 		return ret;
 	}
 	/* From here on no fault can map a page at or beyond the new size. */
 	obj->nr_pages = nr_pages;
-	for (unsigned long i = nr_pages; i < old; i++) {
-		if (obj->pages[i]) {
-			__atomic_store_n(&obj->pages[i]->mapping, NULL, __ATOMIC_RELEASE);
-			drop[ndrop++] = obj->pages[i];
-			obj->pages[i] = NULL;
+	shmem_for_each_present(obj, i, nr_pages, old)
+	{
+		struct page **pp = shmem_page_slot(obj, i, false);
+		unsigned long *sp = shmem_swap_slot(obj, i, false);
+
+		if (*pp) {
+			__atomic_store_n(&(*pp)->mapping, NULL, __ATOMIC_RELEASE);
+			drop[ndrop++] = *pp;
+			*pp = NULL;
 		}
-		if (obj->swap[i]) {
-			swap_free(obj->swap[i] - 1);
-			obj->swap[i] = 0;
+		if (*sp) {
+			swap_free(*sp - 1);
+			*sp = 0;
 		}
 	}
 	sm_mutex_unlock(&obj->lock);

@@ -37,9 +37,13 @@ static void count_shmem(struct check_ctx *c, struct shmem_obj *obj)
 	}
 	c->objs[c->nr_objs++] = obj;
 	sm_mutex_lock(&obj->lock);
-	for (unsigned long i = 0; i < obj->cap; i++)
-		if (obj->swap[i] && obj->swap[i] - 1 < c->nr_slots)
-			c->swaps[obj->swap[i] - 1]++;
+	shmem_for_each_present(obj, i, 0, obj->cap)
+	{
+		unsigned long slot = *shmem_swap_slot(obj, i, false);
+
+		if (slot && slot - 1 < c->nr_slots)
+			c->swaps[slot - 1]++;
+	}
 	sm_mutex_unlock(&obj->lock);
 }
 

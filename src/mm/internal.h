@@ -163,14 +163,29 @@ struct anon_vma {
  * and it is freed after an RCU grace period, so page_get_shmem() can take a
  * reference under RCU the same way.
  */
+/*
+ * The pages of a shmem_obj live in a sparse two-level table allocated on
+ * first use, as Linux's page cache (an xarray): a directory entry covers
+ * 2^18 pages (a table of 512 chunk pointers), a chunk 512 pages. A 2 TiB
+ * mapping costs 16 KiB of directory until it is touched.
+ */
+#define SHMEM_CHUNK_SHIFT 9
+#define SHMEM_CHUNK_PAGES (1UL << SHMEM_CHUNK_SHIFT)
+#define SHMEM_DIR_SHIFT	  (2 * SHMEM_CHUNK_SHIFT)
+
+struct shmem_chunk {
+	struct page *pages[SHMEM_CHUNK_PAGES]; /* one reference each */
+	unsigned long swap[SHMEM_CHUNK_PAGES]; /* swap slot + 1 of a page written out, or 0 */
+};
+
 struct shmem_obj {
 	struct sm_rcu_head rcu;
 	_Atomic long refcount;
-	struct sm_mutex lock;	  /* @pages, @swap; LOCK_RANK_SHMEM */
-	unsigned long nr_pages;	  /* the size: accesses at or beyond it fault (SIGBUS) */
-	unsigned long cap;	  /* length of @pages and @swap (never shrinks) */
-	struct page **pages;	  /* one reference each */
-	unsigned long *swap;	  /* swap slot + 1 of a page written out, or 0 */
+	struct sm_mutex lock;	/* the table (@dir and below); LOCK_RANK_SHMEM */
+	unsigned long nr_pages; /* the size: accesses at or beyond it fault (SIGBUS) */
+	unsigned long cap;	/* pages @dir can address (never shrinks) */
+	struct shmem_chunk **
+		*dir; /* (cap >> SHMEM_DIR_SHIFT) + 1 entries, each NULL or 512 chunk pointers */
 	struct sm_mutex vma_lock; /* @vmas (the reverse map); LOCK_RANK_ANON_VMA */
 	struct list_head vmas;
 	struct list_head all; /* shmem_objs, under shmem_objs_lock; no reference */
@@ -184,6 +199,19 @@ struct anon_vma *page_get_anon_vma(struct page *page);
 /* The shmem object owning @page, referenced, or NULL (none, or dying). */
 struct shmem_obj *page_get_shmem(struct page *page);
 struct shmem_obj *shmem_obj_alloc(unsigned long nr_pages);
+/*
+ * The page / swap slot of index @idx of @obj, or NULL if its chunk was never
+ * allocated (then both are empty) and @alloc is false (or allocation
+ * failed). Caller holds obj->lock, or owns the object alone.
+ */
+struct page **shmem_page_slot(struct shmem_obj *obj, unsigned long idx, bool alloc);
+unsigned long *shmem_swap_slot(struct shmem_obj *obj, unsigned long idx, bool alloc);
+/* The first index >= @idx (below cap) whose chunk exists, or obj->cap. */
+unsigned long shmem_next_present(struct shmem_obj *obj, unsigned long idx);
+/* Every index of [first, end) whose chunk exists (others are empty). */
+#define shmem_for_each_present(obj, i, first, end)                                                 \
+	for (unsigned long i = shmem_next_present(obj, first); i < (end);                          \
+	     i = shmem_next_present(obj, i + 1))
 /*
  * shmem_obj_get_all() - a reference on every live object (mapped or not:
  * a file nobody maps still owns its pages and swap slots), for the checker.

@@ -77,7 +77,11 @@ static bool remap_one(struct vm_area_struct *vma, unsigned long addr, struct pag
 	return true;
 }
 
-/* Migrate one isolated page (the caller holds a reference). */
+/*
+ * Migrate one isolated page (the caller holds a reference). Return: 0,
+ * -EBUSY (pinned: it will not move), -EAGAIN (a transient reference or lock
+ * of somebody else: try again, as Linux's migrate_pages() does), -ENOMEM.
+ */
 static int migrate_page(struct page *old)
 {
 	struct migrate_arg ma = {.old = old};
@@ -101,7 +105,7 @@ static int migrate_page(struct page *old)
 	}
 	if (TestSetPageFlag(old, PG_locked)) {
 		put_page(new);
-		ret = -EBUSY;
+		ret = -EAGAIN; /* being reclaimed or migrated right now */
 		goto out_put;
 	}
 	rmap_walk_target(old, &t, unmap_one, &ma);
@@ -112,7 +116,8 @@ static int migrate_page(struct page *old)
 		ma.new = NULL;
 		rmap_walk_target(old, &t, remap_one, &ma); /* back to the old frame */
 		unlock_page(old);			   /* wakes a device fault waiting for it */
-		ret = -EBUSY;
+		/* A pin is for good; any other extra reference passes. */
+		ret = page_maybe_dma_pinned(old) ? -EBUSY : -EAGAIN;
 		goto out_put;
 	}
 	copy_frame_data(page_address(new), page_address(old), PAGE_SIZE);
@@ -125,8 +130,10 @@ static int migrate_page(struct page *old)
 	new->index = old->index;
 	if (shmem) {
 		sm_mutex_lock(&t.obj->lock);
-		if (t.obj->pages[old->index] == old) {
-			t.obj->pages[old->index] = new;
+		struct page **pp = shmem_page_slot(t.obj, old->index, false);
+
+		if (pp && *pp == old) {
+			*pp = new;
 			get_page(new); /* the object's reference moves to the new frame */
 			put_page(old);
 		}
@@ -142,6 +149,34 @@ out_put:
 	return ret;
 }
 
+/* Passes over a page whose migration met a transient reference (Linux: 10). */
+#define NR_MAX_MIGRATE_PAGES_RETRY 10
+
+/* Migrate the page at @addr, if any. Return: as migrate_page(). */
+static int migrate_addr(struct mm_struct *mm, unsigned long addr)
+{
+	struct page *page = NULL;
+	pte_t *ptep;
+	uint64_t pte;
+	int err;
+
+	mmap_read_lock(mm);
+	sm_mutex_lock(&mm->page_table_lock);
+	ptep = pte_offset(mm, addr);
+	pte = ptep ? pte_load(ptep) : 0;
+	if (pte_present(pte) && !is_zero_pfn(pte_pfn(pte))) {
+		page = pfn_to_page(pte_pfn(pte));
+		if (!get_page_unless_zero(page))
+			page = NULL;
+	}
+	sm_mutex_unlock(&mm->page_table_lock);
+	err = page ? migrate_page(page) : 0;
+	mmap_read_unlock(mm);
+	if (page)
+		put_page(page);
+	return err;
+}
+
 int migrate_range(struct mm_struct *mm, unsigned long start, unsigned long len)
 {
 	unsigned long end = start + len;
@@ -150,25 +185,16 @@ int migrate_range(struct mm_struct *mm, unsigned long start, unsigned long len)
 	if (!PAGE_ALIGNED(start) || !len || end < start || end > TASK_SIZE)
 		return -EINVAL;
 	for (unsigned long addr = start; addr < end; addr += PAGE_SIZE) {
-		struct page *page = NULL;
-		pte_t *ptep;
-		uint64_t pte;
-		int err;
+		int err, pass = 0;
 
-		mmap_read_lock(mm);
-		sm_mutex_lock(&mm->page_table_lock);
-		ptep = pte_offset(mm, addr);
-		pte = ptep ? pte_load(ptep) : 0;
-		if (pte_present(pte) && !is_zero_pfn(pte_pfn(pte))) {
-			page = pfn_to_page(pte_pfn(pte));
-			if (!get_page_unless_zero(page))
-				page = NULL;
-		}
-		sm_mutex_unlock(&mm->page_table_lock);
-		err = page ? migrate_page(page) : 0;
-		mmap_read_unlock(mm);
-		if (page)
-			put_page(page);
+		/*
+		 * A transient reference (a reclaim or KSM pass, a device's
+		 * short-term get) is retried, as Linux's migrate_pages()
+		 * does; only a pin makes the page -EBUSY at once.
+		 */
+		do
+			err = migrate_addr(mm, addr);
+		while (err == -EAGAIN && ++pass < NR_MAX_MIGRATE_PAGES_RETRY);
 		if (err == -ENOMEM)
 			return err;
 		if (err)

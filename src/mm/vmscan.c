@@ -64,10 +64,12 @@ static bool pageout_shmem(struct page *page)
 	}
 	if (try_to_unmap(page, -1) == 0) {
 		sm_mutex_lock(&obj->lock);
-		if (obj->pages[idx] == page && page_ref_count(page) == 2 && !page_mapcount(page) &&
+		struct page **pp = shmem_page_slot(obj, idx, false);
+
+		if (pp && *pp == page && page_ref_count(page) == 2 && !page_mapcount(page) &&
 		    !swap_writepage((unsigned long)slot, page)) {
-			obj->pages[idx] = NULL;
-			obj->swap[idx] = (unsigned long)slot + 1;
+			*pp = NULL;
+			*shmem_swap_slot(obj, idx, false) = (unsigned long)slot + 1;
 			freed = true;
 		}
 		sm_mutex_unlock(&obj->lock);

@@ -165,7 +165,8 @@ static void mutate(unsigned int round, unsigned int *seed)
 	case 4: {
 		int ret = migrate_range(mm, priv, PG(2));
 
-		ASSERT(ret == 0 || ret == -EBUSY); /* busy: a gup of a fault in flight */
+		ASSERT(ret == 0 || ret == -EAGAIN ||
+		       ret == -EBUSY); /* a gup in flight at every pass */
 		break;
 	}
 	case 5:

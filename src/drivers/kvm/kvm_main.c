@@ -6,6 +6,7 @@
  * MMU itself is in mmu.c; locking in kvm_internal.h.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -248,6 +249,15 @@ static int vcpu_run_workload(struct kvm *kvm, unsigned long n, unsigned long see
 	int nr, ret = 0;
 
 	sm_mutex_lock(&kvm->workload_lock);
+	/*
+	 * The oracle covers the guest's own writes within this run. Between
+	 * runs other writers (the host process, devices, a COW by fork) may
+	 * change guest memory without an UNMAP, as they may in a real VM:
+	 * what an earlier run recorded is no longer an expectation.
+	 */
+	sm_mutex_lock(&kvm->shadow_lock);
+	shadow_forget_locked(kvm, 0, ULONG_MAX);
+	sm_mutex_unlock(&kvm->shadow_lock);
 	nr = run_collect(kvm, regions);
 	if (nr <= 0) {
 		ret = nr ? nr : -EINVAL;
