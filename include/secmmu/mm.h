@@ -47,8 +47,11 @@ SECMMU_BEGIN_DECLS
 #define MADV_PAGEOUT 21
 #endif
 
-/* The user part of the address space: [MMAP_MIN_ADDR, TASK_SIZE). */
-#define TASK_SIZE     (1UL << 47)
+/*
+ * The user part of the address space: [MMAP_MIN_ADDR, TASK_SIZE). As x86-64
+ * (TASK_SIZE_MAX): the top page below 2^47 is a guard page, never mapped.
+ */
+#define TASK_SIZE     ((1UL << 47) - 4096)
 #define MMAP_MIN_ADDR 0x10000UL
 
 struct mm_struct;

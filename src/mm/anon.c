@@ -386,7 +386,8 @@ static void shmem_unmap_range(struct shmem_obj *obj, unsigned long first, unsign
 
 				if (vma_core(vma)->shm != obj)
 					continue;
-				mmu_notifier_range_init(&range, MMU_NOTIFY_UNMAP, 0, mm, s, e);
+				/* zap_page_range_single() in Linux: a CLEAR. */
+				mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, s, e);
 				mmu_notifier_invalidate_range_start(&range);
 				zap_page_range(vma, s, e);
 				mmu_notifier_invalidate_range_end(&range);

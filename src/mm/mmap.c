@@ -74,23 +74,29 @@ long mm_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int pr
 	int type = flags & (MAP_SHARED | MAP_PRIVATE);
 	int err;
 
+	/*
+	 * In do_mmap()'s order: a zero length, the length rounding past the
+	 * end, the file offset wrapping, then __get_unmapped_area() (too long,
+	 * beyond TASK_SIZE: -ENOMEM before an unaligned address: -EINVAL),
+	 * mmap_min_addr (-EPERM), and only then the mapping type.
+	 */
 	if (!len)
-		return -EINVAL;
-	if (type != MAP_SHARED && type != MAP_PRIVATE)
 		return -EINVAL;
 	if (prot & ~PROT_ALL)
 		return -EINVAL;
 	len = PAGE_ALIGN(len);
 	if (!len)
 		return -ENOMEM;
-	if (!PAGE_ALIGNED(addr))
-		return -EINVAL;
-	if (!range_in_task(addr, len))
-		return -ENOMEM;
-	if (addr < MMAP_MIN_ADDR)
-		return -EPERM;
 	if (file && pgoff + (len >> PAGE_SHIFT) < pgoff)
 		return -EOVERFLOW;
+	if (len > TASK_SIZE - MMAP_MIN_ADDR || addr > TASK_SIZE - len)
+		return -ENOMEM;
+	if (!PAGE_ALIGNED(addr))
+		return -EINVAL;
+	if (addr < MMAP_MIN_ADDR)
+		return -EPERM;
+	if (type != MAP_SHARED && type != MAP_PRIVATE)
+		return -EINVAL;
 
 	mmap_write_lock(mm);
 	vma = mmap_new_vma(mm, addr, len, prot, flags, file, pgoff, &err);
@@ -159,11 +165,18 @@ static void change_protection(struct vm_area_struct *vma, unsigned long start, u
 {
 	struct mm_struct *mm = vma->vm_mm;
 	bool writable = vma->vm_flags & VM_WRITE;
+	unsigned long first = pte_next_table(mm, start, end);
 	struct mmu_notifier_range range;
 
-	mmu_notifier_range_init(&range, MMU_NOTIFY_PROTECTION_VMA, 0, mm, start, end);
+	/*
+	 * change_pmd_range() starts the invalidation at the first populated
+	 * page table only: nothing mapped, nothing to notify.
+	 */
+	if (first >= end)
+		return;
+	mmu_notifier_range_init(&range, MMU_NOTIFY_PROTECTION_VMA, 0, mm, first, end);
 	mmu_notifier_invalidate_range_start(&range);
-	for (unsigned long a = pte_next_table(mm, start, end); a < end;) {
+	for (unsigned long a = first; a < end;) {
 		unsigned long next = (a + 512 * PAGE_SIZE) & ~(512 * PAGE_SIZE - 1);
 
 		if (next > end || next <= a)
@@ -501,7 +514,7 @@ static int remap_move(struct mm_struct *mm, unsigned long addr, unsigned long le
 
 static unsigned long get_unmapped_area(struct mm_struct *mm, unsigned long len)
 {
-	unsigned long addr = TASK_SIZE / 4;
+	unsigned long addr = (TASK_SIZE / 4) & PAGE_MASK;
 	struct vm_area_struct *vma;
 
 	for (vma = find_vma(mm, addr); vma; vma = vma_next(vma)) {

@@ -20,7 +20,7 @@ static int trunc_start(struct mmu_notifier *mn, const struct mmu_notifier_range 
 {
 	struct trunc_rec *t = container_of(mn, struct trunc_rec, mn);
 
-	if (r->event == MMU_NOTIFY_UNMAP) {
+	if (r->event == MMU_NOTIFY_CLEAR) { /* truncation, as Linux */
 		t->unmaps++;
 		t->start = r->start;
 		t->end = r->end;
