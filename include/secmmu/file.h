@@ -69,7 +69,9 @@ long shmem_file_size(struct file *file);
  * secondary MMUs drop them first; then
  * the pages are freed. Accesses beyond the end fault (-EFAULT, SIGBUS in
  * Linux). The caller holds no mmap_lock. May sleep.
- * Return: 0, -EINVAL (unaligned, not a shmem file), -ENOMEM.
+ * An unaligned size keeps the page holding the new end, zeroed beyond it
+ * (ftruncate()); the size reads back rounded up to whole pages.
+ * Return: 0, -EINVAL (not a shmem file, over 1 TiB), -ENOMEM.
  */
 int shmem_file_truncate(struct file *file, unsigned long size);
 
