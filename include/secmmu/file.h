@@ -65,10 +65,13 @@ long shmem_file_size(struct file *file);
  *
  * Shrinking unmaps the cut-off pages from every process that maps them --
  * shared mappings and the private copies made of them -- inside MMU-notifier
- * invalidations (MMU_NOTIFY_UNMAP), so secondary MMUs drop them first; then
+ * invalidations (MMU_NOTIFY_CLEAR, as Linux's unmap_mapping_range()), so
+ * secondary MMUs drop them first; then
  * the pages are freed. Accesses beyond the end fault (-EFAULT, SIGBUS in
  * Linux). The caller holds no mmap_lock. May sleep.
- * Return: 0, -EINVAL (unaligned, not a shmem file), -ENOMEM.
+ * An unaligned size keeps the page holding the new end, zeroed beyond it
+ * (ftruncate()); the size reads back rounded up to whole pages.
+ * Return: 0, -EINVAL (not a shmem file, over 1 TiB), -ENOMEM.
  */
 int shmem_file_truncate(struct file *file, unsigned long size);
 

@@ -2,8 +2,8 @@
 /*
  * Page migration and KSM: two ways the primary MMU changes the frame behind
  * a virtual address while the data stays the same. A secondary MMU that
- * holds no pin follows along through its notifier (MMU_NOTIFY_MIGRATE, or
- * the legacy change_pte for KSM); a pinned frame is never moved or merged.
+ * holds no pin follows along through its notifier (MMU_NOTIFY_CLEAR, as
+ * Linux's try_to_migrate_one(), or the legacy change_pte for KSM); a pinned frame is never moved or merged.
  */
 #ifndef SECMMU_MIGRATE_H
 #define SECMMU_MIGRATE_H
@@ -17,7 +17,8 @@ SECMMU_BEGIN_DECLS
 /**
  * migrate_range() - move every present page of [start, start+len) to a new
  * frame, content intact, updating every mapping of it (in every mm) under
- * an MMU_NOTIFY_MIGRATE invalidation
+ * an MMU_NOTIFY_CLEAR invalidation (MMU_NOTIFY_MIGRATE is for a device
+ * driver's migrate_vma, with its owner)
  *
  * The caller holds an mm_users reference. KSM pages are left alone. A page
  * that somebody else holds for a moment (a reclaim or KSM pass, a device's

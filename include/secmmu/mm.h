@@ -47,8 +47,11 @@ SECMMU_BEGIN_DECLS
 #define MADV_PAGEOUT 21
 #endif
 
-/* The user part of the address space: [MMAP_MIN_ADDR, TASK_SIZE). */
-#define TASK_SIZE     (1UL << 47)
+/*
+ * The user part of the address space: [MMAP_MIN_ADDR, TASK_SIZE). As x86-64
+ * (TASK_SIZE_MAX): the top page below 2^47 is a guard page, never mapped.
+ */
+#define TASK_SIZE     ((1UL << 47) - 4096)
 #define MMAP_MIN_ADDR 0x10000UL
 
 struct mm_struct;
@@ -56,18 +59,20 @@ struct file;
 struct vm_area_struct;
 
 /* vm_flags */
-#define VM_READ	     0x1UL
-#define VM_WRITE     0x2UL
-#define VM_EXEC	     0x4UL
-#define VM_SHARED    0x8UL
-#define VM_MAYREAD   0x10UL
-#define VM_MAYWRITE  0x20UL
-#define VM_MAYEXEC   0x40UL
-#define VM_MAYSHARE  0x80UL
-#define VM_PFNMAP    0x400UL  /* device memory: no struct page behind PTEs */
-#define VM_MERGEABLE 0x1000UL /* KSM may merge pages here */
-#define VM_IO	     0x4000UL
-#define VM_DONTCOPY  0x20000UL /* not inherited by fork */
+#define VM_READ	      0x1UL
+#define VM_WRITE      0x2UL
+#define VM_EXEC	      0x4UL
+#define VM_SHARED     0x8UL
+#define VM_MAYREAD    0x10UL
+#define VM_MAYWRITE   0x20UL
+#define VM_MAYEXEC    0x40UL
+#define VM_MAYSHARE   0x80UL
+#define VM_PFNMAP     0x400UL  /* device memory: no struct page behind PTEs */
+#define VM_MERGEABLE  0x1000UL /* KSM may merge pages here */
+#define VM_LOCKED     0x2000UL /* mlock()ed */
+#define VM_IO	      0x4000UL
+#define VM_DONTCOPY   0x20000UL	   /* not inherited by fork (MADV_DONTFORK) */
+#define VM_WIPEONFORK 0x02000000UL /* the child gets it empty (MADV_WIPEONFORK) */
 #define VM_ACCOUNT                                                                                 \
 	0x100000UL /* private writable: committed memory charged (sticks, and so blocks merges) */
 
@@ -255,7 +260,12 @@ long mm_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int pr
 	     struct file *file, unsigned long pgoff);
 int mm_munmap(struct mm_struct *mm, unsigned long addr, unsigned long len);
 int mm_mprotect(struct mm_struct *mm, unsigned long addr, unsigned long len, int prot);
-/* @advice: MADV_DONTNEED, MADV_PAGEOUT, MADV_MERGEABLE, MADV_UNMERGEABLE */
+/*
+ * @advice: MADV_DONTNEED, MADV_PAGEOUT, MADV_MERGEABLE, MADV_UNMERGEABLE,
+ * MADV_DONTFORK, MADV_DOFORK, MADV_WIPEONFORK, MADV_KEEPONFORK, MADV_COLD,
+ * MADV_FREE, MADV_REMOVE, MADV_POPULATE_READ, MADV_POPULATE_WRITE; errors
+ * as Linux's madvise(2).
+ */
 int mm_madvise(struct mm_struct *mm, unsigned long addr, unsigned long len, int advice);
 /* Return: the new address or a negative errno. */
 long mm_mremap(struct mm_struct *mm, unsigned long addr, unsigned long old_len,

@@ -34,20 +34,21 @@ struct mmu_interval_notifier;
 /**
  * enum mmu_notifier_event - why the range is invalidated
  * @MMU_NOTIFY_UNMAP: the range is unmapped (munmap, mremap's old range,
- *   exit teardown, and truncation of a shared file unmapping the cut-off
- *   pages from every process).
+ *   exit teardown).
  * @MMU_NOTIFY_CLEAR: PTEs are cleared or replaced, the mapping stays (COW
  *   break, MADV_DONTNEED as Linux's zap_page_range_single(), reclaim and
- *   page-out replacing a PTE by a swap entry (try_to_unmap_one), KSM
+ *   page-out replacing a PTE by a swap entry (try_to_unmap_one()), KSM
  *   write-protecting a page before merging it and replacing it by the KSM
- *   page, as Linux's write_protect_page()/replace_page()).
+ *   page (write_protect_page()/replace_page()), truncation of a shared file
+ *   (unmap_mapping_range()), CPU page migration (try_to_migrate_one())).
  * @MMU_NOTIFY_PROTECTION_VMA: mprotect() changes the protection of a VMA.
  * @MMU_NOTIFY_PROTECTION_PAGE: a page is write-protected (fork's COW setup).
  * @MMU_NOTIFY_SOFT_DIRTY: soft-dirty tracking write-protects.
  * @MMU_NOTIFY_RELEASE: the mm is being torn down (exit); interval
  *   subscribers get one such invalidation over the whole address space.
- * @MMU_NOTIFY_MIGRATE: pages move to other frames; @owner lets a driver skip
- *   invalidations it initiated itself.
+ * @MMU_NOTIFY_MIGRATE: a device driver's migrate_vma moves pages to or from
+ *   device memory; @owner lets that driver skip invalidations it initiated
+ *   itself. CPU page migration sends MMU_NOTIFY_CLEAR.
  * @MMU_NOTIFY_EXCLUSIVE: a device takes exclusive access.
  */
 enum mmu_notifier_event {
@@ -313,9 +314,9 @@ void mmu_notifier_synchronize(void);
  * If an invalidation is in progress the insertion is deferred until it ends,
  * and the new subscription starts with an odd sequence so that a reader
  * retries. Takes mmap_lock for write if the mm has no subscriptions yet.
- * Return: 0, -EINVAL (zero length or overflow; NULL ops or ops without
- * ->invalidate, warned once), -EBUSY (already inserted in @mm, warned once),
- * -ENOMEM, -EINTR.
+ * Return: 0, -EOVERFLOW (zero length or a range that wraps, as Linux),
+ * -EINVAL (NULL ops or ops without ->invalidate, warned once; mm_users is 0),
+ * -EBUSY (already inserted in @mm, warned once), -ENOMEM, -EINTR.
  */
 int mmu_interval_notifier_insert(struct mmu_interval_notifier *interval_sub, struct mm_struct *mm,
 				 unsigned long start, unsigned long length,

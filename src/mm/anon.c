@@ -384,6 +384,22 @@ unsigned long shmem_obj_find_pages(struct shmem_obj *obj, unsigned long first, u
 	return found;
 }
 
+/**
+ * shmem_obj_zero_tail() - zero page @pgoff of @obj from byte @offset on
+ *
+ * The partial last page of a truncate. A page that is swapped out is read
+ * back in first. Takes obj->lock. Does nothing if the page is beyond the end.
+ */
+void shmem_obj_zero_tail(struct shmem_obj *obj, unsigned long pgoff, unsigned long offset)
+{
+	struct page *page;
+
+	if (shmem_obj_get_page(obj, pgoff, &page))
+		return;
+	memset((char *)page_address(page) + offset, 0, PAGE_SIZE - offset);
+	put_page(page);
+}
+
 /* Let the table address @cap pages (a longer directory). Caller holds obj->lock. */
 static int shmem_obj_grow(struct shmem_obj *obj, unsigned long cap)
 {
@@ -461,7 +477,8 @@ static void shmem_unmap_range(struct shmem_obj *obj, unsigned long first, unsign
 
 				if (vma_core(vma)->shm != obj)
 					continue;
-				mmu_notifier_range_init(&range, MMU_NOTIFY_UNMAP, 0, mm, s, e);
+				/* zap_page_range_single() in Linux: a CLEAR. */
+				mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, s, e);
 				mmu_notifier_invalidate_range_start(&range);
 				zap_page_range(vma, s, e);
 				mmu_notifier_invalidate_range_end(&range);
@@ -472,6 +489,45 @@ static void shmem_unmap_range(struct shmem_obj *obj, unsigned long first, unsign
 		mmdrop(mm);
 	}
 	free(reqs);
+}
+
+/**
+ * shmem_obj_punch_hole() - drop the pages [@first, @last) of @obj
+ *
+ * fallocate(FALLOC_FL_PUNCH_HOLE) for MADV_REMOVE: the pages (and swap
+ * slots) go, every mapping of them is zapped under a notifier invalidation
+ * first; the object keeps its size, so they read back as zeroes. Takes
+ * obj->lock, then each mapping mm's mmap_lock for read: the caller holds no
+ * mmap_lock for write of an mm that maps @obj... except its own, which
+ * shmem_unmap_range() does not take again. May sleep.
+ */
+void shmem_obj_punch_hole(struct shmem_obj *obj, unsigned long first, unsigned long last)
+{
+	struct page **drop;
+	unsigned long ndrop = 0;
+
+	sm_mutex_lock(&obj->lock);
+	if (last > obj->nr_pages)
+		last = obj->nr_pages;
+	drop = first < last ? calloc(last - first, sizeof(*drop)) : NULL;
+	for (unsigned long i = first; drop && i < last; i++) {
+		if (obj->pages[i]) {
+			__atomic_store_n(&obj->pages[i]->mapping, NULL, __ATOMIC_RELEASE);
+			drop[ndrop++] = obj->pages[i];
+			obj->pages[i] = NULL;
+		}
+		if (obj->swap[i]) {
+			swap_free(obj->swap[i] - 1);
+			obj->swap[i] = 0;
+		}
+	}
+	sm_mutex_unlock(&obj->lock);
+	if (!drop)
+		return;
+	shmem_unmap_range(obj, first, last);
+	for (unsigned long i = 0; i < ndrop; i++)
+		put_page(drop[i]); /* the object's reference; mappings are gone */
+	free(drop);
 }
 
 int shmem_obj_truncate(struct shmem_obj *obj, unsigned long nr_pages)

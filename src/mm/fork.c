@@ -172,7 +172,8 @@ struct mm_struct *dup_mm(struct mm_struct *oldmm)
 		}
 		vma_link(mm, new);
 		/* Private memory (anonymous, or a file's private copies) is copied COW. */
-		if (vma_core(vma)->anon_vma && !vma_is_shared(vma) && !vma->vm_ops)
+		if (vma_core(vma)->anon_vma && !vma_is_shared(vma) && !vma->vm_ops &&
+		    !(vma->vm_flags & VM_WIPEONFORK))
 			err = copy_page_range(new, vma);
 	}
 	sm_up_write(&mm->mmap_lock);

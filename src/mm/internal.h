@@ -227,6 +227,8 @@ void vma_clear_shm(struct vm_area_struct *vma);
 void shmem_obj_put(struct shmem_obj *obj);
 /* The page at @pgoff, allocated on first use, with a reference for the caller. */
 int shmem_obj_get_page(struct shmem_obj *obj, unsigned long pgoff, struct page **pagep);
+void shmem_obj_punch_hole(struct shmem_obj *obj, unsigned long first, unsigned long last);
+void shmem_obj_zero_tail(struct shmem_obj *obj, unsigned long pgoff, unsigned long offset);
 unsigned long shmem_obj_find_pages(struct shmem_obj *obj, unsigned long first, unsigned long nr,
 				   struct page **pages);
 /*

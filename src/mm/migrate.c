@@ -2,8 +2,8 @@
 /*
  * Page migration, in the kernel's three steps:
  *   1. every PTE mapping the old frame becomes a migration entry (not
- *      present: faults on it wait), each inside an MMU_NOTIFY_MIGRATE
- *      invalidation, so secondary MMUs drop the old frame first;
+ *      present: faults on it wait), each inside an MMU_NOTIFY_CLEAR
+ *      invalidation (as Linux's try_to_migrate_one()), so secondary MMUs drop the old frame first;
  *   2. if nobody but the PTEs and the owner holds the old frame, copy it;
  *   3. every migration entry becomes a PTE of the new frame.
  * If step 2 finds an extra reference (a pin, a GUP in flight) the entries are
@@ -34,7 +34,8 @@ static bool unmap_one(struct vm_area_struct *vma, unsigned long addr, struct pag
 	pte_t *ptep;
 	uint64_t pte;
 
-	mmu_notifier_range_init(&range, MMU_NOTIFY_MIGRATE, 0, mm, addr, addr + PAGE_SIZE);
+	/* try_to_migrate_one(): CPU migration is a CLEAR (MIGRATE is migrate_vma's). */
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, addr, addr + PAGE_SIZE);
 	mmu_notifier_invalidate_range_start(&range);
 	sm_mutex_lock(&mm->page_table_lock);
 	ptep = pte_offset(mm, addr);

@@ -6,6 +6,7 @@
  * tests/diff for the differential test against the running kernel.
  */
 #include <errno.h>
+#include <stdlib.h>
 
 #include "mm/internal.h"
 #include "secmmu/file.h"
@@ -74,23 +75,29 @@ long mm_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int pr
 	int type = flags & (MAP_SHARED | MAP_PRIVATE);
 	int err;
 
+	/*
+	 * In do_mmap()'s order: a zero length, the length rounding past the
+	 * end, the file offset wrapping, then __get_unmapped_area() (too long,
+	 * beyond TASK_SIZE: -ENOMEM before an unaligned address: -EINVAL),
+	 * mmap_min_addr (-EPERM), and only then the mapping type.
+	 */
 	if (!len)
-		return -EINVAL;
-	if (type != MAP_SHARED && type != MAP_PRIVATE)
 		return -EINVAL;
 	if (prot & ~PROT_ALL)
 		return -EINVAL;
 	len = PAGE_ALIGN(len);
 	if (!len)
 		return -ENOMEM;
-	if (!PAGE_ALIGNED(addr))
-		return -EINVAL;
-	if (!range_in_task(addr, len))
-		return -ENOMEM;
-	if (addr < MMAP_MIN_ADDR)
-		return -EPERM;
 	if (file && pgoff + (len >> PAGE_SHIFT) < pgoff)
 		return -EOVERFLOW;
+	if (len > TASK_SIZE - MMAP_MIN_ADDR || addr > TASK_SIZE - len)
+		return -ENOMEM;
+	if (!PAGE_ALIGNED(addr))
+		return -EINVAL;
+	if (addr < MMAP_MIN_ADDR)
+		return -EPERM;
+	if (type != MAP_SHARED && type != MAP_PRIVATE)
+		return -EINVAL;
 
 	mmap_write_lock(mm);
 	vma = mmap_new_vma(mm, addr, len, prot, flags, file, pgoff, &err);
@@ -159,11 +166,18 @@ static void change_protection(struct vm_area_struct *vma, unsigned long start, u
 {
 	struct mm_struct *mm = vma->vm_mm;
 	bool writable = vma->vm_flags & VM_WRITE;
+	unsigned long first = pte_next_table(mm, start, end);
 	struct mmu_notifier_range range;
 
-	mmu_notifier_range_init(&range, MMU_NOTIFY_PROTECTION_VMA, 0, mm, start, end);
+	/*
+	 * change_pmd_range() starts the invalidation at the first populated
+	 * page table only: nothing mapped, nothing to notify.
+	 */
+	if (first >= end)
+		return;
+	mmu_notifier_range_init(&range, MMU_NOTIFY_PROTECTION_VMA, 0, mm, first, end);
 	mmu_notifier_invalidate_range_start(&range);
-	for (unsigned long a = pte_next_table(mm, start, end); a < end;) {
+	for (unsigned long a = first; a < end;) {
 		unsigned long next = (a + 512 * PAGE_SIZE) & ~(512 * PAGE_SIZE - 1);
 
 		if (next > end || next <= a)
@@ -273,14 +287,111 @@ static int madvise_dontneed(struct vm_area_struct *vma, unsigned long start, uns
 	return 0;
 }
 
+/*
+ * MADV_REMOVE: punch holes in the shared memory behind [start, end), VMA by
+ * VMA. As Linux's madvise_remove(), the hole is punched without mmap_lock
+ * (it unmaps the object from every mm, this one included): the VMAs are
+ * checked and their objects referenced under the lock, then each hole is
+ * punched. Errors: -EINVAL (locked, or no shared object behind: private
+ * anonymous memory), -EACCES (a private file mapping), -ENOMEM (a hole in
+ * the range; the rest is still done).
+ */
+static int madvise_remove_range(struct mm_struct *mm, unsigned long start, unsigned long end)
+{
+	struct punch {
+		struct shmem_obj *obj; /* a reference (shmem_obj_get) */
+		unsigned long first, last;
+	} *req = NULL;
+	size_t n = 0, cap = 0;
+	int err = 0, unmapped = 0;
+	struct vm_area_struct *vma;
+
+	mmap_read_lock(mm);
+	for (vma = find_vma(mm, start); start < end; vma = find_vma(mm, start)) {
+		unsigned long s, e;
+		struct shmem_obj *obj;
+
+		if (!vma) {
+			err = -ENOMEM;
+			break;
+		}
+		if (start < vma->vm_start) {
+			unmapped = -ENOMEM;
+			start = vma->vm_start;
+			if (start >= end)
+				break;
+		}
+		s = start;
+		e = vma->vm_end < end ? vma->vm_end : end;
+		obj = vma_core(vma)->shm;
+		if ((vma->vm_flags & VM_LOCKED) || !obj) {
+			err = -EINVAL;
+			break;
+		}
+		if (!vma_is_shared(vma)) {
+			err = -EACCES; /* vma_is_shared_maywrite() */
+			break;
+		}
+		if (n == cap) {
+			struct punch *bigger =
+				realloc(req, (cap = cap ? 2 * cap : 4) * sizeof(*req));
+
+			if (!bigger) {
+				err = -ENOMEM;
+				break;
+			}
+			req = bigger;
+		}
+		shmem_obj_get(obj); /* Pairs with shmem_obj_put() below. */
+		req[n++] = (struct punch){obj, vma->vm_pgoff + ((s - vma->vm_start) >> PAGE_SHIFT),
+					  vma->vm_pgoff + ((e - vma->vm_start) >> PAGE_SHIFT)};
+		start = e;
+	}
+	mmap_read_unlock(mm);
+	for (size_t i = 0; i < n; i++) {
+		shmem_obj_punch_hole(req[i].obj, req[i].first, req[i].last);
+		shmem_obj_put(req[i].obj);
+	}
+	free(req);
+	return err ? err : unmapped;
+}
+
 static int madvise_vma(struct mm_struct *mm, struct vm_area_struct **vmap, unsigned long start,
 		       unsigned long end, int advice)
 {
 	struct vm_area_struct *vma = *vmap;
-	unsigned long newflags;
+	unsigned long newflags = vma->vm_flags;
 	int err;
 
 	switch (advice) {
+	case MADV_DONTFORK:
+	case MADV_DOFORK:
+		if (vma->vm_flags & VM_IO)
+			return -EINVAL;
+		newflags =
+			advice == MADV_DONTFORK ? newflags | VM_DONTCOPY : newflags & ~VM_DONTCOPY;
+		goto modify;
+	case MADV_WIPEONFORK:
+		if (vma->vm_file || vma_core(vma)->shm || (vma->vm_flags & VM_SHARED))
+			return -EINVAL;
+		newflags |= VM_WIPEONFORK;
+		goto modify;
+	case MADV_KEEPONFORK:
+		newflags &= ~VM_WIPEONFORK;
+		goto modify;
+	case MADV_COLD:
+		/* Deactivation only changes LRU order: nothing else to see. */
+		return vma->vm_flags & (VM_LOCKED | VM_PFNMAP) ? -EINVAL : 0;
+	case MADV_FREE:
+		/*
+		 * Private anonymous memory only. The pages stay mapped until
+		 * reclaim; secmmu's reclaim pages them out like any other (Linux
+		 * may discard clean lazy-free pages instead).
+		 */
+		if (vma->vm_ops || vma->vm_file || vma_core(vma)->shm)
+			return -EINVAL;
+		return 0;
+
 	case MADV_DONTNEED:
 		return madvise_dontneed(vma, start, end);
 	case MADV_PAGEOUT:
@@ -308,13 +419,43 @@ static int madvise_vma(struct mm_struct *mm, struct vm_area_struct **vmap, unsig
 				if (err)
 					return err;
 			}
-		vma = vma_modify_flags(mm, vma, start, end, newflags, &err);
-		if (err)
-			return err;
-		*vmap = vma_merge_neighbours(mm, vma);
-		return 0;
+		goto modify;
 	}
 	return -EINVAL;
+
+modify:
+	vma = vma_modify_flags(mm, vma, start, end, newflags, &err);
+	if (err)
+		return err;
+	*vmap = vma_merge_neighbours(mm, vma);
+	return 0;
+}
+
+/*
+ * MADV_POPULATE_READ/WRITE: fault every page in as a read or a write would
+ * (GUP without pinning), in address order, stopping at the first failure:
+ * -ENOMEM where nothing is mapped, -EINVAL where the VMA does not allow the
+ * access (or is device memory), -EFAULT if the fault fails.
+ */
+static int madvise_populate(struct mm_struct *mm, unsigned long start, unsigned long end,
+			    bool write)
+{
+	int err = 0;
+
+	mmap_read_lock(mm);
+	for (unsigned long a = start; a < end && !err; a += PAGE_SIZE) {
+		struct vm_area_struct *vma = vma_lookup(mm, a);
+
+		if (!vma)
+			err = -ENOMEM;
+		else if ((vma->vm_flags & (VM_IO | VM_PFNMAP)) ||
+			 !(vma->vm_flags & (write ? VM_WRITE : VM_READ)))
+			err = -EINVAL;
+		else
+			err = handle_mm_fault(vma, a, write ? FAULT_FLAG_WRITE : 0);
+	}
+	mmap_read_unlock(mm);
+	return err;
 }
 
 int mm_madvise(struct mm_struct *mm, unsigned long start, unsigned long len_in, int advice)
@@ -323,9 +464,24 @@ int mm_madvise(struct mm_struct *mm, unsigned long start, unsigned long len_in, 
 	unsigned long len, end, tmp;
 	int unmapped_error = 0, err = 0;
 
-	if (advice != MADV_DONTNEED && advice != MADV_PAGEOUT && advice != MADV_MERGEABLE &&
-	    advice != MADV_UNMERGEABLE)
+	switch (advice) {
+	case MADV_DONTNEED:
+	case MADV_PAGEOUT:
+	case MADV_MERGEABLE:
+	case MADV_UNMERGEABLE:
+	case MADV_DONTFORK:
+	case MADV_DOFORK:
+	case MADV_WIPEONFORK:
+	case MADV_KEEPONFORK:
+	case MADV_COLD:
+	case MADV_FREE:
+	case MADV_REMOVE:
+	case MADV_POPULATE_READ:
+	case MADV_POPULATE_WRITE:
+		break;
+	default:
 		return -EINVAL;
+	}
 	if (!PAGE_ALIGNED(start))
 		return -EINVAL;
 	len = PAGE_ALIGN(len_in);
@@ -336,6 +492,10 @@ int mm_madvise(struct mm_struct *mm, unsigned long start, unsigned long len_in, 
 		return -EINVAL;
 	if (end == start)
 		return 0;
+	if (advice == MADV_POPULATE_READ || advice == MADV_POPULATE_WRITE)
+		return madvise_populate(mm, start, end, advice == MADV_POPULATE_WRITE);
+	if (advice == MADV_REMOVE)
+		return madvise_remove_range(mm, start, end);
 
 	mmap_write_lock(mm);
 	vma = find_vma(mm, start);
@@ -501,7 +661,7 @@ static int remap_move(struct mm_struct *mm, unsigned long addr, unsigned long le
 
 static unsigned long get_unmapped_area(struct mm_struct *mm, unsigned long len)
 {
-	unsigned long addr = TASK_SIZE / 4;
+	unsigned long addr = (TASK_SIZE / 4) & PAGE_MASK;
 	struct vm_area_struct *vma;
 
 	for (vma = find_vma(mm, addr); vma; vma = vma_next(vma)) {

@@ -66,7 +66,17 @@ long shmem_file_size(struct file *file)
 
 int shmem_file_truncate(struct file *file, unsigned long size)
 {
-	if (!is_shmem_file(file) || !PAGE_ALIGNED(size) || size > (1UL << 40))
+	int ret;
+
+	if (!is_shmem_file(file) || size > (1UL << 40))
 		return -EINVAL;
-	return shmem_obj_truncate(file->private_data, size >> PAGE_SHIFT);
+	/*
+	 * As ftruncate(): the page holding the new end stays, zeroed beyond it
+	 * (truncate_inode_pages_range() zeroes the partial page); the pages
+	 * after it go.
+	 */
+	ret = shmem_obj_truncate(file->private_data, PAGE_ALIGN(size) >> PAGE_SHIFT);
+	if (!ret && !PAGE_ALIGNED(size))
+		shmem_obj_zero_tail(file->private_data, size >> PAGE_SHIFT, size & ~PAGE_MASK);
+	return ret;
 }

@@ -163,7 +163,9 @@ struct vm_area_struct *__vma_dup(struct vm_area_struct *vma, struct mm_struct *m
 	if (vc->shm)
 		vma_set_shm(new, vc->shm);
 	/* fork: the child's VMA gets its own anon_vma identity, chained to ours. */
-	if (vc->anon_vma && fork)
+	if (vc->anon_vma && fork && (vma->vm_flags & VM_WIPEONFORK))
+		; /* dup_mmap(): the child's copy starts empty, with no anon_vma */
+	else if (vc->anon_vma && fork)
 		vma_set_anon_vma(new, vc->anon_vma, anon_vma_new_id(), true);
 	else if (vc->anon_vma)
 		vma_set_anon_vma(new, vc->anon_vma, vc->av_id, vc->anon_cloned);

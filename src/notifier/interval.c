@@ -346,8 +346,9 @@ static int mn_interval_init(struct mmu_interval_notifier *interval_sub, struct m
 
 	if (WARN_ON_ONCE(!interval_sub || !mm || !ops || !ops->invalidate)) /* API misuse */
 		return -EINVAL;
+	/* As Linux's mmu_interval_notifier_insert(): an empty or wrapping range. */
 	if (!length || __builtin_add_overflow(start, length - 1, &last))
-		return -EINVAL;
+		return -EOVERFLOW;
 	/* The caller must hold an mm_users reference. */
 	if (WARN_ON(mm_users_read(mm) <= 0))
 		return -EINVAL;

@@ -3,9 +3,12 @@
  * Scenario commands for page pinning: pin and unpin, as a driver that pins
  * user memory for DMA (RDMA, VFIO type1) does.
  *
- * Every pin counts the pages in the process's pinned_vm; a longterm pin is
- * also charged to locked_vm against RLIMIT_MEMLOCK (over the limit: -ENOMEM
- * and nothing stays pinned). A pin handle holds mm_count, so it can be
+ * A longterm pin counts its pages in the process's pinned_vm and charges
+ * them to locked_vm against RLIMIT_MEMLOCK (over the limit: -ENOMEM and
+ * nothing stays pinned), as a driver that keeps pages pinned for DMA does; a
+ * short-term pin (the pages are used and released right away, like
+ * O_DIRECT) is accounted nowhere, as in Linux, where GUP itself accounts
+ * nothing and only long-term pinning drivers charge pinned_vm. A pin handle holds mm_count, so it can be
  * unpinned (and uncharged) after the process has exited.
  */
 #include <errno.h>
@@ -32,9 +35,10 @@ static void pin_release(struct sim_pin *pin)
 	unpin_user_pages(pin->pages, pin->npages);
 	free(pin->pages);
 	pin->pages = NULL;
-	mm_pinned_vm_add(pin->mm, -(long)pin->npages);
-	if (pin->longterm)
+	if (pin->longterm) {
+		mm_pinned_vm_add(pin->mm, -(long)pin->npages);
 		account_locked_vm(pin->mm, pin->npages, false);
+	}
 	pin->proc->pinned_pages -= pin->npages;
 	pin->proc->pinned_frames -= pin->nr_frames;
 	if (pin->longterm)
@@ -115,7 +119,8 @@ static int cmd_pin(struct sim_ctx *ctx, int argc, char **argv)
 	}
 	mmgrab(mm); /* the handle outlives the process if need be */
 	p->holds++;
-	mm_pinned_vm_add(mm, (long)npages);
+	if (flags & FOLL_LONGTERM)
+		mm_pinned_vm_add(mm, (long)npages);
 	pin->proc = p;
 	pin->mm = mm;
 	pin->pages = pages;

@@ -154,6 +154,15 @@ int sim_parse_advice(const char *s)
 		{"pageout", MADV_PAGEOUT},
 		{"mergeable", MADV_MERGEABLE},
 		{"unmergeable", MADV_UNMERGEABLE},
+		{"dontfork", MADV_DONTFORK},
+		{"dofork", MADV_DOFORK},
+		{"wipeonfork", MADV_WIPEONFORK},
+		{"keeponfork", MADV_KEEPONFORK},
+		{"free", MADV_FREE},
+		{"remove", MADV_REMOVE},
+		{"populate_read", MADV_POPULATE_READ},
+		{"populate_write", MADV_POPULATE_WRITE},
+		{"cold", MADV_COLD},
 	};
 
 	return LOOKUP(advice, s);

@@ -407,9 +407,9 @@ static void process_check(struct sim_ctx *ctx, struct sim_obj *obj)
 		return;
 	mm_get_stats(mm, &st);
 	vfio = mm_iommu_pinned_pages(mm);
-	if (st.pinned_vm != p->pinned_pages)
-		sim_check_report(ctx, "%s: pinned_vm %lu != %lu pinned by pin handles", obj->name,
-				 st.pinned_vm, p->pinned_pages);
+	if (st.pinned_vm != p->locked_pages)
+		sim_check_report(ctx, "%s: pinned_vm %lu != %lu pinned longterm by pin handles",
+				 obj->name, st.pinned_vm, p->locked_pages);
 	if (st.locked_vm != vfio + p->locked_pages)
 		sim_check_report(
 			ctx, "%s: locked_vm %lu != %lu preregistered (VFIO) + %lu longterm pinned",

@@ -683,7 +683,14 @@ static void gen_odd(struct gproc *p)
 
 /* madvise advice the generator uses, by mix */
 static const char *const advice_basic[] = {"dontneed"};
-static const char *const advice_all[] = {"dontneed", "mergeable", "unmergeable"};
+/*
+ * populate_read is left out: on a pvm_no_zero_page kernel it maps real pages
+ * where mainline (and secmmu) map the zero page, and that cannot be
+ * compared around (see emulate_zero_read()).
+ */
+static const char *const advice_all[] = {"dontneed", "mergeable",      "unmergeable", "dontfork",
+					 "dofork",   "wipeonfork",     "keeponfork",  "free",
+					 "remove",   "populate_write", "cold"};
 
 static void gen_madvise(struct gproc *p)
 {

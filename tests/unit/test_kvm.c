@@ -141,7 +141,7 @@ static bool gate_armed, gate_blocked, gate_open;
 static int gate_start(struct mmu_notifier *mn, const struct mmu_notifier_range *range)
 {
 	(void)mn;
-	if (range->event != MMU_NOTIFY_MIGRATE)
+	if (range->event != MMU_NOTIFY_CLEAR) /* CPU migration's event */
 		return 0;
 	pthread_mutex_lock(&gate_lock);
 	if (gate_armed) {

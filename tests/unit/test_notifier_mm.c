@@ -230,3 +230,43 @@ TEST(notifier_mm_exit_releases_before_freeing_frames)
 	mmdrop(mm);
 	kfree(r);
 }
+
+/*
+ * mprotect notifies only where page tables exist (change_pmd_range() starts
+ * the invalidation at the first populated table): a range never touched gets
+ * no invalidation at all; a range whose tables begin inside it is notified
+ * from there.
+ */
+TEST(notifier_mm_mprotect_notifies_only_populated_tables)
+{
+	/* 2 MiB apart: the second range lies under its own page table. */
+	const unsigned long far = BASE + (512UL << PAGE_SHIFT);
+	struct recorder *r;
+	struct mm_struct *mm;
+	static char byte = 1;
+
+	setup();
+	r = kzalloc(sizeof(*r));
+	mm = mm_alloc();
+	ASSERT_EQ(mm_mmap(mm, BASE, 1024 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE, NULL, 0),
+		  (long)BASE);
+	r->mn.ops = &rec_ops;
+	ASSERT_EQ(mmu_notifier_register(&r->mn, mm), 0);
+
+	r->n = 0;
+	ASSERT_EQ(mm_mprotect(mm, BASE, 1024 * PAGE_SIZE, PROT_READ), 0);
+	ASSERT_EQ(r->n, 0); /* nothing was ever mapped: no table, no notification */
+
+	ASSERT_EQ(mm_mprotect(mm, BASE, 1024 * PAGE_SIZE, PROT_READ | PROT_WRITE), 0);
+	ASSERT_EQ(mm_write(mm, far + 3 * PAGE_SIZE, &byte, 1), 0);
+	r->n = 0;
+	ASSERT_EQ(mm_mprotect(mm, BASE, 1024 * PAGE_SIZE, PROT_READ), 0);
+	ASSERT_EQ(r->n, 2);
+	ASSERT_UEQ(r->log[0].s, far); /* from the populated table on */
+	ASSERT_UEQ(r->log[0].e, BASE + 1024 * PAGE_SIZE);
+	ASSERT_EQ(r->log[0].event, MMU_NOTIFY_PROTECTION_VMA);
+
+	mmu_notifier_unregister(&r->mn, mm);
+	mmput(mm);
+	kfree(r);
+}

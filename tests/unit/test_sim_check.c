@@ -204,7 +204,7 @@ TEST(check_catches_wrong_locked_and_pinned_vm)
 	expect_check_has(w, "p: locked_vm 9 != 4 preregistered (VFIO) + 2 longterm pinned");
 	account_locked_vm(mm, 3, false);
 	mm_pinned_vm_add(mm, 5);
-	expect_check_has(w, "p: pinned_vm 8 != 3 pinned by pin handles");
+	expect_check_has(w, "p: pinned_vm 7 != 2 pinned longterm by pin handles");
 	mm_pinned_vm_add(mm, -5);
 	expect_check_ok(w);
 	destroy_clean(w);
