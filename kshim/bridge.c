@@ -50,6 +50,9 @@ _Static_assert(offsetof(struct mmu_notifier_range, mm) == 0 &&
 		       sizeof(struct mmu_notifier_range) == 5 * sizeof(void *),
 	       "struct mmu_notifier_range differs from include/secmmu/mmu_notifier.h");
 
+/* Our API: exported from the variant's libsecmmu.so (-fvisibility=hidden otherwise). */
+#pragma GCC visibility push(default)
+
 void mmu_notifier_release(struct mm_struct *mm)
 {
 	kinline_mmu_notifier_release(mm);
@@ -134,3 +137,5 @@ const char *mmu_notifier_event_name(enum mmu_notifier_event event)
 		return "unknown";
 	return event_names[event];
 }
+
+#pragma GCC visibility pop

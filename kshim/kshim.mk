@@ -133,13 +133,13 @@ KNV_CFLAGS = -std=gnu11 -D_GNU_SOURCE -Wall -Werror -g -pthread $(KN_VARIANT_INC
 $(KNV_SRC)/.stamp:
 	scripts/kernel-source $(KERNEL_NOTIFIER) $(KNV_SRC)
 
-$(OBJ_DIR)/linux/%.o: $(KNV_SRC)/%.c $(KNV_SRC)/.stamp $(FLAGS_STAMP)
+$(OBJ_DIR)/linux/%.o: $(KNV_SRC)/%.c $(KNV_SRC)/.stamp $(wildcard kshim/include/*.h) $(FLAGS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(KNV_CFLAGS) -Wno-unused-parameter -c $< -o $@
+	$(CC) $(KNV_CFLAGS) -fPIC -fvisibility=hidden -Wno-unused-parameter -c $< -o $@
 
 $(OBJ_DIR)/kshim/%.o: kshim/%.c $(KNV_SRC)/.stamp $(FLAGS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(KNV_CFLAGS) -Wextra -MMD -MP -c $< -o $@
+	$(CC) $(KNV_CFLAGS) -fPIC -fvisibility=hidden -Wextra -MMD -MP -c $< -o $@
 
 # Every object includes the kernel's header through kshim/compat.
 $(ALL_OBJS): | $(KNV_SRC)/.stamp

@@ -66,6 +66,34 @@
 #include "secmmu/err.h"
 #include "secmmu/mm.h"
 
+/*
+ * Built with -fvisibility=hidden like the rest of the library: the variant's
+ * libsecmmu.so exports, of the kernel's core, exactly the functions that
+ * include/secmmu/mmu_notifier.h declares (tests/abi-check.sh).
+ */
+struct mmu_notifier;
+struct mmu_notifier_ops;
+struct mmu_interval_notifier;
+struct mmu_interval_notifier_ops;
+#pragma GCC visibility push(default)
+int mmu_notifier_register(struct mmu_notifier *subscription, struct mm_struct *mm);
+int __mmu_notifier_register(struct mmu_notifier *subscription, struct mm_struct *mm);
+void mmu_notifier_unregister(struct mmu_notifier *subscription, struct mm_struct *mm);
+struct mmu_notifier *mmu_notifier_get_locked(const struct mmu_notifier_ops *ops,
+					     struct mm_struct *mm);
+void mmu_notifier_put(struct mmu_notifier *subscription);
+void mmu_notifier_synchronize(void);
+unsigned long mmu_interval_read_begin(struct mmu_interval_notifier *interval_sub);
+int mmu_interval_notifier_insert(struct mmu_interval_notifier *interval_sub, struct mm_struct *mm,
+				 unsigned long start, unsigned long length,
+				 const struct mmu_interval_notifier_ops *ops);
+int mmu_interval_notifier_insert_locked(struct mmu_interval_notifier *interval_sub,
+					struct mm_struct *mm, unsigned long start,
+					unsigned long length,
+					const struct mmu_interval_notifier_ops *ops);
+void mmu_interval_notifier_remove(struct mmu_interval_notifier *interval_sub);
+#pragma GCC visibility pop
+
 /* --- compiler and types (linux/compiler.h, linux/types.h) ------------- */
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)

@@ -13,8 +13,10 @@ struct mm_struct;
 struct mmu_notifier_range;
 enum mmu_notifier_event;
 
+#pragma GCC visibility push(default)
 const char *mmu_notifier_event_name(enum mmu_notifier_event event);
 void mmu_notifier_change_pte(struct mm_struct *mm, unsigned long address, unsigned long pfn,
 			     bool writable);
+#pragma GCC visibility pop
 
 #endif /* SECMMU_KSHIM_BRIDGE_H */
