@@ -503,22 +503,32 @@ static void shmem_unmap_range(struct shmem_obj *obj, unsigned long first, unsign
  */
 void shmem_obj_punch_hole(struct shmem_obj *obj, unsigned long first, unsigned long last)
 {
-	struct page **drop;
-	unsigned long ndrop = 0;
+	struct page **drop = NULL;
+	unsigned long ndrop = 0, nr_drop = 0;
 
 	sm_mutex_lock(&obj->lock);
 	if (last > obj->nr_pages)
 		last = obj->nr_pages;
-	drop = first < last ? calloc(last - first, sizeof(*drop)) : NULL;
-	for (unsigned long i = first; drop && i < last; i++) {
-		if (obj->pages[i]) {
-			__atomic_store_n(&obj->pages[i]->mapping, NULL, __ATOMIC_RELEASE);
-			drop[ndrop++] = obj->pages[i];
-			obj->pages[i] = NULL;
-		}
-		if (obj->swap[i]) {
-			swap_free(obj->swap[i] - 1);
-			obj->swap[i] = 0;
+	if (first < last) {
+		shmem_for_each_present(obj, i, first, last) nr_drop +=
+			*shmem_page_slot(obj, i, false) != NULL;
+		drop = kcalloc(nr_drop + 1, sizeof(*drop));
+	}
+	if (drop) {
+		shmem_for_each_present(obj, i, first, last)
+		{
+			struct page **pp = shmem_page_slot(obj, i, false);
+			unsigned long *sp = shmem_swap_slot(obj, i, false);
+
+			if (*pp) {
+				__atomic_store_n(&(*pp)->mapping, NULL, __ATOMIC_RELEASE);
+				drop[ndrop++] = *pp;
+				*pp = NULL;
+			}
+			if (*sp) {
+				swap_free(*sp - 1);
+				*sp = 0;
+			}
 		}
 	}
 	sm_mutex_unlock(&obj->lock);
@@ -527,7 +537,7 @@ void shmem_obj_punch_hole(struct shmem_obj *obj, unsigned long first, unsigned l
 	shmem_unmap_range(obj, first, last);
 	for (unsigned long i = 0; i < ndrop; i++)
 		put_page(drop[i]); /* the object's reference; mappings are gone */
-	free(drop);
+	kfree(drop);
 }
 
 int shmem_obj_truncate(struct shmem_obj *obj, unsigned long nr_pages)
