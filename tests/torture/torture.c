@@ -906,7 +906,8 @@ out_w:
 	case OP_MIGRATE:
 		r = migrate_range(sl->mm, BASE, REGION);
 		logop(tid, "migrate slot%d -> %ld", sl->idx, r);
-		if (r && r != -EBUSY && r != -ENOMEM)
+		/* -EBUSY: a pinned page; -EAGAIN: references that stayed transient too long. */
+		if (r && r != -EBUSY && r != -EAGAIN && r != -ENOMEM)
 			failf("migrate_range: %ld", r);
 		break;
 	case OP_PIN: {
