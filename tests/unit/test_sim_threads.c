@@ -188,6 +188,10 @@ TEST(sim_threads_malformed_blocks)
 	expect_run("thread A\n", "1: error: 'thread' outside a threads block\n",
 		   SIM_EXIT_MALFORMED);
 	expect_run("end\n", "1: error: 'end' without 'threads'\n", SIM_EXIT_MALFORMED);
+	expect_run("threads\nthread A\n mem\nend\nthreads\nthread B\n mem\nend\n",
+		   "5: error: a second threads block (a script has one; put each in its own "
+		   "file)\n",
+		   SIM_EXIT_MALFORMED);
 	expect_run("threads => ok\n", "1: error: a block line takes no '=>'\n", SIM_EXIT_MALFORMED);
 	expect_run("threads all\n", "1: error: 'threads' takes no arguments\n", SIM_EXIT_MALFORMED);
 	expect_run("threads\n"
