@@ -261,12 +261,15 @@ TEST(sim_explore_dfs_exhausts)
 /* A broken driver: found, reported with a schedule that replays byte for byte. */
 TEST(sim_explore_finds_and_replays)
 {
-	char *racy = strdup(clean_race), *p = strstr(racy, "gru g p\n");
+	char *racy = calloc(1, sizeof(clean_race) + 16), *p;
 	struct sim_explore_opts o = {.strategy = SIM_EXPLORE_DFS, .file = "t.scn"};
 	char *out, *sched, *r1, *r2;
 	const char *s, *e;
 	int rc;
 
+	ASSERT_NOT_NULL(racy);
+	strcpy(racy, clean_race); /* with room for " broken" */
+	p = strstr(racy, "gru g p\n");
 	ASSERT_NOT_NULL(p);
 	memmove(p + 14, p + 7, strlen(p + 7) + 1);
 	memcpy(p, "gru g p broken", 14); /* invalidations flush nothing */
