@@ -444,8 +444,39 @@ static int finish_run(struct sim_world *w, int rc, FILE *out)
 	return rc;
 }
 
+struct stream_finish {
+	int read_err; /* errno of a read error of the script, or 0 */
+	struct sim_run *stats;
+};
+
+/* The end of sim_run_stream_opts(): a read error, the statistics, the teardown. */
+static int finish_stream(struct sim_world *w, int rc, FILE *out, void *arg)
+{
+	struct stream_finish *fin = arg;
+	struct sim_run *run = sim_world_run(w);
+
+	if (rc != SIM_EXIT_MALFORMED && fin->read_err) {
+		/* A read error (a directory, an I/O error) is no script. */
+		char why[128];
+
+		snprintf(why, sizeof(why), "cannot read the script: %s", strerror(fin->read_err));
+		if (run->err)
+			fprintf(run->err, "%s: error: %s\n", run->file ? run->file : "-", why);
+		else
+			fprintf(out, "end: error: %s\n", why);
+		rc = SIM_EXIT_MALFORMED;
+	}
+	if (fin->stats) {
+		fin->stats->commands = atomic_load(&run->commands);
+		fin->stats->expectations = atomic_load(&run->expectations);
+		fin->stats->failed = atomic_load(&run->failed);
+	}
+	return finish_run(w, rc, out);
+}
+
 int sim_run_stream_opts(FILE *in, FILE *out, const struct sim_run *opts, struct sim_run *stats)
 {
+	struct stream_finish fin;
 	struct sim_world *w = sim_world_new();
 	struct sim_script script;
 	struct sim_run *run;
@@ -466,25 +497,11 @@ int sim_run_stream_opts(FILE *in, FILE *out, const struct sim_run *opts, struct 
 		fprintf(out, "end: error: out of memory\n");
 		return finish_run(w, SIM_EXIT_MALFORMED, out);
 	}
-	rc = sim_run_script(w, &script, out);
-	if (rc != SIM_EXIT_MALFORMED && err == -EIO) {
-		/* A read error (a directory, an I/O error) is no script. */
-		char why[128];
-
-		snprintf(why, sizeof(why), "cannot read the script: %s", strerror(errno));
-		if (run->err)
-			fprintf(run->err, "%s: error: %s\n", run->file ? run->file : "-", why);
-		else
-			fprintf(out, "end: error: %s\n", why);
-		rc = SIM_EXIT_MALFORMED;
-	}
+	fin.read_err = err == -EIO ? errno : 0;
+	fin.stats = stats;
+	rc = sim_run_script(w, &script, out, finish_stream, &fin);
 	sim_script_free(&script);
-	if (stats) {
-		stats->commands = atomic_load(&run->commands);
-		stats->expectations = atomic_load(&run->expectations);
-		stats->failed = atomic_load(&run->failed);
-	}
-	return finish_run(w, rc, out);
+	return rc;
 }
 
 int sim_run_stream(FILE *in, FILE *out)

@@ -503,12 +503,22 @@ void sim_block_world_unlock(void);
 /* The body of block thread @id (an explore_test thread; @arg: sim_block_exec). */
 void sim_block_thread(unsigned int id, void *arg);
 
-/**
- * sim_run_script() - run @s in @w, printing to @out; `threads` blocks run
- * under one fixed schedule (SIM_RUN_SEED)
- * Return: SIM_EXIT_OK, SIM_EXIT_FAIL or SIM_EXIT_MALFORMED (the run stopped).
+/*
+ * The end of a run: tear @w down (it is freed) and return the final status
+ * from @rc. Called exactly once by sim_run_script().
  */
-int sim_run_script(struct sim_world *w, const struct sim_script *s, FILE *out);
+typedef int (*sim_finish_fn)(struct sim_world *w, int rc, FILE *out, void *arg);
+
+/**
+ * sim_run_script() - run @s in @w, printing to @out, then @finish
+ * A script has at most one `threads` block. With one, the whole run is one
+ * run of the explorer (random, SIM_RUN_SEED): the lines before the block set
+ * up, the block's threads run, the lines after it and @finish (the teardown)
+ * end it, so every thread a device starts is under the explorer's control.
+ * Return: what @finish returns.
+ */
+int sim_run_script(struct sim_world *w, const struct sim_script *s, FILE *out,
+		   sim_finish_fn finish, void *arg);
 
 /* --- secmmu explore (src/sim/explore.c) ----------------------------------- */
 

@@ -394,66 +394,34 @@ void sim_block_thread(unsigned int id, void *arg)
 	}
 }
 
-/* `secmmu run`: the block under one fixed schedule, in the script's world. */
-static int run_block(struct sim_world *w, const struct sim_script *s, const struct sim_block *b,
-		     FILE *out)
-{
-	struct sim_block_exec e = {.world = w, .script = s, .block = b, .out = out};
-	struct explore_test t = {.name = "threads",
-				 .nr_threads = b->nr_threads,
-				 .thread = sim_block_thread,
-				 .ctx = &e};
-	struct explore_opts o = {
-		.strategy = EXPLORE_STRATEGY_RANDOM, .seed = SIM_RUN_SEED, .runs = 1};
-	struct explore_result res;
-
-	sim_block_prepare();
-	explore_run(&t, &o, &res, NULL);
-	sim_world_sync(w);
-	if (atomic_load(&e.malformed))
-		return SIM_EXIT_MALFORMED;
-	return atomic_load(&e.failed) ? SIM_EXIT_FAIL : SIM_EXIT_OK;
-}
-
-/* --- whole scripts ------------------------------------------------------------- */
-
-int sim_run_script(struct sim_world *w, const struct sim_script *s, FILE *out)
+/*
+ * Lines @from..@to of @s in @w, outside any block (a `threads` never occurs
+ * there: the caller cuts the script at blocks). Stops at a malformed line.
+ * Return: the worst status.
+ */
+static int run_lines(struct sim_world *w, const struct sim_script *s, int from, int to, FILE *out)
 {
 	int rc = SIM_EXIT_OK;
 
-	sim_progress_begin("line");
-	for (int ln = 1; ln <= s->nr_lines; ln++) {
-		struct sim_block b;
+	for (int ln = from; ln <= to; ln++) {
 		const char *why;
-		char *arg;
+		char *arg = NULL;
 		int r;
 
 		sim_progress_update((uint64_t)ln, 0);
-		memset(&b, 0, sizeof(b));
 		if (ln == s->nul_line) {
 			sim_progress_erase(out);
 			sim_report_error(w, out, ln, "NUL byte in the line");
-			rc = SIM_EXIT_MALFORMED;
-			break;
+			return SIM_EXIT_MALFORMED;
 		}
 		switch (sim_script_keyword(s, ln, &arg, &why)) {
 		case SIM_KW_BAD:
 			sim_report_error(w, out, ln, why);
 			r = SIM_EXIT_MALFORMED;
 			break;
-		case SIM_KW_THREADS:
-			if (arg[0]) {
-				sim_report_error(w, out, ln, "'threads' takes no arguments");
-				r = SIM_EXIT_MALFORMED;
-			} else if (sim_block_parse(s, ln, &b)) {
-				sim_report_error(w, out, b.err_line, b.why);
-				r = SIM_EXIT_MALFORMED;
-			} else {
-				sim_progress_erase(out);
-				r = run_block(w, s, &b, out);
-				ln = b.last;
-			}
-			sim_block_free(&b);
+		case SIM_KW_THREADS: /* only with arguments: the caller cut at the others */
+			sim_report_error(w, out, ln, "'threads' takes no arguments");
+			r = SIM_EXIT_MALFORMED;
 			break;
 		case SIM_KW_THREAD:
 			sim_report_error(w, out, ln, "'thread' outside a threads block");
@@ -468,14 +436,136 @@ int sim_run_script(struct sim_world *w, const struct sim_script *s, FILE *out)
 			break;
 		}
 		free(arg);
-		if (r == SIM_EXIT_MALFORMED) {
-			rc = r;
-			break;
-		}
+		if (r == SIM_EXIT_MALFORMED)
+			return r;
 		if (r == SIM_EXIT_FAIL)
 			rc = r;
 	}
+	return rc;
+}
+
+/* The first line >= @from that opens a block (`threads` alone), or 0. */
+static int next_block(const struct sim_script *s, int from)
+{
+	for (int ln = from; ln <= s->nr_lines; ln++) {
+		const char *why;
+		char *arg = NULL;
+		bool open = sim_script_keyword(s, ln, &arg, &why) == SIM_KW_THREADS && !arg[0];
+
+		free(arg);
+		if (ln == s->nul_line)
+			return 0;
+		if (open)
+			return ln;
+	}
+	return 0;
+}
+
+/*
+ * `secmmu run` of a script with a block: the lines before it set up, its
+ * threads run, the lines after it and the teardown end it, all inside one
+ * run of the explorer (random, SIM_RUN_SEED), so that the devices and
+ * workers the setup starts are threads it controls (and stops by the end).
+ */
+struct run_block_ctx {
+	struct sim_block_exec e;
+	const struct sim_block *b;
+	sim_finish_fn finish;
+	void *finish_arg;
+	int rc; /* the status so far; the final one after check */
+};
+
+static void run_block_setup(void *arg)
+{
+	struct run_block_ctx *c = arg;
+
+	c->rc = run_lines(c->e.world, c->e.script, 1, c->b->first - 1, c->e.out);
+	if (c->rc == SIM_EXIT_MALFORMED)
+		atomic_store(&c->e.malformed, true); /* the threads do nothing */
+}
+
+static void run_block_thread(unsigned int id, void *arg)
+{
+	struct run_block_ctx *c = arg;
+
+	if (!atomic_load(&c->e.malformed))
+		sim_block_thread(id, &c->e);
+}
+
+static void run_block_check(void *arg)
+{
+	struct run_block_ctx *c = arg;
+	int r;
+
+	sim_world_sync(c->e.world);
+	if (atomic_load(&c->e.malformed))
+		c->rc = SIM_EXIT_MALFORMED;
+	else if (atomic_load(&c->e.failed))
+		c->rc = SIM_EXIT_FAIL;
+	if (c->rc != SIM_EXIT_MALFORMED) {
+		r = run_lines(c->e.world, c->e.script, c->b->last + 1, c->e.script->nr_lines,
+			      c->e.out);
+		c->rc = r > c->rc ? r : c->rc;
+	}
+	/* The teardown stops every device thread the setup started. */
+	c->rc = c->finish(c->e.world, c->rc, c->e.out, c->finish_arg);
+	c->e.world = NULL;
+}
+
+/* --- whole scripts ------------------------------------------------------------- */
+
+int sim_run_script(struct sim_world *w, const struct sim_script *s, FILE *out, sim_finish_fn finish,
+		   void *arg)
+{
+	struct run_block_ctx c = {
+		.e = {.world = w, .script = s, .out = out}, .finish = finish, .finish_arg = arg};
+	struct explore_test t = {.name = "threads",
+				 .setup = run_block_setup,
+				 .thread = run_block_thread,
+				 .check = run_block_check,
+				 .ctx = &c};
+	struct explore_opts o = {
+		.strategy = EXPLORE_STRATEGY_RANDOM, .seed = SIM_RUN_SEED, .runs = 1};
+	struct explore_result res;
+	int first = next_block(s, 1), rc = SIM_EXIT_OK, second;
+	struct sim_block b;
+
+	sim_progress_begin("line");
+	if (!first) {
+		rc = run_lines(w, s, 1, s->nul_line ? s->nul_line : s->nr_lines, out);
+		goto finish;
+	}
+	if (sim_block_parse(s, first, &b)) {
+		/* What comes before the block runs first, as it would. */
+		rc = run_lines(w, s, 1, first - 1, out);
+		if (rc != SIM_EXIT_MALFORMED) {
+			sim_report_error(w, out, b.err_line, b.why);
+			rc = SIM_EXIT_MALFORMED;
+		}
+		sim_block_free(&b);
+		goto finish;
+	}
+	second = next_block(s, b.last + 1);
+	if (second) {
+		rc = run_lines(w, s, 1, first - 1, out);
+		if (rc != SIM_EXIT_MALFORMED) {
+			sim_report_error(w, out, second,
+					 "a second threads block (a script has one; put each in "
+					 "its own file)");
+			rc = SIM_EXIT_MALFORMED;
+		}
+		sim_block_free(&b);
+		goto finish;
+	}
+	c.e.block = c.b = &b;
+	t.nr_threads = b.nr_threads;
+	sim_block_prepare();
+	explore_run(&t, &o, &res, NULL);
+	sim_block_free(&b);
+	sim_progress_end();
+	return c.rc;
+finish:
 	sim_progress_end();
 	fflush(out);
-	return rc;
+	return finish(w, rc, out, arg);
 }

@@ -188,6 +188,10 @@ TEST(sim_threads_malformed_blocks)
 	expect_run("thread A\n", "1: error: 'thread' outside a threads block\n",
 		   SIM_EXIT_MALFORMED);
 	expect_run("end\n", "1: error: 'end' without 'threads'\n", SIM_EXIT_MALFORMED);
+	expect_run("threads\nthread A\n mem\nend\nthreads\nthread B\n mem\nend\n",
+		   "5: error: a second threads block (a script has one; put each in its own "
+		   "file)\n",
+		   SIM_EXIT_MALFORMED);
 	expect_run("threads => ok\n", "1: error: a block line takes no '=>'\n", SIM_EXIT_MALFORMED);
 	expect_run("threads all\n", "1: error: 'threads' takes no arguments\n", SIM_EXIT_MALFORMED);
 	expect_run("threads\n"
@@ -257,12 +261,15 @@ TEST(sim_explore_dfs_exhausts)
 /* A broken driver: found, reported with a schedule that replays byte for byte. */
 TEST(sim_explore_finds_and_replays)
 {
-	char *racy = strdup(clean_race), *p = strstr(racy, "gru g p\n");
+	char *racy = calloc(1, sizeof(clean_race) + 16), *p;
 	struct sim_explore_opts o = {.strategy = SIM_EXPLORE_DFS, .file = "t.scn"};
 	char *out, *sched, *r1, *r2;
 	const char *s, *e;
 	int rc;
 
+	ASSERT_NOT_NULL(racy);
+	strcpy(racy, clean_race); /* with room for " broken" */
+	p = strstr(racy, "gru g p\n");
 	ASSERT_NOT_NULL(p);
 	memmove(p + 14, p + 7, strlen(p + 7) + 1);
 	memcpy(p, "gru g p broken", 14); /* invalidations flush nothing */
