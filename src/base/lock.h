@@ -25,6 +25,16 @@
  *   LOCK_RANK_RMAP         mm->rmap_lock: read by invalidators without
  *                          mmap_lock, write by mm_take_all_locks()
  *   LOCK_RANK_NOTIFIER_REG the notifier registration mutex (get/put lookup)
+ *   LOCK_RANK_INVALIDATE_MAP not a lock: the MMU-notifier invalidation map
+ *                          (struct lockdep_map, the kernel's
+ *                          __mmu_notifier_invalidate_range_start_map), "held"
+ *                          while invalidate callbacks run and taken for an
+ *                          instant by mmu_interval_read_begin(), register,
+ *                          unregister, interval remove and synchronize: a
+ *                          lock a callback takes must rank above it, a lock
+ *                          held around those calls below it, so a driver that
+ *                          does both is reported even if no invalidation ever
+ *                          runs concurrently.
  *   LOCK_RANK_DRIVER_MMU   a secondary MMU's own table lock, taken inside
  *                          notifier callbacks (KVM mmu_lock, mirror->lock)
  *   LOCK_RANK_SHMEM        shared-anonymous object page index
@@ -72,6 +82,7 @@ enum lock_rank {
 	LOCK_RANK_ANON_VMA = 42,
 	LOCK_RANK_RMAP = 44,
 	LOCK_RANK_NOTIFIER_REG = 45,
+	LOCK_RANK_INVALIDATE_MAP = 47,
 	LOCK_RANK_DRIVER_MMU = 50,
 	LOCK_RANK_SHMEM = 55,
 	LOCK_RANK_PTL = 60,
@@ -116,6 +127,7 @@ bool sm_mutex_trylock(struct sm_mutex *l);
 void sm_mutex_unlock(struct sm_mutex *l);
 /* Mark @l a spinning lock (after sm_mutex_init()): its lock does not might_sleep(). */
 void sm_mutex_set_spin(struct sm_mutex *l);
+void sm_rwsem_set_spin(struct sm_rwsem *l);
 /* For base/wait.c only: release @l for a wait / wait on @cond with @l held. */
 void __sm_mutex_unlock_for_wait(struct sm_mutex *l);
 void __sm_mutex_wait(struct sm_mutex *l, pthread_cond_t *cond);
@@ -146,6 +158,21 @@ void non_block_end(void);
 unsigned long might_sleep_reports(void);
 /* Report (false) or BUG (true, the default) on a sleep in a non-blocking section. */
 void might_sleep_set_fatal(bool fatal);
+
+/*
+ * A lockdep map: an ordering point that is no lock (nothing is ever waited
+ * for). Acquiring it checks and records it like a lock; it may be re-acquired
+ * by the thread holding it (nested invalidations of another mm).
+ */
+struct lockdep_map {
+	struct lock_class cls;
+};
+#define LOCKDEP_MAP_INIT(n, r)                                                                     \
+	{                                                                                          \
+		.cls = {.name = (n), .rank = (r) }                                                 \
+	}
+void lock_map_acquire(struct lockdep_map *map);
+void lock_map_release(struct lockdep_map *map);
 
 /* Lock-order checker (debug builds). */
 enum held_mode lockdep_held_mode(const void *lock);

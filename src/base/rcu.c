@@ -175,6 +175,11 @@ void sm_call_rcu(struct sm_rcu_head *head, void (*fn)(struct sm_rcu_head *head))
 	urcu_memb_call_rcu((struct rcu_head *)(void *)head->urcu_head, rcu_trampoline);
 }
 
+bool sm_rcu_callbacks_queued(void)
+{
+	return atomic_load(&nr_queued) != 0;
+}
+
 void sm_rcu_barrier(void)
 {
 	unsigned long before;

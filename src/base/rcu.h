@@ -42,6 +42,8 @@ bool sm_rcu_read_ongoing(void);
 void sm_synchronize_rcu(void);
 /* Run @fn after a grace period, on liburcu's callback thread. */
 void sm_call_rcu(struct sm_rcu_head *head, void (*fn)(struct sm_rcu_head *head));
+/* Has any callback ever been queued through liburcu (by this process)? */
+bool sm_rcu_callbacks_queued(void);
 /* Wait until every callback queued so far has run, and those they queued. */
 void sm_rcu_barrier(void);
 

@@ -1002,8 +1002,6 @@ static void run_once(const struct explore_test *t, struct explore_result *res)
 		print_schedule(stdout);
 	sigaction(SIGABRT, &old, NULL);
 
-	if (ex.strat == S_PCT && ex.steps > ex.pct_k)
-		ex.pct_k = ex.steps;
 	res->runs++;
 	res->choices += ex.depth;
 	if (ex.depth > res->max_depth)
@@ -1027,9 +1025,11 @@ static void prepare(const struct explore_test *t, struct explore_result *res)
 	ex.pct_d = 0;
 	/*
 	 * Callbacks queued through liburcu before the exploration must not run
-	 * during a run, on liburcu's (uncontrolled) thread.
+	 * during a run, on liburcu's (uncontrolled) thread. (Not when there
+	 * were none: a fresh process, or a fork child, starts no liburcu thread.)
 	 */
-	sm_rcu_barrier();
+	if (sm_rcu_callbacks_queued())
+		sm_rcu_barrier();
 }
 
 /*
@@ -1249,11 +1249,23 @@ int explore_run(const struct explore_test *t, const struct explore_opts *o,
 	case EXPLORE_STRATEGY_RANDOM:
 		ex.strat = S_RANDOM;
 		break;
-	case EXPLORE_STRATEGY_PCT:
+	case EXPLORE_STRATEGY_PCT: {
+		struct explore_result cal;
+
+		/*
+		 * PCT's k (steps per run) from one run under the default schedule:
+		 * fixed before the first seed, so a seed replays alone.
+		 */
+		memset(&cal, 0, sizeof(cal));
+		ex.strat = S_FORCED;
+		ex.nr_forced = 0;
+		ex.run = 0;
+		run_once(t, &cal);
+		ex.pct_k = ex.steps ? ex.steps : 1;
 		ex.strat = S_PCT;
 		ex.pct_d = o->depth ? o->depth : 3;
-		ex.pct_k = 64; /* steps per run: learnt from the runs */
 		break;
+	}
 	case EXPLORE_STRATEGY_DFS:
 		ex.strat = S_DFS;
 		ex.preempt_bound = o->bound ? o->bound : 2;

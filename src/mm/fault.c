@@ -377,7 +377,12 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int
 	if (pte_none(pte))
 		return do_anonymous_page(vma, addr, write);
 	if (pte & PTE_MIGRATING) {
-		sched_yield(); /* migration in flight: the caller retries */
+		/*
+		 * Migration in flight (migration_entry_wait()): it holds the old
+		 * page locked until the PTEs point at the new frame. Wait for
+		 * that, then the caller retries and finds the new PTE.
+		 */
+		wait_on_page_locked(pfn_to_page(pte_pfn(pte)));
 		return 0;
 	}
 	if (pte_is_swap(pte))

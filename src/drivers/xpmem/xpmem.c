@@ -73,7 +73,6 @@
  * install sees the new sequence and is retried, or the zap removes it.
  */
 #include <errno.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,7 +236,7 @@ static void *xpmem_node(void *arg)
 			xpmem_zap(seg, msg->start, msg->end);
 		delay = atomic_load(&seg->ack_delay_us);
 		if (delay && !stop)
-			usleep(delay);
+			sm_delay_us(delay);
 		if (!stop)
 			atomic_fetch_add(&seg->acks, 1);
 		/* @msg lives on the sender's stack: not to be touched once done. */
@@ -262,7 +261,13 @@ static bool xpmem_invalidate(struct mmu_interval_notifier *sub,
 	struct xpmem_msg msg = {.start = range->start, .end = range->end};
 	bool need = false;
 
-	sm_mutex_lock(&seg->lock);
+	/* A sleeping lock: a non-blockable invalidation may only try it. */
+	if (mmu_notifier_range_blockable(range)) {
+		sm_mutex_lock(&seg->lock);
+	} else if (!sm_mutex_trylock(&seg->lock)) {
+		atomic_fetch_add(&seg->eagain, 1);
+		return false;
+	}
 	for (struct xpmem_att *att = seg->atts; att; att = att->next)
 		if ((seg->flags & XPMEM_REMOTE) || att->populated)
 			need = true;
