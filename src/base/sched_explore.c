@@ -78,6 +78,7 @@ struct ethread {
 	const void *obj; /* what the step from this point touches first */
 	const void *blocked_on;
 	const char *blocked_name;
+	bool on_lock;	      /* blocked on a ranked lock (not a wait) */
 	const void *wait_obj; /* sched_explore_prepare_wait(), not woken yet */
 	const char *wait_name;
 	unsigned int rcu_nesting;
@@ -423,10 +424,11 @@ static void pick(void)
 	if (!mask) {
 		/*
 		 * Nobody can run. With no uncontrolled thread in the game, nothing
-		 * will ever wake a blocked thread: a deadlock, now. Otherwise the
+		 * will ever wake a blocked thread: a deadlock, now. Otherwise (a
+		 * device started before the run may still wake one) the
 		 * stuck-token diagnostic in wait_turn() reports it.
 		 */
-		if (any_live() && !ex.outside)
+		if (any_live() && !ex.outside && !atomic_load(&sm_threads_uncontrolled))
 			report_deadlock("every controlled thread is blocked");
 		return;
 	}
@@ -487,6 +489,28 @@ static void report_deadlock(const char *why)
 	abort();
 }
 
+/*
+ * Only with uncontrolled threads in the run: one of them may release a lock
+ * where the explorer does not see it (pthread_cond_wait() releases the mutex
+ * after the release was announced), so threads blocked on a lock retry it
+ * when nobody runs. Never with controlled threads only: the decision path
+ * has no timer.
+ */
+static void retry_locks(void)
+{
+	for (unsigned int i = 0; i < ex.nr_slots; i++) {
+		struct ethread *t = &ex.th[i];
+
+		if (t->st == T_BLOCKED && t->on_lock) {
+			t->st = T_PARKED;
+			t->kind = P_LOCK;
+			t->point = t->blocked_name;
+			t->obj = t->blocked_on;
+		}
+	}
+	pick();
+}
+
 /* Wait until @self holds the token. Caller holds ex.lock. */
 static void wait_turn(struct ethread *self)
 {
@@ -499,6 +523,8 @@ static void wait_turn(struct ethread *self)
 		pthread_cond_timedwait(&ex.cond, &ex.lock, &ts);
 		if (ex.token == (int)self->id || ex.reported)
 			continue;
+		if (ex.token < 0 && ex.outside)
+			retry_locks();
 		if (now_ns() - ex.token_ns < (int64_t)ex.stuck_ms * 1000000L)
 			continue;
 		/* A diagnostic, never a scheduling decision. */
@@ -610,7 +636,9 @@ bool sched_explore_acquire(void *lock, bool (*trylock)(void *lock), const char *
 		pthread_mutex_lock(&ex.lock);
 		if (ex.release_gen != gen)
 			continue; /* released meanwhile: try again */
+		self->on_lock = true;
 		block_locked(self, lock, name);
+		self->on_lock = false;
 	}
 }
 

@@ -14,6 +14,8 @@
 #include "base/thread.h"
 #include "secmmu/trace.h"
 
+_Atomic int sm_threads_uncontrolled;
+
 static void *sm_thread_main(void *arg)
 {
 	struct sm_thread *t = arg;
@@ -52,6 +54,8 @@ int sm_thread_create(struct sm_thread *t, void *(*fn)(void *arg), void *arg, con
 		return ret;
 	}
 	t->started = true;
+	if (!t->ex)
+		atomic_fetch_add(&sm_threads_uncontrolled, 1);
 	return 0;
 }
 
@@ -65,6 +69,8 @@ void *sm_thread_join(struct sm_thread *t)
 	if (t->ex)
 		sched_explore_join(t->ex);
 	BUG_ON(pthread_join(t->pt, &ret));
+	if (!t->ex)
+		atomic_fetch_sub(&sm_threads_uncontrolled, 1);
 	t->started = false;
 	t->ex = NULL;
 	return ret;

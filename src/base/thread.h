@@ -18,6 +18,7 @@
 #define SECMMU_BASE_THREAD_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #define SM_THREAD_NAME_MAX 32
@@ -56,6 +57,14 @@ int sm_thread_create(struct sm_thread *t, void *(*fn)(void *arg), void *arg, con
  * Return: the value @t's function returned.
  */
 void *sm_thread_join(struct sm_thread *t);
+
+/*
+ * Library threads alive that the explorer does not control (started outside
+ * a run, e.g. a device created before it). While there are any, "every
+ * controlled thread is blocked" is not proof of a deadlock: one of them may
+ * still wake a controlled thread.
+ */
+extern _Atomic int sm_threads_uncontrolled;
 
 /* True when the calling thread is @t. */
 bool sm_thread_is_current(const struct sm_thread *t);

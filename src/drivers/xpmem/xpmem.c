@@ -89,8 +89,6 @@
 #include "secmmu/trace.h"
 #include "secmmu/xpmem.h"
 
-#define XPMEM_FAULT_RETRIES 100000
-
 struct xpmem_att {
 	struct xpmem_att *next; /* seg->atts, under seg->lock */
 	struct xpmem_segment *seg;
@@ -342,7 +340,8 @@ static int xpmem_fault(struct vm_fault *vmf)
 		ret = -EFAULT; /* the exporter has exited */
 		goto out;
 	}
-	for (int tries = 0; tries < XPMEM_FAULT_RETRIES; tries++) {
+	/* A retry follows an invalidation, which read_begin waits for: no count. */
+	for (;;) {
 		unsigned long seq = mmu_interval_read_begin(&seg->notifier);
 		struct page *page;
 		long n;
