@@ -746,7 +746,7 @@ void sched_explore_thread_start(struct ethread *e)
 	ex_self = e;
 	pthread_mutex_lock(&ex.lock);
 	e->st = T_PARKED;
-	e->obj = OBJ_ANY;
+	e->obj = OBJ_LOCAL;
 	ex.nr_starting--;
 	if (ex.token < 0)
 		pick();
