@@ -37,7 +37,12 @@ static char gp_token;
  * completion, futex wakeups) are invisible to TSan. Silence only what its
  * own code does; our objects are covered by the annotations below.
  */
-const char *__tsan_default_suppressions(void);
+/*
+ * Default visibility: the library is built with -fvisibility=hidden, and the
+ * TSan runtime looks this hook up dynamically; hidden, it is never called
+ * and liburcu's internals are reported.
+ */
+const char *__tsan_default_suppressions(void) __attribute__((visibility("default")));
 const char *__tsan_default_suppressions(void)
 {
 	return "called_from_lib:liburcu-memb.so\ncalled_from_lib:liburcu-common.so\n";
