@@ -680,6 +680,9 @@ int main(int argc, char **argv)
 		return usage_error(NULL, "no command given");
 	trace_thread_name("script");
 	if (trace_path) {
+		/* An exploration's trace: a logical clock, so a replay's is byte-identical. */
+		if (!strcmp(argv[1], "explore"))
+			trace_set_logical_clock(true);
 		err = trace_open(trace_path);
 		if (err) {
 			fprintf(stderr, "secmmu: %s: %s\n", trace_path, strerror(-err));

@@ -66,10 +66,12 @@ void gru_destroy(struct gru *g);
  * gru_read() / gru_write() - device access through the TLB
  *
  * Misses are resolved on the calling thread (mmget_not_zero(), mmap_read_lock,
- * handle_mm_fault, follow_pfn_pte) with the collision-retry rule. The caller
- * holds no lock. Return: 0, -EFAULT (unmapped or not allowed), -ESRCH (the mm
- * has exited), -ENOMEM, -EIO (an access through a stale entry: the driver is
- * broken), -EAGAIN (the fault never settled).
+ * get_user_pages_remote() for a reference held until the entry is installed,
+ * follow_pfn_pte) with the collision-retry rule: a miss waits for running
+ * invalidations and retries only after one hit its range, so it ends under
+ * any load. The caller holds no lock. Return: 0, -EFAULT (unmapped or not
+ * allowed), -ESRCH (the mm has exited), -ENOMEM, -EIO (an access through a
+ * stale entry: the driver is broken).
  */
 int gru_read(struct gru *g, unsigned long addr, void *buf, size_t len);
 int gru_write(struct gru *g, unsigned long addr, const void *buf, size_t len);

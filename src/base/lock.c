@@ -48,6 +48,7 @@ struct held_lock {
 	const struct lock_class *cls;
 	unsigned int subclass;
 	enum held_mode mode;
+	unsigned int recursion; /* lockdep maps only */
 };
 
 static _Thread_local struct held_lock held[MAX_HELD];
@@ -84,7 +85,7 @@ static void lockdep_acquire(const void *lock, const struct lock_class *cls, unsi
 			lockdep_report(h, cls, subclass);
 	}
 	BUG_ON(nr_held >= MAX_HELD);
-	held[nr_held++] = (struct held_lock){lock, cls, subclass, mode};
+	held[nr_held++] = (struct held_lock){lock, cls, subclass, mode, 0};
 }
 
 static void lockdep_release(const void *lock)
@@ -100,6 +101,30 @@ static void lockdep_release(const void *lock)
 	}
 	fprintf(stderr, "secmmu: releasing a lock this thread does not hold\n");
 	BUG();
+}
+
+void lock_map_acquire(struct lockdep_map *map)
+{
+	if (!sm_debug)
+		return;
+	for (unsigned int i = 0; i < nr_held; i++)
+		if (held[i].lock == map) {
+			held[i].recursion++;
+			return;
+		}
+	lockdep_acquire(map, &map->cls, 0, HELD_WRITE, false);
+}
+
+void lock_map_release(struct lockdep_map *map)
+{
+	if (!sm_debug)
+		return;
+	for (unsigned int i = 0; i < nr_held; i++)
+		if (held[i].lock == map && held[i].recursion) {
+			held[i].recursion--;
+			return;
+		}
+	lockdep_release(map);
 }
 
 enum held_mode lockdep_held_mode(const void *lock)
@@ -160,6 +185,11 @@ void sm_mutex_unlock(struct sm_mutex *l)
 }
 
 void sm_mutex_set_spin(struct sm_mutex *l)
+{
+	l->cls.spin = true;
+}
+
+void sm_rwsem_set_spin(struct sm_rwsem *l)
 {
 	l->cls.spin = true;
 }

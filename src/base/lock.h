@@ -13,4 +13,20 @@
 void __sm_mutex_unlock_for_wait(struct sm_mutex *l);
 void __sm_mutex_wait(struct sm_mutex *l, pthread_cond_t *cond);
 
+/*
+ * A lockdep map: an ordering point that is no lock (nothing is ever waited
+ * for). Acquiring it checks and records it like a lock; it may be re-acquired
+ * by the thread holding it (nested invalidations of another mm). See
+ * LOCK_RANK_INVALIDATE_MAP in secmmu/kit/lock.h.
+ */
+struct lockdep_map {
+	struct lock_class cls;
+};
+#define LOCKDEP_MAP_INIT(n, r)                                                                     \
+	{                                                                                          \
+		.cls = {.name = (n), .rank = (r) }                                                 \
+	}
+void lock_map_acquire(struct lockdep_map *map);
+void lock_map_release(struct lockdep_map *map);
+
 #endif /* SECMMU_BASE_LOCK_H */

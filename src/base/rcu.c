@@ -39,7 +39,8 @@ static char gp_token;
  */
 /*
  * Default visibility: the library is built with -fvisibility=hidden, and the
- * TSan runtime finds this hook only if the executable exports it.
+ * TSan runtime looks this hook up dynamically; hidden, it is never called
+ * and liburcu's internals are reported.
  */
 const char *__tsan_default_suppressions(void) __attribute__((visibility("default")));
 const char *__tsan_default_suppressions(void)
@@ -177,6 +178,11 @@ void sm_call_rcu(struct sm_rcu_head *head, void (*fn)(struct sm_rcu_head *head))
 	atomic_fetch_add(&nr_queued, 1);
 	cb_release(head); /* Pairs with cb_acquire() in rcu_trampoline(). */
 	urcu_memb_call_rcu((struct rcu_head *)(void *)head->urcu_head, rcu_trampoline);
+}
+
+bool sm_rcu_callbacks_queued(void)
+{
+	return atomic_load(&nr_queued) != 0;
 }
 
 void sm_rcu_barrier(void)

@@ -9,4 +9,7 @@
 
 #include "secmmu/kit/rcu.h"
 
+/* Has any callback ever been queued through liburcu (by this process)? */
+bool sm_rcu_callbacks_queued(void);
+
 #endif /* SECMMU_BASE_RCU_H */

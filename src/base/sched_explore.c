@@ -78,6 +78,7 @@ struct ethread {
 	const void *obj; /* what the step from this point touches first */
 	const void *blocked_on;
 	const char *blocked_name;
+	bool on_lock;	      /* blocked on a ranked lock (not a wait) */
 	const void *wait_obj; /* sched_explore_prepare_wait(), not woken yet */
 	const char *wait_name;
 	unsigned int rcu_nesting;
@@ -489,6 +490,28 @@ static void report_deadlock(const char *why)
 	abort();
 }
 
+/*
+ * Only with uncontrolled threads in the run: one of them may release a lock
+ * where the explorer does not see it (pthread_cond_wait() releases the mutex
+ * after the release was announced), so threads blocked on a lock retry it
+ * when nobody runs. Never with controlled threads only: the decision path
+ * has no timer.
+ */
+static void retry_locks(void)
+{
+	for (unsigned int i = 0; i < ex.nr_slots; i++) {
+		struct ethread *t = &ex.th[i];
+
+		if (t->st == T_BLOCKED && t->on_lock) {
+			t->st = T_PARKED;
+			t->kind = P_LOCK;
+			t->point = t->blocked_name;
+			t->obj = t->blocked_on;
+		}
+	}
+	pick();
+}
+
 /* Wait until @self holds the token. Caller holds ex.lock. */
 static void wait_turn(struct ethread *self)
 {
@@ -501,6 +524,8 @@ static void wait_turn(struct ethread *self)
 		pthread_cond_timedwait(&ex.cond, &ex.lock, &ts);
 		if (ex.token == (int)self->id || ex.reported)
 			continue;
+		if (ex.token < 0 && ex.outside)
+			retry_locks();
 		if (now_ns() - ex.token_ns < (int64_t)ex.stuck_ms * 1000000L)
 			continue;
 		/* A diagnostic, never a scheduling decision. */
@@ -612,7 +637,9 @@ bool sched_explore_acquire(void *lock, bool (*trylock)(void *lock), const char *
 		pthread_mutex_lock(&ex.lock);
 		if (ex.release_gen != gen)
 			continue; /* released meanwhile: try again */
+		self->on_lock = true;
 		block_locked(self, lock, name);
+		self->on_lock = false;
 	}
 }
 
@@ -720,7 +747,7 @@ void sched_explore_thread_start(struct ethread *e)
 	ex_self = e;
 	pthread_mutex_lock(&ex.lock);
 	e->st = T_PARKED;
-	e->obj = OBJ_ANY;
+	e->obj = OBJ_LOCAL;
 	ex.nr_starting--;
 	if (ex.token < 0)
 		pick();
@@ -1004,8 +1031,6 @@ static void run_once(const struct explore_test *t, struct explore_result *res)
 		print_schedule(stdout);
 	sigaction(SIGABRT, &old, NULL);
 
-	if (ex.strat == S_PCT && ex.steps > ex.pct_k)
-		ex.pct_k = ex.steps;
 	res->runs++;
 	res->choices += ex.depth;
 	if (ex.depth > res->max_depth)
@@ -1029,9 +1054,11 @@ static void prepare(const struct explore_test *t, struct explore_result *res)
 	ex.pct_d = 0;
 	/*
 	 * Callbacks queued through liburcu before the exploration must not run
-	 * during a run, on liburcu's (uncontrolled) thread.
+	 * during a run, on liburcu's (uncontrolled) thread. (Not when there
+	 * were none: a fresh process, or a fork child, starts no liburcu thread.)
 	 */
-	sm_rcu_barrier();
+	if (sm_rcu_callbacks_queued())
+		sm_rcu_barrier();
 }
 
 /*
@@ -1251,11 +1278,23 @@ int explore_run(const struct explore_test *t, const struct explore_opts *o,
 	case EXPLORE_STRATEGY_RANDOM:
 		ex.strat = S_RANDOM;
 		break;
-	case EXPLORE_STRATEGY_PCT:
+	case EXPLORE_STRATEGY_PCT: {
+		struct explore_result cal;
+
+		/*
+		 * PCT's k (steps per run) from one run under the default schedule:
+		 * fixed before the first seed, so a seed replays alone.
+		 */
+		memset(&cal, 0, sizeof(cal));
+		ex.strat = S_FORCED;
+		ex.nr_forced = 0;
+		ex.run = 0;
+		run_once(t, &cal);
+		ex.pct_k = ex.steps ? ex.steps : 1;
 		ex.strat = S_PCT;
 		ex.pct_d = o->depth ? o->depth : 3;
-		ex.pct_k = 64; /* steps per run: learnt from the runs */
 		break;
+	}
 	case EXPLORE_STRATEGY_DFS:
 		ex.strat = S_DFS;
 		ex.preempt_bound = o->bound ? o->bound : 2;

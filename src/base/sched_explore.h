@@ -53,10 +53,10 @@
  * of everything run since an equivalent alternative was explored is not
  * chosen again). Steps are independent when they touch different objects: a
  * lock step touches its lock, a wait step its wait queue, an RCU step the
- * grace-period state, and the segment after a release touches nothing new
- * (shared data outside a lock is reached only at a point: the explorer never
- * switches between points, so the segment is atomic either way); a start or
- * a sched_point() step may touch anything.
+ * grace-period state; a thread's start and the segment after a release
+ * touch nothing shared that another thread touches without a point (data
+ * shared outside locks is accessed right after a sched_point(), whose step
+ * may touch anything).
  *
  * A failure -- explore_report_failure(), EXPLORE_ASSERT() in a thread body or
  * check, an abort() (BUG) while exploring, or a deadlock -- prints the

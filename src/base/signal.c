@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <time.h>
 
+#include "base/sched_explore.h"
 #include "base/signal.h"
 
 static _Thread_local struct sm_sigstate self;
@@ -33,6 +34,17 @@ int sm_down_write_killable(struct sm_rwsem *l)
 	 * a short timed wait. The order check happens in sm_down_write_nested()
 	 * semantics: do it once up front via a trylock-free path.
 	 */
+	/*
+	 * A controlled thread under exploration must not wait where the
+	 * explorer cannot see: the pending signal is checked once, then the
+	 * explorer's blocking acquisition.
+	 */
+	if (sched_explore_on() && sched_explore_controlled()) {
+		if (sm_signal_pending())
+			return -EINTR;
+		sm_down_write(l);
+		return 0;
+	}
 	for (;;) {
 		struct timespec ts;
 

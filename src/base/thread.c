@@ -15,13 +15,7 @@
 #include "base/thread.h"
 #include "secmmu/trace.h"
 
-/*
- * sm_threads created outside any exploration run that have not finished yet
- * (a device's worker started before a `threads` block of `secmmu run`). The
- * explorer reads it: while one lives, controlled threads that are all blocked
- * may still be woken from outside, so that is not yet a deadlock.
- */
-_Atomic unsigned long sm_threads_uncontrolled;
+_Atomic int sm_threads_uncontrolled;
 
 static void *sm_thread_main(void *arg)
 {
@@ -38,8 +32,6 @@ static void *sm_thread_main(void *arg)
 	ret = t->fn(t->arg);
 	if (t->ex)
 		sched_explore_thread_exit(t->ex);
-	else
-		atomic_fetch_sub(&sm_threads_uncontrolled, 1); /* pairs with the add in create */
 	return ret;
 }
 
@@ -55,18 +47,16 @@ int sm_thread_create(struct sm_thread *t, void *(*fn)(void *arg), void *arg, con
 	t->arg = arg;
 	t->started = false;
 	t->ex = sched_explore_thread_created(t->name);
-	if (!t->ex)
-		atomic_fetch_add(&sm_threads_uncontrolled, 1);
 	ret = -pthread_create(&t->pt, NULL, sm_thread_main, t);
 	if (ret) {
 		if (t->ex)
 			sched_explore_thread_abandon(t->ex);
-		else
-			atomic_fetch_sub(&sm_threads_uncontrolled, 1);
 		t->ex = NULL;
 		return ret;
 	}
 	t->started = true;
+	if (!t->ex)
+		atomic_fetch_add(&sm_threads_uncontrolled, 1);
 	return 0;
 }
 
@@ -80,6 +70,8 @@ void *sm_thread_join(struct sm_thread *t)
 	if (t->ex)
 		sched_explore_join(t->ex);
 	BUG_ON(pthread_join(t->pt, &ret));
+	if (!t->ex)
+		atomic_fetch_sub(&sm_threads_uncontrolled, 1);
 	t->started = false;
 	t->ex = NULL;
 	return ret;

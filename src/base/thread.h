@@ -11,9 +11,11 @@
 #include <stdatomic.h>
 
 /*
- * Live sm_threads started outside an exploration run (read by the explorer;
- * library-internal, not part of the kit).
+ * Library threads alive that the explorer does not control (started outside
+ * a run, e.g. a device created before it). While there are any, "every
+ * controlled thread is blocked" is not proof of a deadlock: one of them may
+ * still wake a controlled thread. Library-internal, not part of the kit.
  */
-extern _Atomic unsigned long sm_threads_uncontrolled;
+extern _Atomic int sm_threads_uncontrolled;
 
 #endif /* SECMMU_BASE_THREAD_H */

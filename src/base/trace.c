@@ -53,6 +53,7 @@ static bool trace_first;
 static int trace_pid;
 static uint64_t trace_tick;	  /* logical clock: events written */
 static atomic_bool trace_logical; /* trace_set_logical_clock() */
+static int trace_logical_tids;	  /* logical clock: tracks given out */
 
 static atomic_int trace_next_tid = 1;
 
@@ -197,7 +198,8 @@ static struct trace_thread *this_thread(bool create)
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
-	t->tid = trace_tid();
+	/* Logical: tracks numbered in order of first event, per trace. */
+	t->tid = atomic_load(&trace_logical) ? ++trace_logical_tids : trace_tid();
 	t->next = trace_threads;
 	trace_threads = t;
 	my_thread = t;
@@ -229,6 +231,7 @@ int trace_open(const char *path)
 	trace_session++;
 	trace_pid = atomic_load(&trace_logical) ? 1 : (int)getpid();
 	trace_tick = 0;
+	trace_logical_tids = 0;
 	clock_gettime(CLOCK_MONOTONIC, &trace_t0);
 	trace_last_ns = 0;
 	trace_first = true;
@@ -340,7 +343,9 @@ void __trace_counter(const char *name, long value)
 {
 	pthread_mutex_lock(&trace_lock);
 	if (trace_file) {
-		put_head('C', trace_tid());
+		struct trace_thread *t = this_thread(true);
+
+		put_head('C', t ? t->tid : trace_tid());
 		put_ts();
 		fputs(",\"name\":", trace_file);
 		put_string(name);

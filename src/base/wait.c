@@ -11,6 +11,7 @@
  * wait). A wake-up always does both, so a real sleeper is woken too.
  */
 #include <stdint.h>
+#include <unistd.h>
 
 #include "base/debug.h"
 #include "base/sched_explore.h"
@@ -48,6 +49,16 @@ void sm_wake_up_all(struct sm_waitq *wq)
 		sched_explore_wake(wq);
 }
 
+void sm_delay_us(unsigned int us)
+{
+	might_sleep();
+	if (sched_explore_on() && sched_explore_controlled()) {
+		sched_point("delay");
+		return;
+	}
+	usleep(us);
+}
+
 /* ---- waits on an address: hashed wait queues ---- */
 
 #define VAR_BUCKETS 64
@@ -63,6 +74,8 @@ static void var_init(void)
 {
 	for (unsigned int i = 0; i < VAR_BUCKETS; i++) {
 		sm_mutex_init(&var_buckets[i].lock, "wait_var", LOCK_RANK_WAITQ);
+		/* Held for a test or a wake-up only: woken from non-blocking context. */
+		sm_mutex_set_spin(&var_buckets[i].lock);
 		sm_waitq_init(&var_buckets[i].wq, "wait_var");
 	}
 }

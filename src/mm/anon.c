@@ -317,8 +317,10 @@ int shmem_obj_get_page(struct shmem_obj *obj, unsigned long pgoff, struct page *
 	 * would map a frame the object is about to drop.
 	 */
 	while (*pp && PageTest(*pp, PG_locked)) {
+		struct page *locked = *pp;
+
 		sm_mutex_unlock(&obj->lock);
-		sched_yield();
+		wait_on_page_locked(locked);
 		sm_mutex_lock(&obj->lock);
 	}
 	page = *pp;

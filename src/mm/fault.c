@@ -249,6 +249,49 @@ static int do_shared_page(struct vm_area_struct *vma, unsigned long addr, bool w
 	return ret;
 }
 
+/*
+ * A write fault on a page of a private file mapping that is not mapped yet:
+ * copy the file's page into a new anonymous page and map that, in one step
+ * (Linux's do_cow_fault()). Mapping the file's page read-only first and
+ * copying on a second fault lets reclaim, run by the copy's allocation,
+ * evict the file's page in between, again and again: under memory pressure
+ * the write never completed. Our reference keeps the file's page while the
+ * allocation reclaims. Return: 0 (the caller re-checks the PTE), -ENOMEM,
+ * -EFAULT (beyond the end of the file).
+ */
+static int do_cow_fault(struct vm_area_struct *vma, unsigned long addr)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	unsigned long pgoff = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
+	struct page *page, *new;
+	pte_t *ptep;
+	int ret;
+
+	ret = shmem_obj_get_page(vma_core(vma)->shm, pgoff, &page);
+	if (ret)
+		return ret;
+	ret = alloc_anon_page(vma, addr, &new);
+	if (ret) {
+		put_page(page); /* Pairs with shmem_obj_get_page(). */
+		return ret;
+	}
+	copy_frame_data(page_address(new), page_address(page), PAGE_SIZE);
+	put_page(page); /* Pairs with shmem_obj_get_page(). */
+	sm_mutex_lock(&mm->page_table_lock);
+	ptep = pte_alloc(mm, addr);
+	if (!ptep) {
+		ret = -ENOMEM;
+	} else if (pte_none(pte_load(ptep))) {
+		map_new_page(mm, ptep, new, true);
+		lru_add(new);
+		new = NULL;
+	}
+	sm_mutex_unlock(&mm->page_table_lock);
+	if (new)
+		put_page(new); /* lost a race (or no table): the caller retries */
+	return ret;
+}
+
 static int do_driver_fault(struct vm_area_struct *vma, unsigned long addr, bool write)
 {
 	struct mm_struct *mm = vma->vm_mm;
@@ -369,15 +412,20 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int
 
 	ptep = pte_offset(mm, addr);
 	pte = ptep ? pte_load(ptep) : 0;
-	/* A private file mapping: the file's page first (read-only), a copy on write. */
+	/* A private file mapping: the file's page read-only, or at once a copy for a write. */
 	if (pte_none(pte) && vma_core(vma)->shm)
-		return do_shared_page(vma, addr, write);
+		return write ? do_cow_fault(vma, addr) : do_shared_page(vma, addr, write);
 	if (pte_none(pte) && vma->vm_ops && vma->vm_ops->fault)
 		return do_driver_fault(vma, addr, write);
 	if (pte_none(pte))
 		return do_anonymous_page(vma, addr, write);
 	if (pte & PTE_MIGRATING) {
-		sched_yield(); /* migration in flight: the caller retries */
+		/*
+		 * Migration in flight (migration_entry_wait()): it holds the old
+		 * page locked until the PTEs point at the new frame. Wait for
+		 * that, then the caller retries and finds the new PTE.
+		 */
+		wait_on_page_locked(pfn_to_page(pte_pfn(pte)));
 		return 0;
 	}
 	if (pte_is_swap(pte))

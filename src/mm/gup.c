@@ -53,11 +53,14 @@ static int gup_one(struct mm_struct *mm, unsigned long addr, unsigned int flags,
 	return 0;
 }
 
+/* @errp (may be NULL): the error that stopped a short count, 0 if none. */
 static long __gup(struct mm_struct *mm, unsigned long start, unsigned long nr_pages,
-		  unsigned int flags, struct page **pages, bool pin)
+		  unsigned int flags, struct page **pages, bool pin, int *errp)
 {
 	unsigned long i;
 
+	if (errp)
+		*errp = 0;
 	if (WARN_ON_ONCE(!mm || !pages)) /* API misuse: nowhere to put the pages */
 		return -EINVAL;
 	mmap_assert_locked(mm);
@@ -69,8 +72,11 @@ static long __gup(struct mm_struct *mm, unsigned long start, unsigned long nr_pa
 	for (i = 0; i < nr_pages; i++) {
 		int ret = gup_one(mm, start + (i << PAGE_SHIFT), flags, pin, &pages[i]);
 
-		if (ret)
+		if (ret) {
+			if (errp)
+				*errp = ret;
 			return i ? (long)i : ret;
+		}
 	}
 	return (long)i;
 }
@@ -78,28 +84,30 @@ static long __gup(struct mm_struct *mm, unsigned long start, unsigned long nr_pa
 long get_user_pages_remote(struct mm_struct *mm, unsigned long start, unsigned long nr_pages,
 			   unsigned int gup_flags, struct page **pages)
 {
-	return __gup(mm, start, nr_pages, gup_flags, pages, false);
+	return __gup(mm, start, nr_pages, gup_flags, pages, false, NULL);
 }
 
 long pin_user_pages_remote(struct mm_struct *mm, unsigned long start, unsigned long nr_pages,
 			   unsigned int gup_flags, struct page **pages)
 {
-	return __gup(mm, start, nr_pages, gup_flags, pages, true);
+	return __gup(mm, start, nr_pages, gup_flags, pages, true, NULL);
 }
 
 long pin_user_pages_unlocked(struct mm_struct *mm, unsigned long start, unsigned long nr_pages,
 			     unsigned int gup_flags, struct page **pages)
 {
 	long ret;
+	int err;
 
 	if (WARN_ON_ONCE(!mm)) /* API misuse */
 		return -EINVAL;
 	mmap_read_lock(mm);
-	ret = pin_user_pages_remote(mm, start, nr_pages, gup_flags, pages);
+	ret = __gup(mm, start, nr_pages, gup_flags, pages, true, &err);
 	mmap_read_unlock(mm);
 	if (ret >= 0 && (unsigned long)ret < nr_pages) {
 		unpin_user_pages(pages, (unsigned long)ret);
-		ret = -EFAULT;
+		/* All or nothing: the error of the page that stopped it (-ENOMEM ...). */
+		ret = err ? err : -EFAULT;
 	}
 	return ret;
 }

@@ -3,6 +3,7 @@
 #ifndef SECMMU_MM_INTERNAL_H
 #define SECMMU_MM_INTERNAL_H
 
+#include "base/wait.h"
 #include "mm/mm_types.h"
 #include "secmmu/mmu_notifier.h"
 #include "secmmu/mmu_notifier_hooks.h"
@@ -346,5 +347,18 @@ void mm_run_exit_hooks(struct mm_struct *mm);
  * return, which it returns.
  */
 int mm_for_each_live(int (*fn)(struct mm_struct *mm, void *arg), void *arg);
+
+/*
+ * The page lock (PG_locked) as a sleeping lock's wait side: a migration or a
+ * pageout holds it; who finds it held waits for unlock_page() (secmmu/
+ * migrate.h; the kernel's folio_wait_locked(); migration_entry_wait() waits
+ * the same way). Waits on an address: @page's struct page is never freed.
+ * The caller holds no lock.
+ */
+static inline void wait_on_page_locked(struct page *page)
+{
+	might_sleep();
+	sm_wait_var_event(&page->flags, !PageTest(page, PG_locked));
+}
 
 #endif /* SECMMU_MM_INTERNAL_H */

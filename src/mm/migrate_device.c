@@ -49,15 +49,6 @@ void unlock_page(struct page *page)
 	sm_wake_up_var(&page->flags); /* Pairs with wait_on_page_locked(). */
 }
 
-/*
- * Sleep until @page is unlocked (the caller holds a reference on it and no
- * lock). Every unlock of a page goes through unlock_page(), which wakes us.
- */
-static void wait_on_page_locked(struct page *page)
-{
-	sm_wait_var_event(&page->flags, !PageTest(page, PG_locked));
-}
-
 static uint64_t migration_entry_of(unsigned long pfn, uint64_t pte)
 {
 	return ((uint64_t)pfn << PTE_PFN_SHIFT) | PTE_MIGRATING | (pte & PTE_WRITE);

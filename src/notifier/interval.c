@@ -139,7 +139,12 @@ static bool mn_call_invalidate(struct mmu_notifier_subscriptions *subscriptions,
 	bool ret;
 
 	mn_invalidating = subscriptions;
+	/* A non-blockable range: the callback must not sleep (might_sleep()). */
+	if (!mmu_notifier_range_blockable(range))
+		non_block_start();
 	ret = interval_sub->ops->invalidate(interval_sub, range, cur_seq);
+	if (!mmu_notifier_range_blockable(range))
+		non_block_end();
 	mn_invalidating = outer;
 	return ret;
 }
@@ -282,6 +287,8 @@ unsigned long mmu_interval_read_begin(struct mmu_interval_notifier *interval_sub
 	struct mmu_notifier_subscriptions *subscriptions = mn_subscriptions(interval_sub->mm);
 	unsigned long seq;
 
+	might_sleep();
+	mn_invalidate_map_touch();
 	sm_mutex_lock(&subscriptions->lock);
 	/* Pairs with mmu_interval_set_seq() in the invalidate callback. */
 	seq = atomic_load_explicit(&interval_sub->invalidate_seq, memory_order_relaxed);
@@ -494,6 +501,8 @@ void mmu_interval_notifier_remove(struct mmu_interval_notifier *interval_sub)
 	/* API misuse: from an invalidate callback of this mm, on its thread. */
 	if (WARN_ON_ONCE(mn_invalidating == subscriptions))
 		return;
+	might_sleep();
+	mn_invalidate_map_touch();
 	sm_mutex_lock(&subscriptions->lock);
 	if (WARN_ON_ONCE(!interval_sub->inserted && !interval_sub->deferred)) {
 		sm_mutex_unlock(&subscriptions->lock);

@@ -188,6 +188,9 @@ static void mn_release_done(struct mmu_notifier_subscriptions *subscriptions,
 	sm_wake_up_all(&subscriptions->wq);
 }
 
+struct lockdep_map __mmu_notifier_invalidate_range_start_map =
+	LOCKDEP_MAP_INIT("mmu_notifier_invalidate_range_start", LOCK_RANK_INVALIDATE_MAP);
+
 /* --- subscriptions container ------------------------------------------ */
 
 static struct mmu_notifier_subscriptions *mn_subscriptions_alloc(void)
@@ -338,6 +341,7 @@ int mmu_notifier_register(struct mmu_notifier *subscription, struct mm_struct *m
 {
 	int ret;
 
+	mn_invalidate_map_touch();
 	mmap_write_lock(mm);
 	ret = __mmu_notifier_register(subscription, mm);
 	mmap_write_unlock(mm);
@@ -371,6 +375,8 @@ void mmu_notifier_unregister(struct mmu_notifier *subscription, struct mm_struct
 	subscriptions = mn_subscriptions(mm);
 	BUG_ON(mm_count_read(mm) <= 0);
 	BUG_ON(!subscriptions);
+	might_sleep();
+	mn_invalidate_map_touch();
 
 	if (mn_claim_release(subscription, MN_CLAIMED_UNREG)) {
 		/*
@@ -530,6 +536,7 @@ void mmu_notifier_put(struct mmu_notifier *subscription)
  */
 void mmu_notifier_synchronize(void)
 {
+	mn_invalidate_map_touch();
 	sm_rcu_barrier();
 }
 
@@ -792,7 +799,11 @@ static int mn_hlist_invalidate_range_start(struct mmu_notifier_subscriptions *su
 
 		if (!ops->invalidate_range_start || !mn_range_delivers(subscription, range))
 			continue;
+		if (!blockable)
+			non_block_start();
 		r = ops->invalidate_range_start(subscription, range);
+		if (!blockable)
+			non_block_end();
 		if (!r)
 			continue;
 		/* Only a non-blockable start may fail, and only with -EAGAIN. */
@@ -859,8 +870,11 @@ static int __mmu_notifier_invalidate_range_start(struct mmu_notifier_range *rang
 void mmu_notifier_invalidate_range_start(struct mmu_notifier_range *range)
 {
 	range->flags |= MMU_NOTIFIER_RANGE_BLOCKABLE;
+	might_sleep();
 	trace_invalidate_begin(range);
+	lock_map_acquire(&__mmu_notifier_invalidate_range_start_map);
 	__mmu_notifier_invalidate_range_start(range);
+	lock_map_release(&__mmu_notifier_invalidate_range_start_map);
 }
 
 /**
@@ -877,7 +891,9 @@ int mmu_notifier_invalidate_range_start_nonblock(struct mmu_notifier_range *rang
 
 	range->flags &= ~MMU_NOTIFIER_RANGE_BLOCKABLE;
 	trace_invalidate_begin(range);
+	lock_map_acquire(&__mmu_notifier_invalidate_range_start_map);
 	ret = __mmu_notifier_invalidate_range_start(range);
+	lock_map_release(&__mmu_notifier_invalidate_range_start_map);
 	if (ret)
 		trace_end(); /* no _end will come */
 	return ret;
@@ -891,9 +907,14 @@ static void mn_hlist_invalidate_end(struct mmu_notifier_subscriptions *subscript
 	sm_rcu_read_lock();
 	mn_for_each_rcu(subscription, subscriptions)
 	{
-		if (subscription->ops->invalidate_range_end &&
-		    mn_range_delivers(subscription, range))
-			subscription->ops->invalidate_range_end(subscription, range);
+		if (!subscription->ops->invalidate_range_end ||
+		    !mn_range_delivers(subscription, range))
+			continue;
+		if (!mmu_notifier_range_blockable(range))
+			non_block_start();
+		subscription->ops->invalidate_range_end(subscription, range);
+		if (!mmu_notifier_range_blockable(range))
+			non_block_end();
 	}
 	sm_rcu_read_unlock();
 }

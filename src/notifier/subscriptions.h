@@ -18,6 +18,20 @@
 #include "secmmu/mmu_notifier_hooks.h"
 
 /*
+ * "Held" while invalidate callbacks run, taken for an instant by the calls a
+ * driver makes around which it might hold a lock its callbacks take
+ * (base/lock.h, LOCK_RANK_INVALIDATE_MAP).
+ */
+extern struct lockdep_map __mmu_notifier_invalidate_range_start_map;
+
+/* Check the caller holds no lock an invalidate callback may take. */
+static inline void mn_invalidate_map_touch(void)
+{
+	lock_map_acquire(&__mmu_notifier_invalidate_range_start_map);
+	lock_map_release(&__mmu_notifier_invalidate_range_start_map);
+}
+
+/*
  * struct mmu_notifier_subscriptions - what is attached to one mm
  * @lock:      protects @list updates, @itree, @invalidate_seq,
  *             @active_invalidate_ranges, @deferred_list, every

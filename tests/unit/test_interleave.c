@@ -183,9 +183,10 @@ TEST(interleave_selftest_explore_run_report_and_replay)
 	}
 	free(sched);
 
-	/* keep_going: DFS(2) runs all 14 schedules, each distinct. */
+	/* keep_going, no reduction: DFS(2) runs all 14 schedules, each distinct. */
 	memset(&c, 0, sizeof(c));
 	o.keep_going = true;
+	o.no_reduction = true;
 	ASSERT_EQ(explore_run(&t, &o, &r, &rep), 1);
 	ASSERT(rep.exhausted);
 	ASSERT_UEQ(r.runs, 14);

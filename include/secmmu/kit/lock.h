@@ -25,6 +25,14 @@
  *   LOCK_RANK_RMAP         mm->rmap_lock: read by invalidators without
  *                          mmap_lock, write by mm_take_all_locks()
  *   LOCK_RANK_NOTIFIER_REG the notifier registration mutex (get/put lookup)
+ *   LOCK_RANK_INVALIDATE_MAP not a lock: the MMU-notifier invalidation map
+ *                          (the kernel's __mmu_notifier_invalidate_range_start_map),
+ *                          "held" while invalidate callbacks run and taken for an
+ *                          instant by mmu_interval_read_begin(), register,
+ *                          unregister, interval remove and synchronize: a lock a
+ *                          callback takes must rank above it, a lock held around
+ *                          those calls below it, so a driver that does both is
+ *                          reported even if no invalidation ever runs concurrently.
  *   LOCK_RANK_DRIVER_MMU   a secondary MMU's own table lock, taken inside
  *                          notifier callbacks (KVM mmu_lock, mirror->lock)
  *   LOCK_RANK_SHMEM        shared-anonymous object page index
@@ -77,6 +85,7 @@ enum lock_rank {
 	LOCK_RANK_ANON_VMA = 42,
 	LOCK_RANK_RMAP = 44,
 	LOCK_RANK_NOTIFIER_REG = 45,
+	LOCK_RANK_INVALIDATE_MAP = 47,
 	LOCK_RANK_DRIVER_MMU = 50,
 	LOCK_RANK_SHMEM = 55,
 	LOCK_RANK_PTL = 60,
@@ -121,6 +130,8 @@ bool sm_mutex_trylock(struct sm_mutex *l);
 void sm_mutex_unlock(struct sm_mutex *l);
 /* Mark @l a spinning lock (after sm_mutex_init()): its lock does not might_sleep(). */
 void sm_mutex_set_spin(struct sm_mutex *l);
+/* The same for an rwsem (KVM's mmu_lock is an rwlock_t). */
+void sm_rwsem_set_spin(struct sm_rwsem *l);
 
 void sm_rwsem_init(struct sm_rwsem *l, const char *name, enum lock_rank rank);
 void sm_rwsem_destroy(struct sm_rwsem *l);

@@ -29,6 +29,7 @@
 #define sm_mutex_trylock           secmmu_mutex_trylock
 #define sm_mutex_unlock            secmmu_mutex_unlock
 #define sm_mutex_set_spin          secmmu_mutex_set_spin
+#define sm_rwsem_set_spin          secmmu_rwsem_set_spin
 #define sm_rwsem_init              secmmu_rwsem_init
 #define sm_rwsem_destroy           secmmu_rwsem_destroy
 #define sm_down_read               secmmu_down_read
@@ -53,6 +54,7 @@
 #define sm_waitq_destroy           secmmu_waitq_destroy
 #define sm_wait                    secmmu_wait
 #define sm_wake_up_all             secmmu_wake_up_all
+#define sm_delay_us                secmmu_delay_us
 #define sm_var_lock                secmmu_var_lock
 #define sm_var_waitq               secmmu_var_waitq
 #define sm_wake_up_var             secmmu_wake_up_var

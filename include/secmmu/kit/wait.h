@@ -58,6 +58,12 @@ void sm_wait(struct sm_waitq *wq, struct sm_mutex *l);
 /* Wake every waiter of @wq. Any context; usually with the waiters' mutex held. */
 void sm_wake_up_all(struct sm_waitq *wq);
 
+/*
+ * Let @us microseconds pass (an injected delay, not a wait for an event).
+ * Under exploration it is a point: time passing is other threads running.
+ */
+void sm_delay_us(unsigned int us);
+
 /* Sleep on @wq, with @l held, until @cond (evaluated under @l) is true. */
 #define sm_wait_event(wq, l, cond)                                                                 \
 	do {                                                                                       \

@@ -46,9 +46,8 @@
 #include "secmmu/kit/wait.h"
 #include "secmmu/err.h"
 #include "secmmu/gru.h"
+#include "secmmu/gup.h"
 #include "secmmu/mmu_notifier.h"
-
-#define GRU_FAULT_RETRIES 100000
 
 struct gru_tlb_entry {
 	bool valid;
@@ -209,54 +208,61 @@ static const struct mmu_notifier_ops gru_mmuops = {
 };
 
 /*
- * A TLB miss, resolved by the CPU: fault the page in on the primary MMU, read
- * the PTE, and install it unless an invalidation began meanwhile or is still
- * in progress (the collision-retry rule). Pins nothing.
+ * A TLB miss, resolved by the CPU: wait until no invalidation is in
+ * progress, fault the page in on the primary MMU and take a reference to it
+ * (get_user_pages_remote(): a reference, not a pin), read its PTE, and
+ * install it unless an invalidation began meanwhile (the collision-retry
+ * rule). The reference keeps the frame while we look at it: reclaim may
+ * unmap the page meanwhile -- its invalidation bumps g->seq and we retry
+ * once it ended -- but cannot free it, so a miss never spins on a page that
+ * is reclaimed again and again under memory pressure: every retry follows a
+ * real invalidation of the range, waited for. Nothing is pinned after the
+ * fault: the notifier keeps the TLB coherent.
  */
 static int gru_fault(struct gru *g, unsigned long addr, bool write)
 {
 	struct mm_struct *mm = g->mn.mm;
-	int ret = -EAGAIN;
+	int ret;
 
 	if (!mmget_not_zero(mm))
 		return -ESRCH; /* the address space has exited */
-	for (int tries = 0; tries < GRU_FAULT_RETRIES; tries++) {
-		struct vm_area_struct *vma;
+	for (;;) {
 		unsigned long seq, pfn;
+		struct page *page;
 		bool writable;
 		uint32_t gen;
+		long n;
 
 		sm_mutex_lock(&g->lock);
-		while (g->in_progress)
-			sm_wait(&g->range_done, &g->lock);
+		sm_wait_event(&g->range_done, &g->lock, !g->in_progress);
 		seq = g->seq;
 		sm_mutex_unlock(&g->lock);
 
 		mmap_read_lock(mm);
-		vma = vma_lookup(mm, addr);
-		ret = vma ? handle_mm_fault(vma, addr,
-					    FAULT_FLAG_REMOTE | (write ? FAULT_FLAG_WRITE : 0))
-			  : -EFAULT;
-		if (!ret)
-			ret = follow_pfn_pte(mm, addr, &pfn, &writable, &gen);
+		n = get_user_pages_remote(mm, addr, 1, write ? FOLL_WRITE : 0, &page);
+		if (n == 1 &&
+		    (follow_pfn_pte(mm, addr, &pfn, &writable, &gen) || pfn != page_to_pfn(page)))
+			writable = write; /* unmapped meanwhile: the seq check decides */
 		mmap_read_unlock(mm);
-		if (ret == -ENOENT || (!ret && write && !writable)) {
-			ret = -EAGAIN; /* reclaimed or write-protected again meanwhile */
-			continue;
-		}
-		if (ret)
+		if (n <= 0) {
+			ret = n ? (int)n : -EFAULT;
 			break;
+		}
+		pfn = page_to_pfn(page);
+		gen = page_gen(page); /* read while our reference keeps the frame */
 
 		sm_mutex_lock(&g->lock);
 		/* The museum's gru-fault-no-retry skips this check (base/bugs.h). */
 		if (!historic_bug(BUG_GRU_FAULT_NO_RETRY) && (g->in_progress || g->seq != seq)) {
 			sm_mutex_unlock(&g->lock);
-			ret = -EAGAIN;
+			put_page(page); /* Pairs with get_user_pages_remote(). */
 			continue;
 		}
-		tlb_install(g, addr >> PAGE_SHIFT, pfn, gen, writable);
+		tlb_install(g, addr >> PAGE_SHIFT, pfn, gen, writable || write);
 		g->misses++;
 		sm_mutex_unlock(&g->lock);
+		put_page(page); /* Pairs with get_user_pages_remote(). */
+		ret = 0;
 		break;
 	}
 	mmput(mm); /* Pairs with mmget_not_zero() above. */
@@ -268,7 +274,8 @@ static int gru_access_page(struct gru *g, unsigned long addr, void *buf, size_t 
 {
 	unsigned long vpn = addr >> PAGE_SHIFT, off = addr & (PAGE_SIZE - 1);
 
-	for (int tries = 0; tries < GRU_FAULT_RETRIES; tries++) {
+	/* Each retry follows an invalidation that flushed the entry just installed. */
+	for (;;) {
 		struct gru_tlb_entry *e;
 		int ret;
 
@@ -295,10 +302,9 @@ static int gru_access_page(struct gru *g, unsigned long addr, void *buf, size_t 
 		}
 		sm_mutex_unlock(&g->lock);
 		ret = gru_fault(g, addr & PAGE_MASK, write);
-		if (ret && ret != -EAGAIN)
+		if (ret)
 			return ret;
 	}
-	return -EAGAIN;
 }
 
 static int gru_read_page(void *g, unsigned long addr, void *buf, size_t n)
@@ -333,6 +339,7 @@ struct gru *gru_create(struct mm_struct *mm, unsigned int flags)
 		return ERR_PTR(-ENOMEM);
 	g->flags = flags;
 	sm_mutex_init(&g->lock, "gru->lock", LOCK_RANK_DRIVER_MMU);
+	sm_mutex_set_spin(&g->lock); /* a spinlock in spirit: see the top of this file */
 	sm_waitq_init(&g->range_done, "gru->range_done");
 	g->mn.ops = &gru_mmuops;
 	ret = mmu_notifier_register(&g->mn, mm); /* takes mm_count */

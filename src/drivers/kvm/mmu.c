@@ -6,10 +6,8 @@
  * kvm_internal.h.
  */
 #include <errno.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "drivers/kvm/kvm_internal.h"
 #include "secmmu/kit/alloc.h"
@@ -143,18 +141,6 @@ static bool mmu_invalidate_retry_gfn(struct kvm *kvm, unsigned long mmu_seq, uns
 	return atomic_load_explicit(&kvm->mmu_invalidate_seq, memory_order_relaxed) != mmu_seq;
 }
 
-/* Back off between retries: the invalidation that made us retry must finish first. */
-static void kvm_fault_backoff(unsigned int tries)
-{
-	if (tries < 64) {
-		sched_yield();
-	} else {
-		struct timespec ts = {0, 20000};
-
-		nanosleep(&ts, NULL);
-	}
-}
-
 /*
  * kvm_mmu_fault() - the shadow page fault for the page at @gpa
  *
@@ -174,13 +160,12 @@ static int kvm_mmu_fault(struct kvm *kvm, unsigned long gpa, bool write)
 	struct mm_struct *mm = kvm->mm;
 	unsigned long gfn = gpa >> PAGE_SHIFT;
 	bool pin = kvm->flags & KVM_VM_PIN;
-	unsigned int tries = 0;
 	int ret;
 
 	lockdep_assert_not_held(&kvm->mmu_lock);
 	if (!mmget_not_zero(mm))
 		return -ESRCH; /* exit has begun: release zapped (or will zap) everything */
-	for (;; tries++) {
+	for (;;) {
 		unsigned long mmu_seq, pfn;
 		struct page *page;
 		uint32_t gen;
@@ -202,10 +187,19 @@ static int kvm_mmu_fault(struct kvm *kvm, unsigned long gpa, bool write)
 
 		sm_down_write(&kvm->mmu_lock);
 		if (!pin && mmu_invalidate_retry_gfn(kvm, mmu_seq, gfn)) {
+			unsigned long cur = atomic_load(&kvm->mmu_invalidate_seq);
+			bool running = kvm->mmu_invalidate_in_progress;
+
 			sm_up_write(&kvm->mmu_lock);
 			atomic_fetch_add_explicit(&kvm->stat_fault_retries, 1,
 						  memory_order_relaxed);
-			kvm_fault_backoff(tries);
+			/*
+			 * An invalidation is running: wait for an _end (it bumps the
+			 * seq) instead of spinning; one that already ended: retry now.
+			 */
+			if (running)
+				sm_wait_var_event(&kvm->mmu_invalidate_seq,
+						  atomic_load(&kvm->mmu_invalidate_seq) != cur);
 			continue;
 		}
 		ret = kvm_install_spte(kvm, gfn, pfn, gen, write, pin ? page : NULL);
@@ -291,6 +285,7 @@ static void kvm_mmu_invalidate_end(struct kvm *kvm)
 	atomic_fetch_add_explicit(&kvm->mmu_invalidate_seq, 1, memory_order_release);
 	BUG_ON(kvm->mmu_invalidate_in_progress <= 0);
 	kvm->mmu_invalidate_in_progress--;
+	sm_wake_up_var(&kvm->mmu_invalidate_seq); /* Pairs with the wait in kvm_mmu_fault(). */
 }
 
 /*
@@ -442,6 +437,7 @@ int kvm_mmu_init(struct kvm *kvm)
 	int ret;
 
 	sm_rwsem_init(&kvm->mmu_lock, "kvm->mmu_lock", LOCK_RANK_DRIVER_MMU);
+	sm_rwsem_set_spin(&kvm->mmu_lock); /* KVM's is an rwlock_t: taken in non-blocking context */
 	sm_mutex_init(&kvm->spte_lock, "kvm->spte_lock", LOCK_RANK_DEVICE_TLB);
 	if (kvm->flags & KVM_VM_PIN)
 		return 0;

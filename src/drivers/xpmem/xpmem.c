@@ -73,7 +73,6 @@
  * install sees the new sequence and is retried, or the zap removes it.
  */
 #include <errno.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,8 +88,6 @@
 #include "secmmu/mmu_notifier.h"
 #include "secmmu/trace.h"
 #include "secmmu/xpmem.h"
-
-#define XPMEM_FAULT_RETRIES 100000
 
 struct xpmem_att {
 	struct xpmem_att *next; /* seg->atts, under seg->lock */
@@ -237,7 +234,7 @@ static void *xpmem_node(void *arg)
 			xpmem_zap(seg, msg->start, msg->end);
 		delay = atomic_load(&seg->ack_delay_us);
 		if (delay && !stop)
-			usleep(delay);
+			sm_delay_us(delay);
 		if (!stop)
 			atomic_fetch_add(&seg->acks, 1);
 		/* @msg lives on the sender's stack: not to be touched once done. */
@@ -262,7 +259,13 @@ static bool xpmem_invalidate(struct mmu_interval_notifier *sub,
 	struct xpmem_msg msg = {.start = range->start, .end = range->end};
 	bool need = false;
 
-	sm_mutex_lock(&seg->lock);
+	/* A sleeping lock: a non-blockable invalidation may only try it. */
+	if (mmu_notifier_range_blockable(range)) {
+		sm_mutex_lock(&seg->lock);
+	} else if (!sm_mutex_trylock(&seg->lock)) {
+		atomic_fetch_add(&seg->eagain, 1);
+		return false;
+	}
 	for (struct xpmem_att *att = seg->atts; att; att = att->next)
 		if ((seg->flags & XPMEM_REMOTE) || att->populated)
 			need = true;
@@ -337,7 +340,8 @@ static int xpmem_fault(struct vm_fault *vmf)
 		ret = -EFAULT; /* the exporter has exited */
 		goto out;
 	}
-	for (int tries = 0; tries < XPMEM_FAULT_RETRIES; tries++) {
+	/* A retry follows an invalidation, which read_begin waits for: no count. */
+	for (;;) {
 		unsigned long seq = mmu_interval_read_begin(&seg->notifier);
 		struct page *page;
 		long n;
