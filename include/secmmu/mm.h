@@ -47,6 +47,16 @@ SECMMU_BEGIN_DECLS
 #define MADV_PAGEOUT 21
 #endif
 
+#ifndef MADV_HUGEPAGE
+#define MADV_HUGEPAGE 14
+#endif
+#ifndef MADV_NOHUGEPAGE
+#define MADV_NOHUGEPAGE 15
+#endif
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+
 /* The user part of the address space: [MMAP_MIN_ADDR, TASK_SIZE). */
 #define TASK_SIZE     (1UL << 47)
 #define MMAP_MIN_ADDR 0x10000UL
@@ -56,18 +66,20 @@ struct file;
 struct vm_area_struct;
 
 /* vm_flags */
-#define VM_READ	     0x1UL
-#define VM_WRITE     0x2UL
-#define VM_EXEC	     0x4UL
-#define VM_SHARED    0x8UL
-#define VM_MAYREAD   0x10UL
-#define VM_MAYWRITE  0x20UL
-#define VM_MAYEXEC   0x40UL
-#define VM_MAYSHARE  0x80UL
-#define VM_PFNMAP    0x400UL  /* device memory: no struct page behind PTEs */
-#define VM_MERGEABLE 0x1000UL /* KSM may merge pages here */
-#define VM_IO	     0x4000UL
-#define VM_DONTCOPY  0x20000UL /* not inherited by fork */
+#define VM_READ	      0x1UL
+#define VM_WRITE      0x2UL
+#define VM_EXEC	      0x4UL
+#define VM_SHARED     0x8UL
+#define VM_MAYREAD    0x10UL
+#define VM_MAYWRITE   0x20UL
+#define VM_MAYEXEC    0x40UL
+#define VM_MAYSHARE   0x80UL
+#define VM_PFNMAP     0x400UL  /* device memory: no struct page behind PTEs */
+#define VM_MERGEABLE  0x1000UL /* KSM may merge pages here */
+#define VM_IO	      0x4000UL
+#define VM_DONTCOPY   0x20000UL	   /* not inherited by fork */
+#define VM_HUGEPAGE   0x20000000UL /* MADV_HUGEPAGE */
+#define VM_NOHUGEPAGE 0x40000000UL /* MADV_NOHUGEPAGE */
 #define VM_ACCOUNT                                                                                 \
 	0x100000UL /* private writable: committed memory charged (sticks, and so blocks merges) */
 
@@ -255,7 +267,10 @@ long mm_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int pr
 	     struct file *file, unsigned long pgoff);
 int mm_munmap(struct mm_struct *mm, unsigned long addr, unsigned long len);
 int mm_mprotect(struct mm_struct *mm, unsigned long addr, unsigned long len, int prot);
-/* @advice: MADV_DONTNEED, MADV_PAGEOUT, MADV_MERGEABLE, MADV_UNMERGEABLE */
+/*
+ * @advice: MADV_DONTNEED, MADV_PAGEOUT, MADV_MERGEABLE, MADV_UNMERGEABLE,
+ * MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_COLLAPSE
+ */
 int mm_madvise(struct mm_struct *mm, unsigned long addr, unsigned long len, int advice);
 /* Return: the new address or a negative errno. */
 long mm_mremap(struct mm_struct *mm, unsigned long addr, unsigned long old_len,
@@ -345,6 +360,7 @@ struct mm_stats {
 	unsigned long swap;	 /* swap entries in PTEs */
 	unsigned long locked_vm; /* pages charged against RLIMIT_MEMLOCK */
 	unsigned long pinned_vm; /* pages pinned long-term */
+	unsigned long thp;	 /* PMD-mapped huge pages (smaps' AnonHugePages / 2 MiB) */
 };
 
 void mm_get_stats(struct mm_struct *mm, struct mm_stats *st);
@@ -404,6 +420,41 @@ void mm_set_cap_ipc_lock(struct mm_struct *mm, bool cap);
  */
 int account_locked_vm(struct mm_struct *mm, unsigned long npages, bool inc);
 void mm_pinned_vm_add(struct mm_struct *mm, long npages);
+
+/* --- transparent huge pages --------------------------------------------- */
+
+/* /sys/kernel/mm/transparent_hugepage/enabled */
+enum thp_mode {
+	THP_NEVER,
+	THP_MADVISE, /* the default: only MADV_HUGEPAGE areas */
+	THP_ALWAYS,
+};
+
+/* Return: 0, or -EINVAL for an unknown mode. */
+int thp_set_mode(int mode);
+int thp_get_mode(void);
+
+/**
+ * mm_collapse() - khugepaged's collapse of the 2 MiB range around @addr
+ *
+ * Replaces the 4 KiB mappings of the aligned 2 MiB range containing @addr by
+ * one PMD of a new huge page holding their contents, inside an
+ * MMU_NOTIFY_CLEAR invalidation of the 2 MiB. khugepaged's rules: the VMA
+ * must be eligible (thp_get_mode(), MADV_[NO]HUGEPAGE) and cover the whole
+ * range, at least one PTE present and young, at most 256 pages shared.
+ * Takes mmap_lock for write.
+ *
+ * Return: 0 (collapsed or already huge), -EFAULT (no VMA), -EINVAL (not
+ * eligible, or nothing mapped), -EAGAIN (a page is pinned, held by GUP,
+ * swapped out, KSM, or too shared), -ENOMEM (no free huge page).
+ */
+int mm_collapse(struct mm_struct *mm, unsigned long addr);
+
+/*
+ * khugepaged_scan() - one khugepaged pass over every live mm, collapsing up to
+ * @max_collapse ranges. Return: the number collapsed.
+ */
+unsigned long khugepaged_scan(unsigned long max_collapse);
 
 SECMMU_END_DECLS
 

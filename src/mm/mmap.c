@@ -163,6 +163,18 @@ static void change_protection(struct vm_area_struct *vma, unsigned long start, u
 
 	mmu_notifier_range_init(&range, MMU_NOTIFY_PROTECTION_VMA, 0, mm, start, end);
 	mmu_notifier_invalidate_range_start(&range);
+	/* Huge PMDs: the VMA split at start and end left only whole ones in the range. */
+	for (unsigned long a = start & HPAGE_PMD_MASK; a < end && a >= (start & HPAGE_PMD_MASK);
+	     a += HPAGE_PMD_SIZE) {
+		pte_t *pmdp = pmd_offset(mm, a);
+
+		if (!pmdp || !pmd_trans_huge(pte_load(pmdp)))
+			continue;
+		sm_mutex_lock(&mm->page_table_lock);
+		change_huge_pmd(vma, pmdp);
+		mmu_notifier_arch_invalidate_secondary_tlbs(mm, a, a + HPAGE_PMD_SIZE);
+		sm_mutex_unlock(&mm->page_table_lock);
+	}
 	for (unsigned long a = pte_next_table(mm, start, end); a < end;) {
 		unsigned long next = (a + 512 * PAGE_SIZE) & ~(512 * PAGE_SIZE - 1);
 
@@ -265,7 +277,12 @@ out:
 static int madvise_dontneed(struct vm_area_struct *vma, unsigned long start, unsigned long end)
 {
 	struct mmu_notifier_range range;
+	int err;
 
+	/* zap_pmd_range(): a huge PMD only partly in the range is split first. */
+	err = split_huge_pmd_range(vma->vm_mm, start, end);
+	if (err)
+		return err;
 	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, vma->vm_mm, start, end);
 	mmu_notifier_invalidate_range_start(&range);
 	zap_page_range(vma, start, end);
@@ -313,6 +330,20 @@ static int madvise_vma(struct mm_struct *mm, struct vm_area_struct **vmap, unsig
 			return err;
 		*vmap = vma_merge_neighbours(mm, vma);
 		return 0;
+	case MADV_HUGEPAGE:
+	case MADV_NOHUGEPAGE:
+		/* hugepage_madvise(): VM_IO/VM_PFNMAP areas never get THPs, and say so */
+		if (vma->vm_flags & (VM_IO | VM_PFNMAP))
+			return advice == MADV_HUGEPAGE ? -EINVAL : 0;
+		newflags = advice == MADV_HUGEPAGE ? (vma->vm_flags & ~VM_NOHUGEPAGE) | VM_HUGEPAGE
+						   : (vma->vm_flags & ~VM_HUGEPAGE) | VM_NOHUGEPAGE;
+		vma = vma_modify_flags(mm, vma, start, end, newflags, &err);
+		if (err)
+			return err;
+		*vmap = vma_merge_neighbours(mm, vma);
+		return 0;
+	case MADV_COLLAPSE:
+		return madvise_collapse(vma, start, end);
 	}
 	return -EINVAL;
 }
@@ -324,7 +355,8 @@ int mm_madvise(struct mm_struct *mm, unsigned long start, unsigned long len_in, 
 	int unmapped_error = 0, err = 0;
 
 	if (advice != MADV_DONTNEED && advice != MADV_PAGEOUT && advice != MADV_MERGEABLE &&
-	    advice != MADV_UNMERGEABLE)
+	    advice != MADV_UNMERGEABLE && advice != MADV_HUGEPAGE && advice != MADV_NOHUGEPAGE &&
+	    advice != MADV_COLLAPSE)
 		return -EINVAL;
 	if (!PAGE_ALIGNED(start))
 		return -EINVAL;
@@ -381,12 +413,36 @@ static int move_page_tables(struct mm_struct *mm, unsigned long old, unsigned lo
 {
 	struct mmu_notifier_range range;
 	unsigned long off;
+	int err = 0;
 
+	/*
+	 * Huge PMDs move whole only if both places are 2 MiB-aligned, the range
+	 * covers them and the destination slot is empty (move_huge_pmd()); the
+	 * others are split first, before the destination tables are allocated.
+	 */
+	for (unsigned long base = old & HPAGE_PMD_MASK; base < old + len; base += HPAGE_PMD_SIZE) {
+		pte_t *pmdp = pmd_offset(mm, base), *dst_pmdp;
+		unsigned long dst = new + (base - old);
+
+		if (!pmdp || !pmd_trans_huge(pte_load(pmdp)))
+			continue;
+		dst_pmdp = base >= old ? pmd_offset(mm, dst) : NULL;
+		if (base < old || base + HPAGE_PMD_SIZE > old + len || (dst & ~HPAGE_PMD_MASK) ||
+		    (dst_pmdp && pte_load(dst_pmdp))) {
+			struct vm_area_struct *vma = vma_lookup(mm, base < old ? old : base);
+
+			err = vma ? split_huge_pmd_address(vma, base) : 0;
+			if (err)
+				return err;
+		}
+	}
 	sm_mutex_lock(&mm->page_table_lock);
 	for (off = 0; off < len; off += PAGE_SIZE) {
 		pte_t *src = pte_offset(mm, old + off);
+		uint64_t huge;
 
-		if (src && !pte_none(pte_load(src)) && !pte_alloc(mm, new + off)) {
+		if ((src && !pte_none(pte_load(src)) && !pte_alloc(mm, new + off)) ||
+		    (!src && follow_huge_pmd(mm, old + off, &huge) && !pmd_alloc(mm, new + off))) {
 			sm_mutex_unlock(&mm->page_table_lock);
 			return -ENOMEM;
 		}
@@ -397,9 +453,16 @@ static int move_page_tables(struct mm_struct *mm, unsigned long old, unsigned lo
 	mmu_notifier_invalidate_range_start(&range);
 	sm_mutex_lock(&mm->page_table_lock);
 	for (off = 0; off < len; off += PAGE_SIZE) {
-		pte_t *src = pte_offset(mm, old + off), *dst;
-		uint64_t pte = src ? pte_load(src) : 0;
+		pte_t *src, *dst;
+		uint64_t pte;
 
+		if (!((old + off) & ~HPAGE_PMD_MASK) && len - off >= HPAGE_PMD_SIZE &&
+		    move_huge_pmd(mm, old + off, new + off)) {
+			off += HPAGE_PMD_SIZE - PAGE_SIZE;
+			continue;
+		}
+		src = pte_offset(mm, old + off);
+		pte = src ? pte_load(src) : 0;
 		if (pte_none(pte))
 			continue;
 		dst = pte_offset(mm, new + off); /* allocated above; nothing frees tables */

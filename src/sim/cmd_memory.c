@@ -116,7 +116,10 @@ static int cmd_madvise(struct sim_ctx *ctx, int argc, char **argv)
 	advice = sim_parse_advice(argv[4]);
 	if (advice < 0)
 		return sim_malformed(
-			ctx, "bad advice '%s' (dontneed pageout mergeable unmergeable)", argv[4]);
+			ctx,
+			"bad advice '%s' (dontneed pageout mergeable unmergeable hugepage "
+			"nohugepage collapse)",
+			argv[4]);
 	if (!mm)
 		return sim_result_errno(ctx, -ESRCH);
 	return sim_result_errno(ctx, mm_madvise(mm, addr, len, advice));
@@ -209,8 +212,9 @@ const struct sim_cmd sim_cmds_memory[] = {
 	 "change the protection; -ENOMEM if part of the range is unmapped",
 	 "mprotect p1 0x10000000 4K r"},
 	{"madvise", 4, 4, cmd_madvise,
-	 "madvise NAME ADDR LEN dontneed|pageout|mergeable|unmergeable", "madvise(2) the range",
-	 "madvise p1 0x10000000 4K dontneed"},
+	 "madvise NAME ADDR LEN "
+	 "dontneed|pageout|mergeable|unmergeable|hugepage|nohugepage|collapse",
+	 "madvise(2) the range", "madvise p1 0x10000000 4K dontneed"},
 	{"mremap", 4, 5, cmd_mremap, "mremap NAME OLDADDR OLDLEN NEWLEN [NEWADDR]",
 	 "move (NEWADDR: MREMAP_MAYMOVE|MREMAP_FIXED) or resize in place",
 	 "mremap p1 0x10000000 8K 16K 0x20000000"},

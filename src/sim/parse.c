@@ -150,10 +150,10 @@ int sim_parse_map_type(const char *s)
 int sim_parse_advice(const char *s)
 {
 	static const struct word_value advice[] = {
-		{"dontneed", MADV_DONTNEED},
-		{"pageout", MADV_PAGEOUT},
-		{"mergeable", MADV_MERGEABLE},
-		{"unmergeable", MADV_UNMERGEABLE},
+		{"dontneed", MADV_DONTNEED},   {"pageout", MADV_PAGEOUT},
+		{"mergeable", MADV_MERGEABLE}, {"unmergeable", MADV_UNMERGEABLE},
+		{"hugepage", MADV_HUGEPAGE},   {"nohugepage", MADV_NOHUGEPAGE},
+		{"collapse", MADV_COLLAPSE},
 	};
 
 	return LOOKUP(advice, s);
