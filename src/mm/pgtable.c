@@ -202,7 +202,7 @@ pte_t *pte_table_alloc(void)
 
 void pte_table_free(pte_t *table)
 {
-	free(table);
+	kfree(table);
 }
 
 void pmd_populate(struct mm_struct *mm, pte_t *pmdp, pte_t *table)
@@ -229,7 +229,7 @@ void free_pte_tables(struct mm_struct *mm, unsigned long start, unsigned long en
 		sm_mutex_lock(&mm->page_table_lock);
 		set_pte(mm, pmdp, 0);
 		sm_mutex_unlock(&mm->page_table_lock);
-		free(table);
+		kfree(table);
 		if (a + HPAGE_PMD_SIZE < a)
 			break;
 	}
