@@ -396,6 +396,8 @@ long mm_get_vmas(struct mm_struct *mm, unsigned long start, unsigned long end,
  * as PM_SWAP, so MM_PAGE_SWAP is set too).
  */
 #define MM_PAGE_DEVICE (1U << 4)
+/* Present, part of a transparent huge page mapped by a PMD (AnonHugePages). */
+#define MM_PAGE_THP (1U << 5)
 
 /**
  * mm_pagemap() - the state of @nr_pages pages from @addr
