@@ -23,13 +23,15 @@
  *   - a write fault on a huge PMD whose folio is not exclusive (COW after
  *     fork, Linux 6.x: reuse when exclusive, else split and copy 4 KiB), and
  *     an unsharing fault of a pin (GUP's FOLL_PIN on a shared THP);
- *   - fork, when the folio may be pinned (the child gets copies at once);
- *   - before page-out, migration and KSM, which work on 4 KiB pages here:
- *     those split the folio too (split_folio()).
+ *   - fork, when the folio may be pinned (the child gets copies at once).
  * A folio whose PTE mappings partly went away is queued for a deferred
- * split (deferred_split_folio()); deferred_split_scan() splits the queued
- * ones under memory pressure (from try_to_free_pages()) and frees their
- * unmapped subpages, as Linux's shrinker does.
+ * split (deferred_split_folio(), Linux's deferred_split_queue), but the
+ * folio split itself (split_huge_page) is NOT modelled yet: the queue is
+ * only bookkeeping, and the unmapped subpages stay allocated until the
+ * whole folio is freed. For the same reason THPs are never paged out (they
+ * are not on the LRU, and pageout() refuses PTE-mapped ones), migrated
+ * (left in place) or merged by KSM (skipped) -- where Linux would split
+ * them (or, for swap and migration, move them whole).
  *
  * Collapse (khugepaged, MADV_COLLAPSE): 512 PTEs are replaced by one PMD of
  * a new folio holding a copy, under mmap_lock for write and rmap_lock for
