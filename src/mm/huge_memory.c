@@ -6,8 +6,9 @@
  * private anonymous VMA that may have THPs (thp_vma_allowable(): the system
  * setting `always`, or `madvise` and MADV_HUGEPAGE; never MADV_NOHUGEPAGE)
  * allocates a large folio and maps it with one PMD, writable if the VMA is.
- * There is no huge zero page: the reference kernel of the differential test
- * (6.18, use_zero_page=1) was observed to allocate a THP on a read fault too.
+ * There is no huge zero page: the reference machine of the differential test
+ * (6.18 booted with pvm_no_zero_page=1) allocates a THP on a read fault too;
+ * stock Linux would map the huge zero page until the first write.
  * If no aligned block is free, or the PMD already points to a leaf table,
  * the fault falls back to 4 KiB pages.
  *
