@@ -6,6 +6,7 @@
 #   tests/scenarios/*.scn via BUILD_DIR/secmmu run FILE    (exit 0, or N if the first line
 #                                                           contains "# expect-exit: N")
 #   tests/diff/run.sh BUILD_DIR                            (if present; one case)
+#   tests/diff/run-thp.sh BUILD_DIR                        (THP against the kernel; one case)
 #   BUILD_DIR/examples/*                                   (exit 0; one case each)
 #   tests/install-check.sh                                 (BUILD_DIR=build only; one case)
 #   BUILD_DIR/secmmu demo, BUILD_DIR/secmmu scenario run --all   (if supported)
@@ -153,6 +154,9 @@ fi
 
 if [ -f tests/diff/run.sh ]; then
 	RUN_CMD_TIMEOUT=${DIFF_RUN_TIMEOUT:-3600} run_cmd "tests/diff/run.sh" 0 bash tests/diff/run.sh "$BUILD_DIR"
+fi
+if [ -f tests/diff/run-thp.sh ]; then
+	RUN_CMD_TIMEOUT=${DIFF_RUN_TIMEOUT:-3600} run_cmd "tests/diff/run-thp.sh" 0 bash tests/diff/run-thp.sh "$BUILD_DIR"
 fi
 
 for ex in "$BUILD_DIR"/examples/*; do

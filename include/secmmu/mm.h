@@ -47,6 +47,16 @@ SECMMU_BEGIN_DECLS
 #define MADV_PAGEOUT 21
 #endif
 
+#ifndef MADV_HUGEPAGE
+#define MADV_HUGEPAGE 14
+#endif
+#ifndef MADV_NOHUGEPAGE
+#define MADV_NOHUGEPAGE 15
+#endif
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+
 /*
  * The user part of the address space: [MMAP_MIN_ADDR, TASK_SIZE). As x86-64
  * (TASK_SIZE_MAX): the top page below 2^47 is a guard page, never mapped.
@@ -73,6 +83,8 @@ struct vm_area_struct;
 #define VM_IO	      0x4000UL
 #define VM_DONTCOPY   0x20000UL	   /* not inherited by fork (MADV_DONTFORK) */
 #define VM_WIPEONFORK 0x02000000UL /* the child gets it empty (MADV_WIPEONFORK) */
+#define VM_HUGEPAGE   0x20000000UL /* MADV_HUGEPAGE */
+#define VM_NOHUGEPAGE 0x40000000UL /* MADV_NOHUGEPAGE */
 #define VM_ACCOUNT                                                                                 \
 	0x100000UL /* private writable: committed memory charged (sticks, and so blocks merges) */
 
@@ -263,8 +275,8 @@ int mm_mprotect(struct mm_struct *mm, unsigned long addr, unsigned long len, int
 /*
  * @advice: MADV_DONTNEED, MADV_PAGEOUT, MADV_MERGEABLE, MADV_UNMERGEABLE,
  * MADV_DONTFORK, MADV_DOFORK, MADV_WIPEONFORK, MADV_KEEPONFORK, MADV_COLD,
- * MADV_FREE, MADV_REMOVE, MADV_POPULATE_READ, MADV_POPULATE_WRITE; errors
- * as Linux's madvise(2).
+ * MADV_FREE, MADV_REMOVE, MADV_POPULATE_READ, MADV_POPULATE_WRITE,
+ * MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_COLLAPSE; errors as Linux's madvise(2).
  */
 int mm_madvise(struct mm_struct *mm, unsigned long addr, unsigned long len, int advice);
 /* Return: the new address or a negative errno. */
@@ -355,6 +367,7 @@ struct mm_stats {
 	unsigned long swap;	 /* swap entries in PTEs */
 	unsigned long locked_vm; /* pages charged against RLIMIT_MEMLOCK */
 	unsigned long pinned_vm; /* pages pinned long-term */
+	unsigned long thp;	 /* PMD-mapped huge pages (smaps' AnonHugePages / 2 MiB) */
 };
 
 void mm_get_stats(struct mm_struct *mm, struct mm_stats *st);
@@ -390,6 +403,8 @@ long mm_get_vmas(struct mm_struct *mm, unsigned long start, unsigned long end,
  * as PM_SWAP, so MM_PAGE_SWAP is set too).
  */
 #define MM_PAGE_DEVICE (1U << 4)
+/* Present, part of a transparent huge page mapped by a PMD (AnonHugePages). */
+#define MM_PAGE_THP (1U << 5)
 
 /**
  * mm_pagemap() - the state of @nr_pages pages from @addr
@@ -414,6 +429,41 @@ void mm_set_cap_ipc_lock(struct mm_struct *mm, bool cap);
  */
 int account_locked_vm(struct mm_struct *mm, unsigned long npages, bool inc);
 void mm_pinned_vm_add(struct mm_struct *mm, long npages);
+
+/* --- transparent huge pages --------------------------------------------- */
+
+/* /sys/kernel/mm/transparent_hugepage/enabled */
+enum thp_mode {
+	THP_NEVER,
+	THP_MADVISE, /* the default: only MADV_HUGEPAGE areas */
+	THP_ALWAYS,
+};
+
+/* Return: 0, or -EINVAL for an unknown mode. */
+int thp_set_mode(int mode);
+int thp_get_mode(void);
+
+/**
+ * mm_collapse() - khugepaged's collapse of the 2 MiB range around @addr
+ *
+ * Replaces the 4 KiB mappings of the aligned 2 MiB range containing @addr by
+ * one PMD of a new huge page holding their contents, inside an
+ * MMU_NOTIFY_CLEAR invalidation of the 2 MiB. khugepaged's rules: the VMA
+ * must be eligible (thp_get_mode(), MADV_[NO]HUGEPAGE) and cover the whole
+ * range, at least one PTE present and young, at most 256 pages shared.
+ * Takes mmap_lock for write.
+ *
+ * Return: 0 (collapsed or already huge), -EFAULT (no VMA), -EINVAL (not
+ * eligible, or nothing mapped), -EAGAIN (a page is pinned, held by GUP,
+ * swapped out, KSM, or too shared), -ENOMEM (no free huge page).
+ */
+int mm_collapse(struct mm_struct *mm, unsigned long addr);
+
+/*
+ * khugepaged_scan() - one khugepaged pass over every live mm, collapsing up to
+ * @max_collapse ranges. Return: the number collapsed.
+ */
+unsigned long khugepaged_scan(unsigned long max_collapse);
 
 SECMMU_END_DECLS
 

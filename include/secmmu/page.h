@@ -15,6 +15,18 @@
  *    the kernel's test.
  *  - _mapcount: number of PTEs mapping the frame.
  *
+ * Large folios (transparent huge pages): alloc_thp_folio() hands out
+ * HPAGE_PMD_NR physically contiguous, naturally aligned frames as one
+ * compound page: the first is the head (PG_head, compound_order), the others
+ * are tails pointing at it (compound_head). As in Linux 6.x, the folio has
+ * one reference count and one pin count, both on the head (get_page(),
+ * put_page() and the pin helpers go through compound_head()); every PMD
+ * mapping counts once in the head's _entire_mapcount and holds one folio
+ * reference; every PTE mapping of a subpage counts in that subpage's
+ * _mapcount and also holds one folio reference. page_mapcount() of a
+ * subpage is its PTE mappings plus the folio's PMD mappings. The whole folio
+ * is freed when its reference count drops to zero.
+ *
  * Generation numbers: every allocation of a frame bumps page->gen. A
  * secondary MMU records (pfn, gen) when it installs a translation and checks
  * it on every access (page_gen_valid()): using a translation after the frame
@@ -80,9 +92,15 @@ enum pageflags {
 	PG_reserved,   /* never freed (the zero page) */
 	PG_uptodate,
 	PG_anon_exclusive, /* private anonymous, mapped by one mm only: may be reused on write */
+	PG_head,	   /* the head page of a large folio (a THP) */
+	PG_deferred_split, /* head: queued for a deferred split (partially unmapped) */
 };
 
 struct dev_pagemap;
+#define HPAGE_PMD_ORDER 9
+#define HPAGE_PMD_NR	(1UL << HPAGE_PMD_ORDER)
+#define HPAGE_PMD_SIZE	(PAGE_SIZE << HPAGE_PMD_ORDER)
+#define HPAGE_PMD_MASK	(~(HPAGE_PMD_SIZE - 1))
 
 struct page {
 	SECMMU_ATOMIC(int) _refcount;
@@ -102,12 +120,37 @@ struct page {
 	 */
 	struct dev_pagemap *pgmap;
 	void *zone_device_data;
+	/*
+	 * Large folios: a tail points at its head (set at allocation, cleared
+	 * by a folio split; NULL for the head and for order-0 pages). The head
+	 * keeps the order and the count of PMD mappings.
+	 */
+	SECMMU_ATOMIC(struct page *) compound_head;
+	SECMMU_ATOMIC(int) _entire_mapcount; /* head: PMD mappings of the folio */
+	unsigned int compound_order;	     /* head: HPAGE_PMD_ORDER; else 0 */
+	struct page *deferred_next;	     /* head: on the deferred split queue (its lock) */
 };
 
 /* A device-private page: memory on a device, which the CPU cannot access. */
 static inline bool is_device_private_page(const struct page *page)
 {
 	return page->pgmap != NULL;
+}
+
+/* The head of @page's folio (@page itself unless it is a tail). */
+static inline struct page *compound_head(const struct page *page)
+{
+	struct page *head =
+		secmmu_atomic_load(&((struct page *)page)->compound_head, SECMMU_MO_ACQUIRE);
+
+	return head ? head : (struct page *)page;
+}
+
+/* Is @page part of a large folio (head or tail)? */
+static inline bool PageCompound(const struct page *page)
+{
+	return secmmu_atomic_load(&compound_head(page)->flags, SECMMU_MO_SEQ_CST) &
+	       (1UL << PG_head);
 }
 
 /**
@@ -152,9 +195,20 @@ struct page *alloc_page(void);
 /* As alloc_page() but never reclaims and does not zero. */
 struct page *alloc_page_noreclaim(void);
 
+/**
+ * alloc_thp_folio() - allocate a zeroed large folio of HPAGE_PMD_NR frames
+ *
+ * Physically contiguous and aligned to HPAGE_PMD_SIZE; the head comes back
+ * with _refcount 1. Never reclaims (a THP fault falls back to 4 KiB pages
+ * instead, as Linux does without direct compaction).
+ *
+ * Return: the head page, or NULL when no aligned free block exists.
+ */
+struct page *alloc_thp_folio(void);
+
 static inline void get_page(struct page *page)
 {
-	secmmu_atomic_fetch_add(&page->_refcount, 1, SECMMU_MO_RELAXED);
+	secmmu_atomic_fetch_add(&compound_head(page)->_refcount, 1, SECMMU_MO_RELAXED);
 }
 
 /* Take a reference only if the frame is not already on its way to free. */
@@ -181,19 +235,27 @@ static inline void set_page_private(struct page *page, unsigned long v)
 	page->private_data = v;
 }
 
+/* The folio's reference count (the head's). */
 static inline int page_ref_count(const struct page *page)
 {
-	return secmmu_atomic_load(&((struct page *)page)->_refcount, SECMMU_MO_SEQ_CST);
+	return secmmu_atomic_load(&compound_head(page)->_refcount, SECMMU_MO_SEQ_CST);
 }
 
+/* PTE mappings of @page plus PMD mappings of its folio (Linux's page_mapcount()). */
 static inline int page_mapcount(const struct page *page)
 {
-	return secmmu_atomic_load(&((struct page *)page)->_mapcount, SECMMU_MO_SEQ_CST);
+	struct page *head = compound_head(page);
+	int n = secmmu_atomic_load(&((struct page *)page)->_mapcount, SECMMU_MO_SEQ_CST);
+
+	if (secmmu_atomic_load(&head->flags, SECMMU_MO_SEQ_CST) & (1UL << PG_head))
+		n += secmmu_atomic_load(&head->_entire_mapcount, SECMMU_MO_SEQ_CST);
+	return n;
 }
 
+/* Pinned? A pin of any subpage pins the whole folio (the count is on the head). */
 static inline bool page_maybe_dma_pinned(const struct page *page)
 {
-	return secmmu_atomic_load(&((struct page *)page)->_pincount, SECMMU_MO_SEQ_CST) > 0;
+	return secmmu_atomic_load(&compound_head(page)->_pincount, SECMMU_MO_SEQ_CST) > 0;
 }
 
 static inline bool PageTest(const struct page *page, enum pageflags bit)

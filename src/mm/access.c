@@ -91,6 +91,8 @@ int follow_pfn_pte(struct mm_struct *mm, unsigned long addr, unsigned long *pfn,
 		return -EFAULT;
 	ptep = pte_offset(mm, addr);
 	pte = ptep ? pte_load(ptep) : 0;
+	if (!ptep)
+		follow_huge_pmd(mm, addr, &pte); /* the 4 KiB piece of a huge PMD */
 	if (!pte_present(pte))
 		return -ENOENT;
 	*pfn = pte_pfn(pte);

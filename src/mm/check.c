@@ -18,6 +18,7 @@ struct check_ctx {
 	unsigned long nr_frames, nr_slots;
 	struct shmem_obj **objs; /* shared objects already counted */
 	size_t nr_objs, cap_objs;
+	unsigned long nr_huge; /* huge PMDs seen */
 };
 
 /* Count a shared object's swapped pages once, however many VMAs map it. */
@@ -93,22 +94,53 @@ static void count_pte(struct check_ctx *c, struct mm_struct *mm, uint64_t pte)
 	}
 }
 
+/* A huge PMD maps every subpage of its folio once (page_mapcount() counts it in each). */
+static void count_huge_pmd(struct check_ctx *c, struct mm_struct *mm, struct vm_area_struct *vma,
+			   unsigned long addr, uint64_t huge)
+{
+	unsigned long haddr = addr & HPAGE_PMD_MASK;
+	unsigned long pfn = pte_pfn(huge) - ((addr - haddr) >> PAGE_SHIFT);
+	struct page *head = pfn_to_page(pfn);
+
+	c->nr_huge++;
+	if (haddr < vma->vm_start || haddr + HPAGE_PMD_SIZE > vma->vm_end)
+		problem(c, "mm %lu: a huge PMD at 0x%lx crosses its VMA's bounds", mm_id(mm),
+			haddr);
+	if (!head || pfn + HPAGE_PMD_NR > c->nr_frames || !PageTest(head, PG_head)) {
+		problem(c, "mm %lu: the huge PMD at 0x%lx maps pfn %lu, not a large folio's head",
+			mm_id(mm), haddr, pfn);
+		return;
+	}
+	for (unsigned long i = 0; i < HPAGE_PMD_NR; i++)
+		c->maps[pfn + i]++;
+}
+
 static int count_mm(struct mm_struct *mm, void *arg)
 {
 	struct check_ctx *c = arg;
 	struct vm_area_struct *vma;
+
+	unsigned long huge_before = c->nr_huge;
 
 	mmap_read_lock(mm);
 	for (vma = vma_first(mm); vma; vma = vma_next(vma)) {
 		struct shmem_obj *obj = vma_core(vma)->shm;
 
 		sm_mutex_lock(&mm->page_table_lock);
-		for (unsigned long a = pte_next_table(mm, vma->vm_start, vma->vm_end);
+		for (unsigned long a = pmd_next_present(mm, vma->vm_start, vma->vm_end);
 		     a < vma->vm_end; a += PAGE_SIZE) {
 			pte_t *ptep = pte_offset(mm, a);
+			uint64_t huge;
 
+			if (!ptep && follow_huge_pmd(mm, a, &huge)) {
+				count_huge_pmd(c, mm, vma, a, huge);
+				a = (a & HPAGE_PMD_MASK) + HPAGE_PMD_SIZE - PAGE_SIZE;
+				continue;
+			}
 			if (!ptep) {
-				a = pte_next_table(mm, a, vma->vm_end) - PAGE_SIZE;
+				a = pmd_next_present(mm, (a + HPAGE_PMD_SIZE) & HPAGE_PMD_MASK,
+						     vma->vm_end) -
+				    PAGE_SIZE;
 				continue;
 			}
 			count_pte(c, mm, pte_load(ptep));
@@ -117,6 +149,10 @@ static int count_mm(struct mm_struct *mm, void *arg)
 		if (obj && c->nr_slots)
 			count_shmem(c, obj);
 	}
+	/* Every huge PMD lies inside a VMA: those found there are all there are. */
+	if (c->nr_huge - huge_before != (unsigned long)atomic_load(&mm->nr_thp))
+		problem(c, "mm %lu: %lu huge PMDs inside VMAs but %ld counted", mm_id(mm),
+			c->nr_huge - huge_before, atomic_load(&mm->nr_thp));
 	mmap_read_unlock(mm);
 	return 0;
 }
@@ -205,7 +241,21 @@ unsigned long mm_check_invariants(check_report_fn report, void *arg)
 	for (unsigned long pfn = 1; pfn < c.nr_frames; pfn++) {
 		struct page *page = pfn_to_page(pfn);
 		int refs = page_ref_count(page), maps = page_mapcount(page);
-		int pins = atomic_load(&page->_pincount);
+		int pins = atomic_load(&compound_head(page)->_pincount);
+
+		if (PageTest(page, PG_head)) {
+			/* The folio: a reference per PTE and per PMD mapping, and the pins. */
+			long fmaps = atomic_load(&page->_entire_mapcount);
+
+			for (unsigned long i = 0; i < HPAGE_PMD_NR; i++)
+				fmaps += atomic_load(&page[i]._mapcount);
+			if (refs && refs < fmaps + (long)pins * GUP_PIN_COUNTING_BIAS)
+				problem(&c, "folio %lu: %d references for %ld mappings and %d pins",
+					pfn, refs, fmaps, pins);
+		} else if (PageCompound(page) &&
+			   compound_head(page) + ((pfn & (HPAGE_PMD_NR - 1))) != page) {
+			problem(&c, "frame %lu: a tail page of a misaligned folio", pfn);
+		}
 
 		/* Exited mms have no PTEs left, so every PTE is in a live mm. */
 		if (c.maps[pfn] != (unsigned int)maps)

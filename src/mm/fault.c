@@ -25,6 +25,22 @@ static bool vma_allows(const struct vm_area_struct *vma, bool write)
 	return vma->vm_flags & (write ? VM_WRITE : VM_READ);
 }
 
+/*
+ * pte_alloc() for a 4 KiB fault: NULL with *@ret = -ENOMEM when out of
+ * memory, NULL with *@ret = 0 when a huge PMD got there first (the caller
+ * retries and finds it). Under PTL.
+ */
+static pte_t *fault_pte_alloc(struct mm_struct *mm, unsigned long addr, int *ret)
+{
+	pte_t *ptep = pte_alloc(mm, addr), *pmdp;
+
+	if (!ptep) {
+		pmdp = pmd_offset(mm, addr);
+		*ret = pmdp && pmd_trans_huge(pte_load(pmdp)) ? 0 : -ENOMEM;
+	}
+	return ptep;
+}
+
 static void anon_page_init(struct page *page, struct vm_area_struct *vma, unsigned long addr);
 static int alloc_anon_page(struct vm_area_struct *vma, unsigned long addr, struct page **pagep);
 
@@ -46,10 +62,10 @@ static int do_anonymous_page(struct vm_area_struct *vma, unsigned long addr, boo
 	if (!write) {
 		/* Reads of never-written private memory map the zero page. */
 		sm_mutex_lock(&mm->page_table_lock);
-		ptep = pte_alloc(mm, addr);
+		ptep = fault_pte_alloc(mm, addr, &ret);
 		if (!ptep) {
 			sm_mutex_unlock(&mm->page_table_lock);
-			return -ENOMEM;
+			return ret;
 		}
 		if (pte_none(pte_load(ptep))) {
 			get_page(zero_page());
@@ -62,9 +78,9 @@ static int do_anonymous_page(struct vm_area_struct *vma, unsigned long addr, boo
 	if (ret)
 		return ret;
 	sm_mutex_lock(&mm->page_table_lock);
-	ptep = pte_alloc(mm, addr);
+	ptep = fault_pte_alloc(mm, addr, &ret);
 	if (!ptep) {
-		ret = -ENOMEM;
+		/* ret says it */
 	} else if (pte_none(pte_load(ptep))) {
 		map_new_page(mm, ptep, page, true);
 		lru_add(page);
@@ -410,6 +426,21 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int
 	if (vma_core(vma)->shm && vma_is_shared(vma))
 		return do_shared_page(vma, addr, write);
 
+	if (!vma_core(vma)->shm && !vma->vm_ops) {
+		unsigned long haddr = addr & HPAGE_PMD_MASK;
+		pte_t *pmdp = pmd_offset(mm, haddr);
+		uint64_t pmd = pmdp ? pte_load(pmdp) : 0;
+
+		if (pmd_trans_huge(pmd))
+			return huge_pmd_fault(vma, addr, pmd, write);
+		if (!pmd && thp_vma_allowable(vma, false) && thp_vma_suitable(vma, haddr)) {
+			int ret = do_huge_pmd_anonymous_page(vma, addr);
+
+			if (ret != -EAGAIN)
+				return ret;
+		}
+	}
+
 	ptep = pte_offset(mm, addr);
 	pte = ptep ? pte_load(ptep) : 0;
 	/* A private file mapping: the file's page read-only, or at once a copy for a write. */
@@ -459,12 +490,24 @@ int fault_in_page(struct vm_area_struct *vma, unsigned long addr, bool write, st
 		return -EFAULT;
 	for (int tries = 0; tries < 100000; tries++) {
 		pte_t *ptep;
-		uint64_t pte;
+		uint64_t pte = 0, huge;
 		int ret;
 
 		sm_mutex_lock(&mm->page_table_lock);
 		ptep = pte_offset(mm, addr);
-		pte = ptep ? pte_load(ptep) : 0;
+		if (ptep) {
+			pte = pte_load(ptep);
+		} else if (follow_huge_pmd(mm, addr, &huge) && (!write || pte_write(huge))) {
+			/* A huge PMD: the subpage, with a reference on its folio. */
+			struct page *page = pfn_to_page(pte_pfn(huge));
+			pte_t *pmdp = pmd_offset(mm, addr);
+
+			get_page(page); /* Pairs with put_page() by the caller. */
+			set_pte(mm, pmdp, pte_load(pmdp) | PTE_YOUNG | (write ? PTE_DIRTY : 0));
+			sm_mutex_unlock(&mm->page_table_lock);
+			*pagep = page;
+			return 0;
+		}
 		if (pte_present(pte) && (!write || pte_write(pte))) {
 			struct page *page = pfn_to_page(pte_pfn(pte));
 

@@ -67,12 +67,32 @@ static int copy_page_range(struct vm_area_struct *dst, struct vm_area_struct *sr
 	mmu_notifier_invalidate_range_start(&range);
 	sm_mutex_lock(&src_mm->page_table_lock);
 	sm_mutex_lock_nested(&dst_mm->page_table_lock, 1);
-	for (unsigned long a = pte_next_table(src_mm, src->vm_start, src->vm_end);
+	for (unsigned long a = pmd_next_present(src_mm, src->vm_start, src->vm_end);
 	     a < src->vm_end && !err; a += PAGE_SIZE) {
-		pte_t *sp = pte_offset(src_mm, a), *dp;
+		pte_t *sp, *dp;
 
+		if (!(a & ~HPAGE_PMD_MASK)) {
+			/* A huge PMD is shared whole (copy_huge_pmd), unless the folio may be
+			 * pinned. */
+			pte_t *spmd = pmd_offset(src_mm, a), *dpmd;
+
+			if (spmd && pmd_trans_huge(pte_load(spmd))) {
+				dpmd = pmd_alloc(dst_mm, a);
+				err = dpmd ? copy_huge_pmd(dst_mm, src_mm, dpmd, spmd, a) : -ENOMEM;
+				if (err == -EAGAIN) {
+					err = 0; /* split: copy its PTEs below */
+				} else {
+					a += HPAGE_PMD_SIZE - PAGE_SIZE;
+					continue;
+				}
+			}
+		}
+		sp = pte_offset(src_mm, a);
 		if (!sp) {
-			a = pte_next_table(src_mm, a, src->vm_end) - PAGE_SIZE;
+			/* Next 2 MiB with a table or a huge PMD (aligned: handled above). */
+			a = pmd_next_present(src_mm, (a + HPAGE_PMD_SIZE) & HPAGE_PMD_MASK,
+					     src->vm_end) -
+			    PAGE_SIZE;
 			continue;
 		}
 		uint64_t spte = pte_load(sp);

@@ -13,9 +13,16 @@
  */
 static bool gup_must_unshare(struct vm_area_struct *vma, struct page *page)
 {
+	struct page *head = compound_head(page);
+
 	if (vma_is_shared(vma) || !(vma->vm_flags & VM_WRITE) || vma->vm_ops)
 		return false;
-	return is_zero_pfn(page_to_pfn(page)) || !PageTest(page, PG_anon_exclusive);
+	if (is_zero_pfn(page_to_pfn(page)))
+		return true;
+	/* A PMD-mapped folio keeps PageAnonExclusive on its head. */
+	if (PageTest(head, PG_head) && atomic_load(&head->_entire_mapcount))
+		return !PageTest(head, PG_anon_exclusive);
+	return !PageTest(page, PG_anon_exclusive);
 }
 
 static int gup_one(struct mm_struct *mm, unsigned long addr, unsigned int flags, bool pin,
@@ -46,8 +53,9 @@ static int gup_one(struct mm_struct *mm, unsigned long addr, unsigned int flags,
 		put_page(page);
 	} else if (pin) {
 		/* Convert the fault's reference into a pin: bias + exact count. */
-		atomic_fetch_add(&page->_refcount, GUP_PIN_COUNTING_BIAS - 1);
-		atomic_fetch_add(&page->_pincount, 1);
+		/* A large folio is pinned as a whole: the counts are on its head. */
+		atomic_fetch_add(&compound_head(page)->_refcount, GUP_PIN_COUNTING_BIAS - 1);
+		atomic_fetch_add(&compound_head(page)->_pincount, 1);
 	}
 	*pagep = page;
 	return 0;
@@ -118,7 +126,7 @@ void unpin_user_page(struct page *page)
 
 	if (PageTest(page, PG_reserved))
 		return; /* the zero page was not pinned: see gup_one() */
-	old = atomic_fetch_sub(&page->_pincount, 1);
+	old = atomic_fetch_sub(&compound_head(page)->_pincount, 1);
 
 	BUG_ON(old <= 0); /* unpin without a pin */
 	put_page_refs(page, GUP_PIN_COUNTING_BIAS);

@@ -22,7 +22,11 @@ static unsigned long hmm_snapshot(struct hmm_range *range, struct vm_area_struct
 	struct mm_struct *mm = vma->vm_mm;
 	pte_t *ptep = pte_offset(mm, addr);
 	uint64_t pte = ptep ? pte_load(ptep) : 0;
+	unsigned long order = 0;
 	bool writable;
+
+	if (!ptep && follow_huge_pmd(mm, addr, &pte))
+		order = HPAGE_PMD_ORDER; /* hmm_vma_handle_pmd() */
 
 	if (pte_is_device(pte)) {
 		struct page *page = pfn_to_page(pte_pfn(pte));
@@ -39,7 +43,8 @@ static unsigned long hmm_snapshot(struct hmm_range *range, struct vm_area_struct
 		return 0;
 	if (gen)
 		*gen = page_gen(pfn_to_page(pte_pfn(pte)));
-	return pte_pfn(pte) | HMM_PFN_VALID | (writable ? HMM_PFN_WRITE : 0);
+	return pte_pfn(pte) | HMM_PFN_VALID | (writable ? HMM_PFN_WRITE : 0) |
+	       (order << HMM_PFN_ORDER_SHIFT);
 }
 
 static int hmm_vma_fault(struct hmm_range *range, struct vm_area_struct *vma, unsigned long addr,

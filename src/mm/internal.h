@@ -39,8 +39,14 @@
  * PTE. Holds a reference and a mapcount, counts in rss.
  */
 #define PTE_DEVICE_EXCL (1ULL << 8)
-#define PTE_PFN_SHIFT	12
-#define PTE_PFN_MASK	(((1ULL << 40) - 1) << PTE_PFN_SHIFT)
+/*
+ * A PMD that maps a transparent huge page (x86's _PAGE_PSE): PRESENT, HUGE,
+ * the head pfn, WRITE/YOUNG/DIRTY as a PTE. A PMD slot otherwise holds 0 or
+ * a pointer to a leaf table, whose bit 0 is never set.
+ */
+#define PTE_HUGE      (1ULL << 9)
+#define PTE_PFN_SHIFT 12
+#define PTE_PFN_MASK  (((1ULL << 40) - 1) << PTE_PFN_SHIFT)
 
 static inline bool pte_none(uint64_t pte)
 {
@@ -88,6 +94,11 @@ static inline uint64_t device_pte(unsigned long pfn, bool write)
 	return ((uint64_t)pfn << PTE_PFN_SHIFT) | PTE_DEVICE | (write ? PTE_WRITE : 0);
 }
 
+static inline bool pmd_trans_huge(uint64_t pmd)
+{
+	return pmd & PTE_PRESENT;
+}
+
 static inline uint64_t pte_load(pte_t *ptep)
 {
 	return atomic_load_explicit(ptep, memory_order_acquire);
@@ -111,8 +122,25 @@ void free_pgtables_below_pgd(struct mm_struct *mm);
 pte_t *pte_offset(struct mm_struct *mm, unsigned long addr);
 /* The PTE slot, allocating tables; caller holds the PTL. NULL on -ENOMEM. */
 pte_t *pte_alloc(struct mm_struct *mm, unsigned long addr);
-/* Next address >= @addr whose leaf table exists, or @end. */
+/* Next address >= @addr whose leaf table exists, or @end (a huge PMD has none). */
 unsigned long pte_next_table(struct mm_struct *mm, unsigned long addr, unsigned long end);
+/* Next address >= @addr whose PMD is a leaf table or a huge PMD, or @end. */
+unsigned long pmd_next_present(struct mm_struct *mm, unsigned long addr, unsigned long end);
+/* The PMD slot of @addr, or NULL if an upper table is missing. */
+pte_t *pmd_offset(struct mm_struct *mm, unsigned long addr);
+/* The PMD slot, allocating upper tables; caller holds the PTL. NULL on -ENOMEM. */
+pte_t *pmd_alloc(struct mm_struct *mm, unsigned long addr);
+/* The leaf table a PMD points to, or NULL (none, or a huge PMD). */
+pte_t *pmd_pte_table(pte_t *pmdp);
+pte_t *pte_table_alloc(void);
+void pte_table_free(pte_t *table);
+/* Point @pmdp at @table (release store). Caller holds the PTL. */
+void pmd_populate(struct mm_struct *mm, pte_t *pmdp, pte_t *table);
+/*
+ * Free the (empty) leaf tables whose whole 2 MiB lies in [start, end).
+ * Caller holds mmap_lock for write and rmap_lock for write.
+ */
+void free_pte_tables(struct mm_struct *mm, unsigned long start, unsigned long end);
 
 /* --- physical memory (phys.c) ------------------------------------------- */
 
@@ -331,6 +359,52 @@ int fault_in_page(struct vm_area_struct *vma, unsigned long addr, bool write, st
 int do_device_private_fault(struct vm_area_struct *vma, unsigned long addr, uint64_t orig,
 			    unsigned int flags);
 int do_device_exclusive_fault(struct vm_area_struct *vma, unsigned long addr, uint64_t orig);
+
+/* --- transparent huge pages (huge_memory.c) ------------------------------ */
+
+/* The aligned 2 MiB at @haddr fits in @vma, which is private anonymous memory. */
+bool thp_vma_suitable(struct vm_area_struct *vma, unsigned long haddr);
+/* May @vma have THPs (system setting and MADV_[NO]HUGEPAGE)? MADV_COLLAPSE ignores the setting. */
+bool thp_vma_allowable(struct vm_area_struct *vma, bool madv_collapse);
+/*
+ * First touch in a THP-eligible range: map a new folio with a PMD. Caller
+ * holds mmap_lock. Return: 0 (mapped, or raced: retry), -EAGAIN (fall back
+ * to 4 KiB pages), -ENOMEM.
+ */
+int do_huge_pmd_anonymous_page(struct vm_area_struct *vma, unsigned long addr);
+/* A fault on a huge PMD @pmd (write-protect handling). Caller holds mmap_lock. */
+int huge_pmd_fault(struct vm_area_struct *vma, unsigned long addr, uint64_t pmd, bool write);
+int do_huge_pmd_wp_page(struct vm_area_struct *vma, unsigned long addr, uint64_t orig);
+/*
+ * Split the huge PMD covering @addr (if any) into PTEs, inside an
+ * MMU_NOTIFY_CLEAR invalidation of the whole 2 MiB. Caller holds mmap_lock
+ * and no invalidation. Return: 0 or -ENOMEM.
+ */
+int split_huge_pmd_address(struct vm_area_struct *vma, unsigned long addr);
+/* Split the huge PMDs that [start, end) covers only in part. Caller holds mmap_lock. */
+int split_huge_pmd_range(struct mm_struct *mm, unsigned long start, unsigned long end);
+/* Clear a huge PMD and drop its folio reference. Caller holds an invalidation over it. */
+void zap_huge_pmd(struct mm_struct *mm, pte_t *pmdp, unsigned long haddr);
+/*
+ * fork: share the huge PMD @src_pmdp with the child (both write-protected).
+ * Both PTLs held. Return: 0, -ENOMEM, or -EAGAIN when the folio may be
+ * pinned: the parent's PMD was split and the caller copies its PTEs.
+ */
+int copy_huge_pmd(struct mm_struct *dst_mm, struct mm_struct *src_mm, pte_t *dst_pmdp,
+		  pte_t *src_pmdp, unsigned long haddr);
+/* mprotect of a whole huge PMD: apply @vma's protection. Under PTL. */
+void change_huge_pmd(struct vm_area_struct *vma, pte_t *pmdp);
+/* mremap: move a whole huge PMD (both addresses aligned). Under PTL. False: not moved. */
+bool move_huge_pmd(struct mm_struct *mm, unsigned long old_addr, unsigned long new_addr);
+/* The 4 KiB piece of a huge PMD at @addr, as a PTE value (PTE_HUGE set). */
+bool follow_huge_pmd(struct mm_struct *mm, unsigned long addr, uint64_t *ptev);
+/* MADV_COLLAPSE of [start, end) within @vma. Caller holds mmap_lock for write. */
+int madvise_collapse(struct vm_area_struct *vma, unsigned long start, unsigned long end);
+/* Queue a partially unmapped folio for a deferred split; take it off (freeing). */
+void deferred_split_folio(struct page *head);
+void deferred_split_del(struct page *head);
+/* Folios on the deferred split queue. */
+unsigned long deferred_split_count(void);
 
 /* --- reclaim (vmscan.c) ------------------------------------------------ */
 

@@ -76,6 +76,7 @@ static int ksm_collect_vma(struct ksm_scan *sc, struct vm_area_struct *vma)
 		if (pte_present(pte) && !is_zero_pfn(pte_pfn(pte))) {
 			page = pfn_to_page(pte_pfn(pte));
 			if (!PageTest(page, PG_anon) || page_maybe_dma_pinned(page) ||
+			    PageCompound(page) || /* Linux splits THPs first: not modelled */
 			    (!PageTest(page, PG_ksm) && page_mapcount(page) != 1) ||
 			    !get_page_unless_zero(page))
 				page = NULL;

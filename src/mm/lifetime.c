@@ -133,6 +133,7 @@ static void check_mm(struct mm_struct *mm)
 {
 	WARN_ON(atomic_load(&mm->rss) != 0);
 	WARN_ON(atomic_load(&mm->swapents) != 0);
+	WARN_ON(atomic_load(&mm->nr_thp) != 0);
 	WARN_ON(atomic_load(&mm->pinned_vm) != 0);
 }
 
@@ -343,6 +344,7 @@ void mm_get_stats(struct mm_struct *mm, struct mm_stats *st)
 {
 	st->rss = atomic_load(&mm->rss);
 	st->swap = atomic_load(&mm->swapents);
+	st->thp = atomic_load(&mm->nr_thp);
 	st->locked_vm = atomic_load(&mm->locked_vm);
 	st->pinned_vm = atomic_load(&mm->pinned_vm);
 }

@@ -94,7 +94,8 @@ static int migrate_page(struct page *old)
 
 	if (page_maybe_dma_pinned(old))
 		return -EBUSY;
-	if (PageTest(old, PG_ksm) || PageTest(old, PG_swapcache))
+	/* THP subpages would need the folio migrated or split: not modelled, left in place. */
+	if (PageTest(old, PG_ksm) || PageTest(old, PG_swapcache) || PageCompound(old))
 		return 0; /* not movable here: left in place */
 	/* Held across the walks: after the first one the page is not mapped. */
 	if (!rmap_get(old, &t))

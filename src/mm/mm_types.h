@@ -57,6 +57,7 @@ struct mm_struct {
 
 	_Atomic long rss;	/* present PTEs mapping frames */
 	_Atomic long swapents;	/* swap entries in PTEs */
+	_Atomic long nr_thp;	/* huge PMDs (each also counts HPAGE_PMD_NR in rss) */
 	_Atomic long locked_vm; /* pages charged to RLIMIT_MEMLOCK */
 	_Atomic long pinned_vm;
 	_Atomic unsigned long memlock_limit; /* bytes */

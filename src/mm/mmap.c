@@ -169,6 +169,16 @@ static void change_protection(struct vm_area_struct *vma, unsigned long start, u
 	unsigned long first = pte_next_table(mm, start, end);
 	struct mmu_notifier_range range;
 
+	/* A huge PMD is populated too (pte_next_table() skips it). */
+	for (unsigned long a = start & HPAGE_PMD_MASK; a < first && a >= (start & HPAGE_PMD_MASK);
+	     a += HPAGE_PMD_SIZE) {
+		pte_t *pmdp = pmd_offset(mm, a);
+
+		if (pmdp && pmd_trans_huge(pte_load(pmdp))) {
+			first = a > start ? a : start;
+			break;
+		}
+	}
 	/*
 	 * change_pmd_range() starts the invalidation at the first populated
 	 * page table only: nothing mapped, nothing to notify.
@@ -177,7 +187,19 @@ static void change_protection(struct vm_area_struct *vma, unsigned long start, u
 		return;
 	mmu_notifier_range_init(&range, MMU_NOTIFY_PROTECTION_VMA, 0, mm, first, end);
 	mmu_notifier_invalidate_range_start(&range);
-	for (unsigned long a = first; a < end;) {
+	/* Huge PMDs: the VMA split at start and end left only whole ones in the range. */
+	for (unsigned long a = first & HPAGE_PMD_MASK; a < end && a >= (first & HPAGE_PMD_MASK);
+	     a += HPAGE_PMD_SIZE) {
+		pte_t *pmdp = pmd_offset(mm, a);
+
+		if (!pmdp || !pmd_trans_huge(pte_load(pmdp)))
+			continue;
+		sm_mutex_lock(&mm->page_table_lock);
+		change_huge_pmd(vma, pmdp);
+		mmu_notifier_arch_invalidate_secondary_tlbs(mm, a, a + HPAGE_PMD_SIZE);
+		sm_mutex_unlock(&mm->page_table_lock);
+	}
+	for (unsigned long a = pte_next_table(mm, first, end); a < end;) {
 		unsigned long next = (a + 512 * PAGE_SIZE) & ~(512 * PAGE_SIZE - 1);
 
 		if (next > end || next <= a)
@@ -279,7 +301,12 @@ out:
 static int madvise_dontneed(struct vm_area_struct *vma, unsigned long start, unsigned long end)
 {
 	struct mmu_notifier_range range;
+	int err;
 
+	/* zap_pmd_range(): a huge PMD only partly in the range is split first. */
+	err = split_huge_pmd_range(vma->vm_mm, start, end);
+	if (err)
+		return err;
 	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, vma->vm_mm, start, end);
 	mmu_notifier_invalidate_range_start(&range);
 	zap_page_range(vma, start, end);
@@ -420,6 +447,16 @@ static int madvise_vma(struct mm_struct *mm, struct vm_area_struct **vmap, unsig
 					return err;
 			}
 		goto modify;
+	case MADV_HUGEPAGE:
+	case MADV_NOHUGEPAGE:
+		/* hugepage_madvise(): VM_IO/VM_PFNMAP areas never get THPs, and say so */
+		if (vma->vm_flags & (VM_IO | VM_PFNMAP))
+			return advice == MADV_HUGEPAGE ? -EINVAL : 0;
+		newflags = advice == MADV_HUGEPAGE ? (vma->vm_flags & ~VM_NOHUGEPAGE) | VM_HUGEPAGE
+						   : (vma->vm_flags & ~VM_HUGEPAGE) | VM_NOHUGEPAGE;
+		goto modify;
+	case MADV_COLLAPSE:
+		return madvise_collapse(vma, start, end);
 	}
 	return -EINVAL;
 
@@ -478,6 +515,9 @@ int mm_madvise(struct mm_struct *mm, unsigned long start, unsigned long len_in, 
 	case MADV_REMOVE:
 	case MADV_POPULATE_READ:
 	case MADV_POPULATE_WRITE:
+	case MADV_HUGEPAGE:
+	case MADV_NOHUGEPAGE:
+	case MADV_COLLAPSE:
 		break;
 	default:
 		return -EINVAL;
@@ -541,12 +581,36 @@ static int move_page_tables(struct mm_struct *mm, unsigned long old, unsigned lo
 {
 	struct mmu_notifier_range range;
 	unsigned long off;
+	int err = 0;
 
+	/*
+	 * Huge PMDs move whole only if both places are 2 MiB-aligned, the range
+	 * covers them and the destination slot is empty (move_huge_pmd()); the
+	 * others are split first, before the destination tables are allocated.
+	 */
+	for (unsigned long base = old & HPAGE_PMD_MASK; base < old + len; base += HPAGE_PMD_SIZE) {
+		pte_t *pmdp = pmd_offset(mm, base), *dst_pmdp;
+		unsigned long dst = new + (base - old);
+
+		if (!pmdp || !pmd_trans_huge(pte_load(pmdp)))
+			continue;
+		dst_pmdp = base >= old ? pmd_offset(mm, dst) : NULL;
+		if (base < old || base + HPAGE_PMD_SIZE > old + len || (dst & ~HPAGE_PMD_MASK) ||
+		    (dst_pmdp && pte_load(dst_pmdp))) {
+			struct vm_area_struct *vma = vma_lookup(mm, base < old ? old : base);
+
+			err = vma ? split_huge_pmd_address(vma, base) : 0;
+			if (err)
+				return err;
+		}
+	}
 	sm_mutex_lock(&mm->page_table_lock);
 	for (off = 0; off < len; off += PAGE_SIZE) {
 		pte_t *src = pte_offset(mm, old + off);
+		uint64_t huge;
 
-		if (src && !pte_none(pte_load(src)) && !pte_alloc(mm, new + off)) {
+		if ((src && !pte_none(pte_load(src)) && !pte_alloc(mm, new + off)) ||
+		    (!src && follow_huge_pmd(mm, old + off, &huge) && !pmd_alloc(mm, new + off))) {
 			sm_mutex_unlock(&mm->page_table_lock);
 			return -ENOMEM;
 		}
@@ -557,9 +621,16 @@ static int move_page_tables(struct mm_struct *mm, unsigned long old, unsigned lo
 	mmu_notifier_invalidate_range_start(&range);
 	sm_mutex_lock(&mm->page_table_lock);
 	for (off = 0; off < len; off += PAGE_SIZE) {
-		pte_t *src = pte_offset(mm, old + off), *dst;
-		uint64_t pte = src ? pte_load(src) : 0;
+		pte_t *src, *dst;
+		uint64_t pte;
 
+		if (!((old + off) & ~HPAGE_PMD_MASK) && len - off >= HPAGE_PMD_SIZE &&
+		    move_huge_pmd(mm, old + off, new + off)) {
+			off += HPAGE_PMD_SIZE - PAGE_SIZE;
+			continue;
+		}
+		src = pte_offset(mm, old + off);
+		pte = src ? pte_load(src) : 0;
 		if (pte_none(pte))
 			continue;
 		dst = pte_offset(mm, new + off); /* allocated above; nothing frees tables */

@@ -4,10 +4,20 @@
  * per table, as x86-64. Upper levels hold pointers to the next table; the leaf
  * level holds PTEs (see internal.h for the encoding).
  *
+ * A PMD slot (level 1) holds either a pointer to a leaf table or, for a
+ * transparent huge page, a huge leaf entry (PTE_PRESENT | PTE_HUGE and the
+ * head pfn): table pointers never have bit 0 set, so pmd_trans_huge() tells
+ * them apart. pte_offset() and pte_next_table() treat a huge PMD as "no leaf
+ * table"; the callers that may meet one look at the PMD first.
+ *
  * Tables are allocated under the page-table lock and published with a
  * release store, so lockless walkers (who hold mmap_lock or mm_users) see a
  * fully initialised table. Tables are freed only when the mm is torn down
  * (free_pgtables), when no walker can exist: a walker never sees a table go.
+ * Two exceptions, both under mmap_lock for write plus rmap_lock for write
+ * (which excludes every walker): munmap frees the leaf tables no VMA
+ * needs any more (free_pte_tables()), and a collapse replaces a leaf table
+ * by a huge PMD.
  */
 #include <stdlib.h>
 
@@ -37,7 +47,11 @@ static void free_level(pte_t *table, int level)
 {
 	if (level > 0) {
 		for (int i = 0; i < PT_ENTRIES; i++) {
-			pte_t *next = entry_table(&table[i]);
+			pte_t *next;
+
+			BUG_ON(level == 1 &&
+			       pmd_trans_huge(pte_load(&table[i]))); /* zapped first */
+			next = entry_table(&table[i]);
 
 			if (next)
 				free_level(next, level - 1);
@@ -68,12 +82,50 @@ void free_pgtables(struct mm_struct *mm)
 	mm->pgd = NULL;
 }
 
+pte_t *pmd_offset(struct mm_struct *mm, unsigned long addr)
+{
+	pte_t *table = mm->pgd;
+
+	for (int level = 3; level > 1; level--) {
+		table = entry_table(&table[PT_INDEX(addr, level)]);
+		if (!table)
+			return NULL;
+	}
+	return &table[PT_INDEX(addr, 1)];
+}
+
+pte_t *pmd_alloc(struct mm_struct *mm, unsigned long addr)
+{
+	pte_t *table = mm->pgd;
+
+	lockdep_assert_held(&mm->page_table_lock);
+	for (int level = 3; level > 1; level--) {
+		pte_t *slot = &table[PT_INDEX(addr, level)];
+		pte_t *next = entry_table(slot);
+
+		if (!next) {
+			next = table_alloc();
+			if (!next)
+				return NULL;
+			/* Pairs with the acquire in entry_table(). */
+			atomic_store_explicit(slot, (uint64_t)(uintptr_t)next,
+					      memory_order_release);
+		}
+		table = next;
+	}
+	return &table[PT_INDEX(addr, 1)];
+}
+
 pte_t *pte_offset(struct mm_struct *mm, unsigned long addr)
 {
 	pte_t *table = mm->pgd;
 
 	for (int level = 3; level > 0; level--) {
-		table = entry_table(&table[PT_INDEX(addr, level)]);
+		pte_t *slot = &table[PT_INDEX(addr, level)];
+
+		if (level == 1 && pmd_trans_huge(pte_load(slot)))
+			return NULL;
+		table = entry_table(slot);
 		if (!table)
 			return NULL;
 	}
@@ -87,7 +139,11 @@ pte_t *pte_alloc(struct mm_struct *mm, unsigned long addr)
 	lockdep_assert_held(&mm->page_table_lock);
 	for (int level = 3; level > 0; level--) {
 		pte_t *slot = &table[PT_INDEX(addr, level)];
-		pte_t *next = entry_table(slot);
+		pte_t *next;
+
+		if (level == 1 && pmd_trans_huge(pte_load(slot)))
+			return NULL; /* callers split, or check for a huge PMD, first */
+		next = entry_table(slot);
 
 		if (!next) {
 			next = table_alloc();
@@ -109,7 +165,13 @@ unsigned long pte_next_table(struct mm_struct *mm, unsigned long addr, unsigned 
 		int level;
 
 		for (level = 3; level > 0; level--) {
-			table = entry_table(&table[PT_INDEX(addr, level)]);
+			pte_t *slot = &table[PT_INDEX(addr, level)];
+
+			if (level == 1 && pmd_trans_huge(pte_load(slot))) {
+				table = NULL;
+				break;
+			}
+			table = entry_table(slot);
 			if (!table)
 				break;
 		}
@@ -119,6 +181,76 @@ unsigned long pte_next_table(struct mm_struct *mm, unsigned long addr, unsigned 
 		unsigned long span = 1UL << PT_SHIFT(level);
 		unsigned long next = (addr & ~(span - 1)) + span;
 
+		if (next <= addr)
+			return end;
+		addr = next;
+	}
+	return end;
+}
+
+pte_t *pmd_pte_table(pte_t *pmdp)
+{
+	uint64_t v = pte_load(pmdp);
+
+	return v && !pmd_trans_huge(v) ? (pte_t *)(uintptr_t)v : NULL;
+}
+
+pte_t *pte_table_alloc(void)
+{
+	return table_alloc();
+}
+
+void pte_table_free(pte_t *table)
+{
+	kfree(table);
+}
+
+void pmd_populate(struct mm_struct *mm, pte_t *pmdp, pte_t *table)
+{
+	lockdep_assert_held(&mm->page_table_lock);
+	/* Pairs with the acquire in entry_table(). */
+	atomic_store_explicit(pmdp, (uint64_t)(uintptr_t)table, memory_order_release);
+}
+
+void free_pte_tables(struct mm_struct *mm, unsigned long start, unsigned long end)
+{
+	lockdep_assert_held(&mm->rmap_lock);
+	for (unsigned long a = pmd_next_present(mm, start & HPAGE_PMD_MASK, end); a < end;
+	     a = pmd_next_present(mm, a + HPAGE_PMD_SIZE, end)) {
+		pte_t *pmdp = pmd_offset(mm, a), *table;
+
+		if (a + HPAGE_PMD_SIZE > end || a + HPAGE_PMD_SIZE < a)
+			break;
+		table = pmdp && a >= start ? pmd_pte_table(pmdp) : NULL;
+		if (!table)
+			continue;
+		for (int i = 0; i < PT_ENTRIES; i++)
+			BUG_ON(pte_load(&table[i]) != 0); /* zapped first */
+		sm_mutex_lock(&mm->page_table_lock);
+		set_pte(mm, pmdp, 0);
+		sm_mutex_unlock(&mm->page_table_lock);
+		kfree(table);
+		if (a + HPAGE_PMD_SIZE < a)
+			break;
+	}
+}
+
+unsigned long pmd_next_present(struct mm_struct *mm, unsigned long addr, unsigned long end)
+{
+	while (addr < end) {
+		pte_t *table = mm->pgd;
+		int level;
+		unsigned long span, next;
+
+		for (level = 3; level > 1; level--) {
+			table = entry_table(&table[PT_INDEX(addr, level)]);
+			if (!table)
+				break;
+		}
+		if (level == 1 && pte_load(&table[PT_INDEX(addr, 1)]))
+			return addr;
+		span = 1UL << PT_SHIFT(level);
+		next = (addr & ~(span - 1)) + span;
 		if (next <= addr)
 			return end;
 		addr = next;

@@ -8,6 +8,11 @@
  * catching one. Every allocation bumps page->gen; a translation recorded as
  * (pfn, gen) is stale as soon as the frame is freed (page_gen_valid()).
  *
+ * Large folios: free_pos[] remembers where each free pfn sits in the stack
+ * and block_free[] how many frames of each HPAGE_PMD_NR block are free, so
+ * alloc_thp_folio() finds a wholly free aligned block by counting and takes
+ * its frames out of the stack one by one (each swapped with the top).
+ *
  * The zero page (pfn 0) is reserved: never allocated, never freed, not
  * counted as used. Read faults on private anonymous memory map it, as Linux
  * maps ZERO_PAGE.
@@ -28,7 +33,10 @@ struct phys_mem {
 	struct page *pages;
 	unsigned long nr_frames;
 	unsigned long *free_stack;
-	unsigned long nr_free; /* under lock */
+	unsigned long nr_free;	    /* under lock */
+	unsigned long *free_pos;    /* pfn -> index in free_stack + 1, 0 if not free; under lock */
+	unsigned short *block_free; /* free frames per HPAGE_PMD_NR block; under lock */
+	unsigned long nr_blocks;
 	struct sm_mutex lock;
 	unsigned long (*reclaim)(unsigned long nr_wanted);
 	_Atomic unsigned long stale;
@@ -47,6 +55,32 @@ static void page_reset(struct page *page)
 	page->index = 0;
 	set_page_private(page, 0);
 	page->lru_next = page->lru_prev = NULL;
+	atomic_store(&page->compound_head, NULL);
+	atomic_store(&page->_entire_mapcount, 0);
+	page->compound_order = 0;
+	page->deferred_next = NULL;
+}
+
+/* Push @pfn on the free stack. Under phys.lock. */
+static void free_stack_push(unsigned long pfn)
+{
+	BUG_ON(phys.nr_free >= phys.nr_frames || phys.free_pos[pfn]);
+	phys.free_stack[phys.nr_free++] = pfn;
+	phys.free_pos[pfn] = phys.nr_free;
+	phys.block_free[pfn >> HPAGE_PMD_ORDER]++;
+}
+
+/* Take @pfn (which is free) out of the stack. Under phys.lock. */
+static void free_stack_remove(unsigned long pfn)
+{
+	unsigned long idx = phys.free_pos[pfn] - 1, top = phys.free_stack[phys.nr_free - 1];
+
+	BUG_ON(!phys.free_pos[pfn]);
+	phys.free_stack[idx] = top;
+	phys.free_pos[top] = idx + 1;
+	phys.nr_free--;
+	phys.free_pos[pfn] = 0;
+	phys.block_free[pfn >> HPAGE_PMD_ORDER]--;
 }
 
 int phys_init(size_t bytes)
@@ -63,12 +97,15 @@ int phys_init(size_t bytes)
 		return -ENOMEM;
 	phys.pages = calloc(n, sizeof(*phys.pages));
 	phys.free_stack = calloc(n, sizeof(*phys.free_stack));
-	if (!phys.pages || !phys.free_stack)
+	phys.free_pos = calloc(n, sizeof(*phys.free_pos));
+	phys.nr_blocks = (n + HPAGE_PMD_NR - 1) >> HPAGE_PMD_ORDER;
+	phys.block_free = calloc(phys.nr_blocks, sizeof(*phys.block_free));
+	if (!phys.pages || !phys.free_stack || !phys.free_pos || !phys.block_free)
 		goto err;
 	phys.nr_frames = n;
 	phys.nr_free = 0;
 	for (unsigned long pfn = n; pfn-- > 1;)
-		phys.free_stack[phys.nr_free++] = pfn;
+		free_stack_push(pfn);
 	/* pfn 0 is the zero page. */
 	atomic_store(&phys.pages[0]._refcount, 1);
 	atomic_store(&phys.pages[0].flags, 1UL << PG_reserved);
@@ -80,6 +117,8 @@ int phys_init(size_t bytes)
 err:
 	free(phys.pages);
 	free(phys.free_stack);
+	free(phys.free_pos);
+	free(phys.block_free);
 	munmap(phys.arena, bytes);
 	memset(&phys, 0, sizeof(phys));
 	return -ENOMEM;
@@ -107,6 +146,8 @@ unsigned long phys_exit(void)
 	munmap(phys.arena, phys.nr_frames * PAGE_SIZE);
 	free(phys.pages);
 	free(phys.free_stack);
+	free(phys.free_pos);
+	free(phys.block_free);
 	memset(&phys, 0, sizeof(phys));
 	return leaked;
 }
@@ -143,7 +184,7 @@ unsigned long phys_pinned_frames(void)
 	unsigned long n = 0;
 
 	for (unsigned long pfn = 1; pfn < phys.nr_frames; pfn++)
-		if (page_maybe_dma_pinned(&phys.pages[pfn]))
+		if (atomic_load(&phys.pages[pfn]._pincount) > 0)
 			n++;
 	return n;
 }
@@ -167,8 +208,10 @@ static struct page *take_free_frame(void)
 	struct page *page = NULL;
 
 	sm_mutex_lock(&phys.lock);
-	if (phys.nr_free)
-		page = &phys.pages[phys.free_stack[--phys.nr_free]];
+	if (phys.nr_free) {
+		page = &phys.pages[phys.free_stack[phys.nr_free - 1]];
+		free_stack_remove(page_to_pfn(page));
+	}
 	sm_mutex_unlock(&phys.lock);
 	if (!page)
 		return NULL;
@@ -204,9 +247,49 @@ struct page *alloc_page(void)
 	return page;
 }
 
+struct page *alloc_thp_folio(void)
+{
+	unsigned long block, base;
+	struct page *head;
+
+	if (!phys_initialized())
+		return NULL;
+	sm_mutex_lock(&phys.lock);
+	/* Block 0 holds the zero page: never wholly free. */
+	for (block = 1; block < phys.nr_blocks; block++)
+		if (phys.block_free[block] == HPAGE_PMD_NR)
+			break;
+	if (block >= phys.nr_blocks) {
+		sm_mutex_unlock(&phys.lock);
+		return NULL;
+	}
+	base = block << HPAGE_PMD_ORDER;
+	for (unsigned long i = 0; i < HPAGE_PMD_NR; i++)
+		free_stack_remove(base + i);
+	sm_mutex_unlock(&phys.lock);
+	head = &phys.pages[base];
+	for (unsigned long i = 0; i < HPAGE_PMD_NR; i++) {
+		struct page *page = head + i;
+
+		BUG_ON(atomic_load(&page->_refcount) != 0);
+		page_reset(page);
+		atomic_fetch_add(&page->gen, 1);
+		if (i)
+			atomic_store_explicit(&page->compound_head, head, memory_order_release);
+	}
+	head->compound_order = HPAGE_PMD_ORDER;
+	atomic_store(&head->flags, 1UL << PG_head);
+	atomic_store(&head->_refcount, 1);
+	memset(page_address(head), 0, HPAGE_PMD_SIZE);
+	return head;
+}
+
 bool get_page_unless_zero(struct page *page)
 {
-	int old = atomic_load(&page->_refcount);
+	int old;
+
+	page = compound_head(page);
+	old = atomic_load(&page->_refcount);
 
 	while (old > 0)
 		if (atomic_compare_exchange_weak(&page->_refcount, &old, old + 1))
@@ -214,10 +297,45 @@ bool get_page_unless_zero(struct page *page)
 	return false;
 }
 
+static void free_frame(struct page *page);
+
+/* The last reference to a large folio is gone: every frame goes back. */
+static void free_folio(struct page *head)
+{
+	unsigned long pfn = page_to_pfn(head);
+
+	BUG_ON(atomic_load(&head->_entire_mapcount) != 0);
+	BUG_ON(atomic_load(&head->_pincount) != 0);
+	if (PageTest(head, PG_lru))
+		lru_del_freed(head);
+	if (PageTest(head, PG_deferred_split))
+		deferred_split_del(head);
+	for (unsigned long i = 0; i < HPAGE_PMD_NR; i++) {
+		struct page *page = head + i;
+
+		BUG_ON(atomic_load(&page->_mapcount) != 0);
+		atomic_fetch_add(&page->gen, 1);
+		atomic_store(&page->flags, 0);
+		page->mapping = NULL;
+		atomic_store(&page->compound_head, NULL);
+	}
+	head->compound_order = 0;
+	if (sm_debug)
+		memset(page_address(head), PAGE_POISON_BYTE, HPAGE_PMD_SIZE);
+	sm_mutex_lock(&phys.lock);
+	for (unsigned long i = 0; i < HPAGE_PMD_NR; i++)
+		free_stack_push(pfn + i);
+	sm_mutex_unlock(&phys.lock);
+}
+
 static void free_frame(struct page *page)
 {
 	unsigned long pfn = page_to_pfn(page);
 
+	if (PageTest(page, PG_head)) {
+		free_folio(page);
+		return;
+	}
 	BUG_ON(page_mapcount(page) != 0);
 	BUG_ON(atomic_load(&page->_pincount) != 0);
 	BUG_ON(PageTest(page, PG_swapcache)); /* the cache holds a reference */
@@ -230,8 +348,7 @@ static void free_frame(struct page *page)
 	atomic_store(&page->flags, 0);
 	page->mapping = NULL;
 	sm_mutex_lock(&phys.lock);
-	BUG_ON(phys.nr_free >= phys.nr_frames);
-	phys.free_stack[phys.nr_free++] = pfn;
+	free_stack_push(pfn);
 	sm_mutex_unlock(&phys.lock);
 }
 
@@ -247,6 +364,7 @@ void put_page_refs(struct page *page, int nr)
 		return;
 	}
 
+	page = compound_head(page);
 	if (PageTest(page, PG_reserved)) {
 		atomic_fetch_sub(&page->_refcount, nr); /* the zero page is never freed */
 		return;

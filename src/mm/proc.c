@@ -64,6 +64,13 @@ int mm_pagemap(struct mm_struct *mm, unsigned long addr, unsigned long nr_pages,
 		sm_mutex_lock(&mm->page_table_lock);
 		ptep = pte_offset(mm, a);
 		out[i] = ptep ? pte_pagemap(pte_load(ptep)) : 0;
+		if (!ptep) {
+			uint64_t huge;
+
+			/* A PMD-mapped THP: each 4 KiB piece, and the PMD as such. */
+			if (follow_huge_pmd(mm, a, &huge))
+				out[i] = pte_pagemap(huge & ~PTE_HUGE) | MM_PAGE_THP;
+		}
 		sm_mutex_unlock(&mm->page_table_lock);
 	}
 	mmap_read_unlock(mm);

@@ -208,6 +208,13 @@ int vma_split(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long ad
 
 	mmap_assert_write_locked(mm);
 	BUG_ON(addr <= vma->vm_start || addr >= vma->vm_end || !PAGE_ALIGNED(addr));
+	/* vma_adjust_trans_huge(): no huge PMD may straddle the new boundary. */
+	if (addr & ~HPAGE_PMD_MASK) {
+		int err = split_huge_pmd_address(vma, addr);
+
+		if (err)
+			return err;
+	}
 	new = vma_dup(vma);
 	if (!new)
 		return -ENOMEM;

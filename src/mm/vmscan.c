@@ -88,7 +88,8 @@ static bool pageout(struct page *page)
 	bool freed;
 	TRACE_SCOPE("mm", "pageout", "pfn=%lu", page_to_pfn(page));
 
-	if (page_maybe_dma_pinned(page) || PageTest(page, PG_ksm))
+	/* A (PTE-mapped) THP would need a folio split first: not modelled, it stays. */
+	if (page_maybe_dma_pinned(page) || PageTest(page, PG_ksm) || PageCompound(page))
 		return false;
 	if (TestSetPageFlag(page, PG_locked))
 		return false;

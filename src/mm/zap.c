@@ -60,6 +60,9 @@ void zap_pte(struct mm_struct *mm, pte_t *ptep, struct page **freelist, unsigned
 	BUG_ON(!page);
 	BUG_ON(atomic_fetch_sub(&page->_mapcount, 1) <= 0);
 	atomic_fetch_sub(&mm->rss, 1);
+	/* A large folio losing part of its mappings: split it later (deferred_split_folio). */
+	if (PageCompound(page) && !page_mapcount(page))
+		deferred_split_folio(compound_head(page));
 	freelist[(*nfree)++] = page;
 }
 
@@ -94,14 +97,27 @@ void zap_page_range(struct vm_area_struct *vma, unsigned long start, unsigned lo
 
 	BUG_ON(start < vma->vm_start || end > vma->vm_end);
 	while (addr < end) {
-		unsigned long next;
+		unsigned long next = (addr + HPAGE_PMD_SIZE) & HPAGE_PMD_MASK;
+		pte_t *pmdp = pmd_offset(mm, addr);
 
-		addr = pte_next_table(mm, addr, end);
-		if (addr >= end)
-			break;
-		next = (addr + (ZAP_BATCH * PAGE_SIZE)) & ~(ZAP_BATCH * PAGE_SIZE - 1);
 		if (next > end || next <= addr)
 			next = end;
+		if (pmdp && pmd_trans_huge(pte_load(pmdp))) {
+			if (next - addr == HPAGE_PMD_SIZE) {
+				zap_huge_pmd(mm, pmdp, addr);
+				addr = next;
+				continue;
+			}
+			/*
+			 * Part of a huge PMD: callers split it before their
+			 * invalidation; if one did not, split it now (nested).
+			 */
+			split_huge_pmd_address(vma, addr);
+		}
+		if (!pmdp || !pmd_pte_table(pmdp)) {
+			addr = pmd_next_present(mm, next, end); /* a table or a huge PMD */
+			continue;
+		}
 		zap_pte_table(mm, addr, next);
 		addr = next;
 	}
@@ -155,6 +171,38 @@ static void vma_detach(struct mm_struct *mm, struct vm_area_struct *vma,
 	*detached = vma;
 }
 
+/*
+ * free_pgtables() of munmap: the leaf tables of [start, end) that no VMA
+ * uses any more go, so that a later mapping there can get a huge PMD (as
+ * in Linux, whose free_pgtables() frees them). Caller holds mmap_lock for
+ * write; rmap_lock for write keeps reverse-map walkers out.
+ */
+static void free_unused_pte_tables(struct mm_struct *mm, unsigned long start, unsigned long end)
+{
+	unsigned long lo = start & HPAGE_PMD_MASK, hi = (end + HPAGE_PMD_SIZE - 1) & HPAGE_PMD_MASK;
+	struct vm_area_struct *prev, *next;
+
+	if (hi < end) /* the top of the address space */
+		hi = end & HPAGE_PMD_MASK;
+	next = find_vma(mm, start); /* the first VMA after the hole */
+	if (next) {
+		prev = vma_prev(next);
+	} else {
+		for (prev = vma_first(mm); prev && vma_next(prev); prev = vma_next(prev))
+			;
+	}
+	/* The 2 MiB blocks shared with a remaining VMA keep their table. */
+	if (prev && prev->vm_end > lo)
+		lo = (prev->vm_end + HPAGE_PMD_SIZE - 1) & HPAGE_PMD_MASK;
+	if (next && next->vm_start < hi)
+		hi = next->vm_start & HPAGE_PMD_MASK;
+	if (lo >= hi)
+		return;
+	sm_down_write(&mm->rmap_lock);
+	free_pte_tables(mm, lo, hi);
+	sm_up_write(&mm->rmap_lock);
+}
+
 int do_munmap(struct mm_struct *mm, unsigned long start, unsigned long len,
 	      struct vm_area_struct **detached)
 {
@@ -177,6 +225,7 @@ int do_munmap(struct mm_struct *mm, unsigned long start, unsigned long len,
 		vma_detach(mm, vma, detached);
 		vma = next;
 	}
+	free_unused_pte_tables(mm, start, end);
 	return 0;
 }
 

@@ -118,7 +118,8 @@ static int cmd_madvise(struct sim_ctx *ctx, int argc, char **argv)
 		return sim_malformed(
 			ctx,
 			"bad advice '%s' (dontneed pageout mergeable unmergeable dontfork dofork "
-			"wipeonfork keeponfork free remove populate_read populate_write cold)",
+			"wipeonfork keeponfork free remove populate_read populate_write cold hugepage "
+			"nohugepage collapse)",
 			argv[4]);
 	if (!mm)
 		return sim_result_errno(ctx, -ESRCH);
@@ -214,7 +215,8 @@ const struct sim_cmd sim_cmds_memory[] = {
 	 "mprotect p1 0x10000000 4K r"},
 	{"madvise", 4, 4, cmd_madvise, "madvise NAME ADDR LEN ADVICE",
 	 "madvise(2) the range: dontneed pageout mergeable unmergeable dontfork dofork "
-	 "wipeonfork keeponfork free remove populate_read populate_write cold",
+	 "wipeonfork keeponfork free remove populate_read populate_write cold hugepage "
+	 "nohugepage collapse",
 	 "madvise p1 0x10000000 4K dontneed"},
 	{"mremap", 4, 5, cmd_mremap, "mremap NAME OLDADDR OLDLEN NEWLEN [NEWADDR]",
 	 "move (NEWADDR: MREMAP_MAYMOVE|MREMAP_FIXED) or resize in place",

@@ -26,6 +26,9 @@ static const struct {
 	{MM_PAGE_DEVICE, MM_PAGE_DEVICE, 'd'}, /* in device-private memory */
 	{MM_PAGE_SWAP, MM_PAGE_SWAP, 's'},     /* swapped (or migrating) */
 	{MM_PAGE_PRESENT | MM_PAGE_ZERO, MM_PAGE_PRESENT | MM_PAGE_ZERO, 'z'}, /* zero page */
+	/* PMD-mapped transparent huge page: H mapped once, h shared (after fork) */
+	{MM_PAGE_THP | MM_PAGE_EXCLUSIVE, MM_PAGE_THP | MM_PAGE_EXCLUSIVE, 'H'},
+	{MM_PAGE_THP, MM_PAGE_THP, 'h'},
 	{MM_PAGE_PRESENT | MM_PAGE_EXCLUSIVE, MM_PAGE_PRESENT | MM_PAGE_EXCLUSIVE, 'x'},
 	{MM_PAGE_PRESENT, MM_PAGE_PRESENT, 'p'}, /* mapped more than once */
 	{0, 0, '.'},				 /* not present */

@@ -126,8 +126,8 @@ static int mem_of_process(struct sim_ctx *ctx, const char *name)
 	if (!mm)
 		return sim_result_errno(ctx, -ESRCH);
 	mm_get_stats(mm, &st);
-	return sim_result(ctx, "rss=%lu swap=%lu locked_vm=%lu pinned=%lu", st.rss, st.swap,
-			  st.locked_vm, st.pinned_vm);
+	return sim_result(ctx, "rss=%lu swap=%lu locked_vm=%lu pinned=%lu thp=%lu", st.rss, st.swap,
+			  st.locked_vm, st.pinned_vm, st.thp);
 }
 
 static int cmd_mem(struct sim_ctx *ctx, int argc, char **argv)
@@ -261,8 +261,8 @@ const struct sim_cmd sim_cmds_system[] = {
 	{"mem", 0, 1, cmd_mem, "mem [NAME]",
 	 "memory totals: frames=F pinned=P swapped=S locked_vm=L (+ device=D, device-private pages "
 	 "in use, once a device has memory); with NAME: "
-	 "rss=R swap=S locked_vm=L pinned=P of that process",
-	 "mem p1 => rss=1 swap=0 locked_vm=0 pinned=0"},
+	 "rss=R swap=S locked_vm=L pinned=P thp=H of that process (H: PMD-mapped huge pages)",
+	 "mem p1 => rss=1 swap=0 locked_vm=0 pinned=0 thp=0"},
 	{"limit", 3, 3, cmd_limit, "limit NAME memlock SIZE|unlimited",
 	 "set the RLIMIT_MEMLOCK of NAME", "limit p1 memlock 64K"},
 	{"check", 0, 0, cmd_check, "check", "run the invariant checks now: ok, or what broke",

@@ -14,10 +14,9 @@
 #include "sim/sim.h"
 
 static const struct sim_cmd *const command_sets[] = {
-	sim_cmds_system, sim_cmds_mirror, sim_cmds_pin,	   sim_cmds_file,
-	sim_cmds_iommu,	 sim_cmds_task,	  sim_cmds_memory, sim_cmds_vfio,
-	sim_cmds_gru,	 sim_cmds_xpmem,  sim_cmds_kvm,	   sim_cmds_proc,
-	sim_cmds_bug,
+	sim_cmds_system, sim_cmds_mirror, sim_cmds_pin,	 sim_cmds_file, sim_cmds_iommu,
+	sim_cmds_task,	 sim_cmds_memory, sim_cmds_vfio, sim_cmds_gru,	sim_cmds_xpmem,
+	sim_cmds_kvm,	 sim_cmds_proc,	  sim_cmds_bug,	 sim_cmds_thp,
 };
 
 #define NR_SETS (sizeof(command_sets) / sizeof(command_sets[0]))

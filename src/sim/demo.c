@@ -92,7 +92,7 @@ static const char *const world[] = {
 	"mmap qemu 0x10000000 256K rw private => ok",
 	"# A frame is allocated only when a page is first written.",
 	"write qemu 0x10000000 fill:0x11:256K => ok",
-	"mem qemu => rss=64 swap=0 locked_vm=0 pinned=0",
+	"mem qemu => rss=64 swap=0 locked_vm=0 pinned=0 thp=0",
 	NULL,
 };
 

@@ -163,6 +163,9 @@ int sim_parse_advice(const char *s)
 		{"populate_read", MADV_POPULATE_READ},
 		{"populate_write", MADV_POPULATE_WRITE},
 		{"cold", MADV_COLD},
+		{"hugepage", MADV_HUGEPAGE},
+		{"nohugepage", MADV_NOHUGEPAGE},
+		{"collapse", MADV_COLLAPSE},
 	};
 
 	return LOOKUP(advice, s);

@@ -302,6 +302,7 @@ struct sim_cmd {
 SIM_CMD_SET(sim_cmds_system);
 SIM_CMD_SET(sim_cmds_task);
 SIM_CMD_SET(sim_cmds_memory);
+SIM_CMD_SET(sim_cmds_thp);
 SIM_CMD_SET(sim_cmds_mirror);
 SIM_CMD_SET(sim_cmds_pin);
 SIM_CMD_SET(sim_cmds_file);

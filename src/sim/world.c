@@ -66,6 +66,7 @@ struct sim_world *sim_world_new(void)
 		free(w);
 		return NULL;
 	}
+	thp_set_mode(THP_MADVISE); /* every run starts with the default setting */
 	if (phys_initialized()) {
 		w->base_frames = phys_used_frames();
 		w->base_pins = phys_total_pins();

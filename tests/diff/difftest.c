@@ -2,8 +2,21 @@
  * difftest — differential test of `secmmu run` against the real Linux kernel.
  *
  *   difftest gen SEED N      print a random scenario of N commands (deterministic)
+ *   difftest gen-thp SEED N  the same with transparent huge pages: 2 MiB-aligned
+ *                            areas, madvise hugepage|nohugepage|collapse, partial
+ *                            and whole munmap/mprotect/dontneed/mremap, fork, and
+ *                            `mem NAME` (rss and thp) after the changes
  *   difftest linux FILE|-    run a scenario with real system calls and print
  *                            `LINE: COMMAND -> RESULT` lines, like `secmmu run`
+ *
+ * `mem NAME` on the Linux side: rss and swap are summed from /proc/self/smaps
+ * over the VMAs in the test region, thp is AnonHugePages / 2 MiB from
+ * /proc/self/smaps_rollup (checked to be all in the test region), locked_vm
+ * is VmLck. As root, every present page of the region is also looked up in
+ * /proc/kpageflags: the pages with KPF_THP must cover the PMD-mapped ones
+ * (an internal failure otherwise), and zero-page mappings are taken out of
+ * rss (smaps counts them, secmmu does not); without root, rss is smaps'
+ * Anonymous (exact for private anonymous memory only).
  *
  * Linux side: the driver forks a zygote before anything is mapped in the test
  * window; every `mm NAME` is a fork of the zygote, every `fork P C` is a fork()
@@ -804,6 +817,120 @@ static int gen_main(uint64_t seed, int n, int mix)
 }
 
 /* ------------------------------------------------------------------ */
+/* THP generator                                                       */
+
+#define TBASE  0x14000000ULL /* 2 MiB-aligned script address (and real: BASE - WBASE is) */
+#define HUGE   (2ULL << 20)
+#define TSPAN  8	       /* huge ranges in the window */
+#define TPAGES (TSPAN * 512)
+
+static int t_alive[3], t_n;
+
+/* a page offset inside the window: often 2 MiB-aligned, else anywhere */
+static unsigned t_page(void)
+{
+	return chance(500) ? rn(TSPAN) * 512 : rn(TPAGES);
+}
+
+/* a length from @pg: whole huge ranges, a few pages, or up to the window end */
+static unsigned t_len(unsigned pg)
+{
+	unsigned np = chance(400) ? rr(1, 3) * 512 : chance(600) ? rr(1, 8) : rr(1, 1024);
+	if (pg + np > TPAGES)
+		np = TPAGES - pg;
+	return np;
+}
+
+static int t_pick(void)
+{
+	int k;
+	do
+		k = (int)rn(3);
+	while (!t_alive[k]);
+	return k;
+}
+
+static int gen_thp_main(uint64_t seed, int n)
+{
+	static const char *adv[] = {"hugepage", "hugepage", "nohugepage", "dontneed", "collapse"};
+	rng_s = seed * 0x9E3779B97F4A7C15ULL + 0x7654321ULL;
+	if (!rng_s)
+		rng_s = 1;
+	for (int i = 0; i < 8; i++)
+		rnd();
+	g_n = n;
+	printf("# difftest gen-thp seed=%llu n=%d\n", (unsigned long long)seed, n);
+	emit("phys 256M");
+	emit("mm p0");
+	t_alive[0] = 1;
+	emit("mmap p0 0x%llx 0x%llx rw private", TBASE, TSPAN * HUGE);
+	emit("madvise p0 0x%llx 0x%llx hugepage", TBASE, TSPAN * HUGE);
+	while (g_emitted < g_n) {
+		int k = t_pick();
+		unsigned r = rn(1000), pg = t_page(), np = t_len(pg);
+		unsigned long long a = TBASE + (unsigned long long)pg * PAGE;
+		unsigned long long len = (unsigned long long)np * PAGE;
+
+		if (r < 420) {
+			/*
+			 * Reads only of what was just written: the reference kernel
+			 * (6.18 here) maps no zero page on a read fault (it allocates),
+			 * secmmu does, and rss would differ for pages only read.
+			 */
+			unsigned long long wa = a + rn(PAGE - 2);
+			emit("write p%d 0x%llx 0x%02x%02x", k, wa, rn(256), rn(256));
+			if (chance(300))
+				emit("read p%d 0x%llx 2", k, wa);
+			continue;
+		} else if (r < 560) {
+			emit("madvise p%d 0x%llx 0x%llx %s", k, a, len, adv[rn(5)]);
+		} else if (r < 660) {
+			emit("mprotect p%d 0x%llx 0x%llx %s", k, a, len, chance(500) ? "r" : "rw");
+		} else if (r < 720) {
+			emit("munmap p%d 0x%llx 0x%llx", k, a, len);
+		} else if (r < 760) {
+			emit("mmap p%d 0x%llx 0x%llx rw private", k, a, len);
+		} else if (r < 820) {
+			unsigned to = t_page();
+			unsigned long long na = TBASE + (unsigned long long)to * PAGE;
+			if (na < a + len && a < na + len)
+				continue; /* overlapping moves are invalid anyway */
+			if (to + np > TPAGES)
+				continue;
+			emit("mremap p%d 0x%llx 0x%llx 0x%llx 0x%llx", k, a, len, len, na);
+		} else if (r < 860) {
+			int c = -1;
+			for (int i = 0; i < 3; i++)
+				if (!t_alive[i])
+					c = i;
+			if (c < 0)
+				continue;
+			emit("fork p%d p%d", k, c);
+			t_alive[c] = 1;
+			emit("mem p%d", c);
+		} else if (r < 880) {
+			if (t_alive[0] + t_alive[1] + t_alive[2] < 2)
+				continue;
+			emit("exit p%d", k);
+			t_alive[k] = 0;
+			continue;
+		} else {
+			/* a write in every live process at one address: COW of shared huge pages */
+			for (int i = 0; i < 3; i++)
+				if (t_alive[i])
+					emit("write p%d 0x%llx 0x%02x", i, a, i + 1);
+			for (int i = 0; i < 3; i++)
+				if (t_alive[i])
+					emit("read p%d 0x%llx 1", i, a);
+			(void)0;
+		}
+		emit("mem p%d", k);
+	}
+	(void)t_n;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* Linux side: workers                                                 */
 
 enum {
@@ -1106,13 +1233,55 @@ static int64_t linux_pagemap(uint64_t a, uint64_t len, char **out, uint64_t *out
 }
 
 /* "rss=R swap=S locked_vm=L pinned=0" over the test region (the zero page is no rss). */
+/*
+ * The present pages of [lo, hi) whose frame has KPF_THP, and (in *@zero)
+ * those mapping the zero page (KPF_ZERO_PAGE): smaps' Rss counts them since
+ * Linux 6.x, secmmu's rss does not. -1 if unreadable (not root).
+ */
+static long kpage_thp_pages(uint64_t lo, uint64_t hi, long *zero)
+{
+	FILE *pm = fopen("/proc/self/pagemap", "r"), *kf = fopen("/proc/kpageflags", "r");
+	long n = 0;
+
+	if (!pm || !kf) {
+		n = -1;
+		goto out;
+	}
+	for (uint64_t a = lo; a < hi; a += PAGE) {
+		uint64_t e, flags;
+
+		if (fseeko(pm, (off_t)(a / PAGE * 8), SEEK_SET) || fread(&e, 8, 1, pm) != 1) {
+			n = -1;
+			goto out;
+		}
+		if (!(e >> 63) || !(e & ((1ULL << 55) - 1)))
+			continue; /* not present, or no pfn shown (not root) */
+		if (fseeko(kf, (off_t)((e & ((1ULL << 55) - 1)) * 8), SEEK_SET) ||
+		    fread(&flags, 8, 1, kf) != 1) {
+			n = -1;
+			goto out;
+		}
+		if (flags & (1ULL << 22)) /* KPF_THP */
+			n++;
+		if (flags & (1ULL << 24)) /* KPF_ZERO_PAGE */
+			(*zero)++;
+	}
+out:
+	if (pm)
+		fclose(pm);
+	if (kf)
+		fclose(kf);
+	return n;
+}
+
 static int64_t linux_mem(char **out, uint64_t *outlen)
 {
 	struct lvma v[MAXVMA];
 	int n = read_maps(v, MAXVMA), pm = open("/proc/self/pagemap", O_RDONLY);
 	int kpf = open("/proc/kpageflags", O_RDONLY);
-	unsigned long rss = 0, swp = 0, lck = 0;
+	unsigned long rss = 0, swp = 0, lck = 0, ahp = 0, ahp_region = 0, kthp = 0;
 	char line[256], *buf = malloc(128);
+	int in = 0;
 	FILE *f;
 
 	if (n < 0 || n > MAXVMA || pm < 0 || !buf)
@@ -1133,7 +1302,43 @@ static int64_t linux_mem(char **out, uint64_t *outlen)
 			lck = strtoul(line + 6, NULL, 10) / 4;
 	if (f)
 		fclose(f);
-	*outlen = (uint64_t)sprintf(buf, "rss=%lu swap=%lu locked_vm=%lu pinned=0", rss, swp, lck);
+	/*
+	 * thp: PMD-mapped huge pages, AnonHugePages / 2 MiB; the whole process's
+	 * (smaps_rollup) must be the test region's. As root, the frames of the
+	 * region with KPF_THP must cover them.
+	 */
+	for (int i = 0; i < n; i++) {
+		long zero = 0, thp_pages;
+
+		if (!v[i].anon)
+			continue;
+		thp_pages = geteuid() == 0 ? kpage_thp_pages(v[i].start, v[i].end, &zero) : -1;
+		if (thp_pages > 0)
+			kthp += (unsigned long)thp_pages;
+	}
+	f = fopen("/proc/self/smaps_rollup", "r");
+	while (f && fgets(line, sizeof line, f))
+		if (!strncmp(line, "AnonHugePages:", 14))
+			ahp = strtoul(line + 14, NULL, 10) / 2048;
+	if (f)
+		fclose(f);
+	f = fopen("/proc/self/smaps", "r");
+	while (f && fgets(line, sizeof line, f)) {
+		unsigned long long s0, e0;
+
+		if (sscanf(line, "%llx-%llx ", &s0, &e0) == 2 && strchr(line, '-') < strchr(line, ' '))
+			in = s0 >= BASE - WBASE + SAFE_LO && e0 <= BASE - WBASE + SAFE_HI;
+		else if (in && !strncmp(line, "AnonHugePages:", 14))
+			ahp_region += strtoul(line + 14, NULL, 10) / 2048;
+	}
+	if (f)
+		fclose(f);
+	if (ahp != ahp_region)
+		die("mem: AnonHugePages outside the test region (%lu of %lu)", ahp - ahp_region, ahp);
+	if (geteuid() == 0 && kthp < ahp * 512)
+		die("mem: kpageflags: %lu PMD-mapped huge pages but %lu KPF_THP pages", ahp, kthp);
+	*outlen = (uint64_t)sprintf(buf, "rss=%lu swap=%lu locked_vm=%lu pinned=0 thp=%lu", rss, swp,
+				    lck, ahp);
 	*out = buf;
 	return 0;
 }
@@ -1173,6 +1378,49 @@ static int emulate_zero_read(uintptr_t addr, size_t n, unsigned char *buf)
 	}
 	return 0;
 }
+
+
+/*
+ * The reference kernel here (6.18 in a VM) maps no zero page on a read fault
+ * of private anonymous memory: it allocates one. secmmu maps the zero page,
+ * as Linux normally does, which rss does not count. For `mem` to compare, the
+ * THP scripts (q.c set on reads) make Linux look the same: a 4 KiB page that
+ * a read brought in is dropped again (MADV_DONTNEED: reads back as zero, as
+ * the zero page). Huge pages (KPF_THP) stay. Needs root (kpageflags).
+ */
+static unsigned char zp_before[64];
+
+static void zero_page_emulation(uint64_t addr, uint64_t len, int after)
+{
+	FILE *pm = fopen("/proc/self/pagemap", "r"), *kf = fopen("/proc/kpageflags", "r");
+	uint64_t first = addr / PAGE, last = (addr + len - 1) / PAGE;
+
+	if (!pm || !kf || last - first >= sizeof zp_before)
+		goto out;
+	for (uint64_t pg = first; pg <= last; pg++) {
+		uint64_t e = 0, flags = 0, pfn;
+
+		if (fseeko(pm, (off_t)(pg * 8), SEEK_SET) || fread(&e, 8, 1, pm) != 1)
+			break;
+		if (!after) {
+			zp_before[pg - first] = (unsigned char)(e >> 63);
+			continue;
+		}
+		pfn = e & ((1ULL << 55) - 1);
+		if (zp_before[pg - first] || !(e >> 63) || !pfn)
+			continue;
+		if (fseeko(kf, (off_t)(pfn * 8), SEEK_SET) || fread(&flags, 8, 1, kf) != 1)
+			break;
+		if (!(flags & (1ULL << 22)) && !(flags & (1ULL << 24)))
+			madvise((void *)(uintptr_t)(pg * PAGE), PAGE, MADV_DONTNEED);
+	}
+out:
+	if (pm)
+		fclose(pm);
+	if (kf)
+		fclose(kf);
+}
+
 
 static void worker_loop(int ch) __attribute__((noreturn));
 static void worker_loop(int ch)
@@ -1262,12 +1510,30 @@ static void worker_loop(int ch)
 			acc_buf = data;
 			acc_n = q.b;
 			acc_addr = (uintptr_t)q.a;
+			if (q.c)
+				zero_page_emulation(q.a, q.b, 0);
 			r.res = access_bytes(0);
+			if (q.c)
+				zero_page_emulation(q.a, q.b, 1);
 			if (r.res == 0)
 				r.datalen = q.b;
 			break;
 		default:
 			_exit(1);
+		}
+		if (q.pad) {
+			/*
+			 * THP scripts: forget every accessed bit, so that the real
+			 * khugepaged finds no referenced page to collapse around
+			 * (SCAN_LACK_REFERENCED_PAGE) and the results stay the script's.
+			 */
+			int cr = open("/proc/self/clear_refs", O_WRONLY);
+
+			if (cr >= 0) {
+				if (write(cr, "1", 1) != 1)
+					_exit(1);
+				close(cr);
+			}
 		}
 		if (write_full(ch, &r, sizeof r) < 0 ||
 		    (r.datalen && write_full(ch, data, r.datalen) < 0))
@@ -1324,8 +1590,11 @@ static int spawn_from(int fd, int64_t *res)
 	return sv[0];
 }
 
+static int g_thp_script; /* set for `# difftest gen-thp` scripts: workers clear accessed bits */
+
 static int64_t call(int fd, struct req *q, const void *data, unsigned char **out, uint64_t *outlen)
 {
+	q->pad = (uint32_t)g_thp_script;
 	if (send_req(fd, q, -1) < 0 || (q->datalen && write_full(fd, data, q->datalen) < 0))
 		die("send to worker failed");
 	struct rep r;
@@ -1554,15 +1823,50 @@ static int detect_no_zero_page(void)
 	return 0;
 }
 
+/* Does the script start with `# difftest gen-thp`? */
+static int is_thp_script(const char *path)
+{
+	char first[64] = "";
+	FILE *f;
+
+	if (!strcmp(path, "-"))
+		return 0;
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (!fgets(first, sizeof first, f))
+		first[0] = 0;
+	fclose(f);
+	return !strncmp(first, "# difftest gen-thp", 18);
+}
+
+/* khugepaged's collapse count: the real khugepaged may collapse our pages behind our back. */
+static long khugepaged_collapsed(void)
+{
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/khugepaged/pages_collapsed", "r");
+	long n = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &n) != 1)
+			n = -1;
+		fclose(f);
+	}
+	return n;
+}
+
 static int linux_main(const char *path)
 {
-	no_zero_page = detect_no_zero_page();
+	long khuge_start = khugepaged_collapsed();
+	/* A `# difftest gen-thp` script: THP on, its own zero-page emulation on reads. */
+	int thp_script = g_thp_script = is_thp_script(path);
+
+	no_zero_page = detect_no_zero_page() && !thp_script;
 	/*
 	 * No (m)THP: secmmu has 4 KiB pages only, and a large folio changes
 	 * pagemap's exclusivity (a whole folio mapped by two processes is not
 	 * PM_MMAP_EXCLUSIVE on any of its pages). Inherited by every worker.
 	 */
-	if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0))
+	if (!thp_script && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0))
 		die("prctl(PR_SET_THP_DISABLE): %s", strerror(errno));
 	signal(SIGPIPE, SIG_IGN);
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -1733,6 +2037,9 @@ static int linux_main(const char *path)
 					{"populate_read", MADV_POPULATE_READ},
 					{"populate_write", MADV_POPULATE_WRITE},
 					{"cold", MADV_COLD},
+					{"hugepage", MADV_HUGEPAGE},
+					{"nohugepage", MADV_NOHUGEPAGE},
+					{"collapse", 25 /* MADV_COLLAPSE */},
 				};
 				int adv = -1;
 				for (size_t i = 0; nt == 5 && i < sizeof advs / sizeof advs[0]; i++)
@@ -1817,7 +2124,7 @@ static int linux_main(const char *path)
 					err = "address outside the test region";
 				else {
 					uint64_t ol = 0;
-					q.op = OP_READ, q.a = ra, q.b = b;
+					q.op = OP_READ, q.a = ra, q.b = b, q.c = thp_script;
 					int64_t r = call(procs[pi].fd, &q, NULL, &out, &ol);
 					if (r)
 						errname((int)-r, res, sizeof res);
@@ -1862,6 +2169,11 @@ static int linux_main(const char *path)
 	reap(1);
 	if (f != stdin)
 		fclose(f);
+	if (thp_script && khugepaged_collapsed() != khuge_start) {
+		/* The results may be khugepaged's, not the script's: the caller retries. */
+		fprintf(stderr, "difftest: khugepaged collapsed pages during the run\n");
+		return 4;
+	}
 	return rc;
 }
 
@@ -1877,8 +2189,14 @@ int main(int argc, char **argv)
 			die("usage: difftest gen SEED N [basic|remap|fork|shared|advice]");
 		return gen_main(seed, (int)n, mix);
 	}
+	if (argc == 4 && !strcmp(argv[1], "gen-thp")) {
+		uint64_t seed, n;
+		if (parse_num(argv[2], &seed) || parse_num(argv[3], &n) || n > 10000000)
+			die("usage: difftest gen-thp SEED N");
+		return gen_thp_main(seed, (int)n);
+	}
 	if (argc == 3 && !strcmp(argv[1], "linux"))
 		return linux_main(argv[2]);
-	fprintf(stderr, "usage: difftest gen SEED N [MIX] | difftest linux FILE|-\n");
+	fprintf(stderr, "usage: difftest gen|gen-thp SEED N [MIX] | difftest linux FILE|-\n");
 	return 2;
 }

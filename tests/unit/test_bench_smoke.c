@@ -9,6 +9,7 @@
 #include "../../bench/bench_notifier.h"
 #include "../../bench/bench_scale.h"
 #include "../../bench/bench_swap.h"
+#include "../../bench/bench_thp.h"
 #include "testutil.h"
 
 static void smoke_setup(void)
@@ -47,4 +48,10 @@ TEST(bench_smoke_scale)
 	bench_scale_range();
 	bench_scale_exit(1UL << 20);
 	bench_scale_metadata();
+}
+
+TEST(bench_smoke_thp)
+{
+	smoke_setup();
+	bench_thp_all();
 }

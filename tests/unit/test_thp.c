@@ -1,0 +1,633 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Transparent huge pages: PMD faults, the thp setting and MADV_[NO]HUGEPAGE,
+ * every PMD split path with the invalidation ranges it sends (the whole
+ * 2 MiB), fork sharing the PMD, huge COW, collapse and khugepaged, pins,
+ * mremap, the folio reference model and the invariant checker.
+ */
+#include "mm/internal.h"
+#include "secmmu/check.h"
+#include "secmmu/gup.h"
+#include "secmmu/mmu_notifier.h"
+#include "testutil.h"
+
+#define HBASE 0x40000000UL /* 2 MiB-aligned */
+#define HSZ   HPAGE_PMD_SIZE
+
+/* --- a recording notifier ------------------------------------------------- */
+
+#define MAX_EV 64
+
+struct ev {
+	unsigned long start, end;
+	int event;
+};
+
+struct rec {
+	struct mmu_notifier mn;
+	struct ev ev[MAX_EV];
+	int n;
+	_Atomic int arch;
+	unsigned long arch_start[MAX_EV], arch_end[MAX_EV];
+};
+
+static int rec_start(struct mmu_notifier *mn, const struct mmu_notifier_range *range)
+{
+	struct rec *r = container_of(mn, struct rec, mn);
+
+	if (r->n < MAX_EV)
+		r->ev[r->n++] = (struct ev){range->start, range->end, range->event};
+	return 0;
+}
+
+static void rec_end(struct mmu_notifier *mn, const struct mmu_notifier_range *range)
+{
+	(void)mn, (void)range;
+}
+
+static const struct mmu_notifier_ops rec_ops = {
+	.invalidate_range_start = rec_start,
+	.invalidate_range_end = rec_end,
+};
+
+static void rec_register(struct rec *r, struct mm_struct *mm)
+{
+	memset(r, 0, sizeof(*r));
+	r->mn.ops = &rec_ops;
+	ASSERT_EQ(mmu_notifier_register(&r->mn, mm), 0);
+}
+
+static void rec_unregister(struct rec *r, struct mm_struct *mm)
+{
+	mmu_notifier_unregister(&r->mn, mm);
+}
+
+/* Did an invalidation of exactly [start, end) with @event happen? */
+static bool rec_has(struct rec *r, unsigned long start, unsigned long end, int event)
+{
+	for (int i = 0; i < r->n; i++)
+		if (r->ev[i].start == start && r->ev[i].end == end && r->ev[i].event == event)
+			return true;
+	return false;
+}
+
+/* --- helpers ----------------------------------------------------------------- */
+
+static struct mm_stats stats(struct mm_struct *mm)
+{
+	struct mm_stats st;
+
+	mm_get_stats(mm, &st);
+	return st;
+}
+
+static bool pmd_is_huge(struct mm_struct *mm, unsigned long addr)
+{
+	pte_t *pmdp = pmd_offset(mm, addr);
+
+	return pmdp && pmd_trans_huge(pte_load(pmdp));
+}
+
+/* A 2 MiB-aligned private rw mapping of @nhuge huge ranges, MADV_HUGEPAGE'd. */
+static struct mm_struct *huge_mm(unsigned long nhuge)
+{
+	struct mm_struct *mm = mm_alloc();
+
+	ASSERT(mm != NULL);
+	ASSERT_EQ(mm_mmap(mm, HBASE, nhuge * HSZ, PROT_READ | PROT_WRITE, MAP_PRIVATE, NULL, 0),
+		  (long)HBASE);
+	ASSERT_EQ(mm_madvise(mm, HBASE, nhuge * HSZ, MADV_HUGEPAGE), 0);
+	return mm;
+}
+
+static void report(void *arg, const char *fmt, va_list ap)
+{
+	(void)arg;
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+static void assert_invariants(void)
+{
+	ASSERT_UEQ(mm_check_invariants(report, NULL), 0);
+}
+
+#define BIG_PHYS (32UL << 20)
+
+/* --- faults ------------------------------------------------------------------ */
+
+TEST(thp_first_write_maps_one_pmd_of_contiguous_frames)
+{
+	struct mm_struct *mm;
+	unsigned long pfn0, pfn;
+	bool w;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = huge_mm(1);
+	write_pages(mm, HBASE + PG(3), 1, 7);
+	ASSERT(pmd_is_huge(mm, HBASE));
+	ASSERT_UEQ(stats(mm).thp, 1);
+	ASSERT_UEQ(stats(mm).rss, HPAGE_PMD_NR);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR);
+	mmap_read_lock(mm);
+	ASSERT_EQ(follow_pfn_pte(mm, HBASE, &pfn0, &w, NULL), 0);
+	ASSERT(w);
+	ASSERT_UEQ(pfn0 % HPAGE_PMD_NR, 0);
+	ASSERT_EQ(follow_pfn_pte(mm, HBASE + HSZ - PAGE_SIZE, &pfn, &w, NULL), 0);
+	ASSERT_UEQ(pfn, pfn0 + HPAGE_PMD_NR - 1);
+	mmap_read_unlock(mm);
+	ASSERT(PageTest(pfn_to_page(pfn0), PG_head));
+	ASSERT(compound_head(pfn_to_page(pfn)) == pfn_to_page(pfn0));
+	/* One folio reference for the PMD, one PMD mapping counted in every subpage. */
+	ASSERT_EQ(page_ref_count(pfn_to_page(pfn)), 1);
+	ASSERT_EQ(page_mapcount(pfn_to_page(pfn)), 1);
+	check_pages(mm, HBASE + PG(3), 1, 7);
+	assert_invariants();
+	mmput(mm);
+}
+
+TEST(thp_read_fault_maps_a_huge_page_too)
+{
+	struct mm_struct *mm;
+	uint8_t b = 0xff;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = huge_mm(1);
+	ASSERT_EQ(mm_read(mm, HBASE + 5, &b, 1), 0);
+	ASSERT_EQ(b, 0);
+	ASSERT_UEQ(stats(mm).thp, 1);
+	mmput(mm);
+}
+
+TEST(thp_setting_and_advice_decide_eligibility)
+{
+	struct mm_struct *mm;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = mm_alloc();
+	ASSERT_EQ(mm_mmap(mm, HBASE, 4 * HSZ, PROT_READ | PROT_WRITE, MAP_PRIVATE, NULL, 0),
+		  (long)HBASE);
+	/* madvise mode without the advice: 4 KiB */
+	ASSERT_EQ(thp_get_mode(), THP_MADVISE);
+	write_pages(mm, HBASE, 1, 1);
+	ASSERT_UEQ(stats(mm).thp, 0);
+	/* always: any aligned range of an anonymous VMA */
+	ASSERT_EQ(thp_set_mode(THP_ALWAYS), 0);
+	write_pages(mm, HBASE + HSZ, 1, 2);
+	ASSERT_UEQ(stats(mm).thp, 1);
+	/* ... but never where MADV_NOHUGEPAGE said so */
+	ASSERT_EQ(mm_madvise(mm, HBASE + 2 * HSZ, HSZ, MADV_NOHUGEPAGE), 0);
+	write_pages(mm, HBASE + 2 * HSZ, 1, 3);
+	ASSERT_UEQ(stats(mm).thp, 1);
+	/* never: not even MADV_HUGEPAGE */
+	ASSERT_EQ(thp_set_mode(THP_NEVER), 0);
+	ASSERT_EQ(mm_madvise(mm, HBASE + 3 * HSZ, HSZ, MADV_HUGEPAGE), 0);
+	write_pages(mm, HBASE + 3 * HSZ, 1, 4);
+	ASSERT_UEQ(stats(mm).thp, 1);
+	ASSERT_EQ(thp_set_mode(7), -EINVAL);
+	ASSERT_EQ(thp_set_mode(THP_MADVISE), 0);
+	mmput(mm);
+}
+
+TEST(thp_unaligned_or_short_range_gets_4k_pages)
+{
+	struct mm_struct *mm = NULL;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = mm_alloc();
+	/* 2 MiB long but not aligned: no aligned 2 MiB fits */
+	ASSERT_EQ(mm_mmap(mm, HBASE + PG(1), HSZ, PROT_READ | PROT_WRITE, MAP_PRIVATE, NULL, 0),
+		  (long)(HBASE + PG(1)));
+	ASSERT_EQ(mm_madvise(mm, HBASE + PG(1), HSZ, MADV_HUGEPAGE), 0);
+	write_pages(mm, HBASE + PG(1), 1, 1);
+	write_pages(mm, HBASE + HSZ, 1, 2);
+	ASSERT_UEQ(stats(mm).thp, 0);
+	ASSERT_UEQ(stats(mm).rss, 2);
+	mmput(mm);
+}
+
+TEST(thp_falls_back_to_4k_when_no_aligned_block_is_free)
+{
+	struct mm_struct *mm;
+
+	MM_TEST_SETUP_BYTES(HSZ + PG(64)); /* block 0 has the zero page: no free block */
+	mm = huge_mm(1);
+	write_pages(mm, HBASE, 2, 1);
+	ASSERT_UEQ(stats(mm).thp, 0);
+	ASSERT_UEQ(stats(mm).rss, 2);
+	check_pages(mm, HBASE, 2, 1);
+	mmput(mm);
+}
+
+TEST(thp_madvise_bad_input_changes_nothing)
+{
+	struct mm_struct *mm;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = huge_mm(1);
+	ASSERT_EQ(mm_madvise(mm, HBASE + 1, HSZ, MADV_HUGEPAGE), -EINVAL);
+	ASSERT_EQ(mm_madvise(mm, HBASE + 4 * HSZ, HSZ, MADV_HUGEPAGE), -ENOMEM);
+	ASSERT_EQ(mm_madvise(mm, HBASE + 4 * HSZ, HSZ, MADV_COLLAPSE), -ENOMEM);
+	ASSERT_EQ(mm_collapse(mm, HBASE + 4 * HSZ), -EFAULT);
+	ASSERT_EQ(mm_collapse(mm, ~0UL), -EINVAL);
+	mmput(mm);
+}
+
+/* --- splits: each sends a CLEAR over the whole 2 MiB ------------------------ */
+
+TEST(thp_partial_mprotect_splits_with_2m_invalidation)
+{
+	struct mm_struct *mm;
+	struct rec r;
+	uint8_t b;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = huge_mm(1);
+	write_pages(mm, HBASE, 4, 10);
+	rec_register(&r, mm);
+	ASSERT_EQ(mm_mprotect(mm, HBASE + PG(1), PAGE_SIZE, PROT_READ), 0);
+	ASSERT(rec_has(&r, HBASE, HBASE + HSZ, MMU_NOTIFY_CLEAR));
+	ASSERT(rec_has(&r, HBASE + PG(1), HBASE + PG(2), MMU_NOTIFY_PROTECTION_VMA));
+	ASSERT(!pmd_is_huge(mm, HBASE));
+	ASSERT_UEQ(stats(mm).thp, 0);
+	ASSERT_UEQ(stats(mm).rss, HPAGE_PMD_NR);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR); /* the folio stays whole */
+	ASSERT_EQ(mm_write(mm, HBASE + PG(1), &b, 1), -EFAULT);
+	ASSERT_EQ(mm_write(mm, HBASE + PG(2), &b, 1), 0);
+	check_pages(mm, HBASE, 1, 10);
+	/* 512 PTE mappings, each holding a folio reference, each counted in its subpage */
+	{
+		unsigned long pfn;
+		bool w;
+
+		mmap_read_lock(mm);
+		ASSERT_EQ(follow_pfn_pte(mm, HBASE + PG(5), &pfn, &w, NULL), 0);
+		mmap_read_unlock(mm);
+		ASSERT_EQ(page_ref_count(pfn_to_page(pfn)), (int)HPAGE_PMD_NR);
+		ASSERT_EQ(page_mapcount(pfn_to_page(pfn)), 1);
+	}
+	assert_invariants();
+	rec_unregister(&r, mm);
+	mmput(mm);
+}
+
+TEST(thp_whole_mprotect_keeps_the_pmd)
+{
+	struct mm_struct *mm;
+	struct rec r;
+	uint8_t b = 1;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = huge_mm(1);
+	write_pages(mm, HBASE, 1, 10);
+	rec_register(&r, mm);
+	ASSERT_EQ(mm_mprotect(mm, HBASE, HSZ, PROT_READ), 0);
+	ASSERT(!rec_has(&r, HBASE, HBASE + HSZ, MMU_NOTIFY_CLEAR));
+	ASSERT(rec_has(&r, HBASE, HBASE + HSZ, MMU_NOTIFY_PROTECTION_VMA));
+	ASSERT(pmd_is_huge(mm, HBASE));
+	ASSERT_EQ(mm_write(mm, HBASE, &b, 1), -EFAULT);
+	ASSERT_EQ(mm_mprotect(mm, HBASE, HSZ, PROT_READ | PROT_WRITE), 0);
+	ASSERT_EQ(mm_write(mm, HBASE, &b, 1), 0); /* exclusive: writable again in place */
+	ASSERT(pmd_is_huge(mm, HBASE));
+	rec_unregister(&r, mm);
+	mmput(mm);
+}
+
+TEST(thp_partial_munmap_splits_and_defers_the_folio_split)
+{
+	struct mm_struct *mm;
+	struct rec r;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = huge_mm(1);
+	write_pages(mm, HBASE, 8, 20);
+	rec_register(&r, mm);
+	ASSERT_EQ(mm_munmap(mm, HBASE + PG(4), PG(2)), 0);
+	ASSERT(rec_has(&r, HBASE, HBASE + HSZ, MMU_NOTIFY_CLEAR));
+	ASSERT(rec_has(&r, HBASE + PG(4), HBASE + PG(6), MMU_NOTIFY_UNMAP));
+	ASSERT_UEQ(stats(mm).thp, 0);
+	ASSERT_UEQ(stats(mm).rss, HPAGE_PMD_NR - 2);
+	/* The unmapped subpages stay allocated until the folio is split (deferred). */
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR);
+	ASSERT(deferred_split_count() >= 1);
+	check_pages(mm, HBASE, 4, 20);
+	check_pages(mm, HBASE + PG(6), 2, 26);
+	assert_invariants();
+	rec_unregister(&r, mm);
+	mmput(mm);
+	ASSERT_UEQ(deferred_split_count(), 0); /* freeing the folio took it off the queue */
+}
+
+TEST(thp_whole_munmap_zaps_the_pmd_without_split)
+{
+	struct mm_struct *mm;
+	struct rec r;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = huge_mm(2);
+	write_pages(mm, HBASE, 1, 1);
+	write_pages(mm, HBASE + HSZ, 1, 2);
+	rec_register(&r, mm);
+	ASSERT_EQ(mm_munmap(mm, HBASE, HSZ), 0);
+	ASSERT_EQ(r.n, 1);
+	ASSERT(rec_has(&r, HBASE, HBASE + HSZ, MMU_NOTIFY_UNMAP));
+	ASSERT_UEQ(stats(mm).thp, 1);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR);
+	/* The hole's leaf table went with it: a new mapping there gets a PMD again. */
+	ASSERT_EQ(mm_mmap(mm, HBASE, HSZ, PROT_READ | PROT_WRITE, MAP_PRIVATE, NULL, 0),
+		  (long)HBASE);
+	ASSERT_EQ(mm_madvise(mm, HBASE, HSZ, MADV_HUGEPAGE), 0);
+	write_pages(mm, HBASE, 1, 3);
+	ASSERT_UEQ(stats(mm).thp, 2);
+	rec_unregister(&r, mm);
+	mmput(mm);
+}
+
+TEST(thp_partial_dontneed_splits_then_zaps)
+{
+	struct mm_struct *mm;
+	struct rec r;
+	uint8_t buf[PAGE_SIZE];
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = huge_mm(1);
+	write_pages(mm, HBASE, 3, 30);
+	rec_register(&r, mm);
+	ASSERT_EQ(mm_madvise(mm, HBASE + PG(1), PAGE_SIZE, MADV_DONTNEED), 0);
+	ASSERT(rec_has(&r, HBASE, HBASE + HSZ, MMU_NOTIFY_CLEAR));
+	ASSERT(rec_has(&r, HBASE + PG(1), HBASE + PG(2), MMU_NOTIFY_CLEAR));
+	ASSERT_UEQ(stats(mm).thp, 0);
+	ASSERT_EQ(mm_read(mm, HBASE + PG(1), buf, PAGE_SIZE), 0);
+	ASSERT(mem_is_byte(buf, PAGE_SIZE, 0));
+	check_pages(mm, HBASE, 1, 30);
+	check_pages(mm, HBASE + PG(2), 1, 32);
+	assert_invariants();
+	rec_unregister(&r, mm);
+	mmput(mm);
+}
+
+TEST(thp_partial_hugepage_advice_splits_the_vma_and_the_pmd)
+{
+	struct mm_struct *mm;
+	struct rec r;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = huge_mm(1);
+	write_pages(mm, HBASE, 1, 1);
+	rec_register(&r, mm);
+	ASSERT_EQ(mm_madvise(mm, HBASE + PG(8), PAGE_SIZE, MADV_NOHUGEPAGE), 0);
+	ASSERT(rec_has(&r, HBASE, HBASE + HSZ, MMU_NOTIFY_CLEAR));
+	ASSERT_UEQ(stats(mm).thp, 0);
+	rec_unregister(&r, mm);
+	mmput(mm);
+}
+
+TEST(thp_mremap_moves_an_aligned_pmd_whole_and_splits_otherwise)
+{
+	struct mm_struct *mm;
+	struct rec r;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = huge_mm(1);
+	write_pages(mm, HBASE, 4, 40);
+	rec_register(&r, mm);
+	ASSERT_EQ(mm_mremap(mm, HBASE, HSZ, HSZ, MREMAP_MAYMOVE | MREMAP_FIXED, HBASE + 4 * HSZ),
+		  (long)(HBASE + 4 * HSZ));
+	ASSERT(!rec_has(&r, HBASE, HBASE + HSZ, MMU_NOTIFY_CLEAR));
+	ASSERT(pmd_is_huge(mm, HBASE + 4 * HSZ));
+	ASSERT_UEQ(stats(mm).thp, 1);
+	check_pages(mm, HBASE + 4 * HSZ, 4, 40);
+	/* To a place that is not 2 MiB-congruent: split first (CLEAR of the 2 MiB). */
+	r.n = 0;
+	ASSERT_EQ(mm_mremap(mm, HBASE + 4 * HSZ, HSZ, HSZ, MREMAP_MAYMOVE | MREMAP_FIXED,
+			    HBASE + PG(1)),
+		  (long)(HBASE + PG(1)));
+	ASSERT(rec_has(&r, HBASE + 4 * HSZ, HBASE + 5 * HSZ, MMU_NOTIFY_CLEAR));
+	ASSERT_UEQ(stats(mm).thp, 0);
+	ASSERT_UEQ(stats(mm).rss, HPAGE_PMD_NR);
+	check_pages(mm, HBASE + PG(1), 4, 40);
+	assert_invariants();
+	rec_unregister(&r, mm);
+	mmput(mm);
+}
+
+/* --- fork and COW ------------------------------------------------------------- */
+
+TEST(thp_fork_shares_the_pmd_and_cow_splits_then_copies_4k)
+{
+	struct mm_struct *mm, *child;
+	struct rec r;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = huge_mm(1);
+	write_pages(mm, HBASE, 4, 50);
+	rec_register(&r, mm);
+	child = dup_mm(mm);
+	ASSERT(!IS_ERR(child));
+	ASSERT(rec_has(&r, HBASE, HBASE + HSZ, MMU_NOTIFY_PROTECTION_PAGE));
+	ASSERT(pmd_is_huge(child, HBASE));
+	ASSERT_UEQ(stats(child).thp, 1);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR); /* shared */
+	/* A write in the parent: the folio is shared, so split and copy one page. */
+	r.n = 0;
+	write_pages(mm, HBASE + PG(1), 1, 99);
+	ASSERT(rec_has(&r, HBASE, HBASE + HSZ, MMU_NOTIFY_CLEAR));
+	ASSERT(rec_has(&r, HBASE + PG(1), HBASE + PG(2), MMU_NOTIFY_CLEAR));
+	ASSERT_UEQ(stats(mm).thp, 0);
+	ASSERT_UEQ(stats(child).thp, 1);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR + 1);
+	check_pages(child, HBASE, 4, 50);
+	check_pages(mm, HBASE + PG(1), 1, 99);
+	check_pages(mm, HBASE + PG(2), 2, 52);
+	assert_invariants();
+	rec_unregister(&r, mm);
+	mmput(child);
+	mmput(mm);
+}
+
+TEST(thp_cow_reuses_the_pmd_once_the_other_mapping_is_gone)
+{
+	struct mm_struct *mm, *child;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = huge_mm(1);
+	write_pages(mm, HBASE, 1, 1);
+	child = dup_mm(mm);
+	ASSERT(!IS_ERR(child));
+	mmput(child);
+	write_pages(mm, HBASE, 1, 2);
+	ASSERT(pmd_is_huge(mm, HBASE)); /* reused in place, not split */
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR);
+	mmput(mm);
+}
+
+TEST(thp_fork_of_a_pinned_folio_copies_for_the_child)
+{
+	struct mm_struct *mm, *child;
+	struct page *page;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = huge_mm(1);
+	write_pages(mm, HBASE, 2, 60);
+	mmap_read_lock(mm);
+	ASSERT_EQ(pin_user_pages_remote(mm, HBASE + PG(1), 1, FOLL_WRITE, &page), 1);
+	mmap_read_unlock(mm);
+	/* The pin counts on the folio: its head, not the subpage. */
+	ASSERT(page_maybe_dma_pinned(compound_head(page)));
+	ASSERT_EQ(atomic_load(&compound_head(page)->_pincount), 1);
+	ASSERT(pmd_is_huge(mm, HBASE)); /* pinning an exclusive THP does not split it */
+	child = dup_mm(mm);
+	ASSERT(!IS_ERR(child));
+	/* copy_huge_pmd() saw the pin: the parent was split, the child got copies. */
+	ASSERT_UEQ(stats(mm).thp, 0);
+	ASSERT_UEQ(stats(child).thp, 0);
+	check_pages(child, HBASE, 2, 60);
+	ASSERT_UEQ(phys_used_frames(), 2 * HPAGE_PMD_NR);
+	assert_invariants();
+	unpin_user_page(page);
+	mmput(child);
+	mmput(mm);
+}
+
+TEST(thp_pin_for_read_of_a_shared_thp_unshares_by_split)
+{
+	struct mm_struct *mm, *child;
+	struct page *page;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = huge_mm(1);
+	write_pages(mm, HBASE, 1, 70);
+	child = dup_mm(mm);
+	ASSERT(!IS_ERR(child));
+	mmap_read_lock(mm);
+	ASSERT_EQ(pin_user_pages_remote(mm, HBASE, 1, 0, &page), 1);
+	mmap_read_unlock(mm);
+	/* GUP's unshare: the parent split its PMD and copied the page it pins. */
+	ASSERT_UEQ(stats(mm).thp, 0);
+	ASSERT(!PageCompound(page));
+	ASSERT_UEQ(stats(child).thp, 1);
+	check_pages(mm, HBASE, 1, 70);
+	unpin_user_page(page);
+	mmput(child);
+	mmput(mm);
+}
+
+/* --- collapse ---------------------------------------------------------------- */
+
+TEST(thp_collapse_replaces_512_ptes_by_a_pmd_inside_a_2m_clear)
+{
+	struct mm_struct *mm;
+	struct rec r;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	ASSERT_EQ(thp_set_mode(THP_NEVER), 0);
+	mm = huge_mm(1);
+	write_pages(mm, HBASE, 3, 80);
+	write_pages(mm, HBASE + HSZ - PAGE_SIZE, 1, 90);
+	ASSERT_UEQ(stats(mm).rss, 4);
+	/* khugepaged obeys the setting; MADV_COLLAPSE does not */
+	ASSERT_EQ(mm_collapse(mm, HBASE), -EINVAL);
+	ASSERT_EQ(thp_set_mode(THP_MADVISE), 0);
+	rec_register(&r, mm);
+	ASSERT_EQ(mm_collapse(mm, HBASE + PG(7)), 0);
+	ASSERT(rec_has(&r, HBASE, HBASE + HSZ, MMU_NOTIFY_CLEAR));
+	ASSERT(pmd_is_huge(mm, HBASE));
+	ASSERT_UEQ(stats(mm).thp, 1);
+	ASSERT_UEQ(stats(mm).rss, HPAGE_PMD_NR);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR); /* the 4 old frames are freed */
+	check_pages(mm, HBASE, 3, 80);
+	check_pages(mm, HBASE + HSZ - PAGE_SIZE, 1, 90);
+	ASSERT_EQ(mm_collapse(mm, HBASE), 0); /* already huge */
+	assert_invariants();
+	rec_unregister(&r, mm);
+	mmput(mm);
+}
+
+TEST(thp_madv_collapse_ignores_the_setting_but_not_nohugepage)
+{
+	struct mm_struct *mm;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	ASSERT_EQ(thp_set_mode(THP_NEVER), 0);
+	mm = huge_mm(2);
+	write_pages(mm, HBASE, 1, 1);
+	write_pages(mm, HBASE + HSZ, 1, 2);
+	ASSERT_EQ(mm_madvise(mm, HBASE, 2 * HSZ, MADV_COLLAPSE), 0);
+	ASSERT_UEQ(stats(mm).thp, 2);
+	ASSERT_EQ(mm_madvise(mm, HBASE, 2 * HSZ, MADV_NOHUGEPAGE), 0);
+	ASSERT_EQ(mm_madvise(mm, HBASE, 2 * HSZ, MADV_COLLAPSE), -EINVAL);
+	ASSERT_EQ(thp_set_mode(THP_MADVISE), 0);
+	mmput(mm);
+}
+
+TEST(thp_collapse_refuses_a_pinned_page)
+{
+	struct mm_struct *mm;
+	struct page *page;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	ASSERT_EQ(thp_set_mode(THP_NEVER), 0);
+	mm = huge_mm(1);
+	write_pages(mm, HBASE, 2, 1);
+	ASSERT_EQ(thp_set_mode(THP_MADVISE), 0);
+	mmap_read_lock(mm);
+	ASSERT_EQ(pin_user_pages_remote(mm, HBASE, 1, FOLL_WRITE, &page), 1);
+	mmap_read_unlock(mm);
+	ASSERT_EQ(mm_collapse(mm, HBASE), -EAGAIN);
+	ASSERT_UEQ(stats(mm).thp, 0);
+	ASSERT_UEQ(stats(mm).rss, 2);
+	unpin_user_page(page);
+	ASSERT_EQ(mm_collapse(mm, HBASE), 0);
+	mmput(mm);
+}
+
+TEST(thp_khugepaged_collapses_eligible_ranges_up_to_its_budget)
+{
+	struct mm_struct *mm;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	ASSERT_EQ(thp_set_mode(THP_NEVER), 0);
+	mm = huge_mm(3);
+	for (int i = 0; i < 3; i++)
+		write_pages(mm, HBASE + i * HSZ, 1, i);
+	ASSERT_EQ(thp_set_mode(THP_MADVISE), 0);
+	ASSERT_UEQ(khugepaged_scan(2), 2);
+	ASSERT_UEQ(stats(mm).thp, 2);
+	ASSERT_UEQ(khugepaged_scan(8), 1);
+	ASSERT_UEQ(khugepaged_scan(8), 0);
+	for (int i = 0; i < 3; i++)
+		check_pages(mm, HBASE + i * HSZ, 1, i);
+	assert_invariants();
+	mmput(mm);
+}
+
+/* --- secondary-MMU view ------------------------------------------------------ */
+
+TEST(thp_exit_frees_every_folio)
+{
+	struct mm_struct *mm;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = huge_mm(3);
+	for (int i = 0; i < 3; i++)
+		write_pages(mm, HBASE + i * HSZ, 1, i);
+	ASSERT_UEQ(phys_used_frames(), 3 * HPAGE_PMD_NR);
+	mmput(mm);
+	ASSERT_UEQ(phys_used_frames(), 0);
+}
+
+/* Regression: the zap walk skipped a huge PMD that followed a range with no table. */
+TEST(thp_zap_finds_a_huge_pmd_after_a_hole)
+{
+	struct mm_struct *mm;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = huge_mm(3);
+	write_pages(mm, HBASE + 2 * HSZ, 1, 1);
+	ASSERT_UEQ(stats(mm).thp, 1);
+	ASSERT_EQ(mm_munmap(mm, HBASE, 3 * HSZ), 0);
+	ASSERT_UEQ(stats(mm).thp, 0);
+	ASSERT_UEQ(stats(mm).rss, 0);
+	ASSERT_UEQ(phys_used_frames(), 0);
+	mmput(mm);
+}
