@@ -86,7 +86,10 @@ OBJ_DIR := $(BUILD_DIR)/obj
 
 # Rebuild a variant's objects when its flags change (e.g. make DEBUG=0 after make).
 FLAGS_STAMP := $(OBJ_DIR)/.flags
-FLAGS_LINE := $(CC) $(ALL_CFLAGS) | $(ALL_LDFLAGS) $(LDLIBS)
+# The library's own compile flags (LIB_CFLAGS) are part of the stamp too, so
+# that changing them (as -fvisibility=hidden did) rebuilds every object.
+LIB_CFLAGS := -fPIC -fvisibility=hidden
+FLAGS_LINE := $(CC) $(ALL_CFLAGS) [lib: $(LIB_CFLAGS)] | $(ALL_LDFLAGS) $(LDLIBS)
 ifeq ($(filter clean format,$(MAKECMDGOALS)),)
 $(shell mkdir -p $(OBJ_DIR) && (echo '$(FLAGS_LINE)' | cmp -s - $(FLAGS_STAMP) || \
 	echo '$(FLAGS_LINE)' > $(FLAGS_STAMP)))
@@ -156,7 +159,7 @@ examples: $(EXAMPLE_BINS)
 # restores default visibility); tests/abi-check.sh checks the result.
 $(OBJ_DIR)/src/%.o: src/%.c $(FLAGS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden $(DEPFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(LIB_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(OBJ_DIR)/tools/%.o: tools/%.c $(FLAGS_STAMP)
 	@mkdir -p $(@D)

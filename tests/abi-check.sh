@@ -29,7 +29,7 @@ soname=$(readelf -d "$so" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
 # Sanitizer builds export the sanitizer runtime's interceptors: only look at
 # our symbols (those not starting with __asan/__ubsan/__tsan/__sanitizer).
 syms=$(nm -D --defined-only "$so" | awk '$2 ~ /^[TDBRVW]$/ { print $3 }' |
-	grep -Ev '^(__(asan|ubsan|tsan|sanitizer|lsan)|_init$|_fini$|_edata$|_end$|__bss_start$)' | sort)
+	grep -Ev '^(__(asan|ubsan|tsan|sanitizer|lsan|odr_asan)|_init$|_fini$|_edata$|_end$|__bss_start$)' | sort)
 forbidden=$(grep -E '^(k[mz]alloc|kcalloc|krealloc|kfree|kmemdup|kzalloc_|fault_inject_|sm_|__sm_|itree_|sim_|lockdep|explore_|sched_explore)' <<<"$syms" || true)
 if [ -n "$forbidden" ]; then
 	echo "abi-check: internal symbols exported from $so:"; sed 's/^/    /' <<<"$forbidden"; bad=1
