@@ -30,7 +30,8 @@ KN_SHIM_OBJS := $(KN_DIR)/kshim/glue.o $(KN_DIR)/kshim/bridge.o
 KN_CORE_OBJS := $(filter-out $(OBJ_DIR)/src/notifier/%,$(LIB_OBJS))
 KN_CORE_A := $(KN_DIR)/libsecmmu-core.a
 # kndiff sees the cores sleep and wake through these (tests/kernel-notifier/kndiff.c).
-KN_WRAP := -Wl,--wrap=sm_wait,--wrap=sm_wake_up_all
+# The kit exports sm_wait() and sm_wake_up_all() as secmmu_wait/secmmu_wake_up_all (secmmu/kit/symbols.h).
+KN_WRAP := -Wl,--wrap=secmmu_wait,--wrap=secmmu_wake_up_all
 
 .PHONY: kernel-notifier kernel-notifier-source kernel-notifier-run
 

@@ -127,8 +127,9 @@ typedef unsigned int gfp_t;
 #define lockdep_is_held(l)  (lockdep_held_mode(l) != HELD_NONE)
 #define pr_info(...)	    ((void)0)
 
-/* --- allocation: base/alloc.h (one-argument kzalloc) ------------------ */
-#define kzalloc(size, ...) kzalloc(size)
+/* --- allocation: base/alloc.h (one-argument kzalloc, exported as secmmu_kzalloc) --- */
+#undef kzalloc
+#define kzalloc(size, ...) secmmu_kzalloc(size)
 
 /* --- spinlock_t: a ranked, spinning sm_mutex ------------------------- */
 typedef struct sm_mutex spinlock_t;

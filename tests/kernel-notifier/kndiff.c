@@ -47,6 +47,7 @@
 #else
 #include "base/wait.h"
 #include "secmmu/mmu_notifier.h"
+#include "secmmu/mmu_notifier_hooks.h"
 #endif
 #include "secmmu/err.h"
 #include "secmmu/mm.h"
@@ -133,15 +134,15 @@ static pthread_mutex_t h_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t h_ev = PTHREAD_COND_INITIALIZER;
 static __thread struct worker *self;
 
-void __real_sm_wake_up_all(struct sm_waitq *wq);
-void __real_sm_wait(struct sm_waitq *wq, struct sm_mutex *l);
-void __wrap_sm_wake_up_all(struct sm_waitq *wq);
-void __wrap_sm_wait(struct sm_waitq *wq, struct sm_mutex *l);
+void __real_secmmu_wake_up_all(struct sm_waitq *wq);
+void __real_secmmu_wait(struct sm_waitq *wq, struct sm_mutex *l);
+void __wrap_secmmu_wake_up_all(struct sm_waitq *wq);
+void __wrap_secmmu_wait(struct sm_waitq *wq, struct sm_mutex *l);
 
 static struct worker *all_workers[KN_WORKERS];
 
 /* A core wakes its sleepers: mark the workers sleeping on @cond as woken. */
-void __wrap_sm_wake_up_all(struct sm_waitq *cond)
+void __wrap_secmmu_wake_up_all(struct sm_waitq *cond)
 {
 	pthread_mutex_lock(&h_lock);
 	for (int i = 0; i < KN_WORKERS; i++) {
@@ -151,16 +152,16 @@ void __wrap_sm_wake_up_all(struct sm_waitq *cond)
 			w->woken = true;
 	}
 	pthread_mutex_unlock(&h_lock);
-	__real_sm_wake_up_all(cond);
+	__real_secmmu_wake_up_all(cond);
 }
 
 /* A core puts a worker to sleep: tell the main thread. */
-void __wrap_sm_wait(struct sm_waitq *cond, struct sm_mutex *l)
+void __wrap_secmmu_wait(struct sm_waitq *cond, struct sm_mutex *l)
 {
 	struct worker *w = self;
 
 	if (!w) {
-		__real_sm_wait(cond, l);
+		__real_secmmu_wait(cond, l);
 		return;
 	}
 	pthread_mutex_lock(&h_lock);
@@ -169,7 +170,7 @@ void __wrap_sm_wait(struct sm_waitq *cond, struct sm_mutex *l)
 	w->woken = false;
 	pthread_cond_broadcast(&h_ev);
 	pthread_mutex_unlock(&h_lock);
-	__real_sm_wait(cond, l);
+	__real_secmmu_wait(cond, l);
 	pthread_mutex_lock(&h_lock);
 	w->in_wait = false;
 	pthread_mutex_unlock(&h_lock);
