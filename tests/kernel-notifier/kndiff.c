@@ -389,10 +389,20 @@ static long do_op(struct op *op)
 	case OP_REMOVE:
 		mmu_interval_notifier_remove(&intervals[op->idx].sub);
 		return 0;
-	case OP_READ_BEGIN:
+	case OP_READ_BEGIN: {
+		unsigned long seq;
+
 		in = &intervals[op->idx];
-		in->seq = mmu_interval_read_begin(&in->sub);
-		return (long)in->seq;
+		seq = mmu_interval_read_begin(&in->sub);
+		/*
+		 * Under in->lock, as OP_READ_RETRY reads it: a worker whose
+		 * read_begin waited may finish while another begins afresh.
+		 */
+		pthread_mutex_lock(&in->lock);
+		in->seq = seq;
+		pthread_mutex_unlock(&in->lock);
+		return (long)seq;
+	}
 	case OP_READ_RETRY:
 		in = &intervals[op->idx];
 		pthread_mutex_lock(&in->lock);
