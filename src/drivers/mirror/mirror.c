@@ -304,6 +304,47 @@ static const struct mmu_notifier_ops mirror_aging_ops = {
 	.test_young = mirror_test_young,
 };
 
+/* The end of the chunk of [addr, end) one hmm_range_fault() call covers. */
+static unsigned long mirror_chunk_end(unsigned long addr, unsigned long end)
+{
+	return end - addr > MIRROR_FAULT_CHUNK * PAGE_SIZE ? addr + MIRROR_FAULT_CHUNK * PAGE_SIZE
+							   : end;
+}
+
+/*
+ * mirror_range_fault_lock() - hmm_range_fault() of @range (at most
+ * MIRROR_FAULT_CHUNK pages) with the interval-notifier collision retry, as
+ * dmirror_range_fault() does.
+ *
+ * Caller holds mm_users of the notifier's mm and no lock. Return: 0 with
+ * m->lock held and no invalidation of @range since the fault (the caller
+ * consumes range->hmm_pfns, then unlocks); -EBUSY after MIRROR_FAULT_RETRIES
+ * collisions; or hmm_range_fault()'s error (no lock held). May sleep.
+ */
+static int mirror_range_fault_lock(struct mirror *m, struct hmm_range *range)
+{
+	struct mm_struct *mm = m->notifier.mm;
+	int ret = -EBUSY;
+
+	for (int tries = 0; tries < MIRROR_FAULT_RETRIES; tries++) {
+		range->notifier_seq = mmu_interval_read_begin(&m->notifier);
+		memset(range->hmm_pfns, 0, MIRROR_FAULT_CHUNK * sizeof(*range->hmm_pfns));
+		mmap_read_lock(mm);
+		ret = hmm_range_fault(range);
+		mmap_read_unlock(mm);
+		if (ret == -EBUSY)
+			continue;
+		if (ret)
+			return ret;
+		sm_mutex_lock(&m->lock);
+		if (!mmu_interval_read_retry(&m->notifier, range->notifier_seq))
+			return 0;
+		sm_mutex_unlock(&m->lock);
+		ret = -EBUSY;
+	}
+	return ret;
+}
+
 /*
  * A device page fault: fill the translations of [start, end) through
  * hmm_range_fault(), MIRROR_FAULT_CHUNK pages at a time, as dmirror does.
@@ -331,31 +372,14 @@ static int mirror_fault(struct mirror *m, unsigned long start, unsigned long end
 	atomic_fetch_add(&m->nr_faults, 1);
 	for (unsigned long addr = start; addr < end && !ret; addr = range.end) {
 		range.start = addr;
-		range.end = end - addr > MIRROR_FAULT_CHUNK * PAGE_SIZE
-				    ? addr + MIRROR_FAULT_CHUNK * PAGE_SIZE
-				    : end;
-		for (int tries = 0; tries < MIRROR_FAULT_RETRIES; tries++) {
-			range.notifier_seq = mmu_interval_read_begin(&m->notifier);
-			memset(hmm_pfns, 0, sizeof(hmm_pfns));
-			mmap_read_lock(mm);
-			ret = hmm_range_fault(&range);
-			mmap_read_unlock(mm);
-			if (ret == -EBUSY)
-				continue;
-			if (ret)
-				break;
-			sm_mutex_lock(&m->lock);
-			if (mmu_interval_read_retry(&m->notifier, range.notifier_seq)) {
-				sm_mutex_unlock(&m->lock);
-				ret = -EBUSY;
-				continue;
-			}
-			for (unsigned long i = 0; !ret && i < (range.end - addr) >> PAGE_SHIFT; i++)
-				ret = table_install(m, (addr >> PAGE_SHIFT) + i, hmm_pfns[i],
-						    gens[i], false);
-			sm_mutex_unlock(&m->lock);
+		range.end = mirror_chunk_end(addr, end);
+		ret = mirror_range_fault_lock(m, &range);
+		if (ret)
 			break;
-		}
+		for (unsigned long i = 0; !ret && i < (range.end - addr) >> PAGE_SHIFT; i++)
+			ret = table_install(m, (addr >> PAGE_SHIFT) + i, hmm_pfns[i], gens[i],
+					    false);
+		sm_mutex_unlock(&m->lock);
 	}
 	mmput(mm); /* Pairs with mmget_not_zero() above. */
 	return ret == -EBUSY ? -EAGAIN : ret;
@@ -916,36 +940,18 @@ int mirror_snapshot(struct mirror *m, unsigned long addr, size_t len, struct mir
 		return -ESRCH;
 	for (unsigned long a = addr; a < end && !ret; a = range.end) {
 		range.start = a;
-		range.end = end - a > MIRROR_FAULT_CHUNK * PAGE_SIZE
-				    ? a + MIRROR_FAULT_CHUNK * PAGE_SIZE
-				    : end;
-		for (int tries = 0; tries < MIRROR_FAULT_RETRIES; tries++) {
-			range.notifier_seq = mmu_interval_read_begin(&m->notifier);
-			memset(hmm_pfns, 0, sizeof(hmm_pfns));
-			mmap_read_lock(mm);
-			ret = hmm_range_fault(&range);
-			mmap_read_unlock(mm);
-			if (ret == -EBUSY)
-				continue;
-			if (ret)
-				break;
-			sm_mutex_lock(&m->lock);
-			if (mmu_interval_read_retry(&m->notifier, range.notifier_seq)) {
-				sm_mutex_unlock(&m->lock);
-				ret = -EBUSY;
-				continue;
-			}
-			for (unsigned long i = 0; i < (range.end - a) >> PAGE_SHIFT; i++) {
-				struct mirror_snap *out = &snap[((a - addr) >> PAGE_SHIFT) + i];
-
-				out->prot = snapshot_prot(m, a + (i << PAGE_SHIFT), hmm_pfns[i]);
-				out->order = hmm_pfns[i] & HMM_PFN_VALID
-						     ? hmm_pfn_to_map_order(hmm_pfns[i])
-						     : 0;
-			}
-			sm_mutex_unlock(&m->lock);
+		range.end = mirror_chunk_end(a, end);
+		ret = mirror_range_fault_lock(m, &range);
+		if (ret)
 			break;
+		for (unsigned long i = 0; i < (range.end - a) >> PAGE_SHIFT; i++) {
+			struct mirror_snap *out = &snap[((a - addr) >> PAGE_SHIFT) + i];
+
+			out->prot = snapshot_prot(m, a + (i << PAGE_SHIFT), hmm_pfns[i]);
+			out->order =
+				hmm_pfns[i] & HMM_PFN_VALID ? hmm_pfn_to_map_order(hmm_pfns[i]) : 0;
 		}
+		sm_mutex_unlock(&m->lock);
 	}
 	mmput(mm); /* Pairs with mmget_not_zero() above. */
 	if (!ret)
