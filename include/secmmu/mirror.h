@@ -130,7 +130,7 @@ struct mirror_snap {
  * [addr, addr+len), without faulting anything (HMM_DMIRROR_SNAPSHOT):
  * hmm_range_fault() with this device as dev_private_owner. Another device's
  * page is not visible to this one (NONE), as in the kernel's test.
- * @snap: len / PAGE_SIZE entries. Return: 0, -EINVAL, -ESRCH, -EAGAIN.
+ * @snap: len / PAGE_SIZE entries. Return: 0, -EINVAL, -ESRCH, -ENOMEM.
  */
 int mirror_snapshot(struct mirror *m, unsigned long addr, size_t len, struct mirror_snap *snap);
 

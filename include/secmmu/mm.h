@@ -244,7 +244,8 @@ void mmap_read_unlock(struct mm_struct *mm);
  * After a failed mmap_read_trylock(): wait for a release of @mm's mmap_lock
  * (for a caller that cannot block in mmap_read_lock(), e.g. holding another
  * mm's mmap_lock of the same rank). Under interleaving exploration the
- * caller blocks until the holder releases; otherwise it yields. May sleep.
+ * caller blocks until the holder releases; otherwise it sleeps until a
+ * release (or returns at once if a reader may enter now). May sleep.
  */
 void mmap_lock_wait_released(struct mm_struct *mm);
 void mmap_write_lock(struct mm_struct *mm);

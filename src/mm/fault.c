@@ -479,7 +479,15 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int
  * fault_in_page() - make @addr accessible for a read or a write and return
  * the page with a reference (get_page)
  *
- * Caller holds mmap_lock. Return: 0, -EFAULT, -ENOMEM.
+ * Faults until the PTE allows the access, with no retry count (GUP's
+ * faultin_page() loop): handle_mm_fault() returning 0 either installed the
+ * PTE, or slept until what blocked it went away (a migration entry waits for
+ * the migration's page lock, a device-private page for its migration back),
+ * or lost a race to another thread's change of the PTE -- every retry follows
+ * an event, so no amount of load or reclaim turns a valid access into an
+ * error. Exhaustion ends it with -ENOMEM from the fault.
+ *
+ * Caller holds mmap_lock. May sleep. Return: 0, -EFAULT, -ENOMEM.
  */
 int fault_in_page(struct vm_area_struct *vma, unsigned long addr, bool write, struct page **pagep)
 {
@@ -488,7 +496,7 @@ int fault_in_page(struct vm_area_struct *vma, unsigned long addr, bool write, st
 	/* A present PTE does not override the VMA: PROT_NONE has PTEs too. */
 	if (!vma_allows(vma, write))
 		return -EFAULT;
-	for (int tries = 0; tries < 100000; tries++) {
+	for (;;) {
 		pte_t *ptep;
 		uint64_t pte = 0, huge;
 		int ret;
@@ -522,6 +530,4 @@ int fault_in_page(struct vm_area_struct *vma, unsigned long addr, bool write, st
 		if (ret)
 			return ret;
 	}
-	WARN_ON(1); /* a fault that never settles is a bug */
-	return -EFAULT;
 }

@@ -361,6 +361,13 @@ void put_page_refs(struct page *page, int nr)
 		BUG_ON(old < nr);
 		if (old == nr)
 			device_page_free(page);
+		/*
+		 * A device page's struct page outlives its references (the pgmap
+		 * owns it): a driver evicting its memory waits on it for the
+		 * references of a fault or migration in flight to go (the fsdax
+		 * put_devmap_managed_page() wake-up's role).
+		 */
+		sm_wake_up_var(&page->flags);
 		return;
 	}
 

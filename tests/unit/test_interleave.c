@@ -38,6 +38,7 @@
 #include "secmmu/err.h"
 #include "secmmu/check.h"
 #include "secmmu/iommu.h"
+#include "secmmu/memremap.h"
 #include "secmmu/mirror.h"
 #include "secmmu/mmu_notifier.h"
 #include "secmmu/sched.h"
@@ -600,6 +601,86 @@ TEST(interleave_migrate_to_device_vs_cpu_write)
 	MM_TEST_SETUP();
 	explore_run_random(&t, 400, RUNS(16), &r);
 	report("migrate_to_device_vs_cpu_write random", &r);
+}
+
+/*
+ * ---- (iii c) device-memory eviction (mirror_destroy) vs a CPU fault on a
+ * device page ----
+ *
+ * The CPU fault holds the page locked (->migrate_to_ram) while the device
+ * goes away. The eviction must wait for that page and then collect it: before
+ * issue 12 it went round 100 times with a yield, which a schedule that never
+ * ran the faulting thread meanwhile (DFS, one preemption) exhausted, leaving
+ * the page behind (memunmap_pages(): "device pages still in use", a WARN).
+ */
+static void evict_setup(void *p)
+{
+	struct mirror_ctx *c = p;
+
+	c->mm = mm_alloc();
+	ASSERT_NOT_NULL(c->mm);
+	map_anon(c->mm, TBASE, 2, PROT_RW, false);
+	write_pages(c->mm, TBASE, 2, 51);
+	c->m = mirror_create(c->mm, 0);
+	ASSERT(!IS_ERR(c->m));
+	ASSERT_EQ(mirror_migrate_to_device(c->m, TBASE, PG(2)), 0);
+}
+
+static void evict_thread(unsigned int id, void *p)
+{
+	struct mirror_ctx *c = p;
+	static uint8_t buf[PAGE_SIZE];
+
+	if (id == 0) {
+		mirror_destroy(c->m);
+		return;
+	}
+	/* The CPU writes page 1: a fault brings it back from the device. */
+	fill_pattern(buf, PAGE_SIZE, 99);
+	EXPLORE_ASSERT_EQ(mm_write(c->mm, TBASE + PG(1), buf, PAGE_SIZE), 0);
+}
+
+static void evict_check(void *p)
+{
+	struct mirror_ctx *c = p;
+	static uint8_t buf[PAGE_SIZE];
+	unsigned long warns = sm_warn_count();
+
+	/* Every device page came back, with its data; nothing left on the device. */
+	EXPLORE_ASSERT_EQ(device_pages_used(), 0);
+	EXPLORE_ASSERT_EQ(mm_read(c->mm, TBASE, buf, PAGE_SIZE), 0);
+	EXPLORE_ASSERT(pattern_diff(buf, PAGE_SIZE, 51) == (size_t)-1);
+	EXPLORE_ASSERT_EQ(mm_read(c->mm, TBASE + PG(1), buf, PAGE_SIZE), 0);
+	EXPLORE_ASSERT(pattern_diff(buf, PAGE_SIZE, 99) == (size_t)-1);
+	EXPLORE_ASSERT_EQ(phys_stale_count(), 0);
+	mmput(c->mm);
+	sm_rcu_barrier();
+	EXPLORE_ASSERT_EQ(mm_live_count(), 0);
+	EXPLORE_ASSERT_EQ(phys_used_frames(), 0);
+	EXPLORE_ASSERT_EQ(sm_warn_count(), warns);
+}
+
+TEST(interleave_devmem_evict_vs_cpu_fault)
+{
+	static struct mirror_ctx c;
+	struct explore_test t = {.name = "devmem_evict_vs_cpu_fault",
+				 .nr_threads = 2,
+				 .setup = evict_setup,
+				 .thread = evict_thread,
+				 .check = evict_check,
+				 .ctx = &c};
+	struct explore_result r;
+	unsigned long warns;
+
+	MM_TEST_SETUP();
+	warns = sm_warn_count();
+	explore_run_dfs(&t, 1, RUNS(200), &r);
+	report("devmem_evict_vs_cpu_fault dfs", &r);
+	ASSERT_UEQ(r.outside, 0);
+	explore_run_random(&t, 800, RUNS(20), &r);
+	report("devmem_evict_vs_cpu_fault random", &r);
+	ASSERT_UEQ(r.outside, 0);
+	ASSERT_UEQ(sm_warn_count(), warns);
 }
 
 /* ---- (iv) VFIO container close vs process exit ---- */

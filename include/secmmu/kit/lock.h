@@ -142,8 +142,9 @@ void sm_down_write(struct sm_rwsem *l);
 void sm_down_write_nested(struct sm_rwsem *l, unsigned int subclass);
 void sm_up_write(struct sm_rwsem *l);
 /*
- * After a failed trylock of @l: under exploration, block until a release of
- * @l; otherwise yield the CPU. May sleep.
+ * After a failed read trylock of @l: sleep until @l was released (returns at
+ * once if it is free for a reader already), then the caller tries again.
+ * Under exploration the explorer blocks the thread until a release. May sleep.
  */
 void sm_rwsem_wait_released(struct sm_rwsem *l);
 /* Record an rwsem acquired by other means (timed waits); checks the order. */

@@ -15,6 +15,11 @@
  *      checked under the IOTLB lock: pairs with the bump in sva.c).
  *   3. No usable PTE: a page request to the fault worker (iopf.c), then
  *      retry.
+ * No retry count: a retry follows an invalidation of the PASID that began
+ * during the walk (step 2's -EAGAIN), or a page request the fault worker
+ * resolved (and the DMA waited for) -- events, so no amount of load or
+ * reclaim turns a DMA to a valid address into an error; what cannot be
+ * resolved ends with the page request's error (-EFAULT, -ENOMEM, -ESRCH).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -24,8 +29,6 @@
 #include "secmmu/kit/alloc.h"
 #include "secmmu/err.h"
 #include "secmmu/trace.h"
-
-#define DMA_RETRIES 10000
 
 /* --- work queues ---------------------------------------------------------- */
 
@@ -271,13 +274,13 @@ out:
 	return ret;
 }
 
-/* Transfer within one page. */
+/* Transfer within one page. Runs on the DMA engine, holding no lock; may sleep. */
 static int dma_page(struct iommu_device *dev, uint32_t pasid, unsigned long addr, void *buf,
 		    size_t len, bool write)
 {
 	unsigned long vpn = addr >> PAGE_SHIFT, off = addr & (PAGE_SIZE - 1);
 
-	for (int tries = 0; tries < DMA_RETRIES; tries++) {
+	for (;;) {
 		struct iommu_iotlb_entry *e;
 		int ret;
 
@@ -313,7 +316,6 @@ static int dma_page(struct iommu_device *dev, uint32_t pasid, unsigned long addr
 		if (ret)
 			return ret;
 	}
-	return -EAGAIN;
 }
 
 struct dma_work {

@@ -33,7 +33,6 @@
  * does, could keep a translation of a freed device page.
  */
 #include <errno.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,10 +48,9 @@
 #include "secmmu/mmu_notifier.h"
 #include "secmmu/trace.h"
 
-#define MIRROR_BUCKETS	     4096
-#define MIRROR_FAULT_RETRIES 10000
-#define MIRROR_FAULT_CHUNK   64 /* pages per hmm_range_fault() call */
-#define MIRROR_DEVMEM_PAGES  MIRROR_DEVMEM_DEFAULT
+#define MIRROR_BUCKETS	    4096
+#define MIRROR_FAULT_CHUNK  64 /* pages per hmm_range_fault() call */
+#define MIRROR_DEVMEM_PAGES MIRROR_DEVMEM_DEFAULT
 
 struct mirror_entry {
 	struct mirror_entry *next;
@@ -94,8 +92,8 @@ struct mirror {
 
 	struct dev_pagemap pgmap; /* device memory; owner = this device */
 	struct sm_mutex dlock;
-	struct page **free_pages; /* under dlock */
-	unsigned long nr_free;	  /* under dlock */
+	struct page **free_pages;      /* under dlock */
+	_Atomic unsigned long nr_free; /* written under dlock; read without by devmem_evict() */
 
 	struct sm_thread engine;
 	struct sm_mutex qlock; /* LOCK_RANK_WORKQ: @queue, @qtail */
@@ -316,17 +314,23 @@ static unsigned long mirror_chunk_end(unsigned long addr, unsigned long end)
  * MIRROR_FAULT_CHUNK pages) with the interval-notifier collision retry, as
  * dmirror_range_fault() does.
  *
+ * A collision (-EBUSY from hmm_range_fault(), or mmu_interval_read_retry())
+ * always follows an invalidation of the range, and the next
+ * mmu_interval_read_begin() sleeps until that invalidation ended: every
+ * retry waited for the event that caused it, so there is no retry count (no
+ * amount of load or reclaim turns a collision into an error).
+ *
  * Caller holds mm_users of the notifier's mm and no lock. Return: 0 with
  * m->lock held and no invalidation of @range since the fault (the caller
- * consumes range->hmm_pfns, then unlocks); -EBUSY after MIRROR_FAULT_RETRIES
- * collisions; or hmm_range_fault()'s error (no lock held). May sleep.
+ * consumes range->hmm_pfns, then unlocks); or hmm_range_fault()'s error (no
+ * lock held). May sleep.
  */
 static int mirror_range_fault_lock(struct mirror *m, struct hmm_range *range)
 {
 	struct mm_struct *mm = m->notifier.mm;
-	int ret = -EBUSY;
+	int ret;
 
-	for (int tries = 0; tries < MIRROR_FAULT_RETRIES; tries++) {
+	for (;;) {
 		range->notifier_seq = mmu_interval_read_begin(&m->notifier);
 		memset(range->hmm_pfns, 0, MIRROR_FAULT_CHUNK * sizeof(*range->hmm_pfns));
 		mmap_read_lock(mm);
@@ -340,9 +344,7 @@ static int mirror_range_fault_lock(struct mirror *m, struct hmm_range *range)
 		if (!mmu_interval_read_retry(&m->notifier, range->notifier_seq))
 			return 0;
 		sm_mutex_unlock(&m->lock);
-		ret = -EBUSY;
 	}
-	return ret;
 }
 
 /*
@@ -382,7 +384,7 @@ static int mirror_fault(struct mirror *m, unsigned long start, unsigned long end
 		sm_mutex_unlock(&m->lock);
 	}
 	mmput(mm); /* Pairs with mmget_not_zero() above. */
-	return ret == -EBUSY ? -EAGAIN : ret;
+	return ret;
 }
 
 /*
@@ -415,10 +417,13 @@ static int mirror_copy_locked(struct mirror *m, unsigned long addr, void *buf, s
 /*
  * The transfer, page by page under one hold of m->lock for as long as the
  * translations are there; a missing one is faulted in with the lock dropped.
+ * A translation faulted in and gone again before the copy was invalidated
+ * meanwhile (m->lock orders the two): the copy of that page faults again,
+ * without a count -- the next fault's read_begin waits out the invalidation.
  */
 static int mirror_dma(struct mirror *m, unsigned long addr, void *buf, size_t len, bool write)
 {
-	int ret = 0, faults = 0;
+	int ret = 0;
 	TRACE_SCOPE("mirror", write ? "dma_write" : "dma_read", "addr=0x%lx len=%zu", addr, len);
 
 	if (addr + len < addr || addr + len > TASK_SIZE)
@@ -436,22 +441,16 @@ static int mirror_dma(struct mirror *m, unsigned long addr, void *buf, size_t le
 			sm_mutex_unlock(&m->lock);
 			/* The rest of the request at once; then only this page, for a precise
 			 * error. */
-			ret = faults++ < MIRROR_FAULT_RETRIES
-				      ? mirror_fault(m, page, PAGE_ALIGN(addr + len), write)
-				      : -EAGAIN;
-			if (ret && ret != -EAGAIN && ret != -ESRCH &&
-			    PAGE_ALIGN(addr + len) - page > PAGE_SIZE)
+			ret = mirror_fault(m, page, PAGE_ALIGN(addr + len), write);
+			if (ret && ret != -ESRCH && PAGE_ALIGN(addr + len) - page > PAGE_SIZE)
 				ret = mirror_fault(m, page, page + PAGE_SIZE, write);
 			sm_mutex_lock(&m->lock);
-			if (ret && ret != -EAGAIN)
-				break;
-			if (faults > MIRROR_FAULT_RETRIES)
+			if (ret)
 				break;
 			continue; /* retry the copy of this page */
 		}
 		if (ret)
 			break;
-		faults = 0;
 		if (((addr + chunk) & (PAGE_SIZE - 1)) == 0 || chunk == len)
 			atomic_fetch_add(&m->nr_cpages, 1);
 		addr += chunk;
@@ -562,12 +561,18 @@ static void mirror_devmem_free(struct page *page)
 	sm_mutex_lock(&m->dlock);
 	m->free_pages[m->nr_free++] = page;
 	sm_mutex_unlock(&m->dlock);
+	sm_wake_up_var(&m->nr_free); /* Pairs with the wait in devmem_evict(). */
 }
 
-/* The device-page side of a migration to system memory: new frames, copies. */
-static void devmem_alloc_and_copy_to_ram(unsigned long *src, unsigned long *dst,
-					 unsigned long npages)
+/*
+ * The device-page side of a migration to system memory: new frames, copies.
+ * Return: how many collected pages stay on the device (no system frame).
+ */
+static unsigned long devmem_alloc_and_copy_to_ram(unsigned long *src, unsigned long *dst,
+						  unsigned long npages)
 {
+	unsigned long stay = 0;
+
 	for (unsigned long i = 0; i < npages; i++) {
 		struct page *dpage = migrate_pfn_to_page(src[i]), *spage;
 
@@ -575,11 +580,14 @@ static void devmem_alloc_and_copy_to_ram(unsigned long *src, unsigned long *dst,
 		if (!dpage || !(src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
 		spage = alloc_page();
-		if (!spage)
-			continue; /* stays on the device */
+		if (!spage) {
+			stay++; /* stays on the device */
+			continue;
+		}
 		copy_frame_data(page_address(spage), page_address(dpage), PAGE_SIZE);
 		dst[i] = migrate_pfn(page_to_pfn(spage));
 	}
+	return stay;
 }
 
 /*
@@ -634,28 +642,80 @@ static const struct dev_pagemap_ops mirror_devmem_ops = {
 };
 
 /*
+ * Is @page (one of our device pages) settled: unlocked and referenced by its
+ * mappings only (free: no reference, no mapping), so that a migration can
+ * collect it? Reads atomics only: the condition of a wait on @page->flags,
+ * which unlock_page() and every put_page() of a device page wake.
+ */
+static bool devmem_page_settled(const struct page *page)
+{
+	return !PageTest(page, PG_locked) && page_ref_count(page) == page_mapcount(page);
+}
+
+/* Device pages not on the free list, read without m->dlock (a wait's condition). */
+static unsigned long device_pages_in_use_racy(struct mirror *m)
+{
+	return m->pgmap.nr_pages - atomic_load(&m->nr_free);
+}
+
+/* A device page somebody still references, or NULL. */
+static struct page *devmem_busy_page(struct mirror *m)
+{
+	for (unsigned long i = 0; i < m->pgmap.nr_pages; i++)
+		if (page_ref_count(&m->pgmap.pages[i]))
+			return &m->pgmap.pages[i];
+	return NULL;
+}
+
+/*
  * Evict every page of our device memory, wherever it is mapped (the device
- * is going away). Pages another migration holds at this instant are tried
- * again; a page that never frees is reported by memunmap_pages().
+ * is going away), as dmirror_device_evict_chunk() does, pass after pass
+ * until none is left. A pass cannot collect a page that a CPU fault or a
+ * migration holds at that instant (locked, or an extra reference): the next
+ * pass comes after a wait until that page is settled (devmem_page_settled():
+ * unlock_page() and put_page() wake it) -- a wait for the event, not a
+ * retry count, so no amount of load leaves a page behind. A page left behind
+ * for lack of system memory, or one that is settled and still not collected
+ * twice in a row (nothing to wait for), stays: memunmap_pages() reports it.
+ * Caller holds no lock. May sleep.
  */
 static void devmem_evict(struct mirror *m)
 {
 	unsigned long src[MIRROR_FAULT_CHUNK], dst[MIRROR_FAULT_CHUNK];
+	struct page *settled_before = NULL;
 
-	for (int round = 0; round < 100 && device_pages_in_use(m); round++) {
+	for (;;) {
+		unsigned long stay = 0, freed_seen = atomic_load(&m->nr_free);
+		struct page *busy;
+
 		for (unsigned long off = 0; off < m->pgmap.nr_pages; off += MIRROR_FAULT_CHUNK) {
 			unsigned long n = m->pgmap.nr_pages - off;
 
 			if (n > MIRROR_FAULT_CHUNK)
 				n = MIRROR_FAULT_CHUNK;
 			if (migrate_device_range(src, m->pgmap.pfn_first + off, n))
-				break;
-			devmem_alloc_and_copy_to_ram(src, dst, n);
+				return;
+			stay += devmem_alloc_and_copy_to_ram(src, dst, n);
 			migrate_device_pages(src, dst, n);
 			migrate_device_finalize(src, dst, n);
 		}
-		if (device_pages_in_use(m))
-			sched_yield(); /* a CPU fault or migration held a page: go round again */
+		if (!device_pages_in_use(m) || stay)
+			return;
+		busy = devmem_busy_page(m);
+		if (!busy) {
+			/* Only last references being dropped: wait for mirror_devmem_free(). */
+			sm_wait_var_event(&m->nr_free, atomic_load(&m->nr_free) != freed_seen ||
+							       !device_pages_in_use_racy(m));
+			continue;
+		}
+		if (devmem_page_settled(busy)) {
+			if (busy == settled_before)
+				return; /* nothing to wait for: memunmap_pages() reports it */
+			settled_before = busy; /* it settled after the pass saw it busy */
+			continue;
+		}
+		settled_before = NULL;
+		sm_wait_var_event(&busy->flags, devmem_page_settled(busy));
 	}
 }
 
@@ -956,7 +1016,7 @@ int mirror_snapshot(struct mirror *m, unsigned long addr, size_t len, struct mir
 	mmput(mm); /* Pairs with mmget_not_zero() above. */
 	if (!ret)
 		atomic_fetch_add(&m->nr_cpages, len >> PAGE_SHIFT);
-	return ret == -EBUSY ? -EAGAIN : ret;
+	return ret;
 }
 
 struct mirror *mirror_create_devmem(struct mm_struct *mm, unsigned int flags,

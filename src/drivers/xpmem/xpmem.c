@@ -12,12 +12,14 @@
  * importer's page table. The fault runs with the IMPORTER's mmap_lock held,
  * and the exporter's has the same rank: taking it normally would be an ABBA
  * between two processes attaching each other (and a lock-order BUG), so it is
- * only ever trylocked, retrying after a yield -- as XPMEM's fault handler
- * trylocks the segment owner's mmap_sem. For the same reason the fault never
- * drops the last exporter mm_users reference itself (that would run the
- * exporter's exit under the importer's mmap_lock): its mmput() is handed to
- * the segment's node thread, which holds no lock (Linux: mmput_async()), and
- * waited for, so that an exit is visible to the very next access.
+ * only ever trylocked -- as XPMEM's fault handler trylocks the segment
+ * owner's mmap_sem -- and a failed trylock sleeps until a release of that
+ * lock (mmap_lock_wait_released()), then tries again: a wait, not a spin.
+ * For the same reason the fault never drops the last exporter mm_users
+ * reference itself (that would run the exporter's exit under the importer's
+ * mmap_lock): its mmput() is handed to the segment's node thread, which
+ * holds no lock (Linux: mmput_async()), and waited for, so that an exit is
+ * visible to the very next access.
  *
  * Collision retry. The segment watches the exported range with an interval
  * notifier (it holds the exporter's mm_count, never mm_users). Its sequence
