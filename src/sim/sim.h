@@ -504,6 +504,9 @@ void sim_block_world_unlock(void);
 /* The body of block thread @id (an explore_test thread; @arg: sim_block_exec). */
 void sim_block_thread(unsigned int id, void *arg);
 
+/* threads.c: the error of a run in which @what ran outside the explorer's control. */
+const char *sim_outside_msg(const char *what, char *buf, size_t len);
+
 /*
  * The end of a run: tear @w down (it is freed) and return the final status
  * from @rc. Called exactly once by sim_run_script().
