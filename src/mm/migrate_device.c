@@ -513,6 +513,26 @@ int do_device_private_fault(struct vm_area_struct *vma, unsigned long addr, uint
 	}
 	ret = page_pgmap(page)->ops->migrate_to_ram(&vmf);
 	unlock_page(page);
+	if (!ret) {
+		bool moved;
+
+		sm_mutex_lock(&mm->page_table_lock);
+		ptep = pte_offset(mm, addr);
+		moved = !ptep || pte_load(ptep) != orig;
+		sm_mutex_unlock(&mm->page_table_lock);
+		/*
+		 * Not moved: at that instant somebody else held a reference (a
+		 * migration collecting the page, another fault). Retrying at once
+		 * would spin for as long as they are not scheduled; wait until
+		 * they let go of it (put_page() of a device page wakes us) or
+		 * lock it (they are migrating it: the retried fault then waits
+		 * for that), then retry.
+		 */
+		if (!moved)
+			sm_wait_var_event(&page->flags,
+					  PageTest(page, PG_locked) ||
+						  page_ref_count(page) <= page_mapcount(page) + 1);
+	}
 	put_page(page);
 	return ret;
 }
