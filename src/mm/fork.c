@@ -7,7 +7,8 @@
  * secondary MMU holding a writable translation must drop it, or its writes
  * would land in a page the child now shares). Pages that may be pinned for
  * DMA are copied for the child at once instead (page_needs_cow_for_dma), so
- * the parent keeps the very page the device writes to.
+ * the parent keeps the very page the device writes to; a pinned file page of
+ * a private mapping is shared like any file page (a write copies it anyway).
  * Shared mappings are not copied: the child faults them in from the object.
  */
 #include <errno.h>
@@ -31,7 +32,12 @@ static int copy_present_pte(struct mm_struct *dst_mm, struct mm_struct *src_mm, 
 		return 0;
 	}
 	page = pfn_to_page(pfn);
-	if (page_maybe_dma_pinned(page)) {
+	/*
+	 * Only an anonymous page is copied for DMA (page_needs_cow_for_dma()):
+	 * a file page of a private mapping is the file's, shared as always (a
+	 * copy would be an anonymous page whose ->mapping is no anon_vma).
+	 */
+	if (PageTest(page, PG_anon) && page_maybe_dma_pinned(page)) {
 		copy = alloc_page_noreclaim();
 		if (!copy)
 			return -ENOMEM;

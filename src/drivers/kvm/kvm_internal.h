@@ -60,9 +60,18 @@ struct kvm_spte {
 	struct page *page;     /* KVM_VM_PIN: the reference this spte holds */
 };
 
+/*
+ * What the guest expects of one guest page (the workload's oracle), under
+ * kvm->shadow_lock. @pfn links aliases: two guest pages reached through the
+ * same host frame (a file or shared page mapped twice) are one memory, so a
+ * guest write through one is expected through the other. It is the frame of
+ * the last access and is cleared (0, unknown) by every invalidation of @gfn,
+ * which must come before the frame behind @gfn can change.
+ */
 struct kvm_shadow_page {
 	struct kvm_shadow_page *next;
 	unsigned long gfn;
+	unsigned long pfn;
 	unsigned char data[PAGE_SIZE];
 };
 
@@ -105,10 +114,15 @@ struct kvm {
 /* mmu.c */
 int kvm_mmu_init(struct kvm *kvm);
 void kvm_mmu_destroy(struct kvm *kvm);
-/* One guest access inside one page. May sleep. Return: 0 or -errno. */
-int kvm_guest_access_page(struct kvm *kvm, unsigned long gpa, void *buf, size_t len, bool write);
+/*
+ * One guest access inside one page. May sleep. @pfnp (may be NULL): the host
+ * frame accessed. Return: 0 or -errno.
+ */
+int kvm_guest_access_page(struct kvm *kvm, unsigned long gpa, void *buf, size_t len, bool write,
+			  unsigned long *pfnp);
 
 /* kvm_main.c: the workload oracle, called by mmu.c's invalidate callback */
 void kvm_shadow_forget(struct kvm *kvm, unsigned long start, unsigned long end);
+void kvm_shadow_unlink(struct kvm *kvm, unsigned long start, unsigned long end);
 
 #endif /* SECMMU_DRIVERS_KVM_INTERNAL_H */

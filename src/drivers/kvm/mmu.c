@@ -214,7 +214,8 @@ static int kvm_mmu_fault(struct kvm *kvm, unsigned long gpa, bool write)
 	return ret;
 }
 
-int kvm_guest_access_page(struct kvm *kvm, unsigned long gpa, void *buf, size_t len, bool write)
+int kvm_guest_access_page(struct kvm *kvm, unsigned long gpa, void *buf, size_t len, bool write,
+			  unsigned long *pfnp)
 {
 	unsigned long gfn = gpa >> PAGE_SHIFT, off = gpa & (PAGE_SIZE - 1);
 
@@ -241,6 +242,8 @@ int kvm_guest_access_page(struct kvm *kvm, unsigned long gpa, void *buf, size_t 
 				copy_frame_data(buf, frame, len);
 			atomic_store_explicit(&s->accessed, true, memory_order_relaxed);
 			sm_up_read(&kvm->mmu_lock);
+			if (pfnp)
+				*pfnp = pfn;
 			return 0;
 		}
 		sm_up_read(&kvm->mmu_lock);
@@ -302,6 +305,8 @@ static int kvm_mmu_notifier_invalidate_range_start(struct mmu_notifier *mn,
 	atomic_fetch_add_explicit(&kvm->stat_invalidations, 1, memory_order_relaxed);
 	if (range->event == MMU_NOTIFY_UNMAP || range->event == MMU_NOTIFY_RELEASE)
 		kvm_shadow_forget(kvm, range->start, range->end);
+	else
+		kvm_shadow_unlink(kvm, range->start, range->end); /* the frames may change */
 	if (kvm->flags & KVM_VM_BROKEN)
 		return 0;
 	sm_down_write(&kvm->mmu_lock);

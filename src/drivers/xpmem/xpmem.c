@@ -316,7 +316,9 @@ static void xpmem_mmput_flush(struct xpmem_segment *seg)
 
 /*
  * vm_ops->fault of an attachment: the importer's mmap_lock is held for read.
- * Returns the exporter's page (with a reference) for the core to map.
+ * Returns the exporter's page (with a reference) for the core to map, or
+ * -EFAULT if the exporter has exited, the segment was removed, or the
+ * exporter's memory there is itself an XPMEM attachment (no chains).
  */
 static int xpmem_fault(struct vm_fault *vmf)
 {
@@ -345,13 +347,23 @@ static int xpmem_fault(struct vm_fault *vmf)
 	/* A retry follows an invalidation, which read_begin waits for: no count. */
 	for (;;) {
 		unsigned long seq = mmu_interval_read_begin(&seg->notifier);
+		struct vm_area_struct *evma;
 		struct page *page;
 		long n;
 
 		/* Not mmap_read_lock(): the importer's is held, same rank. */
 		while (!mmap_read_trylock(seg->mm))
 			mmap_lock_wait_released(seg->mm);
-		n = get_user_pages_remote(seg->mm, eaddr, 1, write ? FOLL_WRITE : 0, &page);
+		evma = vma_lookup(seg->mm, eaddr);
+		/*
+		 * The exporter's memory there is itself an attachment (a segment
+		 * made over one): refused, as a chain could lead back to the
+		 * importer, whose mmap_lock this thread holds (a recursion).
+		 */
+		if (evma && evma->vm_ops == &xpmem_vm_ops)
+			n = -EFAULT;
+		else
+			n = get_user_pages_remote(seg->mm, eaddr, 1, write ? FOLL_WRITE : 0, &page);
 		mmap_read_unlock(seg->mm);
 		if (n <= 0) {
 			ret = n ? (int)n : -EFAULT;
