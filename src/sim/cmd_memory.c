@@ -352,7 +352,7 @@ static int cmd_migrate(struct sim_ctx *ctx, int argc, char **argv)
 
 const struct sim_cmd sim_cmds_memory[] = {
 	{"migrate", 3, 3, cmd_migrate, "migrate NAME ADDR LEN",
-	 "move the present pages of the range to new frames (MMU_NOTIFY_MIGRATE), content "
+	 "move the present pages of the range to new frames (MMU_NOTIFY_CLEAR), content "
 	 "intact -> ok, or -EBUSY if a page is pinned (the others still move), -EAGAIN if one "
 	 "stayed busy (a transient reference) through 10 passes",
 	 "migrate p1 0x10000000 16K"},
