@@ -496,6 +496,13 @@ static int madvise_vma(struct mm_struct *mm, struct vm_area_struct **vmap, unsig
 	return -EINVAL;
 
 modify:
+	/*
+	 * madvise_update_vma(): nothing changes, nothing is split or merged
+	 * (two identical neighbours, say a fork child's halves of a VMA its
+	 * parent had mlocked in part, stay two).
+	 */
+	if (newflags == vma->vm_flags)
+		return 0;
 	vma = vma_modify_flags(mm, vma, start, end, newflags, &err);
 	if (err)
 		return err;
