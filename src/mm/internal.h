@@ -389,6 +389,14 @@ bool mlock_future_ok(struct mm_struct *mm, unsigned long flags, unsigned long by
  * PROT_NONE, -ENOMEM ...) unless @ignore_errors.
  */
 int __mm_populate(struct mm_struct *mm, unsigned long start, unsigned long len, bool ignore_errors);
+/*
+ * populate_one(): fault one page in as __get_user_pages() does for populate:
+ * only while the PTE does not map a page (a writable one for @write), so a
+ * present page takes no fault (and no fault-around). @force: a read of a VMA
+ * without VM_READ (FOLL_FORCE). Caller holds mmap_lock. Return: 0 or the
+ * fault's error.
+ */
+int populate_one(struct vm_area_struct *vma, unsigned long addr, bool write, bool force);
 /* populate_vma_page_range() with mmap_lock held (read or write). */
 int populate_vma_page_range(struct vm_area_struct *vma, unsigned long start, unsigned long end);
 /* VM_LOCKED pages of the VMAs in [start, end) leave locked_vm (munmap, exit). */

@@ -62,12 +62,7 @@ void mlock_unaccount_range(struct mm_struct *mm, struct vm_area_struct *vma, uns
 		WARN_ON(atomic_fetch_sub(&mm->locked_vm, pages) < pages);
 }
 
-/*
- * Fault one page in as __get_user_pages() does for populate: until the PTE
- * maps a page (a writable one for @write). @force: a read of a VMA without
- * VM_READ (FOLL_FORCE). Caller holds mmap_lock.
- */
-static int populate_one(struct vm_area_struct *vma, unsigned long addr, bool write, bool force)
+int populate_one(struct vm_area_struct *vma, unsigned long addr, bool write, bool force)
 {
 	struct mm_struct *mm = vma->vm_mm;
 	unsigned int flags = (write ? FAULT_FLAG_WRITE : 0) | (force ? FAULT_FLAG_FORCE : 0);

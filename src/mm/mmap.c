@@ -530,8 +530,8 @@ static int madvise_populate(struct mm_struct *mm, unsigned long start, unsigned 
 		else if ((vma->vm_flags & (VM_IO | VM_PFNMAP)) ||
 			 !(vma->vm_flags & (write ? VM_WRITE : VM_READ)))
 			err = -EINVAL;
-		else
-			err = handle_mm_fault(vma, a, write ? FAULT_FLAG_WRITE : 0);
+		else /* GUP faults only where the page is not there yet */
+			err = populate_one(vma, a, write, false);
 	}
 	mmap_read_unlock(mm);
 	return err;
