@@ -360,8 +360,12 @@ static bool can_reuse_anon(struct page *page)
  * do_wp_page(): write fault on a present, write-protected private PTE.
  * Either reuse the page (make the PTE writable) or copy it and replace the
  * PTE under an MMU_NOTIFY_CLEAR invalidation.
+ *
+ * @unshare (FAULT_FLAG_UNSHARE, a read-only pin): the same decision, but a
+ * reused page stays write-protected (it only becomes exclusive) and a copy
+ * is mapped read-only and clean, as Linux's wp_page_copy() does for it.
  */
-static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, uint64_t orig)
+static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, uint64_t orig, bool unshare)
 {
 	struct mm_struct *mm = vma->vm_mm;
 	struct mmu_notifier_range range;
@@ -372,7 +376,8 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, uint64_t o
 	sm_mutex_lock(&mm->page_table_lock);
 	ptep = pte_offset(mm, addr);
 	if (pte_load(ptep) == orig && can_reuse_anon(old)) {
-		set_pte(mm, ptep, orig | PTE_WRITE | PTE_DIRTY | PTE_YOUNG);
+		if (!unshare)
+			set_pte(mm, ptep, orig | PTE_WRITE | PTE_DIRTY | PTE_YOUNG);
 		sm_mutex_unlock(&mm->page_table_lock);
 		return 0;
 	}
@@ -395,9 +400,9 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, uint64_t o
 	copy_frame_data(page_address(new), page_address(old), PAGE_SIZE);
 	set_pte(mm, ptep, 0);
 	mmu_notifier_arch_invalidate_secondary_tlbs(mm, addr, addr + PAGE_SIZE);
-	mmu_notifier_change_pte(mm, addr, page_to_pfn(new), true);
+	mmu_notifier_change_pte(mm, addr, page_to_pfn(new), !unshare);
 	atomic_fetch_add(&new->_mapcount, 1);
-	set_pte(mm, ptep, pfn_pte(page_to_pfn(new), true) | PTE_DIRTY);
+	set_pte(mm, ptep, pfn_pte(page_to_pfn(new), !unshare) | (unshare ? PTE_YOUNG : PTE_DIRTY));
 	if (!is_zero_pfn(pte_pfn(orig))) {
 		BUG_ON(atomic_fetch_sub(&old->_mapcount, 1) <= 0);
 	} else {
@@ -421,7 +426,10 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int
 
 	mmap_assert_locked(mm);
 	addr &= PAGE_MASK;
-	if (addr < vma->vm_start || addr >= vma->vm_end || !vma_allows(vma, write))
+	if (addr < vma->vm_start || addr >= vma->vm_end)
+		return -EFAULT;
+	/* FOLL_FORCE reads need only VM_MAYREAD, which every VMA here has. */
+	if (!vma_allows(vma, write) && (write || !(flags & FAULT_FLAG_FORCE)))
 		return -EFAULT;
 	if (vma_core(vma)->shm && vma_is_shared(vma))
 		return do_shared_page(vma, addr, write);
@@ -431,8 +439,15 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int
 		pte_t *pmdp = pmd_offset(mm, haddr);
 		uint64_t pmd = pmdp ? pte_load(pmdp) : 0;
 
+		/*
+		 * A huge PMD is unshared as a write fault breaks it where the VMA
+		 * is writable; not in a read-only VMA (not modelled: the pin
+		 * takes the folio as it is).
+		 */
 		if (pmd_trans_huge(pmd))
-			return huge_pmd_fault(vma, addr, pmd, write);
+			return huge_pmd_fault(vma, addr, pmd,
+					      write || ((flags & FAULT_FLAG_UNSHARE) &&
+							(vma->vm_flags & VM_WRITE)));
 		if (!pmd && thp_vma_allowable(vma, false) && thp_vma_suitable(vma, haddr)) {
 			int ret = do_huge_pmd_anonymous_page(vma, addr);
 
@@ -470,8 +485,10 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int
 	if (write && !pte_write(pte)) {
 		if (vma_is_shared(vma)) /* a shared driver mapping mapped read-only */
 			return -EFAULT;
-		return do_wp_page(vma, addr, pte);
+		return do_wp_page(vma, addr, pte, false);
 	}
+	if ((flags & FAULT_FLAG_UNSHARE) && !pte_write(pte) && !vma_is_shared(vma) && !vma->vm_ops)
+		return do_wp_page(vma, addr, pte, true);
 	return 0;
 }
 

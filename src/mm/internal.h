@@ -319,6 +319,11 @@ int anon_vma_prepare(struct vm_area_struct *vma);
 void vma_set_anon_vma(struct vm_area_struct *vma, struct anon_vma *av, unsigned long av_id,
 		      bool cloned);
 unsigned long anon_vma_new_id(void);
+/*
+ * unlink_anon_vmas() of a VMA that maps no private page any more (all moved
+ * away by MREMAP_DONTUNMAP): it becomes unfaulted. mmap_lock held for write.
+ */
+void vma_drop_anon_vma(struct vm_area_struct *vma);
 
 static inline bool vma_is_shared(const struct vm_area_struct *vma)
 {
@@ -354,7 +359,50 @@ void free_page_batch(struct page **batch, unsigned long n);
 
 /* --- faults (fault.c) ------------------------------------------------------ */
 
+/*
+ * Core-internal fault flags (beside FAULT_FLAG_WRITE/REMOTE):
+ * FAULT_FLAG_UNSHARE  a read fault that breaks COW sharing of a present,
+ *                     write-protected private page (or the zero page) and
+ *                     maps the copy (or the reused page) read-only and
+ *                     exclusive: Linux's FAULT_FLAG_UNSHARE for R/O pins.
+ * FAULT_FLAG_FORCE    a read of a VMA without VM_READ (FOLL_FORCE:
+ *                     populating an exec- or write-only mapping).
+ */
+#define FAULT_FLAG_UNSHARE 0x100U
+#define FAULT_FLAG_FORCE   0x200U
+
 int fault_in_page(struct vm_area_struct *vma, unsigned long addr, bool write, struct page **pagep);
+
+/* --- mlock (mlock.c) --------------------------------------------------------- */
+
+/*
+ * mlock_future_ok(): may @bytes more of a mapping with @flags be locked?
+ * True unless @flags has VM_LOCKED, the mm lacks CAP_IPC_LOCK and
+ * locked_vm would exceed the memlock limit.
+ */
+bool mlock_future_ok(struct mm_struct *mm, unsigned long flags, unsigned long bytes);
+/*
+ * __mm_populate(): fault in [start, start+len) as mlock does, VMA by VMA
+ * (skipping VM_IO/VM_PFNMAP and VM_LOCKONFAULT VMAs): a write fault in
+ * private writable VMAs, else a (forced) read fault. Takes mmap_lock for
+ * read; the caller holds none. Return: 0, or the first error (-EFAULT for
+ * PROT_NONE, -ENOMEM ...) unless @ignore_errors.
+ */
+int __mm_populate(struct mm_struct *mm, unsigned long start, unsigned long len, bool ignore_errors);
+/*
+ * populate_one(): fault one page in as __get_user_pages() does for populate:
+ * only while the PTE does not map a page (a writable one for @write), so a
+ * present page takes no fault (and no fault-around). @force: a read of a VMA
+ * without VM_READ (FOLL_FORCE). Caller holds mmap_lock. Return: 0 or the
+ * fault's error.
+ */
+int populate_one(struct vm_area_struct *vma, unsigned long addr, bool write, bool force);
+/* populate_vma_page_range() with mmap_lock held (read or write). */
+int populate_vma_page_range(struct vm_area_struct *vma, unsigned long start, unsigned long end);
+/* VM_LOCKED pages of the VMAs in [start, end) leave locked_vm (munmap, exit). */
+void mlock_unaccount_range(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long end);
+/* Is @page mapped in a VM_LOCKED VMA (reclaim leaves it alone)? Takes the rmap locks. */
+bool page_mlocked(struct page *page);
 /* CPU faults on device entries (migrate_device.c); retried by the caller on 0. */
 int do_device_private_fault(struct vm_area_struct *vma, unsigned long addr, uint64_t orig,
 			    unsigned int flags);

@@ -122,6 +122,12 @@ static bool unmap_one(struct vm_area_struct *vma, unsigned long addr, struct pag
 	pte_t *ptep;
 	uint64_t pte;
 
+	/*
+	 * try_to_unmap_one(): a VMA mlocked since reclaim chose the page stops
+	 * the walk; the page stays mapped everywhere it still is.
+	 */
+	if (READ_ONCE(vma->vm_flags) & VM_LOCKED)
+		return false;
 	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, addr, addr + PAGE_SIZE);
 	mmu_notifier_invalidate_range_start(&range);
 	sm_mutex_lock(&mm->page_table_lock);

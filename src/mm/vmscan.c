@@ -9,7 +9,8 @@
  *              does, the page stays in the swap cache and swap-ins share it
  *   shared     unmap every PTE (they refault from the object), write the
  *              page to a slot the object remembers, free the page
- * Pinned and KSM pages are never paged out.
+ * Pinned and KSM pages, and pages mapped in a VM_LOCKED VMA, are never
+ * paged out.
  */
 #include <errno.h>
 
@@ -90,6 +91,9 @@ static bool pageout(struct page *page)
 
 	/* A (PTE-mapped) THP would need a folio split first: not modelled, it stays. */
 	if (page_maybe_dma_pinned(page) || PageTest(page, PG_ksm) || PageCompound(page))
+		return false;
+	/* Mapped in a VM_LOCKED VMA: unevictable, as on Linux's unevictable LRU. */
+	if (page_mlocked(page))
 		return false;
 	if (TestSetPageFlag(page, PG_locked))
 		return false;

@@ -215,6 +215,7 @@ int do_munmap(struct mm_struct *mm, unsigned long start, unsigned long len,
 	vma = isolate_range(mm, start, end, &err);
 	if (!vma)
 		return err;
+	mlock_unaccount_range(mm, vma, end);
 	mmu_notifier_range_init(&range, MMU_NOTIFY_UNMAP, 0, mm, start, end);
 	mmu_notifier_invalidate_range_start(&range);
 	for (next = vma; next && next->vm_start < end; next = vma_next(next))
@@ -249,6 +250,7 @@ void exit_mmap(struct mm_struct *mm)
 	mmap_write_lock(mm);
 	vma = vma_first(mm);
 	if (vma) {
+		mlock_unaccount_range(mm, vma, ~0UL);
 		mmu_notifier_range_init(&range, MMU_NOTIFY_UNMAP, 0, mm, 0, ~0UL);
 		mmu_notifier_invalidate_range_start(&range);
 		for (next = vma; next; next = vma_next(next))

@@ -179,7 +179,7 @@ static const char *const pressure_steps[] = {
 static const char *const migrate_steps[] = {
 	"## Migration",
 	"# Moving a page to another frame: every mapping becomes a migration entry",
-	"# (MMU_NOTIFY_MIGRATE), the data is copied, the entries point at the new",
+	"# (MMU_NOTIFY_CLEAR), the data is copied, the entries point at the new",
 	"# frame. A pinned page cannot move.",
 	"migrate qemu 0x20000000 4K => -EBUSY",
 	"migrate qemu 0x10000000 4K => ok",

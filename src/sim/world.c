@@ -375,15 +375,35 @@ static void process_teardown(struct sim_world *w, struct sim_obj *obj, enum sim_
  *
  * Then the memory the mm has pinned and locked: pinned_vm is what the
  * script's pin handles pin; locked_vm is the VFIO-preregistered pages
- * (charged once per mm) plus the longterm pin handles.
+ * (charged once per mm) plus the longterm pin handles plus the pages of
+ * the VM_LOCKED VMAs (mlock).
  */
+static unsigned long mlocked_vma_pages(struct mm_struct *mm)
+{
+	struct mm_vma_info *v;
+	unsigned long pages = 0;
+	long n = mm_get_vmas(mm, 0, TASK_SIZE, NULL, 0);
+
+	if (n <= 0)
+		return 0;
+	v = calloc((size_t)n, sizeof(*v));
+	if (!v)
+		return 0;
+	n = mm_get_vmas(mm, 0, TASK_SIZE, v, (unsigned long)n);
+	for (long i = 0; i < n; i++)
+		if (v[i].flags & VM_LOCKED)
+			pages += (v[i].end - v[i].start) >> PAGE_SHIFT;
+	free(v);
+	return pages;
+}
+
 static void process_check(struct sim_ctx *ctx, struct sim_obj *obj)
 {
 	struct sim_proc *p = (struct sim_proc *)obj;
 	int users, count, want_users, want_count;
 	struct mm_struct *mm;
 	struct mm_stats st;
-	unsigned long vfio;
+	unsigned long vfio, mlocked;
 
 	if (!p->task && !p->mm)
 		return;
@@ -411,10 +431,12 @@ static void process_check(struct sim_ctx *ctx, struct sim_obj *obj)
 	if (st.pinned_vm != p->locked_pages)
 		sim_check_report(ctx, "%s: pinned_vm %lu != %lu pinned longterm by pin handles",
 				 obj->name, st.pinned_vm, p->locked_pages);
-	if (st.locked_vm != vfio + p->locked_pages)
-		sim_check_report(
-			ctx, "%s: locked_vm %lu != %lu preregistered (VFIO) + %lu longterm pinned",
-			obj->name, st.locked_vm, vfio, p->locked_pages);
+	mlocked = mlocked_vma_pages(mm);
+	if (st.locked_vm != vfio + p->locked_pages + mlocked)
+		sim_check_report(ctx,
+				 "%s: locked_vm %lu != %lu preregistered (VFIO) + %lu longterm "
+				 "pinned + %lu mlocked",
+				 obj->name, st.locked_vm, vfio, p->locked_pages, mlocked);
 }
 
 unsigned long sim_world_known_pins(struct sim_world *w)
