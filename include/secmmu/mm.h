@@ -345,6 +345,18 @@ int follow_pfn_pte(struct mm_struct *mm, unsigned long addr, unsigned long *pfn,
 		   uint32_t *gen);
 
 /**
+ * follow_pfn_order() - follow_pfn_pte() that also tells the mapping's size
+ * @order: out, 0 for a 4 KiB PTE, HPAGE_PMD_ORDER for a huge PMD (KVM's
+ *         host_pfn_mapping_level()); then @pfn and @gen are those of the
+ *         first frame of the 2 MiB at @addr & HPAGE_PMD_MASK (the folio's
+ *         head), to be checked with folio_gen_valid()
+ *
+ * Same contract and errors as follow_pfn_pte().
+ */
+int follow_pfn_order(struct mm_struct *mm, unsigned long addr, unsigned long *pfn, bool *writable,
+		     uint32_t *gen, unsigned int *order);
+
+/**
  * zap_vma_ptes() - remove the PTEs a driver installed in its own VMA
  * @vma:     a driver VMA (vm_ops set), e.g. an XPMEM attachment
  * @address: page-aligned start inside @vma
