@@ -679,9 +679,10 @@ static unsigned long folio_pte_mapcount(struct page *head)
 
 /*
  * The folio, mapped by PTEs of @mm only, becomes HPAGE_PMD_NR order-0
- * pages. Under @mm's PTL; the caller's reference stays on the head. Each
- * other subpage gets one reference per PTE plus a temporary one that the
- * caller drops after unlocking (freeing the unmapped ones).
+ * pages. Under @mm's PTL. Each subpage gets one reference per PTE plus
+ * one: the caller's for the page it passed, a temporary one for the others,
+ * which the caller drops after unlocking (freeing the unmapped ones). The
+ * head keeps PG_locked.
  */
 static void __split_folio_locked(struct page *head)
 {
@@ -693,7 +694,7 @@ static void __split_folio_locked(struct page *head)
 		struct page *page = head + i;
 		int m = atomic_load(&page->_mapcount);
 
-		/* The head: the caller's reference instead; it keeps PG_locked. */
+		/* The caller's page: its reference instead of the temporary one. */
 		atomic_store(&page->_refcount, m + 1);
 		if (i) {
 			atomic_store(&page->flags, atomic_load(&page->flags) & keep);
@@ -798,19 +799,23 @@ int split_folio(struct page *page)
 	sm_up_read(&target->rmap_lock);
 	if (!ret) {
 		/* The subpages still mapped go on the LRU; the others are freed. */
-		for (unsigned long i = 1; i < HPAGE_PMD_NR; i++) {
+		for (unsigned long i = 0; i < HPAGE_PMD_NR; i++) {
 			if (atomic_load(&head[i]._mapcount))
 				lru_add(head + i);
-			batch[n++] = head + i;
+			if (head + i != page)
+				batch[n++] = head + i;
 		}
-		if (atomic_load(&head->_mapcount))
-			lru_add(head);
-		free_page_batch(batch, n); /* the temporary references */
+		/* Unlocked before its temporary reference goes: it may be freed. */
+		unlock_page(head);
+		free_page_batch(batch, n);
 	}
 out_av:
 	sm_mutex_unlock(&t.av->lock);
 out_put:
 	rmap_put(&t);
+	if (ret)
+		unlock_page(head);
+	return ret;
 out_unlock:
 	unlock_page(head);
 	return ret;

@@ -422,7 +422,8 @@ unsigned long deferred_split_scan(unsigned long nr_to_scan);
  * the folio becomes HPAGE_PMD_NR order-0 pages at the same frames (the
  * PTEs stay as they are). Subpages nobody maps are freed (new generation:
  * a translation to one is stale); mapped ones go on the LRU. The caller's
- * reference stays on the former head. Locks: none held on entry (takes the
+ * reference stays on @page (as Linux's on the page it locked). Locks: none
+ * held on entry (takes the
  * anon_vma lock, rmap_lock, the PTL); may sleep.
  * Return: 0 (split, or not a large folio any more), -EBUSY (pinned, a GUP
  * reference, locked, PTE-mapped in more than one address space -- Linux

@@ -868,3 +868,23 @@ TEST(thp_ksm_splits_a_huge_page_before_merging_it)
 	rec_unregister(&r, mm);
 	mmput(mm);
 }
+
+/* Regression: the reference split_folio()'s caller holds is on the page it passed, not the head. */
+TEST(thp_pageout_of_one_inner_page_splits_and_swaps_just_it)
+{
+	struct mm_struct *mm;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	ASSERT_EQ(swap_on(4UL << 20, NULL), 0);
+	mm = huge_mm(1);
+	write_pages(mm, HBASE + PG(40), 3, 110);
+	ASSERT_EQ(mm_madvise(mm, HBASE + PG(41), PG(1), MADV_PAGEOUT), 0);
+	ASSERT_UEQ(stats(mm).thp, 0);
+	ASSERT_UEQ(stats(mm).swap, 1);
+	ASSERT_UEQ(stats(mm).rss, HPAGE_PMD_NR - 1);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR - 1);
+	check_pages(mm, HBASE + PG(40), 3, 110);
+	assert_invariants();
+	mmput(mm);
+	ASSERT_EQ(swap_off(), 0);
+}
