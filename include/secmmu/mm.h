@@ -454,6 +454,13 @@ enum thp_mode {
 /* Return: 0, or -EINVAL for an unknown mode. */
 int thp_set_mode(int mode);
 int thp_get_mode(void);
+/*
+ * /sys/kernel/mm/transparent_hugepage/use_zero_page (default 1): a read
+ * fault in a THP-eligible range maps the huge zero page (1) or allocates a
+ * huge page (0). Return: 0, or -EINVAL unless @on is 0 or 1.
+ */
+int thp_set_use_zero_page(int on);
+int thp_get_use_zero_page(void);
 
 /**
  * mm_collapse() - khugepaged's collapse of the 2 MiB range around @addr

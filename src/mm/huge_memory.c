@@ -2,15 +2,21 @@
 /*
  * Transparent huge pages (anonymous, PMD-sized), as Linux 6.x does them.
  *
- * Mapping: a first-touch fault (read or write) in an aligned 2 MiB range of a
- * private anonymous VMA that may have THPs (thp_vma_allowable(): the system
- * setting `always`, or `madvise` and MADV_HUGEPAGE; never MADV_NOHUGEPAGE)
- * allocates a large folio and maps it with one PMD, writable if the VMA is.
- * There is no huge zero page: the reference machine of the differential test
- * (6.18 booted with pvm_no_zero_page=1) allocates a THP on a read fault too;
- * stock Linux would map the huge zero page until the first write.
- * If no aligned block is free, or the PMD already points to a leaf table,
- * the fault falls back to 4 KiB pages.
+ * Mapping: a first-touch write fault in an aligned 2 MiB range of a private
+ * anonymous VMA that may have THPs (thp_vma_allowable(): the system setting
+ * `always`, or `madvise` and MADV_HUGEPAGE; never MADV_NOHUGEPAGE) allocates
+ * a large folio and maps it with one PMD, writable if the VMA is. A read
+ * fault there maps the huge zero page read-only (use_zero_page, on by
+ * default as in Linux: thp_set_use_zero_page()); with use_zero_page off it
+ * allocates a THP too (what the differential test's reference machine, a
+ * kernel booted with pvm_no_zero_page=1, does: its THP scripts never fault
+ * by a read first). A write fault on the huge zero PMD falls back as Linux
+ * 6.x's do_huge_pmd_wp_page() does: the PMD is split into 512 PTEs of the
+ * 4 KiB zero page (a 2 MiB CLEAR) and the retried fault copies one 4 KiB
+ * page. The huge zero folio is allocated on first use and counts neither in
+ * rss nor in thp=; it is freed when its last mapping goes (Linux keeps it
+ * until its shrinker runs). If no aligned block is free, or the PMD already
+ * points to a leaf table, the fault falls back to 4 KiB pages.
  *
  * Splitting the PMD (__split_huge_pmd): the huge entry becomes a leaf table
  * of HPAGE_PMD_NR PTEs mapping the same subpages, with the same rights,
@@ -65,6 +71,75 @@
 #include "secmmu/trace.h"
 
 static _Atomic int thp_mode = THP_MADVISE;
+static _Atomic int thp_use_zero_page = 1;
+
+int thp_set_use_zero_page(int on)
+{
+	if (on != 0 && on != 1)
+		return -EINVAL;
+	atomic_store(&thp_use_zero_page, on);
+	return 0;
+}
+
+int thp_get_use_zero_page(void)
+{
+	return atomic_load(&thp_use_zero_page);
+}
+
+/* --- the huge zero page ---------------------------------------------------- */
+
+/*
+ * The huge zero folio (mm_get_huge_zero_folio()): a zeroed large folio that
+ * read faults map read-only. huge_zero holds one reference while any
+ * mapping (each holding one more) may find it; the last put frees it.
+ */
+static struct page *_Atomic huge_zero;
+static struct sm_mutex huge_zero_lock; /* LOCK_RANK_LRU: taken with no PTL held */
+static pthread_once_t huge_zero_once = PTHREAD_ONCE_INIT;
+
+static void huge_zero_init(void)
+{
+	sm_mutex_init(&huge_zero_lock, "huge_zero_lock", LOCK_RANK_LRU);
+}
+
+bool is_huge_zero_pmd(uint64_t pmd)
+{
+	struct page *zero = atomic_load(&huge_zero);
+
+	return pmd_trans_huge(pmd) && zero && pte_pfn(pmd) == page_to_pfn(zero);
+}
+
+/* A reference to the huge zero folio for a new mapping (allocated on first use), or NULL. */
+static struct page *mm_get_huge_zero_folio(void)
+{
+	struct page *zero;
+
+	pthread_once(&huge_zero_once, huge_zero_init);
+	sm_mutex_lock(&huge_zero_lock);
+	zero = atomic_load(&huge_zero);
+	if (!zero) {
+		zero = alloc_thp_folio(); /* zeroed */
+		if (zero)
+			atomic_store(&huge_zero, zero); /* takes the allocation reference */
+	}
+	if (zero)
+		get_page(zero); /* the mapping's */
+	sm_mutex_unlock(&huge_zero_lock);
+	return zero;
+}
+
+/* Drop a mapping's reference; the last one frees the folio. No PTL held. */
+static void mm_put_huge_zero_folio(struct page *zero)
+{
+	pthread_once(&huge_zero_once, huge_zero_init);
+	sm_mutex_lock(&huge_zero_lock);
+	put_page(zero);
+	if (atomic_load(&huge_zero) == zero && page_ref_count(zero) == 1) {
+		atomic_store(&huge_zero, NULL);
+		put_page(zero); /* huge_zero's: frees it */
+	}
+	sm_mutex_unlock(&huge_zero_lock);
+}
 
 int thp_set_mode(int mode)
 {
@@ -140,7 +215,34 @@ static void map_huge_pmd(struct mm_struct *mm, pte_t *pmdp, struct page *head, b
 	set_pte(mm, pmdp, mk_huge_pmd(head, write));
 }
 
-int do_huge_pmd_anonymous_page(struct vm_area_struct *vma, unsigned long addr)
+/* A read fault: map the huge zero page (set_huge_zero_folio()). */
+static int do_huge_zero_page(struct vm_area_struct *vma, unsigned long haddr)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct page *zero = mm_get_huge_zero_folio();
+	pte_t *pmdp;
+	int ret = 0;
+
+	if (!zero)
+		return -EAGAIN; /* fall back to 4 KiB pages */
+	sm_mutex_lock(&mm->page_table_lock);
+	pmdp = pmd_alloc(mm, haddr);
+	if (!pmdp) {
+		ret = -ENOMEM;
+	} else if (!pte_load(pmdp)) {
+		/* Read-only, counted nowhere (not rss, not AnonHugePages). */
+		set_pte(mm, pmdp, pfn_pte(page_to_pfn(zero), false) | PTE_HUGE);
+		zero = NULL;
+	} else if (!pmd_trans_huge(pte_load(pmdp))) {
+		ret = -EAGAIN;
+	}
+	sm_mutex_unlock(&mm->page_table_lock);
+	if (zero)
+		mm_put_huge_zero_folio(zero);
+	return ret;
+}
+
+int do_huge_pmd_anonymous_page(struct vm_area_struct *vma, unsigned long addr, bool write)
 {
 	struct mm_struct *mm = vma->vm_mm;
 	unsigned long haddr = addr & HPAGE_PMD_MASK;
@@ -153,6 +255,8 @@ int do_huge_pmd_anonymous_page(struct vm_area_struct *vma, unsigned long addr)
 	ret = anon_vma_prepare(vma);
 	if (ret)
 		return ret;
+	if (!write && thp_get_use_zero_page())
+		return do_huge_zero_page(vma, haddr);
 	head = alloc_thp_folio();
 	if (!head)
 		return -EAGAIN; /* fall back to 4 KiB pages */
@@ -193,6 +297,18 @@ static void __split_huge_pmd_locked(struct mm_struct *mm, pte_t *pmdp, unsigned 
 
 	(void)haddr;
 	BUG_ON(!pmd_trans_huge(pmd) || !PageTest(head, PG_head));
+	if (is_huge_zero_pmd(pmd)) {
+		/*
+		 * __split_huge_zero_page_pmd(): 512 PTEs of the 4 KiB zero page.
+		 * The PMD's reference to the huge zero folio is the caller's to
+		 * drop (mm_put_huge_zero_folio(), after the PTL).
+		 */
+		for (unsigned long i = 0; i < HPAGE_PMD_NR; i++)
+			atomic_store_explicit(&table[i], pfn_pte(0, false), memory_order_relaxed);
+		atomic_fetch_add(&zero_page()->_refcount, HPAGE_PMD_NR);
+		pmd_populate(mm, pmdp, table);
+		return;
+	}
 	for (unsigned long i = 0; i < HPAGE_PMD_NR; i++) {
 		atomic_fetch_add(&head[i]._mapcount, 1);
 		if (exclusive)
@@ -217,6 +333,8 @@ int split_huge_pmd_address(struct vm_area_struct *vma, unsigned long addr)
 
 	if (!pmdp || !pmd_trans_huge(pte_load(pmdp)))
 		return 0;
+	struct page *zero = NULL;
+
 	table = pte_table_alloc();
 	if (!table)
 		return -ENOMEM;
@@ -225,6 +343,8 @@ int split_huge_pmd_address(struct vm_area_struct *vma, unsigned long addr)
 	mmu_notifier_invalidate_range_start(&range);
 	sm_mutex_lock(&mm->page_table_lock);
 	if (pmd_trans_huge(pte_load(pmdp))) {
+		if (is_huge_zero_pmd(pte_load(pmdp)))
+			zero = pfn_to_page(pte_pfn(pte_load(pmdp)));
 		__split_huge_pmd_locked(mm, pmdp, haddr, table);
 		table = NULL;
 		/* A device TLB may hold the 2 MiB translation: it goes whole. */
@@ -234,6 +354,8 @@ int split_huge_pmd_address(struct vm_area_struct *vma, unsigned long addr)
 	mmu_notifier_invalidate_range_end(&range);
 	if (table)
 		pte_table_free(table);
+	if (zero)
+		mm_put_huge_zero_folio(zero); /* the PMD's reference */
 	return 0;
 }
 
@@ -262,12 +384,16 @@ int split_huge_pmd_range(struct mm_struct *mm, unsigned long start, unsigned lon
 
 void zap_huge_pmd(struct mm_struct *mm, pte_t *pmdp, unsigned long haddr)
 {
-	struct page *head = NULL;
+	struct page *head = NULL, *zero = NULL;
 	uint64_t pmd;
 
 	sm_mutex_lock(&mm->page_table_lock);
 	pmd = pte_load(pmdp);
-	if (pmd_trans_huge(pmd)) {
+	if (is_huge_zero_pmd(pmd)) {
+		zero = pfn_to_page(pte_pfn(pmd));
+		set_pte(mm, pmdp, 0);
+		mmu_notifier_arch_invalidate_secondary_tlbs(mm, haddr, haddr + HPAGE_PMD_SIZE);
+	} else if (pmd_trans_huge(pmd)) {
 		head = pfn_to_page(pte_pfn(pmd));
 		set_pte(mm, pmdp, 0);
 		BUG_ON(atomic_fetch_sub(&head->_entire_mapcount, 1) <= 0);
@@ -279,6 +405,8 @@ void zap_huge_pmd(struct mm_struct *mm, pte_t *pmdp, unsigned long haddr)
 	sm_mutex_unlock(&mm->page_table_lock);
 	if (head)
 		put_page(head); /* Pairs with the reference the PMD held. */
+	if (zero)
+		mm_put_huge_zero_folio(zero);
 }
 
 /* May a write fault reuse the PMD-mapped folio @head in place (wp_can_reuse_anon_folio)? */
@@ -322,6 +450,9 @@ int do_huge_pmd_wp_page(struct vm_area_struct *vma, unsigned long addr, uint64_t
 
 int huge_pmd_fault(struct vm_area_struct *vma, unsigned long addr, uint64_t pmd, bool write)
 {
+	/* The huge zero page: split (a 2 MiB CLEAR); the retried fault copies 4 KiB. */
+	if (write && is_huge_zero_pmd(pmd))
+		return split_huge_pmd_address(vma, addr);
 	if (write && !pte_write(pmd))
 		return do_huge_pmd_wp_page(vma, addr, pmd);
 	return 0;
@@ -334,6 +465,12 @@ int copy_huge_pmd(struct mm_struct *dst_mm, struct mm_struct *src_mm, pte_t *dst
 	struct page *head = pfn_to_page(pte_pfn(pmd));
 	pte_t *table;
 
+	if (is_huge_zero_pmd(pmd)) {
+		get_page(head); /* the child's mapping of the huge zero folio; the parent's keeps it
+				 */
+		set_pte(dst_mm, dst_pmdp, pmd);
+		return 0;
+	}
 	if (page_maybe_dma_pinned(head)) {
 		/*
 		 * The device writes into this folio: the parent keeps it and
@@ -836,7 +973,7 @@ int migrate_huge_pmd(struct vm_area_struct *vma, unsigned long haddr)
 	sm_mutex_lock(&mm->page_table_lock);
 	pmdp = pmd_offset(mm, haddr);
 	pmd = pmdp ? pte_load(pmdp) : 0;
-	head = pmd_trans_huge(pmd) ? pfn_to_page(pte_pfn(pmd)) : NULL;
+	head = pmd_trans_huge(pmd) && !is_huge_zero_pmd(pmd) ? pfn_to_page(pte_pfn(pmd)) : NULL;
 	if (head && !get_page_unless_zero(head))
 		head = NULL;
 	sm_mutex_unlock(&mm->page_table_lock);

@@ -371,7 +371,9 @@ bool thp_vma_allowable(struct vm_area_struct *vma, bool madv_collapse);
  * holds mmap_lock. Return: 0 (mapped, or raced: retry), -EAGAIN (fall back
  * to 4 KiB pages), -ENOMEM.
  */
-int do_huge_pmd_anonymous_page(struct vm_area_struct *vma, unsigned long addr);
+int do_huge_pmd_anonymous_page(struct vm_area_struct *vma, unsigned long addr, bool write);
+/* Does the huge PMD value @pmd map the huge zero page? */
+bool is_huge_zero_pmd(uint64_t pmd);
 /* A fault on a huge PMD @pmd (write-protect handling). Caller holds mmap_lock. */
 int huge_pmd_fault(struct vm_area_struct *vma, unsigned long addr, uint64_t pmd, bool write);
 int do_huge_pmd_wp_page(struct vm_area_struct *vma, unsigned long addr, uint64_t orig);

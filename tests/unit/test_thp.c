@@ -151,17 +151,74 @@ TEST(thp_first_write_maps_one_pmd_of_contiguous_frames)
 	mmput(mm);
 }
 
-TEST(thp_read_fault_maps_a_huge_page_too)
+TEST(thp_read_fault_maps_the_huge_zero_page_and_a_write_copies_4k)
+{
+	struct mm_struct *mm, *child;
+	unsigned long pfn, pfn2;
+	uint8_t b = 0xff;
+	struct rec r;
+	bool w;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	ASSERT_EQ(thp_get_use_zero_page(), 1);
+	mm = huge_mm(2);
+	ASSERT_EQ(mm_read(mm, HBASE + 5, &b, 1), 0);
+	ASSERT_EQ(b, 0);
+	/* One read-only PMD of the huge zero folio, counted in neither rss nor thp. */
+	ASSERT(pmd_is_huge(mm, HBASE));
+	ASSERT_UEQ(stats(mm).thp, 0);
+	ASSERT_UEQ(stats(mm).rss, 0);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR); /* the huge zero folio */
+	mmap_read_lock(mm);
+	ASSERT_EQ(follow_pfn_pte(mm, HBASE + PG(3), &pfn, &w, NULL), 0);
+	ASSERT(!w);
+	mmap_read_unlock(mm);
+	/* The second range maps the same folio; fork shares it. */
+	ASSERT_EQ(mm_read(mm, HBASE + HSZ, &b, 1), 0);
+	mmap_read_lock(mm);
+	ASSERT_EQ(follow_pfn_pte(mm, HBASE + HSZ + PG(3), &pfn2, &w, NULL), 0);
+	mmap_read_unlock(mm);
+	ASSERT_UEQ(pfn2, pfn);
+	child = dup_mm(mm);
+	ASSERT(!IS_ERR(child));
+	ASSERT(pmd_is_huge(child, HBASE));
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR);
+	assert_invariants();
+	/* A write: split into zero-page PTEs (2 MiB CLEAR), then one 4 KiB copy. */
+	rec_register(&r, mm);
+	write_pages(mm, HBASE + PG(1), 1, 5);
+	ASSERT(rec_has(&r, HBASE, HBASE + HSZ, MMU_NOTIFY_CLEAR));
+	ASSERT(!pmd_is_huge(mm, HBASE));
+	ASSERT_UEQ(stats(mm).rss, 1);
+	ASSERT_UEQ(stats(mm).thp, 0);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR + 1);
+	check_pages(mm, HBASE + PG(1), 1, 5);
+	ASSERT_EQ(mm_read(mm, HBASE + PG(2), &b, 1), 0);
+	ASSERT_EQ(b, 0);
+	assert_invariants();
+	rec_unregister(&r, mm);
+	/* The last mappings gone: the huge zero folio is freed. */
+	mmput(child);
+	ASSERT_EQ(mm_munmap(mm, HBASE + HSZ, HSZ), 0);
+	ASSERT_UEQ(phys_used_frames(), 1);
+	mmput(mm);
+}
+
+TEST(thp_without_use_zero_page_a_read_fault_allocates_a_huge_page)
 {
 	struct mm_struct *mm;
 	uint8_t b = 0xff;
 
 	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	ASSERT_EQ(thp_set_use_zero_page(2), -EINVAL);
+	ASSERT_EQ(thp_set_use_zero_page(0), 0);
 	mm = huge_mm(1);
 	ASSERT_EQ(mm_read(mm, HBASE + 5, &b, 1), 0);
 	ASSERT_EQ(b, 0);
 	ASSERT_UEQ(stats(mm).thp, 1);
+	ASSERT_UEQ(stats(mm).rss, HPAGE_PMD_NR);
 	mmput(mm);
+	ASSERT_EQ(thp_set_use_zero_page(1), 0);
 }
 
 TEST(thp_setting_and_advice_decide_eligibility)

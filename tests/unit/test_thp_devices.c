@@ -307,3 +307,48 @@ TEST(thp_iotlb_broken_device_2m_entry_is_caught_stale)
 	mmput(mm);
 	ASSERT_EQ(iommu_device_destroy(dev), 0);
 }
+
+/* The huge zero page through devices: a huge read-only translation, dropped whole by the write's
+ * split. */
+TEST(thp_devices_read_the_huge_zero_page_and_see_the_write_after_its_split)
+{
+	struct iommu_device *dev;
+	struct iommu_sva *bond;
+	struct mm_struct *mm;
+	struct mirror *m;
+	uint8_t buf[8];
+	uint32_t pasid;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = mm_alloc();
+	ASSERT(mm != NULL);
+	ASSERT_EQ(mm_mmap(mm, HBASE, HSZ, PROT_READ | PROT_WRITE, MAP_PRIVATE, NULL, 0),
+		  (long)HBASE);
+	ASSERT_EQ(mm_madvise(mm, HBASE, HSZ, MADV_HUGEPAGE), 0);
+	m = mirror_create(mm, 0);
+	ASSERT(!IS_ERR(m));
+	dev = iommu_device_create("thpz", 0);
+	ASSERT(!IS_ERR(dev));
+	bond = iommu_sva_bind_device(dev, mm);
+	ASSERT(!IS_ERR(bond));
+	pasid = iommu_sva_get_pasid(bond);
+	ASSERT_EQ(mirror_read(m, HBASE + PG(9), buf, 8), 0);
+	ASSERT(mem_is_byte(buf, 8, 0));
+	ASSERT_UEQ(mirror_nr_huge_entries(m), 1);
+	ASSERT_UEQ(mm_thp_count(mm), 0); /* the huge zero page */
+	ASSERT_EQ(iommu_dma_read(dev, pasid, HBASE + PG(9), buf, 8), 0);
+	ASSERT_UEQ(istats(dev).iotlb_huge, 1);
+	ASSERT_EQ(mm_write(mm, HBASE + PG(9), "cpu", 3), 0);
+	ASSERT_UEQ(mirror_nr_entries(m), 0);
+	ASSERT_UEQ(istats(dev).iotlb_entries, 0);
+	ASSERT_EQ(mirror_read(m, HBASE + PG(9), buf, 3), 0);
+	ASSERT_MEM_EQ(buf, "cpu", 3);
+	ASSERT_EQ(iommu_dma_read(dev, pasid, HBASE + PG(9), buf, 3), 0);
+	ASSERT_MEM_EQ(buf, "cpu", 3);
+	ASSERT_UEQ(mirror_nr_stale(m), 0);
+	ASSERT_UEQ(istats(dev).stale, 0);
+	iommu_sva_unbind_device(bond);
+	mirror_destroy(m);
+	mmput(mm);
+	ASSERT_EQ(iommu_device_destroy(dev), 0);
+}
