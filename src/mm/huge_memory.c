@@ -1082,10 +1082,17 @@ void deferred_split_del(struct page *head)
 	sm_mutex_unlock(&deferred_lock);
 }
 
+#define DEFERRED_BUSY_MAX 64
+
 unsigned long deferred_split_scan(unsigned long nr_to_scan)
 {
-	unsigned long split = 0, todo;
-	struct page *busy = NULL;
+	/*
+	 * Busy folios go back on the queue after the pass, each with our
+	 * reference until then; a zap may queue one again meanwhile, so they
+	 * are kept here, not linked through deferred_next.
+	 */
+	struct page *busy[DEFERRED_BUSY_MAX];
+	unsigned long split = 0, todo, nbusy = 0;
 
 	pthread_once(&deferred_once, deferred_init);
 	sm_mutex_lock(&deferred_lock);
@@ -1112,19 +1119,17 @@ unsigned long deferred_split_scan(unsigned long nr_to_scan)
 			split++;
 		} else if (PageTest(head, PG_head) && folio_pte_mapcount(head)) {
 			/* Busy (pinned, mapped twice): back on the queue after this pass. */
-			head->deferred_next = busy;
-			busy = head;
-			continue; /* keeps our reference until then */
+			if (nbusy < DEFERRED_BUSY_MAX) {
+				busy[nbusy++] = head;
+				continue; /* keeps our reference until then */
+			}
+			deferred_split_folio(head);
 		}
 		put_page(head); /* Pairs with get_page_unless_zero(): may free it */
 	}
-	while (busy) {
-		struct page *head = busy;
-
-		busy = head->deferred_next;
-		head->deferred_next = NULL;
-		deferred_split_folio(head);
-		put_page(head);
+	for (unsigned long i = 0; i < nbusy; i++) {
+		deferred_split_folio(busy[i]);
+		put_page(busy[i]);
 	}
 	return split;
 }
