@@ -224,6 +224,8 @@ unsigned int iommu_pasid_nr_allocated(void);
  * @prq_exited:     page requests answered -ESRCH because mmget_not_zero failed
  * @pasid_faults:   DMA aborted because the PASID was not present
  * @stale:          stale IOTLB entries caught (frame generation changed)
+ * @iotlb_huge:     ... of @iotlb_entries, 2 MiB ones (the CPU maps a huge PMD
+ *                  there); an invalidation touching any part drops it whole
  */
 struct iommu_stats {
 	unsigned long iotlb_entries;
@@ -233,6 +235,7 @@ struct iommu_stats {
 	unsigned long prq_exited;
 	unsigned long pasid_faults;
 	unsigned long stale;
+	unsigned long iotlb_huge;
 };
 
 void iommu_dev_stats(struct iommu_device *dev, struct iommu_stats *st);

@@ -151,6 +151,9 @@ int kvm_vcpu_run(struct kvm_vcpu *vcpu, unsigned long n, unsigned long seed);
  * @young:            aging queries answered "young"
  * @stale:            accesses through an spte whose frame was freed
  * @mismatches:       kvm_vcpu_run() reads that differed from the shadow copy
+ * @huge_sptes:       installed sptes that map 2 MiB (counted in @sptes too)
+ * @huge_faults:      faults that installed a huge spte (the host PMD was huge)
+ * @huge_splits:      huge sptes split into 4 KiB ones by a partial invalidation
  */
 struct kvm_stats {
 	unsigned long sptes;
@@ -164,6 +167,9 @@ struct kvm_stats {
 	unsigned long young;
 	unsigned long stale;
 	unsigned long mismatches;
+	unsigned long huge_sptes;
+	unsigned long huge_faults;
+	unsigned long huge_splits;
 };
 
 /* A snapshot of @kvm's counters; takes mmu_lock for read briefly. */

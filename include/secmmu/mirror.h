@@ -136,6 +136,11 @@ int mirror_snapshot(struct mirror *m, unsigned long addr, size_t len, struct mir
 
 /* Translations currently installed in the device page table. */
 unsigned long mirror_nr_entries(struct mirror *m);
+/*
+ * ... of which map 2 MiB: one entry per 2 MiB the CPU maps with a huge PMD
+ * (hmm_pfn_to_map_order()); any invalidation touching it drops it whole.
+ */
+unsigned long mirror_nr_huge_entries(struct mirror *m);
 /* Invalidations received, and stale translations detected. */
 unsigned long mirror_nr_invalidations(struct mirror *m);
 unsigned long mirror_nr_stale(struct mirror *m);

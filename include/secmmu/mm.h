@@ -394,6 +394,18 @@ int follow_pfn_pte(struct mm_struct *mm, unsigned long addr, unsigned long *pfn,
 		   uint32_t *gen);
 
 /**
+ * follow_pfn_order() - follow_pfn_pte() that also tells the mapping's size
+ * @order: out, 0 for a 4 KiB PTE, HPAGE_PMD_ORDER for a huge PMD (KVM's
+ *         host_pfn_mapping_level()); then @pfn and @gen are those of the
+ *         first frame of the 2 MiB at @addr & HPAGE_PMD_MASK (the folio's
+ *         head), to be checked with folio_gen_valid()
+ *
+ * Same contract and errors as follow_pfn_pte().
+ */
+int follow_pfn_order(struct mm_struct *mm, unsigned long addr, unsigned long *pfn, bool *writable,
+		     uint32_t *gen, unsigned int *order);
+
+/**
  * zap_vma_ptes() - remove the PTEs a driver installed in its own VMA
  * @vma:     a driver VMA (vm_ops set), e.g. an XPMEM attachment
  * @address: page-aligned start inside @vma
@@ -491,6 +503,13 @@ enum thp_mode {
 /* Return: 0, or -EINVAL for an unknown mode. */
 int thp_set_mode(int mode);
 int thp_get_mode(void);
+/*
+ * /sys/kernel/mm/transparent_hugepage/use_zero_page (default 1): a read
+ * fault in a THP-eligible range maps the huge zero page (1) or allocates a
+ * huge page (0). Return: 0, or -EINVAL unless @on is 0 or 1.
+ */
+int thp_set_use_zero_page(int on);
+int thp_get_use_zero_page(void);
 
 /**
  * mm_collapse() - khugepaged's collapse of the 2 MiB range around @addr

@@ -319,6 +319,19 @@ static inline uint32_t page_gen(const struct page *page)
  */
 bool page_gen_valid(unsigned long pfn, uint32_t gen);
 
+/**
+ * folio_gen_valid() - is a huge translation taken earlier still good for
+ * its 4 KiB piece @idx?
+ * @head_pfn: the first frame of the 2 MiB translation (the folio's head)
+ * @gen: page_gen() of the head when the translation was taken
+ *
+ * True while the head has that generation and frame @head_pfn + @idx is
+ * still a page of that folio: a folio freed, or split (a split sends an
+ * invalidation over the folio first), makes every huge translation of it
+ * stale.
+ */
+bool folio_gen_valid(unsigned long head_pfn, uint32_t gen, unsigned long idx);
+
 /* Counters of stale-translation detections (see page_gen_valid users). */
 void phys_report_stale(unsigned long pfn, const char *who);
 unsigned long phys_stale_count(void);

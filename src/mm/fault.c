@@ -449,7 +449,7 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int
 					      write || ((flags & FAULT_FLAG_UNSHARE) &&
 							(vma->vm_flags & VM_WRITE)));
 		if (!pmd && thp_vma_allowable(vma, false) && thp_vma_suitable(vma, haddr)) {
-			int ret = do_huge_pmd_anonymous_page(vma, addr);
+			int ret = do_huge_pmd_anonymous_page(vma, addr, write);
 
 			if (ret != -EAGAIN)
 				return ret;

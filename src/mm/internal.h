@@ -419,7 +419,9 @@ bool thp_vma_allowable(struct vm_area_struct *vma, bool madv_collapse);
  * holds mmap_lock. Return: 0 (mapped, or raced: retry), -EAGAIN (fall back
  * to 4 KiB pages), -ENOMEM.
  */
-int do_huge_pmd_anonymous_page(struct vm_area_struct *vma, unsigned long addr);
+int do_huge_pmd_anonymous_page(struct vm_area_struct *vma, unsigned long addr, bool write);
+/* Does the huge PMD value @pmd map the huge zero page? */
+bool is_huge_zero_pmd(uint64_t pmd);
 /* A fault on a huge PMD @pmd (write-protect handling). Caller holds mmap_lock. */
 int huge_pmd_fault(struct vm_area_struct *vma, unsigned long addr, uint64_t pmd, bool write);
 int do_huge_pmd_wp_page(struct vm_area_struct *vma, unsigned long addr, uint64_t orig);
@@ -453,6 +455,45 @@ void deferred_split_folio(struct page *head);
 void deferred_split_del(struct page *head);
 /* Folios on the deferred split queue. */
 unsigned long deferred_split_count(void);
+/*
+ * The deferred-split shrinker (deferred_split_scan()): split up to
+ * @nr_to_scan queued folios, freeing their unmapped subpages; a busy one
+ * goes back on the queue. Takes rmap and page-table locks: call with none
+ * held (reclaim). Return: folios split.
+ */
+unsigned long deferred_split_scan(unsigned long nr_to_scan);
+/**
+ * split_folio() - split a large anonymous folio into order-0 pages
+ * @page: any page of the folio; the caller holds a folio reference
+ *
+ * Linux's split_huge_page(): huge PMDs mapping it are split first (each
+ * with its 2 MiB invalidation), then, inside one MMU_NOTIFY_CLEAR
+ * invalidation over the folio's extent in the address space mapping it,
+ * the folio becomes HPAGE_PMD_NR order-0 pages at the same frames (the
+ * PTEs stay as they are). Subpages nobody maps are freed (new generation:
+ * a translation to one is stale); mapped ones go on the LRU. The caller's
+ * reference stays on @page (as Linux's on the page it locked). Locks: none
+ * held on entry (takes the
+ * anon_vma lock, rmap_lock, the PTL); may sleep.
+ * Return: 0 (split, or not a large folio any more), -EBUSY (pinned, a GUP
+ * reference, locked, PTE-mapped in more than one address space -- Linux
+ * would unmap them all to migration entries; we split only folios one mm
+ * maps -- or not anonymous), -ENOMEM.
+ */
+int split_folio(struct page *page);
+/**
+ * migrate_huge_pmd() - migrate the THP mapped by the huge PMD at @haddr of @vma
+ *
+ * As Linux migrates a PMD-mapped folio whole: a new folio, a copy, the PMD
+ * switched, inside an MMU_NOTIFY_CLEAR invalidation over the 2 MiB. A folio
+ * mapped more than once (fork) or with no huge page free is split instead
+ * (Linux splits on -ENOMEM), for the caller to move the 4 KiB pages.
+ * Caller holds mmap_lock.
+ * Return: 0 (moved, nothing huge there, or left in place), 1 (split: the
+ * caller migrates the 4 KiB pages), -EBUSY (pinned), -EAGAIN (a transient
+ * reference: try again).
+ */
+int migrate_huge_pmd(struct vm_area_struct *vma, unsigned long haddr);
 
 /* --- reclaim (vmscan.c) ------------------------------------------------ */
 

@@ -94,9 +94,11 @@ static int migrate_page(struct page *old)
 
 	if (page_maybe_dma_pinned(old))
 		return -EBUSY;
-	/* THP subpages would need the folio migrated or split: not modelled, left in place. */
-	if (PageTest(old, PG_ksm) || PageTest(old, PG_swapcache) || PageCompound(old))
+	if (PageTest(old, PG_ksm) || PageTest(old, PG_swapcache))
 		return 0; /* not movable here: left in place */
+	/* A PTE-mapped THP: split, then this 4 KiB page moves (see migrate_huge_pmd()). */
+	if (PageCompound(old) && split_folio(old))
+		return 0; /* mapped in two address spaces: left in place */
 	/* Held across the walks: after the first one the page is not mapped. */
 	if (!rmap_get(old, &t))
 		return 0; /* not mapped any more */
@@ -154,15 +156,29 @@ out_put:
 /* Passes over a page whose migration met a transient reference (Linux: 10). */
 #define NR_MAX_MIGRATE_PAGES_RETRY 10
 
-/* Migrate the page at @addr, if any. Return: as migrate_page(). */
-static int migrate_addr(struct mm_struct *mm, unsigned long addr)
+/*
+ * Migrate the page at @addr, if any; a huge PMD moves whole, and *@huge
+ * says so (the caller skips the rest of its 2 MiB). Return: as migrate_page().
+ */
+static int migrate_addr(struct mm_struct *mm, unsigned long addr, bool *huge)
 {
+	struct vm_area_struct *vma;
 	struct page *page = NULL;
 	pte_t *ptep;
 	uint64_t pte;
 	int err;
 
 	mmap_read_lock(mm);
+	vma = vma_lookup(mm, addr);
+	if (vma && !pte_offset(mm, addr) && pmd_offset(mm, addr) &&
+	    pmd_trans_huge(pte_load(pmd_offset(mm, addr)))) {
+		err = migrate_huge_pmd(vma, addr & HPAGE_PMD_MASK);
+		if (err != 1) {
+			*huge = !err;
+			mmap_read_unlock(mm);
+			return err;
+		}
+	}
 	sm_mutex_lock(&mm->page_table_lock);
 	ptep = pte_offset(mm, addr);
 	pte = ptep ? pte_load(ptep) : 0;
@@ -187,6 +203,7 @@ int migrate_range(struct mm_struct *mm, unsigned long start, unsigned long len)
 	if (!PAGE_ALIGNED(start) || !len || end < start || end > TASK_SIZE)
 		return -EINVAL;
 	for (unsigned long addr = start; addr < end; addr += PAGE_SIZE) {
+		bool huge = false;
 		int err, pass = 0;
 
 		/*
@@ -195,8 +212,10 @@ int migrate_range(struct mm_struct *mm, unsigned long start, unsigned long len)
 		 * does; only a pin makes the page -EBUSY at once.
 		 */
 		do
-			err = migrate_addr(mm, addr);
+			err = migrate_addr(mm, addr, &huge);
 		while (err == -EAGAIN && ++pass < NR_MAX_MIGRATE_PAGES_RETRY);
+		if (huge) /* the whole folio moved: on past its 2 MiB */
+			addr = (addr | ~HPAGE_PMD_MASK) - (PAGE_SIZE - 1);
 		if (err == -ENOMEM)
 			return err;
 		if (err)

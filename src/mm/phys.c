@@ -434,6 +434,16 @@ bool page_gen_valid(unsigned long pfn, uint32_t gen)
 	return page && page_gen(page) == gen;
 }
 
+bool folio_gen_valid(unsigned long head_pfn, uint32_t gen, unsigned long idx)
+{
+	struct page *head = pfn_to_page(head_pfn), *page;
+
+	if (!head || idx >= HPAGE_PMD_NR || page_gen(head) != gen || !PageTest(head, PG_head))
+		return false;
+	page = pfn_to_page(head_pfn + idx);
+	return page && compound_head(page) == head;
+}
+
 void phys_report_stale(unsigned long pfn, const char *who)
 {
 	atomic_fetch_add(&phys.stale, 1);

@@ -67,6 +67,7 @@ struct sim_world *sim_world_new(void)
 		return NULL;
 	}
 	thp_set_mode(THP_MADVISE); /* every run starts with the default setting */
+	thp_set_use_zero_page(1);
 	if (phys_initialized()) {
 		w->base_frames = phys_used_frames();
 		w->base_pins = phys_total_pins();

@@ -211,6 +211,7 @@ void iommu_dev_stats(struct iommu_device *dev, struct iommu_stats *st)
 {
 	iommu_iotlb_lock();
 	st->iotlb_entries = dev->iotlb_entries;
+	st->iotlb_huge = dev->iotlb_huge;
 	iommu_iotlb_unlock();
 	st->iotlb_fills = atomic_load(&dev->iotlb_fills);
 	st->iotlb_flushes = atomic_load(&dev->iotlb_flushes);
@@ -233,6 +234,7 @@ static int dma_walk(struct iommu_device *dev, uint32_t pasid, unsigned long addr
 	struct iommu_sva *bond;
 	struct mm_struct *mm;
 	unsigned long pfn, seq;
+	unsigned int order;
 	bool writable;
 	uint32_t gen;
 	int ret;
@@ -253,7 +255,8 @@ static int dma_walk(struct iommu_device *dev, uint32_t pasid, unsigned long addr
 	/* Pairs with the bump under the IOTLB lock in sva.c. */
 	seq = atomic_load_explicit(&bond->smm->inv_seq, memory_order_acquire);
 	mmap_read_lock(mm);
-	ret = follow_pfn_pte(mm, addr, &pfn, &writable, &gen);
+	/* A huge PMD: the IOTLB caches the whole 2 MiB in one entry. */
+	ret = follow_pfn_order(mm, addr, &pfn, &writable, &gen, &order);
 	mmap_read_unlock(mm);
 	if (ret == -EFAULT || (!ret && write && !writable))
 		ret = -ENOENT; /* let the fault handler decide */
@@ -263,8 +266,11 @@ static int dma_walk(struct iommu_device *dev, uint32_t pasid, unsigned long addr
 		    atomic_load_explicit(&bond->smm->inv_seq, memory_order_relaxed) != seq)
 			ret = -EAGAIN;
 		else
-			ret = iommu_iotlb_insert(dev, pasid, addr >> PAGE_SHIFT, pfn, gen,
-						 writable);
+			ret = iommu_iotlb_insert(
+				dev, pasid,
+				order ? IOTLB_HUGE_KEY((addr & HPAGE_PMD_MASK) >> PAGE_SHIFT)
+				      : addr >> PAGE_SHIFT,
+				pfn, gen, writable);
 		iommu_iotlb_unlock();
 	}
 	mmput(mm); /* Pairs with mmget_not_zero(); may be the last. */
@@ -285,19 +291,25 @@ static int dma_page(struct iommu_device *dev, uint32_t pasid, unsigned long addr
 		int ret;
 
 		iommu_iotlb_lock();
-		e = iommu_iotlb_find(dev, pasid, vpn);
+		e = iommu_iotlb_lookup(dev, pasid, vpn);
 		if (e && (!write || e->write)) {
+			unsigned long pfn = e->pfn;
+			bool valid;
 			char *frame;
 
-			if (!page_gen_valid(e->pfn, e->gen)) {
-				unsigned long pfn = e->pfn;
-
+			if (IOTLB_KEY_IS_HUGE(e->vpn)) {
+				valid = folio_gen_valid(pfn, e->gen, vpn & (IOTLB_HUGE_NR - 1));
+				pfn += vpn & (IOTLB_HUGE_NR - 1);
+			} else {
+				valid = page_gen_valid(pfn, e->gen);
+			}
+			if (!valid) {
 				iommu_iotlb_unlock();
 				atomic_fetch_add(&dev->stale, 1);
 				phys_report_stale(pfn, "iommu");
 				return -EIO;
 			}
-			frame = (char *)page_address(pfn_to_page(e->pfn)) + off;
+			frame = (char *)page_address(pfn_to_page(pfn)) + off;
 			if (write)
 				copy_frame_data(frame, buf, len);
 			else

@@ -64,6 +64,18 @@ struct iommu_iotlb_entry *iommu_iotlb_find(struct iommu_device *dev, uint32_t pa
 	return NULL;
 }
 
+static unsigned long iotlb_nr_huge; /* 2 MiB entries of every device; under iotlb_lock */
+
+struct iommu_iotlb_entry *iommu_iotlb_lookup(struct iommu_device *dev, uint32_t pasid,
+					     unsigned long vpn)
+{
+	struct iommu_iotlb_entry *e = iommu_iotlb_find(dev, pasid, vpn);
+
+	if (!e && iotlb_nr_huge)
+		e = iommu_iotlb_find(dev, pasid, IOTLB_HUGE_KEY(vpn & ~(IOTLB_HUGE_NR - 1)));
+	return e;
+}
+
 /**
  * iommu_iotlb_insert() - cache a walk's result
  *
@@ -88,6 +100,10 @@ int iommu_iotlb_insert(struct iommu_device *dev, uint32_t pasid, unsigned long v
 		e->next = iotlb[b];
 		iotlb[b] = e;
 		dev->iotlb_entries++;
+		if (IOTLB_KEY_IS_HUGE(vpn)) {
+			dev->iotlb_huge++;
+			iotlb_nr_huge++;
+		}
 	}
 	e->pfn = pfn;
 	e->gen = gen;
@@ -100,7 +116,11 @@ int iommu_iotlb_insert(struct iommu_device *dev, uint32_t pasid, unsigned long v
 static bool flush_match(const struct iommu_iotlb_entry *e, struct iommu_device *dev, uint32_t pasid,
 			unsigned long svpn, unsigned long evpn, bool from_invalidation)
 {
-	if (e->pasid != pasid || e->vpn < svpn || e->vpn > evpn)
+	unsigned long first = IOTLB_KEY_VPN(e->vpn);
+	unsigned long last = first + (IOTLB_KEY_IS_HUGE(e->vpn) ? IOTLB_HUGE_NR - 1 : 0);
+
+	/* A 2 MiB entry any part of which is in the range goes whole. */
+	if (e->pasid != pasid || last < svpn || first > evpn)
 		return false;
 	if (dev && e->dev != dev)
 		return false;
@@ -119,6 +139,10 @@ static void flush_bucket(unsigned long b, struct iommu_device *dev, uint32_t pas
 		if (flush_match(e, dev, pasid, svpn, evpn, from_invalidation)) {
 			*pp = e->next;
 			e->dev->iotlb_entries--;
+			if (IOTLB_KEY_IS_HUGE(e->vpn)) {
+				e->dev->iotlb_huge--;
+				iotlb_nr_huge--;
+			}
 			if (from_invalidation)
 				atomic_fetch_add(&e->dev->iotlb_flushes, 1);
 			kfree(e);
@@ -145,8 +169,13 @@ void iommu_iotlb_flush(struct iommu_device *dev, uint32_t pasid, unsigned long s
 	if (end <= start)
 		return;
 	if (evpn - svpn < IOTLB_BUCKETS / 4) {
-		for (unsigned long v = svpn; v <= evpn; v++)
+		for (unsigned long v = svpn; v <= evpn; v++) {
 			flush_bucket(bucket_of(pasid, v), dev, pasid, v, v, from_invalidation);
+			if (iotlb_nr_huge && (v == svpn || !(v & (IOTLB_HUGE_NR - 1))))
+				flush_bucket(
+					bucket_of(pasid, IOTLB_HUGE_KEY(v & ~(IOTLB_HUGE_NR - 1))),
+					dev, pasid, v, v, from_invalidation);
+		}
 		return;
 	}
 	for (unsigned long b = 0; b < IOTLB_BUCKETS; b++)

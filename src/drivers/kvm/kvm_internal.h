@@ -50,9 +50,19 @@
 #define KVM_SHADOW_BUCKETS 1024
 #define KVM_MAX_VCPUS	   64
 
+/*
+ * A huge spte maps the 2 MiB at gfn (aligned) to the folio at pfn (its
+ * head) and gen is the head's generation (folio_gen_valid()); it is hashed
+ * under SPTE_HUGE_KEY(gfn), so a 4 KiB spte and a huge one never collide.
+ */
+#define SPTE_HUGE_NR	 512UL
+#define SPTE_HUGE_KEY(g) ((g) | (1UL << 63))
+#define SPTE_KEY_GFN(k)	 ((k) & ~(1UL << 63))
+#define SPTE_KEY_HUGE(k) (((k) >> 63) != 0)
+
 struct kvm_spte {
 	struct kvm_spte *next; /* under mmu_lock(write) + spte_lock */
-	unsigned long gfn;
+	unsigned long gfn;     /* the hash key: a gfn, or SPTE_HUGE_KEY(aligned gfn) */
 	_Atomic unsigned long pfn;
 	_Atomic uint32_t gen;
 	_Atomic bool writable;
@@ -109,6 +119,9 @@ struct kvm {
 	_Atomic unsigned long stat_young;
 	_Atomic unsigned long stat_stale;
 	_Atomic unsigned long stat_mismatches;
+	_Atomic unsigned long stat_huge_faults; /* huge sptes installed */
+	_Atomic unsigned long stat_huge_splits; /* huge sptes split by a partial invalidation */
+	unsigned long nr_huge_sptes;		/* under mmu_lock(write) + spte_lock */
 };
 
 /* mmu.c */

@@ -29,6 +29,19 @@ static struct kvm_spte *spte_find(struct kvm *kvm, unsigned long gfn)
 	return NULL;
 }
 
+/*
+ * The spte that translates @gfn: its own 4 KiB one, else the huge one of
+ * its 2 MiB. Caller holds mmu_lock (read or write).
+ */
+static struct kvm_spte *spte_find_any(struct kvm *kvm, unsigned long gfn)
+{
+	struct kvm_spte *s = spte_find(kvm, gfn);
+
+	if (!s && kvm->nr_huge_sptes)
+		s = spte_find(kvm, SPTE_HUGE_KEY(gfn & ~(SPTE_HUGE_NR - 1)));
+	return s;
+}
+
 /* Unlink and free *@pp. Caller holds mmu_lock for write and spte_lock. */
 static void spte_drop(struct kvm *kvm, struct kvm_spte **pp)
 {
@@ -36,6 +49,8 @@ static void spte_drop(struct kvm *kvm, struct kvm_spte **pp)
 
 	lockdep_assert_held_write(&kvm->mmu_lock);
 	lockdep_assert_held(&kvm->spte_lock);
+	if (SPTE_KEY_HUGE(s->gfn))
+		kvm->nr_huge_sptes--;
 	*pp = s->next;
 	if (s->page) {
 		put_page(s->page); /* Pairs with get_user_pages_remote() in kvm_mmu_fault(). */
@@ -52,12 +67,86 @@ static void spte_drop(struct kvm *kvm, struct kvm_spte **pp)
  * spte only under mmu_lock for read, so once the write lock is ours no vCPU
  * is inside an access through a zapped spte (the remote TLB flush's IPI).
  */
+static int kvm_install_spte(struct kvm *kvm, unsigned long gfn, unsigned long pfn, uint32_t gen,
+			    bool writable, struct page *page);
+
+/* A huge spte taken off the hash by a partial invalidation, to split. */
+struct huge_split {
+	unsigned long hgfn, pfn;
+	uint32_t gen;
+	bool writable;
+};
+
+/*
+ * Drop the huge sptes that [start, end) touches; those it covers only in part
+ * are recorded in @split (up to @max) for the caller to split. Caller holds
+ * mmu_lock for write and spte_lock.
+ */
+static unsigned long zap_huge_sptes(struct kvm *kvm, unsigned long start, unsigned long end,
+				    struct huge_split *split, unsigned long max)
+{
+	unsigned long n = 0, hstart = start & ~(SPTE_HUGE_NR - 1);
+	/* A short range: look up its 2 MiB keys; a long one: sweep every bucket. */
+	bool sweep = (end - hstart) / SPTE_HUGE_NR >= KVM_SPTE_BUCKETS;
+	unsigned long nb =
+		sweep ? KVM_SPTE_BUCKETS : (end - hstart + SPTE_HUGE_NR - 1) / SPTE_HUGE_NR;
+
+	for (unsigned long b = 0; b < nb && kvm->nr_huge_sptes; b++) {
+		unsigned long key = SPTE_HUGE_KEY(hstart + b * SPTE_HUGE_NR);
+		struct kvm_spte **pp = &kvm->sptes[sweep ? b : spte_bucket(key)];
+
+		while (*pp) {
+			struct kvm_spte *s = *pp;
+			unsigned long hgfn = SPTE_KEY_GFN(s->gfn);
+
+			if (!SPTE_KEY_HUGE(s->gfn) || (!sweep && s->gfn != key) ||
+			    hgfn + SPTE_HUGE_NR <= start || hgfn >= end) {
+				pp = &s->next;
+				continue;
+			}
+			if ((hgfn < start || hgfn + SPTE_HUGE_NR > end) && n < max)
+				split[n++] = (struct huge_split){hgfn, atomic_load(&s->pfn),
+								 atomic_load(&s->gen),
+								 atomic_load(&s->writable)};
+			spte_drop(kvm, pp);
+		}
+	}
+	return n;
+}
+
+/*
+ * Split a huge spte a partial invalidation of [start, end) touched: the
+ * pages outside the range keep their translation, now as 4 KiB sptes (the
+ * frames are still the folio's: only the range's are changing). A page
+ * whose frame is no longer that folio's gets none (it would be stale).
+ * Caller holds mmu_lock for write, not spte_lock.
+ */
+static void split_huge_spte(struct kvm *kvm, const struct huge_split *h, unsigned long start,
+			    unsigned long end)
+{
+	for (unsigned long i = 0; i < SPTE_HUGE_NR; i++) {
+		unsigned long gfn = h->hgfn + i;
+
+		if ((gfn >= start && gfn < end) || !folio_gen_valid(h->pfn, h->gen, i))
+			continue;
+		if (kvm_install_spte(kvm, gfn, h->pfn + i, page_gen(pfn_to_page(h->pfn + i)),
+				     h->writable, NULL))
+			break; /* no memory: the rest refaults */
+	}
+	atomic_fetch_add_explicit(&kvm->stat_huge_splits, 1, memory_order_relaxed);
+}
+
 static void kvm_zap_gfn_range(struct kvm *kvm, unsigned long start, unsigned long end)
 {
+	struct huge_split split[2]; /* only the two edges can be covered in part */
+	unsigned long nsplit = 0;
+
 	lockdep_assert_held_write(&kvm->mmu_lock);
 	if (!kvm->nr_sptes || start >= end)
 		return;
 	sm_mutex_lock(&kvm->spte_lock);
+	if (kvm->nr_huge_sptes)
+		nsplit = zap_huge_sptes(kvm, start, end, split, 2);
 	if (end - start <= KVM_SPTE_BUCKETS) {
 		for (unsigned long gfn = start; gfn < end; gfn++) {
 			struct kvm_spte **pp = &kvm->sptes[spte_bucket(gfn)];
@@ -74,7 +163,8 @@ static void kvm_zap_gfn_range(struct kvm *kvm, unsigned long start, unsigned lon
 			struct kvm_spte **pp = &kvm->sptes[b];
 
 			while (*pp) {
-				if ((*pp)->gfn >= start && (*pp)->gfn < end)
+				if (!SPTE_KEY_HUGE((*pp)->gfn) && (*pp)->gfn >= start &&
+				    (*pp)->gfn < end)
 					spte_drop(kvm, pp);
 				else
 					pp = &(*pp)->next;
@@ -82,6 +172,8 @@ static void kvm_zap_gfn_range(struct kvm *kvm, unsigned long start, unsigned lon
 		}
 	}
 	sm_mutex_unlock(&kvm->spte_lock);
+	for (unsigned long i = 0; i < nsplit; i++)
+		split_huge_spte(kvm, &split[i], start, end);
 }
 
 /*
@@ -123,6 +215,46 @@ static int kvm_install_spte(struct kvm *kvm, unsigned long gfn, unsigned long pf
 }
 
 /*
+ * Install a huge spte for the 2 MiB at @hgfn (aligned), mapping the folio
+ * whose head is @pfn; the 4 KiB sptes it replaces go. Caller holds mmu_lock
+ * for write. Return: 0 or -ENOMEM.
+ */
+static int kvm_install_huge_spte(struct kvm *kvm, unsigned long hgfn, unsigned long pfn,
+				 uint32_t gen, bool writable)
+{
+	struct kvm_spte *s;
+
+	lockdep_assert_held_write(&kvm->mmu_lock);
+	s = spte_find(kvm, SPTE_HUGE_KEY(hgfn));
+	if (!s) {
+		s = kzalloc(sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		s->gfn = SPTE_HUGE_KEY(hgfn);
+		sm_mutex_lock(&kvm->spte_lock);
+		for (unsigned long i = 0; i < SPTE_HUGE_NR && kvm->nr_sptes; i++) {
+			struct kvm_spte **pp = &kvm->sptes[spte_bucket(hgfn + i)];
+
+			for (; *pp; pp = &(*pp)->next)
+				if ((*pp)->gfn == hgfn + i) {
+					spte_drop(kvm, pp);
+					break;
+				}
+		}
+		s->next = kvm->sptes[spte_bucket(s->gfn)];
+		kvm->sptes[spte_bucket(s->gfn)] = s;
+		kvm->nr_sptes++;
+		kvm->nr_huge_sptes++;
+		sm_mutex_unlock(&kvm->spte_lock);
+	}
+	atomic_store(&s->pfn, pfn);
+	atomic_store(&s->gen, gen);
+	atomic_store(&s->writable, writable);
+	atomic_store(&s->accessed, true);
+	return 0;
+}
+
+/*
  * mmu_invalidate_retry_gfn() - must a fault that snapshotted @mmu_seq drop
  * what it resolved for @gfn?
  *
@@ -132,10 +264,11 @@ static int kvm_install_spte(struct kvm *kvm, unsigned long gfn, unsigned long pf
  * have freed that page). Caller holds mmu_lock; pairs with
  * kvm_mmu_invalidate_begin()/end(), which change both under it.
  */
-static bool mmu_invalidate_retry_gfn(struct kvm *kvm, unsigned long mmu_seq, unsigned long gfn)
+static bool mmu_invalidate_retry_gfn(struct kvm *kvm, unsigned long mmu_seq, unsigned long gfn,
+				     unsigned long nr)
 {
 	lockdep_assert_held(&kvm->mmu_lock);
-	if (kvm->mmu_invalidate_in_progress && gfn >= kvm->mmu_invalidate_range_start &&
+	if (kvm->mmu_invalidate_in_progress && gfn + nr > kvm->mmu_invalidate_range_start &&
 	    gfn < kvm->mmu_invalidate_range_end)
 		return true;
 	return atomic_load_explicit(&kvm->mmu_invalidate_seq, memory_order_relaxed) != mmu_seq;
@@ -166,15 +299,26 @@ static int kvm_mmu_fault(struct kvm *kvm, unsigned long gpa, bool write)
 	if (!mmget_not_zero(mm))
 		return -ESRCH; /* exit has begun: release zapped (or will zap) everything */
 	for (;;) {
-		unsigned long mmu_seq, pfn;
+		unsigned long mmu_seq, pfn, hpfn = 0;
+		unsigned int order = 0;
 		struct page *page;
-		uint32_t gen;
+		uint32_t gen, hgen = 0;
+		bool hwrite = false;
 		long got;
 
 		/* Pairs with the increment in kvm_mmu_invalidate_end(). */
 		mmu_seq = atomic_load_explicit(&kvm->mmu_invalidate_seq, memory_order_acquire);
 		mmap_read_lock(mm);
 		got = get_user_pages_remote(mm, gpa, 1, write ? FOLL_WRITE : 0, &page);
+		/*
+		 * host_pfn_mapping_level(): a huge host PMD of this very folio
+		 * lets the spte map 2 MiB (not in pin mode: one reference per page).
+		 */
+		if (got >= 0 && !pin &&
+		    follow_pfn_order(mm, gpa, &hpfn, &hwrite, &hgen, &order) == 0 &&
+		    (order != HPAGE_PMD_ORDER || (write && !hwrite) ||
+		     page_to_pfn(page) != hpfn + (gfn & (SPTE_HUGE_NR - 1))))
+			order = 0;
 		mmap_read_unlock(mm);
 		if (got < 0) {
 			ret = (int)got;
@@ -186,7 +330,9 @@ static int kvm_mmu_fault(struct kvm *kvm, unsigned long gpa, bool write)
 			put_page(page); /* no pin: the notifier keeps us coherent */
 
 		sm_down_write(&kvm->mmu_lock);
-		if (!pin && mmu_invalidate_retry_gfn(kvm, mmu_seq, gfn)) {
+		if (!pin &&
+		    mmu_invalidate_retry_gfn(kvm, mmu_seq, order ? gfn & ~(SPTE_HUGE_NR - 1) : gfn,
+					     order ? SPTE_HUGE_NR : 1)) {
 			unsigned long cur = atomic_load(&kvm->mmu_invalidate_seq);
 			bool running = kvm->mmu_invalidate_in_progress;
 
@@ -202,7 +348,15 @@ static int kvm_mmu_fault(struct kvm *kvm, unsigned long gpa, bool write)
 						  atomic_load(&kvm->mmu_invalidate_seq) != cur);
 			continue;
 		}
-		ret = kvm_install_spte(kvm, gfn, pfn, gen, write, pin ? page : NULL);
+		if (order) {
+			ret = kvm_install_huge_spte(kvm, gfn & ~(SPTE_HUGE_NR - 1), hpfn, hgen,
+						    write);
+			if (!ret)
+				atomic_fetch_add_explicit(&kvm->stat_huge_faults, 1,
+							  memory_order_relaxed);
+		} else {
+			ret = kvm_install_spte(kvm, gfn, pfn, gen, write, pin ? page : NULL);
+		}
 		sm_up_write(&kvm->mmu_lock);
 		if (ret && pin)
 			put_page(page);
@@ -224,12 +378,21 @@ int kvm_guest_access_page(struct kvm *kvm, unsigned long gpa, void *buf, size_t 
 		int ret;
 
 		sm_down_read(&kvm->mmu_lock);
-		s = spte_find(kvm, gfn);
+		s = spte_find_any(kvm, gfn);
 		if (s && (!write || atomic_load(&s->writable))) {
 			unsigned long pfn = atomic_load(&s->pfn);
+			bool valid;
 			char *frame;
 
-			if (!page_gen_valid(pfn, atomic_load(&s->gen))) {
+			if (SPTE_KEY_HUGE(s->gfn)) {
+				unsigned long idx = gfn & (SPTE_HUGE_NR - 1);
+
+				valid = folio_gen_valid(pfn, atomic_load(&s->gen), idx);
+				pfn += idx;
+			} else {
+				valid = page_gen_valid(pfn, atomic_load(&s->gen));
+			}
+			if (!valid) {
 				sm_up_read(&kvm->mmu_lock);
 				atomic_fetch_add(&kvm->stat_stale, 1);
 				phys_report_stale(pfn, "kvm");
@@ -368,7 +531,7 @@ static int kvm_age_gfn_range(struct kvm *kvm, unsigned long start, unsigned long
 
 	sm_down_read(&kvm->mmu_lock);
 	for (unsigned long gfn = start; gfn < end && kvm->nr_sptes; gfn++) {
-		struct kvm_spte *s = spte_find(kvm, gfn);
+		struct kvm_spte *s = spte_find_any(kvm, gfn);
 
 		if (!s)
 			continue;
@@ -509,4 +672,9 @@ void kvm_get_stats(struct kvm *kvm, struct kvm_stats *st)
 	st->young = atomic_load(&kvm->stat_young);
 	st->stale = atomic_load(&kvm->stat_stale);
 	st->mismatches = atomic_load(&kvm->stat_mismatches);
+	sm_down_read(&kvm->mmu_lock);
+	st->huge_sptes = kvm->nr_huge_sptes;
+	sm_up_read(&kvm->mmu_lock);
+	st->huge_faults = atomic_load(&kvm->stat_huge_faults);
+	st->huge_splits = atomic_load(&kvm->stat_huge_splits);
 }

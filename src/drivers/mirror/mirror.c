@@ -52,9 +52,20 @@
 #define MIRROR_FAULT_CHUNK  64 /* pages per hmm_range_fault() call */
 #define MIRROR_DEVMEM_PAGES MIRROR_DEVMEM_DEFAULT
 
+/*
+ * A huge entry translates the 2 MiB at vpn (aligned) where the CPU mapping
+ * is a PMD (hmm_pfn_to_map_order() == HPAGE_PMD_ORDER): pfn is the folio's
+ * head, gen the head's generation (folio_gen_valid()). It is hashed under
+ * HUGE_KEY(vpn), so a 4 KiB entry and a huge one never collide.
+ */
+#define HUGE_NR	       HPAGE_PMD_NR
+#define HUGE_KEY(v)    ((v) | (1UL << 63))
+#define KEY_IS_HUGE(k) (((k) >> 63) != 0)
+#define KEY_VPN(k)     ((k) & ~(1UL << 63))
+
 struct mirror_entry {
 	struct mirror_entry *next;
-	unsigned long vpn;
+	unsigned long vpn; /* the hash key: a vpn, or HUGE_KEY(aligned vpn) */
 	unsigned long pfn;
 	uint32_t gen;
 	bool write;
@@ -85,6 +96,7 @@ struct mirror {
 	struct sm_mutex lock;
 	struct mirror_entry *table[MIRROR_BUCKETS];
 	unsigned long nr_entries;
+	unsigned long nr_huge; /* huge entries (counted in nr_entries too); under lock */
 	_Atomic unsigned long nr_invalidations;
 	_Atomic unsigned long nr_stale;
 	_Atomic unsigned long nr_faults; /* device fault calls (each may fill many pages) */
@@ -170,15 +182,34 @@ static struct mirror_entry *table_find(struct mirror *m, unsigned long vpn)
 	return NULL;
 }
 
+/* The entry translating @vpn: its own 4 KiB one, else the huge one of its 2 MiB. */
+static struct mirror_entry *table_find_any(struct mirror *m, unsigned long vpn)
+{
+	struct mirror_entry *e = table_find(m, vpn);
+
+	if (!e && m->nr_huge)
+		e = table_find(m, HUGE_KEY(vpn & ~(HUGE_NR - 1)));
+	return e;
+}
+
+static void table_unlink(struct mirror *m, struct mirror_entry **pp)
+{
+	struct mirror_entry *e = *pp;
+
+	*pp = e->next;
+	if (KEY_IS_HUGE(e->vpn))
+		m->nr_huge--;
+	kfree(e);
+	m->nr_entries--;
+}
+
 static void table_remove_vpn(struct mirror *m, unsigned long vpn)
 {
 	struct mirror_entry **pp = &m->table[bucket_of(vpn)], *e;
 
 	for (; (e = *pp); pp = &e->next) {
 		if (e->vpn == vpn) {
-			*pp = e->next;
-			kfree(e);
-			m->nr_entries--;
+			table_unlink(m, pp);
 			return;
 		}
 	}
@@ -193,23 +224,58 @@ static void table_zap(struct mirror *m, unsigned long start, unsigned long end)
 	if (!m->nr_entries)
 		return;
 	if (evpn - svpn < MIRROR_BUCKETS) {
-		for (unsigned long v = svpn; v <= evpn; v++)
+		for (unsigned long v = svpn; v <= evpn; v++) {
 			table_remove_vpn(m, v);
+			/* A huge entry goes whole, even if the range covers only part of it. */
+			if (m->nr_huge && (v == svpn || !(v & (HUGE_NR - 1))))
+				table_remove_vpn(m, HUGE_KEY(v & ~(HUGE_NR - 1)));
+		}
 		return;
 	}
 	for (int b = 0; b < MIRROR_BUCKETS; b++) {
 		struct mirror_entry **pp = &m->table[b], *e;
 
 		while ((e = *pp)) {
-			if (e->vpn >= svpn && e->vpn <= evpn) {
-				*pp = e->next;
-				kfree(e);
-				m->nr_entries--;
-			} else {
+			unsigned long first = KEY_VPN(e->vpn);
+			unsigned long last = first + (KEY_IS_HUGE(e->vpn) ? HUGE_NR - 1 : 0);
+
+			if (last >= svpn && first <= evpn)
+				table_unlink(m, pp);
+			else
 				pp = &e->next;
-			}
 		}
 	}
+}
+
+/*
+ * Record the huge translation of the 2 MiB around @vpn, whose hmm_pfn says
+ * the CPU maps it with a PMD; the 4 KiB entries under it go. Caller holds
+ * m->lock after a successful mmu_interval_read_retry() (so the folio is
+ * still mapped: its head's generation can be read).
+ */
+static int table_install_huge(struct mirror *m, unsigned long vpn, unsigned long hmm_pfn)
+{
+	unsigned long hvpn = vpn & ~(HUGE_NR - 1);
+	unsigned long head = hmm_pfn_to_pfn(hmm_pfn) - (vpn - hvpn);
+	struct mirror_entry *e = table_find(m, HUGE_KEY(hvpn));
+
+	if (!e) {
+		e = kzalloc(sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		for (unsigned long v = hvpn; v < hvpn + HUGE_NR && m->nr_entries; v++)
+			table_remove_vpn(m, v);
+		e->vpn = HUGE_KEY(hvpn);
+		e->next = m->table[bucket_of(e->vpn)];
+		m->table[bucket_of(e->vpn)] = e;
+		m->nr_entries++;
+		m->nr_huge++;
+	}
+	e->pfn = head;
+	e->write = hmm_pfn & HMM_PFN_WRITE;
+	e->gen = page_gen(pfn_to_page(head));
+	e->exclusive = false;
+	return 0;
 }
 
 static int table_install(struct mirror *m, unsigned long vpn, unsigned long hmm_pfn, uint32_t gen,
@@ -266,7 +332,7 @@ static int mirror_age(struct mirror *m, unsigned long start, unsigned long end, 
 
 	sm_mutex_lock(&m->lock);
 	for (unsigned long v = start >> PAGE_SHIFT; v <= (end - 1) >> PAGE_SHIFT; v++) {
-		struct mirror_entry *e = table_find(m, v);
+		struct mirror_entry *e = table_find_any(m, v);
 
 		if (e && e->accessed) {
 			young++;
@@ -378,9 +444,18 @@ static int mirror_fault(struct mirror *m, unsigned long start, unsigned long end
 		ret = mirror_range_fault_lock(m, &range);
 		if (ret)
 			break;
-		for (unsigned long i = 0; !ret && i < (range.end - addr) >> PAGE_SHIFT; i++)
-			ret = table_install(m, (addr >> PAGE_SHIFT) + i, hmm_pfns[i], gens[i],
-					    false);
+		for (unsigned long i = 0; !ret && i < (range.end - addr) >> PAGE_SHIFT; i++) {
+			unsigned long vpn = (addr >> PAGE_SHIFT) + i;
+
+			/* One entry per 2 MiB the CPU maps with a PMD: at its first page here. */
+			if ((hmm_pfns[i] & HMM_PFN_VALID) &&
+			    hmm_pfn_to_map_order(hmm_pfns[i]) == HPAGE_PMD_ORDER) {
+				if (i == 0 || !(vpn & (HUGE_NR - 1)))
+					ret = table_install_huge(m, vpn, hmm_pfns[i]);
+			} else {
+				ret = table_install(m, vpn, hmm_pfns[i], gens[i], false);
+			}
+		}
 		sm_mutex_unlock(&m->lock);
 	}
 	mmput(mm); /* Pairs with mmget_not_zero() above. */
@@ -395,17 +470,26 @@ static int mirror_fault(struct mirror *m, unsigned long start, unsigned long end
 static int mirror_copy_locked(struct mirror *m, unsigned long addr, void *buf, size_t len,
 			      bool write)
 {
-	struct mirror_entry *e = table_find(m, addr >> PAGE_SHIFT);
+	unsigned long vpn = addr >> PAGE_SHIFT, pfn;
+	struct mirror_entry *e = table_find_any(m, vpn);
+	bool valid;
 	char *frame;
 
 	if (!e || (write && !e->write))
 		return -ENOENT;
-	if (!page_gen_valid(e->pfn, e->gen)) {
+	if (KEY_IS_HUGE(e->vpn)) {
+		valid = folio_gen_valid(e->pfn, e->gen, vpn & (HUGE_NR - 1));
+		pfn = e->pfn + (vpn & (HUGE_NR - 1));
+	} else {
+		valid = page_gen_valid(e->pfn, e->gen);
+		pfn = e->pfn;
+	}
+	if (!valid) {
 		atomic_fetch_add(&m->nr_stale, 1);
-		phys_report_stale(e->pfn, "mirror");
+		phys_report_stale(pfn, "mirror");
 		return -EIO;
 	}
-	frame = (char *)page_address(pfn_to_page(e->pfn)) + (addr & (PAGE_SIZE - 1));
+	frame = (char *)page_address(pfn_to_page(pfn)) + (addr & (PAGE_SIZE - 1));
 	if (write)
 		copy_frame_data(frame, buf, len);
 	else
@@ -1102,6 +1186,16 @@ unsigned long mirror_nr_entries(struct mirror *m)
 
 	sm_mutex_lock(&m->lock);
 	n = m->nr_entries;
+	sm_mutex_unlock(&m->lock);
+	return n;
+}
+
+unsigned long mirror_nr_huge_entries(struct mirror *m)
+{
+	unsigned long n;
+
+	sm_mutex_lock(&m->lock);
+	n = m->nr_huge;
 	sm_mutex_unlock(&m->lock);
 	return n;
 }
