@@ -514,24 +514,35 @@ int do_device_private_fault(struct vm_area_struct *vma, unsigned long addr, uint
 	ret = page_pgmap(page)->ops->migrate_to_ram(&vmf);
 	unlock_page(page);
 	if (!ret) {
+		struct dev_pagemap *pgmap = page_pgmap(page);
 		bool moved;
 
 		sm_mutex_lock(&mm->page_table_lock);
 		ptep = pte_offset(mm, addr);
 		moved = !ptep || pte_load(ptep) != orig;
 		sm_mutex_unlock(&mm->page_table_lock);
+		if (moved) {
+			put_page(page);
+			return 0;
+		}
 		/*
 		 * Not moved: at that instant somebody else held a reference (a
 		 * migration collecting the page, another fault). Retrying at once
-		 * would spin for as long as they are not scheduled; wait until
-		 * they let go of it (put_page() of a device page wakes us) or
-		 * lock it (they are migrating it: the retried fault then waits
-		 * for that), then retry.
+		 * would spin for as long as they are not scheduled. Wait, without
+		 * our reference (a reference held while waiting is what makes the
+		 * other side fail), until no reference but the mappings' is left
+		 * or somebody locked the page (migrating it: the retried fault
+		 * waits for that); put_page() and unlock_page() wake us. The
+		 * struct page stays: memunmap_pages() waits for pgmap->waiters.
 		 */
-		if (!moved)
-			sm_wait_var_event(&page->flags,
-					  PageTest(page, PG_locked) ||
-						  page_ref_count(page) <= page_mapcount(page) + 1);
+		atomic_fetch_add(&pgmap->waiters, 1);
+		put_page(page);
+		sm_wait_var_event(&page->flags,
+				  PageTest(page, PG_locked) ||
+					  page_ref_count(page) <= page_mapcount(page));
+		atomic_fetch_sub(&pgmap->waiters, 1);
+		sm_wake_up_var(&pgmap->waiters); /* Pairs with memunmap_pages(). */
+		return 0;
 	}
 	put_page(page);
 	return ret;
