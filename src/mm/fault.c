@@ -471,7 +471,7 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int
 		 * page locked until the PTEs point at the new frame. Wait for
 		 * that, then the caller retries and finds the new PTE.
 		 */
-		wait_on_page_locked(pfn_to_page(pte_pfn(pte)));
+		migration_entry_wait(mm, addr, pte);
 		return 0;
 	}
 	if (pte_is_swap(pte))

@@ -477,6 +477,36 @@ int do_device_exclusive_fault(struct vm_area_struct *vma, unsigned long addr, ui
 	return 0;
 }
 
+/* A wait on a device page of @pgmap ended (pairs with memunmap_pages()). */
+static void device_page_unwait(struct dev_pagemap *pgmap)
+{
+	atomic_fetch_sub(&pgmap->waiters, 1);
+	sm_wake_up_var(&pgmap->waiters); /* @pgmap may be gone: only its address is used */
+}
+
+void migration_entry_wait(struct mm_struct *mm, unsigned long addr, uint64_t orig)
+{
+	struct page *page = pfn_to_page(pte_pfn(orig));
+	struct dev_pagemap *pgmap = NULL;
+	pte_t *ptep;
+
+	if (is_device_private_page(page)) {
+		sm_mutex_lock(&mm->page_table_lock);
+		ptep = pte_offset(mm, addr);
+		if (!ptep || pte_load(ptep) != orig) {
+			sm_mutex_unlock(&mm->page_table_lock);
+			return; /* migrated meanwhile: retry */
+		}
+		/* The migration entry still names it (PTL): its pagemap is alive. */
+		pgmap = page_pgmap(page);
+		atomic_fetch_add(&pgmap->waiters, 1);
+		sm_mutex_unlock(&mm->page_table_lock);
+	}
+	wait_on_page_locked(page);
+	if (pgmap)
+		device_page_unwait(pgmap);
+}
+
 /*
  * do_device_private_fault(): the CPU touched a page that lives in device
  * memory. Lock it and ask its owner to bring it back (->migrate_to_ram);
@@ -500,38 +530,59 @@ int do_device_private_fault(struct vm_area_struct *vma, unsigned long addr, uint
 
 	sm_mutex_lock(&mm->page_table_lock);
 	ptep = pte_offset(mm, addr);
-	if (!ptep || pte_load(ptep) != orig || !get_page_unless_zero(page)) {
+	if (!ptep || pte_load(ptep) != orig) {
 		sm_mutex_unlock(&mm->page_table_lock);
 		return 0;
 	}
-	sm_mutex_unlock(&mm->page_table_lock);
 	if (TestSetPageFlag(page, PG_locked)) {
-		/* Being migrated by somebody else: wait for it, then retry the fault. */
+		/*
+		 * Being migrated by somebody else: wait for it, then retry the
+		 * fault -- without a reference, as Linux's trylock_page() before
+		 * get_page(): one held while waiting would make that migration
+		 * fail. The PTE still maps the page (PTL), so its pagemap is
+		 * alive until pgmap->waiters lets it go.
+		 */
+		struct dev_pagemap *pgmap = page_pgmap(page);
+
+		atomic_fetch_add(&pgmap->waiters, 1);
+		sm_mutex_unlock(&mm->page_table_lock);
 		wait_on_page_locked(page);
-		put_page(page);
+		device_page_unwait(pgmap);
 		return 0;
 	}
+	get_page(page); /* mapped here (PTL): not free. Pairs with put_page() below. */
+	sm_mutex_unlock(&mm->page_table_lock);
 	ret = page_pgmap(page)->ops->migrate_to_ram(&vmf);
 	unlock_page(page);
 	if (!ret) {
+		struct dev_pagemap *pgmap = page_pgmap(page);
 		bool moved;
 
 		sm_mutex_lock(&mm->page_table_lock);
 		ptep = pte_offset(mm, addr);
 		moved = !ptep || pte_load(ptep) != orig;
 		sm_mutex_unlock(&mm->page_table_lock);
+		if (moved) {
+			put_page(page);
+			return 0;
+		}
 		/*
 		 * Not moved: at that instant somebody else held a reference (a
 		 * migration collecting the page, another fault). Retrying at once
-		 * would spin for as long as they are not scheduled; wait until
-		 * they let go of it (put_page() of a device page wakes us) or
-		 * lock it (they are migrating it: the retried fault then waits
-		 * for that), then retry.
+		 * would spin for as long as they are not scheduled. Wait, without
+		 * our reference (a reference held while waiting is what makes the
+		 * other side fail), until no reference but the mappings' is left
+		 * or somebody locked the page (migrating it: the retried fault
+		 * waits for that); put_page() and unlock_page() wake us. The
+		 * struct page stays: memunmap_pages() waits for pgmap->waiters.
 		 */
-		if (!moved)
-			sm_wait_var_event(&page->flags,
-					  PageTest(page, PG_locked) ||
-						  page_ref_count(page) <= page_mapcount(page) + 1);
+		atomic_fetch_add(&pgmap->waiters, 1);
+		put_page(page);
+		sm_wait_var_event(&page->flags,
+				  PageTest(page, PG_locked) ||
+					  page_ref_count(page) <= page_mapcount(page));
+		device_page_unwait(pgmap);
+		return 0;
 	}
 	put_page(page);
 	return ret;
