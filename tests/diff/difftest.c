@@ -929,6 +929,8 @@ static int t_pick(void)
 	return k;
 }
 
+static int detect_no_zero_page(void);
+
 static int gen_thp_main(uint64_t seed, int n)
 {
 	static const char *adv[] = {"hugepage", "hugepage", "nohugepage", "dontneed", "collapse"};
@@ -940,6 +942,17 @@ static int gen_thp_main(uint64_t seed, int n)
 	g_n = n;
 	printf("# difftest gen-thp seed=%llu n=%d\n", (unsigned long long)seed, n);
 	emit("phys 256M");
+	/*
+	 * A kernel booted with pvm_no_zero_page=1 allocates a THP where a read
+	 * faults first (the read of a page whose write failed: -EFAULT in a
+	 * read-only range); stock Linux maps the huge zero page, which a later
+	 * write splits to copy 4 KiB. No emulation on the Linux side can make
+	 * the two agree after that write, so secmmu is set to the kernel's
+	 * actual configuration, Linux's own knob use_zero_page=0 (secmmu's
+	 * default stays 1, as Linux's).
+	 */
+	if (detect_no_zero_page())
+		emit("thp use_zero_page 0");
 	emit("mm p0");
 	t_alive[0] = 1;
 	emit("mmap p0 0x%llx 0x%llx rw private", TBASE, TSPAN * HUGE);
@@ -2157,6 +2170,11 @@ static int linux_main(const char *path)
 		} else if (!strcmp(tok[0], "phys") || !strcmp(tok[0], "swap")) {
 			if (nt != 2 || parse_num(tok[1], &a))
 				err = "usage: phys SIZE";
+		} else if (!strcmp(tok[0], "thp")) {
+			/* Only what this kernel does: no huge zero page with pvm_no_zero_page=1. */
+			if (nt != 3 || strcmp(tok[1], "use_zero_page") || strcmp(tok[2], "0") ||
+			    !detect_no_zero_page())
+				err = "usage: thp use_zero_page 0 (on a pvm_no_zero_page=1 kernel)";
 		} else if (!strcmp(tok[0], "mm")) {
 			if (nt != 2)
 				err = "usage: mm NAME";
