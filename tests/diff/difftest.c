@@ -1561,6 +1561,19 @@ static int nzp_read_populate_conflict(uint64_t a, uint64_t e)
 	return hit;
 }
 
+/* Is the VMA at @addr private anonymous, accessible and not writable (populated by reads)? */
+static int read_populated_vma(uint64_t addr)
+{
+	struct lvma v[MAXVMA];
+	int nv = read_maps(v, MAXVMA);
+
+	for (int i = 0; i < nv && i < MAXVMA; i++)
+		if (addr >= v[i].start && addr < v[i].end)
+			return v[i].anon && v[i].perms[3] == 'p' && v[i].perms[1] != 'w' &&
+			       strncmp(v[i].perms, "---", 3);
+	return 0;
+}
+
 /* /proc/self/smaps VmFlags of the VMA at @addr: 1 locked, 2 lock-on-fault; 0 if none. */
 static int vma_lock_flags(uint64_t addr)
 {
@@ -1721,8 +1734,8 @@ static void worker_loop(int ch)
 			break;
 		case OP_MREMAP:
 			if (no_zero_page && q.c > q.b && vma_lock_flags(q.a) == 1 &&
-			    nzp_read_populate_conflict(q.a, q.a + PAGE)) {
-				r.res = NZP_CONFLICT; /* the grown part would be populated */
+			    read_populated_vma(q.a)) {
+				r.res = NZP_CONFLICT; /* the grown part would be populated by reads */
 				break;
 			}
 			p = mremap((void *)(uintptr_t)q.a, q.b, q.c, (int)q.flags,
