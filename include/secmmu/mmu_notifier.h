@@ -65,6 +65,8 @@ enum mmu_notifier_event {
 const char *mmu_notifier_event_name(enum mmu_notifier_event event);
 
 #define MMU_NOTIFIER_RANGE_BLOCKABLE (1 << 0)
+/* core-private: the start was counted in the mm's open classic ranges (its _end will be) */
+#define MMU_NOTIFIER_RANGE_HLIST_OPEN (1u << 31)
 
 /**
  * struct mmu_notifier_range - an invalidation

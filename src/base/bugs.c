@@ -27,6 +27,11 @@ static const struct secmmu_bug_info bugs[NR_HISTORIC_BUGS] = {
 				    "checking that no invalidation began or is still running "
 				    "meanwhile: a freed page stays in the device TLB (the "
 				    "collision-retry rule of seed 004, the MMU notifier)"},
+	[BUG_RELEASE_UNHOOKED_FIRST] =
+		{"release-unhooked-first",
+		 "exit unhooks every classic subscription before calling its ->release: "
+		 "reclaim in that window frees a page the device still maps, its "
+		 "invalidation reaching nobody (fixed by 3ad3d901bbcf)"},
 };
 
 _Static_assert(NR_HISTORIC_BUGS <= 8 * sizeof(unsigned long), "too many bugs for the bit set");

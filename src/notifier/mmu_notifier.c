@@ -27,6 +27,7 @@
 
 #include "base/alloc.h"
 #include "base/debug.h"
+#include "secmmu/kit/bugs.h"
 #include "notifier/subscriptions.h"
 #include "secmmu/err.h"
 #include "secmmu/trace.h"
@@ -186,6 +187,36 @@ static void mn_release_done(struct mmu_notifier_subscriptions *subscriptions,
 	atomic_store_explicit(&subscription->release_state, MN_RELEASED, memory_order_release);
 	sm_mutex_unlock(&subscriptions->lock);
 	sm_wake_up_all(&subscriptions->wq);
+}
+
+/*
+ * Before unhooking a subscription whose ->release has run: wait until every
+ * classic invalidation whose start may have been delivered to it has had its
+ * _end (they find it on the list only while it is hooked). Invalidations
+ * that start meanwhile are delivered to no released subscription, and end
+ * without waiting for anybody, so the wait ends. Caller holds
+ * subscriptions->lock (dropped while sleeping) and no lock an invalidation
+ * takes. Pairs with the wake in mn_hlist_range_closed().
+ */
+static void mn_wait_open_ranges_locked(struct mmu_notifier_subscriptions *subscriptions)
+{
+	lockdep_assert_held(&subscriptions->lock);
+	atomic_store(&subscriptions->unhook_waiting, true);
+	while (atomic_load(&subscriptions->open_ranges))
+		sm_wait(&subscriptions->wq, &subscriptions->lock);
+	atomic_store(&subscriptions->unhook_waiting, false);
+}
+
+/* A counted classic range is over (its _end ran, or its start failed). */
+static void mn_hlist_range_closed(struct mmu_notifier_subscriptions *subscriptions)
+{
+	/* seq_cst both: the store/load pairs with mn_wait_open_ranges_locked(). */
+	if (atomic_fetch_sub(&subscriptions->open_ranges, 1) == 1 &&
+	    atomic_load(&subscriptions->unhook_waiting)) {
+		sm_mutex_lock(&subscriptions->lock);
+		sm_wake_up_all(&subscriptions->wq);
+		sm_mutex_unlock(&subscriptions->lock);
+	}
 }
 
 struct lockdep_map __mmu_notifier_invalidate_range_start_map =
@@ -395,6 +426,7 @@ void mmu_notifier_unregister(struct mmu_notifier *subscription, struct mm_struct
 	/* Exit claimed ->release: return only once it has run. */
 	while (atomic_load(&subscription->release_state) != MN_RELEASED)
 		sm_wait(&subscriptions->wq, &subscriptions->lock);
+	mn_wait_open_ranges_locked(subscriptions);
 	mn_unhook(subscriptions, subscription);
 	sm_mutex_unlock(&subscriptions->lock);
 
@@ -578,6 +610,34 @@ static void mn_hlist_call_release(struct mmu_notifier_subscriptions *subscriptio
 }
 
 /*
+ * The museum's release-unhooked-first (base/bugs.h): exit as it was before
+ * 3ad3d901bbcf. Each subscription is taken off the list first and only then
+ * does its ->release run, so an invalidation in between (reclaim unmapping a
+ * page through the rmap, which does not care that mm_users is 0) reaches
+ * nobody, and the page is freed while the device still maps it.
+ */
+static void mn_hlist_call_release_unhooked(struct mmu_notifier_subscriptions *subscriptions,
+					   struct mm_struct *mm)
+{
+	struct mmu_notifier *subscription;
+
+	sm_mutex_lock(&subscriptions->lock);
+	while ((subscription = subscriptions->list)) {
+		mn_unhook(subscriptions, subscription);
+		sm_mutex_unlock(&subscriptions->lock);
+		if (atomic_load(&subscription->release_state) == MN_CLAIMED_EXIT) {
+			sm_rcu_read_lock();
+			if (subscription->ops->release)
+				subscription->ops->release(subscription, mm);
+			sm_rcu_read_unlock();
+			mn_release_done(subscriptions, subscription);
+		}
+		sm_mutex_lock(&subscriptions->lock);
+	}
+	sm_mutex_unlock(&subscriptions->lock);
+}
+
+/*
  * Wait for ->release calls claimed by concurrent unregisters, then unhook
  * everything. Pairs with mn_release_done() in mmu_notifier_unregister(); an
  * unregister unhooks only after its ->release is done, so every pending one is
@@ -601,6 +661,7 @@ again:
 		sm_wait(&subscriptions->wq, &subscriptions->lock);
 		goto again;
 	}
+	mn_wait_open_ranges_locked(subscriptions);
 	while (subscriptions->list)
 		mn_unhook(subscriptions, subscriptions->list);
 	sm_mutex_unlock(&subscriptions->lock);
@@ -615,7 +676,10 @@ static void mn_hlist_release(struct mmu_notifier_subscriptions *subscriptions, s
 	 */
 	if (mn_hlist_claim_all(subscriptions))
 		sm_synchronize_rcu();
-	mn_hlist_call_release(subscriptions, mm);
+	if (historic_bug(BUG_RELEASE_UNHOOKED_FIRST))
+		mn_hlist_call_release_unhooked(subscriptions, mm);
+	else
+		mn_hlist_call_release(subscriptions, mm);
 	mn_wait_unregister_releases(subscriptions);
 	/*
 	 * No callback of an unhooked subscription runs once this returns, so
@@ -845,10 +909,18 @@ static int __mmu_notifier_invalidate_range_start(struct mmu_notifier_range *rang
 	}
 	if (mn_list_empty(subscriptions))
 		return 0;
+	/* Before the generation: an unhook that sees 0 open ranges sees our generation too. */
+	atomic_fetch_add(&subscriptions->open_ranges, 1);
+	range->flags |= MMU_NOTIFIER_RANGE_HLIST_OPEN;
 	/* Pairs with the release store in mn_release_done(). */
 	range->release_gen =
 		atomic_load_explicit(&subscriptions->release_gen, memory_order_acquire);
 	ret = mn_hlist_invalidate_range_start(subscriptions, range);
+	if (ret) {
+		/* A failed start has no _end: every started subscriber was ended. */
+		range->flags &= ~MMU_NOTIFIER_RANGE_HLIST_OPEN;
+		mn_hlist_range_closed(subscriptions);
+	}
 	/*
 	 * Linux leaves the interval invalidation open here; the caller will
 	 * not call _end, so end it now or readers would wait forever.
@@ -936,6 +1008,9 @@ void mmu_notifier_invalidate_range_end(struct mmu_notifier_range *range)
 		return;
 	if (mn_has_itree(subscriptions))
 		mn_itree_inv_end(subscriptions);
-	if (!mn_list_empty(subscriptions))
+	if (range->flags & MMU_NOTIFIER_RANGE_HLIST_OPEN) {
 		mn_hlist_invalidate_end(subscriptions, range);
+		range->flags &= ~MMU_NOTIFIER_RANGE_HLIST_OPEN;
+		mn_hlist_range_closed(subscriptions);
+	}
 }

@@ -181,6 +181,8 @@ static void check_report(void *arg, const char *fmt, va_list ap)
 static void check_frames(struct sim_ctx *ctx)
 {
 	unsigned long stale = sim_world_new_stale(ctx->world);
+	char first[200];
+	unsigned long rules = sim_world_new_rules(ctx->world, first, sizeof(first));
 
 	mm_check_invariants(check_report, ctx);
 	if (stale)
@@ -188,6 +190,9 @@ static void check_frames(struct sim_ctx *ctx)
 				 "devices used %lu stale translations (a frame freed or "
 				 "reused under a secondary MMU)",
 				 stale);
+	if (rules)
+		sim_check_report(ctx, "the secondary-MMU contract was broken %lu times (first: %s)",
+				 rules, first);
 }
 
 /* Every pin is held by somebody the world knows: a pin handle or a VFIO region. */
