@@ -198,7 +198,9 @@ struct mmu_notifier {
 	SECMMU_ATOMIC(int) release_state; /* who claimed ->release; see enum mn_release_state */
 	SECMMU_ATOMIC(unsigned long)
 	released_gen; /* 0, or the release generation of ->release's end */
-	void *rcu[3]; /* struct sm_rcu_head storage (size asserted) */
+	SECMMU_ATOMIC(int)
+	release_calls; /* ->release calls so far: a detector, see mn_call_release() */
+	void *rcu[3];  /* struct sm_rcu_head storage (size asserted) */
 };
 
 /**

@@ -32,6 +32,11 @@ static const struct secmmu_bug_info bugs[NR_HISTORIC_BUGS] = {
 		 "exit unhooks every classic subscription before calling its ->release: "
 		 "reclaim in that window frees a page the device still maps, its "
 		 "invalidation reaching nobody (fixed by 3ad3d901bbcf)"},
+	[BUG_UNREGISTER_RELEASE_TWICE] =
+		{"unregister-release-twice",
+		 "mmu_notifier_unregister racing exit's mmu_notifier_release: both call "
+		 "->release of the same registration (751efd8610d3 fixed a NULL "
+		 "dereference there; after d34883d4e35c ->release could still run twice)"},
 };
 
 _Static_assert(NR_HISTORIC_BUGS <= 8 * sizeof(unsigned long), "too many bugs for the bit set");

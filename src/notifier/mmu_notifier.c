@@ -173,6 +173,19 @@ static bool mn_claim_release(struct mmu_notifier *subscription, enum mn_release_
 	return atomic_compare_exchange_strong(&subscription->release_state, &expected, (int)who);
 }
 
+/*
+ * Call ->release (if any) of @subscription. A second call for one
+ * registration is a broken rule (the race of 751efd8610d3; the claim above
+ * prevents it), reported to `check` (sm_rule_broken()).
+ */
+static void mn_call_release(struct mmu_notifier *subscription, struct mm_struct *mm)
+{
+	if (atomic_fetch_add(&subscription->release_calls, 1))
+		sm_rule_broken("->release called twice for one registration on mm %lu", mm_id(mm));
+	if (subscription->ops->release)
+		subscription->ops->release(subscription, mm);
+}
+
 /* The claimer is done with ->release; wake exit if it waits for us. */
 static void mn_release_done(struct mmu_notifier_subscriptions *subscriptions,
 			    struct mmu_notifier *subscription)
@@ -347,6 +360,7 @@ int __mmu_notifier_register(struct mmu_notifier *subscription, struct mm_struct 
 		subscription->users = 0; /* not counted: mmu_notifier_get() sets 1 */
 		atomic_store_explicit(&subscription->release_state, MN_LIVE, memory_order_relaxed);
 		atomic_store_explicit(&subscription->released_gen, 0, memory_order_relaxed);
+		atomic_store_explicit(&subscription->release_calls, 0, memory_order_relaxed);
 		sm_mutex_lock(&subscriptions->lock);
 		mn_hook(subscriptions, subscription);
 		sm_mutex_unlock(&subscriptions->lock);
@@ -416,10 +430,19 @@ void mmu_notifier_unregister(struct mmu_notifier *subscription, struct mm_struct
 		 * while ->release runs.
 		 */
 		sm_synchronize_rcu();
-		if (subscription->ops->release)
-			subscription->ops->release(subscription, mm);
+		mn_call_release(subscription, mm);
 		/* Pairs with the wait in mn_wait_unregister_releases(). */
 		mn_release_done(subscriptions, subscription);
+	} else if (historic_bug(BUG_UNREGISTER_RELEASE_TWICE) &&
+		   atomic_load(&subscription->release_state) == MN_CLAIMED_EXIT) {
+		/*
+		 * The museum's unregister-release-twice (base/bugs.h): as
+		 * Linux after d34883d4e35c, unregister calls ->release of a
+		 * subscription still on the list even though exit is calling
+		 * it too.
+		 */
+		sm_synchronize_rcu();
+		mn_call_release(subscription, mm);
 	}
 
 	sm_mutex_lock(&subscriptions->lock);
@@ -602,8 +625,7 @@ static void mn_hlist_call_release(struct mmu_notifier_subscriptions *subscriptio
 		 * The only way for the driver to drop its translations and stop
 		 * creating new ones before exit frees the pages.
 		 */
-		if (subscription->ops->release)
-			subscription->ops->release(subscription, mm);
+		mn_call_release(subscription, mm);
 		mn_release_done(subscriptions, subscription);
 	}
 	sm_rcu_read_unlock();
@@ -627,8 +649,7 @@ static void mn_hlist_call_release_unhooked(struct mmu_notifier_subscriptions *su
 		sm_mutex_unlock(&subscriptions->lock);
 		if (atomic_load(&subscription->release_state) == MN_CLAIMED_EXIT) {
 			sm_rcu_read_lock();
-			if (subscription->ops->release)
-				subscription->ops->release(subscription, mm);
+			mn_call_release(subscription, mm);
 			sm_rcu_read_unlock();
 			mn_release_done(subscriptions, subscription);
 		}

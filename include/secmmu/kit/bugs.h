@@ -19,10 +19,11 @@
 SECMMU_BEGIN_DECLS
 
 enum historic_bug {
-	BUG_SVA_BOND_MM_USERS,	    /* seed 002 */
-	BUG_PREREG_AT_MMDROP,	    /* seed 000 */
-	BUG_GRU_FAULT_NO_RETRY,	    /* seed 004's collision-retry rule, broken */
-	BUG_RELEASE_UNHOOKED_FIRST, /* 3ad3d901bbcf */
+	BUG_SVA_BOND_MM_USERS,	      /* seed 002 */
+	BUG_PREREG_AT_MMDROP,	      /* seed 000 */
+	BUG_GRU_FAULT_NO_RETRY,	      /* seed 004's collision-retry rule, broken */
+	BUG_RELEASE_UNHOOKED_FIRST,   /* 3ad3d901bbcf */
+	BUG_UNREGISTER_RELEASE_TWICE, /* 751efd8610d3, d34883d4e35c */
 	NR_HISTORIC_BUGS,
 };
 
