@@ -37,6 +37,12 @@ static const struct secmmu_bug_info bugs[NR_HISTORIC_BUGS] = {
 		 "mmu_notifier_unregister racing exit's mmu_notifier_release: both call "
 		 "->release of the same registration (751efd8610d3 fixed a NULL "
 		 "dereference there; after d34883d4e35c ->release could still run twice)"},
+	[BUG_COLLAPSE_NO_NOTIFIER] =
+		{"collapse-no-notifier",
+		 "khugepaged's collapse replaces the PTEs of 2 MiB by a huge PMD and frees "
+		 "the small pages without invalidate_range_start/end: devices keep "
+		 "translations of freed frames (CVE-2022-48991, the file/shmem collapse "
+		 "paths)"},
 };
 
 _Static_assert(NR_HISTORIC_BUGS <= 8 * sizeof(unsigned long), "too many bugs for the bit set");

@@ -185,11 +185,13 @@ static void check_frames(struct sim_ctx *ctx)
 	unsigned long rules = sim_world_new_rules(ctx->world, first, sizeof(first));
 
 	mm_check_invariants(check_report, ctx);
+	const char *path = phys_initialized() ? phys_stale_path() : NULL;
+
 	if (stale)
 		sim_check_report(ctx,
 				 "devices used %lu stale translations (a frame freed or "
-				 "reused under a secondary MMU)",
-				 stale);
+				 "reused under a secondary MMU%s%s)",
+				 stale, path ? "; the last one freed by " : "", path ? path : "");
 	if (rules)
 		sim_check_report(ctx, "the secondary-MMU contract was broken %lu times (first: %s)",
 				 rules, first);

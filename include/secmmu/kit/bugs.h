@@ -24,6 +24,7 @@ enum historic_bug {
 	BUG_GRU_FAULT_NO_RETRY,	      /* seed 004's collision-retry rule, broken */
 	BUG_RELEASE_UNHOOKED_FIRST,   /* 3ad3d901bbcf */
 	BUG_UNREGISTER_RELEASE_TWICE, /* 751efd8610d3, d34883d4e35c */
+	BUG_COLLAPSE_NO_NOTIFIER,     /* CVE-2022-48991 */
 	NR_HISTORIC_BUGS,
 };
 
