@@ -43,6 +43,17 @@ static const struct secmmu_bug_info bugs[NR_HISTORIC_BUGS] = {
 		 "the small pages without invalidate_range_start/end: devices keep "
 		 "translations of freed frames (CVE-2022-48991, the file/shmem collapse "
 		 "paths)"},
+	[BUG_COW_WRONG_WAY] =
+		{"cow-wrong-way",
+		 "a write fault reuses a COW-shared anonymous page when it is mapped once, "
+		 "ignoring a GUP reference the other process took while sharing it: "
+		 "that process reads our later writes (CVE-2020-29374, 17839856fd58)"},
+	[BUG_FORK_PINNED_COW] =
+		{"fork-pinned-cow",
+		 "fork shares a pinned anonymous page copy-on-write: the parent's next "
+		 "write moves the parent to a copy and the pinned page (the device's) "
+		 "stops being the parent's memory (fixed by 70e806e4e645, early COW of "
+		 "pinned pages at fork)"},
 };
 
 _Static_assert(NR_HISTORIC_BUGS <= 8 * sizeof(unsigned long), "too many bugs for the bit set");
