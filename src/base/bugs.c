@@ -54,6 +54,17 @@ static const struct secmmu_bug_info bugs[NR_HISTORIC_BUGS] = {
 		 "write moves the parent to a copy and the pinned page (the device's) "
 		 "stops being the parent's memory (fixed by 70e806e4e645, early COW of "
 		 "pinned pages at fork)"},
+	[BUG_MIGRATE_FLUSH_UNLOCKED] =
+		{"migrate-flush-unlocked",
+		 "migration to device memory flushes the secondary TLBs after dropping the "
+		 "page-table lock: a concurrent zap finds no present PTE, flushes nothing, "
+		 "and the device still reaches the page after munmap/madvise returned "
+		 "(mm/migrate_device.c: flush TLB while holding PTL, 2022)"},
+	[BUG_INTERVAL_REMOVE_UNLOCKED_SEQ] =
+		{"interval-remove-unlocked-seq",
+		 "mmu_interval_notifier_remove reads invalidate_seq without the lock: it "
+		 "returns while the ending invalidation still walks the deferred list "
+		 "holding its subscription, which the caller then frees (319561669a59)"},
 };
 
 _Static_assert(NR_HISTORIC_BUGS <= 8 * sizeof(unsigned long), "too many bugs for the bit set");

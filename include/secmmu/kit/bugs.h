@@ -19,14 +19,16 @@
 SECMMU_BEGIN_DECLS
 
 enum historic_bug {
-	BUG_SVA_BOND_MM_USERS,	      /* seed 002 */
-	BUG_PREREG_AT_MMDROP,	      /* seed 000 */
-	BUG_GRU_FAULT_NO_RETRY,	      /* seed 004's collision-retry rule, broken */
-	BUG_RELEASE_UNHOOKED_FIRST,   /* 3ad3d901bbcf */
-	BUG_UNREGISTER_RELEASE_TWICE, /* 751efd8610d3, d34883d4e35c */
-	BUG_COLLAPSE_NO_NOTIFIER,     /* CVE-2022-48991 */
-	BUG_COW_WRONG_WAY,	      /* CVE-2020-29374 */
-	BUG_FORK_PINNED_COW,	      /* 70e806e4e645 */
+	BUG_SVA_BOND_MM_USERS,		  /* seed 002 */
+	BUG_PREREG_AT_MMDROP,		  /* seed 000 */
+	BUG_GRU_FAULT_NO_RETRY,		  /* seed 004's collision-retry rule, broken */
+	BUG_RELEASE_UNHOOKED_FIRST,	  /* 3ad3d901bbcf */
+	BUG_UNREGISTER_RELEASE_TWICE,	  /* 751efd8610d3, d34883d4e35c */
+	BUG_COLLAPSE_NO_NOTIFIER,	  /* CVE-2022-48991 */
+	BUG_COW_WRONG_WAY,		  /* CVE-2020-29374 */
+	BUG_FORK_PINNED_COW,		  /* 70e806e4e645 */
+	BUG_MIGRATE_FLUSH_UNLOCKED,	  /* migrate_device: flush TLB while holding PTL */
+	BUG_INTERVAL_REMOVE_UNLOCKED_SEQ, /* 319561669a59 */
 	NR_HISTORIC_BUGS,
 };
 
