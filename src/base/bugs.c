@@ -65,6 +65,16 @@ static const struct secmmu_bug_info bugs[NR_HISTORIC_BUGS] = {
 		 "mmu_interval_notifier_remove reads invalidate_seq without the lock: it "
 		 "returns while the ending invalidation still walks the deferred list "
 		 "holding its subscription, which the caller then frees (319561669a59)"},
+	[BUG_EMPTY_TLB_RANGE] =
+		{"empty-tlb-range",
+		 "the secondary-TLB flush of a zap gets an empty range: the IOMMU flushes "
+		 "the whole address space at every unmap (f7edb07ad7c6, arm64's "
+		 "__flush_tlb_range; a performance bug)"},
+	[BUG_IOTLB_PER_PAGE_HUGE] =
+		{"iotlb-per-page-huge",
+		 "the IOTLB invalidates a huge range with one command per page instead of "
+		 "one for the whole PASID (CVE-2023-52484, a soft lockup in arm-smmu-v3; a "
+		 "performance bug)"},
 };
 
 _Static_assert(NR_HISTORIC_BUGS <= 8 * sizeof(unsigned long), "too many bugs for the bit set");

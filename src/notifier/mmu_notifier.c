@@ -840,6 +840,10 @@ void mmu_notifier_arch_invalidate_secondary_tlbs(struct mm_struct *mm, unsigned 
 	struct mmu_notifier_subscriptions *subscriptions = mn_subscriptions(mm);
 	struct mmu_notifier *subscription;
 
+	/* The performance detector of f7edb07ad7c6: drivers flush all, or nothing, for it. */
+	if (__builtin_expect(start >= end, 0))
+		sm_rule_broken("an empty secondary-TLB invalidation [0x%lx, 0x%lx) on mm %lu",
+			       start, end, mm_id(mm));
 	if (!subscriptions || mn_list_empty(subscriptions))
 		return;
 	sm_rcu_read_lock();
@@ -962,6 +966,9 @@ static int __mmu_notifier_invalidate_range_start(struct mmu_notifier_range *rang
  */
 void mmu_notifier_invalidate_range_start(struct mmu_notifier_range *range)
 {
+	if (__builtin_expect(range->start >= range->end, 0))
+		sm_rule_broken("an empty invalidation [0x%lx, 0x%lx) on mm %lu", range->start,
+			       range->end, mm_id(range->mm));
 	range->flags |= MMU_NOTIFIER_RANGE_BLOCKABLE;
 	might_sleep();
 	trace_invalidate_begin(range);

@@ -29,6 +29,8 @@ enum historic_bug {
 	BUG_FORK_PINNED_COW,		  /* 70e806e4e645 */
 	BUG_MIGRATE_FLUSH_UNLOCKED,	  /* migrate_device: flush TLB while holding PTL */
 	BUG_INTERVAL_REMOVE_UNLOCKED_SEQ, /* 319561669a59 */
+	BUG_EMPTY_TLB_RANGE,		  /* f7edb07ad7c6 */
+	BUG_IOTLB_PER_PAGE_HUGE,	  /* CVE-2023-52484 */
 	NR_HISTORIC_BUGS,
 };
 

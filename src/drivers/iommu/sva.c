@@ -119,6 +119,11 @@ static void sva_arch_invalidate_secondary_tlbs(struct mmu_notifier *mn, struct m
 	struct iommu_sva_mm *smm = to_smm(mn);
 
 	(void)mm;
+	/* As arm-smmu-v3: a size of 0 means the whole address space. */
+	if (start >= end) {
+		start = 0;
+		end = ~0UL & ~(PAGE_SIZE - 1);
+	}
 	iommu_iotlb_lock();
 	atomic_fetch_add_explicit(&smm->inv_seq, 1, memory_order_release);
 	iommu_iotlb_flush(NULL, smm->pasid, start, end, true);
