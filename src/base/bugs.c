@@ -75,6 +75,11 @@ static const struct secmmu_bug_info bugs[NR_HISTORIC_BUGS] = {
 		 "the IOTLB invalidates a huge range with one command per page instead of "
 		 "one for the whole PASID (CVE-2023-52484, a soft lockup in arm-smmu-v3; a "
 		 "performance bug)"},
+	[BUG_OOM_REAP_NO_NOTIFIER] =
+		{"oom-reap-no-notifier",
+		 "the OOM reaper unmaps a victim's memory without MMU notifiers: devices "
+		 "keep translations of the freed pages (4d4bbd8526a8 skipped mms with "
+		 "notifiers; 93065ac753e4 reaps inside non-blockable invalidations)"},
 };
 
 _Static_assert(NR_HISTORIC_BUGS <= 8 * sizeof(unsigned long), "too many bugs for the bit set");
