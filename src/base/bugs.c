@@ -80,6 +80,11 @@ static const struct secmmu_bug_info bugs[NR_HISTORIC_BUGS] = {
 		 "the OOM reaper unmaps a victim's memory without MMU notifiers: devices "
 		 "keep translations of the freed pages (4d4bbd8526a8 skipped mms with "
 		 "notifiers; 93065ac753e4 reaps inside non-blockable invalidations)"},
+	[BUG_PASID_FREED_AT_MMPUT] =
+		{"pasid-freed-at-mmput",
+		 "the PASID of an SVA address space is freed at __mmput, but the device "
+		 "file that unbinds it is closed later, at exit_files: another process "
+		 "gets the PASID while the old bond still uses it (2667ed10d9f0)"},
 };
 
 _Static_assert(NR_HISTORIC_BUGS <= 8 * sizeof(unsigned long), "too many bugs for the bit set");
