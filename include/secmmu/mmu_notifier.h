@@ -67,6 +67,8 @@ const char *mmu_notifier_event_name(enum mmu_notifier_event event);
 #define MMU_NOTIFIER_RANGE_BLOCKABLE (1 << 0)
 /* core-private: the start was counted in the mm's open classic ranges (its _end will be) */
 #define MMU_NOTIFIER_RANGE_HLIST_OPEN (1u << 31)
+/* core-private: the start was delivered to the interval tree (so is its _end) */
+#define MMU_NOTIFIER_RANGE_ITREE_OPEN (1u << 30)
 
 /**
  * struct mmu_notifier_range - an invalidation

@@ -85,6 +85,11 @@ static const struct secmmu_bug_info bugs[NR_HISTORIC_BUGS] = {
 		 "the PASID of an SVA address space is freed at __mmput, but the device "
 		 "file that unbinds it is closed later, at exit_files: another process "
 		 "gets the PASID while the old bond still uses it (2667ed10d9f0)"},
+	[BUG_TAKE_ALL_LOCKS_MISSES] =
+		{"take-all-locks-misses",
+		 "mm_take_all_locks() misses the lock an invalidation holds: a notifier "
+		 "registered meanwhile gets the invalidation's _end without its start "
+		 "(eeff9a5d47f8: page faults under per-VMA locks)"},
 };
 
 _Static_assert(NR_HISTORIC_BUGS <= 8 * sizeof(unsigned long), "too many bugs for the bit set");

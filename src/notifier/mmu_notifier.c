@@ -931,6 +931,7 @@ static int __mmu_notifier_invalidate_range_start(struct mmu_notifier_range *rang
 		if (ret)
 			return ret;
 		itree = true;
+		range->flags |= MMU_NOTIFIER_RANGE_ITREE_OPEN;
 	}
 	if (mn_list_empty(subscriptions))
 		return 0;
@@ -950,8 +951,10 @@ static int __mmu_notifier_invalidate_range_start(struct mmu_notifier_range *rang
 	 * Linux leaves the interval invalidation open here; the caller will
 	 * not call _end, so end it now or readers would wait forever.
 	 */
-	if (ret && itree)
+	if (ret && itree) {
+		range->flags &= ~MMU_NOTIFIER_RANGE_ITREE_OPEN;
 		mn_itree_inv_end(subscriptions);
+	}
 	return ret;
 }
 
@@ -1034,8 +1037,19 @@ void mmu_notifier_invalidate_range_end(struct mmu_notifier_range *range)
 
 	if (!subscriptions)
 		return;
-	if (mn_has_itree(subscriptions))
+	if (range->flags & MMU_NOTIFIER_RANGE_ITREE_OPEN) {
+		range->flags &= ~MMU_NOTIFIER_RANGE_ITREE_OPEN;
 		mn_itree_inv_end(subscriptions);
+	} else if (mn_has_itree(subscriptions)) {
+		/*
+		 * Interval subscriptions appeared between the start and now:
+		 * registration (which takes mm_take_all_locks()) ran while an
+		 * invalidation was in flight, so this _end has no start.
+		 */
+		sm_rule_broken("invalidate_range_end [0x%lx, 0x%lx) on mm %lu without its start: "
+			       "a registration raced an invalidation",
+			       range->start, range->end, mm_id(range->mm));
+	}
 	if (range->flags & MMU_NOTIFIER_RANGE_HLIST_OPEN) {
 		mn_hlist_invalidate_end(subscriptions, range);
 		range->flags &= ~MMU_NOTIFIER_RANGE_HLIST_OPEN;
