@@ -90,6 +90,12 @@ static const struct secmmu_bug_info bugs[NR_HISTORIC_BUGS] = {
 		 "mm_take_all_locks() misses the lock an invalidation holds: a notifier "
 		 "registered meanwhile gets the invalidation's _end without its start "
 		 "(eeff9a5d47f8: page faults under per-VMA locks)"},
+	[BUG_PUT_FREE_NO_GRACE] =
+		{"put-free-no-grace",
+		 "the last reference of a subscription unhooks and frees it at once, with no "
+		 "grace period, while an invalidation may still walk the list holding it "
+		 "(amdkfd's unregister_no_release + kfree; the mmu_notifier_get/put series, "
+		 "2019)"},
 };
 
 _Static_assert(NR_HISTORIC_BUGS <= 8 * sizeof(unsigned long), "too many bugs for the bit set");

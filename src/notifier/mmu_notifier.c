@@ -232,6 +232,38 @@ static void mn_hlist_range_closed(struct mmu_notifier_subscriptions *subscriptio
 	}
 }
 
+/* An invalidation walk of the classic list begins (inside the read side). */
+static unsigned int mn_walk_begin(struct mmu_notifier_subscriptions *subscriptions)
+{
+	unsigned int idx = atomic_load(&subscriptions->walk_epoch) & 1;
+
+	atomic_fetch_add(&subscriptions->walkers[idx], 1);
+	return idx;
+}
+
+static void mn_walk_end(struct mmu_notifier_subscriptions *subscriptions, unsigned int idx)
+{
+	atomic_fetch_sub(&subscriptions->walkers[idx], 1);
+}
+
+/*
+ * The museum's put-free-no-grace (base/bugs.h): the last put of
+ * @subscription would free it right after unhooking it, with no grace
+ * period, as amdkfd's mmu_notifier_unregister_no_release() + kfree did. If
+ * an invalidation walk that began before the unhook is still running, it may
+ * be standing on the subscription: a use-after-free, reported as a broken
+ * rule. (The caller then frees it after a grace period all the same, so that
+ * the run stays memory-safe.)
+ */
+static void mn_check_free_without_grace(struct mmu_notifier_subscriptions *subscriptions)
+{
+	unsigned int old = atomic_fetch_add(&subscriptions->walk_epoch, 1) & 1;
+
+	if (atomic_load(&subscriptions->walkers[old]))
+		sm_rule_broken("a subscription freed without a grace period while an invalidation "
+			       "that may hold it walks the list");
+}
+
 struct lockdep_map __mmu_notifier_invalidate_range_start_map =
 	LOCKDEP_MAP_INIT("mmu_notifier_invalidate_range_start", LOCK_RANK_INVALIDATE_MAP);
 
@@ -582,6 +614,8 @@ void mmu_notifier_put(struct mmu_notifier *subscription)
 	mn_unhook(subscriptions, subscription);
 	sm_mutex_unlock(&subscriptions->lock);
 
+	if (historic_bug(BUG_PUT_FREE_NO_GRACE))
+		mn_check_free_without_grace(subscriptions);
 	sm_call_rcu((struct sm_rcu_head *)(void *)subscription->rcu, mmu_notifier_free_rcu);
 }
 
@@ -847,12 +881,14 @@ void mmu_notifier_arch_invalidate_secondary_tlbs(struct mm_struct *mm, unsigned 
 	if (!subscriptions || mn_list_empty(subscriptions))
 		return;
 	sm_rcu_read_lock();
+	unsigned int walk = mn_walk_begin(subscriptions);
 	mn_for_each_rcu(subscription, subscriptions)
 	{
 		if (subscription->ops->arch_invalidate_secondary_tlbs && mn_live(subscription))
 			subscription->ops->arch_invalidate_secondary_tlbs(subscription, mm, start,
 									  end);
 	}
+	mn_walk_end(subscriptions, walk);
 	sm_rcu_read_unlock();
 }
 
@@ -881,6 +917,7 @@ static int mn_hlist_invalidate_range_start(struct mmu_notifier_subscriptions *su
 	int ret = 0;
 
 	sm_rcu_read_lock();
+	unsigned int walk = mn_walk_begin(subscriptions);
 	mn_for_each_rcu(subscription, subscriptions)
 	{
 		const struct mmu_notifier_ops *ops = subscription->ops;
@@ -905,6 +942,7 @@ static int mn_hlist_invalidate_range_start(struct mmu_notifier_subscriptions *su
 	/* Every notifier was called; now undo the ones that started. */
 	if (ret)
 		mn_hlist_undo_start(subscriptions, range);
+	mn_walk_end(subscriptions, walk);
 	sm_rcu_read_unlock();
 	return ret;
 }
@@ -1008,6 +1046,7 @@ static void mn_hlist_invalidate_end(struct mmu_notifier_subscriptions *subscript
 	struct mmu_notifier *subscription;
 
 	sm_rcu_read_lock();
+	unsigned int walk = mn_walk_begin(subscriptions);
 	mn_for_each_rcu(subscription, subscriptions)
 	{
 		if (!subscription->ops->invalidate_range_end ||
@@ -1019,6 +1058,7 @@ static void mn_hlist_invalidate_end(struct mmu_notifier_subscriptions *subscript
 		if (!mmu_notifier_range_blockable(range))
 			non_block_end();
 	}
+	mn_walk_end(subscriptions, walk);
 	sm_rcu_read_unlock();
 }
 

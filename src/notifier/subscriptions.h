@@ -76,6 +76,15 @@ struct mmu_notifier_subscriptions {
 	_Atomic unsigned long release_gen;
 	_Atomic unsigned long open_ranges;
 	_Atomic bool unhook_waiting;
+	/*
+	 * A detector only (the museum's put-free-no-grace): invalidation walks
+	 * of @list in progress, counted in walkers[walk_epoch & 1] of the epoch
+	 * they began in, SRCU-style. An unhook that flips the epoch and finds
+	 * the old counter non-zero knows a walk that may hold the subscription
+	 * is still running.
+	 */
+	_Atomic unsigned long walk_epoch;
+	_Atomic unsigned long walkers[2];
 };
 
 /*

@@ -34,6 +34,7 @@ enum historic_bug {
 	BUG_OOM_REAP_NO_NOTIFIER,	  /* 4d4bbd8526a8, 93065ac753e4 */
 	BUG_PASID_FREED_AT_MMPUT,	  /* 2667ed10d9f0 */
 	BUG_TAKE_ALL_LOCKS_MISSES,	  /* eeff9a5d47f8 */
+	BUG_PUT_FREE_NO_GRACE,		  /* amdkfd, 2019 */
 	NR_HISTORIC_BUGS,
 };
 
