@@ -16,6 +16,11 @@
 # schedule is only checked to fail). The clean pass runs MUSEUM_RUNS random
 # schedules (default 200; the full museum wants MUSEUM_RUNS=10000).
 # MUSEUM_ONLY="NAME ..." explores only those exhibits.
+# An exhibit the explorer cannot find says why in a line
+#   # museum: not found: REASON
+# it is still explored both ways and listed found=no, but does not fail the
+# run (unless it is found after all: then the line is stale and it fails);
+# MUSEUM_SKIP_MISSES=1 skips its (long, fruitless) search.
 # Exit status 1 if an exhibit is not found, fails with its bug off, or does
 # not replay.
 set -u
@@ -42,8 +47,11 @@ for scn in museum/*.scn; do
 	fi
 	total=$((total + 1))
 	hit=no strategy=- runs=0 secs=- total_runs=0
+	miss=$(sed -n 's/^# museum: not found: //p' "$scn" | head -n 1)
+	strategies="dfs dfs2 random"
+	[ -n "$miss" ] && [ "${MUSEUM_SKIP_MISSES:-0}" = 1 ] && strategies=""
 	t0=$(now) # the time to the failure includes the strategies that missed it
-	for strategy in dfs dfs2 random; do
+	for strategy in $strategies; do
 		args=(--strategy "${strategy%2}" --runs "$FIND_RUNS" --timeout "$FIND_SECS")
 		[ "$strategy" = dfs ] && args+=(--bound 1)
 		[ "$strategy" = dfs2 ] && args+=(--bound 2)
@@ -76,6 +84,16 @@ for scn in museum/*.scn; do
 	else
 		strategy=-
 		why="not found within $FIND_RUNS runs / $FIND_SECS s per strategy;"
+		[ -z "$strategies" ] && why="not searched (MUSEUM_SKIP_MISSES);"
+	fi
+	if [ -n "$miss" ]; then
+		if [ "$hit" = yes ]; then
+			why="$why found, but its scenario says it cannot be: '$miss';"
+		else
+			found_note="  $name: not found (expected): $miss"
+			why=${why#not found within * per strategy;}
+			why=${why#not searched (MUSEUM_SKIP_MISSES);}
+		fi
 	fi
 	"$SECMMU" explore "$scn" --runs "$CLEAN_RUNS" >"$tmp/clean" 2>/dev/null
 	st=$?
@@ -85,12 +103,16 @@ for scn in museum/*.scn; do
 		why="$why fails with the bug off: $(grep -m1 '^explore: run' "$tmp/clean");"
 	fi
 	echo "museum $name found=$hit strategy=$strategy runs=$runs secs=$secs clean_runs=$clean"
+	if [ -n "${found_note:-}" ]; then
+		echo "$found_note"
+		found_note=""
+	fi
 	if [ -n "$why" ]; then
 		echo "  $name:$why"
 		status=1
 	fi
 done
-median=$(printf '%s\n' "${secs_list[@]}" | sort -n | awk '{ v[NR] = $1 } END {
+median=$( ((${#secs_list[@]})) && printf '%s\n' "${secs_list[@]}" | sort -n | awk '{ v[NR] = $1 } END {
 	if (NR == 0) { print "-"; exit }
 	if (NR % 2) printf "%.2f", v[(NR + 1) / 2]; else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
 echo "museum: $found/$total found, median $median s"
