@@ -181,7 +181,7 @@ static bool mn_claim_release(struct mmu_notifier *subscription, enum mn_release_
 static void mn_call_release(struct mmu_notifier *subscription, struct mm_struct *mm)
 {
 	if (atomic_fetch_add(&subscription->release_calls, 1))
-		sm_rule_broken("->release called twice for one registration on mm %lu", mm_id(mm));
+		sm_rule_broken("->release called twice for one registration");
 	if (subscription->ops->release)
 		subscription->ops->release(subscription, mm);
 }
@@ -876,8 +876,7 @@ void mmu_notifier_arch_invalidate_secondary_tlbs(struct mm_struct *mm, unsigned 
 
 	/* The performance detector of f7edb07ad7c6: drivers flush all, or nothing, for it. */
 	if (__builtin_expect(start >= end, 0))
-		sm_rule_broken("an empty secondary-TLB invalidation [0x%lx, 0x%lx) on mm %lu",
-			       start, end, mm_id(mm));
+		sm_rule_broken("an empty secondary-TLB invalidation [0x%lx, 0x%lx)", start, end);
 	if (!subscriptions || mn_list_empty(subscriptions))
 		return;
 	sm_rcu_read_lock();
@@ -1008,8 +1007,7 @@ static int __mmu_notifier_invalidate_range_start(struct mmu_notifier_range *rang
 void mmu_notifier_invalidate_range_start(struct mmu_notifier_range *range)
 {
 	if (__builtin_expect(range->start >= range->end, 0))
-		sm_rule_broken("an empty invalidation [0x%lx, 0x%lx) on mm %lu", range->start,
-			       range->end, mm_id(range->mm));
+		sm_rule_broken("an empty invalidation [0x%lx, 0x%lx)", range->start, range->end);
 	range->flags |= MMU_NOTIFIER_RANGE_BLOCKABLE;
 	might_sleep();
 	trace_invalidate_begin(range);
@@ -1086,9 +1084,10 @@ void mmu_notifier_invalidate_range_end(struct mmu_notifier_range *range)
 		 * registration (which takes mm_take_all_locks()) ran while an
 		 * invalidation was in flight, so this _end has no start.
 		 */
-		sm_rule_broken("invalidate_range_end [0x%lx, 0x%lx) on mm %lu without its start: "
-			       "a registration raced an invalidation",
-			       range->start, range->end, mm_id(range->mm));
+		sm_rule_broken(
+			"invalidate_range_end [0x%lx, 0x%lx) without its start: a registration "
+			"raced an invalidation",
+			range->start, range->end);
 	}
 	if (range->flags & MMU_NOTIFIER_RANGE_HLIST_OPEN) {
 		mn_hlist_invalidate_end(subscriptions, range);

@@ -127,7 +127,11 @@ static void rec_end(struct mmu_notifier *mn, const struct mmu_notifier_range *ra
 {
 	struct rec *r = to_rec(mn);
 
-	note_callback(r);
+	/*
+	 * Not note_callback(): an _end pairs with a start delivered before
+	 * ->release (the core delivers no start after it), and must come even
+	 * if ->release ran in between.
+	 */
 	atomic_fetch_add(&r->ends, 1);
 	log_add(R_END, r->who, range->start, range->end, range->event);
 }

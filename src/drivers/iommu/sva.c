@@ -249,9 +249,9 @@ struct iommu_sva *iommu_sva_bind_device(struct iommu_device *dev, struct mm_stru
 	/* A PASID belongs to one mm until its last bond is gone. */
 	for (struct iommu_sva *other = sva_bound; other; other = other->all_next)
 		if (other->pasid == bond->pasid && other->mm_id != bond->mm_id)
-			sm_rule_broken("PASID %u given to mm %lu while a bond of mm %lu still uses "
-				       "it (freed too early)",
-				       bond->pasid, bond->mm_id, other->mm_id);
+			sm_rule_broken("PASID %u given to a second mm while a bond of the first "
+				       "still uses it (freed too early)",
+				       bond->pasid);
 	bond->users = 1;
 	atomic_init(&bond->refs, 1); /* the PASID table's, until the last unbind */
 	atomic_init(&bond->present, true);
