@@ -16,6 +16,7 @@
 #include <sched.h>
 #include <string.h>
 
+#include "secmmu/kit/bugs.h"
 #include "mm/internal.h"
 #include "mm/swap_internal.h"
 #include "secmmu/trace.h"
@@ -349,6 +350,16 @@ static bool can_reuse_anon(struct page *page)
 		return false;
 	if (PageTest(page, PG_anon_exclusive))
 		return true;
+	/*
+	 * The museum's cow-wrong-way (base/bugs.h): reuse when this is the
+	 * only mapping, as before the fix of CVE-2020-29374 -- a GUP reference
+	 * another process took while it still shared the page is ignored, and
+	 * that process goes on seeing our writes.
+	 */
+	if (historic_bug(BUG_COW_WRONG_WAY) && page_mapcount(page) == 1) {
+		SetPageFlag(page, PG_anon_exclusive);
+		return true;
+	}
 	if (page_ref_count(page) == 1) {
 		SetPageFlag(page, PG_anon_exclusive);
 		return true;

@@ -33,6 +33,7 @@
 #include "base/wait.h"
 
 #include "mm/swap_internal.h"
+#include "secmmu/kit/bugs.h"
 #include "secmmu/err.h"
 #include "secmmu/migrate.h"
 #include "secmmu/trace.h"
@@ -62,6 +63,7 @@ static bool mv_unmap_one(struct vm_area_struct *vma, unsigned long addr, struct 
 	struct mm_struct *mm = vma->vm_mm;
 	unsigned long pfn = page_to_pfn(page);
 	struct mmu_notifier_range range;
+	bool late_flush = false;
 	pte_t *ptep;
 	uint64_t pte;
 
@@ -73,12 +75,22 @@ static bool mv_unmap_one(struct vm_area_struct *vma, unsigned long addr, struct 
 	pte = ptep ? pte_load(ptep) : 0;
 	if ((pte_present(pte) || pte_is_device(pte)) && pte_pfn(pte) == pfn) {
 		set_pte(mm, ptep, migration_entry_of(pfn, pte));
-		if (pte_present(pte))
+		/*
+		 * Flush under the PTL: a zap that takes it next finds no
+		 * present PTE and flushes nothing, so it must find the TLBs
+		 * already clean. The museum's migrate-flush-unlocked
+		 * (base/bugs.h) flushes after the unlock, as before
+		 * "mm/migrate_device.c: flush TLB while holding PTL".
+		 */
+		late_flush = pte_present(pte) && historic_bug(BUG_MIGRATE_FLUSH_UNLOCKED);
+		if (pte_present(pte) && !late_flush)
 			mmu_notifier_arch_invalidate_secondary_tlbs(mm, addr, addr + PAGE_SIZE);
 		BUG_ON(atomic_fetch_sub(&page->_mapcount, 1) <= 0);
 		w->converted++; /* the PTE's page reference now belongs to the entry */
 	}
 	sm_mutex_unlock(&mm->page_table_lock);
+	if (late_flush)
+		mmu_notifier_arch_invalidate_secondary_tlbs(mm, addr, addr + PAGE_SIZE);
 	mmu_notifier_invalidate_range_end(&range);
 	return true;
 }
