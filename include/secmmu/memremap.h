@@ -72,7 +72,7 @@ struct dev_pagemap {
 	 * CPU faults waiting for one of our pages without holding a reference
 	 * to it (do_device_private_fault()); memunmap_pages() waits for none.
 	 */
-	_Atomic int waiters;
+	SECMMU_ATOMIC(int) waiters;
 };
 
 #define DEV_PAGEMAP_MAX_PAGES (1UL << 24)
