@@ -89,6 +89,8 @@ struct rec {
 	_Atomic int starts, ends, releases, arch, young_calls, change_ptes;
 	_Atomic bool after_release; /* a callback came after ->release */
 	_Atomic unsigned int sleep_in_start_ms;
+	/* 1: the next start to come waits (it sets 2) until the test stores 0 */
+	_Atomic int hold_in_start;
 	_Atomic bool in_start, start_done;
 	_Atomic uint64_t start_done_ns, release_ns;
 	_Atomic int young; /* what the young callbacks answer */
@@ -112,7 +114,14 @@ static int rec_start(struct mmu_notifier *mn, const struct mmu_notifier_range *r
 	note_callback(r);
 	atomic_fetch_add(&r->starts, 1);
 	log_add(R_START, r->who, range->start, range->end, range->event);
-	if (r->sleep_in_start_ms) {
+	int one = 1;
+
+	if (atomic_compare_exchange_strong(&r->hold_in_start, &one, 2)) {
+		/* Held (not slept): a loaded machine cannot outlast the window. */
+		atomic_store(&r->in_start, true);
+		while (atomic_load(&r->hold_in_start))
+			sleep_ms(1);
+	} else if (r->sleep_in_start_ms) {
 		atomic_store(&r->in_start, true);
 		sleep_ms(r->sleep_in_start_ms);
 		atomic_store(&r->start_done_ns, now_ns());
@@ -735,16 +744,19 @@ TEST(notifier_callbacks_delivered_until_unregister_release_done)
 	rec_init(&y, &rec_ops, 2);
 	ASSERT_EQ(mmu_notifier_register(&y.mn, mm), 0);
 	ASSERT_EQ(mmu_notifier_register(&x.mn, mm), 0);
-	y.sleep_in_start_ms = 200;
+	/*
+	 * Y holds the invalidating thread (its reader) in start until the
+	 * checks below are done: no sleep of fixed length to outlast.
+	 */
+	atomic_store(&y.hold_in_start, 1);
 	it = (struct inv_thread){mm, 0x10000, 0x20000};
 	pthread_create(&t1, NULL, invalidate_thread, &it);
 	while (!atomic_load(&y.in_start))
 		sleep_ms(1);
-	y.sleep_in_start_ms = 0;
 	uc = (struct unreg_ctx){mm, &x, false};
 	pthread_create(&t2, NULL, unreg_thread, &uc);
-	sleep_ms(30); /* unregister has claimed X's ->release, waits for the reader */
-	ASSERT(!atomic_load(&uc.done));
+	sleep_ms(30); /* mostly: unregister has claimed X's ->release, waits for the reader */
+	ASSERT(!atomic_load(&uc.done)); /* the reader is held */
 	starts = x.starts;
 	ends = x.ends;
 	invalidate(mm, 0x10000, 0x20000, MMU_NOTIFY_CLEAR);
@@ -752,6 +764,8 @@ TEST(notifier_callbacks_delivered_until_unregister_release_done)
 	ASSERT_EQ(x.starts, starts + 1); /* X is being released: still told */
 	ASSERT_EQ(x.ends, ends + 1);
 	ASSERT_EQ(x.young_calls, 1);
+	ASSERT(!atomic_load(&uc.done));
+	atomic_store(&y.hold_in_start, 0);
 	pthread_join(t1, NULL);
 	pthread_join(t2, NULL);
 	ASSERT_EQ(x.releases, 1);
