@@ -5,14 +5,14 @@
 #
 #   museum NAME found=yes|no strategy=S runs=R secs=T clean_runs=C
 #
-# (R runs and T seconds to the first failure with the bug on; C runs with it
-# off, all clean), then "museum: F/N found, median T s".
+# (R runs and T seconds to the first failure with the bug on, over every
+# strategy tried; C runs with it off, all clean), then "museum: F/N found, median T s".
 #
-# Finding: DFS with preemption bound 1, then random, each within
+# Finding: DFS with preemption bound 1, then PCT (depth 3), then random, each within
 # MUSEUM_FIND_RUNS runs (default 3000) and MUSEUM_FIND_SECS seconds (60). A
 # found failure is replayed twice from its printed schedule: both replays must
-# fail on the same line with byte-identical output (DFS finds; a random
-# schedule is only checked to fail). The clean pass runs MUSEUM_RUNS random
+# fail on the same line with byte-identical output (DFS finds; a PCT or
+# random schedule is only checked to fail). The clean pass runs MUSEUM_RUNS random
 # schedules (default 200; the full museum wants MUSEUM_RUNS=10000).
 # Exit status 1 if an exhibit is not found, fails with its bug off, or does
 # not replay.
@@ -37,14 +37,16 @@ for scn in museum/*.scn; do
 	name=$(basename "$scn" .scn)
 	total=$((total + 1))
 	hit=no strategy=- runs=0 secs=-
-	for strategy in dfs random; do
+	# runs and secs count every strategy tried, from the first.
+	t0=$(now)
+	for strategy in dfs pct random; do
 		args=(--strategy "$strategy" --runs "$FIND_RUNS" --timeout "$FIND_SECS")
 		[ "$strategy" = dfs ] && args+=(--bound 1)
-		t0=$(now)
 		"$SECMMU" explore "$scn" --bug "$name" "${args[@]}" >"$tmp/find" 2>/dev/null
 		st=$?
 		t1=$(now)
-		runs=$(tail -n 1 "$tmp/find" | sed -n 's/^explore: \([0-9]*\) runs.*/\1/p')
+		r=$(tail -n 1 "$tmp/find" | sed -n 's/^explore: \([0-9]*\) runs.*/\1/p')
+		runs=$((runs + ${r:-0}))
 		if [ "$st" -eq 1 ]; then
 			hit=yes
 			secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')

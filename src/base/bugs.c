@@ -27,6 +27,11 @@ static const struct secmmu_bug_info bugs[NR_HISTORIC_BUGS] = {
 				    "checking that no invalidation began or is still running "
 				    "meanwhile: a freed page stays in the device TLB (the "
 				    "collision-retry rule of seed 004, the MMU notifier)"},
+	[BUG_KVM_PFN_NO_RETRY] = {"kvm-pfn-no-retry",
+				  "a KVM shadow page fault installs the pfn it resolved without "
+				  "the mmu_invalidate_seq / in-progress check: an invalidation "
+				  "that ran meanwhile is missed and the spte outlives its page "
+				  "(the MMU-notifier retry of KVM's fault path, 2008)"},
 };
 
 _Static_assert(NR_HISTORIC_BUGS <= 8 * sizeof(unsigned long), "too many bugs for the bit set");

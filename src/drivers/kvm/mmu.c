@@ -11,6 +11,7 @@
 
 #include "drivers/kvm/kvm_internal.h"
 #include "secmmu/kit/alloc.h"
+#include "secmmu/kit/bugs.h"
 #include "secmmu/gup.h"
 
 static unsigned long spte_bucket(unsigned long gfn)
@@ -330,7 +331,8 @@ static int kvm_mmu_fault(struct kvm *kvm, unsigned long gpa, bool write)
 			put_page(page); /* no pin: the notifier keeps us coherent */
 
 		sm_down_write(&kvm->mmu_lock);
-		if (!pin &&
+		/* The museum's kvm-pfn-no-retry skips this check (base/bugs.h). */
+		if (!pin && !historic_bug(BUG_KVM_PFN_NO_RETRY) &&
 		    mmu_invalidate_retry_gfn(kvm, mmu_seq, order ? gfn & ~(SPTE_HUGE_NR - 1) : gfn,
 					     order ? SPTE_HUGE_NR : 1)) {
 			unsigned long cur = atomic_load(&kvm->mmu_invalidate_seq);
