@@ -139,6 +139,18 @@ int kvm_vcpu_write(struct kvm_vcpu *vcpu, unsigned long gpa, const void *buf, si
 int kvm_vcpu_run(struct kvm_vcpu *vcpu, unsigned long n, unsigned long seed);
 
 /**
+ * kvm_pfncache_activate() - cache the translation of the page at @gpa outside
+ * the shadow tables, as KVM's gfn_to_pfn_cache and the APIC-access page
+ * address in the VMCS do: from now on every guest access to that page uses
+ * the cached pfn, resolved (outside mmu_lock, with the invalidation retry) on
+ * first use and again after every invalidation of the page. One cache per VM;
+ * a second call moves it. May sleep briefly (mmu_lock).
+ *
+ * Return: 0, -EINVAL (@gpa not page-aligned).
+ */
+int kvm_pfncache_activate(struct kvm *kvm, unsigned long gpa);
+
+/**
  * struct kvm_stats - counters of a VM (a snapshot)
  * @sptes:            installed sptes
  * @page_refs:        page references held by sptes (KVM_VM_PIN only)

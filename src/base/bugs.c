@@ -32,6 +32,18 @@ static const struct secmmu_bug_info bugs[NR_HISTORIC_BUGS] = {
 				  "the mmu_invalidate_seq / in-progress check: an invalidation "
 				  "that ran meanwhile is missed and the spte outlives its page "
 				  "(the MMU-notifier retry of KVM's fault path, 2008)"},
+	[BUG_KVM_APIC_INVALIDATE_PAGE] =
+		{"kvm-apic-invalidate-page",
+		 "a pfn KVM caches outside its shadow tables (the APIC-access page in "
+		 "the VMCS) is reloaded only by the invalidate_page callback, which "
+		 "the primary MMU no longer calls: range invalidations leave it "
+		 "pointing at a freed page (KVM x86 APIC page invalidation fix, 2017)"},
+	[BUG_KVM_GPC_REFRESH_RACE] =
+		{"kvm-gpc-refresh-race",
+		 "a gfn_to_pfn_cache refresh trusts only the cache's own invalidation, "
+		 "which runs before the notifier raises mmu_invalidate_in_progress: a "
+		 "refresh in that window caches a page that is then freed (KVM "
+		 "gfn=>pfn cache refresh races, 2022)"},
 };
 
 _Static_assert(NR_HISTORIC_BUGS <= 8 * sizeof(unsigned long), "too many bugs for the bit set");

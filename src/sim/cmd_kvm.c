@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * Scenario commands for KVM-style VMs (include/secmmu/kvm.h):
- * vm, vcpu (read, write, run), sptes, vm_stat, vm_close.
+ * vm, vcpu (read, write, run), sptes, vm_stat, vm_pfncache, vm_close.
  *
  * Each VM gets one vCPU (a real thread) when it is created; `vcpu V ...`
  * drives it.
@@ -237,6 +237,21 @@ static int cmd_vm_stat(struct sim_ctx *ctx, int argc, char **argv)
 			  st.change_pte_hits, st.stale, st.mismatches);
 }
 
+static int cmd_vm_pfncache(struct sim_ctx *ctx, int argc, char **argv)
+{
+	struct sim_vm *v;
+	uint64_t gpa;
+	int err;
+
+	(void)argc;
+	v = open_vm(ctx, argv[1], &err);
+	if (err == -1 || sim_arg_num(ctx, argv[2], &gpa))
+		return -1;
+	if (!v)
+		return sim_result_errno(ctx, err);
+	return sim_result_errno(ctx, kvm_pfncache_activate(v->kvm, gpa));
+}
+
 static int cmd_vm_close(struct sim_ctx *ctx, int argc, char **argv)
 {
 	struct sim_vm *v = sim_obj_lookup(ctx, &vm_type, argv[1]);
@@ -266,6 +281,12 @@ const struct sim_cmd sim_cmds_kvm[] = {
 	{"vm_stat", 1, 1, cmd_vm_stat, "vm_stat V",
 	 "sptes=N refs=R invalidations=I change_pte=C change_pte_hits=H stale=S mismatches=M",
 	 "vm_stat v1"},
+	{"vm_pfncache", 2, 2, cmd_vm_pfncache, "vm_pfncache V GPA",
+	 "cache the pfn of the guest page at GPA outside the shadow tables (KVM's "
+	 "gfn_to_pfn_cache, "
+	 "the APIC-access page): guest accesses to it use the cache -> ok, -EINVAL (unaligned), "
+	 "-ENODEV (closed)",
+	 "vm_pfncache v1 0x10000000"},
 	{"vm_close", 1, 1, cmd_vm_close, "vm_close V",
 	 "destroy the VM: stop its vCPU, zap every spte, drop its page and mm_count references "
 	 "(-ENODEV if already closed)",

@@ -85,6 +85,22 @@ struct kvm_shadow_page {
 	unsigned char data[PAGE_SIZE];
 };
 
+/*
+ * A translation cached outside the shadow tables (KVM's gfn_to_pfn_cache, and
+ * the APIC-access page address cached in the VMCS): while @active, every
+ * guest access to @gfn goes through @pfn instead of an spte. Fields under
+ * mmu_lock (write to change, read to use); see kvm_pfncache_activate().
+ */
+struct kvm_pfn_cache {
+	bool active;
+	bool valid;	 /* @pfn/@gen may be used; cleared by invalidations of @gfn */
+	bool refreshing; /* kvm-gpc-refresh-race: a refresh in flight, no invalidation seen */
+	bool writable;
+	unsigned long gfn;
+	unsigned long pfn;
+	uint32_t gen;
+};
+
 struct kvm {
 	struct mmu_notifier mmu_notifier;
 	struct mm_struct *mm; /* mm_count held (mmgrab) */
@@ -101,6 +117,8 @@ struct kvm {
 	_Atomic unsigned long mmu_invalidate_seq;
 	unsigned long mmu_invalidate_range_start; /* gfn range of in-progress invalidations */
 	unsigned long mmu_invalidate_range_end;
+
+	struct kvm_pfn_cache gpc; /* under mmu_lock */
 
 	struct sm_mutex workload_lock;
 	struct sm_mutex shadow_lock;

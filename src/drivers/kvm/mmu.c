@@ -370,11 +370,151 @@ static int kvm_mmu_fault(struct kvm *kvm, unsigned long gpa, bool write)
 	return ret;
 }
 
+/* --- the pfn cache (a translation kept outside the shadow tables) ----------- */
+
+/*
+ * kvm_pfncache_refresh() - resolve the cached gfn again (KVM's
+ * hva_to_pfn_retry() of a gfn_to_pfn_cache, or the APIC-access page reload)
+ *
+ * Like kvm_mmu_fault(): the page is resolved outside mmu_lock, then the
+ * cache is filled under it unless mmu_invalidate_retry_gfn() says an
+ * invalidation raced. The museum's kvm-gpc-refresh-race instead marks the
+ * refresh in flight and fills the cache if no invalidation of the cache
+ * itself was seen meanwhile (the 2022 gfn_to_pfn_cache). Called with no lock
+ * held, maybe workload_lock. May sleep. Return: 0, -ESRCH, -EFAULT, -ENOMEM.
+ */
+static int kvm_pfncache_refresh(struct kvm *kvm, bool write)
+{
+	struct kvm_pfn_cache *gpc = &kvm->gpc;
+	bool racy = historic_bug(BUG_KVM_GPC_REFRESH_RACE);
+	struct mm_struct *mm = kvm->mm;
+	int ret;
+
+	if (!mmget_not_zero(mm))
+		return -ESRCH;
+	for (;;) {
+		unsigned long mmu_seq, pfn, gfn;
+		struct page *page;
+		uint32_t gen;
+		long got;
+
+		sm_down_write(&kvm->mmu_lock);
+		gfn = gpc->gfn;
+		gpc->refreshing = true; /* cleared by an invalidation of gfn */
+		sm_up_write(&kvm->mmu_lock);
+		/* Pairs with the increment in kvm_mmu_invalidate_end(). */
+		mmu_seq = atomic_load_explicit(&kvm->mmu_invalidate_seq, memory_order_acquire);
+		mmap_read_lock(mm);
+		got = get_user_pages_remote(mm, gfn << PAGE_SHIFT, 1, write ? FOLL_WRITE : 0,
+					    &page);
+		mmap_read_unlock(mm);
+		if (got < 0) {
+			ret = (int)got;
+			break;
+		}
+		pfn = page_to_pfn(page);
+		gen = page_gen(page); /* read while our reference keeps the frame */
+		put_page(page);
+
+		sm_down_write(&kvm->mmu_lock);
+		if (racy ? !gpc->refreshing : mmu_invalidate_retry_gfn(kvm, mmu_seq, gfn, 1)) {
+			unsigned long cur = atomic_load(&kvm->mmu_invalidate_seq);
+			bool running = kvm->mmu_invalidate_in_progress;
+
+			sm_up_write(&kvm->mmu_lock);
+			if (running)
+				sm_wait_var_event(&kvm->mmu_invalidate_seq,
+						  atomic_load(&kvm->mmu_invalidate_seq) != cur);
+			continue;
+		}
+		gpc->refreshing = false;
+		gpc->pfn = pfn;
+		gpc->gen = gen;
+		gpc->writable = write;
+		gpc->valid = true;
+		sm_up_write(&kvm->mmu_lock);
+		ret = 0;
+		break;
+	}
+	mmput(mm); /* Pairs with mmget_not_zero() above. */
+	return ret;
+}
+
+/* Caller holds mmu_lock for write: the cache of a gfn in [start, end) is stale. */
+static void kvm_pfncache_invalidate(struct kvm *kvm, unsigned long start, unsigned long end)
+{
+	struct kvm_pfn_cache *gpc = &kvm->gpc;
+
+	lockdep_assert_held_write(&kvm->mmu_lock);
+	if (gpc->active && gpc->gfn >= start && gpc->gfn < end) {
+		gpc->valid = false;
+		gpc->refreshing = false;
+	}
+}
+
+int kvm_pfncache_activate(struct kvm *kvm, unsigned long gpa)
+{
+	if (gpa & (PAGE_SIZE - 1))
+		return -EINVAL;
+	sm_down_write(&kvm->mmu_lock);
+	kvm->gpc = (struct kvm_pfn_cache){.active = true, .gfn = gpa >> PAGE_SHIFT};
+	sm_up_write(&kvm->mmu_lock);
+	return 0;
+}
+
+/*
+ * A guest access to the cached gfn: through the cached pfn, refreshed first
+ * when invalid (or read-only for a write). The generation check catches a
+ * cache that outlived its frame (-EIO). Return as kvm_guest_access_page().
+ */
+static int kvm_pfncache_access(struct kvm *kvm, unsigned long off, void *buf, size_t len,
+			       bool write, unsigned long *pfnp)
+{
+	struct kvm_pfn_cache *gpc = &kvm->gpc;
+
+	for (;;) {
+		int ret;
+
+		sm_down_read(&kvm->mmu_lock);
+		if (gpc->valid && (!write || gpc->writable)) {
+			char *frame;
+
+			if (!page_gen_valid(gpc->pfn, gpc->gen)) {
+				unsigned long pfn = gpc->pfn;
+
+				sm_up_read(&kvm->mmu_lock);
+				atomic_fetch_add(&kvm->stat_stale, 1);
+				phys_report_stale(pfn, "kvm pfn cache");
+				return -EIO;
+			}
+			frame = (char *)page_address(pfn_to_page(gpc->pfn)) + off;
+			if (write)
+				copy_frame_data(frame, buf, len);
+			else
+				copy_frame_data(buf, frame, len);
+			if (pfnp)
+				*pfnp = gpc->pfn;
+			sm_up_read(&kvm->mmu_lock);
+			return 0;
+		}
+		sm_up_read(&kvm->mmu_lock);
+		ret = kvm_pfncache_refresh(kvm, write);
+		if (ret)
+			return ret;
+	}
+}
+
 int kvm_guest_access_page(struct kvm *kvm, unsigned long gpa, void *buf, size_t len, bool write,
 			  unsigned long *pfnp)
 {
 	unsigned long gfn = gpa >> PAGE_SHIFT, off = gpa & (PAGE_SIZE - 1);
+	bool cached;
 
+	sm_down_read(&kvm->mmu_lock);
+	cached = kvm->gpc.active && kvm->gpc.gfn == gfn;
+	sm_up_read(&kvm->mmu_lock);
+	if (cached)
+		return kvm_pfncache_access(kvm, off, buf, len, write, pfnp);
 	for (;;) {
 		struct kvm_spte *s;
 		int ret;
@@ -474,9 +614,23 @@ static int kvm_mmu_notifier_invalidate_range_start(struct mmu_notifier *mn,
 		kvm_shadow_unlink(kvm, range->start, range->end); /* the frames may change */
 	if (kvm->flags & KVM_VM_BROKEN)
 		return 0;
+	if (historic_bug(BUG_KVM_GPC_REFRESH_RACE)) {
+		/* 2022: the pfn caches were invalidated before the count was raised. */
+		sm_down_write(&kvm->mmu_lock);
+		kvm_pfncache_invalidate(kvm, start, end);
+		sm_up_write(&kvm->mmu_lock);
+	}
 	sm_down_write(&kvm->mmu_lock);
 	kvm_mmu_invalidate_begin(kvm, start, end);
 	kvm_zap_gfn_range(kvm, start, end);
+	/*
+	 * The pfn cache after the count is raised, so that a refresh that
+	 * resolved the old page retries (mmu_invalidate_retry_gfn()). The
+	 * museum's kvm-apic-invalidate-page leaves it alone: its reload was
+	 * hooked to the removed invalidate_page callback.
+	 */
+	if (!historic_bug(BUG_KVM_APIC_INVALIDATE_PAGE))
+		kvm_pfncache_invalidate(kvm, start, end);
 	sm_up_write(&kvm->mmu_lock);
 	return 0;
 }
@@ -582,6 +736,7 @@ static void kvm_mmu_notifier_release(struct mmu_notifier *mn, struct mm_struct *
 		return;
 	sm_down_write(&kvm->mmu_lock);
 	kvm_zap_gfn_range(kvm, 0, ~0UL);
+	kvm_pfncache_invalidate(kvm, 0, ~0UL);
 	sm_up_write(&kvm->mmu_lock);
 }
 
