@@ -29,13 +29,14 @@
  *   clear_flush_young, clear_young, test_young
  *                           answered from the spte accessed bits, so a page
  *                           the guest keeps using survives reclaim;
- *   change_pte (LEGACY)     updates an spte in place. The primary MMU calls
- *                           it between invalidate_range_start and _end,
- *                           after start has zapped the spte, so a correct VM
- *                           never finds one to update -- which is why Linux
- *                           6.10 removed the callback. This VM counts the
- *                           calls and the "hits" (an spte actually found);
- *                           hits stay 0 unless the VM is KVM_VM_BROKEN.
+ *   change_pte (LEGACY)     only with the museum's kvm-change-pte-dead on
+ *                           (as Linux 6.10 removed it): updates an spte in
+ *                           place. The primary MMU calls it between
+ *                           invalidate_range_start and _end, after start has
+ *                           zapped the spte, so a correct VM never finds one
+ *                           to update. This VM counts the calls and the
+ *                           "hits" (an spte actually found); hits stay 0
+ *                           unless the VM is KVM_VM_BROKEN.
  *   release                 zaps every spte (the mm is exiting).
  *
  * KVM_VM_PIN is KVM before seed 004: every spte holds a page reference

@@ -44,6 +44,12 @@ static const struct secmmu_bug_info bugs[NR_HISTORIC_BUGS] = {
 		 "which runs before the notifier raises mmu_invalidate_in_progress: a "
 		 "refresh in that window caches a page that is then freed (KVM "
 		 "gfn=>pfn cache refresh races, 2022)"},
+	[BUG_KVM_CHANGE_PTE_DEAD] =
+		{"kvm-change-pte-dead",
+		 "KVM implements the legacy change_pte callback, which the primary MMU "
+		 "calls inside invalidate_range_start/end, after start zapped the spte: "
+		 "it never changes anything, for twelve years (6bdb913f0a70 until its "
+		 "removal in Linux 6.10)"},
 };
 
 _Static_assert(NR_HISTORIC_BUGS <= 8 * sizeof(unsigned long), "too many bugs for the bit set");

@@ -50,6 +50,12 @@ static void vm_check(struct sim_ctx *ctx, struct sim_obj *obj)
 	if (st.stale)
 		sim_check_report(ctx, "vm %s: %lu guest accesses through stale sptes", obj->name,
 				 st.stale);
+	/* The dead-callback detector: called, and never changed anything. */
+	if (st.change_pte_calls && !st.change_pte_hits)
+		sim_check_report(ctx,
+				 "vm %s: change_pte called %lu times and never changed an spte "
+				 "(a dead callback)",
+				 obj->name, st.change_pte_calls);
 	if (st.mismatches)
 		sim_check_report(ctx, "vm %s: %lu guest reads differed from what it wrote",
 				 obj->name, st.mismatches);

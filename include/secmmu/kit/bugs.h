@@ -25,6 +25,7 @@ enum historic_bug {
 	BUG_KVM_PFN_NO_RETRY,	      /* issue 13, #12 */
 	BUG_KVM_APIC_INVALIDATE_PAGE, /* issue 13, #11 */
 	BUG_KVM_GPC_REFRESH_RACE,     /* issue 13, #13 */
+	BUG_KVM_CHANGE_PTE_DEAD,      /* issue 13, #15 */
 	NR_HISTORIC_BUGS,
 };
 

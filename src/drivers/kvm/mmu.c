@@ -654,8 +654,9 @@ static void kvm_mmu_notifier_invalidate_range_end(struct mmu_notifier *mn,
  * page-table lock between invalidate_range_start and _end, so it takes only
  * spte_lock (ranked above the PTL), and finds nothing in a correct VM:
  * start already zapped the spte and no fault can install one before _end.
- * That is the reason Linux 6.10 removed the callback. The count of calls
- * and of hits (an spte really updated) makes that visible. Not built
+ * That is the reason Linux 6.10 removed the callback, and this VM registers
+ * it only with the museum's kvm-change-pte-dead on: the count of calls and of
+ * hits (an spte really updated) makes the dead callback visible. Not built
  * against a notifier core without the callback (make KERNEL_NOTIFIER=6.12).
  */
 #ifdef MMU_NOTIFIER_HAS_CHANGE_PTE
@@ -740,17 +741,28 @@ static void kvm_mmu_notifier_release(struct mmu_notifier *mn, struct mm_struct *
 	sm_up_write(&kvm->mmu_lock);
 }
 
+/* Linux >= 6.10: no change_pte. */
 static const struct mmu_notifier_ops kvm_mmu_notifier_ops = {
 	.release = kvm_mmu_notifier_release,
 	.clear_flush_young = kvm_mmu_notifier_clear_flush_young,
 	.clear_young = kvm_mmu_notifier_clear_flush_young,
 	.test_young = kvm_mmu_notifier_test_young,
-#ifdef MMU_NOTIFIER_HAS_CHANGE_PTE
-	.change_pte = kvm_mmu_notifier_change_pte,
-#endif
 	.invalidate_range_start = kvm_mmu_notifier_invalidate_range_start,
 	.invalidate_range_end = kvm_mmu_notifier_invalidate_range_end,
 };
+
+#ifdef MMU_NOTIFIER_HAS_CHANGE_PTE
+/* The museum's kvm-change-pte-dead: the same, with the legacy change_pte. */
+static const struct mmu_notifier_ops kvm_mmu_notifier_ops_change_pte = {
+	.release = kvm_mmu_notifier_release,
+	.clear_flush_young = kvm_mmu_notifier_clear_flush_young,
+	.clear_young = kvm_mmu_notifier_clear_flush_young,
+	.test_young = kvm_mmu_notifier_test_young,
+	.change_pte = kvm_mmu_notifier_change_pte,
+	.invalidate_range_start = kvm_mmu_notifier_invalidate_range_start,
+	.invalidate_range_end = kvm_mmu_notifier_invalidate_range_end,
+};
+#endif
 
 /*
  * kvm_mmu_init() - set up the shadow MMU and, unless KVM_VM_PIN, register
@@ -767,6 +779,10 @@ int kvm_mmu_init(struct kvm *kvm)
 	if (kvm->flags & KVM_VM_PIN)
 		return 0;
 	kvm->mmu_notifier.ops = &kvm_mmu_notifier_ops;
+#ifdef MMU_NOTIFIER_HAS_CHANGE_PTE
+	if (historic_bug(BUG_KVM_CHANGE_PTE_DEAD))
+		kvm->mmu_notifier.ops = &kvm_mmu_notifier_ops_change_pte;
+#endif
 	ret = mmu_notifier_register(&kvm->mmu_notifier, kvm->mm);
 	if (ret)
 		goto err_locks;
