@@ -140,6 +140,19 @@ int kvm_vcpu_write(struct kvm_vcpu *vcpu, unsigned long gpa, const void *buf, si
 int kvm_vcpu_run(struct kvm_vcpu *vcpu, unsigned long n, unsigned long seed);
 
 /**
+ * kvm_set_memslot() - make [@gpa, @gpa + @len) the VM's only memslot
+ *
+ * Guest pages outside it are no guest memory: their sptes are zapped and
+ * accesses fail with -EFAULT. Invalidations that do not meet the memslot do
+ * not take mmu_lock or raise mmu_invalidate_in_progress; the update waits
+ * until no invalidation is between its start and end, so that both see the
+ * same memslot. May sleep.
+ *
+ * Return: 0, -EINVAL (unaligned, empty, or wrapping).
+ */
+int kvm_set_memslot(struct kvm *kvm, unsigned long gpa, unsigned long len);
+
+/**
  * kvm_pfncache_activate() - cache the translation of the page at @gpa outside
  * the shadow tables, as KVM's gfn_to_pfn_cache and the APIC-access page
  * address in the VMCS do: from now on every guest access to that page uses

@@ -50,6 +50,13 @@ static const struct secmmu_bug_info bugs[NR_HISTORIC_BUGS] = {
 		 "calls inside invalidate_range_start/end, after start zapped the spte: "
 		 "it never changes anything, for twelve years (6bdb913f0a70 until its "
 		 "removal in Linux 6.10)"},
+	[BUG_KVM_MEMSLOT_MID_INVALIDATE] =
+		{"kvm-memslot-mid-invalidate",
+		 "KVM skips the in-progress count for invalidations outside its "
+		 "memslots, deciding at start and again at end, but lets a memslot "
+		 "update run in between: start and end decide differently and the "
+		 "count stays unbalanced (KVM: Block memslot updates across "
+		 "range_start() and range_end(), 52ac8b358b0c)"},
 };
 
 _Static_assert(NR_HISTORIC_BUGS <= 8 * sizeof(unsigned long), "too many bugs for the bit set");

@@ -10,6 +10,13 @@
  *                                            calls into mm (faults)
  *   mm->mmap_lock       LOCK_RANK_MMAP       the fault path, for gup only;
  *                                            never taken under mmu_lock
+ *   kvm->mn_invalidate_lock LOCK_RANK_DRIVER_NOTIFIER
+ *                                            mn_active_invalidate_count and
+ *                                            the memslot (with mmu_lock: a
+ *                                            memslot update holds both);
+ *                                            taken by invalidate_range_start
+ *                                            and _end around, never inside,
+ *                                            their mmu_lock sections
  *   kvm->mmu_lock       LOCK_RANK_DRIVER_MMU rwsem. Write: installs, zaps,
  *                                            mmu_invalidate_in_progress and
  *                                            the in-progress range, seq bumps.
@@ -119,6 +126,19 @@ struct kvm {
 	unsigned long mmu_invalidate_range_end;
 
 	struct kvm_pfn_cache gpc; /* under mmu_lock */
+
+	/*
+	 * The memslot: guest pages [slot_start, slot_end) (gfns); the whole
+	 * address space unless kvm_set_memslot() narrowed it. Written under
+	 * mn_invalidate_lock and mmu_lock(write); read under either.
+	 * mn_active_invalidate_count: invalidations between start and end
+	 * (whether or not they touch the memslot), under mn_invalidate_lock; a
+	 * memslot update waits on mn_memslots_update until it is 0.
+	 */
+	struct sm_mutex mn_invalidate_lock;
+	struct sm_waitq mn_memslots_update;
+	unsigned long mn_active_invalidate_count;
+	unsigned long slot_start, slot_end;
 
 	struct sm_mutex workload_lock;
 	struct sm_mutex shadow_lock;

@@ -215,6 +215,12 @@ static int kvm_install_spte(struct kvm *kvm, unsigned long gfn, unsigned long pf
 	return 0;
 }
 
+/* Caller holds mmu_lock or mn_invalidate_lock. */
+static bool gfn_in_memslot(struct kvm *kvm, unsigned long gfn)
+{
+	return gfn >= kvm->slot_start && gfn < kvm->slot_end;
+}
+
 /*
  * Install a huge spte for the 2 MiB at @hgfn (aligned), mapping the folio
  * whose head is @pfn; the 4 KiB sptes it replaces go. Caller holds mmu_lock
@@ -299,6 +305,13 @@ static int kvm_mmu_fault(struct kvm *kvm, unsigned long gpa, bool write)
 	lockdep_assert_not_held(&kvm->mmu_lock);
 	if (!mmget_not_zero(mm))
 		return -ESRCH; /* exit has begun: release zapped (or will zap) everything */
+	sm_down_read(&kvm->mmu_lock);
+	ret = gfn_in_memslot(kvm, gfn) ? 0 : -EFAULT; /* no memslot: KVM exits to userspace */
+	sm_up_read(&kvm->mmu_lock);
+	if (ret) {
+		mmput(mm);
+		return ret;
+	}
 	for (;;) {
 		unsigned long mmu_seq, pfn, hpfn = 0;
 		unsigned int order = 0;
@@ -350,13 +363,17 @@ static int kvm_mmu_fault(struct kvm *kvm, unsigned long gpa, bool write)
 						  atomic_load(&kvm->mmu_invalidate_seq) != cur);
 			continue;
 		}
-		if (order) {
+		if (!gfn_in_memslot(kvm, gfn)) { /* the memslot shrank meanwhile */
+			ret = -EFAULT;
+		} else if (order && gfn_in_memslot(kvm, gfn & ~(SPTE_HUGE_NR - 1)) &&
+			   gfn_in_memslot(kvm, gfn | (SPTE_HUGE_NR - 1))) {
 			ret = kvm_install_huge_spte(kvm, gfn & ~(SPTE_HUGE_NR - 1), hpfn, hgen,
 						    write);
 			if (!ret)
 				atomic_fetch_add_explicit(&kvm->stat_huge_faults, 1,
 							  memory_order_relaxed);
 		} else {
+			/* A huge spte only where the memslot holds all of it. */
 			ret = kvm_install_spte(kvm, gfn, pfn, gen, write, pin ? page : NULL);
 		}
 		sm_up_write(&kvm->mmu_lock);
@@ -565,6 +582,13 @@ static struct kvm *mn_to_kvm(struct mmu_notifier *mn)
 	return container_of(mn, struct kvm, mmu_notifier);
 }
 
+/* Does the gfn range [start, end) meet the memslot? Caller holds mn_invalidate_lock. */
+static bool range_in_memslot(struct kvm *kvm, unsigned long start, unsigned long end)
+{
+	lockdep_assert_held(&kvm->mn_invalidate_lock);
+	return start < kvm->slot_end && end > kvm->slot_start;
+}
+
 /* kvm_mmu_invalidate_begin() + range_add(). Caller holds mmu_lock for write. */
 static void kvm_mmu_invalidate_begin(struct kvm *kvm, unsigned long start, unsigned long end)
 {
@@ -607,12 +631,26 @@ static int kvm_mmu_notifier_invalidate_range_start(struct mmu_notifier *mn,
 	struct kvm *kvm = mn_to_kvm(mn);
 	unsigned long start = range->start >> PAGE_SHIFT, end = range->end >> PAGE_SHIFT;
 
+	bool hit;
+
 	atomic_fetch_add_explicit(&kvm->stat_invalidations, 1, memory_order_relaxed);
 	if (range->event == MMU_NOTIFY_UNMAP || range->event == MMU_NOTIFY_RELEASE)
 		kvm_shadow_forget(kvm, range->start, range->end);
 	else
 		kvm_shadow_unlink(kvm, range->start, range->end); /* the frames may change */
 	if (kvm->flags & KVM_VM_BROKEN)
+		return 0;
+	/*
+	 * Count every invalidation, so that a memslot update waits for its end;
+	 * take mmu_lock only when the range meets the memslot. _end decides
+	 * again: the two decisions agree because the memslot cannot change in
+	 * between (52ac8b358b0c).
+	 */
+	sm_mutex_lock(&kvm->mn_invalidate_lock);
+	kvm->mn_active_invalidate_count++;
+	hit = range_in_memslot(kvm, start, end);
+	sm_mutex_unlock(&kvm->mn_invalidate_lock);
+	if (!hit)
 		return 0;
 	if (historic_bug(BUG_KVM_GPC_REFRESH_RACE)) {
 		/* 2022: the pfn caches were invalidated before the count was raised. */
@@ -640,13 +678,51 @@ static void kvm_mmu_notifier_invalidate_range_end(struct mmu_notifier *mn,
 						  const struct mmu_notifier_range *range)
 {
 	struct kvm *kvm = mn_to_kvm(mn);
+	unsigned long start = range->start >> PAGE_SHIFT, end = range->end >> PAGE_SHIFT;
+	bool hit;
 
-	(void)range;
 	if (kvm->flags & KVM_VM_BROKEN)
 		return;
+	sm_mutex_lock(&kvm->mn_invalidate_lock);
+	hit = range_in_memslot(kvm, start, end);
+	sm_mutex_unlock(&kvm->mn_invalidate_lock);
+	if (hit) {
+		sm_down_write(&kvm->mmu_lock);
+		kvm_mmu_invalidate_end(kvm);
+		sm_up_write(&kvm->mmu_lock);
+	}
+	sm_mutex_lock(&kvm->mn_invalidate_lock);
+	/* Pairs with the wait in kvm_set_memslot(). */
+	if (--kvm->mn_active_invalidate_count == 0)
+		sm_wake_up_all(&kvm->mn_memslots_update);
+	sm_mutex_unlock(&kvm->mn_invalidate_lock);
+}
+
+int kvm_set_memslot(struct kvm *kvm, unsigned long gpa, unsigned long len)
+{
+	unsigned long start = gpa >> PAGE_SHIFT, end;
+
+	if (!len || (gpa | len) & (PAGE_SIZE - 1) || gpa + len < gpa)
+		return -EINVAL;
+	end = (gpa + len) >> PAGE_SHIFT;
+	sm_mutex_lock(&kvm->mn_invalidate_lock);
+	/*
+	 * No update while an invalidation is between start and end: they must
+	 * see the same memslot. The museum's kvm-memslot-mid-invalidate does
+	 * not wait.
+	 */
+	if (!historic_bug(BUG_KVM_MEMSLOT_MID_INVALIDATE))
+		sm_wait_event(&kvm->mn_memslots_update, &kvm->mn_invalidate_lock,
+			      !kvm->mn_active_invalidate_count);
 	sm_down_write(&kvm->mmu_lock);
-	kvm_mmu_invalidate_end(kvm);
+	kvm->slot_start = start;
+	kvm->slot_end = end;
+	/* What left the memslot is no longer guest memory. */
+	kvm_zap_gfn_range(kvm, 0, start);
+	kvm_zap_gfn_range(kvm, end, ~0UL);
 	sm_up_write(&kvm->mmu_lock);
+	sm_mutex_unlock(&kvm->mn_invalidate_lock);
+	return 0;
 }
 
 /*
@@ -776,6 +852,12 @@ int kvm_mmu_init(struct kvm *kvm)
 	sm_rwsem_init(&kvm->mmu_lock, "kvm->mmu_lock", LOCK_RANK_DRIVER_MMU);
 	sm_rwsem_set_spin(&kvm->mmu_lock); /* KVM's is an rwlock_t: taken in non-blocking context */
 	sm_mutex_init(&kvm->spte_lock, "kvm->spte_lock", LOCK_RANK_DEVICE_TLB);
+	sm_mutex_init(&kvm->mn_invalidate_lock, "kvm->mn_invalidate_lock",
+		      LOCK_RANK_DRIVER_NOTIFIER);
+	sm_mutex_set_spin(&kvm->mn_invalidate_lock); /* a spinlock in Linux */
+	sm_waitq_init(&kvm->mn_memslots_update, "kvm->mn_memslots_update");
+	kvm->slot_start = 0;
+	kvm->slot_end = ~0UL;
 	if (kvm->flags & KVM_VM_PIN)
 		return 0;
 	kvm->mmu_notifier.ops = &kvm_mmu_notifier_ops;
@@ -789,6 +871,8 @@ int kvm_mmu_init(struct kvm *kvm)
 	return 0;
 
 err_locks:
+	sm_waitq_destroy(&kvm->mn_memslots_update);
+	sm_mutex_destroy(&kvm->mn_invalidate_lock);
 	sm_mutex_destroy(&kvm->spte_lock);
 	sm_rwsem_destroy(&kvm->mmu_lock);
 	return ret;
@@ -806,6 +890,8 @@ void kvm_mmu_destroy(struct kvm *kvm)
 	sm_down_write(&kvm->mmu_lock);
 	kvm_zap_gfn_range(kvm, 0, ~0UL);
 	sm_up_write(&kvm->mmu_lock);
+	sm_waitq_destroy(&kvm->mn_memslots_update);
+	sm_mutex_destroy(&kvm->mn_invalidate_lock);
 	sm_mutex_destroy(&kvm->spte_lock);
 	sm_rwsem_destroy(&kvm->mmu_lock);
 }
