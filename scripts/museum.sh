@@ -14,6 +14,9 @@
 # fail on the same line with byte-identical output (DFS finds; a PCT or
 # random schedule is only checked to fail). The clean pass runs MUSEUM_RUNS random
 # schedules (default 200; the full museum wants MUSEUM_RUNS=10000).
+# A deadlock (the explorer reports it and aborts) counts as a failure found;
+# its replays must deadlock the same way (the same threads blocked on the
+# same objects) with byte-identical output.
 # Exit status 1 if an exhibit is not found, fails with its bug off, or does
 # not replay.
 set -u
@@ -42,10 +45,17 @@ for scn in museum/*.scn; do
 	for strategy in dfs pct random; do
 		args=(--strategy "$strategy" --runs "$FIND_RUNS" --timeout "$FIND_SECS")
 		[ "$strategy" = dfs ] && args+=(--bound 1)
-		"$SECMMU" explore "$scn" --bug "$name" "${args[@]}" >"$tmp/find" 2>/dev/null
-		st=$?
+		# (The braces keep bash's "Aborted" notice of a deadlock out of the table.)
+		{ "$SECMMU" explore "$scn" --bug "$name" "${args[@]}" >"$tmp/find" 2>"$tmp/find.err"; st=$?; } 2>/dev/null
 		t1=$(now)
 		r=$(tail -n 1 "$tmp/find" | sed -n 's/^explore: \([0-9]*\) runs.*/\1/p')
+		if [ "$st" -ne 0 ] && [ "$st" -ne 1 ] && [ "$st" -ne 2 ] &&
+			grep -q '^explore: DEADLOCK' "$tmp/find.err"; then
+			# A deadlock aborts the exploration at once: that run is the find.
+			r=$(sed -n 's/^explore: test=.* run=\([0-9]*\) .*/\1/p' "$tmp/find.err")
+			r=$((${r:-0} + 1))
+			st=1
+		fi
 		runs=$((runs + ${r:-0}))
 		if [ "$st" -eq 1 ]; then
 			hit=yes
@@ -59,20 +69,34 @@ for scn in museum/*.scn; do
 		secs_list+=("$secs")
 		sched=$(sed -n 's/^explore: schedule //p' "$tmp/find")
 		failing=$(sed -n 's/^explore: run [0-9]* failed: //p' "$tmp/find")
+		if [ -z "$sched" ]; then
+			# A deadlock: the schedule and the report (addresses aside) are on stderr.
+			sched=$(sed -n 's/^explore: replay with EXPLORE_SCHEDULE=//p' "$tmp/find.err")
+			deadlock() { grep '^explore: DEADLOCK\|^  thread ' "$1" | sed 's/ (0x[0-9a-f]*)$//'; }
+			deadlock "$tmp/find.err" >"$tmp/deadlock"
+		fi
 		for i in 1 2; do
-			"$SECMMU" explore "$scn" --bug "$name" --replay "$sched" >"$tmp/replay$i" 2>/dev/null
-			[ $? -eq 1 ] || why="$why replay $i did not fail;"
+			{ "$SECMMU" explore "$scn" --bug "$name" --replay "$sched" >"$tmp/replay$i" \
+				2>"$tmp/replay$i.err"; st=$?; } 2>/dev/null
+			if [ -s "$tmp/deadlock" ]; then
+				[ "$st" -ne 0 ] && [ "$st" -ne 1 ] && [ "$st" -ne 2 ] ||
+					why="$why replay $i did not deadlock;"
+				deadlock "$tmp/replay$i.err" | cmp -s - "$tmp/deadlock" ||
+					why="$why replay $i deadlocked elsewhere;"
+				continue
+			fi
+			[ "$st" -eq 1 ] || why="$why replay $i did not fail;"
 			grep -qF "failed: $failing" "$tmp/replay$i" || why="$why replay $i failed elsewhere;"
 		done
 		if [ "$strategy" = dfs ] && ! cmp -s "$tmp/replay1" "$tmp/replay2"; then
 			why="$why the two replays differ;"
 		fi
+		rm -f "$tmp/deadlock"
 	else
 		strategy=-
 		why="not found within $FIND_RUNS runs / $FIND_SECS s per strategy;"
 	fi
-	"$SECMMU" explore "$scn" --runs "$CLEAN_RUNS" >"$tmp/clean" 2>/dev/null
-	st=$?
+	{ "$SECMMU" explore "$scn" --runs "$CLEAN_RUNS" >"$tmp/clean" 2>/dev/null; st=$?; } 2>/dev/null
 	clean=$(tail -n 1 "$tmp/clean" | sed -n 's/^explore: \([0-9]*\) runs, 0 failing.*/\1/p')
 	if [ "$st" -ne 0 ] || [ -z "$clean" ]; then
 		clean=0

@@ -57,6 +57,12 @@ static const struct secmmu_bug_info bugs[NR_HISTORIC_BUGS] = {
 		 "update run in between: start and end decide differently and the "
 		 "count stays unbalanced (KVM: Block memslot updates across "
 		 "range_start() and range_end(), 52ac8b358b0c)"},
+	[BUG_XPMEM_RELEASE_MMAP_LOCK] =
+		{"xpmem-release-mmap-lock",
+		 "an XPMEM exporter's exit tears its attachments down from the "
+		 "notifier's release, taking each importer's mmap_lock: an importer "
+		 "that holds it while it waits for the teardown (a detach) deadlocks "
+		 "both, unkillable (openucx/xpmem#12, hjelmn/xpmem#45)"},
 };
 
 _Static_assert(NR_HISTORIC_BUGS <= 8 * sizeof(unsigned long), "too many bugs for the bit set");

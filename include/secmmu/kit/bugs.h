@@ -27,6 +27,7 @@ enum historic_bug {
 	BUG_KVM_GPC_REFRESH_RACE,	/* issue 13, #13 */
 	BUG_KVM_CHANGE_PTE_DEAD,	/* issue 13, #15 */
 	BUG_KVM_MEMSLOT_MID_INVALIDATE, /* issue 13, #14 */
+	BUG_XPMEM_RELEASE_MMAP_LOCK,	/* issue 13, #23 */
 	NR_HISTORIC_BUGS,
 };
 
