@@ -63,6 +63,12 @@ static const struct secmmu_bug_info bugs[NR_HISTORIC_BUGS] = {
 		 "notifier's release, taking each importer's mmap_lock: an importer "
 		 "that holds it while it waits for the teardown (a detach) deadlocks "
 		 "both, unkillable (openucx/xpmem#12, hjelmn/xpmem#45)"},
+	[BUG_IOMMU_PERM_UPGRADE_NO_FLUSH] =
+		{"iommu-perm-upgrade-no-flush",
+		 "a write fault that makes a PTE writable in place flushes the CPU TLB "
+		 "but not the secondary TLBs: an IOMMU that cached the read-only "
+		 "entry faults on it for ever (mmu_notifiers: call invalidate_range() "
+		 "when invalidating TLBs, 6bbd42e2df8f)"},
 };
 
 _Static_assert(NR_HISTORIC_BUGS <= 8 * sizeof(unsigned long), "too many bugs for the bit set");
