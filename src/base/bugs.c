@@ -59,10 +59,10 @@ static const struct secmmu_bug_info bugs[NR_HISTORIC_BUGS] = {
 		 "range_start() and range_end(), 52ac8b358b0c)"},
 	[BUG_XPMEM_RELEASE_MMAP_LOCK] =
 		{"xpmem-release-mmap-lock",
-		 "an XPMEM exporter's exit tears its attachments down from the "
-		 "notifier's release, taking each importer's mmap_lock: an importer "
-		 "that holds it while it waits for the teardown (a detach) deadlocks "
-		 "both, unkillable (openucx/xpmem#12, hjelmn/xpmem#45)"},
+		 "an XPMEM exporter's teardown at exit clears its importers' PTEs under "
+		 "each importer's mmap_lock: two processes attached to each other that "
+		 "exit together wait for each other for ever, unkillable "
+		 "(openucx/xpmem#12, hjelmn/xpmem#45)"},
 	[BUG_IOMMU_PERM_UPGRADE_NO_FLUSH] =
 		{"iommu-perm-upgrade-no-flush",
 		 "a write fault that makes a PTE writable in place flushes the CPU TLB "
