@@ -145,6 +145,12 @@ unsigned long mirror_nr_huge_entries(struct mirror *m);
 unsigned long mirror_nr_invalidations(struct mirror *m);
 unsigned long mirror_nr_stale(struct mirror *m);
 /*
+ * CPU faults on a page in the device's memory whose migration back failed
+ * because the page was busy (another reference): each one a wasted round,
+ * and with enough faulting threads a livelock. 0 when correct.
+ */
+unsigned long mirror_nr_lost_faults(struct mirror *m);
+/*
  * Device faults (each may fill many pages: the rest of the request), and
  * pages copied (DMA), migrated, made exclusive or snapshotted -- dmirror's
  * faults and cpages, counted since the device was created.

@@ -69,6 +69,13 @@ static const struct secmmu_bug_info bugs[NR_HISTORIC_BUGS] = {
 		 "but not the secondary TLBs: an IOMMU that cached the read-only "
 		 "entry faults on it for ever (mmu_notifiers: call invalidate_range() "
 		 "when invalidating TLBs, 6bbd42e2df8f)"},
+	[BUG_DEVMEM_FAULT_REF_BEFORE_LOCK] =
+		{"devmem-fault-ref-before-lock",
+		 "a CPU fault on a device-private page takes a page reference before "
+		 "it tries the page lock: the fault that holds the lock cannot migrate "
+		 "the page back while others hold references, and enough faulting "
+		 "threads livelock (mm/migrate: Trylock device page in do_swap_page, "
+		 "Xe SVM, 2025)"},
 };
 
 _Static_assert(NR_HISTORIC_BUGS <= 8 * sizeof(unsigned long), "too many bugs for the bit set");

@@ -34,6 +34,9 @@ void flush_secondary_upgrade(struct mm_struct *mm, unsigned long start, unsigned
 		mmu_notifier_arch_invalidate_secondary_tlbs(mm, start, end);
 }
 
+/* fault_in_page(): device-page migrations lost in a row before giving up. */
+#define DEVICE_FAULT_BUSY_RETRIES 8
+
 static bool vma_allows(const struct vm_area_struct *vma, bool write)
 {
 	return vma->vm_flags & (write ? VM_WRITE : VM_READ);
@@ -526,6 +529,7 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int
 int fault_in_page(struct vm_area_struct *vma, unsigned long addr, bool write, struct page **pagep)
 {
 	struct mm_struct *mm = vma->vm_mm;
+	int busy = 0;
 
 	/* A present PTE does not override the VMA: PROT_NONE has PTEs too. */
 	if (!vma_allows(vma, write))
@@ -561,6 +565,16 @@ int fault_in_page(struct vm_area_struct *vma, unsigned long addr, bool write, st
 		}
 		sm_mutex_unlock(&mm->page_table_lock);
 		ret = handle_mm_fault(vma, addr, write ? FAULT_FLAG_WRITE : 0);
+		/*
+		 * -EBUSY: the page in device memory could not move back (another
+		 * reference held it). A CPU would fault again and again; we give
+		 * up after a few rounds, so that such a livelock ends the access
+		 * (-EAGAIN) instead of the run. Never happens when correct.
+		 */
+		if (ret == -EBUSY && ++busy < DEVICE_FAULT_BUSY_RETRIES)
+			continue;
+		if (ret == -EBUSY)
+			return -EAGAIN;
 		if (ret)
 			return ret;
 	}

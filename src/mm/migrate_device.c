@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "base/wait.h"
+#include "secmmu/kit/bugs.h"
 
 #include "mm/swap_internal.h"
 #include "secmmu/err.h"
@@ -481,6 +482,13 @@ int do_device_exclusive_fault(struct vm_area_struct *vma, unsigned long addr, ui
  * do_device_private_fault(): the CPU touched a page that lives in device
  * memory. Lock it and ask its owner to bring it back (->migrate_to_ram);
  * the fault is then retried and finds a present PTE.
+ *
+ * The page lock is tried under the page-table lock, before the reference is
+ * taken: a fault that finds the page locked waits without a reference (the
+ * pgmap keeps the struct page), so the lock holder's migration never fails
+ * on another fault's transient reference -- which, with enough faulting
+ * threads, livelocks ("mm/migrate: Trylock device page in do_swap_page").
+ * The museum's devmem-fault-ref-before-lock takes the reference first.
  */
 int do_device_private_fault(struct vm_area_struct *vma, unsigned long addr, uint64_t orig,
 			    unsigned int flags)
@@ -500,16 +508,36 @@ int do_device_private_fault(struct vm_area_struct *vma, unsigned long addr, uint
 
 	sm_mutex_lock(&mm->page_table_lock);
 	ptep = pte_offset(mm, addr);
-	if (!ptep || pte_load(ptep) != orig || !get_page_unless_zero(page)) {
+	if (!ptep || pte_load(ptep) != orig) {
 		sm_mutex_unlock(&mm->page_table_lock);
 		return 0;
 	}
-	sm_mutex_unlock(&mm->page_table_lock);
-	if (TestSetPageFlag(page, PG_locked)) {
-		/* Being migrated by somebody else: wait for it, then retry the fault. */
-		wait_on_page_locked(page);
-		put_page(page);
-		return 0;
+	if (historic_bug(BUG_DEVMEM_FAULT_REF_BEFORE_LOCK)) {
+		if (!get_page_unless_zero(page)) {
+			sm_mutex_unlock(&mm->page_table_lock);
+			return 0;
+		}
+		sm_mutex_unlock(&mm->page_table_lock);
+		if (TestSetPageFlag(page, PG_locked)) {
+			wait_on_page_locked(page);
+			put_page(page);
+			return 0;
+		}
+	} else {
+		if (TestSetPageFlag(page, PG_locked)) {
+			/*
+			 * Being migrated by somebody else: wait for it, then retry
+			 * the fault. No reference: the struct page lives as long as
+			 * its pagemap, which memunmap_pages() frees only once no
+			 * device page is in use (as migration_entry_wait()).
+			 */
+			sm_mutex_unlock(&mm->page_table_lock);
+			wait_on_page_locked(page);
+			return 0;
+		}
+		/* Mapped by the PTE we hold the lock of: its count is not 0. */
+		get_page(page);
+		sm_mutex_unlock(&mm->page_table_lock);
 	}
 	ret = page_pgmap(page)->ops->migrate_to_ram(&vmf);
 	unlock_page(page);

@@ -48,6 +48,12 @@ static void mirror_check(struct sim_ctx *ctx, struct sim_obj *obj)
 	if (m->dev && mirror_nr_stale(m->dev))
 		sim_check_report(ctx, "mirror %s: %lu DMA through stale translations", obj->name,
 				 mirror_nr_stale(m->dev));
+	if (m->dev && mirror_nr_lost_faults(m->dev))
+		sim_check_report(
+			ctx,
+			"mirror %s: %lu CPU faults could not migrate their page back (it was "
+			"busy): enough faulting threads livelock",
+			obj->name, mirror_nr_lost_faults(m->dev));
 }
 
 static const struct sim_type mirror_type = {

@@ -19,16 +19,17 @@
 SECMMU_BEGIN_DECLS
 
 enum historic_bug {
-	BUG_SVA_BOND_MM_USERS,		 /* seed 002 */
-	BUG_PREREG_AT_MMDROP,		 /* seed 000 */
-	BUG_GRU_FAULT_NO_RETRY,		 /* seed 004's collision-retry rule, broken */
-	BUG_KVM_PFN_NO_RETRY,		 /* issue 13, #12 */
-	BUG_KVM_APIC_INVALIDATE_PAGE,	 /* issue 13, #11 */
-	BUG_KVM_GPC_REFRESH_RACE,	 /* issue 13, #13 */
-	BUG_KVM_CHANGE_PTE_DEAD,	 /* issue 13, #15 */
-	BUG_KVM_MEMSLOT_MID_INVALIDATE,	 /* issue 13, #14 */
-	BUG_XPMEM_RELEASE_MMAP_LOCK,	 /* issue 13, #23 */
-	BUG_IOMMU_PERM_UPGRADE_NO_FLUSH, /* issue 13, #7 */
+	BUG_SVA_BOND_MM_USERS,		  /* seed 002 */
+	BUG_PREREG_AT_MMDROP,		  /* seed 000 */
+	BUG_GRU_FAULT_NO_RETRY,		  /* seed 004's collision-retry rule, broken */
+	BUG_KVM_PFN_NO_RETRY,		  /* issue 13, #12 */
+	BUG_KVM_APIC_INVALIDATE_PAGE,	  /* issue 13, #11 */
+	BUG_KVM_GPC_REFRESH_RACE,	  /* issue 13, #13 */
+	BUG_KVM_CHANGE_PTE_DEAD,	  /* issue 13, #15 */
+	BUG_KVM_MEMSLOT_MID_INVALIDATE,	  /* issue 13, #14 */
+	BUG_XPMEM_RELEASE_MMAP_LOCK,	  /* issue 13, #23 */
+	BUG_IOMMU_PERM_UPGRADE_NO_FLUSH,  /* issue 13, #7 */
+	BUG_DEVMEM_FAULT_REF_BEFORE_LOCK, /* issue 13, #24 */
 	NR_HISTORIC_BUGS,
 };
 

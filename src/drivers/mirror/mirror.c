@@ -99,8 +99,9 @@ struct mirror {
 	unsigned long nr_huge; /* huge entries (counted in nr_entries too); under lock */
 	_Atomic unsigned long nr_invalidations;
 	_Atomic unsigned long nr_stale;
-	_Atomic unsigned long nr_faults; /* device fault calls (each may fill many pages) */
-	_Atomic unsigned long nr_cpages; /* pages copied by DMA, migrated, made exclusive */
+	_Atomic unsigned long nr_lost_faults; /* CPU faults whose page could not move back */
+	_Atomic unsigned long nr_faults;      /* device fault calls (each may fill many pages) */
+	_Atomic unsigned long nr_cpages;      /* pages copied by DMA, migrated, made exclusive */
 
 	struct dev_pagemap pgmap; /* device memory; owner = this device */
 	struct sm_mutex dlock;
@@ -699,6 +700,16 @@ static int devmem_migrate_to_ram(struct mirror *m, struct vm_area_struct *vma, u
 		return ret;
 	devmem_alloc_and_copy_to_ram(src, dst, args.npages);
 	migrate_vma_pages(&args);
+	/*
+	 * The faulting page could not be isolated: someone else holds a
+	 * reference (another CPU fault that took one before the page lock);
+	 * the fault retries (-EBUSY). Counted, because enough faulting threads
+	 * make it a livelock (the museum's devmem-fault-ref-before-lock).
+	 */
+	if (fault_page && args.npages && !(src[0] & MIGRATE_PFN_MIGRATE)) {
+		atomic_fetch_add(&m->nr_lost_faults, 1);
+		ret = -EBUSY;
+	}
 	for (unsigned long i = 0; i < args.npages; i++) {
 		if ((src[i] & MIGRATE_PFN_MIGRATE) && dst[i])
 			(*moved)++;
@@ -1208,6 +1219,11 @@ unsigned long mirror_nr_invalidations(struct mirror *m)
 unsigned long mirror_nr_stale(struct mirror *m)
 {
 	return atomic_load(&m->nr_stale);
+}
+
+unsigned long mirror_nr_lost_faults(struct mirror *m)
+{
+	return atomic_load(&m->nr_lost_faults);
 }
 
 unsigned long mirror_nr_faults(struct mirror *m)
