@@ -76,6 +76,13 @@ static const struct secmmu_bug_info bugs[NR_HISTORIC_BUGS] = {
 		 "the page back while others hold references, and enough faulting "
 		 "threads livelock (mm/migrate: Trylock device page in do_swap_page, "
 		 "Xe SVM, 2025)"},
+	[BUG_MIRROR_LOCK_NOT_PINNED] =
+		{"mirror-lock-not-pinned",
+		 "a device's memory lock (\"the mapping stays valid until unlock\") "
+		 "registers the range without pinning it: a migration unmaps it from "
+		 "the device while its copy engine, which cannot take a retry fault, "
+		 "still reads it (ROCm, hsa_amd_memory_lock with XNACK on, "
+		 "ROCm/rocm-systems#10628)"},
 };
 
 _Static_assert(NR_HISTORIC_BUGS <= 8 * sizeof(unsigned long), "too many bugs for the bit set");

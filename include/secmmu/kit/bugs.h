@@ -30,6 +30,7 @@ enum historic_bug {
 	BUG_XPMEM_RELEASE_MMAP_LOCK,	  /* issue 13, #23 */
 	BUG_IOMMU_PERM_UPGRADE_NO_FLUSH,  /* issue 13, #7 */
 	BUG_DEVMEM_FAULT_REF_BEFORE_LOCK, /* issue 13, #24 */
+	BUG_MIRROR_LOCK_NOT_PINNED,	  /* issue 13, #25 */
 	NR_HISTORIC_BUGS,
 };
 
