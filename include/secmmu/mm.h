@@ -298,6 +298,13 @@ int mm_mprotect(struct mm_struct *mm, unsigned long addr, unsigned long len, int
  */
 int mm_madvise(struct mm_struct *mm, unsigned long addr, unsigned long len, int advice);
 /*
+ * mm_oom_reap() - the OOM reaper: unmap @mm's private anonymous memory now,
+ * inside non-blockable invalidations (see src/mm/mmap.c). @reaped: pages
+ * unmapped. Return: 0 or -EAGAIN (mmap_lock busy, or a subscriber would sleep:
+ * that VMA was left).
+ */
+int mm_oom_reap(struct mm_struct *mm, unsigned long *reaped);
+/*
  * @flags: MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP (a move of equal
  * lengths that leaves the old range mapped but empty; requires MAYMOVE).
  * Return: the new address or a negative errno.

@@ -16,6 +16,7 @@
 #include <sched.h>
 #include <string.h>
 
+#include "secmmu/kit/bugs.h"
 #include "mm/internal.h"
 #include "mm/swap_internal.h"
 #include "secmmu/kit/bugs.h"
@@ -33,9 +34,6 @@ void flush_secondary_upgrade(struct mm_struct *mm, unsigned long start, unsigned
 	if (!historic_bug(BUG_IOMMU_PERM_UPGRADE_NO_FLUSH))
 		mmu_notifier_arch_invalidate_secondary_tlbs(mm, start, end);
 }
-
-/* fault_in_page(): device-page migrations lost in a row before giving up. */
-#define DEVICE_FAULT_BUSY_RETRIES 8
 
 static bool vma_allows(const struct vm_area_struct *vma, bool write)
 {
@@ -367,6 +365,16 @@ static bool can_reuse_anon(struct page *page)
 		return false;
 	if (PageTest(page, PG_anon_exclusive))
 		return true;
+	/*
+	 * The museum's cow-wrong-way (base/bugs.h): reuse when this is the
+	 * only mapping, as before the fix of CVE-2020-29374 -- a GUP reference
+	 * another process took while it still shared the page is ignored, and
+	 * that process goes on seeing our writes.
+	 */
+	if (historic_bug(BUG_COW_WRONG_WAY) && page_mapcount(page) == 1) {
+		SetPageFlag(page, PG_anon_exclusive);
+		return true;
+	}
 	if (page_ref_count(page) == 1) {
 		SetPageFlag(page, PG_anon_exclusive);
 		return true;
@@ -491,7 +499,7 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int
 		 * page locked until the PTEs point at the new frame. Wait for
 		 * that, then the caller retries and finds the new PTE.
 		 */
-		wait_on_page_locked(pfn_to_page(pte_pfn(pte)));
+		migration_entry_wait(mm, addr, pte);
 		return 0;
 	}
 	if (pte_is_swap(pte))
@@ -529,7 +537,6 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int
 int fault_in_page(struct vm_area_struct *vma, unsigned long addr, bool write, struct page **pagep)
 {
 	struct mm_struct *mm = vma->vm_mm;
-	int busy = 0;
 
 	/* A present PTE does not override the VMA: PROT_NONE has PTEs too. */
 	if (!vma_allows(vma, write))
@@ -565,16 +572,6 @@ int fault_in_page(struct vm_area_struct *vma, unsigned long addr, bool write, st
 		}
 		sm_mutex_unlock(&mm->page_table_lock);
 		ret = handle_mm_fault(vma, addr, write ? FAULT_FLAG_WRITE : 0);
-		/*
-		 * -EBUSY: the page in device memory could not move back (another
-		 * reference held it). A CPU would fault again and again; we give
-		 * up after a few rounds, so that such a livelock ends the access
-		 * (-EAGAIN) instead of the run. Never happens when correct.
-		 */
-		if (ret == -EBUSY && ++busy < DEVICE_FAULT_BUSY_RETRIES)
-			continue;
-		if (ret == -EBUSY)
-			return -EAGAIN;
 		if (ret)
 			return ret;
 	}

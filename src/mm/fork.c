@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "secmmu/kit/bugs.h"
 #include "mm/internal.h"
 #include "mm/swap_internal.h"
 #include "secmmu/err.h"
@@ -36,8 +37,13 @@ static int copy_present_pte(struct mm_struct *dst_mm, struct mm_struct *src_mm, 
 	 * Only an anonymous page is copied for DMA (page_needs_cow_for_dma()):
 	 * a file page of a private mapping is the file's, shared as always (a
 	 * copy would be an anonymous page whose ->mapping is no anon_vma).
+	 * A pinned one is copied for the child now, so that the parent keeps
+	 * the pinned frame mapped and writable (70e806e4e645). The museum's
+	 * fork-pinned-cow (base/bugs.h) shares it copy-on-write instead: the
+	 * parent's next write moves the parent to a copy, away from the pin.
 	 */
-	if (PageTest(page, PG_anon) && page_maybe_dma_pinned(page)) {
+	if (PageTest(page, PG_anon) && page_maybe_dma_pinned(page) &&
+	    !historic_bug(BUG_FORK_PINNED_COW)) {
 		copy = alloc_page_noreclaim();
 		if (!copy)
 			return -ENOMEM;

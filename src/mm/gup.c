@@ -55,16 +55,22 @@ static int gup_one(struct mm_struct *mm, unsigned long addr, unsigned int flags,
 		return ret;
 	/*
 	 * Unshare (FAULT_FLAG_UNSHARE) and look again: a racing fork may share
-	 * the page anew, so loop; a THP in a read-only VMA is not unshared (see
-	 * handle_mm_fault()), hence the bound.
+	 * the page anew, so loop -- with no count: a retry follows a fork that
+	 * shared the new page. A THP in a read-only VMA is not unshared (see
+	 * handle_mm_fault()): the same page, still shared, comes back, and is
+	 * pinned as it is.
 	 */
-	for (int tries = 0; pin && tries < 8 && gup_must_unshare(vma, flags, page); tries++) {
+	while (pin && gup_must_unshare(vma, flags, page)) {
+		struct page *shared = page;
+
 		put_page(page);
 		ret = handle_mm_fault(vma, addr, FAULT_FLAG_UNSHARE);
 		if (!ret)
 			ret = fault_in_page(vma, addr, false, &page);
 		if (ret)
 			return ret;
+		if (page == shared && !(vma->vm_flags & VM_WRITE))
+			break; /* a THP in a read-only VMA: never unshared */
 	}
 	if (pin && PageTest(page, PG_reserved)) {
 		/*

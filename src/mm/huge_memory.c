@@ -65,6 +65,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "secmmu/kit/bugs.h"
 #include "mm/internal.h"
 #include "mm/swap_internal.h"
 #include "secmmu/migrate.h"
@@ -563,6 +564,8 @@ static int collapse_huge_page(struct vm_area_struct *vma, unsigned long haddr, b
 	struct page *batch[HPAGE_PMD_NR], *head;
 	struct mmu_notifier_range range;
 	unsigned long none = 0, shared = 0, young = 0, n = 0;
+	const char *path;
+	bool forget;
 	pte_t *pmdp, *table = NULL;
 	uint64_t pmd;
 	int ret;
@@ -583,10 +586,17 @@ static int collapse_huge_page(struct vm_area_struct *vma, unsigned long haddr, b
 		return -ENOMEM;
 	folio_add_new_anon_rmap(head, vma, haddr);
 
+	/*
+	 * The museum's collapse-no-notifier (base/bugs.h): a primary path that
+	 * changes PTEs and frees their pages without telling the secondary
+	 * MMUs (CVE-2022-48991, khugepaged's file/shmem collapse).
+	 */
+	forget = historic_bug(BUG_COLLAPSE_NO_NOTIFIER);
 	/* No reverse-map walker (reclaim, migration) may be inside the table we free. */
 	sm_down_write(&mm->rmap_lock);
 	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, haddr, haddr + HPAGE_PMD_SIZE);
-	mmu_notifier_invalidate_range_start(&range);
+	if (!forget)
+		mmu_notifier_invalidate_range_start(&range);
 	sm_mutex_lock(&mm->page_table_lock);
 	table = pmd_pte_table(pmdp);
 	ret = -EINVAL;
@@ -641,19 +651,25 @@ static int collapse_huge_page(struct vm_area_struct *vma, unsigned long haddr, b
 	map_huge_pmd(mm, pmdp, head, vma->vm_flags & VM_WRITE);
 	lru_add(head);
 	head = NULL;
-	mmu_notifier_arch_invalidate_secondary_tlbs(mm, haddr, haddr + HPAGE_PMD_SIZE);
+	if (!forget)
+		mmu_notifier_arch_invalidate_secondary_tlbs(mm, haddr, haddr + HPAGE_PMD_SIZE);
 	sm_mutex_unlock(&mm->page_table_lock);
 	pte_table_free(table);
 	for (unsigned long i = 0; i < n; i++)
 		if (PageCompound(batch[i]) && page_mapcount(batch[i]) == 0)
 			deferred_split_folio(compound_head(batch[i]));
+	/* A device caught using one of these frames names this path. */
+	path = phys_set_free_path("khugepaged collapse (collapse_huge_page)");
 	free_page_batch(batch, n);
-	mmu_notifier_invalidate_range_end(&range);
+	phys_set_free_path(path);
+	if (!forget)
+		mmu_notifier_invalidate_range_end(&range);
 	sm_up_write(&mm->rmap_lock);
 	return 0;
 fail:
 	sm_mutex_unlock(&mm->page_table_lock);
-	mmu_notifier_invalidate_range_end(&range);
+	if (!forget)
+		mmu_notifier_invalidate_range_end(&range);
 	sm_up_write(&mm->rmap_lock);
 	put_page(head);
 	return ret;

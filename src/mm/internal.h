@@ -526,4 +526,14 @@ static inline void wait_on_page_locked(struct page *page)
 	sm_wait_var_event(&page->flags, !PageTest(page, PG_locked));
 }
 
+/*
+ * migration_entry_wait() - wait until the migration behind the migration
+ * entry @orig at @addr of @mm ended (its page is unlocked), then the caller
+ * retries the fault. A device page's struct page goes away with its
+ * pagemap: the wait registers in pgmap->waiters (memunmap_pages() waits for
+ * it) while the entry, checked under the PTL, still names it. Caller holds
+ * mmap_lock for read, no PTL. May sleep.
+ */
+void migration_entry_wait(struct mm_struct *mm, unsigned long addr, uint64_t orig);
+
 #endif /* SECMMU_MM_INTERNAL_H */

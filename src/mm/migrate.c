@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "mm/swap_internal.h"
+#include "secmmu/kit/bugs.h"
 #include "secmmu/migrate.h"
 #include "secmmu/trace.h"
 
@@ -31,6 +32,7 @@ static bool unmap_one(struct vm_area_struct *vma, unsigned long addr, struct pag
 	struct migrate_arg *ma = arg;
 	struct mm_struct *mm = vma->vm_mm;
 	struct mmu_notifier_range range;
+	bool late_flush = false;
 	pte_t *ptep;
 	uint64_t pte;
 
@@ -42,11 +44,20 @@ static bool unmap_one(struct vm_area_struct *vma, unsigned long addr, struct pag
 	pte = ptep ? pte_load(ptep) : 0;
 	if (pte_present(pte) && pte_pfn(pte) == page_to_pfn(page)) {
 		set_pte(mm, ptep, migration_entry(page, pte));
-		mmu_notifier_arch_invalidate_secondary_tlbs(mm, addr, addr + PAGE_SIZE);
+		/*
+		 * Flush under the PTL: a zap that takes it next finds no
+		 * present PTE and flushes nothing. The museum's
+		 * migrate-flush-unlocked (base/bugs.h) flushes after the unlock.
+		 */
+		late_flush = historic_bug(BUG_MIGRATE_FLUSH_UNLOCKED);
+		if (!late_flush)
+			mmu_notifier_arch_invalidate_secondary_tlbs(mm, addr, addr + PAGE_SIZE);
 		BUG_ON(atomic_fetch_sub(&page->_mapcount, 1) <= 0);
 		ma->converted++; /* the PTE's page reference now belongs to the entry */
 	}
 	sm_mutex_unlock(&mm->page_table_lock);
+	if (late_flush)
+		mmu_notifier_arch_invalidate_secondary_tlbs(mm, addr, addr + PAGE_SIZE);
 	mmu_notifier_invalidate_range_end(&range);
 	return true;
 }

@@ -67,7 +67,12 @@ int populate_one(struct vm_area_struct *vma, unsigned long addr, bool write, boo
 	struct mm_struct *mm = vma->vm_mm;
 	unsigned int flags = (write ? FAULT_FLAG_WRITE : 0) | (force ? FAULT_FLAG_FORCE : 0);
 
-	for (int tries = 0; tries < 1000; tries++) {
+	/*
+	 * No retry count (fault_in_page()'s reasoning): handle_mm_fault()
+	 * returning 0 installed the PTE, or waited for what blocked it, or lost
+	 * a race to another thread's change of it; every retry follows an event.
+	 */
+	for (;;) {
 		pte_t *ptep;
 		uint64_t pte = 0, huge;
 		bool done;
@@ -88,8 +93,6 @@ int populate_one(struct vm_area_struct *vma, unsigned long addr, bool write, boo
 		if (ret)
 			return ret;
 	}
-	WARN_ON(1); /* a fault that never settles is a bug */
-	return -EFAULT;
 }
 
 int populate_vma_page_range(struct vm_area_struct *vma, unsigned long start, unsigned long end)

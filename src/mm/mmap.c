@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "secmmu/kit/bugs.h"
 #include "mm/internal.h"
 #include "secmmu/file.h"
 
@@ -339,6 +340,65 @@ static int madvise_dontneed(struct vm_area_struct *vma, unsigned long start, uns
 	zap_page_range(vma, start, end);
 	mmu_notifier_invalidate_range_end(&range);
 	return 0;
+}
+
+/*
+ * The OOM reaper's unmap of one VMA. Fixed (93065ac753e4): inside a
+ * non-blockable invalidation; -EAGAIN when a subscriber would have to sleep
+ * (nothing unmapped). The museum's oom-reap-no-notifier (base/bugs.h): no
+ * notifier at all, as before 4d4bbd8526a8 made the reaper skip mms with
+ * notifiers.
+ */
+static int oom_reap_vma(struct vm_area_struct *vma, unsigned long *reaped)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct mmu_notifier_range range;
+	bool notify = !historic_bug(BUG_OOM_REAP_NO_NOTIFIER);
+	long before = atomic_load(&mm->rss);
+
+	/* Huge PMDs are split first, as zap_pmd_range() would (may sleep: no notifier yet). */
+	if (split_huge_pmd_range(mm, vma->vm_start, vma->vm_end))
+		return -EAGAIN;
+	mmu_notifier_range_init(&range, MMU_NOTIFY_UNMAP, 0, mm, vma->vm_start, vma->vm_end);
+	if (notify && mmu_notifier_invalidate_range_start_nonblock(&range))
+		return -EAGAIN;
+	zap_page_range(vma, vma->vm_start, vma->vm_end);
+	if (notify)
+		mmu_notifier_invalidate_range_end(&range);
+	*reaped += before - atomic_load(&mm->rss);
+	return 0;
+}
+
+/**
+ * mm_oom_reap() - what the OOM reaper does to a victim's address space
+ * @mm:     the victim's mm; the caller holds mm_count (mmgrab)
+ * @reaped: the number of pages unmapped
+ *
+ * Unmaps every private anonymous, not mlock()ed VMA, as __oom_reap_task_mm()
+ * does, without waiting for the victim's exit: mmap_lock is only tried
+ * (read), and each VMA is unmapped inside a non-blockable invalidation. The
+ * VMAs stay; later accesses fault in zero pages. May not sleep on a
+ * subscriber.
+ * Return: 0; -EAGAIN if mmap_lock was busy or some VMA was skipped because a
+ * subscriber would have had to sleep (the reaper tries again later).
+ */
+int mm_oom_reap(struct mm_struct *mm, unsigned long *reaped)
+{
+	struct vm_area_struct *vma;
+	int ret = 0;
+
+	*reaped = 0;
+	if (!mmap_read_trylock(mm))
+		return -EAGAIN;
+	for (vma = vma_first(mm); vma; vma = vma_next(vma)) {
+		if ((vma->vm_flags & (VM_LOCKED | VM_SHARED | VM_IO | VM_PFNMAP)) || vma->vm_ops ||
+		    vma_core(vma)->shm)
+			continue;
+		if (oom_reap_vma(vma, reaped))
+			ret = -EAGAIN;
+	}
+	mmap_read_unlock(mm);
+	return ret;
 }
 
 /*

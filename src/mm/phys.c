@@ -40,7 +40,11 @@ struct phys_mem {
 	struct sm_mutex lock;
 	unsigned long (*reclaim)(unsigned long nr_wanted);
 	_Atomic unsigned long stale;
+	const char *_Atomic stale_path; /* freed_by of the last stale frame */
 };
+
+/* The path this thread runs, for page->freed_by (phys_set_free_path()). */
+static _Thread_local const char *free_path;
 
 static struct phys_mem phys;
 static _Atomic bool phys_ready;
@@ -110,6 +114,7 @@ int phys_init(size_t bytes)
 	atomic_store(&phys.pages[0]._refcount, 1);
 	atomic_store(&phys.pages[0].flags, 1UL << PG_reserved);
 	phys.stale = 0;
+	phys.stale_path = NULL;
 	phys.reclaim = NULL;
 	sm_mutex_init(&phys.lock, "phys_lock", LOCK_RANK_PHYS);
 	atomic_store(&phys_ready, true);
@@ -343,6 +348,7 @@ static void free_frame(struct page *page)
 		lru_del_freed(page);
 	/* A translation taken before this point is stale from now on. */
 	atomic_fetch_add(&page->gen, 1);
+	WRITE_ONCE(page->freed_by, free_path);
 	if (sm_debug)
 		memset(page_address(page), PAGE_POISON_BYTE, PAGE_SIZE);
 	atomic_store(&page->flags, 0);
@@ -446,8 +452,26 @@ bool folio_gen_valid(unsigned long head_pfn, uint32_t gen, unsigned long idx)
 
 void phys_report_stale(unsigned long pfn, const char *who)
 {
+	struct page *page = pfn_to_page(pfn);
+	const char *path = page ? READ_ONCE(page->freed_by) : NULL;
+
+	atomic_store(&phys.stale_path, path);
 	atomic_fetch_add(&phys.stale, 1);
-	fprintf(stderr, "secmmu: %s used a stale translation of pfn %lu\n", who, pfn);
+	fprintf(stderr, "secmmu: %s used a stale translation of pfn %lu%s%s\n", who, pfn,
+		path ? ", freed by " : "", path ? path : "");
+}
+
+const char *phys_stale_path(void)
+{
+	return atomic_load(&phys.stale_path);
+}
+
+const char *phys_set_free_path(const char *path)
+{
+	const char *old = free_path;
+
+	free_path = path;
+	return old;
 }
 
 unsigned long phys_stale_count(void)

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 
+#include "secmmu/kit/bugs.h"
 #include "mm/internal.h"
 #include "mm/swap_internal.h"
 
@@ -83,9 +84,15 @@ static void zap_pte_table(struct mm_struct *mm, unsigned long addr, unsigned lon
 		flush |= pte_present(pte_load(ptep));
 		zap_pte(mm, ptep, batch, &n);
 	}
+	/*
+	 * The device TLB must forget the frames before they are freed. The
+	 * museum's empty-tlb-range (base/bugs.h) passes [end, end), as arm64's
+	 * __flush_tlb_range() did after its loop had advanced start
+	 * (f7edb07ad7c6): correct, since drivers then flush everything, but slow.
+	 */
 	if (flush)
-		/* The device TLB must forget the frames before they are freed. */
-		mmu_notifier_arch_invalidate_secondary_tlbs(mm, addr, end);
+		mmu_notifier_arch_invalidate_secondary_tlbs(
+			mm, historic_bug(BUG_EMPTY_TLB_RANGE) ? end : addr, end);
 	sm_mutex_unlock(&mm->page_table_lock);
 	free_page_batch(batch, n);
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "secmmu/check.h"
 #include "secmmu/err.h"
 #include "secmmu/file.h"
 #include "secmmu/iommu.h"
@@ -41,6 +42,7 @@ struct sim_world {
 	bool swap_owned;	    /* this world created the swap device */
 	unsigned long base_frames;  /* frames in use before the run (not ours) */
 	unsigned long base_stale;   /* stale translations used before the run */
+	unsigned long base_rules;   /* rule violations seen before the run */
 	unsigned long base_mms;	    /* mm structs alive before the run */
 	long base_files;	    /* struct files alive before the run */
 	unsigned int base_pasids;   /* PASIDs allocated before the run */
@@ -74,6 +76,8 @@ struct sim_world *sim_world_new(void)
 	}
 	w->base_mms = mm_live_count();
 	w->base_stale = phys_initialized() ? phys_stale_count() : 0;
+	w->base_rules = secmmu_rule_violations(NULL, 0);
+	secmmu_rule_violations_forget_first();
 	w->base_files = file_live_count();
 	mmu_notifier_synchronize(); /* PASIDs of notifiers already put are freed */
 	w->base_pasids = iommu_pasid_nr_allocated();
@@ -564,6 +568,13 @@ int sim_world_destroy(struct sim_world *w, FILE *report)
 void sim_world_swap_set_owned(struct sim_world *w)
 {
 	w->swap_owned = true;
+}
+
+unsigned long sim_world_new_rules(struct sim_world *w, char *first, unsigned long len)
+{
+	unsigned long now = secmmu_rule_violations(first, len);
+
+	return now > w->base_rules ? now - w->base_rules : 0;
 }
 
 unsigned long sim_world_new_stale(struct sim_world *w)

@@ -929,6 +929,8 @@ static int t_pick(void)
 	return k;
 }
 
+static int detect_no_zero_page(void);
+
 static int gen_thp_main(uint64_t seed, int n)
 {
 	static const char *adv[] = {"hugepage", "hugepage", "nohugepage", "dontneed", "collapse"};
@@ -940,6 +942,17 @@ static int gen_thp_main(uint64_t seed, int n)
 	g_n = n;
 	printf("# difftest gen-thp seed=%llu n=%d\n", (unsigned long long)seed, n);
 	emit("phys 256M");
+	/*
+	 * A kernel booted with pvm_no_zero_page=1 allocates a THP where a read
+	 * faults first (the read of a page whose write failed: -EFAULT in a
+	 * read-only range); stock Linux maps the huge zero page, which a later
+	 * write splits to copy 4 KiB. No emulation on the Linux side can make
+	 * the two agree after that write, so secmmu is set to the kernel's
+	 * actual configuration, Linux's own knob use_zero_page=0 (secmmu's
+	 * default stays 1, as Linux's).
+	 */
+	if (detect_no_zero_page())
+		emit("thp use_zero_page 0");
 	emit("mm p0");
 	t_alive[0] = 1;
 	emit("mmap p0 0x%llx 0x%llx rw private", TBASE, TSPAN * HUGE);
@@ -1548,6 +1561,19 @@ static int nzp_read_populate_conflict(uint64_t a, uint64_t e)
 	return hit;
 }
 
+/* Is the VMA at @addr private anonymous, accessible and not writable (populated by reads)? */
+static int read_populated_vma(uint64_t addr)
+{
+	struct lvma v[MAXVMA];
+	int nv = read_maps(v, MAXVMA);
+
+	for (int i = 0; i < nv && i < MAXVMA; i++)
+		if (addr >= v[i].start && addr < v[i].end)
+			return v[i].anon && v[i].perms[3] == 'p' && v[i].perms[1] != 'w' &&
+			       strncmp(v[i].perms, "---", 3);
+	return 0;
+}
+
 /* /proc/self/smaps VmFlags of the VMA at @addr: 1 locked, 2 lock-on-fault; 0 if none. */
 static int vma_lock_flags(uint64_t addr)
 {
@@ -1708,8 +1734,8 @@ static void worker_loop(int ch)
 			break;
 		case OP_MREMAP:
 			if (no_zero_page && q.c > q.b && vma_lock_flags(q.a) == 1 &&
-			    nzp_read_populate_conflict(q.a, q.a + PAGE)) {
-				r.res = NZP_CONFLICT; /* the grown part would be populated */
+			    read_populated_vma(q.a)) {
+				r.res = NZP_CONFLICT; /* the grown part would be populated by reads */
 				break;
 			}
 			p = mremap((void *)(uintptr_t)q.a, q.b, q.c, (int)q.flags,
@@ -2157,6 +2183,11 @@ static int linux_main(const char *path)
 		} else if (!strcmp(tok[0], "phys") || !strcmp(tok[0], "swap")) {
 			if (nt != 2 || parse_num(tok[1], &a))
 				err = "usage: phys SIZE";
+		} else if (!strcmp(tok[0], "thp")) {
+			/* Only what this kernel does: no huge zero page with pvm_no_zero_page=1. */
+			if (nt != 3 || strcmp(tok[1], "use_zero_page") || strcmp(tok[2], "0") ||
+			    !detect_no_zero_page())
+				err = "usage: thp use_zero_page 0 (on a pvm_no_zero_page=1 kernel)";
 		} else if (!strcmp(tok[0], "mm")) {
 			if (nt != 2)
 				err = "usage: mm NAME";

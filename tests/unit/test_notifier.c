@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include "../harness.h"
 #include "base/alloc.h"
 #include "base/rcu.h"
+#include "base/sched_explore.h"
 #include "base/signal.h"
 #include "mm/mm_types.h"
 #include "secmmu/err.h"
@@ -125,7 +127,11 @@ static void rec_end(struct mmu_notifier *mn, const struct mmu_notifier_range *ra
 {
 	struct rec *r = to_rec(mn);
 
-	note_callback(r);
+	/*
+	 * Not note_callback(): an _end pairs with a start delivered before
+	 * ->release (the core delivers no start after it), and must come even
+	 * if ->release ran in between.
+	 */
 	atomic_fetch_add(&r->ends, 1);
 	log_add(R_END, r->who, range->start, range->end, range->event);
 }
@@ -472,6 +478,74 @@ TEST(notifier_no_callback_after_release_at_exit)
 	ASSERT_EQ(r.releases, 1); /* not again */
 	ASSERT_EQ(a.releases, 1);
 	mmdrop(mm);
+}
+
+/*
+ * Regression (the clean pass of the museum's release-unhooked-first found it):
+ * an invalidation whose start reached a subscription just before exit took
+ * it off the list must still deliver its _end; without the wait for open
+ * ranges, the _end walked the emptied list and the subscriber's
+ * in-progress count stayed raised for good. Every schedule with one
+ * preemption of an invalidation racing exit.
+ */
+struct start_end_race {
+	struct mm_struct *mm;
+	struct rec r;
+	unsigned long runs, unpaired;
+};
+
+static void ser_setup(void *ctx)
+{
+	struct start_end_race *c = ctx;
+
+	c->mm = mm_alloc();
+	rec_init(&c->r, &rec_ops, 1);
+	if (mmu_notifier_register(&c->r.mn, c->mm))
+		explore_report_failure("register failed");
+	mmgrab(c->mm); /* the invalidation's rmap walk reaches the mm past exit */
+}
+
+static void ser_thread(unsigned int id, void *ctx)
+{
+	struct start_end_race *c = ctx;
+
+	if (id == 0)
+		invalidate(c->mm, 0x10000, 0x20000, MMU_NOTIFY_CLEAR);
+	else
+		mmput(c->mm); /* exit: mmu_notifier_release */
+}
+
+static void ser_check(void *ctx)
+{
+	struct start_end_race *c = ctx;
+
+	c->runs++;
+	if (c->r.starts != c->r.ends) {
+		c->unpaired++;
+		explore_report_failure("%d starts but %d ends", c->r.starts, c->r.ends);
+	}
+	mmu_notifier_unregister(&c->r.mn, c->mm);
+	mmdrop(c->mm);
+}
+
+TEST(notifier_start_delivered_before_exit_unhook_gets_its_end)
+{
+	static struct start_end_race c;
+	struct explore_test t = {.name = "start_end_vs_exit",
+				 .nr_threads = 2,
+				 .setup = ser_setup,
+				 .thread = ser_thread,
+				 .check = ser_check,
+				 .ctx = &c};
+	struct explore_result res;
+
+	if (getenv("EXPLORE_SCHEDULE"))
+		harness_skip("EXPLORE_SCHEDULE set");
+	setup();
+	explore_run_dfs(&t, 1, 2000, &res);
+	ASSERT(res.complete);
+	ASSERT_UGT(c.runs, 1);
+	ASSERT_UEQ(c.unpaired, 0);
 }
 
 struct race_ctx {

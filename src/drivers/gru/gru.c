@@ -359,12 +359,12 @@ void gru_destroy(struct gru *g)
 	/* Runs ->release if exit did not, waits for callbacks, drops mm_count. */
 	mmu_notifier_unregister(&g->mn, g->mn.mm);
 	/*
-	 * g->in_progress may be left at 1: an invalidation whose _start came
-	 * before the unregister may never deliver its _end, because the core
-	 * unhooks the subscription right after ->release (as Linux does; the
-	 * release-window scenarios explore it). ->release flushed the whole
-	 * TLB and nothing faults through @g any more, so nobody waits for it.
+	 * Every _start we saw has had its _end: unregister (and exit) wait for
+	 * the open invalidations before they unhook us (unlike Linux, which
+	 * unhooks at once and loses such an _end; the museum's
+	 * release-unhooked-first found it, docs/museum.md).
 	 */
+	BUG_ON(g->in_progress);
 	sm_waitq_destroy(&g->range_done);
 	sm_mutex_destroy(&g->lock);
 	kfree(g);

@@ -62,6 +62,7 @@ struct iommu_sva_mm {
 	struct sm_mutex lock;	/* LOCK_RANK_DRIVER_MMU: @bonds, @released */
 	struct iommu_sva *bonds;
 	bool released;
+	bool pasid_freed; /* the museum's pasid-freed-at-mmput freed it at ->release */
 	/* Bumped under the IOTLB lock by every invalidation of this PASID. */
 	_Atomic unsigned long inv_seq;
 };

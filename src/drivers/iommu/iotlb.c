@@ -14,10 +14,13 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "secmmu/kit/bugs.h"
 #include "drivers/iommu/iommu-priv.h"
 #include "secmmu/kit/alloc.h"
 
 #define IOTLB_BUCKETS 4096
+/* Per-page invalidation commands at most per flush; a larger range is one whole-PASID command. */
+#define IOTLB_MAX_INV_CMDS (IOTLB_BUCKETS / 4)
 
 static struct sm_mutex iotlb_lock;
 static struct iommu_iotlb_entry *iotlb[IOTLB_BUCKETS];
@@ -168,7 +171,23 @@ void iommu_iotlb_flush(struct iommu_device *dev, uint32_t pasid, unsigned long s
 	lockdep_assert_held(&iotlb_lock);
 	if (end <= start)
 		return;
-	if (evpn - svpn < IOTLB_BUCKETS / 4) {
+	/*
+	 * Up to IOTLB_MAX_INV_CMDS pages: one command per page; more: one
+	 * command for the whole PASID (a sweep of every bucket here). The
+	 * museum's iotlb-per-page-huge (base/bugs.h) sends one per page
+	 * whatever the size, as arm-smmu-v3 did before the fix of
+	 * CVE-2023-52484 (a soft lockup on a huge range), for the invalidations
+	 * of the MMU notifier (the unbind/release flush of the whole address
+	 * space would take hours page by page).
+	 */
+	if (evpn - svpn < IOTLB_MAX_INV_CMDS ||
+	    (from_invalidation && historic_bug(BUG_IOTLB_PER_PAGE_HUGE))) {
+		/* The performance detector: commands against the range's size. */
+		if (evpn - svpn >= IOTLB_MAX_INV_CMDS)
+			sm_rule_broken(
+				"an IOTLB invalidation of %lu pages sent %lu per-page "
+				"commands (more than %d: invalidate the whole PASID instead)",
+				evpn - svpn + 1, evpn - svpn + 1, IOTLB_MAX_INV_CMDS);
 		for (unsigned long v = svpn; v <= evpn; v++) {
 			flush_bucket(bucket_of(pasid, v), dev, pasid, v, v, from_invalidation);
 			if (iotlb_nr_huge && (v == svpn || !(v & (IOTLB_HUGE_NR - 1))))

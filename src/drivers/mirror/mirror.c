@@ -723,12 +723,11 @@ static int devmem_migrate_to_ram(struct mirror *m, struct vm_area_struct *vma, u
 	/*
 	 * The faulting page could not be isolated: someone else holds a
 	 * reference (another CPU fault that took one before the page lock);
-	 * the fault retries (-EBUSY). Counted, because enough faulting threads
-	 * make it a livelock (the museum's devmem-fault-ref-before-lock).
+	 * the fault retries. Counted, because enough faulting threads make it
+	 * a livelock (the museum's devmem-fault-ref-before-lock).
 	 */
 	if (fault_page && args.npages && !(src[0] & MIGRATE_PFN_MIGRATE)) {
 		atomic_fetch_add(&m->nr_lost_faults, 1);
-		ret = -EBUSY;
 	}
 	for (unsigned long i = 0; i < args.npages; i++) {
 		if ((src[i] & MIGRATE_PFN_MIGRATE) && dst[i])

@@ -232,7 +232,11 @@ static void *xpmem_node(void *arg)
 			sm_mutex_unlock(&seg->qlock);
 			mmput(seg->mm); /* Pairs with mmget_not_zero() in xpmem_fault(). */
 			sm_mutex_lock(&seg->qlock);
-			/* Counted down only now: a flush waits until the mmput() is done. */
+			/*
+			 * Counted down only now that the mmput() ran: a flush that saw
+			 * the count reach 0 before (the fault that queued it, then an
+			 * exit) found the exporter still alive (xpmem-attach.scn).
+			 */
 			seg->pending_mmputs--;
 			sm_wake_up_all(&seg->qcond); /* Pairs with xpmem_mmput_flush(). */
 			sm_mutex_unlock(&seg->qlock);
