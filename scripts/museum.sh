@@ -9,12 +9,15 @@
 # strategies tried before the one that found it; C runs with it off, all clean), then "museum: F/N found, median T s".
 #
 # Finding: DFS with preemption bound 1, then bound 2 (strategy=dfs2), then
-# random, each within
+# PCT (depth 3), then random, each within
 # MUSEUM_FIND_RUNS runs (default 3000) and MUSEUM_FIND_SECS seconds (60). A
 # found failure is replayed twice from its printed schedule: both replays must
 # fail on the same line with byte-identical output (DFS finds; a random
 # schedule is only checked to fail). The clean pass runs MUSEUM_RUNS random
 # schedules (default 200; the full museum wants MUSEUM_RUNS=10000).
+# A deadlock (the explorer reports it and aborts) counts as a failure found;
+# its replays must deadlock the same way (the same threads blocked on the
+# same objects).
 # MUSEUM_ONLY="NAME ..." explores only those exhibits.
 # An exhibit the explorer cannot find says why in a line
 #   # museum: not found: REASON
@@ -48,17 +51,24 @@ for scn in museum/*.scn; do
 	total=$((total + 1))
 	hit=no strategy=- runs=0 secs=- total_runs=0
 	miss=$(sed -n 's/^# museum: not found: //p' "$scn" | head -n 1)
-	strategies="dfs dfs2 random"
+	strategies="dfs dfs2 pct random"
 	[ -n "$miss" ] && [ "${MUSEUM_SKIP_MISSES:-0}" = 1 ] && strategies=""
 	t0=$(now) # the time to the failure includes the strategies that missed it
 	for strategy in $strategies; do
 		args=(--strategy "${strategy%2}" --runs "$FIND_RUNS" --timeout "$FIND_SECS")
 		[ "$strategy" = dfs ] && args+=(--bound 1)
 		[ "$strategy" = dfs2 ] && args+=(--bound 2)
-		"$SECMMU" explore "$scn" --bug "$name" "${args[@]}" >"$tmp/find" 2>/dev/null
-		st=$?
+		# (The braces keep bash's "Aborted" notice of a deadlock out of the table.)
+		{ "$SECMMU" explore "$scn" --bug "$name" "${args[@]}" >"$tmp/find" 2>"$tmp/find.err"; st=$?; } 2>/dev/null
 		t1=$(now)
 		runs=$(tail -n 1 "$tmp/find" | sed -n 's/^explore: \([0-9]*\) runs.*/\1/p')
+		if [ "$st" -ne 0 ] && [ "$st" -ne 1 ] && [ "$st" -ne 2 ] &&
+			grep -q '^explore: DEADLOCK' "$tmp/find.err"; then
+			# A deadlock aborts the exploration at once: that run is the find.
+			runs=$(sed -n 's/^explore: test=.* run=\([0-9]*\) .*/\1/p' "$tmp/find.err")
+			runs=$((${runs:-0} + 1))
+			st=1
+		fi
 		total_runs=$((total_runs + ${runs:-0}))
 		runs=$total_runs
 		if [ "$st" -eq 1 ]; then
@@ -73,12 +83,27 @@ for scn in museum/*.scn; do
 		secs_list+=("$secs")
 		sched=$(sed -n 's/^explore: schedule //p' "$tmp/find")
 		failing=$(sed -n 's/^explore: run [0-9]* failed: //p' "$tmp/find")
+		rm -f "$tmp/deadlock"
+		if [ -z "$sched" ]; then
+			# A deadlock: the schedule and the report (addresses aside) are on stderr.
+			sched=$(sed -n 's/^explore: replay with EXPLORE_SCHEDULE=//p' "$tmp/find.err")
+			deadlock() { grep '^explore: DEADLOCK\|^  thread ' "$1" | sed 's/ (0x[0-9a-f]*)$//'; }
+			deadlock "$tmp/find.err" >"$tmp/deadlock"
+		fi
 		for i in 1 2; do
-			"$SECMMU" explore "$scn" --bug "$name" --replay "$sched" >"$tmp/replay$i" 2>/dev/null
-			[ $? -eq 1 ] || why="$why replay $i did not fail;"
+			{ "$SECMMU" explore "$scn" --bug "$name" --replay "$sched" >"$tmp/replay$i" \
+				2>"$tmp/replay$i.err"; st=$?; } 2>/dev/null
+			if [ -s "$tmp/deadlock" ]; then
+				[ "$st" -ne 0 ] && [ "$st" -ne 1 ] && [ "$st" -ne 2 ] ||
+					why="$why replay $i did not deadlock;"
+				deadlock "$tmp/replay$i.err" | cmp -s - "$tmp/deadlock" ||
+					why="$why replay $i deadlocked elsewhere;"
+				continue
+			fi
+			[ "$st" -eq 1 ] || why="$why replay $i did not fail;"
 			grep -qF "failed: $failing" "$tmp/replay$i" || why="$why replay $i failed elsewhere;"
 		done
-		if [ "$strategy" != random ] && ! cmp -s "$tmp/replay1" "$tmp/replay2"; then
+		if [ "$strategy" != random ] && [ "$strategy" != pct ] && ! cmp -s "$tmp/replay1" "$tmp/replay2"; then
 			why="$why the two replays differ;"
 		fi
 	else

@@ -96,6 +96,62 @@ static const struct secmmu_bug_info bugs[NR_HISTORIC_BUGS] = {
 		 "grace period, while an invalidation may still walk the list holding it "
 		 "(amdkfd's unregister_no_release + kfree; the mmu_notifier_get/put series, "
 		 "2019)"},
+	[BUG_KVM_PFN_NO_RETRY] = {"kvm-pfn-no-retry",
+				  "a KVM shadow page fault installs the pfn it resolved without "
+				  "the mmu_invalidate_seq / in-progress check: an invalidation "
+				  "that ran meanwhile is missed and the spte outlives its page "
+				  "(the MMU-notifier retry of KVM's fault path, 2008)"},
+	[BUG_KVM_APIC_INVALIDATE_PAGE] =
+		{"kvm-apic-invalidate-page",
+		 "a pfn KVM caches outside its shadow tables (the APIC-access page in "
+		 "the VMCS) is reloaded only by the invalidate_page callback, which "
+		 "the primary MMU no longer calls: range invalidations leave it "
+		 "pointing at a freed page (KVM x86 APIC page invalidation fix, 2017)"},
+	[BUG_KVM_GPC_REFRESH_RACE] =
+		{"kvm-gpc-refresh-race",
+		 "a gfn_to_pfn_cache refresh trusts only the cache's own invalidation, "
+		 "which runs before the notifier raises mmu_invalidate_in_progress: a "
+		 "refresh in that window caches a page that is then freed (KVM "
+		 "gfn=>pfn cache refresh races, 2022)"},
+	[BUG_KVM_CHANGE_PTE_DEAD] =
+		{"kvm-change-pte-dead",
+		 "KVM implements the legacy change_pte callback, which the primary MMU "
+		 "calls inside invalidate_range_start/end, after start zapped the spte: "
+		 "it never changes anything, for twelve years (6bdb913f0a70 until its "
+		 "removal in Linux 6.10)"},
+	[BUG_KVM_MEMSLOT_MID_INVALIDATE] =
+		{"kvm-memslot-mid-invalidate",
+		 "KVM skips the in-progress count for invalidations outside its "
+		 "memslots, deciding at start and again at end, but lets a memslot "
+		 "update run in between: start and end decide differently and the "
+		 "count stays unbalanced (KVM: Block memslot updates across "
+		 "range_start() and range_end(), 52ac8b358b0c)"},
+	[BUG_XPMEM_RELEASE_MMAP_LOCK] =
+		{"xpmem-release-mmap-lock",
+		 "an XPMEM exporter's teardown at exit clears its importers' PTEs under "
+		 "each importer's mmap_lock: two processes attached to each other that "
+		 "exit together wait for each other for ever, unkillable "
+		 "(openucx/xpmem#12, hjelmn/xpmem#45)"},
+	[BUG_IOMMU_PERM_UPGRADE_NO_FLUSH] =
+		{"iommu-perm-upgrade-no-flush",
+		 "a write fault that makes a PTE writable in place flushes the CPU TLB "
+		 "but not the secondary TLBs: an IOMMU that cached the read-only "
+		 "entry faults on it for ever (mmu_notifiers: call invalidate_range() "
+		 "when invalidating TLBs, 6bbd42e2df8f)"},
+	[BUG_DEVMEM_FAULT_REF_BEFORE_LOCK] =
+		{"devmem-fault-ref-before-lock",
+		 "a CPU fault on a device-private page takes a page reference before "
+		 "it tries the page lock: the fault that holds the lock cannot migrate "
+		 "the page back while others hold references, and enough faulting "
+		 "threads livelock (mm/migrate: Trylock device page in do_swap_page, "
+		 "Xe SVM, 2025)"},
+	[BUG_MIRROR_LOCK_NOT_PINNED] =
+		{"mirror-lock-not-pinned",
+		 "a device's memory lock (\"the mapping stays valid until unlock\") "
+		 "registers the range without pinning it: a migration unmaps it from "
+		 "the device while its copy engine, which cannot take a retry fault, "
+		 "still reads it (ROCm, hsa_amd_memory_lock with XNACK on, "
+		 "ROCm/rocm-systems#10628)"},
 };
 
 _Static_assert(NR_HISTORIC_BUGS <= 8 * sizeof(unsigned long), "too many bugs for the bit set");

@@ -19,7 +19,21 @@
 #include "secmmu/kit/bugs.h"
 #include "mm/internal.h"
 #include "mm/swap_internal.h"
+#include "secmmu/kit/bugs.h"
 #include "secmmu/trace.h"
+
+/*
+ * A PTE of [start, end) was made writable in place (ptep_set_access_flags):
+ * TLBs that cache permissions must drop the read-only entry, the CPU's and
+ * the secondary ones (arm64's flush, with the notifier since 6bbd42e2df8f).
+ * Caller holds the page-table lock. The museum's iommu-perm-upgrade-no-flush
+ * flushes only the CPU's.
+ */
+void flush_secondary_upgrade(struct mm_struct *mm, unsigned long start, unsigned long end)
+{
+	if (!historic_bug(BUG_IOMMU_PERM_UPGRADE_NO_FLUSH))
+		mmu_notifier_arch_invalidate_secondary_tlbs(mm, start, end);
+}
 
 static bool vma_allows(const struct vm_area_struct *vma, bool write)
 {
@@ -258,6 +272,7 @@ static int do_shared_page(struct vm_area_struct *vma, unsigned long addr, bool w
 			page = NULL;
 		} else if (pte_present(pte) && writable && !pte_write(pte)) {
 			set_pte(mm, ptep, pte | PTE_WRITE | PTE_DIRTY);
+			flush_secondary_upgrade(mm, addr, addr + PAGE_SIZE);
 		}
 	}
 	sm_mutex_unlock(&mm->page_table_lock);
@@ -387,8 +402,10 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, uint64_t o
 	sm_mutex_lock(&mm->page_table_lock);
 	ptep = pte_offset(mm, addr);
 	if (pte_load(ptep) == orig && can_reuse_anon(old)) {
-		if (!unshare)
+		if (!unshare) {
 			set_pte(mm, ptep, orig | PTE_WRITE | PTE_DIRTY | PTE_YOUNG);
+			flush_secondary_upgrade(mm, addr, addr + PAGE_SIZE);
+		}
 		sm_mutex_unlock(&mm->page_table_lock);
 		return 0;
 	}

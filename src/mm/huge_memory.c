@@ -440,6 +440,7 @@ int do_huge_pmd_wp_page(struct vm_area_struct *vma, unsigned long addr, uint64_t
 	}
 	if (can_reuse_huge(pfn_to_page(pte_pfn(orig)))) {
 		set_pte(mm, pmdp, orig | PTE_WRITE | PTE_DIRTY | PTE_YOUNG);
+		flush_secondary_upgrade(mm, haddr, haddr + HPAGE_PMD_SIZE);
 		reused = true;
 	}
 	sm_mutex_unlock(&mm->page_table_lock);

@@ -116,6 +116,8 @@ static inline void set_pte(struct mm_struct *mm, pte_t *ptep, uint64_t pte)
 pte_t *pgd_alloc(void);
 /* Free every table (the struct is being freed). */
 void free_pgtables(struct mm_struct *mm);
+/* fault.c: a PTE/PMD of [start, end) made writable in place; caller holds the PTL. */
+void flush_secondary_upgrade(struct mm_struct *mm, unsigned long start, unsigned long end);
 /* Free every table but the pgd (exit_mmap: the address space is gone). */
 void free_pgtables_below_pgd(struct mm_struct *mm);
 /* The PTE slot for @addr or NULL if a table on the way is missing. */

@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "base/wait.h"
+#include "secmmu/kit/bugs.h"
 
 #include "mm/swap_internal.h"
 #include "secmmu/kit/bugs.h"
@@ -523,6 +524,13 @@ void migration_entry_wait(struct mm_struct *mm, unsigned long addr, uint64_t ori
  * do_device_private_fault(): the CPU touched a page that lives in device
  * memory. Lock it and ask its owner to bring it back (->migrate_to_ram);
  * the fault is then retried and finds a present PTE.
+ *
+ * The page lock is tried under the page-table lock, before the reference is
+ * taken: a fault that finds the page locked waits without a reference (the
+ * pgmap keeps the struct page), so the lock holder's migration never fails
+ * on another fault's transient reference -- which, with enough faulting
+ * threads, livelocks ("mm/migrate: Trylock device page in do_swap_page").
+ * The museum's devmem-fault-ref-before-lock takes the reference first.
  */
 int do_device_private_fault(struct vm_area_struct *vma, unsigned long addr, uint64_t orig,
 			    unsigned int flags)
@@ -546,6 +554,17 @@ int do_device_private_fault(struct vm_area_struct *vma, unsigned long addr, uint
 		sm_mutex_unlock(&mm->page_table_lock);
 		return 0;
 	}
+	if (historic_bug(BUG_DEVMEM_FAULT_REF_BEFORE_LOCK)) {
+		/* The museum's devmem-fault-ref-before-lock: the reference first, then the lock. */
+		get_page(page);
+		sm_mutex_unlock(&mm->page_table_lock);
+		if (TestSetPageFlag(page, PG_locked)) {
+			wait_on_page_locked(page);
+			put_page(page);
+			return 0;
+		}
+		goto locked;
+	}
 	if (TestSetPageFlag(page, PG_locked)) {
 		/*
 		 * Being migrated by somebody else: wait for it, then retry the
@@ -564,6 +583,7 @@ int do_device_private_fault(struct vm_area_struct *vma, unsigned long addr, uint
 	}
 	get_page(page); /* mapped here (PTL): not free. Pairs with put_page() below. */
 	sm_mutex_unlock(&mm->page_table_lock);
+locked:
 	ret = page_pgmap(page)->ops->migrate_to_ram(&vmf);
 	unlock_page(page);
 	if (!ret) {

@@ -82,6 +82,11 @@ static void iommu_check(struct sim_ctx *ctx, struct sim_obj *obj)
 	if (st.stale)
 		sim_check_report(ctx, "iommu %s: %lu DMA through stale IOTLB entries", obj->name,
 				 st.stale);
+	if (st.perm_fault_loops)
+		sim_check_report(ctx,
+				 "iommu %s: %lu DMA faulted for ever on read-only IOTLB entries "
+				 "(a permission upgrade never reached the IOTLB)",
+				 obj->name, st.perm_fault_loops);
 }
 
 static const struct sim_type iommu_type = {

@@ -35,6 +35,15 @@ enum historic_bug {
 	BUG_PASID_FREED_AT_MMPUT,	  /* 2667ed10d9f0 */
 	BUG_TAKE_ALL_LOCKS_MISSES,	  /* eeff9a5d47f8 */
 	BUG_PUT_FREE_NO_GRACE,		  /* amdkfd, 2019 */
+	BUG_KVM_PFN_NO_RETRY,		  /* issue 13, #12 */
+	BUG_KVM_APIC_INVALIDATE_PAGE,	  /* issue 13, #11 */
+	BUG_KVM_GPC_REFRESH_RACE,	  /* issue 13, #13 */
+	BUG_KVM_CHANGE_PTE_DEAD,	  /* issue 13, #15 */
+	BUG_KVM_MEMSLOT_MID_INVALIDATE,	  /* issue 13, #14 */
+	BUG_XPMEM_RELEASE_MMAP_LOCK,	  /* issue 13, #23 */
+	BUG_IOMMU_PERM_UPGRADE_NO_FLUSH,  /* issue 13, #7 */
+	BUG_DEVMEM_FAULT_REF_BEFORE_LOCK, /* issue 13, #24 */
+	BUG_MIRROR_LOCK_NOT_PINNED,	  /* issue 13, #25 */
 	NR_HISTORIC_BUGS,
 };
 

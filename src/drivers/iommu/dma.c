@@ -20,6 +20,10 @@
  * resolved (and the DMA waited for) -- events, so no amount of load or
  * reclaim turns a DMA to a valid address into an error; what cannot be
  * resolved ends with the page request's error (-EFAULT, -ENOMEM, -ESRCH).
+ * The IOTLB caches permissions, as the SMMU's and the CPU's on arm64: a
+ * write through a read-only entry is not a miss but a permission fault (a
+ * page request, then a retry through the same entry), so a PTE made
+ * writable in place must be flushed from it (fault.c).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -29,6 +33,15 @@
 #include "secmmu/kit/alloc.h"
 #include "secmmu/err.h"
 #include "secmmu/trace.h"
+
+/*
+ * A write through a read-only IOTLB entry is a permission fault: the IOTLB
+ * caches permissions, so the device sends a page request and retries
+ * through the same entry until an invalidation drops it. After this many
+ * such faults in a row the DMA gives up with -EAGAIN (the device would fault
+ * for ever; see the museum's iommu-perm-upgrade-no-flush).
+ */
+#define DMA_PERM_FAULTS 8
 
 /* --- work queues ---------------------------------------------------------- */
 
@@ -219,6 +232,7 @@ void iommu_dev_stats(struct iommu_device *dev, struct iommu_stats *st)
 	st->prq_exited = atomic_load(&dev->prq_exited);
 	st->pasid_faults = atomic_load(&dev->pasid_faults);
 	st->stale = atomic_load(&dev->stale);
+	st->perm_fault_loops = atomic_load(&dev->perm_fault_loops);
 }
 
 /* --- translation ------------------------------------------------------------ */
@@ -285,14 +299,17 @@ static int dma_page(struct iommu_device *dev, uint32_t pasid, unsigned long addr
 		    size_t len, bool write)
 {
 	unsigned long vpn = addr >> PAGE_SHIFT, off = addr & (PAGE_SIZE - 1);
+	int perm_faults = 0;
 
 	for (;;) {
 		struct iommu_iotlb_entry *e;
+		bool perm_fault;
 		int ret;
 
 		iommu_iotlb_lock();
 		e = iommu_iotlb_lookup(dev, pasid, vpn);
-		if (e && (!write || e->write)) {
+		perm_fault = e && write && !e->write;
+		if (e && !perm_fault) {
 			unsigned long pfn = e->pfn;
 			bool valid;
 			char *frame;
@@ -319,7 +336,17 @@ static int dma_page(struct iommu_device *dev, uint32_t pasid, unsigned long addr
 		}
 		iommu_iotlb_unlock();
 
-		ret = dma_walk(dev, pasid, addr, write);
+		if (perm_fault) {
+			/* No walk: the cached entry answers until it is invalidated. */
+			if (++perm_faults > DMA_PERM_FAULTS) {
+				atomic_fetch_add(&dev->perm_fault_loops, 1);
+				return -EAGAIN;
+			}
+			ret = -ENOENT;
+		} else {
+			perm_faults = 0;
+			ret = dma_walk(dev, pasid, addr, write);
+		}
 		if (!ret || ret == -EAGAIN)
 			continue;
 		if (ret != -ENOENT)

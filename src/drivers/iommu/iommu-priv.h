@@ -100,6 +100,7 @@ struct iommu_device {
 	_Atomic unsigned long prq_exited;
 	_Atomic unsigned long pasid_faults;
 	_Atomic unsigned long stale;
+	_Atomic unsigned long perm_fault_loops; /* DMAs that gave up on a read-only entry */
 };
 
 /* dma.c */

@@ -10,6 +10,13 @@
  *                                            calls into mm (faults)
  *   mm->mmap_lock       LOCK_RANK_MMAP       the fault path, for gup only;
  *                                            never taken under mmu_lock
+ *   kvm->mn_invalidate_lock LOCK_RANK_DRIVER_NOTIFIER
+ *                                            mn_active_invalidate_count and
+ *                                            the memslot (with mmu_lock: a
+ *                                            memslot update holds both);
+ *                                            taken by invalidate_range_start
+ *                                            and _end around, never inside,
+ *                                            their mmu_lock sections
  *   kvm->mmu_lock       LOCK_RANK_DRIVER_MMU rwsem. Write: installs, zaps,
  *                                            mmu_invalidate_in_progress and
  *                                            the in-progress range, seq bumps.
@@ -85,6 +92,22 @@ struct kvm_shadow_page {
 	unsigned char data[PAGE_SIZE];
 };
 
+/*
+ * A translation cached outside the shadow tables (KVM's gfn_to_pfn_cache, and
+ * the APIC-access page address cached in the VMCS): while @active, every
+ * guest access to @gfn goes through @pfn instead of an spte. Fields under
+ * mmu_lock (write to change, read to use); see kvm_pfncache_activate().
+ */
+struct kvm_pfn_cache {
+	bool active;
+	bool valid;	 /* @pfn/@gen may be used; cleared by invalidations of @gfn */
+	bool refreshing; /* kvm-gpc-refresh-race: a refresh in flight, no invalidation seen */
+	bool writable;
+	unsigned long gfn;
+	unsigned long pfn;
+	uint32_t gen;
+};
+
 struct kvm {
 	struct mmu_notifier mmu_notifier;
 	struct mm_struct *mm; /* mm_count held (mmgrab) */
@@ -101,6 +124,21 @@ struct kvm {
 	_Atomic unsigned long mmu_invalidate_seq;
 	unsigned long mmu_invalidate_range_start; /* gfn range of in-progress invalidations */
 	unsigned long mmu_invalidate_range_end;
+
+	struct kvm_pfn_cache gpc; /* under mmu_lock */
+
+	/*
+	 * The memslot: guest pages [slot_start, slot_end) (gfns); the whole
+	 * address space unless kvm_set_memslot() narrowed it. Written under
+	 * mn_invalidate_lock and mmu_lock(write); read under either.
+	 * mn_active_invalidate_count: invalidations between start and end
+	 * (whether or not they touch the memslot), under mn_invalidate_lock; a
+	 * memslot update waits on mn_memslots_update until it is 0.
+	 */
+	struct sm_mutex mn_invalidate_lock;
+	struct sm_waitq mn_memslots_update;
+	unsigned long mn_active_invalidate_count;
+	unsigned long slot_start, slot_end;
 
 	struct sm_mutex workload_lock;
 	struct sm_mutex shadow_lock;

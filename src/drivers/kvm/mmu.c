@@ -11,6 +11,7 @@
 
 #include "drivers/kvm/kvm_internal.h"
 #include "secmmu/kit/alloc.h"
+#include "secmmu/kit/bugs.h"
 #include "secmmu/gup.h"
 
 static unsigned long spte_bucket(unsigned long gfn)
@@ -214,6 +215,12 @@ static int kvm_install_spte(struct kvm *kvm, unsigned long gfn, unsigned long pf
 	return 0;
 }
 
+/* Caller holds mmu_lock or mn_invalidate_lock. */
+static bool gfn_in_memslot(struct kvm *kvm, unsigned long gfn)
+{
+	return gfn >= kvm->slot_start && gfn < kvm->slot_end;
+}
+
 /*
  * Install a huge spte for the 2 MiB at @hgfn (aligned), mapping the folio
  * whose head is @pfn; the 4 KiB sptes it replaces go. Caller holds mmu_lock
@@ -298,6 +305,13 @@ static int kvm_mmu_fault(struct kvm *kvm, unsigned long gpa, bool write)
 	lockdep_assert_not_held(&kvm->mmu_lock);
 	if (!mmget_not_zero(mm))
 		return -ESRCH; /* exit has begun: release zapped (or will zap) everything */
+	sm_down_read(&kvm->mmu_lock);
+	ret = gfn_in_memslot(kvm, gfn) ? 0 : -EFAULT; /* no memslot: KVM exits to userspace */
+	sm_up_read(&kvm->mmu_lock);
+	if (ret) {
+		mmput(mm);
+		return ret;
+	}
 	for (;;) {
 		unsigned long mmu_seq, pfn, hpfn = 0;
 		unsigned int order = 0;
@@ -330,7 +344,8 @@ static int kvm_mmu_fault(struct kvm *kvm, unsigned long gpa, bool write)
 			put_page(page); /* no pin: the notifier keeps us coherent */
 
 		sm_down_write(&kvm->mmu_lock);
-		if (!pin &&
+		/* The museum's kvm-pfn-no-retry skips this check (base/bugs.h). */
+		if (!pin && !historic_bug(BUG_KVM_PFN_NO_RETRY) &&
 		    mmu_invalidate_retry_gfn(kvm, mmu_seq, order ? gfn & ~(SPTE_HUGE_NR - 1) : gfn,
 					     order ? SPTE_HUGE_NR : 1)) {
 			unsigned long cur = atomic_load(&kvm->mmu_invalidate_seq);
@@ -348,13 +363,17 @@ static int kvm_mmu_fault(struct kvm *kvm, unsigned long gpa, bool write)
 						  atomic_load(&kvm->mmu_invalidate_seq) != cur);
 			continue;
 		}
-		if (order) {
+		if (!gfn_in_memslot(kvm, gfn)) { /* the memslot shrank meanwhile */
+			ret = -EFAULT;
+		} else if (order && gfn_in_memslot(kvm, gfn & ~(SPTE_HUGE_NR - 1)) &&
+			   gfn_in_memslot(kvm, gfn | (SPTE_HUGE_NR - 1))) {
 			ret = kvm_install_huge_spte(kvm, gfn & ~(SPTE_HUGE_NR - 1), hpfn, hgen,
 						    write);
 			if (!ret)
 				atomic_fetch_add_explicit(&kvm->stat_huge_faults, 1,
 							  memory_order_relaxed);
 		} else {
+			/* A huge spte only where the memslot holds all of it. */
 			ret = kvm_install_spte(kvm, gfn, pfn, gen, write, pin ? page : NULL);
 		}
 		sm_up_write(&kvm->mmu_lock);
@@ -368,11 +387,151 @@ static int kvm_mmu_fault(struct kvm *kvm, unsigned long gpa, bool write)
 	return ret;
 }
 
+/* --- the pfn cache (a translation kept outside the shadow tables) ----------- */
+
+/*
+ * kvm_pfncache_refresh() - resolve the cached gfn again (KVM's
+ * hva_to_pfn_retry() of a gfn_to_pfn_cache, or the APIC-access page reload)
+ *
+ * Like kvm_mmu_fault(): the page is resolved outside mmu_lock, then the
+ * cache is filled under it unless mmu_invalidate_retry_gfn() says an
+ * invalidation raced. The museum's kvm-gpc-refresh-race instead marks the
+ * refresh in flight and fills the cache if no invalidation of the cache
+ * itself was seen meanwhile (the 2022 gfn_to_pfn_cache). Called with no lock
+ * held, maybe workload_lock. May sleep. Return: 0, -ESRCH, -EFAULT, -ENOMEM.
+ */
+static int kvm_pfncache_refresh(struct kvm *kvm, bool write)
+{
+	struct kvm_pfn_cache *gpc = &kvm->gpc;
+	bool racy = historic_bug(BUG_KVM_GPC_REFRESH_RACE);
+	struct mm_struct *mm = kvm->mm;
+	int ret;
+
+	if (!mmget_not_zero(mm))
+		return -ESRCH;
+	for (;;) {
+		unsigned long mmu_seq, pfn, gfn;
+		struct page *page;
+		uint32_t gen;
+		long got;
+
+		sm_down_write(&kvm->mmu_lock);
+		gfn = gpc->gfn;
+		gpc->refreshing = true; /* cleared by an invalidation of gfn */
+		sm_up_write(&kvm->mmu_lock);
+		/* Pairs with the increment in kvm_mmu_invalidate_end(). */
+		mmu_seq = atomic_load_explicit(&kvm->mmu_invalidate_seq, memory_order_acquire);
+		mmap_read_lock(mm);
+		got = get_user_pages_remote(mm, gfn << PAGE_SHIFT, 1, write ? FOLL_WRITE : 0,
+					    &page);
+		mmap_read_unlock(mm);
+		if (got < 0) {
+			ret = (int)got;
+			break;
+		}
+		pfn = page_to_pfn(page);
+		gen = page_gen(page); /* read while our reference keeps the frame */
+		put_page(page);
+
+		sm_down_write(&kvm->mmu_lock);
+		if (racy ? !gpc->refreshing : mmu_invalidate_retry_gfn(kvm, mmu_seq, gfn, 1)) {
+			unsigned long cur = atomic_load(&kvm->mmu_invalidate_seq);
+			bool running = kvm->mmu_invalidate_in_progress;
+
+			sm_up_write(&kvm->mmu_lock);
+			if (running)
+				sm_wait_var_event(&kvm->mmu_invalidate_seq,
+						  atomic_load(&kvm->mmu_invalidate_seq) != cur);
+			continue;
+		}
+		gpc->refreshing = false;
+		gpc->pfn = pfn;
+		gpc->gen = gen;
+		gpc->writable = write;
+		gpc->valid = true;
+		sm_up_write(&kvm->mmu_lock);
+		ret = 0;
+		break;
+	}
+	mmput(mm); /* Pairs with mmget_not_zero() above. */
+	return ret;
+}
+
+/* Caller holds mmu_lock for write: the cache of a gfn in [start, end) is stale. */
+static void kvm_pfncache_invalidate(struct kvm *kvm, unsigned long start, unsigned long end)
+{
+	struct kvm_pfn_cache *gpc = &kvm->gpc;
+
+	lockdep_assert_held_write(&kvm->mmu_lock);
+	if (gpc->active && gpc->gfn >= start && gpc->gfn < end) {
+		gpc->valid = false;
+		gpc->refreshing = false;
+	}
+}
+
+int kvm_pfncache_activate(struct kvm *kvm, unsigned long gpa)
+{
+	if (gpa & (PAGE_SIZE - 1))
+		return -EINVAL;
+	sm_down_write(&kvm->mmu_lock);
+	kvm->gpc = (struct kvm_pfn_cache){.active = true, .gfn = gpa >> PAGE_SHIFT};
+	sm_up_write(&kvm->mmu_lock);
+	return 0;
+}
+
+/*
+ * A guest access to the cached gfn: through the cached pfn, refreshed first
+ * when invalid (or read-only for a write). The generation check catches a
+ * cache that outlived its frame (-EIO). Return as kvm_guest_access_page().
+ */
+static int kvm_pfncache_access(struct kvm *kvm, unsigned long off, void *buf, size_t len,
+			       bool write, unsigned long *pfnp)
+{
+	struct kvm_pfn_cache *gpc = &kvm->gpc;
+
+	for (;;) {
+		int ret;
+
+		sm_down_read(&kvm->mmu_lock);
+		if (gpc->valid && (!write || gpc->writable)) {
+			char *frame;
+
+			if (!page_gen_valid(gpc->pfn, gpc->gen)) {
+				unsigned long pfn = gpc->pfn;
+
+				sm_up_read(&kvm->mmu_lock);
+				atomic_fetch_add(&kvm->stat_stale, 1);
+				phys_report_stale(pfn, "kvm pfn cache");
+				return -EIO;
+			}
+			frame = (char *)page_address(pfn_to_page(gpc->pfn)) + off;
+			if (write)
+				copy_frame_data(frame, buf, len);
+			else
+				copy_frame_data(buf, frame, len);
+			if (pfnp)
+				*pfnp = gpc->pfn;
+			sm_up_read(&kvm->mmu_lock);
+			return 0;
+		}
+		sm_up_read(&kvm->mmu_lock);
+		ret = kvm_pfncache_refresh(kvm, write);
+		if (ret)
+			return ret;
+	}
+}
+
 int kvm_guest_access_page(struct kvm *kvm, unsigned long gpa, void *buf, size_t len, bool write,
 			  unsigned long *pfnp)
 {
 	unsigned long gfn = gpa >> PAGE_SHIFT, off = gpa & (PAGE_SIZE - 1);
+	bool cached;
 
+	sm_down_read(&kvm->mmu_lock);
+	cached = kvm->gpc.active && kvm->gpc.gfn == gfn;
+	sm_up_read(&kvm->mmu_lock);
+	if (cached)
+		return kvm_pfncache_access(kvm, off, buf, len, write, pfnp);
 	for (;;) {
 		struct kvm_spte *s;
 		int ret;
@@ -423,6 +582,13 @@ static struct kvm *mn_to_kvm(struct mmu_notifier *mn)
 	return container_of(mn, struct kvm, mmu_notifier);
 }
 
+/* Does the gfn range [start, end) meet the memslot? Caller holds mn_invalidate_lock. */
+static bool range_in_memslot(struct kvm *kvm, unsigned long start, unsigned long end)
+{
+	lockdep_assert_held(&kvm->mn_invalidate_lock);
+	return start < kvm->slot_end && end > kvm->slot_start;
+}
+
 /* kvm_mmu_invalidate_begin() + range_add(). Caller holds mmu_lock for write. */
 static void kvm_mmu_invalidate_begin(struct kvm *kvm, unsigned long start, unsigned long end)
 {
@@ -465,6 +631,8 @@ static int kvm_mmu_notifier_invalidate_range_start(struct mmu_notifier *mn,
 	struct kvm *kvm = mn_to_kvm(mn);
 	unsigned long start = range->start >> PAGE_SHIFT, end = range->end >> PAGE_SHIFT;
 
+	bool hit;
+
 	atomic_fetch_add_explicit(&kvm->stat_invalidations, 1, memory_order_relaxed);
 	if (range->event == MMU_NOTIFY_UNMAP || range->event == MMU_NOTIFY_RELEASE)
 		kvm_shadow_forget(kvm, range->start, range->end);
@@ -472,9 +640,35 @@ static int kvm_mmu_notifier_invalidate_range_start(struct mmu_notifier *mn,
 		kvm_shadow_unlink(kvm, range->start, range->end); /* the frames may change */
 	if (kvm->flags & KVM_VM_BROKEN)
 		return 0;
+	/*
+	 * Count every invalidation, so that a memslot update waits for its end;
+	 * take mmu_lock only when the range meets the memslot. _end decides
+	 * again: the two decisions agree because the memslot cannot change in
+	 * between (52ac8b358b0c).
+	 */
+	sm_mutex_lock(&kvm->mn_invalidate_lock);
+	kvm->mn_active_invalidate_count++;
+	hit = range_in_memslot(kvm, start, end);
+	sm_mutex_unlock(&kvm->mn_invalidate_lock);
+	if (!hit)
+		return 0;
+	if (historic_bug(BUG_KVM_GPC_REFRESH_RACE)) {
+		/* 2022: the pfn caches were invalidated before the count was raised. */
+		sm_down_write(&kvm->mmu_lock);
+		kvm_pfncache_invalidate(kvm, start, end);
+		sm_up_write(&kvm->mmu_lock);
+	}
 	sm_down_write(&kvm->mmu_lock);
 	kvm_mmu_invalidate_begin(kvm, start, end);
 	kvm_zap_gfn_range(kvm, start, end);
+	/*
+	 * The pfn cache after the count is raised, so that a refresh that
+	 * resolved the old page retries (mmu_invalidate_retry_gfn()). The
+	 * museum's kvm-apic-invalidate-page leaves it alone: its reload was
+	 * hooked to the removed invalidate_page callback.
+	 */
+	if (!historic_bug(BUG_KVM_APIC_INVALIDATE_PAGE))
+		kvm_pfncache_invalidate(kvm, start, end);
 	sm_up_write(&kvm->mmu_lock);
 	return 0;
 }
@@ -484,13 +678,51 @@ static void kvm_mmu_notifier_invalidate_range_end(struct mmu_notifier *mn,
 						  const struct mmu_notifier_range *range)
 {
 	struct kvm *kvm = mn_to_kvm(mn);
+	unsigned long start = range->start >> PAGE_SHIFT, end = range->end >> PAGE_SHIFT;
+	bool hit;
 
-	(void)range;
 	if (kvm->flags & KVM_VM_BROKEN)
 		return;
+	sm_mutex_lock(&kvm->mn_invalidate_lock);
+	hit = range_in_memslot(kvm, start, end);
+	sm_mutex_unlock(&kvm->mn_invalidate_lock);
+	if (hit) {
+		sm_down_write(&kvm->mmu_lock);
+		kvm_mmu_invalidate_end(kvm);
+		sm_up_write(&kvm->mmu_lock);
+	}
+	sm_mutex_lock(&kvm->mn_invalidate_lock);
+	/* Pairs with the wait in kvm_set_memslot(). */
+	if (--kvm->mn_active_invalidate_count == 0)
+		sm_wake_up_all(&kvm->mn_memslots_update);
+	sm_mutex_unlock(&kvm->mn_invalidate_lock);
+}
+
+int kvm_set_memslot(struct kvm *kvm, unsigned long gpa, unsigned long len)
+{
+	unsigned long start = gpa >> PAGE_SHIFT, end;
+
+	if (!len || (gpa | len) & (PAGE_SIZE - 1) || gpa + len < gpa)
+		return -EINVAL;
+	end = (gpa + len) >> PAGE_SHIFT;
+	sm_mutex_lock(&kvm->mn_invalidate_lock);
+	/*
+	 * No update while an invalidation is between start and end: they must
+	 * see the same memslot. The museum's kvm-memslot-mid-invalidate does
+	 * not wait.
+	 */
+	if (!historic_bug(BUG_KVM_MEMSLOT_MID_INVALIDATE))
+		sm_wait_event(&kvm->mn_memslots_update, &kvm->mn_invalidate_lock,
+			      !kvm->mn_active_invalidate_count);
 	sm_down_write(&kvm->mmu_lock);
-	kvm_mmu_invalidate_end(kvm);
+	kvm->slot_start = start;
+	kvm->slot_end = end;
+	/* What left the memslot is no longer guest memory. */
+	kvm_zap_gfn_range(kvm, 0, start);
+	kvm_zap_gfn_range(kvm, end, ~0UL);
 	sm_up_write(&kvm->mmu_lock);
+	sm_mutex_unlock(&kvm->mn_invalidate_lock);
+	return 0;
 }
 
 /*
@@ -498,8 +730,9 @@ static void kvm_mmu_notifier_invalidate_range_end(struct mmu_notifier *mn,
  * page-table lock between invalidate_range_start and _end, so it takes only
  * spte_lock (ranked above the PTL), and finds nothing in a correct VM:
  * start already zapped the spte and no fault can install one before _end.
- * That is the reason Linux 6.10 removed the callback. The count of calls
- * and of hits (an spte really updated) makes that visible. Not built
+ * That is the reason Linux 6.10 removed the callback, and this VM registers
+ * it only with the museum's kvm-change-pte-dead on: the count of calls and of
+ * hits (an spte really updated) makes the dead callback visible. Not built
  * against a notifier core without the callback (make KERNEL_NOTIFIER=6.12).
  */
 #ifdef MMU_NOTIFIER_HAS_CHANGE_PTE
@@ -580,20 +813,32 @@ static void kvm_mmu_notifier_release(struct mmu_notifier *mn, struct mm_struct *
 		return;
 	sm_down_write(&kvm->mmu_lock);
 	kvm_zap_gfn_range(kvm, 0, ~0UL);
+	kvm_pfncache_invalidate(kvm, 0, ~0UL);
 	sm_up_write(&kvm->mmu_lock);
 }
 
+/* Linux >= 6.10: no change_pte. */
 static const struct mmu_notifier_ops kvm_mmu_notifier_ops = {
 	.release = kvm_mmu_notifier_release,
 	.clear_flush_young = kvm_mmu_notifier_clear_flush_young,
 	.clear_young = kvm_mmu_notifier_clear_flush_young,
 	.test_young = kvm_mmu_notifier_test_young,
-#ifdef MMU_NOTIFIER_HAS_CHANGE_PTE
-	.change_pte = kvm_mmu_notifier_change_pte,
-#endif
 	.invalidate_range_start = kvm_mmu_notifier_invalidate_range_start,
 	.invalidate_range_end = kvm_mmu_notifier_invalidate_range_end,
 };
+
+#ifdef MMU_NOTIFIER_HAS_CHANGE_PTE
+/* The museum's kvm-change-pte-dead: the same, with the legacy change_pte. */
+static const struct mmu_notifier_ops kvm_mmu_notifier_ops_change_pte = {
+	.release = kvm_mmu_notifier_release,
+	.clear_flush_young = kvm_mmu_notifier_clear_flush_young,
+	.clear_young = kvm_mmu_notifier_clear_flush_young,
+	.test_young = kvm_mmu_notifier_test_young,
+	.change_pte = kvm_mmu_notifier_change_pte,
+	.invalidate_range_start = kvm_mmu_notifier_invalidate_range_start,
+	.invalidate_range_end = kvm_mmu_notifier_invalidate_range_end,
+};
+#endif
 
 /*
  * kvm_mmu_init() - set up the shadow MMU and, unless KVM_VM_PIN, register
@@ -607,15 +852,27 @@ int kvm_mmu_init(struct kvm *kvm)
 	sm_rwsem_init(&kvm->mmu_lock, "kvm->mmu_lock", LOCK_RANK_DRIVER_MMU);
 	sm_rwsem_set_spin(&kvm->mmu_lock); /* KVM's is an rwlock_t: taken in non-blocking context */
 	sm_mutex_init(&kvm->spte_lock, "kvm->spte_lock", LOCK_RANK_DEVICE_TLB);
+	sm_mutex_init(&kvm->mn_invalidate_lock, "kvm->mn_invalidate_lock",
+		      LOCK_RANK_DRIVER_NOTIFIER);
+	sm_mutex_set_spin(&kvm->mn_invalidate_lock); /* a spinlock in Linux */
+	sm_waitq_init(&kvm->mn_memslots_update, "kvm->mn_memslots_update");
+	kvm->slot_start = 0;
+	kvm->slot_end = ~0UL;
 	if (kvm->flags & KVM_VM_PIN)
 		return 0;
 	kvm->mmu_notifier.ops = &kvm_mmu_notifier_ops;
+#ifdef MMU_NOTIFIER_HAS_CHANGE_PTE
+	if (historic_bug(BUG_KVM_CHANGE_PTE_DEAD))
+		kvm->mmu_notifier.ops = &kvm_mmu_notifier_ops_change_pte;
+#endif
 	ret = mmu_notifier_register(&kvm->mmu_notifier, kvm->mm);
 	if (ret)
 		goto err_locks;
 	return 0;
 
 err_locks:
+	sm_waitq_destroy(&kvm->mn_memslots_update);
+	sm_mutex_destroy(&kvm->mn_invalidate_lock);
 	sm_mutex_destroy(&kvm->spte_lock);
 	sm_rwsem_destroy(&kvm->mmu_lock);
 	return ret;
@@ -633,6 +890,8 @@ void kvm_mmu_destroy(struct kvm *kvm)
 	sm_down_write(&kvm->mmu_lock);
 	kvm_zap_gfn_range(kvm, 0, ~0UL);
 	sm_up_write(&kvm->mmu_lock);
+	sm_waitq_destroy(&kvm->mn_memslots_update);
+	sm_mutex_destroy(&kvm->mn_invalidate_lock);
 	sm_mutex_destroy(&kvm->spte_lock);
 	sm_rwsem_destroy(&kvm->mmu_lock);
 }

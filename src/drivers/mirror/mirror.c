@@ -37,11 +37,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "secmmu/kit/bugs.h"
 #include "secmmu/kit/lock.h"
 #include "secmmu/kit/alloc.h"
 #include "secmmu/kit/thread.h"
 #include "secmmu/kit/wait.h"
 #include "secmmu/err.h"
+#include "secmmu/gup.h"
 #include "secmmu/hmm.h"
 #include "secmmu/migrate.h"
 #include "secmmu/mirror.h"
@@ -73,6 +75,8 @@ struct mirror_entry {
 	bool exclusive; /* make_device_exclusive(): the CPU has no access meanwhile */
 };
 
+#define MIRROR_LOCK_PAGES 16
+
 enum dma_op {
 	DMA_READ,
 	DMA_WRITE,
@@ -99,6 +103,17 @@ struct mirror {
 	unsigned long nr_huge; /* huge entries (counted in nr_entries too); under lock */
 	_Atomic unsigned long nr_invalidations;
 	_Atomic unsigned long nr_stale;
+	_Atomic unsigned long nr_lost_faults;	/* CPU faults whose page could not move back */
+	_Atomic unsigned long nr_locked_faults; /* DMA that found a locked page unmapped */
+
+	/*
+	 * mirror_lock(): [lock_start, lock_end) must stay mapped in the device
+	 * until mirror_unlock(); DMA there never faults. lock_pages: the pins
+	 * that keep it so. All under m->lock.
+	 */
+	unsigned long lock_start, lock_end;
+	struct page *lock_pages[MIRROR_LOCK_PAGES];
+	unsigned long lock_npages;
 	_Atomic unsigned long nr_faults; /* device fault calls (each may fill many pages) */
 	_Atomic unsigned long nr_cpages; /* pages copied by DMA, migrated, made exclusive */
 
@@ -519,6 +534,12 @@ static int mirror_dma(struct mirror *m, unsigned long addr, void *buf, size_t le
 		if (chunk > len)
 			chunk = len;
 		ret = mirror_copy_locked(m, addr, buf, chunk, write);
+		if (ret == -ENOENT && addr >= m->lock_start && addr < m->lock_end) {
+			/* A locked range: the copy engine takes no retry fault there. */
+			atomic_fetch_add(&m->nr_locked_faults, 1);
+			ret = -EFAULT;
+			break;
+		}
 		if (ret == -ENOENT) {
 			unsigned long page = addr & PAGE_MASK;
 
@@ -699,6 +720,15 @@ static int devmem_migrate_to_ram(struct mirror *m, struct vm_area_struct *vma, u
 		return ret;
 	devmem_alloc_and_copy_to_ram(src, dst, args.npages);
 	migrate_vma_pages(&args);
+	/*
+	 * The faulting page could not be isolated: someone else holds a
+	 * reference (another CPU fault that took one before the page lock);
+	 * the fault retries. Counted, because enough faulting threads make it
+	 * a livelock (the museum's devmem-fault-ref-before-lock).
+	 */
+	if (fault_page && args.npages && !(src[0] & MIGRATE_PFN_MIGRATE)) {
+		atomic_fetch_add(&m->nr_lost_faults, 1);
+	}
 	for (unsigned long i = 0; i < args.npages; i++) {
 		if ((src[i] & MIGRATE_PFN_MIGRATE) && dst[i])
 			(*moved)++;
@@ -1165,6 +1195,7 @@ void mirror_destroy(struct mirror *m)
 		return;
 	mirror_submit(m, DMA_STOP, 0, NULL, 0);
 	sm_thread_join(&m->engine);
+	mirror_unlock(m); /* -ENOENT if nothing is locked */
 	/* Our memory goes away: every page on it comes back first (the notifier still zaps). */
 	devmem_evict(m);
 	mmu_notifier_unregister(&m->aging, m->notifier.mm);
@@ -1208,6 +1239,91 @@ unsigned long mirror_nr_invalidations(struct mirror *m)
 unsigned long mirror_nr_stale(struct mirror *m)
 {
 	return atomic_load(&m->nr_stale);
+}
+
+int mirror_lock(struct mirror *m, unsigned long addr, size_t len)
+{
+	struct page *pages[MIRROR_LOCK_PAGES];
+	unsigned long npages = len >> PAGE_SHIFT;
+	long pinned = 0;
+	int ret;
+
+	if (!len || (addr | len) & (PAGE_SIZE - 1) || addr + len < addr || addr + len > TASK_SIZE ||
+	    npages > MIRROR_LOCK_PAGES)
+		return -EINVAL;
+	sm_mutex_lock(&m->lock);
+	ret = m->lock_end ? -EBUSY : 0;
+	sm_mutex_unlock(&m->lock);
+	if (ret)
+		return ret;
+	/*
+	 * Pinned, so that nothing but an unmap of the range invalidates it
+	 * (migration, compaction, reclaim and KSM leave pinned pages alone).
+	 * The museum's mirror-lock-not-pinned only registers the range.
+	 */
+	if (!historic_bug(BUG_MIRROR_LOCK_NOT_PINNED)) {
+		struct mm_struct *mm = m->notifier.mm;
+
+		if (!mmget_not_zero(mm))
+			return -ESRCH;
+		pinned = pin_user_pages_unlocked(mm, addr, npages, 0, pages);
+		mmput(mm);
+		if (pinned < 0)
+			return (int)pinned;
+	}
+	ret = mirror_fault(m, addr, addr + len, false);
+	if (ret) {
+		unpin_user_pages(pages, (unsigned long)pinned);
+		return ret;
+	}
+	sm_mutex_lock(&m->lock);
+	memcpy(m->lock_pages, pages, (size_t)pinned * sizeof(*pages));
+	m->lock_npages = (unsigned long)pinned;
+	m->lock_start = addr;
+	m->lock_end = addr + len;
+	sm_mutex_unlock(&m->lock);
+	return 0;
+}
+
+int mirror_unlock(struct mirror *m)
+{
+	struct page *pages[MIRROR_LOCK_PAGES];
+	unsigned long n;
+
+	sm_mutex_lock(&m->lock);
+	if (!m->lock_end) {
+		sm_mutex_unlock(&m->lock);
+		return -ENOENT;
+	}
+	n = m->lock_npages;
+	memcpy(pages, m->lock_pages, n * sizeof(*pages));
+	m->lock_npages = 0;
+	m->lock_start = m->lock_end = 0;
+	sm_mutex_unlock(&m->lock);
+	unpin_user_pages(pages, n);
+	return 0;
+}
+
+unsigned long mirror_locked_pages(struct mirror *m)
+{
+	unsigned long n = 0;
+
+	sm_mutex_lock(&m->lock);
+	/* A pin of the zero page takes no pin count (see pin_user_pages()). */
+	for (unsigned long i = 0; i < m->lock_npages; i++)
+		n += !PageTest(m->lock_pages[i], PG_reserved);
+	sm_mutex_unlock(&m->lock);
+	return n;
+}
+
+unsigned long mirror_nr_locked_faults(struct mirror *m)
+{
+	return atomic_load(&m->nr_locked_faults);
+}
+
+unsigned long mirror_nr_lost_faults(struct mirror *m)
+{
+	return atomic_load(&m->nr_lost_faults);
 }
 
 unsigned long mirror_nr_faults(struct mirror *m)

@@ -80,6 +80,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "secmmu/kit/bugs.h"
 #include "secmmu/kit/lock.h"
 #include "secmmu/kit/alloc.h"
 #include "secmmu/kit/thread.h"
@@ -105,6 +106,7 @@ struct xpmem_msg {
 	unsigned long start, end; /* exporter addresses; [0, ~0) for all */
 	bool stop;
 	bool done;
+	bool importer_lock; /* the museum's xpmem-release-mmap-lock: see xpmem_zap() */
 };
 
 struct xpmem_segment {
@@ -150,8 +152,12 @@ static void seg_put(struct xpmem_segment *seg)
  * [start, end). Called on the node thread: holding no lock, or (inline, see
  * xpmem_invalidate()) inside the exporter's exit, holding at most the
  * exporter's mmap_lock, which ranks below the importer's rmap_lock.
+ * @importer_lock: the museum's xpmem-release-mmap-lock, which takes each
+ * importer's mmap_lock around its zap (trylock, then wait for a release:
+ * the same rank as a lock the caller may hold).
  */
-static void xpmem_zap(struct xpmem_segment *seg, unsigned long start, unsigned long end)
+static void xpmem_zap(struct xpmem_segment *seg, unsigned long start, unsigned long end,
+		      bool importer_lock)
 {
 	struct xpmem_att **list;
 	unsigned int n = 0, cap = 0;
@@ -180,8 +186,14 @@ static void xpmem_zap(struct xpmem_segment *seg, unsigned long start, unsigned l
 
 		if (end < e)
 			e = end;
-		if (s < e && !(seg->flags & XPMEM_BROKEN))
-			zap_vma_ptes(vma, vma->vm_start + (s - base), e - s);
+		if (s >= e || (seg->flags & XPMEM_BROKEN))
+			continue;
+		if (importer_lock)
+			while (!mmap_read_trylock(vma->vm_mm))
+				mmap_lock_wait_released(vma->vm_mm);
+		zap_vma_ptes(vma, vma->vm_start + (s - base), e - s);
+		if (importer_lock)
+			mmap_read_unlock(vma->vm_mm);
 	}
 
 	sm_mutex_lock(&seg->lock);
@@ -238,7 +250,7 @@ static void *xpmem_node(void *arg)
 
 		stop = msg->stop;
 		if (!stop)
-			xpmem_zap(seg, msg->start, msg->end);
+			xpmem_zap(seg, msg->start, msg->end, msg->importer_lock);
 		delay = atomic_load(&seg->ack_delay_us);
 		if (delay && !stop)
 			sm_delay_us(delay);
@@ -285,12 +297,24 @@ static bool xpmem_invalidate(struct mmu_interval_notifier *sub,
 	mmu_interval_set_seq(sub, cur_seq);
 	atomic_fetch_add(&seg->invalidations, 1);
 	sm_mutex_unlock(&seg->lock);
+	if (historic_bug(BUG_XPMEM_RELEASE_MMAP_LOCK) && !mm_users_read(range->mm)) {
+		/*
+		 * The exporter's teardown (its exit: the release, then the
+		 * final unmap under its own mmap_lock) clears the importers'
+		 * PTEs itself, under each importer's mmap_lock
+		 * (xpmem_mmu_release -> ... -> xpmem_clear_PTEs_range): two
+		 * processes attached to each other that exit together wait
+		 * for each other's mmap_lock for ever, unkillable.
+		 */
+		msg.importer_lock = true;
+		need = true;
+	}
 	if (!need)
 		return true;
 	if (sm_thread_is_current(&seg->node)) {
 		/* Our own deferred mmput() is tearing the exporter down. */
 		atomic_fetch_add(&seg->messages, 1);
-		xpmem_zap(seg, msg.start, msg.end);
+		xpmem_zap(seg, msg.start, msg.end, msg.importer_lock);
 		atomic_fetch_add(&seg->acks, 1);
 		return true;
 	}
