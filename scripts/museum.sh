@@ -35,7 +35,6 @@ FIND_RUNS=${MUSEUM_FIND_RUNS:-3000}
 FIND_SECS=${MUSEUM_FIND_SECS:-60}
 CLEAN_RUNS=${MUSEUM_RUNS:-200}
 # Replays must not see spurious outside-control segments on a loaded machine.
-export EXPLORE_OUTSIDE_MS=${EXPLORE_OUTSIDE_MS:-250}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 status=0 found=0 total=0
