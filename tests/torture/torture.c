@@ -2,7 +2,7 @@
 /*
  * torture - rcutorture-style random stress of the whole stack, with an oracle.
  *
- *   build/torture [--seed S] [--secs N] [--ops N] [--threads T] [--no-vfio] [--verbose]
+ *   build/torture [--seed S] [--secs N] [--ops N] [--threads T] [--no-vfio] [--no-thp] [--verbose]
  *
  * Worker threads pick random operations from a per-thread PRNG seeded from
  * (seed, thread number) over NSLOTS process slots: create (mm_alloc +
@@ -97,6 +97,7 @@ static unsigned long opt_ops;
 static int opt_threads = 4;
 static bool opt_verbose;
 static bool opt_no_vfio; /* --no-vfio: see tests/unit/test_regress_rcu_callback_mmdrop.c */
+static bool opt_no_thp;  /* --no-thp: no operations on the THP area */
 
 struct oplog {
 	_Atomic unsigned long seq;
@@ -309,6 +310,8 @@ static const char *check_page(struct pstate *p, const uint64_t *buf, unsigned lo
 struct pinset {
 	struct page *pages[NPAGES];
 	unsigned long n;
+	/* Pages of it that carry a pin: a pin of the zero page takes none (as Linux). */
+	unsigned long counted;
 };
 
 struct slot {
@@ -439,7 +442,7 @@ static void unpin_set(struct pinset *ps)
 	if (!ps->n)
 		return;
 	unpin_user_pages(ps->pages, ps->n);
-	atomic_fetch_sub(&outstanding_pins, (long)ps->n);
+	atomic_fetch_sub(&outstanding_pins, (long)ps->counted);
 	ps->n = 0;
 }
 
@@ -804,7 +807,7 @@ static void do_op(int tid, uint64_t *rs)
 {
 	int op = pick_op(rs);
 
-	if (op == OP_VFIO && opt_no_vfio)
+	if ((op == OP_VFIO && opt_no_vfio) || (op == OP_HUGE && opt_no_thp))
 		op = OP_READ;
 	struct slot *sl = &slots[rnd(rs, NSLOTS)];
 	int pi = rnd(rs, NPAGES);
@@ -1048,7 +1051,10 @@ out_w:
 			logop(tid, "pin slot%d pages %lu+%lu -> %ld", sl->idx, start, n, r);
 			if (r == (long)n) {
 				ps->n = n;
-				atomic_fetch_add(&outstanding_pins, (long)n);
+				ps->counted = 0;
+				for (unsigned long i = 0; i < n; i++)
+					ps->counted += !PageTest(ps->pages[i], PG_reserved);
+				atomic_fetch_add(&outstanding_pins, (long)ps->counted);
 			} else if (r >= 0 || (r != -ENOMEM && r != -EAGAIN)) {
 				failf("pin_user_pages_unlocked: %ld (all or nothing expected)", r);
 			}
@@ -1191,7 +1197,7 @@ static double now(void)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: torture [--seed S] [--secs N] [--ops N] [--threads T] [--no-vfio] "
+	fprintf(stderr, "usage: torture [--seed S] [--secs N] [--ops N] [--threads T] [--no-vfio] [--no-thp] "
 			"[--verbose]\n");
 	exit(2);
 }
@@ -1216,6 +1222,8 @@ int main(int argc, char **argv)
 			opt_threads = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--no-vfio"))
 			opt_no_vfio = true;
+		else if (!strcmp(argv[i], "--no-thp"))
+			opt_no_thp = true;
 		else if (!strcmp(argv[i], "--verbose"))
 			opt_verbose = true;
 		else
