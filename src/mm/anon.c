@@ -456,7 +456,7 @@ static void shmem_unmap_range(struct shmem_obj *obj, unsigned long first, unsign
 				break; /* the exit or a later truncate will unmap the rest */
 			reqs = bigger;
 		}
-		mmgrab(vma->vm_mm); /* Pairs with mmdrop() below. */
+		mmgrab_tracked(vma->vm_mm, obj, "shmem unmap"); /* Pairs with mmdrop() below. */
 		reqs[n++] = (struct unmap_req){
 			vma->vm_mm, vma->vm_start + ((lo - vma->vm_pgoff) << PAGE_SHIFT),
 			vma->vm_start + ((hi - vma->vm_pgoff) << PAGE_SHIFT)};
@@ -468,7 +468,9 @@ static void shmem_unmap_range(struct shmem_obj *obj, unsigned long first, unsign
 		struct mmu_notifier_range range;
 		struct vm_area_struct *vma;
 
-		if (mmget_not_zero(mm)) { /* else it is exiting: its teardown unmaps all */
+		if (mmget_not_zero_tracked(
+			    mm, obj,
+			    "shmem unmap")) { /* else it is exiting: its teardown unmaps all */
 			mmap_read_lock(mm);
 			for (vma = find_vma(mm, reqs[i].start); vma && vma->vm_start < reqs[i].end;
 			     vma = vma_next(vma)) {
@@ -486,9 +488,9 @@ static void shmem_unmap_range(struct shmem_obj *obj, unsigned long first, unsign
 				mmu_notifier_invalidate_range_end(&range);
 			}
 			mmap_read_unlock(mm);
-			mmput(mm);
+			mmput_tracked(mm, obj, "shmem unmap");
 		}
-		mmdrop(mm);
+		mmdrop_tracked(mm, obj, "shmem unmap");
 	}
 	free(reqs);
 }

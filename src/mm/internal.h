@@ -414,7 +414,18 @@ int break_ksm(struct vm_area_struct *vma, unsigned long addr);
 /* --- exit ----------------------------------------------------------------- */
 
 void exit_mmap(struct mm_struct *mm);
+/*
+ * Reference holders (mm_holders.c): mm_holders_init() by mm_alloc(); a get
+ * is recorded after the counter rose, a put before it drops. Lock-free,
+ * never sleeps. mm_holders_collect(): see mm_query_holders().
+ */
+void mm_holders_init(struct mm_struct *mm);
+void mm_holder_get(struct mm_struct *mm, bool users, const void *owner, const char *kind);
+void mm_holder_put(struct mm_struct *mm, bool users, const void *owner, const char *kind);
+int mm_holders_collect(struct mm_struct *mm, struct mm_holder *out, int max);
 void mm_run_exit_hooks(struct mm_struct *mm);
+/* The first task on @mm names it (mm_name()); before the mm is shared. */
+void mm_set_name(struct mm_struct *mm, const char *name);
 /*
  * Call @fn for every mm whose mm_users is not zero, holding an mm_users
  * reference across the call (no other lock). Stops at the first nonzero

@@ -95,7 +95,7 @@ static int ksm_collect_vma(struct ksm_scan *sc, struct vm_area_struct *vma)
 			sc->items = bigger;
 			sc->cap = cap;
 		}
-		mmget(mm); /* Pairs with mmput() in ksm_scan_all(). */
+		mmget_tracked(mm, sc, "ksm scan"); /* Pairs with mmput() in ksm_scan_all(). */
 		sc->items[sc->n++] = (struct ksm_item){mm, a, page, page_hash(page)};
 	}
 	return 0;
@@ -244,7 +244,7 @@ unsigned long ksm_scan_all(void)
 	}
 	for (size_t i = 0; i < sc.n; i++) {
 		put_page(sc.items[i].page);
-		mmput(sc.items[i].mm);
+		mmput_tracked(sc.items[i].mm, &sc, "ksm scan");
 	}
 	free(sc.items);
 	return merged;

@@ -163,7 +163,7 @@ static int kvm_mmu_fault(struct kvm *kvm, unsigned long gpa, bool write)
 	int ret;
 
 	lockdep_assert_not_held(&kvm->mmu_lock);
-	if (!mmget_not_zero(mm))
+	if (!mmget_not_zero_tracked(mm, kvm, KVM_FAULT_HOLDER))
 		return -ESRCH; /* exit has begun: release zapped (or will zap) everything */
 	for (;;) {
 		unsigned long mmu_seq, pfn;
@@ -210,7 +210,8 @@ static int kvm_mmu_fault(struct kvm *kvm, unsigned long gpa, bool write)
 			atomic_fetch_add_explicit(&kvm->stat_faults, 1, memory_order_relaxed);
 		break;
 	}
-	mmput(mm); /* Pairs with mmget_not_zero() above; may run exit if it is the last. */
+	/* Pairs with mmget_not_zero() above; may run exit if it is the last. */
+	mmput_tracked(mm, kvm, KVM_FAULT_HOLDER);
 	return ret;
 }
 
@@ -442,6 +443,7 @@ int kvm_mmu_init(struct kvm *kvm)
 	if (kvm->flags & KVM_VM_PIN)
 		return 0;
 	kvm->mmu_notifier.ops = &kvm_mmu_notifier_ops;
+	mmu_notifier_set_owner(&kvm->mmu_notifier, kvm);
 	ret = mmu_notifier_register(&kvm->mmu_notifier, kvm->mm);
 	if (ret)
 		goto err_locks;

@@ -367,7 +367,7 @@ static int mirror_fault(struct mirror *m, unsigned long start, unsigned long end
 	TRACE_SCOPE("mirror", "device_fault", "addr=0x%lx pages=%lu write=%d", start,
 		    (end - start) >> PAGE_SHIFT, write);
 
-	if (!mmget_not_zero(mm))
+	if (!mmget_not_zero_tracked(mm, m, "mirror fault"))
 		return -ESRCH; /* the address space has exited */
 	atomic_fetch_add(&m->nr_faults, 1);
 	for (unsigned long addr = start; addr < end && !ret; addr = range.end) {
@@ -381,7 +381,7 @@ static int mirror_fault(struct mirror *m, unsigned long start, unsigned long end
 					    false);
 		sm_mutex_unlock(&m->lock);
 	}
-	mmput(mm); /* Pairs with mmget_not_zero() above. */
+	mmput_tracked(mm, m, "mirror fault"); /* Pairs with mmget_not_zero() above. */
 	return ret == -EBUSY ? -EAGAIN : ret;
 }
 
@@ -788,7 +788,7 @@ int mirror_migrate_to_device(struct mirror *m, unsigned long addr, size_t len)
 
 	if (ret)
 		return ret;
-	if (!mmget_not_zero(mm))
+	if (!mmget_not_zero_tracked(mm, m, "mirror fault"))
 		return -ESRCH;
 	mmap_read_lock(mm);
 	for (; addr < end && !ret && !err; addr = next) {
@@ -821,7 +821,7 @@ int mirror_migrate_to_device(struct mirror *m, unsigned long addr, size_t len)
 		migrate_vma_finalize(&args);
 	}
 	mmap_read_unlock(mm);
-	mmput(mm); /* Pairs with mmget_not_zero() above. */
+	mmput_tracked(mm, m, "mirror fault"); /* Pairs with mmget_not_zero() above. */
 	if (ret || err)
 		return ret ? ret : err;
 	/* As dmirror's read-back: every page must now be in our memory. */
@@ -837,7 +837,7 @@ int mirror_migrate_to_system(struct mirror *m, unsigned long addr, size_t len)
 
 	if (ret)
 		return ret;
-	if (!mmget_not_zero(mm))
+	if (!mmget_not_zero_tracked(mm, m, "mirror fault"))
 		return -ESRCH;
 	mmap_read_lock(mm);
 	for (; addr < end && !ret; addr = next) {
@@ -855,7 +855,7 @@ int mirror_migrate_to_system(struct mirror *m, unsigned long addr, size_t len)
 		ret = devmem_migrate_to_ram(m, vma, addr, next, NULL, &moved);
 	}
 	mmap_read_unlock(mm);
-	mmput(mm); /* Pairs with mmget_not_zero() above. */
+	mmput_tracked(mm, m, "mirror fault"); /* Pairs with mmget_not_zero() above. */
 	atomic_fetch_add(&m->nr_cpages, moved);
 	return ret;
 }
@@ -869,7 +869,7 @@ int mirror_exclusive(struct mirror *m, unsigned long addr, size_t len)
 
 	if (ret)
 		return ret;
-	if (!mmget_not_zero(mm))
+	if (!mmget_not_zero_tracked(mm, m, "mirror fault"))
 		return -ESRCH;
 	mmap_read_lock(mm);
 	for (; addr < end; addr += PAGE_SIZE) {
@@ -895,7 +895,7 @@ int mirror_exclusive(struct mirror *m, unsigned long addr, size_t len)
 		atomic_fetch_add(&m->nr_cpages, 1);
 	}
 	mmap_read_unlock(mm);
-	mmput(mm); /* Pairs with mmget_not_zero() above. */
+	mmput_tracked(mm, m, "mirror fault"); /* Pairs with mmget_not_zero() above. */
 	return ret;
 }
 
@@ -936,7 +936,7 @@ int mirror_snapshot(struct mirror *m, unsigned long addr, size_t len, struct mir
 
 	if (ret)
 		return ret;
-	if (!mmget_not_zero(mm))
+	if (!mmget_not_zero_tracked(mm, m, "mirror fault"))
 		return -ESRCH;
 	for (unsigned long a = addr; a < end && !ret; a = range.end) {
 		range.start = a;
@@ -953,7 +953,7 @@ int mirror_snapshot(struct mirror *m, unsigned long addr, size_t len, struct mir
 		}
 		sm_mutex_unlock(&m->lock);
 	}
-	mmput(mm); /* Pairs with mmget_not_zero() above. */
+	mmput_tracked(mm, m, "mirror fault"); /* Pairs with mmget_not_zero() above. */
 	if (!ret)
 		atomic_fetch_add(&m->nr_cpages, len >> PAGE_SHIFT);
 	return ret == -EBUSY ? -EAGAIN : ret;
@@ -961,6 +961,12 @@ int mirror_snapshot(struct mirror *m, unsigned long addr, size_t len, struct mir
 
 struct mirror *mirror_create_devmem(struct mm_struct *mm, unsigned int flags,
 				    unsigned long device_pages)
+{
+	return mirror_create_named(mm, flags, device_pages, NULL);
+}
+
+struct mirror *mirror_create_named(struct mm_struct *mm, unsigned int flags,
+				   unsigned long device_pages, const char *name)
 {
 	struct mirror *m;
 	int ret;
@@ -982,6 +988,8 @@ struct mirror *mirror_create_devmem(struct mm_struct *mm, unsigned int flags,
 	sm_mutex_init(&m->qlock, "mirror->qlock", LOCK_RANK_WORKQ);
 	sm_waitq_init(&m->qcond, "mirror->qcond");
 	m->qtail = &m->queue;
+	mmu_interval_notifier_set_owner(&m->notifier, m);
+	mmu_notifier_set_owner(&m->aging, m);
 	ret = mmu_interval_notifier_insert(&m->notifier, mm, MMAP_MIN_ADDR,
 					   TASK_SIZE - MMAP_MIN_ADDR, &mirror_notifier_ops);
 	if (ret)
@@ -990,7 +998,8 @@ struct mirror *mirror_create_devmem(struct mm_struct *mm, unsigned int flags,
 	ret = mmu_notifier_register(&m->aging, mm);
 	if (ret)
 		goto err_remove;
-	ret = sm_thread_create(&m->engine, mirror_engine, m, "mirror dma (mm %lu)", mm_id(mm));
+	ret = sm_thread_create(&m->engine, mirror_engine, m, "mirror%s%s dma", name ? " " : "",
+			       name ? name : "");
 	if (ret)
 		goto err_unregister;
 	mirror_live_add(m);

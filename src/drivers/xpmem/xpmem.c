@@ -217,7 +217,8 @@ static void *xpmem_node(void *arg)
 		if (seg->pending_mmputs) {
 			seg->pending_mmputs--;
 			sm_mutex_unlock(&seg->qlock);
-			mmput(seg->mm); /* Pairs with mmget_not_zero() in xpmem_fault(). */
+			/* Pairs with mmget_not_zero() in xpmem_fault(). */
+			mmput_tracked(seg->mm, seg, "xpmem fault");
 			sm_mutex_lock(&seg->qlock);
 			sm_wake_up_all(&seg->qcond); /* Pairs with xpmem_mmput_flush(). */
 			sm_mutex_unlock(&seg->qlock);
@@ -336,7 +337,7 @@ static int xpmem_fault(struct vm_fault *vmf)
 	sm_mutex_unlock(&seg->lock);
 
 	xpmem_mmput_flush(seg);
-	if (!mmget_not_zero(seg->mm)) {
+	if (!mmget_not_zero_tracked(seg->mm, seg, "xpmem fault")) {
 		ret = -EFAULT; /* the exporter has exited */
 		goto out;
 	}
@@ -469,6 +470,12 @@ static const struct file_operations xpmem_fops = {
 struct xpmem_segment *xpmem_make(struct mm_struct *mm, unsigned long addr, unsigned long len,
 				 unsigned int flags)
 {
+	return xpmem_make_named(mm, addr, len, flags, NULL);
+}
+
+struct xpmem_segment *xpmem_make_named(struct mm_struct *mm, unsigned long addr, unsigned long len,
+				       unsigned int flags, const char *name)
+{
 	struct xpmem_segment *seg;
 	int ret;
 
@@ -492,9 +499,11 @@ struct xpmem_segment *xpmem_make(struct mm_struct *mm, unsigned long addr, unsig
 	seg->file = file_alloc(&xpmem_fops, seg);
 	if (!seg->file)
 		goto err_free;
-	ret = sm_thread_create(&seg->node, xpmem_node, seg, "xpmem node (segment at 0x%lx)", addr);
+	ret = sm_thread_create(&seg->node, xpmem_node, seg, "xpmem%s%s node", name ? " " : "",
+			       name ? name : "");
 	if (ret)
 		goto err_file;
+	mmu_interval_notifier_set_owner(&seg->notifier, seg);
 	ret = mmu_interval_notifier_insert(&seg->notifier, mm, addr, len, &xpmem_notifier_ops);
 	if (ret)
 		goto err_stop;
