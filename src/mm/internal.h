@@ -244,8 +244,8 @@ unsigned long shmem_next_present(struct shmem_obj *obj, unsigned long idx);
 /*
  * shmem_obj_get_all() - a reference on every live object (mapped or not:
  * a file nobody maps still owns its pages and swap slots), for the checker.
- * Return: a kmalloc'ed array of *@nr objects (release with
- * shmem_obj_put_all()), or NULL if there are none or memory ran out.
+ * Return: a kcalloc'ed array of *@nr objects (release with
+ * shmem_obj_put_all()), NULL if there are none, ERR_PTR(-ENOMEM).
  */
 struct shmem_obj **shmem_obj_get_all(size_t *nr);
 void shmem_obj_put_all(struct shmem_obj **objs, size_t nr);
@@ -256,7 +256,8 @@ void vma_clear_shm(struct vm_area_struct *vma);
 void shmem_obj_put(struct shmem_obj *obj);
 /* The page at @pgoff, allocated on first use, with a reference for the caller. */
 int shmem_obj_get_page(struct shmem_obj *obj, unsigned long pgoff, struct page **pagep);
-void shmem_obj_punch_hole(struct shmem_obj *obj, unsigned long first, unsigned long last);
+/* Return: 0, or -ENOMEM with nothing punched. */
+int shmem_obj_punch_hole(struct shmem_obj *obj, unsigned long first, unsigned long last);
 void shmem_obj_zero_tail(struct shmem_obj *obj, unsigned long pgoff, unsigned long offset);
 unsigned long shmem_obj_find_pages(struct shmem_obj *obj, unsigned long first, unsigned long nr,
 				   struct page **pages);

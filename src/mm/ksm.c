@@ -86,7 +86,7 @@ static int ksm_collect_vma(struct ksm_scan *sc, struct vm_area_struct *vma)
 			continue;
 		if (sc->n == sc->cap) {
 			size_t cap = sc->cap ? 2 * sc->cap : 64;
-			struct ksm_item *bigger = realloc(sc->items, cap * sizeof(*bigger));
+			struct ksm_item *bigger = krealloc_array(sc->items, cap, sizeof(*bigger));
 
 			if (!bigger) {
 				put_page(page);
@@ -246,7 +246,7 @@ unsigned long ksm_scan_all(void)
 		put_page(sc.items[i].page);
 		mmput_tracked(sc.items[i].mm, &sc, "ksm scan");
 	}
-	free(sc.items);
+	kfree(sc.items);
 	return merged;
 }
 

@@ -494,7 +494,7 @@ int mm_for_each_live(int (*fn)(struct mm_struct *mm, void *arg), void *arg)
 	list_for_each_entry (mm, &mm_list, mmlist) {
 		if (n == cap) {
 			struct mm_struct **bigger =
-				realloc(mms, (cap = cap ? 2 * cap : 16) * sizeof(*mms));
+				krealloc_array(mms, cap = cap ? 2 * cap : 16, sizeof(*mms));
 
 			if (!bigger) {
 				ret = -ENOMEM;
@@ -511,6 +511,6 @@ int mm_for_each_live(int (*fn)(struct mm_struct *mm, void *arg), void *arg)
 			ret = fn(mms[i], arg);
 		mmput_tracked(mms[i], &mm_list, "mm walk");
 	}
-	free(mms);
+	kfree(mms);
 	return ret;
 }

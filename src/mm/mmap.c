@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "base/alloc.h"
 #include "mm/internal.h"
 #include "secmmu/file.h"
 
@@ -361,7 +362,7 @@ static int madvise_remove_range(struct mm_struct *mm, unsigned long start, unsig
 		}
 		if (n == cap) {
 			struct punch *bigger =
-				realloc(req, (cap = cap ? 2 * cap : 4) * sizeof(*req));
+				krealloc_array(req, cap = cap ? 2 * cap : 4, sizeof(*req));
 
 			if (!bigger) {
 				err = -ENOMEM;
@@ -376,10 +377,13 @@ static int madvise_remove_range(struct mm_struct *mm, unsigned long start, unsig
 	}
 	mmap_read_unlock(mm);
 	for (size_t i = 0; i < n; i++) {
-		shmem_obj_punch_hole(req[i].obj, req[i].first, req[i].last);
+		int r = err ? 0 : shmem_obj_punch_hole(req[i].obj, req[i].first, req[i].last);
+
+		if (r)
+			err = r; /* the holes already punched stay punched, as in Linux */
 		shmem_obj_put(req[i].obj);
 	}
-	free(req);
+	kfree(req);
 	return err ? err : unmapped;
 }
 
@@ -648,7 +652,10 @@ static int move_page_tables(struct mm_struct *mm, unsigned long old, unsigned lo
  * move_vma(): map [new_addr, new_addr+new_len) with @vma's attributes, move
  * the pages of [old_addr, old_addr+old_len) there, unmap the old range.
  * On failure nothing has changed: the new VMA is taken out again (onto
- * @detached, freed by the caller after mmap_lock is dropped).
+ * @detached, freed by the caller after mmap_lock is dropped), and if the
+ * unmap of the old range fails (splitting its VMA needs memory) the pages
+ * move back first -- into the old range's page tables, which are still
+ * there, so moving back allocates nothing and cannot fail.
  */
 static int move_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long old_addr,
 		    unsigned long old_len, unsigned long new_len, unsigned long new_addr,
@@ -673,9 +680,18 @@ static int move_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned l
 		*detached = new;
 		return err;
 	}
+	if (old_len) {
+		err = do_munmap(mm, old_addr, old_len, detached);
+		if (err) {
+			/* Nothing was unmapped: undo the move (no allocation, see above). */
+			BUG_ON(move_page_tables(mm, new_addr, old_addr, old_len));
+			vma_unlink(mm, new);
+			vma_core(new)->next_free = *detached;
+			*detached = new;
+			return err;
+		}
+	}
 	vma_merge_neighbours(mm, new);
-	if (old_len)
-		return do_munmap(mm, old_addr, old_len, detached);
 	return 0;
 }
 

@@ -678,12 +678,12 @@ static int devmem_init(struct mirror *m, unsigned long nr_pages)
 	m->pgmap.nr_pages = nr_pages;
 	m->pgmap.ops = &mirror_devmem_ops;
 	m->pgmap.owner = m;
-	m->free_pages = calloc(nr_pages, sizeof(*m->free_pages));
+	m->free_pages = kcalloc(nr_pages, sizeof(*m->free_pages));
 	if (!m->free_pages)
 		return -ENOMEM;
 	ret = memremap_pages(&m->pgmap);
 	if (ret) {
-		free(m->free_pages);
+		kfree(m->free_pages);
 		return ret;
 	}
 	/* LIFO: the first page out is the lowest. */
@@ -696,7 +696,7 @@ static void devmem_exit(struct mirror *m)
 {
 	devmem_evict(m);
 	memunmap_pages(&m->pgmap);
-	free(m->free_pages);
+	kfree(m->free_pages);
 	sm_mutex_destroy(&m->dlock);
 }
 
@@ -982,7 +982,7 @@ struct mirror *mirror_create_named(struct mm_struct *mm, unsigned int flags,
 	if (ret) {
 		sm_mutex_destroy(&m->lock);
 		sm_mutex_destroy(&m->dlock);
-		free(m);
+		kfree(m);
 		return ERR_PTR(ret);
 	}
 	sm_mutex_init(&m->qlock, "mirror->qlock", LOCK_RANK_WORKQ);
