@@ -377,10 +377,11 @@ static int madvise_remove_range(struct mm_struct *mm, unsigned long start, unsig
 	}
 	mmap_read_unlock(mm);
 	for (size_t i = 0; i < n; i++) {
-		int r = err ? 0 : shmem_obj_punch_hole(req[i].obj, req[i].first, req[i].last);
+		/* As Linux's madvise walk: VMAs before a failing one are done. */
+		int r = shmem_obj_punch_hole(req[i].obj, req[i].first, req[i].last);
 
-		if (r)
-			err = r; /* the holes already punched stay punched, as in Linux */
+		if (r && !err)
+			err = r;
 		shmem_obj_put(req[i].obj);
 	}
 	kfree(req);
