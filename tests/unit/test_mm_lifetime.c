@@ -315,6 +315,7 @@ TEST(holders_record_every_get_and_put_by_owner_and_kind)
 	struct mm_holder h[8];
 	const struct mm_holder *x;
 	struct mm_struct *mm;
+	unsigned long id;
 	int a, b, n;
 
 	MM_TEST_SETUP();
@@ -352,8 +353,9 @@ TEST(holders_record_every_get_and_put_by_owner_and_kind)
 	ASSERT_EQ(n, 2);
 	ASSERT_NULL(find_holder(h, n, &a, "owner a"));
 	ASSERT_EQ(find_holder(h, n, &b, "owner b")->users, 1);
-	mmput_tracked(mm, &b, "owner b");
-	ASSERT_EQ(mm_query_holders(mm_id(mm), h, 8), -ESRCH);
+	id = mm_id(mm);
+	mmput_tracked(mm, &b, "owner b"); /* the last: @mm is freed */
+	ASSERT_EQ(mm_query_holders(id, h, 8), -ESRCH);
 }
 
 TEST(holders_beyond_the_table_are_summed_in_the_overflow)
