@@ -4,7 +4,7 @@
 # scenario including the seeds, demo, examples), accepting only the known
 # differences of running on Linux 6.12's notifier core:
 #  - it has no ->change_pte (removed in 6.10): KVM's change_pte counters stay
-#    0, in tests/scenarios/kvm.scn and the built-in kvm-ksm;
+#    0 (as they do in ours, unless the museum's kvm-change-pte-dead is on);
 #  - it may call ->release twice when exit and unregister race (our core's
 #    exactly-once claim is the fix): stress_exit_vs_unregister_release_once
 #    may see s.releases = 2 -- the named deviation release-once, shown on the
@@ -67,7 +67,6 @@ while IFS= read -r line; do
 		bad=1
 	fi
 done < <(grep 'FAIL (expected' <<<"$out")
-[ "$n" -gt 0 ] || { echo "check-variant: expected the change_pte differences"; bad=1; }
 if [ "$bad" -eq 0 ]; then
 	echo "check-variant: OK: the only differences are the $n change_pte counters (Linux 6.12 has no ->change_pte) and the deviations named above"
 	exit 0

@@ -31,6 +31,24 @@ typedef void (*check_report_fn)(void *arg, const char *fmt, va_list ap);
  */
 unsigned long mm_check_invariants(check_report_fn report, void *arg);
 
+/**
+ * secmmu_rule_violations() - rules of the secondary-MMU contract that the
+ * core saw broken while it ran (a ->release called twice, an
+ * invalidate_range_end without its start, an empty or oversized
+ * invalidation, ...; see sm_rule_broken() in src/base/debug.c)
+ * @first:  if non-NULL, receives the first violation's message (NUL-terminated)
+ * @len:    size of @first
+ *
+ * Counted since the process started; the caller compares with its own
+ * starting value (the scenario runner's `check` does). Any context.
+ * Return: the number of violations so far.
+ */
+unsigned long secmmu_rule_violations(char *first, unsigned long len);
+
+/* The next violation's message becomes the "first" one (a new run begins; no violation in flight).
+ */
+void secmmu_rule_violations_forget_first(void);
+
 SECMMU_END_DECLS
 
 #endif /* SECMMU_CHECK_H */

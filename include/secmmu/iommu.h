@@ -181,7 +181,9 @@ long iommu_sva_find_pasid(struct iommu_device *dev, unsigned long mm_id);
  * VMA, or access not allowed); -ESRCH (PASID not present: never bound, or
  * its mm has exited -- aborted silently, other PASIDs are unaffected);
  * -EIO (a stale IOTLB entry was caught: the frame was freed under it);
- * -ENOMEM; -ENODEV (device destroyed); -EAGAIN (livelocked by invalidations).
+ * -ENOMEM; -ENODEV (device destroyed); -EAGAIN (livelocked by invalidations,
+ * or a write faulting again and again on a read-only IOTLB entry: the IOTLB
+ * caches permissions, and only an invalidation drops an entry).
  */
 int iommu_dma_read(struct iommu_device *dev, uint32_t pasid, unsigned long addr, void *buf,
 		   size_t len);
@@ -236,6 +238,11 @@ unsigned int iommu_pasid_nr_allocated(void);
  * @prq_exited:     page requests answered -ESRCH because mmget_not_zero failed
  * @pasid_faults:   DMA aborted because the PASID was not present
  * @stale:          stale IOTLB entries caught (frame generation changed)
+ * @iotlb_huge:     ... of @iotlb_entries, 2 MiB ones (the CPU maps a huge PMD
+ *                  there); an invalidation touching any part drops it whole
+ * @perm_fault_loops: DMAs that gave up after faulting again and again on a
+ *                  read-only IOTLB entry nothing invalidated (a write to a
+ *                  page made writable without a secondary-TLB flush)
  */
 struct iommu_stats {
 	unsigned long iotlb_entries;
@@ -245,6 +252,8 @@ struct iommu_stats {
 	unsigned long prq_exited;
 	unsigned long pasid_faults;
 	unsigned long stale;
+	unsigned long iotlb_huge;
+	unsigned long perm_fault_loops;
 };
 
 void iommu_dev_stats(struct iommu_device *dev, struct iommu_stats *st);

@@ -29,13 +29,14 @@
  *   clear_flush_young, clear_young, test_young
  *                           answered from the spte accessed bits, so a page
  *                           the guest keeps using survives reclaim;
- *   change_pte (LEGACY)     updates an spte in place. The primary MMU calls
- *                           it between invalidate_range_start and _end,
- *                           after start has zapped the spte, so a correct VM
- *                           never finds one to update -- which is why Linux
- *                           6.10 removed the callback. This VM counts the
- *                           calls and the "hits" (an spte actually found);
- *                           hits stay 0 unless the VM is KVM_VM_BROKEN.
+ *   change_pte (LEGACY)     only with the museum's kvm-change-pte-dead on
+ *                           (as Linux 6.10 removed it): updates an spte in
+ *                           place. The primary MMU calls it between
+ *                           invalidate_range_start and _end, after start has
+ *                           zapped the spte, so a correct VM never finds one
+ *                           to update. This VM counts the calls and the
+ *                           "hits" (an spte actually found); hits stay 0
+ *                           unless the VM is KVM_VM_BROKEN.
  *   release                 zaps every spte (the mm is exiting).
  *
  * KVM_VM_PIN is KVM before seed 004: every spte holds a page reference
@@ -155,6 +156,31 @@ int kvm_vcpu_write(struct kvm_vcpu *vcpu, unsigned long gpa, const void *buf, si
 int kvm_vcpu_run(struct kvm_vcpu *vcpu, unsigned long n, unsigned long seed);
 
 /**
+ * kvm_set_memslot() - make [@gpa, @gpa + @len) the VM's only memslot
+ *
+ * Guest pages outside it are no guest memory: their sptes are zapped and
+ * accesses fail with -EFAULT. Invalidations that do not meet the memslot do
+ * not take mmu_lock or raise mmu_invalidate_in_progress; the update waits
+ * until no invalidation is between its start and end, so that both see the
+ * same memslot. May sleep.
+ *
+ * Return: 0, -EINVAL (unaligned, empty, or wrapping).
+ */
+int kvm_set_memslot(struct kvm *kvm, unsigned long gpa, unsigned long len);
+
+/**
+ * kvm_pfncache_activate() - cache the translation of the page at @gpa outside
+ * the shadow tables, as KVM's gfn_to_pfn_cache and the APIC-access page
+ * address in the VMCS do: from now on every guest access to that page uses
+ * the cached pfn, resolved (outside mmu_lock, with the invalidation retry) on
+ * first use and again after every invalidation of the page. One cache per VM;
+ * a second call moves it. May sleep briefly (mmu_lock).
+ *
+ * Return: 0, -EINVAL (@gpa not page-aligned).
+ */
+int kvm_pfncache_activate(struct kvm *kvm, unsigned long gpa);
+
+/**
  * struct kvm_stats - counters of a VM (a snapshot)
  * @sptes:            installed sptes
  * @page_refs:        page references held by sptes (KVM_VM_PIN only)
@@ -167,6 +193,9 @@ int kvm_vcpu_run(struct kvm_vcpu *vcpu, unsigned long n, unsigned long seed);
  * @young:            aging queries answered "young"
  * @stale:            accesses through an spte whose frame was freed
  * @mismatches:       kvm_vcpu_run() reads that differed from the shadow copy
+ * @huge_sptes:       installed sptes that map 2 MiB (counted in @sptes too)
+ * @huge_faults:      faults that installed a huge spte (the host PMD was huge)
+ * @huge_splits:      huge sptes split into 4 KiB ones by a partial invalidation
  */
 struct kvm_stats {
 	unsigned long sptes;
@@ -180,6 +209,9 @@ struct kvm_stats {
 	unsigned long young;
 	unsigned long stale;
 	unsigned long mismatches;
+	unsigned long huge_sptes;
+	unsigned long huge_faults;
+	unsigned long huge_splits;
 };
 
 /* A snapshot of @kvm's counters; takes mmu_lock for read briefly. */

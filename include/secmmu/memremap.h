@@ -68,6 +68,11 @@ struct dev_pagemap {
 	struct page *pages;
 	unsigned char *mem;
 	int slot; /* in the core's registry */
+	/*
+	 * CPU faults waiting for one of our pages without holding a reference
+	 * to it (do_device_private_fault()); memunmap_pages() waits for none.
+	 */
+	SECMMU_ATOMIC(int) waiters;
 };
 
 #define DEV_PAGEMAP_MAX_PAGES (1UL << 24)

@@ -139,15 +139,47 @@ struct mirror_snap {
  * [addr, addr+len), without faulting anything (HMM_DMIRROR_SNAPSHOT):
  * hmm_range_fault() with this device as dev_private_owner. Another device's
  * page is not visible to this one (NONE), as in the kernel's test.
- * @snap: len / PAGE_SIZE entries. Return: 0, -EINVAL, -ESRCH, -EAGAIN.
+ * @snap: len / PAGE_SIZE entries. Return: 0, -EINVAL, -ESRCH, -ENOMEM.
  */
 int mirror_snapshot(struct mirror *m, unsigned long addr, size_t len, struct mirror_snap *snap);
 
 /* Translations currently installed in the device page table. */
 unsigned long mirror_nr_entries(struct mirror *m);
+/*
+ * ... of which map 2 MiB: one entry per 2 MiB the CPU maps with a huge PMD
+ * (hmm_pfn_to_map_order()); any invalidation touching it drops it whole.
+ */
+unsigned long mirror_nr_huge_entries(struct mirror *m);
 /* Invalidations received, and stale translations detected. */
 unsigned long mirror_nr_invalidations(struct mirror *m);
 unsigned long mirror_nr_stale(struct mirror *m);
+/*
+ * CPU faults on a page in the device's memory whose migration back failed
+ * because the page was busy (another reference): each one a wasted round,
+ * and with enough faulting threads a livelock. 0 when correct.
+ */
+unsigned long mirror_nr_lost_faults(struct mirror *m);
+
+/**
+ * mirror_lock() / mirror_unlock() - a memory lock, as a GPU runtime's
+ * (hsa_amd_memory_lock()): [@addr, @addr + @len) is faulted into the device
+ * and stays mapped there until mirror_unlock(); the device's copy engine
+ * reads and writes it without retry faults (a missing translation there is
+ * a fatal fault: the DMA fails with -EFAULT, counted by
+ * mirror_nr_locked_faults()). The pages are pinned (not longterm), so that
+ * migration, compaction, reclaim and KSM leave them alone. At most 16 pages,
+ * one range per device. May sleep.
+ *
+ * Return: 0; -EINVAL (unaligned, empty, too long), -EBUSY (a range is locked
+ * already), -ESRCH (the process exited), -EFAULT, -ENOMEM. mirror_unlock():
+ * 0 or -ENOENT (nothing locked). mirror_destroy() unlocks.
+ */
+int mirror_lock(struct mirror *m, unsigned long addr, size_t len);
+int mirror_unlock(struct mirror *m);
+/* Frames mirror_lock() pinned (0 when none; the zero page takes no pin). */
+unsigned long mirror_locked_pages(struct mirror *m);
+/* DMA into a locked range that found it unmapped (0 when correct). */
+unsigned long mirror_nr_locked_faults(struct mirror *m);
 /*
  * Device faults (each may fill many pages: the rest of the request), and
  * pages copied (DMA), migrated, made exclusive or snapshotted -- dmirror's

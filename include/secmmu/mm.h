@@ -43,8 +43,23 @@ SECMMU_BEGIN_DECLS
 #ifndef MREMAP_FIXED
 #define MREMAP_FIXED 2
 #endif
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT 21
+#endif
+#ifndef MLOCK_ONFAULT
+#define MLOCK_ONFAULT 1U
+#endif
+#ifndef MCL_CURRENT
+#define MCL_CURRENT 1
+#endif
+#ifndef MCL_FUTURE
+#define MCL_FUTURE 2
+#endif
+#ifndef MCL_ONFAULT
+#define MCL_ONFAULT 4
 #endif
 
 #ifndef MADV_HUGEPAGE
@@ -69,22 +84,24 @@ struct file;
 struct vm_area_struct;
 
 /* vm_flags */
-#define VM_READ	      0x1UL
-#define VM_WRITE      0x2UL
-#define VM_EXEC	      0x4UL
-#define VM_SHARED     0x8UL
-#define VM_MAYREAD    0x10UL
-#define VM_MAYWRITE   0x20UL
-#define VM_MAYEXEC    0x40UL
-#define VM_MAYSHARE   0x80UL
-#define VM_PFNMAP     0x400UL  /* device memory: no struct page behind PTEs */
-#define VM_MERGEABLE  0x1000UL /* KSM may merge pages here */
-#define VM_LOCKED     0x2000UL /* mlock()ed */
-#define VM_IO	      0x4000UL
-#define VM_DONTCOPY   0x20000UL	   /* not inherited by fork (MADV_DONTFORK) */
-#define VM_WIPEONFORK 0x02000000UL /* the child gets it empty (MADV_WIPEONFORK) */
-#define VM_HUGEPAGE   0x20000000UL /* MADV_HUGEPAGE */
-#define VM_NOHUGEPAGE 0x40000000UL /* MADV_NOHUGEPAGE */
+#define VM_READ	       0x1UL
+#define VM_WRITE       0x2UL
+#define VM_EXEC	       0x4UL
+#define VM_SHARED      0x8UL
+#define VM_MAYREAD     0x10UL
+#define VM_MAYWRITE    0x20UL
+#define VM_MAYEXEC     0x40UL
+#define VM_MAYSHARE    0x80UL
+#define VM_PFNMAP      0x400UL	/* device memory: no struct page behind PTEs */
+#define VM_MERGEABLE   0x1000UL /* KSM may merge pages here */
+#define VM_LOCKED      0x2000UL /* mlock()ed */
+#define VM_IO	       0x4000UL
+#define VM_LOCKONFAULT 0x80000UL /* with VM_LOCKED: mlock2(MLOCK_ONFAULT), no populate */
+#define VM_LOCKED_MASK (VM_LOCKED | VM_LOCKONFAULT)
+#define VM_DONTCOPY    0x20000UL    /* not inherited by fork (MADV_DONTFORK) */
+#define VM_WIPEONFORK  0x02000000UL /* the child gets it empty (MADV_WIPEONFORK) */
+#define VM_HUGEPAGE    0x20000000UL /* MADV_HUGEPAGE */
+#define VM_NOHUGEPAGE  0x40000000UL /* MADV_NOHUGEPAGE */
 #define VM_ACCOUNT                                                                                 \
 	0x100000UL /* private writable: committed memory charged (sticks, and so blocks merges) */
 
@@ -322,7 +339,8 @@ void mmap_read_unlock(struct mm_struct *mm);
  * After a failed mmap_read_trylock(): wait for a release of @mm's mmap_lock
  * (for a caller that cannot block in mmap_read_lock(), e.g. holding another
  * mm's mmap_lock of the same rank). Under interleaving exploration the
- * caller blocks until the holder releases; otherwise it yields. May sleep.
+ * caller blocks until the holder releases; otherwise it sleeps until a
+ * release (or returns at once if a reader may enter now). May sleep.
  */
 void mmap_lock_wait_released(struct mm_struct *mm);
 void mmap_write_lock(struct mm_struct *mm);
@@ -357,9 +375,47 @@ int mm_mprotect(struct mm_struct *mm, unsigned long addr, unsigned long len, int
  * MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_COLLAPSE; errors as Linux's madvise(2).
  */
 int mm_madvise(struct mm_struct *mm, unsigned long addr, unsigned long len, int advice);
-/* Return: the new address or a negative errno. */
+/*
+ * mm_oom_reap() - the OOM reaper: unmap @mm's private anonymous memory now,
+ * inside non-blockable invalidations (see src/mm/mmap.c). @reaped: pages
+ * unmapped. Return: 0 or -EAGAIN (mmap_lock busy, or a subscriber would sleep:
+ * that VMA was left).
+ */
+int mm_oom_reap(struct mm_struct *mm, unsigned long *reaped);
+/*
+ * @flags: MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP (a move of equal
+ * lengths that leaves the old range mapped but empty; requires MAYMOVE).
+ * Return: the new address or a negative errno.
+ */
 long mm_mremap(struct mm_struct *mm, unsigned long addr, unsigned long old_len,
 	       unsigned long new_len, int flags, unsigned long new_addr);
+
+/**
+ * mm_mlock() - mlock2(): lock [@start, @start+@len) into memory
+ * @flags: 0 or MLOCK_ONFAULT (lock the pages as they are faulted in)
+ *
+ * The VMAs of the range get VM_LOCKED (split and merged as Linux does), their
+ * pages are charged to locked_vm against the memlock limit (unless the mm
+ * has CAP_IPC_LOCK) and, without MLOCK_ONFAULT, faulted in (a write fault
+ * in private writable memory, breaking COW). Reclaim never pages out a page
+ * mapped in a locked VMA. Return: 0, -EINVAL (bad @flags), -EPERM (memlock
+ * limit 0), -ENOMEM (over the limit, or a hole in the range: the VMAs
+ * before the hole stay locked; or a PROT_NONE VMA that cannot be faulted
+ * in), -EAGAIN (out of memory while faulting in).
+ */
+int mm_mlock(struct mm_struct *mm, unsigned long start, unsigned long len, unsigned int flags);
+/* munlock(): clear VM_LOCKED; -ENOMEM for a hole (the VMAs before it are done). */
+int mm_munlock(struct mm_struct *mm, unsigned long start, unsigned long len);
+/**
+ * mm_mlockall() - mlockall(): MCL_CURRENT locks every VMA now (and faults
+ * them in unless MCL_ONFAULT), MCL_FUTURE every later mapping.
+ * Return: 0, -EINVAL (no flag, unknown flags or MCL_ONFAULT alone), -EPERM
+ * (memlock limit 0), -ENOMEM (MCL_CURRENT and the mapped size exceeds the
+ * limit). Fault-in errors are ignored.
+ */
+int mm_mlockall(struct mm_struct *mm, int flags);
+/* munlockall(): unlock every VMA, and no more MCL_FUTURE. Return: 0. */
+int mm_munlockall(struct mm_struct *mm);
 
 /**
  * mm_read() / mm_write() - copy_from_user / copy_to_user against @mm
@@ -421,6 +477,18 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int
  */
 int follow_pfn_pte(struct mm_struct *mm, unsigned long addr, unsigned long *pfn, bool *writable,
 		   uint32_t *gen);
+
+/**
+ * follow_pfn_order() - follow_pfn_pte() that also tells the mapping's size
+ * @order: out, 0 for a 4 KiB PTE, HPAGE_PMD_ORDER for a huge PMD (KVM's
+ *         host_pfn_mapping_level()); then @pfn and @gen are those of the
+ *         first frame of the 2 MiB at @addr & HPAGE_PMD_MASK (the folio's
+ *         head), to be checked with folio_gen_valid()
+ *
+ * Same contract and errors as follow_pfn_pte().
+ */
+int follow_pfn_order(struct mm_struct *mm, unsigned long addr, unsigned long *pfn, bool *writable,
+		     uint32_t *gen, unsigned int *order);
 
 /**
  * zap_vma_ptes() - remove the PTEs a driver installed in its own VMA
@@ -520,6 +588,13 @@ enum thp_mode {
 /* Return: 0, or -EINVAL for an unknown mode. */
 int thp_set_mode(int mode);
 int thp_get_mode(void);
+/*
+ * /sys/kernel/mm/transparent_hugepage/use_zero_page (default 1): a read
+ * fault in a THP-eligible range maps the huge zero page (1) or allocates a
+ * huge page (0). Return: 0, or -EINVAL unless @on is 0 or 1.
+ */
+int thp_set_use_zero_page(int on);
+int thp_get_use_zero_page(void);
 
 /**
  * mm_collapse() - khugepaged's collapse of the 2 MiB range around @addr

@@ -65,6 +65,10 @@ enum mmu_notifier_event {
 const char *mmu_notifier_event_name(enum mmu_notifier_event event);
 
 #define MMU_NOTIFIER_RANGE_BLOCKABLE (1 << 0)
+/* core-private: the start was counted in the mm's open classic ranges (its _end will be) */
+#define MMU_NOTIFIER_RANGE_HLIST_OPEN (1u << 31)
+/* core-private: the start was delivered to the interval tree (so is its _end) */
+#define MMU_NOTIFIER_RANGE_ITREE_OPEN (1u << 30)
 
 /**
  * struct mmu_notifier_range - an invalidation
@@ -197,7 +201,9 @@ struct mmu_notifier {
 	SECMMU_ATOMIC(int) release_state; /* who claimed ->release; see enum mn_release_state */
 	SECMMU_ATOMIC(unsigned long)
 	released_gen; /* 0, or the release generation of ->release's end */
-	void *rcu[3]; /* struct sm_rcu_head storage (size asserted) */
+	SECMMU_ATOMIC(int)
+	release_calls; /* ->release calls so far: a detector, see mn_call_release() */
+	void *rcu[3];  /* struct sm_rcu_head storage (size asserted) */
 };
 
 /**

@@ -129,6 +129,12 @@ struct page {
 	SECMMU_ATOMIC(int) _entire_mapcount; /* head: PMD mappings of the folio */
 	unsigned int compound_order;	     /* head: HPAGE_PMD_ORDER; else 0 */
 	struct page *deferred_next;	     /* head: on the deferred split queue (its lock) */
+	/*
+	 * The primary-MMU path that last freed the frame, if it names itself
+	 * (phys_set_free_path()): the stale-translation detector reports it.
+	 * Written at free, read by the detector; static strings only.
+	 */
+	const char *freed_by;
 };
 
 /* A device-private page: memory on a device, which the CPU cannot access. */
@@ -319,9 +325,33 @@ static inline uint32_t page_gen(const struct page *page)
  */
 bool page_gen_valid(unsigned long pfn, uint32_t gen);
 
+/**
+ * folio_gen_valid() - is a huge translation taken earlier still good for
+ * its 4 KiB piece @idx?
+ * @head_pfn: the first frame of the 2 MiB translation (the folio's head)
+ * @gen: page_gen() of the head when the translation was taken
+ *
+ * True while the head has that generation and frame @head_pfn + @idx is
+ * still a page of that folio: a folio freed, or split (a split sends an
+ * invalidation over the folio first), makes every huge translation of it
+ * stale.
+ */
+bool folio_gen_valid(unsigned long head_pfn, uint32_t gen, unsigned long idx);
+
 /* Counters of stale-translation detections (see page_gen_valid users). */
 void phys_report_stale(unsigned long pfn, const char *who);
 unsigned long phys_stale_count(void);
+/*
+ * The path that freed the frame of the last stale translation a device used,
+ * when that path named itself (phys_set_free_path()); NULL otherwise.
+ */
+const char *phys_stale_path(void);
+/*
+ * Name the primary-MMU path the calling thread runs (a static string, or
+ * NULL): frames it frees remember it, and a device caught using one of them
+ * afterwards names it. Return: the previous name, to restore.
+ */
+const char *phys_set_free_path(const char *path);
 
 /**
  * phys_set_reclaim_hook() - install the function alloc_page() calls when

@@ -205,20 +205,21 @@ long tce_iommu_unregister_pages(struct tce_container *container, struct mm_struc
 
 /**
  * tce_iommu_map() - VFIO_IOMMU_MAP_DMA: TCE entries for [iova, iova + size)
- * pointing at [vaddr, vaddr + size), which must lie inside ONE region this
- * container preregistered.
- * Return: 0, -EINVAL (not inside this container's preregistered memory,
- * unaligned, zero), -EBUSY (IOVA range already mapped), -ENOMEM, -EPERM,
- * -EBADF.
+ * pointing at [vaddr, vaddr + size), one per 4 KiB page, each page inside a
+ * region preregistered by any container of @mm (Linux's
+ * tce_iommu_build_v2() looks it up in the mm's list). An existing entry is
+ * replaced; a page outside every region stops the map and clears the
+ * entries this call built.
+ * Return: 0, -EINVAL (a page not preregistered, unaligned, zero), -ENOMEM,
+ * -EPERM, -EBADF.
  */
 long tce_iommu_map(struct tce_container *container, struct mm_struct *mm, unsigned long iova,
 		   unsigned long vaddr, unsigned long size);
 
 /**
- * tce_iommu_unmap() - VFIO_IOMMU_UNMAP_DMA: clear every mapping inside
- * [iova, iova + size).
- * Return: 0, -ENOENT (nothing mapped there), -EINVAL (unaligned, zero, or a
- * mapping only partly inside), -EBADF.
+ * tce_iommu_unmap() - VFIO_IOMMU_UNMAP_DMA: clear every TCE entry of
+ * [iova, iova + size); empty entries are skipped (tce_iommu_clear()).
+ * Return: 0, -EINVAL (unaligned, zero), -EBADF.
  */
 long tce_iommu_unmap(struct tce_container *container, unsigned long iova, unsigned long size);
 

@@ -9,11 +9,13 @@
  * first time the order is taken, not when the deadlock finally happens.
  */
 #include <errno.h>
-#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "base/lock.h"
 #include "base/sched_explore.h"
+#include "base/wait.h"
 
 /*
  * Interleaving exploration (base/sched_explore.h): while an exploration runs,
@@ -296,10 +298,49 @@ bool sm_down_read_trylock(struct sm_rwsem *l)
 	return true;
 }
 
+/*
+ * sm_rwsem_wait_released() outside exploration is a real wait for a release:
+ * while anybody waits (release_waiters), every rwsem release bumps the
+ * release generation of its hash bucket and wakes that bucket's waiters
+ * (sm_wake_up_var()). A waiter that shares a bucket with another rwsem may be
+ * woken by that one's release: its caller then fails its trylock and waits
+ * again, after a real release.
+ */
+#define RELEASE_BUCKETS 64
+
+static _Atomic unsigned long release_gen[RELEASE_BUCKETS];
+static _Atomic int release_waiters;
+
+static _Atomic unsigned long *release_gen_of(const struct sm_rwsem *l)
+{
+	uintptr_t h = (uintptr_t)l;
+
+	h ^= h >> 17;
+	h *= 0x9e3779b97f4a7c15ull;
+	return &release_gen[(h >> 40) % RELEASE_BUCKETS];
+}
+
+static void rwsem_released(struct sm_rwsem *l)
+{
+	_Atomic unsigned long *gen;
+
+	/*
+	 * Pairs with the fence in sm_rwsem_wait_released(): either the waiter's
+	 * trylock sees this release, or this load sees the waiter.
+	 */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (!atomic_load_explicit(&release_waiters, memory_order_relaxed))
+		return;
+	gen = release_gen_of(l);
+	atomic_fetch_add(gen, 1);
+	sm_wake_up_var(gen);
+}
+
 void sm_up_read(struct sm_rwsem *l)
 {
 	lockdep_release(l);
 	BUG_ON(pthread_rwlock_unlock(&l->rw));
+	rwsem_released(l);
 	if (explore_on())
 		sched_explore_release(l, l->cls.name, true);
 }
@@ -323,16 +364,29 @@ void sm_up_write(struct sm_rwsem *l)
 {
 	lockdep_release(l);
 	BUG_ON(pthread_rwlock_unlock(&l->rw));
+	rwsem_released(l);
 	if (explore_on())
 		sched_explore_release(l, l->cls.name, true);
 }
 
 void sm_rwsem_wait_released(struct sm_rwsem *l)
 {
+	_Atomic unsigned long *gen = release_gen_of(l);
+	unsigned long seen;
+
 	might_sleep();
 	if (explore_on() && sched_explore_wait_release(l, l->cls.name))
 		return;
-	sched_yield();
+	atomic_fetch_add(&release_waiters, 1);
+	seen = atomic_load(gen);
+	atomic_thread_fence(memory_order_seq_cst); /* Pairs with rwsem_released(). */
+	if (try_read(l)) {
+		/* Released since the caller's trylock failed: let it try again. */
+		BUG_ON(pthread_rwlock_unlock(&l->rw));
+	} else {
+		sm_wait_var_event(gen, atomic_load(gen) != seen);
+	}
+	atomic_fetch_sub(&release_waiters, 1);
 }
 
 void sm_rwsem_note_acquired(struct sm_rwsem *l, enum held_mode mode)

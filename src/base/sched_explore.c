@@ -610,6 +610,18 @@ static void note_outside(const char *what, const char *name)
 			 name ? name : "?");
 }
 
+unsigned long explore_run_outside(char *what, size_t len)
+{
+	unsigned long n;
+
+	pthread_mutex_lock(&ex.lock);
+	n = ex.outside;
+	if (what && len)
+		snprintf(what, len, "%s", n ? ex.outside_what : "");
+	pthread_mutex_unlock(&ex.lock);
+	return n;
+}
+
 void __sched_point(const char *name)
 {
 	if (ex_self)

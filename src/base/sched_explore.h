@@ -79,6 +79,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Diagnostic only: a token held this long without a point is an invisible wait. */
 #define EXPLORE_STUCK_MS 20000
@@ -221,6 +222,15 @@ int explore_run(const struct explore_test *t, const struct explore_opts *o,
  * the test's check().
  */
 void explore_report_failure(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * explore_run_outside() - how many lock operations, waits, joins and thread
+ * creations uncontrolled threads did in the current run so far (0: nothing
+ * ran outside control). The first one is described in @what (@len bytes,
+ * if @what is non-NULL). Callable from a controlled thread or the test's
+ * check(); the scenario runner fails a run where it is not 0.
+ */
+unsigned long explore_run_outside(char *what, size_t len);
 
 /* @runs runs, the i-th seeded with seed + i. */
 void explore_run_random(const struct explore_test *t, unsigned long seed, unsigned long runs,

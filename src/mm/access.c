@@ -78,6 +78,30 @@ int mm_write(struct mm_struct *mm, unsigned long addr, const void *buf, size_t l
 	return for_each_page_chunk(addr, (void *)buf, len, write_one_page, mm);
 }
 
+int follow_pfn_order(struct mm_struct *mm, unsigned long addr, unsigned long *pfn, bool *writable,
+		     uint32_t *gen, unsigned int *order)
+{
+	struct vm_area_struct *vma;
+	pte_t *pmdp;
+	uint64_t pmd;
+
+	mmap_assert_locked(mm);
+	*order = 0;
+	vma = vma_lookup(mm, addr);
+	if (!vma || !(vma->vm_flags & VM_READ))
+		return -EFAULT;
+	pmdp = pte_offset(mm, addr) ? NULL : pmd_offset(mm, addr);
+	pmd = pmdp ? pte_load(pmdp) : 0;
+	if (!pmd_trans_huge(pmd))
+		return follow_pfn_pte(mm, addr, pfn, writable, gen);
+	*order = HPAGE_PMD_ORDER;
+	*pfn = pte_pfn(pmd);
+	*writable = pte_write(pmd) && (vma->vm_flags & VM_WRITE);
+	if (gen)
+		*gen = page_gen(pfn_to_page(*pfn));
+	return 0;
+}
+
 int follow_pfn_pte(struct mm_struct *mm, unsigned long addr, unsigned long *pfn, bool *writable,
 		   uint32_t *gen)
 {

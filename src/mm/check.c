@@ -108,6 +108,8 @@ static void count_huge_pmd(struct check_ctx *c, struct mm_struct *mm, struct vm_
 	unsigned long pfn = pte_pfn(huge) - ((addr - haddr) >> PAGE_SHIFT);
 	struct page *head = pfn_to_page(pfn);
 
+	if (is_huge_zero_pmd(pte_load(pmd_offset(mm, haddr))))
+		return; /* the huge zero page: no mapcount, not in nr_thp */
 	c->nr_huge++;
 	if (haddr < vma->vm_start || haddr + HPAGE_PMD_SIZE > vma->vm_end)
 		problem(c, "mm %lu: a huge PMD at 0x%lx crosses its VMA's bounds", mm_id(mm),

@@ -16,9 +16,24 @@
 #include <sched.h>
 #include <string.h>
 
+#include "secmmu/kit/bugs.h"
 #include "mm/internal.h"
 #include "mm/swap_internal.h"
+#include "secmmu/kit/bugs.h"
 #include "secmmu/trace.h"
+
+/*
+ * A PTE of [start, end) was made writable in place (ptep_set_access_flags):
+ * TLBs that cache permissions must drop the read-only entry, the CPU's and
+ * the secondary ones (arm64's flush, with the notifier since 6bbd42e2df8f).
+ * Caller holds the page-table lock. The museum's iommu-perm-upgrade-no-flush
+ * flushes only the CPU's.
+ */
+void flush_secondary_upgrade(struct mm_struct *mm, unsigned long start, unsigned long end)
+{
+	if (!historic_bug(BUG_IOMMU_PERM_UPGRADE_NO_FLUSH))
+		mmu_notifier_arch_invalidate_secondary_tlbs(mm, start, end);
+}
 
 static bool vma_allows(const struct vm_area_struct *vma, bool write)
 {
@@ -257,6 +272,7 @@ static int do_shared_page(struct vm_area_struct *vma, unsigned long addr, bool w
 			page = NULL;
 		} else if (pte_present(pte) && writable && !pte_write(pte)) {
 			set_pte(mm, ptep, pte | PTE_WRITE | PTE_DIRTY);
+			flush_secondary_upgrade(mm, addr, addr + PAGE_SIZE);
 		}
 	}
 	sm_mutex_unlock(&mm->page_table_lock);
@@ -349,6 +365,16 @@ static bool can_reuse_anon(struct page *page)
 		return false;
 	if (PageTest(page, PG_anon_exclusive))
 		return true;
+	/*
+	 * The museum's cow-wrong-way (base/bugs.h): reuse when this is the
+	 * only mapping, as before the fix of CVE-2020-29374 -- a GUP reference
+	 * another process took while it still shared the page is ignored, and
+	 * that process goes on seeing our writes.
+	 */
+	if (historic_bug(BUG_COW_WRONG_WAY) && page_mapcount(page) == 1) {
+		SetPageFlag(page, PG_anon_exclusive);
+		return true;
+	}
 	if (page_ref_count(page) == 1) {
 		SetPageFlag(page, PG_anon_exclusive);
 		return true;
@@ -360,8 +386,12 @@ static bool can_reuse_anon(struct page *page)
  * do_wp_page(): write fault on a present, write-protected private PTE.
  * Either reuse the page (make the PTE writable) or copy it and replace the
  * PTE under an MMU_NOTIFY_CLEAR invalidation.
+ *
+ * @unshare (FAULT_FLAG_UNSHARE, a read-only pin): the same decision, but a
+ * reused page stays write-protected (it only becomes exclusive) and a copy
+ * is mapped read-only and clean, as Linux's wp_page_copy() does for it.
  */
-static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, uint64_t orig)
+static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, uint64_t orig, bool unshare)
 {
 	struct mm_struct *mm = vma->vm_mm;
 	struct mmu_notifier_range range;
@@ -372,7 +402,10 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, uint64_t o
 	sm_mutex_lock(&mm->page_table_lock);
 	ptep = pte_offset(mm, addr);
 	if (pte_load(ptep) == orig && can_reuse_anon(old)) {
-		set_pte(mm, ptep, orig | PTE_WRITE | PTE_DIRTY | PTE_YOUNG);
+		if (!unshare) {
+			set_pte(mm, ptep, orig | PTE_WRITE | PTE_DIRTY | PTE_YOUNG);
+			flush_secondary_upgrade(mm, addr, addr + PAGE_SIZE);
+		}
 		sm_mutex_unlock(&mm->page_table_lock);
 		return 0;
 	}
@@ -395,9 +428,9 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, uint64_t o
 	copy_frame_data(page_address(new), page_address(old), PAGE_SIZE);
 	set_pte(mm, ptep, 0);
 	mmu_notifier_arch_invalidate_secondary_tlbs(mm, addr, addr + PAGE_SIZE);
-	mmu_notifier_change_pte(mm, addr, page_to_pfn(new), true);
+	mmu_notifier_change_pte(mm, addr, page_to_pfn(new), !unshare);
 	atomic_fetch_add(&new->_mapcount, 1);
-	set_pte(mm, ptep, pfn_pte(page_to_pfn(new), true) | PTE_DIRTY);
+	set_pte(mm, ptep, pfn_pte(page_to_pfn(new), !unshare) | (unshare ? PTE_YOUNG : PTE_DIRTY));
 	if (!is_zero_pfn(pte_pfn(orig))) {
 		BUG_ON(atomic_fetch_sub(&old->_mapcount, 1) <= 0);
 	} else {
@@ -421,7 +454,10 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int
 
 	mmap_assert_locked(mm);
 	addr &= PAGE_MASK;
-	if (addr < vma->vm_start || addr >= vma->vm_end || !vma_allows(vma, write))
+	if (addr < vma->vm_start || addr >= vma->vm_end)
+		return -EFAULT;
+	/* FOLL_FORCE reads need only VM_MAYREAD, which every VMA here has. */
+	if (!vma_allows(vma, write) && (write || !(flags & FAULT_FLAG_FORCE)))
 		return -EFAULT;
 	if (vma_core(vma)->shm && vma_is_shared(vma))
 		return do_shared_page(vma, addr, write);
@@ -431,10 +467,17 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int
 		pte_t *pmdp = pmd_offset(mm, haddr);
 		uint64_t pmd = pmdp ? pte_load(pmdp) : 0;
 
+		/*
+		 * A huge PMD is unshared as a write fault breaks it where the VMA
+		 * is writable; not in a read-only VMA (not modelled: the pin
+		 * takes the folio as it is).
+		 */
 		if (pmd_trans_huge(pmd))
-			return huge_pmd_fault(vma, addr, pmd, write);
+			return huge_pmd_fault(vma, addr, pmd,
+					      write || ((flags & FAULT_FLAG_UNSHARE) &&
+							(vma->vm_flags & VM_WRITE)));
 		if (!pmd && thp_vma_allowable(vma, false) && thp_vma_suitable(vma, haddr)) {
-			int ret = do_huge_pmd_anonymous_page(vma, addr);
+			int ret = do_huge_pmd_anonymous_page(vma, addr, write);
 
 			if (ret != -EAGAIN)
 				return ret;
@@ -456,7 +499,7 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int
 		 * page locked until the PTEs point at the new frame. Wait for
 		 * that, then the caller retries and finds the new PTE.
 		 */
-		wait_on_page_locked(pfn_to_page(pte_pfn(pte)));
+		migration_entry_wait(mm, addr, pte);
 		return 0;
 	}
 	if (pte_is_swap(pte))
@@ -470,8 +513,10 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int
 	if (write && !pte_write(pte)) {
 		if (vma_is_shared(vma)) /* a shared driver mapping mapped read-only */
 			return -EFAULT;
-		return do_wp_page(vma, addr, pte);
+		return do_wp_page(vma, addr, pte, false);
 	}
+	if ((flags & FAULT_FLAG_UNSHARE) && !pte_write(pte) && !vma_is_shared(vma) && !vma->vm_ops)
+		return do_wp_page(vma, addr, pte, true);
 	return 0;
 }
 
@@ -479,7 +524,15 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int
  * fault_in_page() - make @addr accessible for a read or a write and return
  * the page with a reference (get_page)
  *
- * Caller holds mmap_lock. Return: 0, -EFAULT, -ENOMEM.
+ * Faults until the PTE allows the access, with no retry count (GUP's
+ * faultin_page() loop): handle_mm_fault() returning 0 either installed the
+ * PTE, or slept until what blocked it went away (a migration entry waits for
+ * the migration's page lock, a device-private page for its migration back),
+ * or lost a race to another thread's change of the PTE -- every retry follows
+ * an event, so no amount of load or reclaim turns a valid access into an
+ * error. Exhaustion ends it with -ENOMEM from the fault.
+ *
+ * Caller holds mmap_lock. May sleep. Return: 0, -EFAULT, -ENOMEM.
  */
 int fault_in_page(struct vm_area_struct *vma, unsigned long addr, bool write, struct page **pagep)
 {
@@ -488,7 +541,7 @@ int fault_in_page(struct vm_area_struct *vma, unsigned long addr, bool write, st
 	/* A present PTE does not override the VMA: PROT_NONE has PTEs too. */
 	if (!vma_allows(vma, write))
 		return -EFAULT;
-	for (int tries = 0; tries < 100000; tries++) {
+	for (;;) {
 		pte_t *ptep;
 		uint64_t pte = 0, huge;
 		int ret;
@@ -522,6 +575,4 @@ int fault_in_page(struct vm_area_struct *vma, unsigned long addr, bool write, st
 		if (ret)
 			return ret;
 	}
-	WARN_ON(1); /* a fault that never settles is a bug */
-	return -EFAULT;
 }

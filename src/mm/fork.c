@@ -7,12 +7,14 @@
  * secondary MMU holding a writable translation must drop it, or its writes
  * would land in a page the child now shares). Pages that may be pinned for
  * DMA are copied for the child at once instead (page_needs_cow_for_dma), so
- * the parent keeps the very page the device writes to.
+ * the parent keeps the very page the device writes to; a pinned file page of
+ * a private mapping is shared like any file page (a write copies it anyway).
  * Shared mappings are not copied: the child faults them in from the object.
  */
 #include <errno.h>
 #include <string.h>
 
+#include "secmmu/kit/bugs.h"
 #include "mm/internal.h"
 #include "mm/swap_internal.h"
 #include "secmmu/err.h"
@@ -31,7 +33,17 @@ static int copy_present_pte(struct mm_struct *dst_mm, struct mm_struct *src_mm, 
 		return 0;
 	}
 	page = pfn_to_page(pfn);
-	if (page_maybe_dma_pinned(page)) {
+	/*
+	 * Only an anonymous page is copied for DMA (page_needs_cow_for_dma()):
+	 * a file page of a private mapping is the file's, shared as always (a
+	 * copy would be an anonymous page whose ->mapping is no anon_vma).
+	 * A pinned one is copied for the child now, so that the parent keeps
+	 * the pinned frame mapped and writable (70e806e4e645). The museum's
+	 * fork-pinned-cow (base/bugs.h) shares it copy-on-write instead: the
+	 * parent's next write moves the parent to a copy, away from the pin.
+	 */
+	if (PageTest(page, PG_anon) && page_maybe_dma_pinned(page) &&
+	    !historic_bug(BUG_FORK_PINNED_COW)) {
 		copy = alloc_page_noreclaim();
 		if (!copy)
 			return -ENOMEM;
@@ -190,6 +202,8 @@ struct mm_struct *dup_mm(struct mm_struct *oldmm)
 			err = -ENOMEM;
 			break;
 		}
+		/* dup_mmap(): locks are not inherited (nor MCL_FUTURE: def_flags stay 0). */
+		new->vm_flags &= ~VM_LOCKED_MASK;
 		vma_link(mm, new);
 		/* Private memory (anonymous, or a file's private copies) is copied COW. */
 		if (vma_core(vma)->anon_vma && !vma_is_shared(vma) && !vma->vm_ops &&

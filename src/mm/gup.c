@@ -5,20 +5,35 @@
 #include "mm/internal.h"
 #include "secmmu/gup.h"
 
+/* is_cow_mapping(): private and may become writable (read-only private VMAs too). */
+static bool is_cow_mapping(const struct vm_area_struct *vma)
+{
+	return (vma->vm_flags & (VM_SHARED | VM_MAYWRITE)) == VM_MAYWRITE;
+}
+
 /*
- * gup_must_unshare(): a pin of a private page that another mm may still share
- * (zero page, COW after fork) would let the device and this mm diverge on
- * the next COW. Break the sharing first by faulting for write where the VMA
- * allows it.
+ * gup_must_unshare(): must a read-only pin (FOLL_PIN without FOLL_WRITE)
+ * of @page break its sharing first, as Linux's gup_must_unshare() decides?
+ *
+ * An anonymous page that is not exclusive to this mm (COW-shared after
+ * fork, KSM) must, whatever the VMA's protection: otherwise the next COW
+ * write fault gives the process a new page and the pin keeps the old one,
+ * and the device and the process diverge. A page that is not anonymous
+ * (the zero page, a private file mapping's file page) must only for a
+ * FOLL_LONGTERM pin in a COW mapping: a short-term R/O pin has no promise
+ * to see later writes through the page tables. (A write pin needs no
+ * unshare: the write fault already made the page exclusive.)
  */
-static bool gup_must_unshare(struct vm_area_struct *vma, struct page *page)
+static bool gup_must_unshare(struct vm_area_struct *vma, unsigned int flags, struct page *page)
 {
 	struct page *head = compound_head(page);
 
-	if (vma_is_shared(vma) || !(vma->vm_flags & VM_WRITE) || vma->vm_ops)
+	if (flags & FOLL_WRITE)
 		return false;
-	if (is_zero_pfn(page_to_pfn(page)))
-		return true;
+	if (vma->vm_ops) /* driver VMAs: the driver's own pages */
+		return false;
+	if (!PageTest(head, PG_anon))
+		return (flags & FOLL_LONGTERM) && is_cow_mapping(vma);
 	/* A PMD-mapped folio keeps PageAnonExclusive on its head. */
 	if (PageTest(head, PG_head) && atomic_load(&head->_entire_mapcount))
 		return !PageTest(head, PG_anon_exclusive);
@@ -38,11 +53,24 @@ static int gup_one(struct mm_struct *mm, unsigned long addr, unsigned int flags,
 	ret = fault_in_page(vma, addr, write, &page);
 	if (ret)
 		return ret;
-	if (pin && !write && gup_must_unshare(vma, page)) {
+	/*
+	 * Unshare (FAULT_FLAG_UNSHARE) and look again: a racing fork may share
+	 * the page anew, so loop -- with no count: a retry follows a fork that
+	 * shared the new page. A THP in a read-only VMA is not unshared (see
+	 * handle_mm_fault()): the same page, still shared, comes back, and is
+	 * pinned as it is.
+	 */
+	while (pin && gup_must_unshare(vma, flags, page)) {
+		struct page *shared = page;
+
 		put_page(page);
-		ret = fault_in_page(vma, addr, true, &page);
+		ret = handle_mm_fault(vma, addr, FAULT_FLAG_UNSHARE);
+		if (!ret)
+			ret = fault_in_page(vma, addr, false, &page);
 		if (ret)
 			return ret;
+		if (page == shared && !(vma->vm_flags & VM_WRITE))
+			break; /* a THP in a read-only VMA: never unshared */
 	}
 	if (pin && PageTest(page, PG_reserved)) {
 		/*

@@ -86,16 +86,25 @@ int hmm_range_fault(struct hmm_range *range)
 			range->hmm_pfns[i] = HMM_PFN_ERROR;
 			continue;
 		}
-		for (int tries = 0; tries < 100; tries++) {
+		/*
+		 * Fault until the snapshot sees the page. No count: a fault that
+		 * returned 0 installed the PTE, or waited for what blocked it (a
+		 * migration's page lock), or lost a race to another thread's change
+		 * of it; a PTE taken away again after it was installed was
+		 * invalidated (unmap, reclaim, migration), which the sequence shows:
+		 * -EBUSY, and the caller's next mmu_interval_read_begin() waits that
+		 * invalidation out.
+		 */
+		for (;;) {
 			v = hmm_snapshot(range, vma, addr, req, gen);
 			if (v || !(req & HMM_PFN_REQ_FAULT))
 				break;
 			ret = hmm_vma_fault(range, vma, addr, req);
 			if (ret)
 				return ret;
+			if (mmu_interval_check_retry(range->notifier, range->notifier_seq))
+				return -EBUSY;
 		}
-		if (!v && (req & HMM_PFN_REQ_FAULT))
-			return -EBUSY; /* the fault keeps being undone: let the caller retry */
 		range->hmm_pfns[i] = v;
 	}
 	/* Everything read above is only as good as the sequence. */

@@ -2,15 +2,21 @@
 /*
  * Transparent huge pages (anonymous, PMD-sized), as Linux 6.x does them.
  *
- * Mapping: a first-touch fault (read or write) in an aligned 2 MiB range of a
- * private anonymous VMA that may have THPs (thp_vma_allowable(): the system
- * setting `always`, or `madvise` and MADV_HUGEPAGE; never MADV_NOHUGEPAGE)
- * allocates a large folio and maps it with one PMD, writable if the VMA is.
- * There is no huge zero page: the reference machine of the differential test
- * (6.18 booted with pvm_no_zero_page=1) allocates a THP on a read fault too;
- * stock Linux would map the huge zero page until the first write.
- * If no aligned block is free, or the PMD already points to a leaf table,
- * the fault falls back to 4 KiB pages.
+ * Mapping: a first-touch write fault in an aligned 2 MiB range of a private
+ * anonymous VMA that may have THPs (thp_vma_allowable(): the system setting
+ * `always`, or `madvise` and MADV_HUGEPAGE; never MADV_NOHUGEPAGE) allocates
+ * a large folio and maps it with one PMD, writable if the VMA is. A read
+ * fault there maps the huge zero page read-only (use_zero_page, on by
+ * default as in Linux: thp_set_use_zero_page()); with use_zero_page off it
+ * allocates a THP too (what the differential test's reference machine, a
+ * kernel booted with pvm_no_zero_page=1, does: its THP scripts never fault
+ * by a read first). A write fault on the huge zero PMD falls back as Linux
+ * 6.x's do_huge_pmd_wp_page() does: the PMD is split into 512 PTEs of the
+ * 4 KiB zero page (a 2 MiB CLEAR) and the retried fault copies one 4 KiB
+ * page. The huge zero folio is allocated on first use and counts neither in
+ * rss nor in thp=; it is freed when its last mapping goes (Linux keeps it
+ * until its shrinker runs). If no aligned block is free, or the PMD already
+ * points to a leaf table, the fault falls back to 4 KiB pages.
  *
  * Splitting the PMD (__split_huge_pmd): the huge entry becomes a leaf table
  * of HPAGE_PMD_NR PTEs mapping the same subpages, with the same rights,
@@ -26,13 +32,26 @@
  *     an unsharing fault of a pin (GUP's FOLL_PIN on a shared THP);
  *   - fork, when the folio may be pinned (the child gets copies at once).
  * A folio whose PTE mappings partly went away is queued for a deferred
- * split (deferred_split_folio(), Linux's deferred_split_queue), but the
- * folio split itself (split_huge_page) is NOT modelled yet: the queue is
- * only bookkeeping, and the unmapped subpages stay allocated until the
- * whole folio is freed. For the same reason THPs are never paged out (they
- * are not on the LRU, and pageout() refuses PTE-mapped ones), migrated
- * (left in place) or merged by KSM (skipped) -- where Linux would split
- * them (or, for swap and migration, move them whole).
+ * split (deferred_split_folio(), Linux's deferred_split_queue); the
+ * deferred-split shrinker (deferred_split_scan(), run by reclaim:
+ * try_to_free_pages(), so `pressure N` and allocation failures) splits it
+ * (split_folio(), Linux's split_huge_page()) and frees the subpages nobody
+ * maps. The folio split sends one MMU_NOTIFY_CLEAR over the folio's extent
+ * in the address space (try_to_migrate_one()'s); it is done in place (the
+ * PTEs keep their frames) and so only for a folio that one address space
+ * maps -- Linux unmaps every mapping to migration entries and can split a
+ * folio that several processes map; here such a folio stays whole (and
+ * queued) until all but one mapping went.
+ *
+ * THPs are on the LRU. Swap: reclaim (and MADV_PAGEOUT) splits the folio
+ * and pages out 4 KiB pages, as Linux does without CONFIG_THP_SWAP (no THP
+ * is swapped whole). Migration: a folio that one PMD maps moves whole
+ * (migrate_huge_pmd(): new folio, copy, PMD switched, one 2 MiB CLEAR);
+ * with no huge page free, or mapped more than once, it is split and the
+ * 4 KiB pages move (Linux splits on -ENOMEM; a fork-shared THP, which Linux
+ * would move whole, is left in place here); a PTE-mapped THP is split and
+ * its pages move one by one. KSM: a THP page is a merge candidate; a folio
+ * with a page that may be merged is split first (try_to_merge_one_page()).
  *
  * Collapse (khugepaged, MADV_COLLAPSE): 512 PTEs are replaced by one PMD of
  * a new folio holding a copy, under mmap_lock for write and rmap_lock for
@@ -43,13 +62,85 @@
  * Locks: PMD changes happen under the page-table lock, as PTE changes.
  */
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
+#include "secmmu/kit/bugs.h"
 #include "mm/internal.h"
 #include "mm/swap_internal.h"
+#include "secmmu/migrate.h"
 #include "secmmu/trace.h"
 
 static _Atomic int thp_mode = THP_MADVISE;
+static _Atomic int thp_use_zero_page = 1;
+
+int thp_set_use_zero_page(int on)
+{
+	if (on != 0 && on != 1)
+		return -EINVAL;
+	atomic_store(&thp_use_zero_page, on);
+	return 0;
+}
+
+int thp_get_use_zero_page(void)
+{
+	return atomic_load(&thp_use_zero_page);
+}
+
+/* --- the huge zero page ---------------------------------------------------- */
+
+/*
+ * The huge zero folio (mm_get_huge_zero_folio()): a zeroed large folio that
+ * read faults map read-only. huge_zero holds one reference while any
+ * mapping (each holding one more) may find it; the last put frees it.
+ */
+static struct page *_Atomic huge_zero;
+static struct sm_mutex huge_zero_lock; /* LOCK_RANK_LRU: taken with no PTL held */
+static pthread_once_t huge_zero_once = PTHREAD_ONCE_INIT;
+
+static void huge_zero_init(void)
+{
+	sm_mutex_init(&huge_zero_lock, "huge_zero_lock", LOCK_RANK_LRU);
+}
+
+bool is_huge_zero_pmd(uint64_t pmd)
+{
+	struct page *zero = atomic_load(&huge_zero);
+
+	return pmd_trans_huge(pmd) && zero && pte_pfn(pmd) == page_to_pfn(zero);
+}
+
+/* A reference to the huge zero folio for a new mapping (allocated on first use), or NULL. */
+static struct page *mm_get_huge_zero_folio(void)
+{
+	struct page *zero;
+
+	pthread_once(&huge_zero_once, huge_zero_init);
+	sm_mutex_lock(&huge_zero_lock);
+	zero = atomic_load(&huge_zero);
+	if (!zero) {
+		zero = alloc_thp_folio(); /* zeroed */
+		if (zero)
+			atomic_store(&huge_zero, zero); /* takes the allocation reference */
+	}
+	if (zero)
+		get_page(zero); /* the mapping's */
+	sm_mutex_unlock(&huge_zero_lock);
+	return zero;
+}
+
+/* Drop a mapping's reference; the last one frees the folio. No PTL held. */
+static void mm_put_huge_zero_folio(struct page *zero)
+{
+	pthread_once(&huge_zero_once, huge_zero_init);
+	sm_mutex_lock(&huge_zero_lock);
+	put_page(zero);
+	if (atomic_load(&huge_zero) == zero && page_ref_count(zero) == 1) {
+		atomic_store(&huge_zero, NULL);
+		put_page(zero); /* huge_zero's: frees it */
+	}
+	sm_mutex_unlock(&huge_zero_lock);
+}
 
 int thp_set_mode(int mode)
 {
@@ -125,7 +216,34 @@ static void map_huge_pmd(struct mm_struct *mm, pte_t *pmdp, struct page *head, b
 	set_pte(mm, pmdp, mk_huge_pmd(head, write));
 }
 
-int do_huge_pmd_anonymous_page(struct vm_area_struct *vma, unsigned long addr)
+/* A read fault: map the huge zero page (set_huge_zero_folio()). */
+static int do_huge_zero_page(struct vm_area_struct *vma, unsigned long haddr)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct page *zero = mm_get_huge_zero_folio();
+	pte_t *pmdp;
+	int ret = 0;
+
+	if (!zero)
+		return -EAGAIN; /* fall back to 4 KiB pages */
+	sm_mutex_lock(&mm->page_table_lock);
+	pmdp = pmd_alloc(mm, haddr);
+	if (!pmdp) {
+		ret = -ENOMEM;
+	} else if (!pte_load(pmdp)) {
+		/* Read-only, counted nowhere (not rss, not AnonHugePages). */
+		set_pte(mm, pmdp, pfn_pte(page_to_pfn(zero), false) | PTE_HUGE);
+		zero = NULL;
+	} else if (!pmd_trans_huge(pte_load(pmdp))) {
+		ret = -EAGAIN;
+	}
+	sm_mutex_unlock(&mm->page_table_lock);
+	if (zero)
+		mm_put_huge_zero_folio(zero);
+	return ret;
+}
+
+int do_huge_pmd_anonymous_page(struct vm_area_struct *vma, unsigned long addr, bool write)
 {
 	struct mm_struct *mm = vma->vm_mm;
 	unsigned long haddr = addr & HPAGE_PMD_MASK;
@@ -138,6 +256,8 @@ int do_huge_pmd_anonymous_page(struct vm_area_struct *vma, unsigned long addr)
 	ret = anon_vma_prepare(vma);
 	if (ret)
 		return ret;
+	if (!write && thp_get_use_zero_page())
+		return do_huge_zero_page(vma, haddr);
 	head = alloc_thp_folio();
 	if (!head)
 		return -EAGAIN; /* fall back to 4 KiB pages */
@@ -150,6 +270,7 @@ int do_huge_pmd_anonymous_page(struct vm_area_struct *vma, unsigned long addr)
 		pmd = pte_load(pmdp);
 		if (!pmd) {
 			map_huge_pmd(mm, pmdp, head, vma->vm_flags & VM_WRITE);
+			lru_add(head); /* reclaim splits it (split_folio()) and swaps its pages */
 			head = NULL;
 		} else if (!pmd_trans_huge(pmd)) {
 			ret = -EAGAIN; /* a leaf table is there: 4 KiB pages */
@@ -177,6 +298,18 @@ static void __split_huge_pmd_locked(struct mm_struct *mm, pte_t *pmdp, unsigned 
 
 	(void)haddr;
 	BUG_ON(!pmd_trans_huge(pmd) || !PageTest(head, PG_head));
+	if (is_huge_zero_pmd(pmd)) {
+		/*
+		 * __split_huge_zero_page_pmd(): 512 PTEs of the 4 KiB zero page.
+		 * The PMD's reference to the huge zero folio is the caller's to
+		 * drop (mm_put_huge_zero_folio(), after the PTL).
+		 */
+		for (unsigned long i = 0; i < HPAGE_PMD_NR; i++)
+			atomic_store_explicit(&table[i], pfn_pte(0, false), memory_order_relaxed);
+		atomic_fetch_add(&zero_page()->_refcount, HPAGE_PMD_NR);
+		pmd_populate(mm, pmdp, table);
+		return;
+	}
 	for (unsigned long i = 0; i < HPAGE_PMD_NR; i++) {
 		atomic_fetch_add(&head[i]._mapcount, 1);
 		if (exclusive)
@@ -201,6 +334,8 @@ int split_huge_pmd_address(struct vm_area_struct *vma, unsigned long addr)
 
 	if (!pmdp || !pmd_trans_huge(pte_load(pmdp)))
 		return 0;
+	struct page *zero = NULL;
+
 	table = pte_table_alloc();
 	if (!table)
 		return -ENOMEM;
@@ -209,6 +344,8 @@ int split_huge_pmd_address(struct vm_area_struct *vma, unsigned long addr)
 	mmu_notifier_invalidate_range_start(&range);
 	sm_mutex_lock(&mm->page_table_lock);
 	if (pmd_trans_huge(pte_load(pmdp))) {
+		if (is_huge_zero_pmd(pte_load(pmdp)))
+			zero = pfn_to_page(pte_pfn(pte_load(pmdp)));
 		__split_huge_pmd_locked(mm, pmdp, haddr, table);
 		table = NULL;
 		/* A device TLB may hold the 2 MiB translation: it goes whole. */
@@ -218,6 +355,8 @@ int split_huge_pmd_address(struct vm_area_struct *vma, unsigned long addr)
 	mmu_notifier_invalidate_range_end(&range);
 	if (table)
 		pte_table_free(table);
+	if (zero)
+		mm_put_huge_zero_folio(zero); /* the PMD's reference */
 	return 0;
 }
 
@@ -246,12 +385,16 @@ int split_huge_pmd_range(struct mm_struct *mm, unsigned long start, unsigned lon
 
 void zap_huge_pmd(struct mm_struct *mm, pte_t *pmdp, unsigned long haddr)
 {
-	struct page *head = NULL;
+	struct page *head = NULL, *zero = NULL;
 	uint64_t pmd;
 
 	sm_mutex_lock(&mm->page_table_lock);
 	pmd = pte_load(pmdp);
-	if (pmd_trans_huge(pmd)) {
+	if (is_huge_zero_pmd(pmd)) {
+		zero = pfn_to_page(pte_pfn(pmd));
+		set_pte(mm, pmdp, 0);
+		mmu_notifier_arch_invalidate_secondary_tlbs(mm, haddr, haddr + HPAGE_PMD_SIZE);
+	} else if (pmd_trans_huge(pmd)) {
 		head = pfn_to_page(pte_pfn(pmd));
 		set_pte(mm, pmdp, 0);
 		BUG_ON(atomic_fetch_sub(&head->_entire_mapcount, 1) <= 0);
@@ -263,6 +406,8 @@ void zap_huge_pmd(struct mm_struct *mm, pte_t *pmdp, unsigned long haddr)
 	sm_mutex_unlock(&mm->page_table_lock);
 	if (head)
 		put_page(head); /* Pairs with the reference the PMD held. */
+	if (zero)
+		mm_put_huge_zero_folio(zero);
 }
 
 /* May a write fault reuse the PMD-mapped folio @head in place (wp_can_reuse_anon_folio)? */
@@ -295,6 +440,7 @@ int do_huge_pmd_wp_page(struct vm_area_struct *vma, unsigned long addr, uint64_t
 	}
 	if (can_reuse_huge(pfn_to_page(pte_pfn(orig)))) {
 		set_pte(mm, pmdp, orig | PTE_WRITE | PTE_DIRTY | PTE_YOUNG);
+		flush_secondary_upgrade(mm, haddr, haddr + HPAGE_PMD_SIZE);
 		reused = true;
 	}
 	sm_mutex_unlock(&mm->page_table_lock);
@@ -306,6 +452,9 @@ int do_huge_pmd_wp_page(struct vm_area_struct *vma, unsigned long addr, uint64_t
 
 int huge_pmd_fault(struct vm_area_struct *vma, unsigned long addr, uint64_t pmd, bool write)
 {
+	/* The huge zero page: split (a 2 MiB CLEAR); the retried fault copies 4 KiB. */
+	if (write && is_huge_zero_pmd(pmd))
+		return split_huge_pmd_address(vma, addr);
 	if (write && !pte_write(pmd))
 		return do_huge_pmd_wp_page(vma, addr, pmd);
 	return 0;
@@ -318,6 +467,12 @@ int copy_huge_pmd(struct mm_struct *dst_mm, struct mm_struct *src_mm, pte_t *dst
 	struct page *head = pfn_to_page(pte_pfn(pmd));
 	pte_t *table;
 
+	if (is_huge_zero_pmd(pmd)) {
+		get_page(head); /* the child's mapping of the huge zero folio; the parent's keeps it
+				 */
+		set_pte(dst_mm, dst_pmdp, pmd);
+		return 0;
+	}
 	if (page_maybe_dma_pinned(head)) {
 		/*
 		 * The device writes into this folio: the parent keeps it and
@@ -409,6 +564,8 @@ static int collapse_huge_page(struct vm_area_struct *vma, unsigned long haddr, b
 	struct page *batch[HPAGE_PMD_NR], *head;
 	struct mmu_notifier_range range;
 	unsigned long none = 0, shared = 0, young = 0, n = 0;
+	const char *path;
+	bool forget;
 	pte_t *pmdp, *table = NULL;
 	uint64_t pmd;
 	int ret;
@@ -429,10 +586,17 @@ static int collapse_huge_page(struct vm_area_struct *vma, unsigned long haddr, b
 		return -ENOMEM;
 	folio_add_new_anon_rmap(head, vma, haddr);
 
+	/*
+	 * The museum's collapse-no-notifier (base/bugs.h): a primary path that
+	 * changes PTEs and frees their pages without telling the secondary
+	 * MMUs (CVE-2022-48991, khugepaged's file/shmem collapse).
+	 */
+	forget = historic_bug(BUG_COLLAPSE_NO_NOTIFIER);
 	/* No reverse-map walker (reclaim, migration) may be inside the table we free. */
 	sm_down_write(&mm->rmap_lock);
 	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, haddr, haddr + HPAGE_PMD_SIZE);
-	mmu_notifier_invalidate_range_start(&range);
+	if (!forget)
+		mmu_notifier_invalidate_range_start(&range);
 	sm_mutex_lock(&mm->page_table_lock);
 	table = pmd_pte_table(pmdp);
 	ret = -EINVAL;
@@ -485,20 +649,27 @@ static int collapse_huge_page(struct vm_area_struct *vma, unsigned long haddr, b
 		batch[n++] = page;
 	}
 	map_huge_pmd(mm, pmdp, head, vma->vm_flags & VM_WRITE);
+	lru_add(head);
 	head = NULL;
-	mmu_notifier_arch_invalidate_secondary_tlbs(mm, haddr, haddr + HPAGE_PMD_SIZE);
+	if (!forget)
+		mmu_notifier_arch_invalidate_secondary_tlbs(mm, haddr, haddr + HPAGE_PMD_SIZE);
 	sm_mutex_unlock(&mm->page_table_lock);
 	pte_table_free(table);
 	for (unsigned long i = 0; i < n; i++)
 		if (PageCompound(batch[i]) && page_mapcount(batch[i]) == 0)
 			deferred_split_folio(compound_head(batch[i]));
+	/* A device caught using one of these frames names this path. */
+	path = phys_set_free_path("khugepaged collapse (collapse_huge_page)");
 	free_page_batch(batch, n);
-	mmu_notifier_invalidate_range_end(&range);
+	phys_set_free_path(path);
+	if (!forget)
+		mmu_notifier_invalidate_range_end(&range);
 	sm_up_write(&mm->rmap_lock);
 	return 0;
 fail:
 	sm_mutex_unlock(&mm->page_table_lock);
-	mmu_notifier_invalidate_range_end(&range);
+	if (!forget)
+		mmu_notifier_invalidate_range_end(&range);
 	sm_up_write(&mm->rmap_lock);
 	put_page(head);
 	return ret;
@@ -595,6 +766,290 @@ unsigned long khugepaged_scan(unsigned long max_collapse)
 	return sc.collapsed;
 }
 
+/* --- folio split ---------------------------------------------------------- */
+
+/* rmap walk callback: split the huge PMD at @addr of @vma if it maps @page's folio. */
+static bool split_pmd_one(struct vm_area_struct *vma, unsigned long addr, struct page *page,
+			  void *arg)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	pte_t *pmdp = pmd_offset(mm, addr);
+	uint64_t pmd = pmdp ? pte_load(pmdp) : 0;
+	int *err = arg;
+
+	if ((addr & ~HPAGE_PMD_MASK) || !pmd_trans_huge(pmd) || pte_pfn(pmd) != page_to_pfn(page))
+		return true;
+	if (split_huge_pmd_address(vma, addr))
+		*err = -ENOMEM;
+	return true;
+}
+
+/*
+ * The part of @vma that may map @head's folio (by the rmap formula), as
+ * [*lo, *hi) and the address of the head in it (*base, maybe below *lo).
+ * Return: false if the folio's offsets do not overlap the VMA.
+ */
+static bool folio_span_in_vma(struct vm_area_struct *vma, struct page *head, unsigned long *base,
+			      unsigned long *lo, unsigned long *hi)
+{
+	unsigned long vstart = vma->vm_pgoff,
+		      vend = vstart + ((vma->vm_end - vma->vm_start) >> PAGE_SHIFT);
+	unsigned long fstart = head->index, fend = fstart + HPAGE_PMD_NR;
+
+	if (fend <= vstart || fstart >= vend)
+		return false;
+	*base = vma->vm_start + ((fstart - vstart) << PAGE_SHIFT); /* may wrap below vm_start */
+	*lo = vma->vm_start + ((fstart > vstart ? fstart - vstart : 0) << PAGE_SHIFT);
+	*hi = vma->vm_start + (((fend < vend ? fend : vend) - vstart) << PAGE_SHIFT);
+	return true;
+}
+
+/* PTEs of @vma mapping a subpage of @head. Under the PTL. */
+static unsigned long folio_ptes_in_vma(struct vm_area_struct *vma, struct page *head)
+{
+	unsigned long base, lo, hi, n = 0, hpfn = page_to_pfn(head);
+
+	if (!folio_span_in_vma(vma, head, &base, &lo, &hi))
+		return 0;
+	for (unsigned long a = lo; a < hi; a += PAGE_SIZE) {
+		pte_t *ptep = pte_offset(vma->vm_mm, a);
+		uint64_t pte = ptep ? pte_load(ptep) : 0;
+
+		if (pte_present(pte) && pte_pfn(pte) == hpfn + ((a - base) >> PAGE_SHIFT))
+			n++;
+	}
+	return n;
+}
+
+/* Sum of the subpages' PTE mapcounts. */
+static unsigned long folio_pte_mapcount(struct page *head)
+{
+	unsigned long n = 0;
+
+	for (unsigned long i = 0; i < HPAGE_PMD_NR; i++)
+		n += (unsigned long)atomic_load(&head[i]._mapcount);
+	return n;
+}
+
+/*
+ * The folio, mapped by PTEs of @mm only, becomes HPAGE_PMD_NR order-0
+ * pages. Under @mm's PTL. Each subpage gets one reference per PTE plus
+ * one: the caller's for the page it passed, a temporary one for the others,
+ * which the caller drops after unlocking (freeing the unmapped ones). The
+ * head keeps PG_locked.
+ */
+static void __split_folio_locked(struct page *head)
+{
+	/* Flags a subpage keeps as an order-0 page. */
+	const unsigned long keep = (1UL << PG_anon) | (1UL << PG_swapbacked) |
+				   (1UL << PG_anon_exclusive) | (1UL << PG_dirty);
+
+	for (unsigned long i = HPAGE_PMD_NR; i-- > 0;) {
+		struct page *page = head + i;
+		int m = atomic_load(&page->_mapcount);
+
+		/* The caller's page: its reference instead of the temporary one. */
+		atomic_store(&page->_refcount, m + 1);
+		if (i) {
+			atomic_store(&page->flags, atomic_load(&page->flags) & keep);
+			atomic_store_explicit(&page->compound_head, NULL, memory_order_release);
+		}
+	}
+	head->compound_order = 0;
+	ClearPageFlag(head, PG_head);
+}
+
+int split_folio(struct page *page)
+{
+	struct page *head = compound_head(page), *batch[HPAGE_PMD_NR];
+	struct mm_struct *target = NULL;
+	struct mmu_notifier_range range;
+	unsigned long lo = ULONG_MAX, hi = 0, mapped = 0, n = 0;
+	struct list_head *pos;
+	struct rmap_target t;
+	int ret = 0;
+	TRACE_SCOPE("mm", "split_folio", "pfn=%lu", page_to_pfn(head));
+
+	if (!PageTest(head, PG_head))
+		return 0; /* split meanwhile: nothing to do */
+	if (!PageTest(head, PG_anon) || page_maybe_dma_pinned(head))
+		return -EBUSY;
+	/* PMD-mapped by two address spaces (fork): see the header. */
+	if (atomic_load(&head->_entire_mapcount) > 1)
+		return -EBUSY;
+	if (TestSetPageFlag(head, PG_locked))
+		return -EBUSY;
+	if (!rmap_get(head, &t) || !t.av) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
+	/* PMD mappings first (unmap_folio()'s TTU_SPLIT_HUGE_PMD). */
+	if (atomic_load(&head->_entire_mapcount)) {
+		rmap_walk_target(head, &t, split_pmd_one, &ret);
+		if (ret || atomic_load(&head->_entire_mapcount)) {
+			ret = ret ? ret : -EBUSY;
+			goto out_put;
+		}
+	}
+	sm_mutex_lock(&t.av->lock);
+	/* Which address space maps it, and where? */
+	for (pos = t.av->vmas.next; pos != &t.av->vmas; pos = pos->next) {
+		struct vm_area_struct *vma =
+			container_of((void *)list_entry(pos, struct vma_core, anon_link),
+				     struct vm_area_struct, core_priv);
+		unsigned long base, vlo, vhi, nr;
+
+		if (!folio_span_in_vma(vma, head, &base, &vlo, &vhi))
+			continue;
+		sm_down_read(&vma->vm_mm->rmap_lock);
+		sm_mutex_lock(&vma->vm_mm->page_table_lock);
+		nr = folio_ptes_in_vma(vma, head);
+		sm_mutex_unlock(&vma->vm_mm->page_table_lock);
+		sm_up_read(&vma->vm_mm->rmap_lock);
+		if (!nr)
+			continue;
+		if (target && target != vma->vm_mm) {
+			ret = -EBUSY; /* mapped in two address spaces: see the header */
+			goto out_av;
+		}
+		target = vma->vm_mm;
+		lo = vlo < lo ? vlo : lo;
+		hi = vhi > hi ? vhi : hi;
+	}
+	if (!target) {
+		/* Nobody maps it (the caller's and maybe a GUP reference keep it). */
+		ret = -EBUSY;
+		goto out_av;
+	}
+	sm_down_read(&target->rmap_lock);
+	/* try_to_migrate_one(): secondary MMUs drop the folio's translations. */
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, target, lo, hi);
+	mmu_notifier_invalidate_range_start(&range);
+	sm_mutex_lock(&target->page_table_lock);
+	for (pos = t.av->vmas.next; pos != &t.av->vmas; pos = pos->next) {
+		struct vm_area_struct *vma =
+			container_of((void *)list_entry(pos, struct vma_core, anon_link),
+				     struct vm_area_struct, core_priv);
+
+		if (vma->vm_mm == target)
+			mapped += folio_ptes_in_vma(vma, head);
+	}
+	/*
+	 * can_split_folio(): every PTE mapping is in @target (counted under its
+	 * PTL, so none can be added: fork copies under it too), no PMD mapping,
+	 * and no reference beyond the mappings and the caller's (GUP).
+	 */
+	if (atomic_load(&head->_entire_mapcount) || mapped != folio_pte_mapcount(head) ||
+	    page_ref_count(head) != (int)mapped + 1) {
+		ret = -EBUSY;
+	} else {
+		if (PageTest(head, PG_deferred_split))
+			deferred_split_del(head);
+		__split_folio_locked(head);
+		mmu_notifier_arch_invalidate_secondary_tlbs(target, lo, hi);
+	}
+	sm_mutex_unlock(&target->page_table_lock);
+	mmu_notifier_invalidate_range_end(&range);
+	sm_up_read(&target->rmap_lock);
+	if (!ret) {
+		/* The subpages still mapped go on the LRU; the others are freed. */
+		for (unsigned long i = 0; i < HPAGE_PMD_NR; i++) {
+			if (atomic_load(&head[i]._mapcount))
+				lru_add(head + i);
+			if (head + i != page)
+				batch[n++] = head + i;
+		}
+		/* Unlocked before its temporary reference goes: it may be freed. */
+		unlock_page(head);
+		free_page_batch(batch, n);
+	}
+out_av:
+	sm_mutex_unlock(&t.av->lock);
+out_put:
+	rmap_put(&t);
+	if (ret)
+		unlock_page(head);
+	return ret;
+out_unlock:
+	unlock_page(head);
+	return ret;
+}
+
+/* --- migration ------------------------------------------------------------ */
+
+int migrate_huge_pmd(struct vm_area_struct *vma, unsigned long haddr)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct mmu_notifier_range range;
+	struct page *head, *new, *old = NULL;
+	pte_t *pmdp;
+	uint64_t pmd;
+	int ret = -EAGAIN;
+	TRACE_SCOPE("mm", "migrate_huge_pmd", "addr=0x%lx mm=%lu", haddr, mm_id(mm));
+
+	sm_mutex_lock(&mm->page_table_lock);
+	pmdp = pmd_offset(mm, haddr);
+	pmd = pmdp ? pte_load(pmdp) : 0;
+	head = pmd_trans_huge(pmd) && !is_huge_zero_pmd(pmd) ? pfn_to_page(pte_pfn(pmd)) : NULL;
+	if (head && !get_page_unless_zero(head))
+		head = NULL;
+	sm_mutex_unlock(&mm->page_table_lock);
+	if (!head)
+		return 0; /* not huge (any more) */
+	if (page_maybe_dma_pinned(head)) {
+		ret = -EBUSY;
+		goto out_put;
+	}
+	/* Shared with another PMD or PTEs: split it and move 4 KiB pages instead. */
+	if (atomic_load(&head->_entire_mapcount) != 1 || folio_pte_mapcount(head))
+		goto split;
+	new = alloc_thp_folio();
+	if (!new)
+		goto split; /* no huge page free: Linux splits the folio and retries */
+	/* try_to_migrate_one() over the folio: a CLEAR invalidation of the 2 MiB. */
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, haddr, haddr + HPAGE_PMD_SIZE);
+	mmu_notifier_invalidate_range_start(&range);
+	sm_mutex_lock(&mm->page_table_lock);
+	/* Only the PMD and we hold it: nobody can reach it but through this PTL. */
+	if (pte_load(pmdp) == pmd && page_ref_count(head) == 2 &&
+	    atomic_load(&head->_entire_mapcount) == 1) {
+		copy_frame_data(page_address(new), page_address(head), HPAGE_PMD_SIZE);
+		for (unsigned long i = 0; i < HPAGE_PMD_NR; i++) {
+			atomic_fetch_or(&new[i].flags,
+					atomic_load(&head[i].flags) &
+						((1UL << PG_anon) | (1UL << PG_swapbacked) |
+						 (1UL << PG_anon_exclusive) | (1UL << PG_dirty)));
+			new[i].mapping = head[i].mapping;
+			new[i].index = head[i].index;
+		}
+		atomic_store(&new->_entire_mapcount, 1);
+		set_pte(mm, pmdp,
+			(pmd & ~PTE_PFN_MASK) | ((uint64_t)page_to_pfn(new) << PTE_PFN_SHIFT));
+		mmu_notifier_arch_invalidate_secondary_tlbs(mm, haddr, haddr + HPAGE_PMD_SIZE);
+		atomic_store(&head->_entire_mapcount, 0);
+		lru_add(new);
+		old = head; /* the PMD's reference goes */
+		new = NULL;
+		ret = 0;
+	}
+	sm_mutex_unlock(&mm->page_table_lock);
+	mmu_notifier_invalidate_range_end(&range);
+	if (new)
+		put_page(new);
+	if (old)
+		put_page(old); /* Pairs with the reference the PMD held: frees it */
+	goto out_put;
+split:
+	ret = split_folio(head);
+	if (!ret)
+		ret = 1; /* now 4 KiB pages: the caller migrates them one by one */
+	else
+		ret = 0; /* not movable here: left in place, as before */
+out_put:
+	put_page(head);
+	return ret;
+}
+
 /* --- deferred split ------------------------------------------------------- */
 
 /*
@@ -642,6 +1097,58 @@ void deferred_split_del(struct page *head)
 	sm_mutex_lock(&deferred_lock);
 	__deferred_split_del(head);
 	sm_mutex_unlock(&deferred_lock);
+}
+
+#define DEFERRED_BUSY_MAX 64
+
+unsigned long deferred_split_scan(unsigned long nr_to_scan)
+{
+	/*
+	 * Busy folios go back on the queue after the pass, each with our
+	 * reference until then; a zap may queue one again meanwhile, so they
+	 * are kept here, not linked through deferred_next.
+	 */
+	struct page *busy[DEFERRED_BUSY_MAX];
+	unsigned long split = 0, todo, nbusy = 0;
+
+	pthread_once(&deferred_once, deferred_init);
+	sm_mutex_lock(&deferred_lock);
+	todo = deferred_len < nr_to_scan ? deferred_len : nr_to_scan;
+	sm_mutex_unlock(&deferred_lock);
+	while (todo--) {
+		struct page *head;
+
+		sm_mutex_lock(&deferred_lock);
+		head = deferred_head;
+		if (head) {
+			__deferred_split_del(head);
+			/* Freed meanwhile (free_folio() waits for this lock to take it off). */
+			if (!get_page_unless_zero(head))
+				head = NULL;
+		}
+		sm_mutex_unlock(&deferred_lock);
+		if (!head) {
+			if (!deferred_head)
+				break;
+			continue;
+		}
+		if (!split_folio(head)) {
+			split++;
+		} else if (PageTest(head, PG_head) && folio_pte_mapcount(head)) {
+			/* Busy (pinned, mapped twice): back on the queue after this pass. */
+			if (nbusy < DEFERRED_BUSY_MAX) {
+				busy[nbusy++] = head;
+				continue; /* keeps our reference until then */
+			}
+			deferred_split_folio(head);
+		}
+		put_page(head); /* Pairs with get_page_unless_zero(): may free it */
+	}
+	for (unsigned long i = 0; i < nbusy; i++) {
+		deferred_split_folio(busy[i]);
+		put_page(busy[i]);
+	}
+	return split;
 }
 
 unsigned long deferred_split_count(void)

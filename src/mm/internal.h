@@ -116,6 +116,8 @@ static inline void set_pte(struct mm_struct *mm, pte_t *ptep, uint64_t pte)
 pte_t *pgd_alloc(void);
 /* Free every table (the struct is being freed). */
 void free_pgtables(struct mm_struct *mm);
+/* fault.c: a PTE/PMD of [start, end) made writable in place; caller holds the PTL. */
+void flush_secondary_upgrade(struct mm_struct *mm, unsigned long start, unsigned long end);
 /* Free every table but the pgd (exit_mmap: the address space is gone). */
 void free_pgtables_below_pgd(struct mm_struct *mm);
 /* The PTE slot for @addr or NULL if a table on the way is missing. */
@@ -320,6 +322,11 @@ int anon_vma_prepare(struct vm_area_struct *vma);
 void vma_set_anon_vma(struct vm_area_struct *vma, struct anon_vma *av, unsigned long av_id,
 		      bool cloned);
 unsigned long anon_vma_new_id(void);
+/*
+ * unlink_anon_vmas() of a VMA that maps no private page any more (all moved
+ * away by MREMAP_DONTUNMAP): it becomes unfaulted. mmap_lock held for write.
+ */
+void vma_drop_anon_vma(struct vm_area_struct *vma);
 
 static inline bool vma_is_shared(const struct vm_area_struct *vma)
 {
@@ -355,7 +362,50 @@ void free_page_batch(struct page **batch, unsigned long n);
 
 /* --- faults (fault.c) ------------------------------------------------------ */
 
+/*
+ * Core-internal fault flags (beside FAULT_FLAG_WRITE/REMOTE):
+ * FAULT_FLAG_UNSHARE  a read fault that breaks COW sharing of a present,
+ *                     write-protected private page (or the zero page) and
+ *                     maps the copy (or the reused page) read-only and
+ *                     exclusive: Linux's FAULT_FLAG_UNSHARE for R/O pins.
+ * FAULT_FLAG_FORCE    a read of a VMA without VM_READ (FOLL_FORCE:
+ *                     populating an exec- or write-only mapping).
+ */
+#define FAULT_FLAG_UNSHARE 0x100U
+#define FAULT_FLAG_FORCE   0x200U
+
 int fault_in_page(struct vm_area_struct *vma, unsigned long addr, bool write, struct page **pagep);
+
+/* --- mlock (mlock.c) --------------------------------------------------------- */
+
+/*
+ * mlock_future_ok(): may @bytes more of a mapping with @flags be locked?
+ * True unless @flags has VM_LOCKED, the mm lacks CAP_IPC_LOCK and
+ * locked_vm would exceed the memlock limit.
+ */
+bool mlock_future_ok(struct mm_struct *mm, unsigned long flags, unsigned long bytes);
+/*
+ * __mm_populate(): fault in [start, start+len) as mlock does, VMA by VMA
+ * (skipping VM_IO/VM_PFNMAP and VM_LOCKONFAULT VMAs): a write fault in
+ * private writable VMAs, else a (forced) read fault. Takes mmap_lock for
+ * read; the caller holds none. Return: 0, or the first error (-EFAULT for
+ * PROT_NONE, -ENOMEM ...) unless @ignore_errors.
+ */
+int __mm_populate(struct mm_struct *mm, unsigned long start, unsigned long len, bool ignore_errors);
+/*
+ * populate_one(): fault one page in as __get_user_pages() does for populate:
+ * only while the PTE does not map a page (a writable one for @write), so a
+ * present page takes no fault (and no fault-around). @force: a read of a VMA
+ * without VM_READ (FOLL_FORCE). Caller holds mmap_lock. Return: 0 or the
+ * fault's error.
+ */
+int populate_one(struct vm_area_struct *vma, unsigned long addr, bool write, bool force);
+/* populate_vma_page_range() with mmap_lock held (read or write). */
+int populate_vma_page_range(struct vm_area_struct *vma, unsigned long start, unsigned long end);
+/* VM_LOCKED pages of the VMAs in [start, end) leave locked_vm (munmap, exit). */
+void mlock_unaccount_range(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long end);
+/* Is @page mapped in a VM_LOCKED VMA (reclaim leaves it alone)? Takes the rmap locks. */
+bool page_mlocked(struct page *page);
 /* CPU faults on device entries (migrate_device.c); retried by the caller on 0. */
 int do_device_private_fault(struct vm_area_struct *vma, unsigned long addr, uint64_t orig,
 			    unsigned int flags);
@@ -372,7 +422,9 @@ bool thp_vma_allowable(struct vm_area_struct *vma, bool madv_collapse);
  * holds mmap_lock. Return: 0 (mapped, or raced: retry), -EAGAIN (fall back
  * to 4 KiB pages), -ENOMEM.
  */
-int do_huge_pmd_anonymous_page(struct vm_area_struct *vma, unsigned long addr);
+int do_huge_pmd_anonymous_page(struct vm_area_struct *vma, unsigned long addr, bool write);
+/* Does the huge PMD value @pmd map the huge zero page? */
+bool is_huge_zero_pmd(uint64_t pmd);
 /* A fault on a huge PMD @pmd (write-protect handling). Caller holds mmap_lock. */
 int huge_pmd_fault(struct vm_area_struct *vma, unsigned long addr, uint64_t pmd, bool write);
 int do_huge_pmd_wp_page(struct vm_area_struct *vma, unsigned long addr, uint64_t orig);
@@ -406,6 +458,45 @@ void deferred_split_folio(struct page *head);
 void deferred_split_del(struct page *head);
 /* Folios on the deferred split queue. */
 unsigned long deferred_split_count(void);
+/*
+ * The deferred-split shrinker (deferred_split_scan()): split up to
+ * @nr_to_scan queued folios, freeing their unmapped subpages; a busy one
+ * goes back on the queue. Takes rmap and page-table locks: call with none
+ * held (reclaim). Return: folios split.
+ */
+unsigned long deferred_split_scan(unsigned long nr_to_scan);
+/**
+ * split_folio() - split a large anonymous folio into order-0 pages
+ * @page: any page of the folio; the caller holds a folio reference
+ *
+ * Linux's split_huge_page(): huge PMDs mapping it are split first (each
+ * with its 2 MiB invalidation), then, inside one MMU_NOTIFY_CLEAR
+ * invalidation over the folio's extent in the address space mapping it,
+ * the folio becomes HPAGE_PMD_NR order-0 pages at the same frames (the
+ * PTEs stay as they are). Subpages nobody maps are freed (new generation:
+ * a translation to one is stale); mapped ones go on the LRU. The caller's
+ * reference stays on @page (as Linux's on the page it locked). Locks: none
+ * held on entry (takes the
+ * anon_vma lock, rmap_lock, the PTL); may sleep.
+ * Return: 0 (split, or not a large folio any more), -EBUSY (pinned, a GUP
+ * reference, locked, PTE-mapped in more than one address space -- Linux
+ * would unmap them all to migration entries; we split only folios one mm
+ * maps -- or not anonymous), -ENOMEM.
+ */
+int split_folio(struct page *page);
+/**
+ * migrate_huge_pmd() - migrate the THP mapped by the huge PMD at @haddr of @vma
+ *
+ * As Linux migrates a PMD-mapped folio whole: a new folio, a copy, the PMD
+ * switched, inside an MMU_NOTIFY_CLEAR invalidation over the 2 MiB. A folio
+ * mapped more than once (fork) or with no huge page free is split instead
+ * (Linux splits on -ENOMEM), for the caller to move the 4 KiB pages.
+ * Caller holds mmap_lock.
+ * Return: 0 (moved, nothing huge there, or left in place), 1 (split: the
+ * caller migrates the 4 KiB pages), -EBUSY (pinned), -EAGAIN (a transient
+ * reference: try again).
+ */
+int migrate_huge_pmd(struct vm_area_struct *vma, unsigned long haddr);
 
 /* --- reclaim (vmscan.c) ------------------------------------------------ */
 
@@ -446,5 +537,15 @@ static inline void wait_on_page_locked(struct page *page)
 	might_sleep();
 	sm_wait_var_event(&page->flags, !PageTest(page, PG_locked));
 }
+
+/*
+ * migration_entry_wait() - wait until the migration behind the migration
+ * entry @orig at @addr of @mm ended (its page is unlocked), then the caller
+ * retries the fault. A device page's struct page goes away with its
+ * pagemap: the wait registers in pgmap->waiters (memunmap_pages() waits for
+ * it) while the entry, checked under the PTL, still names it. Caller holds
+ * mmap_lock for read, no PTL. May sleep.
+ */
+void migration_entry_wait(struct mm_struct *mm, unsigned long addr, uint64_t orig);
 
 #endif /* SECMMU_MM_INTERNAL_H */

@@ -14,6 +14,8 @@
  *                         frame inside the invalidation -- and the
  *                         duplicate frame is freed
  * A write to a KSM page always copies (can_reuse_anon refuses PG_ksm).
+ * Pages of a THP are candidates; a folio with a page that may be merged is
+ * split first (try_to_merge_one_page()), see ksm_split_candidates().
  * KSM pages are not reclaimed or migrated here.
  */
 #include <errno.h>
@@ -73,10 +75,12 @@ static int ksm_collect_vma(struct ksm_scan *sc, struct vm_area_struct *vma)
 		sm_mutex_lock(&mm->page_table_lock);
 		ptep = pte_offset(mm, a);
 		pte = ptep ? pte_load(ptep) : 0;
+		/* A PMD-mapped THP's subpages are candidates too (split before a merge). */
+		if (!ptep && follow_huge_pmd(mm, a, &pte))
+			pte &= ~PTE_HUGE;
 		if (pte_present(pte) && !is_zero_pfn(pte_pfn(pte))) {
 			page = pfn_to_page(pte_pfn(pte));
 			if (!PageTest(page, PG_anon) || page_maybe_dma_pinned(page) ||
-			    PageCompound(page) || /* Linux splits THPs first: not modelled */
 			    (!PageTest(page, PG_ksm) && page_mapcount(page) != 1) ||
 			    !get_page_unless_zero(page))
 				page = NULL;
@@ -201,11 +205,11 @@ static unsigned long ksm_merge_group(struct ksm_item *g, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct ksm_item *target = &g[i];
 
-		if (done[i])
+		if (done[i] || !target->page)
 			continue;
 		done[i] = true;
 		for (size_t j = i + 1; j < n; j++) {
-			if (done[j] || g[j].page == target->page ||
+			if (done[j] || !g[j].page || g[j].page == target->page ||
 			    !pages_look_same(g[j].page, target->page))
 				continue;
 			done[j] = true;
@@ -224,6 +228,43 @@ static unsigned long ksm_merge_group(struct ksm_item *g, size_t n)
 	return merged;
 }
 
+/*
+ * try_to_merge_one_page() splits a THP before merging a page of it: split
+ * every folio with a page in a group of equal hashes. The scan's references
+ * on its pages are dropped for the split (split_folio() wants only its
+ * caller's) and taken again on the 4 KiB pages; a page gone meanwhile
+ * leaves the scan (page = NULL).
+ */
+static void ksm_split_candidates(struct ksm_scan *sc)
+{
+	for (size_t i = 0; i < sc->n; i++) {
+		struct ksm_item *it = &sc->items[i];
+		bool dup = (i > 0 && sc->items[i - 1].hash == it->hash) ||
+			   (i + 1 < sc->n && sc->items[i + 1].hash == it->hash);
+		struct page *head;
+		unsigned long hpfn;
+
+		if (!dup || !it->page || !PageCompound(it->page))
+			continue;
+		head = compound_head(it->page);
+		hpfn = page_to_pfn(head);
+		get_page(head); /* for split_folio(); the items' references keep it until then */
+		for (size_t j = 0; j < sc->n; j++)
+			if (sc->items[j].page &&
+			    page_to_pfn(sc->items[j].page) - hpfn < HPAGE_PMD_NR)
+				put_page(sc->items[j].page);
+		split_folio(head); /* failed (mapped twice): the merge will find it busy */
+		for (size_t j = 0; j < sc->n; j++) {
+			struct page *page = sc->items[j].page;
+
+			if (page && page_to_pfn(page) - hpfn < HPAGE_PMD_NR &&
+			    !get_page_unless_zero(page))
+				sc->items[j].page = NULL;
+		}
+		put_page(head);
+	}
+}
+
 unsigned long ksm_scan_all(void)
 {
 	struct ksm_scan sc = {0};
@@ -231,8 +272,10 @@ unsigned long ksm_scan_all(void)
 	TRACE_SCOPE("mm", "ksm_scan_all", NULL);
 
 	mm_for_each_live(ksm_collect_mm, &sc);
-	if (sc.n)
+	if (sc.n) {
 		qsort(sc.items, sc.n, sizeof(*sc.items), cmp_hash);
+		ksm_split_candidates(&sc);
+	}
 	for (size_t i = 0; i < sc.n;) {
 		size_t j = i + 1;
 
@@ -243,7 +286,8 @@ unsigned long ksm_scan_all(void)
 		i = j;
 	}
 	for (size_t i = 0; i < sc.n; i++) {
-		put_page(sc.items[i].page);
+		if (sc.items[i].page)
+			put_page(sc.items[i].page);
 		mmput_tracked(sc.items[i].mm, &sc, "ksm scan");
 	}
 	kfree(sc.items);

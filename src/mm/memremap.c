@@ -74,6 +74,8 @@ void memunmap_pages(struct dev_pagemap *pgmap)
 
 	if (!pgmap || !pgmap->pages)
 		return;
+	/* A fault waiting on one of our pages reads its struct page: let it go first. */
+	sm_wait_var_event(&pgmap->waiters, !atomic_load(&pgmap->waiters));
 	for (unsigned long i = 0; i < pgmap->nr_pages; i++)
 		if (page_ref_count(&pgmap->pages[i]))
 			busy++;

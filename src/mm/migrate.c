@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "mm/swap_internal.h"
+#include "secmmu/kit/bugs.h"
 #include "secmmu/migrate.h"
 #include "secmmu/trace.h"
 
@@ -31,6 +32,7 @@ static bool unmap_one(struct vm_area_struct *vma, unsigned long addr, struct pag
 	struct migrate_arg *ma = arg;
 	struct mm_struct *mm = vma->vm_mm;
 	struct mmu_notifier_range range;
+	bool late_flush = false;
 	pte_t *ptep;
 	uint64_t pte;
 
@@ -42,11 +44,20 @@ static bool unmap_one(struct vm_area_struct *vma, unsigned long addr, struct pag
 	pte = ptep ? pte_load(ptep) : 0;
 	if (pte_present(pte) && pte_pfn(pte) == page_to_pfn(page)) {
 		set_pte(mm, ptep, migration_entry(page, pte));
-		mmu_notifier_arch_invalidate_secondary_tlbs(mm, addr, addr + PAGE_SIZE);
+		/*
+		 * Flush under the PTL: a zap that takes it next finds no
+		 * present PTE and flushes nothing. The museum's
+		 * migrate-flush-unlocked (base/bugs.h) flushes after the unlock.
+		 */
+		late_flush = historic_bug(BUG_MIGRATE_FLUSH_UNLOCKED);
+		if (!late_flush)
+			mmu_notifier_arch_invalidate_secondary_tlbs(mm, addr, addr + PAGE_SIZE);
 		BUG_ON(atomic_fetch_sub(&page->_mapcount, 1) <= 0);
 		ma->converted++; /* the PTE's page reference now belongs to the entry */
 	}
 	sm_mutex_unlock(&mm->page_table_lock);
+	if (late_flush)
+		mmu_notifier_arch_invalidate_secondary_tlbs(mm, addr, addr + PAGE_SIZE);
 	mmu_notifier_invalidate_range_end(&range);
 	return true;
 }
@@ -94,9 +105,11 @@ static int migrate_page(struct page *old)
 
 	if (page_maybe_dma_pinned(old))
 		return -EBUSY;
-	/* THP subpages would need the folio migrated or split: not modelled, left in place. */
-	if (PageTest(old, PG_ksm) || PageTest(old, PG_swapcache) || PageCompound(old))
+	if (PageTest(old, PG_ksm) || PageTest(old, PG_swapcache))
 		return 0; /* not movable here: left in place */
+	/* A PTE-mapped THP: split, then this 4 KiB page moves (see migrate_huge_pmd()). */
+	if (PageCompound(old) && split_folio(old))
+		return 0; /* mapped in two address spaces: left in place */
 	/* Held across the walks: after the first one the page is not mapped. */
 	if (!rmap_get(old, &t))
 		return 0; /* not mapped any more */
@@ -154,15 +167,29 @@ out_put:
 /* Passes over a page whose migration met a transient reference (Linux: 10). */
 #define NR_MAX_MIGRATE_PAGES_RETRY 10
 
-/* Migrate the page at @addr, if any. Return: as migrate_page(). */
-static int migrate_addr(struct mm_struct *mm, unsigned long addr)
+/*
+ * Migrate the page at @addr, if any; a huge PMD moves whole, and *@huge
+ * says so (the caller skips the rest of its 2 MiB). Return: as migrate_page().
+ */
+static int migrate_addr(struct mm_struct *mm, unsigned long addr, bool *huge)
 {
+	struct vm_area_struct *vma;
 	struct page *page = NULL;
 	pte_t *ptep;
 	uint64_t pte;
 	int err;
 
 	mmap_read_lock(mm);
+	vma = vma_lookup(mm, addr);
+	if (vma && !pte_offset(mm, addr) && pmd_offset(mm, addr) &&
+	    pmd_trans_huge(pte_load(pmd_offset(mm, addr)))) {
+		err = migrate_huge_pmd(vma, addr & HPAGE_PMD_MASK);
+		if (err != 1) {
+			*huge = !err;
+			mmap_read_unlock(mm);
+			return err;
+		}
+	}
 	sm_mutex_lock(&mm->page_table_lock);
 	ptep = pte_offset(mm, addr);
 	pte = ptep ? pte_load(ptep) : 0;
@@ -187,6 +214,7 @@ int migrate_range(struct mm_struct *mm, unsigned long start, unsigned long len)
 	if (!PAGE_ALIGNED(start) || !len || end < start || end > TASK_SIZE)
 		return -EINVAL;
 	for (unsigned long addr = start; addr < end; addr += PAGE_SIZE) {
+		bool huge = false;
 		int err, pass = 0;
 
 		/*
@@ -195,8 +223,10 @@ int migrate_range(struct mm_struct *mm, unsigned long start, unsigned long len)
 		 * does; only a pin makes the page -EBUSY at once.
 		 */
 		do
-			err = migrate_addr(mm, addr);
+			err = migrate_addr(mm, addr, &huge);
 		while (err == -EAGAIN && ++pass < NR_MAX_MIGRATE_PAGES_RETRY);
+		if (huge) /* the whole folio moved: on past its 2 MiB */
+			addr = (addr | ~HPAGE_PMD_MASK) - (PAGE_SIZE - 1);
 		if (err == -ENOMEM)
 			return err;
 		if (err)

@@ -31,8 +31,10 @@
 #include <string.h>
 
 #include "base/wait.h"
+#include "secmmu/kit/bugs.h"
 
 #include "mm/swap_internal.h"
+#include "secmmu/kit/bugs.h"
 #include "secmmu/err.h"
 #include "secmmu/migrate.h"
 #include "secmmu/trace.h"
@@ -62,6 +64,7 @@ static bool mv_unmap_one(struct vm_area_struct *vma, unsigned long addr, struct 
 	struct mm_struct *mm = vma->vm_mm;
 	unsigned long pfn = page_to_pfn(page);
 	struct mmu_notifier_range range;
+	bool late_flush = false;
 	pte_t *ptep;
 	uint64_t pte;
 
@@ -73,12 +76,22 @@ static bool mv_unmap_one(struct vm_area_struct *vma, unsigned long addr, struct 
 	pte = ptep ? pte_load(ptep) : 0;
 	if ((pte_present(pte) || pte_is_device(pte)) && pte_pfn(pte) == pfn) {
 		set_pte(mm, ptep, migration_entry_of(pfn, pte));
-		if (pte_present(pte))
+		/*
+		 * Flush under the PTL: a zap that takes it next finds no
+		 * present PTE and flushes nothing, so it must find the TLBs
+		 * already clean. The museum's migrate-flush-unlocked
+		 * (base/bugs.h) flushes after the unlock, as before
+		 * "mm/migrate_device.c: flush TLB while holding PTL".
+		 */
+		late_flush = pte_present(pte) && historic_bug(BUG_MIGRATE_FLUSH_UNLOCKED);
+		if (pte_present(pte) && !late_flush)
 			mmu_notifier_arch_invalidate_secondary_tlbs(mm, addr, addr + PAGE_SIZE);
 		BUG_ON(atomic_fetch_sub(&page->_mapcount, 1) <= 0);
 		w->converted++; /* the PTE's page reference now belongs to the entry */
 	}
 	sm_mutex_unlock(&mm->page_table_lock);
+	if (late_flush)
+		mmu_notifier_arch_invalidate_secondary_tlbs(mm, addr, addr + PAGE_SIZE);
 	mmu_notifier_invalidate_range_end(&range);
 	return true;
 }
@@ -477,10 +490,47 @@ int do_device_exclusive_fault(struct vm_area_struct *vma, unsigned long addr, ui
 	return 0;
 }
 
+/* A wait on a device page of @pgmap ended (pairs with memunmap_pages()). */
+static void device_page_unwait(struct dev_pagemap *pgmap)
+{
+	atomic_fetch_sub(&pgmap->waiters, 1);
+	sm_wake_up_var(&pgmap->waiters); /* @pgmap may be gone: only its address is used */
+}
+
+void migration_entry_wait(struct mm_struct *mm, unsigned long addr, uint64_t orig)
+{
+	struct page *page = pfn_to_page(pte_pfn(orig));
+	struct dev_pagemap *pgmap = NULL;
+	pte_t *ptep;
+
+	if (is_device_private_page(page)) {
+		sm_mutex_lock(&mm->page_table_lock);
+		ptep = pte_offset(mm, addr);
+		if (!ptep || pte_load(ptep) != orig) {
+			sm_mutex_unlock(&mm->page_table_lock);
+			return; /* migrated meanwhile: retry */
+		}
+		/* The migration entry still names it (PTL): its pagemap is alive. */
+		pgmap = page_pgmap(page);
+		atomic_fetch_add(&pgmap->waiters, 1);
+		sm_mutex_unlock(&mm->page_table_lock);
+	}
+	wait_on_page_locked(page);
+	if (pgmap)
+		device_page_unwait(pgmap);
+}
+
 /*
  * do_device_private_fault(): the CPU touched a page that lives in device
  * memory. Lock it and ask its owner to bring it back (->migrate_to_ram);
  * the fault is then retried and finds a present PTE.
+ *
+ * The page lock is tried under the page-table lock, before the reference is
+ * taken: a fault that finds the page locked waits without a reference (the
+ * pgmap keeps the struct page), so the lock holder's migration never fails
+ * on another fault's transient reference -- which, with enough faulting
+ * threads, livelocks ("mm/migrate: Trylock device page in do_swap_page").
+ * The museum's devmem-fault-ref-before-lock takes the reference first.
  */
 int do_device_private_fault(struct vm_area_struct *vma, unsigned long addr, uint64_t orig,
 			    unsigned int flags)
@@ -500,19 +550,72 @@ int do_device_private_fault(struct vm_area_struct *vma, unsigned long addr, uint
 
 	sm_mutex_lock(&mm->page_table_lock);
 	ptep = pte_offset(mm, addr);
-	if (!ptep || pte_load(ptep) != orig || !get_page_unless_zero(page)) {
+	if (!ptep || pte_load(ptep) != orig) {
 		sm_mutex_unlock(&mm->page_table_lock);
 		return 0;
 	}
-	sm_mutex_unlock(&mm->page_table_lock);
+	if (historic_bug(BUG_DEVMEM_FAULT_REF_BEFORE_LOCK)) {
+		/* The museum's devmem-fault-ref-before-lock: the reference first, then the lock. */
+		get_page(page);
+		sm_mutex_unlock(&mm->page_table_lock);
+		if (TestSetPageFlag(page, PG_locked)) {
+			wait_on_page_locked(page);
+			put_page(page);
+			return 0;
+		}
+		goto locked;
+	}
 	if (TestSetPageFlag(page, PG_locked)) {
-		/* Being migrated by somebody else: wait for it, then retry the fault. */
+		/*
+		 * Being migrated by somebody else: wait for it, then retry the
+		 * fault -- without a reference, as Linux's trylock_page() before
+		 * get_page(): one held while waiting would make that migration
+		 * fail. The PTE still maps the page (PTL), so its pagemap is
+		 * alive until pgmap->waiters lets it go.
+		 */
+		struct dev_pagemap *pgmap = page_pgmap(page);
+
+		atomic_fetch_add(&pgmap->waiters, 1);
+		sm_mutex_unlock(&mm->page_table_lock);
 		wait_on_page_locked(page);
-		put_page(page);
+		device_page_unwait(pgmap);
 		return 0;
 	}
+	get_page(page); /* mapped here (PTL): not free. Pairs with put_page() below. */
+	sm_mutex_unlock(&mm->page_table_lock);
+locked:
 	ret = page_pgmap(page)->ops->migrate_to_ram(&vmf);
 	unlock_page(page);
+	if (!ret) {
+		struct dev_pagemap *pgmap = page_pgmap(page);
+		bool moved;
+
+		sm_mutex_lock(&mm->page_table_lock);
+		ptep = pte_offset(mm, addr);
+		moved = !ptep || pte_load(ptep) != orig;
+		sm_mutex_unlock(&mm->page_table_lock);
+		if (moved) {
+			put_page(page);
+			return 0;
+		}
+		/*
+		 * Not moved: at that instant somebody else held a reference (a
+		 * migration collecting the page, another fault). Retrying at once
+		 * would spin for as long as they are not scheduled. Wait, without
+		 * our reference (a reference held while waiting is what makes the
+		 * other side fail), until no reference but the mappings' is left
+		 * or somebody locked the page (migrating it: the retried fault
+		 * waits for that); put_page() and unlock_page() wake us. The
+		 * struct page stays: memunmap_pages() waits for pgmap->waiters.
+		 */
+		atomic_fetch_add(&pgmap->waiters, 1);
+		put_page(page);
+		sm_wait_var_event(&page->flags,
+				  PageTest(page, PG_locked) ||
+					  page_ref_count(page) <= page_mapcount(page));
+		device_page_unwait(pgmap);
+		return 0;
+	}
 	put_page(page);
 	return ret;
 }

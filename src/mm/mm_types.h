@@ -78,6 +78,11 @@ struct mm_struct {
 	_Atomic long pinned_vm;
 	_Atomic unsigned long memlock_limit; /* bytes */
 	_Atomic bool cap_ipc_lock;
+	/*
+	 * VM_LOCKED_MASK bits every new mapping gets (mlockall(MCL_FUTURE)).
+	 * Written under mmap_lock for write; read with or without it.
+	 */
+	_Atomic unsigned long def_flags;
 
 	_Atomic bool exiting; /* __mmput has begun */
 	char name[32];	      /* mm_name(): set at alloc, then once by the first task */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "base/alloc.h"
+#include "secmmu/kit/bugs.h"
 #include "mm/internal.h"
 #include "secmmu/file.h"
 
@@ -39,7 +40,9 @@ static struct vm_area_struct *mmap_new_vma(struct mm_struct *mm, unsigned long a
 		return NULL;
 	vma->vm_start = addr;
 	vma->vm_end = addr + len;
-	vma->vm_flags = prot_to_vm(prot) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
+	/* mm->def_flags: VM_LOCKED (and VM_LOCKONFAULT) after mlockall(MCL_FUTURE). */
+	vma->vm_flags = prot_to_vm(prot) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC |
+			atomic_load(&mm->def_flags);
 	if (flags & MAP_SHARED)
 		vma->vm_flags |= VM_SHARED | VM_MAYSHARE;
 	else if (prot & PROT_WRITE)
@@ -65,6 +68,9 @@ static struct vm_area_struct *mmap_new_vma(struct mm_struct *mm, unsigned long a
 	} else {
 		vma->vm_pgoff = addr >> PAGE_SHIFT;
 	}
+	/* __mmap_region(): special mappings are never locked (nor counted). */
+	if (vma->vm_flags & (VM_IO | VM_PFNMAP))
+		vma->vm_flags &= ~VM_LOCKED_MASK;
 	*err = 0;
 	return vma;
 }
@@ -74,6 +80,7 @@ long mm_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int pr
 {
 	struct vm_area_struct *vma, *detached = NULL;
 	int type = flags & (MAP_SHARED | MAP_PRIVATE);
+	unsigned long vm_flags = 0;
 	int err;
 
 	/*
@@ -97,6 +104,9 @@ long mm_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int pr
 		return -EINVAL;
 	if (addr < MMAP_MIN_ADDR)
 		return -EPERM;
+	/* mlockall(MCL_FUTURE): the new mapping must fit under the memlock limit. */
+	if (!mlock_future_ok(mm, atomic_load(&mm->def_flags), len))
+		return -EAGAIN;
 	if (type != MAP_SHARED && type != MAP_PRIVATE)
 		return -EINVAL;
 
@@ -110,12 +120,20 @@ long mm_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int pr
 		detached = vma;
 		goto out;
 	}
+	vm_flags = vma->vm_flags;
+	if (vm_flags & VM_LOCKED)
+		atomic_fetch_add(&mm->locked_vm, (long)(len >> PAGE_SHIFT));
 	vma_link(mm, vma);
 	vma_merge_neighbours(mm, vma);
 out:
 	mmap_write_unlock(mm);
 	vma_free_list(detached);
-	return err ? err : (long)addr;
+	if (err)
+		return err;
+	/* vm_mmap_pgoff(): a locked mapping is faulted in, errors ignored. */
+	if ((vm_flags & VM_LOCKED_MASK) == VM_LOCKED)
+		__mm_populate(mm, addr, len, true);
+	return (long)addr;
 }
 
 /* --- munmap ---------------------------------------------------------------- */
@@ -273,10 +291,20 @@ int mm_mprotect(struct mm_struct *mm, unsigned long start, unsigned long len, in
 			newflags &= ~VM_ACCOUNT;
 		tmp = vma->vm_end < end ? vma->vm_end : end;
 		if (newflags != vma->vm_flags) {
+			unsigned long oldflags = vma->vm_flags;
+
 			vma = vma_modify_flags(mm, vma, nstart, tmp, newflags, &err);
 			if (err)
 				break;
 			change_protection(vma, nstart, tmp);
+			/*
+			 * mprotect_fixup(): a locked private mapping that becomes
+			 * writable is faulted in for write at once (COW broken
+			 * now, not at the first store). Errors are ignored.
+			 */
+			if ((oldflags & (VM_WRITE | VM_SHARED | VM_LOCKED)) == VM_LOCKED &&
+			    (newflags & VM_WRITE))
+				populate_vma_page_range(vma, nstart, tmp);
 			vma = vma_merge_neighbours(mm, vma);
 		}
 		err = 0;
@@ -313,6 +341,65 @@ static int madvise_dontneed(struct vm_area_struct *vma, unsigned long start, uns
 	zap_page_range(vma, start, end);
 	mmu_notifier_invalidate_range_end(&range);
 	return 0;
+}
+
+/*
+ * The OOM reaper's unmap of one VMA. Fixed (93065ac753e4): inside a
+ * non-blockable invalidation; -EAGAIN when a subscriber would have to sleep
+ * (nothing unmapped). The museum's oom-reap-no-notifier (base/bugs.h): no
+ * notifier at all, as before 4d4bbd8526a8 made the reaper skip mms with
+ * notifiers.
+ */
+static int oom_reap_vma(struct vm_area_struct *vma, unsigned long *reaped)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct mmu_notifier_range range;
+	bool notify = !historic_bug(BUG_OOM_REAP_NO_NOTIFIER);
+	long before = atomic_load(&mm->rss);
+
+	/* Huge PMDs are split first, as zap_pmd_range() would (may sleep: no notifier yet). */
+	if (split_huge_pmd_range(mm, vma->vm_start, vma->vm_end))
+		return -EAGAIN;
+	mmu_notifier_range_init(&range, MMU_NOTIFY_UNMAP, 0, mm, vma->vm_start, vma->vm_end);
+	if (notify && mmu_notifier_invalidate_range_start_nonblock(&range))
+		return -EAGAIN;
+	zap_page_range(vma, vma->vm_start, vma->vm_end);
+	if (notify)
+		mmu_notifier_invalidate_range_end(&range);
+	*reaped += before - atomic_load(&mm->rss);
+	return 0;
+}
+
+/**
+ * mm_oom_reap() - what the OOM reaper does to a victim's address space
+ * @mm:     the victim's mm; the caller holds mm_count (mmgrab)
+ * @reaped: the number of pages unmapped
+ *
+ * Unmaps every private anonymous, not mlock()ed VMA, as __oom_reap_task_mm()
+ * does, without waiting for the victim's exit: mmap_lock is only tried
+ * (read), and each VMA is unmapped inside a non-blockable invalidation. The
+ * VMAs stay; later accesses fault in zero pages. May not sleep on a
+ * subscriber.
+ * Return: 0; -EAGAIN if mmap_lock was busy or some VMA was skipped because a
+ * subscriber would have had to sleep (the reaper tries again later).
+ */
+int mm_oom_reap(struct mm_struct *mm, unsigned long *reaped)
+{
+	struct vm_area_struct *vma;
+	int ret = 0;
+
+	*reaped = 0;
+	if (!mmap_read_trylock(mm))
+		return -EAGAIN;
+	for (vma = vma_first(mm); vma; vma = vma_next(vma)) {
+		if ((vma->vm_flags & (VM_LOCKED | VM_SHARED | VM_IO | VM_PFNMAP)) || vma->vm_ops ||
+		    vma_core(vma)->shm)
+			continue;
+		if (oom_reap_vma(vma, reaped))
+			ret = -EAGAIN;
+	}
+	mmap_read_unlock(mm);
+	return ret;
 }
 
 /*
@@ -416,17 +503,25 @@ static int madvise_vma(struct mm_struct *mm, struct vm_area_struct **vmap, unsig
 		return vma->vm_flags & (VM_LOCKED | VM_PFNMAP) ? -EINVAL : 0;
 	case MADV_FREE:
 		/*
-		 * Private anonymous memory only. The pages stay mapped until
-		 * reclaim; secmmu's reclaim pages them out like any other (Linux
-		 * may discard clean lazy-free pages instead).
+		 * Private anonymous memory only, not locked. The pages stay
+		 * mapped until reclaim; secmmu's reclaim pages them out like any
+		 * other (Linux may discard clean lazy-free pages instead).
 		 */
+		if (vma->vm_flags & VM_LOCKED)
+			return -EINVAL;
 		if (vma->vm_ops || vma->vm_file || vma_core(vma)->shm)
 			return -EINVAL;
 		return 0;
 
 	case MADV_DONTNEED:
+		/* madvise_dontneed_free_valid_vma(): not in locked memory. */
+		if (vma->vm_flags & VM_LOCKED)
+			return -EINVAL;
 		return madvise_dontneed(vma, start, end);
 	case MADV_PAGEOUT:
+		/* can_madv_lru_vma() */
+		if (vma->vm_flags & VM_LOCKED)
+			return -EINVAL;
 		/* Without a swap device nothing can be paged out, and that is not an error. */
 		if (!vma->vm_ops && !(vma->vm_flags & (VM_IO | VM_PFNMAP)))
 			for (unsigned long a = start; a < end; a += PAGE_SIZE)
@@ -466,6 +561,13 @@ static int madvise_vma(struct mm_struct *mm, struct vm_area_struct **vmap, unsig
 	return -EINVAL;
 
 modify:
+	/*
+	 * madvise_update_vma(): nothing changes, nothing is split or merged
+	 * (two identical neighbours, say a fork child's halves of a VMA its
+	 * parent had mlocked in part, stay two).
+	 */
+	if (newflags == vma->vm_flags)
+		return 0;
 	vma = vma_modify_flags(mm, vma, start, end, newflags, &err);
 	if (err)
 		return err;
@@ -493,8 +595,8 @@ static int madvise_populate(struct mm_struct *mm, unsigned long start, unsigned 
 		else if ((vma->vm_flags & (VM_IO | VM_PFNMAP)) ||
 			 !(vma->vm_flags & (write ? VM_WRITE : VM_READ)))
 			err = -EINVAL;
-		else
-			err = handle_mm_fault(vma, a, write ? FAULT_FLAG_WRITE : 0);
+		else /* GUP faults only where the page is not there yet */
+			err = populate_one(vma, a, write, false);
 	}
 	mmap_read_unlock(mm);
 	return err;
@@ -656,15 +758,28 @@ static int move_page_tables(struct mm_struct *mm, unsigned long old, unsigned lo
  * @detached, freed by the caller after mmap_lock is dropped), and if the
  * unmap of the old range fails (splitting its VMA needs memory) the pages
  * move back first -- into the old range's page tables, which are still
- * there, so moving back allocates nothing and cannot fail.
+ * there, so moving back allocates nothing and cannot fail. That is why the
+ * old range is unmapped before the new VMA merges with its neighbours (a
+ * merged VMA could not be taken out again without a split); the VMAs that
+ * result are the same as merging first, as Linux's copy_vma() does, since
+ * what is left of the old VMA is what the new one would have merged with.
+ *
+ * MREMAP_DONTUNMAP (@dontunmap): the old range stays mapped, empty. The
+ * whole old VMA loses VM_LOCKED (not split first: as the 6.18 reference
+ * kernel does), the new one keeps it; and a VMA that was exactly the old
+ * range drops its anon_vma and becomes unfaulted again (pgoff from its
+ * address), as Linux's move_vma() leaves it, unmerged. locked_vm follows
+ * the locked VMAs (Linux leaves it at the old count: see
+ * docs/architecture.md).
  */
 static int move_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long old_addr,
 		    unsigned long old_len, unsigned long new_len, unsigned long new_addr,
-		    struct vm_area_struct **detached)
+		    bool dontunmap, struct vm_area_struct **detached)
 {
-	struct vm_area_struct *new = vma_dup(vma);
+	struct vm_area_struct *new;
 	int err;
 
+	new = vma_dup(vma);
 	if (!new)
 		return -ENOMEM;
 	/* copy_vma(): an unfaulted anonymous VMA takes the pgoff of its new place. */
@@ -681,7 +796,7 @@ static int move_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned l
 		*detached = new;
 		return err;
 	}
-	if (old_len) {
+	if (!dontunmap && old_len) {
 		err = do_munmap(mm, old_addr, old_len, detached);
 		if (err) {
 			/* Nothing was unmapped: undo the move (no allocation, see above). */
@@ -692,34 +807,70 @@ static int move_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned l
 			return err;
 		}
 	}
-	vma_merge_neighbours(mm, new);
+	new = vma_merge_neighbours(mm, new);
+	if (dontunmap) {
+		/*
+		 * The new VMA may have merged with what is left of the old one
+		 * (the destination was carved out of the same VMA): then there
+		 * is no old VMA of its own to unlock or unfault.
+		 */
+		vma = vma_lookup(mm, old_addr);
+		if (!vma || vma == new) {
+			if (new->vm_flags & VM_LOCKED)
+				atomic_fetch_add(&mm->locked_vm, (long)(new_len >> PAGE_SHIFT));
+			return 0;
+		}
+		if (vma->vm_flags & VM_LOCKED)
+			atomic_fetch_add(
+				&mm->locked_vm,
+				(long)(new_len >> PAGE_SHIFT) -
+					(long)((vma->vm_end - vma->vm_start) >> PAGE_SHIFT));
+		WRITE_ONCE(vma->vm_flags, vma->vm_flags & ~VM_LOCKED_MASK);
+		if (vma->vm_start == old_addr && vma->vm_end == old_addr + old_len) {
+			vma_drop_anon_vma(vma);
+			if (!vma->vm_file && !vma_core(vma)->shm)
+				vma_set_bounds(vma, vma->vm_start, vma->vm_end,
+					       vma->vm_start >> PAGE_SHIFT);
+		}
+		return 0;
+	}
+	if (new->vm_flags & VM_LOCKED)
+		atomic_fetch_add(&mm->locked_vm, (long)(new_len >> PAGE_SHIFT));
 	return 0;
 }
 
 /* check_prep_vma(): may [addr, addr+old_len) be resized to new_len? */
 static int mremap_check_vma(struct vm_area_struct *vma, unsigned long addr, unsigned long old_len,
-			    unsigned long new_len)
+			    unsigned long new_len, int flags)
 {
 	if (!vma)
 		return -EFAULT;
 	if (!old_len && !vma_is_shared(vma))
 		return -EINVAL;
+	if ((flags & MREMAP_DONTUNMAP) && (vma->vm_flags & (VM_PFNMAP | VM_IO)))
+		return -EINVAL;
 	if (old_len > new_len)
 		old_len = new_len; /* a shrink may cross VMA boundaries in the dropped part */
 	if (old_len > vma->vm_end - addr)
 		return -EFAULT;
-	if (new_len != old_len && (vma->vm_flags & (VM_PFNMAP | VM_IO)))
+	if (new_len == old_len)
+		return 0;
+	if (vma->vm_flags & (VM_PFNMAP | VM_IO))
 		return -EFAULT;
+	/* Growing a locked mapping: the growth must fit under the memlock limit. */
+	if (!mlock_future_ok(vma->vm_mm, vma->vm_flags, new_len - old_len))
+		return -EAGAIN;
 	return 0;
 }
 
 /*
  * remap_move(): MREMAP_FIXED with equal lengths may move several VMAs (and
- * the holes between them keep their offsets), as Linux >= 6.17 does. Only
- * the destination pieces that receive a mapping are cleared.
+ * the holes between them keep their offsets), as Linux >= 6.17 does, with
+ * MREMAP_DONTUNMAP too (each VMA's part stays mapped, empty). Only the
+ * destination pieces that receive a mapping are cleared.
  */
 static int remap_move(struct mm_struct *mm, unsigned long addr, unsigned long len,
-		      unsigned long new_addr, struct vm_area_struct **detached)
+		      unsigned long new_addr, bool dontunmap, struct vm_area_struct **detached)
 {
 	unsigned long end = addr + len, pos = addr;
 	struct vm_area_struct *vma = vma_lookup(mm, addr);
@@ -738,11 +889,14 @@ static int remap_move(struct mm_struct *mm, unsigned long addr, unsigned long le
 		vma = vma_lookup(mm, s);
 		if (!vma)
 			return -EFAULT;
-		err = move_vma(mm, vma, s, e - s, e - s, dst, detached);
+		if (dontunmap && (vma->vm_flags & (VM_PFNMAP | VM_IO)))
+			return -EINVAL;
+		err = move_vma(mm, vma, s, e - s, e - s, dst, dontunmap, detached);
 		if (err)
 			return err;
 		pos = e;
-		vma = find_vma(mm, pos);
+		/* With DONTUNMAP the old VMA is still there: never look back before pos. */
+		vma = pos < end ? find_vma(mm, pos) : NULL;
 	}
 	return 0;
 }
@@ -760,17 +914,23 @@ static unsigned long get_unmapped_area(struct mm_struct *mm, unsigned long len)
 	return range_in_task(addr, len) ? addr : 0;
 }
 
+/*
+ * Under mmap_lock for write. *@populate is set to the start of a grown part
+ * of a locked mapping (new_len - old_len bytes) that the caller faults in
+ * after dropping the lock, or left 0.
+ */
 static long mremap_locked(struct mm_struct *mm, unsigned long addr, unsigned long old_len,
 			  unsigned long new_len, int flags, unsigned long new_addr,
-			  struct vm_area_struct **detached)
+			  struct vm_area_struct **detached, unsigned long *populate)
 {
 	struct vm_area_struct *vma = vma_lookup(mm, addr), *next;
+	bool dontunmap = flags & MREMAP_DONTUNMAP;
 	int err;
 
 	if (!vma)
 		return -EFAULT;
 	if ((flags & MREMAP_FIXED) && old_len == new_len) {
-		err = remap_move(mm, addr, old_len, new_addr, detached);
+		err = remap_move(mm, addr, old_len, new_addr, dontunmap, detached);
 		return err ? err : (long)new_addr;
 	}
 	/*
@@ -779,7 +939,7 @@ static long mremap_locked(struct mm_struct *mm, unsigned long addr, unsigned lon
 	 * only when new pages will be mapped); a shrink unmaps the tail, holes
 	 * and other VMAs included.
 	 */
-	if (!(flags & MREMAP_FIXED) && new_len <= old_len) {
+	if (!(flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) && new_len <= old_len) {
 		if (new_len < old_len) {
 			err = do_munmap(mm, addr + new_len, old_len - new_len, detached);
 			if (err)
@@ -787,7 +947,7 @@ static long mremap_locked(struct mm_struct *mm, unsigned long addr, unsigned lon
 		}
 		return (long)addr;
 	}
-	err = mremap_check_vma(vma, addr, old_len, new_len);
+	err = mremap_check_vma(vma, addr, old_len, new_len, flags);
 	if (err)
 		return err;
 	if (flags & MREMAP_FIXED) {
@@ -812,15 +972,20 @@ static long mremap_locked(struct mm_struct *mm, unsigned long addr, unsigned lon
 	}
 	vma = vma_lookup(mm, addr);
 	if (!(flags & MREMAP_FIXED)) {
-		if (old_len == new_len)
+		if (old_len == new_len && !dontunmap)
 			return (long)addr;
 		/* Grow in place if the space after the VMA is free. */
 		next = vma_next(vma);
-		if (vma->vm_end == addr + old_len && range_in_task(addr, new_len) &&
+		if (!dontunmap && vma->vm_end == addr + old_len && range_in_task(addr, new_len) &&
 		    (!next || next->vm_start >= addr + new_len)) {
 			vma_unlink(mm, vma);
 			vma_set_bounds(vma, vma->vm_start, addr + new_len, vma->vm_pgoff);
 			vma_link(mm, vma);
+			if (vma->vm_flags & VM_LOCKED) {
+				atomic_fetch_add(&mm->locked_vm,
+						 (long)((new_len - old_len) >> PAGE_SHIFT));
+				*populate = addr + old_len;
+			}
 			vma_merge_neighbours(mm, vma);
 			return (long)addr;
 		}
@@ -830,7 +995,11 @@ static long mremap_locked(struct mm_struct *mm, unsigned long addr, unsigned lon
 		if (!new_addr)
 			return -ENOMEM;
 	}
-	err = move_vma(mm, vma, addr, old_len, new_len, new_addr, detached);
+	if ((vma->vm_flags & VM_LOCKED) && !dontunmap && new_len > old_len)
+		*populate = new_addr + old_len;
+	err = move_vma(mm, vma, addr, old_len, new_len, new_addr, dontunmap, detached);
+	if (err)
+		*populate = 0;
 	return err ? err : (long)new_addr;
 }
 
@@ -838,11 +1007,15 @@ long mm_mremap(struct mm_struct *mm, unsigned long addr, unsigned long old_len,
 	       unsigned long new_len, int flags, unsigned long new_addr)
 {
 	struct vm_area_struct *detached = NULL;
+	unsigned long populate = 0;
 	long ret;
 
-	if (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED))
+	if (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP))
 		return -EINVAL;
 	if ((flags & MREMAP_FIXED) && !(flags & MREMAP_MAYMOVE))
+		return -EINVAL;
+	/* MREMAP_DONTUNMAP is always a move, and never a resize. */
+	if ((flags & MREMAP_DONTUNMAP) && (!(flags & MREMAP_MAYMOVE) || old_len != new_len))
 		return -EINVAL;
 	if (!PAGE_ALIGNED(addr))
 		return -EINVAL;
@@ -852,7 +1025,7 @@ long mm_mremap(struct mm_struct *mm, unsigned long addr, unsigned long old_len,
 		return -EINVAL;
 	if (!range_in_task(addr, old_len))
 		return -EFAULT;
-	if (flags & MREMAP_FIXED) {
+	if (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) {
 		if (!PAGE_ALIGNED(new_addr))
 			return -EINVAL;
 		if (!range_in_task(new_addr, new_len))
@@ -861,8 +1034,11 @@ long mm_mremap(struct mm_struct *mm, unsigned long addr, unsigned long old_len,
 			return -EINVAL;
 	}
 	mmap_write_lock(mm);
-	ret = mremap_locked(mm, addr, old_len, new_len, flags, new_addr, &detached);
+	ret = mremap_locked(mm, addr, old_len, new_len, flags, new_addr, &detached, &populate);
 	mmap_write_unlock(mm);
 	vma_free_list(detached);
+	/* The grown part of a locked mapping is faulted in, errors ignored. */
+	if (ret >= 0 && populate)
+		__mm_populate(mm, populate, new_len - old_len, true);
 	return ret;
 }

@@ -41,7 +41,11 @@ struct phys_mem {
 	struct sm_mutex lock;
 	unsigned long (*reclaim)(unsigned long nr_wanted);
 	_Atomic unsigned long stale;
+	const char *_Atomic stale_path; /* freed_by of the last stale frame */
 };
+
+/* The path this thread runs, for page->freed_by (phys_set_free_path()). */
+static _Thread_local const char *free_path;
 
 static struct phys_mem phys;
 static _Atomic bool phys_ready;
@@ -111,6 +115,7 @@ int phys_init(size_t bytes)
 	atomic_store(&phys.pages[0]._refcount, 1);
 	atomic_store(&phys.pages[0].flags, 1UL << PG_reserved);
 	phys.stale = 0;
+	phys.stale_path = NULL;
 	phys.reclaim = NULL;
 	sm_mutex_init(&phys.lock, "phys_lock", LOCK_RANK_PHYS);
 	atomic_store(&phys_ready, true);
@@ -344,6 +349,7 @@ static void free_frame(struct page *page)
 		lru_del_freed(page);
 	/* A translation taken before this point is stale from now on. */
 	atomic_fetch_add(&page->gen, 1);
+	WRITE_ONCE(page->freed_by, free_path);
 	if (sm_debug)
 		memset(page_address(page), PAGE_POISON_BYTE, PAGE_SIZE);
 	atomic_store(&page->flags, 0);
@@ -362,6 +368,13 @@ void put_page_refs(struct page *page, int nr)
 		BUG_ON(old < nr);
 		if (old == nr)
 			device_page_free(page);
+		/*
+		 * A device page's struct page outlives its references (the pgmap
+		 * owns it): a driver evicting its memory waits on it for the
+		 * references of a fault or migration in flight to go (the fsdax
+		 * put_devmap_managed_page() wake-up's role).
+		 */
+		sm_wake_up_var(&page->flags);
 		return;
 	}
 
@@ -428,10 +441,38 @@ bool page_gen_valid(unsigned long pfn, uint32_t gen)
 	return page && page_gen(page) == gen;
 }
 
+bool folio_gen_valid(unsigned long head_pfn, uint32_t gen, unsigned long idx)
+{
+	struct page *head = pfn_to_page(head_pfn), *page;
+
+	if (!head || idx >= HPAGE_PMD_NR || page_gen(head) != gen || !PageTest(head, PG_head))
+		return false;
+	page = pfn_to_page(head_pfn + idx);
+	return page && compound_head(page) == head;
+}
+
 void phys_report_stale(unsigned long pfn, const char *who)
 {
+	struct page *page = pfn_to_page(pfn);
+	const char *path = page ? READ_ONCE(page->freed_by) : NULL;
+
+	atomic_store(&phys.stale_path, path);
 	atomic_fetch_add(&phys.stale, 1);
-	fprintf(stderr, "secmmu: %s used a stale translation of pfn %lu\n", who, pfn);
+	fprintf(stderr, "secmmu: %s used a stale translation of pfn %lu%s%s\n", who, pfn,
+		path ? ", freed by " : "", path ? path : "");
+}
+
+const char *phys_stale_path(void)
+{
+	return atomic_load(&phys.stale_path);
+}
+
+const char *phys_set_free_path(const char *path)
+{
+	const char *old = free_path;
+
+	free_path = path;
+	return old;
 }
 
 unsigned long phys_stale_count(void)

@@ -69,7 +69,10 @@ int mm_pagemap(struct mm_struct *mm, unsigned long addr, unsigned long nr_pages,
 
 			/* A PMD-mapped THP: each 4 KiB piece, and the PMD as such. */
 			if (follow_huge_pmd(mm, a, &huge))
-				out[i] = pte_pagemap(huge & ~PTE_HUGE) | MM_PAGE_THP;
+				out[i] = is_huge_zero_pmd(pte_load(pmd_offset(mm, a)))
+						 ? MM_PAGE_PRESENT |
+							   MM_PAGE_ZERO /* the huge zero page */
+						 : pte_pagemap(huge & ~PTE_HUGE) | MM_PAGE_THP;
 		}
 		sm_mutex_unlock(&mm->page_table_lock);
 	}

@@ -84,8 +84,16 @@ static bool referenced_one(struct vm_area_struct *vma, unsigned long addr, struc
 	pte_t *ptep;
 	uint64_t pte;
 
+	unsigned long end = addr + PAGE_SIZE;
+
 	sm_mutex_lock(&mm->page_table_lock);
 	ptep = pte_offset(mm, addr);
+	/* A THP's head mapped by a huge PMD: its young bit (pmdp_clear_flush_young_notify()). */
+	if (!ptep && !(addr & ~HPAGE_PMD_MASK) && pmd_offset(mm, addr) &&
+	    pmd_trans_huge(pte_load(pmd_offset(mm, addr)))) {
+		ptep = pmd_offset(mm, addr);
+		end = addr + HPAGE_PMD_SIZE;
+	}
 	pte = ptep ? pte_load(ptep) : 0;
 	if (!pte_present(pte) || pte_pfn(pte) != page_to_pfn(page)) {
 		sm_mutex_unlock(&mm->page_table_lock);
@@ -97,7 +105,7 @@ static bool referenced_one(struct vm_area_struct *vma, unsigned long addr, struc
 	}
 	sm_mutex_unlock(&mm->page_table_lock);
 	/* ptep_clear_flush_young_notify(): the secondary MMUs' accessed bits count too. */
-	*referenced += mmu_notifier_clear_flush_young(mm, addr, addr + PAGE_SIZE);
+	*referenced += mmu_notifier_clear_flush_young(mm, addr, end);
 	return true;
 }
 
@@ -122,6 +130,12 @@ static bool unmap_one(struct vm_area_struct *vma, unsigned long addr, struct pag
 	pte_t *ptep;
 	uint64_t pte;
 
+	/*
+	 * try_to_unmap_one(): a VMA mlocked since reclaim chose the page stops
+	 * the walk; the page stays mapped everywhere it still is.
+	 */
+	if (READ_ONCE(vma->vm_flags) & VM_LOCKED)
+		return false;
 	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, addr, addr + PAGE_SIZE);
 	mmu_notifier_invalidate_range_start(&range);
 	sm_mutex_lock(&mm->page_table_lock);

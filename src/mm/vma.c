@@ -75,6 +75,12 @@ static void vma_clear_anon_vma(struct vm_area_struct *vma)
 	anon_vma_put(av);
 }
 
+void vma_drop_anon_vma(struct vm_area_struct *vma)
+{
+	mmap_assert_write_locked(vma->vm_mm);
+	vma_clear_anon_vma(vma);
+}
+
 void vma_free(struct vm_area_struct *vma)
 {
 	if (vma->vm_ops && vma->vm_ops->close)

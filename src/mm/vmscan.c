@@ -9,9 +9,11 @@
  *              does, the page stays in the swap cache and swap-ins share it
  *   shared     unmap every PTE (they refault from the object), write the
  *              page to a slot the object remembers, free the page
- * Pinned and KSM pages are never paged out.
+ * Pinned and KSM pages, and pages mapped in a VM_LOCKED VMA, are never
+ * paged out.
  */
 #include <errno.h>
+#include <limits.h>
 
 #include "mm/swap_internal.h"
 #include "secmmu/migrate.h"
@@ -88,8 +90,18 @@ static bool pageout(struct page *page)
 	bool freed;
 	TRACE_SCOPE("mm", "pageout", "pfn=%lu", page_to_pfn(page));
 
-	/* A (PTE-mapped) THP would need a folio split first: not modelled, it stays. */
-	if (page_maybe_dma_pinned(page) || PageTest(page, PG_ksm) || PageCompound(page))
+	if (page_maybe_dma_pinned(page) || PageTest(page, PG_ksm))
+		return false;
+	/*
+	 * A THP is split first and its 4 KiB pages swapped one by one (Linux
+	 * without CONFIG_THP_SWAP: shrink_folio_list() splits when
+	 * add_to_swap() cannot take the folio whole); this page, the former
+	 * head, goes on, the others are on the LRU now.
+	 */
+	if (PageCompound(page) && split_folio(page))
+		return false;
+	/* Mapped in a VM_LOCKED VMA: unevictable, as on Linux's unevictable LRU. */
+	if (page_mlocked(page))
 		return false;
 	if (TestSetPageFlag(page, PG_locked))
 		return false;
@@ -106,7 +118,15 @@ static bool pageout(struct page *page)
 unsigned long try_to_free_pages(unsigned long nr_pages)
 {
 	/* One pass over the list: a referenced page gets its second chance until the next call. */
-	unsigned long reclaimed = 0, budget = lru_nr_pages();
+	unsigned long reclaimed = 0, budget;
+
+	/*
+	 * The deferred-split shrinker runs with the others (shrink_slab()):
+	 * partly unmapped THPs are split and their unmapped subpages freed. As
+	 * in Linux, those frames are not counted as reclaimed.
+	 */
+	deferred_split_scan(ULONG_MAX);
+	budget = lru_nr_pages();
 
 	while (reclaimed < nr_pages && budget--) {
 		struct page *page = lru_isolate();
@@ -142,6 +162,8 @@ bool reclaim_page(struct vm_area_struct *vma, unsigned long addr)
 	sm_mutex_lock(&mm->page_table_lock);
 	ptep = pte_offset(mm, addr);
 	pte = ptep ? pte_load(ptep) : 0;
+	if (!ptep && follow_huge_pmd(mm, addr, &pte))
+		pte &= ~PTE_HUGE; /* a PMD-mapped THP: split below, then paged out 4 KiB-wise */
 	if (pte_present(pte) && !is_zero_pfn(pte_pfn(pte))) {
 		page = pfn_to_page(pte_pfn(pte));
 		if (page_mapcount(page) != 1 || !get_page_unless_zero(page))
@@ -150,6 +172,14 @@ bool reclaim_page(struct vm_area_struct *vma, unsigned long addr)
 	sm_mutex_unlock(&mm->page_table_lock);
 	if (!page)
 		return false;
+	/* madvise_cold_or_pageout_pte_range(): a THP mapped once is split first. */
+	if (PageCompound(page)) {
+		bool split = !split_folio(page);
+
+		put_page(page);
+		/* Now a 4 KiB page mapped by a PTE: look again. */
+		return split && reclaim_page(vma, addr);
+	}
 	freed = pageout(page);
 	put_page(page);
 	return freed;

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 
+#include "secmmu/kit/bugs.h"
 #include "mm/internal.h"
 #include "mm/swap_internal.h"
 
@@ -83,9 +84,15 @@ static void zap_pte_table(struct mm_struct *mm, unsigned long addr, unsigned lon
 		flush |= pte_present(pte_load(ptep));
 		zap_pte(mm, ptep, batch, &n);
 	}
+	/*
+	 * The device TLB must forget the frames before they are freed. The
+	 * museum's empty-tlb-range (base/bugs.h) passes [end, end), as arm64's
+	 * __flush_tlb_range() did after its loop had advanced start
+	 * (f7edb07ad7c6): correct, since drivers then flush everything, but slow.
+	 */
 	if (flush)
-		/* The device TLB must forget the frames before they are freed. */
-		mmu_notifier_arch_invalidate_secondary_tlbs(mm, addr, end);
+		mmu_notifier_arch_invalidate_secondary_tlbs(
+			mm, historic_bug(BUG_EMPTY_TLB_RANGE) ? end : addr, end);
 	sm_mutex_unlock(&mm->page_table_lock);
 	free_page_batch(batch, n);
 }
@@ -215,6 +222,7 @@ int do_munmap(struct mm_struct *mm, unsigned long start, unsigned long len,
 	vma = isolate_range(mm, start, end, &err);
 	if (!vma)
 		return err;
+	mlock_unaccount_range(mm, vma, end);
 	mmu_notifier_range_init(&range, MMU_NOTIFY_UNMAP, 0, mm, start, end);
 	mmu_notifier_invalidate_range_start(&range);
 	for (next = vma; next && next->vm_start < end; next = vma_next(next))
@@ -249,6 +257,7 @@ void exit_mmap(struct mm_struct *mm)
 	mmap_write_lock(mm);
 	vma = vma_first(mm);
 	if (vma) {
+		mlock_unaccount_range(mm, vma, ~0UL);
 		mmu_notifier_range_init(&range, MMU_NOTIFY_UNMAP, 0, mm, 0, ~0UL);
 		mmu_notifier_invalidate_range_start(&range);
 		for (next = vma; next; next = vma_next(next))

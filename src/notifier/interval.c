@@ -89,6 +89,8 @@
 #include <limits.h>
 
 #include "base/debug.h"
+#include "base/sched_explore.h"
+#include "secmmu/kit/bugs.h"
 #include "notifier/subscriptions.h"
 
 _Static_assert(sizeof(((struct mmu_interval_notifier *)0)->itree) >= sizeof(struct itree_node),
@@ -186,6 +188,8 @@ static void mn_itree_apply_deferred(struct mmu_notifier_subscriptions *subscript
 
 	lockdep_assert_held(&subscriptions->lock);
 	for (interval_sub = subscriptions->deferred_list; interval_sub; interval_sub = next) {
+		/* Each entry is a step: a thread that looks without the lock may run here. */
+		sched_point("itree apply deferred");
 		next = interval_sub->deferred_next;
 		if (!interval_sub->inserted) {
 			itree_insert(mn_node(interval_sub), &subscriptions->itree);
@@ -195,7 +199,8 @@ static void mn_itree_apply_deferred(struct mmu_notifier_subscriptions *subscript
 			interval_sub->inserted = false;
 		}
 		interval_sub->deferred_next = NULL;
-		interval_sub->deferred = false;
+		/* Read locklessly only by the museum's interval-remove-unlocked-seq. */
+		WRITE_ONCE(interval_sub->deferred, false);
 	}
 	subscriptions->deferred_list = NULL;
 }
@@ -214,8 +219,8 @@ void mn_itree_inv_end(struct mmu_notifier_subscriptions *subscriptions)
 		sm_mutex_unlock(&subscriptions->lock);
 		return;
 	}
-	/* Make invalidate_seq even. */
-	subscriptions->invalidate_seq++;
+	/* Make invalidate_seq even (WRITE_ONCE: see interval-remove-unlocked-seq). */
+	WRITE_ONCE(subscriptions->invalidate_seq, subscriptions->invalidate_seq + 1);
 	mn_itree_apply_deferred(subscriptions);
 	sm_mutex_unlock(&subscriptions->lock);
 	/* Pairs with the waits in mmu_interval_read_begin() and _remove(). */
@@ -480,6 +485,36 @@ static void mn_itree_undefer(struct mmu_notifier_subscriptions *subscriptions,
 	WARN_ON(1);
 }
 
+/*
+ * The museum's interval-remove-unlocked-seq (base/bugs.h): the wait of
+ * mmu_interval_notifier_remove() before 319561669a59, which read
+ * invalidate_seq without the lock. mn_itree_inv_end() makes the sequence even
+ * before it walks the deferred list, so the wait can end while
+ * @interval_sub is still on that list; the caller then frees it under the
+ * walk. The moment that happens is reported as a broken rule; then, so that
+ * the run stays memory-safe, the caller waits as the fix does. Called and
+ * returns with subscriptions->lock held (drops it meanwhile).
+ */
+static void mn_itree_remove_wait_unlocked(struct mmu_notifier_subscriptions *subscriptions,
+					  struct mmu_interval_notifier *interval_sub,
+					  unsigned long seq)
+{
+	sm_mutex_unlock(&subscriptions->lock);
+	for (;;) {
+		sched_point("interval remove: invalidate_seq read without the lock");
+		if (READ_ONCE(subscriptions->invalidate_seq) != seq)
+			break;
+		sm_mutex_lock(&subscriptions->lock);
+		if (subscriptions->invalidate_seq == seq)
+			sm_wait(&subscriptions->wq, &subscriptions->lock);
+		sm_mutex_unlock(&subscriptions->lock);
+	}
+	if (READ_ONCE(interval_sub->deferred))
+		sm_rule_broken("mmu_interval_notifier_remove() returns while its subscription is "
+			       "still on the deferred list (the caller frees it under the walk)");
+	sm_mutex_lock(&subscriptions->lock);
+}
+
 /**
  * mmu_interval_notifier_remove() - see include/secmmu/mmu_notifier.h
  *
@@ -524,6 +559,8 @@ void mmu_interval_notifier_remove(struct mmu_interval_notifier *interval_sub)
 		itree_remove(mn_node(interval_sub), &subscriptions->itree);
 		interval_sub->inserted = false;
 	}
+	if (seq && historic_bug(BUG_INTERVAL_REMOVE_UNLOCKED_SEQ))
+		mn_itree_remove_wait_unlocked(subscriptions, interval_sub, seq);
 	/* Pairs with sm_wake_up_all() in mn_itree_inv_end(). */
 	while (seq && subscriptions->invalidate_seq == seq)
 		sm_wait(&subscriptions->wq, &subscriptions->lock);

@@ -27,6 +27,7 @@
 
 #include "base/alloc.h"
 #include "base/debug.h"
+#include "secmmu/kit/bugs.h"
 #include "notifier/subscriptions.h"
 #include "secmmu/err.h"
 #include "secmmu/trace.h"
@@ -178,6 +179,19 @@ static bool mn_claim_release(struct mmu_notifier *subscription, enum mn_release_
 	return atomic_compare_exchange_strong(&subscription->release_state, &expected, (int)who);
 }
 
+/*
+ * Call ->release (if any) of @subscription. A second call for one
+ * registration is a broken rule (the race of 751efd8610d3; the claim above
+ * prevents it), reported to `check` (sm_rule_broken()).
+ */
+static void mn_call_release(struct mmu_notifier *subscription, struct mm_struct *mm)
+{
+	if (atomic_fetch_add(&subscription->release_calls, 1))
+		sm_rule_broken("->release called twice for one registration");
+	if (subscription->ops->release)
+		subscription->ops->release(subscription, mm);
+}
+
 /* The claimer is done with ->release; wake exit if it waits for us. */
 static void mn_release_done(struct mmu_notifier_subscriptions *subscriptions,
 			    struct mmu_notifier *subscription)
@@ -192,6 +206,68 @@ static void mn_release_done(struct mmu_notifier_subscriptions *subscriptions,
 	atomic_store_explicit(&subscription->release_state, MN_RELEASED, memory_order_release);
 	sm_mutex_unlock(&subscriptions->lock);
 	sm_wake_up_all(&subscriptions->wq);
+}
+
+/*
+ * Before unhooking a subscription whose ->release has run: wait until every
+ * classic invalidation whose start may have been delivered to it has had its
+ * _end (they find it on the list only while it is hooked). Invalidations
+ * that start meanwhile are delivered to no released subscription, and end
+ * without waiting for anybody, so the wait ends. Caller holds
+ * subscriptions->lock (dropped while sleeping) and no lock an invalidation
+ * takes. Pairs with the wake in mn_hlist_range_closed().
+ */
+static void mn_wait_open_ranges_locked(struct mmu_notifier_subscriptions *subscriptions)
+{
+	lockdep_assert_held(&subscriptions->lock);
+	atomic_store(&subscriptions->unhook_waiting, true);
+	while (atomic_load(&subscriptions->open_ranges))
+		sm_wait(&subscriptions->wq, &subscriptions->lock);
+	atomic_store(&subscriptions->unhook_waiting, false);
+}
+
+/* A counted classic range is over (its _end ran, or its start failed). */
+static void mn_hlist_range_closed(struct mmu_notifier_subscriptions *subscriptions)
+{
+	/* seq_cst both: the store/load pairs with mn_wait_open_ranges_locked(). */
+	if (atomic_fetch_sub(&subscriptions->open_ranges, 1) == 1 &&
+	    atomic_load(&subscriptions->unhook_waiting)) {
+		sm_mutex_lock(&subscriptions->lock);
+		sm_wake_up_all(&subscriptions->wq);
+		sm_mutex_unlock(&subscriptions->lock);
+	}
+}
+
+/* An invalidation walk of the classic list begins (inside the read side). */
+static unsigned int mn_walk_begin(struct mmu_notifier_subscriptions *subscriptions)
+{
+	unsigned int idx = atomic_load(&subscriptions->walk_epoch) & 1;
+
+	atomic_fetch_add(&subscriptions->walkers[idx], 1);
+	return idx;
+}
+
+static void mn_walk_end(struct mmu_notifier_subscriptions *subscriptions, unsigned int idx)
+{
+	atomic_fetch_sub(&subscriptions->walkers[idx], 1);
+}
+
+/*
+ * The museum's put-free-no-grace (base/bugs.h): the last put of
+ * @subscription would free it right after unhooking it, with no grace
+ * period, as amdkfd's mmu_notifier_unregister_no_release() + kfree did. If
+ * an invalidation walk that began before the unhook is still running, it may
+ * be standing on the subscription: a use-after-free, reported as a broken
+ * rule. (The caller then frees it after a grace period all the same, so that
+ * the run stays memory-safe.)
+ */
+static void mn_check_free_without_grace(struct mmu_notifier_subscriptions *subscriptions)
+{
+	unsigned int old = atomic_fetch_add(&subscriptions->walk_epoch, 1) & 1;
+
+	if (atomic_load(&subscriptions->walkers[old]))
+		sm_rule_broken("a subscription freed without a grace period while an invalidation "
+			       "that may hold it walks the list");
 }
 
 struct lockdep_map __mmu_notifier_invalidate_range_start_map =
@@ -322,6 +398,7 @@ int __mmu_notifier_register(struct mmu_notifier *subscription, struct mm_struct 
 		subscription->users = 0; /* not counted: mmu_notifier_get() sets 1 */
 		atomic_store_explicit(&subscription->release_state, MN_LIVE, memory_order_relaxed);
 		atomic_store_explicit(&subscription->released_gen, 0, memory_order_relaxed);
+		atomic_store_explicit(&subscription->release_calls, 0, memory_order_relaxed);
 		sm_mutex_lock(&subscriptions->lock);
 		mn_hook(subscriptions, subscription);
 		sm_mutex_unlock(&subscriptions->lock);
@@ -391,16 +468,26 @@ void mmu_notifier_unregister(struct mmu_notifier *subscription, struct mm_struct
 		 * while ->release runs.
 		 */
 		sm_synchronize_rcu();
-		if (subscription->ops->release)
-			subscription->ops->release(subscription, mm);
+		mn_call_release(subscription, mm);
 		/* Pairs with the wait in mn_wait_unregister_releases(). */
 		mn_release_done(subscriptions, subscription);
+	} else if (historic_bug(BUG_UNREGISTER_RELEASE_TWICE) &&
+		   atomic_load(&subscription->release_state) == MN_CLAIMED_EXIT) {
+		/*
+		 * The museum's unregister-release-twice (base/bugs.h): as
+		 * Linux after d34883d4e35c, unregister calls ->release of a
+		 * subscription still on the list even though exit is calling
+		 * it too.
+		 */
+		sm_synchronize_rcu();
+		mn_call_release(subscription, mm);
 	}
 
 	sm_mutex_lock(&subscriptions->lock);
 	/* Exit claimed ->release: return only once it has run. */
 	while (atomic_load(&subscription->release_state) != MN_RELEASED)
 		sm_wait(&subscriptions->wq, &subscriptions->lock);
+	mn_wait_open_ranges_locked(subscriptions);
 	mn_unhook(subscriptions, subscription);
 	sm_mutex_unlock(&subscriptions->lock);
 
@@ -534,6 +621,8 @@ void mmu_notifier_put(struct mmu_notifier *subscription)
 	mn_unhook(subscriptions, subscription);
 	sm_mutex_unlock(&subscriptions->lock);
 
+	if (historic_bug(BUG_PUT_FREE_NO_GRACE))
+		mn_check_free_without_grace(subscriptions);
 	sm_call_rcu((struct sm_rcu_head *)(void *)subscription->rcu, mmu_notifier_free_rcu);
 }
 
@@ -577,11 +666,37 @@ static void mn_hlist_call_release(struct mmu_notifier_subscriptions *subscriptio
 		 * The only way for the driver to drop its translations and stop
 		 * creating new ones before exit frees the pages.
 		 */
-		if (subscription->ops->release)
-			subscription->ops->release(subscription, mm);
+		mn_call_release(subscription, mm);
 		mn_release_done(subscriptions, subscription);
 	}
 	sm_rcu_read_unlock();
+}
+
+/*
+ * The museum's release-unhooked-first (base/bugs.h): exit as it was before
+ * 3ad3d901bbcf. Each subscription is taken off the list first and only then
+ * does its ->release run, so an invalidation in between (reclaim unmapping a
+ * page through the rmap, which does not care that mm_users is 0) reaches
+ * nobody, and the page is freed while the device still maps it.
+ */
+static void mn_hlist_call_release_unhooked(struct mmu_notifier_subscriptions *subscriptions,
+					   struct mm_struct *mm)
+{
+	struct mmu_notifier *subscription;
+
+	sm_mutex_lock(&subscriptions->lock);
+	while ((subscription = subscriptions->list)) {
+		mn_unhook(subscriptions, subscription);
+		sm_mutex_unlock(&subscriptions->lock);
+		if (atomic_load(&subscription->release_state) == MN_CLAIMED_EXIT) {
+			sm_rcu_read_lock();
+			mn_call_release(subscription, mm);
+			sm_rcu_read_unlock();
+			mn_release_done(subscriptions, subscription);
+		}
+		sm_mutex_lock(&subscriptions->lock);
+	}
+	sm_mutex_unlock(&subscriptions->lock);
 }
 
 /*
@@ -608,6 +723,7 @@ again:
 		sm_wait(&subscriptions->wq, &subscriptions->lock);
 		goto again;
 	}
+	mn_wait_open_ranges_locked(subscriptions);
 	while (subscriptions->list)
 		mn_unhook(subscriptions, subscriptions->list);
 	sm_mutex_unlock(&subscriptions->lock);
@@ -622,7 +738,10 @@ static void mn_hlist_release(struct mmu_notifier_subscriptions *subscriptions, s
 	 */
 	if (mn_hlist_claim_all(subscriptions))
 		sm_synchronize_rcu();
-	mn_hlist_call_release(subscriptions, mm);
+	if (historic_bug(BUG_RELEASE_UNHOOKED_FIRST))
+		mn_hlist_call_release_unhooked(subscriptions, mm);
+	else
+		mn_hlist_call_release(subscriptions, mm);
 	mn_wait_unregister_releases(subscriptions);
 	/*
 	 * No callback of an unhooked subscription runs once this returns, so
@@ -762,15 +881,20 @@ void mmu_notifier_arch_invalidate_secondary_tlbs(struct mm_struct *mm, unsigned 
 	struct mmu_notifier_subscriptions *subscriptions = mn_subscriptions(mm);
 	struct mmu_notifier *subscription;
 
+	/* The performance detector of f7edb07ad7c6: drivers flush all, or nothing, for it. */
+	if (__builtin_expect(start >= end, 0))
+		sm_rule_broken("an empty secondary-TLB invalidation [0x%lx, 0x%lx)", start, end);
 	if (!subscriptions || mn_list_empty(subscriptions))
 		return;
 	sm_rcu_read_lock();
+	unsigned int walk = mn_walk_begin(subscriptions);
 	mn_for_each_rcu(subscription, subscriptions)
 	{
 		if (subscription->ops->arch_invalidate_secondary_tlbs && mn_live(subscription))
 			subscription->ops->arch_invalidate_secondary_tlbs(subscription, mm, start,
 									  end);
 	}
+	mn_walk_end(subscriptions, walk);
 	sm_rcu_read_unlock();
 }
 
@@ -799,6 +923,7 @@ static int mn_hlist_invalidate_range_start(struct mmu_notifier_subscriptions *su
 	int ret = 0;
 
 	sm_rcu_read_lock();
+	unsigned int walk = mn_walk_begin(subscriptions);
 	mn_for_each_rcu(subscription, subscriptions)
 	{
 		const struct mmu_notifier_ops *ops = subscription->ops;
@@ -823,6 +948,7 @@ static int mn_hlist_invalidate_range_start(struct mmu_notifier_subscriptions *su
 	/* Every notifier was called; now undo the ones that started. */
 	if (ret)
 		mn_hlist_undo_start(subscriptions, range);
+	mn_walk_end(subscriptions, walk);
 	sm_rcu_read_unlock();
 	return ret;
 }
@@ -849,19 +975,30 @@ static int __mmu_notifier_invalidate_range_start(struct mmu_notifier_range *rang
 		if (ret)
 			return ret;
 		itree = true;
+		range->flags |= MMU_NOTIFIER_RANGE_ITREE_OPEN;
 	}
 	if (mn_list_empty(subscriptions))
 		return 0;
+	/* Before the generation: an unhook that sees 0 open ranges sees our generation too. */
+	atomic_fetch_add(&subscriptions->open_ranges, 1);
+	range->flags |= MMU_NOTIFIER_RANGE_HLIST_OPEN;
 	/* Pairs with the release store in mn_release_done(). */
 	range->release_gen =
 		atomic_load_explicit(&subscriptions->release_gen, memory_order_acquire);
 	ret = mn_hlist_invalidate_range_start(subscriptions, range);
+	if (ret) {
+		/* A failed start has no _end: every started subscriber was ended. */
+		range->flags &= ~MMU_NOTIFIER_RANGE_HLIST_OPEN;
+		mn_hlist_range_closed(subscriptions);
+	}
 	/*
 	 * Linux leaves the interval invalidation open here; the caller will
 	 * not call _end, so end it now or readers would wait forever.
 	 */
-	if (ret && itree)
+	if (ret && itree) {
+		range->flags &= ~MMU_NOTIFIER_RANGE_ITREE_OPEN;
 		mn_itree_inv_end(subscriptions);
+	}
 	return ret;
 }
 
@@ -876,6 +1013,8 @@ static int __mmu_notifier_invalidate_range_start(struct mmu_notifier_range *rang
  */
 void mmu_notifier_invalidate_range_start(struct mmu_notifier_range *range)
 {
+	if (__builtin_expect(range->start >= range->end, 0))
+		sm_rule_broken("an empty invalidation [0x%lx, 0x%lx)", range->start, range->end);
 	range->flags |= MMU_NOTIFIER_RANGE_BLOCKABLE;
 	might_sleep();
 	trace_invalidate_begin(range);
@@ -912,6 +1051,7 @@ static void mn_hlist_invalidate_end(struct mmu_notifier_subscriptions *subscript
 	struct mmu_notifier *subscription;
 
 	sm_rcu_read_lock();
+	unsigned int walk = mn_walk_begin(subscriptions);
 	mn_for_each_rcu(subscription, subscriptions)
 	{
 		if (!subscription->ops->invalidate_range_end ||
@@ -923,6 +1063,7 @@ static void mn_hlist_invalidate_end(struct mmu_notifier_subscriptions *subscript
 		if (!mmu_notifier_range_blockable(range))
 			non_block_end();
 	}
+	mn_walk_end(subscriptions, walk);
 	sm_rcu_read_unlock();
 }
 
@@ -941,8 +1082,23 @@ void mmu_notifier_invalidate_range_end(struct mmu_notifier_range *range)
 
 	if (!subscriptions)
 		return;
-	if (mn_has_itree(subscriptions))
+	if (range->flags & MMU_NOTIFIER_RANGE_ITREE_OPEN) {
+		range->flags &= ~MMU_NOTIFIER_RANGE_ITREE_OPEN;
 		mn_itree_inv_end(subscriptions);
-	if (!mn_list_empty(subscriptions))
+	} else if (mn_has_itree(subscriptions)) {
+		/*
+		 * Interval subscriptions appeared between the start and now:
+		 * registration (which takes mm_take_all_locks()) ran while an
+		 * invalidation was in flight, so this _end has no start.
+		 */
+		sm_rule_broken(
+			"invalidate_range_end [0x%lx, 0x%lx) without its start: a registration "
+			"raced an invalidation",
+			range->start, range->end);
+	}
+	if (range->flags & MMU_NOTIFIER_RANGE_HLIST_OPEN) {
 		mn_hlist_invalidate_end(subscriptions, range);
+		range->flags &= ~MMU_NOTIFIER_RANGE_HLIST_OPEN;
+		mn_hlist_range_closed(subscriptions);
+	}
 }

@@ -56,6 +56,13 @@ static inline void mn_invalidate_map_touch(void)
  *             read locklessly (acquire) by invalidate_range_start, which
  *             keeps the value in the range so that its _end is delivered to
  *             exactly the subscriptions its start was delivered to.
+ * @open_ranges: classic invalidate_range_start calls whose _end has not
+ *             run yet (atomic; no lock). Unhooking a subscription that has
+ *             had ->release (exit, unregister) first waits, under @lock on
+ *             @wq, until it is 0, so that every _end finds on the list
+ *             every subscription its start was delivered to.
+ * @unhook_waiting: set under @lock while such an unhook waits: the _end
+ *             that brings @open_ranges to 0 then wakes @wq.
  */
 struct mmu_notifier_subscriptions {
 	struct sm_mutex lock;
@@ -67,6 +74,17 @@ struct mmu_notifier_subscriptions {
 	struct mmu_interval_notifier *deferred_list;
 	struct sm_waitq wq;
 	_Atomic unsigned long release_gen;
+	_Atomic unsigned long open_ranges;
+	_Atomic bool unhook_waiting;
+	/*
+	 * A detector only (the museum's put-free-no-grace): invalidation walks
+	 * of @list in progress, counted in walkers[walk_epoch & 1] of the epoch
+	 * they began in, SRCU-style. An unhook that flips the epoch and finds
+	 * the old counter non-zero knows a walk that may hold the subscription
+	 * is still running.
+	 */
+	_Atomic unsigned long walk_epoch;
+	_Atomic unsigned long walkers[2];
 };
 
 /*

@@ -78,6 +78,11 @@ static void iommu_check(struct sim_ctx *ctx, struct sim_obj *obj)
 	if (st.stale)
 		sim_check_report(ctx, "iommu %s: %lu DMA through stale IOTLB entries", obj->name,
 				 st.stale);
+	if (st.perm_fault_loops)
+		sim_check_report(ctx,
+				 "iommu %s: %lu DMA faulted for ever on read-only IOTLB entries "
+				 "(a permission upgrade never reached the IOTLB)",
+				 obj->name, st.perm_fault_loops);
 }
 
 static bool iommu_holds_ref(struct sim_obj *obj, struct sim_proc *p, const struct mm_holder *h);

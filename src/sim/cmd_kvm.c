@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * Scenario commands for KVM-style VMs (include/secmmu/kvm.h):
- * vm, vcpu (read, write, run), sptes, vm_stat, vm_close.
+ * vm, vcpu (read, write, run), sptes, vm_stat, vm_pfncache, vm_memslot, vm_close.
  *
  * Each VM gets one vCPU (a real thread) when it is created; `vcpu V ...`
  * drives it.
@@ -56,6 +56,18 @@ static void vm_check(struct sim_ctx *ctx, struct sim_obj *obj)
 	if (st.stale)
 		sim_check_report(ctx, "vm %s: %lu guest accesses through stale sptes", obj->name,
 				 st.stale);
+	/* The dead-callback detector: called, and never changed anything. */
+	if (st.change_pte_calls && !st.change_pte_hits)
+		sim_check_report(ctx,
+				 "vm %s: change_pte called %lu times and never changed an spte "
+				 "(a dead callback)",
+				 obj->name, st.change_pte_calls);
+	/* Nothing runs between two commands: no invalidation may be in progress. */
+	if (kvm_mmu_invalidate_in_progress(v->kvm))
+		sim_check_report(ctx,
+				 "vm %s: mmu_invalidate_in_progress is %ld with no invalidation "
+				 "running (unbalanced start/end)",
+				 obj->name, kvm_mmu_invalidate_in_progress(v->kvm));
 	if (st.mismatches)
 		sim_check_report(ctx, "vm %s: %lu guest reads differed from what it wrote",
 				 obj->name, st.mismatches);
@@ -242,6 +254,36 @@ static int cmd_vm_stat(struct sim_ctx *ctx, int argc, char **argv)
 			  st.change_pte_hits, st.stale, st.mismatches);
 }
 
+static int cmd_vm_pfncache(struct sim_ctx *ctx, int argc, char **argv)
+{
+	struct sim_vm *v;
+	uint64_t gpa;
+	int err;
+
+	(void)argc;
+	v = open_vm(ctx, argv[1], &err);
+	if (err == -1 || sim_arg_num(ctx, argv[2], &gpa))
+		return -1;
+	if (!v)
+		return sim_result_errno(ctx, err);
+	return sim_result_errno(ctx, kvm_pfncache_activate(v->kvm, gpa));
+}
+
+static int cmd_vm_memslot(struct sim_ctx *ctx, int argc, char **argv)
+{
+	uint64_t gpa, len;
+	struct sim_vm *v;
+	int err;
+
+	(void)argc;
+	v = open_vm(ctx, argv[1], &err);
+	if (err == -1 || sim_arg_range(ctx, argv[2], argv[3], &gpa, &len))
+		return -1;
+	if (!v)
+		return sim_result_errno(ctx, err);
+	return sim_result_errno(ctx, kvm_set_memslot(v->kvm, gpa, len));
+}
+
 static int cmd_vm_close(struct sim_ctx *ctx, int argc, char **argv)
 {
 	struct sim_vm *v = sim_obj_lookup(ctx, &vm_type, argv[1]);
@@ -271,6 +313,16 @@ const struct sim_cmd sim_cmds_kvm[] = {
 	{"vm_stat", 1, 1, cmd_vm_stat, "vm_stat V",
 	 "sptes=N refs=R invalidations=I change_pte=C change_pte_hits=H stale=S mismatches=M",
 	 "vm_stat v1"},
+	{"vm_pfncache", 2, 2, cmd_vm_pfncache, "vm_pfncache V GPA",
+	 "cache the pfn of the guest page at GPA outside the shadow tables (KVM's "
+	 "gfn_to_pfn_cache, "
+	 "the APIC-access page): guest accesses to it use the cache -> ok, -EINVAL (unaligned), "
+	 "-ENODEV (closed)",
+	 "vm_pfncache v1 0x10000000"},
+	{"vm_memslot", 3, 3, cmd_vm_memslot, "vm_memslot V GPA LEN",
+	 "make [GPA, GPA+LEN) VM V's only memslot: sptes outside it are zapped, accesses there "
+	 "-EFAULT; waits for running invalidations -> ok, -EINVAL (unaligned, empty), -ENODEV",
+	 "vm_memslot v1 0x10000000 64K"},
 	{"vm_close", 1, 1, cmd_vm_close, "vm_close V",
 	 "destroy the VM: stop its vCPU, zap every spte, drop its page and mm_count references "
 	 "(-ENODEV if already closed)",

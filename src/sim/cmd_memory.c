@@ -118,7 +118,8 @@ static int cmd_madvise(struct sim_ctx *ctx, int argc, char **argv)
 		return sim_malformed(
 			ctx,
 			"bad advice '%s' (dontneed pageout mergeable unmergeable dontfork dofork "
-			"wipeonfork keeponfork free remove populate_read populate_write cold hugepage "
+			"wipeonfork keeponfork free remove populate_read populate_write cold "
+			"hugepage "
 			"nohugepage collapse)",
 			argv[4]);
 	if (!mm)
@@ -126,10 +127,40 @@ static int cmd_madvise(struct sim_ctx *ctx, int argc, char **argv)
 	return sim_result_errno(ctx, mm_madvise(mm, addr, len, advice));
 }
 
+/* "maymove,fixed,dontunmap" (any subset, comma-separated, or 0): MREMAP_* flags, or -1. */
+static int parse_mremap_flags(const char *arg)
+{
+	static const struct {
+		const char *name;
+		int flag;
+	} names[] = {{"maymove", MREMAP_MAYMOVE},
+		     {"fixed", MREMAP_FIXED},
+		     {"dontunmap", MREMAP_DONTUNMAP}};
+	int flags = 0;
+
+	if (!strcmp(arg, "0"))
+		return 0;
+	for (const char *p = arg; *p;) {
+		size_t n = strcspn(p, ","), i;
+
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (strlen(names[i].name) == n && !strncmp(p, names[i].name, n))
+				break;
+		if (i == sizeof(names) / sizeof(names[0]))
+			return -1;
+		flags |= names[i].flag;
+		p += n;
+		if (*p == ',' && *++p == 0)
+			return -1;
+	}
+	return flags;
+}
+
 /*
  * With NEWADDR: MREMAP_MAYMOVE|MREMAP_FIXED, as the differential tester
  * calls Linux. Without: flags 0, a resize in place (-ENOMEM if it cannot
- * grow there).
+ * grow there). A last argument FLAGS (maymove,fixed,dontunmap) gives the
+ * flags explicitly.
  */
 static int cmd_mremap(struct sim_ctx *ctx, int argc, char **argv)
 {
@@ -142,7 +173,25 @@ static int cmd_mremap(struct sim_ctx *ctx, int argc, char **argv)
 	    sim_arg_range(ctx, argv[2], argv[3], &old_addr, &old_len) ||
 	    sim_arg_size(ctx, argv[4], &new_len))
 		return -1;
-	if (argc == 6) {
+	if (argc >= 6 && ((argv[argc - 1][0] >= 'a' && argv[argc - 1][0] <= 'z') ||
+			  (argc == 7 && !strcmp(argv[6], "0")))) {
+		flags = parse_mremap_flags(argv[argc - 1]);
+		if (flags < 0)
+			return sim_malformed(
+				ctx, "mremap: bad FLAGS '%s' (maymove,fixed,dontunmap or 0)",
+				argv[argc - 1]);
+		argc--;
+		if (argc == 6) {
+			if (sim_arg_num(ctx, argv[5], &new_addr))
+				return -1;
+			if (new_len && new_len - 1 > UINT64_MAX - new_addr)
+				return sim_malformed(ctx, "range %s + %s wraps past 2^64", argv[5],
+						     argv[4]);
+		}
+	} else if (argc == 7) {
+		return sim_malformed(ctx, "mremap: bad FLAGS '%s' (maymove,fixed,dontunmap or 0)",
+				     argv[6]);
+	} else if (argc == 6) {
 		if (sim_arg_range(ctx, argv[5], argv[4], &new_addr, &new_len))
 			return -1;
 		flags = MREMAP_MAYMOVE | MREMAP_FIXED;
@@ -153,6 +202,109 @@ static int cmd_mremap(struct sim_ctx *ctx, int argc, char **argv)
 		return sim_result_errno(ctx, -ESRCH);
 	ret = mm_mremap(mm, old_addr, old_len, new_len, flags, new_addr);
 	return sim_result_errno(ctx, ret < 0 ? ret : 0);
+}
+
+/* "current,future,onfault" (any subset) or a number: MCL_* flags, or -1. */
+static long parse_mcl_flags(struct sim_ctx *ctx, const char *arg)
+{
+	static const struct {
+		const char *name;
+		int flag;
+	} names[] = {{"current", MCL_CURRENT}, {"future", MCL_FUTURE}, {"onfault", MCL_ONFAULT}};
+	uint64_t num;
+	long flags = 0;
+
+	if (arg[0] >= '0' && arg[0] <= '9') {
+		if (sim_arg_num(ctx, arg, &num))
+			return -1;
+		if (num > 0x7fffffff)
+			return sim_malformed(ctx, "mlockall: FLAGS %s is not an int", arg);
+		return (long)num;
+	}
+	for (const char *p = arg; *p;) {
+		size_t n = strcspn(p, ","), i;
+
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (strlen(names[i].name) == n && !strncmp(p, names[i].name, n))
+				break;
+		if (i == sizeof(names) / sizeof(names[0]))
+			return sim_malformed(
+				ctx,
+				"mlockall: bad FLAGS '%s' (current,future,onfault or a "
+				"number)",
+				arg);
+		flags |= names[i].flag;
+		p += n;
+		if (*p == ',' && *++p == 0)
+			return sim_malformed(ctx, "mlockall: bad FLAGS '%s'", arg);
+	}
+	return flags;
+}
+
+static int cmd_mlock(struct sim_ctx *ctx, int argc, char **argv)
+{
+	struct mm_struct *mm;
+	uint64_t addr, len;
+	unsigned int flags = 0;
+
+	if (target_mm(ctx, argv[1], &mm) || sim_arg_range(ctx, argv[2], argv[3], &addr, &len))
+		return -1;
+	if (argc == 5) {
+		uint64_t num;
+
+		if (!strcmp(argv[4], "onfault"))
+			flags = MLOCK_ONFAULT;
+		else if (argv[4][0] >= '0' && argv[4][0] <= '9' &&
+			 !sim_arg_num(ctx, argv[4], &num) && num <= 0xffffffffu)
+			flags = (unsigned int)num;
+		else
+			return sim_malformed(ctx, "mlock: bad FLAGS '%s' (onfault or a number)",
+					     argv[4]);
+	}
+	if (!mm)
+		return sim_result_errno(ctx, -ESRCH);
+	return sim_result_errno(ctx, mm_mlock(mm, addr, len, flags));
+}
+
+static int cmd_munlock(struct sim_ctx *ctx, int argc, char **argv)
+{
+	struct mm_struct *mm;
+	uint64_t addr, len;
+
+	(void)argc;
+	if (target_mm(ctx, argv[1], &mm) || sim_arg_range(ctx, argv[2], argv[3], &addr, &len))
+		return -1;
+	if (!mm)
+		return sim_result_errno(ctx, -ESRCH);
+	return sim_result_errno(ctx, mm_munlock(mm, addr, len));
+}
+
+static int cmd_mlockall(struct sim_ctx *ctx, int argc, char **argv)
+{
+	struct mm_struct *mm;
+	long flags;
+
+	(void)argc;
+	if (target_mm(ctx, argv[1], &mm))
+		return -1;
+	flags = parse_mcl_flags(ctx, argv[2]);
+	if (flags < 0)
+		return -1;
+	if (!mm)
+		return sim_result_errno(ctx, -ESRCH);
+	return sim_result_errno(ctx, mm_mlockall(mm, (int)flags));
+}
+
+static int cmd_munlockall(struct sim_ctx *ctx, int argc, char **argv)
+{
+	struct mm_struct *mm;
+
+	(void)argc;
+	if (target_mm(ctx, argv[1], &mm))
+		return -1;
+	if (!mm)
+		return sim_result_errno(ctx, -ESRCH);
+	return sim_result_errno(ctx, mm_munlockall(mm));
 }
 
 static int cpu_read(void *mm, unsigned long addr, void *buf, size_t len)
@@ -200,7 +352,7 @@ static int cmd_migrate(struct sim_ctx *ctx, int argc, char **argv)
 
 const struct sim_cmd sim_cmds_memory[] = {
 	{"migrate", 3, 3, cmd_migrate, "migrate NAME ADDR LEN",
-	 "move the present pages of the range to new frames (MMU_NOTIFY_MIGRATE), content "
+	 "move the present pages of the range to new frames (MMU_NOTIFY_CLEAR), content "
 	 "intact -> ok, or -EBUSY if a page is pinned (the others still move), -EAGAIN if one "
 	 "stayed busy (a transient reference) through 10 passes",
 	 "migrate p1 0x10000000 16K"},
@@ -218,9 +370,22 @@ const struct sim_cmd sim_cmds_memory[] = {
 	 "wipeonfork keeponfork free remove populate_read populate_write cold hugepage "
 	 "nohugepage collapse",
 	 "madvise p1 0x10000000 4K dontneed"},
-	{"mremap", 4, 5, cmd_mremap, "mremap NAME OLDADDR OLDLEN NEWLEN [NEWADDR]",
-	 "move (NEWADDR: MREMAP_MAYMOVE|MREMAP_FIXED) or resize in place",
+	{"mremap", 4, 6, cmd_mremap, "mremap NAME OLDADDR OLDLEN NEWLEN [NEWADDR] [FLAGS]",
+	 "move (NEWADDR: MREMAP_MAYMOVE|MREMAP_FIXED) or resize in place; FLAGS "
+	 "maymove,fixed,dontunmap (or 0) overrides the flags",
 	 "mremap p1 0x10000000 8K 16K 0x20000000"},
+	{"mlock", 3, 4, cmd_mlock, "mlock NAME ADDR LEN [onfault]",
+	 "mlock2(): VM_LOCKED, charged to locked_vm, faulted in (not with onfault = "
+	 "MLOCK_ONFAULT) -> ok, -ENOMEM (over the memlock limit, or unmapped), -EPERM (limit "
+	 "0), -EINVAL (bad flags), -EAGAIN",
+	 "mlock p1 0x10000000 8K"},
+	{"munlock", 3, 3, cmd_munlock, "munlock NAME ADDR LEN",
+	 "munlock(): clear VM_LOCKED -> ok, -ENOMEM (unmapped)", "munlock p1 0x10000000 8K"},
+	{"mlockall", 2, 2, cmd_mlockall, "mlockall NAME FLAGS",
+	 "mlockall(): FLAGS current,future,onfault (or a number) -> ok, -EINVAL, -EPERM, -ENOMEM",
+	 "mlockall p1 current,future"},
+	{"munlockall", 1, 1, cmd_munlockall, "munlockall NAME", "munlockall() -> ok",
+	 "munlockall p1"},
 	{"write", 3, 3, cmd_write, "write NAME ADDR DATA",
 	 "copy_to_user; DATA is 0xHEX, \"text\" or fill:BYTE:LEN", "write p1 0x10000000 \"hello\""},
 	{"read", 3, 3, cmd_read, "read NAME ADDR LEN",

@@ -20,14 +20,17 @@ struct sim_mirror {
 	struct sim_obj obj;
 	struct mirror *dev;    /* NULL once closed */
 	struct sim_proc *proc; /* the process whose mm the device holds (the core tracks how) */
+	unsigned long pins;    /* mirror_lock()'s, counted in proc->pinned_frames */
 };
 
 static void mirror_close_dev(struct sim_mirror *m)
 {
 	if (!m->dev)
 		return;
-	mirror_destroy(m->dev); /* drops the notifier's mm_count */
+	mirror_destroy(m->dev); /* drops the notifier's mm_count, unlocks */
 	m->dev = NULL;
+	m->proc->pinned_frames -= m->pins;
+	m->pins = 0;
 }
 
 /* An open mirror claims every reference its struct mirror holds on its process's mm. */
@@ -52,6 +55,17 @@ static void mirror_check(struct sim_ctx *ctx, struct sim_obj *obj)
 	if (m->dev && mirror_nr_stale(m->dev))
 		sim_check_report(ctx, "mirror %s: %lu DMA through stale translations", obj->name,
 				 mirror_nr_stale(m->dev));
+	if (m->dev && mirror_nr_locked_faults(m->dev))
+		sim_check_report(ctx,
+				 "mirror %s: %lu DMA found a locked page unmapped (a fatal device "
+				 "fault)",
+				 obj->name, mirror_nr_locked_faults(m->dev));
+	if (m->dev && mirror_nr_lost_faults(m->dev))
+		sim_check_report(
+			ctx,
+			"mirror %s: %lu CPU faults could not migrate their page back (it was "
+			"busy): enough faulting threads livelock",
+			obj->name, mirror_nr_lost_faults(m->dev));
 }
 
 static const struct sim_type mirror_type = {
@@ -132,6 +146,43 @@ static int dev_mirror_read(void *dev, unsigned long addr, void *buf, size_t len)
 static int dev_mirror_write(void *dev, unsigned long addr, const void *buf, size_t len)
 {
 	return mirror_write(dev, addr, buf, len);
+}
+
+static int cmd_mirror_lock(struct sim_ctx *ctx, int argc, char **argv)
+{
+	struct sim_mirror *m = sim_obj_lookup(ctx, &mirror_type, argv[1]);
+	uint64_t addr, len;
+	int ret;
+
+	(void)argc;
+	if (!m || sim_arg_range(ctx, argv[2], argv[3], &addr, &len))
+		return -1;
+	if (!m->dev)
+		return sim_result_errno(ctx, -ENODEV);
+	ret = mirror_lock(m->dev, addr, len);
+	if (!ret) {
+		m->pins = mirror_locked_pages(m->dev);
+		m->proc->pinned_frames += m->pins;
+	}
+	return sim_result_errno(ctx, ret);
+}
+
+static int cmd_mirror_unlock(struct sim_ctx *ctx, int argc, char **argv)
+{
+	struct sim_mirror *m = sim_obj_lookup(ctx, &mirror_type, argv[1]);
+	int ret;
+
+	(void)argc;
+	if (!m)
+		return -1;
+	if (!m->dev)
+		return sim_result_errno(ctx, -ENODEV);
+	ret = mirror_unlock(m->dev);
+	if (!ret) {
+		m->proc->pinned_frames -= m->pins;
+		m->pins = 0;
+	}
+	return sim_result_errno(ctx, ret);
 }
 
 static int cmd_mirror_read(struct sim_ctx *ctx, int argc, char **argv)
@@ -303,6 +354,13 @@ const struct sim_cmd sim_cmds_mirror[] = {
 	 "memory (default 16M) to NAME's address space; broken = a driver that ignores "
 	 "invalidations",
 	 "mirror d1 p1"},
+	{"mirror_lock", 3, 3, cmd_mirror_lock, "mirror_lock D ADDR LEN",
+	 "a memory lock (hsa_amd_memory_lock): the range is faulted into D and stays mapped until "
+	 "mirror_unlock (pinned); D's DMA there takes no retry fault -> ok, -EINVAL, -EBUSY "
+	 "(locked already), -ESRCH, -EFAULT, -ENODEV",
+	 "mirror_lock d1 0x10000000 8K"},
+	{"mirror_unlock", 1, 1, cmd_mirror_unlock, "mirror_unlock D",
+	 "undo mirror_lock: unpin -> ok, -ENOENT (nothing locked), -ENODEV", "mirror_unlock d1"},
 	{"mirror_read", 3, 3, cmd_mirror_read, "mirror_read D ADDR LEN",
 	 "device DMA read through its own page table -> hex, -EFAULT, -ESRCH (exited), "
 	 "-EIO (stale translation)",

@@ -163,6 +163,42 @@ static int cmd_unpin(struct sim_ctx *ctx, int argc, char **argv)
 	return sim_result_errno(ctx, 0);
 }
 
+/* A device's DMA read through the pinned pages: the bytes at @off of the pin. */
+static int pin_dma_read(void *dev, unsigned long off, void *buf, size_t len)
+{
+	struct sim_pin *pin = dev;
+
+	if (off > pin->npages * PAGE_SIZE || len > pin->npages * PAGE_SIZE - off)
+		return -EINVAL;
+	while (len) {
+		size_t in = PAGE_SIZE - (off & (PAGE_SIZE - 1)), n = len < in ? len : in;
+
+		copy_frame_data(buf,
+				(char *)page_address(pin->pages[off >> PAGE_SHIFT]) +
+					(off & (PAGE_SIZE - 1)),
+				n);
+		buf = (char *)buf + n;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int cmd_pin_read(struct sim_ctx *ctx, int argc, char **argv)
+{
+	char name[SIM_NAME_MAX];
+	struct sim_pin *pin;
+	uint64_t handle;
+
+	(void)argc;
+	if (sim_arg_num(ctx, argv[1], &handle))
+		return -1;
+	snprintf(name, sizeof(name), "@pin.%llu", (unsigned long long)handle);
+	pin = sim_obj_find(ctx->world, &pin_type, name);
+	return sim_xfer_read(ctx, "pin_read", argv[2], argv[3], !pin || !pin->pages ? -ENOENT : 0,
+			     pin_dma_read, pin);
+}
+
 const struct sim_cmd sim_cmds_pin[] = {
 	{"pin", 3, 5, cmd_pin, "pin NAME ADDR LEN [write] [longterm]",
 	 "pin_user_pages: -> handle=H (numbered 1, 2, 3 ...); longterm pins are charged to "
@@ -170,5 +206,9 @@ const struct sim_cmd sim_cmds_pin[] = {
 	 "pin p1 0x10000000 8K write longterm => handle=1"},
 	{"unpin", 1, 1, cmd_unpin, "unpin H",
 	 "unpin_user_pages of handle H (-ENOENT if unknown or already unpinned)", "unpin 1"},
+	{"pin_read", 3, 3, cmd_pin_read, "pin_read H OFFSET LEN",
+	 "a device's DMA read through the pages of pin handle H, OFFSET bytes from the start of "
+	 "the pinned range -> hex, -ENOENT (unknown or unpinned), -EINVAL (beyond the range)",
+	 "pin_read 1 0 3 => 616263"},
 	{NULL},
 };

@@ -149,6 +149,25 @@ static int cmd_mem(struct sim_ctx *ctx, int argc, char **argv)
 			  swap_slots_used(), world_locked_vm(ctx->world));
 }
 
+static int cmd_oom_reap(struct sim_ctx *ctx, int argc, char **argv)
+{
+	struct sim_proc *p = sim_proc_lookup(ctx, argv[1]);
+	unsigned long reaped;
+	struct mm_struct *mm;
+	int ret;
+
+	(void)argc;
+	if (!p)
+		return -1;
+	mm = sim_proc_live_mm(p);
+	if (!mm)
+		return sim_result_errno(ctx, -ESRCH);
+	ret = mm_oom_reap(mm, &reaped);
+	if (ret)
+		return sim_result_errno(ctx, ret);
+	return sim_result(ctx, "reaped=%lu", reaped);
+}
+
 static int cmd_limit(struct sim_ctx *ctx, int argc, char **argv)
 {
 	struct sim_proc *p = sim_proc_lookup(ctx, argv[1]);
@@ -181,13 +200,20 @@ static void check_report(void *arg, const char *fmt, va_list ap)
 static void check_frames(struct sim_ctx *ctx)
 {
 	unsigned long stale = sim_world_new_stale(ctx->world);
+	char first[200];
+	unsigned long rules = sim_world_new_rules(ctx->world, first, sizeof(first));
 
 	mm_check_invariants(check_report, ctx);
+	const char *path = phys_initialized() ? phys_stale_path() : NULL;
+
 	if (stale)
 		sim_check_report(ctx,
 				 "devices used %lu stale translations (a frame freed or "
-				 "reused under a secondary MMU)",
-				 stale);
+				 "reused under a secondary MMU%s%s)",
+				 stale, path ? "; the last one freed by " : "", path ? path : "");
+	if (rules)
+		sim_check_report(ctx, "the secondary-MMU contract was broken %lu times (first: %s)",
+				 rules, first);
 }
 
 /* Every pin is held by somebody the world knows: a pin handle or a VFIO region. */
@@ -265,6 +291,12 @@ const struct sim_cmd sim_cmds_system[] = {
 	 "mem p1 => rss=1 swap=0 locked_vm=0 pinned=0 thp=0"},
 	{"limit", 3, 3, cmd_limit, "limit NAME memlock SIZE|unlimited",
 	 "set the RLIMIT_MEMLOCK of NAME", "limit p1 memlock 64K"},
+	{"oom_reap", 1, 1, cmd_oom_reap, "oom_reap NAME",
+	 "the OOM reaper on NAME (chosen as an OOM victim): unmap its private anonymous memory "
+	 "now, "
+	 "inside non-blockable invalidations -> reaped=N (pages), -EAGAIN (mmap_lock busy, or a "
+	 "secondary MMU would have to sleep: that memory was left), -ESRCH (exited)",
+	 "oom_reap p1 => reaped=1"},
 	{"check", 0, 0, cmd_check, "check", "run the invariant checks now: ok, or what broke",
 	 "check => ok"},
 	{NULL},

@@ -18,6 +18,15 @@ static int cmd_thp(struct sim_ctx *ctx, int argc, char **argv)
 
 	if (argc == 1)
 		return sim_result(ctx, "%s", names[thp_get_mode()]);
+	if (!strcmp(argv[1], "use_zero_page")) {
+		if (argc == 2)
+			return sim_result(ctx, "%d", thp_get_use_zero_page());
+		if (strcmp(argv[2], "0") && strcmp(argv[2], "1"))
+			return sim_malformed(ctx, "thp use_zero_page: 0 or 1, not '%s'", argv[2]);
+		return sim_result_errno(ctx, thp_set_use_zero_page(argv[2][0] - '0'));
+	}
+	if (argc > 2)
+		return sim_malformed(ctx, "thp: too many arguments");
 	for (int mode = THP_NEVER; mode <= THP_ALWAYS; mode++)
 		if (!strcmp(argv[1], names[mode]))
 			return sim_result_errno(ctx, thp_set_mode(mode));
@@ -52,9 +61,11 @@ static int cmd_khugepaged(struct sim_ctx *ctx, int argc, char **argv)
 }
 
 const struct sim_cmd sim_cmds_thp[] = {
-	{"thp", 0, 1, cmd_thp, "thp [always|madvise|never]",
+	{"thp", 0, 2, cmd_thp, "thp [always|madvise|never] | thp use_zero_page [0|1]",
 	 "the transparent-huge-page setting (/sys/kernel/mm/transparent_hugepage/enabled; "
-	 "madvise at the start of every run); without an argument -> the current one",
+	 "madvise at the start of every run); without an argument -> the current one. "
+	 "use_zero_page (its use_zero_page, 1 at the start of every run): a read fault maps "
+	 "the huge zero page (1) or allocates a huge page (0)",
 	 "thp always"},
 	{"collapse", 2, 2, cmd_collapse, "collapse NAME ADDR",
 	 "khugepaged's collapse of the aligned 2 MiB around ADDR into one huge PMD (notifies "

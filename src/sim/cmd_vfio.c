@@ -274,12 +274,13 @@ const struct sim_cmd sim_cmds_vfio[] = {
 	 "failed)",
 	 "vfio_unregister c1 0x10000000 64K"},
 	{"vfio_map", 4, 4, cmd_vfio_map, "vfio_map C IOVA ADDR LEN",
-	 "a TCE mapping, only inside one region C preregistered (else -EINVAL); -EBUSY if "
-	 "the IOVA range is in use",
+	 "TCE entries, page by page, into memory any container of the mm preregistered "
+	 "(else -EINVAL, and the entries this call built are cleared); an existing entry is "
+	 "replaced",
 	 "vfio_map c1 0x0 0x10000000 8K"},
 	{"vfio_unmap", 3, 3, cmd_vfio_unmap, "vfio_unmap C IOVA LEN",
-	 "clear the TCE mappings inside the IOVA range -> ok, -ENOENT (none), -EINVAL (one only "
-	 "partly inside)",
+	 "clear the TCE entries of the IOVA range (empty ones are skipped) -> ok, -EINVAL "
+	 "(unaligned, zero)",
 	 "vfio_unmap c1 0x0 8K"},
 	{"vfio_close", 1, 1, cmd_vfio_close, "vfio_close C",
 	 "close the container's file: unmap all, put every region C preregistered, drop the "

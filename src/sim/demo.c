@@ -145,9 +145,9 @@ static const char *const attach[] = {
 static const char *const ksm_steps[] = {
 	"## KSM",
 	"# 64 KiB of the heap hold identical pages. KSM merges them into one",
-	"# write-protected frame; the VM is offered the legacy change_pte callback",
-	"# inside each invalidation -- and never finds an spte to change, because the",
-	"# invalidation's start already zapped it (why Linux removed change_pte).",
+	"# write-protected frame inside MMU-notifier invalidations that zap the VM's",
+	"# sptes first (the legacy change_pte, called after that, never found one:",
+	"# Linux removed it; `bug kvm-change-pte-dead` puts it back).",
 	"madvise qemu 0x10030000 64K mergeable => ok",
 	"ksm => merged=15",
 	"mem => frames=65 pinned=16 swapped=0 locked_vm=16",
@@ -179,7 +179,7 @@ static const char *const pressure_steps[] = {
 static const char *const migrate_steps[] = {
 	"## Migration",
 	"# Moving a page to another frame: every mapping becomes a migration entry",
-	"# (MMU_NOTIFY_MIGRATE), the data is copied, the entries point at the new",
+	"# (MMU_NOTIFY_CLEAR), the data is copied, the entries point at the new",
 	"# frame. A pinned page cannot move.",
 	"migrate qemu 0x20000000 4K => -EBUSY",
 	"migrate qemu 0x10000000 4K => ok",

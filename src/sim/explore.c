@@ -5,14 +5,19 @@
  *
  * Every run is a fresh world:
  *
- *   setup  (explore_test.setup, uncontrolled)  the lines before `threads`
- *   block  (explore_test.thread, controlled)    one thread per `thread NAME`
- *   check  (explore_test.check, uncontrolled)   the lines after `end`, then
- *          the stale-translation detector, then the teardown's leak check
+ *   setup  (explore_test.setup, on the run's root thread)  the lines before
+ *          `threads`: the devices they create start their threads (DMA
+ *          engines, fault workers, vCPUs, XPMEM nodes) under control
+ *   block  (explore_test.thread)   one controlled thread per `thread NAME`
+ *   check  (explore_test.check, on the root thread)  the lines after `end`,
+ *          the stale-translation detector, the teardown's leak check (which
+ *          stops every device thread)
  *
- * A run fails when a line's `=>` does not match (in any of the three parts),
- * a `check` finds a broken invariant, a device used a stale translation, or
- * something leaked. Each run's output goes to a memory buffer; the output of
+ * Every thread of the run is controlled. A run fails when a line's `=>` does
+ * not match (in any of the three parts), a `check` finds a broken invariant,
+ * a device used a stale translation, something leaked, or anything ran
+ * outside the explorer's control (explore_run_outside(): a replay would not
+ * be exact). Each run's output goes to a memory buffer; the output of
  * the first failing run is printed, with the failing line, the schedule
  * and the command that replays it. Schedules are written with thread names
  * ("B/lock:mmap_lock,A/line:14,..."); the explorer's thread ids are the
@@ -124,6 +129,7 @@ static void keep_first(char **slot, char *text)
 static void ex_check(void *arg)
 {
 	struct explore_ctx *c = arg;
+	char what[128], msg[256];
 	unsigned long stale;
 	char *leak = NULL;
 	size_t leak_len = 0;
@@ -163,6 +169,10 @@ static void ex_check(void *arg)
 		fclose(lf);
 		fputs(leak ? leak : "", c->e.out);
 		free(leak);
+	}
+	if (explore_run_outside(what, sizeof(what))) {
+		fprintf(c->e.out, "end: error: %s\n", sim_outside_msg(what, msg, sizeof(msg)));
+		report(c, "end: %s", msg);
 	}
 	fclose(c->e.out);
 	c->e.out = NULL;

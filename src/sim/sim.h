@@ -270,6 +270,11 @@ unsigned int sim_world_base_pasids(struct sim_world *w);
 int sim_world_need_phys(struct sim_world *w);
 /* Memory is in use: `phys` may no longer come. */
 bool sim_world_phys_fixed(struct sim_world *w);
+/*
+ * Rule violations the core saw during this run (secmmu_rule_violations()
+ * since it began); @first gets the first one's message.
+ */
+unsigned long sim_world_new_rules(struct sim_world *w, char *first, unsigned long len);
 /* Stale translations devices used during this run (phys_stale_count() since it began). */
 unsigned long sim_world_new_stale(struct sim_world *w);
 /* `swap SIZE` succeeded: this world removes the device at the end. */
@@ -532,6 +537,9 @@ void sim_block_world_unlock(void);
 
 /* The body of block thread @id (an explore_test thread; @arg: sim_block_exec). */
 void sim_block_thread(unsigned int id, void *arg);
+
+/* threads.c: the error of a run in which @what ran outside the explorer's control. */
+const char *sim_outside_msg(const char *what, char *buf, size_t len);
 
 /*
  * The end of a run: tear @w down (it is freed) and return the final status

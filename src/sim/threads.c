@@ -25,12 +25,12 @@
  *
  * The world (world.c): under the explorer only the thread holding the token
  * runs, so block threads touch it one at a time and the explorer's hand-over
- * orders their accesses -- except while a thread waits where the explorer
- * cannot see (it is then "outside control" and runs concurrently). What every
- * command does to the world after its handler (sim_world_sync(), trace
- * counters) is therefore under world_lock. Handlers of two threads touching
- * the same object's script-side counters (two `get p` at once) are not
- * serialised in such a segment; no scenario needs that.
+ * orders their accesses. Every thread of the run is controlled: the block's,
+ * the script's own (the explorer's root, which runs the lines before and
+ * after the block) and every device thread those lines start; a run in which
+ * anything ran outside control fails (sim_outside_msg()). What every command
+ * does to the world after its handler (sim_world_sync(), trace counters) is
+ * under world_lock all the same.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -492,9 +492,23 @@ static void run_block_thread(unsigned int id, void *arg)
 		sim_block_thread(id, &c->e);
 }
 
+/*
+ * The error of a run in which something ran outside the explorer's control
+ * (explore_run_outside()): "@what" is its first such operation.
+ */
+const char *sim_outside_msg(const char *what, char *buf, size_t len)
+{
+	snprintf(buf, len,
+		 "a thread the explorer does not control ran during the block (first: %s); "
+		 "create devices in the script, not before it",
+		 what);
+	return buf;
+}
+
 static void run_block_check(void *arg)
 {
 	struct run_block_ctx *c = arg;
+	char what[128], msg[256];
 	int r;
 
 	sim_world_sync(c->e.world);
@@ -506,6 +520,12 @@ static void run_block_check(void *arg)
 		r = run_lines(c->e.world, c->e.script, c->b->last + 1, c->e.script->nr_lines,
 			      c->e.out);
 		c->rc = r > c->rc ? r : c->rc;
+	}
+	/* Nothing ran outside control: the fixed schedule is the whole story. */
+	if (explore_run_outside(what, sizeof(what))) {
+		sim_report_error(c->e.world, c->e.out, c->b->first,
+				 sim_outside_msg(what, msg, sizeof(msg)));
+		c->rc = c->rc == SIM_EXIT_MALFORMED ? c->rc : SIM_EXIT_FAIL;
 	}
 	/* The teardown stops every device thread the setup started. */
 	c->rc = c->finish(c->e.world, c->rc, c->e.out, c->finish_arg);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "secmmu/check.h"
 #include "secmmu/err.h"
 #include "secmmu/file.h"
 #include "secmmu/iommu.h"
@@ -41,6 +42,7 @@ struct sim_world {
 	bool swap_owned;	    /* this world created the swap device */
 	unsigned long base_frames;  /* frames in use before the run (not ours) */
 	unsigned long base_stale;   /* stale translations used before the run */
+	unsigned long base_rules;   /* rule violations seen before the run */
 	unsigned long base_mms;	    /* mm structs alive before the run */
 	long base_files;	    /* struct files alive before the run */
 	unsigned int base_pasids;   /* PASIDs allocated before the run */
@@ -67,12 +69,15 @@ struct sim_world *sim_world_new(void)
 		return NULL;
 	}
 	thp_set_mode(THP_MADVISE); /* every run starts with the default setting */
+	thp_set_use_zero_page(1);
 	if (phys_initialized()) {
 		w->base_frames = phys_used_frames();
 		w->base_pins = phys_total_pins();
 	}
 	w->base_mms = mm_live_count();
 	w->base_stale = phys_initialized() ? phys_stale_count() : 0;
+	w->base_rules = secmmu_rule_violations(NULL, 0);
+	secmmu_rule_violations_forget_first();
 	w->base_files = file_live_count();
 	mmu_notifier_synchronize(); /* PASIDs of notifiers already put are freed */
 	w->base_pasids = iommu_pasid_nr_allocated();
@@ -446,8 +451,28 @@ static bool process_holds_ref(struct sim_obj *obj, struct sim_proc *p, const str
  *
  * Then the memory the mm has pinned and locked: pinned_vm is what the
  * script's pin handles pin; locked_vm is the VFIO-preregistered pages
- * (charged once per mm) plus the longterm pin handles.
+ * (charged once per mm) plus the longterm pin handles plus the pages of
+ * the VM_LOCKED VMAs (mlock).
  */
+static unsigned long mlocked_vma_pages(struct mm_struct *mm)
+{
+	struct mm_vma_info *v;
+	unsigned long pages = 0;
+	long n = mm_get_vmas(mm, 0, TASK_SIZE, NULL, 0);
+
+	if (n <= 0)
+		return 0;
+	v = calloc((size_t)n, sizeof(*v));
+	if (!v)
+		return 0;
+	n = mm_get_vmas(mm, 0, TASK_SIZE, v, (unsigned long)n);
+	for (long i = 0; i < n; i++)
+		if (v[i].flags & VM_LOCKED)
+			pages += (v[i].end - v[i].start) >> PAGE_SHIFT;
+	free(v);
+	return pages;
+}
+
 static void process_check(struct sim_ctx *ctx, struct sim_obj *obj)
 {
 	struct sim_proc *p = (struct sim_proc *)obj;
@@ -455,7 +480,7 @@ static void process_check(struct sim_ctx *ctx, struct sim_obj *obj)
 	int users, count, n, sum_users = 0, sum_count = 0;
 	struct mm_struct *mm;
 	struct mm_stats st;
-	unsigned long vfio;
+	unsigned long vfio, mlocked;
 	char buf[160];
 
 	if (!p->task && !p->mm)
@@ -493,10 +518,12 @@ static void process_check(struct sim_ctx *ctx, struct sim_obj *obj)
 	if (st.pinned_vm != p->locked_pages)
 		sim_check_report(ctx, "%s: pinned_vm %lu != %lu pinned longterm by pin handles",
 				 obj->name, st.pinned_vm, p->locked_pages);
-	if (st.locked_vm != vfio + p->locked_pages)
-		sim_check_report(
-			ctx, "%s: locked_vm %lu != %lu preregistered (VFIO) + %lu longterm pinned",
-			obj->name, st.locked_vm, vfio, p->locked_pages);
+	mlocked = mlocked_vma_pages(mm);
+	if (st.locked_vm != vfio + p->locked_pages + mlocked)
+		sim_check_report(ctx,
+				 "%s: locked_vm %lu != %lu preregistered (VFIO) + %lu longterm "
+				 "pinned + %lu mlocked",
+				 obj->name, st.locked_vm, vfio, p->locked_pages, mlocked);
 }
 
 unsigned long sim_world_known_pins(struct sim_world *w)
@@ -633,6 +660,13 @@ int sim_world_destroy(struct sim_world *w, FILE *report)
 void sim_world_swap_set_owned(struct sim_world *w)
 {
 	w->swap_owned = true;
+}
+
+unsigned long sim_world_new_rules(struct sim_world *w, char *first, unsigned long len)
+{
+	unsigned long now = secmmu_rule_violations(first, len);
+
+	return now > w->base_rules ? now - w->base_rules : 0;
 }
 
 unsigned long sim_world_new_stale(struct sim_world *w)

@@ -38,10 +38,15 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
 
 #define PAGE   4096ULL
 #define WBASE  0x10000000ULL	 /* script window start */
@@ -536,8 +541,39 @@ static void gen_mremap_edge(struct gproc *p)
 	}
 }
 
+/*
+ * MREMAP_DONTUNMAP (always with MAYMOVE|FIXED: without FIXED the kernel
+ * picks an address outside the window): the old range stays mapped, empty.
+ * Sometimes an invalid one: a resize, or no MAYMOVE (-EINVAL).
+ */
+static void gen_mremap_dontunmap(struct gproc *p)
+{
+	char b1[32], b2[32];
+	int m = pick_mapped(p, 0);
+	unsigned os = m < 0 ? rn(WPAGES) : (unsigned)m, onp = npages_at(os), k = rn(10);
+	unsigned nnp = k == 0 ? onp + 1 : onp;
+	int cand[WPAGES], nc = 0;
+
+	for (unsigned d = 0; d + nnp <= WPAGES; d++)
+		if (d + nnp <= os || d >= os + onp)
+			cand[nc++] = (int)d;
+	if (!nc)
+		return;
+	unsigned d = (unsigned)cand[rn((unsigned)nc)];
+	emit("mremap p%d 0x%llx %s %s 0x%llx %s", p->id, paddr(os), lenstr(onp * PAGE, b1),
+	     lenstr(nnp * PAGE, b2), paddr(d),
+	     k == 1 ? "fixed,dontunmap" : "maymove,fixed,dontunmap");
+	if (k > 1 && m >= 0)
+		model_map(p, d, nnp, p->prot[os], p->shared[os], g_vid++);
+}
+
 static void gen_mremap(struct gproc *p)
 {
+	if (chance(g_mix == MIX_REMAP ? 120 : 60)) {
+		gen_mremap_dontunmap(p);
+		emit_proc(p->id);
+		return;
+	}
 	if (chance(g_mix == MIX_REMAP ? 450 : 150))
 		gen_mremap_edge(p);
 	else
@@ -697,17 +733,60 @@ static void gen_odd(struct gproc *p)
 /* madvise advice the generator uses, by mix */
 static const char *const advice_basic[] = {"dontneed"};
 /*
- * populate_read is left out: on a pvm_no_zero_page kernel it maps real pages
- * where mainline (and secmmu) map the zero page, and that cannot be
- * compared around (see emulate_zero_read()).
+ * populate_read: on a pvm_no_zero_page kernel `difftest linux` runs it page
+ * by page and leaves never-written private pages alone (mainline maps the
+ * zero page there, which pagemap is compared around).
  */
-static const char *const advice_all[] = {"dontneed", "mergeable",      "unmergeable", "dontfork",
-					 "dofork",   "wipeonfork",     "keeponfork",  "free",
-					 "remove",   "populate_write", "cold"};
+static const char *const advice_all[] = {
+	"dontneed",   "mergeable", "unmergeable", "dontfork",	    "dofork", "wipeonfork",
+	"keeponfork", "free",	   "remove",	  "populate_write", "cold",   "populate_read"};
+
+/*
+ * mlock, munlock, mlockall, munlockall. A populating mlock prefers
+ * writable memory: on a pvm_no_zero_page kernel a read populate of
+ * never-written private memory is not comparable (the seed is skipped).
+ */
+static void gen_mlock(struct gproc *p)
+{
+	static const char *const mcl[] = {"current,onfault",
+					  "future,onfault",
+					  "current,future,onfault",
+					  "onfault",
+					  "0",
+					  "current",
+					  "current,future",
+					  "future",
+					  "8"};
+	char b[32];
+	unsigned k = rn(100);
+	int w = pick_mapped(p, 1);
+	unsigned pg = k < 35 && w >= 0 ? (unsigned)w : start_page(p), np = npages_at(pg);
+
+	if (k < 35)
+		emit("mlock p%d 0x%llx %s", p->id, paddr(pg), lenstr(np * PAGE, b));
+	else if (k < 50)
+		emit("mlock p%d 0x%llx %s %s", p->id, paddr(pg), lenstr(np * PAGE, b),
+		     chance(900) ? "onfault" : "2");
+	else if (k < 70)
+		emit("munlock p%d 0x%llx %s", p->id, paddr(pg), lenstr(np * PAGE, b));
+	else if (k < 85)
+		emit("mlockall p%d %s", p->id, mcl[rn(sizeof mcl / sizeof mcl[0])]);
+	else
+		emit("munlockall p%d", p->id);
+	emit_proc(p->id);
+	if (chance(300))
+		emit("mem p%d", p->id);
+}
 
 static void gen_madvise(struct gproc *p)
 {
 	char b[32];
+	if (chance(g_mix == MIX_ADVICE			       ? 250
+		   : g_mix == MIX_BASIC || g_mix == MIX_SHARED ? 0
+							       : 60)) {
+		gen_mlock(p);
+		return;
+	}
 	unsigned pg = start_page(p), np = npages_at(pg);
 	const char *adv = g_mix == MIX_ADVICE || chance(100)
 				  ? advice_all[rn(sizeof advice_all / sizeof advice_all[0])]
@@ -821,7 +900,7 @@ static int gen_main(uint64_t seed, int n, int mix)
 
 #define TBASE  0x14000000ULL /* 2 MiB-aligned script address (and real: BASE - WBASE is) */
 #define HUGE   (2ULL << 20)
-#define TSPAN  8	       /* huge ranges in the window */
+#define TSPAN  8 /* huge ranges in the window */
 #define TPAGES (TSPAN * 512)
 
 static int t_alive[3], t_n;
@@ -850,6 +929,8 @@ static int t_pick(void)
 	return k;
 }
 
+static int detect_no_zero_page(void);
+
 static int gen_thp_main(uint64_t seed, int n)
 {
 	static const char *adv[] = {"hugepage", "hugepage", "nohugepage", "dontneed", "collapse"};
@@ -861,6 +942,17 @@ static int gen_thp_main(uint64_t seed, int n)
 	g_n = n;
 	printf("# difftest gen-thp seed=%llu n=%d\n", (unsigned long long)seed, n);
 	emit("phys 256M");
+	/*
+	 * A kernel booted with pvm_no_zero_page=1 allocates a THP where a read
+	 * faults first (the read of a page whose write failed: -EFAULT in a
+	 * read-only range); stock Linux maps the huge zero page, which a later
+	 * write splits to copy 4 KiB. No emulation on the Linux side can make
+	 * the two agree after that write, so secmmu is set to the kernel's
+	 * actual configuration, Linux's own knob use_zero_page=0 (secmmu's
+	 * default stays 1, as Linux's).
+	 */
+	if (detect_no_zero_page())
+		emit("thp use_zero_page 0");
 	emit("mm p0");
 	t_alive[0] = 1;
 	emit("mmap p0 0x%llx 0x%llx rw private", TBASE, TSPAN * HUGE);
@@ -945,8 +1037,23 @@ enum {
 	OP_READ,
 	OP_MAPS,
 	OP_PAGEMAP,
-	OP_MEM
+	OP_MEM,
+	OP_MLOCK,
+	OP_MUNLOCK,
+	OP_MLOCKALL,
+	OP_MUNLOCKALL,
+	OP_POPULATE_READ
 };
+
+/*
+ * A call whose result on a pvm_no_zero_page kernel cannot be made to look
+ * like mainline's: it would fault in (populate) never-written private
+ * anonymous memory for reading, where mainline maps the zero page and this
+ * kernel allocates pages (and an anon_vma, which changes later merges). The
+ * worker answers it with NZP_CONFLICT without making the call; the run
+ * stops with exit status 4 and run.sh counts the seed as skipped.
+ */
+#define NZP_CONFLICT (-100000)
 
 /* The kernel boots with pvm_no_zero_page=1: see linux_read_page(). */
 static int no_zero_page;
@@ -1072,6 +1179,7 @@ static volatile size_t acc_i, acc_n;
 static volatile uintptr_t acc_addr;
 
 static int emulate_zero_read(uintptr_t addr, size_t n, unsigned char *buf);
+static int vma_lock_flags(uint64_t addr);
 
 /* byte-by-byte access in address order; returns 0 or -EFAULT */
 static int access_bytes(int wr)
@@ -1296,12 +1404,13 @@ static int64_t linux_mem(char **out, uint64_t *outlen)
 	close(pm);
 	if (kpf >= 0)
 		close(kpf);
-	f = fopen("/proc/self/status", "r");
-	while (f && fgets(line, sizeof line, f))
-		if (!strncmp(line, "VmLck:", 6))
-			lck = strtoul(line + 6, NULL, 10) / 4;
-	if (f)
-		fclose(f);
+	/*
+	 * locked_vm of the test region: its VM_LOCKED VMAs (smaps VmFlags `lo`),
+	 * not VmLck, which mlockall(MCL_CURRENT) makes count the whole worker.
+	 */
+	for (int i = 0; i < n; i++)
+		if (vma_lock_flags(v[i].start) & 1)
+			lck += (v[i].end - v[i].start) / PAGE;
 	/*
 	 * thp: PMD-mapped huge pages, AnonHugePages / 2 MiB; the whole process's
 	 * (smaps_rollup) must be the test region's. As root, the frames of the
@@ -1326,7 +1435,8 @@ static int64_t linux_mem(char **out, uint64_t *outlen)
 	while (f && fgets(line, sizeof line, f)) {
 		unsigned long long s0, e0;
 
-		if (sscanf(line, "%llx-%llx ", &s0, &e0) == 2 && strchr(line, '-') < strchr(line, ' '))
+		if (sscanf(line, "%llx-%llx ", &s0, &e0) == 2 &&
+		    strchr(line, '-') < strchr(line, ' '))
 			in = s0 >= BASE - WBASE + SAFE_LO && e0 <= BASE - WBASE + SAFE_HI;
 		else if (in && !strncmp(line, "AnonHugePages:", 14))
 			ahp_region += strtoul(line + 14, NULL, 10) / 2048;
@@ -1334,11 +1444,12 @@ static int64_t linux_mem(char **out, uint64_t *outlen)
 	if (f)
 		fclose(f);
 	if (ahp != ahp_region)
-		die("mem: AnonHugePages outside the test region (%lu of %lu)", ahp - ahp_region, ahp);
+		die("mem: AnonHugePages outside the test region (%lu of %lu)", ahp - ahp_region,
+		    ahp);
 	if (geteuid() == 0 && kthp < ahp * 512)
 		die("mem: kpageflags: %lu PMD-mapped huge pages but %lu KPF_THP pages", ahp, kthp);
-	*outlen = (uint64_t)sprintf(buf, "rss=%lu swap=%lu locked_vm=%lu pinned=0 thp=%lu", rss, swp,
-				    lck, ahp);
+	*outlen = (uint64_t)sprintf(buf, "rss=%lu swap=%lu locked_vm=%lu pinned=0 thp=%lu", rss,
+				    swp, lck, ahp);
 	*out = buf;
 	return 0;
 }
@@ -1378,7 +1489,6 @@ static int emulate_zero_read(uintptr_t addr, size_t n, unsigned char *buf)
 	}
 	return 0;
 }
-
 
 /*
  * The reference kernel here (6.18 in a VM) maps no zero page on a read fault
@@ -1421,6 +1531,106 @@ out:
 		fclose(kf);
 }
 
+/* mlockall(MCL_FUTURE) state of this worker (not inherited by fork). */
+static int mcl_future, mcl_future_onfault;
+
+/* Is some page of [a, e) none in a readable or exec-only private anonymous VMA without write? */
+static int nzp_read_populate_conflict(uint64_t a, uint64_t e)
+{
+	struct lvma v[MAXVMA];
+	int nv, pm, hit = 0;
+
+	if (!no_zero_page)
+		return 0;
+	nv = read_maps(v, MAXVMA);
+	pm = open("/proc/self/pagemap", O_RDONLY);
+	if (pm < 0)
+		return 1;
+	for (int i = 0; i < nv && i < MAXVMA && !hit; i++) {
+		if (v[i].end <= a || v[i].start >= e || !v[i].anon || v[i].perms[3] != 'p' ||
+		    v[i].perms[1] == 'w' || !strncmp(v[i].perms, "---", 3))
+			continue;
+		for (uint64_t pg = v[i].start > a ? v[i].start : a; pg < v[i].end && pg < e;
+		     pg += PAGE)
+			if (!(pagemap_entry(pm, pg) & (PM_PRESENT | PM_SWAP))) {
+				hit = 1;
+				break;
+			}
+	}
+	close(pm);
+	return hit;
+}
+
+/* Is the VMA at @addr private anonymous, accessible and not writable (populated by reads)? */
+static int read_populated_vma(uint64_t addr)
+{
+	struct lvma v[MAXVMA];
+	int nv = read_maps(v, MAXVMA);
+
+	for (int i = 0; i < nv && i < MAXVMA; i++)
+		if (addr >= v[i].start && addr < v[i].end)
+			return v[i].anon && v[i].perms[3] == 'p' && v[i].perms[1] != 'w' &&
+			       strncmp(v[i].perms, "---", 3);
+	return 0;
+}
+
+/* /proc/self/smaps VmFlags of the VMA at @addr: 1 locked, 2 lock-on-fault; 0 if none. */
+static int vma_lock_flags(uint64_t addr)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	int in = 0, r = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof line, f)) {
+		unsigned long long a, b;
+
+		if (sscanf(line, "%llx-%llx ", &a, &b) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			in = addr >= a && addr < b;
+			continue;
+		}
+		if (in && !strncmp(line, "VmFlags:", 8)) {
+			r = (strstr(line, " lo") ? 1 : 0) | (strstr(line, " lf") ? 2 : 0);
+			break;
+		}
+	}
+	fclose(f);
+	return r;
+}
+
+/*
+ * MADV_POPULATE_READ as mainline does it on this kernel: page by page in
+ * address order, stopping at the first error; a never-written page of a
+ * readable private anonymous VMA (mainline: the zero page, which pagemap is
+ * compared around) is left alone.
+ */
+static int64_t populate_read_mainline(uint64_t a, uint64_t len)
+{
+	uint64_t e;
+
+	if (!no_zero_page || a % PAGE || !len || a + len < a)
+		return madvise((void *)(uintptr_t)a, len, MADV_POPULATE_READ) ? -errno : 0;
+	e = (a + len + PAGE - 1) / PAGE * PAGE;
+	for (uint64_t pg = a; pg < e; pg += PAGE) {
+		struct lvma v[MAXVMA];
+		int nv = read_maps(v, MAXVMA), skip = 0;
+
+		for (int i = 0; i < nv && i < MAXVMA; i++)
+			if (pg >= v[i].start && pg < v[i].end && v[i].anon &&
+			    v[i].perms[0] == 'r' && v[i].perms[3] == 'p') {
+				int pm = open("/proc/self/pagemap", O_RDONLY);
+
+				skip = pm >= 0 && !(pagemap_entry(pm, pg) & (PM_PRESENT | PM_SWAP));
+				if (pm >= 0)
+					close(pm);
+			}
+		if (!skip && madvise((void *)(uintptr_t)pg, PAGE, MADV_POPULATE_READ))
+			return -errno;
+	}
+	return 0;
+}
 
 static void worker_loop(int ch) __attribute__((noreturn));
 static void worker_loop(int ch)
@@ -1455,7 +1665,9 @@ static void worker_loop(int ch)
 				close(ch);
 				ch = fd;
 				free(data);
-				continue; /* the new worker: serve the new channel, no reply */
+				mcl_future = mcl_future_onfault =
+					0; /* def_flags are not inherited */
+				continue;  /* the new worker: serve the new channel, no reply */
 			}
 			close(fd);
 			r.res = pid < 0 ? -errno : 0;
@@ -1464,9 +1676,52 @@ static void worker_loop(int ch)
 		case OP_EXIT:
 			_exit(0);
 		case OP_MMAP:
+			if (no_zero_page && mcl_future && !mcl_future_onfault &&
+			    (q.flags & MAP_PRIVATE) && !(q.prot & PROT_WRITE) && q.prot) {
+				r.res = NZP_CONFLICT; /* it would be populated for reading */
+				break;
+			}
 			p = mmap((void *)(uintptr_t)q.a, q.b, (int)q.prot,
 				 MAP_FIXED | MAP_ANONYMOUS | (int)q.flags, -1, 0);
 			r.res = p == MAP_FAILED ? -errno : 0;
+			break;
+		case OP_MLOCK:
+			if (!q.flags && q.b &&
+			    nzp_read_populate_conflict(q.a / PAGE * PAGE, q.a + q.b + PAGE - 1)) {
+				r.res = NZP_CONFLICT;
+				break;
+			}
+			r.res = syscall(SYS_mlock2, (void *)(uintptr_t)q.a, q.b, (unsigned)q.flags)
+					? -errno
+					: 0;
+			break;
+		case OP_MUNLOCK:
+			r.res = munlock((void *)(uintptr_t)q.a, q.b) ? -errno : 0;
+			break;
+		case OP_MLOCKALL: {
+			int fl = (int)q.flags;
+			int valid = fl && !(fl & ~(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT)) &&
+				    fl != MCL_ONFAULT;
+
+			if (valid && (fl & MCL_CURRENT) && !(fl & MCL_ONFAULT) &&
+			    nzp_read_populate_conflict(0, UINT64_MAX)) {
+				r.res = NZP_CONFLICT;
+				break;
+			}
+			r.res = mlockall(fl) ? -errno : 0;
+			if (!r.res) {
+				mcl_future = !!(fl & MCL_FUTURE);
+				mcl_future_onfault = mcl_future && (fl & MCL_ONFAULT);
+			}
+			break;
+		}
+		case OP_MUNLOCKALL:
+			r.res = munlockall() ? -errno : 0;
+			if (!r.res)
+				mcl_future = mcl_future_onfault = 0;
+			break;
+		case OP_POPULATE_READ:
+			r.res = populate_read_mainline(q.a, q.b);
 			break;
 		case OP_MUNMAP:
 			r.res = munmap((void *)(uintptr_t)q.a, q.b) ? -errno : 0;
@@ -1478,6 +1733,11 @@ static void worker_loop(int ch)
 			r.res = madvise((void *)(uintptr_t)q.a, q.b, (int)q.c) ? -errno : 0;
 			break;
 		case OP_MREMAP:
+			if (no_zero_page && q.c > q.b && vma_lock_flags(q.a) == 1 &&
+			    read_populated_vma(q.a)) {
+				r.res = NZP_CONFLICT; /* the grown part would be populated by reads */
+				break;
+			}
 			p = mremap((void *)(uintptr_t)q.a, q.b, q.c, (int)q.flags,
 				   (void *)(uintptr_t)q.d);
 			r.res = p == MAP_FAILED ? -errno : 0;
@@ -1892,7 +2152,7 @@ static int linux_main(const char *path)
 
 	char *line = NULL;
 	size_t cap = 0;
-	int lineno = 0, rc = 0;
+	int lineno = 0, rc = 0, nzp_skip = 0;
 	while (getline(&line, &cap, f) >= 0) {
 		lineno++;
 		size_t L = strlen(line);
@@ -1923,6 +2183,11 @@ static int linux_main(const char *path)
 		} else if (!strcmp(tok[0], "phys") || !strcmp(tok[0], "swap")) {
 			if (nt != 2 || parse_num(tok[1], &a))
 				err = "usage: phys SIZE";
+		} else if (!strcmp(tok[0], "thp")) {
+			/* Only what this kernel does: no huge zero page with pvm_no_zero_page=1. */
+			if (nt != 3 || strcmp(tok[1], "use_zero_page") || strcmp(tok[2], "0") ||
+			    !detect_no_zero_page())
+				err = "usage: thp use_zero_page 0 (on a pvm_no_zero_page=1 kernel)";
 		} else if (!strcmp(tok[0], "mm")) {
 			if (nt != 2)
 				err = "usage: mm NAME";
@@ -1983,7 +2248,9 @@ static int linux_main(const char *path)
 				    !strcmp(op, "mprotect") || !strcmp(op, "madvise") ||
 				    !strcmp(op, "mremap") || !strcmp(op, "write") ||
 				    !strcmp(op, "read") || !strcmp(op, "maps") ||
-				    !strcmp(op, "pagemap") || !strcmp(op, "mem");
+				    !strcmp(op, "pagemap") || !strcmp(op, "mem") ||
+				    !strcmp(op, "mlock") || !strcmp(op, "munlock") ||
+				    !strcmp(op, "mlockall") || !strcmp(op, "munlockall");
 			if (!known)
 				err = "unsupported command";
 			else if (nt < 2 || (pi = find_proc(tok[1])) < 0)
@@ -2049,20 +2316,89 @@ static int linux_main(const char *path)
 					err = "usage: madvise NAME ADDR LEN ADVICE";
 				else if (xlate(a, b, &ra))
 					err = "address outside the test region";
+				else if (adv == MADV_POPULATE_READ)
+					q.op = OP_POPULATE_READ, q.a = ra, q.b = b;
 				else
 					q.op = OP_MADVISE, q.a = ra, q.b = b, q.c = (uint64_t)adv;
+			} else if (!strcmp(op, "mlock") || !strcmp(op, "munlock")) {
+				int ml = !strcmp(op, "mlock");
+				uint64_t fl = 0;
+
+				if ((nt != 4 && !(ml && nt == 5)) || parse_num(tok[2], &a) ||
+				    parse_num(tok[3], &b) ||
+				    (nt == 5 && strcmp(tok[4], "onfault") &&
+				     parse_num(tok[4], &fl)))
+					err = "usage: mlock NAME ADDR LEN [onfault] | munlock NAME "
+					      "ADDR LEN";
+				else if (xlate(a, b, &ra))
+					err = "address outside the test region";
+				else
+					q.op = ml ? OP_MLOCK : OP_MUNLOCK, q.a = ra, q.b = b,
+					q.flags = nt == 5 && !strcmp(tok[4], "onfault")
+							  ? MLOCK_ONFAULT
+							  : (uint32_t)fl;
+			} else if (!strcmp(op, "mlockall")) {
+				uint64_t fl = 0;
+				char *s = tok[2], *save = NULL;
+
+				if (nt != 3)
+					err = "usage: mlockall NAME FLAGS";
+				else if (*s >= '0' && *s <= '9') {
+					if (parse_num(s, &fl))
+						err = "usage: mlockall NAME FLAGS";
+				} else {
+					for (char *w = strtok_r(s, ",", &save); w && !err;
+					     w = strtok_r(NULL, ",", &save))
+						if (!strcmp(w, "current"))
+							fl |= MCL_CURRENT;
+						else if (!strcmp(w, "future"))
+							fl |= MCL_FUTURE;
+						else if (!strcmp(w, "onfault"))
+							fl |= MCL_ONFAULT;
+						else
+							err = "usage: mlockall NAME "
+							      "current,future,onfault";
+				}
+				if (!err)
+					q.op = OP_MLOCKALL, q.flags = (uint32_t)fl;
+			} else if (!strcmp(op, "munlockall")) {
+				if (nt != 2)
+					err = "usage: munlockall NAME";
+				else
+					q.op = OP_MUNLOCKALL;
 			} else if (!strcmp(op, "mremap")) {
+				/* A last word FLAGS: maymove,fixed,dontunmap (or 0). */
+				int mfl = -1;
+
+				if (nt >= 6 && ((tok[nt - 1][0] >= 'a' && tok[nt - 1][0] <= 'z') ||
+						(nt == 7 && !strcmp(tok[6], "0")))) {
+					char *save = NULL;
+
+					mfl = 0;
+					for (char *w = strtok_r(tok[nt - 1], ",", &save); w;
+					     w = strtok_r(NULL, ",", &save))
+						mfl |= !strcmp(w, "maymove")	 ? MREMAP_MAYMOVE
+						       : !strcmp(w, "fixed")	 ? MREMAP_FIXED
+						       : !strcmp(w, "dontunmap") ? MREMAP_DONTUNMAP
+						       : !strcmp(w, "0")	 ? 0
+										 : 0x40000000;
+					nt--;
+				}
 				if ((nt != 6 && nt != 5) || parse_num(tok[2], &a) ||
 				    parse_num(tok[3], &b) || parse_num(tok[4], &c) ||
-				    (nt == 6 && parse_num(tok[5], &d)))
-					err = "usage: mremap NAME OLDADDR OLDLEN NEWLEN [NEWADDR]";
+				    (nt == 6 && parse_num(tok[5], &d)) ||
+				    (mfl > 0 && (mfl & 0x40000000)))
+					err = "usage: mremap NAME OLDADDR OLDLEN NEWLEN [NEWADDR] "
+					      "[FLAGS]";
 				else if (xlate(a, b, &ra) || (nt == 6 && xlate(d, c, &rd)) ||
 					 (nt == 5 && xlate(a, c, &rd)))
 					err = "address outside the test region";
 				else
 					q.op = OP_MREMAP, q.a = ra, q.b = b, q.c = c,
 					q.d = nt == 6 ? rd : 0,
-					q.flags = nt == 6 ? MREMAP_MAYMOVE | MREMAP_FIXED : 0;
+					q.flags = mfl >= 0  ? (uint32_t)mfl
+						  : nt == 6 ? MREMAP_MAYMOVE | MREMAP_FIXED
+							    : 0;
 			} else if (!strcmp(op, "maps") || !strcmp(op, "pagemap") ||
 				   !strcmp(op, "mem")) {
 				int pg = !strcmp(op, "pagemap"), mem = !strcmp(op, "mem");
@@ -2142,6 +2478,17 @@ static int linux_main(const char *path)
 			if (!err && q.op) {
 				uint64_t ol;
 				int64_t r = call(procs[pi].fd, &q, NULL, &out, &ol);
+				if (r == NZP_CONFLICT) {
+					fprintf(stderr,
+						"difftest: line %d populates never-written private "
+						"memory for reading (pvm_no_zero_page): not "
+						"comparable\n",
+						lineno);
+					nzp_skip = 1;
+					free(cmd);
+					free(work);
+					break;
+				}
 				if (r)
 					errname((int)-r, res, sizeof res);
 			}
@@ -2169,6 +2516,8 @@ static int linux_main(const char *path)
 	reap(1);
 	if (f != stdin)
 		fclose(f);
+	if (nzp_skip)
+		return 4;
 	if (thp_script && khugepaged_collapsed() != khuge_start) {
 		/* The results may be khugepaged's, not the script's: the caller retries. */
 		fprintf(stderr, "difftest: khugepaged collapsed pages during the run\n");

@@ -108,12 +108,22 @@ TEST(vfio_stress_containers_race_munmap)
 	ASSERT_UEQ(phys_pinned_frames() > 0, mm_iommu_nr_regions(mm) > 0);
 
 	ASSERT_EQ(task_exit(task), 0); /* closes whatever is still open */
-	ASSERT_UEQ(phys_pinned_frames(), 0);
-	ASSERT_UEQ(phys_used_frames(), 0);
+	/*
+	 * A container may map a region another container of the mm registered
+	 * (tce_iommu_build_v2 looks it up in the mm's list): the registering
+	 * container's release then cannot put it (-EBUSY, warned, the entry
+	 * kept, as in Linux) and the pins wait for destroy_context() at the
+	 * last mmdrop. Without such a warning nothing may be left now.
+	 */
+	if (!vfio_release_warnings())
+		ASSERT_UEQ(phys_pinned_frames(), 0);
 	for (int i = 0; i < WORKERS; i++)
 		if (left[i]) {
 			ASSERT(vfio_container_released(left[i]));
 			vfio_container_put(left[i]);
 		}
 	task_free(task);
+	sm_rcu_barrier();
+	ASSERT_UEQ(phys_pinned_frames(), 0);
+	ASSERT_UEQ(phys_used_frames(), 0);
 }

@@ -14,7 +14,12 @@
  * read/unbind), a VFIO SPAPR-TCE container per slot (open/register/
  * unregister/close), kernel threads borrowing mms (kthread_switch_lazy/away
  * plus mmget_not_zero + read + mmput from the "kthread"), and system-wide
- * try_to_free_pages, ksm_scan_all and migrate_range.
+ * try_to_free_pages, ksm_scan_all and migrate_range. Transparent huge pages:
+ * each slot may also have a 2 MiB MADV_HUGEPAGE area at HUGE_BASE (inherited
+ * by fork), written, read (by the CPU, the mirror and the IOMMU: huge
+ * translations), split (mprotect, dontneed), collapsed (MADV_COLLAPSE,
+ * khugepaged), migrated and paged out, its per-page expected words checked
+ * with the rest every second.
  *
  * ORACLE. Every 8-byte word of a tracked page is (check << 32 | version),
  * where version is unique per write (a global counter; versions with the top
@@ -78,6 +83,8 @@
 #define NKTHREADS  3
 #define MAXPINS	   4
 #define HIST	   16
+#define HUGE_BASE  0x40000000UL /* 2 MiB-aligned: the THP area of a slot */
+#define HUGE_NP	   512		/* HPAGE_PMD_NR */
 #define WORDS	   (PAGE_SIZE / 8)
 #define BAIT_BIT   0x80000000u
 #define MAXTHREADS 16
@@ -318,6 +325,8 @@ struct slot {
 	struct tce_container *vfio;
 	pthread_mutex_t pinlock;
 	struct pinset pins[MAXPINS];
+	bool huge;	      /* the THP area is mapped (slot write lock) */
+	uint64_t hv[HUGE_NP]; /* the first word of each of its pages (slot write lock) */
 };
 
 static struct slot slots[NSLOTS];
@@ -514,6 +523,7 @@ static void slot_exit(int tid, struct slot *sl, uint64_t *rs)
 	task_free(sl->task);
 	sl->task = NULL;
 	sl->mm = NULL;
+	sl->huge = false;
 	for (int i = 0; i < NPAGES; i++) {
 		pstate_put(sl->pg[i]);
 		sl->pg[i] = NULL;
@@ -545,6 +555,112 @@ static void slot_create(int tid, struct slot *sl, uint64_t *rs)
 	logop(tid, "create slot%d mm%lu %s", sl->idx, sl->id, sl->shared ? "shared" : "private");
 }
 
+/* ---- the THP area ---- */
+
+static atomic_ulong huge_counter;
+
+/* Check page @p of the THP area of @sl (write-locked) through @how (0 CPU, 1 mirror, 2 IOMMU). */
+static void huge_check(int tid, struct slot *sl, int p, int how)
+{
+	unsigned long addr = HUGE_BASE + (unsigned long)p * PAGE_SIZE;
+	uint64_t w = ~0ULL;
+	long r;
+
+	if (how == 1 && sl->mirror)
+		r = mirror_read(sl->mirror, addr, &w, sizeof(w));
+	else if (how == 2 && sl->bond)
+		r = iommu_dma_read(iodev, sl->pasid, addr, &w, sizeof(w));
+	else
+		r = mm_read(sl->mm, addr, &w, sizeof(w));
+	if (r == -ENOMEM || (how && r == -EAGAIN))
+		return;
+	if (r)
+		failf("huge read slot%d page %d via %d: %ld", sl->idx, p, how, r);
+	if (w != sl->hv[p])
+		failf("huge read slot%d page %d via %d: %#" PRIx64 ", expected %#" PRIx64
+		      " (tid %d)",
+		      sl->idx, p, how, w, sl->hv[p], tid);
+}
+
+/* One THP operation on @sl's area (slot write-locked, task alive). */
+static void huge_op(int tid, struct slot *sl, uint64_t *rs)
+{
+	unsigned long len = HUGE_NP * PAGE_SIZE;
+	int p = rnd(rs, HUGE_NP), what = rnd(rs, 10);
+	long r;
+
+	if (!sl->huge) {
+		r = mm_mmap(sl->mm, HUGE_BASE, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, NULL, 0);
+		if (r != (long)HUGE_BASE)
+			failf("mmap of the THP area: %ld", r);
+		r = mm_madvise(sl->mm, HUGE_BASE, len, MADV_HUGEPAGE);
+		if (r)
+			failf("madvise(HUGEPAGE): %ld", r);
+		memset(sl->hv, 0, sizeof(sl->hv));
+		sl->huge = true;
+		logop(tid, "huge map slot%d", sl->idx);
+		return;
+	}
+	switch (what) {
+	case 0:
+	case 1: {
+		uint64_t w = ((uint64_t)(sl->idx + 1) << 56) | atomic_fetch_add(&huge_counter, 1);
+
+		r = mm_write(sl->mm, HUGE_BASE + (unsigned long)p * PAGE_SIZE, &w, sizeof(w));
+		logop(tid, "huge write slot%d page %d -> %ld", sl->idx, p, r);
+		if (r == 0)
+			sl->hv[p] = w;
+		else if (r != -ENOMEM)
+			failf("huge write: %ld", r);
+		break;
+	}
+	case 2: /* split the PMD and restore the protection */
+		r = mm_mprotect(sl->mm, HUGE_BASE + (unsigned long)p * PAGE_SIZE, PAGE_SIZE,
+				PROT_READ);
+		if (!r)
+			r = mm_mprotect(sl->mm, HUGE_BASE + (unsigned long)p * PAGE_SIZE, PAGE_SIZE,
+					PROT_READ | PROT_WRITE);
+		logop(tid, "huge mprotect slot%d page %d -> %ld", sl->idx, p, r);
+		if (r && r != -ENOMEM)
+			failf("huge mprotect: %ld", r);
+		break;
+	case 3:
+		r = mm_madvise(sl->mm, HUGE_BASE + (unsigned long)p * PAGE_SIZE, PAGE_SIZE,
+			       MADV_DONTNEED);
+		logop(tid, "huge dontneed slot%d page %d -> %ld", sl->idx, p, r);
+		if (r && r != -ENOMEM)
+			failf("huge dontneed: %ld", r);
+		if (!r)
+			sl->hv[p] = 0;
+		break;
+	case 4:
+		r = mm_madvise(sl->mm, HUGE_BASE, len, MADV_COLLAPSE);
+		logop(tid, "huge collapse slot%d -> %ld", sl->idx, r);
+		if (r && r != -EAGAIN && r != -ENOMEM && r != -EINVAL)
+			failf("MADV_COLLAPSE: %ld", r);
+		break;
+	case 5:
+		logop(tid, "khugepaged -> %lu", khugepaged_scan(1));
+		break;
+	case 6:
+		r = migrate_range(sl->mm, HUGE_BASE, len);
+		logop(tid, "huge migrate slot%d -> %ld", sl->idx, r);
+		if (r && r != -EBUSY && r != -EAGAIN && r != -ENOMEM)
+			failf("huge migrate: %ld", r);
+		break;
+	case 7:
+		r = mm_madvise(sl->mm, HUGE_BASE + (unsigned long)p * PAGE_SIZE, PAGE_SIZE,
+			       MADV_PAGEOUT);
+		logop(tid, "huge pageout slot%d page %d -> %ld", sl->idx, p, r);
+		if (r && r != -ENOMEM)
+			failf("huge pageout: %ld", r);
+		break;
+	default: /* read through the CPU, the mirror or the IOMMU (huge translations) */
+		huge_check(tid, sl, p, rnd(rs, 3));
+		break;
+	}
+}
+
 /* ---- operations ---- */
 
 enum {
@@ -572,6 +688,7 @@ enum {
 	OP_MIGRATE,
 	OP_DEVMIGRATE,
 	OP_EXCLUSIVE,
+	OP_HUGE,
 	NR_OPS
 };
 static unsigned op_weight[NR_OPS] = {
@@ -581,6 +698,7 @@ static unsigned op_weight[NR_OPS] = {
 	[OP_UNPIN] = 4,	   [OP_MIRROR] = 3,  [OP_MIRROR_IO] = 12, [OP_SVA] = 3,
 	[OP_SVA_IO] = 8,   [OP_VFIO] = 2,    [OP_KTHREAD] = 6,	  [OP_RECLAIM] = 4,
 	[OP_KSM] = 2,	   [OP_MIGRATE] = 5, [OP_DEVMIGRATE] = 6, [OP_EXCLUSIVE] = 3,
+	[OP_HUGE] = 8,
 };
 
 /* TORTURE_OFF=3,7,...: switch operations off by number (for bisecting a failure). */
@@ -719,6 +837,8 @@ static void do_op(int tid, uint64_t *rs)
 				ch->mm = task_mm(t);
 				ch->id = mm_id(ch->mm);
 				ch->shared = sl->shared;
+				ch->huge = sl->huge; /* private: the child has a copy */
+				memcpy(ch->hv, sl->hv, sizeof(ch->hv));
 				for (int i = 0; i < NPAGES; i++) {
 					if (sl->shared) {
 						ch->pg[i] = sl->pg[i];
@@ -744,10 +864,13 @@ static void do_op(int tid, uint64_t *rs)
 	case OP_MIRROR:
 	case OP_SVA:
 	case OP_VFIO:
+	case OP_HUGE:
 		pthread_rwlock_wrlock(&sl->lock);
 		if (!sl->task)
 			goto out_w;
-		if (op == OP_REMAP) {
+		if (op == OP_HUGE) {
+			huge_op(tid, sl, rs);
+		} else if (op == OP_REMAP) {
 			r = mm_munmap(sl->mm, BASE, REGION);
 			if (!r)
 				r = mm_mmap(sl->mm, BASE, REGION, PROT_READ | PROT_WRITE,
@@ -1027,6 +1150,8 @@ static void check_invariants(const char *when)
 		if (mm_users_read(sl->mm) < 1)
 			failf("%s: live slot %d has mm_users %d", when, i, mm_users_read(sl->mm));
 		check_all_pages(-1, sl, BASE);
+		for (int p = 0; sl->huge && p < HUGE_NP; p++)
+			huge_check(-1, sl, p, 0);
 	}
 	if (iodev) {
 		struct iommu_stats st;
@@ -1105,7 +1230,8 @@ int main(int argc, char **argv)
 	signal(SIGABRT, crash_handler);
 	signal(SIGSEGV, crash_handler);
 	signal(SIGBUS, crash_handler);
-	if (phys_init(8UL << 20))
+	/* 16 MiB: room for a few 2 MiB-aligned free blocks, so THPs do form. */
+	if (phys_init(16UL << 20))
 		failf("phys_init");
 	if (swap_on(16UL << 20, NULL))
 		failf("swap_on");

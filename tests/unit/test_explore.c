@@ -30,6 +30,7 @@ static void report(const char *what, const struct explore_result *r,
 	printf("%s: %lu runs, %lu distinct, %lu failing, %lu pruned, %lu outside%s\n", what,
 	       r->runs, rep ? rep->distinct : 0, rep ? rep->fails : 0, r->pruned, r->outside,
 	       r->complete ? ", exhausted" : "");
+	ASSERT_UEQ(r->outside, 0); /* every thread of every run is controlled */
 }
 
 /* ---- lost update: random, PCT, DFS (with and without reduction) ---- */

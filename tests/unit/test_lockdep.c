@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "base/thread.h"
 #include "mm/internal.h"
 #include "testutil.h"
 
@@ -233,4 +234,47 @@ TEST(syscalls_leave_no_lock_held)
 	mmput(child);
 	mmput(mm);
 	ASSERT_UEQ(lockdep_depth(), 0);
+}
+
+/*
+ * sm_rwsem_wait_released() (mmap_lock_wait_released(), XPMEM's faults) is a
+ * wait for a release, not a yield: it does not return while the writer still
+ * holds the lock. (Before issue 12 it returned after one sched_yield(), and
+ * its callers spun.) The writer's delay only gives the waiter time to get
+ * there; if the waiter is late, the test passes without proving anything.
+ */
+static struct sm_rwsem wr_sem;
+static _Atomic bool wr_released, wr_waiting;
+static _Atomic int wr_early;
+
+static void *wr_waiter(void *arg)
+{
+	(void)arg;
+	while (!sm_down_read_trylock(&wr_sem)) {
+		atomic_store(&wr_waiting, true);
+		sm_rwsem_wait_released(&wr_sem);
+		if (!atomic_load(&wr_released))
+			atomic_fetch_add(&wr_early, 1);
+	}
+	sm_up_read(&wr_sem);
+	return NULL;
+}
+
+TEST(rwsem_wait_released_sleeps_until_the_release)
+{
+	struct sm_thread t;
+
+	sm_rwsem_init(&wr_sem, "wr_sem", LOCK_RANK_MMAP);
+	sm_down_write(&wr_sem);
+	ASSERT_EQ(sm_thread_create(&t, wr_waiter, NULL, "waiter"), 0);
+	while (!atomic_load(&wr_waiting))
+		sm_delay_us(100);
+	sm_delay_us(20000);
+	atomic_store(&wr_released, true);
+	sm_up_write(&wr_sem);
+	sm_thread_join(&t);
+	int early = atomic_load(&wr_early);
+
+	ASSERT_EQ(early, 0);
+	sm_rwsem_destroy(&wr_sem);
 }

@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include "../harness.h"
 #include "base/alloc.h"
 #include "base/rcu.h"
+#include "base/sched_explore.h"
 #include "base/signal.h"
 #include "mm/mm_types.h"
 #include "secmmu/err.h"
@@ -87,6 +89,8 @@ struct rec {
 	_Atomic int starts, ends, releases, arch, young_calls, change_ptes;
 	_Atomic bool after_release; /* a callback came after ->release */
 	_Atomic unsigned int sleep_in_start_ms;
+	/* 1: the next start to come waits (it sets 2) until the test stores 0 */
+	_Atomic int hold_in_start;
 	_Atomic bool in_start, start_done;
 	_Atomic uint64_t start_done_ns, release_ns;
 	_Atomic int young; /* what the young callbacks answer */
@@ -110,7 +114,14 @@ static int rec_start(struct mmu_notifier *mn, const struct mmu_notifier_range *r
 	note_callback(r);
 	atomic_fetch_add(&r->starts, 1);
 	log_add(R_START, r->who, range->start, range->end, range->event);
-	if (r->sleep_in_start_ms) {
+	int one = 1;
+
+	if (atomic_compare_exchange_strong(&r->hold_in_start, &one, 2)) {
+		/* Held (not slept): a loaded machine cannot outlast the window. */
+		atomic_store(&r->in_start, true);
+		while (atomic_load(&r->hold_in_start))
+			sleep_ms(1);
+	} else if (r->sleep_in_start_ms) {
 		atomic_store(&r->in_start, true);
 		sleep_ms(r->sleep_in_start_ms);
 		atomic_store(&r->start_done_ns, now_ns());
@@ -125,7 +136,11 @@ static void rec_end(struct mmu_notifier *mn, const struct mmu_notifier_range *ra
 {
 	struct rec *r = to_rec(mn);
 
-	note_callback(r);
+	/*
+	 * Not note_callback(): an _end pairs with a start delivered before
+	 * ->release (the core delivers no start after it), and must come even
+	 * if ->release ran in between.
+	 */
 	atomic_fetch_add(&r->ends, 1);
 	log_add(R_END, r->who, range->start, range->end, range->event);
 }
@@ -474,6 +489,74 @@ TEST(notifier_no_callback_after_release_at_exit)
 	mmdrop(mm);
 }
 
+/*
+ * Regression (the clean pass of the museum's release-unhooked-first found it):
+ * an invalidation whose start reached a subscription just before exit took
+ * it off the list must still deliver its _end; without the wait for open
+ * ranges, the _end walked the emptied list and the subscriber's
+ * in-progress count stayed raised for good. Every schedule with one
+ * preemption of an invalidation racing exit.
+ */
+struct start_end_race {
+	struct mm_struct *mm;
+	struct rec r;
+	unsigned long runs, unpaired;
+};
+
+static void ser_setup(void *ctx)
+{
+	struct start_end_race *c = ctx;
+
+	c->mm = mm_alloc();
+	rec_init(&c->r, &rec_ops, 1);
+	if (mmu_notifier_register(&c->r.mn, c->mm))
+		explore_report_failure("register failed");
+	mmgrab(c->mm); /* the invalidation's rmap walk reaches the mm past exit */
+}
+
+static void ser_thread(unsigned int id, void *ctx)
+{
+	struct start_end_race *c = ctx;
+
+	if (id == 0)
+		invalidate(c->mm, 0x10000, 0x20000, MMU_NOTIFY_CLEAR);
+	else
+		mmput(c->mm); /* exit: mmu_notifier_release */
+}
+
+static void ser_check(void *ctx)
+{
+	struct start_end_race *c = ctx;
+
+	c->runs++;
+	if (c->r.starts != c->r.ends) {
+		c->unpaired++;
+		explore_report_failure("%d starts but %d ends", c->r.starts, c->r.ends);
+	}
+	mmu_notifier_unregister(&c->r.mn, c->mm);
+	mmdrop(c->mm);
+}
+
+TEST(notifier_start_delivered_before_exit_unhook_gets_its_end)
+{
+	static struct start_end_race c;
+	struct explore_test t = {.name = "start_end_vs_exit",
+				 .nr_threads = 2,
+				 .setup = ser_setup,
+				 .thread = ser_thread,
+				 .check = ser_check,
+				 .ctx = &c};
+	struct explore_result res;
+
+	if (getenv("EXPLORE_SCHEDULE"))
+		harness_skip("EXPLORE_SCHEDULE set");
+	setup();
+	explore_run_dfs(&t, 1, 2000, &res);
+	ASSERT(res.complete);
+	ASSERT_UGT(c.runs, 1);
+	ASSERT_UEQ(c.unpaired, 0);
+}
+
 struct race_ctx {
 	struct mm_struct *mm;
 	struct rec *r;
@@ -661,16 +744,19 @@ TEST(notifier_callbacks_delivered_until_unregister_release_done)
 	rec_init(&y, &rec_ops, 2);
 	ASSERT_EQ(mmu_notifier_register(&y.mn, mm), 0);
 	ASSERT_EQ(mmu_notifier_register(&x.mn, mm), 0);
-	y.sleep_in_start_ms = 200;
+	/*
+	 * Y holds the invalidating thread (its reader) in start until the
+	 * checks below are done: no sleep of fixed length to outlast.
+	 */
+	atomic_store(&y.hold_in_start, 1);
 	it = (struct inv_thread){mm, 0x10000, 0x20000};
 	pthread_create(&t1, NULL, invalidate_thread, &it);
 	while (!atomic_load(&y.in_start))
 		sleep_ms(1);
-	y.sleep_in_start_ms = 0;
 	uc = (struct unreg_ctx){mm, &x, false};
 	pthread_create(&t2, NULL, unreg_thread, &uc);
-	sleep_ms(30); /* unregister has claimed X's ->release, waits for the reader */
-	ASSERT(!atomic_load(&uc.done));
+	sleep_ms(30); /* mostly: unregister has claimed X's ->release, waits for the reader */
+	ASSERT(!atomic_load(&uc.done)); /* the reader is held */
 	starts = x.starts;
 	ends = x.ends;
 	invalidate(mm, 0x10000, 0x20000, MMU_NOTIFY_CLEAR);
@@ -678,6 +764,8 @@ TEST(notifier_callbacks_delivered_until_unregister_release_done)
 	ASSERT_EQ(x.starts, starts + 1); /* X is being released: still told */
 	ASSERT_EQ(x.ends, ends + 1);
 	ASSERT_EQ(x.young_calls, 1);
+	ASSERT(!atomic_load(&uc.done));
+	atomic_store(&y.hold_in_start, 0);
 	pthread_join(t1, NULL);
 	pthread_join(t2, NULL);
 	ASSERT_EQ(x.releases, 1);

@@ -382,3 +382,66 @@ TEST(sim_bug_seed002_found)
 	ASSERT_EQ(rc, SIM_EXIT_OK);
 	free(out);
 }
+
+/* The teardown of sim_run_script() for a world the test made itself. */
+static int destroy_world(struct sim_world *w, int rc, FILE *out, void *arg)
+{
+	(void)arg;
+	if (sim_world_destroy(w, out) && rc == SIM_EXIT_OK)
+		rc = SIM_EXIT_FAIL;
+	return rc;
+}
+
+/*
+ * Nothing runs outside the explorer's control in a block, and a run in which
+ * something did fails. A script's own devices are created by its lines,
+ * inside the run: their threads are controlled (every scenario of the suite
+ * runs clean, tests/run-all.sh). A device made before the run -- its DMA
+ * engine a thread the explorer does not know -- is caught: the block's read
+ * hands the transfer to that engine, whose locks and wake-ups run uncontrolled.
+ */
+TEST(sim_threads_uncontrolled_device_thread_fails_the_run)
+{
+	static const char block[] = "threads\n"
+				    "thread A\n"
+				    "  mirror_read d 0x10000000 3 => 616263\n"
+				    "end\n";
+	struct sim_world *w = sim_world_new();
+	struct sim_script s;
+	char *out = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&out, &size);
+	int rc;
+
+	ASSERT_NOT_NULL(w);
+	ASSERT_NOT_NULL(f);
+	ASSERT_EQ(sim_exec_line(w, 1, "mm p", f, NULL), SIM_EXIT_OK);
+	ASSERT_EQ(sim_exec_line(w, 2, "mmap p 0x10000000 4K rw private", f, NULL), SIM_EXIT_OK);
+	ASSERT_EQ(sim_exec_line(w, 3, "write p 0x10000000 \"abc\"", f, NULL), SIM_EXIT_OK);
+	ASSERT_EQ(sim_exec_line(w, 4, "mirror d p", f, NULL), SIM_EXIT_OK);
+	ASSERT_EQ(sim_script_from_text(block, &s), 0);
+	rc = sim_run_script(w, &s, f, destroy_world, NULL);
+	fclose(f);
+	sim_script_free(&s);
+	ASSERT_EQ(rc, SIM_EXIT_FAIL);
+	ASSERT(strstr(out, "3: [A] mirror_read d 0x10000000 3 -> 616263\n"));
+	ASSERT(strstr(out, "1: error: a thread the explorer does not control ran during the block "
+			   "(first: "));
+	free(out);
+
+	/* The same device created by the script itself: controlled, clean. */
+	expect_run("mm p\n"
+		   "mmap p 0x10000000 4K rw private\n"
+		   "write p 0x10000000 \"abc\"\n"
+		   "mirror d p\n"
+		   "threads\n"
+		   "thread A\n"
+		   "  mirror_read d 0x10000000 3 => 616263\n"
+		   "end\n",
+		   "1: mm p -> ok\n"
+		   "2: mmap p 0x10000000 4K rw private -> ok\n"
+		   "3: write p 0x10000000 \"abc\" -> ok\n"
+		   "4: mirror d p -> ok\n"
+		   "7: [A] mirror_read d 0x10000000 3 -> 616263\n",
+		   SIM_EXIT_OK);
+}

@@ -3,12 +3,17 @@
  * Transparent huge pages: PMD faults, the thp setting and MADV_[NO]HUGEPAGE,
  * every PMD split path with the invalidation ranges it sends (the whole
  * 2 MiB), fork sharing the PMD, huge COW, collapse and khugepaged, pins,
- * mremap, the folio reference model and the invariant checker.
+ * mremap, the folio reference model and the invariant checker; the folio
+ * split (deferred-split shrinker, reclaim, MADV_PAGEOUT, migration, KSM).
  */
+#include <limits.h>
+
 #include "mm/internal.h"
 #include "secmmu/check.h"
 #include "secmmu/gup.h"
+#include "secmmu/migrate.h"
 #include "secmmu/mmu_notifier.h"
+#include "secmmu/swap.h"
 #include "testutil.h"
 
 #define HBASE 0x40000000UL /* 2 MiB-aligned */
@@ -146,17 +151,74 @@ TEST(thp_first_write_maps_one_pmd_of_contiguous_frames)
 	mmput(mm);
 }
 
-TEST(thp_read_fault_maps_a_huge_page_too)
+TEST(thp_read_fault_maps_the_huge_zero_page_and_a_write_copies_4k)
+{
+	struct mm_struct *mm, *child;
+	unsigned long pfn, pfn2;
+	uint8_t b = 0xff;
+	struct rec r;
+	bool w;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	ASSERT_EQ(thp_get_use_zero_page(), 1);
+	mm = huge_mm(2);
+	ASSERT_EQ(mm_read(mm, HBASE + 5, &b, 1), 0);
+	ASSERT_EQ(b, 0);
+	/* One read-only PMD of the huge zero folio, counted in neither rss nor thp. */
+	ASSERT(pmd_is_huge(mm, HBASE));
+	ASSERT_UEQ(stats(mm).thp, 0);
+	ASSERT_UEQ(stats(mm).rss, 0);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR); /* the huge zero folio */
+	mmap_read_lock(mm);
+	ASSERT_EQ(follow_pfn_pte(mm, HBASE + PG(3), &pfn, &w, NULL), 0);
+	ASSERT(!w);
+	mmap_read_unlock(mm);
+	/* The second range maps the same folio; fork shares it. */
+	ASSERT_EQ(mm_read(mm, HBASE + HSZ, &b, 1), 0);
+	mmap_read_lock(mm);
+	ASSERT_EQ(follow_pfn_pte(mm, HBASE + HSZ + PG(3), &pfn2, &w, NULL), 0);
+	mmap_read_unlock(mm);
+	ASSERT_UEQ(pfn2, pfn);
+	child = dup_mm(mm);
+	ASSERT(!IS_ERR(child));
+	ASSERT(pmd_is_huge(child, HBASE));
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR);
+	assert_invariants();
+	/* A write: split into zero-page PTEs (2 MiB CLEAR), then one 4 KiB copy. */
+	rec_register(&r, mm);
+	write_pages(mm, HBASE + PG(1), 1, 5);
+	ASSERT(rec_has(&r, HBASE, HBASE + HSZ, MMU_NOTIFY_CLEAR));
+	ASSERT(!pmd_is_huge(mm, HBASE));
+	ASSERT_UEQ(stats(mm).rss, 1);
+	ASSERT_UEQ(stats(mm).thp, 0);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR + 1);
+	check_pages(mm, HBASE + PG(1), 1, 5);
+	ASSERT_EQ(mm_read(mm, HBASE + PG(2), &b, 1), 0);
+	ASSERT_EQ(b, 0);
+	assert_invariants();
+	rec_unregister(&r, mm);
+	/* The last mappings gone: the huge zero folio is freed. */
+	mmput(child);
+	ASSERT_EQ(mm_munmap(mm, HBASE + HSZ, HSZ), 0);
+	ASSERT_UEQ(phys_used_frames(), 1);
+	mmput(mm);
+}
+
+TEST(thp_without_use_zero_page_a_read_fault_allocates_a_huge_page)
 {
 	struct mm_struct *mm;
 	uint8_t b = 0xff;
 
 	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	ASSERT_EQ(thp_set_use_zero_page(2), -EINVAL);
+	ASSERT_EQ(thp_set_use_zero_page(0), 0);
 	mm = huge_mm(1);
 	ASSERT_EQ(mm_read(mm, HBASE + 5, &b, 1), 0);
 	ASSERT_EQ(b, 0);
 	ASSERT_UEQ(stats(mm).thp, 1);
+	ASSERT_UEQ(stats(mm).rss, HPAGE_PMD_NR);
 	mmput(mm);
+	ASSERT_EQ(thp_set_use_zero_page(1), 0);
 }
 
 TEST(thp_setting_and_advice_decide_eligibility)
@@ -630,4 +692,256 @@ TEST(thp_zap_finds_a_huge_pmd_after_a_hole)
 	ASSERT_UEQ(stats(mm).rss, 0);
 	ASSERT_UEQ(phys_used_frames(), 0);
 	mmput(mm);
+}
+
+/* --- folio split: the deferred-split shrinker, swap, migration, KSM ---------- */
+
+/* The pfn mapped at @addr. */
+static unsigned long pfn_at(struct mm_struct *mm, unsigned long addr)
+{
+	unsigned long pfn = 0;
+	bool w;
+
+	mmap_read_lock(mm);
+	ASSERT_EQ(follow_pfn_pte(mm, addr, &pfn, &w, NULL), 0);
+	mmap_read_unlock(mm);
+	return pfn;
+}
+
+TEST(thp_deferred_split_frees_the_unmapped_subpages)
+{
+	struct mm_struct *mm;
+	unsigned long pfn0;
+	struct rec r;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = huge_mm(1);
+	write_pages(mm, HBASE, 8, 20);
+	pfn0 = pfn_at(mm, HBASE);
+	ASSERT_EQ(mm_munmap(mm, HBASE + PG(4), PG(2)), 0);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR);
+	ASSERT_UEQ(deferred_split_count(), 1);
+	rec_register(&r, mm);
+	ASSERT_UEQ(deferred_split_scan(ULONG_MAX), 1);
+	/* One CLEAR over the folio's extent in the mm (both VMAs around the hole). */
+	ASSERT_EQ(r.n, 1);
+	ASSERT(rec_has(&r, HBASE, HBASE + HSZ, MMU_NOTIFY_CLEAR));
+	ASSERT_UEQ(deferred_split_count(), 0);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR - 2);
+	/* Order-0 pages at the same frames, one reference per PTE. */
+	ASSERT(!PageCompound(pfn_to_page(pfn0)));
+	ASSERT(!PageCompound(pfn_to_page(pfn0 + 7)));
+	ASSERT_UEQ(pfn_at(mm, HBASE + PG(7)), pfn0 + 7);
+	ASSERT_EQ(page_ref_count(pfn_to_page(pfn0 + 7)), 1);
+	ASSERT_EQ(page_mapcount(pfn_to_page(pfn0 + 7)), 1);
+	check_pages(mm, HBASE, 4, 20);
+	check_pages(mm, HBASE + PG(6), 2, 26);
+	assert_invariants();
+	rec_unregister(&r, mm);
+	mmput(mm);
+}
+
+TEST(thp_deferred_split_runs_under_memory_pressure)
+{
+	struct mm_struct *mm;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = huge_mm(1);
+	write_pages(mm, HBASE, 2, 30);
+	ASSERT_EQ(mm_madvise(mm, HBASE + PG(256), PG(256), MADV_DONTNEED), 0);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR);
+	/* No swap: the LRU gives nothing, the shrinker frees the 256 subpages. */
+	try_to_free_pages(1);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR - 256);
+	ASSERT_UEQ(deferred_split_count(), 0);
+	check_pages(mm, HBASE, 2, 30);
+	assert_invariants();
+	mmput(mm);
+}
+
+TEST(thp_deferred_split_waits_for_pins_and_a_second_mm)
+{
+	struct mm_struct *mm, *child;
+	struct page *page;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = huge_mm(1);
+	write_pages(mm, HBASE, 1, 40);
+	ASSERT_EQ(mm_munmap(mm, HBASE + PG(100), PG(1)), 0);
+	mmap_read_lock(mm);
+	ASSERT_EQ(pin_user_pages_remote(mm, HBASE, 1, FOLL_WRITE, &page), 1);
+	mmap_read_unlock(mm);
+	/* Pinned: it stays whole and queued. */
+	ASSERT_UEQ(deferred_split_scan(ULONG_MAX), 0);
+	ASSERT_UEQ(deferred_split_count(), 1);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR);
+	unpin_user_page(page);
+	/* Mapped by two address spaces: not split here (see split_folio()). */
+	child = dup_mm(mm);
+	ASSERT(!IS_ERR(child));
+	ASSERT_UEQ(deferred_split_scan(ULONG_MAX), 0);
+	ASSERT_UEQ(deferred_split_count(), 1);
+	mmput(child);
+	ASSERT_UEQ(deferred_split_scan(ULONG_MAX), 1);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR - 1);
+	check_pages(mm, HBASE, 1, 40);
+	assert_invariants();
+	mmput(mm);
+}
+
+TEST(thp_pageout_splits_the_folio_and_swaps_4k_pages)
+{
+	struct mm_struct *mm;
+	struct rec r;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	ASSERT_EQ(swap_on(4UL << 20, NULL), 0);
+	mm = huge_mm(1);
+	write_pages(mm, HBASE, 4, 50);
+	rec_register(&r, mm);
+	ASSERT_EQ(mm_madvise(mm, HBASE, HSZ, MADV_PAGEOUT), 0);
+	/* The PMD split (2 MiB CLEAR), the folio split, then 4 KiB page-outs. */
+	ASSERT(rec_has(&r, HBASE, HBASE + HSZ, MMU_NOTIFY_CLEAR));
+	ASSERT(rec_has(&r, HBASE + PG(3), HBASE + PG(4), MMU_NOTIFY_CLEAR));
+	ASSERT_UEQ(stats(mm).thp, 0);
+	ASSERT_UEQ(stats(mm).swap, HPAGE_PMD_NR);
+	ASSERT_UEQ(stats(mm).rss, 0);
+	ASSERT_UEQ(phys_used_frames(), 0);
+	check_pages(mm, HBASE, 4, 50);
+	assert_invariants();
+	rec_unregister(&r, mm);
+	mmput(mm);
+	ASSERT_EQ(swap_off(), 0);
+}
+
+TEST(thp_reclaim_splits_a_huge_page_from_the_lru)
+{
+	struct mm_struct *mm;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	ASSERT_EQ(swap_on(4UL << 20, NULL), 0);
+	mm = huge_mm(1);
+	write_pages(mm, HBASE, 2, 60);
+	/* The PMD is young: the first pass only clears its accessed bit (second chance). */
+	ASSERT_UEQ(try_to_free_pages(1), 0);
+	ASSERT_UEQ(stats(mm).thp, 1);
+	ASSERT_UEQ(try_to_free_pages(1), 1);
+	ASSERT_UEQ(stats(mm).thp, 0);
+	ASSERT_UEQ(stats(mm).swap, 1);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR - 1);
+	/* The other 511 pages are on the LRU now, 4 KiB each (young: a second pass). */
+	try_to_free_pages(HPAGE_PMD_NR);
+	try_to_free_pages(HPAGE_PMD_NR);
+	ASSERT_UEQ(phys_used_frames(), 0);
+	ASSERT_UEQ(stats(mm).swap, HPAGE_PMD_NR);
+	check_pages(mm, HBASE, 2, 60);
+	assert_invariants();
+	mmput(mm);
+	ASSERT_EQ(swap_off(), 0);
+}
+
+TEST(thp_migrate_moves_a_pmd_mapped_folio_whole)
+{
+	struct mm_struct *mm;
+	unsigned long pfn0, pfn1;
+	struct rec r;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = huge_mm(1);
+	write_pages(mm, HBASE, 3, 70);
+	write_pages(mm, HBASE + HSZ - PAGE_SIZE, 1, 80);
+	pfn0 = pfn_at(mm, HBASE);
+	rec_register(&r, mm);
+	ASSERT_EQ(migrate_range(mm, HBASE, HSZ), 0);
+	ASSERT_EQ(r.n, 1); /* one CLEAR over the 2 MiB, not 512 */
+	ASSERT(rec_has(&r, HBASE, HBASE + HSZ, MMU_NOTIFY_CLEAR));
+	ASSERT(pmd_is_huge(mm, HBASE));
+	pfn1 = pfn_at(mm, HBASE);
+	ASSERT(pfn1 != pfn0);
+	ASSERT_UEQ(pfn1 % HPAGE_PMD_NR, 0);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR);
+	ASSERT(PageTest(pfn_to_page(pfn1), PG_anon_exclusive));
+	check_pages(mm, HBASE, 3, 70);
+	check_pages(mm, HBASE + HSZ - PAGE_SIZE, 1, 80);
+	/* Still ours alone: a write reuses it in place. */
+	write_pages(mm, HBASE, 1, 90);
+	ASSERT(pmd_is_huge(mm, HBASE));
+	assert_invariants();
+	rec_unregister(&r, mm);
+	mmput(mm);
+}
+
+TEST(thp_migrate_with_no_huge_page_free_splits_and_moves_4k)
+{
+	struct mm_struct *mm, *filler;
+	unsigned long pfn0;
+
+	/* Two aligned blocks besides block 0: the THP takes one, the filler's pages the other. */
+	MM_TEST_SETUP_BYTES(3 * HSZ);
+	mm = huge_mm(1);
+	write_pages(mm, HBASE, 2, 100);
+	pfn0 = pfn_at(mm, HBASE);
+	filler = mm_alloc();
+	ASSERT_EQ(mm_mmap(filler, TBASE, PG(520), PROT_READ | PROT_WRITE, MAP_PRIVATE, NULL, 0),
+		  (long)TBASE);
+	write_pages(filler, TBASE, 520, 1);
+	ASSERT(alloc_thp_folio() == NULL);
+	ASSERT_EQ(migrate_range(mm, HBASE, PG(1)), 0);
+	ASSERT_UEQ(stats(mm).thp, 0);
+	ASSERT(pfn_at(mm, HBASE) != pfn0);
+	ASSERT(!PageCompound(pfn_to_page(pfn0 + 1)));
+	ASSERT_UEQ(pfn_at(mm, HBASE + PG(1)), pfn0 + 1); /* the rest stays where it was */
+	check_pages(mm, HBASE, 2, 100);
+	assert_invariants();
+	mmput(filler);
+	mmput(mm);
+}
+
+TEST(thp_ksm_splits_a_huge_page_before_merging_it)
+{
+	struct mm_struct *mm;
+	struct rec r;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = huge_mm(2);
+	ASSERT_EQ(mm_madvise(mm, HBASE, 2 * HSZ, MADV_MERGEABLE), 0);
+	/* Every page differs: nothing to merge, both stay huge. */
+	write_pages(mm, HBASE, HPAGE_PMD_NR, 1000);
+	write_pages(mm, HBASE + HSZ, HPAGE_PMD_NR, 2000);
+	ASSERT_UEQ(ksm_scan_all(), 0);
+	ASSERT_UEQ(stats(mm).thp, 2);
+	/* One page of the second equals one of the first: both folios split, one merge. */
+	write_pages(mm, HBASE + HSZ + PG(5), 1, 1007);
+	rec_register(&r, mm);
+	ASSERT_UEQ(ksm_scan_all(), 1);
+	ASSERT(rec_has(&r, HBASE, HBASE + HSZ, MMU_NOTIFY_CLEAR));
+	ASSERT(rec_has(&r, HBASE + HSZ, HBASE + 2 * HSZ, MMU_NOTIFY_CLEAR));
+	ASSERT_UEQ(stats(mm).thp, 0);
+	ASSERT_UEQ(phys_used_frames(), 2 * HPAGE_PMD_NR - 1);
+	ASSERT_UEQ(pfn_at(mm, HBASE + PG(7)), pfn_at(mm, HBASE + HSZ + PG(5)));
+	check_pages(mm, HBASE + HSZ + PG(5), 1, 1007);
+	check_pages(mm, HBASE + PG(7), 1, 1007);
+	assert_invariants();
+	rec_unregister(&r, mm);
+	mmput(mm);
+}
+
+/* Regression: the reference split_folio()'s caller holds is on the page it passed, not the head. */
+TEST(thp_pageout_of_one_inner_page_splits_and_swaps_just_it)
+{
+	struct mm_struct *mm;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	ASSERT_EQ(swap_on(4UL << 20, NULL), 0);
+	mm = huge_mm(1);
+	write_pages(mm, HBASE + PG(40), 3, 110);
+	ASSERT_EQ(mm_madvise(mm, HBASE + PG(41), PG(1), MADV_PAGEOUT), 0);
+	ASSERT_UEQ(stats(mm).thp, 0);
+	ASSERT_UEQ(stats(mm).swap, 1);
+	ASSERT_UEQ(stats(mm).rss, HPAGE_PMD_NR - 1);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR - 1);
+	check_pages(mm, HBASE + PG(40), 3, 110);
+	assert_invariants();
+	mmput(mm);
+	ASSERT_EQ(swap_off(), 0);
 }

@@ -274,7 +274,12 @@ TEST(vfio_seed001_failed_put_is_warned_and_kept)
 	task_free(k);
 }
 
-TEST(vfio_map_only_inside_own_preregistered_memory)
+/*
+ * tce_iommu_build_v2() / tce_iommu_clear(): a container maps any region
+ * preregistered in its mm (mm_iommu_lookup over the mm's list), page by
+ * page; a map over an entry replaces it, an unmap clears what is there.
+ */
+TEST(vfio_map_any_region_of_the_mm_as_tce_build_and_clear)
 {
 	struct tce_container *a, *b;
 	struct proc p;
@@ -286,21 +291,32 @@ TEST(vfio_map_only_inside_own_preregistered_memory)
 	ASSERT_EQ(tce_iommu_register_pages(a, p.mm, TBASE, PG(4)), 0);
 	ASSERT_EQ(tce_iommu_register_pages(b, p.mm, TBASE + PG(8), PG(4)), 0);
 	ASSERT_EQ(tce_iommu_map(a, p.mm, 0, TBASE, PG(4)), 0);
-	ASSERT_EQ(tce_iommu_map(a, p.mm, PG(16), TBASE + PG(8), PG(1)), -EINVAL); /* b's */
-	ASSERT_EQ(tce_iommu_map(a, p.mm, PG(16), TBASE + PG(3), PG(2)), -EINVAL); /* crosses */
+	ASSERT_EQ(tce_iommu_map(a, p.mm, PG(16), TBASE + PG(8), PG(1)), 0); /* b's, same mm */
+	ASSERT_UEQ(vfio_container_nr_mappings(a), 5);
+	/* Page 4 is in no region: -EINVAL, and the entry built for page 3 is cleared. */
+	ASSERT_EQ(tce_iommu_map(a, p.mm, PG(20), TBASE + PG(3), PG(2)), -EINVAL);
+	ASSERT_UEQ(vfio_container_nr_mappings(a), 5);
 	ASSERT_EQ(tce_iommu_map(a, p.mm, PG(16), TBASE + 1, PG(1)), -EINVAL);
 	ASSERT_EQ(tce_iommu_map(a, p.mm, PG(16), TBASE, 0), -EINVAL);
-	ASSERT_EQ(tce_iommu_map(a, p.mm, PG(2), TBASE, PG(1)), -EBUSY); /* IOVA in use */
+	/* Over an existing entry: replaced (the old page unused). */
+	ASSERT_EQ(tce_iommu_map(a, p.mm, PG(2), TBASE, PG(1)), 0);
+	ASSERT_UEQ(vfio_container_nr_mappings(a), 5);
 	ASSERT_EQ(tce_iommu_unregister_pages(a, p.mm, TBASE, PG(4)), -EBUSY);
 	ASSERT_EQ(tce_iommu_unregister_pages(a, p.mm, TBASE + PG(8), PG(4)), -ENOENT);
-	ASSERT_EQ(tce_iommu_unmap(a, PG(1), PG(1)), -EINVAL); /* partial */
-	ASSERT_EQ(tce_iommu_unmap(a, PG(32), PG(1)), -ENOENT);
-	ASSERT_EQ(tce_iommu_unmap(a, 0, PG(4)), 0);
+	/* b's region is mapped by a: b's put fails, its entry stays. */
+	ASSERT_EQ(tce_iommu_unregister_pages(b, p.mm, TBASE + PG(8), PG(4)), -EBUSY);
+	ASSERT_UEQ(vfio_container_nr_prereg(b), 1);
+	/* Unmap clears the entries there are, an empty range included. */
+	ASSERT_EQ(tce_iommu_unmap(a, PG(1), PG(1)), 0);
+	ASSERT_UEQ(vfio_container_nr_mappings(a), 4);
+	ASSERT_EQ(tce_iommu_unmap(a, PG(32), PG(1)), 0);
+	ASSERT_EQ(tce_iommu_unmap(a, 0, PG(32)), 0);
+	ASSERT_UEQ(vfio_container_nr_mappings(a), 0);
 	ASSERT_EQ(tce_iommu_unregister_pages(a, p.mm, TBASE, PG(4)), 0);
 	/* Close with mappings: they are cleared first, then the put succeeds. */
 	ASSERT_EQ(tce_iommu_map(b, p.mm, 0, TBASE + PG(8), PG(2)), 0);
 	ASSERT_EQ(tce_iommu_map(b, p.mm, PG(2), TBASE + PG(10), PG(2)), 0);
-	ASSERT_UEQ(vfio_container_nr_mappings(b), 2);
+	ASSERT_UEQ(vfio_container_nr_mappings(b), 4);
 	ASSERT_EQ(vfio_container_close(b, p.task), 0);
 	ASSERT_UEQ(vfio_container_nr_mappings(b), 0);
 	ASSERT_UEQ(vfio_container_nr_prereg(b), 0);

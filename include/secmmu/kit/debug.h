@@ -35,6 +35,14 @@ void sm_warn(const char *file, int line, const char *cond);
 /* Number of WARN_ON hits so far (tests assert on it). */
 unsigned long sm_warn_count(void);
 
+/*
+ * A rule of the secondary-MMU contract was broken (a ->release called twice,
+ * an _end without its _start, an empty invalidation ...): print it, count it
+ * and remember the first message since the last reset, for `check`
+ * (secmmu_rule_violations()). Carries on, like WARN. Any context; does not sleep.
+ */
+void sm_rule_broken(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* A broken invariant: always fatal, in every build. */
 #define BUG_ON(cond)                                                                               \
 	do {                                                                                       \

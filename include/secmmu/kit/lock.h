@@ -33,6 +33,9 @@
  *                          callback takes must rank above it, a lock held around
  *                          those calls below it, so a driver that does both is
  *                          reported even if no invalidation ever runs concurrently.
+ *   LOCK_RANK_DRIVER_NOTIFIER a secondary MMU's lock around its notifier
+ *                          bookkeeping, taken in callbacks and held around
+ *                          its table lock (KVM mn_invalidate_lock)
  *   LOCK_RANK_DRIVER_MMU   a secondary MMU's own table lock, taken inside
  *                          notifier callbacks (KVM mmu_lock, mirror->lock)
  *   LOCK_RANK_SHMEM        shared-anonymous object page index
@@ -86,6 +89,7 @@ enum lock_rank {
 	LOCK_RANK_RMAP = 44,
 	LOCK_RANK_NOTIFIER_REG = 45,
 	LOCK_RANK_INVALIDATE_MAP = 47,
+	LOCK_RANK_DRIVER_NOTIFIER = 48,
 	LOCK_RANK_DRIVER_MMU = 50,
 	LOCK_RANK_SHMEM = 55,
 	LOCK_RANK_PTL = 60,
@@ -142,8 +146,9 @@ void sm_down_write(struct sm_rwsem *l);
 void sm_down_write_nested(struct sm_rwsem *l, unsigned int subclass);
 void sm_up_write(struct sm_rwsem *l);
 /*
- * After a failed trylock of @l: under exploration, block until a release of
- * @l; otherwise yield the CPU. May sleep.
+ * After a failed read trylock of @l: sleep until @l was released (returns at
+ * once if it is free for a reader already), then the caller tries again.
+ * Under exploration the explorer blocks the thread until a release. May sleep.
  */
 void sm_rwsem_wait_released(struct sm_rwsem *l);
 /* Record an rwsem acquired by other means (timed waits); checks the order. */

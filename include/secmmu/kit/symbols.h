@@ -19,6 +19,7 @@
 #define sm_bug                     secmmu_bug
 #define sm_warn                    secmmu_warn
 #define sm_warn_count              secmmu_warn_count
+#define sm_rule_broken             secmmu_rule_broken
 #define sm_poison                  secmmu_poison
 
 /* lock.h */

@@ -359,6 +359,12 @@ void gru_destroy(struct gru *g)
 {
 	/* Runs ->release if exit did not, waits for callbacks, drops mm_count. */
 	mmu_notifier_unregister(&g->mn, g->mn.mm);
+	/*
+	 * Every _start we saw has had its _end: unregister (and exit) wait for
+	 * the open invalidations before they unhook us (unlike Linux, which
+	 * unhooks at once and loses such an _end; the museum's
+	 * release-unhooked-first found it, docs/museum.md).
+	 */
 	BUG_ON(g->in_progress);
 	sm_waitq_destroy(&g->range_done);
 	sm_mutex_destroy(&g->lock);

@@ -15,6 +15,15 @@
  *      checked under the IOTLB lock: pairs with the bump in sva.c).
  *   3. No usable PTE: a page request to the fault worker (iopf.c), then
  *      retry.
+ * No retry count: a retry follows an invalidation of the PASID that began
+ * during the walk (step 2's -EAGAIN), or a page request the fault worker
+ * resolved (and the DMA waited for) -- events, so no amount of load or
+ * reclaim turns a DMA to a valid address into an error; what cannot be
+ * resolved ends with the page request's error (-EFAULT, -ENOMEM, -ESRCH).
+ * The IOTLB caches permissions, as the SMMU's and the CPU's on arm64: a
+ * write through a read-only entry is not a miss but a permission fault (a
+ * page request, then a retry through the same entry), so a PTE made
+ * writable in place must be flushed from it (fault.c).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -25,7 +34,14 @@
 #include "secmmu/err.h"
 #include "secmmu/trace.h"
 
-#define DMA_RETRIES 10000
+/*
+ * A write through a read-only IOTLB entry is a permission fault: the IOTLB
+ * caches permissions, so the device sends a page request and retries
+ * through the same entry until an invalidation drops it. After this many
+ * such faults in a row the DMA gives up with -EAGAIN (the device would fault
+ * for ever; see the museum's iommu-perm-upgrade-no-flush).
+ */
+#define DMA_PERM_FAULTS 8
 
 /* --- work queues ---------------------------------------------------------- */
 
@@ -208,6 +224,7 @@ void iommu_dev_stats(struct iommu_device *dev, struct iommu_stats *st)
 {
 	iommu_iotlb_lock();
 	st->iotlb_entries = dev->iotlb_entries;
+	st->iotlb_huge = dev->iotlb_huge;
 	iommu_iotlb_unlock();
 	st->iotlb_fills = atomic_load(&dev->iotlb_fills);
 	st->iotlb_flushes = atomic_load(&dev->iotlb_flushes);
@@ -215,6 +232,7 @@ void iommu_dev_stats(struct iommu_device *dev, struct iommu_stats *st)
 	st->prq_exited = atomic_load(&dev->prq_exited);
 	st->pasid_faults = atomic_load(&dev->pasid_faults);
 	st->stale = atomic_load(&dev->stale);
+	st->perm_fault_loops = atomic_load(&dev->perm_fault_loops);
 }
 
 /* --- translation ------------------------------------------------------------ */
@@ -230,6 +248,7 @@ static int dma_walk(struct iommu_device *dev, uint32_t pasid, unsigned long addr
 	struct iommu_sva *bond;
 	struct mm_struct *mm;
 	unsigned long pfn, seq;
+	unsigned int order;
 	bool writable;
 	uint32_t gen;
 	int ret;
@@ -250,7 +269,8 @@ static int dma_walk(struct iommu_device *dev, uint32_t pasid, unsigned long addr
 	/* Pairs with the bump under the IOTLB lock in sva.c. */
 	seq = atomic_load_explicit(&bond->smm->inv_seq, memory_order_acquire);
 	mmap_read_lock(mm);
-	ret = follow_pfn_pte(mm, addr, &pfn, &writable, &gen);
+	/* A huge PMD: the IOTLB caches the whole 2 MiB in one entry. */
+	ret = follow_pfn_order(mm, addr, &pfn, &writable, &gen, &order);
 	mmap_read_unlock(mm);
 	if (ret == -EFAULT || (!ret && write && !writable))
 		ret = -ENOENT; /* let the fault handler decide */
@@ -260,8 +280,11 @@ static int dma_walk(struct iommu_device *dev, uint32_t pasid, unsigned long addr
 		    atomic_load_explicit(&bond->smm->inv_seq, memory_order_relaxed) != seq)
 			ret = -EAGAIN;
 		else
-			ret = iommu_iotlb_insert(dev, pasid, addr >> PAGE_SHIFT, pfn, gen,
-						 writable);
+			ret = iommu_iotlb_insert(
+				dev, pasid,
+				order ? IOTLB_HUGE_KEY((addr & HPAGE_PMD_MASK) >> PAGE_SHIFT)
+				      : addr >> PAGE_SHIFT,
+				pfn, gen, writable);
 		iommu_iotlb_unlock();
 	}
 	mmput_tracked(mm, dev, "iommu dma"); /* Pairs with mmget_not_zero(); may be the last. */
@@ -271,30 +294,39 @@ out:
 	return ret;
 }
 
-/* Transfer within one page. */
+/* Transfer within one page. Runs on the DMA engine, holding no lock; may sleep. */
 static int dma_page(struct iommu_device *dev, uint32_t pasid, unsigned long addr, void *buf,
 		    size_t len, bool write)
 {
 	unsigned long vpn = addr >> PAGE_SHIFT, off = addr & (PAGE_SIZE - 1);
+	int perm_faults = 0;
 
-	for (int tries = 0; tries < DMA_RETRIES; tries++) {
+	for (;;) {
 		struct iommu_iotlb_entry *e;
+		bool perm_fault;
 		int ret;
 
 		iommu_iotlb_lock();
-		e = iommu_iotlb_find(dev, pasid, vpn);
-		if (e && (!write || e->write)) {
+		e = iommu_iotlb_lookup(dev, pasid, vpn);
+		perm_fault = e && write && !e->write;
+		if (e && !perm_fault) {
+			unsigned long pfn = e->pfn;
+			bool valid;
 			char *frame;
 
-			if (!page_gen_valid(e->pfn, e->gen)) {
-				unsigned long pfn = e->pfn;
-
+			if (IOTLB_KEY_IS_HUGE(e->vpn)) {
+				valid = folio_gen_valid(pfn, e->gen, vpn & (IOTLB_HUGE_NR - 1));
+				pfn += vpn & (IOTLB_HUGE_NR - 1);
+			} else {
+				valid = page_gen_valid(pfn, e->gen);
+			}
+			if (!valid) {
 				iommu_iotlb_unlock();
 				atomic_fetch_add(&dev->stale, 1);
 				phys_report_stale(pfn, "iommu");
 				return -EIO;
 			}
-			frame = (char *)page_address(pfn_to_page(e->pfn)) + off;
+			frame = (char *)page_address(pfn_to_page(pfn)) + off;
 			if (write)
 				copy_frame_data(frame, buf, len);
 			else
@@ -304,7 +336,17 @@ static int dma_page(struct iommu_device *dev, uint32_t pasid, unsigned long addr
 		}
 		iommu_iotlb_unlock();
 
-		ret = dma_walk(dev, pasid, addr, write);
+		if (perm_fault) {
+			/* No walk: the cached entry answers until it is invalidated. */
+			if (++perm_faults > DMA_PERM_FAULTS) {
+				atomic_fetch_add(&dev->perm_fault_loops, 1);
+				return -EAGAIN;
+			}
+			ret = -ENOENT;
+		} else {
+			perm_faults = 0;
+			ret = dma_walk(dev, pasid, addr, write);
+		}
 		if (!ret || ret == -EAGAIN)
 			continue;
 		if (ret != -ENOENT)
@@ -313,7 +355,6 @@ static int dma_page(struct iommu_device *dev, uint32_t pasid, unsigned long addr
 		if (ret)
 			return ret;
 	}
-	return -EAGAIN;
 }
 
 struct dma_work {

@@ -62,6 +62,7 @@ struct iommu_sva_mm {
 	struct sm_mutex lock;	/* LOCK_RANK_DRIVER_MMU: @bonds, @released */
 	struct iommu_sva *bonds;
 	bool released;
+	bool pasid_freed; /* the museum's pasid-freed-at-mmput freed it at ->release */
 	/* Bumped under the IOTLB lock by every invalidation of this PASID. */
 	_Atomic unsigned long inv_seq;
 };
@@ -92,12 +93,14 @@ struct iommu_device {
 	struct iommu_wq dma_wq;	     /* the DMA engine */
 	struct iommu_wq prq_wq;	     /* the page-request (fault) worker */
 	unsigned long iotlb_entries; /* under the IOTLB lock */
+	unsigned long iotlb_huge;    /* 2 MiB entries among them; under the IOTLB lock */
 	_Atomic unsigned long iotlb_fills;
 	_Atomic unsigned long iotlb_flushes;
 	_Atomic unsigned long page_requests;
 	_Atomic unsigned long prq_exited;
 	_Atomic unsigned long pasid_faults;
 	_Atomic unsigned long stale;
+	_Atomic unsigned long perm_fault_loops; /* DMAs that gave up on a read-only entry */
 };
 
 /* dma.c */
@@ -115,17 +118,31 @@ void iommu_iotlb_init(void);
 void iommu_iotlb_lock(void);
 void iommu_iotlb_unlock(void);
 void iommu_iotlb_assert_held(void);
+/*
+ * A 2 MiB entry (the CPU maps a huge PMD there) is keyed IOTLB_HUGE_KEY of
+ * its aligned vpn; pfn and gen are the folio head's (folio_gen_valid()).
+ */
+#define IOTLB_HUGE_NR	     HPAGE_PMD_NR
+#define IOTLB_HUGE_KEY(v)    ((v) | (1UL << 63))
+#define IOTLB_KEY_IS_HUGE(k) (((k) >> 63) != 0)
+#define IOTLB_KEY_VPN(k)     ((k) & ~(1UL << 63))
+
 struct iommu_iotlb_entry {
 	struct iommu_iotlb_entry *next;
 	struct iommu_device *dev;
 	uint32_t pasid;
-	unsigned long vpn;
+	unsigned long vpn; /* a vpn, or IOTLB_HUGE_KEY(aligned vpn) */
 	unsigned long pfn;
 	uint32_t gen;
 	bool write;
 };
+/* The exact entry of key @vpn (a vpn or an IOTLB_HUGE_KEY). */
 struct iommu_iotlb_entry *iommu_iotlb_find(struct iommu_device *dev, uint32_t pasid,
 					   unsigned long vpn);
+/* The entry translating @vpn: its 4 KiB one, else the 2 MiB one around it. */
+struct iommu_iotlb_entry *iommu_iotlb_lookup(struct iommu_device *dev, uint32_t pasid,
+					     unsigned long vpn);
+/* Cache a translation for key @vpn (IOTLB_HUGE_KEY: 2 MiB from the head @pfn). */
 int iommu_iotlb_insert(struct iommu_device *dev, uint32_t pasid, unsigned long vpn,
 		       unsigned long pfn, uint32_t gen, bool write);
 void iommu_iotlb_flush(struct iommu_device *dev, uint32_t pasid, unsigned long start,

@@ -14,10 +14,13 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "secmmu/kit/bugs.h"
 #include "drivers/iommu/iommu-priv.h"
 #include "secmmu/kit/alloc.h"
 
 #define IOTLB_BUCKETS 4096
+/* Per-page invalidation commands at most per flush; a larger range is one whole-PASID command. */
+#define IOTLB_MAX_INV_CMDS (IOTLB_BUCKETS / 4)
 
 static struct sm_mutex iotlb_lock;
 static struct iommu_iotlb_entry *iotlb[IOTLB_BUCKETS];
@@ -64,6 +67,18 @@ struct iommu_iotlb_entry *iommu_iotlb_find(struct iommu_device *dev, uint32_t pa
 	return NULL;
 }
 
+static unsigned long iotlb_nr_huge; /* 2 MiB entries of every device; under iotlb_lock */
+
+struct iommu_iotlb_entry *iommu_iotlb_lookup(struct iommu_device *dev, uint32_t pasid,
+					     unsigned long vpn)
+{
+	struct iommu_iotlb_entry *e = iommu_iotlb_find(dev, pasid, vpn);
+
+	if (!e && iotlb_nr_huge)
+		e = iommu_iotlb_find(dev, pasid, IOTLB_HUGE_KEY(vpn & ~(IOTLB_HUGE_NR - 1)));
+	return e;
+}
+
 /**
  * iommu_iotlb_insert() - cache a walk's result
  *
@@ -88,6 +103,10 @@ int iommu_iotlb_insert(struct iommu_device *dev, uint32_t pasid, unsigned long v
 		e->next = iotlb[b];
 		iotlb[b] = e;
 		dev->iotlb_entries++;
+		if (IOTLB_KEY_IS_HUGE(vpn)) {
+			dev->iotlb_huge++;
+			iotlb_nr_huge++;
+		}
 	}
 	e->pfn = pfn;
 	e->gen = gen;
@@ -100,7 +119,11 @@ int iommu_iotlb_insert(struct iommu_device *dev, uint32_t pasid, unsigned long v
 static bool flush_match(const struct iommu_iotlb_entry *e, struct iommu_device *dev, uint32_t pasid,
 			unsigned long svpn, unsigned long evpn, bool from_invalidation)
 {
-	if (e->pasid != pasid || e->vpn < svpn || e->vpn > evpn)
+	unsigned long first = IOTLB_KEY_VPN(e->vpn);
+	unsigned long last = first + (IOTLB_KEY_IS_HUGE(e->vpn) ? IOTLB_HUGE_NR - 1 : 0);
+
+	/* A 2 MiB entry any part of which is in the range goes whole. */
+	if (e->pasid != pasid || last < svpn || first > evpn)
 		return false;
 	if (dev && e->dev != dev)
 		return false;
@@ -119,6 +142,10 @@ static void flush_bucket(unsigned long b, struct iommu_device *dev, uint32_t pas
 		if (flush_match(e, dev, pasid, svpn, evpn, from_invalidation)) {
 			*pp = e->next;
 			e->dev->iotlb_entries--;
+			if (IOTLB_KEY_IS_HUGE(e->vpn)) {
+				e->dev->iotlb_huge--;
+				iotlb_nr_huge--;
+			}
 			if (from_invalidation)
 				atomic_fetch_add(&e->dev->iotlb_flushes, 1);
 			kfree(e);
@@ -144,9 +171,30 @@ void iommu_iotlb_flush(struct iommu_device *dev, uint32_t pasid, unsigned long s
 	lockdep_assert_held(&iotlb_lock);
 	if (end <= start)
 		return;
-	if (evpn - svpn < IOTLB_BUCKETS / 4) {
-		for (unsigned long v = svpn; v <= evpn; v++)
+	/*
+	 * Up to IOTLB_MAX_INV_CMDS pages: one command per page; more: one
+	 * command for the whole PASID (a sweep of every bucket here). The
+	 * museum's iotlb-per-page-huge (base/bugs.h) sends one per page
+	 * whatever the size, as arm-smmu-v3 did before the fix of
+	 * CVE-2023-52484 (a soft lockup on a huge range), for the invalidations
+	 * of the MMU notifier (the unbind/release flush of the whole address
+	 * space would take hours page by page).
+	 */
+	if (evpn - svpn < IOTLB_MAX_INV_CMDS ||
+	    (from_invalidation && historic_bug(BUG_IOTLB_PER_PAGE_HUGE))) {
+		/* The performance detector: commands against the range's size. */
+		if (evpn - svpn >= IOTLB_MAX_INV_CMDS)
+			sm_rule_broken(
+				"an IOTLB invalidation of %lu pages sent %lu per-page "
+				"commands (more than %d: invalidate the whole PASID instead)",
+				evpn - svpn + 1, evpn - svpn + 1, IOTLB_MAX_INV_CMDS);
+		for (unsigned long v = svpn; v <= evpn; v++) {
 			flush_bucket(bucket_of(pasid, v), dev, pasid, v, v, from_invalidation);
+			if (iotlb_nr_huge && (v == svpn || !(v & (IOTLB_HUGE_NR - 1))))
+				flush_bucket(
+					bucket_of(pasid, IOTLB_HUGE_KEY(v & ~(IOTLB_HUGE_NR - 1))),
+					dev, pasid, v, v, from_invalidation);
+		}
 		return;
 	}
 	for (unsigned long b = 0; b < IOTLB_BUCKETS; b++)

@@ -79,7 +79,8 @@ static void sva_free_notifier(struct mmu_notifier *mn)
 	struct iommu_sva_mm *smm = to_smm(mn);
 
 	WARN_ON(smm->bonds);
-	iommu_pasid_free(smm->pasid);
+	if (!smm->pasid_freed)
+		iommu_pasid_free(smm->pasid);
 	sm_mutex_destroy(&smm->lock);
 	kfree(smm);
 }
@@ -108,6 +109,16 @@ static void sva_release(struct mmu_notifier *mn, struct mm_struct *mm)
 	atomic_fetch_add_explicit(&smm->inv_seq, 1, memory_order_release);
 	iommu_iotlb_flush(NULL, smm->pasid, 0, ~0UL, false);
 	iommu_iotlb_unlock();
+	/*
+	 * The museum's pasid-freed-at-mmput (base/bugs.h): the PASID dies with
+	 * the address space (__mmput), as before 2667ed10d9f0 tied it to the
+	 * mm's lifetime -- while the bonds, and the device file whose release
+	 * unbinds them at exit_files(), still use it.
+	 */
+	if (historic_bug(BUG_PASID_FREED_AT_MMPUT)) {
+		smm->pasid_freed = true;
+		iommu_pasid_free(smm->pasid);
+	}
 }
 
 /*
@@ -120,6 +131,11 @@ static void sva_arch_invalidate_secondary_tlbs(struct mmu_notifier *mn, struct m
 	struct iommu_sva_mm *smm = to_smm(mn);
 
 	(void)mm;
+	/* As arm-smmu-v3: a size of 0 means the whole address space. */
+	if (start >= end) {
+		start = 0;
+		end = ~0UL & ~(PAGE_SIZE - 1);
+	}
 	iommu_iotlb_lock();
 	atomic_fetch_add_explicit(&smm->inv_seq, 1, memory_order_release);
 	iommu_iotlb_flush(NULL, smm->pasid, start, end, true);
@@ -233,6 +249,12 @@ struct iommu_sva *iommu_sva_bind_device(struct iommu_device *dev, struct mm_stru
 	bond->mm = mm;
 	bond->mm_id = mm_id(mm);
 	bond->pasid = smm->pasid;
+	/* A PASID belongs to one mm until its last bond is gone. */
+	for (struct iommu_sva *other = sva_bound; other; other = other->all_next)
+		if (other->pasid == bond->pasid && other->mm_id != bond->mm_id)
+			sm_rule_broken("PASID %u given to a second mm while a bond of the first "
+				       "still uses it (freed too early)",
+				       bond->pasid);
 	bond->users = 1;
 	atomic_init(&bond->refs, 1); /* the PASID table's, until the last unbind */
 	atomic_init(&bond->present, true);

@@ -94,11 +94,33 @@ void kvm_shadow_forget(struct kvm *kvm, unsigned long start, unsigned long end)
 	sm_mutex_unlock(&kvm->shadow_lock);
 }
 
-/* Record the guest's view of [gpa, gpa+len) of a known page (or learn the whole page). */
-static int shadow_record(struct kvm *kvm, unsigned long gpa, const void *buf, size_t len,
-			 bool learn)
+/**
+ * kvm_shadow_unlink() - the frames behind guest memory [start, end) may
+ * change (an invalidation that keeps the memory): what the guest wrote there
+ * stays expected, but no longer through aliases. Called from the invalidate
+ * callback; takes only shadow_lock (a leaf).
+ */
+void kvm_shadow_unlink(struct kvm *kvm, unsigned long start, unsigned long end)
 {
-	unsigned long gfn = gpa >> PAGE_SHIFT;
+	unsigned long sgfn = start >> PAGE_SHIFT, egfn = (end + PAGE_SIZE - 1) >> PAGE_SHIFT;
+
+	sm_mutex_lock(&kvm->shadow_lock);
+	for (int b = 0; b < KVM_SHADOW_BUCKETS; b++)
+		for (struct kvm_shadow_page *sp = kvm->shadow[b]; sp; sp = sp->next)
+			if (sp->gfn >= sgfn && sp->gfn < egfn)
+				sp->pfn = 0;
+	sm_mutex_unlock(&kvm->shadow_lock);
+}
+
+/*
+ * Record the guest's view of [gpa, gpa+len) of a known page (or learn the
+ * whole page), reached through host frame @pfn (0: unknown). A write is seen
+ * through every alias: the known pages last reached through the same frame.
+ */
+static int shadow_record(struct kvm *kvm, unsigned long gpa, const void *buf, size_t len,
+			 bool learn, unsigned long pfn)
+{
+	unsigned long gfn = gpa >> PAGE_SHIFT, off = gpa & (PAGE_SIZE - 1);
 	struct kvm_shadow_page *sp;
 	int ret = 0;
 
@@ -114,25 +136,40 @@ static int shadow_record(struct kvm *kvm, unsigned long gpa, const void *buf, si
 		sp->next = kvm->shadow[shadow_bucket(gfn)];
 		kvm->shadow[shadow_bucket(gfn)] = sp;
 	}
-	if (sp)
-		memcpy(sp->data + (gpa & (PAGE_SIZE - 1)), buf, len);
+	if (sp) {
+		memcpy(sp->data + off, buf, len);
+		sp->pfn = pfn;
+	}
+	if (!learn && pfn)
+		for (int b = 0; b < KVM_SHADOW_BUCKETS; b++)
+			for (struct kvm_shadow_page *a = kvm->shadow[b]; a; a = a->next)
+				if (a != sp && a->pfn == pfn)
+					memcpy(a->data + off, buf, len);
 out:
 	sm_mutex_unlock(&kvm->shadow_lock);
 	return ret;
 }
 
-/* Return: 1 if the page is known and [gpa, gpa+len) matches @buf, 0 if it differs, -ENOENT. */
-static int shadow_compare(struct kvm *kvm, unsigned long gpa, const void *buf, size_t len)
+/*
+ * Return: 1 if the page is known and [gpa, gpa+len) matches @buf, 0 if it
+ * differs, -ENOENT. A known page is linked to @pfn (0: unknown), the frame
+ * the read went through.
+ */
+static int shadow_compare(struct kvm *kvm, unsigned long gpa, const void *buf, size_t len,
+			  unsigned long pfn)
 {
 	struct kvm_shadow_page *sp;
 	int ret;
 
 	sm_mutex_lock(&kvm->shadow_lock);
 	sp = shadow_find(kvm, gpa >> PAGE_SHIFT);
-	if (!sp)
+	if (!sp) {
 		ret = -ENOENT;
-	else
+	} else {
 		ret = !memcmp(sp->data + (gpa & (PAGE_SIZE - 1)), buf, len);
+		if (pfn)
+			sp->pfn = pfn;
+	}
 	sm_mutex_unlock(&kvm->shadow_lock);
 	return ret;
 }
@@ -149,11 +186,13 @@ static int guest_access(struct kvm *kvm, unsigned long gpa, void *buf, size_t le
 
 		if (chunk > len)
 			chunk = len;
-		ret = kvm_guest_access_page(kvm, gpa, buf, chunk, write);
+		unsigned long pfn = 0;
+
+		ret = kvm_guest_access_page(kvm, gpa, buf, chunk, write, &pfn);
 		if (ret)
 			return ret;
 		if (write)
-			shadow_record(kvm, gpa, buf, chunk, false);
+			shadow_record(kvm, gpa, buf, chunk, false, pfn);
 		gpa += chunk;
 		buf = (char *)buf + chunk;
 		len -= chunk;
@@ -210,17 +249,18 @@ static int run_one(struct kvm *kvm, const struct run_region *rg, uint64_t *rng)
 	unsigned long gpa = page + xorshift(rng) % (PAGE_SIZE - len + 1);
 	bool write = rg->writable && (xorshift(rng) & 1);
 	unsigned char buf[KVM_RUN_MAX_ACCESS];
+	unsigned long pfn = 0;
 	int ret, same;
 
 	lockdep_assert_held(&kvm->workload_lock);
-	if (shadow_compare(kvm, page, buf, 0) == -ENOENT) {
+	if (shadow_compare(kvm, page, buf, 0, 0) == -ENOENT) {
 		unsigned char *whole = kzalloc(PAGE_SIZE);
 
 		if (!whole)
 			return -ENOMEM;
-		ret = kvm_guest_access_page(kvm, page, whole, PAGE_SIZE, false);
+		ret = kvm_guest_access_page(kvm, page, whole, PAGE_SIZE, false, &pfn);
 		if (!ret)
-			ret = shadow_record(kvm, page, whole, PAGE_SIZE, true);
+			ret = shadow_record(kvm, page, whole, PAGE_SIZE, true, pfn);
 		kfree(whole);
 		if (ret)
 			return ret;
@@ -228,15 +268,15 @@ static int run_one(struct kvm *kvm, const struct run_region *rg, uint64_t *rng)
 	if (write) {
 		for (size_t i = 0; i < len; i++)
 			buf[i] = (unsigned char)xorshift(rng);
-		ret = kvm_guest_access_page(kvm, gpa, buf, len, true);
+		ret = kvm_guest_access_page(kvm, gpa, buf, len, true, &pfn);
 		if (!ret)
-			shadow_record(kvm, gpa, buf, len, false);
+			shadow_record(kvm, gpa, buf, len, false, pfn);
 		return ret;
 	}
-	ret = kvm_guest_access_page(kvm, gpa, buf, len, false);
+	ret = kvm_guest_access_page(kvm, gpa, buf, len, false, &pfn);
 	if (ret)
 		return ret;
-	same = shadow_compare(kvm, gpa, buf, len);
+	same = shadow_compare(kvm, gpa, buf, len, pfn);
 	if (same == 0) {
 		atomic_fetch_add(&kvm->stat_mismatches, 1);
 		return -EIO;

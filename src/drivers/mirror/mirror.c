@@ -33,36 +33,49 @@
  * does, could keep a translation of a freed device page.
  */
 #include <errno.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "secmmu/kit/bugs.h"
 #include "secmmu/kit/lock.h"
 #include "secmmu/kit/alloc.h"
 #include "secmmu/kit/thread.h"
 #include "secmmu/kit/wait.h"
 #include "secmmu/err.h"
+#include "secmmu/gup.h"
 #include "secmmu/hmm.h"
 #include "secmmu/migrate.h"
 #include "secmmu/mirror.h"
 #include "secmmu/mmu_notifier.h"
 #include "secmmu/trace.h"
 
-#define MIRROR_BUCKETS	     4096
-#define MIRROR_FAULT_RETRIES 10000
-#define MIRROR_FAULT_CHUNK   64 /* pages per hmm_range_fault() call */
-#define MIRROR_DEVMEM_PAGES  MIRROR_DEVMEM_DEFAULT
+#define MIRROR_BUCKETS	    4096
+#define MIRROR_FAULT_CHUNK  64 /* pages per hmm_range_fault() call */
+#define MIRROR_DEVMEM_PAGES MIRROR_DEVMEM_DEFAULT
+
+/*
+ * A huge entry translates the 2 MiB at vpn (aligned) where the CPU mapping
+ * is a PMD (hmm_pfn_to_map_order() == HPAGE_PMD_ORDER): pfn is the folio's
+ * head, gen the head's generation (folio_gen_valid()). It is hashed under
+ * HUGE_KEY(vpn), so a 4 KiB entry and a huge one never collide.
+ */
+#define HUGE_NR	       HPAGE_PMD_NR
+#define HUGE_KEY(v)    ((v) | (1UL << 63))
+#define KEY_IS_HUGE(k) (((k) >> 63) != 0)
+#define KEY_VPN(k)     ((k) & ~(1UL << 63))
 
 struct mirror_entry {
 	struct mirror_entry *next;
-	unsigned long vpn;
+	unsigned long vpn; /* the hash key: a vpn, or HUGE_KEY(aligned vpn) */
 	unsigned long pfn;
 	uint32_t gen;
 	bool write;
 	bool accessed;	/* the device used it since the last aging pass */
 	bool exclusive; /* make_device_exclusive(): the CPU has no access meanwhile */
 };
+
+#define MIRROR_LOCK_PAGES 16
 
 enum dma_op {
 	DMA_READ,
@@ -87,15 +100,27 @@ struct mirror {
 	struct sm_mutex lock;
 	struct mirror_entry *table[MIRROR_BUCKETS];
 	unsigned long nr_entries;
+	unsigned long nr_huge; /* huge entries (counted in nr_entries too); under lock */
 	_Atomic unsigned long nr_invalidations;
 	_Atomic unsigned long nr_stale;
+	_Atomic unsigned long nr_lost_faults;	/* CPU faults whose page could not move back */
+	_Atomic unsigned long nr_locked_faults; /* DMA that found a locked page unmapped */
+
+	/*
+	 * mirror_lock(): [lock_start, lock_end) must stay mapped in the device
+	 * until mirror_unlock(); DMA there never faults. lock_pages: the pins
+	 * that keep it so. All under m->lock.
+	 */
+	unsigned long lock_start, lock_end;
+	struct page *lock_pages[MIRROR_LOCK_PAGES];
+	unsigned long lock_npages;
 	_Atomic unsigned long nr_faults; /* device fault calls (each may fill many pages) */
 	_Atomic unsigned long nr_cpages; /* pages copied by DMA, migrated, made exclusive */
 
 	struct dev_pagemap pgmap; /* device memory; owner = this device */
 	struct sm_mutex dlock;
-	struct page **free_pages; /* under dlock */
-	unsigned long nr_free;	  /* under dlock */
+	struct page **free_pages;      /* under dlock */
+	_Atomic unsigned long nr_free; /* written under dlock; read without by devmem_evict() */
 
 	struct sm_thread engine;
 	struct sm_mutex qlock; /* LOCK_RANK_WORKQ: @queue, @qtail */
@@ -172,15 +197,34 @@ static struct mirror_entry *table_find(struct mirror *m, unsigned long vpn)
 	return NULL;
 }
 
+/* The entry translating @vpn: its own 4 KiB one, else the huge one of its 2 MiB. */
+static struct mirror_entry *table_find_any(struct mirror *m, unsigned long vpn)
+{
+	struct mirror_entry *e = table_find(m, vpn);
+
+	if (!e && m->nr_huge)
+		e = table_find(m, HUGE_KEY(vpn & ~(HUGE_NR - 1)));
+	return e;
+}
+
+static void table_unlink(struct mirror *m, struct mirror_entry **pp)
+{
+	struct mirror_entry *e = *pp;
+
+	*pp = e->next;
+	if (KEY_IS_HUGE(e->vpn))
+		m->nr_huge--;
+	kfree(e);
+	m->nr_entries--;
+}
+
 static void table_remove_vpn(struct mirror *m, unsigned long vpn)
 {
 	struct mirror_entry **pp = &m->table[bucket_of(vpn)], *e;
 
 	for (; (e = *pp); pp = &e->next) {
 		if (e->vpn == vpn) {
-			*pp = e->next;
-			kfree(e);
-			m->nr_entries--;
+			table_unlink(m, pp);
 			return;
 		}
 	}
@@ -195,23 +239,58 @@ static void table_zap(struct mirror *m, unsigned long start, unsigned long end)
 	if (!m->nr_entries)
 		return;
 	if (evpn - svpn < MIRROR_BUCKETS) {
-		for (unsigned long v = svpn; v <= evpn; v++)
+		for (unsigned long v = svpn; v <= evpn; v++) {
 			table_remove_vpn(m, v);
+			/* A huge entry goes whole, even if the range covers only part of it. */
+			if (m->nr_huge && (v == svpn || !(v & (HUGE_NR - 1))))
+				table_remove_vpn(m, HUGE_KEY(v & ~(HUGE_NR - 1)));
+		}
 		return;
 	}
 	for (int b = 0; b < MIRROR_BUCKETS; b++) {
 		struct mirror_entry **pp = &m->table[b], *e;
 
 		while ((e = *pp)) {
-			if (e->vpn >= svpn && e->vpn <= evpn) {
-				*pp = e->next;
-				kfree(e);
-				m->nr_entries--;
-			} else {
+			unsigned long first = KEY_VPN(e->vpn);
+			unsigned long last = first + (KEY_IS_HUGE(e->vpn) ? HUGE_NR - 1 : 0);
+
+			if (last >= svpn && first <= evpn)
+				table_unlink(m, pp);
+			else
 				pp = &e->next;
-			}
 		}
 	}
+}
+
+/*
+ * Record the huge translation of the 2 MiB around @vpn, whose hmm_pfn says
+ * the CPU maps it with a PMD; the 4 KiB entries under it go. Caller holds
+ * m->lock after a successful mmu_interval_read_retry() (so the folio is
+ * still mapped: its head's generation can be read).
+ */
+static int table_install_huge(struct mirror *m, unsigned long vpn, unsigned long hmm_pfn)
+{
+	unsigned long hvpn = vpn & ~(HUGE_NR - 1);
+	unsigned long head = hmm_pfn_to_pfn(hmm_pfn) - (vpn - hvpn);
+	struct mirror_entry *e = table_find(m, HUGE_KEY(hvpn));
+
+	if (!e) {
+		e = kzalloc(sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		for (unsigned long v = hvpn; v < hvpn + HUGE_NR && m->nr_entries; v++)
+			table_remove_vpn(m, v);
+		e->vpn = HUGE_KEY(hvpn);
+		e->next = m->table[bucket_of(e->vpn)];
+		m->table[bucket_of(e->vpn)] = e;
+		m->nr_entries++;
+		m->nr_huge++;
+	}
+	e->pfn = head;
+	e->write = hmm_pfn & HMM_PFN_WRITE;
+	e->gen = page_gen(pfn_to_page(head));
+	e->exclusive = false;
+	return 0;
 }
 
 static int table_install(struct mirror *m, unsigned long vpn, unsigned long hmm_pfn, uint32_t gen,
@@ -268,7 +347,7 @@ static int mirror_age(struct mirror *m, unsigned long start, unsigned long end, 
 
 	sm_mutex_lock(&m->lock);
 	for (unsigned long v = start >> PAGE_SHIFT; v <= (end - 1) >> PAGE_SHIFT; v++) {
-		struct mirror_entry *e = table_find(m, v);
+		struct mirror_entry *e = table_find_any(m, v);
 
 		if (e && e->accessed) {
 			young++;
@@ -316,17 +395,23 @@ static unsigned long mirror_chunk_end(unsigned long addr, unsigned long end)
  * MIRROR_FAULT_CHUNK pages) with the interval-notifier collision retry, as
  * dmirror_range_fault() does.
  *
+ * A collision (-EBUSY from hmm_range_fault(), or mmu_interval_read_retry())
+ * always follows an invalidation of the range, and the next
+ * mmu_interval_read_begin() sleeps until that invalidation ended: every
+ * retry waited for the event that caused it, so there is no retry count (no
+ * amount of load or reclaim turns a collision into an error).
+ *
  * Caller holds mm_users of the notifier's mm and no lock. Return: 0 with
  * m->lock held and no invalidation of @range since the fault (the caller
- * consumes range->hmm_pfns, then unlocks); -EBUSY after MIRROR_FAULT_RETRIES
- * collisions; or hmm_range_fault()'s error (no lock held). May sleep.
+ * consumes range->hmm_pfns, then unlocks); or hmm_range_fault()'s error (no
+ * lock held). May sleep.
  */
 static int mirror_range_fault_lock(struct mirror *m, struct hmm_range *range)
 {
 	struct mm_struct *mm = m->notifier.mm;
-	int ret = -EBUSY;
+	int ret;
 
-	for (int tries = 0; tries < MIRROR_FAULT_RETRIES; tries++) {
+	for (;;) {
 		range->notifier_seq = mmu_interval_read_begin(&m->notifier);
 		memset(range->hmm_pfns, 0, MIRROR_FAULT_CHUNK * sizeof(*range->hmm_pfns));
 		mmap_read_lock(mm);
@@ -340,9 +425,7 @@ static int mirror_range_fault_lock(struct mirror *m, struct hmm_range *range)
 		if (!mmu_interval_read_retry(&m->notifier, range->notifier_seq))
 			return 0;
 		sm_mutex_unlock(&m->lock);
-		ret = -EBUSY;
 	}
-	return ret;
 }
 
 /*
@@ -376,13 +459,22 @@ static int mirror_fault(struct mirror *m, unsigned long start, unsigned long end
 		ret = mirror_range_fault_lock(m, &range);
 		if (ret)
 			break;
-		for (unsigned long i = 0; !ret && i < (range.end - addr) >> PAGE_SHIFT; i++)
-			ret = table_install(m, (addr >> PAGE_SHIFT) + i, hmm_pfns[i], gens[i],
-					    false);
+		for (unsigned long i = 0; !ret && i < (range.end - addr) >> PAGE_SHIFT; i++) {
+			unsigned long vpn = (addr >> PAGE_SHIFT) + i;
+
+			/* One entry per 2 MiB the CPU maps with a PMD: at its first page here. */
+			if ((hmm_pfns[i] & HMM_PFN_VALID) &&
+			    hmm_pfn_to_map_order(hmm_pfns[i]) == HPAGE_PMD_ORDER) {
+				if (i == 0 || !(vpn & (HUGE_NR - 1)))
+					ret = table_install_huge(m, vpn, hmm_pfns[i]);
+			} else {
+				ret = table_install(m, vpn, hmm_pfns[i], gens[i], false);
+			}
+		}
 		sm_mutex_unlock(&m->lock);
 	}
 	mmput_tracked(mm, m, "mirror fault"); /* Pairs with mmget_not_zero() above. */
-	return ret == -EBUSY ? -EAGAIN : ret;
+	return ret;
 }
 
 /*
@@ -393,17 +485,26 @@ static int mirror_fault(struct mirror *m, unsigned long start, unsigned long end
 static int mirror_copy_locked(struct mirror *m, unsigned long addr, void *buf, size_t len,
 			      bool write)
 {
-	struct mirror_entry *e = table_find(m, addr >> PAGE_SHIFT);
+	unsigned long vpn = addr >> PAGE_SHIFT, pfn;
+	struct mirror_entry *e = table_find_any(m, vpn);
+	bool valid;
 	char *frame;
 
 	if (!e || (write && !e->write))
 		return -ENOENT;
-	if (!page_gen_valid(e->pfn, e->gen)) {
+	if (KEY_IS_HUGE(e->vpn)) {
+		valid = folio_gen_valid(e->pfn, e->gen, vpn & (HUGE_NR - 1));
+		pfn = e->pfn + (vpn & (HUGE_NR - 1));
+	} else {
+		valid = page_gen_valid(e->pfn, e->gen);
+		pfn = e->pfn;
+	}
+	if (!valid) {
 		atomic_fetch_add(&m->nr_stale, 1);
-		phys_report_stale(e->pfn, "mirror");
+		phys_report_stale(pfn, "mirror");
 		return -EIO;
 	}
-	frame = (char *)page_address(pfn_to_page(e->pfn)) + (addr & (PAGE_SIZE - 1));
+	frame = (char *)page_address(pfn_to_page(pfn)) + (addr & (PAGE_SIZE - 1));
 	if (write)
 		copy_frame_data(frame, buf, len);
 	else
@@ -415,10 +516,13 @@ static int mirror_copy_locked(struct mirror *m, unsigned long addr, void *buf, s
 /*
  * The transfer, page by page under one hold of m->lock for as long as the
  * translations are there; a missing one is faulted in with the lock dropped.
+ * A translation faulted in and gone again before the copy was invalidated
+ * meanwhile (m->lock orders the two): the copy of that page faults again,
+ * without a count -- the next fault's read_begin waits out the invalidation.
  */
 static int mirror_dma(struct mirror *m, unsigned long addr, void *buf, size_t len, bool write)
 {
-	int ret = 0, faults = 0;
+	int ret = 0;
 	TRACE_SCOPE("mirror", write ? "dma_write" : "dma_read", "addr=0x%lx len=%zu", addr, len);
 
 	if (addr + len < addr || addr + len > TASK_SIZE)
@@ -430,28 +534,28 @@ static int mirror_dma(struct mirror *m, unsigned long addr, void *buf, size_t le
 		if (chunk > len)
 			chunk = len;
 		ret = mirror_copy_locked(m, addr, buf, chunk, write);
+		if (ret == -ENOENT && addr >= m->lock_start && addr < m->lock_end) {
+			/* A locked range: the copy engine takes no retry fault there. */
+			atomic_fetch_add(&m->nr_locked_faults, 1);
+			ret = -EFAULT;
+			break;
+		}
 		if (ret == -ENOENT) {
 			unsigned long page = addr & PAGE_MASK;
 
 			sm_mutex_unlock(&m->lock);
 			/* The rest of the request at once; then only this page, for a precise
 			 * error. */
-			ret = faults++ < MIRROR_FAULT_RETRIES
-				      ? mirror_fault(m, page, PAGE_ALIGN(addr + len), write)
-				      : -EAGAIN;
-			if (ret && ret != -EAGAIN && ret != -ESRCH &&
-			    PAGE_ALIGN(addr + len) - page > PAGE_SIZE)
+			ret = mirror_fault(m, page, PAGE_ALIGN(addr + len), write);
+			if (ret && ret != -ESRCH && PAGE_ALIGN(addr + len) - page > PAGE_SIZE)
 				ret = mirror_fault(m, page, page + PAGE_SIZE, write);
 			sm_mutex_lock(&m->lock);
-			if (ret && ret != -EAGAIN)
-				break;
-			if (faults > MIRROR_FAULT_RETRIES)
+			if (ret)
 				break;
 			continue; /* retry the copy of this page */
 		}
 		if (ret)
 			break;
-		faults = 0;
 		if (((addr + chunk) & (PAGE_SIZE - 1)) == 0 || chunk == len)
 			atomic_fetch_add(&m->nr_cpages, 1);
 		addr += chunk;
@@ -562,12 +666,18 @@ static void mirror_devmem_free(struct page *page)
 	sm_mutex_lock(&m->dlock);
 	m->free_pages[m->nr_free++] = page;
 	sm_mutex_unlock(&m->dlock);
+	sm_wake_up_var(&m->nr_free); /* Pairs with the wait in devmem_evict(). */
 }
 
-/* The device-page side of a migration to system memory: new frames, copies. */
-static void devmem_alloc_and_copy_to_ram(unsigned long *src, unsigned long *dst,
-					 unsigned long npages)
+/*
+ * The device-page side of a migration to system memory: new frames, copies.
+ * Return: how many collected pages stay on the device (no system frame).
+ */
+static unsigned long devmem_alloc_and_copy_to_ram(unsigned long *src, unsigned long *dst,
+						  unsigned long npages)
 {
+	unsigned long stay = 0;
+
 	for (unsigned long i = 0; i < npages; i++) {
 		struct page *dpage = migrate_pfn_to_page(src[i]), *spage;
 
@@ -575,11 +685,14 @@ static void devmem_alloc_and_copy_to_ram(unsigned long *src, unsigned long *dst,
 		if (!dpage || !(src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
 		spage = alloc_page();
-		if (!spage)
-			continue; /* stays on the device */
+		if (!spage) {
+			stay++; /* stays on the device */
+			continue;
+		}
 		copy_frame_data(page_address(spage), page_address(dpage), PAGE_SIZE);
 		dst[i] = migrate_pfn(page_to_pfn(spage));
 	}
+	return stay;
 }
 
 /*
@@ -607,6 +720,15 @@ static int devmem_migrate_to_ram(struct mirror *m, struct vm_area_struct *vma, u
 		return ret;
 	devmem_alloc_and_copy_to_ram(src, dst, args.npages);
 	migrate_vma_pages(&args);
+	/*
+	 * The faulting page could not be isolated: someone else holds a
+	 * reference (another CPU fault that took one before the page lock);
+	 * the fault retries. Counted, because enough faulting threads make it
+	 * a livelock (the museum's devmem-fault-ref-before-lock).
+	 */
+	if (fault_page && args.npages && !(src[0] & MIGRATE_PFN_MIGRATE)) {
+		atomic_fetch_add(&m->nr_lost_faults, 1);
+	}
 	for (unsigned long i = 0; i < args.npages; i++) {
 		if ((src[i] & MIGRATE_PFN_MIGRATE) && dst[i])
 			(*moved)++;
@@ -634,28 +756,80 @@ static const struct dev_pagemap_ops mirror_devmem_ops = {
 };
 
 /*
+ * Is @page (one of our device pages) settled: unlocked and referenced by its
+ * mappings only (free: no reference, no mapping), so that a migration can
+ * collect it? Reads atomics only: the condition of a wait on @page->flags,
+ * which unlock_page() and every put_page() of a device page wake.
+ */
+static bool devmem_page_settled(const struct page *page)
+{
+	return !PageTest(page, PG_locked) && page_ref_count(page) == page_mapcount(page);
+}
+
+/* Device pages not on the free list, read without m->dlock (a wait's condition). */
+static unsigned long device_pages_in_use_racy(struct mirror *m)
+{
+	return m->pgmap.nr_pages - atomic_load(&m->nr_free);
+}
+
+/* A device page somebody still references, or NULL. */
+static struct page *devmem_busy_page(struct mirror *m)
+{
+	for (unsigned long i = 0; i < m->pgmap.nr_pages; i++)
+		if (page_ref_count(&m->pgmap.pages[i]))
+			return &m->pgmap.pages[i];
+	return NULL;
+}
+
+/*
  * Evict every page of our device memory, wherever it is mapped (the device
- * is going away). Pages another migration holds at this instant are tried
- * again; a page that never frees is reported by memunmap_pages().
+ * is going away), as dmirror_device_evict_chunk() does, pass after pass
+ * until none is left. A pass cannot collect a page that a CPU fault or a
+ * migration holds at that instant (locked, or an extra reference): the next
+ * pass comes after a wait until that page is settled (devmem_page_settled():
+ * unlock_page() and put_page() wake it) -- a wait for the event, not a
+ * retry count, so no amount of load leaves a page behind. A page left behind
+ * for lack of system memory, or one that is settled and still not collected
+ * twice in a row (nothing to wait for), stays: memunmap_pages() reports it.
+ * Caller holds no lock. May sleep.
  */
 static void devmem_evict(struct mirror *m)
 {
 	unsigned long src[MIRROR_FAULT_CHUNK], dst[MIRROR_FAULT_CHUNK];
+	struct page *settled_before = NULL;
 
-	for (int round = 0; round < 100 && device_pages_in_use(m); round++) {
+	for (;;) {
+		unsigned long stay = 0, freed_seen = atomic_load(&m->nr_free);
+		struct page *busy;
+
 		for (unsigned long off = 0; off < m->pgmap.nr_pages; off += MIRROR_FAULT_CHUNK) {
 			unsigned long n = m->pgmap.nr_pages - off;
 
 			if (n > MIRROR_FAULT_CHUNK)
 				n = MIRROR_FAULT_CHUNK;
 			if (migrate_device_range(src, m->pgmap.pfn_first + off, n))
-				break;
-			devmem_alloc_and_copy_to_ram(src, dst, n);
+				return;
+			stay += devmem_alloc_and_copy_to_ram(src, dst, n);
 			migrate_device_pages(src, dst, n);
 			migrate_device_finalize(src, dst, n);
 		}
-		if (device_pages_in_use(m))
-			sched_yield(); /* a CPU fault or migration held a page: go round again */
+		if (!device_pages_in_use(m) || stay)
+			return;
+		busy = devmem_busy_page(m);
+		if (!busy) {
+			/* Only last references being dropped: wait for mirror_devmem_free(). */
+			sm_wait_var_event(&m->nr_free, atomic_load(&m->nr_free) != freed_seen ||
+							       !device_pages_in_use_racy(m));
+			continue;
+		}
+		if (devmem_page_settled(busy)) {
+			if (busy == settled_before)
+				return; /* nothing to wait for: memunmap_pages() reports it */
+			settled_before = busy; /* it settled after the pass saw it busy */
+			continue;
+		}
+		settled_before = NULL;
+		sm_wait_var_event(&busy->flags, devmem_page_settled(busy));
 	}
 }
 
@@ -956,7 +1130,7 @@ int mirror_snapshot(struct mirror *m, unsigned long addr, size_t len, struct mir
 	mmput_tracked(mm, m, "mirror fault"); /* Pairs with mmget_not_zero() above. */
 	if (!ret)
 		atomic_fetch_add(&m->nr_cpages, len >> PAGE_SHIFT);
-	return ret == -EBUSY ? -EAGAIN : ret;
+	return ret;
 }
 
 struct mirror *mirror_create_devmem(struct mm_struct *mm, unsigned int flags,
@@ -1030,6 +1204,7 @@ void mirror_destroy(struct mirror *m)
 		return;
 	mirror_submit(m, DMA_STOP, 0, NULL, 0);
 	sm_thread_join(&m->engine);
+	mirror_unlock(m); /* -ENOENT if nothing is locked */
 	/* Our memory goes away: every page on it comes back first (the notifier still zaps). */
 	devmem_evict(m);
 	mmu_notifier_unregister(&m->aging, m->notifier.mm);
@@ -1055,6 +1230,16 @@ unsigned long mirror_nr_entries(struct mirror *m)
 	return n;
 }
 
+unsigned long mirror_nr_huge_entries(struct mirror *m)
+{
+	unsigned long n;
+
+	sm_mutex_lock(&m->lock);
+	n = m->nr_huge;
+	sm_mutex_unlock(&m->lock);
+	return n;
+}
+
 unsigned long mirror_nr_invalidations(struct mirror *m)
 {
 	return atomic_load(&m->nr_invalidations);
@@ -1063,6 +1248,91 @@ unsigned long mirror_nr_invalidations(struct mirror *m)
 unsigned long mirror_nr_stale(struct mirror *m)
 {
 	return atomic_load(&m->nr_stale);
+}
+
+int mirror_lock(struct mirror *m, unsigned long addr, size_t len)
+{
+	struct page *pages[MIRROR_LOCK_PAGES];
+	unsigned long npages = len >> PAGE_SHIFT;
+	long pinned = 0;
+	int ret;
+
+	if (!len || (addr | len) & (PAGE_SIZE - 1) || addr + len < addr || addr + len > TASK_SIZE ||
+	    npages > MIRROR_LOCK_PAGES)
+		return -EINVAL;
+	sm_mutex_lock(&m->lock);
+	ret = m->lock_end ? -EBUSY : 0;
+	sm_mutex_unlock(&m->lock);
+	if (ret)
+		return ret;
+	/*
+	 * Pinned, so that nothing but an unmap of the range invalidates it
+	 * (migration, compaction, reclaim and KSM leave pinned pages alone).
+	 * The museum's mirror-lock-not-pinned only registers the range.
+	 */
+	if (!historic_bug(BUG_MIRROR_LOCK_NOT_PINNED)) {
+		struct mm_struct *mm = m->notifier.mm;
+
+		if (!mmget_not_zero_tracked(mm, m, "mirror lock"))
+			return -ESRCH;
+		pinned = pin_user_pages_unlocked(mm, addr, npages, 0, pages);
+		mmput_tracked(mm, m, "mirror lock");
+		if (pinned < 0)
+			return (int)pinned;
+	}
+	ret = mirror_fault(m, addr, addr + len, false);
+	if (ret) {
+		unpin_user_pages(pages, (unsigned long)pinned);
+		return ret;
+	}
+	sm_mutex_lock(&m->lock);
+	memcpy(m->lock_pages, pages, (size_t)pinned * sizeof(*pages));
+	m->lock_npages = (unsigned long)pinned;
+	m->lock_start = addr;
+	m->lock_end = addr + len;
+	sm_mutex_unlock(&m->lock);
+	return 0;
+}
+
+int mirror_unlock(struct mirror *m)
+{
+	struct page *pages[MIRROR_LOCK_PAGES];
+	unsigned long n;
+
+	sm_mutex_lock(&m->lock);
+	if (!m->lock_end) {
+		sm_mutex_unlock(&m->lock);
+		return -ENOENT;
+	}
+	n = m->lock_npages;
+	memcpy(pages, m->lock_pages, n * sizeof(*pages));
+	m->lock_npages = 0;
+	m->lock_start = m->lock_end = 0;
+	sm_mutex_unlock(&m->lock);
+	unpin_user_pages(pages, n);
+	return 0;
+}
+
+unsigned long mirror_locked_pages(struct mirror *m)
+{
+	unsigned long n = 0;
+
+	sm_mutex_lock(&m->lock);
+	/* A pin of the zero page takes no pin count (see pin_user_pages()). */
+	for (unsigned long i = 0; i < m->lock_npages; i++)
+		n += !PageTest(m->lock_pages[i], PG_reserved);
+	sm_mutex_unlock(&m->lock);
+	return n;
+}
+
+unsigned long mirror_nr_locked_faults(struct mirror *m)
+{
+	return atomic_load(&m->nr_locked_faults);
+}
+
+unsigned long mirror_nr_lost_faults(struct mirror *m)
+{
+	return atomic_load(&m->nr_lost_faults);
 }
 
 unsigned long mirror_nr_faults(struct mirror *m)

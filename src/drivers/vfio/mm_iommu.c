@@ -274,6 +274,29 @@ struct mm_iommu_table_group_mem_t *mm_iommu_lookup(struct mm_struct *mm, unsigne
 	return ret;
 }
 
+struct mm_iommu_table_group_mem_t *mm_iommu_lookup_mapped_inc(struct mm_struct *mm,
+							      unsigned long ua, unsigned long size)
+{
+	struct mm_iommu_table_group_mem_t *mem, *ret = NULL;
+	struct mm_iommu_ctx *ctx;
+
+	if (mm_iommu_init_once())
+		return NULL;
+	sm_mutex_lock(&mem_list_lock);
+	ctx = mm_iommu_ctx(mm);
+	if (ctx) {
+		list_for_each_entry (mem, &ctx->regions, next) {
+			if (mem->used && mm_iommu_contains(mem, ua, size)) {
+				mem->mapped++; /* Pairs with mm_iommu_mapped_dec(). */
+				ret = mem;
+				break;
+			}
+		}
+	}
+	sm_mutex_unlock(&mem_list_lock);
+	return ret;
+}
+
 long mm_iommu_mapped_inc(struct mm_iommu_table_group_mem_t *mem)
 {
 	long ret = 0;

@@ -7,10 +7,14 @@
  * does right after dropping its mm_users (exit_mm, then exit_files). So
  * pinned memory never waits for the last mmdrop().
  *
- * The TCE table is a list of mappings [iova, iova + size) -> [ua, ua + size),
- * each inside one preregistered region and counted on it
- * (mm_iommu_mapped_inc), so the region cannot be put while the device could
- * still DMA into it.
+ * The TCE table is a list of entries, one per IOMMU page (4 KiB): iova ->
+ * ua, each inside a region preregistered by any container of the mm (Linux's
+ * tce_iommu_build_v2() looks each page up in the mm's list) and counted on
+ * it (mm_iommu_mapped_inc), so the region cannot be put while the device
+ * could still DMA into it. As in Linux, a map over an existing entry
+ * replaces it (the old page is unused), a map that fails part-way clears
+ * the entries it built, and an unmap clears whatever entries the range has
+ * (none is fine: tce_iommu_clear()).
  *
  * LOCKING: container->lock (LOCK_RANK_DRIVER) serialises everything on a
  * container and is held across mm_iommu_get() (which pins: mmap_lock). As in
@@ -48,11 +52,12 @@ struct tce_iommu_prereg {
 	unsigned long mapped; /* this container's TCE mappings into @mem */
 };
 
+/* One TCE: the IOMMU page at @iova maps the user page @ua. */
 struct tce_mapping {
 	struct list_head next;
-	unsigned long iova, ua, size;
-	struct mm_iommu_table_group_mem_t *mem;
-	struct tce_iommu_prereg *tcemem; /* NULL in a legacy container */
+	unsigned long iova, ua;
+	struct mm_iommu_table_group_mem_t *mem; /* counted: mm_iommu_mapped_inc */
+	struct tce_iommu_prereg *tcemem;	/* this container's entry for @mem, or NULL */
 };
 
 struct tce_container {
@@ -224,62 +229,32 @@ unlock:
 	return ret;
 }
 
-long tce_iommu_map(struct tce_container *container, struct mm_struct *mm, unsigned long iova,
-		   unsigned long vaddr, unsigned long size)
+/* The TCE at @iova, or NULL. Caller holds container->lock. */
+static struct tce_mapping *tce_entry(struct tce_container *container, unsigned long iova)
 {
-	struct mm_iommu_table_group_mem_t *mem = NULL;
-	struct tce_iommu_prereg *tcemem = NULL, *t;
 	struct tce_mapping *map;
-	long ret;
 
-	if (!range_ok(vaddr, size) || !PAGE_ALIGNED(iova) || iova + size < iova)
-		return -EINVAL;
-	ret = tce_lock_for(container, mm);
-	if (ret)
-		return ret;
-	if (container->legacy) {
-		/* Any region of the mm will do (no per-container tracking). */
-		mem = mm_iommu_lookup(mm, vaddr, size);
-	} else {
-		list_for_each_entry (t, &container->prereg_list, next) {
-			if (mm_iommu_contains(t->mem, vaddr, size)) {
-				tcemem = t;
-				mem = t->mem;
-				break;
-			}
-		}
-	}
-	ret = -EINVAL;
-	if (!mem)
-		goto unlock;
-	list_for_each_entry (map, &container->mappings, next) {
-		if (map->iova < iova + size && iova < map->iova + map->size) {
-			ret = -EBUSY;
-			goto unlock;
-		}
-	}
-	ret = -ENOMEM;
-	map = kzalloc(sizeof(*map));
-	if (!map)
-		goto unlock;
-	ret = mm_iommu_mapped_inc(mem); /* Pairs with mm_iommu_mapped_dec() in unmap_one(). */
-	if (ret) {
-		kfree(map);
-		goto unlock;
-	}
-	map->iova = iova;
-	map->ua = vaddr;
-	map->size = size;
-	map->mem = mem;
-	map->tcemem = tcemem;
-	if (tcemem)
-		tcemem->mapped++;
-	list_add_tail(&map->next, &container->mappings);
-unlock:
-	sm_mutex_unlock(&container->lock);
-	return ret;
+	lockdep_assert_held(&container->lock);
+	list_for_each_entry (map, &container->mappings, next)
+		if (map->iova == iova)
+			return map;
+	return NULL;
 }
 
+/* This container's preregistration of @mem (NULL: legacy, or another container's). */
+static struct tce_iommu_prereg *prereg_of(struct tce_container *container,
+					  struct mm_iommu_table_group_mem_t *mem)
+{
+	struct tce_iommu_prereg *t;
+
+	lockdep_assert_held(&container->lock);
+	list_for_each_entry (t, &container->prereg_list, next)
+		if (t->mem == mem)
+			return t;
+	return NULL;
+}
+
+/* tce_iommu_unuse_page_v2(): clear one TCE. Caller holds container->lock. */
 static void unmap_one(struct tce_container *container, struct tce_mapping *map)
 {
 	lockdep_assert_held(&container->lock);
@@ -290,10 +265,62 @@ static void unmap_one(struct tce_container *container, struct tce_mapping *map)
 	kfree(map);
 }
 
-long tce_iommu_unmap(struct tce_container *container, unsigned long iova, unsigned long size)
+/* tce_iommu_clear(): clear every TCE of [iova, iova + size). Caller holds container->lock. */
+static void tce_clear_range(struct tce_container *container, unsigned long iova, unsigned long size)
 {
 	struct tce_mapping *map, *tmp;
-	bool found = false;
+
+	list_for_each_entry_safe (map, tmp, &container->mappings, next)
+		if (map->iova >= iova && map->iova - iova < size)
+			unmap_one(container, map);
+}
+
+long tce_iommu_map(struct tce_container *container, struct mm_struct *mm, unsigned long iova,
+		   unsigned long vaddr, unsigned long size)
+{
+	unsigned long off;
+	long ret;
+
+	if (!range_ok(vaddr, size) || !PAGE_ALIGNED(iova) || iova + size < iova)
+		return -EINVAL;
+	ret = tce_lock_for(container, mm);
+	if (ret)
+		return ret;
+	/* tce_iommu_build_v2(): page by page. */
+	for (off = 0; off < size; off += PAGE_SIZE) {
+		struct mm_iommu_table_group_mem_t *mem;
+		struct tce_mapping *map, *old;
+
+		map = kzalloc(sizeof(*map));
+		if (!map) {
+			ret = -ENOMEM;
+			break;
+		}
+		mem = mm_iommu_lookup_mapped_inc(mm, vaddr + off, PAGE_SIZE);
+		if (!mem) {
+			kfree(map);
+			ret = -EINVAL; /* not preregistered by any container of the mm */
+			break;
+		}
+		old = tce_entry(container, iova + off);
+		if (old)
+			unmap_one(container, old); /* the xchg returned the old TCE */
+		map->iova = iova + off;
+		map->ua = vaddr + off;
+		map->mem = mem;
+		map->tcemem = container->legacy ? NULL : prereg_of(container, mem);
+		if (map->tcemem)
+			map->tcemem->mapped++;
+		list_add_tail(&map->next, &container->mappings);
+	}
+	if (ret)
+		tce_clear_range(container, iova, off); /* what this call built */
+	sm_mutex_unlock(&container->lock);
+	return ret;
+}
+
+long tce_iommu_unmap(struct tce_container *container, unsigned long iova, unsigned long size)
+{
 	long ret;
 
 	if (!size || !PAGE_ALIGNED(iova) || !PAGE_ALIGNED(size) || iova + size < iova)
@@ -301,27 +328,9 @@ long tce_iommu_unmap(struct tce_container *container, unsigned long iova, unsign
 	ret = tce_lock_for(container, NULL);
 	if (ret)
 		return ret;
-	list_for_each_entry (map, &container->mappings, next) {
-		bool overlaps = map->iova < iova + size && iova < map->iova + map->size;
-		bool inside = map->iova >= iova && map->iova + map->size <= iova + size;
-
-		if (overlaps && !inside) {
-			ret = -EINVAL;
-			goto unlock;
-		}
-		found |= inside;
-	}
-	if (!found) {
-		ret = -ENOENT;
-		goto unlock;
-	}
-	list_for_each_entry_safe (map, tmp, &container->mappings, next) {
-		if (map->iova >= iova && map->iova + map->size <= iova + size)
-			unmap_one(container, map);
-	}
-unlock:
+	tce_clear_range(container, iova, size); /* empty entries are skipped */
 	sm_mutex_unlock(&container->lock);
-	return ret;
+	return 0;
 }
 
 /*

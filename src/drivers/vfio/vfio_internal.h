@@ -45,6 +45,15 @@ static inline bool mm_iommu_contains(const struct mm_iommu_table_group_mem_t *me
 /* A region of @mm containing [ua, ua + size), no reference (legacy lookups). */
 struct mm_iommu_table_group_mem_t *mm_iommu_lookup(struct mm_struct *mm, unsigned long ua,
 						   unsigned long size);
+/*
+ * mm_iommu_lookup() and mm_iommu_mapped_inc() in one step under the region
+ * list's lock: the region of @mm containing [ua, ua + size), now counted as
+ * mapped (so no other container's put can free it), or NULL. Any container
+ * of the mm may map any region of the mm, as Linux's tce_iommu_build_v2()
+ * looks regions up in the mm's list. Pairs with mm_iommu_mapped_dec().
+ */
+struct mm_iommu_table_group_mem_t *mm_iommu_lookup_mapped_inc(struct mm_struct *mm,
+							      unsigned long ua, unsigned long size);
 
 /* Mark regions created by mm_iommu_get() from now on as legacy (per call). */
 long mm_iommu_get_mode(struct mm_struct *mm, unsigned long ua, unsigned long entries, bool legacy,

@@ -12,12 +12,14 @@
  * importer's page table. The fault runs with the IMPORTER's mmap_lock held,
  * and the exporter's has the same rank: taking it normally would be an ABBA
  * between two processes attaching each other (and a lock-order BUG), so it is
- * only ever trylocked, retrying after a yield -- as XPMEM's fault handler
- * trylocks the segment owner's mmap_sem. For the same reason the fault never
- * drops the last exporter mm_users reference itself (that would run the
- * exporter's exit under the importer's mmap_lock): its mmput() is handed to
- * the segment's node thread, which holds no lock (Linux: mmput_async()), and
- * waited for, so that an exit is visible to the very next access.
+ * only ever trylocked -- as XPMEM's fault handler trylocks the segment
+ * owner's mmap_sem -- and a failed trylock sleeps until a release of that
+ * lock (mmap_lock_wait_released()), then tries again: a wait, not a spin.
+ * For the same reason the fault never drops the last exporter mm_users
+ * reference itself (that would run the exporter's exit under the importer's
+ * mmap_lock): its mmput() is handed to the segment's node thread, which
+ * holds no lock (Linux: mmput_async()), and waited for, so that an exit is
+ * visible to the very next access.
  *
  * Collision retry. The segment watches the exported range with an interval
  * notifier (it holds the exporter's mm_count, never mm_users). Its sequence
@@ -78,6 +80,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "secmmu/kit/bugs.h"
 #include "secmmu/kit/lock.h"
 #include "secmmu/kit/alloc.h"
 #include "secmmu/kit/thread.h"
@@ -103,6 +106,7 @@ struct xpmem_msg {
 	unsigned long start, end; /* exporter addresses; [0, ~0) for all */
 	bool stop;
 	bool done;
+	bool importer_lock; /* the museum's xpmem-release-mmap-lock: see xpmem_zap() */
 };
 
 struct xpmem_segment {
@@ -148,8 +152,12 @@ static void seg_put(struct xpmem_segment *seg)
  * [start, end). Called on the node thread: holding no lock, or (inline, see
  * xpmem_invalidate()) inside the exporter's exit, holding at most the
  * exporter's mmap_lock, which ranks below the importer's rmap_lock.
+ * @importer_lock: the museum's xpmem-release-mmap-lock, which takes each
+ * importer's mmap_lock around its zap (trylock, then wait for a release:
+ * the same rank as a lock the caller may hold).
  */
-static void xpmem_zap(struct xpmem_segment *seg, unsigned long start, unsigned long end)
+static void xpmem_zap(struct xpmem_segment *seg, unsigned long start, unsigned long end,
+		      bool importer_lock)
 {
 	struct xpmem_att **list;
 	unsigned int n = 0, cap = 0;
@@ -178,8 +186,14 @@ static void xpmem_zap(struct xpmem_segment *seg, unsigned long start, unsigned l
 
 		if (end < e)
 			e = end;
-		if (s < e && !(seg->flags & XPMEM_BROKEN))
-			zap_vma_ptes(vma, vma->vm_start + (s - base), e - s);
+		if (s >= e || (seg->flags & XPMEM_BROKEN))
+			continue;
+		if (importer_lock)
+			while (!mmap_read_trylock(vma->vm_mm))
+				mmap_lock_wait_released(vma->vm_mm);
+		zap_vma_ptes(vma, vma->vm_start + (s - base), e - s);
+		if (importer_lock)
+			mmap_read_unlock(vma->vm_mm);
 	}
 
 	sm_mutex_lock(&seg->lock);
@@ -215,11 +229,16 @@ static void *xpmem_node(void *arg)
 		sm_mutex_lock(&seg->qlock);
 		sm_wait_event(&seg->qcond, &seg->qlock, seg->queue || seg->pending_mmputs);
 		if (seg->pending_mmputs) {
-			seg->pending_mmputs--;
 			sm_mutex_unlock(&seg->qlock);
 			/* Pairs with mmget_not_zero() in xpmem_fault(). */
 			mmput_tracked(seg->mm, seg, "xpmem fault");
 			sm_mutex_lock(&seg->qlock);
+			/*
+			 * Counted down only now that the mmput() ran: a flush that saw
+			 * the count reach 0 before (the fault that queued it, then an
+			 * exit) found the exporter still alive (xpmem-attach.scn).
+			 */
+			seg->pending_mmputs--;
 			sm_wake_up_all(&seg->qcond); /* Pairs with xpmem_mmput_flush(). */
 			sm_mutex_unlock(&seg->qlock);
 			continue;
@@ -232,7 +251,7 @@ static void *xpmem_node(void *arg)
 
 		stop = msg->stop;
 		if (!stop)
-			xpmem_zap(seg, msg->start, msg->end);
+			xpmem_zap(seg, msg->start, msg->end, msg->importer_lock);
 		delay = atomic_load(&seg->ack_delay_us);
 		if (delay && !stop)
 			sm_delay_us(delay);
@@ -279,12 +298,24 @@ static bool xpmem_invalidate(struct mmu_interval_notifier *sub,
 	mmu_interval_set_seq(sub, cur_seq);
 	atomic_fetch_add(&seg->invalidations, 1);
 	sm_mutex_unlock(&seg->lock);
+	if (historic_bug(BUG_XPMEM_RELEASE_MMAP_LOCK) && !mm_users_read(range->mm)) {
+		/*
+		 * The exporter's teardown (its exit: the release, then the
+		 * final unmap under its own mmap_lock) clears the importers'
+		 * PTEs itself, under each importer's mmap_lock
+		 * (xpmem_mmu_release -> ... -> xpmem_clear_PTEs_range): two
+		 * processes attached to each other that exit together wait
+		 * for each other's mmap_lock for ever, unkillable.
+		 */
+		msg.importer_lock = true;
+		need = true;
+	}
 	if (!need)
 		return true;
 	if (sm_thread_is_current(&seg->node)) {
 		/* Our own deferred mmput() is tearing the exporter down. */
 		atomic_fetch_add(&seg->messages, 1);
-		xpmem_zap(seg, msg.start, msg.end);
+		xpmem_zap(seg, msg.start, msg.end, msg.importer_lock);
 		atomic_fetch_add(&seg->acks, 1);
 		return true;
 	}
@@ -315,7 +346,9 @@ static void xpmem_mmput_flush(struct xpmem_segment *seg)
 
 /*
  * vm_ops->fault of an attachment: the importer's mmap_lock is held for read.
- * Returns the exporter's page (with a reference) for the core to map.
+ * Returns the exporter's page (with a reference) for the core to map, or
+ * -EFAULT if the exporter has exited, the segment was removed, or the
+ * exporter's memory there is itself an XPMEM attachment (no chains).
  */
 static int xpmem_fault(struct vm_fault *vmf)
 {
@@ -344,13 +377,23 @@ static int xpmem_fault(struct vm_fault *vmf)
 	/* A retry follows an invalidation, which read_begin waits for: no count. */
 	for (;;) {
 		unsigned long seq = mmu_interval_read_begin(&seg->notifier);
+		struct vm_area_struct *evma;
 		struct page *page;
 		long n;
 
 		/* Not mmap_read_lock(): the importer's is held, same rank. */
 		while (!mmap_read_trylock(seg->mm))
 			mmap_lock_wait_released(seg->mm);
-		n = get_user_pages_remote(seg->mm, eaddr, 1, write ? FOLL_WRITE : 0, &page);
+		evma = vma_lookup(seg->mm, eaddr);
+		/*
+		 * The exporter's memory there is itself an attachment (a segment
+		 * made over one): refused, as a chain could lead back to the
+		 * importer, whose mmap_lock this thread holds (a recursion).
+		 */
+		if (evma && evma->vm_ops == &xpmem_vm_ops)
+			n = -EFAULT;
+		else
+			n = get_user_pages_remote(seg->mm, eaddr, 1, write ? FOLL_WRITE : 0, &page);
 		mmap_read_unlock(seg->mm);
 		if (n <= 0) {
 			ret = n ? (int)n : -EFAULT;
