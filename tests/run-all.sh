@@ -10,7 +10,7 @@
 #   BUILD_DIR/examples/*                                   (exit 0; one case each)
 #   tests/install-check.sh                                 (BUILD_DIR=build only; one case)
 #   BUILD_DIR/secmmu demo, BUILD_DIR/secmmu scenario run --all   (if supported)
-#   tests/abi-check.sh, tests/cli-check.sh BUILD_DIR       (one case each)
+#   tests/abi-check.sh, tests/cli-check.sh, tests/trace-check.py BUILD_DIR (one case each)
 #   tests/header-check.sh BUILD_DIR                        (BUILD_DIR=build only)
 #   scripts/doc-examples BUILD_DIR                         (BUILD_DIR=build only)
 #   BUILD_DIR/secmmu explore FILE for every scenarios/*.scn with a threads block
@@ -175,6 +175,8 @@ fi
 [ -f tests/abi-check.sh ] && run_cmd "tests/abi-check.sh" 0 bash tests/abi-check.sh "$BUILD_DIR"
 [ -f tests/cli-check.sh ] && [ "$have_secmmu" -eq 1 ] &&
 	run_cmd "tests/cli-check.sh" 0 bash tests/cli-check.sh "$BUILD_DIR"
+[ -f tests/trace-check.py ] && [ "$have_secmmu" -eq 1 ] &&
+	run_cmd "tests/trace-check.py" 0 python3 tests/trace-check.py "$BUILD_DIR"
 if [ "$BUILD_DIR" = build ] && [ -f tests/header-check.sh ]; then
 	run_cmd "tests/header-check.sh" 0 bash tests/header-check.sh "$BUILD_DIR"
 fi

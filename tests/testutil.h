@@ -39,6 +39,8 @@ static inline void testutil_check_leaks(void)
 	ASSERT_UEQ(mm_live_count(), 0);
 	ASSERT_UEQ(phys_used_frames(), 0);
 	ASSERT_EQ(file_live_count(), 0);
+	/* Physical memory's own arrays come from kzalloc too: go first. */
+	ASSERT_UEQ(phys_exit(), 0);
 	ASSERT_EQ(kzalloc_live(), 0);
 }
 

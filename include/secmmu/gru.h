@@ -17,8 +17,9 @@
  * everything when the mm exits. Every access checks the generation of the
  * frame recorded at fault time, so a stale entry is caught (-EIO).
  *
- * GRU_BROKEN makes invalidate_range_start flush nothing: a deliberately wrong
- * driver, for the tests that prove the stale entry is caught.
+ * GRU_BROKEN makes invalidate_range_start flush nothing: a documented "broken
+ * device" (docs/architecture.md, Broken devices), per device, for the
+ * stale-translation demos and the tests that prove the stale entry is caught.
  */
 #ifndef SECMMU_GRU_H
 #define SECMMU_GRU_H

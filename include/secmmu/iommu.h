@@ -41,10 +41,12 @@
  *                until the driver unbinds, typically from a file release.
  *
  * IOMMU_DEV_WRONG_MM_USERS makes bonds hold mm_users as well (the pre-2016
- * intel-svm behaviour): a deliberately wrong driver, for the tests that show
+ * intel-svm behaviour): a deliberately wrong driver, per device, to show
  * seed 002's reference cycle. IOMMU_DEV_BROKEN_INVAL makes the IOTLB ignore
- * arch_invalidate_secondary_tlbs for the device: a driver that misses
- * invalidations, for the tests that prove the stale checker catches it.
+ * arch_invalidate_secondary_tlbs for the device: a documented "broken
+ * device" (docs/architecture.md, Broken devices) that misses invalidations,
+ * for the stale-translation demos and the tests that prove the stale
+ * checker catches it.
  *
  * LOCKING (see src/base/lock.h for the ranks)
  *   iommu_sva_lock   LOCK_RANK_DRIVER: serialises bind/unbind; held across
@@ -75,6 +77,16 @@ struct iommu_sva;
 struct file;
 
 /* PASIDs are 1 .. IOMMU_PASID_MAX - 1 (0 is the RID_PASID, never given out). */
+/*
+ * A bond's references in the mm's reference tracker (mm.h): its mm_count
+ * (and, on an IOMMU_DEV_WRONG_MM_USERS device, mm_users) under the struct
+ * iommu_device as owner, one per bond of that device. The mm's SVA notifier
+ * (shared by the bonds of all devices on the mm) holds one more mm_count,
+ * kind "mmu_notifier", its owner the mm itself, until a grace period after
+ * the mm's last bond goes.
+ */
+#define IOMMU_SVA_BOND_HOLDER_KIND "sva bond"
+
 #define IOMMU_PASID_MAX	    1024U
 #define IOMMU_PASID_INVALID 0U
 

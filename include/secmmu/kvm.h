@@ -44,7 +44,8 @@
  * notifier is registered. Reclaim can unmap such a page but never free the
  * frame; migration and KSM skip it; the spte never follows the primary MMU.
  *
- * KVM_VM_BROKEN ignores invalidations and release (a deliberately wrong VM):
+ * KVM_VM_BROKEN ignores invalidations and release: a documented "broken
+ * device" (docs/architecture.md, Broken devices), per VM:
  * its sptes outlive their frames, which the generation check reports (-EIO,
  * phys_stale_count()).
  *
@@ -69,8 +70,16 @@ SECMMU_BEGIN_DECLS
 struct kvm;
 struct kvm_vcpu;
 
+/*
+ * The VM's references in the mm's reference tracker (mm.h), the struct kvm
+ * being the owner: its mm_count (kvm->mm, from create to destroy), its
+ * notifier's mm_count (kind "mmu_notifier"), and short mm_users references
+ * while a vCPU faults or runs.
+ */
+#define KVM_HOLDER_KIND "kvm"
+
 #define KVM_VM_PIN    0x1U /* legacy: a page reference per spte, no notifier */
-#define KVM_VM_BROKEN 0x2U /* ignore invalidations and release (tests only) */
+#define KVM_VM_BROKEN 0x2U /* a broken device: ignores invalidations and release */
 
 /**
  * kvm_create_vm() - a VM whose guest memory is @mm's address space
@@ -86,6 +95,13 @@ struct kvm_vcpu;
  * ERR_PTR(-ENOMEM), ERR_PTR(-EINTR) (registration interrupted).
  */
 struct kvm *kvm_create_vm(struct mm_struct *mm, unsigned int flags);
+
+/*
+ * kvm_create_vm_named() - as kvm_create_vm(); @name (may be NULL) names the
+ * vCPU threads in traces: "vcpu NAME" for the first, "vcpu NAME.N" for the
+ * others (default "vcpu N").
+ */
+struct kvm *kvm_create_vm_named(struct mm_struct *mm, unsigned int flags, const char *name);
 
 /**
  * kvm_destroy_vm() - stop and free every vCPU, unregister the notifier

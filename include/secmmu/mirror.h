@@ -12,8 +12,9 @@
  * (phys_stale_count()).
  *
  * MIRROR_BROKEN makes the invalidate callback ignore invalidations (it only
- * bumps the sequence): a deliberately wrong driver, for tests that prove the
- * checker catches one.
+ * bumps the sequence): a documented "broken device" (docs/architecture.md,
+ * Broken devices), per device, for the stale-translation demos and the tests
+ * that prove the checker catches one.
  */
 #ifndef SECMMU_MIRROR_H
 #define SECMMU_MIRROR_H
@@ -49,6 +50,14 @@ struct mirror *mirror_create(struct mm_struct *mm, unsigned int flags);
 #define MIRROR_DEVMEM_DEFAULT 4096
 struct mirror *mirror_create_devmem(struct mm_struct *mm, unsigned int flags,
 				    unsigned long device_pages);
+
+/*
+ * mirror_create_named() - as mirror_create_devmem(); @name (may be NULL)
+ * names the device's DMA engine thread in traces: "mirror NAME dma" (the
+ * default: "mirror dma"). The name is copied.
+ */
+struct mirror *mirror_create_named(struct mm_struct *mm, unsigned int flags,
+				   unsigned long device_pages, const char *name);
 
 /**
  * mirror_destroy() - detach: stop the DMA engine, move every page still in

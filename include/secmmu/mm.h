@@ -206,11 +206,89 @@ void mmgrab(struct mm_struct *mm);
  */
 void mmdrop(struct mm_struct *mm);
 
+/* --- reference tracking ------------------------------------------------- */
+
+/*
+ * Every mm_users / mm_count reference has a holder, as the kernel's
+ * ref_tracker gives every reference of a tracked object one: an owner
+ * object (the pointer of the struct that holds the reference: a task, a
+ * struct kvm, a VFIO container, a notifier ...) and a kind (a static string
+ * naming what the owner is: "task", "kvm", "vfio container" ...). The core
+ * records every get and put per holder, so that `check` can verify that
+ * every holder is a live object and name the one that leaked.
+ *
+ * mmget()/mmput()/mmgrab()/mmdrop()/mm_alloc() are the untracked forms
+ * (owner NULL, kind NULL): references the core cannot attribute. Each put
+ * must name the holder its get named.
+ *
+ * @owner is compared by pointer, @kind by content; @kind must stay valid
+ * while the reference is held (a string literal).
+ */
+
+/* mm_alloc() whose initial mm_users reference is held by @owner/@kind. */
+struct mm_struct *mm_alloc_tracked(const void *owner, const char *kind);
+void mmget_tracked(struct mm_struct *mm, const void *owner, const char *kind);
+bool mmget_not_zero_tracked(struct mm_struct *mm, const void *owner, const char *kind);
+void mmput_tracked(struct mm_struct *mm, const void *owner, const char *kind);
+void mmgrab_tracked(struct mm_struct *mm, const void *owner, const char *kind);
+void mmdrop_tracked(struct mm_struct *mm, const void *owner, const char *kind);
+
+/**
+ * mm_holder_move() - hand a reference from one holder to another
+ * @users: true for an mm_users reference, false for mm_count
+ *
+ * For a reference that changes hands without a get and a put (task_create()
+ * takes over the caller's mm_users reference). Does not sleep.
+ */
+void mm_holder_move(struct mm_struct *mm, bool users, const void *from, const char *from_kind,
+		    const void *to, const char *to_kind);
+
+/*
+ * MM_HOLDER_USERS_KIND: the holder of the one mm_count reference that all
+ * mm_users hold together (its owner is the mm itself); dropped by the last
+ * mmput() after the address space is torn down.
+ */
+#define MM_HOLDER_USERS_KIND "mm_users"
+
+/* One holder: the references @owner/@kind holds now (never both zero). */
+struct mm_holder {
+	const void *owner;
+	const char *kind; /* NULL: untracked */
+	int users;	  /* mm_users references; negative: put more than it got */
+	int count;	  /* mm_count references; likewise */
+};
+
+/**
+ * mm_query_holders() - the holders of the mm with @id
+ *
+ * Waits for pending RCU callbacks first (as mm_query_refs()). Fills up to
+ * @max entries of @holders, one per distinct (owner, kind), in the order the
+ * holders first took a reference. Return: the number of holders (may exceed
+ * @max: then only @max were filled), -ESRCH if the struct was freed,
+ * -EINVAL if @holders is NULL while @max > 0.
+ */
+int mm_query_holders(unsigned long id, struct mm_holder *holders, int max);
+
+/*
+ * mm_peek_holders() - mm_query_holders() without waiting for RCU callbacks:
+ * a snapshot now, in which a reference whose put is queued behind a grace
+ * period still shows. Does not sleep beyond a leaf lock.
+ */
+int mm_peek_holders(unsigned long id, struct mm_holder *holders, int max);
+
 int mm_users_read(const struct mm_struct *mm);
 int mm_count_read(const struct mm_struct *mm);
 
 /* A small unique id, stable for the struct's lifetime, never reused. */
 unsigned long mm_id(const struct mm_struct *mm);
+
+/*
+ * mm_name() - the name traces give the mm: the name of the first task that
+ * ran on it (task_create(), task_fork()'s child), which is the process's
+ * name in a scenario and in its counter tracks; "mmID" before any task.
+ * Valid while the caller holds mm_users or mm_count.
+ */
+const char *mm_name(const struct mm_struct *mm);
 
 /**
  * mm_query_refs() - the counters of the mm with @id, without a reference

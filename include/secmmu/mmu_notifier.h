@@ -193,6 +193,7 @@ struct mmu_notifier_ops {
 struct mmu_notifier {
 	const struct mmu_notifier_ops *ops;
 	struct mm_struct *mm;
+	const void *owner; /* holder of its mm_count: mmu_notifier_set_owner() */
 	/* core-private (src/notifier/mmu_notifier.c) */
 	struct mmu_notifier *next;	  /* RCU list of subscriptions */
 	struct mmu_notifier **pprev;	  /* NULL when unhooked; under subscriptions->lock */
@@ -228,6 +229,7 @@ struct mmu_interval_notifier {
 	unsigned long start, last; /* [start, last], set by insert */
 	const struct mmu_interval_notifier_ops *ops;
 	struct mm_struct *mm; /* holds mm_count while inserted */
+	const void *owner;    /* holder of that mm_count: mmu_interval_notifier_set_owner() */
 	SECMMU_ATOMIC(unsigned long) invalidate_seq;
 	/* under subscriptions->lock (the tree is also walked lock-free while invalidating) */
 	void *itree[7];				     /* struct itree_node storage (size asserted) */
@@ -235,6 +237,33 @@ struct mmu_interval_notifier {
 	bool deferred; /* an insert or remove is pending on deferred_list */
 	bool inserted; /* in the interval tree (!RB_EMPTY_NODE in Linux) */
 };
+
+/**
+ * mmu_notifier_set_owner() - name the object that holds the notifier's mm_count
+ *
+ * The mm_count reference a registration takes is recorded in the mm's
+ * reference tracker (mm.h: mmgrab_tracked()) under @owner, kind
+ * "mmu_notifier" -- the driver object that embeds or owns the notifier, so
+ * that a leaked registration names the driver object. Unset (NULL), the
+ * notifier itself is the owner. Call before registering (for
+ * mmu_notifier_get(): in ->alloc_notifier); never while registered. A
+ * no-op in the KERNEL_NOTIFIER build, whose core tracks nothing.
+ */
+static inline void mmu_notifier_set_owner(struct mmu_notifier *subscription, const void *owner)
+{
+	subscription->owner = owner;
+}
+
+/* Same for an interval notifier (kind "interval notifier"); call before insert. */
+static inline void mmu_interval_notifier_set_owner(struct mmu_interval_notifier *interval_sub,
+						   const void *owner)
+{
+	interval_sub->owner = owner;
+}
+
+/* The kinds the notifier core records its mm_count references under. */
+#define MMU_NOTIFIER_HOLDER_KIND	  "mmu_notifier"
+#define MMU_INTERVAL_NOTIFIER_HOLDER_KIND "interval notifier"
 
 /* --- classic registration ------------------------------------------- */
 

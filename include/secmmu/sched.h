@@ -24,9 +24,20 @@ struct mm_struct;
 struct file;
 struct task_struct;
 
+/*
+ * The kinds under which tasks hold mm references in the mm's reference
+ * tracker (mm.h), the task_struct being the owner: a user task's mm_users,
+ * a kernel thread's lazy-TLB mm_count (kthread_switch_lazy) and its
+ * kthread_use_mm() mm_count.
+ */
+#define TASK_HOLDER_KIND     "task"
+#define LAZY_TLB_HOLDER_KIND "lazy tlb"
+#define USE_MM_HOLDER_KIND   "kthread_use_mm"
+
 /**
  * task_create() - a user task running on @mm
- * @mm: the task takes over one mm_users reference the caller holds
+ * @mm: the task takes over one untracked mm_users reference the caller holds
+ *      (mm_alloc()'s); the tracker records it as the task's from then on
  * Return: the task, or NULL (-ENOMEM; the reference stays with the caller).
  */
 struct task_struct *task_create(const char *name, struct mm_struct *mm);

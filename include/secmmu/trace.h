@@ -89,6 +89,7 @@ void trace_set_logical_clock(bool on);
 void __trace_begin(const char *cat, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void __trace_end(void);
+void __trace_end_discard(void);
 void __trace_counter(const char *name, long value);
 void __trace_instant(const char *cat, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -119,6 +120,19 @@ static inline void trace_end(void)
 }
 
 /**
+ * trace_end_discard() - close the innermost span as if it had never begun:
+ * if nothing was written to the trace since its begin, the begin is taken
+ * back; otherwise it ends as trace_end() ends it. For a span opened before
+ * its caller knew whether it would count (a scenario line that turns out
+ * malformed gets no span).
+ */
+static inline void trace_end_discard(void)
+{
+	if (trace_enabled())
+		__trace_end_discard();
+}
+
+/**
  * trace_instant() - a zero-length event on the calling thread's track,
  * same arguments as trace_begin()
  */
@@ -144,7 +158,8 @@ static inline void trace_counter(const char *name, long value)
  *
  * Remembered by the thread even while tracing is off, and emitted into every
  * trace the thread later appears in. Call it at the top of a thread function
- * ("mirror dma (mm 3)", "vcpu v1/0", "xpmem node 2"). Cheap; never fails
+ * with the names the user gave the objects ("vcpu vm0", "iommu nic dma",
+ * "mirror m0 dma"), never heap pointers or internal ids. Cheap; never fails
  * (a name is cut at 63 bytes).
  */
 void trace_thread_name(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -46,6 +46,13 @@
 
 SECMMU_BEGIN_DECLS
 
+/*
+ * The container's mm_count in the mm's reference tracker (mm.h), the struct
+ * tce_container being the owner: taken by its first ioctl (the container is
+ * bound to the caller's mm), dropped when its file is released.
+ */
+#define VFIO_CONTAINER_HOLDER_KIND "vfio container"
+
 struct mm_struct;
 struct task_struct;
 struct tce_container;
@@ -116,6 +123,42 @@ unsigned long mm_iommu_pinned_pages(struct mm_struct *mm);
  */
 int vfio_spapr_tce_open(struct task_struct *task, struct tce_container **containerp);
 
+/*
+ * VFIO_TCE_LEGACY: a documented feature, the container as it was before
+ * seed 000, kept to prove the rule: no per-container tracking (registering
+ * twice just adds a use), its release puts nothing, and its regions are
+ * unpinned only by destroy_context() at the last mmdrop() -- so a lazy-TLB
+ * kernel thread keeps them pinned after exit. Per container (a scenario's
+ * `vfio C NAME legacy`); the museum's seed000-prereg-at-mmdrop switch makes
+ * every container legacy.
+ */
+#define VFIO_TCE_LEGACY 0x1U
+
+/**
+ * struct tce_iommu_ops - the container's test seam (a const table given at
+ * open; NULL: the default)
+ * @prereg_put: put one region this container preregistered, in place of
+ *   mm_iommu_put(): return 0 or a negative errno (a failed put is warned
+ *   about and the entry kept, as in Linux). Called with the container's
+ *   lock held (LOCK_RANK_DRIVER): must not sleep on anything the container
+ *   or mm_iommu takes, must not call into the container. @priv is the
+ *   pointer given at open. The scenario's `vfio_fail_next_put` uses it to
+ *   fail the next put with -EBUSY.
+ */
+struct tce_iommu_ops {
+	long (*prereg_put)(struct mm_struct *mm, struct mm_iommu_table_group_mem_t *mem,
+			   void *priv);
+};
+
+/**
+ * vfio_spapr_tce_open_ops() - vfio_spapr_tce_open() with @flags (0 or
+ * VFIO_TCE_LEGACY) and a test seam (@ops, @priv; both may be NULL)
+ * Return: as vfio_spapr_tce_open(), or -EINVAL for an unknown flag.
+ */
+int vfio_spapr_tce_open_ops(struct task_struct *task, unsigned int flags,
+			    const struct tce_iommu_ops *ops, void *priv,
+			    struct tce_container **containerp);
+
 /* Drop the caller's reference from vfio_spapr_tce_open(). */
 void vfio_container_put(struct tce_container *container);
 
@@ -183,24 +226,6 @@ long tce_iommu_unmap(struct tce_container *container, unsigned long iova, unsign
 /* Introspection (container->lock taken): regions in prereg_list, mappings. */
 unsigned long vfio_container_nr_prereg(struct tce_container *container);
 unsigned long vfio_container_nr_mappings(struct tce_container *container);
-
-/**
- * vfio_container_fail_next_put() - fault injection: the next mm_iommu_put()
- * issued by @container fails with -EBUSY (as a put of a region that is still
- * mapped does), so the "warn and keep the entry" path can be exercised.
- */
-void vfio_container_fail_next_put(struct tce_container *container);
-
-/* --- the pre-seed-000 behaviour, kept to prove the rule ------------------ */
-
-/**
- * vfio_legacy_cleanup_at_mmdrop() - containers opened from now on behave as
- * before seed 000: no per-container tracking (registering twice just adds a
- * use), release puts nothing, and regions are unpinned only by
- * destroy_context() at the last mmdrop() -- i.e. a lazy-TLB kernel thread
- * keeps them pinned. DELIBERATELY WRONG; for tests only.
- */
-void vfio_legacy_cleanup_at_mmdrop(bool on);
 
 /* --- counters (tests and scenarios assert on them) ----------------------- */
 

@@ -18,8 +18,10 @@
  * done by a local helper thread and a non-blockable invalidation fails only
  * when some importer PTE may need zapping.
  *
- * XPMEM_BROKEN: the invalidation zaps nothing (a deliberately wrong driver,
- * for the tests that prove a stale importer mapping is caught).
+ * XPMEM_BROKEN: the invalidation zaps nothing: a documented "broken device"
+ * (docs/architecture.md, Broken devices), per segment, for the
+ * stale-translation demos and the tests that prove a stale importer mapping
+ * is caught.
  *
  * Exporter exit: the importer PTEs are zapped before any exporter frame is
  * freed, and importer faults fail with -EFAULT afterwards.
@@ -58,6 +60,13 @@ struct xpmem_stats {
  */
 struct xpmem_segment *xpmem_make(struct mm_struct *mm, unsigned long addr, unsigned long len,
 				 unsigned int flags);
+
+/*
+ * xpmem_make_named() - as xpmem_make(); @name (may be NULL) names the
+ * segment's node thread in traces: "xpmem NAME node" (default "xpmem node").
+ */
+struct xpmem_segment *xpmem_make_named(struct mm_struct *mm, unsigned long addr, unsigned long len,
+				       unsigned int flags, const char *name);
 
 /**
  * xpmem_attach() - map the whole segment into @mm at @addr (MAP_FIXED,

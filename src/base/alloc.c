@@ -67,6 +67,21 @@ void *kcalloc(size_t n, size_t size)
 	return kzalloc(n * size);
 }
 
+void *krealloc_array(void *p, size_t n, size_t size)
+{
+	void *q;
+
+	if (size && n > SIZE_MAX / size)
+		return NULL;
+	atomic_fetch_add(&calls, 1);
+	if (should_fail())
+		return NULL;
+	q = realloc(p, n && size ? n * size : 1);
+	if (q && !p)
+		atomic_fetch_add(&live, 1);
+	return q;
+}
+
 void kfree(void *p)
 {
 	if (!p)

@@ -55,6 +55,19 @@ static uint64_t trace_tick;	  /* logical clock: events written */
 static atomic_bool trace_logical; /* trace_set_logical_clock() */
 static int trace_logical_tids;	  /* logical clock: tracks given out */
 
+/*
+ * The last event written, if it was a span's begin that may still be taken
+ * back (trace_end_discard()): where it starts in the file and the writer's
+ * state before it. Under trace_lock.
+ */
+static struct {
+	bool valid;
+	int tid;
+	long pos;
+	bool first;
+	uint64_t tick, last_ns;
+} trace_undo;
+
 static atomic_int trace_next_tid = 1;
 
 static _Thread_local int my_tid;
@@ -112,6 +125,7 @@ static void put_ts(void)
 /* Start an event object: {"ph":PH,"pid":..,"tid":.. */
 static void put_head(char ph, int tid)
 {
+	trace_undo.valid = false; /* a new event: the last begin is no longer last */
 	if (!trace_first)
 		fputs(",\n", trace_file);
 	trace_first = false;
@@ -235,6 +249,7 @@ int trace_open(const char *path)
 	clock_gettime(CLOCK_MONOTONIC, &trace_t0);
 	trace_last_ns = 0;
 	trace_first = true;
+	trace_undo.valid = false;
 	fputs("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n", f);
 	put_head('M', 0);
 	fputs(",\"name\":\"process_name\",\"args\":{\"name\":\"secmmu\"}}", f);
@@ -266,6 +281,13 @@ int trace_close(void)
 	}
 	trace_threads = NULL;
 	fputs("\n]}\n", trace_file);
+	/* A discarded span at the end left bytes beyond this point: cut them. */
+	if (!fflush(trace_file)) {
+		long end = ftell(trace_file);
+
+		if (end >= 0 && ftruncate(fileno(trace_file), end) && errno != EINVAL)
+			ret = -errno;
+	}
 	if (ferror(trace_file))
 		ret = -EIO;
 	if (fclose(trace_file) && !ret)
@@ -290,7 +312,20 @@ static void emit_span(char ph, const char *cat, const char *name, const char *fm
 	t = this_thread(true);
 	if (!t)
 		goto out;
-	put_head(ph, t->tid);
+	if (ph == 'B') {
+		long pos = ftell(trace_file);
+		bool first = trace_first;
+
+		put_head(ph, t->tid);
+		trace_undo.valid = pos >= 0;
+		trace_undo.tid = t->tid;
+		trace_undo.pos = pos;
+		trace_undo.first = first;
+		trace_undo.tick = trace_tick;
+		trace_undo.last_ns = trace_last_ns;
+	} else {
+		put_head(ph, t->tid);
+	}
 	put_ts();
 	fputs(",\"cat\":", trace_file);
 	put_string(cat);
@@ -335,6 +370,30 @@ void __trace_end(void)
 		put_head('E', t->tid);
 		put_ts();
 		fputc('}', trace_file);
+	}
+	pthread_mutex_unlock(&trace_lock);
+}
+
+void __trace_end_discard(void)
+{
+	struct trace_thread *t;
+
+	pthread_mutex_lock(&trace_lock);
+	if (trace_file && (t = this_thread(false)) && t->depth > 0) {
+		t->depth--;
+		if (trace_undo.valid && trace_undo.tid == t->tid &&
+		    !fseek(trace_file, trace_undo.pos, SEEK_SET)) {
+			/* Nothing since our begin: the span never was (the rest is cut at close).
+			 */
+			trace_first = trace_undo.first;
+			trace_tick = trace_undo.tick;
+			trace_last_ns = trace_undo.last_ns;
+			trace_undo.valid = false;
+		} else {
+			put_head('E', t->tid);
+			put_ts();
+			fputc('}', trace_file);
+		}
 	}
 	pthread_mutex_unlock(&trace_lock);
 }

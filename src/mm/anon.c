@@ -9,6 +9,7 @@
 #include <sched.h>
 
 #include "base/alloc.h"
+#include "secmmu/err.h"
 #include "mm/internal.h"
 #include "mm/swap_internal.h"
 
@@ -110,7 +111,11 @@ struct shmem_obj **shmem_obj_get_all(size_t *nr)
 	*nr = 0;
 	pthread_once(&shmem_objs_once, shmem_objs_init);
 	sm_mutex_lock(&shmem_objs_lock);
-	objs = nr_shmem_objs ? malloc(nr_shmem_objs * sizeof(*objs)) : NULL;
+	objs = nr_shmem_objs ? kcalloc(nr_shmem_objs, sizeof(*objs)) : NULL;
+	if (nr_shmem_objs && !objs) {
+		sm_mutex_unlock(&shmem_objs_lock);
+		return ERR_PTR(-ENOMEM);
+	}
 	if (objs)
 		list_for_each_entry (obj, &shmem_objs, all)
 			if (ref_get_unless_zero(&obj->refcount))
@@ -124,7 +129,7 @@ void shmem_obj_put_all(struct shmem_obj **objs, size_t nr)
 {
 	for (size_t i = 0; i < nr; i++)
 		shmem_obj_put(objs[i]);
-	free(objs);
+	kfree(objs);
 }
 
 static unsigned long shmem_nr_dir(unsigned long cap)
@@ -431,12 +436,30 @@ struct unmap_req {
  * maps it, with notifications. The VMAs are collected under the reverse-map
  * lock (which ranks above mmap_lock), then each mm is visited with its
  * mmap_lock held for read, where its VMAs may be trusted.
+ *
+ * @reqs (@cap entries, from unmap_reqs_alloc(), freed here) is allocated by
+ * the caller before it drops any page, so that running out of memory fails
+ * the caller with nothing done; it grows only if VMAs were added meanwhile.
  */
-static void shmem_unmap_range(struct shmem_obj *obj, unsigned long first, unsigned long last)
+/* An array for shmem_unmap_range(): one entry per VMA mapping @obj now, and slack. */
+static struct unmap_req *unmap_reqs_alloc(struct shmem_obj *obj, size_t *cap)
 {
-	struct unmap_req *reqs = NULL;
-	size_t n = 0, cap = 0;
 	struct vma_core *vc;
+	size_t n = 4;
+
+	sm_mutex_lock(&obj->vma_lock);
+	list_for_each_entry (vc, &obj->vmas, shm_link)
+		n++;
+	sm_mutex_unlock(&obj->vma_lock);
+	*cap = n;
+	return kcalloc(n, sizeof(struct unmap_req));
+}
+
+static void shmem_unmap_range(struct shmem_obj *obj, unsigned long first, unsigned long last,
+			      struct unmap_req *reqs, size_t cap)
+{
+	struct vma_core *vc;
+	size_t n = 0;
 
 	sm_mutex_lock(&obj->vma_lock);
 	list_for_each_entry (vc, &obj->vmas, shm_link) {
@@ -450,13 +473,13 @@ static void shmem_unmap_range(struct shmem_obj *obj, unsigned long first, unsign
 			continue;
 		if (n == cap) {
 			struct unmap_req *bigger =
-				realloc(reqs, (cap = cap ? 2 * cap : 8) * sizeof(*reqs));
+				krealloc_array(reqs, cap = cap ? 2 * cap : 8, sizeof(*reqs));
 
 			if (!bigger)
-				break; /* the exit or a later truncate will unmap the rest */
+				break; /* only if VMAs raced in: their faults see the new state */
 			reqs = bigger;
 		}
-		mmgrab(vma->vm_mm); /* Pairs with mmdrop() below. */
+		mmgrab_tracked(vma->vm_mm, obj, "shmem unmap"); /* Pairs with mmdrop() below. */
 		reqs[n++] = (struct unmap_req){
 			vma->vm_mm, vma->vm_start + ((lo - vma->vm_pgoff) << PAGE_SHIFT),
 			vma->vm_start + ((hi - vma->vm_pgoff) << PAGE_SHIFT)};
@@ -468,7 +491,9 @@ static void shmem_unmap_range(struct shmem_obj *obj, unsigned long first, unsign
 		struct mmu_notifier_range range;
 		struct vm_area_struct *vma;
 
-		if (mmget_not_zero(mm)) { /* else it is exiting: its teardown unmaps all */
+		if (mmget_not_zero_tracked(
+			    mm, obj,
+			    "shmem unmap")) { /* else it is exiting: its teardown unmaps all */
 			mmap_read_lock(mm);
 			for (vma = find_vma(mm, reqs[i].start); vma && vma->vm_start < reqs[i].end;
 			     vma = vma_next(vma)) {
@@ -486,11 +511,11 @@ static void shmem_unmap_range(struct shmem_obj *obj, unsigned long first, unsign
 				mmu_notifier_invalidate_range_end(&range);
 			}
 			mmap_read_unlock(mm);
-			mmput(mm);
+			mmput_tracked(mm, obj, "shmem unmap");
 		}
-		mmdrop(mm);
+		mmdrop_tracked(mm, obj, "shmem unmap");
 	}
-	free(reqs);
+	kfree(reqs);
 }
 
 /**
@@ -503,11 +528,16 @@ static void shmem_unmap_range(struct shmem_obj *obj, unsigned long first, unsign
  * mmap_lock for write of an mm that maps @obj... except its own, which
  * shmem_unmap_range() does not take again. May sleep.
  */
-void shmem_obj_punch_hole(struct shmem_obj *obj, unsigned long first, unsigned long last)
+int shmem_obj_punch_hole(struct shmem_obj *obj, unsigned long first, unsigned long last)
 {
 	struct page **drop = NULL;
 	unsigned long ndrop = 0, nr_drop = 0;
+	struct unmap_req *reqs;
+	size_t cap;
 
+	reqs = unmap_reqs_alloc(obj, &cap);
+	if (!reqs)
+		return -ENOMEM;
 	sm_mutex_lock(&obj->lock);
 	if (last > obj->nr_pages)
 		last = obj->nr_pages;
@@ -515,6 +545,11 @@ void shmem_obj_punch_hole(struct shmem_obj *obj, unsigned long first, unsigned l
 		shmem_for_each_present(obj, i, first, last) nr_drop +=
 			*shmem_page_slot(obj, i, false) != NULL;
 		drop = kcalloc(nr_drop + 1, sizeof(*drop));
+		if (!drop) {
+			sm_mutex_unlock(&obj->lock);
+			kfree(reqs);
+			return -ENOMEM; /* nothing punched */
+		}
 	}
 	if (drop) {
 		shmem_for_each_present(obj, i, first, last)
@@ -534,22 +569,28 @@ void shmem_obj_punch_hole(struct shmem_obj *obj, unsigned long first, unsigned l
 		}
 	}
 	sm_mutex_unlock(&obj->lock);
-	if (!drop)
-		return;
-	shmem_unmap_range(obj, first, last);
+	if (!drop) {
+		kfree(reqs);
+		return 0;
+	}
+	shmem_unmap_range(obj, first, last, reqs, cap);
 	for (unsigned long i = 0; i < ndrop; i++)
 		put_page(drop[i]); /* the object's reference; mappings are gone */
 	kfree(drop);
+	return 0;
 }
 
 int shmem_obj_truncate(struct shmem_obj *obj, unsigned long nr_pages)
 {
 	struct page **drop = NULL;
-	unsigned long old, ndrop = 0;
+	unsigned long old, ndrop = 0, nr_drop = 0;
+	struct unmap_req *reqs;
 	int ret = 0;
+	size_t cap;
 
-	unsigned long nr_drop = 0;
-
+	reqs = unmap_reqs_alloc(obj, &cap);
+	if (!reqs)
+		return -ENOMEM;
 	sm_mutex_lock(&obj->lock);
 	old = obj->nr_pages;
 	if (nr_pages > obj->cap)
@@ -565,6 +606,7 @@ int shmem_obj_truncate(struct shmem_obj *obj, unsigned long nr_pages)
 	}
 	if (ret) {
 		sm_mutex_unlock(&obj->lock);
+		kfree(reqs);
 		return ret;
 	}
 	/* From here on no fault can map a page at or beyond the new size. */
@@ -586,7 +628,9 @@ int shmem_obj_truncate(struct shmem_obj *obj, unsigned long nr_pages)
 	}
 	sm_mutex_unlock(&obj->lock);
 	if (nr_pages < old)
-		shmem_unmap_range(obj, nr_pages, old);
+		shmem_unmap_range(obj, nr_pages, old, reqs, cap);
+	else
+		kfree(reqs);
 	for (unsigned long i = 0; i < ndrop; i++)
 		put_page(drop[i]); /* the object's reference; mappings are gone */
 	kfree(drop);

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
 /* The bookkeeping invariants of frames and swap slots; see include/secmmu/check.h. */
+#include <errno.h>
 #include <stdlib.h>
 
+#include "base/alloc.h"
 #include "mm/swap_internal.h"
 #include "secmmu/check.h"
+#include "secmmu/err.h"
 #include "secmmu/memremap.h"
 #include "secmmu/swap.h"
 
@@ -19,6 +22,7 @@ struct check_ctx {
 	struct shmem_obj **objs; /* shared objects already counted */
 	size_t nr_objs, cap_objs;
 	unsigned long nr_huge; /* huge PMDs seen */
+	bool enomem;	       /* some count could not be taken: compare nothing */
 };
 
 /* Count a shared object's swapped pages once, however many VMAs map it. */
@@ -29,10 +33,12 @@ static void count_shmem(struct check_ctx *c, struct shmem_obj *obj)
 			return;
 	if (c->nr_objs == c->cap_objs) {
 		size_t cap = c->cap_objs ? 2 * c->cap_objs : 16;
-		struct shmem_obj **bigger = realloc(c->objs, cap * sizeof(*bigger));
+		struct shmem_obj **bigger = krealloc_array(c->objs, cap, sizeof(*bigger));
 
-		if (!bigger)
+		if (!bigger) {
+			c->enomem = true;
 			return;
+		}
 		c->objs = bigger;
 		c->cap_objs = cap;
 	}
@@ -211,22 +217,26 @@ unsigned long mm_check_invariants(check_report_fn report, void *arg)
 		return 0;
 	c.nr_frames = phys_total_frames() + 1;
 	c.nr_slots = swap_slots_total();
-	c.maps = calloc(c.nr_frames, sizeof(*c.maps));
-	c.swaps = calloc(c.nr_slots ? c.nr_slots : 1, sizeof(*c.swaps));
+	c.maps = kcalloc(c.nr_frames, sizeof(*c.maps));
+	c.swaps = kcalloc(c.nr_slots ? c.nr_slots : 1, sizeof(*c.swaps));
 	if (!c.maps || !c.swaps) {
-		free(c.maps);
-		free(c.swaps);
-		return 0;
+		kfree(c.maps);
+		kfree(c.swaps);
+		problem(&c, "out of memory: the invariants were not checked");
+		return c.problems;
 	}
 	if (phys_used_frames() + phys_free_frames() != phys_total_frames())
 		problem(&c, "frames: %lu used + %lu free != %lu total", phys_used_frames(),
 			phys_free_frames(), phys_total_frames());
 	for (int s = 0; s < DEV_PAGEMAP_SLOTS; s++) {
 		c.pgmaps[s] = device_pagemap_slot(s);
-		if (c.pgmaps[s])
-			c.dmaps[s] = calloc(c.pgmaps[s]->nr_pages, sizeof(*c.dmaps[s]));
+		if (c.pgmaps[s]) {
+			c.dmaps[s] = kcalloc(c.pgmaps[s]->nr_pages, sizeof(*c.dmaps[s]));
+			c.enomem |= !c.dmaps[s];
+		}
 	}
-	mm_for_each_live(count_mm, &c);
+	if (mm_for_each_live(count_mm, &c) == -ENOMEM)
+		c.enomem = true;
 	/*
 	 * Shared objects nobody maps (a file whose last mapping went) still
 	 * own swap slots: count every live object, once.
@@ -235,9 +245,18 @@ unsigned long mm_check_invariants(check_report_fn report, void *arg)
 		size_t nr;
 		struct shmem_obj **objs = shmem_obj_get_all(&nr);
 
-		for (size_t i = 0; i < nr; i++)
-			count_shmem(&c, objs[i]);
-		shmem_obj_put_all(objs, nr);
+		if (IS_ERR(objs)) {
+			c.enomem = true;
+		} else {
+			for (size_t i = 0; i < nr; i++)
+				count_shmem(&c, objs[i]);
+			shmem_obj_put_all(objs, nr);
+		}
+	}
+	if (c.enomem) {
+		/* A partial count would report problems that are not there. */
+		problem(&c, "out of memory: the invariants were not checked");
+		goto out;
 	}
 	check_device_pages(&c);
 	for (unsigned long pfn = 1; pfn < c.nr_frames; pfn++) {
@@ -274,10 +293,11 @@ unsigned long mm_check_invariants(check_report_fn report, void *arg)
 		if (swap_count(slot) != c.swaps[slot])
 			problem(&c, "swap slot %lu: count %u but %u swap entries name it", slot,
 				swap_count(slot), c.swaps[slot]);
+out:
 	for (int s = 0; s < DEV_PAGEMAP_SLOTS; s++)
-		free(c.dmaps[s]);
-	free(c.objs);
-	free(c.maps);
-	free(c.swaps);
+		kfree(c.dmaps[s]);
+	kfree(c.objs);
+	kfree(c.maps);
+	kfree(c.swaps);
 	return c.problems;
 }

@@ -144,7 +144,7 @@ static int do_swap_page(struct vm_area_struct *vma, unsigned long addr, uint64_t
 	bool cached = true, write;
 	pte_t *ptep;
 	int ret;
-	TRACE_SCOPE("mm", "do_swap_page", "addr=0x%lx slot=%lu mm=%lu", addr, slot, mm_id(mm));
+	TRACE_SCOPE("mm", "do_swap_page", "addr=0x%lx slot=%lu mm=%s", addr, slot, mm_name(mm));
 
 	ret = anon_vma_prepare(vma);
 	if (ret)
@@ -449,8 +449,8 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int
 	bool write = flags & FAULT_FLAG_WRITE;
 	pte_t *ptep;
 	uint64_t pte;
-	TRACE_SCOPE("mm", "handle_mm_fault", "addr=0x%lx write=%d remote=%d mm=%lu", addr, write,
-		    !!(flags & FAULT_FLAG_REMOTE), mm_id(mm));
+	TRACE_SCOPE("mm", "handle_mm_fault", "addr=0x%lx write=%d remote=%d mm=%s", addr, write,
+		    !!(flags & FAULT_FLAG_REMOTE), mm_name(mm));
 
 	mmap_assert_locked(mm);
 	addr &= PAGE_MASK;

@@ -251,7 +251,7 @@ int do_huge_pmd_anonymous_page(struct vm_area_struct *vma, unsigned long addr, b
 	pte_t *pmdp;
 	uint64_t pmd;
 	int ret;
-	TRACE_SCOPE("mm", "do_huge_pmd_anonymous_page", "addr=0x%lx mm=%lu", haddr, mm_id(mm));
+	TRACE_SCOPE("mm", "do_huge_pmd_anonymous_page", "addr=0x%lx mm=%s", haddr, mm_name(mm));
 
 	ret = anon_vma_prepare(vma);
 	if (ret)
@@ -339,7 +339,7 @@ int split_huge_pmd_address(struct vm_area_struct *vma, unsigned long addr)
 	table = pte_table_alloc();
 	if (!table)
 		return -ENOMEM;
-	TRACE_SCOPE("mm", "split_huge_pmd", "addr=0x%lx mm=%lu", haddr, mm_id(mm));
+	TRACE_SCOPE("mm", "split_huge_pmd", "addr=0x%lx mm=%s", haddr, mm_name(mm));
 	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, haddr, haddr + HPAGE_PMD_SIZE);
 	mmu_notifier_invalidate_range_start(&range);
 	sm_mutex_lock(&mm->page_table_lock);
@@ -569,7 +569,7 @@ static int collapse_huge_page(struct vm_area_struct *vma, unsigned long haddr, b
 	pte_t *pmdp, *table = NULL;
 	uint64_t pmd;
 	int ret;
-	TRACE_SCOPE("mm", "collapse_huge_page", "addr=0x%lx mm=%lu", haddr, mm_id(mm));
+	TRACE_SCOPE("mm", "collapse_huge_page", "addr=0x%lx mm=%s", haddr, mm_name(mm));
 
 	mmap_assert_write_locked(mm);
 	pmdp = pmd_offset(mm, haddr);

@@ -246,8 +246,8 @@ unsigned long shmem_next_present(struct shmem_obj *obj, unsigned long idx);
 /*
  * shmem_obj_get_all() - a reference on every live object (mapped or not:
  * a file nobody maps still owns its pages and swap slots), for the checker.
- * Return: a kmalloc'ed array of *@nr objects (release with
- * shmem_obj_put_all()), or NULL if there are none or memory ran out.
+ * Return: a kcalloc'ed array of *@nr objects (release with
+ * shmem_obj_put_all()), NULL if there are none, ERR_PTR(-ENOMEM).
  */
 struct shmem_obj **shmem_obj_get_all(size_t *nr);
 void shmem_obj_put_all(struct shmem_obj **objs, size_t nr);
@@ -258,7 +258,8 @@ void vma_clear_shm(struct vm_area_struct *vma);
 void shmem_obj_put(struct shmem_obj *obj);
 /* The page at @pgoff, allocated on first use, with a reference for the caller. */
 int shmem_obj_get_page(struct shmem_obj *obj, unsigned long pgoff, struct page **pagep);
-void shmem_obj_punch_hole(struct shmem_obj *obj, unsigned long first, unsigned long last);
+/* Return: 0, or -ENOMEM with nothing punched. */
+int shmem_obj_punch_hole(struct shmem_obj *obj, unsigned long first, unsigned long last);
 void shmem_obj_zero_tail(struct shmem_obj *obj, unsigned long pgoff, unsigned long offset);
 unsigned long shmem_obj_find_pages(struct shmem_obj *obj, unsigned long first, unsigned long nr,
 				   struct page **pages);
@@ -505,7 +506,18 @@ int break_ksm(struct vm_area_struct *vma, unsigned long addr);
 /* --- exit ----------------------------------------------------------------- */
 
 void exit_mmap(struct mm_struct *mm);
+/*
+ * Reference holders (mm_holders.c): mm_holders_init() by mm_alloc(); a get
+ * is recorded after the counter rose, a put before it drops. Lock-free,
+ * never sleeps. mm_holders_collect(): see mm_query_holders().
+ */
+void mm_holders_init(struct mm_struct *mm);
+void mm_holder_get(struct mm_struct *mm, bool users, const void *owner, const char *kind);
+void mm_holder_put(struct mm_struct *mm, bool users, const void *owner, const char *kind);
+int mm_holders_collect(struct mm_struct *mm, struct mm_holder *out, int max);
 void mm_run_exit_hooks(struct mm_struct *mm);
+/* The first task on @mm names it (mm_name()); before the mm is shared. */
+void mm_set_name(struct mm_struct *mm, const char *name);
 /*
  * Call @fn for every mm whose mm_users is not zero, holding an mm_users
  * reference across the call (no other lock). Stops at the first nonzero

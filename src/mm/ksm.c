@@ -90,7 +90,7 @@ static int ksm_collect_vma(struct ksm_scan *sc, struct vm_area_struct *vma)
 			continue;
 		if (sc->n == sc->cap) {
 			size_t cap = sc->cap ? 2 * sc->cap : 64;
-			struct ksm_item *bigger = realloc(sc->items, cap * sizeof(*bigger));
+			struct ksm_item *bigger = krealloc_array(sc->items, cap, sizeof(*bigger));
 
 			if (!bigger) {
 				put_page(page);
@@ -99,7 +99,7 @@ static int ksm_collect_vma(struct ksm_scan *sc, struct vm_area_struct *vma)
 			sc->items = bigger;
 			sc->cap = cap;
 		}
-		mmget(mm); /* Pairs with mmput() in ksm_scan_all(). */
+		mmget_tracked(mm, sc, "ksm scan"); /* Pairs with mmput() in ksm_scan_all(). */
 		sc->items[sc->n++] = (struct ksm_item){mm, a, page, page_hash(page)};
 	}
 	return 0;
@@ -288,9 +288,9 @@ unsigned long ksm_scan_all(void)
 	for (size_t i = 0; i < sc.n; i++) {
 		if (sc.items[i].page)
 			put_page(sc.items[i].page);
-		mmput(sc.items[i].mm);
+		mmput_tracked(sc.items[i].mm, &sc, "ksm scan");
 	}
-	free(sc.items);
+	kfree(sc.items);
 	return merged;
 }
 

@@ -16,6 +16,7 @@
  * wait for a grace period.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,7 +46,7 @@ static void lifetime_init_once(void)
 	pthread_once(&lifetime_once, lifetime_init);
 }
 
-struct mm_struct *mm_alloc(void)
+struct mm_struct *mm_alloc_tracked(const void *owner, const char *kind)
 {
 	struct mm_struct *mm;
 
@@ -62,7 +63,11 @@ struct mm_struct *mm_alloc(void)
 	}
 	atomic_init(&mm->mm_users, 1);
 	atomic_init(&mm->mm_count, 1);
+	mm_holders_init(mm);
+	mm_holder_get(mm, true, owner, kind);
+	mm_holder_get(mm, false, mm, MM_HOLDER_USERS_KIND);
 	mm->id = atomic_fetch_add(&next_mm_id, 1);
+	snprintf(mm->name, sizeof(mm->name), "mm%lu", mm->id);
 	sm_rwsem_init(&mm->mmap_lock, "mmap_lock", LOCK_RANK_MMAP);
 	sm_rwsem_init(&mm->rmap_lock, "rmap_lock", LOCK_RANK_RMAP);
 	sm_mutex_init(&mm->page_table_lock, "page_table_lock", LOCK_RANK_PTL);
@@ -74,31 +79,56 @@ struct mm_struct *mm_alloc(void)
 	return mm;
 }
 
-void mmgrab(struct mm_struct *mm)
+struct mm_struct *mm_alloc(void)
+{
+	return mm_alloc_tracked(NULL, NULL);
+}
+
+void mmgrab_tracked(struct mm_struct *mm, const void *owner, const char *kind)
 {
 	int old = atomic_fetch_add_explicit(&mm->mm_count, 1, memory_order_relaxed);
 
 	BUG_ON(old <= 0); /* grabbing a freed struct */
+	mm_holder_get(mm, false, owner, kind);
 }
 
-void mmget(struct mm_struct *mm)
+void mmgrab(struct mm_struct *mm)
+{
+	mmgrab_tracked(mm, NULL, NULL);
+}
+
+void mmget_tracked(struct mm_struct *mm, const void *owner, const char *kind)
 {
 	int old = atomic_fetch_add_explicit(&mm->mm_users, 1, memory_order_relaxed);
 
 	BUG_ON(old <= 0); /* mmget() needs a live user; use mmget_not_zero() */
+	mm_holder_get(mm, true, owner, kind);
+}
+
+void mmget(struct mm_struct *mm)
+{
+	mmget_tracked(mm, NULL, NULL);
+}
+
+bool mmget_not_zero_tracked(struct mm_struct *mm, const void *owner, const char *kind)
+{
+	int old = atomic_load_explicit(&mm->mm_users, memory_order_relaxed);
+
+	while (old > 0) {
+		/* Acquire pairs with the release in mmput(): see a live address space. */
+		if (atomic_compare_exchange_weak_explicit(&mm->mm_users, &old, old + 1,
+							  memory_order_acquire,
+							  memory_order_relaxed)) {
+			mm_holder_get(mm, true, owner, kind);
+			return true;
+		}
+	}
+	return false;
 }
 
 bool mmget_not_zero(struct mm_struct *mm)
 {
-	int old = atomic_load_explicit(&mm->mm_users, memory_order_relaxed);
-
-	while (old > 0)
-		/* Acquire pairs with the release in mmput(): see a live address space. */
-		if (atomic_compare_exchange_weak_explicit(&mm->mm_users, &old, old + 1,
-							  memory_order_acquire,
-							  memory_order_relaxed))
-			return true;
-	return false;
+	return mmget_not_zero_tracked(mm, NULL, NULL);
 }
 
 /* Copy the table, so hooks may sleep and take any lock without the table lock. */
@@ -153,13 +183,21 @@ static void __mmdrop(struct mm_struct *mm)
 	kfree_sized(mm, sizeof(*mm));
 }
 
-void mmdrop(struct mm_struct *mm)
+void mmdrop_tracked(struct mm_struct *mm, const void *owner, const char *kind)
 {
-	int old = atomic_fetch_sub_explicit(&mm->mm_count, 1, memory_order_acq_rel);
+	int old;
+
+	mm_holder_put(mm, false, owner, kind); /* before: our reference keeps @mm */
+	old = atomic_fetch_sub_explicit(&mm->mm_count, 1, memory_order_acq_rel);
 
 	BUG_ON(old <= 0); /* mm_count underflow */
 	if (old == 1)
 		__mmdrop(mm);
+}
+
+void mmdrop(struct mm_struct *mm)
+{
+	mmdrop_tracked(mm, NULL, NULL);
 }
 
 static void __mmput(struct mm_struct *mm)
@@ -167,16 +205,25 @@ static void __mmput(struct mm_struct *mm)
 	BUG_ON(atomic_load(&mm->mm_users) != 0);
 	atomic_store(&mm->exiting, true);
 	exit_mmap(mm);
-	mmdrop(mm); /* Pairs with the count all users held since mm_alloc(). */
+	/* Pairs with the count all users held since mm_alloc(). */
+	mmdrop_tracked(mm, mm, MM_HOLDER_USERS_KIND);
 }
 
-void mmput(struct mm_struct *mm)
+void mmput_tracked(struct mm_struct *mm, const void *owner, const char *kind)
 {
-	int old = atomic_fetch_sub_explicit(&mm->mm_users, 1, memory_order_acq_rel);
+	int old;
+
+	mm_holder_put(mm, true, owner, kind); /* before: our reference keeps @mm */
+	old = atomic_fetch_sub_explicit(&mm->mm_users, 1, memory_order_acq_rel);
 
 	BUG_ON(old <= 0); /* mm_users underflow */
 	if (old == 1)
 		__mmput(mm);
+}
+
+void mmput(struct mm_struct *mm)
+{
+	mmput_tracked(mm, NULL, NULL);
 }
 
 int mm_users_read(const struct mm_struct *mm)
@@ -192,6 +239,19 @@ int mm_count_read(const struct mm_struct *mm)
 unsigned long mm_id(const struct mm_struct *mm)
 {
 	return mm->id;
+}
+
+const char *mm_name(const struct mm_struct *mm)
+{
+	return mm->name;
+}
+
+void mm_set_name(struct mm_struct *mm, const char *name)
+{
+	if (name && !mm->named) {
+		snprintf(mm->name, sizeof(mm->name), "%s", name);
+		mm->named = true;
+	}
 }
 
 int mm_query_refs(unsigned long id, int *users, int *count)
@@ -215,6 +275,39 @@ int mm_query_refs(unsigned long id, int *users, int *count)
 	}
 	sm_mutex_unlock(&mm_list_lock);
 	return ret;
+}
+
+static int peek_holders(unsigned long id, struct mm_holder *holders, int max, bool barrier)
+{
+	struct mm_struct *mm;
+	int ret = -ESRCH;
+
+	if (WARN_ON_ONCE(!holders && max > 0)) /* API misuse: nowhere to answer */
+		return -EINVAL;
+	if (max < 0)
+		max = 0;
+	lifetime_init_once();
+	if (barrier)
+		sm_rcu_barrier(); /* as mm_query_refs() */
+	sm_mutex_lock(&mm_list_lock);
+	list_for_each_entry (mm, &mm_list, mmlist) {
+		if (mm->id != id)
+			continue;
+		ret = mm_holders_collect(mm, holders, max);
+		break;
+	}
+	sm_mutex_unlock(&mm_list_lock);
+	return ret;
+}
+
+int mm_query_holders(unsigned long id, struct mm_holder *holders, int max)
+{
+	return peek_holders(id, holders, max, true);
+}
+
+int mm_peek_holders(unsigned long id, struct mm_holder *holders, int max)
+{
+	return peek_holders(id, holders, max, false);
 }
 
 unsigned long mm_live_count(void)
@@ -412,7 +505,7 @@ int mm_for_each_live(int (*fn)(struct mm_struct *mm, void *arg), void *arg)
 	list_for_each_entry (mm, &mm_list, mmlist) {
 		if (n == cap) {
 			struct mm_struct **bigger =
-				realloc(mms, (cap = cap ? 2 * cap : 16) * sizeof(*mms));
+				krealloc_array(mms, cap = cap ? 2 * cap : 16, sizeof(*mms));
 
 			if (!bigger) {
 				ret = -ENOMEM;
@@ -420,15 +513,15 @@ int mm_for_each_live(int (*fn)(struct mm_struct *mm, void *arg), void *arg)
 			}
 			mms = bigger;
 		}
-		if (mmget_not_zero(mm)) /* Pairs with mmput() below. */
+		if (mmget_not_zero_tracked(mm, &mm_list, "mm walk")) /* Pairs with mmput() below. */
 			mms[n++] = mm;
 	}
 	sm_mutex_unlock(&mm_list_lock);
 	for (size_t i = 0; i < n; i++) {
 		if (!ret)
 			ret = fn(mms[i], arg);
-		mmput(mms[i]);
+		mmput_tracked(mms[i], &mm_list, "mm walk");
 	}
-	free(mms);
+	kfree(mms);
 	return ret;
 }

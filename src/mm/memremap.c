@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "base/alloc.h"
 #include "base/debug.h"
 #include "mm/internal.h"
 #include "secmmu/memremap.h"
@@ -32,13 +33,13 @@ int memremap_pages(struct dev_pagemap *pgmap)
 	    pgmap->nr_pages > DEV_PAGEMAP_MAX_PAGES || !pgmap->ops || !pgmap->ops->page_free ||
 	    !pgmap->ops->migrate_to_ram)
 		return -EINVAL;
-	pgmap->pages = calloc(pgmap->nr_pages, sizeof(*pgmap->pages));
+	pgmap->pages = kcalloc(pgmap->nr_pages, sizeof(*pgmap->pages));
 	pgmap->mem = mmap(NULL, pgmap->nr_pages * PAGE_SIZE, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (!pgmap->pages || pgmap->mem == MAP_FAILED) {
 		if (pgmap->mem != MAP_FAILED)
 			munmap(pgmap->mem, pgmap->nr_pages * PAGE_SIZE);
-		free(pgmap->pages);
+		kfree(pgmap->pages);
 		pgmap->pages = NULL;
 		pgmap->mem = NULL;
 		return -ENOMEM;
@@ -59,7 +60,7 @@ int memremap_pages(struct dev_pagemap *pgmap)
 		atomic_fetch_add(&device_total, pgmap->nr_pages);
 	if (slot < 0) {
 		munmap(pgmap->mem, pgmap->nr_pages * PAGE_SIZE);
-		free(pgmap->pages);
+		kfree(pgmap->pages);
 		pgmap->pages = NULL;
 		pgmap->mem = NULL;
 		return -ENOSPC;
@@ -85,7 +86,7 @@ void memunmap_pages(struct dev_pagemap *pgmap)
 	atomic_store(&registry[pgmap->slot], NULL);
 	atomic_fetch_sub(&device_total, pgmap->nr_pages);
 	munmap(pgmap->mem, pgmap->nr_pages * PAGE_SIZE);
-	free(pgmap->pages);
+	kfree(pgmap->pages);
 	pgmap->pages = NULL;
 	pgmap->mem = NULL;
 }

@@ -546,7 +546,7 @@ int do_device_private_fault(struct vm_area_struct *vma, unsigned long addr, uint
 	};
 	pte_t *ptep;
 	int ret;
-	TRACE_SCOPE("mm", "device_private_fault", "addr=0x%lx mm=%lu", addr, mm_id(mm));
+	TRACE_SCOPE("mm", "device_private_fault", "addr=0x%lx mm=%s", addr, mm_name(mm));
 
 	sm_mutex_lock(&mm->page_table_lock);
 	ptep = pte_offset(mm, addr);

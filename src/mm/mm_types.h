@@ -16,6 +16,22 @@
 #include "secmmu/mm.h"
 
 #define MM_CONTEXT_SLOTS 16
+/* Distinct (owner, kind) holders tracked per mm; the last slot takes the rest. */
+#define MM_HOLDER_SLOTS 128
+
+/*
+ * struct mm_holder_slot - one holder's references (src/mm/mm_holders.c).
+ * Lock-free: a slot is claimed once (state FREE -> CLAIMING -> LIVE, owner
+ * and kind written in between and published by the release store of LIVE)
+ * and never reused; its counters are atomics. Two racing first gets of one
+ * holder may claim two slots: readers sum them.
+ */
+struct mm_holder_slot {
+	_Atomic int state;
+	const void *owner;
+	const char *kind;
+	_Atomic int users, count;
+};
 
 struct mmu_notifier_subscriptions;
 typedef _Atomic uint64_t pte_t;
@@ -69,10 +85,15 @@ struct mm_struct {
 	_Atomic unsigned long def_flags;
 
 	_Atomic bool exiting; /* __mmput has begun */
+	char name[32];	      /* mm_name(): set at alloc, then once by the first task */
+	bool named;	      /* mm_set_name() ran; before the mm is shared */
 	void *_Atomic context[MM_CONTEXT_SLOTS];
 
 	struct list_head mmlist; /* all live structs, under mm_list_lock */
 	struct sm_rcu_head rcu;
+
+	/* Who holds mm_users / mm_count (mm_holders.c); the last slot is the overflow. */
+	struct mm_holder_slot holders[MM_HOLDER_SLOTS];
 };
 
 /* The internal half of struct vm_area_struct's core_priv[]. */

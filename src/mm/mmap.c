@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "base/alloc.h"
 #include "secmmu/kit/bugs.h"
 #include "mm/internal.h"
 #include "secmmu/file.h"
@@ -448,7 +449,7 @@ static int madvise_remove_range(struct mm_struct *mm, unsigned long start, unsig
 		}
 		if (n == cap) {
 			struct punch *bigger =
-				realloc(req, (cap = cap ? 2 * cap : 4) * sizeof(*req));
+				krealloc_array(req, cap = cap ? 2 * cap : 4, sizeof(*req));
 
 			if (!bigger) {
 				err = -ENOMEM;
@@ -463,10 +464,14 @@ static int madvise_remove_range(struct mm_struct *mm, unsigned long start, unsig
 	}
 	mmap_read_unlock(mm);
 	for (size_t i = 0; i < n; i++) {
-		shmem_obj_punch_hole(req[i].obj, req[i].first, req[i].last);
+		/* As Linux's madvise walk: VMAs before a failing one are done. */
+		int r = shmem_obj_punch_hole(req[i].obj, req[i].first, req[i].last);
+
+		if (r && !err)
+			err = r;
 		shmem_obj_put(req[i].obj);
 	}
-	free(req);
+	kfree(req);
 	return err ? err : unmapped;
 }
 
@@ -750,7 +755,14 @@ static int move_page_tables(struct mm_struct *mm, unsigned long old, unsigned lo
  * move_vma(): map [new_addr, new_addr+new_len) with @vma's attributes, move
  * the pages of [old_addr, old_addr+old_len) there, unmap the old range.
  * On failure nothing has changed: the new VMA is taken out again (onto
- * @detached, freed by the caller after mmap_lock is dropped).
+ * @detached, freed by the caller after mmap_lock is dropped), and if the
+ * unmap of the old range fails (splitting its VMA needs memory) the pages
+ * move back first -- into the old range's page tables, which are still
+ * there, so moving back allocates nothing and cannot fail. That is why the
+ * old range is unmapped before the new VMA merges with its neighbours (a
+ * merged VMA could not be taken out again without a split); the VMAs that
+ * result are the same as merging first, as Linux's copy_vma() does, since
+ * what is left of the old VMA is what the new one would have merged with.
  *
  * MREMAP_DONTUNMAP (@dontunmap): the old range stays mapped, empty. The
  * whole old VMA loses VM_LOCKED (not split first: as the 6.18 reference
@@ -784,6 +796,17 @@ static int move_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned l
 		*detached = new;
 		return err;
 	}
+	if (!dontunmap && old_len) {
+		err = do_munmap(mm, old_addr, old_len, detached);
+		if (err) {
+			/* Nothing was unmapped: undo the move (no allocation, see above). */
+			BUG_ON(move_page_tables(mm, new_addr, old_addr, old_len));
+			vma_unlink(mm, new);
+			vma_core(new)->next_free = *detached;
+			*detached = new;
+			return err;
+		}
+	}
 	new = vma_merge_neighbours(mm, new);
 	if (dontunmap) {
 		/*
@@ -813,8 +836,6 @@ static int move_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned l
 	}
 	if (new->vm_flags & VM_LOCKED)
 		atomic_fetch_add(&mm->locked_vm, (long)(new_len >> PAGE_SHIFT));
-	if (old_len)
-		return do_munmap(mm, old_addr, old_len, detached);
 	return 0;
 }
 

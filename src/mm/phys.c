@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "base/alloc.h"
 #include "base/debug.h"
 #include "base/lock.h"
 #include "mm/internal.h"
@@ -99,11 +100,11 @@ int phys_init(size_t bytes)
 	phys.arena = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (phys.arena == MAP_FAILED)
 		return -ENOMEM;
-	phys.pages = calloc(n, sizeof(*phys.pages));
-	phys.free_stack = calloc(n, sizeof(*phys.free_stack));
-	phys.free_pos = calloc(n, sizeof(*phys.free_pos));
+	phys.pages = kcalloc(n, sizeof(*phys.pages));
+	phys.free_stack = kcalloc(n, sizeof(*phys.free_stack));
+	phys.free_pos = kcalloc(n, sizeof(*phys.free_pos));
 	phys.nr_blocks = (n + HPAGE_PMD_NR - 1) >> HPAGE_PMD_ORDER;
-	phys.block_free = calloc(phys.nr_blocks, sizeof(*phys.block_free));
+	phys.block_free = kcalloc(phys.nr_blocks, sizeof(*phys.block_free));
 	if (!phys.pages || !phys.free_stack || !phys.free_pos || !phys.block_free)
 		goto err;
 	phys.nr_frames = n;
@@ -120,10 +121,10 @@ int phys_init(size_t bytes)
 	atomic_store(&phys_ready, true);
 	return 0;
 err:
-	free(phys.pages);
-	free(phys.free_stack);
-	free(phys.free_pos);
-	free(phys.block_free);
+	kfree(phys.pages);
+	kfree(phys.free_stack);
+	kfree(phys.free_pos);
+	kfree(phys.block_free);
 	munmap(phys.arena, bytes);
 	memset(&phys, 0, sizeof(phys));
 	return -ENOMEM;
@@ -149,10 +150,10 @@ unsigned long phys_exit(void)
 	atomic_store(&phys_ready, false);
 	sm_mutex_destroy(&phys.lock);
 	munmap(phys.arena, phys.nr_frames * PAGE_SIZE);
-	free(phys.pages);
-	free(phys.free_stack);
-	free(phys.free_pos);
-	free(phys.block_free);
+	kfree(phys.pages);
+	kfree(phys.free_stack);
+	kfree(phys.free_pos);
+	kfree(phys.block_free);
 	memset(&phys, 0, sizeof(phys));
 	return leaked;
 }

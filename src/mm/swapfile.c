@@ -129,7 +129,7 @@ int swap_on_flags(size_t bytes, const char *path, unsigned int flags)
 	if (!dev->map || !dev->cache)
 		goto err;
 	if (!path) {
-		dev->mem = malloc(bytes);
+		dev->mem = kzalloc(bytes);
 		if (!dev->mem)
 			goto err;
 	} else {
@@ -146,7 +146,7 @@ err:
 		close(dev->fd);
 	if (dev->created)
 		unlink(dev->path);
-	free(dev->mem);
+	kfree(dev->mem);
 	kfree(dev->map);
 	kfree(dev->cache);
 	kfree(dev);
@@ -173,7 +173,7 @@ int swap_off(void)
 	if (dev->created)
 		unlink(dev->path);
 	sm_mutex_destroy(&dev->lock);
-	free(dev->mem);
+	kfree(dev->mem);
 	kfree(dev->map);
 	kfree(dev->cache);
 	kfree(dev);

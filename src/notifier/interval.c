@@ -406,7 +406,8 @@ static int __mmu_interval_notifier_insert(struct mmu_interval_notifier *interval
 	struct mmu_notifier_subscriptions *subscriptions = mn_subscriptions(mm);
 
 	/* Pairs with the mmdrop in mmu_interval_notifier_remove(). */
-	mmgrab(mm);
+	mmgrab_tracked(mm, interval_sub->owner ? interval_sub->owner : (const void *)interval_sub,
+		       MMU_INTERVAL_NOTIFIER_HOLDER_KIND);
 	mn_itree_add(subscriptions, interval_sub);
 	return 0;
 }
@@ -567,5 +568,6 @@ void mmu_interval_notifier_remove(struct mmu_interval_notifier *interval_sub)
 	sm_mutex_unlock(&subscriptions->lock);
 
 	/* Pairs with the mmgrab in __mmu_interval_notifier_insert(). */
-	mmdrop(mm);
+	mmdrop_tracked(mm, interval_sub->owner ? interval_sub->owner : (const void *)interval_sub,
+		       MMU_INTERVAL_NOTIFIER_HOLDER_KIND);
 }

@@ -83,6 +83,12 @@ const char *mmu_notifier_event_name(enum mmu_notifier_event event)
 	     sub = sm_rcu_dereference(sub->next))
 
 /* Callbacks other than invalidations: delivered until ->release has returned. */
+/* Who holds the subscription's mm_count in the mm's reference tracker. */
+static const void *mn_holder(const struct mmu_notifier *subscription)
+{
+	return subscription->owner ? subscription->owner : (const void *)subscription;
+}
+
 static bool mn_live(struct mmu_notifier *subscription)
 {
 	/* Pairs with the release store in mn_release_done(). */
@@ -387,7 +393,7 @@ int __mmu_notifier_register(struct mmu_notifier *subscription, struct mm_struct 
 
 	if (subscription) {
 		/* Pairs with the mmdrop in mmu_notifier_unregister() / mmu_notifier_free_rcu(). */
-		mmgrab(mm);
+		mmgrab_tracked(mm, mn_holder(subscription), MMU_NOTIFIER_HOLDER_KIND);
 		subscription->mm = mm;
 		subscription->users = 0; /* not counted: mmu_notifier_get() sets 1 */
 		atomic_store_explicit(&subscription->release_state, MN_LIVE, memory_order_relaxed);
@@ -491,7 +497,7 @@ void mmu_notifier_unregister(struct mmu_notifier *subscription, struct mm_struct
 	subscription->mm = NULL; /* a second unregister is caught above */
 	BUG_ON(mm_count_read(mm) <= 0);
 	/* Pairs with the mmgrab in __mmu_notifier_register(). */
-	mmdrop(mm);
+	mmdrop_tracked(mm, mn_holder(subscription), MMU_NOTIFIER_HOLDER_KIND);
 }
 
 /* --- get / put ------------------------------------------------------- */
@@ -580,10 +586,11 @@ static void mmu_notifier_free_rcu(struct sm_rcu_head *rcu)
 {
 	struct mmu_notifier *subscription = container_of(rcu, struct mmu_notifier, rcu);
 	struct mm_struct *mm = subscription->mm;
+	const void *holder = mn_holder(subscription); /* a key only: read before the free */
 
 	subscription->ops->free_notifier(subscription);
 	/* Pairs with the mmgrab in __mmu_notifier_register(). */
-	mmdrop(mm);
+	mmdrop_tracked(mm, holder, MMU_NOTIFIER_HOLDER_KIND);
 }
 
 /**
@@ -757,7 +764,7 @@ static void mn_hlist_release(struct mmu_notifier_subscriptions *subscriptions, s
 void mmu_notifier_release(struct mm_struct *mm)
 {
 	struct mmu_notifier_subscriptions *subscriptions = mn_subscriptions(mm);
-	TRACE_SCOPE("notifier", "mmu_notifier_release", "mm=%lu", mm_id(mm));
+	TRACE_SCOPE("notifier", "mmu_notifier_release", "mm=%s", mm_name(mm));
 
 	if (!subscriptions)
 		return;
@@ -949,9 +956,9 @@ static int mn_hlist_invalidate_range_start(struct mmu_notifier_subscriptions *su
 /* Tracing: the span from invalidate_range_start to _end (or a failed start). */
 static inline void trace_invalidate_begin(const struct mmu_notifier_range *range)
 {
-	trace_begin("notifier", "invalidate_range", "event=%s start=0x%lx end=0x%lx mm=%lu%s",
+	trace_begin("notifier", "invalidate_range", "event=%s start=0x%lx end=0x%lx mm=%s%s",
 		    mmu_notifier_event_name(range->event), range->start, range->end,
-		    mm_id(range->mm), mmu_notifier_range_blockable(range) ? "" : " nonblock");
+		    mm_name(range->mm), mmu_notifier_range_blockable(range) ? "" : " nonblock");
 }
 
 static int __mmu_notifier_invalidate_range_start(struct mmu_notifier_range *range)

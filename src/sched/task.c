@@ -16,6 +16,7 @@
 
 #include "base/alloc.h"
 #include "base/lock.h"
+#include "mm/internal.h"
 #include "secmmu/err.h"
 #include "secmmu/file.h"
 #include "secmmu/mm.h"
@@ -52,8 +53,11 @@ struct task_struct *task_create(const char *name, struct mm_struct *mm)
 	if (!mm)
 		return NULL;
 	t = task_alloc(name, false);
-	if (t)
+	if (t) {
 		t->mm = mm; /* takes over the caller's mm_users reference */
+		mm_holder_move(mm, true, NULL, NULL, t, TASK_HOLDER_KIND);
+		mm_set_name(mm, t->name);
+	}
 	return t;
 }
 
@@ -65,13 +69,13 @@ int task_fork(struct task_struct *parent, const char *name, struct task_struct *
 	sm_mutex_lock(&parent->lock);
 	pmm = parent->exited || parent->kthread ? NULL : parent->mm;
 	if (pmm)
-		mmget(pmm); /* hold the parent's address space across dup_mm() */
+		mmget_tracked(pmm, parent, "fork"); /* the parent's space across dup_mm() */
 	sm_mutex_unlock(&parent->lock);
 	if (!pmm)
 		return -ESRCH;
 
 	mm = dup_mm(pmm);
-	mmput(pmm);
+	mmput_tracked(pmm, parent, "fork");
 	if (IS_ERR(mm))
 		return (int)PTR_ERR(mm);
 	t = task_alloc(name, false);
@@ -80,6 +84,8 @@ int task_fork(struct task_struct *parent, const char *name, struct task_struct *
 		return -ENOMEM;
 	}
 	t->mm = mm;
+	mm_holder_move(mm, true, NULL, NULL, t, TASK_HOLDER_KIND); /* dup_mm()'s reference */
+	mm_set_name(mm, t->name);
 	/* dup_fd(): the child shares every open file. */
 	sm_mutex_lock(&parent->lock);
 	for (int i = 0; i < TASK_MAX_FILES; i++)
@@ -109,7 +115,7 @@ int task_exit(struct task_struct *task)
 	sm_mutex_unlock(&task->lock);
 
 	if (mm)
-		mmput(mm); /* exit_mm(): maybe the last user: the pages go now */
+		mmput_tracked(mm, task, TASK_HOLDER_KIND); /* exit_mm(): maybe the last user */
 	for (int i = 0; i < TASK_MAX_FILES; i++)
 		if (files[i])
 			fput(files[i]); /* exit_files() */
@@ -210,7 +216,8 @@ int kthread_switch_lazy(struct task_struct *k, struct task_struct *prev)
 	sm_mutex_lock(&prev->lock);
 	mm = prev->kthread ? (prev->mm ? prev->mm : prev->lazy_mm) : prev->mm;
 	if (mm)
-		mmgrab(mm); /* the lazy TLB reference; pairs with mmdrop() at switch-away */
+		mmgrab_tracked(mm, k,
+			       LAZY_TLB_HOLDER_KIND); /* pairs with mmdrop() at switch-away */
 	sm_mutex_unlock(&prev->lock);
 	if (!mm)
 		return -ESRCH;
@@ -224,7 +231,7 @@ int kthread_switch_lazy(struct task_struct *k, struct task_struct *prev)
 		k->lazy_mm = mm;
 	sm_mutex_unlock(&k->lock);
 	if (ret)
-		mmdrop(mm);
+		mmdrop_tracked(mm, k, LAZY_TLB_HOLDER_KIND);
 	return ret;
 }
 
@@ -240,7 +247,7 @@ int kthread_switch_away(struct task_struct *k)
 	sm_mutex_unlock(&k->lock);
 	if (!mm)
 		return -ENOENT;
-	mmdrop(mm); /* maybe the last: __mmdrop frees the struct now */
+	mmdrop_tracked(mm, k, LAZY_TLB_HOLDER_KIND); /* maybe the last: frees the struct */
 	return 0;
 }
 
@@ -250,11 +257,11 @@ int kthread_use_mm(struct task_struct *k, struct mm_struct *mm)
 
 	if (!k->kthread)
 		return -EINVAL;
-	mmgrab(mm); /* pairs with mmdrop() in kthread_unuse_mm() */
+	mmgrab_tracked(mm, k, USE_MM_HOLDER_KIND); /* pairs with mmdrop() in kthread_unuse_mm() */
 	sm_mutex_lock(&k->lock);
 	if (k->mm) {
 		sm_mutex_unlock(&k->lock);
-		mmdrop(mm);
+		mmdrop_tracked(mm, k, USE_MM_HOLDER_KIND);
 		return -EBUSY;
 	}
 	k->mm = mm;
@@ -262,7 +269,7 @@ int kthread_use_mm(struct task_struct *k, struct mm_struct *mm)
 	k->lazy_mm = NULL;
 	sm_mutex_unlock(&k->lock);
 	if (lazy)
-		mmdrop(lazy);
+		mmdrop_tracked(lazy, k, LAZY_TLB_HOLDER_KIND);
 	return 0;
 }
 
@@ -276,6 +283,6 @@ int kthread_unuse_mm(struct task_struct *k)
 	sm_mutex_unlock(&k->lock);
 	if (!mm)
 		return -ENOENT;
-	mmdrop(mm);
+	mmdrop_tracked(mm, k, USE_MM_HOLDER_KIND);
 	return 0;
 }

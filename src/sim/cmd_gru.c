@@ -16,7 +16,7 @@
 struct sim_gru {
 	struct sim_obj obj;
 	struct gru *dev;       /* NULL once closed */
-	struct sim_proc *proc; /* the notifier's mm_count is counted in proc->holds */
+	struct sim_proc *proc; /* the process whose mm the device holds (the core tracks how) */
 };
 
 static void gru_close_dev(struct sim_gru *g)
@@ -25,7 +25,14 @@ static void gru_close_dev(struct sim_gru *g)
 		return;
 	gru_destroy(g->dev); /* drops the notifier's mm_count */
 	g->dev = NULL;
-	g->proc->holds--;
+}
+
+/* An open GRU claims every reference its struct gru holds on its process's mm. */
+static bool gru_holds_ref(struct sim_obj *obj, struct sim_proc *p, const struct mm_holder *h)
+{
+	struct sim_gru *g = (struct sim_gru *)obj;
+
+	return g->dev && g->proc == p && h->owner == g->dev;
 }
 
 static void gru_teardown(struct sim_world *w, struct sim_obj *obj, enum sim_phase phase)
@@ -52,6 +59,7 @@ static const struct sim_type gru_type = {
 	.name = "gru device",
 	.teardown = gru_teardown,
 	.check = gru_check,
+	.holds_ref = gru_holds_ref,
 };
 
 static int cmd_gru(struct sim_ctx *ctx, int argc, char **argv)
@@ -83,7 +91,6 @@ static int cmd_gru(struct sim_ctx *ctx, int argc, char **argv)
 	}
 	g->dev = dev;
 	g->proc = p;
-	p->holds++;
 	return sim_result_errno(ctx, 0);
 }
 

@@ -3,19 +3,15 @@
  * Scenario commands for the SVA IOMMU (include/secmmu/iommu.h): iommu,
  * sva_bind, sva_unbind, dma, prq, pasids, iommu_stat, devfile, devfile_mmap.
  *
- * Accounting: a bond holds mm_count (and, on a wrong-mm-users device, also
- * mm_users), and all bonds of one mm share the SVA notifier, which holds
- * one more mm_count until it is freed after the last bond goes. Bonds come
- * from the script's sva_bind and from device files; a device file's release
- * -- in exit_files, in the teardown of a VMA mapping it, in the last mmput --
- * unbinds behind the world's back. So the counts are not kept by the
- * commands but re-learnt after every command (sim_world_sync) from the PASID
- * tables of the world's devices, by a hidden object (SVA_NAME): for every
- * process, holds gets one per bond plus one for the notifier while it has a
- * bond, user_holds one per bond on a wrong-mm-users device. A notifier's
- * mm_count goes a grace period after its last bond: it is given back at
- * once (a count too low only keeps the runner off the mm a moment early);
- * `check` waits for the grace period before it compares.
+ * References: a bond holds mm_count (and, on a wrong-mm-users device, also
+ * mm_users) under its device (IOMMU_SVA_BOND_HOLDER_KIND), and all bonds of
+ * one mm share the SVA notifier, which holds one more mm_count until it is
+ * freed a grace period after the last bond goes. The core's tracker counts
+ * them; a device object claims its bonds' references while its PASID table
+ * has an entry for the mm, and the notifier's while it does. Bonds come from
+ * the script's sva_bind and from device files; a device file's release --
+ * in exit_files, in the teardown of a VMA mapping it, in the last mmput --
+ * unbinds behind the world's back, and the table shows it at once.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -89,10 +85,13 @@ static void iommu_check(struct sim_ctx *ctx, struct sim_obj *obj)
 				 obj->name, st.perm_fault_loops);
 }
 
+static bool iommu_holds_ref(struct sim_obj *obj, struct sim_proc *p, const struct mm_holder *h);
+
 static const struct sim_type iommu_type = {
 	.name = "iommu device",
 	.teardown = iommu_teardown,
 	.check = iommu_check,
+	.holds_ref = iommu_holds_ref,
 };
 
 static const struct sim_type devfile_type = {
@@ -119,104 +118,34 @@ static struct iommu_pasid_info *dev_table(struct iommu_device *dev, int *n)
 	}
 }
 
-/* --- the SVA references of every process (the hidden object) -------------- */
-
-#define SVA_NAME "iommu.sva" /* internal: found as "@" SVA_NAME */
-
-struct sva_hold {
-	struct sim_proc *proc;
-	unsigned int count, users; /* counted in proc->holds, proc->user_holds */
-	unsigned int new_count, new_users;
-};
-
-struct sim_sva {
-	struct sim_obj obj;
-	struct sva_hold *h;
-	size_t n, cap;
-};
-
-static struct sva_hold *sva_hold_of(struct sim_sva *s, struct sim_proc *p)
+/* Does @dev's PASID table have an entry for the mm with @mm_id? */
+static bool dev_has_bond(struct iommu_device *dev, unsigned long mm_id)
 {
-	for (size_t i = 0; i < s->n; i++)
-		if (s->h[i].proc == p)
-			return &s->h[i];
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 8;
-		struct sva_hold *bigger = realloc(s->h, cap * sizeof(*bigger));
+	struct iommu_pasid_info *info;
+	bool found = false;
+	int n;
 
-		if (!bigger)
-			return NULL;
-		s->h = bigger;
-		s->cap = cap;
-	}
-	s->h[s->n] = (struct sva_hold){.proc = p};
-	return &s->h[s->n++];
+	info = dev_table(dev, &n);
+	for (int i = 0; info && i < n && !found; i++)
+		found = info[i].mm_id == mm_id;
+	free(info);
+	return found;
 }
 
-static struct sim_proc *proc_of_mm_id(struct sim_world *w, unsigned long id)
+/*
+ * A live device claims its bonds' references on @p's mm (owner: the device)
+ * and the mm's SVA notifier's (owner: the mm) while its table binds the mm.
+ */
+static bool iommu_holds_ref(struct sim_obj *obj, struct sim_proc *p, const struct mm_holder *h)
 {
-	sim_for_each_obj(w, o) if (o->type == &sim_process_type &&
-				   ((struct sim_proc *)o)->mm_id == id) return (struct sim_proc *)o;
-	return NULL;
-}
+	struct sim_iommu *d = (struct sim_iommu *)obj;
 
-static void sva_sync(struct sim_world *w, struct sim_obj *obj)
-{
-	struct sim_sva *s = (struct sim_sva *)obj;
-
-	for (size_t i = 0; i < s->n; i++)
-		s->h[i].new_count = s->h[i].new_users = 0;
-	sim_for_each_obj(w, o)
-	{
-		struct sim_iommu *d = (struct sim_iommu *)o;
-		struct iommu_pasid_info *info;
-		int n;
-
-		if (o->type != &iommu_type || !d->dev)
-			continue;
-		info = dev_table(d->dev, &n);
-		for (int i = 0; info && i < n; i++) {
-			struct sim_proc *p = proc_of_mm_id(w, info[i].mm_id);
-			struct sva_hold *h = p ? sva_hold_of(s, p) : NULL;
-
-			if (!h)
-				continue;
-			/* The bond's mmgrab; the mm's first bond also the notifier's. */
-			h->new_count += h->new_count ? 1 : 2;
-			if (d->wrong_users)
-				h->new_users++;
-		}
-		free(info);
-	}
-	for (size_t i = 0; i < s->n; i++) {
-		struct sva_hold *h = &s->h[i];
-
-		h->proc->holds += h->new_count - h->count;
-		h->proc->user_holds += h->new_users - h->users;
-		h->count = h->new_count;
-		h->users = h->new_users;
-	}
-}
-
-static void sva_teardown(struct sim_world *w, struct sim_obj *obj, enum sim_phase phase)
-{
-	(void)w;
-	if (phase == SIM_PHASE_FREE)
-		free(((struct sim_sva *)obj)->h);
-}
-
-static const struct sim_type sva_type = {
-	.name = "sva accounting",
-	.teardown = sva_teardown,
-	.sync = sva_sync,
-};
-
-/* The hidden accounting object, created with the first device. */
-static int sva_accounting(struct sim_ctx *ctx)
-{
-	if (sim_obj_find(ctx->world, &sva_type, "@" SVA_NAME))
-		return 0;
-	return sim_obj_new_internal(ctx, &sva_type, SVA_NAME, sizeof(struct sim_sva)) ? 0 : -1;
+	if (!d->dev)
+		return false;
+	if (!(h->owner == d->dev && sim_holder_kind_is(h, IOMMU_SVA_BOND_HOLDER_KIND)) &&
+	    !(h->owner == p->mm && sim_holder_kind_is(h, MMU_NOTIFIER_HOLDER_KIND)))
+		return false;
+	return dev_has_bond(d->dev, p->mm_id);
 }
 
 unsigned int sim_iommu_known_pasids(struct sim_world *w)
@@ -281,8 +210,6 @@ static int cmd_iommu(struct sim_ctx *ctx, int argc, char **argv)
 	}
 	if (sim_world_need_phys(ctx->world))
 		return sim_malformed(ctx, "no physical memory");
-	if (sva_accounting(ctx))
-		return -1;
 	d = sim_obj_new(ctx, &iommu_type, argv[1], sizeof(*d));
 	if (!d)
 		return -1;
@@ -322,7 +249,7 @@ static int cmd_sva_bind(struct sim_ctx *ctx, int argc, char **argv)
 	if (IS_ERR(handle))
 		return sim_result_errno(ctx, PTR_ERR(handle));
 	if (!slot->count++)
-		slot->proc = p; /* the references are counted by sva_sync() */
+		slot->proc = p;
 	return sim_result(ctx, "pasid=%u", iommu_sva_get_pasid(handle));
 }
 

@@ -18,8 +18,7 @@ struct sim_vm {
 	struct sim_obj obj;
 	struct kvm *kvm; /* NULL once closed */
 	struct kvm_vcpu *vcpu;
-	struct sim_proc *proc; /* its mm_count references are counted in proc->holds */
-	unsigned int refs;     /* how many: the VM's mmgrab, plus its notifier's */
+	struct sim_proc *proc; /* the process whose mm the VM holds (the core tracks how) */
 };
 
 static void vm_close_kvm(struct sim_vm *v)
@@ -29,7 +28,14 @@ static void vm_close_kvm(struct sim_vm *v)
 	kvm_destroy_vm(v->kvm); /* stops the vCPU, drops the mm_count references */
 	v->kvm = NULL;
 	v->vcpu = NULL;
-	v->proc->holds -= v->refs;
+}
+
+/* An open VM claims every reference its struct kvm holds on its process's mm. */
+static bool vm_holds_ref(struct sim_obj *obj, struct sim_proc *p, const struct mm_holder *h)
+{
+	struct sim_vm *v = (struct sim_vm *)obj;
+
+	return v->kvm && v->proc == p && h->owner == v->kvm;
 }
 
 static void vm_teardown(struct sim_world *w, struct sim_obj *obj, enum sim_phase phase)
@@ -71,6 +77,7 @@ static const struct sim_type vm_type = {
 	.name = "vm",
 	.teardown = vm_teardown,
 	.check = vm_check,
+	.holds_ref = vm_holds_ref,
 };
 
 static int cmd_vm(struct sim_ctx *ctx, int argc, char **argv)
@@ -99,7 +106,7 @@ static int cmd_vm(struct sim_ctx *ctx, int argc, char **argv)
 	v = sim_obj_new(ctx, &vm_type, argv[1], sizeof(*v));
 	if (!v)
 		return -1;
-	kvm = kvm_create_vm(mm, flags);
+	kvm = kvm_create_vm_named(mm, flags, argv[1]);
 	if (IS_ERR(kvm)) {
 		sim_obj_discard(ctx->world, &v->obj);
 		return sim_result_errno(ctx, PTR_ERR(kvm));
@@ -113,8 +120,6 @@ static int cmd_vm(struct sim_ctx *ctx, int argc, char **argv)
 	v->kvm = kvm;
 	v->vcpu = vcpu;
 	v->proc = p;
-	v->refs = flags & KVM_VM_PIN ? 1 : 2;
-	p->holds += v->refs;
 	return sim_result_errno(ctx, 0);
 }
 

@@ -16,13 +16,10 @@
 /* Device memory a scenario may give one mirror. */
 #define MIRROR_DEVMEM_MAX (256UL << 20)
 
-/* The device's two notifiers (interval: invalidation; classic: aging) each hold mm_count. */
-#define MIRROR_MM_COUNT_REFS 2
-
 struct sim_mirror {
 	struct sim_obj obj;
 	struct mirror *dev;    /* NULL once closed */
-	struct sim_proc *proc; /* its mm_count is counted in proc->holds */
+	struct sim_proc *proc; /* the process whose mm the device holds (the core tracks how) */
 	unsigned long pins;    /* mirror_lock()'s, counted in proc->pinned_frames */
 };
 
@@ -34,7 +31,14 @@ static void mirror_close_dev(struct sim_mirror *m)
 	m->dev = NULL;
 	m->proc->pinned_frames -= m->pins;
 	m->pins = 0;
-	m->proc->holds -= MIRROR_MM_COUNT_REFS;
+}
+
+/* An open mirror claims every reference its struct mirror holds on its process's mm. */
+static bool mirror_holds_ref(struct sim_obj *obj, struct sim_proc *p, const struct mm_holder *h)
+{
+	struct sim_mirror *m = (struct sim_mirror *)obj;
+
+	return m->dev && m->proc == p && h->owner == m->dev;
 }
 
 static void mirror_teardown(struct sim_world *w, struct sim_obj *obj, enum sim_phase phase)
@@ -68,6 +72,7 @@ static const struct sim_type mirror_type = {
 	.name = "mirror device",
 	.teardown = mirror_teardown,
 	.check = mirror_check,
+	.holds_ref = mirror_holds_ref,
 };
 
 static struct sim_mirror *mirror_lookup(struct sim_ctx *ctx, const char *name)
@@ -109,14 +114,13 @@ static int cmd_mirror(struct sim_ctx *ctx, int argc, char **argv)
 	m = sim_obj_new(ctx, &mirror_type, argv[1], sizeof(*m));
 	if (!m)
 		return -1;
-	dev = mirror_create_devmem(mm, flags, devmem / PAGE_SIZE);
+	dev = mirror_create_named(mm, flags, devmem / PAGE_SIZE, argv[1]);
 	if (IS_ERR(dev)) {
 		sim_obj_discard(ctx->world, &m->obj);
 		return sim_result_errno(ctx, PTR_ERR(dev));
 	}
 	m->dev = dev;
 	m->proc = p;
-	p->holds += MIRROR_MM_COUNT_REFS;
 	return sim_result_errno(ctx, 0);
 }
 

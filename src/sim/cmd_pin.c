@@ -18,10 +18,12 @@
 #include "secmmu/gup.h"
 #include "sim/sim.h"
 
+#define PIN_HOLDER_KIND "pin handle"
+
 struct sim_pin {
 	struct sim_obj obj;
 	struct sim_proc *proc;
-	struct mm_struct *mm; /* mm_count held (proc->holds) while pinned */
+	struct mm_struct *mm; /* mm_count held (tracked: this pin, PIN_HOLDER_KIND) while pinned */
 	struct page **pages;  /* NULL once unpinned */
 	unsigned long npages;
 	unsigned long nr_frames; /* of those, not the zero page (carry a pin) */
@@ -43,8 +45,16 @@ static void pin_release(struct sim_pin *pin)
 	pin->proc->pinned_frames -= pin->nr_frames;
 	if (pin->longterm)
 		pin->proc->locked_pages -= pin->npages;
-	mmdrop(pin->mm); /* Pairs with mmgrab() in cmd_pin(). */
-	pin->proc->holds--;
+	mmdrop_tracked(pin->mm, pin, PIN_HOLDER_KIND); /* Pairs with mmgrab() in cmd_pin(). */
+}
+
+/* While pinned, the handle holds mm_count on its process's mm. */
+static bool pin_holds_ref(struct sim_obj *obj, struct sim_proc *p, const struct mm_holder *h)
+{
+	struct sim_pin *pin = (struct sim_pin *)obj;
+
+	return pin->pages && pin->proc == p && h->owner == pin &&
+	       sim_holder_kind_is(h, PIN_HOLDER_KIND);
 }
 
 static void pin_teardown(struct sim_world *w, struct sim_obj *obj, enum sim_phase phase)
@@ -57,6 +67,7 @@ static void pin_teardown(struct sim_world *w, struct sim_obj *obj, enum sim_phas
 static const struct sim_type pin_type = {
 	.name = "pin",
 	.teardown = pin_teardown,
+	.holds_ref = pin_holds_ref,
 };
 
 static int parse_pin_flags(struct sim_ctx *ctx, int argc, char **argv, unsigned int *flags)
@@ -117,8 +128,7 @@ static int cmd_pin(struct sim_ctx *ctx, int argc, char **argv)
 			account_locked_vm(mm, npages, false);
 		return -1;
 	}
-	mmgrab(mm); /* the handle outlives the process if need be */
-	p->holds++;
+	mmgrab_tracked(mm, pin, PIN_HOLDER_KIND); /* the handle outlives the process if need be */
 	if (flags & FOLL_LONGTERM)
 		mm_pinned_vm_add(mm, (long)npages);
 	pin->proc = p;

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "secmmu/err.h"
 #include "secmmu/mm.h"
@@ -30,7 +31,9 @@ static struct sim_proc *new_process(struct sim_ctx *ctx, const char *name, struc
 	else
 		*old = NULL;
 	p = sim_obj_new(ctx, &sim_process_type, name, sizeof(struct sim_proc));
-	if (!p && *old)
+	if (p)
+		p->world = ctx->world;
+	else if (*old)
 		sim_obj_unretire(ctx->world, &(*old)->obj);
 	return p;
 }
@@ -116,14 +119,46 @@ static int cmd_exit(struct sim_ctx *ctx, int argc, char **argv)
 	return sim_result_errno(ctx, task_exit(p->task));
 }
 
+/*
+ * `refs NAME holders`: the core's reference tracker, one "KIND OBJECT
+ * users=U count=C" per holder (OBJECT: the world object that claims it, "?"
+ * if none), in the order the holders first took a reference.
+ */
+static int refs_holders(struct sim_ctx *ctx, struct sim_proc *p)
+{
+	struct mm_holder h[SIM_MAX_HOLDERS];
+	char out[SIM_MAX_HOLDERS * 48], buf[160];
+	size_t len = 0;
+	int n;
+
+	n = mm_query_holders(p->mm_id, h, SIM_MAX_HOLDERS);
+	if (n == -ESRCH)
+		return sim_result(ctx, "freed");
+	if (n < 0)
+		return sim_result_errno(ctx, n);
+	out[0] = 0;
+	for (int i = 0; i < n && i < SIM_MAX_HOLDERS; i++) {
+		sim_holder_format(ctx->world, p, &h[i], buf, sizeof(buf));
+		len += (size_t)snprintf(out + len, sizeof(out) - len, "%s%s", i ? ", " : "", buf);
+		if (len >= sizeof(out))
+			break;
+	}
+	return sim_result(ctx, "%s", n ? out : "none");
+}
+
 static int cmd_refs(struct sim_ctx *ctx, int argc, char **argv)
 {
 	struct sim_proc *p = sim_proc_lookup(ctx, argv[1]);
 	int users, count, err;
 
-	(void)argc;
 	if (!p)
 		return -1;
+	if (argc == 3) {
+		if (strcmp(argv[2], "holders"))
+			return sim_malformed(ctx, "refs: unknown argument '%s' (known: holders)",
+					     argv[2]);
+		return refs_holders(ctx, p);
+	}
 	err = mm_query_refs(p->mm_id, &users, &count);
 	if (err == -ESRCH)
 		return sim_result(ctx, "freed");
@@ -141,7 +176,7 @@ static int cmd_get(struct sim_ctx *ctx, int argc, char **argv)
 	if (!p)
 		return -1;
 	mm = sim_proc_mm(p);
-	if (!mm || !mmget_not_zero(mm))
+	if (!mm || !mmget_not_zero_tracked(mm, p, SIM_SCRIPT_HOLDER_KIND))
 		return sim_result_errno(ctx, -ESRCH);
 	p->gets++;
 	return sim_result_errno(ctx, 0);
@@ -157,7 +192,7 @@ static int cmd_put(struct sim_ctx *ctx, int argc, char **argv)
 	if (!p->gets)
 		return sim_result_errno(ctx, -EINVAL);
 	p->gets--;
-	mmput(p->mm);
+	mmput_tracked(p->mm, p, SIM_SCRIPT_HOLDER_KIND);
 	return sim_result_errno(ctx, 0);
 }
 
@@ -172,7 +207,7 @@ static int cmd_grab(struct sim_ctx *ctx, int argc, char **argv)
 	mm = sim_proc_mm(p);
 	if (!mm)
 		return sim_result_errno(ctx, -ESRCH);
-	mmgrab(mm);
+	mmgrab_tracked(mm, p, SIM_SCRIPT_HOLDER_KIND);
 	p->grabs++;
 	return sim_result_errno(ctx, 0);
 }
@@ -187,7 +222,7 @@ static int cmd_drop(struct sim_ctx *ctx, int argc, char **argv)
 	if (!p->grabs)
 		return sim_result_errno(ctx, -EINVAL);
 	p->grabs--;
-	mmdrop(p->mm);
+	mmdrop_tracked(p->mm, p, SIM_SCRIPT_HOLDER_KIND);
 	return sim_result_errno(ctx, 0);
 }
 
@@ -220,10 +255,8 @@ static int cmd_lazy(struct sim_ctx *ctx, int argc, char **argv)
 	if (!p)
 		return -1;
 	err = kthread_switch_lazy(k->task, p->task);
-	if (!err) {
+	if (!err)
 		k->lazy = p;
-		p->holds++;
-	}
 	return sim_result_errno(ctx, err);
 }
 
@@ -236,10 +269,8 @@ static int cmd_wake(struct sim_ctx *ctx, int argc, char **argv)
 	if (!k)
 		return -1;
 	err = kthread_switch_away(k->task);
-	if (!err && k->lazy) {
-		k->lazy->holds--;
+	if (!err)
 		k->lazy = NULL;
-	}
 	return sim_result_errno(ctx, err);
 }
 
@@ -250,8 +281,9 @@ const struct sim_cmd sim_cmds_task[] = {
 	 "fork PARENT: CHILD gets a copy-on-write copy of its address space", "fork p1 p2"},
 	{"exit", 1, 1, cmd_exit, "exit NAME",
 	 "NAME exits: its mm_users reference is dropped, then its files are closed", "exit p1"},
-	{"refs", 1, 1, cmd_refs, "refs NAME",
-	 "the counters of NAME's mm: users=U count=C, or freed once the struct is gone",
+	{"refs", 1, 2, cmd_refs, "refs NAME [holders]",
+	 "the counters of NAME's mm: users=U count=C, or freed once the struct is gone; "
+	 "holders: who holds them (KIND OBJECT users=U count=C, ...)",
 	 "refs p1 => users=1 count=1"},
 	{"get", 1, 1, cmd_get, "get NAME",
 	 "mmget_not_zero on NAME's mm, as a driver would (-ESRCH once users is 0)", "get p1"},

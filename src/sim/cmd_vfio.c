@@ -10,15 +10,16 @@
  * NAME has exited, -EBADF once the container's file was closed.
  *
  * References: the container's mm_count (taken by its first ioctl,
- * tce_iommu_mm_set, dropped when its file is released) is counted in
- * proc->holds while vfio_container_holds_mm() says so. The release can
- * happen behind the world's back -- the opener's exit closes the file
- * (exit_files) -- so the object re-learns it in its sync hook, which the
- * runner calls after every command: holds is exact between commands. The
+ * tce_iommu_mm_set, dropped when its file is released) is tracked by the
+ * core under the container (VFIO_CONTAINER_HOLDER_KIND); the object claims
+ * it while the container's file is open. The release can happen behind the
+ * world's back -- the opener's exit closes the file (exit_files) -- and a
+ * released container claims nothing, so a reference it kept is a leak. The
  * world object keeps a reference on the container struct (never on the mm)
  * until the end of the run.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,9 +29,9 @@
 
 struct sim_vfio {
 	struct sim_obj obj;
-	struct tce_container *c; /* our reference, until FREE */
-	struct sim_proc *proc;	 /* the opener: "current" for every ioctl */
-	bool holds_mm;		 /* its mm_count is counted in proc->holds */
+	struct tce_container *c;   /* our reference, until FREE */
+	struct sim_proc *proc;	   /* the opener: "current" for every ioctl */
+	atomic_bool fail_next_put; /* vfio_fail_next_put: read by the container's seam */
 };
 
 static void vfio_teardown(struct sim_world *w, struct sim_obj *obj, enum sim_phase phase)
@@ -45,26 +46,18 @@ static void vfio_teardown(struct sim_world *w, struct sim_obj *obj, enum sim_pha
 	}
 }
 
-/* Follow the container's mm_count: taken by its first ioctl, dropped at release. */
-static void vfio_sync(struct sim_world *w, struct sim_obj *obj)
+/* An open container claims its references on its opener's mm. */
+static bool vfio_holds_ref(struct sim_obj *obj, struct sim_proc *p, const struct mm_holder *h)
 {
 	struct sim_vfio *v = (struct sim_vfio *)obj;
-	bool held = v->c && vfio_container_holds_mm(v->c);
 
-	(void)w;
-	if (held == v->holds_mm)
-		return;
-	v->holds_mm = held;
-	if (held)
-		v->proc->holds++;
-	else
-		v->proc->holds--;
+	return v->c && v->proc == p && h->owner == v->c && !vfio_container_released(v->c);
 }
 
 static const struct sim_type vfio_type = {
 	.name = "vfio container",
 	.teardown = vfio_teardown,
-	.sync = vfio_sync,
+	.holds_ref = vfio_holds_ref,
 };
 
 /*
@@ -96,6 +89,25 @@ static int vfio_snapshot_counters(struct sim_ctx *ctx)
 	return 0;
 }
 
+/*
+ * The container's test seam (struct tce_iommu_ops): `vfio_fail_next_put C`
+ * makes the next put of a region fail with -EBUSY, as a put of a region
+ * that is still mapped does, so the "warn and keep the entry" path runs.
+ * Runs under the container's lock: touches only its own flag.
+ */
+static long sim_prereg_put(struct mm_struct *mm, struct mm_iommu_table_group_mem_t *mem, void *priv)
+{
+	struct sim_vfio *v = priv;
+
+	if (atomic_exchange(&v->fail_next_put, false))
+		return -EBUSY;
+	return mm_iommu_put(mm, mem);
+}
+
+static const struct tce_iommu_ops sim_tce_ops = {
+	.prereg_put = sim_prereg_put,
+};
+
 static int cmd_vfio(struct sim_ctx *ctx, int argc, char **argv)
 {
 	struct sim_proc *p = sim_proc_lookup(ctx, argv[2]);
@@ -119,9 +131,7 @@ static int cmd_vfio(struct sim_ctx *ctx, int argc, char **argv)
 	v = sim_obj_new(ctx, &vfio_type, argv[1], sizeof(*v));
 	if (!v)
 		return -1;
-	vfio_legacy_cleanup_at_mmdrop(legacy);
-	err = vfio_spapr_tce_open(p->task, &c);
-	vfio_legacy_cleanup_at_mmdrop(false);
+	err = vfio_spapr_tce_open_ops(p->task, legacy ? VFIO_TCE_LEGACY : 0, &sim_tce_ops, v, &c);
 	if (err) {
 		sim_obj_discard(ctx->world, &v->obj);
 		return sim_result_errno(ctx, err);
@@ -230,7 +240,7 @@ static int cmd_vfio_fail_next_put(struct sim_ctx *ctx, int argc, char **argv)
 	(void)argc;
 	if (!v)
 		return -1;
-	vfio_container_fail_next_put(v->c);
+	atomic_store(&v->fail_next_put, true);
 	return sim_result_errno(ctx, 0);
 }
 

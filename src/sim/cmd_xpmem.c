@@ -3,8 +3,8 @@
  * Scenario commands for XPMEM-style segments (include/secmmu/xpmem.h):
  * xpmem_make, xpmem_attach, xpmem_detach, xpmem_remove, xpmem_stat.
  *
- * A segment holds one mm_count reference on its exporter (its interval
- * notifier), counted in the exporter's proc->holds until xpmem_remove.
+ * A segment holds references on its exporter's mm until xpmem_remove (the
+ * core's tracker knows which; the segment object claims them).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -26,7 +26,14 @@ static void xpmem_remove_seg(struct sim_xpmem *x)
 		return;
 	xpmem_remove(x->seg); /* drops the notifier's mm_count */
 	x->seg = NULL;
-	x->proc->holds--;
+}
+
+/* A segment not yet removed claims every reference it holds on its exporter's mm. */
+static bool xpmem_holds_ref(struct sim_obj *obj, struct sim_proc *p, const struct mm_holder *h)
+{
+	struct sim_xpmem *x = (struct sim_xpmem *)obj;
+
+	return x->seg && x->proc == p && h->owner == x->seg;
 }
 
 static void xpmem_teardown(struct sim_world *w, struct sim_obj *obj, enum sim_phase phase)
@@ -39,6 +46,7 @@ static void xpmem_teardown(struct sim_world *w, struct sim_obj *obj, enum sim_ph
 static const struct sim_type xpmem_type = {
 	.name = "xpmem segment",
 	.teardown = xpmem_teardown,
+	.holds_ref = xpmem_holds_ref,
 };
 
 static int cmd_xpmem_make(struct sim_ctx *ctx, int argc, char **argv)
@@ -68,14 +76,13 @@ static int cmd_xpmem_make(struct sim_ctx *ctx, int argc, char **argv)
 	x = sim_obj_new(ctx, &xpmem_type, argv[1], sizeof(*x));
 	if (!x)
 		return -1;
-	seg = xpmem_make(mm, addr, len, flags);
+	seg = xpmem_make_named(mm, addr, len, flags, argv[1]);
 	if (IS_ERR(seg)) {
 		sim_obj_discard(ctx->world, &x->obj);
 		return sim_result_errno(ctx, PTR_ERR(seg));
 	}
 	x->seg = seg;
 	x->proc = p;
-	p->holds++;
 	return sim_result_errno(ctx, 0);
 }
 

@@ -348,8 +348,12 @@ int sim_exec_line_full(struct sim_world *w, int lineno, const char *line, const 
 		sim_world_sync(w); /* before anything touches an mm again */
 		if (progress)
 			sim_progress_end();
-		trace_end();
-		trace_world_counters(w);
+		if (ctx.error) {
+			trace_end_discard(); /* a malformed line gets no span */
+		} else {
+			trace_end();
+			trace_world_counters(w);
+		}
 		if (thread)
 			sim_block_world_unlock();
 	}

@@ -42,9 +42,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "secmmu/mm.h"
+
 struct mm_struct;
 struct task_struct;
 struct sim_world;
+struct sim_proc;
+struct mm_holder;
 struct sim_ctx;
 
 /* --- parser pieces (src/sim/parse.c) ----------------------------------- */
@@ -128,13 +132,21 @@ struct sim_type {
 	/* For `check`, may be NULL: report problems with sim_check_report(). */
 	void (*check)(struct sim_ctx *ctx, struct sim_obj *obj);
 	/*
-	 * May be NULL. Re-learn the references the object holds that can go
-	 * behind the world's back (a file closed by a process's exit, a bond
-	 * undone by a file's release) and fix the holders' counts (holds,
-	 * user_holds). Called by sim_world_sync() after every command and
-	 * every teardown phase; must not touch an mm it does not hold.
+	 * May be NULL. Re-learn state that can change behind the world's back
+	 * (a file closed by a process's exit, a bond undone by a file's
+	 * release). Called by sim_world_sync() after every command and every
+	 * teardown phase; must not touch an mm it does not hold.
 	 */
 	void (*sync)(struct sim_world *w, struct sim_obj *obj);
+	/*
+	 * May be NULL. Is this object, live now, the holder @h of a reference
+	 * on @p's mm (include/secmmu/mm.h: the core's reference tracker)?
+	 * Identity only -- the owner pointer is this object's driver object
+	 * and the kind is one it holds references as -- never how many
+	 * references: the core counts them. `check` reports every holder that
+	 * no live object claims; `refs NAME holders` names holders by it.
+	 */
+	bool (*holds_ref)(struct sim_obj *obj, struct sim_proc *p, const struct mm_holder *h);
 };
 
 /*
@@ -184,13 +196,12 @@ struct sim_obj *sim_world_first(struct sim_world *w);
 /* Processes and kernel threads (src/sim/world.c). */
 struct sim_proc {
 	struct sim_obj obj;
+	struct sim_world *world;
 	struct task_struct *task;
 	struct mm_struct *mm; /* valid while sim_proc_mm() says so */
 	unsigned long mm_id;
 	unsigned int gets;	     /* mm_users references taken by the script (get) */
 	unsigned int grabs;	     /* mm_count references taken by the script (grab) */
-	unsigned int holds;	     /* mm_count references other world objects hold */
-	unsigned int user_holds;     /* mm_users references other world objects hold */
 	unsigned long pinned_pages;  /* pages the script's pin handles pin (pinned_vm) */
 	unsigned long pinned_frames; /* of those, not the zero page (carry a pin count) */
 	unsigned long locked_pages;  /* of those, longterm ones (charged to locked_vm) */
@@ -215,15 +226,33 @@ struct sim_kthread *sim_kthread_lookup(struct sim_ctx *ctx, const char *name);
 struct mm_struct *sim_proc_live_mm(struct sim_proc *p);
 /*
  * The mm struct while somebody the world knows keeps it allocated (the live
- * task, a script get/grab, a holder counted in @holds), else NULL: only then
- * may the runner touch it.
+ * task, a script get/grab, a live world object the core's tracker names as
+ * a holder), else NULL: only then may the runner touch it.
  */
 struct mm_struct *sim_proc_mm(struct sim_proc *p);
 
+/* The kind under which the script's get/grab references are tracked (owner: the sim_proc). */
+#define SIM_SCRIPT_HOLDER_KIND "script"
+
+/* Holders of one mm that `check` and `refs NAME holders` look at. */
+#define SIM_MAX_HOLDERS 128
+
+/* Does @h's kind equal @kind (either may be NULL: untracked)? */
+bool sim_holder_kind_is(const struct mm_holder *h, const char *kind);
+
 /*
- * sim_world_sync() - let every object re-learn the references it holds
- * (sim_type.sync); the runner calls it after every command, so that
- * holds/user_holds are exact between commands.
+ * The live world object that claims holder @h of @p's mm (sim_type.holds_ref),
+ * or NULL.
+ */
+struct sim_obj *sim_holder_claimant(struct sim_world *w, struct sim_proc *p,
+				    const struct mm_holder *h);
+/* "KIND NAME[ users=U][ count=C]" (NAME "?" if no live object claims @h). */
+int sim_holder_format(struct sim_world *w, struct sim_proc *p, const struct mm_holder *h, char *buf,
+		      size_t size);
+
+/*
+ * sim_world_sync() - let every object re-learn what changed behind the
+ * world's back (sim_type.sync); the runner calls it after every command.
  */
 void sim_world_sync(struct sim_world *w);
 
@@ -459,10 +488,10 @@ enum sim_keyword sim_script_keyword(const struct sim_script *s, int lineno, char
 
 struct sim_thread {
 	char name[SIM_NAME_MAX];
-	int lineno;			/* its `thread NAME` line */
-	int nr_cmds, cap;		/* its commands, in order: */
-	int *cmds;			/* their line numbers */
-	char (*points)[SIM_POINT_MAX];	/* "line:N": the explorer's point before each */
+	int lineno;		       /* its `thread NAME` line */
+	int nr_cmds, cap;	       /* its commands, in order: */
+	int *cmds;		       /* their line numbers */
+	char (*points)[SIM_POINT_MAX]; /* "line:N": the explorer's point before each */
 };
 
 struct sim_block {
@@ -489,8 +518,8 @@ struct sim_block_exec {
 	const struct sim_script *script;
 	const struct sim_block *block;
 	FILE *out;
-	bool report;	      /* tell the explorer about every failing line */
-	_Atomic bool failed;  /* an expectation failed */
+	bool report;		/* tell the explorer about every failing line */
+	_Atomic bool failed;	/* an expectation failed */
 	_Atomic bool malformed; /* a line was malformed (its thread stopped) */
 };
 
@@ -526,8 +555,8 @@ typedef int (*sim_finish_fn)(struct sim_world *w, int rc, FILE *out, void *arg);
  * end it, so every thread a device starts is under the explorer's control.
  * Return: what @finish returns.
  */
-int sim_run_script(struct sim_world *w, const struct sim_script *s, FILE *out,
-		   sim_finish_fn finish, void *arg);
+int sim_run_script(struct sim_world *w, const struct sim_script *s, FILE *out, sim_finish_fn finish,
+		   void *arg);
 
 /* --- secmmu explore (src/sim/explore.c) ----------------------------------- */
 
@@ -539,13 +568,13 @@ enum sim_explore_strategy {
 
 struct sim_explore_opts {
 	enum sim_explore_strategy strategy;
-	unsigned long seed;	/* random/pct: run i uses seed + i */
-	unsigned long runs;	/* at most this many runs (0: the default) */
-	unsigned int depth;	/* pct: the bug depth (0: the explorer's default) */
-	unsigned int bound;	/* dfs: the preemption bound (0: the explorer's default) */
-	double timeout_s;	/* start no run after this long (0: no limit) */
-	const char *replay;	/* run this schedule once, or NULL */
-	const char *file;	/* the scenario's path, for the replay command */
+	unsigned long seed;	 /* random/pct: run i uses seed + i */
+	unsigned long runs;	 /* at most this many runs (0: the default) */
+	unsigned int depth;	 /* pct: the bug depth (0: the explorer's default) */
+	unsigned int bound;	 /* dfs: the preemption bound (0: the explorer's default) */
+	double timeout_s;	 /* start no run after this long (0: no limit) */
+	const char *replay;	 /* run this schedule once, or NULL */
+	const char *file;	 /* the scenario's path, for the replay command */
 	const char *const *bugs; /* bugs switched on for every run (--bug), */
 	unsigned int nr_bugs;	 /* repeated in the replay command */
 };

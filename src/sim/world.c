@@ -325,9 +325,61 @@ struct mm_struct *sim_proc_live_mm(struct sim_proc *p)
 
 struct mm_struct *sim_proc_mm(struct sim_proc *p)
 {
-	if (sim_proc_live_mm(p) || p->gets || p->grabs || p->holds || p->user_holds)
+	struct mm_holder h[SIM_MAX_HOLDERS];
+	int n;
+
+	if (sim_proc_live_mm(p) || p->gets || p->grabs)
 		return p->mm;
+	if (!p->mm)
+		return NULL;
+	/* No grace-period wait: a holder whose last put is pending is not claimed. */
+	n = mm_peek_holders(p->mm_id, h, SIM_MAX_HOLDERS);
+	for (int i = 0; i < n && i < SIM_MAX_HOLDERS; i++)
+		if (!sim_holder_kind_is(&h[i], MM_HOLDER_USERS_KIND) &&
+		    sim_holder_claimant(p->world, p, &h[i]))
+			return p->mm;
 	return NULL;
+}
+
+bool sim_holder_kind_is(const struct mm_holder *h, const char *kind)
+{
+	if (!h->kind || !kind)
+		return h->kind == kind;
+	return !strcmp(h->kind, kind);
+}
+
+struct sim_obj *sim_holder_claimant(struct sim_world *w, struct sim_proc *p,
+				    const struct mm_holder *h)
+{
+	/* Retired objects too: a reused name does not end the old object's holds. */
+	sim_for_each_obj(w, o) if (o->type->holds_ref && o->type->holds_ref(o, p, h)) return o;
+	return NULL;
+}
+
+/*
+ * "KIND NAME users=U count=C" for holder @h of @p's mm (zero counts left
+ * out): NAME is the live object that claims it, "?" if none; an untracked
+ * holder (NULL kind) is "untracked", without a name.
+ */
+int sim_holder_format(struct sim_world *w, struct sim_proc *p, const struct mm_holder *h, char *buf,
+		      size_t size)
+{
+	struct sim_obj *o = sim_holder_claimant(w, p, h);
+	const char *name = o ? o->name : "?";
+	int len;
+
+	if (*name == '@') /* an internal object (a pin handle): no '@' shown */
+		name++;
+	if (h->kind)
+		len = snprintf(buf, size, "%s %s", h->kind, name);
+	else
+		len = snprintf(buf, size, "untracked");
+
+	if (h->users && len >= 0 && (size_t)len < size)
+		len += snprintf(buf + len, size - (size_t)len, " users=%d", h->users);
+	if (h->count && len >= 0 && (size_t)len < size)
+		len += snprintf(buf + len, size - (size_t)len, " count=%d", h->count);
+	return len;
 }
 
 struct sim_proc *sim_proc_lookup(struct sim_ctx *ctx, const char *name)
@@ -354,9 +406,9 @@ static void process_teardown(struct sim_world *w, struct sim_obj *obj, enum sim_
 		break;
 	case SIM_PHASE_DETACH:
 		for (; p->gets; p->gets--)
-			mmput(p->mm);
+			mmput_tracked(p->mm, p, SIM_SCRIPT_HOLDER_KIND);
 		for (; p->grabs; p->grabs--)
-			mmdrop(p->mm);
+			mmdrop_tracked(p->mm, p, SIM_SCRIPT_HOLDER_KIND);
 		break;
 	case SIM_PHASE_FREE:
 		task_free(p->task);
@@ -368,15 +420,34 @@ static void process_teardown(struct sim_world *w, struct sim_obj *obj, enum sim_
 }
 
 /*
- * mm_users and mm_count must EQUAL what the world knows to be held: on
- * mm_users the live task, the script's gets and the devices' (a
- * wrong-mm-users bond); on mm_count the one reference all users share, the
- * script's grabs, and every other world object's (lazy kernel threads, pin
- * handles, VFIO containers bound to the mm, SVA bonds and the SVA notifier,
- * mirrors, VMs, GRUs, XPMEM segments), kept exact by sim_world_sync(). Read
- * through mm_query_refs(), which waits for pending RCU callbacks and works
- * on a freed struct too: a struct freed while held, or alive with no
- * holder (a leaked reference), is reported as well.
+ * The process claims: its task's mm_users while the task has not exited,
+ * the script's get/grab references (owner: this sim_proc, exactly
+ * p->gets / p->grabs of them), and the one mm_count all users share.
+ */
+static bool process_holds_ref(struct sim_obj *obj, struct sim_proc *p, const struct mm_holder *h)
+{
+	struct sim_proc *me = (struct sim_proc *)obj;
+
+	if (me != p)
+		return false;
+	if (h->owner == me && sim_holder_kind_is(h, SIM_SCRIPT_HOLDER_KIND))
+		return h->users == (int)me->gets && h->count == (int)me->grabs;
+	if (me->task && h->owner == me->task && sim_holder_kind_is(h, TASK_HOLDER_KIND))
+		return sim_proc_live_mm(me) != NULL;
+	return h->owner == me->mm && sim_holder_kind_is(h, MM_HOLDER_USERS_KIND);
+}
+
+/*
+ * Every reference on the mm must have a holder that a live object of the
+ * world claims (the core's reference tracker, include/secmmu/mm.h): the
+ * task, the script, lazy kernel threads, pin handles, VFIO containers, SVA
+ * bonds and the SVA notifier, mirrors, VMs, GRUs, XPMEM segments -- each
+ * type says which holders are its own (sim_type.holds_ref), never how many
+ * references a driver takes. A holder nobody claims (a leak: a destroyed
+ * object's reference, an untracked get) and a holder that put more than it
+ * got are reported by kind and name. Read through mm_query_holders(), which
+ * waits for pending RCU callbacks; a struct freed while the world still
+ * holds it is reported as well.
  *
  * Then the memory the mm has pinned and locked: pinned_vm is what the
  * script's pin handles pin; locked_vm is the VFIO-preregistered pages
@@ -405,29 +476,40 @@ static unsigned long mlocked_vma_pages(struct mm_struct *mm)
 static void process_check(struct sim_ctx *ctx, struct sim_obj *obj)
 {
 	struct sim_proc *p = (struct sim_proc *)obj;
-	int users, count, want_users, want_count;
+	struct mm_holder h[SIM_MAX_HOLDERS];
+	int users, count, n, sum_users = 0, sum_count = 0;
 	struct mm_struct *mm;
 	struct mm_stats st;
 	unsigned long vfio, mlocked;
+	char buf[160];
 
 	if (!p->task && !p->mm)
 		return;
-	want_users = (sim_proc_live_mm(p) ? 1 : 0) + (int)p->gets + (int)p->user_holds;
-	want_count = (want_users ? 1 : 0) + (int)p->grabs + (int)p->holds;
-	if (mm_query_refs(p->mm_id, &users, &count)) {
-		if (want_users || want_count)
+	n = mm_query_holders(p->mm_id, h, SIM_MAX_HOLDERS);
+	if (n == -ESRCH || mm_query_refs(p->mm_id, &users, &count)) {
+		if (sim_proc_live_mm(p) || p->gets || p->grabs)
 			sim_check_report(ctx, "%s: mm freed but the world holds users=%d count=%d",
-					 obj->name, want_users, want_count);
+					 obj->name, (sim_proc_live_mm(p) ? 1 : 0) + (int)p->gets,
+					 (int)p->grabs);
 		return;
 	}
-	if (users != want_users)
-		sim_check_report(ctx, "%s: mm_users %d != %d held (task %d, gets %u, devices %u)",
-				 obj->name, users, want_users, sim_proc_live_mm(p) ? 1 : 0, p->gets,
-				 p->user_holds);
-	if (count != want_count)
-		sim_check_report(ctx, "%s: mm_count %d != %d held (users %d, grabs %u, holders %u)",
-				 obj->name, count, want_count, want_users ? 1 : 0, p->grabs,
-				 p->holds);
+	if (n > SIM_MAX_HOLDERS)
+		sim_check_report(ctx, "%s: %d holders, only %d checked", obj->name, n,
+				 SIM_MAX_HOLDERS);
+	for (int i = 0; i < n && i < SIM_MAX_HOLDERS; i++) {
+		sum_users += h[i].users;
+		sum_count += h[i].count;
+		sim_holder_format(ctx->world, p, &h[i], buf, sizeof(buf));
+		if (h[i].users < 0 || h[i].count < 0)
+			sim_check_report(ctx, "%s: %s: put more references than it took", obj->name,
+					 buf);
+		else if (!sim_holder_claimant(ctx->world, p, &h[i]))
+			sim_check_report(ctx, "%s: %s: held by no live object", obj->name, buf);
+	}
+	if (sum_users != users || sum_count != count)
+		sim_check_report(ctx,
+				 "%s: users=%d count=%d but the holders hold users=%d count=%d",
+				 obj->name, users, count, sum_users, sum_count);
 	mm = sim_proc_mm(p);
 	if (!mm)
 		return;
@@ -479,6 +561,7 @@ const struct sim_type sim_process_type = {
 	.name = "process",
 	.teardown = process_teardown,
 	.check = process_check,
+	.holds_ref = process_holds_ref,
 };
 
 static void kthread_teardown(struct sim_world *w, struct sim_obj *obj, enum sim_phase phase)
@@ -490,7 +573,6 @@ static void kthread_teardown(struct sim_world *w, struct sim_obj *obj, enum sim_
 		return;
 	if (phase == SIM_PHASE_DETACH && k->lazy) {
 		kthread_switch_away(k->task);
-		k->lazy->holds--;
 		k->lazy = NULL;
 	} else if (phase == SIM_PHASE_FREE) {
 		task_free(k->task);
@@ -498,9 +580,19 @@ static void kthread_teardown(struct sim_world *w, struct sim_obj *obj, enum sim_
 	}
 }
 
+/* A kernel thread claims its lazy-TLB mm_count on the process it borrows from. */
+static bool kthread_holds_ref(struct sim_obj *obj, struct sim_proc *p, const struct mm_holder *h)
+{
+	struct sim_kthread *k = (struct sim_kthread *)obj;
+
+	return k->task && k->lazy == p && h->owner == k->task &&
+	       sim_holder_kind_is(h, LAZY_TLB_HOLDER_KIND);
+}
+
 const struct sim_type sim_kthread_type = {
 	.name = "kernel thread",
 	.teardown = kthread_teardown,
+	.holds_ref = kthread_holds_ref,
 };
 
 /* --- teardown -------------------------------------------------------------- */

@@ -1313,11 +1313,11 @@ int main(int argc, char **argv)
 		failf("end: phys_stale_count() = %lu", phys_stale_count());
 	if (swap_off())
 		failf("swap_off failed");
-	/* After swap_off: the swap device's own structures come from kzalloc. */
-	if (kzalloc_live())
-		failf("end: %ld kzalloc objects not freed", kzalloc_live());
+	/* After swap_off and phys_exit: their own structures come from kzalloc. */
 	if (phys_exit())
 		failf("phys_exit reports leaked frames");
+	if (kzalloc_live())
+		failf("end: %ld kzalloc objects not freed", kzalloc_live());
 	printf("torture: PASS seed=%" PRIu64 " ops=%lu checks=%lu (%.1fs)\n", opt_seed,
 	       atomic_load(&ops_done), checks, now() - t0);
 	return 0;

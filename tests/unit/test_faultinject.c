@@ -8,6 +8,7 @@
  * non-blockable invalidation path.
  */
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 
 #include "base/rcu.h"
@@ -22,6 +23,8 @@
 #include "secmmu/sched.h"
 #include "secmmu/swap.h"
 #include "secmmu/vfio.h"
+#include "secmmu/check.h"
+#include "secmmu/migrate.h"
 #include "secmmu/xpmem.h"
 #include "testutil.h"
 
@@ -295,6 +298,122 @@ static long op_mremap_move(void)
 out:
 	mmput(mm);
 	return r < 0 ? r : 0;
+}
+
+/*
+ * mremap of the middle of a VMA: the unmap of the old range must split the
+ * old VMA (an allocation) AFTER the pages moved. A failure there used to
+ * leave the move half done (pages at the new place, the old VMA mapping an
+ * empty hole); now the pages move back and nothing has changed.
+ */
+static long op_mremap_middle(void)
+{
+	struct mm_struct *mm = mm_alloc();
+	unsigned char b;
+	long r;
+
+	if (!mm)
+		return -ENOMEM;
+	r = mm_mmap(mm, TBASE, PG(6), PROT_READ | PROT_WRITE, MAP_PRIVATE, NULL, 0);
+	if (r < 0)
+		goto out;
+	for (int i = 0; i < 6 && r >= 0; i++) {
+		b = (unsigned char)(0x40 + i);
+		r = mm_write(mm, TBASE + PG(i), &b, 1);
+	}
+	if (r < 0)
+		goto out;
+	r = mm_mremap(mm, TBASE + PG(2), PG(2), PG(2), MREMAP_MAYMOVE | MREMAP_FIXED, MREMAP_DST);
+	if (r < 0) {
+		for (int i = 0; i < 6; i++) {
+			ASSERT_EQ(mm_read(mm, TBASE + PG(i), &b, 1), 0);
+			ASSERT_EQ(b, 0x40 + i);
+		}
+		for (int i = 0; i < 2; i++)
+			ASSERT_EQ(mm_read(mm, MREMAP_DST + PG(i), &b, 1), -EFAULT);
+	} else {
+		ASSERT_EQ(r, (long)MREMAP_DST);
+		for (int i = 0; i < 2; i++) {
+			ASSERT_EQ(mm_read(mm, MREMAP_DST + PG(i), &b, 1), 0);
+			ASSERT_EQ(b, 0x42 + i);
+			ASSERT_EQ(mm_read(mm, TBASE + PG(2 + i), &b, 1), -EFAULT);
+		}
+		ASSERT_EQ(mm_read(mm, TBASE + PG(5), &b, 1), 0);
+		ASSERT_EQ(b, 0x45);
+	}
+out:
+	mmput(mm);
+	return r < 0 ? r : 0;
+}
+
+/* MADV_REMOVE of shared memory (the punch list is a resized array). */
+static long op_madv_remove(void)
+{
+	struct mm_struct *mm = mm_alloc();
+	unsigned char b = 1;
+	long r;
+
+	if (!mm)
+		return -ENOMEM;
+	r = mm_mmap(mm, TBASE, PG(4), PROT_READ | PROT_WRITE, MAP_SHARED, NULL, 0);
+	for (int i = 0; i < 4 && r >= 0; i++)
+		r = mm_write(mm, TBASE + PG(i), &b, 1);
+	if (r >= 0)
+		r = mm_madvise(mm, TBASE, PG(4), MADV_REMOVE);
+	if (r >= 0) {
+		ASSERT_EQ(mm_read(mm, TBASE, &b, 1), 0);
+		ASSERT_EQ(b, 0); /* the hole reads zeroes */
+	}
+	mmput(mm);
+	return r < 0 ? r : 0;
+}
+
+/*
+ * Paths that cannot fail (best effort): a KSM pass and the checker. A
+ * failed allocation inside must leave nothing behind; the checker must say
+ * it could not check instead of reporting problems that are not there (or
+ * none). They "fail" (-ENOMEM) when an allocation failed inside.
+ */
+static unsigned long check_problems;
+static char check_first[160];
+
+static void check_report(void *arg, const char *fmt, va_list ap)
+{
+	(void)arg;
+	if (!check_problems++)
+		vsnprintf(check_first, sizeof(check_first), fmt, ap);
+}
+
+static long op_check(void)
+{
+	unsigned long hits = fault_inject_alloc_hits();
+
+	check_problems = 0;
+	mm_check_invariants(check_report, NULL);
+	if (fault_inject_alloc_hits() != hits) {
+		ASSERT_UEQ(check_problems, 1);
+		ASSERT(strstr(check_first, "out of memory"));
+		return -ENOMEM;
+	}
+	ASSERT_UEQ(check_problems, 0);
+	return 0;
+}
+
+static long op_ksm(void)
+{
+	unsigned long hits = fault_inject_alloc_hits();
+
+	ASSERT_UEQ(ksm_scan_all(), 0); /* distinct pages: nothing to merge */
+	return fault_inject_alloc_hits() != hits ? -ENOMEM : 0;
+}
+
+static long op_phys_init(void)
+{
+	return phys_init(PG(64));
+}
+static void undo_phys_init(void)
+{
+	ASSERT_UEQ(phys_exit(), 0);
 }
 
 static long op_swap_on(void)
@@ -613,7 +732,27 @@ TEST(faultinject_page_tables)
 	world_up();
 	WALK("page tables (fault in a fresh mm)", op_fault_tables, undo_nothing);
 	WALK("mm_mremap (move to new page tables)", op_mremap_move, undo_nothing);
+	WALK("mm_mremap (the middle of a VMA)", op_mremap_middle, undo_nothing);
+	WALK("madvise MADV_REMOVE", op_madv_remove, undo_nothing);
 	world_down();
+}
+
+TEST(faultinject_checker_and_ksm)
+{
+	world_up();
+	ASSERT_EQ(mm_madvise(g_mm, TBASE, PG(4), MADV_MERGEABLE), 0);
+	ASSERT_EQ(swap_on(PG(16), NULL), 0);
+	WALK("mm_check_invariants", op_check, undo_nothing);
+	WALK("ksm_scan_all", op_ksm, undo_nothing);
+	world_down();
+	sm_rcu_barrier();
+	ASSERT_EQ(swap_off(), 0);
+}
+
+/* phys_init: its arrays (struct pages, free stack, block counts). */
+TEST(faultinject_phys_init)
+{
+	WALK("phys_init", op_phys_init, undo_phys_init);
 }
 
 TEST(faultinject_swap_on)

@@ -298,3 +298,85 @@ TEST(last_mmput_frees_struct_when_no_grab)
 	mmput(mm);
 	ASSERT_EQ(mm_query_refs(id, &u, &c), -ESRCH);
 }
+
+/* The holder of @owner/@kind in @h[0..n), or NULL. */
+static const struct mm_holder *find_holder(const struct mm_holder *h, int n, const void *owner,
+					   const char *kind)
+{
+	for (int i = 0; i < n; i++)
+		if (h[i].owner == owner &&
+		    (h[i].kind == kind || (h[i].kind && kind && !strcmp(h[i].kind, kind))))
+			return &h[i];
+	return NULL;
+}
+
+TEST(holders_record_every_get_and_put_by_owner_and_kind)
+{
+	struct mm_holder h[8];
+	const struct mm_holder *x;
+	struct mm_struct *mm;
+	unsigned long id;
+	int a, b, n;
+
+	MM_TEST_SETUP();
+	mm = mm_alloc_tracked(&a, "owner a");
+	ASSERT_NOT_NULL(mm);
+	mmgrab_tracked(mm, &b, "owner b");
+	mmgrab_tracked(mm, &b, "owner b");
+	ASSERT(mmget_not_zero_tracked(mm, &b, "owner b"));
+	mmgrab(mm); /* untracked */
+	n = mm_query_holders(mm_id(mm), h, 8);
+	ASSERT_EQ(n, 4);
+	/* In the order of their first reference. */
+	ASSERT(h[0].owner == &a && !strcmp(h[0].kind, "owner a") && h[0].users == 1 && !h[0].count);
+	ASSERT(h[1].owner == mm && !strcmp(h[1].kind, MM_HOLDER_USERS_KIND) && h[1].count == 1);
+	x = find_holder(h, n, &b, "owner b");
+	ASSERT_NOT_NULL(x);
+	ASSERT_EQ(x->users, 1);
+	ASSERT_EQ(x->count, 2);
+	x = find_holder(h, n, NULL, NULL);
+	ASSERT_NOT_NULL(x);
+	ASSERT_EQ(x->count, 1);
+	/* Only @max filled, the number of holders returned. */
+	ASSERT_EQ(mm_query_holders(mm_id(mm), h, 1), 4);
+	ASSERT_EQ(mm_query_holders(mm_id(mm), NULL, 0), 4);
+
+	/* A holder with nothing left drops out of the list. */
+	mmdrop(mm);
+	mmput_tracked(mm, &b, "owner b");
+	mmdrop_tracked(mm, &b, "owner b");
+	mmdrop_tracked(mm, &b, "owner b");
+	ASSERT_EQ(mm_query_holders(mm_id(mm), h, 8), 2);
+	/* A hand-over moves the reference. */
+	mm_holder_move(mm, true, &a, "owner a", &b, "owner b");
+	n = mm_query_holders(mm_id(mm), h, 8);
+	ASSERT_EQ(n, 2);
+	ASSERT_NULL(find_holder(h, n, &a, "owner a"));
+	ASSERT_EQ(find_holder(h, n, &b, "owner b")->users, 1);
+	id = mm_id(mm);
+	mmput_tracked(mm, &b, "owner b"); /* the last: @mm is freed */
+	ASSERT_EQ(mm_query_holders(id, h, 8), -ESRCH);
+}
+
+TEST(holders_beyond_the_table_are_summed_in_the_overflow)
+{
+	static char owners[MM_HOLDER_SLOTS + 8];
+	struct mm_holder h[MM_HOLDER_SLOTS + 8];
+	struct mm_struct *mm;
+	int n, sum = 0;
+
+	MM_TEST_SETUP();
+	mm = mm_alloc();
+	ASSERT_NOT_NULL(mm);
+	for (int i = 0; i < MM_HOLDER_SLOTS + 8; i++)
+		mmgrab_tracked(mm, &owners[i], "many");
+	n = mm_query_holders(mm_id(mm), h, MM_HOLDER_SLOTS + 8);
+	ASSERT(n > 0 && n <= MM_HOLDER_SLOTS);
+	for (int i = 0; i < n; i++)
+		sum += h[i].count;
+	ASSERT_EQ(sum, mm_count_read(mm)); /* every reference still counted */
+	for (int i = 0; i < MM_HOLDER_SLOTS + 8; i++)
+		mmdrop_tracked(mm, &owners[i], "many");
+	ASSERT_EQ(mm_count_read(mm), 1);
+	mmput(mm);
+}

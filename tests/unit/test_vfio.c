@@ -27,14 +27,34 @@ static struct proc new_proc(const char *name, unsigned long npages)
 	return p;
 }
 
-static struct tce_container *open_container(struct proc *p)
+static struct tce_container *open_container_flags(struct proc *p, unsigned int flags,
+						  const struct tce_iommu_ops *ops, void *priv)
 {
 	struct tce_container *c = NULL;
 
-	ASSERT_EQ(vfio_spapr_tce_open(p->task, &c), 0);
+	ASSERT_EQ(vfio_spapr_tce_open_ops(p->task, flags, ops, priv, &c), 0);
 	ASSERT_NOT_NULL(c);
 	return c;
 }
+
+static struct tce_container *open_container(struct proc *p)
+{
+	return open_container_flags(p, 0, NULL, NULL);
+}
+
+/* The test seam: fail the next put when *priv is set (then clear it). */
+static long failing_put(struct mm_struct *mm, struct mm_iommu_table_group_mem_t *mem, void *priv)
+{
+	bool *fail_next = priv;
+
+	if (*fail_next) {
+		*fail_next = false;
+		return -EBUSY;
+	}
+	return mm_iommu_put(mm, mem);
+}
+
+static const struct tce_iommu_ops failing_put_ops = {.prereg_put = failing_put};
 
 static unsigned long locked_vm(struct mm_struct *mm)
 {
@@ -57,9 +77,7 @@ static unsigned long pinned_after_exit_with_lazy_kthread(bool legacy)
 	struct tce_container *c;
 	int users, count;
 
-	vfio_legacy_cleanup_at_mmdrop(legacy);
-	c = open_container(&p);
-	vfio_legacy_cleanup_at_mmdrop(false);
+	c = open_container_flags(&p, legacy ? VFIO_TCE_LEGACY : 0, NULL, NULL);
 	ASSERT_EQ(tce_iommu_register_pages(c, p.mm, TBASE, PG(16)), 0);
 	ASSERT_EQ(tce_iommu_map(c, p.mm, 0, TBASE, PG(4)), 0);
 	ASSERT_UEQ(phys_pinned_frames(), 16);
@@ -146,11 +164,9 @@ TEST(vfio_seed001_register_twice_in_one_container_is_ebusy)
 	/* Overlapping a different region of the mm: -EINVAL, as mm_iommu_get. */
 	ASSERT_EQ(tce_iommu_register_pages(c, p.mm, TBASE, PG(4)), -EINVAL);
 	/* The legacy driver just adds a use. */
-	vfio_legacy_cleanup_at_mmdrop(true);
 	{
-		struct tce_container *old = open_container(&p);
+		struct tce_container *old = open_container_flags(&p, VFIO_TCE_LEGACY, NULL, NULL);
 
-		vfio_legacy_cleanup_at_mmdrop(false);
 		ASSERT_EQ(tce_iommu_register_pages(old, p.mm, TBASE, PG(8)), 0);
 		ASSERT_EQ(tce_iommu_register_pages(old, p.mm, TBASE, PG(8)), 0);
 		ASSERT_EQ(tce_iommu_unregister_pages(old, p.mm, TBASE, PG(8)), 0);
@@ -199,22 +215,35 @@ TEST(vfio_seed001_each_container_releases_only_its_own)
 	task_free(p.task);
 }
 
+TEST(vfio_open_rejects_unknown_flags)
+{
+	struct tce_container *c = NULL;
+	struct proc p;
+
+	MM_TEST_SETUP();
+	p = new_proc("p", 4);
+	ASSERT_EQ(vfio_spapr_tce_open_ops(p.task, 0x80, NULL, NULL, &c), -EINVAL);
+	ASSERT_NULL(c);
+	task_free(p.task);
+}
+
 TEST(vfio_seed001_failed_put_is_warned_and_kept)
 {
 	unsigned long rel0 = vfio_release_warnings();
 	unsigned long warn0 = vfio_destroy_context_warnings();
 	unsigned long sm0 = sm_warn_count();
 	struct task_struct *k = kthread_create("k");
+	static bool fail_next;
 	struct tce_container *c;
 	struct proc p;
 
 	MM_TEST_SETUP();
 	p = new_proc("p", 8);
-	c = open_container(&p);
+	c = open_container_flags(&p, 0, &failing_put_ops, &fail_next);
 	ASSERT_EQ(tce_iommu_register_pages(c, p.mm, TBASE, PG(4)), 0);
 	ASSERT_EQ(tce_iommu_register_pages(c, p.mm, TBASE + PG(4), PG(4)), 0);
 	/* An explicit unregister whose put fails: the error, the entry kept. */
-	vfio_container_fail_next_put(c);
+	fail_next = true;
 	ASSERT_EQ(tce_iommu_unregister_pages(c, p.mm, TBASE, PG(4)), -EBUSY);
 	ASSERT_UEQ(vfio_container_nr_prereg(c), 2);
 	ASSERT_UEQ(phys_pinned_frames(), 8);
@@ -222,7 +251,7 @@ TEST(vfio_seed001_failed_put_is_warned_and_kept)
 	ASSERT_UEQ(phys_pinned_frames(), 4);
 
 	/* At release (exit): warned, kept, still pinned and accounted. */
-	vfio_container_fail_next_put(c);
+	fail_next = true;
 	ASSERT_EQ(kthread_switch_lazy(k, p.task), 0);
 	mmgrab(p.mm);
 	ASSERT_EQ(task_exit(p.task), 0);

@@ -20,6 +20,14 @@ SECMMU_BEGIN_DECLS
 void *kzalloc(size_t size);
 /* Zeroed array of @n elements of @size bytes, or NULL (also when n * size overflows). */
 void *kcalloc(size_t n, size_t size);
+/*
+ * krealloc_array() - resize @p (NULL, or from kzalloc()/kcalloc()/
+ * krealloc_array()) to @n elements of @size bytes, keeping its contents; the
+ * new tail is NOT zeroed. Return: the new array, or NULL (out of memory, an
+ * injected failure, or n * size overflows) with @p untouched and still the
+ * caller's.
+ */
+void *krealloc_array(void *p, size_t n, size_t size);
 /* Free; poisons @size bytes first in debug builds when @size is known. */
 void kfree(void *p);
 void kfree_sized(void *p, size_t size);

@@ -76,6 +76,7 @@
 /* alloc.h */
 #define kzalloc                    secmmu_kzalloc
 #define kcalloc                    secmmu_kcalloc
+#define krealloc_array             secmmu_krealloc_array
 #define kfree                      secmmu_kfree
 #define kfree_sized                secmmu_kfree_sized
 #define fault_inject_alloc         secmmu_fault_inject_alloc

@@ -12,7 +12,9 @@
  *  - mmu_notifier_range_init() also sets ->owner to NULL: the kernel's
  *    leaves it uninitialised for events other than MIGRATE/EXCLUSIVE (whose
  *    callers use mmu_notifier_range_init_owner()), ours promises NULL and our
- *    drivers compare it for every event.
+ *    drivers compare it for every event;
+ *  - mmu_notifier_set_owner() / mmu_interval_notifier_set_owner(): no-ops,
+ *    the kernel's core does not track who holds mm_count.
  */
 #ifndef SECMMU_KSHIM_COMPAT_MMU_NOTIFIER_H
 #define SECMMU_KSHIM_COMPAT_MMU_NOTIFIER_H
@@ -31,5 +33,21 @@ static inline void mmu_notifier_range_init(struct mmu_notifier_range *range,
 	kinline_mmu_notifier_range_init(range, event, flags, mm, start, end);
 	range->owner = NULL;
 }
+
+static inline void mmu_notifier_set_owner(struct mmu_notifier *subscription, const void *owner)
+{
+	(void)subscription;
+	(void)owner;
+}
+
+static inline void mmu_interval_notifier_set_owner(struct mmu_interval_notifier *interval_sub,
+						   const void *owner)
+{
+	(void)interval_sub;
+	(void)owner;
+}
+
+#define MMU_NOTIFIER_HOLDER_KIND	  "mmu_notifier"
+#define MMU_INTERVAL_NOTIFIER_HOLDER_KIND "interval notifier"
 
 #endif /* SECMMU_KSHIM_COMPAT_MMU_NOTIFIER_H */

@@ -224,7 +224,7 @@ static int gru_fault(struct gru *g, unsigned long addr, bool write)
 	struct mm_struct *mm = g->mn.mm;
 	int ret;
 
-	if (!mmget_not_zero(mm))
+	if (!mmget_not_zero_tracked(mm, g, "gru fault"))
 		return -ESRCH; /* the address space has exited */
 	for (;;) {
 		unsigned long seq, pfn;
@@ -265,7 +265,7 @@ static int gru_fault(struct gru *g, unsigned long addr, bool write)
 		ret = 0;
 		break;
 	}
-	mmput(mm); /* Pairs with mmget_not_zero() above. */
+	mmput_tracked(mm, g, "gru fault"); /* Pairs with mmget_not_zero() above. */
 	return ret;
 }
 
@@ -342,6 +342,7 @@ struct gru *gru_create(struct mm_struct *mm, unsigned int flags)
 	sm_mutex_set_spin(&g->lock); /* a spinlock in spirit: see the top of this file */
 	sm_waitq_init(&g->range_done, "gru->range_done");
 	g->mn.ops = &gru_mmuops;
+	mmu_notifier_set_owner(&g->mn, g);
 	ret = mmu_notifier_register(&g->mn, mm); /* takes mm_count */
 	if (ret)
 		goto err_free;

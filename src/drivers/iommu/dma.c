@@ -72,20 +72,20 @@ static void *iommu_wq_thread(void *arg)
 }
 
 /**
- * iommu_wq_start() - start a work queue thread named @name
+ * iommu_wq_start() - start a work queue thread named "iommu @dev_name @what"
  * Return: 0 or the negative errno of sm_thread_create().
  */
-int iommu_wq_start(struct iommu_wq *wq, const char *name)
+int iommu_wq_start(struct iommu_wq *wq, const char *dev_name, const char *what)
 {
 	int ret;
 
-	wq->name = name;
+	wq->name = what; /* "prq", "dma" */
 	sm_mutex_init(&wq->lock, "iommu_wq->lock", LOCK_RANK_WORKQ);
 	sm_waitq_init(&wq->cond, "iommu_wq->cond");
 	wq->head = NULL;
 	wq->tail = &wq->head;
 	wq->stopping = false;
-	ret = sm_thread_create(&wq->thread, iommu_wq_thread, wq, "%s", name);
+	ret = sm_thread_create(&wq->thread, iommu_wq_thread, wq, "iommu %s %s", dev_name, what);
 	if (ret) {
 		sm_waitq_destroy(&wq->cond);
 		sm_mutex_destroy(&wq->lock);
@@ -189,10 +189,10 @@ struct iommu_device *iommu_device_create(const char *name, unsigned int flags)
 	dev->flags = flags;
 	atomic_init(&dev->refs, 1);
 	sm_mutex_init(&dev->lock, "iommu_device->lock", LOCK_RANK_DRIVER_MMU);
-	ret = iommu_wq_start(&dev->prq_wq, "iommu-prq");
+	ret = iommu_wq_start(&dev->prq_wq, dev->name, "prq");
 	if (ret)
 		goto err_free;
-	ret = iommu_wq_start(&dev->dma_wq, "iommu-dma");
+	ret = iommu_wq_start(&dev->dma_wq, dev->name, "dma");
 	if (ret)
 		goto err_stop_prq;
 	return dev;
@@ -261,7 +261,7 @@ static int dma_walk(struct iommu_device *dev, uint32_t pasid, unsigned long addr
 	}
 	mm = bond->mm;
 	/* mm_users 0: release is running or ran; its page tables are going. */
-	if (!mmget_not_zero(mm)) {
+	if (!mmget_not_zero_tracked(mm, dev, "iommu dma")) {
 		atomic_fetch_add(&dev->pasid_faults, 1);
 		ret = -ESRCH;
 		goto out;
@@ -287,7 +287,7 @@ static int dma_walk(struct iommu_device *dev, uint32_t pasid, unsigned long addr
 				pfn, gen, writable);
 		iommu_iotlb_unlock();
 	}
-	mmput(mm); /* Pairs with mmget_not_zero(); may be the last. */
+	mmput_tracked(mm, dev, "iommu dma"); /* Pairs with mmget_not_zero(); may be the last. */
 out:
 	if (bond)
 		iommu_sva_bond_put(bond);

@@ -41,7 +41,7 @@ struct iommu_work {
 };
 
 struct iommu_wq {
-	const char *name;
+	const char *name; /* what the queue does: "prq", "dma" */
 	struct sm_thread thread;
 	struct sm_mutex lock; /* LOCK_RANK_WORKQ: the queue; never held across fn */
 	struct sm_waitq cond; /* queued work, a finished work, stopping */
@@ -50,7 +50,7 @@ struct iommu_wq {
 	bool started;
 };
 
-int iommu_wq_start(struct iommu_wq *wq, const char *name);
+int iommu_wq_start(struct iommu_wq *wq, const char *dev_name, const char *what);
 int iommu_wq_run(struct iommu_wq *wq, struct iommu_work *work);
 void iommu_wq_stop(struct iommu_wq *wq);
 

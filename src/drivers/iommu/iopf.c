@@ -46,7 +46,7 @@ static void iopf_handle(struct iommu_work *work)
 		return;
 	}
 	mm = bond->mm; /* mm_count held by the bond */
-	if (!mmget_not_zero(mm)) {
+	if (!mmget_not_zero_tracked(mm, dev, "iommu page request")) {
 		/* The mm has exited: answer failure, never touch its tables. */
 		atomic_fetch_add(&dev->prq_exited, 1);
 		req->ret = -ESRCH;
@@ -61,7 +61,8 @@ static void iopf_handle(struct iommu_work *work)
 		req->ret = handle_mm_fault(vma, req->addr & PAGE_MASK,
 					   FAULT_FLAG_REMOTE | (req->write ? FAULT_FLAG_WRITE : 0));
 	mmap_read_unlock(mm);
-	mmput(mm); /* Pairs with mmget_not_zero(); may be the last (exit runs here). */
+	/* Pairs with mmget_not_zero(); may be the last (exit runs here). */
+	mmput_tracked(mm, dev, "iommu page request");
 out_put_bond:
 	iommu_sva_bond_put(bond); /* Pairs with iommu_sva_get_by_pasid(). */
 }

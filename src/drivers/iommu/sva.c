@@ -54,10 +54,11 @@ static struct mmu_notifier *sva_alloc_notifier(struct mm_struct *mm)
 	struct iommu_sva_mm *smm;
 	long pasid;
 
-	(void)mm;
 	smm = kzalloc(sizeof(*smm));
 	if (!smm)
 		return ERR_PTR(-ENOMEM);
+	/* Its mm_count is the mm's SVA notifier's: see IOMMU_SVA_BOND_HOLDER_KIND. */
+	mmu_notifier_set_owner(&smm->mn, mm);
 	pasid = iommu_pasid_alloc();
 	if (pasid < 0) {
 		kfree(smm);
@@ -196,10 +197,12 @@ void iommu_sva_bond_put(struct iommu_sva *bond)
 	if (atomic_fetch_sub(&bond->refs, 1) != 1)
 		return;
 	if (bond->mm_users_held)
-		mmput(bond->mm); /* Pairs with mmget() in iommu_sva_bind_device(). */
+		/* Pairs with mmget() in iommu_sva_bind_device(). */
+		mmput_tracked(bond->mm, bond->dev, IOMMU_SVA_BOND_HOLDER_KIND);
 	/* Pairs with mmu_notifier_get() in iommu_sva_bind_device(). */
 	mmu_notifier_put(&bond->smm->mn);
-	mmdrop(bond->mm); /* Pairs with mmgrab() in iommu_sva_bind_device(). */
+	/* Pairs with mmgrab() in iommu_sva_bind_device(). */
+	mmdrop_tracked(bond->mm, bond->dev, IOMMU_SVA_BOND_HOLDER_KIND);
 	iommu_device_put(bond->dev);
 	kfree(bond);
 }
@@ -256,10 +259,10 @@ struct iommu_sva *iommu_sva_bind_device(struct iommu_device *dev, struct mm_stru
 	atomic_init(&bond->refs, 1); /* the PASID table's, until the last unbind */
 	atomic_init(&bond->present, true);
 	/* mm_count only: the struct, never the address space (seed 002). */
-	mmgrab(mm);
+	mmgrab_tracked(mm, dev, IOMMU_SVA_BOND_HOLDER_KIND);
 	if ((dev->flags & IOMMU_DEV_WRONG_MM_USERS) || historic_bug(BUG_SVA_BOND_MM_USERS)) {
 		/* The pre-2016 intel-svm bug, on purpose: mm -> vma -> file -> mm. */
-		mmget(mm);
+		mmget_tracked(mm, dev, IOMMU_SVA_BOND_HOLDER_KIND);
 		bond->mm_users_held = true;
 	}
 	iommu_device_get(dev);

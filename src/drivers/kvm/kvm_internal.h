@@ -53,6 +53,10 @@
 #include "secmmu/kvm.h"
 #include "secmmu/mmu_notifier.h"
 
+/* Short mm_users references in the mm's tracker, owner the struct kvm. */
+#define KVM_FAULT_HOLDER "kvm fault"
+#define KVM_RUN_HOLDER	 "kvm run"
+
 #define KVM_SPTE_BUCKETS   4096
 #define KVM_SHADOW_BUCKETS 1024
 #define KVM_MAX_VCPUS	   64
@@ -112,6 +116,7 @@ struct kvm {
 	struct mmu_notifier mmu_notifier;
 	struct mm_struct *mm; /* mm_count held (mmgrab) */
 	unsigned int flags;
+	char name[32]; /* for trace track names; set at create, then read-only */
 
 	struct sm_rwsem mmu_lock;
 	struct sm_mutex spte_lock;

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -221,7 +222,7 @@ static int run_collect(struct kvm *kvm, struct run_region *r)
 	unsigned long addr = 0;
 	int n = 0;
 
-	if (!mmget_not_zero(mm))
+	if (!mmget_not_zero_tracked(mm, kvm, KVM_RUN_HOLDER))
 		return -ESRCH;
 	mmap_read_lock(mm);
 	for (struct vm_area_struct *vma; n < KVM_RUN_MAX_REGIONS && (vma = find_vma(mm, addr));
@@ -234,7 +235,8 @@ static int run_collect(struct kvm *kvm, struct run_region *r)
 		n++;
 	}
 	mmap_read_unlock(mm);
-	mmput(mm); /* Pairs with mmget_not_zero(); called with no lock but workload_lock. */
+	/* Pairs with mmget_not_zero(); called with no lock but workload_lock. */
+	mmput_tracked(mm, kvm, KVM_RUN_HOLDER);
 	return n;
 }
 
@@ -414,7 +416,13 @@ struct kvm_vcpu *kvm_create_vcpu(struct kvm *kvm)
 		ret = -ENOSPC;
 		goto err_unlock;
 	}
-	ret = sm_thread_create(&vcpu->thread, vcpu_thread, vcpu, "vcpu %d", kvm->nr_vcpus);
+	if (!kvm->name[0])
+		ret = sm_thread_create(&vcpu->thread, vcpu_thread, vcpu, "vcpu %d", kvm->nr_vcpus);
+	else if (!kvm->nr_vcpus)
+		ret = sm_thread_create(&vcpu->thread, vcpu_thread, vcpu, "vcpu %s", kvm->name);
+	else
+		ret = sm_thread_create(&vcpu->thread, vcpu_thread, vcpu, "vcpu %s.%d", kvm->name,
+				       kvm->nr_vcpus);
 	if (ret)
 		goto err_unlock;
 	kvm->vcpus[kvm->nr_vcpus++] = vcpu;
@@ -444,6 +452,11 @@ static void kvm_destroy_vcpu(struct kvm_vcpu *vcpu)
 
 struct kvm *kvm_create_vm(struct mm_struct *mm, unsigned int flags)
 {
+	return kvm_create_vm_named(mm, flags, NULL);
+}
+
+struct kvm *kvm_create_vm_named(struct mm_struct *mm, unsigned int flags, const char *name)
+{
 	struct kvm *kvm;
 	int ret;
 
@@ -455,7 +468,9 @@ struct kvm *kvm_create_vm(struct mm_struct *mm, unsigned int flags)
 		return ERR_PTR(-ENOMEM);
 	kvm->flags = flags;
 	kvm->mm = mm;
-	mmgrab(mm); /* kvm->mm = current->mm; mmgrab(kvm->mm) */
+	if (name)
+		snprintf(kvm->name, sizeof(kvm->name), "%s", name);
+	mmgrab_tracked(mm, kvm, KVM_HOLDER_KIND); /* kvm->mm = current->mm; mmgrab(kvm->mm) */
 	sm_mutex_init(&kvm->workload_lock, "kvm->workload_lock", LOCK_RANK_DRIVER);
 	sm_mutex_init(&kvm->shadow_lock, "kvm->shadow_lock", LOCK_RANK_LEAF);
 	sm_mutex_init(&kvm->vcpus_lock, "kvm->vcpus_lock", LOCK_RANK_LEAF);
@@ -468,7 +483,7 @@ err_free:
 	sm_mutex_destroy(&kvm->vcpus_lock);
 	sm_mutex_destroy(&kvm->shadow_lock);
 	sm_mutex_destroy(&kvm->workload_lock);
-	mmdrop(mm); /* Pairs with mmgrab() above. */
+	mmdrop_tracked(mm, kvm, KVM_HOLDER_KIND); /* Pairs with mmgrab() above. */
 	kfree(kvm);
 	return ERR_PTR(ret);
 }
@@ -488,5 +503,6 @@ void kvm_destroy_vm(struct kvm *kvm)
 	sm_mutex_destroy(&kvm->shadow_lock);
 	sm_mutex_destroy(&kvm->workload_lock);
 	kfree(kvm);
-	mmdrop(mm); /* Pairs with mmgrab() in kvm_create_vm(). */
+	/* Pairs with mmgrab() in kvm_create_vm(); @kvm is only a key now. */
+	mmdrop_tracked(mm, kvm, KVM_HOLDER_KIND);
 }

@@ -303,13 +303,13 @@ static int kvm_mmu_fault(struct kvm *kvm, unsigned long gpa, bool write)
 	int ret;
 
 	lockdep_assert_not_held(&kvm->mmu_lock);
-	if (!mmget_not_zero(mm))
+	if (!mmget_not_zero_tracked(mm, kvm, KVM_FAULT_HOLDER))
 		return -ESRCH; /* exit has begun: release zapped (or will zap) everything */
 	sm_down_read(&kvm->mmu_lock);
 	ret = gfn_in_memslot(kvm, gfn) ? 0 : -EFAULT; /* no memslot: KVM exits to userspace */
 	sm_up_read(&kvm->mmu_lock);
 	if (ret) {
-		mmput(mm);
+		mmput_tracked(mm, kvm, KVM_FAULT_HOLDER);
 		return ret;
 	}
 	for (;;) {
@@ -383,7 +383,8 @@ static int kvm_mmu_fault(struct kvm *kvm, unsigned long gpa, bool write)
 			atomic_fetch_add_explicit(&kvm->stat_faults, 1, memory_order_relaxed);
 		break;
 	}
-	mmput(mm); /* Pairs with mmget_not_zero() above; may run exit if it is the last. */
+	/* Pairs with mmget_not_zero() above; may run exit if it is the last. */
+	mmput_tracked(mm, kvm, KVM_FAULT_HOLDER);
 	return ret;
 }
 
@@ -407,7 +408,7 @@ static int kvm_pfncache_refresh(struct kvm *kvm, bool write)
 	struct mm_struct *mm = kvm->mm;
 	int ret;
 
-	if (!mmget_not_zero(mm))
+	if (!mmget_not_zero_tracked(mm, kvm, KVM_FAULT_HOLDER))
 		return -ESRCH;
 	for (;;) {
 		unsigned long mmu_seq, pfn, gfn;
@@ -453,7 +454,7 @@ static int kvm_pfncache_refresh(struct kvm *kvm, bool write)
 		ret = 0;
 		break;
 	}
-	mmput(mm); /* Pairs with mmget_not_zero() above. */
+	mmput_tracked(mm, kvm, KVM_FAULT_HOLDER); /* Pairs with mmget_not_zero_tracked() above. */
 	return ret;
 }
 
@@ -861,6 +862,7 @@ int kvm_mmu_init(struct kvm *kvm)
 	if (kvm->flags & KVM_VM_PIN)
 		return 0;
 	kvm->mmu_notifier.ops = &kvm_mmu_notifier_ops;
+	mmu_notifier_set_owner(&kvm->mmu_notifier, kvm);
 #ifdef MMU_NOTIFIER_HAS_CHANGE_PTE
 	if (historic_bug(BUG_KVM_CHANGE_PTE_DEAD))
 		kvm->mmu_notifier.ops = &kvm_mmu_notifier_ops_change_pte;

@@ -450,7 +450,7 @@ static int mirror_fault(struct mirror *m, unsigned long start, unsigned long end
 	TRACE_SCOPE("mirror", "device_fault", "addr=0x%lx pages=%lu write=%d", start,
 		    (end - start) >> PAGE_SHIFT, write);
 
-	if (!mmget_not_zero(mm))
+	if (!mmget_not_zero_tracked(mm, m, "mirror fault"))
 		return -ESRCH; /* the address space has exited */
 	atomic_fetch_add(&m->nr_faults, 1);
 	for (unsigned long addr = start; addr < end && !ret; addr = range.end) {
@@ -473,7 +473,7 @@ static int mirror_fault(struct mirror *m, unsigned long start, unsigned long end
 		}
 		sm_mutex_unlock(&m->lock);
 	}
-	mmput(mm); /* Pairs with mmget_not_zero() above. */
+	mmput_tracked(mm, m, "mirror fault"); /* Pairs with mmget_not_zero() above. */
 	return ret;
 }
 
@@ -852,12 +852,12 @@ static int devmem_init(struct mirror *m, unsigned long nr_pages)
 	m->pgmap.nr_pages = nr_pages;
 	m->pgmap.ops = &mirror_devmem_ops;
 	m->pgmap.owner = m;
-	m->free_pages = calloc(nr_pages, sizeof(*m->free_pages));
+	m->free_pages = kcalloc(nr_pages, sizeof(*m->free_pages));
 	if (!m->free_pages)
 		return -ENOMEM;
 	ret = memremap_pages(&m->pgmap);
 	if (ret) {
-		free(m->free_pages);
+		kfree(m->free_pages);
 		return ret;
 	}
 	/* LIFO: the first page out is the lowest. */
@@ -870,7 +870,7 @@ static void devmem_exit(struct mirror *m)
 {
 	devmem_evict(m);
 	memunmap_pages(&m->pgmap);
-	free(m->free_pages);
+	kfree(m->free_pages);
 	sm_mutex_destroy(&m->dlock);
 }
 
@@ -962,7 +962,7 @@ int mirror_migrate_to_device(struct mirror *m, unsigned long addr, size_t len)
 
 	if (ret)
 		return ret;
-	if (!mmget_not_zero(mm))
+	if (!mmget_not_zero_tracked(mm, m, "mirror fault"))
 		return -ESRCH;
 	mmap_read_lock(mm);
 	for (; addr < end && !ret && !err; addr = next) {
@@ -995,7 +995,7 @@ int mirror_migrate_to_device(struct mirror *m, unsigned long addr, size_t len)
 		migrate_vma_finalize(&args);
 	}
 	mmap_read_unlock(mm);
-	mmput(mm); /* Pairs with mmget_not_zero() above. */
+	mmput_tracked(mm, m, "mirror fault"); /* Pairs with mmget_not_zero() above. */
 	if (ret || err)
 		return ret ? ret : err;
 	/* As dmirror's read-back: every page must now be in our memory. */
@@ -1011,7 +1011,7 @@ int mirror_migrate_to_system(struct mirror *m, unsigned long addr, size_t len)
 
 	if (ret)
 		return ret;
-	if (!mmget_not_zero(mm))
+	if (!mmget_not_zero_tracked(mm, m, "mirror fault"))
 		return -ESRCH;
 	mmap_read_lock(mm);
 	for (; addr < end && !ret; addr = next) {
@@ -1029,7 +1029,7 @@ int mirror_migrate_to_system(struct mirror *m, unsigned long addr, size_t len)
 		ret = devmem_migrate_to_ram(m, vma, addr, next, NULL, &moved);
 	}
 	mmap_read_unlock(mm);
-	mmput(mm); /* Pairs with mmget_not_zero() above. */
+	mmput_tracked(mm, m, "mirror fault"); /* Pairs with mmget_not_zero() above. */
 	atomic_fetch_add(&m->nr_cpages, moved);
 	return ret;
 }
@@ -1043,7 +1043,7 @@ int mirror_exclusive(struct mirror *m, unsigned long addr, size_t len)
 
 	if (ret)
 		return ret;
-	if (!mmget_not_zero(mm))
+	if (!mmget_not_zero_tracked(mm, m, "mirror fault"))
 		return -ESRCH;
 	mmap_read_lock(mm);
 	for (; addr < end; addr += PAGE_SIZE) {
@@ -1069,7 +1069,7 @@ int mirror_exclusive(struct mirror *m, unsigned long addr, size_t len)
 		atomic_fetch_add(&m->nr_cpages, 1);
 	}
 	mmap_read_unlock(mm);
-	mmput(mm); /* Pairs with mmget_not_zero() above. */
+	mmput_tracked(mm, m, "mirror fault"); /* Pairs with mmget_not_zero() above. */
 	return ret;
 }
 
@@ -1110,7 +1110,7 @@ int mirror_snapshot(struct mirror *m, unsigned long addr, size_t len, struct mir
 
 	if (ret)
 		return ret;
-	if (!mmget_not_zero(mm))
+	if (!mmget_not_zero_tracked(mm, m, "mirror fault"))
 		return -ESRCH;
 	for (unsigned long a = addr; a < end && !ret; a = range.end) {
 		range.start = a;
@@ -1127,7 +1127,7 @@ int mirror_snapshot(struct mirror *m, unsigned long addr, size_t len, struct mir
 		}
 		sm_mutex_unlock(&m->lock);
 	}
-	mmput(mm); /* Pairs with mmget_not_zero() above. */
+	mmput_tracked(mm, m, "mirror fault"); /* Pairs with mmget_not_zero() above. */
 	if (!ret)
 		atomic_fetch_add(&m->nr_cpages, len >> PAGE_SHIFT);
 	return ret;
@@ -1135,6 +1135,12 @@ int mirror_snapshot(struct mirror *m, unsigned long addr, size_t len, struct mir
 
 struct mirror *mirror_create_devmem(struct mm_struct *mm, unsigned int flags,
 				    unsigned long device_pages)
+{
+	return mirror_create_named(mm, flags, device_pages, NULL);
+}
+
+struct mirror *mirror_create_named(struct mm_struct *mm, unsigned int flags,
+				   unsigned long device_pages, const char *name)
 {
 	struct mirror *m;
 	int ret;
@@ -1150,12 +1156,14 @@ struct mirror *mirror_create_devmem(struct mm_struct *mm, unsigned int flags,
 	if (ret) {
 		sm_mutex_destroy(&m->lock);
 		sm_mutex_destroy(&m->dlock);
-		free(m);
+		kfree(m);
 		return ERR_PTR(ret);
 	}
 	sm_mutex_init(&m->qlock, "mirror->qlock", LOCK_RANK_WORKQ);
 	sm_waitq_init(&m->qcond, "mirror->qcond");
 	m->qtail = &m->queue;
+	mmu_interval_notifier_set_owner(&m->notifier, m);
+	mmu_notifier_set_owner(&m->aging, m);
 	ret = mmu_interval_notifier_insert(&m->notifier, mm, MMAP_MIN_ADDR,
 					   TASK_SIZE - MMAP_MIN_ADDR, &mirror_notifier_ops);
 	if (ret)
@@ -1164,7 +1172,8 @@ struct mirror *mirror_create_devmem(struct mm_struct *mm, unsigned int flags,
 	ret = mmu_notifier_register(&m->aging, mm);
 	if (ret)
 		goto err_remove;
-	ret = sm_thread_create(&m->engine, mirror_engine, m, "mirror dma (mm %lu)", mm_id(mm));
+	ret = sm_thread_create(&m->engine, mirror_engine, m, "mirror%s%s dma", name ? " " : "",
+			       name ? name : "");
 	if (ret)
 		goto err_unregister;
 	mirror_live_add(m);
@@ -1264,10 +1273,10 @@ int mirror_lock(struct mirror *m, unsigned long addr, size_t len)
 	if (!historic_bug(BUG_MIRROR_LOCK_NOT_PINNED)) {
 		struct mm_struct *mm = m->notifier.mm;
 
-		if (!mmget_not_zero(mm))
+		if (!mmget_not_zero_tracked(mm, m, "mirror lock"))
 			return -ESRCH;
 		pinned = pin_user_pages_unlocked(mm, addr, npages, 0, pages);
-		mmput(mm);
+		mmput_tracked(mm, m, "mirror lock");
 		if (pinned < 0)
 			return (int)pinned;
 	}

@@ -65,20 +65,15 @@ struct tce_container {
 	_Atomic int ref;
 	_Atomic bool released;
 	struct file *file;
-	struct mm_struct *mm; /* mm_count held once bound; lock */
-	bool legacy;
-	bool fail_next_put;
+	struct mm_struct *mm;		 /* mm_count held once bound; lock */
+	bool legacy;			 /* VFIO_TCE_LEGACY, fixed at open */
+	const struct tce_iommu_ops *ops; /* the test seam, fixed at open; NULL: default */
+	void *ops_priv;
 	struct list_head prereg_list; /* struct tce_iommu_prereg; lock */
 	struct list_head mappings;    /* struct tce_mapping; lock */
 };
 
-static _Atomic bool legacy_mode;
 static _Atomic unsigned long release_warnings;
-
-void vfio_legacy_cleanup_at_mmdrop(bool on)
-{
-	atomic_store(&legacy_mode, on);
-}
 
 unsigned long vfio_release_warnings(void)
 {
@@ -97,7 +92,8 @@ static long tce_iommu_mm_set(struct tce_container *container, struct mm_struct *
 	lockdep_assert_held(&container->lock);
 	if (container->mm)
 		return container->mm == mm ? 0 : -EPERM;
-	mmgrab(mm); /* Pairs with mmdrop() in tce_iommu_release(). */
+	/* Pairs with mmdrop() in tce_iommu_release(). */
+	mmgrab_tracked(mm, container, VFIO_CONTAINER_HOLDER_KIND);
 	container->mm = mm;
 	return 0;
 }
@@ -123,12 +119,11 @@ static long tce_iommu_prereg_free(struct tce_container *container, struct tce_io
 	long ret;
 
 	lockdep_assert_held(&container->lock);
-	if (container->fail_next_put) {
-		container->fail_next_put = false;
-		ret = -EBUSY; /* injected: as a put of a still-mapped region fails */
-	} else {
-		ret = mm_iommu_put(container->mm, tcemem->mem); /* Pairs with mm_iommu_get(). */
-	}
+	/* Pairs with mm_iommu_get(). */
+	if (container->ops && container->ops->prereg_put)
+		ret = container->ops->prereg_put(container->mm, tcemem->mem, container->ops_priv);
+	else
+		ret = mm_iommu_put(container->mm, tcemem->mem);
 	if (ret)
 		return ret;
 	list_del(&tcemem->next);
@@ -370,7 +365,8 @@ static void tce_iommu_release(struct tce_container *container)
 	container->mm = NULL;
 	sm_mutex_unlock(&container->lock);
 	if (mm)
-		mmdrop(mm); /* Pairs with mmgrab() in tce_iommu_mm_set(). */
+		/* Pairs with mmgrab() in tce_iommu_mm_set(). */
+		mmdrop_tracked(mm, container, VFIO_CONTAINER_HOLDER_KIND);
 }
 
 static void tce_container_free(struct tce_container *container)
@@ -411,10 +407,19 @@ static const struct file_operations tce_fops = {
 
 int vfio_spapr_tce_open(struct task_struct *task, struct tce_container **containerp)
 {
+	return vfio_spapr_tce_open_ops(task, 0, NULL, NULL, containerp);
+}
+
+int vfio_spapr_tce_open_ops(struct task_struct *task, unsigned int flags,
+			    const struct tce_iommu_ops *ops, void *priv,
+			    struct tce_container **containerp)
+{
 	struct tce_container *container;
 	struct file *file;
 	int ret;
 
+	if (flags & ~VFIO_TCE_LEGACY)
+		return -EINVAL;
 	if (mm_iommu_init_once())
 		return -ENOMEM;
 	container = kzalloc(sizeof(*container));
@@ -423,7 +428,9 @@ int vfio_spapr_tce_open(struct task_struct *task, struct tce_container **contain
 	sm_mutex_init(&container->lock, "tce_container.lock", LOCK_RANK_DRIVER);
 	INIT_LIST_HEAD(&container->prereg_list);
 	INIT_LIST_HEAD(&container->mappings);
-	container->legacy = atomic_load(&legacy_mode) || historic_bug(BUG_PREREG_AT_MMDROP);
+	container->legacy = (flags & VFIO_TCE_LEGACY) || historic_bug(BUG_PREREG_AT_MMDROP);
+	container->ops = ops;
+	container->ops_priv = priv;
 	atomic_store(&container->ref, 2); /* the caller's and the file's */
 	file = file_alloc(&tce_fops, container);
 	if (!file) {
@@ -485,11 +492,4 @@ unsigned long vfio_container_nr_mappings(struct tce_container *container)
 		n++;
 	sm_mutex_unlock(&container->lock);
 	return n;
-}
-
-void vfio_container_fail_next_put(struct tce_container *container)
-{
-	sm_mutex_lock(&container->lock);
-	container->fail_next_put = true;
-	sm_mutex_unlock(&container->lock);
 }

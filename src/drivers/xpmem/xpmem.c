@@ -230,7 +230,8 @@ static void *xpmem_node(void *arg)
 		sm_wait_event(&seg->qcond, &seg->qlock, seg->queue || seg->pending_mmputs);
 		if (seg->pending_mmputs) {
 			sm_mutex_unlock(&seg->qlock);
-			mmput(seg->mm); /* Pairs with mmget_not_zero() in xpmem_fault(). */
+			/* Pairs with mmget_not_zero() in xpmem_fault(). */
+			mmput_tracked(seg->mm, seg, "xpmem fault");
 			sm_mutex_lock(&seg->qlock);
 			/*
 			 * Counted down only now that the mmput() ran: a flush that saw
@@ -369,7 +370,7 @@ static int xpmem_fault(struct vm_fault *vmf)
 	sm_mutex_unlock(&seg->lock);
 
 	xpmem_mmput_flush(seg);
-	if (!mmget_not_zero(seg->mm)) {
+	if (!mmget_not_zero_tracked(seg->mm, seg, "xpmem fault")) {
 		ret = -EFAULT; /* the exporter has exited */
 		goto out;
 	}
@@ -512,6 +513,12 @@ static const struct file_operations xpmem_fops = {
 struct xpmem_segment *xpmem_make(struct mm_struct *mm, unsigned long addr, unsigned long len,
 				 unsigned int flags)
 {
+	return xpmem_make_named(mm, addr, len, flags, NULL);
+}
+
+struct xpmem_segment *xpmem_make_named(struct mm_struct *mm, unsigned long addr, unsigned long len,
+				       unsigned int flags, const char *name)
+{
 	struct xpmem_segment *seg;
 	int ret;
 
@@ -535,9 +542,11 @@ struct xpmem_segment *xpmem_make(struct mm_struct *mm, unsigned long addr, unsig
 	seg->file = file_alloc(&xpmem_fops, seg);
 	if (!seg->file)
 		goto err_free;
-	ret = sm_thread_create(&seg->node, xpmem_node, seg, "xpmem node (segment at 0x%lx)", addr);
+	ret = sm_thread_create(&seg->node, xpmem_node, seg, "xpmem%s%s node", name ? " " : "",
+			       name ? name : "");
 	if (ret)
 		goto err_file;
+	mmu_interval_notifier_set_owner(&seg->notifier, seg);
 	ret = mmu_interval_notifier_insert(&seg->notifier, mm, addr, len, &xpmem_notifier_ops);
 	if (ret)
 		goto err_stop;
