@@ -47,15 +47,20 @@ $(KN_DIR)/linux/%.o: $(KN_SRC)/%.c $(KN_SRC)/.stamp $(wildcard kshim/include/*.h
 	@mkdir -p $(@D)
 	$(CC) $(KN_CFLAGS) -Wno-unused-parameter -c $< -o $@
 
-$(KN_DIR)/kshim/%.o: kshim/%.c $(KN_SRC)/.stamp $(wildcard kshim/include/*.h kshim/include/*/*.h) $(FLAGS_STAMP)
+# Every object also depends on the public headers (struct layouts shared with
+# libsecmmu): a stale object compiled against an older layout links fine and
+# then reads the wrong fields.
+KN_PUBLIC_HDRS := $(wildcard include/secmmu/*.h include/secmmu/*/*.h kshim/compat/secmmu/*.h)
+
+$(KN_DIR)/kshim/%.o: kshim/%.c $(KN_SRC)/.stamp $(wildcard kshim/include/*.h kshim/include/*/*.h) $(KN_PUBLIC_HDRS) $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(KN_CFLAGS) -Wextra -c $< -o $@
 
-$(KN_DIR)/kndiff-kernel.o: tests/kernel-notifier/kndiff.c $(KN_SRC)/.stamp $(wildcard kshim/include/*.h) $(FLAGS_STAMP)
+$(KN_DIR)/kndiff-kernel.o: tests/kernel-notifier/kndiff.c $(KN_SRC)/.stamp $(wildcard kshim/include/*.h) $(KN_PUBLIC_HDRS) $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(KN_CFLAGS) -Wextra -DKN_KERNEL -c $< -o $@
 
-$(KN_DIR)/kndiff-secmmu.o: tests/kernel-notifier/kndiff.c $(FLAGS_STAMP)
+$(KN_DIR)/kndiff-secmmu.o: tests/kernel-notifier/kndiff.c $(KN_PUBLIC_HDRS) $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
