@@ -203,7 +203,8 @@ struct mm_struct *dup_mm(struct mm_struct *oldmm)
 			break;
 		}
 		/* dup_mmap(): locks are not inherited (nor MCL_FUTURE: def_flags stay 0). */
-		new->vm_flags &= ~VM_LOCKED_MASK;
+		/* The rmap walk (page_mlocked()) may already see @new: WRITE_ONCE. */
+		WRITE_ONCE(new->vm_flags, new->vm_flags & ~VM_LOCKED_MASK);
 		vma_link(mm, new);
 		/* Private memory (anonymous, or a file's private copies) is copied COW. */
 		if (vma_core(vma)->anon_vma && !vma_is_shared(vma) && !vma->vm_ops &&
