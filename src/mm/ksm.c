@@ -169,6 +169,17 @@ static bool replace_page(struct ksm_item *dup, struct page *kpage)
 		set_pte(mm, ptep, pte & ~PTE_WRITE);
 		mmu_notifier_arch_invalidate_secondary_tlbs(mm, dup->addr, dup->addr + PAGE_SIZE);
 		if (!memcmp(page_address(dup->page), page_address(kpage), PAGE_SIZE)) {
+			/*
+			 * ptep_clear_flush(), then set_pte_at_notify(): the
+			 * secondary TLBs are flushed AFTER the PTE stops pointing
+			 * at @dup's frame, which is freed below. A device walk
+			 * that read the write-protected PTE after the flush
+			 * above would otherwise cache the frame with no later
+			 * invalidation to drop it (or to fail its fill).
+			 */
+			set_pte(mm, ptep, 0);
+			mmu_notifier_arch_invalidate_secondary_tlbs(mm, dup->addr,
+								    dup->addr + PAGE_SIZE);
 			mmu_notifier_change_pte(mm, dup->addr, page_to_pfn(kpage), false);
 			get_page(kpage); /* the PTE's reference */
 			atomic_fetch_add(&kpage->_mapcount, 1);

@@ -14,7 +14,9 @@
  *   (iv)  VFIO container close vs process exit: exactly one release, pins and
  *         locked_vm all back;
  *   (v)   mmu_notifier_put vs a running callback of that notifier:
- *         free_notifier only after the callback returned.
+ *         free_notifier only after the callback returned;
+ *   (vi)  a KSM merge vs an SVA device's page walk: the IOTLB never keeps
+ *         the duplicate frame the merge frees.
  *
  * Plus self-tests of the explorer: it finds a lost update (random and DFS),
  * DFS with a preemption bound terminates with the expected count, a deadlock
@@ -40,6 +42,7 @@
 #include "secmmu/check.h"
 #include "secmmu/iommu.h"
 #include "secmmu/memremap.h"
+#include "secmmu/migrate.h"
 #include "secmmu/mirror.h"
 #include "secmmu/mmu_notifier.h"
 #include "secmmu/sched.h"
@@ -1036,4 +1039,87 @@ TEST(interleave_release_window_exit_vs_reclaim)
 	explore_run_random(&t, 700, RUNS(20), &r);
 	report("release_window_exit_vs_reclaim random", &r);
 	ASSERT_EQ(swap_off(), 0);
+}
+
+/* ---- (vi) KSM merge vs an SVA device's page walk ---- */
+
+/*
+ * replace_page() write-protects the duplicate's PTE and flushes, compares,
+ * then points the PTE at the KSM page and frees the duplicate. A walk of the
+ * IOMMU in between reads the write-protected PTE after that flush: only a
+ * flush after the PTE stops pointing at the duplicate (ptep_clear_flush())
+ * fails its IOTLB fill. Without it the IOTLB kept the freed frame ("iommu
+ * used a stale translation", -EIO: test_thp_stress under TSan).
+ */
+static void ksm_sva_setup(void *p)
+{
+	struct sva_ctx *c = p;
+	static uint8_t buf[PAGE_SIZE];
+
+	c->dev = iommu_device_create("explore", 0);
+	ASSERT(!IS_ERR(c->dev));
+	c->mm = mm_alloc();
+	ASSERT_NOT_NULL(c->mm);
+	map_anon(c->mm, TBASE, 2, PROT_RW, false);
+	ASSERT_EQ(mm_madvise(c->mm, TBASE, PG(2), MADV_MERGEABLE), 0);
+	fill_pattern(buf, PAGE_SIZE, 31);
+	ASSERT_EQ(mm_write(c->mm, TBASE, buf, PAGE_SIZE), 0);
+	ASSERT_EQ(mm_write(c->mm, TBASE + PG(1), buf, PAGE_SIZE), 0);
+	c->bond = iommu_sva_bind_device(c->dev, c->mm);
+	ASSERT(!IS_ERR(c->bond));
+	c->pasid = iommu_sva_get_pasid(c->bond);
+}
+
+static void ksm_sva_thread(unsigned int id, void *p)
+{
+	struct sva_ctx *c = p;
+	static uint8_t buf[PAGE_SIZE];
+
+	if (id == 0) {
+		sched_point("ksm");
+		ksm_scan_all();
+		return;
+	}
+	for (unsigned long i = 0; i < 2; i++) {
+		EXPLORE_ASSERT_EQ(iommu_dma_read(c->dev, c->pasid, TBASE + PG(i), buf, PAGE_SIZE),
+				  0);
+		EXPLORE_ASSERT(pattern_diff(buf, PAGE_SIZE, 31) == (size_t)-1);
+	}
+}
+
+static void ksm_sva_check(void *p)
+{
+	struct sva_ctx *c = p;
+	static uint8_t buf[PAGE_SIZE];
+
+	/* Through whatever the IOTLB kept: never the duplicate freed by the merge. */
+	for (unsigned long i = 0; i < 2; i++) {
+		EXPLORE_ASSERT_EQ(iommu_dma_read(c->dev, c->pasid, TBASE + PG(i), buf, PAGE_SIZE),
+				  0);
+		EXPLORE_ASSERT(pattern_diff(buf, PAGE_SIZE, 31) == (size_t)-1);
+	}
+	EXPLORE_ASSERT_EQ(phys_stale_count(), 0);
+	iommu_sva_unbind_device(c->bond);
+	mmput(c->mm);
+	EXPLORE_ASSERT_EQ(iommu_device_destroy(c->dev), 0); /* joins its threads */
+	sm_rcu_barrier();
+	EXPLORE_ASSERT_EQ(mm_live_count(), 0);
+	EXPLORE_ASSERT_EQ(phys_used_frames(), 0);
+}
+
+TEST(interleave_ksm_merge_vs_sva_walk)
+{
+	static struct sva_ctx c;
+	struct explore_test t = {.name = "ksm_merge_vs_sva_walk",
+				 .nr_threads = 2,
+				 .setup = ksm_sva_setup,
+				 .thread = ksm_sva_thread,
+				 .check = ksm_sva_check,
+				 .ctx = &c};
+	struct explore_result r;
+
+	MM_TEST_SETUP();
+	explore_run_random(&t, 900, RUNS(60), &r);
+	report("ksm_merge_vs_sva_walk random", &r);
+	ASSERT_UEQ(r.outside, 0);
 }

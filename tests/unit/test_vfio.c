@@ -327,6 +327,62 @@ TEST(vfio_map_any_region_of_the_mm_as_tce_build_and_clear)
 	task_free(p.task);
 }
 
+/*
+ * The registering container is closed first while another container of the
+ * mm still has TCEs into its region: no warning, the pins stay while the
+ * device may DMA there and go with the last TCE; a new registration in
+ * between takes the region over. (Before: the put failed, -EBUSY, the
+ * release WARNed and the region stayed pinned, with no owner, until the
+ * last mmdrop: test_vfio_stress's "pinned frames left" after the exit.)
+ */
+TEST(vfio_release_of_region_mapped_by_another_container)
+{
+	unsigned long rel0 = vfio_release_warnings();
+	struct tce_container *a, *b, *c, *d;
+	struct proc p;
+
+	MM_TEST_SETUP();
+	p = new_proc("p", 16);
+	a = open_container(&p);
+	b = open_container(&p);
+	c = open_container(&p);
+	d = open_container(&p);
+	ASSERT_EQ(tce_iommu_register_pages(b, p.mm, TBASE, PG(4)), 0);
+	ASSERT_EQ(tce_iommu_map(a, p.mm, 0, TBASE, PG(2)), 0); /* b's region */
+	ASSERT_EQ(vfio_container_close(b, p.task), 0);
+	ASSERT_UEQ(vfio_release_warnings(), rel0);
+	ASSERT_UEQ(vfio_container_nr_prereg(b), 0);
+	ASSERT_UEQ(phys_pinned_frames(), 4); /* a's TCEs still point there */
+	ASSERT_UEQ(locked_vm(p.mm), 4);
+	/* Not mappable anew: nobody has it registered. */
+	ASSERT_EQ(tce_iommu_map(a, p.mm, PG(8), TBASE + PG(2), PG(1)), -EINVAL);
+	ASSERT_EQ(tce_iommu_unmap(a, 0, PG(1)), 0);
+	ASSERT_UEQ(phys_pinned_frames(), 4);
+	ASSERT_EQ(tce_iommu_unmap(a, PG(1), PG(1)), 0); /* the last TCE: freed */
+	ASSERT_UEQ(phys_pinned_frames(), 0);
+	ASSERT_UEQ(locked_vm(p.mm), 0);
+	ASSERT_UEQ(mm_iommu_nr_regions(p.mm), 0);
+
+	/* Registered again while a's TCE holds it: c's use keeps it past that TCE. */
+	ASSERT_EQ(tce_iommu_register_pages(d, p.mm, TBASE, PG(4)), 0);
+	ASSERT_EQ(tce_iommu_map(a, p.mm, 0, TBASE, PG(1)), 0);
+	ASSERT_EQ(vfio_container_close(d, p.task), 0);
+	ASSERT_EQ(tce_iommu_register_pages(c, p.mm, TBASE, PG(4)), 0);
+	ASSERT_UEQ(mm_iommu_nr_regions(p.mm), 1);
+	ASSERT_EQ(tce_iommu_unmap(a, 0, PG(1)), 0);
+	ASSERT_UEQ(phys_pinned_frames(), 4);
+	ASSERT_EQ(tce_iommu_unregister_pages(c, p.mm, TBASE, PG(4)), 0);
+	ASSERT_UEQ(phys_pinned_frames(), 0);
+	ASSERT_UEQ(locked_vm(p.mm), 0);
+	ASSERT_UEQ(vfio_release_warnings(), rel0);
+	vfio_container_put(a);
+	vfio_container_put(b);
+	vfio_container_put(c);
+	vfio_container_put(d);
+	ASSERT_EQ(task_exit(p.task), 0);
+	task_free(p.task);
+}
+
 TEST(vfio_register_errors)
 {
 	struct tce_container *c;

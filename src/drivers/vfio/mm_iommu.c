@@ -8,6 +8,10 @@
  * containers of that mm register it: its "used" count is the number of
  * containers (or, in the legacy mode, registrations) holding it. The last
  * put unpins the pages and uncharges locked_vm at once, from process context.
+ * A container's release that puts the last use of a region other containers
+ * still have TCEs into (mm_iommu_put_release) leaves it to the last of those
+ * TCEs (mm_iommu_mapped_dec): Linux fails that put (-EBUSY, WARN) and the
+ * region stays pinned, with no owner, until the last mmdrop.
  *
  * LOCKING: one global registry mutex, mem_list_lock (LOCK_RANK_LEAF, Linux's
  * mem_list_mutex), protects every mm's list and each region's used/mapped
@@ -133,7 +137,8 @@ long mm_iommu_get_mode(struct mm_struct *mm, unsigned long ua, unsigned long ent
 	sm_mutex_lock(&mem_list_lock);
 	found = find_locked(mm_iommu_ctx(mm), ua, entries, &overlap);
 	if (found) {
-		found->used++; /* Pairs with mm_iommu_put(). */
+		found->used++;		    /* Pairs with mm_iommu_put(). */
+		found->put_pending = false; /* revived: a use again */
 		*pmem = found;
 	}
 	sm_mutex_unlock(&mem_list_lock);
@@ -164,6 +169,7 @@ long mm_iommu_get_mode(struct mm_struct *mm, unsigned long ua, unsigned long ent
 	mem->ua = ua;
 	mem->entries = entries;
 	mem->used = 1;
+	mem->mm = mm;
 	mem->legacy = legacy;
 
 	sm_mutex_lock(&mem_list_lock);
@@ -174,9 +180,10 @@ long mm_iommu_get_mode(struct mm_struct *mm, unsigned long ua, unsigned long ent
 		mm_context_set(mm, mm_iommu_slot, ctx);
 	}
 	found = find_locked(ctx, ua, entries, &overlap);
-	if (found)
+	if (found) {
 		found->used++; /* lost a race: share the winner's pins */
-	else if (!overlap)
+		found->put_pending = false;
+	} else if (!overlap)
 		list_add_tail(&mem->next, &ctx->regions);
 	sm_mutex_unlock(&mem_list_lock);
 	kfree(newctx);
@@ -208,7 +215,21 @@ long mm_iommu_get(struct mm_struct *mm, unsigned long ua, unsigned long entries,
 	return mm_iommu_get_mode(mm, ua, entries, false, pmem);
 }
 
-long mm_iommu_put(struct mm_struct *mm, struct mm_iommu_table_group_mem_t *mem)
+/* The last use and the last TCE are gone: unpin and uncharge now, in process context. */
+/* Caller holds the registry lock, which this drops. */
+static void mm_iommu_release_locked(struct mm_struct *mm, struct mm_iommu_table_group_mem_t *mem)
+{
+	lockdep_assert_held(&mem_list_lock);
+	mem->used = 0;
+	mem->put_pending = false;
+	list_del(&mem->next);
+	sm_mutex_unlock(&mem_list_lock);
+	account_locked_vm(mm, mem->entries, false); /* Pairs with mm_iommu_get_mode(). */
+	mm_iommu_do_free(mem);
+}
+
+static long __mm_iommu_put(struct mm_struct *mm, struct mm_iommu_table_group_mem_t *mem,
+			   bool release)
 {
 	long ret = 0;
 
@@ -221,21 +242,31 @@ long mm_iommu_put(struct mm_struct *mm, struct mm_iommu_table_group_mem_t *mem)
 		mem->used--;
 		goto unlock;
 	}
+	if (mem->mapped && release) {
+		/* Another container's TCEs: the last of them frees it. */
+		mem->used = 0;
+		mem->put_pending = true;
+		goto unlock;
+	}
 	if (mem->mapped) {
 		ret = -EBUSY; /* the last use stays */
 		goto unlock;
 	}
-	mem->used = 0;
-	list_del(&mem->next);
-	sm_mutex_unlock(&mem_list_lock);
-
-	/* The last use: unpin and uncharge now, in process context. */
-	account_locked_vm(mm, mem->entries, false); /* Pairs with mm_iommu_get_mode(). */
-	mm_iommu_do_free(mem);
+	mm_iommu_release_locked(mm, mem);
 	return 0;
 unlock:
 	sm_mutex_unlock(&mem_list_lock);
 	return ret;
+}
+
+long mm_iommu_put(struct mm_struct *mm, struct mm_iommu_table_group_mem_t *mem)
+{
+	return __mm_iommu_put(mm, mem, false);
+}
+
+long mm_iommu_put_release(struct mm_struct *mm, struct mm_iommu_table_group_mem_t *mem)
+{
+	return __mm_iommu_put(mm, mem, true);
 }
 
 struct mm_iommu_table_group_mem_t *mm_iommu_find(struct mm_struct *mm, unsigned long ua,
@@ -315,6 +346,11 @@ void mm_iommu_mapped_dec(struct mm_iommu_table_group_mem_t *mem)
 	sm_mutex_lock(&mem_list_lock);
 	if (!WARN_ON(mem->mapped == 0))
 		mem->mapped--;
+	/* The last TCE of a region whose last use went meanwhile (mm_iommu_put_release). */
+	if (!mem->mapped && mem->put_pending) {
+		mm_iommu_release_locked(mem->mm, mem);
+		return;
+	}
 	sm_mutex_unlock(&mem_list_lock);
 }
 

@@ -113,8 +113,15 @@ static long tce_lock_for(struct tce_container *container, struct mm_struct *mm)
 	return ret;
 }
 
-/* Put the region of @tcemem; on failure the entry stays on the list. */
-static long tce_iommu_prereg_free(struct tce_container *container, struct tce_iommu_prereg *tcemem)
+/*
+ * Put the region of @tcemem; on failure the entry stays on the list. At
+ * @release a region another container still has TCEs into loses this use all
+ * the same and goes with that container's last TCE (mm_iommu_put_release()):
+ * Linux's mm_iommu_put() fails there (-EBUSY, tce_iommu_release() WARNs) and
+ * the region stays pinned with no owner until the last mmdrop.
+ */
+static long tce_iommu_prereg_free(struct tce_container *container, struct tce_iommu_prereg *tcemem,
+				  bool release)
 {
 	long ret;
 
@@ -122,6 +129,8 @@ static long tce_iommu_prereg_free(struct tce_container *container, struct tce_io
 	/* Pairs with mm_iommu_get(). */
 	if (container->ops && container->ops->prereg_put)
 		ret = container->ops->prereg_put(container->mm, tcemem->mem, container->ops_priv);
+	else if (release)
+		ret = mm_iommu_put_release(container->mm, tcemem->mem);
 	else
 		ret = mm_iommu_put(container->mm, tcemem->mem);
 	if (ret)
@@ -223,7 +232,7 @@ long tce_iommu_unregister_pages(struct tce_container *container, struct mm_struc
 	else if (tcemem->mapped)
 		ret = -EBUSY;
 	else
-		ret = tce_iommu_prereg_free(container, tcemem);
+		ret = tce_iommu_prereg_free(container, tcemem, false);
 unlock:
 	sm_mutex_unlock(&container->lock);
 	return ret;
@@ -356,7 +365,7 @@ static void tce_iommu_release(struct tce_container *container)
 	list_for_each_entry_safe (map, mtmp, &container->mappings, next)
 		unmap_one(container, map);
 	list_for_each_entry_safe (tcemem, tmp, &container->prereg_list, next) {
-		long ret = tce_iommu_prereg_free(container, tcemem);
+		long ret = tce_iommu_prereg_free(container, tcemem, true);
 
 		if (WARN_ON(ret))
 			atomic_fetch_add(&release_warnings, 1);

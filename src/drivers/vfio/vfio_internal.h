@@ -21,7 +21,12 @@ struct page;
  * @used:    uses (containers, or legacy registrations); registry lock
  * @mapped:  TCE entries pointing into the region; registry lock
  * @hpages:  the pinned pages, one pin each, held until the last put
+ * @mm:      the mm whose list holds it (no reference: the list lives as long)
  * @legacy:  created by a legacy container: destroy_context() frees it quietly
+ * @put_pending: its last use went at a container's release while TCEs of
+ *           another container still pointed into it (used == 0, mapped > 0):
+ *           the mm_iommu_mapped_dec() that clears the last one frees it, a
+ *           new mm_iommu_get() revives it; registry lock
  */
 struct mm_iommu_table_group_mem_t {
 	struct list_head next;
@@ -31,7 +36,9 @@ struct mm_iommu_table_group_mem_t {
 	unsigned long used;
 	unsigned long mapped;
 	struct page **hpages;
+	struct mm_struct *mm;
 	bool legacy;
+	bool put_pending;
 };
 
 static inline bool mm_iommu_contains(const struct mm_iommu_table_group_mem_t *mem, unsigned long ua,
@@ -54,6 +61,16 @@ struct mm_iommu_table_group_mem_t *mm_iommu_lookup(struct mm_struct *mm, unsigne
  */
 struct mm_iommu_table_group_mem_t *mm_iommu_lookup_mapped_inc(struct mm_struct *mm,
 							      unsigned long ua, unsigned long size);
+
+/*
+ * mm_iommu_put_release() - mm_iommu_put() for a container's release: if the
+ * last use goes while TCEs of another container still point into @mem, the
+ * use goes all the same and the region is freed (unpinned, uncharged) by
+ * the mm_iommu_mapped_dec() that clears the last TCE, instead of -EBUSY
+ * leaving it pinned, with no owner, until the last mmdrop. Caller holds
+ * mm_count. Return: 0 or -ENOENT (no user). May sleep.
+ */
+long mm_iommu_put_release(struct mm_struct *mm, struct mm_iommu_table_group_mem_t *mem);
 
 /* Mark regions created by mm_iommu_get() from now on as legacy (per call). */
 long mm_iommu_get_mode(struct mm_struct *mm, unsigned long ua, unsigned long entries, bool legacy,
