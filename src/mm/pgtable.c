@@ -94,24 +94,30 @@ pte_t *pmd_offset(struct mm_struct *mm, unsigned long addr)
 	return &table[PT_INDEX(addr, 1)];
 }
 
+/* The table @slot points to, allocated and published if none (PTL held). */
+static pte_t *entry_table_alloc(pte_t *slot)
+{
+	pte_t *next = entry_table(slot);
+
+	if (!next) {
+		next = table_alloc();
+		if (!next)
+			return NULL;
+		/* Pairs with the acquire in entry_table(). */
+		atomic_store_explicit(slot, (uint64_t)(uintptr_t)next, memory_order_release);
+	}
+	return next;
+}
+
 pte_t *pmd_alloc(struct mm_struct *mm, unsigned long addr)
 {
 	pte_t *table = mm->pgd;
 
 	lockdep_assert_held(&mm->page_table_lock);
 	for (int level = 3; level > 1; level--) {
-		pte_t *slot = &table[PT_INDEX(addr, level)];
-		pte_t *next = entry_table(slot);
-
-		if (!next) {
-			next = table_alloc();
-			if (!next)
-				return NULL;
-			/* Pairs with the acquire in entry_table(). */
-			atomic_store_explicit(slot, (uint64_t)(uintptr_t)next,
-					      memory_order_release);
-		}
-		table = next;
+		table = entry_table_alloc(&table[PT_INDEX(addr, level)]);
+		if (!table)
+			return NULL;
 	}
 	return &table[PT_INDEX(addr, 1)];
 }
@@ -134,28 +140,12 @@ pte_t *pte_offset(struct mm_struct *mm, unsigned long addr)
 
 pte_t *pte_alloc(struct mm_struct *mm, unsigned long addr)
 {
-	pte_t *table = mm->pgd;
+	pte_t *pmd = pmd_alloc(mm, addr), *table;
 
-	lockdep_assert_held(&mm->page_table_lock);
-	for (int level = 3; level > 0; level--) {
-		pte_t *slot = &table[PT_INDEX(addr, level)];
-		pte_t *next;
-
-		if (level == 1 && pmd_trans_huge(pte_load(slot)))
-			return NULL; /* callers split, or check for a huge PMD, first */
-		next = entry_table(slot);
-
-		if (!next) {
-			next = table_alloc();
-			if (!next)
-				return NULL;
-			/* Pairs with the acquire in entry_table(). */
-			atomic_store_explicit(slot, (uint64_t)(uintptr_t)next,
-					      memory_order_release);
-		}
-		table = next;
-	}
-	return &table[PT_INDEX(addr, 0)];
+	if (!pmd || pmd_trans_huge(pte_load(pmd)))
+		return NULL; /* callers split, or check for a huge PMD, first */
+	table = entry_table_alloc(pmd);
+	return table ? &table[PT_INDEX(addr, 0)] : NULL;
 }
 
 unsigned long pte_next_table(struct mm_struct *mm, unsigned long addr, unsigned long end)

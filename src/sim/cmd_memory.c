@@ -74,17 +74,24 @@ static int cmd_mmap(struct sim_ctx *ctx, int argc, char **argv)
 	return sim_result_errno(ctx, mm_mmap(mm, addr, len, prot, flags, file, pgoff));
 }
 
-static int cmd_munmap(struct sim_ctx *ctx, int argc, char **argv)
+/* "CMD NAME ADDR LEN" run as @op on NAME's mm: munmap, munlock. */
+static int range_cmd(struct sim_ctx *ctx, char **argv,
+		     int (*op)(struct mm_struct *mm, unsigned long addr, unsigned long len))
 {
 	struct mm_struct *mm;
 	uint64_t addr, len;
 
-	(void)argc;
 	if (target_mm(ctx, argv[1], &mm) || sim_arg_range(ctx, argv[2], argv[3], &addr, &len))
 		return -1;
 	if (!mm)
 		return sim_result_errno(ctx, -ESRCH);
-	return sim_result_errno(ctx, mm_munmap(mm, addr, len));
+	return sim_result_errno(ctx, op(mm, addr, len));
+}
+
+static int cmd_munmap(struct sim_ctx *ctx, int argc, char **argv)
+{
+	(void)argc;
+	return range_cmd(ctx, argv, mm_munmap);
 }
 
 static int cmd_mprotect(struct sim_ctx *ctx, int argc, char **argv)
@@ -268,15 +275,8 @@ static int cmd_mlock(struct sim_ctx *ctx, int argc, char **argv)
 
 static int cmd_munlock(struct sim_ctx *ctx, int argc, char **argv)
 {
-	struct mm_struct *mm;
-	uint64_t addr, len;
-
 	(void)argc;
-	if (target_mm(ctx, argv[1], &mm) || sim_arg_range(ctx, argv[2], argv[3], &addr, &len))
-		return -1;
-	if (!mm)
-		return sim_result_errno(ctx, -ESRCH);
-	return sim_result_errno(ctx, mm_munlock(mm, addr, len));
+	return range_cmd(ctx, argv, mm_munlock);
 }
 
 static int cmd_mlockall(struct sim_ctx *ctx, int argc, char **argv)
