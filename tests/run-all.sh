@@ -4,7 +4,9 @@
 # Runs, in order:
 #   BUILD_DIR/tests/unit/* and BUILD_DIR/tests/stress/*   (harness binaries: one case per TEST)
 #   tests/scenarios/*.scn via BUILD_DIR/secmmu run FILE    (exit 0, or N if the first line
-#                                                           contains "# expect-exit: N")
+#                                                           contains "# expect-exit: N";
+#                                                           a library WARNING or BUG on
+#                                                           stderr fails it)
 #   tests/diff/run.sh BUILD_DIR                            (if present; one case)
 #   tests/diff/run-thp.sh BUILD_DIR                        (THP against the kernel; one case)
 #   BUILD_DIR/examples/*                                   (exit 0; one case each)
@@ -78,7 +80,10 @@ run_cmd() {
 	shift 2
 	out=$(timeout -k 5 "$tmo" "$@" 2>&1 </dev/null)
 	st=$?
-	if [ "$st" -eq "$want" ]; then
+	if [ "$st" -eq "$want" ] && [ -n "${RUN_CMD_NO_WARN:-}" ] &&
+		grep -qE '^secmmu: (WARNING|BUG) at ' <<<"$out"; then
+		fail "$name (a library WARNING or BUG)" "$out"
+	elif [ "$st" -eq "$want" ]; then
 		pass "$name"
 	elif [ "$st" -eq 124 ]; then
 		fail "$name (timeout after ${tmo}s)" "$out"
@@ -148,7 +153,7 @@ if [ "${#scns[@]}" -gt 0 ]; then
 			if [[ $first =~ \#[[:space:]]*expect-exit:[[:space:]]*([0-9]+) ]]; then
 				want=${BASH_REMATCH[1]}
 			fi
-			run_cmd "$scn" "$want" "$SECMMU" run "$scn"
+			RUN_CMD_NO_WARN=1 run_cmd "$scn" "$want" "$SECMMU" run "$scn"
 		done
 	fi
 fi

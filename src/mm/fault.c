@@ -346,6 +346,15 @@ static int do_driver_fault(struct vm_area_struct *vma, unsigned long addr, bool 
 	} else if (vmf.interval_sub &&
 		   mmu_interval_check_retry(vmf.interval_sub, vmf.interval_seq)) {
 		/* An invalidation began after the driver's check: the page may be stale. */
+	} else if (pte_none(pte_load(ptep)) && is_zero_pfn(page_to_pfn(vmf.page))) {
+		/*
+		 * The driver resolved a read to the zero page (XPMEM's exporter
+		 * never wrote there): map it as the zero page, read-only and
+		 * neither counted in rss nor mapcount, as zap_pte() expects
+		 * when it drops it. The PTE takes over the driver's reference.
+		 */
+		set_pte(mm, ptep, pfn_pte(0, false));
+		vmf.page = NULL;
 	} else if (pte_none(pte_load(ptep))) {
 		/* A private mapping never writes the driver's page: COW on the next write fault. */
 		map_new_page(mm, ptep, vmf.page, (vma->vm_flags & VM_WRITE) && vma_is_shared(vma));
