@@ -767,8 +767,8 @@ static int move_page_tables(struct mm_struct *mm, unsigned long old, unsigned lo
  * MREMAP_DONTUNMAP (@dontunmap): the old range stays mapped, empty. The
  * whole old VMA loses VM_LOCKED (not split first: as the 6.18 reference
  * kernel does), the new one keeps it; and a VMA that was exactly the old
- * range drops its anon_vma and becomes unfaulted again (pgoff from its
- * address), as Linux's move_vma() leaves it, unmerged. locked_vm follows
+ * range drops its anon_vma and becomes unfaulted again, keeping its pgoff,
+ * as Linux's dontunmap_complete() leaves it, unmerged. locked_vm follows
  * the locked VMAs (Linux leaves it at the old count: see
  * docs/architecture.md).
  */
@@ -826,12 +826,9 @@ static int move_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned l
 				(long)(new_len >> PAGE_SHIFT) -
 					(long)((vma->vm_end - vma->vm_start) >> PAGE_SHIFT));
 		WRITE_ONCE(vma->vm_flags, vma->vm_flags & ~VM_LOCKED_MASK);
-		if (vma->vm_start == old_addr && vma->vm_end == old_addr + old_len) {
+		/* unlink_anon_vmas(): its pgoff stays (a later merge needs it to line up). */
+		if (vma->vm_start == old_addr && vma->vm_end == old_addr + old_len)
 			vma_drop_anon_vma(vma);
-			if (!vma->vm_file && !vma_core(vma)->shm)
-				vma_set_bounds(vma, vma->vm_start, vma->vm_end,
-					       vma->vm_start >> PAGE_SHIFT);
-		}
 		return 0;
 	}
 	if (new->vm_flags & VM_LOCKED)
