@@ -16,7 +16,8 @@
 #   BUILD_DIR/examples/*                                   (exit 0; one case each)
 #   tests/install-check.sh                                 (BUILD_DIR=build only; one case)
 #   BUILD_DIR/secmmu demo, BUILD_DIR/secmmu scenario run --all   (if supported)
-#   tests/abi-check.sh, tests/cli-check.sh, tests/trace-check.py BUILD_DIR (one case each)
+#   tests/abi-check.sh, tests/alloc-check.sh, tests/cli-check.sh, tests/trace-check.py BUILD_DIR
+#                                                           (one case each)
 #   tests/header-check.sh BUILD_DIR                        (BUILD_DIR=build only)
 #   scripts/doc-examples BUILD_DIR                         (BUILD_DIR=build only)
 #   BUILD_DIR/secmmu explore FILE for every scenarios/*.scn with a threads block
@@ -186,6 +187,8 @@ fi
 # ABI hygiene of the shared library, the conventions of the command line,
 # and (default build only) every public header alone as C and C++.
 [ -f tests/abi-check.sh ] && run_cmd "tests/abi-check.sh" 0 bash tests/abi-check.sh "$BUILD_DIR"
+# Every allocation of the library through the injectable allocator (src/base/alloc.h).
+[ -f tests/alloc-check.sh ] && run_cmd "tests/alloc-check.sh" 0 bash tests/alloc-check.sh
 [ -f tests/cli-check.sh ] && [ "$have_secmmu" -eq 1 ] &&
 	run_cmd "tests/cli-check.sh" 0 bash tests/cli-check.sh "$BUILD_DIR"
 [ -f tests/trace-check.py ] && [ "$have_secmmu" -eq 1 ] &&
