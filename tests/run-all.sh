@@ -7,12 +7,17 @@
 #                                                           contains "# expect-exit: N";
 #                                                           a library WARNING or BUG on
 #                                                           stderr fails it)
+#   tests/fuzz/corpus/fuzz_scenario/*.scn, the same way    (the scenario fuzzer's seeds:
+#                                                           their expectations must hold too;
+#                                                           a WARNING only where the seed's
+#                                                           header says "# expect-warning")
 #   tests/diff/run.sh BUILD_DIR                            (if present; one case)
 #   tests/diff/run-thp.sh BUILD_DIR                        (THP against the kernel; one case)
 #   BUILD_DIR/examples/*                                   (exit 0; one case each)
 #   tests/install-check.sh                                 (BUILD_DIR=build only; one case)
 #   BUILD_DIR/secmmu demo, BUILD_DIR/secmmu scenario run --all   (if supported)
-#   tests/abi-check.sh, tests/cli-check.sh, tests/trace-check.py BUILD_DIR (one case each)
+#   tests/abi-check.sh, tests/alloc-check.sh, tests/cli-check.sh, tests/trace-check.py BUILD_DIR
+#                                                           (one case each)
 #   tests/header-check.sh BUILD_DIR                        (BUILD_DIR=build only)
 #   scripts/doc-examples BUILD_DIR                         (BUILD_DIR=build only)
 #   BUILD_DIR/secmmu explore FILE for every scenarios/*.scn with a threads block
@@ -140,7 +145,7 @@ SECMMU=$BUILD_DIR/secmmu
 have_secmmu=0
 [ -x "$SECMMU" ] && have_secmmu=1
 
-scns=(tests/scenarios/*.scn)
+scns=(tests/scenarios/*.scn tests/fuzz/corpus/fuzz_scenario/*.scn)
 if [ "${#scns[@]}" -gt 0 ]; then
 	if [ "$have_secmmu" -eq 0 ]; then
 		for scn in "${scns[@]}"; do
@@ -153,7 +158,11 @@ if [ "${#scns[@]}" -gt 0 ]; then
 			if [[ $first =~ \#[[:space:]]*expect-exit:[[:space:]]*([0-9]+) ]]; then
 				want=${BASH_REMATCH[1]}
 			fi
-			RUN_CMD_NO_WARN=1 run_cmd "$scn" "$want" "$SECMMU" run "$scn"
+			nowarn=1
+			if [[ $scn == tests/fuzz/* ]] && grep -q '^# expect-warning' "$scn"; then
+				nowarn= # a seed that shows a legacy driver's warning on purpose
+			fi
+			RUN_CMD_NO_WARN=$nowarn run_cmd "$scn" "$want" "$SECMMU" run "$scn"
 		done
 	fi
 fi
@@ -178,6 +187,8 @@ fi
 # ABI hygiene of the shared library, the conventions of the command line,
 # and (default build only) every public header alone as C and C++.
 [ -f tests/abi-check.sh ] && run_cmd "tests/abi-check.sh" 0 bash tests/abi-check.sh "$BUILD_DIR"
+# Every allocation of the library through the injectable allocator (src/base/alloc.h).
+[ -f tests/alloc-check.sh ] && run_cmd "tests/alloc-check.sh" 0 bash tests/alloc-check.sh
 [ -f tests/cli-check.sh ] && [ "$have_secmmu" -eq 1 ] &&
 	run_cmd "tests/cli-check.sh" 0 bash tests/cli-check.sh "$BUILD_DIR"
 [ -f tests/trace-check.py ] && [ "$have_secmmu" -eq 1 ] &&

@@ -250,6 +250,16 @@ void mm_holder_move(struct mm_struct *mm, bool users, const void *from, const ch
  */
 #define MM_HOLDER_USERS_KIND "mm_users"
 
+/*
+ * MM_HOLDER_OVERFLOW_KIND: the holder (owner NULL) under which the core
+ * sums the references of holders it has no slot for. An mm records 127
+ * distinct (owner, kind) holders over its whole life (a slot is claimed
+ * once and never reused, so that the lock-free gets and puts never see one
+ * change hands); the references of any later holder are still counted,
+ * here, but can no longer be attributed: `check` reports them as such.
+ */
+#define MM_HOLDER_OVERFLOW_KIND "(holder table full)"
+
 /* One holder: the references @owner/@kind holds now (never both zero). */
 struct mm_holder {
 	const void *owner;

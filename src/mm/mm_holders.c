@@ -28,7 +28,7 @@ enum {
 };
 
 #define OVERFLOW_SLOT (MM_HOLDER_SLOTS - 1)
-static const char overflow_kind[] = "(holder table full)";
+static const char overflow_kind[] = MM_HOLDER_OVERFLOW_KIND;
 
 static bool same_kind(const char *a, const char *b)
 {

@@ -251,6 +251,20 @@ int sim_holder_format(struct sim_world *w, struct sim_proc *p, const struct mm_h
 		      size_t size);
 
 /*
+ * The work of the world's bookkeeping, for tests that hold its complexity
+ * (test_sim_reliability): a command must cost O(1) in the number of objects
+ * a script ever made, so a test counts instead of timing.
+ */
+struct sim_world_stats {
+	unsigned long lookups; /* name lookups (sim_obj_find/lookup/new) */
+	unsigned long visits;  /* objects examined by lookups, index removals, ->sync walks */
+	size_t objects;	       /* objects on the world's list (retired ones too) */
+	size_t live_names;     /* objects in the name index (not retired) */
+	size_t sync_objects;   /* objects on the ->sync list */
+};
+void sim_world_get_stats(struct sim_world *w, struct sim_world_stats *st);
+
+/*
  * sim_world_sync() - let every object re-learn what changed behind the
  * world's back (sim_type.sync); the runner calls it after every command.
  */

@@ -37,6 +37,7 @@ struct sim_world {
 	struct sim_obj *sync_list;  /* objects whose type has ->sync, in creation order */
 	struct sim_obj **sync_tail; /* the last sync_next (or &sync_list) */
 	unsigned long pin_handles;  /* pin handles given out */
+	struct sim_world_stats st;  /* the work the index and the lists did (tests) */
 	bool phys_owned;	    /* this world initialised physical memory */
 	bool phys_fixed;	    /* memory is in use: `phys` may no longer come */
 	bool swap_owned;	    /* this world created the swap device */
@@ -171,6 +172,7 @@ static void hash_remove(struct sim_world *w, struct sim_obj *o)
 	struct sim_obj **pp = &w->hash[name_hash(o->name) & (w->hash_size - 1)];
 
 	for (; *pp; pp = &(*pp)->hnext) {
+		w->st.visits++;
 		if (*pp == o) {
 			*pp = o->hnext;
 			o->hnext = NULL;
@@ -185,9 +187,12 @@ static struct sim_obj *find_any(struct sim_world *w, const char *name)
 {
 	struct sim_obj *o = w->hash[name_hash(name) & (w->hash_size - 1)];
 
-	for (; o; o = o->hnext)
+	w->st.lookups++;
+	for (; o; o = o->hnext) {
+		w->st.visits++;
 		if (!strcmp(o->name, name))
 			return o;
+	}
 	return NULL;
 }
 
@@ -237,6 +242,7 @@ static void *obj_new(struct sim_ctx *ctx, const struct sim_type *type, const cha
 	else
 		w->head = o;
 	w->tail = o;
+	w->st.objects++;
 	hash_insert(w, o);
 	if (type->sync) {
 		*w->sync_tail = o;
@@ -295,8 +301,10 @@ void sim_obj_discard(struct sim_world *w, struct sim_obj *obj)
 	if (obj->type->sync) {
 		struct sim_obj **pp = &w->sync_list;
 
-		while (*pp && *pp != obj)
+		while (*pp && *pp != obj) {
+			w->st.visits++;
 			pp = &(*pp)->sync_next;
+		}
 		if (*pp) {
 			*pp = obj->sync_next;
 			if (w->sync_tail == &obj->sync_next)
@@ -311,6 +319,7 @@ void sim_obj_discard(struct sim_world *w, struct sim_obj *obj)
 		obj->next->prev = obj->prev;
 	else
 		w->tail = obj->prev;
+	w->st.objects--;
 	free(obj);
 }
 
@@ -518,6 +527,12 @@ static void process_check(struct sim_ctx *ctx, struct sim_obj *obj)
 					 buf);
 		else if (kernel_notifier_core && !h[i].kind && !h[i].users)
 			continue; /* Linux's notifier core's own mmgrab()s: see above */
+		else if (sim_holder_kind_is(&h[i], MM_HOLDER_OVERFLOW_KIND))
+			sim_check_report(ctx,
+					 "%s: the core's holder table is full (slots are never "
+					 "reused): users=%d count=%d held by holders it could not "
+					 "record, unchecked",
+					 obj->name, h[i].users, h[i].count);
 		else if (!sim_holder_claimant(ctx->world, p, &h[i]))
 			sim_check_report(ctx, "%s: %s: held by no live object", obj->name, buf);
 	}
@@ -568,8 +583,19 @@ unsigned int sim_world_base_pasids(struct sim_world *w)
 /* O(objects with ->sync), not O(objects): it runs after every command. */
 void sim_world_sync(struct sim_world *w)
 {
-	for (struct sim_obj *o = w->sync_list; o; o = o->sync_next)
+	for (struct sim_obj *o = w->sync_list; o; o = o->sync_next) {
+		w->st.visits++;
 		o->type->sync(w, o);
+	}
+}
+
+void sim_world_get_stats(struct sim_world *w, struct sim_world_stats *st)
+{
+	*st = w->st;
+	st->live_names = w->nr_hashed;
+	st->sync_objects = 0;
+	for (struct sim_obj *o = w->sync_list; o; o = o->sync_next)
+		st->sync_objects++;
 }
 
 const struct sim_type sim_process_type = {

@@ -218,6 +218,49 @@ TEST(arch_hooks_run_at_last_mmput_and_last_mmdrop)
 	ASSERT_EQ(destroy_calls, 1);
 }
 
+/*
+ * The order include/secmmu/mm.h and exit_mmap() promise: MMU-notifier
+ * release first, then the arch exit hooks, then the teardown.
+ */
+static int order_seq, release_at, arch_exit_at;
+static struct mm_struct *order_mm;
+
+static void order_release(struct mmu_notifier *sub, struct mm_struct *mm)
+{
+	(void)sub;
+	if (mm == order_mm)
+		release_at = ++order_seq;
+}
+
+static void order_exit_mmap(struct mm_struct *mm)
+{
+	if (mm == order_mm)
+		arch_exit_at = ++order_seq;
+}
+
+static const struct mmu_notifier_ops order_ops = {.release = order_release};
+static const struct mm_arch_hooks order_hooks = {.name = "order", .exit_mmap = order_exit_mmap};
+
+TEST(arch_exit_hooks_run_after_notifier_release)
+{
+	struct mmu_notifier sub = {.ops = &order_ops};
+	struct mm_struct *mm;
+
+	MM_TEST_SETUP();
+	ASSERT_EQ(mm_register_arch_hooks(&order_hooks), 0);
+	mm = mm_alloc();
+	ASSERT_NOT_NULL(mm);
+	order_mm = mm;
+	ASSERT_EQ(mmu_notifier_register(&sub, mm), 0);
+	mmgrab(mm); /* for the unregister after the exit */
+	mmput(mm);
+	ASSERT_EQ(release_at, 1);
+	ASSERT_EQ(arch_exit_at, 2);
+	mmu_notifier_unregister(&sub, mm);
+	mmdrop(mm);
+	mm_unregister_arch_hooks(&order_hooks);
+}
+
 static void nop_hook(struct mm_struct *mm)
 {
 	(void)mm;
