@@ -54,6 +54,8 @@ done
 
 # The layout of every struct with atomic fields, as C and as C++ see it.
 cat >"$tmp/layout.h" <<'LAYOUT'
+/* White-box: the layout of the core-private storage too. */
+#define SECMMU_NOTIFIER_CORE
 #include <stddef.h>
 #include <stdio.h>
 #include "secmmu/file.h"
@@ -66,8 +68,9 @@ static void layout(void)
 	L(struct page, _refcount); L(struct page, flags); L(struct page, gen);
 	L(struct page, mapping); L(struct page, lru_prev);
 	L(struct file, f_count);
-	L(struct mmu_notifier, release_state);
-	L(struct mmu_interval_notifier, invalidate_seq);
+	L(struct mmu_notifier, __core.release_state);
+	L(struct mmu_interval_notifier, __core.invalidate_seq);
+	L(struct mmu_notifier_range, __core.release_gen);
 	printf("version %s %s\n", secmmu_version(), SECMMU_VERSION_STRING);
 }
 LAYOUT
@@ -87,6 +90,33 @@ if $CC -std=c11 $WARN -Iinclude -I"$tmp" -o "$tmp/lc" "$tmp/layout.c" -L"$BUILD_
 else
 	echo "header-check: layout programs do not build:"; cat "$tmp/log"; bad=1
 fi
+
+# The core-private storage (__core) of the notifier structs: a file that
+# names it after including secmmu/mmu_notifier.h does not compile, as C or
+# C++, unless it is the core (SECMMU_NOTIFIER_CORE); the structs still embed.
+cat >"$tmp/core.c" <<'CORE'
+#include "secmmu/mmu_notifier.h"
+struct drv { struct mmu_notifier mn; struct mmu_interval_notifier iv; };
+unsigned int drv_size(void) { return (unsigned int)sizeof(struct drv); }
+#ifdef TOUCH
+int drv_peek(struct drv *d) { return (int)d->mn.__core.users; }
+#endif
+CORE
+for lang in c c++; do
+	if ! $CC -x $lang $WARN -Iinclude -fsyntax-only "$tmp/core.c" >"$tmp/log" 2>&1; then
+		echo "header-check: a driver cannot embed the notifier structs ($lang):"; cat "$tmp/log"; bad=1
+	fi
+	if $CC -x $lang $WARN -Iinclude -DTOUCH -fsyntax-only "$tmp/core.c" >"$tmp/log" 2>&1; then
+		echo "header-check: a driver naming __core compiles ($lang): the core-private storage is not poisoned"
+		bad=1
+	elif ! grep -q 'poisoned' "$tmp/log"; then
+		echo "header-check: naming __core fails, but not as poisoned ($lang):"; cat "$tmp/log"; bad=1
+	fi
+	if ! $CC -x $lang $WARN -Iinclude -DTOUCH -DSECMMU_NOTIFIER_CORE -fsyntax-only "$tmp/core.c" \
+		>"$tmp/log" 2>&1; then
+		echo "header-check: the core cannot name __core ($lang):"; cat "$tmp/log"; bad=1
+	fi
+done
 
 [ $bad -eq 0 ] && echo "header-check: ok ($(echo $headers | wc -w) headers, C11, C++11, C++17)"
 exit $bad

@@ -53,6 +53,12 @@ fi
 if grep -rl 'secmmu/mmu_notifier_hooks.h' src/drivers; then
 	echo "install-check: a driver includes the primary MMU's notifier hooks"; exit 1
 fi
+# The notifier structs' __core storage is the core's (secmmu/mmu_notifier.h
+# poisons the name; tests/header-check.sh holds that): no driver, tool,
+# example or benchmark opts out of the poisoning or names it.
+if grep -rlE 'SECMMU_NOTIFIER_CORE|__core\b' src/drivers src/sim examples bench tools; then
+	echo "install-check: code outside the notifier core names its private storage (__core)"; exit 1
+fi
 mkdir -p "$tmp/drv/obj"
 ln -s "$SRCDIR/src/drivers" "$tmp/drv/drivers"
 for c in src/drivers/*/*.c; do

@@ -65,10 +65,24 @@ enum mmu_notifier_event {
 const char *mmu_notifier_event_name(enum mmu_notifier_event event);
 
 #define MMU_NOTIFIER_RANGE_BLOCKABLE (1 << 0)
-/* core-private: the start was counted in the mm's open classic ranges (its _end will be) */
-#define MMU_NOTIFIER_RANGE_HLIST_OPEN (1u << 31)
-/* core-private: the start was delivered to the interval tree (so is its _end) */
-#define MMU_NOTIFIER_RANGE_ITREE_OPEN (1u << 30)
+
+/*
+ * Core-private storage. struct mmu_notifier, struct mmu_interval_notifier
+ * and struct mmu_notifier_range each end with a member named __core: the
+ * notifier core's own state (src/notifier), public only so that drivers can
+ * embed the structs (their size is known). It is OWNED BY THE CORE: drivers
+ * must not read or write it, its layout changes without notice, and a
+ * source file that names __core after including this header does not
+ * compile (the header poisons the identifier; only the core and its
+ * white-box tests, which define SECMMU_NOTIFIER_CORE first, may). Drivers
+ * use the fields documented above each __core and the functions below.
+ */
+
+/* The core's part of a range: what its start left for its _end. */
+struct mmu_notifier_range_core {
+	unsigned int open;	   /* which halves the start opened (src/notifier) */
+	unsigned long release_gen; /* the mm's release generation when the start was sent */
+};
 
 /**
  * struct mmu_notifier_range - an invalidation
@@ -78,6 +92,7 @@ const char *mmu_notifier_event_name(enum mmu_notifier_event event);
  * @flags: MMU_NOTIFIER_RANGE_BLOCKABLE when callbacks may sleep
  * @event: why
  * @owner: for MMU_NOTIFY_MIGRATE/EXCLUSIVE, the initiating driver's cookie
+ * @__core: owned by the core; drivers must not read or write it
  */
 struct mmu_notifier_range {
 	struct mm_struct *mm;
@@ -86,8 +101,7 @@ struct mmu_notifier_range {
 	unsigned int flags;
 	enum mmu_notifier_event event;
 	void *owner;
-	/* core-private: the mm's release generation when the start was sent */
-	unsigned long release_gen;
+	struct mmu_notifier_range_core __core;
 };
 
 static inline bool mmu_notifier_range_blockable(const struct mmu_notifier_range *range)
@@ -106,7 +120,8 @@ static inline void mmu_notifier_range_init(struct mmu_notifier_range *range,
 	range->flags = flags | MMU_NOTIFIER_RANGE_BLOCKABLE;
 	range->event = event;
 	range->owner = NULL;
-	range->release_gen = 0;
+	range->__core.open = 0;
+	range->__core.release_gen = 0;
 }
 
 /**
@@ -185,16 +200,10 @@ struct mmu_notifier_ops {
 };
 
 /*
- * A classic subscription, embedded in the driver's structure.
- * @mm holds an mm_count reference from registration until the subscription
- * is unregistered (or, with get/put, until free_notifier has run).
- * The fields below @ops are owned by the core.
+ * struct mmu_notifier_core - a classic subscription's state owned by the core
+ * (src/notifier/mmu_notifier.c); drivers must not read or write it.
  */
-struct mmu_notifier {
-	const struct mmu_notifier_ops *ops;
-	struct mm_struct *mm;
-	const void *owner; /* holder of its mm_count: mmu_notifier_set_owner() */
-	/* core-private (src/notifier/mmu_notifier.c) */
+struct mmu_notifier_core {
 	struct mmu_notifier *next;	  /* RCU list of subscriptions */
 	struct mmu_notifier **pprev;	  /* NULL when unhooked; under subscriptions->lock */
 	unsigned int users;		  /* get/put count, under subscriptions->lock */
@@ -204,6 +213,21 @@ struct mmu_notifier {
 	SECMMU_ATOMIC(int)
 	release_calls; /* ->release calls so far: a detector, see mn_call_release() */
 	void *rcu[3];  /* struct sm_rcu_head storage (size asserted) */
+};
+
+/*
+ * A classic subscription, embedded in the driver's structure. The driver
+ * sets @ops before registering, may read @mm, and names the holder of the
+ * mm_count with mmu_notifier_set_owner().
+ * @mm holds an mm_count reference from registration until the subscription
+ * is unregistered (or, with get/put, until free_notifier has run).
+ * @__core is owned by the core: drivers must not read or write it.
+ */
+struct mmu_notifier {
+	const struct mmu_notifier_ops *ops;
+	struct mm_struct *mm;
+	const void *owner; /* holder of its mm_count: mmu_notifier_set_owner() */
+	struct mmu_notifier_core __core;
 };
 
 /**
@@ -221,21 +245,33 @@ struct mmu_interval_notifier_ops {
 };
 
 /*
- * Embedded in the driver's structure. A driver may read @start, @last (the
- * closed interval watched) and @mm; everything else is core-private
- * (src/notifier/interval.c).
+ * struct mmu_interval_notifier_core - an interval subscription's state owned
+ * by the core (src/notifier/interval.c); drivers must not read or write it,
+ * and reach the sequence only through mmu_interval_read_begin(),
+ * mmu_interval_read_retry(), mmu_interval_check_retry() and
+ * mmu_interval_set_seq().
  */
-struct mmu_interval_notifier {
-	unsigned long start, last; /* [start, last], set by insert */
-	const struct mmu_interval_notifier_ops *ops;
-	struct mm_struct *mm; /* holds mm_count while inserted */
-	const void *owner;    /* holder of that mm_count: mmu_interval_notifier_set_owner() */
+struct mmu_interval_notifier_core {
 	SECMMU_ATOMIC(unsigned long) invalidate_seq;
 	/* under subscriptions->lock (the tree is also walked lock-free while invalidating) */
 	void *itree[7];				     /* struct itree_node storage (size asserted) */
 	struct mmu_interval_notifier *deferred_next; /* on subscriptions->deferred_list */
 	bool deferred; /* an insert or remove is pending on deferred_list */
 	bool inserted; /* in the interval tree (!RB_EMPTY_NODE in Linux) */
+};
+
+/*
+ * Embedded in the driver's structure. A driver may read @start, @last (the
+ * closed interval watched) and @mm, and names the holder of the mm_count
+ * with mmu_interval_notifier_set_owner(); @__core is owned by the core:
+ * drivers must not read or write it.
+ */
+struct mmu_interval_notifier {
+	unsigned long start, last; /* [start, last], set by insert */
+	const struct mmu_interval_notifier_ops *ops;
+	struct mm_struct *mm; /* holds mm_count while inserted */
+	const void *owner;    /* holder of that mm_count: mmu_interval_notifier_set_owner() */
+	struct mmu_interval_notifier_core __core;
 };
 
 /**
@@ -395,7 +431,7 @@ unsigned long mmu_interval_read_begin(struct mmu_interval_notifier *interval_sub
 static inline bool mmu_interval_read_retry(struct mmu_interval_notifier *interval_sub,
 					   unsigned long seq)
 {
-	return secmmu_atomic_load(&interval_sub->invalidate_seq, SECMMU_MO_RELAXED) != seq;
+	return secmmu_atomic_load(&interval_sub->__core.invalidate_seq, SECMMU_MO_RELAXED) != seq;
 }
 
 /**
@@ -405,7 +441,7 @@ static inline bool mmu_interval_read_retry(struct mmu_interval_notifier *interva
 static inline bool mmu_interval_check_retry(struct mmu_interval_notifier *interval_sub,
 					    unsigned long seq)
 {
-	return secmmu_atomic_load(&interval_sub->invalidate_seq, SECMMU_MO_ACQUIRE) != seq;
+	return secmmu_atomic_load(&interval_sub->__core.invalidate_seq, SECMMU_MO_ACQUIRE) != seq;
 }
 
 /**
@@ -415,7 +451,7 @@ static inline bool mmu_interval_check_retry(struct mmu_interval_notifier *interv
 static inline void mmu_interval_set_seq(struct mmu_interval_notifier *interval_sub,
 					unsigned long cur_seq)
 {
-	secmmu_atomic_store(&interval_sub->invalidate_seq, cur_seq, SECMMU_MO_RELEASE);
+	secmmu_atomic_store(&interval_sub->__core.invalidate_seq, cur_seq, SECMMU_MO_RELEASE);
 }
 
 /*
@@ -426,5 +462,13 @@ static inline void mmu_interval_set_seq(struct mmu_interval_notifier *interval_s
  */
 
 SECMMU_END_DECLS
+
+/*
+ * Everything above that needs __core is defined: from here on, naming it is
+ * a compile error, except in the core and its white-box tests.
+ */
+#ifndef SECMMU_NOTIFIER_CORE
+#pragma GCC poison __core
+#endif
 
 #endif /* SECMMU_MMU_NOTIFIER_H */

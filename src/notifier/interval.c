@@ -30,24 +30,24 @@
  * Two sequence numbers are involved. subscriptions->invalidate_seq is per mm:
  * even when no invalidation that overlaps any interval is in progress, odd
  * while at least one is. Every interval subscription has its own
- * sub->invalidate_seq, which is always odd: the value of the mm-wide sequence
+ * sub->__core.invalidate_seq, which is always odd: the value of the mm-wide sequence
  * during the last invalidation that touched it (or, for a fresh subscription,
  * an odd value that is not the current one).
  *
  * When an invalidation starts and overlaps some interval, the mm sequence is
  * made odd (if it was even), and each overlapping subscription's callback
- * copies that odd value (cur_seq) into sub->invalidate_seq under the driver
+ * copies that odd value (cur_seq) into sub->__core.invalidate_seq under the driver
  * lock. Further invalidations that start before the last one ends share the
  * same odd value. When the last active invalidation ends, the mm sequence is
  * incremented to the next even value. Hence, for a given subscription:
  *
- *   - sub->invalidate_seq == subscriptions->invalidate_seq means "an
+ *   - sub->__core.invalidate_seq == subscriptions->invalidate_seq means "an
  *     invalidation that covers me is in progress right now". read_begin
  *     sleeps until the mm sequence moves on, i.e. until every invalidation
- *     that was running has ended; it then returns sub->invalidate_seq as it
+ *     that was running has ended; it then returns sub->__core.invalidate_seq as it
  *     was read (an odd value that can no longer be current).
  *
- *   - read_retry(seq) asks, under the driver lock, whether sub->invalidate_seq
+ *   - read_retry(seq) asks, under the driver lock, whether sub->__core.invalidate_seq
  *     is still the value read_begin returned. The callback writes a new value
  *     under that same lock before it drops translations, and it always writes
  *     the odd value current at its start, which differs from any value
@@ -85,6 +85,9 @@
  * invalidation it was not told about. A removal waits until the sequence has
  * moved on, so that on return no callback can still be running for it.
  */
+/* The core: may name the __core storage of the public structs. */
+#define SECMMU_NOTIFIER_CORE
+
 #include <errno.h>
 #include <limits.h>
 
@@ -93,19 +96,20 @@
 #include "secmmu/kit/bugs.h"
 #include "notifier/subscriptions.h"
 
-_Static_assert(sizeof(((struct mmu_interval_notifier *)0)->itree) >= sizeof(struct itree_node),
-	       "mmu_interval_notifier->itree too small for struct itree_node");
+_Static_assert(sizeof(((struct mmu_interval_notifier *)0)->__core.itree) >=
+		       sizeof(struct itree_node),
+	       "mmu_interval_notifier->__core.itree too small for struct itree_node");
 _Static_assert(_Alignof(void *) >= _Alignof(struct itree_node),
-	       "mmu_interval_notifier->itree misaligned for struct itree_node");
+	       "mmu_interval_notifier->__core.itree misaligned for struct itree_node");
 
 static struct itree_node *mn_node(struct mmu_interval_notifier *interval_sub)
 {
-	return (struct itree_node *)(void *)interval_sub->itree;
+	return (struct itree_node *)(void *)interval_sub->__core.itree;
 }
 
 static struct mmu_interval_notifier *mn_interval(struct itree_node *node)
 {
-	return node ? container_of((void *)node, struct mmu_interval_notifier, itree) : NULL;
+	return node ? container_of((void *)node, struct mmu_interval_notifier, __core.itree) : NULL;
 }
 
 /* Caller holds subscriptions->lock. */
@@ -190,17 +194,17 @@ static void mn_itree_apply_deferred(struct mmu_notifier_subscriptions *subscript
 	for (interval_sub = subscriptions->deferred_list; interval_sub; interval_sub = next) {
 		/* Each entry is a step: a thread that looks without the lock may run here. */
 		sched_point("itree apply deferred");
-		next = interval_sub->deferred_next;
-		if (!interval_sub->inserted) {
+		next = interval_sub->__core.deferred_next;
+		if (!interval_sub->__core.inserted) {
 			itree_insert(mn_node(interval_sub), &subscriptions->itree);
-			interval_sub->inserted = true;
+			interval_sub->__core.inserted = true;
 		} else {
 			itree_remove(mn_node(interval_sub), &subscriptions->itree);
-			interval_sub->inserted = false;
+			interval_sub->__core.inserted = false;
 		}
-		interval_sub->deferred_next = NULL;
+		interval_sub->__core.deferred_next = NULL;
 		/* Read locklessly only by the museum's interval-remove-unlocked-seq. */
-		WRITE_ONCE(interval_sub->deferred, false);
+		WRITE_ONCE(interval_sub->__core.deferred, false);
 	}
 	subscriptions->deferred_list = NULL;
 }
@@ -296,7 +300,7 @@ unsigned long mmu_interval_read_begin(struct mmu_interval_notifier *interval_sub
 	mn_invalidate_map_touch();
 	sm_mutex_lock(&subscriptions->lock);
 	/* Pairs with mmu_interval_set_seq() in the invalidate callback. */
-	seq = atomic_load_explicit(&interval_sub->invalidate_seq, memory_order_relaxed);
+	seq = atomic_load_explicit(&interval_sub->__core.invalidate_seq, memory_order_relaxed);
 	/*
 	 * sub's sequence is always odd and the mm's is even when idle, so this
 	 * ends once the invalidations running now have all ended.
@@ -319,8 +323,8 @@ static void mn_itree_add(struct mmu_notifier_subscriptions *subscriptions,
 	if (subscriptions->active_invalidate_ranges) {
 		if (mn_itree_is_invalidating(subscriptions)) {
 			/* Walked right now: the last inv_end links it. */
-			interval_sub->deferred = true;
-			interval_sub->deferred_next = subscriptions->deferred_list;
+			interval_sub->__core.deferred = true;
+			interval_sub->__core.deferred_next = subscriptions->deferred_list;
 			subscriptions->deferred_list = interval_sub;
 		} else {
 			/*
@@ -331,7 +335,7 @@ static void mn_itree_add(struct mmu_notifier_subscriptions *subscriptions,
 			 */
 			subscriptions->invalidate_seq |= 1;
 			itree_insert(mn_node(interval_sub), &subscriptions->itree);
-			interval_sub->inserted = true;
+			interval_sub->__core.inserted = true;
 		}
 		seq = subscriptions->invalidate_seq;
 	} else {
@@ -342,9 +346,9 @@ static void mn_itree_add(struct mmu_notifier_subscriptions *subscriptions,
 		 */
 		seq = subscriptions->invalidate_seq - 1;
 		itree_insert(mn_node(interval_sub), &subscriptions->itree);
-		interval_sub->inserted = true;
+		interval_sub->__core.inserted = true;
 	}
-	atomic_store_explicit(&interval_sub->invalidate_seq, seq, memory_order_relaxed);
+	atomic_store_explicit(&interval_sub->__core.invalidate_seq, seq, memory_order_relaxed);
 	sm_mutex_unlock(&subscriptions->lock);
 }
 
@@ -369,9 +373,9 @@ static int mn_interval_init(struct mmu_interval_notifier *interval_sub, struct m
 	interval_sub->last = last;
 	interval_sub->ops = ops;
 	interval_sub->mm = mm;
-	interval_sub->deferred_next = NULL;
-	interval_sub->deferred = false;
-	interval_sub->inserted = false;
+	interval_sub->__core.deferred_next = NULL;
+	interval_sub->__core.deferred = false;
+	interval_sub->__core.inserted = false;
 	return 0;
 }
 
@@ -390,7 +394,7 @@ static bool mn_itree_holds(struct mm_struct *mm, struct mmu_interval_notifier *i
 	if (!subscriptions || interval_sub->mm != mm)
 		return false;
 	sm_mutex_lock(&subscriptions->lock);
-	for (sub = subscriptions->deferred_list; sub && !found; sub = sub->deferred_next)
+	for (sub = subscriptions->deferred_list; sub && !found; sub = sub->__core.deferred_next)
 		found = sub == interval_sub;
 	for (node = itree_iter_first(&subscriptions->itree, interval_sub->start,
 				     interval_sub->last);
@@ -474,12 +478,12 @@ static void mn_itree_undefer(struct mmu_notifier_subscriptions *subscriptions,
 	struct mmu_interval_notifier **pp;
 
 	lockdep_assert_held(&subscriptions->lock);
-	for (pp = &subscriptions->deferred_list; *pp; pp = &(*pp)->deferred_next) {
+	for (pp = &subscriptions->deferred_list; *pp; pp = &(*pp)->__core.deferred_next) {
 		if (*pp != interval_sub)
 			continue;
-		*pp = interval_sub->deferred_next;
-		interval_sub->deferred_next = NULL;
-		interval_sub->deferred = false;
+		*pp = interval_sub->__core.deferred_next;
+		interval_sub->__core.deferred_next = NULL;
+		interval_sub->__core.deferred = false;
 		return;
 	}
 	WARN_ON(1);
@@ -509,7 +513,7 @@ static void mn_itree_remove_wait_unlocked(struct mmu_notifier_subscriptions *sub
 			sm_wait(&subscriptions->wq, &subscriptions->lock);
 		sm_mutex_unlock(&subscriptions->lock);
 	}
-	if (READ_ONCE(interval_sub->deferred))
+	if (READ_ONCE(interval_sub->__core.deferred))
 		sm_rule_broken("mmu_interval_notifier_remove() returns while its subscription is "
 			       "still on the deferred list (the caller frees it under the walk)");
 	sm_mutex_lock(&subscriptions->lock);
@@ -540,24 +544,24 @@ void mmu_interval_notifier_remove(struct mmu_interval_notifier *interval_sub)
 	might_sleep();
 	mn_invalidate_map_touch();
 	sm_mutex_lock(&subscriptions->lock);
-	if (WARN_ON_ONCE(!interval_sub->inserted && !interval_sub->deferred)) {
+	if (WARN_ON_ONCE(!interval_sub->__core.inserted && !interval_sub->__core.deferred)) {
 		sm_mutex_unlock(&subscriptions->lock);
 		return;
 	}
 	if (mn_itree_is_invalidating(subscriptions)) {
-		if (!interval_sub->inserted) {
+		if (!interval_sub->__core.inserted) {
 			/* Insert still deferred: it never became visible. */
 			mn_itree_undefer(subscriptions, interval_sub);
 		} else {
-			interval_sub->deferred = true;
-			interval_sub->deferred_next = subscriptions->deferred_list;
+			interval_sub->__core.deferred = true;
+			interval_sub->__core.deferred_next = subscriptions->deferred_list;
 			subscriptions->deferred_list = interval_sub;
 			seq = subscriptions->invalidate_seq;
 		}
 	} else {
-		WARN_ON(!interval_sub->inserted);
+		WARN_ON(!interval_sub->__core.inserted);
 		itree_remove(mn_node(interval_sub), &subscriptions->itree);
-		interval_sub->inserted = false;
+		interval_sub->__core.inserted = false;
 	}
 	if (seq && historic_bug(BUG_INTERVAL_REMOVE_UNLOCKED_SEQ))
 		mn_itree_remove_wait_unlocked(subscriptions, interval_sub, seq);

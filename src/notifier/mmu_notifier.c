@@ -22,6 +22,9 @@
  * (the range remembers the release generation it started under, see
  * mn_range_delivers()).
  */
+/* The core: may name the __core storage of the public structs. */
+#define SECMMU_NOTIFIER_CORE
+
 #include <errno.h>
 #include <limits.h>
 
@@ -32,10 +35,10 @@
 #include "secmmu/err.h"
 #include "secmmu/trace.h"
 
-_Static_assert(sizeof(((struct mmu_notifier *)0)->rcu) >= sizeof(struct sm_rcu_head),
-	       "mmu_notifier->rcu too small for struct sm_rcu_head");
+_Static_assert(sizeof(((struct mmu_notifier *)0)->__core.rcu) >= sizeof(struct sm_rcu_head),
+	       "mmu_notifier->__core.rcu too small for struct sm_rcu_head");
 _Static_assert(_Alignof(void *) >= _Alignof(struct sm_rcu_head),
-	       "mmu_notifier->rcu misaligned for struct sm_rcu_head");
+	       "mmu_notifier->__core.rcu misaligned for struct sm_rcu_head");
 
 /*
  * enum mn_release_state - mmu_notifier->release_state
@@ -80,7 +83,7 @@ const char *mmu_notifier_event_name(enum mmu_notifier_event event)
 
 #define mn_for_each_rcu(sub, subscriptions)                                                        \
 	for (sub = sm_rcu_dereference((subscriptions)->list); sub;                                 \
-	     sub = sm_rcu_dereference(sub->next))
+	     sub = sm_rcu_dereference(sub->__core.next))
 
 /* Callbacks other than invalidations: delivered until ->release has returned. */
 /* Who holds the subscription's mm_count in the mm's reference tracker. */
@@ -92,13 +95,13 @@ static const void *mn_holder(const struct mmu_notifier *subscription)
 static bool mn_live(struct mmu_notifier *subscription)
 {
 	/* Pairs with the release store in mn_release_done(). */
-	return atomic_load_explicit(&subscription->release_state, memory_order_acquire) !=
+	return atomic_load_explicit(&subscription->__core.release_state, memory_order_acquire) !=
 	       MN_RELEASED;
 }
 
 /*
  * Is @range's start (and so its _end) delivered to @subscription? Yes unless
- * its ->release had completed when the start began: range->release_gen is the
+ * its ->release had completed when the start began: range->__core.release_gen is the
  * generation read before the start walked the list, released_gen the one
  * ->release's completion produced; both never change for the range's life,
  * so start and _end always agree.
@@ -107,14 +110,15 @@ static bool mn_range_delivers(struct mmu_notifier *subscription,
 			      const struct mmu_notifier_range *range)
 {
 	/* Pairs with the release store in mn_release_done(). */
-	unsigned long gen = atomic_load_explicit(&subscription->released_gen, memory_order_acquire);
+	unsigned long gen =
+		atomic_load_explicit(&subscription->__core.released_gen, memory_order_acquire);
 
-	return !gen || gen > range->release_gen;
+	return !gen || gen > range->__core.release_gen;
 }
 
 static bool mn_hooked(struct mmu_notifier *subscription)
 {
-	return subscription->pprev != NULL;
+	return subscription->__core.pprev != NULL;
 }
 
 /* hlist_add_head_rcu(). Caller holds subscriptions->lock. */
@@ -124,10 +128,10 @@ static void mn_hook(struct mmu_notifier_subscriptions *subscriptions,
 	struct mmu_notifier *first = subscriptions->list;
 
 	lockdep_assert_held(&subscriptions->lock);
-	__atomic_store_n(&subscription->next, first, __ATOMIC_RELAXED);
-	subscription->pprev = &subscriptions->list;
+	__atomic_store_n(&subscription->__core.next, first, __ATOMIC_RELAXED);
+	subscription->__core.pprev = &subscriptions->list;
 	if (first)
-		first->pprev = &subscription->next;
+		first->__core.pprev = &subscription->__core.next;
 	/* Publish: pairs with sm_rcu_dereference() in mn_for_each_rcu(). */
 	sm_rcu_assign_pointer(subscriptions->list, subscription);
 }
@@ -140,15 +144,15 @@ static void mn_hook(struct mmu_notifier_subscriptions *subscriptions,
 static void mn_unhook(struct mmu_notifier_subscriptions *subscriptions,
 		      struct mmu_notifier *subscription)
 {
-	struct mmu_notifier *next = subscription->next;
+	struct mmu_notifier *next = subscription->__core.next;
 
 	lockdep_assert_held(&subscriptions->lock);
 	if (!mn_hooked(subscription))
 		return;
-	sm_rcu_assign_pointer(*subscription->pprev, next);
+	sm_rcu_assign_pointer(*subscription->__core.pprev, next);
 	if (next)
-		next->pprev = subscription->pprev;
-	subscription->pprev = NULL;
+		next->__core.pprev = subscription->__core.pprev;
+	subscription->__core.pprev = NULL;
 }
 
 /* Is @subscription on @subscriptions' list? Takes subscriptions->lock. */
@@ -158,7 +162,7 @@ static bool mn_on_list(struct mmu_notifier_subscriptions *subscriptions,
 	struct mmu_notifier *sub;
 
 	sm_mutex_lock(&subscriptions->lock);
-	for (sub = subscriptions->list; sub && sub != subscription; sub = sub->next)
+	for (sub = subscriptions->list; sub && sub != subscription; sub = sub->__core.next)
 		;
 	sm_mutex_unlock(&subscriptions->lock);
 	return sub != NULL;
@@ -176,7 +180,8 @@ static bool mn_claim_release(struct mmu_notifier *subscription, enum mn_release_
 {
 	int expected = MN_LIVE;
 
-	return atomic_compare_exchange_strong(&subscription->release_state, &expected, (int)who);
+	return atomic_compare_exchange_strong(&subscription->__core.release_state, &expected,
+					      (int)who);
 }
 
 /*
@@ -186,7 +191,7 @@ static bool mn_claim_release(struct mmu_notifier *subscription, enum mn_release_
  */
 static void mn_call_release(struct mmu_notifier *subscription, struct mm_struct *mm)
 {
-	if (atomic_fetch_add(&subscription->release_calls, 1))
+	if (atomic_fetch_add(&subscription->__core.release_calls, 1))
 		sm_rule_broken("->release called twice for one registration");
 	if (subscription->ops->release)
 		subscription->ops->release(subscription, mm);
@@ -202,8 +207,9 @@ static void mn_release_done(struct mmu_notifier_subscriptions *subscriptions,
 	gen = atomic_load_explicit(&subscriptions->release_gen, memory_order_relaxed) + 1;
 	/* Pairs with the acquire loads in mn_range_delivers() and the range start. */
 	atomic_store_explicit(&subscriptions->release_gen, gen, memory_order_release);
-	atomic_store_explicit(&subscription->released_gen, gen, memory_order_release);
-	atomic_store_explicit(&subscription->release_state, MN_RELEASED, memory_order_release);
+	atomic_store_explicit(&subscription->__core.released_gen, gen, memory_order_release);
+	atomic_store_explicit(&subscription->__core.release_state, MN_RELEASED,
+			      memory_order_release);
 	sm_mutex_unlock(&subscriptions->lock);
 	sm_wake_up_all(&subscriptions->wq);
 }
@@ -238,18 +244,29 @@ static void mn_hlist_range_closed(struct mmu_notifier_subscriptions *subscriptio
 	}
 }
 
-/* An invalidation walk of the classic list begins (inside the read side). */
-static unsigned int mn_walk_begin(struct mmu_notifier_subscriptions *subscriptions)
-{
-	unsigned int idx = atomic_load(&subscriptions->walk_epoch) & 1;
+/*
+ * An invalidation walk of the classic list begins (inside the read side).
+ * Counted only while the museum's put-free-no-grace is switched on (it is
+ * the only reader of the count): the fast path does no atomic
+ * read-modify-write for it. Return: the counter used, or MN_WALK_UNCOUNTED.
+ */
+#define MN_WALK_UNCOUNTED 2u
 
+static inline unsigned int mn_walk_begin(struct mmu_notifier_subscriptions *subscriptions)
+{
+	unsigned int idx;
+
+	if (!historic_bug(BUG_PUT_FREE_NO_GRACE))
+		return MN_WALK_UNCOUNTED;
+	idx = atomic_load(&subscriptions->walk_epoch) & 1;
 	atomic_fetch_add(&subscriptions->walkers[idx], 1);
 	return idx;
 }
 
-static void mn_walk_end(struct mmu_notifier_subscriptions *subscriptions, unsigned int idx)
+static inline void mn_walk_end(struct mmu_notifier_subscriptions *subscriptions, unsigned int idx)
 {
-	atomic_fetch_sub(&subscriptions->walkers[idx], 1);
+	if (idx != MN_WALK_UNCOUNTED)
+		atomic_fetch_sub(&subscriptions->walkers[idx], 1);
 }
 
 /*
@@ -395,10 +412,11 @@ int __mmu_notifier_register(struct mmu_notifier *subscription, struct mm_struct 
 		/* Pairs with the mmdrop in mmu_notifier_unregister() / mmu_notifier_free_rcu(). */
 		mmgrab_tracked(mm, mn_holder(subscription), MMU_NOTIFIER_HOLDER_KIND);
 		subscription->mm = mm;
-		subscription->users = 0; /* not counted: mmu_notifier_get() sets 1 */
-		atomic_store_explicit(&subscription->release_state, MN_LIVE, memory_order_relaxed);
-		atomic_store_explicit(&subscription->released_gen, 0, memory_order_relaxed);
-		atomic_store_explicit(&subscription->release_calls, 0, memory_order_relaxed);
+		subscription->__core.users = 0; /* not counted: mmu_notifier_get() sets 1 */
+		atomic_store_explicit(&subscription->__core.release_state, MN_LIVE,
+				      memory_order_relaxed);
+		atomic_store_explicit(&subscription->__core.released_gen, 0, memory_order_relaxed);
+		atomic_store_explicit(&subscription->__core.release_calls, 0, memory_order_relaxed);
 		sm_mutex_lock(&subscriptions->lock);
 		mn_hook(subscriptions, subscription);
 		sm_mutex_unlock(&subscriptions->lock);
@@ -453,7 +471,7 @@ void mmu_notifier_unregister(struct mmu_notifier *subscription, struct mm_struct
 	if (WARN_ON_ONCE(!subscription || !mm || subscription->mm != mm))
 		return;
 	/* Subscriptions from mmu_notifier_get() are released with _put(). */
-	if (WARN_ON_ONCE(subscription->users))
+	if (WARN_ON_ONCE(subscription->__core.users))
 		return;
 	subscriptions = mn_subscriptions(mm);
 	BUG_ON(mm_count_read(mm) <= 0);
@@ -472,7 +490,7 @@ void mmu_notifier_unregister(struct mmu_notifier *subscription, struct mm_struct
 		/* Pairs with the wait in mn_wait_unregister_releases(). */
 		mn_release_done(subscriptions, subscription);
 	} else if (historic_bug(BUG_UNREGISTER_RELEASE_TWICE) &&
-		   atomic_load(&subscription->release_state) == MN_CLAIMED_EXIT) {
+		   atomic_load(&subscription->__core.release_state) == MN_CLAIMED_EXIT) {
 		/*
 		 * The museum's unregister-release-twice (base/bugs.h): as
 		 * Linux after d34883d4e35c, unregister calls ->release of a
@@ -485,7 +503,7 @@ void mmu_notifier_unregister(struct mmu_notifier *subscription, struct mm_struct
 
 	sm_mutex_lock(&subscriptions->lock);
 	/* Exit claimed ->release: return only once it has run. */
-	while (atomic_load(&subscription->release_state) != MN_RELEASED)
+	while (atomic_load(&subscription->__core.release_state) != MN_RELEASED)
 		sm_wait(&subscriptions->wq, &subscriptions->lock);
 	mn_wait_open_ranges_locked(subscriptions);
 	mn_unhook(subscriptions, subscription);
@@ -510,13 +528,14 @@ static struct mmu_notifier *find_get_mmu_notifier(struct mm_struct *mm,
 	struct mmu_notifier *subscription;
 
 	sm_mutex_lock(&subscriptions->lock);
-	for (subscription = subscriptions->list; subscription; subscription = subscription->next) {
+	for (subscription = subscriptions->list; subscription;
+	     subscription = subscription->__core.next) {
 		/* users == 0: registered with mmu_notifier_register(), not ours */
-		if (subscription->ops != ops || !subscription->users)
+		if (subscription->ops != ops || !subscription->__core.users)
 			continue;
 		/* Pairs with the decrement in mmu_notifier_put(). */
-		if (subscription->users != UINT_MAX)
-			subscription->users++;
+		if (subscription->__core.users != UINT_MAX)
+			subscription->__core.users++;
 		else
 			subscription = ERR_PTR(-EOVERFLOW);
 		break;
@@ -559,7 +578,7 @@ struct mmu_notifier *mmu_notifier_get_locked(const struct mmu_notifier_ops *ops,
 		goto out_free;
 	/* Pairs with the decrement in mmu_notifier_put(). */
 	sm_mutex_lock(&mm->notifier_subscriptions->lock);
-	subscription->users = 1;
+	subscription->__core.users = 1;
 	sm_mutex_unlock(&mm->notifier_subscriptions->lock);
 	return subscription;
 
@@ -584,7 +603,7 @@ struct mmu_notifier *mmu_notifier_get(const struct mmu_notifier_ops *ops, struct
 /* After the grace period: nobody can see @subscription any more. */
 static void mmu_notifier_free_rcu(struct sm_rcu_head *rcu)
 {
-	struct mmu_notifier *subscription = container_of(rcu, struct mmu_notifier, rcu);
+	struct mmu_notifier *subscription = container_of(rcu, struct mmu_notifier, __core.rcu);
 	struct mm_struct *mm = subscription->mm;
 	const void *holder = mn_holder(subscription); /* a key only: read before the free */
 
@@ -614,7 +633,7 @@ void mmu_notifier_put(struct mmu_notifier *subscription)
 	 * mmu_notifier_register() (API misuse: it holds no get reference,
 	 * and has no free_notifier to call), or one put once too often.
 	 */
-	if (WARN_ON_ONCE(!subscription->users) || --subscription->users) {
+	if (WARN_ON_ONCE(!subscription->__core.users) || --subscription->__core.users) {
 		sm_mutex_unlock(&subscriptions->lock);
 		return;
 	}
@@ -623,7 +642,7 @@ void mmu_notifier_put(struct mmu_notifier *subscription)
 
 	if (historic_bug(BUG_PUT_FREE_NO_GRACE))
 		mn_check_free_without_grace(subscriptions);
-	sm_call_rcu((struct sm_rcu_head *)(void *)subscription->rcu, mmu_notifier_free_rcu);
+	sm_call_rcu((struct sm_rcu_head *)(void *)subscription->__core.rcu, mmu_notifier_free_rcu);
 }
 
 /**
@@ -645,7 +664,8 @@ static bool mn_hlist_claim_all(struct mmu_notifier_subscriptions *subscriptions)
 	bool claimed = false;
 
 	sm_mutex_lock(&subscriptions->lock);
-	for (subscription = subscriptions->list; subscription; subscription = subscription->next)
+	for (subscription = subscriptions->list; subscription;
+	     subscription = subscription->__core.next)
 		claimed |= mn_claim_release(subscription, MN_CLAIMED_EXIT);
 	sm_mutex_unlock(&subscriptions->lock);
 	return claimed;
@@ -660,7 +680,7 @@ static void mn_hlist_call_release(struct mmu_notifier_subscriptions *subscriptio
 	sm_rcu_read_lock();
 	mn_for_each_rcu(subscription, subscriptions)
 	{
-		if (atomic_load(&subscription->release_state) != MN_CLAIMED_EXIT)
+		if (atomic_load(&subscription->__core.release_state) != MN_CLAIMED_EXIT)
 			continue;
 		/*
 		 * The only way for the driver to drop its translations and stop
@@ -688,7 +708,7 @@ static void mn_hlist_call_release_unhooked(struct mmu_notifier_subscriptions *su
 	while ((subscription = subscriptions->list)) {
 		mn_unhook(subscriptions, subscription);
 		sm_mutex_unlock(&subscriptions->lock);
-		if (atomic_load(&subscription->release_state) == MN_CLAIMED_EXIT) {
+		if (atomic_load(&subscription->__core.release_state) == MN_CLAIMED_EXIT) {
 			sm_rcu_read_lock();
 			mn_call_release(subscription, mm);
 			sm_rcu_read_unlock();
@@ -711,8 +731,9 @@ static void mn_wait_unregister_releases(struct mmu_notifier_subscriptions *subsc
 
 	sm_mutex_lock(&subscriptions->lock);
 again:
-	for (subscription = subscriptions->list; subscription; subscription = subscription->next) {
-		int state = atomic_load(&subscription->release_state);
+	for (subscription = subscriptions->list; subscription;
+	     subscription = subscription->__core.next) {
+		int state = atomic_load(&subscription->__core.release_state);
 
 		if (state == MN_RELEASED)
 			continue;
@@ -900,6 +921,18 @@ void mmu_notifier_arch_invalidate_secondary_tlbs(struct mm_struct *mm, unsigned 
 
 /* --- invalidate_range_start / _end ------------------------------------ */
 
+/*
+ * Is @range delivered to @subscription (mn_range_delivers())? A range that
+ * started before any classic ->release of the mm completed (release_gen 0,
+ * the common case) is delivered to every subscription on the list: no load
+ * per subscriber.
+ */
+static inline bool mn_range_delivers_fast(struct mmu_notifier *subscription,
+					  const struct mmu_notifier_range *range)
+{
+	return !range->__core.release_gen || mn_range_delivers(subscription, range);
+}
+
 /* After a failed non-blocking start: end every classic start that succeeded. */
 static void mn_hlist_undo_start(struct mmu_notifier_subscriptions *subscriptions,
 				const struct mmu_notifier_range *range)
@@ -910,26 +943,34 @@ static void mn_hlist_undo_start(struct mmu_notifier_subscriptions *subscriptions
 	{
 		/* A subscriber with _end cannot fail _start: it was started. */
 		if (subscription->ops->invalidate_range_end &&
-		    mn_range_delivers(subscription, range))
+		    mn_range_delivers_fast(subscription, range))
 			subscription->ops->invalidate_range_end(subscription, range);
 	}
 }
 
-static int mn_hlist_invalidate_range_start(struct mmu_notifier_subscriptions *subscriptions,
-					   const struct mmu_notifier_range *range)
+/*
+ * The classic start, in a read-side section of its own: the section ends
+ * with the walk, not at the range's _end, because a grace period
+ * (mmu_notifier_unregister()'s before ->release) waits only for callbacks
+ * running, never for an invalidation in progress (docs/performance.md).
+ */
+static inline int mn_hlist_invalidate_range_start(struct mmu_notifier_subscriptions *subscriptions,
+						  const struct mmu_notifier_range *range)
 {
 	bool blockable = mmu_notifier_range_blockable(range);
 	struct mmu_notifier *subscription;
+	unsigned int walk;
 	int ret = 0;
 
 	sm_rcu_read_lock();
-	unsigned int walk = mn_walk_begin(subscriptions);
+	walk = mn_walk_begin(subscriptions);
+
 	mn_for_each_rcu(subscription, subscriptions)
 	{
 		const struct mmu_notifier_ops *ops = subscription->ops;
 		int r;
 
-		if (!ops->invalidate_range_start || !mn_range_delivers(subscription, range))
+		if (!ops->invalidate_range_start || !mn_range_delivers_fast(subscription, range))
 			continue;
 		if (!blockable)
 			non_block_start();
@@ -961,7 +1002,9 @@ static inline void trace_invalidate_begin(const struct mmu_notifier_range *range
 		    mm_name(range->mm), mmu_notifier_range_blockable(range) ? "" : " nonblock");
 }
 
-static int __mmu_notifier_invalidate_range_start(struct mmu_notifier_range *range)
+/* Inlined in both starts: no call on the fast path. */
+static inline __attribute__((always_inline)) int
+__mmu_notifier_invalidate_range_start(struct mmu_notifier_range *range)
 {
 	struct mmu_notifier_subscriptions *subscriptions = mn_subscriptions(range->mm);
 	bool itree = false;
@@ -975,20 +1018,20 @@ static int __mmu_notifier_invalidate_range_start(struct mmu_notifier_range *rang
 		if (ret)
 			return ret;
 		itree = true;
-		range->flags |= MMU_NOTIFIER_RANGE_ITREE_OPEN;
+		range->__core.open |= MN_RANGE_ITREE_OPEN;
 	}
 	if (mn_list_empty(subscriptions))
 		return 0;
 	/* Before the generation: an unhook that sees 0 open ranges sees our generation too. */
 	atomic_fetch_add(&subscriptions->open_ranges, 1);
-	range->flags |= MMU_NOTIFIER_RANGE_HLIST_OPEN;
+	range->__core.open |= MN_RANGE_HLIST_OPEN;
 	/* Pairs with the release store in mn_release_done(). */
-	range->release_gen =
+	range->__core.release_gen =
 		atomic_load_explicit(&subscriptions->release_gen, memory_order_acquire);
 	ret = mn_hlist_invalidate_range_start(subscriptions, range);
 	if (ret) {
 		/* A failed start has no _end: every started subscriber was ended. */
-		range->flags &= ~MMU_NOTIFIER_RANGE_HLIST_OPEN;
+		range->__core.open &= ~MN_RANGE_HLIST_OPEN;
 		mn_hlist_range_closed(subscriptions);
 	}
 	/*
@@ -996,7 +1039,7 @@ static int __mmu_notifier_invalidate_range_start(struct mmu_notifier_range *rang
 	 * not call _end, so end it now or readers would wait forever.
 	 */
 	if (ret && itree) {
-		range->flags &= ~MMU_NOTIFIER_RANGE_ITREE_OPEN;
+		range->__core.open &= ~MN_RANGE_ITREE_OPEN;
 		mn_itree_inv_end(subscriptions);
 	}
 	return ret;
@@ -1045,22 +1088,26 @@ int mmu_notifier_invalidate_range_start_nonblock(struct mmu_notifier_range *rang
 	return ret;
 }
 
-static void mn_hlist_invalidate_end(struct mmu_notifier_subscriptions *subscriptions,
-				    const struct mmu_notifier_range *range)
+/* The classic _end, in a read-side section of its own. */
+static inline void mn_hlist_invalidate_end(struct mmu_notifier_subscriptions *subscriptions,
+					   const struct mmu_notifier_range *range)
 {
+	bool blockable = mmu_notifier_range_blockable(range);
 	struct mmu_notifier *subscription;
+	unsigned int walk;
 
 	sm_rcu_read_lock();
-	unsigned int walk = mn_walk_begin(subscriptions);
+	walk = mn_walk_begin(subscriptions);
+
 	mn_for_each_rcu(subscription, subscriptions)
 	{
 		if (!subscription->ops->invalidate_range_end ||
-		    !mn_range_delivers(subscription, range))
+		    !mn_range_delivers_fast(subscription, range))
 			continue;
-		if (!mmu_notifier_range_blockable(range))
+		if (!blockable)
 			non_block_start();
 		subscription->ops->invalidate_range_end(subscription, range);
-		if (!mmu_notifier_range_blockable(range))
+		if (!blockable)
 			non_block_end();
 	}
 	mn_walk_end(subscriptions, walk);
@@ -1082,8 +1129,8 @@ void mmu_notifier_invalidate_range_end(struct mmu_notifier_range *range)
 
 	if (!subscriptions)
 		return;
-	if (range->flags & MMU_NOTIFIER_RANGE_ITREE_OPEN) {
-		range->flags &= ~MMU_NOTIFIER_RANGE_ITREE_OPEN;
+	if (range->__core.open & MN_RANGE_ITREE_OPEN) {
+		range->__core.open &= ~MN_RANGE_ITREE_OPEN;
 		mn_itree_inv_end(subscriptions);
 	} else if (mn_has_itree(subscriptions)) {
 		/*
@@ -1096,9 +1143,9 @@ void mmu_notifier_invalidate_range_end(struct mmu_notifier_range *range)
 			"raced an invalidation",
 			range->start, range->end);
 	}
-	if (range->flags & MMU_NOTIFIER_RANGE_HLIST_OPEN) {
+	if (range->__core.open & MN_RANGE_HLIST_OPEN) {
 		mn_hlist_invalidate_end(subscriptions, range);
-		range->flags &= ~MMU_NOTIFIER_RANGE_HLIST_OPEN;
+		range->__core.open &= ~MN_RANGE_HLIST_OPEN;
 		mn_hlist_range_closed(subscriptions);
 	}
 }

@@ -7,6 +7,11 @@
 #ifndef SECMMU_NOTIFIER_SUBSCRIPTIONS_H
 #define SECMMU_NOTIFIER_SUBSCRIPTIONS_H
 
+/* Only the core names __core (include/secmmu/mmu_notifier.h poisons it otherwise). */
+#ifndef SECMMU_NOTIFIER_CORE
+#error "src/notifier/subscriptions.h is the core's: define SECMMU_NOTIFIER_CORE before any include"
+#endif
+
 #include <stdbool.h>
 
 #include "base/itree.h"
@@ -16,6 +21,17 @@
 #include "mm/mm_types.h"
 #include "secmmu/mmu_notifier.h"
 #include "secmmu/mmu_notifier_hooks.h"
+
+/*
+ * mmu_notifier_range->__core.open: which halves of the invalidation its
+ * start opened, so that its _end closes exactly those.
+ * @MN_RANGE_HLIST_OPEN: the classic start was delivered and counted in
+ *   subscriptions->open_ranges: the _end walks the list and uncounts it.
+ * @MN_RANGE_ITREE_OPEN: the start was delivered to the interval tree (so is
+ *   its _end).
+ */
+#define MN_RANGE_HLIST_OPEN (1u << 0)
+#define MN_RANGE_ITREE_OPEN (1u << 1)
 
 /*
  * "Held" while invalidate callbacks run, taken for an instant by the calls a
@@ -77,11 +93,12 @@ struct mmu_notifier_subscriptions {
 	_Atomic unsigned long open_ranges;
 	_Atomic bool unhook_waiting;
 	/*
-	 * A detector only (the museum's put-free-no-grace): invalidation walks
-	 * of @list in progress, counted in walkers[walk_epoch & 1] of the epoch
-	 * they began in, SRCU-style. An unhook that flips the epoch and finds
-	 * the old counter non-zero knows a walk that may hold the subscription
-	 * is still running.
+	 * A detector only (the museum's put-free-no-grace; counted only while
+	 * that switch is on): invalidation walks of @list in progress,
+	 * counted in walkers[walk_epoch & 1] of the epoch they began in,
+	 * SRCU-style. An unhook that flips the epoch and finds the old counter
+	 * non-zero knows a walk that may hold the subscription is still
+	 * running.
 	 */
 	_Atomic unsigned long walk_epoch;
 	_Atomic unsigned long walkers[2];
