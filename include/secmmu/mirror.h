@@ -2,14 +2,17 @@
 /*
  * A mirroring device: the reference secondary MMU (after lib/test_hmm.c).
  *
- * The device has its own page table, filled on device faults through
- * hmm_range_fault() and kept coherent by an interval notifier over the whole
- * user address space: no page is pinned, so everything it maps can be
- * unmapped, swapped, migrated or merged under it. A DMA engine thread per
- * device does the transfers with real memcpy through the device's
- * translations; every access checks the frame generation recorded at fault
- * time, so a translation that outlived its frame is caught
- * (phys_stale_count()).
+ * The device has its own page table (a radix tree of 2 MiB leaves), filled
+ * on device faults through hmm_range_fault() and kept coherent by one
+ * interval notifier per 2 MiB the device has mapped (as nouveau and amdgpu
+ * register intervals per mapped range): an invalidation of one range does
+ * not disturb faults elsewhere. No page is pinned, so everything it maps can
+ * be unmapped, swapped, migrated or merged under it. DMA engine threads (one
+ * per queue, up to four per device: transfers of different threads run in
+ * parallel) do the transfers with real memcpy through the device's
+ * translations, a run of contiguous frames at a time; every access checks
+ * the frame generation recorded at fault time, so a translation that
+ * outlived its frame is caught (phys_stale_count()).
  *
  * MIRROR_BROKEN makes the invalidate callback ignore invalidations (it only
  * bumps the sequence): a documented "broken device" (docs/architecture.md,
@@ -34,10 +37,11 @@ struct mirror;
 /**
  * mirror_create() - attach a mirroring device to @mm
  *
- * The caller holds an mm_users reference. The device holds two mm_count
- * references (its interval notifier for invalidations, and a classic notifier
- * that answers the aging callbacks from its accessed bits) until
- * mirror_destroy(). Return: the device or
+ * The caller holds an mm_users reference. The device holds mm_count
+ * references until mirror_destroy(): one through a classic notifier that
+ * answers the aging callbacks from its accessed bits, and one per interval
+ * notifier (mirror_nr_intervals(): one per 2 MiB it has mapped, inserted by
+ * the first fault there). Return: the device or
  * ERR_PTR(-ENOMEM / -EINVAL (mm exited) / -EINTR).
  */
 struct mirror *mirror_create(struct mm_struct *mm, unsigned int flags);
@@ -187,6 +191,15 @@ unsigned long mirror_nr_locked_faults(struct mirror *m);
  */
 unsigned long mirror_nr_faults(struct mirror *m);
 unsigned long mirror_nr_cpages(struct mirror *m);
+/*
+ * Collision retries of device faults: hmm_range_fault() or
+ * mmu_interval_read_retry() found that an invalidation of the range's 2 MiB
+ * ran meanwhile, and the fault was redone. Invalidations of other 2 MiB
+ * ranges cause none (one interval notifier per 2 MiB the device maps).
+ */
+unsigned long mirror_nr_fault_retries(struct mirror *m);
+/* Interval notifiers the device holds: one per 2 MiB it has mapped (each an mm_count). */
+unsigned long mirror_nr_intervals(struct mirror *m);
 /* Pages of the device's memory in use. */
 unsigned long mirror_device_pages(struct mirror *m);
 

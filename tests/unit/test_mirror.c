@@ -4,6 +4,8 @@
  * primary MMU through interval notifiers, and the stale-translation checker
  * proven by a deliberately broken device.
  */
+#include "secmmu/kit/thread.h"
+#include "secmmu/migrate.h"
 #include "secmmu/mirror.h"
 #include "secmmu/mmu_notifier.h"
 #include "secmmu/sched.h"
@@ -182,5 +184,168 @@ TEST(mirror_shared_memory_across_fork)
 	mirror_destroy(mc);
 	mirror_destroy(mp);
 	mmput(child);
+	mmput(mm);
+}
+
+/*
+ * Intervals per mapped range: an invalidation of one 2 MiB range does not
+ * make a device fault elsewhere retry. The fault on A (a file page) runs the
+ * file's ->fault, which -- inside the fault's collision-retry window, after
+ * mmu_interval_read_begin() -- has another thread migrate page B (an
+ * MMU_NOTIFY_CLEAR invalidation of B). With B in another 2 MiB, A's fault is
+ * not retried; with B in the same 2 MiB (the same interval), it is, once.
+ * Both ways the invalidation reaches the device and drops B's translation.
+ */
+static struct page *win_page;
+static struct mm_struct *win_mm;
+static unsigned long win_addr;
+static bool win_armed;
+static int win_migrate_ret;
+
+static void *win_migrate(void *arg)
+{
+	(void)arg;
+	win_migrate_ret = migrate_range(win_mm, win_addr, PG(1));
+	return NULL;
+}
+
+static int win_fault(struct vm_fault *vmf)
+{
+	if (win_armed) {
+		struct sm_thread t;
+
+		win_armed = false;
+		/* Another thread: this one holds mmap_lock for read (so may the migration). */
+		ASSERT_EQ(sm_thread_create(&t, win_migrate, NULL, "test migrate"), 0);
+		sm_thread_join(&t);
+	}
+	(void)vmf;
+	get_page(win_page);
+	vmf->page = win_page;
+	return 0;
+}
+
+static const struct vm_operations_struct win_vm_ops = {
+	.fault = win_fault,
+	.name = "window",
+};
+
+static int win_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	(void)file;
+	vma->vm_ops = &win_vm_ops;
+	return 0;
+}
+
+static const struct file_operations win_fops = {
+	.name = "window",
+	.mmap = win_mmap,
+};
+
+/* Fault A with a migration of B inside the window. Return: the fault's retries. */
+static unsigned long fault_a_while_b_invalidated(unsigned long b)
+{
+	struct mm_struct *mm;
+	struct mirror *m;
+	struct file *f;
+	unsigned long inval, retries;
+	char buf[3];
+
+	mm = mm_alloc();
+	ASSERT_NOT_NULL(mm);
+	win_page = alloc_page();
+	ASSERT_NOT_NULL(win_page);
+	memcpy(page_address(win_page), "AAA", 3);
+	f = file_alloc(&win_fops, NULL);
+	ASSERT_NOT_NULL(f);
+	ASSERT_EQ(mm_mmap(mm, TBASE, PG(1), PROT_READ, MAP_SHARED, f, 0), (long)TBASE);
+	fput(f);
+	map_anon(mm, b, 1, PROT_RW, false);
+	ASSERT_EQ(mm_write(mm, b, "BBB", 3), 0);
+	m = mirror_create(mm, 0);
+	ASSERT(!IS_ERR(m));
+	ASSERT_EQ(mirror_read(m, b, buf, 3), 0); /* B's translation (and interval) */
+	ASSERT_UEQ(mirror_nr_entries(m), 1);
+	inval = mirror_nr_invalidations(m);
+
+	win_mm = mm;
+	win_addr = b;
+	win_armed = true;
+	ASSERT_EQ(mirror_read(m, TBASE, buf, 3), 0);
+	ASSERT(!win_armed);
+	ASSERT_EQ(win_migrate_ret, 0);
+	ASSERT_MEM_EQ(buf, "AAA", 3);
+	/* The migration's invalidation reached the device: only A is left. */
+	ASSERT_UEQ(mirror_nr_invalidations(m), inval + 1);
+	ASSERT_UEQ(mirror_nr_entries(m), 1);
+	retries = mirror_nr_fault_retries(m);
+	ASSERT_EQ(mirror_read(m, b, buf, 3), 0); /* the moved page, faulted anew */
+	ASSERT_MEM_EQ(buf, "BBB", 3);
+	ASSERT_UEQ(mirror_nr_stale(m), 0);
+	mirror_destroy(m);
+	mmput(mm);
+	put_page(win_page);
+	return retries;
+}
+
+TEST(mirror_invalidation_elsewhere_does_not_retry_a_fault)
+{
+	MM_TEST_SETUP();
+	/* B 4 MiB away: another interval. */
+	ASSERT_UEQ(fault_a_while_b_invalidated(TBASE + (4UL << 20)), 0);
+	ASSERT_UEQ(phys_used_frames(), 0);
+}
+
+TEST(mirror_invalidation_in_the_same_2m_retries_a_fault)
+{
+	MM_TEST_SETUP();
+	/* B 64 KiB away: the same 2 MiB, the same interval -- the control. */
+	ASSERT_UEQ(fault_a_while_b_invalidated(TBASE + PG(16)), 1);
+	ASSERT_UEQ(phys_used_frames(), 0);
+}
+
+/* One interval per 2 MiB the device maps, created by the first fault there. */
+TEST(mirror_intervals_per_2m_mapped)
+{
+	struct mm_struct *mm;
+	struct mirror *m;
+	char buf[1];
+
+	MM_TEST_SETUP();
+	mm = mm_alloc();
+	ASSERT_NOT_NULL(mm);
+	map_anon(mm, TBASE, 1024, PROT_RW, false); /* 4 MiB: two leaves */
+	m = mirror_create(mm, 0);
+	ASSERT(!IS_ERR(m));
+	ASSERT_UEQ(mirror_nr_intervals(m), 0);
+	ASSERT_EQ(mm_count_read(mm), 2); /* users, and the aging notifier */
+	ASSERT_EQ(mirror_read(m, TBASE + PG(3), buf, 1), 0);
+	ASSERT_EQ(mirror_read(m, TBASE + PG(500), buf, 1), 0);
+	ASSERT_UEQ(mirror_nr_intervals(m), 1);
+	ASSERT_EQ(mirror_read(m, TBASE + PG(511), buf, 1), 0);
+	ASSERT_EQ(mirror_read(m, TBASE + PG(512), buf, 1), 0); /* the next 2 MiB */
+	ASSERT_UEQ(mirror_nr_intervals(m), 2);
+	ASSERT_EQ(mm_count_read(mm), 4); /* each interval holds one */
+	ASSERT_UEQ(mirror_nr_entries(m), 4);
+	/* An invalidation of the second 2 MiB only reaches its interval. */
+	ASSERT_EQ(mm_munmap(mm, TBASE + PG(512), PG(512)), 0);
+	ASSERT_UEQ(mirror_nr_invalidations(m), 1);
+	ASSERT_UEQ(mirror_nr_entries(m), 3);
+	/* A DMA across the 2 MiB boundary: both leaves' translations. */
+	ASSERT_EQ(mm_mmap(mm, TBASE + PG(512), PG(512), PROT_RW, MAP_PRIVATE, NULL, 0),
+		  (long)(TBASE + PG(512)));
+	ASSERT_EQ(mm_write(mm, TBASE + PG(511) + 4094, "xyzw", 4), 0);
+	{
+		char b4[4];
+
+		ASSERT_EQ(mirror_read(m, TBASE + PG(511) + 4094, b4, 4), 0);
+		ASSERT_MEM_EQ(b4, "xyzw", 4);
+		ASSERT_EQ(mirror_write(m, TBASE + PG(511) + 4094, "1234", 4), 0);
+		ASSERT_EQ(mm_read(mm, TBASE + PG(511) + 4094, b4, 4), 0);
+		ASSERT_MEM_EQ(b4, "1234", 4);
+	}
+	ASSERT_UEQ(mirror_nr_intervals(m), 2);
+	mirror_destroy(m);
+	ASSERT_EQ(mm_count_read(mm), 1); /* every interval removed */
 	mmput(mm);
 }

@@ -2,23 +2,56 @@
 /*
  * The mirroring device. See include/secmmu/mirror.h.
  *
+ * THE DEVICE PAGE TABLE is a radix tree shaped like the CPU's: three levels
+ * of 512-slot directories (bits 47..39, 38..30, 29..21 of the address) above
+ * leaves that each map one naturally aligned 2 MiB. A leaf (struct
+ * mirror_leaf) is also the unit of coherence: it carries its own interval
+ * notifier over exactly its 2 MiB, its own lock, 512 4 KiB translations and
+ * one huge (2 MiB) translation. Leaves are created lazily by the first
+ * device fault (or migration, or exclusive access) that needs them, as
+ * nouveau and amdgpu register an interval per range the device maps, and
+ * live until mirror_destroy(): an interval is never removed from its own
+ * callback. So an invalidation of one range reaches only the leaves it
+ * overlaps, and a fault elsewhere is not retried because of it.
+ *
  * Locking and references:
- *   m->lock (LOCK_RANK_DRIVER_MMU)   the device page table (m->table,
- *                                    m->nr_entries); taken by the invalidate
+ *   leaf->lock (LOCK_RANK_DRIVER_MMU) the leaf's translations, nr_valid and
+ *                                    ptes; taken by the leaf's invalidate
  *                                    callback around mmu_interval_set_seq()
  *                                    and by the fault path around
  *                                    mmu_interval_read_retry(): the
- *                                    collision-retry pair
- *   m->notifier.mm                   mm_count, held by the inserted notifier
+ *                                    collision-retry pair, per leaf
+ *   leaf->notifier.mm                mm_count, held by the inserted interval
+ *                                    (one per leaf), dropped by
+ *                                    mmu_interval_notifier_remove() in
+ *                                    mirror_destroy()
+ *   m->lock (LOCK_RANK_DRIVER_MMU)   the directories' slots and m->leaves
+ *                                    (writers only: a leaf is published with
+ *                                    a release store after its interval is
+ *                                    linked; lookups read the slots with
+ *                                    acquire loads and no lock; nothing is
+ *                                    freed before mirror_destroy()); the
+ *                                    mirror_lock() range; never nested with
+ *                                    a leaf lock
+ *   m->aging.mm / m->mm              mm_count, held by the aging notifier
+ *                                    until mirror_destroy()
  *   DMA                              mmget_not_zero() for faults only; a
  *                                    transfer through an installed entry
- *                                    holds m->lock across the memcpy, so the
- *                                    invalidation (and the frame's free,
- *                                    which comes after it) waits for it
+ *                                    holds its leaf's lock across the memcpy,
+ *                                    so the invalidation (and the frame's
+ *                                    free, which comes after it) waits for it
  *   m->dlock (LOCK_RANK_PHYS)        the free list of device memory
  *                                    (m->free_pages, m->nr_free); a leaf:
  *                                    ->page_free runs wherever the last
  *                                    put_page() of a device page runs
+ *   m->queues[i].qlock (LOCK_RANK_WORKQ) a DMA queue's request list
+ *   m->qsetup (LOCK_RANK_DRIVER)     starting a queue's engine thread
+ *
+ * DMA queues: up to MIRROR_QUEUES engine threads per device, each with its
+ * own request list. A transfer goes to the least loaded queue (queue 0 when
+ * idle), so transfers of different submitting threads run in parallel; each
+ * submitter waits for its transfer, so its own transfers stay in order. The
+ * engine of queue 0 starts with the device, the others on first use.
  *
  * Device memory (dmirror's half of lib/test_hmm.c): m->pgmap is a range of
  * device-private pages owned by this device (owner cookie: m itself). The
@@ -34,6 +67,7 @@
  */
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,29 +84,62 @@
 #include "secmmu/mmu_notifier.h"
 #include "secmmu/trace.h"
 
-#define MIRROR_BUCKETS	    4096
 #define MIRROR_FAULT_CHUNK  64 /* pages per hmm_range_fault() call */
 #define MIRROR_DEVMEM_PAGES MIRROR_DEVMEM_DEFAULT
+#define MIRROR_QUEUES	    4 /* DMA engines (queues) per device, at most */
+
+/* The radix: 512-slot directories, leaves of HPAGE_PMD_NR pages (2 MiB). */
+#define LEAF_PAGES HPAGE_PMD_NR
+#define LEAF_SIZE  HPAGE_PMD_SIZE
+#define LEAF_SHIFT (PAGE_SHIFT + HPAGE_PMD_ORDER)
+#define DIR_BITS   9
+#define DIR_SLOTS  (1U << DIR_BITS)
+#define DIR_LEVELS 3 /* 21 + 3 * 9 = 48 bits > TASK_SIZE */
+
+_Static_assert(LEAF_SHIFT + DIR_LEVELS * DIR_BITS >= 47, "the radix covers the user space");
+
+/* mirror_pte.flags */
+#define MPTE_VALID     0x1
+#define MPTE_WRITE     0x2
+#define MPTE_ACCESSED  0x4 /* the device used it since the last aging pass */
+#define MPTE_EXCLUSIVE 0x8 /* make_device_exclusive(): the CPU has no access meanwhile */
 
 /*
- * A huge entry translates the 2 MiB at vpn (aligned) where the CPU mapping
- * is a PMD (hmm_pfn_to_map_order() == HPAGE_PMD_ORDER): pfn is the folio's
- * head, gen the head's generation (folio_gen_valid()). It is hashed under
- * HUGE_KEY(vpn), so a 4 KiB entry and a huge one never collide.
+ * One translation: a 4 KiB page, or (a leaf's huge entry) the 2 MiB the CPU
+ * maps with a PMD (hmm_pfn_to_map_order() == HPAGE_PMD_ORDER): then pfn is
+ * the folio's head and gen the head's generation (folio_gen_valid()).
  */
-#define HUGE_NR	       HPAGE_PMD_NR
-#define HUGE_KEY(v)    ((v) | (1UL << 63))
-#define KEY_IS_HUGE(k) (((k) >> 63) != 0)
-#define KEY_VPN(k)     ((k) & ~(1UL << 63))
-
-struct mirror_entry {
-	struct mirror_entry *next;
-	unsigned long vpn; /* the hash key: a vpn, or HUGE_KEY(aligned vpn) */
+struct mirror_pte {
 	unsigned long pfn;
 	uint32_t gen;
-	bool write;
-	bool accessed;	/* the device used it since the last aging pass */
-	bool exclusive; /* make_device_exclusive(): the CPU has no access meanwhile */
+	uint8_t flags;
+};
+
+/*
+ * struct mirror_leaf - 2 MiB of the device page table and its interval.
+ * @notifier: over [base, base + LEAF_SIZE); holds mm_count while inserted
+ * @m:        the device (no reference: the leaf dies with it)
+ * @lock:     everything below but @next (LOCK_RANK_DRIVER_MMU)
+ * @nr_valid: valid entries of @ptes
+ * @huge:     the 2 MiB translation, if MPTE_VALID
+ * @ptes:     LEAF_PAGES entries, allocated by the first 4 KiB install, freed
+ *            when an unmap or the exit leaves none valid (NULL then)
+ * @next:     m->leaves, under m->lock
+ */
+struct mirror_leaf {
+	struct mmu_interval_notifier notifier;
+	struct mirror *m;
+	unsigned long base;
+	struct sm_mutex lock;
+	unsigned int nr_valid;
+	struct mirror_pte huge;
+	struct mirror_pte *ptes;
+	struct mirror_leaf *next;
+};
+
+/* A directory: slots point to directories of the next level, or to leaves. */
+struct mirror_dir {
+	_Atomic(void *) slot[DIR_SLOTS];
 };
 
 #define MIRROR_LOCK_PAGES 16
@@ -93,14 +160,35 @@ struct dma_request {
 	struct dma_request *next;
 };
 
+/*
+ * struct mirror_queue - one DMA engine and its requests.
+ * @engine:  the thread, running while @started
+ * @qlock:   @queue and @qtail (LOCK_RANK_WORKQ)
+ * @qcond:   a request queued, or done
+ * @pending: queued, not yet taken by the engine: a hint for spinning
+ * @load:    submitted, not yet done: how the submitter picks a queue
+ */
+struct mirror_queue {
+	struct mirror *m;
+	unsigned int id;
+	_Atomic bool started; /* set under m->qsetup, read without */
+	struct sm_thread engine;
+	struct sm_mutex qlock;
+	struct sm_waitq qcond;
+	struct dma_request *queue, **qtail;
+	_Atomic unsigned int pending;
+	_Atomic unsigned int load;
+};
+
 struct mirror {
-	struct mmu_interval_notifier notifier;
 	struct mmu_notifier aging; /* classic subscription for the young callbacks only */
+	struct mm_struct *mm;	   /* = aging.mm: mm_count through it */
 	unsigned int flags;
 	struct sm_mutex lock;
-	struct mirror_entry *table[MIRROR_BUCKETS];
-	unsigned long nr_entries;
-	unsigned long nr_huge; /* huge entries (counted in nr_entries too); under lock */
+	struct mirror_dir root;		  /* slots written under lock, read without */
+	struct mirror_leaf *leaves;	  /* every leaf, under lock */
+	_Atomic unsigned long nr_entries; /* translations (huge ones too): under leaf locks */
+	_Atomic unsigned long nr_huge;	  /* huge translations */
 	_Atomic unsigned long nr_invalidations;
 	_Atomic unsigned long nr_stale;
 	_Atomic unsigned long nr_lost_faults;	/* CPU faults whose page could not move back */
@@ -109,25 +197,26 @@ struct mirror {
 	/*
 	 * mirror_lock(): [lock_start, lock_end) must stay mapped in the device
 	 * until mirror_unlock(); DMA there never faults. lock_pages: the pins
-	 * that keep it so. All under m->lock.
+	 * that keep it so. Written under m->lock; the range is read by DMA
+	 * without it (under the leaf lock of the page it found unmapped).
 	 */
-	unsigned long lock_start, lock_end;
+	_Atomic unsigned long lock_start, lock_end;
 	struct page *lock_pages[MIRROR_LOCK_PAGES];
 	unsigned long lock_npages;
-	_Atomic unsigned long nr_faults; /* device fault calls (each may fill many pages) */
-	_Atomic unsigned long nr_cpages; /* pages copied by DMA, migrated, made exclusive */
+	_Atomic unsigned long nr_faults;  /* device fault calls (each may fill many pages) */
+	_Atomic unsigned long nr_retries; /* collision retries of hmm_range_fault() */
+	_Atomic unsigned long nr_leaves;  /* leaves (intervals) created */
+	_Atomic unsigned long nr_cpages;  /* pages copied by DMA, migrated, made exclusive */
 
 	struct dev_pagemap pgmap; /* device memory; owner = this device */
 	struct sm_mutex dlock;
 	struct page **free_pages;      /* under dlock */
 	_Atomic unsigned long nr_free; /* written under dlock; read without by devmem_evict() */
 
-	struct sm_thread engine;
-	struct sm_mutex qlock; /* LOCK_RANK_WORKQ: @queue, @qtail */
-	struct sm_waitq qcond; /* a request queued or done */
-	struct dma_request *queue, **qtail;
-	_Atomic unsigned int pending; /* queued requests: a hint for spinning */
-	struct mirror *live_next;     /* mirror_live; under mirror_live_lock */
+	char name[SM_THREAD_NAME_MAX]; /* " NAME" or "" */
+	struct sm_mutex qsetup;
+	struct mirror_queue queues[MIRROR_QUEUES];
+	struct mirror *live_next; /* mirror_live; under mirror_live_lock */
 };
 
 /*
@@ -181,158 +270,274 @@ static void cpu_relax(void)
 	__builtin_ia32_pause();
 }
 
-static unsigned long bucket_of(unsigned long vpn)
+/* --- the device page table ------------------------------------------------------ */
+
+static unsigned int dir_index(unsigned long addr, int level)
 {
-	return (vpn * 0x9e3779b97f4a7c15ULL) >> 52;
+	return (addr >> (LEAF_SHIFT + (DIR_LEVELS - 1 - level) * DIR_BITS)) & (DIR_SLOTS - 1);
 }
 
-static struct mirror_entry *table_find(struct mirror *m, unsigned long vpn)
+/* The leaf of @addr, or NULL. No lock: slots only ever go from NULL to set. */
+static struct mirror_leaf *leaf_lookup(struct mirror *m, unsigned long addr)
 {
-	struct mirror_entry *e;
+	struct mirror_dir *dir = &m->root;
+	void *p = NULL;
+
+	for (int level = 0; level < DIR_LEVELS && dir; level++) {
+		/* Pairs with the release store in leaf_publish(). */
+		p = atomic_load_explicit(&dir->slot[dir_index(addr, level)], memory_order_acquire);
+		dir = p;
+	}
+	return p;
+}
+
+/* Link @leaf into the radix (and m->leaves). Caller holds m->lock. Return: 0, -ENOMEM. */
+static int leaf_publish(struct mirror *m, struct mirror_leaf *leaf)
+{
+	struct mirror_dir *dir = &m->root;
 
 	lockdep_assert_held(&m->lock);
-	for (e = m->table[bucket_of(vpn)]; e; e = e->next)
-		if (e->vpn == vpn)
-			return e;
+	for (int level = 0; level < DIR_LEVELS - 1; level++) {
+		_Atomic(void *) *slot = &dir->slot[dir_index(leaf->base, level)];
+		struct mirror_dir *next = atomic_load_explicit(slot, memory_order_relaxed);
+
+		if (!next) {
+			next = kzalloc(sizeof(*next));
+			if (!next)
+				return -ENOMEM;
+			/* Pairs with the acquire load in leaf_lookup(). */
+			atomic_store_explicit(slot, next, memory_order_release);
+		}
+		dir = next;
+	}
+	leaf->next = m->leaves;
+	m->leaves = leaf;
+	/* Pairs with the acquire load in leaf_lookup(): the leaf is initialised. */
+	atomic_store_explicit(&dir->slot[dir_index(leaf->base, DIR_LEVELS - 1)], leaf,
+			      memory_order_release);
+	return 0;
+}
+
+/* Free the directories of one level (and below). The device is going away. */
+static void dir_free(struct mirror_dir *dir, int level)
+{
+	if (level == DIR_LEVELS - 1)
+		return; /* its slots are leaves, freed from m->leaves */
+	for (unsigned int i = 0; i < DIR_SLOTS; i++) {
+		struct mirror_dir *next = atomic_load_explicit(&dir->slot[i], memory_order_relaxed);
+
+		if (next) {
+			dir_free(next, level + 1);
+			kfree(next);
+		}
+	}
+}
+
+static const struct mmu_interval_notifier_ops mirror_notifier_ops;
+
+/*
+ * leaf_get() - the leaf of @addr, created (its interval inserted and linked
+ * in the mm's interval tree) if there is none yet.
+ *
+ * A new interval is inserted before the leaf is published, and
+ * mmu_interval_read_begin() waits until it is linked (an insert during an
+ * invalidation is deferred to its end), so no translation is ever installed
+ * in a leaf an invalidation could miss. Caller holds mm_users of m->mm and no
+ * lock (not mmap_lock: the insert may take it for write). May sleep.
+ * Return: the leaf or ERR_PTR(-ENOMEM / -EINVAL (the mm exited) / -EINTR).
+ */
+static struct mirror_leaf *leaf_get(struct mirror *m, unsigned long addr)
+{
+	struct mirror_leaf *leaf = leaf_lookup(m, addr), *other;
+	int ret;
+
+	if (leaf)
+		return leaf;
+	leaf = kzalloc(sizeof(*leaf));
+	if (!leaf)
+		return ERR_PTR(-ENOMEM);
+	leaf->m = m;
+	leaf->base = addr & ~(LEAF_SIZE - 1);
+	sm_mutex_init(&leaf->lock, "mirror_leaf->lock", LOCK_RANK_DRIVER_MMU);
+	mmu_interval_notifier_set_owner(&leaf->notifier, m);
+	ret = mmu_interval_notifier_insert(&leaf->notifier, m->mm, leaf->base, LEAF_SIZE,
+					   &mirror_notifier_ops);
+	if (ret)
+		goto err_free;
+	(void)mmu_interval_read_begin(&leaf->notifier); /* linked once this returns */
+	sm_mutex_lock(&m->lock);
+	other = leaf_lookup(m, addr); /* a racing leaf_get() won */
+	ret = other ? 0 : leaf_publish(m, leaf);
+	sm_mutex_unlock(&m->lock);
+	if (!other && !ret) {
+		atomic_fetch_add(&m->nr_leaves, 1);
+		return leaf;
+	}
+	mmu_interval_notifier_remove(&leaf->notifier);
+err_free:
+	sm_mutex_destroy(&leaf->lock);
+	kfree(leaf);
+	return ret ? ERR_PTR(ret) : other;
+}
+
+/* Create the leaves of [start, end) that are missing. Same context as leaf_get(). */
+static int leaves_prepare(struct mirror *m, unsigned long start, unsigned long end)
+{
+	for (unsigned long a = start & ~(LEAF_SIZE - 1); a < end; a += LEAF_SIZE) {
+		struct mirror_leaf *leaf = leaf_get(m, a);
+
+		if (IS_ERR(leaf))
+			return (int)PTR_ERR(leaf);
+	}
+	return 0;
+}
+
+static unsigned long leaf_end(unsigned long addr)
+{
+	return (addr & ~(LEAF_SIZE - 1)) + LEAF_SIZE;
+}
+
+/*
+ * The translation of the page @idx of @leaf: its own 4 KiB one, else the
+ * huge one of the leaf. Caller holds leaf->lock.
+ */
+static struct mirror_pte *leaf_find(struct mirror_leaf *leaf, unsigned long idx)
+{
+	if (leaf->ptes && (leaf->ptes[idx].flags & MPTE_VALID))
+		return &leaf->ptes[idx];
+	return leaf->huge.flags & MPTE_VALID ? &leaf->huge : NULL;
+}
+
+/* The 4 KiB translation of the page @idx of @leaf only. Caller holds leaf->lock. */
+static struct mirror_pte *leaf_find_small(struct mirror_leaf *leaf, unsigned long idx)
+{
+	if (leaf->ptes && (leaf->ptes[idx].flags & MPTE_VALID))
+		return &leaf->ptes[idx];
 	return NULL;
 }
 
-/* The entry translating @vpn: its own 4 KiB one, else the huge one of its 2 MiB. */
-static struct mirror_entry *table_find_any(struct mirror *m, unsigned long vpn)
+/*
+ * Drop every translation of [start, end) (within @leaf). A huge entry goes
+ * whole, even if the range covers only part of it. @free_ptes: the range is
+ * unmapped or the mm exits: a leaf left empty frees its entries. Caller holds
+ * leaf->lock.
+ */
+static void leaf_zap(struct mirror_leaf *leaf, unsigned long start, unsigned long end,
+		     bool free_ptes)
 {
-	struct mirror_entry *e = table_find(m, vpn);
+	struct mirror *m = leaf->m;
+	unsigned long first, last;
 
-	if (!e && m->nr_huge)
-		e = table_find(m, HUGE_KEY(vpn & ~(HUGE_NR - 1)));
-	return e;
-}
-
-static void table_unlink(struct mirror *m, struct mirror_entry **pp)
-{
-	struct mirror_entry *e = *pp;
-
-	*pp = e->next;
-	if (KEY_IS_HUGE(e->vpn))
-		m->nr_huge--;
-	kfree(e);
-	m->nr_entries--;
-}
-
-static void table_remove_vpn(struct mirror *m, unsigned long vpn)
-{
-	struct mirror_entry **pp = &m->table[bucket_of(vpn)], *e;
-
-	for (; (e = *pp); pp = &e->next) {
-		if (e->vpn == vpn) {
-			table_unlink(m, pp);
-			return;
+	lockdep_assert_held(&leaf->lock);
+	if (leaf->huge.flags & MPTE_VALID) {
+		leaf->huge.flags = 0;
+		atomic_fetch_sub_explicit(&m->nr_huge, 1, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&m->nr_entries, 1, memory_order_relaxed);
+	}
+	if (!leaf->ptes)
+		return;
+	first = start <= leaf->base ? 0 : (start - leaf->base) >> PAGE_SHIFT;
+	last = end - leaf->base >= LEAF_SIZE ? LEAF_PAGES : (end - leaf->base) >> PAGE_SHIFT;
+	if (first == 0 && last == LEAF_PAGES) {
+		/* The whole leaf: no need to look at each entry. */
+		atomic_fetch_sub_explicit(&m->nr_entries, leaf->nr_valid, memory_order_relaxed);
+		leaf->nr_valid = 0;
+		if (!free_ptes)
+			memset(leaf->ptes, 0, LEAF_PAGES * sizeof(*leaf->ptes));
+	} else {
+		for (unsigned long i = first; i < last && leaf->nr_valid; i++) {
+			if (!(leaf->ptes[i].flags & MPTE_VALID))
+				continue;
+			leaf->ptes[i].flags = 0;
+			leaf->nr_valid--;
+			atomic_fetch_sub_explicit(&m->nr_entries, 1, memory_order_relaxed);
 		}
 	}
-}
-
-/* Drop every translation of [start, end). Caller holds m->lock. */
-static void table_zap(struct mirror *m, unsigned long start, unsigned long end)
-{
-	unsigned long svpn = start >> PAGE_SHIFT, evpn = (end - 1) >> PAGE_SHIFT;
-
-	lockdep_assert_held(&m->lock);
-	if (!m->nr_entries)
-		return;
-	if (evpn - svpn < MIRROR_BUCKETS) {
-		for (unsigned long v = svpn; v <= evpn; v++) {
-			table_remove_vpn(m, v);
-			/* A huge entry goes whole, even if the range covers only part of it. */
-			if (m->nr_huge && (v == svpn || !(v & (HUGE_NR - 1))))
-				table_remove_vpn(m, HUGE_KEY(v & ~(HUGE_NR - 1)));
-		}
-		return;
-	}
-	for (int b = 0; b < MIRROR_BUCKETS; b++) {
-		struct mirror_entry **pp = &m->table[b], *e;
-
-		while ((e = *pp)) {
-			unsigned long first = KEY_VPN(e->vpn);
-			unsigned long last = first + (KEY_IS_HUGE(e->vpn) ? HUGE_NR - 1 : 0);
-
-			if (last >= svpn && first <= evpn)
-				table_unlink(m, pp);
-			else
-				pp = &e->next;
-		}
+	if (free_ptes && !leaf->nr_valid) {
+		kfree(leaf->ptes);
+		leaf->ptes = NULL;
 	}
 }
 
 /*
- * Record the huge translation of the 2 MiB around @vpn, whose hmm_pfn says
- * the CPU maps it with a PMD; the 4 KiB entries under it go. Caller holds
- * m->lock after a successful mmu_interval_read_retry() (so the folio is
+ * Record the huge translation of @leaf (the CPU maps its 2 MiB with a PMD);
+ * the 4 KiB entries under it go. @idx: the page @hmm_pfn is of. Caller holds
+ * leaf->lock after a successful mmu_interval_read_retry() (so the folio is
  * still mapped: its head's generation can be read).
  */
-static int table_install_huge(struct mirror *m, unsigned long vpn, unsigned long hmm_pfn)
+static void leaf_install_huge(struct mirror_leaf *leaf, unsigned long idx, unsigned long hmm_pfn)
 {
-	unsigned long hvpn = vpn & ~(HUGE_NR - 1);
-	unsigned long head = hmm_pfn_to_pfn(hmm_pfn) - (vpn - hvpn);
-	struct mirror_entry *e = table_find(m, HUGE_KEY(hvpn));
+	struct mirror *m = leaf->m;
+	unsigned long head = hmm_pfn_to_pfn(hmm_pfn) - idx;
 
-	if (!e) {
-		e = kzalloc(sizeof(*e));
-		if (!e)
-			return -ENOMEM;
-		for (unsigned long v = hvpn; v < hvpn + HUGE_NR && m->nr_entries; v++)
-			table_remove_vpn(m, v);
-		e->vpn = HUGE_KEY(hvpn);
-		e->next = m->table[bucket_of(e->vpn)];
-		m->table[bucket_of(e->vpn)] = e;
-		m->nr_entries++;
-		m->nr_huge++;
+	lockdep_assert_held(&leaf->lock);
+	if (!(leaf->huge.flags & MPTE_VALID)) {
+		if (leaf->nr_valid) {
+			atomic_fetch_sub_explicit(&m->nr_entries, leaf->nr_valid,
+						  memory_order_relaxed);
+			leaf->nr_valid = 0;
+			memset(leaf->ptes, 0, LEAF_PAGES * sizeof(*leaf->ptes));
+		}
+		atomic_fetch_add_explicit(&m->nr_entries, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&m->nr_huge, 1, memory_order_relaxed);
 	}
-	e->pfn = head;
-	e->write = hmm_pfn & HMM_PFN_WRITE;
-	e->gen = page_gen(pfn_to_page(head));
-	e->exclusive = false;
+	leaf->huge.pfn = head;
+	leaf->huge.gen = page_gen(pfn_to_page(head));
+	leaf->huge.flags = MPTE_VALID | (hmm_pfn & HMM_PFN_WRITE ? MPTE_WRITE : 0);
+}
+
+/* Record the 4 KiB translation of page @idx of @leaf. Caller holds leaf->lock. */
+static int leaf_install(struct mirror_leaf *leaf, unsigned long idx, unsigned long hmm_pfn,
+			uint32_t gen, bool exclusive)
+{
+	struct mirror *m = leaf->m;
+	struct mirror_pte *pte;
+
+	lockdep_assert_held(&leaf->lock);
+	if (!leaf->ptes) {
+		leaf->ptes = kcalloc(LEAF_PAGES, sizeof(*leaf->ptes));
+		if (!leaf->ptes)
+			return -ENOMEM;
+	}
+	pte = &leaf->ptes[idx];
+	if (!(pte->flags & MPTE_VALID)) {
+		leaf->nr_valid++;
+		atomic_fetch_add_explicit(&m->nr_entries, 1, memory_order_relaxed);
+	}
+	pte->pfn = hmm_pfn_to_pfn(hmm_pfn);
+	pte->gen = gen;
+	pte->flags = MPTE_VALID | (hmm_pfn & HMM_PFN_WRITE ? MPTE_WRITE : 0) |
+		     (exclusive ? MPTE_EXCLUSIVE : 0);
 	return 0;
 }
 
-static int table_install(struct mirror *m, unsigned long vpn, unsigned long hmm_pfn, uint32_t gen,
-			 bool exclusive)
+/* The index of @addr in its leaf. */
+static unsigned long leaf_idx(unsigned long addr)
 {
-	struct mirror_entry *e = table_find(m, vpn);
-
-	if (!e) {
-		e = kzalloc(sizeof(*e));
-		if (!e)
-			return -ENOMEM;
-		e->vpn = vpn;
-		e->next = m->table[bucket_of(vpn)];
-		m->table[bucket_of(vpn)] = e;
-		m->nr_entries++;
-	}
-	e->pfn = hmm_pfn_to_pfn(hmm_pfn);
-	e->write = hmm_pfn & HMM_PFN_WRITE;
-	e->gen = gen;
-	e->exclusive = exclusive;
-	return 0;
+	return (addr >> PAGE_SHIFT) & (LEAF_PAGES - 1);
 }
 
 /*
- * The invalidate callback. May sleep when the range is blockable; otherwise
- * it only trylocks and reports failure rather than wait.
+ * The invalidate callback of a leaf. May sleep when the range is blockable;
+ * otherwise it only trylocks and reports failure rather than wait.
  */
 static bool mirror_invalidate(struct mmu_interval_notifier *sub,
 			      const struct mmu_notifier_range *range, unsigned long cur_seq)
 {
-	struct mirror *m = container_of(sub, struct mirror, notifier);
+	struct mirror_leaf *leaf = container_of(sub, struct mirror_leaf, notifier);
+	struct mirror *m = leaf->m;
 
 	if (mmu_notifier_range_blockable(range))
-		sm_mutex_lock(&m->lock);
-	else if (!sm_mutex_trylock(&m->lock))
+		sm_mutex_lock(&leaf->lock);
+	else if (!sm_mutex_trylock(&leaf->lock))
 		return false;
-	/* Pairs with mmu_interval_read_retry() in mirror_fault(), under the same lock. */
+	/* Pairs with mmu_interval_read_retry() in mirror_range_fault_lock(), same lock. */
 	mmu_interval_set_seq(sub, cur_seq);
 	atomic_fetch_add(&m->nr_invalidations, 1);
 	if (!(m->flags & MIRROR_BROKEN))
-		table_zap(m, range->start, range->end);
-	sm_mutex_unlock(&m->lock);
+		leaf_zap(leaf, range->start, range->end,
+			 range->event == MMU_NOTIFY_UNMAP || range->event == MMU_NOTIFY_RELEASE);
+	sm_mutex_unlock(&leaf->lock);
 	return true;
 }
 
@@ -345,23 +550,30 @@ static int mirror_age(struct mirror *m, unsigned long start, unsigned long end, 
 {
 	int young = 0;
 
-	sm_mutex_lock(&m->lock);
-	for (unsigned long v = start >> PAGE_SHIFT; v <= (end - 1) >> PAGE_SHIFT; v++) {
-		struct mirror_entry *e = table_find_any(m, v);
+	for (unsigned long a = start; a < end; a = leaf_end(a)) {
+		struct mirror_leaf *leaf = leaf_lookup(m, a);
+		unsigned long last = end < leaf_end(a) ? end : leaf_end(a);
 
-		if (e && e->accessed) {
-			young++;
-			if (clear)
-				e->accessed = false;
+		if (!leaf)
+			continue;
+		sm_mutex_lock(&leaf->lock);
+		for (unsigned long p = a; p < last; p += PAGE_SIZE) {
+			struct mirror_pte *pte = leaf_find(leaf, leaf_idx(p));
+
+			if (pte && (pte->flags & MPTE_ACCESSED)) {
+				young++;
+				if (clear)
+					pte->flags &= ~MPTE_ACCESSED;
+			}
 		}
+		sm_mutex_unlock(&leaf->lock);
 	}
-	sm_mutex_unlock(&m->lock);
 	return young;
 }
 
 /*
  * Aging callbacks: reclaim asks whether the device used a page lately, so a
- * page the device keeps using is not evicted under it. They take m->lock
+ * page the device keeps using is not evicted under it. They take leaf locks
  * briefly and never wait for anything else.
  */
 static int mirror_clear_flush_young(struct mmu_notifier *mn, struct mm_struct *mm,
@@ -383,48 +595,64 @@ static const struct mmu_notifier_ops mirror_aging_ops = {
 	.test_young = mirror_test_young,
 };
 
-/* The end of the chunk of [addr, end) one hmm_range_fault() call covers. */
+/*
+ * The end of the chunk of [addr, end) one hmm_range_fault() call covers: at
+ * most MIRROR_FAULT_CHUNK pages, never across a leaf (one interval per call).
+ */
 static unsigned long mirror_chunk_end(unsigned long addr, unsigned long end)
 {
-	return end - addr > MIRROR_FAULT_CHUNK * PAGE_SIZE ? addr + MIRROR_FAULT_CHUNK * PAGE_SIZE
-							   : end;
+	unsigned long e = end - addr > MIRROR_FAULT_CHUNK * PAGE_SIZE
+				  ? addr + MIRROR_FAULT_CHUNK * PAGE_SIZE
+				  : end;
+
+	return e > leaf_end(addr) ? leaf_end(addr) : e;
 }
 
 /*
  * mirror_range_fault_lock() - hmm_range_fault() of @range (at most
- * MIRROR_FAULT_CHUNK pages) with the interval-notifier collision retry, as
- * dmirror_range_fault() does.
+ * MIRROR_FAULT_CHUNK pages, within one leaf) with the interval-notifier
+ * collision retry of that leaf's interval, as dmirror_range_fault() does.
  *
  * A collision (-EBUSY from hmm_range_fault(), or mmu_interval_read_retry())
- * always follows an invalidation of the range, and the next
+ * always follows an invalidation of the leaf, and the next
  * mmu_interval_read_begin() sleeps until that invalidation ended: every
  * retry waited for the event that caused it, so there is no retry count (no
- * amount of load or reclaim turns a collision into an error).
+ * amount of load or reclaim turns a collision into an error). Invalidations
+ * of other leaves do not touch this leaf's sequence: they cause no retry.
  *
- * Caller holds mm_users of the notifier's mm and no lock. Return: 0 with
- * m->lock held and no invalidation of @range since the fault (the caller
- * consumes range->hmm_pfns, then unlocks); or hmm_range_fault()'s error (no
- * lock held). May sleep.
+ * Caller holds mm_users of m->mm and no lock. Return: 0 with *@leafp set and
+ * its lock held and no invalidation of @range since the fault (the caller
+ * consumes range->hmm_pfns, then unlocks); or an error (no lock held): from
+ * leaf_get() or hmm_range_fault(). May sleep.
  */
-static int mirror_range_fault_lock(struct mirror *m, struct hmm_range *range)
+static int mirror_range_fault_lock(struct mirror *m, struct hmm_range *range,
+				   struct mirror_leaf **leafp)
 {
-	struct mm_struct *mm = m->notifier.mm;
+	struct mirror_leaf *leaf = leaf_get(m, range->start);
 	int ret;
 
+	if (IS_ERR(leaf))
+		return (int)PTR_ERR(leaf);
+	range->notifier = &leaf->notifier;
 	for (;;) {
-		range->notifier_seq = mmu_interval_read_begin(&m->notifier);
+		range->notifier_seq = mmu_interval_read_begin(&leaf->notifier);
 		memset(range->hmm_pfns, 0, MIRROR_FAULT_CHUNK * sizeof(*range->hmm_pfns));
-		mmap_read_lock(mm);
+		mmap_read_lock(m->mm);
 		ret = hmm_range_fault(range);
-		mmap_read_unlock(mm);
-		if (ret == -EBUSY)
+		mmap_read_unlock(m->mm);
+		if (ret == -EBUSY) {
+			atomic_fetch_add_explicit(&m->nr_retries, 1, memory_order_relaxed);
 			continue;
+		}
 		if (ret)
 			return ret;
-		sm_mutex_lock(&m->lock);
-		if (!mmu_interval_read_retry(&m->notifier, range->notifier_seq))
+		sm_mutex_lock(&leaf->lock);
+		if (!mmu_interval_read_retry(&leaf->notifier, range->notifier_seq)) {
+			*leafp = leaf;
 			return 0;
-		sm_mutex_unlock(&m->lock);
+		}
+		sm_mutex_unlock(&leaf->lock);
+		atomic_fetch_add_explicit(&m->nr_retries, 1, memory_order_relaxed);
 	}
 }
 
@@ -436,11 +664,10 @@ static int mirror_range_fault_lock(struct mirror *m, struct hmm_range *range)
  */
 static int mirror_fault(struct mirror *m, unsigned long start, unsigned long end, bool write)
 {
-	struct mm_struct *mm = m->notifier.mm;
+	struct mm_struct *mm = m->mm;
 	unsigned long hmm_pfns[MIRROR_FAULT_CHUNK];
 	uint32_t gens[MIRROR_FAULT_CHUNK];
 	struct hmm_range range = {
-		.notifier = &m->notifier,
 		.hmm_pfns = hmm_pfns,
 		.hmm_gens = gens,
 		.default_flags = HMM_PFN_REQ_FAULT | (write ? HMM_PFN_REQ_WRITE : 0),
@@ -454,71 +681,122 @@ static int mirror_fault(struct mirror *m, unsigned long start, unsigned long end
 		return -ESRCH; /* the address space has exited */
 	atomic_fetch_add(&m->nr_faults, 1);
 	for (unsigned long addr = start; addr < end && !ret; addr = range.end) {
+		struct mirror_leaf *leaf;
+
 		range.start = addr;
 		range.end = mirror_chunk_end(addr, end);
-		ret = mirror_range_fault_lock(m, &range);
+		ret = mirror_range_fault_lock(m, &range, &leaf);
 		if (ret)
 			break;
 		for (unsigned long i = 0; !ret && i < (range.end - addr) >> PAGE_SHIFT; i++) {
-			unsigned long vpn = (addr >> PAGE_SHIFT) + i;
+			unsigned long idx = leaf_idx(addr) + i;
 
-			/* One entry per 2 MiB the CPU maps with a PMD: at its first page here. */
+			/* One entry per 2 MiB the CPU maps with a PMD. */
 			if ((hmm_pfns[i] & HMM_PFN_VALID) &&
 			    hmm_pfn_to_map_order(hmm_pfns[i]) == HPAGE_PMD_ORDER) {
-				if (i == 0 || !(vpn & (HUGE_NR - 1)))
-					ret = table_install_huge(m, vpn, hmm_pfns[i]);
+				if (i == 0 || idx == 0)
+					leaf_install_huge(leaf, idx, hmm_pfns[i]);
 			} else {
-				ret = table_install(m, vpn, hmm_pfns[i], gens[i], false);
+				ret = leaf_install(leaf, idx, hmm_pfns[i], gens[i], false);
 			}
 		}
-		sm_mutex_unlock(&m->lock);
+		sm_mutex_unlock(&leaf->lock);
 	}
 	mmput_tracked(mm, m, "mirror fault"); /* Pairs with mmget_not_zero() above. */
 	return ret;
 }
 
-/*
- * Copy through the installed translation of @addr, if there is a usable one.
- * Caller holds m->lock (so an invalidation of the page waits for the copy).
- * Return: 0 copied, -ENOENT no usable translation, -EIO stale translation.
- */
-static int mirror_copy_locked(struct mirror *m, unsigned long addr, void *buf, size_t len,
-			      bool write)
+/* The frame @pte gives page @idx of its leaf, if the frame is still the one it was. */
+static int pte_frame(struct mirror *m, struct mirror_leaf *leaf, struct mirror_pte *pte,
+		     unsigned long idx, unsigned long *pfnp)
 {
-	unsigned long vpn = addr >> PAGE_SHIFT, pfn;
-	struct mirror_entry *e = table_find_any(m, vpn);
 	bool valid;
-	char *frame;
+	unsigned long pfn;
 
-	if (!e || (write && !e->write))
-		return -ENOENT;
-	if (KEY_IS_HUGE(e->vpn)) {
-		valid = folio_gen_valid(e->pfn, e->gen, vpn & (HUGE_NR - 1));
-		pfn = e->pfn + (vpn & (HUGE_NR - 1));
+	if (pte == &leaf->huge) {
+		valid = folio_gen_valid(pte->pfn, pte->gen, idx);
+		pfn = pte->pfn + idx;
 	} else {
-		valid = page_gen_valid(e->pfn, e->gen);
-		pfn = e->pfn;
+		valid = page_gen_valid(pte->pfn, pte->gen);
+		pfn = pte->pfn;
 	}
 	if (!valid) {
 		atomic_fetch_add(&m->nr_stale, 1);
 		phys_report_stale(pfn, "mirror");
 		return -EIO;
 	}
-	frame = (char *)page_address(pfn_to_page(pfn)) + (addr & (PAGE_SIZE - 1));
-	if (write)
-		copy_frame_data(frame, buf, len);
-	else
-		copy_frame_data(buf, frame, len);
-	e->accessed = true;
+	*pfnp = pfn;
 	return 0;
 }
 
 /*
- * The transfer, page by page under one hold of m->lock for as long as the
- * translations are there; a missing one is faulted in with the lock dropped.
- * A translation faulted in and gone again before the copy was invalidated
- * meanwhile (m->lock orders the two): the copy of that page faults again,
- * without a count -- the next fault's read_begin waits out the invalidation.
+ * Copy [addr, addr + len) (within one leaf) through the installed
+ * translations, run by run: consecutive pages whose frames are consecutive
+ * in memory go in one memcpy. Every page's generation is checked first.
+ * Caller holds leaf->lock (so an invalidation of the pages waits for the
+ * copy). Return: bytes copied; *@err 0 if all of them, else -ENOENT (no
+ * usable translation at addr + return value), -EIO (a stale one there).
+ */
+static size_t mirror_copy_leaf(struct mirror *m, struct mirror_leaf *leaf, unsigned long addr,
+			       char *buf, size_t len, bool write, int *err)
+{
+	size_t done = 0;
+
+	lockdep_assert_held(&leaf->lock);
+	*err = 0;
+	while (done < len) {
+		char *run = NULL;
+		size_t n = 0;
+
+		/* Gather one run of frames contiguous in memory. */
+		while (done + n < len) {
+			unsigned long a = addr + done + n, idx = leaf_idx(a), pfn;
+			struct mirror_pte *pte = leaf_find(leaf, idx);
+			size_t chunk = PAGE_SIZE - (a & (PAGE_SIZE - 1));
+			char *frame;
+			int ret;
+
+			if (!pte || (write && !(pte->flags & MPTE_WRITE))) {
+				ret = -ENOENT;
+			} else {
+				ret = pte_frame(m, leaf, pte, idx, &pfn);
+				if (!ret)
+					pte->flags |= MPTE_ACCESSED;
+			}
+			if (ret) {
+				if (!n)
+					*err = ret;
+				break;
+			}
+			frame = (char *)page_address(pfn_to_page(pfn)) + (a & (PAGE_SIZE - 1));
+			if (n && frame != run + n)
+				break; /* not contiguous: copy what we have first */
+			if (!n)
+				run = frame;
+			if (chunk > len - done - n)
+				chunk = len - done - n;
+			n += chunk;
+			if (!((a + chunk) & (PAGE_SIZE - 1)) || done + n == len)
+				atomic_fetch_add_explicit(&m->nr_cpages, 1, memory_order_relaxed);
+		}
+		if (!n)
+			break;
+		if (write)
+			copy_frame_data(run, buf + done, n);
+		else
+			copy_frame_data(buf + done, run, n);
+		done += n;
+	}
+	return done;
+}
+
+/*
+ * The transfer, leaf by leaf, each under one hold of its lock for as long
+ * as the translations are there; a missing one is faulted in with the lock
+ * dropped. A translation faulted in and gone again before the copy was
+ * invalidated meanwhile (the leaf lock orders the two): the copy of that
+ * page faults again, without a count -- the next fault's read_begin waits
+ * out the invalidation.
  */
 static int mirror_dma(struct mirror *m, unsigned long addr, void *buf, size_t len, bool write)
 {
@@ -527,112 +805,173 @@ static int mirror_dma(struct mirror *m, unsigned long addr, void *buf, size_t le
 
 	if (addr + len < addr || addr + len > TASK_SIZE)
 		return -EFAULT;
-	sm_mutex_lock(&m->lock);
 	while (len) {
-		size_t chunk = PAGE_SIZE - (addr & (PAGE_SIZE - 1));
+		struct mirror_leaf *leaf = leaf_lookup(m, addr);
+		size_t span = leaf_end(addr) - addr, done = 0;
+		unsigned long page;
+		bool locked = false;
 
-		if (chunk > len)
-			chunk = len;
-		ret = mirror_copy_locked(m, addr, buf, chunk, write);
-		if (ret == -ENOENT && addr >= m->lock_start && addr < m->lock_end) {
+		if (span > len)
+			span = len;
+		ret = -ENOENT;
+		if (leaf) {
+			sm_mutex_lock(&leaf->lock);
+			done = mirror_copy_leaf(m, leaf, addr, buf, span, write, &ret);
+			if (ret == -ENOENT) {
+				unsigned long a = addr + done;
+
+				/* Read under the leaf lock: see the lock range in struct mirror. */
+				locked = a >= atomic_load(&m->lock_start) &&
+					 a < atomic_load(&m->lock_end);
+			}
+			sm_mutex_unlock(&leaf->lock);
+		} else {
+			locked = addr >= atomic_load(&m->lock_start) &&
+				 addr < atomic_load(&m->lock_end);
+		}
+		addr += done;
+		buf = (char *)buf + done;
+		len -= done;
+		if (!ret)
+			continue;
+		if (ret != -ENOENT)
+			break;
+		if (locked) {
 			/* A locked range: the copy engine takes no retry fault there. */
 			atomic_fetch_add(&m->nr_locked_faults, 1);
 			ret = -EFAULT;
 			break;
 		}
-		if (ret == -ENOENT) {
-			unsigned long page = addr & PAGE_MASK;
-
-			sm_mutex_unlock(&m->lock);
-			/* The rest of the request at once; then only this page, for a precise
-			 * error. */
-			ret = mirror_fault(m, page, PAGE_ALIGN(addr + len), write);
-			if (ret && ret != -ESRCH && PAGE_ALIGN(addr + len) - page > PAGE_SIZE)
-				ret = mirror_fault(m, page, page + PAGE_SIZE, write);
-			sm_mutex_lock(&m->lock);
-			if (ret)
-				break;
-			continue; /* retry the copy of this page */
-		}
+		/* The rest of the request at once; then only this page, for a precise error. */
+		page = addr & PAGE_MASK;
+		ret = mirror_fault(m, page, PAGE_ALIGN(addr + len), write);
+		if (ret && ret != -ESRCH && PAGE_ALIGN(addr + len) - page > PAGE_SIZE)
+			ret = mirror_fault(m, page, page + PAGE_SIZE, write);
 		if (ret)
 			break;
-		if (((addr + chunk) & (PAGE_SIZE - 1)) == 0 || chunk == len)
-			atomic_fetch_add(&m->nr_cpages, 1);
-		addr += chunk;
-		buf = (char *)buf + chunk;
-		len -= chunk;
+		/* retry the copy from this page */
 	}
-	sm_mutex_unlock(&m->lock);
 	return ret;
 }
 
-/* The DMA engine: a real thread executing queued transfers in order. */
+/* A DMA engine: a real thread executing the transfers of its queue in order. */
 static void *mirror_engine(void *arg)
 {
-	struct mirror *m = arg;
+	struct mirror_queue *q = arg;
+	struct mirror *m = q->m;
 
 	for (;;) {
 		struct dma_request *req;
 		enum dma_op op;
 
-		for (int spin = 0; sm_may_spin() && spin < MIRROR_SPIN && !atomic_load(&m->pending);
+		for (int spin = 0; sm_may_spin() && spin < MIRROR_SPIN && !atomic_load(&q->pending);
 		     spin++)
 			cpu_relax();
-		sm_mutex_lock(&m->qlock);
-		sm_wait_event(&m->qcond, &m->qlock, m->queue);
-		req = m->queue;
-		m->queue = req->next;
-		if (!m->queue)
-			m->qtail = &m->queue;
-		atomic_fetch_sub(&m->pending, 1);
-		sm_mutex_unlock(&m->qlock);
+		sm_mutex_lock(&q->qlock);
+		sm_wait_event(&q->qcond, &q->qlock, q->queue);
+		req = q->queue;
+		q->queue = req->next;
+		if (!q->queue)
+			q->qtail = &q->queue;
+		atomic_fetch_sub(&q->pending, 1);
+		sm_mutex_unlock(&q->qlock);
 
 		op = req->op;
 		if (op == DMA_STOP)
 			req->ret = 0;
 		else
 			req->ret = mirror_dma(m, req->addr, req->buf, req->len, op == DMA_WRITE);
+		atomic_fetch_sub(&q->load, 1);
 		/* @req lives on the submitter's stack: not to be touched once done. */
-		sm_mutex_lock(&m->qlock);
+		sm_mutex_lock(&q->qlock);
 		atomic_store_explicit(&req->done, true, memory_order_release);
-		sm_wake_up_all(&m->qcond); /* Pairs with the wait in mirror_submit(). */
-		sm_mutex_unlock(&m->qlock);
+		sm_wake_up_all(&q->qcond); /* Pairs with the wait in mirror_submit(). */
+		sm_mutex_unlock(&q->qlock);
 		if (op == DMA_STOP)
 			return NULL;
 	}
 }
 
-static int mirror_submit(struct mirror *m, enum dma_op op, unsigned long addr, void *buf,
+/* Start the engine of @q. Caller holds m->qsetup. Return: 0 or sm_thread_create()'s error. */
+static int queue_start(struct mirror *m, struct mirror_queue *q)
+{
+	int ret;
+
+	lockdep_assert_held(&m->qsetup);
+	if (atomic_load(&q->started))
+		return 0;
+	ret = q->id ? sm_thread_create(&q->engine, mirror_engine, q, "mirror%s dma%u", m->name,
+				       q->id)
+		    : sm_thread_create(&q->engine, mirror_engine, q, "mirror%s dma", m->name);
+	if (!ret)
+		atomic_store(&q->started, true);
+	return ret;
+}
+
+/*
+ * The queue for a new transfer: the first idle one (queue 0 when nothing
+ * else runs), else the least loaded; its engine started if need be (queue 0
+ * if it cannot be). Counts the transfer in its load.
+ */
+static struct mirror_queue *queue_pick(struct mirror *m)
+{
+	struct mirror_queue *q = &m->queues[0];
+	unsigned int best = ~0U;
+
+	for (unsigned int i = 0; i < MIRROR_QUEUES; i++) {
+		unsigned int load = atomic_load(&m->queues[i].load);
+
+		if (load < best) {
+			best = load;
+			q = &m->queues[i];
+		}
+		if (!load)
+			break;
+	}
+	if (!atomic_load(&q->started)) {
+		int ret;
+
+		sm_mutex_lock(&m->qsetup);
+		ret = queue_start(m, q);
+		sm_mutex_unlock(&m->qsetup);
+		if (ret)
+			q = &m->queues[0];
+	}
+	atomic_fetch_add(&q->load, 1);
+	return q;
+}
+
+static int mirror_submit(struct mirror_queue *q, enum dma_op op, unsigned long addr, void *buf,
 			 size_t len)
 {
 	struct dma_request req = {.op = op, .addr = addr, .buf = buf, .len = len};
 
-	sm_mutex_lock(&m->qlock);
-	*m->qtail = &req;
-	m->qtail = &req.next;
-	atomic_fetch_add(&m->pending, 1);
-	sm_wake_up_all(&m->qcond); /* Pairs with the wait in mirror_engine(). */
-	sm_mutex_unlock(&m->qlock);
+	sm_mutex_lock(&q->qlock);
+	*q->qtail = &req;
+	q->qtail = &req.next;
+	atomic_fetch_add(&q->pending, 1);
+	sm_wake_up_all(&q->qcond); /* Pairs with the wait in mirror_engine(). */
+	sm_mutex_unlock(&q->qlock);
 	/* Pairs with the release store of done by the engine: req.ret is visible. */
 	for (int spin = 0; sm_may_spin() && spin < MIRROR_SPIN; spin++) {
 		if (atomic_load_explicit(&req.done, memory_order_acquire))
 			return req.ret;
 		cpu_relax();
 	}
-	sm_mutex_lock(&m->qlock);
-	sm_wait_event(&m->qcond, &m->qlock, atomic_load(&req.done));
-	sm_mutex_unlock(&m->qlock);
+	sm_mutex_lock(&q->qlock);
+	sm_wait_event(&q->qcond, &q->qlock, atomic_load(&req.done));
+	sm_mutex_unlock(&q->qlock);
 	return req.ret;
 }
 
 int mirror_read(struct mirror *m, unsigned long addr, void *buf, size_t len)
 {
-	return mirror_submit(m, DMA_READ, addr, buf, len);
+	return mirror_submit(queue_pick(m), DMA_READ, addr, buf, len);
 }
 
 int mirror_write(struct mirror *m, unsigned long addr, const void *buf, size_t len)
 {
-	return mirror_submit(m, DMA_WRITE, addr, (void *)buf, len);
+	return mirror_submit(queue_pick(m), DMA_WRITE, addr, (void *)buf, len);
 }
 
 /* --- device memory ------------------------------------------------------------ */
@@ -912,20 +1251,31 @@ static unsigned long devmem_alloc_and_copy(struct mirror *m, struct migrate_vma 
  */
 static void devmem_map_migrated(struct mirror *m, struct migrate_vma *args)
 {
-	sm_mutex_lock(&m->lock);
+	struct mirror_leaf *leaf = NULL;
+
 	for (unsigned long i = 0; i < args->npages; i++) {
 		struct page *dpage = migrate_pfn_to_page(args->dst[i]);
 		unsigned long addr = args->start + (i << PAGE_SHIFT);
 
 		if (!dpage || !(args->src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
-		if (!table_install(m, addr >> PAGE_SHIFT,
-				   page_to_pfn(dpage) | HMM_PFN_VALID |
-					   (args->dst[i] & MIGRATE_PFN_WRITE ? HMM_PFN_WRITE : 0),
-				   page_gen(dpage), false))
+		if (!leaf || leaf->base != (addr & ~(LEAF_SIZE - 1))) {
+			if (leaf)
+				sm_mutex_unlock(&leaf->lock);
+			/* Created by leaves_prepare() before the migration. */
+			leaf = leaf_lookup(m, addr);
+			if (WARN_ON_ONCE(!leaf))
+				return;
+			sm_mutex_lock(&leaf->lock);
+		}
+		if (!leaf_install(leaf, leaf_idx(addr),
+				  page_to_pfn(dpage) | HMM_PFN_VALID |
+					  (args->dst[i] & MIGRATE_PFN_WRITE ? HMM_PFN_WRITE : 0),
+				  page_gen(dpage), false))
 			atomic_fetch_add(&m->nr_cpages, 1);
 	}
-	sm_mutex_unlock(&m->lock);
+	if (leaf)
+		sm_mutex_unlock(&leaf->lock);
 }
 
 /* Is every page of [start, end) in this device's memory (per its page table)? */
@@ -933,14 +1283,19 @@ static bool range_on_device(struct mirror *m, unsigned long start, unsigned long
 {
 	bool all = true;
 
-	sm_mutex_lock(&m->lock);
 	for (unsigned long a = start; a < end && all; a += PAGE_SIZE) {
-		struct mirror_entry *e = table_find(m, a >> PAGE_SHIFT);
-		struct page *page = e ? pfn_to_page(e->pfn) : NULL;
+		struct mirror_leaf *leaf = leaf_lookup(m, a);
+		struct mirror_pte *pte;
+		struct page *page = NULL;
 
+		if (leaf) {
+			sm_mutex_lock(&leaf->lock);
+			pte = leaf_find_small(leaf, leaf_idx(a));
+			page = pte ? pfn_to_page(pte->pfn) : NULL;
+			sm_mutex_unlock(&leaf->lock);
+		}
 		all = page && is_device_private_page(page) && page_pgmap(page) == &m->pgmap;
 	}
-	sm_mutex_unlock(&m->lock);
 	return all;
 }
 
@@ -954,7 +1309,7 @@ static int check_range(unsigned long addr, size_t len)
 
 int mirror_migrate_to_device(struct mirror *m, unsigned long addr, size_t len)
 {
-	struct mm_struct *mm = m->notifier.mm;
+	struct mm_struct *mm = m->mm;
 	unsigned long src[MIRROR_FAULT_CHUNK], dst[MIRROR_FAULT_CHUNK];
 	unsigned long end = addr + len, next;
 	int ret = check_range(addr, len), err = 0;
@@ -964,6 +1319,12 @@ int mirror_migrate_to_device(struct mirror *m, unsigned long addr, size_t len)
 		return ret;
 	if (!mmget_not_zero_tracked(mm, m, "mirror fault"))
 		return -ESRCH;
+	/* The leaves the moved pages will be mapped in: not under mmap_lock. */
+	ret = leaves_prepare(m, addr, end);
+	if (ret) {
+		mmput_tracked(mm, m, "mirror fault");
+		return ret;
+	}
 	mmap_read_lock(mm);
 	for (; addr < end && !ret && !err; addr = next) {
 		struct vm_area_struct *vma = vma_lookup(mm, addr);
@@ -1004,7 +1365,7 @@ int mirror_migrate_to_device(struct mirror *m, unsigned long addr, size_t len)
 
 int mirror_migrate_to_system(struct mirror *m, unsigned long addr, size_t len)
 {
-	struct mm_struct *mm = m->notifier.mm;
+	struct mm_struct *mm = m->mm;
 	unsigned long end = addr + len, next, moved = 0;
 	int ret = check_range(addr, len);
 	TRACE_SCOPE("mirror", "migrate_to_system", "addr=0x%lx len=%zu", addr, len);
@@ -1036,7 +1397,7 @@ int mirror_migrate_to_system(struct mirror *m, unsigned long addr, size_t len)
 
 int mirror_exclusive(struct mirror *m, unsigned long addr, size_t len)
 {
-	struct mm_struct *mm = m->notifier.mm;
+	struct mm_struct *mm = m->mm;
 	unsigned long end = addr + len;
 	int ret = check_range(addr, len);
 	TRACE_SCOPE("mirror", "exclusive", "addr=0x%lx len=%zu", addr, len);
@@ -1045,9 +1406,15 @@ int mirror_exclusive(struct mirror *m, unsigned long addr, size_t len)
 		return ret;
 	if (!mmget_not_zero_tracked(mm, m, "mirror fault"))
 		return -ESRCH;
+	ret = leaves_prepare(m, addr, end); /* not under mmap_lock */
+	if (ret) {
+		mmput_tracked(mm, m, "mirror fault");
+		return ret;
+	}
 	mmap_read_lock(mm);
 	for (; addr < end; addr += PAGE_SIZE) {
 		struct page *page = make_device_exclusive(mm, addr, m);
+		struct mirror_leaf *leaf = leaf_lookup(m, addr);
 
 		if (IS_ERR(page)) {
 			ret = PTR_ERR(page);
@@ -1057,11 +1424,11 @@ int mirror_exclusive(struct mirror *m, unsigned long addr, size_t len)
 		 * The page is locked: a CPU fault that would take our access away
 		 * waits for it, so the entry goes in before its invalidation.
 		 */
-		sm_mutex_lock(&m->lock);
-		ret = table_install(m, addr >> PAGE_SHIFT,
-				    page_to_pfn(page) | HMM_PFN_VALID | HMM_PFN_WRITE,
-				    page_gen(page), true);
-		sm_mutex_unlock(&m->lock);
+		sm_mutex_lock(&leaf->lock);
+		ret = leaf_install(leaf, leaf_idx(addr),
+				   page_to_pfn(page) | HMM_PFN_VALID | HMM_PFN_WRITE,
+				   page_gen(page), true);
+		sm_mutex_unlock(&leaf->lock);
 		unlock_page(page);
 		put_page(page); /* Pairs with make_device_exclusive()'s reference. */
 		if (ret)
@@ -1073,18 +1440,21 @@ int mirror_exclusive(struct mirror *m, unsigned long addr, size_t len)
 	return ret;
 }
 
-static unsigned char snapshot_prot(struct mirror *m, unsigned long addr, unsigned long hmm_pfn)
+/* Caller holds leaf->lock (@leaf: the leaf of @addr). */
+static unsigned char snapshot_prot(struct mirror *m, struct mirror_leaf *leaf, unsigned long addr,
+				   unsigned long hmm_pfn)
 {
-	struct mirror_entry *e;
+	struct mirror_pte *pte;
 	struct page *page;
 
 	if (hmm_pfn & HMM_PFN_ERROR)
 		return MIRROR_PROT_ERROR;
 	if (!(hmm_pfn & HMM_PFN_VALID)) {
 		/* Not visible to the CPU: maybe because we hold it exclusively. */
-		e = table_find(m, addr >> PAGE_SHIFT);
-		return e && e->exclusive ? MIRROR_PROT_EXCLUSIVE | MIRROR_PROT_WRITE
-					 : MIRROR_PROT_NONE;
+		pte = leaf_find_small(leaf, leaf_idx(addr));
+		return pte && (pte->flags & MPTE_EXCLUSIVE)
+			       ? MIRROR_PROT_EXCLUSIVE | MIRROR_PROT_WRITE
+			       : MIRROR_PROT_NONE;
 	}
 	page = pfn_to_page(hmm_pfn_to_pfn(hmm_pfn));
 	if (page && is_device_private_page(page))
@@ -1098,13 +1468,13 @@ static unsigned char snapshot_prot(struct mirror *m, unsigned long addr, unsigne
 
 int mirror_snapshot(struct mirror *m, unsigned long addr, size_t len, struct mirror_snap *snap)
 {
-	struct mm_struct *mm = m->notifier.mm;
+	struct mm_struct *mm = m->mm;
 	unsigned long hmm_pfns[MIRROR_FAULT_CHUNK];
 	struct hmm_range range = {
-		.notifier = &m->notifier,
 		.hmm_pfns = hmm_pfns,
 		.dev_private_owner = m,
 	};
+	struct mirror_leaf *leaf;
 	unsigned long end = addr + len;
 	int ret = check_range(addr, len);
 
@@ -1115,17 +1485,17 @@ int mirror_snapshot(struct mirror *m, unsigned long addr, size_t len, struct mir
 	for (unsigned long a = addr; a < end && !ret; a = range.end) {
 		range.start = a;
 		range.end = mirror_chunk_end(a, end);
-		ret = mirror_range_fault_lock(m, &range);
+		ret = mirror_range_fault_lock(m, &range, &leaf);
 		if (ret)
 			break;
 		for (unsigned long i = 0; i < (range.end - a) >> PAGE_SHIFT; i++) {
 			struct mirror_snap *out = &snap[((a - addr) >> PAGE_SHIFT) + i];
 
-			out->prot = snapshot_prot(m, a + (i << PAGE_SHIFT), hmm_pfns[i]);
+			out->prot = snapshot_prot(m, leaf, a + (i << PAGE_SHIFT), hmm_pfns[i]);
 			out->order =
 				hmm_pfns[i] & HMM_PFN_VALID ? hmm_pfn_to_map_order(hmm_pfns[i]) : 0;
 		}
-		sm_mutex_unlock(&m->lock);
+		sm_mutex_unlock(&leaf->lock);
 	}
 	mmput_tracked(mm, m, "mirror fault"); /* Pairs with mmget_not_zero() above. */
 	if (!ret)
@@ -1151,6 +1521,8 @@ struct mirror *mirror_create_named(struct mm_struct *mm, unsigned int flags,
 	if (!m)
 		return ERR_PTR(-ENOMEM);
 	m->flags = flags;
+	m->mm = mm;
+	snprintf(m->name, sizeof(m->name), "%s%s", name ? " " : "", name ? name : "");
 	sm_mutex_init(&m->lock, "mirror->lock", LOCK_RANK_DRIVER_MMU);
 	ret = devmem_init(m, device_pages);
 	if (ret) {
@@ -1159,21 +1531,25 @@ struct mirror *mirror_create_named(struct mm_struct *mm, unsigned int flags,
 		kfree(m);
 		return ERR_PTR(ret);
 	}
-	sm_mutex_init(&m->qlock, "mirror->qlock", LOCK_RANK_WORKQ);
-	sm_waitq_init(&m->qcond, "mirror->qcond");
-	m->qtail = &m->queue;
-	mmu_interval_notifier_set_owner(&m->notifier, m);
+	sm_mutex_init(&m->qsetup, "mirror->qsetup", LOCK_RANK_DRIVER);
+	for (unsigned int i = 0; i < MIRROR_QUEUES; i++) {
+		struct mirror_queue *q = &m->queues[i];
+
+		q->m = m;
+		q->id = i;
+		sm_mutex_init(&q->qlock, "mirror->qlock", LOCK_RANK_WORKQ);
+		sm_waitq_init(&q->qcond, "mirror->qcond");
+		q->qtail = &q->queue;
+	}
 	mmu_notifier_set_owner(&m->aging, m);
-	ret = mmu_interval_notifier_insert(&m->notifier, mm, MMAP_MIN_ADDR,
-					   TASK_SIZE - MMAP_MIN_ADDR, &mirror_notifier_ops);
-	if (ret)
-		goto err_free;
+	/* The leaves' intervals come with the first device faults (leaf_get()). */
 	m->aging.ops = &mirror_aging_ops;
 	ret = mmu_notifier_register(&m->aging, mm);
 	if (ret)
-		goto err_remove;
-	ret = sm_thread_create(&m->engine, mirror_engine, m, "mirror%s%s dma", name ? " " : "",
-			       name ? name : "");
+		goto err_free;
+	sm_mutex_lock(&m->qsetup);
+	ret = queue_start(m, &m->queues[0]);
+	sm_mutex_unlock(&m->qsetup);
 	if (ret)
 		goto err_unregister;
 	mirror_live_add(m);
@@ -1181,11 +1557,12 @@ struct mirror *mirror_create_named(struct mm_struct *mm, unsigned int flags,
 
 err_unregister:
 	mmu_notifier_unregister(&m->aging, mm);
-err_remove:
-	mmu_interval_notifier_remove(&m->notifier);
 err_free:
-	sm_waitq_destroy(&m->qcond);
-	sm_mutex_destroy(&m->qlock);
+	for (unsigned int i = 0; i < MIRROR_QUEUES; i++) {
+		sm_waitq_destroy(&m->queues[i].qcond);
+		sm_mutex_destroy(&m->queues[i].qlock);
+	}
+	sm_mutex_destroy(&m->qsetup);
 	devmem_exit(m);
 	sm_mutex_destroy(&m->lock);
 	kfree(m);
@@ -1197,24 +1574,50 @@ struct mirror *mirror_create(struct mm_struct *mm, unsigned int flags)
 	return mirror_create_devmem(mm, flags, MIRROR_DEVMEM_PAGES);
 }
 
+/* Remove every leaf's interval (waiting for its callbacks), then free the table. */
+static void table_destroy(struct mirror *m)
+{
+	struct mirror_leaf *leaf, *next;
+
+	/* Waits for a running invalidate callback; none comes after it. */
+	for (leaf = m->leaves; leaf; leaf = leaf->next)
+		mmu_interval_notifier_remove(&leaf->notifier);
+	for (leaf = m->leaves; leaf; leaf = next) {
+		next = leaf->next;
+		sm_mutex_lock(&leaf->lock);
+		leaf_zap(leaf, leaf->base, leaf->base + LEAF_SIZE, true);
+		sm_mutex_unlock(&leaf->lock);
+		sm_mutex_destroy(&leaf->lock);
+		kfree(leaf);
+	}
+	m->leaves = NULL;
+	dir_free(&m->root, 0);
+}
+
 void mirror_destroy(struct mirror *m)
 {
 	/* API misuse: destroyed already (or never created): @m may be freed. */
 	if (WARN_ON_ONCE(!m || !mirror_live_del(m)))
 		return;
-	mirror_submit(m, DMA_STOP, 0, NULL, 0);
-	sm_thread_join(&m->engine);
+	for (unsigned int i = 0; i < MIRROR_QUEUES; i++) {
+		struct mirror_queue *q = &m->queues[i];
+
+		if (!atomic_load(&q->started))
+			continue;
+		atomic_fetch_add(&q->load, 1);
+		mirror_submit(q, DMA_STOP, 0, NULL, 0);
+		sm_thread_join(&q->engine);
+	}
 	mirror_unlock(m); /* -ENOENT if nothing is locked */
 	/* Our memory goes away: every page on it comes back first (the notifier still zaps). */
 	devmem_evict(m);
-	mmu_notifier_unregister(&m->aging, m->notifier.mm);
-	/* Waits for a running invalidate callback; none comes after it. */
-	mmu_interval_notifier_remove(&m->notifier);
-	sm_mutex_lock(&m->lock);
-	table_zap(m, 0, ~0UL);
-	sm_mutex_unlock(&m->lock);
-	sm_waitq_destroy(&m->qcond);
-	sm_mutex_destroy(&m->qlock);
+	mmu_notifier_unregister(&m->aging, m->mm);
+	table_destroy(m);
+	for (unsigned int i = 0; i < MIRROR_QUEUES; i++) {
+		sm_waitq_destroy(&m->queues[i].qcond);
+		sm_mutex_destroy(&m->queues[i].qlock);
+	}
+	sm_mutex_destroy(&m->qsetup);
 	devmem_exit(m);
 	sm_mutex_destroy(&m->lock);
 	kfree(m);
@@ -1222,22 +1625,12 @@ void mirror_destroy(struct mirror *m)
 
 unsigned long mirror_nr_entries(struct mirror *m)
 {
-	unsigned long n;
-
-	sm_mutex_lock(&m->lock);
-	n = m->nr_entries;
-	sm_mutex_unlock(&m->lock);
-	return n;
+	return atomic_load(&m->nr_entries);
 }
 
 unsigned long mirror_nr_huge_entries(struct mirror *m)
 {
-	unsigned long n;
-
-	sm_mutex_lock(&m->lock);
-	n = m->nr_huge;
-	sm_mutex_unlock(&m->lock);
-	return n;
+	return atomic_load(&m->nr_huge);
 }
 
 unsigned long mirror_nr_invalidations(struct mirror *m)
@@ -1271,7 +1664,7 @@ int mirror_lock(struct mirror *m, unsigned long addr, size_t len)
 	 * The museum's mirror-lock-not-pinned only registers the range.
 	 */
 	if (!historic_bug(BUG_MIRROR_LOCK_NOT_PINNED)) {
-		struct mm_struct *mm = m->notifier.mm;
+		struct mm_struct *mm = m->mm;
 
 		if (!mmget_not_zero_tracked(mm, m, "mirror lock"))
 			return -ESRCH;
@@ -1288,8 +1681,8 @@ int mirror_lock(struct mirror *m, unsigned long addr, size_t len)
 	sm_mutex_lock(&m->lock);
 	memcpy(m->lock_pages, pages, (size_t)pinned * sizeof(*pages));
 	m->lock_npages = (unsigned long)pinned;
-	m->lock_start = addr;
-	m->lock_end = addr + len;
+	atomic_store(&m->lock_start, addr);
+	atomic_store(&m->lock_end, addr + len);
 	sm_mutex_unlock(&m->lock);
 	return 0;
 }
@@ -1307,7 +1700,8 @@ int mirror_unlock(struct mirror *m)
 	n = m->lock_npages;
 	memcpy(pages, m->lock_pages, n * sizeof(*pages));
 	m->lock_npages = 0;
-	m->lock_start = m->lock_end = 0;
+	atomic_store(&m->lock_end, 0);
+	atomic_store(&m->lock_start, 0);
 	sm_mutex_unlock(&m->lock);
 	unpin_user_pages(pages, n);
 	return 0;
@@ -1338,6 +1732,16 @@ unsigned long mirror_nr_lost_faults(struct mirror *m)
 unsigned long mirror_nr_faults(struct mirror *m)
 {
 	return atomic_load(&m->nr_faults);
+}
+
+unsigned long mirror_nr_fault_retries(struct mirror *m)
+{
+	return atomic_load(&m->nr_retries);
+}
+
+unsigned long mirror_nr_intervals(struct mirror *m)
+{
+	return atomic_load(&m->nr_leaves);
 }
 
 unsigned long mirror_nr_cpages(struct mirror *m)
