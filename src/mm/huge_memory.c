@@ -65,6 +65,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "base/sched_explore.h"
 #include "secmmu/kit/bugs.h"
 #include "mm/internal.h"
 #include "mm/swap_internal.h"
@@ -832,11 +833,26 @@ static unsigned long folio_pte_mapcount(struct page *head)
 }
 
 /*
+ * folio_ref_freeze(): if @head's refcount is @count, make it 0, so that no
+ * speculative reference (get_page_unless_zero(): LRU isolation, the
+ * deferred-split shrinker, which hold no PTL) can be taken while the split
+ * hands the references out; a plain store after a check would lose one
+ * taken in between (and the folio would be freed while still mapped).
+ */
+static bool folio_ref_freeze(struct page *head, int count)
+{
+	return atomic_compare_exchange_strong(&head->_refcount, &count, 0);
+}
+
+/*
  * The folio, mapped by PTEs of @mm only, becomes HPAGE_PMD_NR order-0
- * pages. Under @mm's PTL. Each subpage gets one reference per PTE plus
- * one: the caller's for the page it passed, a temporary one for the others,
- * which the caller drops after unlocking (freeing the unmapped ones). The
- * head keeps PG_locked.
+ * pages. Under @mm's PTL, its refcount frozen (folio_ref_freeze()). Each
+ * subpage gets one reference per PTE plus one: the caller's for the page
+ * it passed, a temporary one for the others, which the caller drops after
+ * unlocking (freeing the unmapped ones). A tail's refcount is set before
+ * it stops pointing at the head, the head's last (that unfreezes it);
+ * get_page_unless_zero() checks that the page still belongs to the folio
+ * it got a reference of. The head keeps PG_locked.
  */
 static void __split_folio_locked(struct page *head)
 {
@@ -940,9 +956,11 @@ int split_folio(struct page *page)
 	 * and no reference beyond the mappings and the caller's (GUP).
 	 */
 	if (atomic_load(&head->_entire_mapcount) || mapped != folio_pte_mapcount(head) ||
-	    page_ref_count(head) != (int)mapped + 1) {
+	    !folio_ref_freeze(head, (int)mapped + 1)) {
 		ret = -EBUSY;
 	} else {
+		/* The window a lost reference fell into: test_thp_interleave. */
+		sched_point("split_folio: refcount frozen");
 		if (PageTest(head, PG_deferred_split))
 			deferred_split_del(head);
 		__split_folio_locked(head);
