@@ -92,10 +92,22 @@ int thp_get_use_zero_page(void)
 
 /*
  * The huge zero folio (mm_get_huge_zero_folio()): a zeroed large folio that
- * read faults map read-only. huge_zero holds one reference while any
- * mapping (each holding one more) may find it; the last put frees it.
+ * read faults map read-only. huge_zero holds the allocation reference while
+ * any mapping may find it; each mapping holds one more reference and counts
+ * in huge_zero_maps (Linux's huge_zero_refcount). When the count drops to 0
+ * huge_zero forgets the folio and drops its reference: a GUP reference taken
+ * through a mapping (KVM's fault) may keep the frames a little longer, and
+ * its put_page() frees them. The count, not the refcount, decides: a
+ * transient reference seen at the last mapping's put must not keep the
+ * folio for ever.
  */
 static struct page *_Atomic huge_zero;
+/*
+ * Mappings of huge_zero. Goes up under huge_zero_lock (a new mapping) or
+ * under the PTL of a mapping that keeps it above 0 (fork: copy_huge_pmd());
+ * goes down under huge_zero_lock.
+ */
+static _Atomic unsigned long huge_zero_maps;
 static struct sm_mutex huge_zero_lock; /* LOCK_RANK_LRU: taken with no PTL held */
 static pthread_once_t huge_zero_once = PTHREAD_ONCE_INIT;
 
@@ -124,21 +136,24 @@ static struct page *mm_get_huge_zero_folio(void)
 		if (zero)
 			atomic_store(&huge_zero, zero); /* takes the allocation reference */
 	}
-	if (zero)
+	if (zero) {
 		get_page(zero); /* the mapping's */
+		atomic_fetch_add(&huge_zero_maps, 1);
+	}
 	sm_mutex_unlock(&huge_zero_lock);
 	return zero;
 }
 
-/* Drop a mapping's reference; the last one frees the folio. No PTL held. */
+/* Drop a mapping's reference; the last mapping's put lets the folio go. No PTL held. */
 static void mm_put_huge_zero_folio(struct page *zero)
 {
 	pthread_once(&huge_zero_once, huge_zero_init);
 	sm_mutex_lock(&huge_zero_lock);
+	BUG_ON(atomic_load(&huge_zero) != zero);
 	put_page(zero);
-	if (atomic_load(&huge_zero) == zero && page_ref_count(zero) == 1) {
+	if (atomic_fetch_sub(&huge_zero_maps, 1) == 1) {
 		atomic_store(&huge_zero, NULL);
-		put_page(zero); /* huge_zero's: frees it */
+		put_page(zero); /* huge_zero's: frees it, or the last GUP reference will */
 	}
 	sm_mutex_unlock(&huge_zero_lock);
 }
@@ -469,8 +484,9 @@ int copy_huge_pmd(struct mm_struct *dst_mm, struct mm_struct *src_mm, pte_t *dst
 	pte_t *table;
 
 	if (is_huge_zero_pmd(pmd)) {
-		get_page(head); /* the child's mapping of the huge zero folio; the parent's keeps it
-				 */
+		/* The child's mapping; the parent's (under its PTL) keeps the count above 0. */
+		get_page(head);
+		atomic_fetch_add(&huge_zero_maps, 1);
 		set_pte(dst_mm, dst_pmdp, pmd);
 		return 0;
 	}

@@ -204,6 +204,46 @@ TEST(thp_read_fault_maps_the_huge_zero_page_and_a_write_copies_4k)
 	mmput(mm);
 }
 
+/*
+ * A GUP reference (KVM's fault, get_user_pages_remote() then put_page())
+ * to the huge zero folio held while its last mapping goes: the folio must
+ * still go when that reference does. It used to be kept when the last
+ * mapping's put saw a refcount above the huge_zero pointer's own (512
+ * frames leaked at teardown: test_thp_stress, 2 runs in 100).
+ */
+TEST(thp_huge_zero_folio_is_freed_after_a_gup_reference_outlives_its_mappings)
+{
+	struct mm_struct *mm;
+	struct page *page;
+	uint8_t b = 0xff;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = huge_mm(1);
+	ASSERT_EQ(mm_read(mm, HBASE, &b, 1), 0);
+	ASSERT(pmd_is_huge(mm, HBASE));
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR);
+	mmap_read_lock(mm);
+	ASSERT_EQ(get_user_pages_remote(mm, HBASE + PG(7), 1, 0, &page), 1);
+	mmap_read_unlock(mm);
+	/* The write splits the huge zero PMD: its last mapping goes. */
+	write_pages(mm, HBASE + PG(1), 1, 9);
+	ASSERT(!pmd_is_huge(mm, HBASE));
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR + 1); /* our reference keeps it */
+	put_page(page);
+	ASSERT_UEQ(phys_used_frames(), 1);
+	/* A new read fault gets a new huge zero folio, freed with its mapping. */
+	ASSERT_EQ(mm_munmap(mm, HBASE, HSZ), 0);
+	ASSERT_EQ(mm_mmap(mm, HBASE, HSZ, PROT_READ | PROT_WRITE, MAP_PRIVATE, NULL, 0),
+		  (long)HBASE);
+	ASSERT_EQ(mm_madvise(mm, HBASE, HSZ, MADV_HUGEPAGE), 0);
+	ASSERT_EQ(mm_read(mm, HBASE, &b, 1), 0);
+	ASSERT(pmd_is_huge(mm, HBASE));
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR);
+	assert_invariants();
+	mmput(mm);
+	ASSERT_UEQ(phys_used_frames(), 0);
+}
+
 TEST(thp_without_use_zero_page_a_read_fault_allocates_a_huge_page)
 {
 	struct mm_struct *mm;
