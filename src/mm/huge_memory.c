@@ -32,25 +32,29 @@
  *     an unsharing fault of a pin (GUP's FOLL_PIN on a shared THP);
  *   - fork, when the folio may be pinned (the child gets copies at once).
  * A folio whose PTE mappings partly went away is queued for a deferred
- * split (deferred_split_folio(), Linux's deferred_split_queue); the
- * deferred-split shrinker (deferred_split_scan(), run by reclaim:
- * try_to_free_pages(), so `pressure N` and allocation failures) splits it
- * (split_folio(), Linux's split_huge_page()) and frees the subpages nobody
- * maps. The folio split sends one MMU_NOTIFY_CLEAR over the folio's extent
- * in the address space (try_to_migrate_one()'s); it is done in place (the
- * PTEs keep their frames) and so only for a folio that one address space
- * maps -- Linux unmaps every mapping to migration entries and can split a
- * folio that several processes map; here such a folio stays whole (and
- * queued) until all but one mapping went.
+ * split (deferred_split_folio(), Linux's deferred_split_queue): when a PTE
+ * of a page goes and no mapping of that page is left, or when the last PMD
+ * mapping goes and PTEs (fork's other address space) map only part of it;
+ * while a PMD maps it, every page is mapped (Linux's __folio_remove_rmap()
+ * rule). The deferred-split shrinker (deferred_split_scan(), run by
+ * reclaim: try_to_free_pages(), so `pressure N` and allocation failures)
+ * splits it (split_folio(), Linux's split_huge_page()) and frees the
+ * subpages nobody maps. The folio split sends one MMU_NOTIFY_CLEAR over
+ * the folio's extent in each address space that maps it (fork: up to
+ * FOLIO_MAX_MMS of them; try_to_migrate_one()'s). Linux unmaps every
+ * mapping to migration entries, freezes the refcount, splits and maps the
+ * subpages back; here the split holds every mapping address space's PTL
+ * at once instead (the PTEs keep their frames), with the refcount frozen
+ * (folio_ref_freeze(): no speculative reference can be taken meanwhile).
  *
  * THPs are on the LRU. Swap: reclaim (and MADV_PAGEOUT) splits the folio
  * and pages out 4 KiB pages, as Linux does without CONFIG_THP_SWAP (no THP
- * is swapped whole). Migration: a folio that one PMD maps moves whole
- * (migrate_huge_pmd(): new folio, copy, PMD switched, one 2 MiB CLEAR);
- * with no huge page free, or mapped more than once, it is split and the
- * 4 KiB pages move (Linux splits on -ENOMEM; a fork-shared THP, which Linux
- * would move whole, is left in place here); a PTE-mapped THP is split and
- * its pages move one by one. KSM: a THP page is a merge candidate; a folio
+ * is swapped whole). Migration: a folio that only PMDs map moves whole, in
+ * every address space (migrate_folio_pmds(): new folio, copy, each PMD
+ * switched, one 2 MiB CLEAR in each; a fork-shared folio stays shared);
+ * with no huge page free, or PTE-mapped too, it is split and the 4 KiB
+ * pages move (Linux splits on -ENOMEM); a PTE-mapped THP is split and its
+ * pages move one by one. KSM: a THP page is a merge candidate; a folio
  * with a page that may be merged is split first (try_to_merge_one_page()).
  *
  * Collapse (khugepaged, MADV_COLLAPSE): 512 PTEs are replaced by one PMD of
@@ -65,6 +69,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "base/sched_explore.h"
 #include "secmmu/kit/bugs.h"
 #include "mm/internal.h"
 #include "mm/swap_internal.h"
@@ -91,10 +96,22 @@ int thp_get_use_zero_page(void)
 
 /*
  * The huge zero folio (mm_get_huge_zero_folio()): a zeroed large folio that
- * read faults map read-only. huge_zero holds one reference while any
- * mapping (each holding one more) may find it; the last put frees it.
+ * read faults map read-only. huge_zero holds the allocation reference while
+ * any mapping may find it; each mapping holds one more reference and counts
+ * in huge_zero_maps (Linux's huge_zero_refcount). When the count drops to 0
+ * huge_zero forgets the folio and drops its reference: a GUP reference taken
+ * through a mapping (KVM's fault) may keep the frames a little longer, and
+ * its put_page() frees them. The count, not the refcount, decides: a
+ * transient reference seen at the last mapping's put must not keep the
+ * folio for ever.
  */
 static struct page *_Atomic huge_zero;
+/*
+ * Mappings of huge_zero. Goes up under huge_zero_lock (a new mapping) or
+ * under the PTL of a mapping that keeps it above 0 (fork: copy_huge_pmd());
+ * goes down under huge_zero_lock.
+ */
+static _Atomic unsigned long huge_zero_maps;
 static struct sm_mutex huge_zero_lock; /* LOCK_RANK_LRU: taken with no PTL held */
 static pthread_once_t huge_zero_once = PTHREAD_ONCE_INIT;
 
@@ -123,21 +140,24 @@ static struct page *mm_get_huge_zero_folio(void)
 		if (zero)
 			atomic_store(&huge_zero, zero); /* takes the allocation reference */
 	}
-	if (zero)
+	if (zero) {
 		get_page(zero); /* the mapping's */
+		atomic_fetch_add(&huge_zero_maps, 1);
+	}
 	sm_mutex_unlock(&huge_zero_lock);
 	return zero;
 }
 
-/* Drop a mapping's reference; the last one frees the folio. No PTL held. */
+/* Drop a mapping's reference; the last mapping's put lets the folio go. No PTL held. */
 static void mm_put_huge_zero_folio(struct page *zero)
 {
 	pthread_once(&huge_zero_once, huge_zero_init);
 	sm_mutex_lock(&huge_zero_lock);
+	BUG_ON(atomic_load(&huge_zero) != zero);
 	put_page(zero);
-	if (atomic_load(&huge_zero) == zero && page_ref_count(zero) == 1) {
+	if (atomic_fetch_sub(&huge_zero_maps, 1) == 1) {
 		atomic_store(&huge_zero, NULL);
-		put_page(zero); /* huge_zero's: frees it */
+		put_page(zero); /* huge_zero's: frees it, or the last GUP reference will */
 	}
 	sm_mutex_unlock(&huge_zero_lock);
 }
@@ -383,6 +403,16 @@ int split_huge_pmd_range(struct mm_struct *mm, unsigned long start, unsigned lon
 	return 0;
 }
 
+/* Some subpage of the PTE-mapped folio @head is mapped, and some is not. */
+static bool folio_partially_mapped(struct page *head)
+{
+	unsigned long mapped = 0;
+
+	for (unsigned long i = 0; i < HPAGE_PMD_NR; i++)
+		mapped += atomic_load(&head[i]._mapcount) > 0;
+	return mapped && mapped < HPAGE_PMD_NR;
+}
+
 void zap_huge_pmd(struct mm_struct *mm, pte_t *pmdp, unsigned long haddr)
 {
 	struct page *head = NULL, *zero = NULL;
@@ -404,6 +434,13 @@ void zap_huge_pmd(struct mm_struct *mm, pte_t *pmdp, unsigned long haddr)
 		mmu_notifier_arch_invalidate_secondary_tlbs(mm, haddr, haddr + HPAGE_PMD_SIZE);
 	}
 	sm_mutex_unlock(&mm->page_table_lock);
+	/*
+	 * The last PMD mapping went while another address space (fork) maps
+	 * part of the folio by PTEs: queue it, as __folio_remove_rmap() does
+	 * for a PMD whose removal leaves the folio partially mapped.
+	 */
+	if (head && !atomic_load(&head->_entire_mapcount) && folio_partially_mapped(head))
+		deferred_split_folio(head);
 	if (head)
 		put_page(head); /* Pairs with the reference the PMD held. */
 	if (zero)
@@ -468,8 +505,9 @@ int copy_huge_pmd(struct mm_struct *dst_mm, struct mm_struct *src_mm, pte_t *dst
 	pte_t *table;
 
 	if (is_huge_zero_pmd(pmd)) {
-		get_page(head); /* the child's mapping of the huge zero folio; the parent's keeps it
-				 */
+		/* The child's mapping; the parent's (under its PTL) keeps the count above 0. */
+		get_page(head);
+		atomic_fetch_add(&huge_zero_maps, 1);
 		set_pte(dst_mm, dst_pmdp, pmd);
 		return 0;
 	}
@@ -832,11 +870,26 @@ static unsigned long folio_pte_mapcount(struct page *head)
 }
 
 /*
+ * folio_ref_freeze(): if @head's refcount is @count, make it 0, so that no
+ * speculative reference (get_page_unless_zero(): LRU isolation, the
+ * deferred-split shrinker, which hold no PTL) can be taken while the split
+ * hands the references out; a plain store after a check would lose one
+ * taken in between (and the folio would be freed while still mapped).
+ */
+static bool folio_ref_freeze(struct page *head, int count)
+{
+	return atomic_compare_exchange_strong(&head->_refcount, &count, 0);
+}
+
+/*
  * The folio, mapped by PTEs of @mm only, becomes HPAGE_PMD_NR order-0
- * pages. Under @mm's PTL. Each subpage gets one reference per PTE plus
- * one: the caller's for the page it passed, a temporary one for the others,
- * which the caller drops after unlocking (freeing the unmapped ones). The
- * head keeps PG_locked.
+ * pages. Under @mm's PTL, its refcount frozen (folio_ref_freeze()). Each
+ * subpage gets one reference per PTE plus one: the caller's for the page
+ * it passed, a temporary one for the others, which the caller drops after
+ * unlocking (freeing the unmapped ones). A tail's refcount is set before
+ * it stops pointing at the head, the head's last (that unfreezes it);
+ * get_page_unless_zero() checks that the page still belongs to the folio
+ * it got a reference of. The head keeps PG_locked.
  */
 static void __split_folio_locked(struct page *head)
 {
@@ -859,12 +912,123 @@ static void __split_folio_locked(struct page *head)
 	ClearPageFlag(head, PG_head);
 }
 
+/*
+ * The address spaces a folio split or a migration works on at once: for
+ * each, the range it maps the folio in and the invalidation over it.
+ */
+#define FOLIO_MAX_MMS 8
+
+struct folio_mms {
+	int n;
+	struct folio_mm {
+		struct mm_struct *mm; /* kept by its VMA on the anon_vma (lock held) */
+		unsigned long lo, hi;
+		struct mmu_notifier_range range;
+	} e[FOLIO_MAX_MMS];
+};
+
+/* Add [lo, hi) of @mm (merged with @mm's range if it is there). False: too many. */
+static bool folio_mms_add(struct folio_mms *set, struct mm_struct *mm, unsigned long lo,
+			  unsigned long hi)
+{
+	for (int i = 0; i < set->n; i++)
+		if (set->e[i].mm == mm) {
+			set->e[i].lo = lo < set->e[i].lo ? lo : set->e[i].lo;
+			set->e[i].hi = hi > set->e[i].hi ? hi : set->e[i].hi;
+			return true;
+		}
+	if (set->n == FOLIO_MAX_MMS)
+		return false;
+	set->e[set->n++] = (struct folio_mm){.mm = mm, .lo = lo, .hi = hi};
+	return true;
+}
+
+static struct folio_mm *folio_mms_find(struct folio_mms *set, struct mm_struct *mm)
+{
+	for (int i = 0; i < set->n; i++)
+		if (set->e[i].mm == mm)
+			return &set->e[i];
+	return NULL;
+}
+
+static void folio_mms_unlock_ptl(struct folio_mms *set, int n)
+{
+	while (n-- > 0)
+		sm_mutex_unlock(&set->e[n].mm->page_table_lock);
+}
+
+static void folio_mms_end(struct folio_mms *set, int n)
+{
+	while (n-- > 0) {
+		mmu_notifier_invalidate_range_end(&set->e[n].range);
+		sm_up_read(&set->e[n].mm->rmap_lock);
+	}
+}
+
+/*
+ * For every mm of @set: rmap_lock for read and an MMU_NOTIFY_CLEAR
+ * invalidation over its range (try_to_migrate_one()'s, one per mapping
+ * address space), then every page-table lock. The first mm's locks are
+ * waited for, the others only tried: nothing orders two address spaces'
+ * locks (fork holds its parent's and its child's PTL). Caller holds the
+ * anon_vma lock. Return: true with all of it held, or false (-EBUSY for
+ * the caller) with nothing held.
+ */
+static bool folio_mms_lock(struct folio_mms *set)
+{
+	int i;
+
+	for (i = 0; i < set->n; i++) {
+		struct folio_mm *e = &set->e[i];
+
+		if (i == 0)
+			sm_down_read(&e->mm->rmap_lock);
+		else if (!sm_down_read_trylock(&e->mm->rmap_lock))
+			goto out_end;
+		mmu_notifier_range_init(&e->range, MMU_NOTIFY_CLEAR, 0, e->mm, e->lo, e->hi);
+		mmu_notifier_invalidate_range_start(&e->range);
+	}
+	for (i = 0; i < set->n; i++) {
+		if (i == 0)
+			sm_mutex_lock(&set->e[i].mm->page_table_lock);
+		else if (!sm_mutex_trylock(&set->e[i].mm->page_table_lock))
+			break;
+	}
+	if (i == set->n)
+		return true;
+	folio_mms_unlock_ptl(set, i);
+	i = set->n;
+out_end:
+	folio_mms_end(set, i);
+	return false;
+}
+
+/* Secondary TLBs forget every range of @set. Under the PTLs. */
+static void folio_mms_flush(struct folio_mms *set)
+{
+	for (int i = 0; i < set->n; i++)
+		mmu_notifier_arch_invalidate_secondary_tlbs(set->e[i].mm, set->e[i].lo,
+							    set->e[i].hi);
+}
+
+static void folio_mms_unlock(struct folio_mms *set)
+{
+	folio_mms_unlock_ptl(set, set->n);
+	folio_mms_end(set, set->n);
+}
+
+/* The VMA of an anon_vma list entry. */
+static struct vm_area_struct *anon_entry_vma(struct list_head *pos)
+{
+	return container_of((void *)list_entry(pos, struct vma_core, anon_link),
+			    struct vm_area_struct, core_priv);
+}
+
 int split_folio(struct page *page)
 {
 	struct page *head = compound_head(page), *batch[HPAGE_PMD_NR];
-	struct mm_struct *target = NULL;
-	struct mmu_notifier_range range;
-	unsigned long lo = ULONG_MAX, hi = 0, mapped = 0, n = 0;
+	struct folio_mms set = {0};
+	unsigned long mapped = 0, n = 0;
 	struct list_head *pos;
 	struct rmap_target t;
 	int ret = 0;
@@ -874,16 +1038,13 @@ int split_folio(struct page *page)
 		return 0; /* split meanwhile: nothing to do */
 	if (!PageTest(head, PG_anon) || page_maybe_dma_pinned(head))
 		return -EBUSY;
-	/* PMD-mapped by two address spaces (fork): see the header. */
-	if (atomic_load(&head->_entire_mapcount) > 1)
-		return -EBUSY;
 	if (TestSetPageFlag(head, PG_locked))
 		return -EBUSY;
 	if (!rmap_get(head, &t) || !t.av) {
 		ret = -EBUSY;
 		goto out_unlock;
 	}
-	/* PMD mappings first (unmap_folio()'s TTU_SPLIT_HUGE_PMD). */
+	/* PMD mappings first, in every address space (unmap_folio()'s TTU_SPLIT_HUGE_PMD). */
 	if (atomic_load(&head->_entire_mapcount)) {
 		rmap_walk_target(head, &t, split_pmd_one, &ret);
 		if (ret || atomic_load(&head->_entire_mapcount)) {
@@ -892,11 +1053,9 @@ int split_folio(struct page *page)
 		}
 	}
 	sm_mutex_lock(&t.av->lock);
-	/* Which address space maps it, and where? */
+	/* Which address spaces map it (fork: several), and where? */
 	for (pos = t.av->vmas.next; pos != &t.av->vmas; pos = pos->next) {
-		struct vm_area_struct *vma =
-			container_of((void *)list_entry(pos, struct vma_core, anon_link),
-				     struct vm_area_struct, core_priv);
+		struct vm_area_struct *vma = anon_entry_vma(pos);
 		unsigned long base, vlo, vhi, nr;
 
 		if (!folio_span_in_vma(vma, head, &base, &vlo, &vhi))
@@ -906,51 +1065,47 @@ int split_folio(struct page *page)
 		nr = folio_ptes_in_vma(vma, head);
 		sm_mutex_unlock(&vma->vm_mm->page_table_lock);
 		sm_up_read(&vma->vm_mm->rmap_lock);
-		if (!nr)
-			continue;
-		if (target && target != vma->vm_mm) {
-			ret = -EBUSY; /* mapped in two address spaces: see the header */
+		if (nr && !folio_mms_add(&set, vma->vm_mm, vlo, vhi)) {
+			ret = -EBUSY; /* mapped by too many address spaces for us */
 			goto out_av;
 		}
-		target = vma->vm_mm;
-		lo = vlo < lo ? vlo : lo;
-		hi = vhi > hi ? vhi : hi;
 	}
-	if (!target) {
+	if (!set.n) {
 		/* Nobody maps it (the caller's and maybe a GUP reference keep it). */
 		ret = -EBUSY;
 		goto out_av;
 	}
-	sm_down_read(&target->rmap_lock);
-	/* try_to_migrate_one(): secondary MMUs drop the folio's translations. */
-	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, target, lo, hi);
-	mmu_notifier_invalidate_range_start(&range);
-	sm_mutex_lock(&target->page_table_lock);
+	if (!folio_mms_lock(&set)) {
+		ret = -EBUSY;
+		goto out_av;
+	}
 	for (pos = t.av->vmas.next; pos != &t.av->vmas; pos = pos->next) {
-		struct vm_area_struct *vma =
-			container_of((void *)list_entry(pos, struct vma_core, anon_link),
-				     struct vm_area_struct, core_priv);
+		struct vm_area_struct *vma = anon_entry_vma(pos);
 
-		if (vma->vm_mm == target)
+		if (folio_mms_find(&set, vma->vm_mm))
 			mapped += folio_ptes_in_vma(vma, head);
 	}
 	/*
-	 * can_split_folio(): every PTE mapping is in @target (counted under its
-	 * PTL, so none can be added: fork copies under it too), no PMD mapping,
-	 * and no reference beyond the mappings and the caller's (GUP).
+	 * can_split_folio(): every PTE mapping is in one of @set's address
+	 * spaces (counted under their PTLs, so none can be added: fork copies
+	 * under the parent's), no PMD mapping, and no reference beyond the
+	 * mappings and the caller's (GUP); then no new one can be taken.
+	 * Linux unmaps the PTEs to migration entries, splits, and maps them
+	 * back; holding every PTL has the same effect here: the PTEs keep
+	 * their frames, the secondary MMUs lost them to the invalidations.
 	 */
 	if (atomic_load(&head->_entire_mapcount) || mapped != folio_pte_mapcount(head) ||
-	    page_ref_count(head) != (int)mapped + 1) {
+	    !folio_ref_freeze(head, (int)mapped + 1)) {
 		ret = -EBUSY;
 	} else {
+		/* The window a lost reference fell into: test_thp_interleave. */
+		sched_point("split_folio: refcount frozen");
 		if (PageTest(head, PG_deferred_split))
 			deferred_split_del(head);
 		__split_folio_locked(head);
-		mmu_notifier_arch_invalidate_secondary_tlbs(target, lo, hi);
+		folio_mms_flush(&set);
 	}
-	sm_mutex_unlock(&target->page_table_lock);
-	mmu_notifier_invalidate_range_end(&range);
-	sm_up_read(&target->rmap_lock);
+	folio_mms_unlock(&set);
 	if (!ret) {
 		/* The subpages still mapped go on the LRU; the others are freed. */
 		for (unsigned long i = 0; i < HPAGE_PMD_NR; i++) {
@@ -977,14 +1132,129 @@ out_unlock:
 
 /* --- migration ------------------------------------------------------------ */
 
+/*
+ * Move the PMD-mapped folio @head (the caller holds a reference) whole to
+ * a new folio, in every address space that maps it by a PMD (fork: the
+ * parent and its children share it): as Linux's migrate_pages() of a
+ * PMD-mapped THP (try_to_migrate() makes each PMD a migration entry inside
+ * a CLEAR over its 2 MiB, the folio is copied, remove_migration_ptes()
+ * maps the new one). Here every PMD is switched under all the PTLs at once
+ * (the same effect: no CPU reaches the folio while it is copied, every
+ * secondary MMU lost it first). Return: 0 (moved), 1 (not PMD-mapped only:
+ * the caller splits it), -EAGAIN (a transient reference or lock), -ENOMEM.
+ */
+static int migrate_folio_pmds(struct page *head)
+{
+	struct folio_mms set = {0};
+	unsigned long nr_pmds = 0;
+	struct page *new = NULL;
+	struct list_head *pos;
+	struct rmap_target t;
+	bool exclusive;
+	int ret = 0;
+
+	if (TestSetPageFlag(head, PG_locked))
+		return -EAGAIN;
+	if (!rmap_get(head, &t) || !t.av) {
+		unlock_page(head);
+		return -EAGAIN;
+	}
+	sm_mutex_lock(&t.av->lock);
+	for (pos = t.av->vmas.next; pos != &t.av->vmas; pos = pos->next) {
+		struct vm_area_struct *vma = anon_entry_vma(pos);
+		unsigned long base, vlo, vhi;
+		pte_t *pmdp;
+
+		if (!folio_span_in_vma(vma, head, &base, &vlo, &vhi) || vlo != base ||
+		    vhi != base + HPAGE_PMD_SIZE || (base & ~HPAGE_PMD_MASK))
+			continue;
+		sm_down_read(&vma->vm_mm->rmap_lock);
+		sm_mutex_lock(&vma->vm_mm->page_table_lock);
+		pmdp = pmd_offset(vma->vm_mm, base);
+		if (pmdp && pmd_trans_huge(pte_load(pmdp)) &&
+		    pte_pfn(pte_load(pmdp)) == page_to_pfn(head)) {
+			/* Two PMDs of one address space (mremap): split instead. */
+			if (folio_mms_find(&set, vma->vm_mm) ||
+			    !folio_mms_add(&set, vma->vm_mm, base, base + HPAGE_PMD_SIZE))
+				ret = 1;
+		}
+		sm_mutex_unlock(&vma->vm_mm->page_table_lock);
+		sm_up_read(&vma->vm_mm->rmap_lock);
+		if (ret)
+			goto out_av;
+	}
+	if (!set.n || (unsigned long)set.n != (unsigned long)atomic_load(&head->_entire_mapcount) ||
+	    folio_pte_mapcount(head)) {
+		ret = 1; /* also PTE-mapped, or a PMD we did not find: split */
+		goto out_av;
+	}
+	new = alloc_thp_folio();
+	if (!new) {
+		ret = -ENOMEM;
+		goto out_av;
+	}
+	if (!folio_mms_lock(&set)) {
+		ret = -EAGAIN;
+		goto out_av;
+	}
+	/* Only the PMDs and we hold it: nobody can reach it but through these PTLs. */
+	for (int i = 0; i < set.n; i++) {
+		pte_t *pmdp = pmd_offset(set.e[i].mm, set.e[i].lo);
+
+		if (pmdp && pmd_trans_huge(pte_load(pmdp)) &&
+		    pte_pfn(pte_load(pmdp)) == page_to_pfn(head))
+			nr_pmds++;
+	}
+	if (nr_pmds != (unsigned long)set.n || atomic_load(&head->_entire_mapcount) != set.n ||
+	    folio_pte_mapcount(head) || page_ref_count(head) != set.n + 1) {
+		ret = -EAGAIN;
+		goto out_unlock;
+	}
+	exclusive = set.n == 1 && PageTest(head, PG_anon_exclusive);
+	copy_frame_data(page_address(new), page_address(head), HPAGE_PMD_SIZE);
+	for (unsigned long i = 0; i < HPAGE_PMD_NR; i++) {
+		atomic_fetch_or(&new[i].flags, atomic_load(&head[i].flags) &
+						       ((1UL << PG_anon) | (1UL << PG_swapbacked) |
+							(1UL << PG_dirty)));
+		new[i].mapping = head[i].mapping;
+		new[i].index = head[i].index;
+	}
+	if (exclusive)
+		SetPageFlag(new, PG_anon_exclusive);
+	/* Each PMD's reference: the allocation's for the first. */
+	atomic_store(&new->_entire_mapcount, set.n);
+	atomic_fetch_add(&new->_refcount, set.n - 1);
+	for (int i = 0; i < set.n; i++) {
+		pte_t *pmdp = pmd_offset(set.e[i].mm, set.e[i].lo);
+		uint64_t pmd = pte_load(pmdp);
+
+		set_pte(set.e[i].mm, pmdp,
+			(pmd & ~PTE_PFN_MASK) | ((uint64_t)page_to_pfn(new) << PTE_PFN_SHIFT));
+	}
+	folio_mms_flush(&set);
+	atomic_store(&head->_entire_mapcount, 0);
+	lru_add(new);
+	new = NULL;
+out_unlock:
+	folio_mms_unlock(&set);
+	if (!ret)
+		put_page_refs(head, set.n); /* the PMDs' references; the caller's frees it */
+out_av:
+	sm_mutex_unlock(&t.av->lock);
+	rmap_put(&t);
+	unlock_page(head);
+	if (new)
+		put_page(new);
+	return ret;
+}
+
 int migrate_huge_pmd(struct vm_area_struct *vma, unsigned long haddr)
 {
 	struct mm_struct *mm = vma->vm_mm;
-	struct mmu_notifier_range range;
-	struct page *head, *new, *old = NULL;
+	struct page *head;
 	pte_t *pmdp;
 	uint64_t pmd;
-	int ret = -EAGAIN;
+	int ret;
 	TRACE_SCOPE("mm", "migrate_huge_pmd", "addr=0x%lx mm=%lu", haddr, mm_id(mm));
 
 	sm_mutex_lock(&mm->page_table_lock);
@@ -1000,51 +1270,15 @@ int migrate_huge_pmd(struct vm_area_struct *vma, unsigned long haddr)
 		ret = -EBUSY;
 		goto out_put;
 	}
-	/* Shared with another PMD or PTEs: split it and move 4 KiB pages instead. */
-	if (atomic_load(&head->_entire_mapcount) != 1 || folio_pte_mapcount(head))
-		goto split;
-	new = alloc_thp_folio();
-	if (!new)
-		goto split; /* no huge page free: Linux splits the folio and retries */
-	/* try_to_migrate_one() over the folio: a CLEAR invalidation of the 2 MiB. */
-	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, haddr, haddr + HPAGE_PMD_SIZE);
-	mmu_notifier_invalidate_range_start(&range);
-	sm_mutex_lock(&mm->page_table_lock);
-	/* Only the PMD and we hold it: nobody can reach it but through this PTL. */
-	if (pte_load(pmdp) == pmd && page_ref_count(head) == 2 &&
-	    atomic_load(&head->_entire_mapcount) == 1) {
-		copy_frame_data(page_address(new), page_address(head), HPAGE_PMD_SIZE);
-		for (unsigned long i = 0; i < HPAGE_PMD_NR; i++) {
-			atomic_fetch_or(&new[i].flags,
-					atomic_load(&head[i].flags) &
-						((1UL << PG_anon) | (1UL << PG_swapbacked) |
-						 (1UL << PG_anon_exclusive) | (1UL << PG_dirty)));
-			new[i].mapping = head[i].mapping;
-			new[i].index = head[i].index;
-		}
-		atomic_store(&new->_entire_mapcount, 1);
-		set_pte(mm, pmdp,
-			(pmd & ~PTE_PFN_MASK) | ((uint64_t)page_to_pfn(new) << PTE_PFN_SHIFT));
-		mmu_notifier_arch_invalidate_secondary_tlbs(mm, haddr, haddr + HPAGE_PMD_SIZE);
-		atomic_store(&head->_entire_mapcount, 0);
-		lru_add(new);
-		old = head; /* the PMD's reference goes */
-		new = NULL;
-		ret = 0;
+	ret = migrate_folio_pmds(head);
+	if (ret == 1 || ret == -ENOMEM) {
+		/* Also PTE-mapped, or no huge page free: Linux splits the folio and retries. */
+		ret = split_folio(head);
+		if (!ret)
+			ret = 1; /* now 4 KiB pages: the caller migrates them one by one */
+		else
+			ret = 0; /* not movable here: left in place, as before */
 	}
-	sm_mutex_unlock(&mm->page_table_lock);
-	mmu_notifier_invalidate_range_end(&range);
-	if (new)
-		put_page(new);
-	if (old)
-		put_page(old); /* Pairs with the reference the PMD held: frees it */
-	goto out_put;
-split:
-	ret = split_folio(head);
-	if (!ret)
-		ret = 1; /* now 4 KiB pages: the caller migrates them one by one */
-	else
-		ret = 0; /* not movable here: left in place, as before */
 out_put:
 	put_page(head);
 	return ret;

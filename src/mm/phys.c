@@ -290,17 +290,26 @@ struct page *alloc_thp_folio(void)
 	return head;
 }
 
+/*
+ * folio_try_get() and the check after it: a tail's folio may be split
+ * (split_folio()) between compound_head() and the increment, which then
+ * went to the former head; give it back and try on the page itself. A
+ * folio being split has its refcount frozen at 0: no reference then.
+ */
 bool get_page_unless_zero(struct page *page)
 {
-	int old;
+	for (;;) {
+		struct page *head = compound_head(page);
+		int old = atomic_load(&head->_refcount);
 
-	page = compound_head(page);
-	old = atomic_load(&page->_refcount);
-
-	while (old > 0)
-		if (atomic_compare_exchange_weak(&page->_refcount, &old, old + 1))
+		while (old > 0 && !atomic_compare_exchange_weak(&head->_refcount, &old, old + 1))
+			;
+		if (old <= 0)
+			return false;
+		if (compound_head(page) == head)
 			return true;
-	return false;
+		put_page(head); /* not the folio of @page any more */
+	}
 }
 
 static void free_frame(struct page *page);

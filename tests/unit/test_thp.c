@@ -204,6 +204,46 @@ TEST(thp_read_fault_maps_the_huge_zero_page_and_a_write_copies_4k)
 	mmput(mm);
 }
 
+/*
+ * A GUP reference (KVM's fault, get_user_pages_remote() then put_page())
+ * to the huge zero folio held while its last mapping goes: the folio must
+ * still go when that reference does. It used to be kept when the last
+ * mapping's put saw a refcount above the huge_zero pointer's own (512
+ * frames leaked at teardown: test_thp_stress, 2 runs in 100).
+ */
+TEST(thp_huge_zero_folio_is_freed_after_a_gup_reference_outlives_its_mappings)
+{
+	struct mm_struct *mm;
+	struct page *page;
+	uint8_t b = 0xff;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = huge_mm(1);
+	ASSERT_EQ(mm_read(mm, HBASE, &b, 1), 0);
+	ASSERT(pmd_is_huge(mm, HBASE));
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR);
+	mmap_read_lock(mm);
+	ASSERT_EQ(get_user_pages_remote(mm, HBASE + PG(7), 1, 0, &page), 1);
+	mmap_read_unlock(mm);
+	/* The write splits the huge zero PMD: its last mapping goes. */
+	write_pages(mm, HBASE + PG(1), 1, 9);
+	ASSERT(!pmd_is_huge(mm, HBASE));
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR + 1); /* our reference keeps it */
+	put_page(page);
+	ASSERT_UEQ(phys_used_frames(), 1);
+	/* A new read fault gets a new huge zero folio, freed with its mapping. */
+	ASSERT_EQ(mm_munmap(mm, HBASE, HSZ), 0);
+	ASSERT_EQ(mm_mmap(mm, HBASE, HSZ, PROT_READ | PROT_WRITE, MAP_PRIVATE, NULL, 0),
+		  (long)HBASE);
+	ASSERT_EQ(mm_madvise(mm, HBASE, HSZ, MADV_HUGEPAGE), 0);
+	ASSERT_EQ(mm_read(mm, HBASE, &b, 1), 0);
+	ASSERT(pmd_is_huge(mm, HBASE));
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR);
+	assert_invariants();
+	mmput(mm);
+	ASSERT_UEQ(phys_used_frames(), 0);
+}
+
 TEST(thp_without_use_zero_page_a_read_fault_allocates_a_huge_page)
 {
 	struct mm_struct *mm;
@@ -776,16 +816,109 @@ TEST(thp_deferred_split_waits_for_pins_and_a_second_mm)
 	ASSERT_UEQ(deferred_split_count(), 1);
 	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR);
 	unpin_user_page(page);
-	/* Mapped by two address spaces: not split here (see split_folio()). */
+	/* Mapped by PTEs of two address spaces (fork): split in both. */
 	child = dup_mm(mm);
 	ASSERT(!IS_ERR(child));
-	ASSERT_UEQ(deferred_split_scan(ULONG_MAX), 0);
-	ASSERT_UEQ(deferred_split_count(), 1);
-	mmput(child);
 	ASSERT_UEQ(deferred_split_scan(ULONG_MAX), 1);
+	ASSERT_UEQ(deferred_split_count(), 0);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR - 1);
+	check_pages(child, HBASE, 1, 40);
+	mmput(child);
 	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR - 1);
 	check_pages(mm, HBASE, 1, 40);
 	assert_invariants();
+	mmput(mm);
+}
+
+/*
+ * Fork shares the PMD. A partial munmap in the child splits the child's PMD
+ * (a CLEAR over the 2 MiB in the child only); the folio stays whole while
+ * the parent's PMD maps all of it (Linux queues a folio when a removal
+ * leaves it partially mapped, and an entire mapping maps every page). The
+ * parent's PMD going is such a removal: queued, and the shrinker splits it
+ * (a CLEAR over the child's range), freeing the page nobody maps.
+ */
+TEST(thp_fork_shared_partial_unmap_splits_the_pmd_and_queues_when_the_last_pmd_goes)
+{
+	struct mm_struct *mm, *child;
+	struct rec rp, rc;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = huge_mm(1);
+	write_pages(mm, HBASE, HPAGE_PMD_NR, 50);
+	child = dup_mm(mm);
+	ASSERT(!IS_ERR(child));
+	ASSERT(pmd_is_huge(child, HBASE));
+	rec_register(&rp, mm);
+	rec_register(&rc, child);
+	ASSERT_EQ(mm_munmap(child, HBASE + PG(10), PG(1)), 0);
+	ASSERT(rec_has(&rc, HBASE, HBASE + HSZ, MMU_NOTIFY_CLEAR)); /* the child's PMD split */
+	ASSERT_EQ(rp.n, 0);					    /* the parent's PMD stays */
+	ASSERT(!pmd_is_huge(child, HBASE));
+	ASSERT(pmd_is_huge(mm, HBASE));
+	ASSERT_UEQ(deferred_split_count(), 0);
+	ASSERT_UEQ(deferred_split_scan(ULONG_MAX), 0);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR);
+	/* The parent's PMD goes: page 10 is mapped by nobody now. */
+	ASSERT_EQ(mm_munmap(mm, HBASE, HSZ), 0);
+	ASSERT_UEQ(deferred_split_count(), 1);
+	rc.n = 0;
+	ASSERT_UEQ(deferred_split_scan(ULONG_MAX), 1);
+	ASSERT(rec_has(&rc, HBASE, HBASE + HSZ, MMU_NOTIFY_CLEAR));
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR - 1);
+	check_pages(child, HBASE, 10, 50);
+	check_pages(child, HBASE + PG(11), HPAGE_PMD_NR - 11, 61);
+	assert_invariants();
+	rec_unregister(&rc, child);
+	rec_unregister(&rp, mm);
+	mmput(child);
+	mmput(mm);
+}
+
+/*
+ * The same page unmapped in the parent and then in the child: each PMD is
+ * split in its own address space, and the folio, PTE-mapped by both, is
+ * queued when the child's PTE of that page goes. The deferred split works
+ * on both address spaces at once (Linux unmaps every mapping to migration
+ * entries): one CLEAR over the folio's range in each, then the page is
+ * freed, the others stay shared copy-on-write.
+ */
+TEST(thp_deferred_split_of_a_folio_ptes_of_two_address_spaces_map)
+{
+	struct mm_struct *mm, *child;
+	struct rec rp, rc;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = huge_mm(1);
+	write_pages(mm, HBASE, HPAGE_PMD_NR, 20);
+	child = dup_mm(mm);
+	ASSERT(!IS_ERR(child));
+	ASSERT_EQ(mm_madvise(mm, HBASE + PG(7), PG(1), MADV_DONTNEED), 0);
+	ASSERT_UEQ(deferred_split_count(), 0); /* the child's PMD maps page 7 */
+	ASSERT_EQ(mm_madvise(child, HBASE + PG(7), PG(1), MADV_DONTNEED), 0);
+	ASSERT_UEQ(deferred_split_count(), 1);
+	rec_register(&rp, mm);
+	rec_register(&rc, child);
+	ASSERT_UEQ(deferred_split_scan(ULONG_MAX), 1);
+	ASSERT_EQ(rp.n, 1);
+	ASSERT(rec_has(&rp, HBASE, HBASE + HSZ, MMU_NOTIFY_CLEAR));
+	ASSERT_EQ(rc.n, 1);
+	ASSERT(rec_has(&rc, HBASE, HBASE + HSZ, MMU_NOTIFY_CLEAR));
+	ASSERT_UEQ(deferred_split_count(), 0);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR - 1);
+	ASSERT(!PageCompound(pfn_to_page(pfn_at(mm, HBASE))));
+	ASSERT_UEQ(pfn_at(mm, HBASE + PG(100)), pfn_at(child, HBASE + PG(100)));
+	check_pages(mm, HBASE, 7, 20);
+	check_pages(child, HBASE + PG(8), HPAGE_PMD_NR - 8, 28);
+	/* Still shared: a write in the child copies that one page. */
+	write_pages(child, HBASE + PG(100), 1, 99);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR);
+	check_pages(mm, HBASE + PG(100), 1, 120);
+	check_pages(child, HBASE + PG(100), 1, 99);
+	assert_invariants();
+	rec_unregister(&rc, child);
+	rec_unregister(&rp, mm);
+	mmput(child);
 	mmput(mm);
 }
 
@@ -868,6 +1001,59 @@ TEST(thp_migrate_moves_a_pmd_mapped_folio_whole)
 	ASSERT(pmd_is_huge(mm, HBASE));
 	assert_invariants();
 	rec_unregister(&r, mm);
+	mmput(mm);
+}
+
+/*
+ * A folio the PMDs of the parent and a child share (fork) moves whole, as
+ * Linux migrates a shared anonymous THP: every mapping loses it inside a
+ * CLEAR over its 2 MiB, the folio is copied, both PMDs map the copy (still
+ * shared copy-on-write), and the old folio is freed.
+ */
+TEST(thp_migrate_moves_a_fork_shared_folio_whole_in_every_mapping)
+{
+	struct mm_struct *mm, *child;
+	unsigned long pfn0, pfn1;
+	struct rec rp, rc;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = huge_mm(1);
+	write_pages(mm, HBASE, 4, 10);
+	write_pages(mm, HBASE + HSZ - PAGE_SIZE, 1, 30);
+	pfn0 = pfn_at(mm, HBASE);
+	child = dup_mm(mm);
+	ASSERT(!IS_ERR(child));
+	rec_register(&rp, mm);
+	rec_register(&rc, child);
+	ASSERT_EQ(migrate_range(child, HBASE, HSZ), 0);
+	ASSERT_EQ(rp.n, 1); /* one CLEAR over the 2 MiB in each, not 512 */
+	ASSERT(rec_has(&rp, HBASE, HBASE + HSZ, MMU_NOTIFY_CLEAR));
+	ASSERT_EQ(rc.n, 1);
+	ASSERT(rec_has(&rc, HBASE, HBASE + HSZ, MMU_NOTIFY_CLEAR));
+	ASSERT(pmd_is_huge(mm, HBASE));
+	ASSERT(pmd_is_huge(child, HBASE));
+	pfn1 = pfn_at(mm, HBASE);
+	ASSERT(pfn1 != pfn0);
+	ASSERT_UEQ(pfn1 % HPAGE_PMD_NR, 0);
+	ASSERT_UEQ(pfn_at(child, HBASE), pfn1);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR); /* the old folio is freed */
+	ASSERT(!PageTest(pfn_to_page(pfn1), PG_anon_exclusive));
+	ASSERT_UEQ(stats(mm).thp, 1);
+	ASSERT_UEQ(stats(child).thp, 1);
+	check_pages(mm, HBASE, 4, 10);
+	check_pages(child, HBASE, 4, 10);
+	check_pages(child, HBASE + HSZ - PAGE_SIZE, 1, 30);
+	assert_invariants();
+	/* Shared: a write in the child splits its PMD and copies 4 KiB. */
+	write_pages(child, HBASE + PG(1), 1, 77);
+	ASSERT(!pmd_is_huge(child, HBASE));
+	ASSERT(pmd_is_huge(mm, HBASE));
+	check_pages(mm, HBASE, 4, 10);
+	check_pages(child, HBASE + PG(1), 1, 77);
+	assert_invariants();
+	rec_unregister(&rc, child);
+	rec_unregister(&rp, mm);
+	mmput(child);
 	mmput(mm);
 }
 
