@@ -408,15 +408,13 @@ static unsigned long mirror_chunk_end(unsigned long addr, unsigned long end)
  */
 static int mirror_range_fault_lock(struct mirror *m, struct hmm_range *range)
 {
-	struct mm_struct *mm = m->notifier.mm;
 	int ret;
 
 	for (;;) {
 		range->notifier_seq = mmu_interval_read_begin(&m->notifier);
 		memset(range->hmm_pfns, 0, MIRROR_FAULT_CHUNK * sizeof(*range->hmm_pfns));
-		mmap_read_lock(mm);
-		ret = hmm_range_fault(range);
-		mmap_read_unlock(mm);
+		/* Per-VMA locks: mprotect/munmap elsewhere in the mm do not stall it. */
+		ret = hmm_range_fault_unlocked(range);
 		if (ret == -EBUSY)
 			continue;
 		if (ret)
