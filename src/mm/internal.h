@@ -400,7 +400,7 @@ bool vma_is_write_locked(struct vm_area_struct *vma);
  * just before mmap_lock is released.
  */
 void vma_end_write_all(struct mm_struct *mm);
-/* lock_vma_under_rcu() results so far, all mms (tests, bench). */
+/* lock_vma_under_rcu() results so far, all mms (debug builds only; tests). */
 void vma_lock_stats(unsigned long *hits, unsigned long *misses);
 
 struct vm_area_struct *vma_alloc(struct mm_struct *mm);
