@@ -18,8 +18,9 @@
  *	  install range.hmm_pfns[] in the device page table;
  *	  release_lock(driver->update);
  *
- * The pfns are only guaranteed to be the ones the CPU maps until the next
- * invalidation of the range, which the driver learns about in its
+ * (or, without the mmap_read_lock()/unlock() pair, hmm_range_fault_unlocked(),
+ * which takes per-VMA locks itself). The pfns are only guaranteed to be the ones the CPU maps until
+ *the next invalidation of the range, which the driver learns about in its
  * ->invalidate callback under the same lock.
  */
 #ifndef SECMMU_HMM_H
@@ -96,6 +97,21 @@ struct hmm_range {
  * VMA without write permission (as Linux); -ENOMEM.
  */
 int hmm_range_fault(struct hmm_range *range);
+
+/**
+ * hmm_range_fault_unlocked() - hmm_range_fault() without the caller's mmap_lock
+ *
+ * The same snapshot and the same return values, but the caller holds no
+ * mmap_lock (only an mm_users reference): each VMA of the range is walked
+ * under its per-VMA lock (Linux's lock_vma_under_rcu(), as a CPU fault
+ * does), so mprotect/munmap/mmap of other VMAs, which hold mmap_lock for
+ * write, do not stall it and it does not stall them. Where that is not
+ * possible (a VMA not looked up without mmap_lock yet, one that an mmap_lock
+ * writer holds, not private anonymous memory, or a fault that needs
+ * mmap_lock: swap-in, migration, device memory) the rest of the range is
+ * walked under mmap_lock for read, taken and released here. May sleep.
+ */
+int hmm_range_fault_unlocked(struct hmm_range *range);
 
 SECMMU_END_DECLS
 

@@ -158,7 +158,9 @@ static inline void mmu_notifier_range_init(struct mmu_notifier_range *range,
  *   collision rule). If mmu_notifier_range_blockable(range) it may sleep;
  *   otherwise it must not sleep and may return -EAGAIN, in which case the
  *   caller changes no PTE and calls no _end for this range. Return 0 or
- *   -EAGAIN only.
+ *   -EAGAIN only. The caller need not hold mmap_lock (reclaim and migration
+ *   through the reverse map, a COW fault under its per-VMA lock): do not
+ *   look up VMAs or PTEs of the mm here.
  * @invalidate_range_end: the change is done; the pages may already be freed.
  *   May sleep if the range is blockable. A subscriber that can fail _start
  *   must not implement _end (the caller cannot pair them).
@@ -306,9 +308,11 @@ static inline void mmu_interval_notifier_set_owner(struct mmu_interval_notifier 
 /**
  * mmu_notifier_register() - attach @subscription to @mm
  *
- * Takes mmap_lock for write, then all reverse-map locks of @mm
- * (mm_take_all_locks), so that no invalidation is in flight while the
- * subscription is added: it will never see an _end without its _start.
+ * Takes mmap_lock for write, then write-locks every VMA of @mm (waiting
+ * for the page faults that hold a per-VMA lock without mmap_lock) and takes
+ * all reverse-map locks of @mm (mm_take_all_locks), so that no invalidation
+ * is in flight while the subscription is added: it will never see an _end
+ * without its _start.
  * The caller must hold an mm_users reference (mm_users > 0). On success the
  * subscription holds an mm_count reference (mmgrab) until unregistered.
  * May sleep.

@@ -9,7 +9,23 @@
 
 #include "mm/internal.h"
 
-/* Copy within one page. Holds mmap_lock for read and a page reference across the copy. */
+static void copy_one_page(struct page *page, unsigned long off, void *buf, size_t len, bool write)
+{
+	if (write)
+		copy_frame_data((char *)page_address(page) + off, buf, len);
+	else
+		copy_frame_data(buf, (char *)page_address(page) + off, len);
+	put_page(page); /* Pairs with get_page() in fault_in_page(). */
+}
+
+/*
+ * Copy within one page, as a CPU access faults: first under the VMA's
+ * per-VMA lock alone (lock_vma_under_rcu(), Linux's do_user_addr_fault()),
+ * so that mmap_lock writers working on other VMAs do not hold it up; if
+ * that is not possible, or the fault needs more, under mmap_lock for read.
+ * Holds the lock and a page reference across the copy. The caller holds
+ * mm_users.
+ */
 static int access_one_page(struct mm_struct *mm, unsigned long addr, void *buf, size_t len,
 			   bool write)
 {
@@ -18,20 +34,25 @@ static int access_one_page(struct mm_struct *mm, unsigned long addr, void *buf, 
 	unsigned long off = addr & (PAGE_SIZE - 1);
 	int ret;
 
+	vma = lock_vma_under_rcu(mm, addr);
+	if (vma) {
+		ret = __fault_in_page(vma, addr & PAGE_MASK, write, FAULT_FLAG_VMA_LOCK, &page);
+		if (!ret)
+			copy_one_page(page, off, buf, len, write);
+		vma_end_read(vma);
+		if (ret != FAULT_RETRY_MMAP)
+			return ret;
+	}
 	mmap_read_lock(mm);
 	vma = vma_lookup(mm, addr);
 	if (!vma) {
 		ret = -EFAULT;
 		goto out;
 	}
+	vma_cache_install(mm, addr, vma); /* the next access may go without mmap_lock */
 	ret = fault_in_page(vma, addr & PAGE_MASK, write, &page);
-	if (ret)
-		goto out;
-	if (write)
-		copy_frame_data((char *)page_address(page) + off, buf, len);
-	else
-		copy_frame_data(buf, (char *)page_address(page) + off, len);
-	put_page(page); /* Pairs with get_page() in fault_in_page(). */
+	if (!ret)
+		copy_one_page(page, off, buf, len, write);
 out:
 	mmap_read_unlock(mm);
 	return ret;

@@ -2,7 +2,10 @@
 /*
  * Page faults: demand zero, shared anonymous, copy-on-write, driver VMAs.
  *
- * Locks: the caller holds mmap_lock for read (or write). Page allocation and
+ * Locks: the caller holds mmap_lock for read (or write), or only the VMA's
+ * per-VMA lock for read (FAULT_FLAG_VMA_LOCK, lock_vma_under_rcu(): then
+ * only what needs nothing but the VMA and the page-table lock is done here,
+ * the rest returns FAULT_RETRY_MMAP). Page allocation and
  * copying happen without the PTL; the PTE is then installed under the PTL
  * only if it is still what the fault saw, else the fault is simply retried
  * (the "pte_same" rule).
@@ -461,7 +464,14 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int
 	TRACE_SCOPE("mm", "handle_mm_fault", "addr=0x%lx write=%d remote=%d mm=%s", addr, write,
 		    !!(flags & FAULT_FLAG_REMOTE), mm_name(mm));
 
-	mmap_assert_locked(mm);
+	if (flags & FAULT_FLAG_VMA_LOCK) {
+		vma_assert_locked(vma);
+		/* Shared memory, files and drivers' ->fault expect mmap_lock (Linux 6.4). */
+		if (vma_core(vma)->shm || vma->vm_ops)
+			return FAULT_RETRY_MMAP;
+	} else {
+		mmap_assert_locked(mm);
+	}
 	addr &= PAGE_MASK;
 	if (addr < vma->vm_start || addr >= vma->vm_end)
 		return -EFAULT;
@@ -502,6 +512,13 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int
 		return do_driver_fault(vma, addr, write);
 	if (pte_none(pte))
 		return do_anonymous_page(vma, addr, write);
+	/*
+	 * Swap-in, a migration entry's wait and device memory sleep for
+	 * events or call a driver: under mmap_lock only (do_swap_page() under
+	 * a VMA lock in Linux 6.4 retries the same way).
+	 */
+	if ((flags & FAULT_FLAG_VMA_LOCK) && !pte_present(pte))
+		return FAULT_RETRY_MMAP;
 	if (pte & PTE_MIGRATING) {
 		/*
 		 * Migration in flight (migration_entry_wait()): it holds the old
@@ -541,9 +558,13 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int
  * an event, so no amount of load or reclaim turns a valid access into an
  * error. Exhaustion ends it with -ENOMEM from the fault.
  *
- * Caller holds mmap_lock. May sleep. Return: 0, -EFAULT, -ENOMEM.
+ * Caller holds mmap_lock, or (@fault_flags has FAULT_FLAG_VMA_LOCK) @vma's
+ * per-VMA lock for read. May sleep. Return: 0, -EFAULT, -ENOMEM, or
+ * FAULT_RETRY_MMAP (VMA lock only: nothing was taken, fault again under
+ * mmap_lock).
  */
-int fault_in_page(struct vm_area_struct *vma, unsigned long addr, bool write, struct page **pagep)
+int __fault_in_page(struct vm_area_struct *vma, unsigned long addr, bool write,
+		    unsigned int fault_flags, struct page **pagep)
 {
 	struct mm_struct *mm = vma->vm_mm;
 
@@ -580,8 +601,13 @@ int fault_in_page(struct vm_area_struct *vma, unsigned long addr, bool write, st
 			return 0;
 		}
 		sm_mutex_unlock(&mm->page_table_lock);
-		ret = handle_mm_fault(vma, addr, write ? FAULT_FLAG_WRITE : 0);
+		ret = handle_mm_fault(vma, addr, (write ? FAULT_FLAG_WRITE : 0) | fault_flags);
 		if (ret)
 			return ret;
 	}
+}
+
+int fault_in_page(struct vm_area_struct *vma, unsigned long addr, bool write, struct page **pagep)
+{
+	return __fault_in_page(vma, addr, write, 0, pagep);
 }

@@ -195,6 +195,11 @@ struct mm_struct *dup_mm(struct mm_struct *oldmm)
 	mmap_write_lock(oldmm);
 	sm_down_write_nested(&mm->mmap_lock, 1);
 	for (vma = vma_first(oldmm); vma && !err; vma = vma_next(vma)) {
+		/*
+		 * dup_mmap(): the parent's VMAs are write-locked, so no fault
+		 * under a per-VMA lock changes the PTEs being copied.
+		 */
+		vma_start_write(vma);
 		if (vma->vm_flags & VM_DONTCOPY)
 			continue;
 		new = __vma_dup(vma, mm, true);
@@ -211,6 +216,7 @@ struct mm_struct *dup_mm(struct mm_struct *oldmm)
 		    !(vma->vm_flags & VM_WIPEONFORK))
 			err = copy_page_range(new, vma);
 	}
+	vma_end_write_all(mm);
 	sm_up_write(&mm->mmap_lock);
 	mmap_write_unlock(oldmm);
 	if (err) {

@@ -48,7 +48,7 @@ static unsigned long hmm_snapshot(struct hmm_range *range, struct vm_area_struct
 }
 
 static int hmm_vma_fault(struct hmm_range *range, struct vm_area_struct *vma, unsigned long addr,
-			 unsigned long req)
+			 unsigned long req, unsigned int fault_flags)
 {
 	bool write = req & HMM_PFN_REQ_WRITE;
 
@@ -57,29 +57,46 @@ static int hmm_vma_fault(struct hmm_range *range, struct vm_area_struct *vma, un
 		return -EFAULT;
 	if (write && !(vma->vm_flags & VM_WRITE))
 		return -EPERM;
-	return handle_mm_fault(vma, addr, (write ? FAULT_FLAG_WRITE : 0) | FAULT_FLAG_REMOTE);
+	return handle_mm_fault(vma, addr,
+			       (write ? FAULT_FLAG_WRITE : 0) | FAULT_FLAG_REMOTE | fault_flags);
 }
 
-int hmm_range_fault(struct hmm_range *range)
+/*
+ * hmm_walk() - hmm_range_fault() of the pages [start, end) of @range
+ * @locked_vma: NULL: the caller holds mmap_lock for read, and each page's
+ *              VMA is looked up (and remembered for lock_vma_under_rcu()).
+ *              Else the VMA covering [start, end), which the caller holds
+ *              read-locked (per-VMA lock, not mmap_lock); faults run with
+ *              FAULT_FLAG_VMA_LOCK.
+ *
+ * Return: 0, -EBUSY, -EFAULT, -EPERM, -ENOMEM (see hmm_range_fault()), or
+ * FAULT_RETRY_MMAP (@locked_vma only): a fault needs mmap_lock; the pages
+ * from @start on must be walked again under it.
+ */
+static int hmm_walk(struct hmm_range *range, unsigned long start, unsigned long end,
+		    struct vm_area_struct *locked_vma)
 {
 	struct mm_struct *mm = range->notifier->mm;
-	unsigned long npages = (range->end - range->start) >> PAGE_SHIFT;
+	unsigned int fault_flags = locked_vma ? FAULT_FLAG_VMA_LOCK : 0;
+	struct vm_area_struct *vma = locked_vma, *cached = NULL;
 
-	mmap_assert_locked(mm);
-	if (!PAGE_ALIGNED(range->start) || !PAGE_ALIGNED(range->end) || range->end <= range->start)
-		return -EINVAL;
-	for (unsigned long i = 0; i < npages; i++) {
-		unsigned long addr = range->start + (i << PAGE_SHIFT);
+	for (unsigned long addr = start; addr < end; addr += PAGE_SIZE) {
+		unsigned long i = (addr - range->start) >> PAGE_SHIFT;
 		unsigned long req = (range->hmm_pfns[i] | range->default_flags) &
 				    (HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE);
 		uint32_t *gen = range->hmm_gens ? &range->hmm_gens[i] : NULL;
-		struct vm_area_struct *vma;
 		unsigned long v;
 		int ret;
 
 		if (mmu_interval_check_retry(range->notifier, range->notifier_seq))
 			return -EBUSY;
-		vma = vma_lookup(mm, addr);
+		if (!locked_vma) {
+			vma = vma_lookup(mm, addr);
+			if (vma && vma != cached) {
+				vma_cache_install(mm, addr, vma);
+				cached = vma;
+			}
+		}
 		if (!vma || !(vma->vm_flags & VM_READ)) {
 			if (req & HMM_PFN_REQ_FAULT)
 				return -EFAULT;
@@ -99,7 +116,7 @@ int hmm_range_fault(struct hmm_range *range)
 			v = hmm_snapshot(range, vma, addr, req, gen);
 			if (v || !(req & HMM_PFN_REQ_FAULT))
 				break;
-			ret = hmm_vma_fault(range, vma, addr, req);
+			ret = hmm_vma_fault(range, vma, addr, req, fault_flags);
 			if (ret)
 				return ret;
 			if (mmu_interval_check_retry(range->notifier, range->notifier_seq))
@@ -107,6 +124,55 @@ int hmm_range_fault(struct hmm_range *range)
 		}
 		range->hmm_pfns[i] = v;
 	}
+	return 0;
+}
+
+static bool hmm_range_valid(const struct hmm_range *range)
+{
+	return PAGE_ALIGNED(range->start) && PAGE_ALIGNED(range->end) && range->end > range->start;
+}
+
+int hmm_range_fault(struct hmm_range *range)
+{
+	struct mm_struct *mm = range->notifier->mm;
+	int ret;
+
+	mmap_assert_locked(mm);
+	if (!hmm_range_valid(range))
+		return -EINVAL;
+	ret = hmm_walk(range, range->start, range->end, NULL);
+	if (ret)
+		return ret;
+	/* Everything read above is only as good as the sequence. */
+	return mmu_interval_check_retry(range->notifier, range->notifier_seq) ? -EBUSY : 0;
+}
+
+int hmm_range_fault_unlocked(struct hmm_range *range)
+{
+	struct mm_struct *mm = range->notifier->mm;
+	unsigned long addr, end;
+	int ret = 0;
+
+	if (!hmm_range_valid(range))
+		return -EINVAL;
+	for (addr = range->start; addr < range->end && !ret; addr = end) {
+		struct vm_area_struct *vma = lock_vma_under_rcu(mm, addr);
+
+		if (vma) {
+			end = vma->vm_end < range->end ? vma->vm_end : range->end;
+			ret = hmm_walk(range, addr, end, vma);
+			vma_end_read(vma);
+			if (ret != FAULT_RETRY_MMAP)
+				continue;
+		}
+		/* Not cached, contended, or a fault needs more: the rest as hmm_range_fault(). */
+		mmap_read_lock(mm);
+		ret = hmm_walk(range, addr, range->end, NULL);
+		mmap_read_unlock(mm);
+		end = range->end;
+	}
+	if (ret)
+		return ret;
 	/* Everything read above is only as good as the sequence. */
 	return mmu_interval_check_retry(range->notifier, range->notifier_seq) ? -EBUSY : 0;
 }

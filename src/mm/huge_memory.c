@@ -610,6 +610,7 @@ static int collapse_huge_page(struct vm_area_struct *vma, unsigned long haddr, b
 	TRACE_SCOPE("mm", "collapse_huge_page", "addr=0x%lx mm=%s", haddr, mm_name(mm));
 
 	mmap_assert_write_locked(mm);
+	vma_start_write(vma); /* no fault under the VMA lock fills a PTE being collapsed */
 	pmdp = pmd_offset(mm, haddr);
 	pmd = pmdp ? pte_load(pmdp) : 0;
 	if (pmd_trans_huge(pmd))

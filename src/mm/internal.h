@@ -300,6 +300,109 @@ static inline struct vma_core *vma_core(struct vm_area_struct *vma)
 	return (struct vma_core *)(void *)vma->core_priv;
 }
 
+/*
+ * struct vma_lock - the per-VMA lock (Linux 6.4's vma->vm_lock and
+ * vm_lock_seq), in the allocation of every VMA (struct vma_full, vma_alloc()).
+ *
+ * Page faults that hold no mmap_lock (lock_vma_under_rcu()) hold @lock for
+ * read; so a VMA they hold keeps its bounds, flags, pgoff, anon_vma and its
+ * place in mm_mt, and nobody who changes them or mass-changes its pages
+ * (munmap, mprotect, mremap, madvise, mlock, fork, mm_take_all_locks) runs
+ * meanwhile: all of those hold mmap_lock for write and write-lock the VMA
+ * first (vma_start_write()), which waits for the readers and marks the VMA
+ * write-locked for the rest of that mmap_lock hold.
+ *
+ * @lock:     LOCK_RANK_VMA. Read: a fault (vma_start_read(), only trylock:
+ *            a busy lock sends the fault to mmap_lock). Write: only inside
+ *            vma_start_write(), for an instant, to wait out the readers.
+ * @lock_seq: the mm's mm_lock_seq of the mmap_lock hold that write-locked
+ *            the VMA (ULONG_MAX: never). Equal to mm->mm_lock_seq: write-
+ *            locked, readers back off. Written under @lock for write (and
+ *            mmap_lock for write); read by faults with acquire.
+ * @detached: the VMA is not in mm_mt (unlinked; being split, merged or
+ *            freed). Written under mmap_lock for write with the VMA write-
+ *            locked; readers check it under @lock.
+ * @cached:   the VMA was ever stored in mm->vma_cache (vma_cache_install(),
+ *            under mmap_lock): vma_unlink() must clear its slots and its
+ *            free waits for a grace period. Never cleared.
+ * @rcu:      the free is deferred past a grace period: a lockless lookup
+ *            (vma_cache) may still be about to trylock @lock.
+ */
+struct vma_lock {
+	struct sm_rwsem lock;
+	_Atomic unsigned long lock_seq;
+	_Atomic bool detached;
+	_Atomic bool cached;
+	struct sm_rcu_head rcu;
+};
+
+struct vma_full {
+	struct vm_area_struct vma;
+	struct vma_lock vl;
+};
+
+static inline struct vma_lock *vma_lock_of(struct vm_area_struct *vma)
+{
+	return &container_of(vma, struct vma_full, vma)->vl;
+}
+
+/*
+ * Internal handle_mm_fault() flag: the caller holds @vma's per-VMA lock for
+ * read, not mmap_lock (Linux's FAULT_FLAG_VMA_LOCK). A fault that would have
+ * to sleep for an event or call out of the core (swap-in, a migration
+ * entry, device memory, a driver's ->fault) returns FAULT_RETRY_MMAP
+ * instead, having changed nothing: the caller drops the VMA lock and faults
+ * again under mmap_lock (Linux's VM_FAULT_RETRY of 6.4).
+ */
+#define FAULT_FLAG_VMA_LOCK 0x400U
+#define FAULT_RETRY_MMAP    1
+
+/**
+ * lock_vma_under_rcu() - find and read-lock the VMA of @addr without mmap_lock
+ * @mm:   the address space; the caller holds mm_users
+ * @addr: the faulting address
+ *
+ * Looks @addr up in mm->vma_cache inside an RCU read-side section and
+ * read-locks the VMA found (vma_start_read()). Only private anonymous VMAs
+ * that already have an anon_vma qualify (anon_vma_prepare() walks the
+ * neighbours, which only mmap_lock keeps). Never sleeps.
+ *
+ * Return: the VMA, read-locked, covering @addr, attached; release with
+ * vma_end_read(). NULL when the caller must take mmap_lock for read
+ * instead: not cached, write-locked by an mmap_lock writer, contended,
+ * detached, moved away from @addr, or not eligible.
+ */
+struct vm_area_struct *lock_vma_under_rcu(struct mm_struct *mm, unsigned long addr);
+void vma_end_read(struct vm_area_struct *vma);
+/*
+ * vma_cache_install() - remember @vma for lock_vma_under_rcu() of @addr
+ * Caller holds mmap_lock (read or write); @vma is linked and covers @addr.
+ */
+void vma_cache_install(struct mm_struct *mm, unsigned long addr, struct vm_area_struct *vma);
+/**
+ * vma_start_write() - write-lock @vma until mmap_write_unlock()
+ *
+ * Caller holds mmap_lock for write. Waits for the faults that hold @vma's
+ * lock for read, then marks it write-locked for this mmap_lock hold: no
+ * fault takes it until mmap_write_unlock() bumps mm_lock_seq. Idempotent
+ * within one hold. May sleep.
+ */
+void vma_start_write(struct vm_area_struct *vma);
+/* vma_start_write() of every VMA overlapping [start, end). mmap_lock held for write. */
+void vma_start_write_range(struct mm_struct *mm, unsigned long start, unsigned long end);
+/* The caller holds mmap_lock (either mode) or @vma's lock for read. */
+void vma_assert_locked(struct vm_area_struct *vma);
+/* Is @vma write-locked by the current mmap_lock writer? */
+bool vma_is_write_locked(struct vm_area_struct *vma);
+/*
+ * vma_end_write_all() - unlock every VMA write-locked in this mmap_lock hold
+ * (bump mm_lock_seq, release). By mmap_write_unlock() (and fork's child),
+ * just before mmap_lock is released.
+ */
+void vma_end_write_all(struct mm_struct *mm);
+/* lock_vma_under_rcu() results so far, all mms (debug builds only; tests). */
+void vma_lock_stats(unsigned long *hits, unsigned long *misses);
+
 struct vm_area_struct *vma_alloc(struct mm_struct *mm);
 /* Free a VMA: drops its anon_vma, shmem object and file; calls vm_ops->close. */
 void vma_free(struct vm_area_struct *vma);
@@ -375,6 +478,9 @@ void free_page_batch(struct page **batch, unsigned long n);
 #define FAULT_FLAG_FORCE   0x200U
 
 int fault_in_page(struct vm_area_struct *vma, unsigned long addr, bool write, struct page **pagep);
+/* fault_in_page() with more fault flags (FAULT_FLAG_VMA_LOCK); see fault.c. */
+int __fault_in_page(struct vm_area_struct *vma, unsigned long addr, bool write,
+		    unsigned int fault_flags, struct page **pagep);
 
 /* --- mlock (mlock.c) --------------------------------------------------------- */
 

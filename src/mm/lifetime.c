@@ -407,6 +407,7 @@ void mmap_write_lock(struct mm_struct *mm)
 
 void mmap_write_unlock(struct mm_struct *mm)
 {
+	vma_end_write_all(mm);
 	sm_up_write(&mm->mmap_lock);
 }
 
@@ -424,13 +425,20 @@ int mm_take_all_locks(struct mm_struct *mm)
 {
 	mmap_assert_write_locked(mm);
 	/*
-	 * The museum's take-all-locks-misses (base/bugs.h): the rmap lock is
-	 * not taken, as mm_take_all_locks() missed the per-VMA locks page
-	 * faults held before eeff9a5d47f8: an invalidation under that lock
-	 * alone (reclaim's, through the reverse map) runs across registration.
+	 * The museum's take-all-locks-misses (base/bugs.h): neither the VMA
+	 * locks nor the rmap lock are taken, as mm_take_all_locks() missed the
+	 * per-VMA locks page faults hold before eeff9a5d47f8: an invalidation
+	 * under such a lock alone (a COW fault's under its VMA lock, reclaim's
+	 * through the reverse map under rmap_lock) runs across registration.
 	 */
 	if (historic_bug(BUG_TAKE_ALL_LOCKS_MISSES))
 		return 0;
+	/*
+	 * eeff9a5d47f8: every VMA write-locked, so no fault under a per-VMA
+	 * lock is inside an invalidation now, and none starts one until
+	 * mmap_write_unlock() (they fall back to mmap_lock and wait).
+	 */
+	vma_start_write_range(mm, 0, ~0UL);
 	return sm_down_write_killable(&mm->rmap_lock);
 }
 

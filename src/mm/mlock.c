@@ -250,8 +250,10 @@ static int do_mlock(struct mm_struct *mm, unsigned long start, unsigned long len
 	locked += (unsigned long)atomic_load(&mm->locked_vm);
 	if (locked > limit && !atomic_load(&mm->cap_ipc_lock))
 		locked -= count_mm_mlocked_page_nr(mm, start, len);
-	if (locked <= limit || atomic_load(&mm->cap_ipc_lock))
+	if (locked <= limit || atomic_load(&mm->cap_ipc_lock)) {
+		vma_start_write_range(mm, start, start + len); /* their flags change */
 		err = apply_vma_lock_flags(mm, start, len, flags);
+	}
 	mmap_write_unlock(mm);
 	if (err)
 		return err;
@@ -273,6 +275,7 @@ int mm_munlock(struct mm_struct *mm, unsigned long start, unsigned long len)
 	len = PAGE_ALIGN(len + (start & ~PAGE_MASK));
 	start &= PAGE_MASK;
 	mmap_write_lock(mm);
+	vma_start_write_range(mm, start, start + len); /* their flags change */
 	err = apply_vma_lock_flags(mm, start, len, 0);
 	mmap_write_unlock(mm);
 	return err;
@@ -289,6 +292,7 @@ static void apply_mlockall_flags(struct mm_struct *mm, int flags)
 	atomic_store(&mm->def_flags, def);
 	if ((flags & MCL_FUTURE) && !(flags & MCL_CURRENT))
 		return;
+	vma_start_write_range(mm, 0, ~0UL); /* every VMA's flags change */
 	if (flags & MCL_CURRENT)
 		to_add = VM_LOCKED | (flags & MCL_ONFAULT ? VM_LOCKONFAULT : 0);
 	for (vma = vma_first(mm); vma; vma = vma_next(vma))

@@ -18,6 +18,11 @@
 #define MM_CONTEXT_SLOTS 16
 /* Distinct (owner, kind) holders tracked per mm; the last slot takes the rest. */
 #define MM_HOLDER_SLOTS 128
+/*
+ * Slots of the lockless VMA lookup (mm->vma_cache, lock_vma_under_rcu()):
+ * one per 2 MiB of address, hashed.
+ */
+#define VMA_CACHE_SLOTS 64
 
 /*
  * struct mm_holder_slot - one holder's references (src/mm/mm_holders.c).
@@ -43,7 +48,10 @@ typedef _Atomic uint64_t pte_t;
  * references to the struct; all users together hold one mm_count.
  *
  * Locks (order in base/lock.h):
- *   mmap_lock         VMA tree (mm_mt), map_count, vma fields
+ *   mmap_lock         VMA tree (mm_mt), map_count, vma fields; a writer
+ *                     also write-locks (vma_start_write()) every VMA it
+ *                     changes or whose pages it changes, for the faults
+ *                     that hold only a per-VMA lock (see struct vma_lock)
  *   rmap_lock         taken for read by invalidators that do not hold
  *                     mmap_lock (reclaim, migration, truncation via rmap);
  *                     for write by mm_take_all_locks(), so that holding
@@ -66,6 +74,27 @@ struct mm_struct {
 	struct sm_mutex page_table_lock;
 
 	struct itree_root mm_mt; /* VMAs, under mmap_lock */
+	/*
+	 * The per-VMA locks' sequence (Linux's mm->mm_lock_seq): a VMA whose
+	 * vma_lock.lock_seq equals it is write-locked by the current holder
+	 * of mmap_lock for write. Bumped (release) by mmap_write_unlock(),
+	 * which so unlocks every VMA write-locked in that hold at once
+	 * (vma_end_write_all()). Written under mmap_lock for write; read with
+	 * acquire by lock_vma_under_rcu() without it.
+	 */
+	_Atomic unsigned long mm_lock_seq;
+	/*
+	 * The lockless VMA lookup of lock_vma_under_rcu(): slot
+	 * vma_cache_slot(addr) holds NULL or a VMA that was linked in mm_mt
+	 * and covered an address of that slot when it was stored. Stored
+	 * (release) under mmap_lock for read or write by the fault paths that
+	 * fell back to mmap_lock; cleared under mmap_lock for write by
+	 * vma_unlink() before the VMA can be freed. No reference: readers
+	 * load it (acquire) inside an RCU read-side section, and VMAs are
+	 * freed after a grace period (vma_free()). A hit is trusted only
+	 * after the VMA's read lock is taken and its bounds re-checked.
+	 */
+	struct vm_area_struct *_Atomic vma_cache[VMA_CACHE_SLOTS];
 	unsigned long map_count;
 	pte_t *pgd; /* top-level table, 512 entries */
 
@@ -111,9 +140,13 @@ static inline struct vma_priv *vma_priv(struct vm_area_struct *vma)
 /*
  * mm_take_all_locks() - no invalidation of @mm may be in flight on return
  *
- * Caller holds mmap_lock for write. Takes rmap_lock for write, waiting
- * interruptibly. Return: 0, or -EINTR if the calling thread was signalled
- * (sm_signal_pending()) while waiting.
+ * Caller holds mmap_lock for write. Write-locks every VMA (vma_start_write():
+ * waits for the page faults holding a per-VMA lock, which may be inside an
+ * invalidation, and keeps new ones out until mmap_write_unlock(); Linux's
+ * eeff9a5d47f8), then takes rmap_lock for write, waiting interruptibly.
+ * Return: 0, or -EINTR if the calling thread was signalled
+ * (sm_signal_pending()) while waiting for rmap_lock (the VMAs stay
+ * write-locked until mmap_write_unlock(), as in Linux).
  */
 int mm_take_all_locks(struct mm_struct *mm);
 void mm_drop_all_locks(struct mm_struct *mm);

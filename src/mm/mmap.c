@@ -175,6 +175,7 @@ struct vm_area_struct *vma_modify_flags(struct mm_struct *mm, struct vm_area_str
 		if (*err)
 			return vma;
 	}
+	vma_start_write(vma); /* faults under its lock read the flags */
 	/* Reverse-map walkers read it without mmap_lock (as Linux's rmap does). */
 	WRITE_ONCE(vma->vm_flags, newflags);
 	return vma;
@@ -273,6 +274,8 @@ int mm_mprotect(struct mm_struct *mm, unsigned long start, unsigned long len, in
 		return -EINVAL;
 
 	mmap_write_lock(mm);
+	/* Flags and PTEs of these VMAs change: faults under their locks stay out. */
+	vma_start_write_range(mm, start, end);
 	vma = find_vma(mm, start);
 	err = -ENOMEM;
 	if (!vma || vma->vm_start > start)
@@ -645,6 +648,7 @@ int mm_madvise(struct mm_struct *mm, unsigned long start, unsigned long len_in, 
 		return madvise_remove_range(mm, start, end);
 
 	mmap_write_lock(mm);
+	vma_start_write_range(mm, start, end); /* as mprotect */
 	vma = find_vma(mm, start);
 	for (;;) {
 		if (!vma) {
@@ -1031,6 +1035,8 @@ long mm_mremap(struct mm_struct *mm, unsigned long addr, unsigned long old_len,
 			return -EINVAL;
 	}
 	mmap_write_lock(mm);
+	/* The source's PTEs move away, its bounds change; the destination is unmapped first. */
+	vma_start_write_range(mm, addr, addr + (old_len ? old_len : PAGE_SIZE));
 	ret = mremap_locked(mm, addr, old_len, new_len, flags, new_addr, &detached, &populate);
 	mmap_write_unlock(mm);
 	vma_free_list(detached);

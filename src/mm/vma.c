@@ -11,6 +11,7 @@
  * the same answers as the kernel for the same sequence of calls.
  */
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -26,10 +27,16 @@ unsigned long anon_vma_new_id(void)
 
 struct vm_area_struct *vma_alloc(struct mm_struct *mm)
 {
-	struct vm_area_struct *vma = kzalloc(sizeof(*vma));
+	struct vma_full *full = kzalloc(sizeof(*full));
+	struct vm_area_struct *vma;
 
-	if (!vma)
+	if (!full)
 		return NULL;
+	vma = &full->vma;
+	sm_rwsem_init(&full->vl.lock, "vma_lock", LOCK_RANK_VMA);
+	atomic_init(&full->vl.lock_seq, ULONG_MAX);
+	atomic_init(&full->vl.detached, true);
+	atomic_init(&full->vl.cached, false);
 	vma->vm_mm = mm;
 	INIT_LIST_HEAD(&vma_core(vma)->anon_link);
 	INIT_LIST_HEAD(&vma_core(vma)->shm_link);
@@ -78,7 +85,33 @@ static void vma_clear_anon_vma(struct vm_area_struct *vma)
 void vma_drop_anon_vma(struct vm_area_struct *vma)
 {
 	mmap_assert_write_locked(vma->vm_mm);
+	vma_start_write(vma);
 	vma_clear_anon_vma(vma);
+}
+
+static void vma_free_rcu(struct sm_rcu_head *head)
+{
+	struct vma_full *full = container_of(head, struct vma_full, vl.rcu);
+
+	sm_rwsem_destroy(&full->vl.lock);
+	kfree_sized(full, sizeof(*full));
+}
+
+/*
+ * The struct itself: after a grace period if a lockless lookup may have
+ * seen it (it was ever in mm->vma_cache, whose slots vma_unlink() cleared:
+ * a lookup that loaded it before is inside an RCU read-side section), else
+ * at once.
+ */
+static void vma_free_struct(struct vm_area_struct *vma)
+{
+	struct vma_full *full = container_of(vma, struct vma_full, vma);
+
+	BUG_ON(!atomic_load_explicit(&full->vl.detached, memory_order_relaxed));
+	if (atomic_load_explicit(&full->vl.cached, memory_order_relaxed))
+		sm_call_rcu(&full->vl.rcu, vma_free_rcu);
+	else
+		vma_free_rcu(&full->vl.rcu);
 }
 
 void vma_free(struct vm_area_struct *vma)
@@ -89,7 +122,12 @@ void vma_free(struct vm_area_struct *vma)
 	vma_clear_shm(vma);
 	if (vma->vm_file)
 		fput(vma->vm_file); /* Pairs with fget() at mmap or vma_dup(). */
-	kfree_sized(vma, sizeof(*vma));
+	vma_free_struct(vma);
+}
+
+static struct vm_area_struct *node_vma(struct itree_node *node)
+{
+	return node ? container_of((void *)node, struct vm_area_struct, core_priv) : NULL;
 }
 
 static void vma_node_set(struct vm_area_struct *vma)
@@ -104,18 +142,182 @@ void vma_link(struct mm_struct *mm, struct vm_area_struct *vma)
 	vma_node_set(vma);
 	itree_insert(&vma_core(vma)->node, &mm->mm_mt);
 	mm->map_count++;
+	/* Readers look only under the VMA lock, with lock_seq checked. */
+	atomic_store_explicit(&vma_lock_of(vma)->detached, false, memory_order_relaxed);
 }
 
+/*
+ * Take @vma out of mm_mt (to free it, or to move it: split, merge, mremap).
+ * It is write-locked first, so no fault holds it, and it leaves every
+ * vma_cache slot, so no new lockless lookup finds it; one that loaded it
+ * already finds it write-locked (and detached) under its lock.
+ */
 void vma_unlink(struct mm_struct *mm, struct vm_area_struct *vma)
 {
 	mmap_assert_write_locked(mm);
+	vma_start_write(vma);
 	itree_remove(&vma_core(vma)->node, &mm->mm_mt);
 	mm->map_count--;
+	atomic_store_explicit(&vma_lock_of(vma)->detached, true, memory_order_relaxed);
+	if (atomic_load_explicit(&vma_lock_of(vma)->cached, memory_order_relaxed))
+		for (unsigned int i = 0; i < VMA_CACHE_SLOTS; i++) {
+			struct vm_area_struct *old = vma;
+
+			atomic_compare_exchange_strong_explicit(&mm->vma_cache[i], &old, NULL,
+								memory_order_relaxed,
+								memory_order_relaxed);
+		}
 }
 
-static struct vm_area_struct *node_vma(struct itree_node *node)
+/* --- per-VMA locks ---------------------------------------------------- */
+
+static unsigned int vma_cache_slot(unsigned long addr)
 {
-	return node ? container_of((void *)node, struct vm_area_struct, core_priv) : NULL;
+	unsigned long h = (addr >> (PAGE_SHIFT + HPAGE_PMD_ORDER)) * 0x9e3779b97f4a7c15ull;
+
+	return (unsigned int)(h >> 58) % VMA_CACHE_SLOTS;
+}
+
+void vma_cache_install(struct mm_struct *mm, unsigned long addr, struct vm_area_struct *vma)
+{
+	mmap_assert_locked(mm);
+	DEBUG_BUG_ON(addr < vma->vm_start || addr >= vma->vm_end);
+	/* Before the store: vma_unlink() (under mmap_lock for write) then sees it. */
+	if (!atomic_load_explicit(&vma_lock_of(vma)->cached, memory_order_relaxed))
+		atomic_store_explicit(&vma_lock_of(vma)->cached, true, memory_order_relaxed);
+	/* Pairs with the acquire load in lock_vma_under_rcu(). */
+	atomic_store_explicit(&mm->vma_cache[vma_cache_slot(addr)], vma, memory_order_release);
+}
+
+bool vma_is_write_locked(struct vm_area_struct *vma)
+{
+	return atomic_load_explicit(&vma_lock_of(vma)->lock_seq, memory_order_relaxed) ==
+	       atomic_load_explicit(&vma->vm_mm->mm_lock_seq, memory_order_relaxed);
+}
+
+void vma_start_write(struct vm_area_struct *vma)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct vma_lock *vl = vma_lock_of(vma);
+	unsigned long seq;
+
+	mmap_assert_write_locked(mm);
+	seq = atomic_load_explicit(&mm->mm_lock_seq, memory_order_relaxed);
+	if (atomic_load_explicit(&vl->lock_seq, memory_order_relaxed) == seq)
+		return;
+	/* Waits for the faults that hold it; new ones fail their trylock meanwhile. */
+	sm_down_write(&vl->lock);
+	/* Published by the release of vl->lock (and of mmap_lock) to the next reader. */
+	atomic_store_explicit(&vl->lock_seq, seq, memory_order_relaxed);
+	sm_up_write(&vl->lock);
+}
+
+void vma_end_write_all(struct mm_struct *mm)
+{
+	mmap_assert_write_locked(mm);
+	/* Pairs with the acquire loads in vma_start_read(). */
+	atomic_fetch_add_explicit(&mm->mm_lock_seq, 1, memory_order_release);
+}
+
+void vma_start_write_range(struct mm_struct *mm, unsigned long start, unsigned long end)
+{
+	struct itree_node *node;
+
+	mmap_assert_write_locked(mm);
+	if (end <= start)
+		return;
+	for (node = itree_iter_first(&mm->mm_mt, start, end - 1); node;
+	     node = itree_iter_next(node, start, end - 1))
+		vma_start_write(node_vma(node));
+}
+
+void vma_assert_locked(struct vm_area_struct *vma)
+{
+	DEBUG_BUG_ON(lockdep_held_mode(&vma->vm_mm->mmap_lock) == HELD_NONE &&
+		     lockdep_held_mode(&vma_lock_of(vma)->lock) != HELD_READ);
+}
+
+/*
+ * vma_start_read() - read-lock @vma unless an mmap_lock writer has it
+ *
+ * Linux's vma_start_read(): a trylock, never a wait (a writer waiting in
+ * vma_start_write() makes it fail, and the fault goes to mmap_lock, where
+ * it queues behind that writer). Return: true with @vma's lock held for
+ * read and @vma not write-locked.
+ */
+static bool vma_start_read(struct mm_struct *mm, struct vm_area_struct *vma)
+{
+	struct vma_lock *vl = vma_lock_of(vma);
+
+	/* A cheap early out; the check that counts is the one under the lock. */
+	if (atomic_load_explicit(&vl->lock_seq, memory_order_relaxed) ==
+	    atomic_load_explicit(&mm->mm_lock_seq, memory_order_acquire))
+		return false;
+	if (!sm_down_read_trylock(&vl->lock))
+		return false;
+	/*
+	 * Under the lock, lock_seq is stable (written only under it for
+	 * write). Equal to mm_lock_seq: write-locked in the current (or, if
+	 * the acquire load below is older than the unlock, a just finished)
+	 * mmap_lock hold: back off. Different and mm_lock_seq read after the
+	 * writer's mmap_write_unlock() bumped it (acquire, pairs with the
+	 * release in vma_end_write_all()): every change that writer made is
+	 * visible.
+	 */
+	if (atomic_load_explicit(&vl->lock_seq, memory_order_relaxed) ==
+	    atomic_load_explicit(&mm->mm_lock_seq, memory_order_acquire)) {
+		sm_up_read(&vl->lock);
+		return false;
+	}
+	return true;
+}
+
+void vma_end_read(struct vm_area_struct *vma)
+{
+	sm_up_read(&vma_lock_of(vma)->lock);
+}
+
+/* Linux 6.4's lock_vma_under_rcu() takes only anonymous VMAs with an anon_vma. */
+static bool vma_lock_eligible(struct vm_area_struct *vma)
+{
+	return !vma->vm_ops && !vma->vm_file && !vma_core(vma)->shm &&
+	       READ_ONCE(vma_core(vma)->anon_vma);
+}
+
+static _Atomic unsigned long vma_lock_hits, vma_lock_misses;
+
+struct vm_area_struct *lock_vma_under_rcu(struct mm_struct *mm, unsigned long addr)
+{
+	struct vm_area_struct *vma;
+
+	sm_rcu_read_lock();
+	/* The slot is read outside any lock: let the explorer switch here. */
+	sched_point("lock_vma_under_rcu");
+	/* Pairs with the release store in vma_cache_install(). */
+	vma = atomic_load_explicit(&mm->vma_cache[vma_cache_slot(addr)], memory_order_acquire);
+	if (!vma || !vma_start_read(mm, vma))
+		goto miss;
+	/* Under the VMA lock nothing below changes; a VMA moved or freed is detached. */
+	if (atomic_load_explicit(&vma_lock_of(vma)->detached, memory_order_relaxed) ||
+	    addr < vma->vm_start || addr >= vma->vm_end || !vma_lock_eligible(vma)) {
+		vma_end_read(vma);
+		goto miss;
+	}
+	sm_rcu_read_unlock();
+	if (sm_debug) /* a shared counter: release builds keep the threads apart */
+		atomic_fetch_add_explicit(&vma_lock_hits, 1, memory_order_relaxed);
+	return vma;
+miss:
+	sm_rcu_read_unlock();
+	if (sm_debug)
+		atomic_fetch_add_explicit(&vma_lock_misses, 1, memory_order_relaxed);
+	return NULL;
+}
+
+void vma_lock_stats(unsigned long *hits, unsigned long *misses)
+{
+	*hits = atomic_load_explicit(&vma_lock_hits, memory_order_relaxed);
+	*misses = atomic_load_explicit(&vma_lock_misses, memory_order_relaxed);
 }
 
 struct vm_area_struct *vma_first(struct mm_struct *mm)
@@ -195,6 +397,7 @@ void vma_set_bounds(struct vm_area_struct *vma, unsigned long start, unsigned lo
 	struct shmem_obj *obj = vma_core(vma)->shm;
 
 	mmap_assert_write_locked(vma->vm_mm);
+	vma_start_write(vma);
 	if (av)
 		sm_mutex_lock(&av->lock);
 	if (obj)
@@ -320,7 +523,9 @@ static bool anon_vma_reusable(struct vm_area_struct *a, struct vm_area_struct *b
  * anon_vma_prepare() - give @vma an anon_vma before its first private page
  *
  * Reuses an adjacent compatible VMA's anon_vma as Linux does, so that
- * merging behaves the same. Caller holds mmap_lock (read suffices: racing
+ * merging behaves the same. Caller holds mmap_lock, or @vma's per-VMA lock
+ * if @vma has an anon_vma already (lock_vma_under_rcu() checks: the
+ * neighbours are stable only under mmap_lock). Read suffices: racing
  * faults are serialised by the anon_vma lock and the PTL, taken in that
  * order as in Linux). Return: 0 or -ENOMEM.
  */
@@ -332,9 +537,10 @@ int anon_vma_prepare(struct vm_area_struct *vma)
 	struct anon_vma *av;
 	unsigned long id;
 
-	mmap_assert_locked(mm);
+	vma_assert_locked(vma);
 	if (READ_ONCE(vc->anon_vma))
 		return 0;
+	mmap_assert_locked(mm);
 	sm_mutex_lock(&mm->page_table_lock);
 	next = vma_next(vma);
 	prev = vma_prev(vma);

@@ -219,6 +219,8 @@ int do_munmap(struct mm_struct *mm, unsigned long start, unsigned long len,
 	int err;
 
 	mmap_assert_write_locked(mm);
+	/* No fault under a per-VMA lock may refill what is zapped below. */
+	vma_start_write_range(mm, start, end);
 	vma = isolate_range(mm, start, end, &err);
 	if (!vma)
 		return err;

@@ -363,8 +363,8 @@ static bool mn_ops_valid(const struct mmu_notifier_ops *ops)
  *
  * The caller holds mmap_lock for write. Allocates the subscriptions container
  * on first use (before taking the rmap locks: no allocation under them), then
- * takes mm_take_all_locks() so that no invalidation is in flight while the
- * subscription is added. On success takes an mm_count reference (mmgrab),
+ * takes mm_take_all_locks() (every VMA write-locked, then the rmap locks) so
+ * that no invalidation is in flight while the subscription is added. On success takes an mm_count reference (mmgrab),
  * paired with the mmdrop in mmu_notifier_unregister() or mmu_notifier_free_rcu().
  * May sleep.
  *

@@ -36,7 +36,9 @@ for scn in tests/explore/*.scn; do
 		tail -n 1 "$tmp/find" | grep -Eq '^explore: [0-9]+ runs, [1-9][0-9]* failing, [0-9]+ distinct schedules(, exhausted)?$' ||
 			bad "$name: bad summary line: $(tail -n 1 "$tmp/find")"
 		sched=$(sed -n 's/^explore: schedule //p' "$tmp/find")
-		grep -qxF "explore: replay with: secmmu explore $scn --replay '$sched'" "$tmp/find" ||
+		# The command is shell-quoted: a ' in a point name ("the test's threads") is '\''.
+		qsched=$(printf '%s' "$sched" | sed "s/'/'\\\\''/g")
+		grep -qxF "explore: replay with: secmmu explore $scn --replay '$qsched'" "$tmp/find" ||
 			grep -qxF "explore: replay with: secmmu explore $scn --replay $sched" "$tmp/find" ||
 			bad "$name: no replay command for schedule '$sched'"
 		failing=$(sed -n 's/^explore: run [0-9]* failed: //p' "$tmp/find")

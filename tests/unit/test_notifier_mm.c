@@ -58,16 +58,15 @@ static int rec_start(struct mmu_notifier *mn, const struct mmu_notifier_range *r
 
 	if (r->n < 64)
 		r->log[r->n++] = (struct ev){true, range->start, range->end, range->event};
-	/* The caller holds mmap_lock: the pages must still be mapped, unchanged. */
+	/*
+	 * The frames must still be the ones probed: not freed, not reused. (No
+	 * PTE lookup here: a start need not come with mmap_lock held -- a COW
+	 * fault under its per-VMA lock, reclaim -- and follow_pfn_pte() needs it.)
+	 */
 	for (int i = 0; i < r->nprobe; i++) {
-		unsigned long pfn;
-		bool w;
-		uint32_t gen;
-
 		if (r->probe_addr[i] < range->start || r->probe_addr[i] >= range->end)
 			continue;
-		if (follow_pfn_pte(range->mm, r->probe_addr[i], &pfn, &w, &gen) ||
-		    pfn != r->probe_pfn[i] || gen != r->probe_gen[i] || !page_gen_valid(pfn, gen))
+		if (!page_gen_valid(r->probe_pfn[i], r->probe_gen[i]))
 			r->probe_failures++;
 	}
 	r->nprobe = 0;

@@ -19,6 +19,11 @@
  *   LOCK_RANK_TASK         task_struct->lock (files table, active_mm)
  *   LOCK_RANK_MMAP         mm->mmap_lock (rwsem). fork takes the parent's, then
  *                          the child's with subclass 1.
+ *   LOCK_RANK_VMA          a VMA's per-VMA lock (vma_lock.lock, src/mm): read
+ *                          by page faults that do not hold mmap_lock
+ *                          (lock_vma_under_rcu), write for an instant by
+ *                          mmap_lock writers (vma_start_write), e.g. by
+ *                          mm_take_all_locks().
  *   LOCK_RANK_ANON_VMA     anon_vma->lock: its VMA list. Reverse-map walks hold
  *                          it across invalidate_range_start/end, as Linux's
  *                          try_to_unmap holds the anon_vma rwsem.
@@ -85,6 +90,7 @@ enum lock_rank {
 	LOCK_RANK_DRIVER = 20,
 	LOCK_RANK_TASK = 30,
 	LOCK_RANK_MMAP = 40,
+	LOCK_RANK_VMA = 41,
 	LOCK_RANK_ANON_VMA = 42,
 	LOCK_RANK_RMAP = 44,
 	LOCK_RANK_NOTIFIER_REG = 45,

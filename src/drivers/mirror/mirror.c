@@ -637,9 +637,8 @@ static int mirror_range_fault_lock(struct mirror *m, struct hmm_range *range,
 	for (;;) {
 		range->notifier_seq = mmu_interval_read_begin(&leaf->notifier);
 		memset(range->hmm_pfns, 0, MIRROR_FAULT_CHUNK * sizeof(*range->hmm_pfns));
-		mmap_read_lock(m->mm);
-		ret = hmm_range_fault(range);
-		mmap_read_unlock(m->mm);
+		/* Per-VMA locks: mprotect/munmap elsewhere in the mm do not stall it. */
+		ret = hmm_range_fault_unlocked(range);
 		if (ret == -EBUSY) {
 			atomic_fetch_add_explicit(&m->nr_retries, 1, memory_order_relaxed);
 			continue;
