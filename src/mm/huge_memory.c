@@ -1099,7 +1099,7 @@ int split_folio(struct page *page)
 	    !folio_ref_freeze(head, (int)mapped + 1)) {
 		ret = -EBUSY;
 	} else {
-		/* The window a lost reference fell into: test_thp_interleave. */
+		/* The window a lost reference fell into: test_regress_thp_split_lost_ref. */
 		sched_point("split_folio: refcount frozen");
 		if (PageTest(head, PG_deferred_split))
 			deferred_split_del(head);

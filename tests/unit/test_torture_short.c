@@ -4,7 +4,7 @@
  * TORTURE_S seconds (default 20), 4 threads, a time-derived seed printed on
  * failure, every operation including VFIO (test_regress_rcu_callback_mmdrop
  * holds the bug that once made VFIO abort the run) and the THP area
- * (test_thp_interleave holds the bug that once made it abort most runs: a
+ * (test_regress_thp_split_lost_ref holds the bug that once made it abort most runs: a
  * folio split lost a speculative reference). `make torture` is the long run.
  */
 #define main torture_main
