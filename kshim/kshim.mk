@@ -43,14 +43,17 @@ kernel-notifier:
 	if [ $$st -ne 0 ]; then echo "kernel-notifier: linux-source-$(KN_VERSION) unavailable" >&2; exit 1; fi; \
 	$(MAKE) --no-print-directory kernel-notifier-run
 
-$(KN_DIR)/linux/%.o: $(KN_SRC)/%.c $(KN_SRC)/.stamp $(wildcard kshim/include/*.h kshim/include/*/*.h) $(FLAGS_STAMP)
-	@mkdir -p $(@D)
-	$(CC) $(KN_CFLAGS) -Wno-unused-parameter -c $< -o $@
-
 # Every object also depends on the public headers (struct layouts shared with
 # libsecmmu): a stale object compiled against an older layout links fine and
-# then reads the wrong fields.
+# then reads the wrong fields. The kernel's own objects too: kshim's
+# linux/mmu_notifier.h lays struct mmu_notifier out as include/secmmu/ does
+# (a linux/mm/mmu_notifier.o older than 0b4d428's __core fields gave 939
+# false disagreements).
 KN_PUBLIC_HDRS := $(wildcard include/secmmu/*.h include/secmmu/*/*.h kshim/compat/secmmu/*.h)
+
+$(KN_DIR)/linux/%.o: $(KN_SRC)/%.c $(KN_SRC)/.stamp $(wildcard kshim/include/*.h kshim/include/*/*.h) $(KN_PUBLIC_HDRS) $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(KN_CFLAGS) -Wno-unused-parameter -c $< -o $@
 
 $(KN_DIR)/kshim/%.o: kshim/%.c $(KN_SRC)/.stamp $(wildcard kshim/include/*.h kshim/include/*/*.h) $(KN_PUBLIC_HDRS) $(FLAGS_STAMP)
 	@mkdir -p $(@D)
