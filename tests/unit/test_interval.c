@@ -25,15 +25,8 @@
 #include "secmmu/mmu_notifier_hooks.h"
 #include "testutil.h"
 
-/*
- * An interval subscription's sequence, white-box: our core keeps it in the
- * core-private storage, Linux's (make KERNEL_NOTIFIER=...) in the struct.
- */
-#ifdef SECMMU_MMU_NOTIFIER_H
+/* An interval subscription's sequence, white-box: the core's private storage. */
 #define SUB_SEQ(sub) ((sub)->__core.invalidate_seq)
-#else
-#define SUB_SEQ(sub) ((sub)->invalidate_seq)
-#endif
 
 /* Physical memory and the leak check at teardown (tests/testutil.h). */
 static void setup(void)
