@@ -34,7 +34,8 @@
 #
 # Environment: TEST_TIMEOUT (per harness test, seconds), RUN_TIMEOUT (per
 # scenario/example/demo command, seconds, default 300), DIFF_RUN_TIMEOUT (the
-# whole tests/diff/run.sh, default 3600).
+# whole tests/diff/run.sh, default 3600), EXPLORE_RUN_TIMEOUT (tests/explore/run.sh
+# and the short museum pass, each bounded by runs, default 1200).
 set -u
 
 BUILD_DIR=${1:-build}
@@ -220,13 +221,16 @@ if [ "$have_secmmu" -eq 1 ]; then
 				--runs "${EXPLORE_CHECK_RUNS:-30}" --seed "${EXPLORE_CHECK_SEED:-0}"
 		done
 		if [ -f tests/explore/run.sh ]; then
-			run_cmd "tests/explore/run.sh" 0 bash tests/explore/run.sh "$BUILD_DIR"
+			# Bounded by runs, not time: the timeout only guards against a
+			# hang (a sanitizer build on a busy 2-core machine needs minutes).
+			RUN_CMD_TIMEOUT=${EXPLORE_RUN_TIMEOUT:-1200} \
+				run_cmd "tests/explore/run.sh" 0 bash tests/explore/run.sh "$BUILD_DIR"
 		fi
 		# A short pass of the bug museum, so that its switches cannot rot.
 		if [ -f scripts/museum.sh ] && grep -qw bugs <<<"$help"; then
 			# A few exhibits (each found within a few DFS runs); make museum
 			# is the full table.
-			run_cmd "museum (short pass)" 0 env MUSEUM_RUNS="${MUSEUM_CHECK_RUNS:-20}" \
+			RUN_CMD_TIMEOUT=${EXPLORE_RUN_TIMEOUT:-1200} run_cmd "museum (short pass)" 0 env MUSEUM_RUNS="${MUSEUM_CHECK_RUNS:-20}" \
 				MUSEUM_SKIP_MISSES=1 MUSEUM_ONLY="${MUSEUM_CHECK_ONLY:-gru-fault-no-retry \
 seed002-sva-mm-users release-unhooked-first unregister-release-twice collapse-no-notifier \
 fork-pinned-cow oom-reap-no-notifier empty-tlb-range pasid-freed-at-mmput}" \

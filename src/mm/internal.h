@@ -421,6 +421,15 @@ struct vm_area_struct *vma_dup(struct vm_area_struct *vma);
 struct vm_area_struct *__vma_dup(struct vm_area_struct *vma, struct mm_struct *mm, bool fork);
 /* Merge @vma with its neighbours where Linux would; returns the survivor. */
 struct vm_area_struct *vma_merge_neighbours(struct mm_struct *mm, struct vm_area_struct *vma);
+/*
+ * vma_merge_new_range() - merge @vma, a range just mapped by copy_vma() or
+ * grown in place by mremap, as Linux's vma_merge_new_range() does (no middle
+ * VMA: a forked anon_vma of @vma's own does not forbid it); @just_next: only
+ * with the next VMA (mremap's vma_merge_extend()). Caller holds mmap_lock for
+ * write. Returns the survivor.
+ */
+struct vm_area_struct *vma_merge_new_range(struct mm_struct *mm, struct vm_area_struct *vma,
+					   bool just_next);
 int anon_vma_prepare(struct vm_area_struct *vma);
 void vma_set_anon_vma(struct vm_area_struct *vma, struct anon_vma *av, unsigned long av_id,
 		      bool cloned);

@@ -811,7 +811,7 @@ static int move_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned l
 			return err;
 		}
 	}
-	new = vma_merge_neighbours(mm, new);
+	new = vma_merge_new_range(mm, new, false);
 	if (dontunmap) {
 		/*
 		 * The new VMA may have merged with what is left of the old one
@@ -987,7 +987,8 @@ static long mremap_locked(struct mm_struct *mm, unsigned long addr, unsigned lon
 						 (long)((new_len - old_len) >> PAGE_SHIFT));
 				*populate = addr + old_len;
 			}
-			vma_merge_neighbours(mm, vma);
+			/* vma_merge_extend(): only the next VMA may join. */
+			vma_merge_new_range(mm, vma, true);
 			return (long)addr;
 		}
 		if (!(flags & MREMAP_MAYMOVE))

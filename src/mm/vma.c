@@ -451,8 +451,31 @@ static bool anon_mergeable(struct vm_area_struct *a, struct vm_area_struct *b)
 	return ca->av_id == cb->av_id;
 }
 
-/* May @a (lower) and @b (upper, adjacent) become one VMA? */
-static bool can_merge(struct vm_area_struct *a, struct vm_area_struct *b)
+/*
+ * is_mergeable_anon_vma() for a new range (copy_vma(), an mremap that grows
+ * in place): Linux merges it with no middle VMA, so only the neighbour
+ * @tgt's forked-ness counts, and only when @new brings no anon_vma.
+ */
+static bool anon_mergeable_new(struct vm_area_struct *tgt, struct vm_area_struct *new)
+{
+	struct vma_core *ct = vma_core(tgt), *cn = vma_core(new);
+
+	if (!ct->av_id)
+		return true;
+	if (!cn->av_id)
+		return !ct->anon_cloned;
+	return ct->av_id == cn->av_id;
+}
+
+/* are_anon_vmas_compatible(): may @a and @b share one anon_vma? */
+static bool anon_compatible(struct vm_area_struct *a, struct vm_area_struct *b)
+{
+	return !vma_core(a)->av_id || !vma_core(b)->av_id ||
+	       vma_core(a)->av_id == vma_core(b)->av_id;
+}
+
+/* Everything but the anon_vma: may @a (lower) and @b (upper, adjacent) become one VMA? */
+static bool can_merge_attrs(struct vm_area_struct *a, struct vm_area_struct *b)
 {
 	if (a->vm_end != b->vm_start)
 		return false;
@@ -460,9 +483,13 @@ static bool can_merge(struct vm_area_struct *a, struct vm_area_struct *b)
 		return false;
 	if (vma_core(a)->shm != vma_core(b)->shm)
 		return false;
-	if (a->vm_pgoff + vma_pages(a) != b->vm_pgoff)
-		return false;
-	return anon_mergeable(a, b);
+	return a->vm_pgoff + vma_pages(a) == b->vm_pgoff;
+}
+
+/* May @a (lower) and @b (upper, adjacent), both existing VMAs, become one? */
+static bool can_merge(struct vm_area_struct *a, struct vm_area_struct *b)
+{
+	return can_merge_attrs(a, b) && anon_mergeable(a, b);
 }
 
 /* @a absorbs @b; @b is freed. */
@@ -497,6 +524,25 @@ struct vm_area_struct *vma_merge_neighbours(struct mm_struct *mm, struct vm_area
 	}
 	next = vma_next(vma);
 	if (next && can_merge(vma, next))
+		vma_absorb(mm, vma, next);
+	return vma;
+}
+
+struct vm_area_struct *vma_merge_new_range(struct mm_struct *mm, struct vm_area_struct *vma,
+					   bool just_next)
+{
+	struct vm_area_struct *prev = just_next ? NULL : vma_prev(vma), *next = vma_next(vma);
+	bool left, right;
+
+	mmap_assert_write_locked(mm);
+	left = prev && can_merge_attrs(prev, vma) && anon_mergeable_new(prev, vma);
+	right = next && can_merge_attrs(vma, next) && anon_mergeable_new(next, vma) &&
+		(!left || anon_compatible(prev, next));
+	if (left) {
+		vma_absorb_prev(mm, prev, vma);
+		vma = prev;
+	}
+	if (right)
 		vma_absorb(mm, vma, next);
 	return vma;
 }
