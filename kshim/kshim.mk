@@ -142,7 +142,10 @@ KNV_CFLAGS = -std=gnu11 -D_GNU_SOURCE -Wall -Werror -g -pthread $(KN_VARIANT_INC
 $(KNV_SRC)/.stamp:
 	scripts/kernel-source $(KERNEL_NOTIFIER) $(KNV_SRC)
 
-$(OBJ_DIR)/linux/%.o: $(KNV_SRC)/%.c $(KNV_SRC)/.stamp $(wildcard kshim/include/*.h) $(FLAGS_STAMP)
+# The same public-header dependency as the kernel-notifier objects above (a
+# stale mmu_notifier.o of the variant, older than __core, failed 47 tests).
+$(OBJ_DIR)/linux/%.o: $(KNV_SRC)/%.c $(KNV_SRC)/.stamp $(wildcard kshim/include/*.h kshim/include/*/*.h) \
+		$(KN_PUBLIC_HDRS) $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(KNV_CFLAGS) -fPIC -fvisibility=hidden -Wno-unused-parameter -c $< -o $@
 
