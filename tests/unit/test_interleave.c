@@ -48,22 +48,8 @@
 #include "secmmu/sched.h"
 #include "secmmu/swap.h"
 #include "secmmu/vfio.h"
+#include "explore_util.h"
 #include "testutil.h"
-
-#if defined(__SANITIZE_THREAD__)
-#define RUNS(n) ((n) / 4 + 1)
-#else
-#define RUNS(n) (n)
-#endif
-
-/* Print a case's statistics; every case runs entirely under control. */
-static void report(const char *what, const struct explore_result *r)
-{
-	printf("%s: %lu runs, %lu choices (max %lu per run), %lu outside-control segments%s\n",
-	       what, r->runs, r->choices, r->max_depth, r->outside,
-	       r->complete ? ", bounded space exhausted" : "");
-	ASSERT_UEQ(r->outside, 0);
-}
 
 /* ---- self-tests of the explorer ---- */
 

@@ -34,21 +34,8 @@
 #include "secmmu/check.h"
 #include "secmmu/hmm.h"
 #include "secmmu/mmu_notifier.h"
+#include "explore_util.h"
 #include "testutil.h"
-
-#if defined(__SANITIZE_THREAD__)
-#define RUNS(n) ((n) / 4 + 1)
-#else
-#define RUNS(n) (n)
-#endif
-
-static void report(const char *what, const struct explore_result *r)
-{
-	printf("%s: %lu runs, %lu choices (max %lu per run), %lu outside-control segments%s\n",
-	       what, r->runs, r->choices, r->max_depth, r->outside,
-	       r->complete ? ", bounded space exhausted" : "");
-	ASSERT_UEQ(r->outside, 0);
-}
 
 static void no_problem(void *arg, const char *fmt, va_list ap)
 {
