@@ -34,13 +34,16 @@ struct mmu_interval_notifier;
 /**
  * enum mmu_notifier_event - why the range is invalidated
  * @MMU_NOTIFY_UNMAP: the range is unmapped (munmap, mremap's old range,
- *   exit teardown).
+ *   exit teardown, the OOM reaper's unmap of a victim's private anonymous
+ *   VMAs, sent non-blockable as __oom_reap_task_mm()).
  * @MMU_NOTIFY_CLEAR: PTEs are cleared or replaced, the mapping stays (COW
  *   break, MADV_DONTNEED as Linux's zap_page_range_single(), reclaim and
  *   page-out replacing a PTE by a swap entry (try_to_unmap_one()), KSM
  *   write-protecting a page before merging it and replacing it by the KSM
  *   page (write_protect_page()/replace_page()), truncation of a shared file
- *   (unmap_mapping_range()), CPU page migration (try_to_migrate_one())).
+ *   (unmap_mapping_range()), CPU page migration (try_to_migrate_one()),
+ *   a huge PMD split into PTEs and a khugepaged collapse of 512 PTEs into
+ *   one PMD, each over the whole 2 MiB).
  * @MMU_NOTIFY_PROTECTION_VMA: mprotect() changes the protection of a VMA.
  * @MMU_NOTIFY_PROTECTION_PAGE: a page is write-protected (fork's COW setup).
  * @MMU_NOTIFY_SOFT_DIRTY: soft-dirty tracking write-protects.

@@ -27,6 +27,7 @@ static void setup(void)
 
 struct ev {
 	bool start;
+	bool blockable;
 	unsigned long s, e;
 	enum mmu_notifier_event event;
 };
@@ -57,7 +58,8 @@ static int rec_start(struct mmu_notifier *mn, const struct mmu_notifier_range *r
 	struct recorder *r = to_recorder(mn);
 
 	if (r->n < 64)
-		r->log[r->n++] = (struct ev){true, range->start, range->end, range->event};
+		r->log[r->n++] = (struct ev){true, mmu_notifier_range_blockable(range),
+					     range->start, range->end, range->event};
 	/*
 	 * The frames must still be the ones probed: not freed, not reused. (No
 	 * PTE lookup here: a start need not come with mmap_lock held -- a COW
@@ -78,7 +80,8 @@ static void rec_end(struct mmu_notifier *mn, const struct mmu_notifier_range *ra
 	struct recorder *r = to_recorder(mn);
 
 	if (r->n < 64)
-		r->log[r->n++] = (struct ev){false, range->start, range->end, range->event};
+		r->log[r->n++] = (struct ev){false, mmu_notifier_range_blockable(range),
+					     range->start, range->end, range->event};
 }
 
 static void rec_release(struct mmu_notifier *mn, struct mm_struct *mm)
@@ -173,6 +176,33 @@ TEST(notifier_mm_munmap_mprotect_dontneed_mremap)
 	ASSERT_EQ(r->probe_failures, 0);
 	r->n = 0;
 
+	mmu_notifier_unregister(&r->mn, mm);
+	mmput(mm);
+	kfree(r);
+}
+
+/*
+ * The OOM reaper unmaps a victim's private anonymous VMA as
+ * __oom_reap_task_mm(): one MMU_NOTIFY_UNMAP over the whole VMA, sent
+ * non-blockable (the reaper must not wait on a subscriber), as
+ * include/secmmu/mmu_notifier.h documents.
+ */
+TEST(notifier_mm_oom_reap_unmaps_nonblockable)
+{
+	unsigned long reaped = 0;
+	struct recorder *r;
+	struct mm_struct *mm;
+
+	setup();
+	r = kzalloc(sizeof(*r));
+	mm = populated_mm(8 * PAGE_SIZE);
+	r->mn.ops = &rec_ops;
+	ASSERT_EQ(mmu_notifier_register(&r->mn, mm), 0);
+	probe(r, mm, BASE, 8 * PAGE_SIZE);
+	ASSERT_EQ(mm_oom_reap(mm, &reaped), 0);
+	ASSERT_UEQ(reaped, 8);
+	ASSERT(!r->log[0].blockable);
+	expect_one(r, BASE, BASE + 8 * PAGE_SIZE, MMU_NOTIFY_UNMAP);
 	mmu_notifier_unregister(&r->mn, mm);
 	mmput(mm);
 	kfree(r);
