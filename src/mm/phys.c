@@ -8,6 +8,16 @@
  * catching one. Every allocation bumps page->gen; a translation recorded as
  * (pfn, gen) is stale as soon as the frame is freed (page_gen_valid()).
  *
+ * Runs: frames freed in ascending order (a zap walks up) lie on the stack
+ * with the highest on top, so plain pops would hand a new buffer its frames
+ * in descending order and no two neighbours would be contiguous (a DMA copies
+ * one contiguous run at a time). So an allocation takes, from the top of
+ * the stack, the lowest frame of the ascending run that ends there (at most
+ * PHYS_RUN_WINDOW deep: the top itself when it was freed alone, so the frame
+ * freed last is still the first reused); and a thread that allocates again
+ * with no free in between takes the frame after its previous one if that is
+ * free and among the top PHYS_RUN_WINDOW of the stack (freed lately).
+ *
  * Large folios: free_pos[] remembers where each free pfn sits in the stack
  * and block_free[] how many frames of each HPAGE_PMD_NR block are free, so
  * alloc_thp_folio() finds a wholly free aligned block by counting and takes
@@ -38,6 +48,7 @@ struct phys_mem {
 	unsigned long *free_pos;    /* pfn -> index in free_stack + 1, 0 if not free; under lock */
 	unsigned short *block_free; /* free frames per HPAGE_PMD_NR block; under lock */
 	unsigned long nr_blocks;
+	unsigned long nr_frees; /* frames ever pushed; under lock */
 	struct sm_mutex lock;
 	unsigned long (*reclaim)(unsigned long nr_wanted);
 	_Atomic unsigned long stale;
@@ -46,6 +57,12 @@ struct phys_mem {
 
 /* The path this thread runs, for page->freed_by (phys_set_free_path()). */
 static _Thread_local const char *free_path;
+
+/* How deep in the free stack an ascending run is looked for (see the top). */
+#define PHYS_RUN_WINDOW 64
+
+/* The frame this thread took last, and phys.nr_frees then (pick_free_pfn()). */
+static _Thread_local unsigned long last_pfn, last_nr_frees;
 
 static struct phys_mem phys;
 static _Atomic bool phys_ready;
@@ -71,6 +88,7 @@ static void free_stack_push(unsigned long pfn)
 {
 	BUG_ON(phys.nr_free >= phys.nr_frames || phys.free_pos[pfn]);
 	phys.free_stack[phys.nr_free++] = pfn;
+	phys.nr_frees++;
 	phys.free_pos[pfn] = phys.nr_free;
 	phys.block_free[pfn >> HPAGE_PMD_ORDER]++;
 }
@@ -209,14 +227,35 @@ void phys_set_reclaim_hook(unsigned long (*reclaim)(unsigned long nr_wanted))
 	phys.reclaim = reclaim;
 }
 
+/*
+ * The free frame the next allocation of this thread takes (see "Runs" at
+ * the top). Caller holds phys.lock; the stack is not empty.
+ */
+static unsigned long pick_free_pfn(void)
+{
+	unsigned long top = phys.nr_free - 1, next = last_pfn + 1, i;
+
+	if (last_pfn && last_nr_frees == phys.nr_frees && next < phys.nr_frames &&
+	    phys.free_pos[next] && phys.free_pos[next] + PHYS_RUN_WINDOW > phys.nr_free)
+		return next;
+	for (i = top; i > 0 && top - i < PHYS_RUN_WINDOW; i--)
+		if (phys.free_stack[i - 1] + 1 != phys.free_stack[i])
+			break;
+	return phys.free_stack[i];
+}
+
 static struct page *take_free_frame(void)
 {
 	struct page *page = NULL;
 
 	sm_mutex_lock(&phys.lock);
 	if (phys.nr_free) {
-		page = &phys.pages[phys.free_stack[phys.nr_free - 1]];
-		free_stack_remove(page_to_pfn(page));
+		unsigned long pfn = pick_free_pfn();
+
+		page = &phys.pages[pfn];
+		free_stack_remove(pfn);
+		last_pfn = pfn;
+		last_nr_frees = phys.nr_frees;
 	}
 	sm_mutex_unlock(&phys.lock);
 	if (!page)

@@ -102,6 +102,54 @@ TEST(generation_bumps_on_free_and_on_alloc)
 	ASSERT(!page_gen_valid(phys_total_frames() + 1, 0)); /* out of range */
 }
 
+/*
+ * Frames freed in ascending order (as a zap frees them) and allocated
+ * again come back as one ascending run, whatever the order they were freed
+ * in: a DMA copies contiguous frames with one memcpy. (Before, the LIFO
+ * stack handed them out in descending order.)
+ */
+static void alloc_run(struct page **p, int n)
+{
+	for (int i = 0; i < n; i++) {
+		p[i] = alloc_page();
+		ASSERT_NOT_NULL(p[i]);
+	}
+}
+
+static void assert_ascending_run(struct page **p, int n)
+{
+	for (int i = 1; i < n; i++)
+		ASSERT_UEQ(page_to_pfn(p[i]), page_to_pfn(p[i - 1]) + 1);
+}
+
+TEST(frames_freed_in_any_order_come_back_as_an_ascending_run)
+{
+	enum {
+		N = 32
+	};
+	struct page *p[N];
+	unsigned long first;
+
+	MM_TEST_SETUP();
+	alloc_run(p, N);
+	assert_ascending_run(p, N);
+	first = page_to_pfn(p[0]);
+	/* Ascending frees: the highest ends on top of the stack. */
+	for (int i = 0; i < N; i++)
+		put_page(p[i]);
+	alloc_run(p, N);
+	assert_ascending_run(p, N);
+	ASSERT_UEQ(page_to_pfn(p[0]), first); /* the same frames, recently freed */
+	/* Descending frees. */
+	for (int i = N; i-- > 0;)
+		put_page(p[i]);
+	alloc_run(p, N);
+	assert_ascending_run(p, N);
+	ASSERT_UEQ(page_to_pfn(p[0]), first);
+	for (int i = 0; i < N; i++)
+		put_page(p[i]);
+}
+
 TEST(freed_frame_is_poisoned_in_debug_builds)
 {
 	struct page *p;

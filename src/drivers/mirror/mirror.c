@@ -70,6 +70,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "secmmu/kit/bugs.h"
 #include "secmmu/kit/lock.h"
@@ -156,6 +157,7 @@ struct dma_request {
 	void *buf;
 	size_t len;
 	int ret;
+	bool spin; /* the submitter spins for it: the engine spins for the next one too */
 	_Atomic bool done;
 	struct dma_request *next;
 };
@@ -178,6 +180,8 @@ struct mirror_queue {
 	struct dma_request *queue, **qtail;
 	_Atomic unsigned int pending;
 	_Atomic unsigned int load;
+	/* The next queue's fields on another cache line than @pending and @load. */
+	char pad[64];
 };
 
 struct mirror {
@@ -185,14 +189,25 @@ struct mirror {
 	struct mm_struct *mm;	   /* = aging.mm: mm_count through it */
 	unsigned int flags;
 	struct sm_mutex lock;
-	struct mirror_dir root;		  /* slots written under lock, read without */
-	struct mirror_leaf *leaves;	  /* every leaf, under lock */
+	struct mirror_dir root;	    /* slots written under lock, read without */
+	struct mirror_leaf *leaves; /* every leaf, under lock */
+	/*
+	 * The counters below are written by faults, copies and invalidations:
+	 * on cache lines of their own, away from the read-mostly fields above
+	 * (the directory every DMA reads) and below.
+	 */
+	char pad_counters[64];
 	_Atomic unsigned long nr_entries; /* translations (huge ones too): under leaf locks */
 	_Atomic unsigned long nr_huge;	  /* huge translations */
 	_Atomic unsigned long nr_invalidations;
 	_Atomic unsigned long nr_stale;
 	_Atomic unsigned long nr_lost_faults;	/* CPU faults whose page could not move back */
 	_Atomic unsigned long nr_locked_faults; /* DMA that found a locked page unmapped */
+	_Atomic unsigned long nr_faults;	/* device fault calls (each may fill many pages) */
+	_Atomic unsigned long nr_retries;	/* collision retries of hmm_range_fault() */
+	_Atomic unsigned long nr_leaves;	/* leaves (intervals) created */
+	_Atomic unsigned long nr_cpages;	/* pages copied by DMA, migrated, made exclusive */
+	char pad_counters_end[64];
 
 	/*
 	 * mirror_lock(): [lock_start, lock_end) must stay mapped in the device
@@ -203,10 +218,6 @@ struct mirror {
 	_Atomic unsigned long lock_start, lock_end;
 	struct page *lock_pages[MIRROR_LOCK_PAGES];
 	unsigned long lock_npages;
-	_Atomic unsigned long nr_faults;  /* device fault calls (each may fill many pages) */
-	_Atomic unsigned long nr_retries; /* collision retries of hmm_range_fault() */
-	_Atomic unsigned long nr_leaves;  /* leaves (intervals) created */
-	_Atomic unsigned long nr_cpages;  /* pages copied by DMA, migrated, made exclusive */
 
 	struct dev_pagemap pgmap; /* device memory; owner = this device */
 	struct sm_mutex dlock;
@@ -262,12 +273,50 @@ static bool mirror_live_del(struct mirror *m)
  * Hand-offs between a submitter and the engine spin a little before they
  * sleep: a condition-variable wake-up costs tens of microseconds, more than
  * a megabyte of DMA, and back-to-back requests are the common case.
+ *
+ * A spinning thread holds a CPU, though: a submitter spinning through the
+ * whole of a long transfer, and an engine spinning while its submitter
+ * works between requests, made one submitter keep both CPUs of a two-CPU
+ * machine busy, so that two submitters on two devices did no better than
+ * one (docs/performance.md). So a submitter spins only for a transfer of
+ * at most MIRROR_SPIN_BYTES (a longer one outlasts a wake-up many times
+ * over) and only while fewer than half the CPUs (at least one) have a
+ * spinner; and an engine spins for the next request only after a request
+ * whose submitter spun (a stream of short transfers).
  */
-#define MIRROR_SPIN 4000
+#define MIRROR_SPIN	  4000
+#define MIRROR_SPIN_BYTES (1UL << 20)
+
+static _Atomic int mirror_spinners; /* submitters spinning now, every device */
+static _Atomic int mirror_max_spinners;
 
 static void cpu_relax(void)
 {
 	__builtin_ia32_pause();
+}
+
+/* Return: true if the caller may spin for a transfer of @len (then call spin_end()). */
+static bool submitter_spin_begin(size_t len)
+{
+	int max = atomic_load_explicit(&mirror_max_spinners, memory_order_relaxed);
+
+	if (!sm_may_spin() || len > MIRROR_SPIN_BYTES)
+		return false;
+	if (!max) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		max = n >= 4 ? (int)(n / 2) : 1;
+		atomic_store_explicit(&mirror_max_spinners, max, memory_order_relaxed);
+	}
+	if (atomic_fetch_add(&mirror_spinners, 1) < max)
+		return true;
+	atomic_fetch_sub(&mirror_spinners, 1);
+	return false;
+}
+
+static void submitter_spin_end(void)
+{
+	atomic_fetch_sub(&mirror_spinners, 1);
 }
 
 /* --- the device page table ------------------------------------------------------ */
@@ -445,13 +494,17 @@ static void leaf_zap(struct mirror_leaf *leaf, unsigned long start, unsigned lon
 		if (!free_ptes)
 			memset(leaf->ptes, 0, LEAF_PAGES * sizeof(*leaf->ptes));
 	} else {
+		unsigned long zapped = 0;
+
 		for (unsigned long i = first; i < last && leaf->nr_valid; i++) {
 			if (!(leaf->ptes[i].flags & MPTE_VALID))
 				continue;
 			leaf->ptes[i].flags = 0;
 			leaf->nr_valid--;
-			atomic_fetch_sub_explicit(&m->nr_entries, 1, memory_order_relaxed);
+			zapped++;
 		}
+		if (zapped)
+			atomic_fetch_sub_explicit(&m->nr_entries, zapped, memory_order_relaxed);
 	}
 	if (free_ptes && !leaf->nr_valid) {
 		kfree(leaf->ptes);
@@ -486,11 +539,14 @@ static void leaf_install_huge(struct mirror_leaf *leaf, unsigned long idx, unsig
 	leaf->huge.flags = MPTE_VALID | (hmm_pfn & HMM_PFN_WRITE ? MPTE_WRITE : 0);
 }
 
-/* Record the 4 KiB translation of page @idx of @leaf. Caller holds leaf->lock. */
-static int leaf_install(struct mirror_leaf *leaf, unsigned long idx, unsigned long hmm_pfn,
-			uint32_t gen, bool exclusive)
+/*
+ * Record the 4 KiB translation of page @idx of @leaf, counting a new entry
+ * in *@nr_new (the caller adds it to m->nr_entries before it unlocks: one
+ * atomic add per batch, not per page). Caller holds leaf->lock.
+ */
+static int __leaf_install(struct mirror_leaf *leaf, unsigned long idx, unsigned long hmm_pfn,
+			  uint32_t gen, bool exclusive, unsigned long *nr_new)
 {
-	struct mirror *m = leaf->m;
 	struct mirror_pte *pte;
 
 	lockdep_assert_held(&leaf->lock);
@@ -502,13 +558,25 @@ static int leaf_install(struct mirror_leaf *leaf, unsigned long idx, unsigned lo
 	pte = &leaf->ptes[idx];
 	if (!(pte->flags & MPTE_VALID)) {
 		leaf->nr_valid++;
-		atomic_fetch_add_explicit(&m->nr_entries, 1, memory_order_relaxed);
+		(*nr_new)++;
 	}
 	pte->pfn = hmm_pfn_to_pfn(hmm_pfn);
 	pte->gen = gen;
 	pte->flags = MPTE_VALID | (hmm_pfn & HMM_PFN_WRITE ? MPTE_WRITE : 0) |
 		     (exclusive ? MPTE_EXCLUSIVE : 0);
 	return 0;
+}
+
+/* __leaf_install() of one page. Caller holds leaf->lock. */
+static int leaf_install(struct mirror_leaf *leaf, unsigned long idx, unsigned long hmm_pfn,
+			uint32_t gen, bool exclusive)
+{
+	unsigned long nr_new = 0;
+	int ret = __leaf_install(leaf, idx, hmm_pfn, gen, exclusive, &nr_new);
+
+	if (nr_new)
+		atomic_fetch_add_explicit(&leaf->m->nr_entries, nr_new, memory_order_relaxed);
+	return ret;
 }
 
 /* The index of @addr in its leaf. */
@@ -672,6 +740,7 @@ static int mirror_fault(struct mirror *m, unsigned long start, unsigned long end
 		.default_flags = HMM_PFN_REQ_FAULT | (write ? HMM_PFN_REQ_WRITE : 0),
 		.dev_private_owner = m,
 	};
+	unsigned long nr_new;
 	int ret = 0;
 	TRACE_SCOPE("mirror", "device_fault", "addr=0x%lx pages=%lu write=%d", start,
 		    (end - start) >> PAGE_SHIFT, write);
@@ -687,6 +756,7 @@ static int mirror_fault(struct mirror *m, unsigned long start, unsigned long end
 		ret = mirror_range_fault_lock(m, &range, &leaf);
 		if (ret)
 			break;
+		nr_new = 0;
 		for (unsigned long i = 0; !ret && i < (range.end - addr) >> PAGE_SHIFT; i++) {
 			unsigned long idx = leaf_idx(addr) + i;
 
@@ -696,9 +766,12 @@ static int mirror_fault(struct mirror *m, unsigned long start, unsigned long end
 				if (i == 0 || idx == 0)
 					leaf_install_huge(leaf, idx, hmm_pfns[i]);
 			} else {
-				ret = leaf_install(leaf, idx, hmm_pfns[i], gens[i], false);
+				ret = __leaf_install(leaf, idx, hmm_pfns[i], gens[i], false,
+						     &nr_new);
 			}
 		}
+		if (nr_new)
+			atomic_fetch_add_explicit(&m->nr_entries, nr_new, memory_order_relaxed);
 		sm_mutex_unlock(&leaf->lock);
 	}
 	mmput_tracked(mm, m, "mirror fault"); /* Pairs with mmget_not_zero() above. */
@@ -740,6 +813,7 @@ static size_t mirror_copy_leaf(struct mirror *m, struct mirror_leaf *leaf, unsig
 			       char *buf, size_t len, bool write, int *err)
 {
 	size_t done = 0;
+	unsigned long nr_pages = 0; /* added to m->nr_cpages once, at the end */
 
 	lockdep_assert_held(&leaf->lock);
 	*err = 0;
@@ -776,7 +850,7 @@ static size_t mirror_copy_leaf(struct mirror *m, struct mirror_leaf *leaf, unsig
 				chunk = len - done - n;
 			n += chunk;
 			if (!((a + chunk) & (PAGE_SIZE - 1)) || done + n == len)
-				atomic_fetch_add_explicit(&m->nr_cpages, 1, memory_order_relaxed);
+				nr_pages++;
 		}
 		if (!n)
 			break;
@@ -786,6 +860,8 @@ static size_t mirror_copy_leaf(struct mirror *m, struct mirror_leaf *leaf, unsig
 			copy_frame_data(buf + done, run, n);
 		done += n;
 	}
+	if (nr_pages)
+		atomic_fetch_add_explicit(&m->nr_cpages, nr_pages, memory_order_relaxed);
 	return done;
 }
 
@@ -859,12 +935,14 @@ static void *mirror_engine(void *arg)
 	struct mirror_queue *q = arg;
 	struct mirror *m = q->m;
 
+	bool spin = false;
+
 	for (;;) {
 		struct dma_request *req;
 		enum dma_op op;
 
-		for (int spin = 0; sm_may_spin() && spin < MIRROR_SPIN && !atomic_load(&q->pending);
-		     spin++)
+		for (int i = 0;
+		     spin && sm_may_spin() && i < MIRROR_SPIN && !atomic_load(&q->pending); i++)
 			cpu_relax();
 		sm_mutex_lock(&q->qlock);
 		sm_wait_event(&q->qcond, &q->qlock, q->queue);
@@ -876,6 +954,7 @@ static void *mirror_engine(void *arg)
 		sm_mutex_unlock(&q->qlock);
 
 		op = req->op;
+		spin = req->spin;
 		if (op == DMA_STOP)
 			req->ret = 0;
 		else
@@ -945,6 +1024,7 @@ static int mirror_submit(struct mirror_queue *q, enum dma_op op, unsigned long a
 {
 	struct dma_request req = {.op = op, .addr = addr, .buf = buf, .len = len};
 
+	req.spin = submitter_spin_begin(len);
 	sm_mutex_lock(&q->qlock);
 	*q->qtail = &req;
 	q->qtail = &req.next;
@@ -952,11 +1032,15 @@ static int mirror_submit(struct mirror_queue *q, enum dma_op op, unsigned long a
 	sm_wake_up_all(&q->qcond); /* Pairs with the wait in mirror_engine(). */
 	sm_mutex_unlock(&q->qlock);
 	/* Pairs with the release store of done by the engine: req.ret is visible. */
-	for (int spin = 0; sm_may_spin() && spin < MIRROR_SPIN; spin++) {
+	for (int i = 0; req.spin && i < MIRROR_SPIN; i++) {
 		if (atomic_load_explicit(&req.done, memory_order_acquire))
-			return req.ret;
+			break;
 		cpu_relax();
 	}
+	if (req.spin)
+		submitter_spin_end();
+	if (atomic_load_explicit(&req.done, memory_order_acquire))
+		return req.ret;
 	sm_mutex_lock(&q->qlock);
 	sm_wait_event(&q->qcond, &q->qlock, atomic_load(&req.done));
 	sm_mutex_unlock(&q->qlock);
