@@ -105,10 +105,8 @@ static void lockdep_release(const void *lock)
 	BUG();
 }
 
-void lock_map_acquire(struct lockdep_map *map)
+void __lock_map_acquire(struct lockdep_map *map)
 {
-	if (!sm_debug)
-		return;
 	for (unsigned int i = 0; i < nr_held; i++)
 		if (held[i].lock == map) {
 			held[i].recursion++;
@@ -117,10 +115,8 @@ void lock_map_acquire(struct lockdep_map *map)
 	lockdep_acquire(map, &map->cls, 0, HELD_WRITE, false);
 }
 
-void lock_map_release(struct lockdep_map *map)
+void __lock_map_release(struct lockdep_map *map)
 {
-	if (!sm_debug)
-		return;
 	for (unsigned int i = 0; i < nr_held; i++)
 		if (held[i].lock == map && held[i].recursion) {
 			held[i].recursion--;

@@ -26,7 +26,20 @@ struct lockdep_map {
 	{                                                                                          \
 		.cls = {.name = (n), .rank = (r) }                                                 \
 	}
-void lock_map_acquire(struct lockdep_map *map);
-void lock_map_release(struct lockdep_map *map);
+void __lock_map_acquire(struct lockdep_map *map);
+void __lock_map_release(struct lockdep_map *map);
+
+/* Debug builds only: elsewhere no call is left (sm_debug is a constant). */
+static inline void lock_map_acquire(struct lockdep_map *map)
+{
+	if (sm_debug)
+		__lock_map_acquire(map);
+}
+
+static inline void lock_map_release(struct lockdep_map *map)
+{
+	if (sm_debug)
+		__lock_map_release(map);
+}
 
 #endif /* SECMMU_BASE_LOCK_H */

@@ -8,6 +8,7 @@
 
 #include "base/debug.h"
 #include "base/rcu.h"
+#include "base/rcu_fast.h"
 #include "base/lock.h"
 #include "base/sched_explore.h"
 
@@ -80,16 +81,17 @@ _Static_assert(sizeof(((struct sm_rcu_head *)0)->urcu_head) >= sizeof(struct rcu
 
 static pthread_key_t reg_key;
 static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
-static _Thread_local bool registered;
+/* Not static: base/rcu_fast.h reads and counts them inline. */
+SM_RCU_TLS bool sm_rcu_registered;
+SM_RCU_TLS unsigned int sm_rcu_nesting;
 static _Atomic unsigned long nr_queued; /* callbacks ever queued, for sm_rcu_barrier() */
-static _Thread_local unsigned int nesting;
 
 static void unregister_thread(void *unused)
 {
 	(void)unused;
-	if (registered) {
+	if (sm_rcu_registered) {
 		urcu_memb_unregister_thread();
-		registered = false;
+		sm_rcu_registered = false;
 	}
 }
 
@@ -100,11 +102,11 @@ static void make_key(void)
 
 static void ensure_registered(void)
 {
-	if (__builtin_expect(registered, 1))
+	if (__builtin_expect(sm_rcu_registered, 1))
 		return;
 	pthread_once(&reg_once, make_key);
 	urcu_memb_register_thread();
-	registered = true;
+	sm_rcu_registered = true;
 	/* Any non-NULL value makes the destructor run at thread exit. */
 	pthread_setspecific(reg_key, (void *)1);
 }
@@ -116,7 +118,7 @@ void sm_rcu_read_lock(void)
 		return;
 	}
 	ensure_registered();
-	nesting++;
+	sm_rcu_nesting++;
 	urcu_memb_read_lock();
 }
 
@@ -126,8 +128,8 @@ void sm_rcu_read_unlock(void)
 		sched_explore_rcu_read_unlock();
 		return;
 	}
-	BUG_ON(nesting == 0);
-	nesting--;
+	BUG_ON(sm_rcu_nesting == 0);
+	sm_rcu_nesting--;
 	gp_release(); /* Pairs with gp_acquire() after the grace period. */
 	urcu_ignore_begin();
 	urcu_memb_read_unlock();
@@ -138,7 +140,7 @@ bool sm_rcu_read_ongoing(void)
 {
 	if (explored())
 		return sched_explore_rcu_read_ongoing();
-	return nesting > 0;
+	return sm_rcu_nesting > 0;
 }
 
 void sm_synchronize_rcu(void)
@@ -148,7 +150,7 @@ void sm_synchronize_rcu(void)
 		sched_explore_synchronize_rcu();
 		return;
 	}
-	BUG_ON(nesting);
+	BUG_ON(sm_rcu_nesting);
 	urcu_memb_synchronize_rcu();
 	gp_acquire(); /* Pairs with gp_release() in sm_rcu_read_unlock(). */
 }
@@ -163,7 +165,7 @@ static void rcu_trampoline(struct rcu_head *head)
 	 * liburcu's callback thread is registered by liburcu itself: a callback
 	 * that reads (or queues another callback) must not register it again.
 	 */
-	registered = true;
+	sm_rcu_registered = true;
 	h->fn(h);
 }
 
@@ -194,7 +196,7 @@ void sm_rcu_barrier(void)
 		sched_explore_rcu_barrier();
 		return;
 	}
-	BUG_ON(nesting);
+	BUG_ON(sm_rcu_nesting);
 	ensure_registered();
 	/*
 	 * A callback may queue another (a notifier's free drops the last

@@ -30,6 +30,7 @@
 
 #include "base/alloc.h"
 #include "base/debug.h"
+#include "base/rcu_fast.h"
 #include "secmmu/kit/bugs.h"
 #include "notifier/subscriptions.h"
 #include "secmmu/err.h"
@@ -232,16 +233,21 @@ static void mn_wait_open_ranges_locked(struct mmu_notifier_subscriptions *subscr
 	atomic_store(&subscriptions->unhook_waiting, false);
 }
 
+static void __attribute__((noinline))
+mn_wake_unhook(struct mmu_notifier_subscriptions *subscriptions)
+{
+	sm_mutex_lock(&subscriptions->lock);
+	sm_wake_up_all(&subscriptions->wq);
+	sm_mutex_unlock(&subscriptions->lock);
+}
+
 /* A counted classic range is over (its _end ran, or its start failed). */
-static void mn_hlist_range_closed(struct mmu_notifier_subscriptions *subscriptions)
+static inline void mn_hlist_range_closed(struct mmu_notifier_subscriptions *subscriptions)
 {
 	/* seq_cst both: the store/load pairs with mn_wait_open_ranges_locked(). */
-	if (atomic_fetch_sub(&subscriptions->open_ranges, 1) == 1 &&
-	    atomic_load(&subscriptions->unhook_waiting)) {
-		sm_mutex_lock(&subscriptions->lock);
-		sm_wake_up_all(&subscriptions->wq);
-		sm_mutex_unlock(&subscriptions->lock);
-	}
+	if (__builtin_expect(atomic_fetch_sub(&subscriptions->open_ranges, 1) == 1, 0) &&
+	    atomic_load(&subscriptions->unhook_waiting))
+		mn_wake_unhook(subscriptions);
 }
 
 /*
@@ -364,9 +370,9 @@ static bool mn_ops_valid(const struct mmu_notifier_ops *ops)
  * The caller holds mmap_lock for write. Allocates the subscriptions container
  * on first use (before taking the rmap locks: no allocation under them), then
  * takes mm_take_all_locks() (every VMA write-locked, then the rmap locks) so
- * that no invalidation is in flight while the subscription is added. On success takes an mm_count reference (mmgrab),
- * paired with the mmdrop in mmu_notifier_unregister() or mmu_notifier_free_rcu().
- * May sleep.
+ * that no invalidation is in flight while the subscription is added. On success takes an mm_count
+ * reference (mmgrab), paired with the mmdrop in mmu_notifier_unregister() or
+ * mmu_notifier_free_rcu(). May sleep.
  *
  * Return: 0, -EINVAL (bad ops combination, or mm_users is 0), -ENOMEM,
  * -EINTR (signal while waiting for the rmap locks), -EBUSY (@subscription is
@@ -954,15 +960,16 @@ static void mn_hlist_undo_start(struct mmu_notifier_subscriptions *subscriptions
  * (mmu_notifier_unregister()'s before ->release) waits only for callbacks
  * running, never for an invalidation in progress (docs/performance.md).
  */
-static inline int mn_hlist_invalidate_range_start(struct mmu_notifier_subscriptions *subscriptions,
-						  const struct mmu_notifier_range *range)
+static inline __attribute__((always_inline)) int
+mn_hlist_invalidate_range_start(struct mmu_notifier_subscriptions *subscriptions,
+				const struct mmu_notifier_range *range)
 {
 	bool blockable = mmu_notifier_range_blockable(range);
 	struct mmu_notifier *subscription;
 	unsigned int walk;
 	int ret = 0;
 
-	sm_rcu_read_lock();
+	sm_rcu_read_lock_fast();
 	walk = mn_walk_begin(subscriptions);
 
 	mn_for_each_rcu(subscription, subscriptions)
@@ -987,10 +994,10 @@ static inline int mn_hlist_invalidate_range_start(struct mmu_notifier_subscripti
 			ret = -EAGAIN;
 	}
 	/* Every notifier was called; now undo the ones that started. */
-	if (ret)
+	if (__builtin_expect(ret, 0))
 		mn_hlist_undo_start(subscriptions, range);
 	mn_walk_end(subscriptions, walk);
-	sm_rcu_read_unlock();
+	sm_rcu_read_unlock_fast();
 	return ret;
 }
 
@@ -1089,14 +1096,15 @@ int mmu_notifier_invalidate_range_start_nonblock(struct mmu_notifier_range *rang
 }
 
 /* The classic _end, in a read-side section of its own. */
-static inline void mn_hlist_invalidate_end(struct mmu_notifier_subscriptions *subscriptions,
-					   const struct mmu_notifier_range *range)
+static inline __attribute__((always_inline)) void
+mn_hlist_invalidate_end(struct mmu_notifier_subscriptions *subscriptions,
+			const struct mmu_notifier_range *range)
 {
 	bool blockable = mmu_notifier_range_blockable(range);
 	struct mmu_notifier *subscription;
 	unsigned int walk;
 
-	sm_rcu_read_lock();
+	sm_rcu_read_lock_fast();
 	walk = mn_walk_begin(subscriptions);
 
 	mn_for_each_rcu(subscription, subscriptions)
@@ -1111,7 +1119,7 @@ static inline void mn_hlist_invalidate_end(struct mmu_notifier_subscriptions *su
 			non_block_end();
 	}
 	mn_walk_end(subscriptions, walk);
-	sm_rcu_read_unlock();
+	sm_rcu_read_unlock_fast();
 }
 
 /**

@@ -162,7 +162,12 @@ void sm_rwsem_note_acquired(struct sm_rwsem *l, enum held_mode mode);
 
 /* Sleeping-context checks (debug builds); see the top of this file. */
 void __might_sleep(const char *file, int line);
-#define might_sleep() __might_sleep(__FILE__, __LINE__)
+/* A check of debug builds only: elsewhere no call is left (sm_debug is a constant). */
+#define might_sleep()                                                                              \
+	do {                                                                                       \
+		if (sm_debug)                                                                      \
+			__might_sleep(__FILE__, __LINE__);                                         \
+	} while (0)
 void __non_block_start(const char *file, int line);
 #define non_block_start() __non_block_start(__FILE__, __LINE__)
 void non_block_end(void);
