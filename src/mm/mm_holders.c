@@ -92,7 +92,6 @@
  * relaxed load and a branch) everywhere else.
  */
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "base/sched_explore.h"
@@ -394,11 +393,17 @@ static bool read_slot(struct mm_holder_slot *s, struct holder_snap *out)
 	}
 }
 
-static int cmp_seq(const void *a, const void *b)
+/* In claim order; @n <= MM_HOLDER_SLOTS and mostly sorted already: no allocation. */
+static void sort_by_seq(struct holder_snap *snap, int n)
 {
-	const struct holder_snap *x = a, *y = b;
+	for (int i = 1; i < n; i++) {
+		struct holder_snap x = snap[i];
+		int j = i;
 
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
+		for (; j > 0 && snap[j - 1].seq > x.seq; j--)
+			snap[j] = snap[j - 1];
+		snap[j] = x;
+	}
 }
 
 int mm_holders_collect(struct mm_struct *mm, struct mm_holder *out, int max)
@@ -411,7 +416,7 @@ int mm_holders_collect(struct mm_struct *mm, struct mm_holder *out, int max)
 			n++;
 	if (read_slot(&mm->holders[OVERFLOW_SLOT], &snap[n]))
 		n++;
-	qsort(snap, (size_t)n, sizeof(*snap), cmp_seq);
+	sort_by_seq(snap, n);
 	/* Duplicates of a holder summed into its first; those summed to zero drop out. */
 	for (int i = 0; i < n; i++) {
 		int j;
