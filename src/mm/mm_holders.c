@@ -31,7 +31,9 @@
  * next:
  *
  *	FREE(0)  never used; [0, holders_used) are the slots ever reserved,
- *		 the rest is FREE
+ *		 the rest is FREE. A FREE slot is reserved by the fetch_add on
+ *		 holders_used, not by a CAS: its reserver alone writes its key
+ *		 and publishes LIVE(0)
  *	CLAIMING(g)   taken by one claimer, which writes owner, kind and seq
  *		 (release) and then publishes LIVE(g) (release)
  *	LIVE(g, u, c) the holder owner/kind holds u / c references; a get or
@@ -77,6 +79,9 @@
  * full recorded K's reference there), else any slot of K (going negative
  * where its sum is still right), else a new slot at -1: the reference was
  * put more often than got, which `check` reports.
+ *
+ * A holder with 2^19 - 1 references of one kind in a slot goes on in
+ * another slot of its own (duplicates again).
  *
  * Only when every slot holds references at once (MM_HOLDER_SLOTS - 1
  * holders at the same time) does a get land in the overflow slot, where the
