@@ -222,7 +222,9 @@ void mmdrop(struct mm_struct *mm);
  * must name the holder its get named.
  *
  * @owner is compared by pointer, @kind by content; @kind must stay valid
- * while the reference is held (a string literal).
+ * as long as the mm (a string literal): the core keeps it to compare with
+ * after its holder let go. The gets and puts are lock-free and never sleep
+ * (src/mm/mm_holders.c).
  */
 
 /* mm_alloc() whose initial mm_users reference is held by @owner/@kind. */
@@ -252,11 +254,14 @@ void mm_holder_move(struct mm_struct *mm, bool users, const void *from, const ch
 
 /*
  * MM_HOLDER_OVERFLOW_KIND: the holder (owner NULL) under which the core
- * sums the references of holders it has no slot for. An mm records 127
- * distinct (owner, kind) holders over its whole life (a slot is claimed
- * once and never reused, so that the lock-free gets and puts never see one
- * change hands); the references of any later holder are still counted,
- * here, but can no longer be attributed: `check` reports them as such.
+ * sums the references of holders it has no slot for. The core has 127
+ * slots per mm; a slot is reused once its holder holds no reference (an
+ * mm may see any number of distinct holders over its life), so this only
+ * happens while more than 127 distinct (owner, kind) holders -- the two of
+ * mm_alloc() included -- hold references at the same time. Their
+ * references are still counted, here, but can no longer be attributed:
+ * `check` reports them as such. A put of a holder without a slot takes its
+ * reference back from here.
  */
 #define MM_HOLDER_OVERFLOW_KIND "(holder table full)"
 
@@ -272,8 +277,10 @@ struct mm_holder {
  * mm_query_holders() - the holders of the mm with @id
  *
  * Waits for pending RCU callbacks first (as mm_query_refs()). Fills up to
- * @max entries of @holders, one per distinct (owner, kind), in the order the
- * holders first took a reference. Return: the number of holders (may exceed
+ * @max entries of @holders, one per distinct (owner, kind) holding a
+ * reference now, in the order the holders first took a reference (a holder
+ * that held nothing for a while may keep its place or move to the end: it
+ * keeps its place unless its slot was taken by another holder meanwhile). Return: the number of holders (may exceed
  * @max: then only @max were filled), -ESRCH if the struct was freed,
  * -EINVAL if @holders is NULL while @max > 0.
  */
@@ -334,7 +341,9 @@ void mm_unregister_arch_hooks(const struct mm_arch_hooks *hooks);
 /*
  * Per-mm context slots for subsystems that keep per-mm state (the powerpc
  * mm->context.iommu_group_mem_list, mm->pasid ...). A slot is a pointer the
- * subsystem owns; the core only clears it at mm allocation.
+ * subsystem owns; the core only clears it at mm allocation. There are 16
+ * for the whole process and a slot is never given back: allocate one per
+ * subsystem, once (at its initialisation), never per device or per mm.
  */
 int mm_context_slot_alloc(void); /* slot number or -ENOSPC */
 void *mm_context_get(struct mm_struct *mm, int slot);

@@ -34,6 +34,7 @@
 #include "base/thread.h"
 
 _Atomic bool sched_explore_active;
+_Atomic bool sched_explore_lockfree;
 
 enum tstate {
 	T_FREE,
@@ -1278,6 +1279,7 @@ int explore_run(const struct explore_test *t, const struct explore_opts *o,
 	if (o->strategy == EXPLORE_STRATEGY_PCT && o->depth > PCT_MAX_D)
 		return -EINVAL;
 	prepare(t, res);
+	atomic_store(&sched_explore_lockfree, o->lockfree);
 	if (o->replay) {
 		ex.strat = S_FORCED;
 		ex.seed = 0;
@@ -1314,6 +1316,7 @@ int explore_run(const struct explore_test *t, const struct explore_opts *o,
 		ex.por = !o->no_reduction;
 		break;
 	default:
+		atomic_store(&sched_explore_lockfree, false);
 		return -EINVAL;
 	}
 	for (unsigned long i = 0; i < runs; i++) {
@@ -1334,6 +1337,7 @@ int explore_run(const struct explore_test *t, const struct explore_opts *o,
 			break;
 	}
 out:
+	atomic_store(&sched_explore_lockfree, false);
 	free(seen.slot);
 	return rep->fails ? 1 : 0;
 }

@@ -100,6 +100,25 @@ static inline void sched_point(const char *name)
 		__sched_point(name);
 }
 
+/*
+ * True while explore_run() runs a test that asked for the points of
+ * lock-free code (explore_opts.lockfree).
+ */
+extern _Atomic bool sched_explore_lockfree;
+
+/*
+ * A point inside a lock-free algorithm (between a load and the CAS that
+ * validates it, say): only the tests of that algorithm turn these on, so
+ * that every other exploration keeps its choices at locks and waits, where
+ * the races it looks for are. The same cost as sched_point() otherwise.
+ */
+static inline void sched_point_lockfree(const char *name)
+{
+	if (__builtin_expect(atomic_load_explicit(&sched_explore_lockfree, memory_order_relaxed),
+			     0))
+		__sched_point(name);
+}
+
 static inline bool sched_explore_on(void)
 {
 	return __builtin_expect(atomic_load_explicit(&sched_explore_active, memory_order_relaxed),
@@ -187,6 +206,7 @@ struct explore_opts {
 	const char *replay; /* non-NULL: run exactly this schedule, once */
 	bool keep_going;    /* false: stop after the first failing run */
 	bool no_reduction;  /* dfs: no sleep sets (every interleaving in the bound) */
+	bool lockfree;	    /* sched_point_lockfree()s are points too (else no-ops) */
 };
 
 #define EXPLORE_MSG_MAX 512

@@ -8,6 +8,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "base/itree.h"
 #include "base/list.h"
@@ -16,7 +17,10 @@
 #include "secmmu/mm.h"
 
 #define MM_CONTEXT_SLOTS 16
-/* Distinct (owner, kind) holders tracked per mm; the last slot takes the rest. */
+/*
+ * Holders (owner, kind) recorded per mm at once; the last slot takes the
+ * references of holders beyond it (mm_holders.c).
+ */
 #define MM_HOLDER_SLOTS 128
 /*
  * Slots of the lockless VMA lookup (mm->vma_cache, lock_vma_under_rcu()):
@@ -25,17 +29,24 @@
 #define VMA_CACHE_SLOTS 64
 
 /*
- * struct mm_holder_slot - one holder's references (src/mm/mm_holders.c).
- * Lock-free: a slot is claimed once (state FREE -> CLAIMING -> LIVE, owner
- * and kind written in between and published by the release store of LIVE)
- * and never reused; its counters are atomics. Two racing first gets of one
- * holder may claim two slots: readers sum them.
+ * struct mm_holder_slot - one holder's references (src/mm/mm_holders.c,
+ * where the top comment has the whole protocol).
+ * @word: state, generation and the users / count references, packed so
+ *	that one compare-and-swap changes them together; every transition
+ *	of the slot is a CAS (or, for a never-used slot, a release store by
+ *	the thread that reserved it through mm->holders_used)
+ * @owner, @kind: the holder's key; written only while the slot is
+ *	CLAIMING (release), read (acquire) by anyone and trusted only when
+ *	@word still has the generation read before them
+ * @seq: when the key was claimed (mm->holders_seq), for the order of
+ *	mm_holders_collect(); written and read like the key
+ * No lock: the slot's gets and puts run on every device fault.
  */
 struct mm_holder_slot {
-	_Atomic int state;
-	const void *owner;
-	const char *kind;
-	_Atomic int users, count;
+	_Atomic uint64_t word;
+	const void *_Atomic owner;
+	const char *_Atomic kind;
+	_Atomic unsigned long seq;
 };
 
 struct mmu_notifier_subscriptions;
@@ -121,8 +132,15 @@ struct mm_struct {
 	struct list_head mmlist; /* all live structs, under mm_list_lock */
 	struct sm_rcu_head rcu;
 
-	/* Who holds mm_users / mm_count (mm_holders.c); the last slot is the overflow. */
+	/*
+	 * Who holds mm_users / mm_count (mm_holders.c); the last slot is the
+	 * overflow. holders_used: slots [0, holders_used) were ever reserved
+	 * (only grows; may pass MM_HOLDER_SLOTS - 1, readers clamp it);
+	 * holders_seq: claims so far. Both atomics, no lock.
+	 */
 	struct mm_holder_slot holders[MM_HOLDER_SLOTS];
+	_Atomic int holders_used;
+	_Atomic unsigned long holders_seq;
 };
 
 /* The internal half of struct vm_area_struct's core_priv[]. */

@@ -529,9 +529,9 @@ static void process_check(struct sim_ctx *ctx, struct sim_obj *obj)
 			continue; /* Linux's notifier core's own mmgrab()s: see above */
 		else if (sim_holder_kind_is(&h[i], MM_HOLDER_OVERFLOW_KIND))
 			sim_check_report(ctx,
-					 "%s: the core's holder table is full (slots are never "
-					 "reused): users=%d count=%d held by holders it could not "
-					 "record, unchecked",
+					 "%s: the core's holder table is full (more holders hold "
+					 "references at once than it has slots): users=%d count=%d "
+					 "held by holders it could not record, unchecked",
 					 obj->name, h[i].users, h[i].count);
 		else if (!sim_holder_claimant(ctx->world, p, &h[i]))
 			sim_check_report(ctx, "%s: %s: held by no live object", obj->name, buf);
