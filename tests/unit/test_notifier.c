@@ -376,7 +376,7 @@ TEST(notifier_register_eintr_then_retry)
 	sm_down_read(&mm->rmap_lock); /* an invalidator in flight */
 	ASSERT_EQ(sm_thread_create(&t, eintr_registrar, &c, "registrar"), 0);
 	sm_wait_var_event(&c.sig, atomic_load(&c.sig));
-	sm_delay_us(50000);	       /* time to block; if late, the signal still interrupts */
+	sm_delay_us(50000);	       /* time to reach the wait in mm_take_all_locks */
 	ASSERT(!atomic_load(&c.done)); /* blocked in mm_take_all_locks */
 	sm_signal(atomic_load(&c.sig));
 	sm_thread_join(&t);
