@@ -10,7 +10,6 @@
 #define SECMMU_BENCH_HMM_H
 
 #include <fcntl.h>
-#include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -18,6 +17,7 @@
 #include "bench_mm.h"
 #include "secmmu/err.h"
 #include "secmmu/hmm.h"
+#include "secmmu/kit/thread.h"
 #include "secmmu/mirror.h"
 #include "secmmu/mm.h"
 #include "secmmu/mmu_notifier.h"
@@ -340,7 +340,7 @@ static double bh_fault_throughput(int nthreads, int nmirrors, unsigned long npag
 	struct mm_struct *mm = mm_alloc();
 	struct mirror *m[2];
 	struct bh_fault_thread t[2];
-	pthread_t tid[2];
+	struct sm_thread tid[2];
 	uint64_t t0, t1;
 
 	BENCH_CHECK(mm, "mm_alloc");
@@ -370,9 +370,10 @@ static double bh_fault_throughput(int nthreads, int nmirrors, unsigned long npag
 	}
 	t0 = bench_now();
 	for (int k = 0; k < nthreads; k++)
-		BENCH_CHECK(pthread_create(&tid[k], NULL, bh_fault_worker, &t[k]) == 0, "thread");
+		BENCH_CHECK(!sm_thread_create(&tid[k], bh_fault_worker, &t[k], "fault %d", k),
+			    "thread");
 	for (int k = 0; k < nthreads; k++)
-		pthread_join(tid[k], NULL);
+		sm_thread_join(&tid[k]);
 	t1 = bench_now();
 	for (int k = 0; k < nthreads; k++) {
 		BENCH_CHECK(t[k].err == 0, "fault thread %d: %d", k, t[k].err);

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * mirror_buffer - a tiny secondary-MMU driver written only against the
- * public API (include/secmmu/), mirroring one buffer of a process.
+ * public API (include/secmmu/), mirroring one buffer of a process. Its lock
+ * is the driver kit's ranked lock (secmmu/kit/lock.h), as a driver's must
+ * be: the library checks its order against its own locks (a table lock
+ * taken in notifier callbacks: LOCK_RANK_DRIVER_MMU) and the interleaving
+ * explorer sees it.
  *
  * The "device" keeps its own translation of each page of the buffer (frame
  * number + generation) and copies through it with memcpy, as DMA would. It
@@ -23,8 +27,11 @@
  * Build against an installed library:
  *	cc -o mirror_buffer mirror_buffer.c $(pkg-config --cflags --libs secmmu)
  */
+/* The kit's locks are POSIX's (pthread_rwlock_t inside): make POSIX visible. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <errno.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -32,6 +39,7 @@
 
 #include <secmmu/err.h>
 #include <secmmu/hmm.h>
+#include <secmmu/kit/lock.h>
 #include <secmmu/mm.h>
 #include <secmmu/mmu_notifier.h>
 #include <secmmu/page.h>
@@ -45,7 +53,7 @@ struct mbuf {
 	struct mmu_interval_notifier notifier;
 	struct mm_struct *mm;
 	unsigned long start;
-	pthread_mutex_t lock; /* the driver lock: the table, and the sequence */
+	struct sm_mutex lock; /* the driver lock: the table, and the sequence */
 	struct {
 		unsigned long pfn; /* 0: no translation */
 		uint32_t gen;
@@ -69,10 +77,10 @@ static unsigned long nr_translations(struct mbuf *mb)
 {
 	unsigned long n = 0;
 
-	pthread_mutex_lock(&mb->lock);
+	sm_mutex_lock(&mb->lock);
 	for (int i = 0; i < BUF_PAGES; i++)
 		n += mb->table[i].pfn != 0;
-	pthread_mutex_unlock(&mb->lock);
+	sm_mutex_unlock(&mb->lock);
 	return n;
 }
 
@@ -86,8 +94,8 @@ static bool mbuf_invalidate(struct mmu_interval_notifier *sub,
 	struct mbuf *mb = (struct mbuf *)((char *)sub - offsetof(struct mbuf, notifier));
 
 	if (mmu_notifier_range_blockable(range))
-		pthread_mutex_lock(&mb->lock);
-	else if (pthread_mutex_trylock(&mb->lock))
+		sm_mutex_lock(&mb->lock);
+	else if (!sm_mutex_trylock(&mb->lock))
 		return false;
 	mmu_interval_set_seq(sub, cur_seq);
 	for (int i = 0; i < BUF_PAGES; i++) {
@@ -97,7 +105,7 @@ static bool mbuf_invalidate(struct mmu_interval_notifier *sub,
 			mb->table[i].pfn = 0;
 	}
 	mb->invalidations++;
-	pthread_mutex_unlock(&mb->lock);
+	sm_mutex_unlock(&mb->lock);
 	return true;
 }
 
@@ -134,9 +142,9 @@ static int mbuf_fault_locked(struct mbuf *mb, int i, bool write)
 			continue;
 		if (ret)
 			return ret;
-		pthread_mutex_lock(&mb->lock);
+		sm_mutex_lock(&mb->lock);
 		if (mmu_interval_read_retry(&mb->notifier, range.notifier_seq)) {
-			pthread_mutex_unlock(&mb->lock);
+			sm_mutex_unlock(&mb->lock);
 			continue; /* an invalidation came in between: what we read is stale */
 		}
 		mb->table[i].pfn = hmm_pfn_to_pfn(hmm_pfn);
@@ -159,9 +167,9 @@ static int mbuf_dma(struct mbuf *mb, unsigned long off, void *buf, size_t len, b
 			return -EFAULT;
 		if (chunk > len)
 			chunk = len;
-		pthread_mutex_lock(&mb->lock);
+		sm_mutex_lock(&mb->lock);
 		if (!mb->table[i].pfn || (write && !mb->table[i].writable)) {
-			pthread_mutex_unlock(&mb->lock);
+			sm_mutex_unlock(&mb->lock);
 			ret = mbuf_fault_locked(mb, i, write);
 			if (ret)
 				return ret;
@@ -173,7 +181,7 @@ static int mbuf_dma(struct mbuf *mb, unsigned long off, void *buf, size_t len, b
 			memcpy(frame + in, buf, chunk);
 		else
 			memcpy(buf, frame + in, chunk);
-		pthread_mutex_unlock(&mb->lock);
+		sm_mutex_unlock(&mb->lock);
 		off += chunk;
 		buf = (char *)buf + chunk;
 		len -= chunk;
@@ -206,11 +214,12 @@ static int dev_writes(struct mbuf *mb, unsigned long off, const char *text)
 
 int main(void)
 {
-	static struct mbuf mb = {.lock = PTHREAD_MUTEX_INITIALIZER, .start = BUF_ADDR};
+	static struct mbuf mb = {.start = BUF_ADDR};
 	struct mm_struct *mm, *child;
 	unsigned long id;
 	int users, count;
 
+	sm_mutex_init(&mb.lock, "mbuf->lock", LOCK_RANK_DRIVER_MMU);
 	if (phys_init(8UL << 20) || swap_on(1UL << 20, NULL)) {
 		fprintf(stderr, "mirror_buffer: cannot set up memory and swap\n");
 		return 1;
@@ -277,6 +286,7 @@ int main(void)
 	check(mm_query_refs(id, &users, &count) == -ESRCH, "the mm struct is freed");
 	check(swap_off() == 0, "swap device removed, no slot left");
 	check(phys_exit() == 0, "every frame came back");
+	sm_mutex_destroy(&mb.lock);
 
 	printf("%d checks, %d failed\n", checks, failures);
 	return failures ? 1 : 0;

@@ -301,8 +301,8 @@ static int run_forked(const struct harness_test *t, double timeout, bool verbose
 	char tmpl[] = "/tmp/harness-out-XXXXXX";
 	int status = 0, passed = 0, out;
 	bool timed_out = false;
+	sigset_t chld, old;
 	double deadline;
-	useconds_t nap = 100;
 	pid_t pid, r;
 
 	shared->expect_crash = 0;
@@ -316,12 +316,20 @@ static int run_forked(const struct harness_test *t, double timeout, bool verbose
 	unlink(tmpl);
 
 	harness_flush();
+	/*
+	 * The child's end is waited for, not polled: SIGCHLD stays pending
+	 * (blocked) until sigtimedwait() takes it, or the deadline passes.
+	 */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &old);
 	pid = fork();
 	if (pid < 0) {
 		perror("harness: fork");
 		exit(2);
 	}
 	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		setpgid(0, 0);
 		dup2(out, STDOUT_FILENO);
 		dup2(out, STDERR_FILENO);
@@ -343,7 +351,9 @@ static int run_forked(const struct harness_test *t, double timeout, bool verbose
 			perror("harness: waitpid");
 			exit(2);
 		}
-		if (now_seconds() >= deadline) {
+		double left = deadline - now_seconds();
+
+		if (left <= 0) {
 			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
 			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
@@ -351,10 +361,12 @@ static int run_forked(const struct harness_test *t, double timeout, bool verbose
 			timed_out = true;
 			break;
 		}
-		usleep(nap);
-		if (nap < 20000)
-			nap *= 2;
+		/* Until a child changed state (then waitpid() above) or the deadline. */
+		struct timespec ts = {(time_t)left, (long)((left - (time_t)left) * 1e9)};
+
+		sigtimedwait(&chld, NULL, &ts);
 	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	/* Reap anything the test left behind in its process group. */
 	kill(-pid, SIGKILL);
 

@@ -28,6 +28,17 @@
  * semantics, and the two logs must be equal line for line, except where a
  * deviation of ours that the comparison knows by name explains the
  * difference (see deviations[] below and docs/architecture.md).
+ *
+ * Locks: the log's and the subscriptions' driver locks are the kit's ranked
+ * locks (secmmu/kit/lock.h; the shim builds the kernel's core on the same
+ * substrate). The step machinery (h_lock, h_ev, each worker's go and
+ * thread) is raw pthreads, the one exemption in tests/ of the substrate rule
+ * (tests/unit/test_substrate.c): it instruments the substrate itself -- the
+ * wraps of sm_wait()/sm_wake_up_all() take h_lock inside the cores' waits and
+ * wake-ups, under whatever lock the core holds (up to LOCK_RANK_LEAF), and a
+ * ranked h_lock or an sm_wait() there would order against and recurse into
+ * what it observes; its hang detector needs a timed wait and an abandoned
+ * sleeper a detached thread, which the substrate does not offer.
  */
 #include <errno.h>
 #include <limits.h>
@@ -39,6 +50,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "secmmu/kit/lock.h"
 
 #ifdef KN_KERNEL
 #include <linux/mmu_notifier.h>
@@ -64,18 +77,19 @@
 
 /* --- log ------------------------------------------------------------- */
 
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Spinning, LOCK_RANK_LEAF: callbacks log, non-blockable ones too. */
+static struct sm_mutex log_lock;
 
 static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void logf_(const char *fmt, ...)
 {
 	va_list ap;
 
-	pthread_mutex_lock(&log_lock);
+	sm_mutex_lock(&log_lock);
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
-	pthread_mutex_unlock(&log_lock);
+	sm_mutex_unlock(&log_lock);
 }
 
 static const char *const ev_names[] = {"unmap",	     "clear",	"protection_vma", "protection_page",
@@ -187,8 +201,9 @@ struct kn_classic {
 struct kn_interval {
 	struct mmu_interval_notifier sub;
 	int id;
-	pthread_mutex_t lock; /* the driver lock of the collision-retry protocol */
-	unsigned long seq;    /* last read_begin answer */
+	/* The driver lock of the collision-retry protocol: spinning, LOCK_RANK_DRIVER_MMU. */
+	struct sm_mutex lock;
+	unsigned long seq; /* last read_begin answer */
 };
 
 static struct mm_struct *seq_mm;
@@ -330,9 +345,9 @@ static bool i_invalidate(struct mmu_interval_notifier *sub, const struct mmu_not
 		log_range("I", in->id, "invalidate", r, " -> refused");
 		return false;
 	}
-	pthread_mutex_lock(&in->lock);
+	sm_mutex_lock(&in->lock);
 	mmu_interval_set_seq(sub, cur_seq);
-	pthread_mutex_unlock(&in->lock);
+	sm_mutex_unlock(&in->lock);
 	snprintf(extra, sizeof(extra), " cur_seq=%lu", cur_seq);
 	log_range("I", in->id, "invalidate", r, extra);
 	return true;
@@ -398,16 +413,16 @@ static long do_op(struct op *op)
 		 * Under in->lock, as OP_READ_RETRY reads it: a worker whose
 		 * read_begin waited may finish while another begins afresh.
 		 */
-		pthread_mutex_lock(&in->lock);
+		sm_mutex_lock(&in->lock);
 		in->seq = seq;
-		pthread_mutex_unlock(&in->lock);
+		sm_mutex_unlock(&in->lock);
 		return (long)seq;
 	}
 	case OP_READ_RETRY:
 		in = &intervals[op->idx];
-		pthread_mutex_lock(&in->lock);
+		sm_mutex_lock(&in->lock);
 		ret = mmu_interval_read_retry(&in->sub, in->seq);
-		pthread_mutex_unlock(&in->lock);
+		sm_mutex_unlock(&in->lock);
 		return ret;
 	case OP_START:
 	case OP_START_NONBLOCK:
@@ -845,7 +860,7 @@ static void worker_start(int i)
 	all_workers[i] = w;
 	pthread_mutex_unlock(&h_lock);
 	if (pthread_create(&w->thread, NULL, worker_main, w)) {
-		perror("kndiff: pthread_create");
+		perror("kndiff: starting a worker");
 		exit(3);
 	}
 }
@@ -960,7 +975,8 @@ static void run_sequence(unsigned long n)
 	}
 	for (int i = 0; i < KN_INTERVALS; i++) {
 		intervals[i].id = i;
-		pthread_mutex_init(&intervals[i].lock, NULL);
+		sm_mutex_init(&intervals[i].lock, "kn_interval->lock", LOCK_RANK_DRIVER_MMU);
+		sm_mutex_set_spin(&intervals[i].lock);
 	}
 	next_get_id = 0;
 	for (int i = 0; i < KN_WORKERS; i++)
@@ -1053,7 +1069,7 @@ static void run_sequence(unsigned long n)
 	mmdrop(seq_mm);
 	seq_mm = NULL;
 	for (int i = 0; i < KN_INTERVALS; i++)
-		pthread_mutex_destroy(&intervals[i].lock);
+		sm_mutex_destroy(&intervals[i].lock);
 	free(workers);
 	free(cx);
 }
@@ -1178,6 +1194,8 @@ int main(int argc, char **argv)
 	}
 	seed = strtoul(argv[2], NULL, 0);
 	n = strtoul(argv[3], NULL, 0);
+	sm_mutex_init(&log_lock, "kndiff log", LOCK_RANK_LEAF);
+	sm_mutex_set_spin(&log_lock);
 	if (phys_init(16UL << 20)) {
 		fprintf(stderr, "kndiff: phys_init failed\n");
 		return 3;

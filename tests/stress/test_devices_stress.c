@@ -17,7 +17,6 @@
  * the end nothing is left: frames, swap slots, mm structs, files,
  * allocations (MM_TEST_SETUP's teardown).
  */
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
@@ -28,6 +27,7 @@
 #include "secmmu/mirror.h"
 #include "secmmu/swap.h"
 #include "secmmu/xpmem.h"
+#include "sync_util.h"
 #include "testutil.h"
 
 #define NPAGES	    16
@@ -59,6 +59,9 @@ static struct xpmem_segment *seg;
 static _Atomic uint32_t version[NPAGES];
 static _Atomic bool stop, exited;
 static _Atomic unsigned long stale_reads[NR_DEVS], good_reads[NR_DEVS], after_exit[NR_DEVS];
+/* Once @draining: reads completed, each followed by sm_wake_up_var(&reads_done). */
+static _Atomic bool draining;
+static _Atomic unsigned long reads_done;
 
 /* One device read of @len bytes at offset @off of page @p. */
 static int dev_read(enum dev_kind d, unsigned int p, void *buf, size_t len)
@@ -92,12 +95,18 @@ static void *device_thread(void *arg)
 		uint32_t buf[READ_WORDS], lowest;
 		int ret = dev_read(d, p, buf, sizeof(buf));
 
+		if (atomic_load(&draining)) {
+			atomic_fetch_add(&reads_done, 1);
+			sm_wake_up_var(&reads_done); /* Pairs with the wait in the test. */
+		}
 		if (gone) {
 			/* The owner has exited: nothing is reachable any more. */
 			if (ret != (d == DEV_XPMEM ? -EFAULT : -ESRCH))
 				FAIL("%s: read of page %u after the owner's exit -> %d",
 				     dev_name[d], p, ret);
-			atomic_fetch_add(&after_exit[d], 1);
+			if (atomic_fetch_add(&after_exit[d], 1) == 0)
+				sm_wake_up_var(
+					&after_exit[d]); /* Pairs with the wait in the test. */
 			continue;
 		}
 		if (ret == -EFAULT || ret == -ESRCH)
@@ -193,7 +202,7 @@ static double now(void)
 
 TEST(devices_vs_owner_mutations_no_stale_read_no_leak)
 {
-	pthread_t threads[NR_DEVS];
+	struct sm_thread threads[NR_DEVS];
 	unsigned int seed = 4242;
 	double deadline;
 
@@ -224,7 +233,8 @@ TEST(devices_vs_owner_mutations_no_stale_read_no_leak)
 	ASSERT_EQ(xpmem_attach(seg, importer, IBASE), 0);
 
 	for (int d = 0; d < NR_DEVS; d++)
-		ASSERT_EQ(pthread_create(&threads[d], NULL, device_thread, (void *)(uintptr_t)d),
+		ASSERT_EQ(sm_thread_create(&threads[d], device_thread, (void *)(uintptr_t)d, "%s",
+					   dev_name[d]),
 			  0);
 	deadline = now() + MAX_SECONDS;
 	for (unsigned int r = 0; r < ROUNDS && now() < deadline; r++)
@@ -234,32 +244,26 @@ TEST(devices_vs_owner_mutations_no_stale_read_no_leak)
 	 * The owner exits under the running devices. A device thread may hold
 	 * a transient mm_users reference and run the exit itself: wait until
 	 * it is complete (no user, nothing mapped or swapped) before asking
-	 * the devices to fail.
+	 * the devices to fail. Only a device read can drop such a reference:
+	 * recheck after each one completed.
 	 */
+	atomic_store(&draining, true);
 	mmput(mm);
 	for (;;) {
-		struct timespec ts = {0, 100000};
+		unsigned long seen = atomic_load(&reads_done);
 		struct mm_stats st;
 
 		mm_get_stats(mm, &st);
 		if (!mm_users_read(mm) && !st.rss && !st.swap)
 			break;
-		nanosleep(&ts, NULL);
+		sm_wait_var_event(&reads_done, atomic_load(&reads_done) != seen);
 	}
 	atomic_store(&exited, true);
-	for (int i = 0; i < 2000; i++) {
-		struct timespec ts = {0, 1000000};
-		bool all = true;
-
-		for (int d = 0; d < NR_DEVS; d++)
-			all &= atomic_load(&after_exit[d]) > 0;
-		if (all)
-			break;
-		nanosleep(&ts, NULL);
-	}
+	for (int d = 0; d < NR_DEVS; d++) /* every device saw the exit */
+		sm_wait_var_event(&after_exit[d], atomic_load(&after_exit[d]) > 0);
 	atomic_store(&stop, true);
 	for (int d = 0; d < NR_DEVS; d++)
-		pthread_join(threads[d], NULL);
+		sm_thread_join(&threads[d]);
 
 	for (int d = 0; d < NR_DEVS; d++) {
 		if (atomic_load(&stale_reads[d]))

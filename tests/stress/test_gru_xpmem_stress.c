@@ -14,7 +14,6 @@
  * reads back: a write lost to a COW break, swap-out or migration fails too.
  * At the end nothing may leak: frames, swap slots, files, mm structs.
  */
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +25,7 @@
 #include "secmmu/mmu_notifier.h"
 #include "secmmu/swap.h"
 #include "secmmu/xpmem.h"
+#include "sync_util.h"
 #include "testutil.h"
 
 #define NPAGES	    8
@@ -182,7 +182,7 @@ static void mutate(unsigned int round)
 
 TEST(gru_xpmem_stress)
 {
-	pthread_t t[2];
+	struct sm_thread t[2];
 	time_t end;
 	unsigned int round = 0;
 
@@ -202,18 +202,18 @@ TEST(gru_xpmem_stress)
 	ASSERT(!IS_ERR(seg));
 	ASSERT_EQ(xpmem_attach(seg, imp_mm, IBASE), 0);
 
-	ASSERT_EQ(pthread_create(&t[0], NULL, reader, (void *)1), 0);
-	ASSERT_EQ(pthread_create(&t[1], NULL, reader, NULL), 0);
+	ASSERT_EQ(sm_thread_create(&t[0], reader, (void *)1, "gru reader"), 0);
+	ASSERT_EQ(sm_thread_create(&t[1], reader, NULL, "xpmem reader"), 0);
 	end = time(NULL) + RUN_SECONDS;
 	while (time(NULL) < end)
 		mutate(round++);
 	/* The exporter exits under the readers. */
 	atomic_store(&exited, true);
 	mmput(exp_mm);
-	usleep(100000);
+	sm_delay_us(100000); /* the readers run on against the exited exporter */
 	atomic_store(&stop, true);
-	pthread_join(t[0], NULL);
-	pthread_join(t[1], NULL);
+	sm_thread_join(&t[0]);
+	sm_thread_join(&t[1]);
 
 	printf("rounds=%u good_reads=%lu xpmem_old_reads=%lu failed_reads=%lu scratch_ok=%lu "
 	       "stale=%lu\n",

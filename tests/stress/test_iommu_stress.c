@@ -12,7 +12,6 @@
  * mm has exited). A stale IOTLB entry would show an older version, another
  * mm's data, or trip the generation check (-EIO): all fail the test.
  */
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +19,8 @@
 
 #include "secmmu/iommu.h"
 #include "secmmu/mmu_notifier.h"
+#include "base/lock.h"
+#include "base/thread.h"
 #include "testutil.h"
 
 #define NSLOTS	    3
@@ -29,7 +30,7 @@
 #define RUN_SECONDS 2
 
 struct slot {
-	pthread_rwlock_t lock; /* write: replacing the mm and its bonds */
+	struct sm_rwsem lock; /* write: replacing the mm and its bonds */
 	struct mm_struct *mm;
 	struct iommu_sva *bond[NDEVS];
 	uint32_t pasid;
@@ -119,11 +120,11 @@ static void *dma_thread(void *arg)
 		uint64_t w[16];
 		int ret;
 
-		pthread_rwlock_rdlock(&s->lock);
+		sm_down_read(&s->lock);
 		mmgen = s->mmgen;
 		before = atomic_load_explicit(&s->version[p], memory_order_acquire);
 		ret = iommu_dma_read(dev, s->pasid, TBASE + PG(p) + 64, w, sizeof(w));
-		pthread_rwlock_unlock(&s->lock);
+		sm_up_read(&s->lock);
 		if (ret == -EFAULT)
 			continue;
 		if (ret == -ESRCH) {
@@ -146,10 +147,10 @@ static void *prq_thread(void *arg)
 		unsigned int p = rand_r(&seed) % (NPAGES + 2);
 		int ret;
 
-		pthread_rwlock_rdlock(&s->lock);
+		sm_down_read(&s->lock);
 		ret = iommu_page_request(devs[rand_r(&seed) % NDEVS], s->pasid, TBASE + PG(p),
 					 rand_r(&seed) & 1);
-		pthread_rwlock_unlock(&s->lock);
+		sm_up_read(&s->lock);
 		ASSERT(ret == 0 || ret == -EFAULT || ret == -ESRCH);
 	}
 	return NULL;
@@ -168,11 +169,11 @@ static void mutate(unsigned int round)
 			s->exited = true;
 			return;
 		}
-		pthread_rwlock_wrlock(&s->lock);
+		sm_down_write(&s->lock);
 		slot_depopulate(s);
 		memset(s->version, 0, sizeof(s->version));
 		slot_populate(s);
-		pthread_rwlock_unlock(&s->lock);
+		sm_up_write(&s->lock);
 		return;
 	}
 	switch (round % 4) {
@@ -196,7 +197,7 @@ static void mutate(unsigned int round)
 
 TEST(iommu_stress_dma_prq_vs_mutations_and_exit)
 {
-	pthread_t dma[NDEVS * 2], prq;
+	struct sm_thread dma[NDEVS * 2], prq;
 	unsigned long stale = phys_stale_count();
 	struct timespec t0, now;
 
@@ -206,12 +207,13 @@ TEST(iommu_stress_dma_prq_vs_mutations_and_exit)
 		ASSERT(!IS_ERR(devs[d]));
 	}
 	for (int i = 0; i < NSLOTS; i++) {
-		pthread_rwlock_init(&slots[i].lock, NULL);
+		/* A process slot: held around binds, exits and DMA. */
+		sm_rwsem_init(&slots[i].lock, "slot->lock", LOCK_RANK_SIM_SLOT);
 		slot_populate(&slots[i]);
 	}
 	for (int t = 0; t < NDEVS * 2; t++)
-		ASSERT_EQ(pthread_create(&dma[t], NULL, dma_thread, devs[t % NDEVS]), 0);
-	ASSERT_EQ(pthread_create(&prq, NULL, prq_thread, NULL), 0);
+		ASSERT_EQ(sm_thread_create(&dma[t], dma_thread, devs[t % NDEVS], "dma %d", t), 0);
+	ASSERT_EQ(sm_thread_create(&prq, prq_thread, NULL, "prq"), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (unsigned int r = 1; r <= MAX_ROUNDS; r++) {
 		mutate(r);
@@ -221,8 +223,8 @@ TEST(iommu_stress_dma_prq_vs_mutations_and_exit)
 	}
 	atomic_store(&stop, true);
 	for (int t = 0; t < NDEVS * 2; t++)
-		pthread_join(dma[t], NULL);
-	pthread_join(prq, NULL);
+		sm_thread_join(&dma[t]);
+	sm_thread_join(&prq);
 
 	printf("good=%lu stale=%lu exited=%lu\n", atomic_load(&good_reads),
 	       atomic_load(&stale_reads), atomic_load(&exited_reads));
@@ -231,7 +233,7 @@ TEST(iommu_stress_dma_prq_vs_mutations_and_exit)
 	ASSERT(atomic_load(&good_reads) > 0);
 	for (int i = 0; i < NSLOTS; i++) {
 		slot_depopulate(&slots[i]);
-		pthread_rwlock_destroy(&slots[i].lock);
+		sm_rwsem_destroy(&slots[i].lock);
 	}
 	for (int d = 0; d < NDEVS; d++)
 		ASSERT_EQ(iommu_device_destroy(devs[d]), 0);

@@ -17,7 +17,6 @@
  * The generation check counts every access through a stale spte; at the end
  * nothing may be stale, and every frame and swap slot must come back.
  */
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
@@ -25,6 +24,7 @@
 #include "secmmu/kvm.h"
 #include "secmmu/migrate.h"
 #include "secmmu/swap.h"
+#include "base/thread.h"
 #include "testutil.h"
 
 #define VCPUS	     4
@@ -189,7 +189,7 @@ static long elapsed_ns(const struct timespec *t0)
 TEST(kvm_vcpus_vs_primary_mmu_mutations_then_exit)
 {
 	static struct vcpu_arg args[VCPUS];
-	pthread_t threads[VCPUS];
+	struct sm_thread threads[VCPUS];
 	struct kvm_stats st;
 	unsigned int seed = 4242;
 	struct timespec t0;
@@ -209,14 +209,14 @@ TEST(kvm_vcpus_vs_primary_mmu_mutations_then_exit)
 		args[i].index = i;
 		args[i].vcpu = kvm_create_vcpu(kvm);
 		ASSERT(!IS_ERR(args[i].vcpu));
-		ASSERT_EQ(pthread_create(&threads[i], NULL, vcpu_thread, &args[i]), 0);
+		ASSERT_EQ(sm_thread_create(&threads[i], vcpu_thread, &args[i], "guest %d", i), 0);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (unsigned int r = 0; elapsed_ns(&t0) < RUN_NSEC; r++)
 		mutate(r, &seed);
 	mmput(mm); /* exit while the vCPUs run: release zaps, they see -ESRCH and stop */
 	for (int i = 0; i < VCPUS; i++)
-		pthread_join(threads[i], NULL);
+		sm_thread_join(&threads[i]);
 	kvm_get_stats(kvm, &st);
 	ASSERT_UEQ(st.sptes, 0);
 	ASSERT_UEQ(st.stale, 0);

@@ -10,13 +10,13 @@
  * keeps a translation past its invalidation returns an older version (or
  * trips the generation check): both fail the test.
  */
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
 #include "secmmu/migrate.h"
 #include "secmmu/mirror.h"
 #include "secmmu/swap.h"
+#include "base/thread.h"
 #include "testutil.h"
 
 #define NPAGES	16
@@ -111,7 +111,7 @@ static void mutate(unsigned int round, unsigned int p)
 
 TEST(mirror_dma_vs_mutations_no_stale_data)
 {
-	pthread_t threads[DEVICES];
+	struct sm_thread threads[DEVICES];
 	struct mirror *m[DEVICES];
 	unsigned int seed = 777;
 
@@ -127,13 +127,13 @@ TEST(mirror_dma_vs_mutations_no_stale_data)
 	for (int i = 0; i < DEVICES; i++) {
 		m[i] = mirror_create(mm, 0);
 		ASSERT(!IS_ERR(m[i]));
-		ASSERT_EQ(pthread_create(&threads[i], NULL, device_thread, m[i]), 0);
+		ASSERT_EQ(sm_thread_create(&threads[i], device_thread, m[i], "device %d", i), 0);
 	}
 	for (unsigned int r = 0; r < ROUNDS; r++)
 		mutate(r, (unsigned int)rand_r(&seed) % NPAGES);
 	atomic_store(&stop, true);
 	for (int i = 0; i < DEVICES; i++) {
-		pthread_join(threads[i], NULL);
+		sm_thread_join(&threads[i]);
 		ASSERT_UEQ(mirror_nr_stale(m[i]), 0);
 		mirror_destroy(m[i]);
 	}
@@ -219,7 +219,7 @@ static void mutate_writer_pages(unsigned int round)
 TEST(mirror_device_writes_never_lost_and_exit_stops_dma)
 {
 	struct mirror *m;
-	pthread_t t;
+	struct sm_thread t;
 
 	MM_TEST_SETUP();
 	ASSERT_EQ(swap_on(4 << 20, NULL), 0);
@@ -230,14 +230,14 @@ TEST(mirror_device_writes_never_lost_and_exit_stops_dma)
 	ASSERT_EQ(mm_madvise(mm, WBASE, PG(WPAGES), MADV_MERGEABLE), 0);
 	m = mirror_create(mm, 0);
 	ASSERT(!IS_ERR(m));
-	ASSERT_EQ(pthread_create(&t, NULL, device_writer, m), 0);
+	ASSERT_EQ(sm_thread_create(&t, device_writer, m, "device writer"), 0);
 	/* Keep mutating until the device has made real progress too. */
 	for (unsigned int r = 0; r < ROUNDS / 4 || atomic_load(&checked_writes) < 200; r++) {
 		ASSERT_ULT(r, 100 * ROUNDS); /* a device that never completes a write */
 		mutate_writer_pages(r);
 	}
 	mmput(mm); /* exit with the device running */
-	pthread_join(t, NULL);
+	sm_thread_join(&t);
 	ASSERT_UEQ(atomic_load(&lost_writes), 0);
 	ASSERT_UGT(atomic_load(&checked_writes), 0);
 	ASSERT_UEQ(mirror_nr_stale(m), 0);

@@ -17,12 +17,12 @@
  * Every page carries a header (writer, seq) and a body derived from it, so a
  * torn or mixed page is detected anywhere, including in fork children.
  */
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "mm/internal.h"
+#include "sync_util.h"
 #include "testutil.h"
 
 #define NR_WRITERS 2
@@ -271,7 +271,7 @@ static void *mutator_fn(void *p)
 TEST(writers_vs_mutator)
 {
 	static struct writer_arg args[NR_WRITERS];
-	pthread_t wt[NR_WRITERS], mt;
+	struct sm_thread wt[NR_WRITERS], mt;
 	static uint8_t rd[PAGE_SIZE];
 	uint64_t end;
 
@@ -282,19 +282,17 @@ TEST(writers_vs_mutator)
 	map_anon(mm, TBASE + PG(LOOSE_BASE), NR_WRITERS, PROT_RW, false);
 	for (int i = 0; i < NR_WRITERS; i++) {
 		args[i].id = (uint64_t)i;
-		ASSERT_EQ(pthread_create(&wt[i], NULL, writer_fn, &args[i]), 0);
+		ASSERT_EQ(sm_thread_create(&wt[i], writer_fn, &args[i], "writer %d", i), 0);
 	}
-	ASSERT_EQ(pthread_create(&mt, NULL, mutator_fn, NULL), 0);
+	ASSERT_EQ(sm_thread_create(&mt, mutator_fn, NULL, "mutator"), 0);
 	end = now_ns() + RUN_NS;
-	while (now_ns() < end && !mutator_failure[0]) {
-		struct timespec ts = {0, 20 * 1000 * 1000};
-
-		nanosleep(&ts, NULL);
-	}
+	/* The run's length, checked every 20 ms: a mutator failure ends it early. */
+	while (now_ns() < end && !mutator_failure[0])
+		sm_delay_us(20000);
 	atomic_store(&stop, true);
 	for (int i = 0; i < NR_WRITERS; i++)
-		pthread_join(wt[i], NULL);
-	pthread_join(mt, NULL);
+		sm_thread_join(&wt[i]);
+	sm_thread_join(&mt);
 
 	if (mutator_failure[0])
 		FAIL("mutator: %s", mutator_failure);

@@ -22,7 +22,6 @@
  * Iteration counts are kept moderate: CI runs this under ThreadSanitizer.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
@@ -32,6 +31,7 @@
 #include "base/debug.h"
 #include "base/rcu.h"
 #include "secmmu/mmu_notifier.h"
+#include "sync_util.h"
 #include "testutil.h"
 
 #define BASE   0x100000UL
@@ -63,7 +63,7 @@ struct entry {
 struct mirror {
 	struct mmu_interval_notifier sub;
 	struct mm_struct *mm;
-	pthread_mutex_t lock; /* the driver lock: table, set_seq, read_retry */
+	struct sm_mutex lock; /* the driver lock: table, set_seq, read_retry */
 	struct entry table[NPAGES];
 	_Atomic bool stop;
 	_Atomic long installs, retries, invalidations, stale;
@@ -76,7 +76,7 @@ static bool mirror_invalidate(struct mmu_interval_notifier *sub,
 	unsigned long start = range->start < BASE ? BASE : range->start;
 	unsigned long end = range->end > BASE + LEN ? BASE + LEN : range->end;
 
-	pthread_mutex_lock(&m->lock);
+	sm_mutex_lock(&m->lock);
 	mmu_interval_set_seq(sub, cur_seq);
 	for (unsigned long a = start; a < end; a += PAGE_SIZE) {
 		struct entry *e = &m->table[(a - BASE) / PAGE_SIZE];
@@ -86,7 +86,7 @@ static bool mirror_invalidate(struct mmu_interval_notifier *sub,
 			atomic_fetch_add(&m->stale, 1);
 		e->valid = false;
 	}
-	pthread_mutex_unlock(&m->lock);
+	sm_mutex_unlock(&m->lock);
 	atomic_fetch_add(&m->invalidations, 1);
 	return true;
 }
@@ -115,9 +115,9 @@ static void mirror_fault(struct mirror *m, unsigned int i)
 				return;
 			continue;
 		}
-		pthread_mutex_lock(&m->lock);
+		sm_mutex_lock(&m->lock);
 		if (mmu_interval_read_retry(&m->sub, seq)) {
-			pthread_mutex_unlock(&m->lock);
+			sm_mutex_unlock(&m->lock);
 			atomic_fetch_add(&m->retries, 1);
 			continue;
 		}
@@ -125,7 +125,7 @@ static void mirror_fault(struct mirror *m, unsigned int i)
 		if (!page_gen_valid(pfn, gen))
 			atomic_fetch_add(&m->stale, 1);
 		m->table[i] = (struct entry){pfn, gen, true};
-		pthread_mutex_unlock(&m->lock);
+		sm_mutex_unlock(&m->lock);
 		atomic_fetch_add(&m->installs, 1);
 		return;
 	}
@@ -149,12 +149,12 @@ static void *checker_thread(void *arg)
 	struct mirror *m = arg;
 
 	while (!atomic_load(&m->stop)) {
-		pthread_mutex_lock(&m->lock);
+		sm_mutex_lock(&m->lock);
 		for (int i = 0; i < NPAGES; i++)
 			if (m->table[i].valid && !page_gen_valid(m->table[i].pfn, m->table[i].gen))
 				atomic_fetch_add(&m->stale, 1);
-		pthread_mutex_unlock(&m->lock);
-		sched_yield();
+		sm_mutex_unlock(&m->lock);
+		sm_delay_us(100); /* the check period */
 	}
 	return NULL;
 }
@@ -163,24 +163,25 @@ static int mirror_entries_in(struct mirror *m, unsigned long start, unsigned lon
 {
 	int n = 0;
 
-	pthread_mutex_lock(&m->lock);
+	sm_mutex_lock(&m->lock);
 	for (unsigned long a = start; a < end; a += PAGE_SIZE)
 		n += m->table[(a - BASE) / PAGE_SIZE].valid;
-	pthread_mutex_unlock(&m->lock);
+	sm_mutex_unlock(&m->lock);
 	return n;
 }
 
 TEST(stress_interval_collision_retry)
 {
 	static char buf[LEN];
-	pthread_t faulters[3], checker;
+	struct sm_thread faulters[3], checker;
 	struct mirror *m;
 	uint64_t deadline;
 	int rounds = 0;
 
 	setup();
 	m = kzalloc(sizeof(*m));
-	pthread_mutex_init(&m->lock, NULL);
+	/* Taken in the invalidate callback: a driver's table lock. */
+	sm_mutex_init(&m->lock, "mirror->lock", LOCK_RANK_DRIVER_MMU);
 	m->mm = mm_alloc();
 	ASSERT_NOT_NULL(m->mm);
 	ASSERT_EQ(mm_mmap(m->mm, BASE, LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE, NULL, 0),
@@ -190,8 +191,8 @@ TEST(stress_interval_collision_retry)
 	ASSERT_EQ(mmu_interval_notifier_insert(&m->sub, m->mm, BASE, LEN, &mirror_ops), 0);
 
 	for (int i = 0; i < 3; i++)
-		pthread_create(&faulters[i], NULL, fault_thread, m);
-	pthread_create(&checker, NULL, checker_thread, m);
+		ASSERT_EQ(sm_thread_create(&faulters[i], fault_thread, m, "fault %d", i), 0);
+	ASSERT_EQ(sm_thread_create(&checker, checker_thread, m, "checker"), 0);
 
 	deadline = now_ms() + 1500;
 	while (now_ms() < deadline && rounds < 2000) {
@@ -215,8 +216,8 @@ TEST(stress_interval_collision_retry)
 	}
 	atomic_store(&m->stop, true);
 	for (int i = 0; i < 3; i++)
-		pthread_join(faulters[i], NULL);
-	pthread_join(checker, NULL);
+		sm_thread_join(&faulters[i]);
+	sm_thread_join(&checker);
 
 	printf("rounds=%d installs=%ld retries=%ld invalidations=%ld\n", rounds, m->installs,
 	       m->retries, m->invalidations);
@@ -226,7 +227,7 @@ TEST(stress_interval_collision_retry)
 
 	mmu_interval_notifier_remove(&m->sub);
 	mmput(m->mm);
-	pthread_mutex_destroy(&m->lock);
+	sm_mutex_destroy(&m->lock);
 	kfree(m);
 }
 
@@ -275,7 +276,7 @@ static void *churn_invalidator(void *arg)
 TEST(stress_classic_register_unregister_churn)
 {
 	struct churn_ctx c = {0};
-	pthread_t inv[2];
+	struct sm_thread inv[2];
 	uint64_t deadline;
 
 	setup();
@@ -283,21 +284,21 @@ TEST(stress_classic_register_unregister_churn)
 	ASSERT_EQ(mm_mmap(c.mm, BASE, LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE, NULL, 0),
 		  (long)BASE);
 	for (int i = 0; i < 2; i++)
-		pthread_create(&inv[i], NULL, churn_invalidator, &c);
+		ASSERT_EQ(sm_thread_create(&inv[i], churn_invalidator, &c, "invalidator %d", i), 0);
 	deadline = now_ms() + 1000;
 	for (int i = 0; i < 400 && now_ms() < deadline; i++) {
 		struct churn_sub *s = kzalloc(sizeof(*s));
 
 		s->mn.ops = &churn_ops;
 		ASSERT_EQ(mmu_notifier_register(&s->mn, c.mm), 0);
-		sched_yield();
+		sm_delay_us(1); /* let the invalidators call it */
 		mmu_notifier_unregister(&s->mn, c.mm);
 		/* Poisoned at once: a callback still running on it is a use after free. */
 		kfree_sized(s, sizeof(*s));
 	}
 	atomic_store(&c.stop, true);
 	for (int i = 0; i < 2; i++)
-		pthread_join(inv[i], NULL);
+		sm_thread_join(&inv[i]);
 	ASSERT_EQ(mm_count_read(c.mm), 1);
 	mmput(c.mm);
 }
@@ -324,14 +325,14 @@ static const struct mmu_notifier_ops rel_ops = {.release = rel_release};
 struct race {
 	struct mm_struct *mm;
 	struct rel_sub *s;
-	pthread_barrier_t *bar;
+	struct test_barrier *bar;
 };
 
 static void *race_exit(void *arg)
 {
 	struct race *r = arg;
 
-	pthread_barrier_wait(r->bar);
+	test_barrier_wait(r->bar);
 	mmput(r->mm);
 	return NULL;
 }
@@ -340,7 +341,7 @@ static void *race_unregister(void *arg)
 {
 	struct race *r = arg;
 
-	pthread_barrier_wait(r->bar);
+	test_barrier_wait(r->bar);
 	mmu_notifier_unregister(&r->s->mn, r->mm);
 	return NULL;
 }
@@ -348,11 +349,11 @@ static void *race_unregister(void *arg)
 TEST(stress_exit_vs_unregister_release_once)
 {
 	static char buf[4 * PAGE_SIZE];
-	pthread_barrier_t bar;
+	struct test_barrier bar;
 	uint64_t deadline;
 
 	setup();
-	pthread_barrier_init(&bar, NULL, 2);
+	test_barrier_init(&bar, 2);
 	memset(buf, 7, sizeof(buf));
 	deadline = now_ms() + 1500;
 	for (int i = 0; i < 200 && now_ms() < deadline; i++) {
@@ -360,7 +361,7 @@ TEST(stress_exit_vs_unregister_release_once)
 		struct rel_sub s = {.mn.ops = &rel_ops};
 		struct race r = {mm, &s, &bar};
 		unsigned long before;
-		pthread_t t1, t2;
+		struct sm_thread t1, t2;
 
 		ASSERT_EQ(mm_mmap(mm, BASE, sizeof(buf), PROT_READ | PROT_WRITE, MAP_PRIVATE, NULL,
 				  0),
@@ -369,14 +370,14 @@ TEST(stress_exit_vs_unregister_release_once)
 		ASSERT_EQ(mmu_notifier_register(&s.mn, mm), 0);
 		mmgrab(mm);
 		before = phys_used_frames();
-		pthread_create(&t1, NULL, race_exit, &r);
-		pthread_create(&t2, NULL, race_unregister, &r);
-		pthread_join(t1, NULL);
-		pthread_join(t2, NULL);
+		ASSERT_EQ(sm_thread_create(&t1, race_exit, &r, "exit"), 0);
+		ASSERT_EQ(sm_thread_create(&t2, race_unregister, &r, "unregister"), 0);
+		sm_thread_join(&t1);
+		sm_thread_join(&t2);
 		ASSERT_EQ(s.releases, 1);
 		/* Whoever called it, ->release ran before exit freed a frame. */
 		ASSERT_UEQ(s.frames_at_release, before);
 		mmdrop(mm);
 	}
-	pthread_barrier_destroy(&bar);
+	test_barrier_destroy(&bar);
 }

@@ -6,12 +6,12 @@
  * memory of the same process. At the end the process exits with a container
  * or two still open: no pin, no locked_vm, no frame may be left.
  */
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
 #include "secmmu/sched.h"
 #include "secmmu/vfio.h"
+#include "base/thread.h"
 #include "testutil.h"
 
 #define WORKERS	     4
@@ -88,7 +88,7 @@ static void *mutator(void *arg)
 
 TEST(vfio_stress_containers_race_munmap)
 {
-	pthread_t workers[WORKERS], mut;
+	struct sm_thread workers[WORKERS], mut;
 	struct tce_container *left[WORKERS];
 
 	MM_TEST_SETUP();
@@ -97,13 +97,14 @@ TEST(vfio_stress_containers_race_munmap)
 	map_anon(mm, TBASE, REGIONS * REGION_PAGES, PROT_RW, false);
 	task = task_create("shared", mm);
 	ASSERT_NOT_NULL(task);
-	ASSERT_EQ(pthread_create(&mut, NULL, mutator, NULL), 0);
+	ASSERT_EQ(sm_thread_create(&mut, mutator, NULL, "mutator"), 0);
 	for (uintptr_t i = 0; i < WORKERS; i++)
-		ASSERT_EQ(pthread_create(&workers[i], NULL, worker, (void *)i), 0);
+		ASSERT_EQ(sm_thread_create(&workers[i], worker, (void *)i, "worker %ld", (long)i),
+			  0);
 	for (int i = 0; i < WORKERS; i++)
-		ASSERT_EQ(pthread_join(workers[i], (void **)&left[i]), 0);
+		left[i] = sm_thread_join(&workers[i]);
 	atomic_store(&stop, true);
-	ASSERT_EQ(pthread_join(mut, NULL), 0);
+	sm_thread_join(&mut);
 	ASSERT_UGT(atomic_load(&ops_ok), 0);
 	ASSERT_UEQ(phys_pinned_frames() > 0, mm_iommu_nr_regions(mm) > 0);
 

@@ -47,8 +47,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -70,10 +68,12 @@
 #include "secmmu/check.h"
 #include "secmmu/mirror.h"
 #include "secmmu/mm.h"
+#include "secmmu/mmu_notifier.h"
 #include "secmmu/page.h"
 #include "secmmu/sched.h"
 #include "secmmu/swap.h"
 #include "secmmu/vfio.h"
+#include "sync_util.h"
 
 #define NSLOTS	   8
 #define NPAGES	   16
@@ -97,7 +97,7 @@ static unsigned long opt_ops;
 static int opt_threads = 4;
 static bool opt_verbose;
 static bool opt_no_vfio; /* --no-vfio: see tests/unit/test_regress_rcu_callback_mmdrop.c */
-static bool opt_no_thp;  /* --no-thp: no operations on the THP area */
+static bool opt_no_thp;	 /* --no-thp: no operations on the THP area */
 
 struct oplog {
 	_Atomic unsigned long seq;
@@ -105,12 +105,19 @@ struct oplog {
 };
 #define LOGN 64
 static struct oplog oplog[LOGN];
-/* Two writers may wrap onto one slot; the log is for humans, a lock keeps it whole. */
-static pthread_mutex_t oplog_lock = PTHREAD_MUTEX_INITIALIZER;
+/*
+ * Two writers may wrap onto one slot; the log is for humans, a lock keeps it
+ * whole (LOCK_RANK_LEAF: held around the formatting only).
+ */
+static struct sm_mutex oplog_lock;
 static atomic_ulong opseq;
 static atomic_ulong ops_done;
 static atomic_bool stop;
-static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
+/*
+ * The first failure reports, later ones stop: not a lock, since failf() runs
+ * from the crash handler too, maybe with any library lock held.
+ */
+static atomic_flag failing = ATOMIC_FLAG_INIT;
 
 static void logop(int tid, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logop(int tid, const char *fmt, ...)
@@ -123,13 +130,13 @@ static void logop(int tid, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	pthread_mutex_lock(&oplog_lock);
+	sm_mutex_lock(&oplog_lock);
 	atomic_store(&l->seq, ~0UL);
 	snprintf(l->text, sizeof(l->text), "#%lu t%d %s", s, tid, buf);
 	atomic_store(&l->seq, s);
 	if (opt_verbose)
 		fprintf(stderr, "%s\n", l->text);
-	pthread_mutex_unlock(&oplog_lock);
+	sm_mutex_unlock(&oplog_lock);
 }
 
 static void failf(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -138,7 +145,9 @@ static void failf(const char *fmt, ...)
 	unsigned long end;
 	va_list ap;
 
-	pthread_mutex_lock(&fail_lock);
+	if (atomic_flag_test_and_set(&failing))
+		for (;;)
+			pause(); /* the first failure ends the process */
 	fprintf(stderr,
 		"\nTORTURE FAILURE (seed=%" PRIu64 " threads=%d, after %lu ops): ", opt_seed,
 		opt_threads, atomic_load(&ops_done));
@@ -146,8 +155,8 @@ static void failf(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\nlast operations (oldest first):\n");
-	/* Best effort: a crash may have come from inside logop(). */
-	pthread_mutex_trylock(&oplog_lock);
+	/* Best effort (a trylock checks no order): a crash may have come from inside logop(). */
+	sm_mutex_trylock(&oplog_lock);
 	end = atomic_load(&opseq);
 	for (unsigned long s = end > 50 ? end - 50 : 0; s < end; s++) {
 		struct oplog *l = &oplog[s % LOGN];
@@ -214,7 +223,7 @@ static void fill_page(uint64_t *buf, uint32_t v, unsigned long off)
 
 struct pstate {
 	atomic_int refs;
-	pthread_mutex_t wlock; /* one writer at a time */
+	struct sm_mutex wlock; /* one writer at a time; LOCK_RANK_SIM_OBJECT */
 	atomic_ulong started, committed;
 	_Atomic uint32_t hist[HIST]; /* hist[i % HIST]: version of write i */
 };
@@ -228,7 +237,7 @@ static struct pstate *pstate_new(uint32_t v)
 	if (!p)
 		abort();
 	atomic_store(&p->refs, 1);
-	pthread_mutex_init(&p->wlock, NULL);
+	sm_mutex_init(&p->wlock, "pstate->wlock", LOCK_RANK_SIM_OBJECT);
 	atomic_store(&p->hist[0], v);
 	atomic_store(&p->started, 1);
 	atomic_store(&p->committed, 1);
@@ -246,7 +255,7 @@ static struct pstate *pstate_copy(struct pstate *o)
 static void pstate_put(struct pstate *p)
 {
 	if (p && atomic_fetch_sub(&p->refs, 1) == 1) {
-		pthread_mutex_destroy(&p->wlock);
+		sm_mutex_destroy(&p->wlock);
 		free(p);
 		atomic_fetch_sub(&pstates_live, 1);
 	}
@@ -257,7 +266,7 @@ static unsigned long pstate_begin(struct pstate *p, uint32_t v)
 {
 	unsigned long i;
 
-	pthread_mutex_lock(&p->wlock);
+	sm_mutex_lock(&p->wlock);
 	i = atomic_load(&p->started);
 	atomic_store(&p->hist[i % HIST], v);
 	atomic_store(&p->started, i + 1);
@@ -269,7 +278,7 @@ static void pstate_end(struct pstate *p, unsigned long i, bool done)
 	if (!done) /* nothing was written: the write is a repeat of the previous version */
 		atomic_store(&p->hist[i % HIST], atomic_load(&p->hist[(i - 1) % HIST]));
 	atomic_store(&p->committed, i + 1);
-	pthread_mutex_unlock(&p->wlock);
+	sm_mutex_unlock(&p->wlock);
 }
 
 /*
@@ -315,7 +324,8 @@ struct pinset {
 };
 
 struct slot {
-	pthread_rwlock_t lock; /* write: structure (mmap layout, devices); read: data ops */
+	/* write: structure (mmap layout, devices); read: data ops. LOCK_RANK_SIM_SLOT */
+	struct sm_rwsem lock;
 	int idx;
 	struct task_struct *task; /* NULL: empty */
 	struct mm_struct *mm;
@@ -326,40 +336,37 @@ struct slot {
 	struct iommu_sva *bond;
 	uint32_t pasid;
 	struct tce_container *vfio;
-	pthread_mutex_t pinlock;
+	struct sm_mutex pinlock; /* guards pins; LOCK_RANK_SIM_OBJECT */
 	struct pinset pins[MAXPINS];
 	bool huge;	      /* the THP area is mapped (slot write lock) */
 	uint64_t hv[HUGE_NP]; /* the first word of each of its pages (slot write lock) */
+	/*
+	 * Registered by slot_exit() (slot write lock) while devices are bound:
+	 * its ->release sets @released, the exit has run (maybe on another thread).
+	 */
+	struct mmu_notifier exit_mn;
+	_Atomic bool released;
 };
 
 static struct slot slots[NSLOTS];
-static pthread_rwlock_t world_lock;
+/* Every op holds it for read, the periodic check for write. LOCK_RANK_SIM */
+static struct sm_rwsem world_lock;
 /*
  * KSM holds mm_users of every live mm for a moment, so an exit racing it may
  * complete in the KSM thread, after the exiting thread looked: exits take
  * this for read, KSM for write, and the oracle's "a device gets -ESRCH right
  * after exit" stays exact. (Ops take no slot lock while holding it.)
  */
-static pthread_rwlock_t users_lock = PTHREAD_RWLOCK_INITIALIZER;
+static struct sm_rwsem users_lock; /* LOCK_RANK_SIM_OBJECT */
 static struct iommu_device *iodev;
 static atomic_long outstanding_pins;
 
 struct kt {
-	pthread_mutex_t lock;
+	struct sm_mutex lock; /* guards task's borrowed mm; LOCK_RANK_SIM_OBJECT */
 	struct task_struct *task;
 	bool lazy;
 };
 static struct kt kts[NKTHREADS];
-
-static void rwlock_init_wpref(pthread_rwlock_t *l)
-{
-	pthread_rwlockattr_t a;
-
-	pthread_rwlockattr_init(&a);
-	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(l, &a);
-	pthread_rwlockattr_destroy(&a);
-}
 
 static void slot_reset_pages(struct slot *sl)
 {
@@ -448,10 +455,29 @@ static void unpin_set(struct pinset *ps)
 
 static void unpin_all(struct slot *sl)
 {
-	pthread_mutex_lock(&sl->pinlock);
+	sm_mutex_lock(&sl->pinlock);
 	for (int i = 0; i < MAXPINS; i++)
 		unpin_set(&sl->pins[i]);
-	pthread_mutex_unlock(&sl->pinlock);
+	sm_mutex_unlock(&sl->pinlock);
+}
+
+static void exit_release(struct mmu_notifier *mn, struct mm_struct *mm)
+{
+	(void)mm;
+	test_flag_set(&container_of(mn, struct slot, exit_mn)->released);
+}
+
+static const struct mmu_notifier_ops exit_ops = {.release = exit_release};
+
+/*
+ * Watch @sl's exit (slot write-locked): the devices already made the mm
+ * notified, so one more subscription changes no path. Return: watching.
+ */
+static bool exit_watch(struct slot *sl)
+{
+	atomic_store(&sl->released, false);
+	sl->exit_mn = (struct mmu_notifier){.ops = &exit_ops};
+	return mmu_notifier_register(&sl->exit_mn, sl->mm) == 0;
 }
 
 /* Slot write-locked, task alive: exit, device teardown before or after. */
@@ -459,7 +485,7 @@ static void slot_exit(int tid, struct slot *sl, uint64_t *rs)
 {
 	bool devs_after = rnd(rs, 2);
 	bool pins_after = rnd(rs, 2);
-	bool other_holder;
+	bool other_holder, watch;
 	uint64_t buf[WORDS];
 	int r;
 
@@ -473,9 +499,10 @@ static void slot_exit(int tid, struct slot *sl, uint64_t *rs)
 		sl->mirror = NULL;
 		sl->bond = NULL;
 	}
-	pthread_rwlock_rdlock(&users_lock);
+	watch = (sl->mirror || sl->bond) && exit_watch(sl);
+	sm_down_read(&users_lock);
 	r = task_exit(sl->task);
-	pthread_rwlock_unlock(&users_lock);
+	sm_up_read(&users_lock);
 	logop(tid, "exit slot%d mm%lu -> %d (devices %s, pins %s)", sl->idx, sl->id, r,
 	      devs_after ? "after" : "before", pins_after ? "after" : "before");
 	if (r)
@@ -490,13 +517,11 @@ static void slot_exit(int tid, struct slot *sl, uint64_t *rs)
 	 * still now: until its release the devices may legitimately translate.
 	 */
 	other_holder = (sl->mirror || sl->bond) && mm_users_read(sl->mm) > 0;
-	if (sl->mirror || sl->bond) {
-		for (long spins = 0; mm_users_read(sl->mm) > 0; spins++) {
-			if (spins > 10000000)
-				failf("exit of slot %d: mm_users stuck at %d", sl->idx,
-				      mm_users_read(sl->mm));
-			sched_yield();
-		}
+	if (watch) {
+		test_flag_wait(&sl->released); /* the exit ran (users reached 0 first) */
+		mmu_notifier_unregister(&sl->exit_mn, sl->mm);
+	} else if (sl->mirror || sl->bond) {
+		other_holder = true; /* not watched (-ENOMEM): the exit may still be running */
 	}
 	if (sl->mirror) {
 		r = mirror_read(sl->mirror, BASE, buf, 8);
@@ -745,8 +770,8 @@ static void op_kthread(int tid, uint64_t *rs)
 	if (what == 0) { /* switch in lazily after a live slot's task */
 		struct slot *sl = &slots[rnd(rs, NSLOTS)];
 
-		pthread_rwlock_rdlock(&sl->lock);
-		pthread_mutex_lock(&k->lock);
+		sm_down_read(&sl->lock);
+		sm_mutex_lock(&k->lock);
 		if (sl->task && !k->lazy) {
 			int r = kthread_switch_lazy(k->task, sl->task);
 
@@ -755,10 +780,10 @@ static void op_kthread(int tid, uint64_t *rs)
 				failf("kthread_switch_lazy: %d", r);
 			k->lazy = true;
 		}
-		pthread_mutex_unlock(&k->lock);
-		pthread_rwlock_unlock(&sl->lock);
+		sm_mutex_unlock(&k->lock);
+		sm_up_read(&sl->lock);
 	} else if (what == 1) {
-		pthread_mutex_lock(&k->lock);
+		sm_mutex_lock(&k->lock);
 		if (k->lazy) {
 			int r = kthread_switch_away(k->task);
 
@@ -767,9 +792,9 @@ static void op_kthread(int tid, uint64_t *rs)
 				failf("kthread_switch_away: %d", r);
 			k->lazy = false;
 		}
-		pthread_mutex_unlock(&k->lock);
+		sm_mutex_unlock(&k->lock);
 	} else { /* use the borrowed mm: mmget_not_zero, read, mmput (maybe the last) */
-		pthread_mutex_lock(&k->lock);
+		sm_mutex_lock(&k->lock);
 		struct mm_struct *mm = k->lazy ? task_active_mm(k->task) : NULL;
 		if (mm && mmget_not_zero(mm)) {
 			int r = mm_read(mm, BASE + rnd(rs, NPAGES) * PAGE_SIZE, buf, PAGE_SIZE);
@@ -799,7 +824,7 @@ static void op_kthread(int tid, uint64_t *rs)
 		} else if (mm) {
 			logop(tid, "kthread borrow: mm%lu has exited", mm_id(mm));
 		}
-		pthread_mutex_unlock(&k->lock);
+		sm_mutex_unlock(&k->lock);
 	}
 }
 
@@ -816,12 +841,12 @@ static void do_op(int tid, uint64_t *rs)
 	switch (op) {
 	case OP_CREATE:
 	case OP_EXIT:
-		pthread_rwlock_wrlock(&sl->lock);
+		sm_down_write(&sl->lock);
 		if (op == OP_CREATE && !sl->task)
 			slot_create(tid, sl, rs);
 		else if (op == OP_EXIT && sl->task)
 			slot_exit(tid, sl, rs);
-		pthread_rwlock_unlock(&sl->lock);
+		sm_up_write(&sl->lock);
 		return;
 	case OP_FORK: {
 		struct slot *ch = &slots[rnd(rs, NSLOTS)];
@@ -830,8 +855,8 @@ static void do_op(int tid, uint64_t *rs)
 
 		if (sl == ch)
 			return;
-		pthread_rwlock_wrlock(&a->lock);
-		pthread_rwlock_wrlock(&b->lock);
+		sm_down_write(&a->lock);
+		sm_down_write_nested(&b->lock, 1); /* slots in address order */
 		if (sl->task && !ch->task) {
 			r = task_fork(sl->task, "child", &t);
 			logop(tid, "fork slot%d -> slot%d: %ld", sl->idx, ch->idx, r);
@@ -857,8 +882,8 @@ static void do_op(int tid, uint64_t *rs)
 				failf("task_fork: %ld", r);
 			}
 		}
-		pthread_rwlock_unlock(&b->lock);
-		pthread_rwlock_unlock(&a->lock);
+		sm_up_write(&b->lock);
+		sm_up_write(&a->lock);
 		return;
 	}
 	case OP_REMAP:
@@ -868,7 +893,7 @@ static void do_op(int tid, uint64_t *rs)
 	case OP_SVA:
 	case OP_VFIO:
 	case OP_HUGE:
-		pthread_rwlock_wrlock(&sl->lock);
+		sm_down_write(&sl->lock);
 		if (!sl->task)
 			goto out_w;
 		if (op == OP_HUGE) {
@@ -969,7 +994,7 @@ static void do_op(int tid, uint64_t *rs)
 			}
 		}
 out_w:
-		pthread_rwlock_unlock(&sl->lock);
+		sm_up_write(&sl->lock);
 		return;
 	case OP_KTHREAD:
 		op_kthread(tid, rs);
@@ -980,9 +1005,9 @@ out_w:
 		return;
 	}
 	case OP_KSM: {
-		pthread_rwlock_wrlock(&users_lock);
+		sm_down_write(&users_lock);
 		unsigned long n = ksm_scan_all();
-		pthread_rwlock_unlock(&users_lock);
+		sm_up_write(&users_lock);
 		logop(tid, "ksm_scan_all -> %lu", n);
 		return;
 	}
@@ -991,7 +1016,7 @@ out_w:
 	}
 
 	/* data operations: slot read-locked */
-	pthread_rwlock_rdlock(&sl->lock);
+	sm_down_read(&sl->lock);
 	if (!sl->task)
 		goto out_r;
 	switch (op) {
@@ -1041,7 +1066,7 @@ out_w:
 		unsigned long start = rnd(rs, NPAGES - n + 1);
 		struct pinset *ps = NULL;
 
-		pthread_mutex_lock(&sl->pinlock);
+		sm_mutex_lock(&sl->pinlock);
 		for (int i = 0; i < MAXPINS; i++)
 			if (!sl->pins[i].n)
 				ps = &sl->pins[i];
@@ -1059,15 +1084,15 @@ out_w:
 				failf("pin_user_pages_unlocked: %ld (all or nothing expected)", r);
 			}
 		}
-		pthread_mutex_unlock(&sl->pinlock);
+		sm_mutex_unlock(&sl->pinlock);
 		break;
 	}
 	case OP_UNPIN:
-		pthread_mutex_lock(&sl->pinlock);
+		sm_mutex_lock(&sl->pinlock);
 		logop(tid, "unpin slot%d set %d (%lu pages)", sl->idx, pi % MAXPINS,
 		      sl->pins[pi % MAXPINS].n);
 		unpin_set(&sl->pins[pi % MAXPINS]);
-		pthread_mutex_unlock(&sl->pinlock);
+		sm_mutex_unlock(&sl->pinlock);
 		break;
 	case OP_DEVMIGRATE:
 		/* Pages to the mirror's memory and back (a CPU touch also brings them back). */
@@ -1111,7 +1136,7 @@ out_w:
 		break;
 	}
 out_r:
-	pthread_rwlock_unlock(&sl->lock);
+	sm_up_read(&sl->lock);
 }
 
 /* ---- invariants ---- */
@@ -1180,9 +1205,9 @@ static void *worker(void *arg)
 		}
 		if (!opt_ops)
 			atomic_fetch_add(&ops_done, 1);
-		pthread_rwlock_rdlock(&world_lock);
+		sm_down_read(&world_lock);
 		do_op(tid, &rs);
-		pthread_rwlock_unlock(&world_lock);
+		sm_up_read(&world_lock);
 	}
 	return NULL;
 }
@@ -1197,14 +1222,15 @@ static double now(void)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: torture [--seed S] [--secs N] [--ops N] [--threads T] [--no-vfio] [--no-thp] "
+	fprintf(stderr, "usage: torture [--seed S] [--secs N] [--ops N] [--threads T] [--no-vfio] "
+			"[--no-thp] "
 			"[--verbose]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	pthread_t th[MAXTHREADS];
+	struct sm_thread th[MAXTHREADS];
 	double t0, next_check;
 	unsigned long checks = 0;
 
@@ -1244,14 +1270,17 @@ int main(int argc, char **argv)
 	if (swap_on(16UL << 20, NULL))
 		failf("swap_on");
 	ops_from_env();
-	rwlock_init_wpref(&world_lock);
+	/* The ranks: world, then a slot (fork: two), then one object lock. */
+	sm_mutex_init(&oplog_lock, "oplog_lock", LOCK_RANK_LEAF);
+	sm_rwsem_init(&world_lock, "world_lock", LOCK_RANK_SIM);
+	sm_rwsem_init(&users_lock, "users_lock", LOCK_RANK_SIM_OBJECT);
 	for (int i = 0; i < NSLOTS; i++) {
-		rwlock_init_wpref(&slots[i].lock);
-		pthread_mutex_init(&slots[i].pinlock, NULL);
+		sm_rwsem_init(&slots[i].lock, "slot->lock", LOCK_RANK_SIM_SLOT);
+		sm_mutex_init(&slots[i].pinlock, "slot->pinlock", LOCK_RANK_SIM_OBJECT);
 		slots[i].idx = i;
 	}
 	for (int i = 0; i < NKTHREADS; i++) {
-		pthread_mutex_init(&kts[i].lock, NULL);
+		sm_mutex_init(&kts[i].lock, "kt->lock", LOCK_RANK_SIM_OBJECT);
 		kts[i].task = kthread_create("ktorture");
 		if (!kts[i].task)
 			failf("kthread_create");
@@ -1263,21 +1292,22 @@ int main(int argc, char **argv)
 	t0 = now();
 	next_check = t0 + 1;
 	for (int i = 0; i < opt_threads; i++)
-		pthread_create(&th[i], NULL, worker, (void *)(intptr_t)i);
+		if (sm_thread_create(&th[i], worker, (void *)(intptr_t)i, "torture %d", i))
+			failf("sm_thread_create");
 	while (!atomic_load(&stop)) {
-		usleep(20000);
+		sm_delay_us(20000); /* the clock: the next check, the end */
 		if (!opt_ops && now() - t0 >= opt_secs)
 			atomic_store(&stop, true);
 		if (now() >= next_check) {
-			pthread_rwlock_wrlock(&world_lock);
+			sm_down_write(&world_lock);
 			check_invariants("periodic check");
-			pthread_rwlock_unlock(&world_lock);
+			sm_up_write(&world_lock);
 			checks++;
 			next_check = now() + 1;
 		}
 	}
 	for (int i = 0; i < opt_threads; i++)
-		pthread_join(th[i], NULL);
+		sm_thread_join(&th[i]);
 
 	/* final: check, tear down, nothing may be left */
 	check_invariants("final check");

@@ -15,7 +15,6 @@
  *   gru_exit_release             after exit: -ESRCH, TLB empty, no leak
  *   gru_round_robin              the TLB holds GRU_TLB_ENTRIES entries
  */
-#include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,6 +22,8 @@
 #include "secmmu/gru.h"
 #include "secmmu/mmu_notifier.h"
 #include "secmmu/mmu_notifier_hooks.h"
+#include "base/thread.h"
+#include "base/wait.h"
 #include "testutil.h"
 
 static struct mm_struct *setup(unsigned long npages, struct gru **g, unsigned int flags)
@@ -128,7 +129,7 @@ TEST(gru_no_refill_in_progress)
 	struct mmu_notifier_range range;
 	struct reader r = {0};
 	struct gru_stats st;
-	pthread_t t;
+	struct sm_thread t;
 	struct gru *g;
 	struct mm_struct *mm = setup(2, &g, 0);
 
@@ -137,15 +138,16 @@ TEST(gru_no_refill_in_progress)
 	mmap_read_lock(mm);
 	mmu_notifier_invalidate_range_start(&range);
 	mmap_read_unlock(mm);
-	ASSERT_EQ(pthread_create(&t, NULL, reader_fn, &r), 0);
-	usleep(100000);
+	ASSERT_EQ(sm_thread_create(&t, reader_fn, &r, "reader"), 0);
+	/* Time to reach the wait; if the reader is late, nothing is proven. */
+	sm_delay_us(100000);
 	ASSERT(!atomic_load(&r.done)); /* the miss waits for _end */
 	gru_get_stats(g, &st);
 	ASSERT_UEQ(st.tlb, 0);
 	mmap_read_lock(mm);
 	mmu_notifier_invalidate_range_end(&range);
 	mmap_read_unlock(mm);
-	pthread_join(t, NULL);
+	sm_thread_join(&t);
 	ASSERT_EQ(r.ret, 0);
 	ASSERT_PATTERN(r.buf, sizeof(r.buf), 100);
 	gru_get_stats(g, &st);

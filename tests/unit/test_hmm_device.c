@@ -10,10 +10,10 @@
  * The kernel's cases report per-command counters (faults, cpages); the
  * mirror counts since creation, so the tests compare differences.
  */
-#include <pthread.h>
 #include <string.h>
 
 #include "base/debug.h"
+#include "base/thread.h"
 
 #include "secmmu/check.h"
 #include "secmmu/file.h"
@@ -525,7 +525,7 @@ TEST(hmm_anon_read_multiple)
 
 struct unmapper {
 	struct mm_struct *mm;
-	pthread_t t;
+	struct sm_thread t;
 };
 
 static void *unmap_buffer(void *arg)
@@ -552,7 +552,7 @@ TEST(hmm_anon_teardown)
 
 		map_anon(mm, TBASE, NPAGES, PROT_RW, false);
 		write_pages(mm, TBASE, NPAGES, 300 + round);
-		ASSERT_EQ(pthread_create(&u.t, NULL, unmap_buffer, &u), 0);
+		ASSERT_EQ(sm_thread_create(&u.t, unmap_buffer, &u, "unmapper"), 0);
 		/* The device reads while the CPU side tears the buffer down. */
 		ret = mirror_read(m, TBASE, buf, sizeof(buf));
 		if (ret == 0) {
@@ -561,7 +561,7 @@ TEST(hmm_anon_teardown)
 		} else {
 			ASSERT_EQ(ret, -EFAULT);
 		}
-		ASSERT_EQ(pthread_join(u.t, NULL), 0);
+		sm_thread_join(&u.t);
 	}
 	ASSERT_UEQ(mirror_nr_stale(m), 0);
 	mirror_destroy(m);

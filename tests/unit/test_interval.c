@@ -12,10 +12,8 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <time.h>
 
 #include "../harness.h"
 #include "base/alloc.h"
@@ -23,6 +21,7 @@
 #include "mm/mm_types.h"
 #include "secmmu/mmu_notifier.h"
 #include "secmmu/mmu_notifier_hooks.h"
+#include "sync_util.h"
 #include "testutil.h"
 
 /* An interval subscription's sequence, white-box: the core's private storage. */
@@ -34,25 +33,18 @@ static void setup(void)
 	MM_TEST_SETUP_BYTES(64 << 20);
 }
 
-static void sleep_ms(unsigned int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
 /* ---- a test subscriber ---- */
 
 struct isub {
 	struct mmu_interval_notifier sub;
-	pthread_mutex_t lock; /* the driver lock around set_seq and retry */
+	struct sm_mutex lock; /* the driver lock around set_seq and retry */
 	_Atomic int calls;
 	_Atomic int releases;
 	unsigned long last_seq;
 	unsigned long last_start, last_end;
 	enum mmu_notifier_event last_event;
 	bool refuse_nonblock;
-	/* blocking: the callback parks until released by the test */
+	/* blocking: the callback parks until released by the test (test_flag_*) */
 	_Atomic bool block, parked, unpark;
 };
 
@@ -68,7 +60,7 @@ static bool isub_invalidate(struct mmu_interval_notifier *sub,
 
 	if (s->refuse_nonblock && !mmu_notifier_range_blockable(range))
 		return false;
-	pthread_mutex_lock(&s->lock);
+	sm_mutex_lock(&s->lock);
 	mmu_interval_set_seq(sub, cur_seq);
 	s->last_seq = cur_seq;
 	s->last_start = range->start;
@@ -77,11 +69,10 @@ static bool isub_invalidate(struct mmu_interval_notifier *sub,
 	if (range->event == MMU_NOTIFY_RELEASE)
 		atomic_fetch_add(&s->releases, 1);
 	atomic_fetch_add(&s->calls, 1);
-	pthread_mutex_unlock(&s->lock);
+	sm_mutex_unlock(&s->lock);
 	if (atomic_load(&s->block)) {
-		atomic_store(&s->parked, true);
-		while (!atomic_load(&s->unpark))
-			sleep_ms(1);
+		test_flag_set(&s->parked);
+		test_flag_wait(&s->unpark);
 	}
 	return true;
 }
@@ -91,16 +82,17 @@ static const struct mmu_interval_notifier_ops isub_ops = {.invalidate = isub_inv
 static void isub_init(struct isub *s)
 {
 	memset(s, 0, sizeof(*s));
-	pthread_mutex_init(&s->lock, NULL);
+	/* Taken in the invalidate callback, as a driver's table lock (mirror->lock). */
+	sm_mutex_init(&s->lock, "isub->lock", LOCK_RANK_DRIVER_MMU);
 }
 
 static bool isub_retry(struct isub *s, unsigned long seq)
 {
 	bool r;
 
-	pthread_mutex_lock(&s->lock);
+	sm_mutex_lock(&s->lock);
 	r = mmu_interval_read_retry(&s->sub, seq);
-	pthread_mutex_unlock(&s->lock);
+	sm_mutex_unlock(&s->lock);
 	return r;
 }
 
@@ -121,7 +113,7 @@ static void invalidate(struct mm_struct *mm, unsigned long start, unsigned long 
 
 /* An invalidation on its own thread, so the test can act while it runs. */
 struct inv_thread {
-	pthread_t t;
+	struct sm_thread t;
 	struct mm_struct *mm;
 	unsigned long start, end;
 	_Atomic bool started, hold, ended;
@@ -134,9 +126,8 @@ static void *inv_thread_fn(void *arg)
 
 	range_init(&it->range, it->mm, it->start, it->end);
 	mmu_notifier_invalidate_range_start(&it->range);
-	atomic_store(&it->started, true);
-	while (atomic_load(&it->hold))
-		sleep_ms(1);
+	test_flag_set(&it->started);
+	sm_wait_var_event(&it->hold, !atomic_load(&it->hold));
 	atomic_store(&it->ended, true);
 	mmu_notifier_invalidate_range_end(&it->range);
 	return NULL;
@@ -151,24 +142,24 @@ static void inv_begin(struct inv_thread *it, struct mm_struct *mm, unsigned long
 	it->start = start;
 	it->end = end;
 	it->hold = true;
-	pthread_create(&it->t, NULL, inv_thread_fn, it);
+	ASSERT_EQ(sm_thread_create(&it->t, inv_thread_fn, it, "invalidate"), 0);
 }
 
 static void inv_wait_started(struct inv_thread *it)
 {
-	while (!atomic_load(&it->started))
-		sleep_ms(1);
+	test_flag_wait(&it->started);
 }
 
 static void inv_release(struct inv_thread *it)
 {
 	atomic_store(&it->hold, false);
-	pthread_join(it->t, NULL);
+	sm_wake_up_var(&it->hold); /* Pairs with the wait in inv_thread_fn(). */
+	sm_thread_join(&it->t);
 }
 
 /* read_begin on its own thread, to observe that it waits. */
 struct reader {
-	pthread_t t;
+	struct sm_thread t;
 	struct isub *s;
 	unsigned long seq;
 	_Atomic bool done;
@@ -187,7 +178,7 @@ static void reader_start(struct reader *r, struct isub *s)
 {
 	memset(r, 0, sizeof(*r));
 	r->s = s;
-	pthread_create(&r->t, NULL, reader_fn, r);
+	ASSERT_EQ(sm_thread_create(&r->t, reader_fn, r, "read_begin"), 0);
 }
 
 /* ---- tests ---- */
@@ -212,7 +203,7 @@ TEST(interval_insert_validates_and_counts)
 	ASSERT_UEQ(s.sub.start, 0x10000);
 	ASSERT_UEQ(s.sub.last, 0x13fff);
 	ASSERT_PTR_EQ(s.sub.mm, mm);
-	ASSERT_EQ(mm_count_read(mm), 2);	 /* Pairs with the mmdrop in remove. */
+	ASSERT_EQ(mm_count_read(mm), 2);    /* Pairs with the mmdrop in remove. */
 	ASSERT_UEQ(SUB_SEQ(&s.sub) & 1, 1); /* always odd */
 	mmu_interval_notifier_remove(&s.sub);
 	ASSERT_EQ(mm_count_read(mm), 1);
@@ -307,10 +298,10 @@ TEST(interval_read_begin_waits_for_overlapping_invalidation)
 	inv_wait_started(&it);
 	ASSERT_EQ(s.calls, 1);
 	reader_start(&rd, &s);
-	sleep_ms(50);
+	sm_delay_us(50000);		/* time to collide; if late, nothing is proven */
 	ASSERT(!atomic_load(&rd.done)); /* collides: waits for _end */
 	inv_release(&it);
-	pthread_join(rd.t, NULL);
+	sm_thread_join(&rd.t);
 	ASSERT(atomic_load(&rd.done));
 	ASSERT(!isub_retry(&s, rd.seq)); /* nothing began since */
 
@@ -344,13 +335,12 @@ TEST(interval_seq_sampled_before_callback_still_retries)
 	it.mm = mm;
 	it.start = 0x10000;
 	it.end = 0x12000;
-	pthread_create(&it.t, NULL, inv_thread_fn, &it);
-	while (!atomic_load(&a.parked))
-		sleep_ms(1);
+	ASSERT_EQ(sm_thread_create(&it.t, inv_thread_fn, &it, "invalidate"), 0);
+	test_flag_wait(&a.parked);
 	seq = mmu_interval_read_begin(&b.sub); /* does not wait: b's seq is old */
 	ASSERT(!isub_retry(&b, seq));	       /* not yet ... */
-	atomic_store(&a.unpark, true);
-	pthread_join(it.t, NULL);
+	test_flag_set(&a.unpark);
+	sm_thread_join(&it.t);
 	ASSERT_EQ(b.calls, 1);
 	ASSERT(isub_retry(&b, seq)); /* ... but the callback that came after makes it retry */
 	mmu_interval_notifier_remove(&a.sub);
@@ -376,9 +366,8 @@ TEST(interval_insert_during_invalidation_is_deferred)
 	it.mm = mm;
 	it.start = 0x10000;
 	it.end = 0x20000;
-	pthread_create(&it.t, NULL, inv_thread_fn, &it);
-	while (!atomic_load(&a.parked))
-		sleep_ms(1);
+	ASSERT_EQ(sm_thread_create(&it.t, inv_thread_fn, &it, "invalidate"), 0);
+	test_flag_wait(&a.parked);
 
 	/* b overlaps the running invalidation: the tree being walked must not change ... */
 	ASSERT_EQ(mmu_interval_notifier_insert(&b.sub, mm, 0x18000, 0x1000, &isub_ops), 0);
@@ -386,11 +375,11 @@ TEST(interval_insert_during_invalidation_is_deferred)
 	ASSERT_EQ(mm_count_read(mm), 3);
 	/* ... and a reader of b must wait for the end of what b was not told about. */
 	reader_start(&rd, &b);
-	sleep_ms(50);
+	sm_delay_us(50000); /* time to collide; if late, nothing is proven */
 	ASSERT(!atomic_load(&rd.done));
-	atomic_store(&a.unpark, true);
-	pthread_join(it.t, NULL);
-	pthread_join(rd.t, NULL);
+	test_flag_set(&a.unpark);
+	sm_thread_join(&it.t);
+	sm_thread_join(&rd.t);
 	ASSERT_EQ(b.calls, 0); /* the resumed walk did not find it */
 
 	/* Applied at the end: the next invalidation reaches b. */
@@ -423,16 +412,16 @@ TEST(interval_insert_during_nonoverlapping_invalidation_waits_readers)
 	isub_init(&b);
 	ASSERT_EQ(mmu_interval_notifier_insert(&b.sub, mm, 0x10000, 0x1000, &isub_ops), 0);
 	reader_start(&rd, &b);
-	sleep_ms(50);
+	sm_delay_us(50000); /* time to collide; if late, nothing is proven */
 	ASSERT(!atomic_load(&rd.done));
 	inv_release(&it);
-	pthread_join(rd.t, NULL);
+	sm_thread_join(&rd.t);
 	mmu_interval_notifier_remove(&b.sub);
 	mmput(mm);
 }
 
 struct remover {
-	pthread_t t;
+	struct sm_thread t;
 	struct isub *s;
 	_Atomic bool done;
 };
@@ -462,20 +451,19 @@ TEST(interval_remove_during_invalidation_waits)
 	it.mm = mm;
 	it.start = 0x10000;
 	it.end = 0x11000;
-	pthread_create(&it.t, NULL, inv_thread_fn, &it);
-	while (!atomic_load(&a.parked))
-		sleep_ms(1);
+	ASSERT_EQ(sm_thread_create(&it.t, inv_thread_fn, &it, "invalidate"), 0);
+	test_flag_wait(&a.parked);
 
 	/* a's own callback is running: remove must not return before it has. */
 	memset(&rm, 0, sizeof(rm));
 	rm.s = &a;
-	pthread_create(&rm.t, NULL, remover_fn, &rm);
-	sleep_ms(50);
+	ASSERT_EQ(sm_thread_create(&rm.t, remover_fn, &rm, "remover"), 0);
+	sm_delay_us(50000); /* time to collide; if late, nothing is proven */
 	ASSERT(!atomic_load(&rm.done));
 	ASSERT_EQ(mm_count_read(mm), 2);
-	atomic_store(&a.unpark, true);
-	pthread_join(it.t, NULL);
-	pthread_join(rm.t, NULL);
+	test_flag_set(&a.unpark);
+	sm_thread_join(&it.t);
+	sm_thread_join(&rm.t);
 	ASSERT_EQ(mm_count_read(mm), 1);
 	/* Gone from the tree. */
 	invalidate(mm, 0x10000, 0x11000);

@@ -5,15 +5,14 @@
  * rule it proves; the "broken" tests prove the checks catch a VM that
  * ignores invalidations.
  */
-#include <pthread.h>
 #include <stdatomic.h>
-#include <time.h>
 
 #include "secmmu/bugs.h"
 #include "secmmu/kvm.h"
 #include "secmmu/migrate.h"
 #include "secmmu/mmu_notifier.h"
 #include "secmmu/swap.h"
+#include "sync_util.h"
 #include "testutil.h"
 
 struct vm {
@@ -38,13 +37,6 @@ static struct kvm_stats stats(struct kvm *kvm)
 
 	kvm_get_stats(kvm, &st);
 	return st;
-}
-
-static void msleep(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
 }
 
 TEST(kvm_guest_and_host_see_each_other_without_page_references)
@@ -135,8 +127,9 @@ TEST(kvm_broken_vm_is_caught)
  * primary PTE is still there, and get_user_pages would happily return the
  * page that is about to be moved away.
  */
-static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+/* Taken in the callback: ranked as a driver's notifier lock. Guards the flags. */
+static struct sm_mutex gate_lock;
+static struct sm_waitq gate_cond; /* woken when gate_blocked or gate_open is set */
 static bool gate_armed, gate_blocked, gate_open;
 
 static int gate_start(struct mmu_notifier *mn, const struct mmu_notifier_range *range)
@@ -144,15 +137,14 @@ static int gate_start(struct mmu_notifier *mn, const struct mmu_notifier_range *
 	(void)mn;
 	if (range->event != MMU_NOTIFY_CLEAR) /* CPU migration's event */
 		return 0;
-	pthread_mutex_lock(&gate_lock);
+	sm_mutex_lock(&gate_lock);
 	if (gate_armed) {
 		gate_armed = false;
 		gate_blocked = true;
-		pthread_cond_broadcast(&gate_cond);
-		while (!gate_open)
-			pthread_cond_wait(&gate_cond, &gate_lock);
+		sm_wake_up_all(&gate_cond); /* Pairs with the wait in collide(). */
+		sm_wait_event(&gate_cond, &gate_lock, gate_open);
 	}
-	pthread_mutex_unlock(&gate_lock);
+	sm_mutex_unlock(&gate_lock);
 	return 0;
 }
 
@@ -171,7 +163,7 @@ static void *bg_migrate(void *arg)
 	struct bg *b = arg;
 
 	b->ret = migrate_range(b->mm, TBASE, PG(1));
-	atomic_store(&b->done, true);
+	test_flag_set(&b->done);
 	return NULL;
 }
 
@@ -180,7 +172,7 @@ static void *bg_read(void *arg)
 	struct bg *b = arg;
 
 	b->ret = kvm_vcpu_read(b->vcpu, TBASE, b->buf, 3);
-	atomic_store(&b->done, true);
+	test_flag_set(&b->done);
 	return NULL;
 }
 
@@ -189,34 +181,31 @@ static void collide(struct mm_struct *mm, struct vm *v, bool expect_install)
 {
 	struct mmu_notifier gate = {.ops = &gate_ops};
 	struct bg mig = {.mm = mm}, rd = {.vcpu = NULL};
-	pthread_t tm, tr;
-	int waited;
+	struct sm_thread tm, tr;
 
 	(void)gate;
 	rd.vcpu = v->vcpu;
-	pthread_mutex_lock(&gate_lock);
+	sm_mutex_init(&gate_lock, "gate_lock", LOCK_RANK_DRIVER_NOTIFIER);
+	sm_waitq_init(&gate_cond, "gate_cond");
+	sm_mutex_lock(&gate_lock);
 	gate_armed = true;
 	gate_blocked = gate_open = false;
-	pthread_mutex_unlock(&gate_lock);
-	ASSERT_EQ(pthread_create(&tm, NULL, bg_migrate, &mig), 0);
-	pthread_mutex_lock(&gate_lock);
-	while (!gate_blocked)
-		pthread_cond_wait(&gate_cond, &gate_lock);
-	pthread_mutex_unlock(&gate_lock);
+	sm_mutex_unlock(&gate_lock);
+	ASSERT_EQ(sm_thread_create(&tm, bg_migrate, &mig, "migrate"), 0);
+	sm_mutex_lock(&gate_lock);
+	sm_wait_event(&gate_cond, &gate_lock, gate_blocked);
+	sm_mutex_unlock(&gate_lock);
 
-	ASSERT_EQ(pthread_create(&tr, NULL, bg_read, &rd), 0);
+	ASSERT_EQ(sm_thread_create(&tr, bg_read, &rd, "vcpu read"), 0);
 	if (expect_install) {
 		/* The broken VM installs the doomed page right away. */
-		for (waited = 0; !atomic_load(&rd.done) && waited < 5000; waited++)
-			msleep(1);
-		ASSERT(atomic_load(&rd.done));
+		test_flag_wait(&rd.done);
 		ASSERT_UEQ(kvm_nr_sptes(v->kvm), 1);
 	} else {
 		ASSERT_EQ(kvm_mmu_invalidate_in_progress(v->kvm), 1);
-		for (waited = 0; stats(v->kvm).fault_retries < 1 && waited < 5000; waited++)
-			msleep(1);
-		ASSERT_UGE(stats(v->kvm).fault_retries, 1);
-		msleep(20);
+		/* The retry is counted, not signalled: nothing to wait on. */
+		ASSERT(TEST_EVENTUALLY(stats(v->kvm).fault_retries >= 1));
+		sm_delay_us(20000);
 		/*
 		 * The vCPU faulted once, saw the invalidation, and now sleeps until
 		 * its _end (no spinning refaults); it installs nothing meanwhile.
@@ -225,12 +214,14 @@ static void collide(struct mm_struct *mm, struct vm *v, bool expect_install)
 		ASSERT(!atomic_load(&rd.done));
 		ASSERT_UEQ(kvm_nr_sptes(v->kvm), 0);
 	}
-	pthread_mutex_lock(&gate_lock);
+	sm_mutex_lock(&gate_lock);
 	gate_open = true;
-	pthread_cond_broadcast(&gate_cond);
-	pthread_mutex_unlock(&gate_lock);
-	pthread_join(tm, NULL);
-	pthread_join(tr, NULL);
+	sm_wake_up_all(&gate_cond); /* Pairs with the wait in gate_start(). */
+	sm_mutex_unlock(&gate_lock);
+	sm_thread_join(&tm);
+	sm_thread_join(&tr);
+	sm_waitq_destroy(&gate_cond);
+	sm_mutex_destroy(&gate_lock);
 	ASSERT_EQ(mig.ret, 0);
 	ASSERT_EQ(rd.ret, 0);
 	ASSERT_MEM_EQ(rd.buf, "abc", 3);

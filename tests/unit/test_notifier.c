@@ -11,7 +11,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,7 @@
 #include "secmmu/err.h"
 #include "secmmu/mmu_notifier.h"
 #include "secmmu/mmu_notifier_hooks.h"
+#include "sync_util.h"
 #include "testutil.h"
 
 /* ---- common setup and leak check ---- */
@@ -43,13 +43,6 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void sleep_ms(unsigned int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
 }
 
 /* ---- a recording subscriber ---- */
@@ -118,12 +111,11 @@ static int rec_start(struct mmu_notifier *mn, const struct mmu_notifier_range *r
 
 	if (atomic_compare_exchange_strong(&r->hold_in_start, &one, 2)) {
 		/* Held (not slept): a loaded machine cannot outlast the window. */
-		atomic_store(&r->in_start, true);
-		while (atomic_load(&r->hold_in_start))
-			sleep_ms(1);
+		test_flag_set(&r->in_start);
+		sm_wait_var_event(&r->hold_in_start, !atomic_load(&r->hold_in_start));
 	} else if (r->sleep_in_start_ms) {
-		atomic_store(&r->in_start, true);
-		sleep_ms(r->sleep_in_start_ms);
+		test_flag_set(&r->in_start);
+		sm_delay_us(r->sleep_in_start_ms * 1000);
 		atomic_store(&r->start_done_ns, now_ns());
 		atomic_store(&r->start_done, true);
 	}
@@ -358,6 +350,7 @@ static void *eintr_registrar(void *arg)
 	struct eintr_ctx *c = arg;
 
 	atomic_store(&c->sig, sm_signal_self());
+	sm_wake_up_var(&c->sig); /* Pairs with the wait in the test. */
 	atomic_store(&c->result, mmu_notifier_register(&c->r->mn, c->mm));
 	atomic_store(&c->done, true);
 	sm_signal_clear();
@@ -368,7 +361,7 @@ TEST(notifier_register_eintr_then_retry)
 {
 	struct eintr_ctx c = {0};
 	struct mm_struct *mm;
-	pthread_t t;
+	struct sm_thread t;
 	struct rec r;
 	long live;
 
@@ -381,13 +374,12 @@ TEST(notifier_register_eintr_then_retry)
 	c.result = 1;
 
 	sm_down_read(&mm->rmap_lock); /* an invalidator in flight */
-	pthread_create(&t, NULL, eintr_registrar, &c);
-	while (!atomic_load(&c.sig))
-		sleep_ms(1);
-	sleep_ms(50);
+	ASSERT_EQ(sm_thread_create(&t, eintr_registrar, &c, "registrar"), 0);
+	sm_wait_var_event(&c.sig, atomic_load(&c.sig));
+	sm_delay_us(50000);	       /* time to reach the wait in mm_take_all_locks */
 	ASSERT(!atomic_load(&c.done)); /* blocked in mm_take_all_locks */
 	sm_signal(atomic_load(&c.sig));
-	pthread_join(t, NULL);
+	sm_thread_join(&t);
 	sm_up_read(&mm->rmap_lock);
 
 	ASSERT_EQ(c.result, -EINTR);
@@ -398,8 +390,8 @@ TEST(notifier_register_eintr_then_retry)
 	/* The same thread registers fine once the signal is handled. */
 	c.done = false;
 	c.sig = NULL;
-	pthread_create(&t, NULL, eintr_registrar, &c);
-	pthread_join(t, NULL);
+	ASSERT_EQ(sm_thread_create(&t, eintr_registrar, &c, "registrar"), 0);
+	sm_thread_join(&t);
 	ASSERT_EQ(c.result, 0);
 	mmu_notifier_unregister(&r.mn, mm);
 	mmput(mm);
@@ -425,7 +417,7 @@ TEST(notifier_unregister_waits_for_sleeping_callback)
 	struct inv_thread it;
 	struct mm_struct *mm;
 	uint64_t returned_ns;
-	pthread_t t;
+	struct sm_thread t;
 	struct rec r;
 
 	setup();
@@ -435,9 +427,8 @@ TEST(notifier_unregister_waits_for_sleeping_callback)
 	ASSERT_EQ(mmu_notifier_register(&r.mn, mm), 0);
 
 	it = (struct inv_thread){mm, 0x10000, 0x20000};
-	pthread_create(&t, NULL, invalidate_thread, &it);
-	while (!atomic_load(&r.in_start))
-		sleep_ms(1);
+	ASSERT_EQ(sm_thread_create(&t, invalidate_thread, &it, "invalidate"), 0);
+	test_flag_wait(&r.in_start);
 	mmu_notifier_unregister(&r.mn, mm);
 	returned_ns = now_ns();
 	/* Reliable: the sleeping callback had returned before unregister did. */
@@ -446,7 +437,7 @@ TEST(notifier_unregister_waits_for_sleeping_callback)
 	/* ->release came after the in-flight callback, and once. */
 	ASSERT_EQ(r.releases, 1);
 	ASSERT_ULE(r.start_done_ns, r.release_ns);
-	pthread_join(t, NULL);
+	sm_thread_join(&t);
 	/*
 	 * Its _end is delivered if it comes before unregister unhooks, lost
 	 * if after (as in Linux); never an _end without a start.
@@ -560,14 +551,14 @@ TEST(notifier_start_delivered_before_exit_unhook_gets_its_end)
 struct race_ctx {
 	struct mm_struct *mm;
 	struct rec *r;
-	pthread_barrier_t *bar;
+	struct test_barrier *bar;
 };
 
 static void *race_exit(void *arg)
 {
 	struct race_ctx *c = arg;
 
-	pthread_barrier_wait(c->bar);
+	test_barrier_wait(c->bar);
 	mmput(c->mm);
 	return NULL;
 }
@@ -576,37 +567,37 @@ static void *race_unregister(void *arg)
 {
 	struct race_ctx *c = arg;
 
-	pthread_barrier_wait(c->bar);
+	test_barrier_wait(c->bar);
 	mmu_notifier_unregister(&c->r->mn, c->mm);
 	return NULL;
 }
 
 TEST(notifier_unregister_racing_exit_releases_once)
 {
-	pthread_barrier_t bar;
+	struct test_barrier bar;
 
 	setup();
-	pthread_barrier_init(&bar, NULL, 2);
+	test_barrier_init(&bar, 2);
 	for (int i = 0; i < 300; i++) {
 		struct mm_struct *mm = mm_alloc();
 		struct race_ctx c;
-		pthread_t t1, t2;
+		struct sm_thread t1, t2;
 		struct rec r;
 
 		rec_init(&r, &rec_ops, 1);
 		ASSERT_EQ(mmu_notifier_register(&r.mn, mm), 0);
 		mmgrab(mm);
 		c = (struct race_ctx){mm, &r, &bar};
-		pthread_create(&t1, NULL, race_exit, &c);
-		pthread_create(&t2, NULL, race_unregister, &c);
-		pthread_join(t1, NULL);
-		pthread_join(t2, NULL);
+		ASSERT_EQ(sm_thread_create(&t1, race_exit, &c, "exit"), 0);
+		ASSERT_EQ(sm_thread_create(&t2, race_unregister, &c, "unregister"), 0);
+		sm_thread_join(&t1);
+		sm_thread_join(&t2);
 		ASSERT_EQ(r.releases, 1);
 		ASSERT(!r.after_release);
 		ASSERT_EQ(mm_count_read(mm), 1);
 		mmdrop(mm);
 	}
-	pthread_barrier_destroy(&bar);
+	test_barrier_destroy(&bar);
 }
 
 /* Exit must not return (and free pages) before an unregister's ->release ran. */
@@ -615,8 +606,8 @@ static _Atomic bool slow_release_running, slow_release_done;
 static void slow_release(struct mmu_notifier *mn, struct mm_struct *mm)
 {
 	(void)mm;
-	atomic_store(&slow_release_running, true);
-	sleep_ms(100);
+	test_flag_set(&slow_release_running);
+	sm_delay_us(100000);
 	atomic_fetch_add(&to_rec(mn)->releases, 1);
 	atomic_store(&slow_release_done, true);
 }
@@ -637,7 +628,7 @@ TEST(notifier_exit_waits_for_release_claimed_by_unregister)
 {
 	struct mm_struct *mm;
 	struct race_ctx c;
-	pthread_t t;
+	struct sm_thread t;
 	struct rec r;
 
 	setup();
@@ -646,12 +637,11 @@ TEST(notifier_exit_waits_for_release_claimed_by_unregister)
 	ASSERT_EQ(mmu_notifier_register(&r.mn, mm), 0);
 	mmgrab(mm);
 	c = (struct race_ctx){mm, &r, NULL};
-	pthread_create(&t, NULL, unregister_thread, &c);
-	while (!atomic_load(&slow_release_running))
-		sleep_ms(1);
+	ASSERT_EQ(sm_thread_create(&t, unregister_thread, &c, "unregister"), 0);
+	test_flag_wait(&slow_release_running);
 	mmput(mm); /* exit_mmap */
 	ASSERT(atomic_load(&slow_release_done));
-	pthread_join(t, NULL);
+	sm_thread_join(&t);
 	ASSERT_EQ(r.releases, 1);
 	mmdrop(mm);
 }
@@ -680,7 +670,7 @@ TEST(notifier_unregister_during_exit_grace_period_still_releases)
 	struct inv_thread it;
 	struct exit_ctx ec;
 	struct mm_struct *mm;
-	pthread_t t1, t2;
+	struct sm_thread t1, t2;
 	struct rec x, y;
 
 	setup();
@@ -692,16 +682,15 @@ TEST(notifier_unregister_during_exit_grace_period_still_releases)
 	y.sleep_in_start_ms = 200;
 	mmgrab(mm);
 	it = (struct inv_thread){mm, 0x10000, 0x20000};
-	pthread_create(&t1, NULL, invalidate_thread, &it);
-	while (!atomic_load(&y.in_start))
-		sleep_ms(1);
+	ASSERT_EQ(sm_thread_create(&t1, invalidate_thread, &it, "invalidate"), 0);
+	test_flag_wait(&y.in_start);
 	ec = (struct exit_ctx){mm, false};
-	pthread_create(&t2, NULL, exit_thread, &ec);
-	sleep_ms(30); /* exit has claimed X and Y and waits for the grace period */
+	ASSERT_EQ(sm_thread_create(&t2, exit_thread, &ec, "exit"), 0);
+	sm_delay_us(30000); /* exit has claimed X and Y and waits for the grace period */
 	mmu_notifier_unregister(&x.mn, mm);
 	ASSERT_EQ(x.releases, 1); /* exit ran it, and unregister waited for that */
-	pthread_join(t1, NULL);
-	pthread_join(t2, NULL);
+	sm_thread_join(&t1);
+	sm_thread_join(&t2);
 	ASSERT_EQ(x.releases, 1);
 	ASSERT_EQ(y.releases, 1);
 	mmu_notifier_unregister(&y.mn, mm);
@@ -734,7 +723,7 @@ TEST(notifier_callbacks_delivered_until_unregister_release_done)
 	struct unreg_ctx uc;
 	struct inv_thread it;
 	struct mm_struct *mm;
-	pthread_t t1, t2;
+	struct sm_thread t1, t2;
 	struct rec x, y;
 	int starts, ends;
 
@@ -750,12 +739,11 @@ TEST(notifier_callbacks_delivered_until_unregister_release_done)
 	 */
 	atomic_store(&y.hold_in_start, 1);
 	it = (struct inv_thread){mm, 0x10000, 0x20000};
-	pthread_create(&t1, NULL, invalidate_thread, &it);
-	while (!atomic_load(&y.in_start))
-		sleep_ms(1);
+	ASSERT_EQ(sm_thread_create(&t1, invalidate_thread, &it, "invalidate"), 0);
+	test_flag_wait(&y.in_start);
 	uc = (struct unreg_ctx){mm, &x, false};
-	pthread_create(&t2, NULL, unreg_thread, &uc);
-	sleep_ms(30); /* mostly: unregister has claimed X's ->release, waits for the reader */
+	ASSERT_EQ(sm_thread_create(&t2, unreg_thread, &uc, "unregister"), 0);
+	sm_delay_us(30000); /* mostly: unregister has claimed X's ->release, waits for the reader */
 	ASSERT(!atomic_load(&uc.done)); /* the reader is held */
 	starts = x.starts;
 	ends = x.ends;
@@ -766,8 +754,9 @@ TEST(notifier_callbacks_delivered_until_unregister_release_done)
 	ASSERT_EQ(x.young_calls, 1);
 	ASSERT(!atomic_load(&uc.done));
 	atomic_store(&y.hold_in_start, 0);
-	pthread_join(t1, NULL);
-	pthread_join(t2, NULL);
+	sm_wake_up_var(&y.hold_in_start); /* Pairs with the wait in rec_start(). */
+	sm_thread_join(&t1);
+	sm_thread_join(&t2);
 	ASSERT_EQ(x.releases, 1);
 	ASSERT(!x.after_release);
 	mmu_notifier_unregister(&y.mn, mm);

@@ -6,11 +6,12 @@
  * timestamps never go back on a thread, and the events the instrumentation
  * promises are there.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "base/thread.h"
+#include "base/wait.h"
 #include "secmmu/mirror.h"
 #include "secmmu/swap.h"
 #include "secmmu/trace.h"
@@ -370,17 +371,17 @@ static void *emitter(void *arg)
 TEST(trace_close_races_with_emitting_threads)
 {
 	struct trace_summary s;
-	pthread_t th[4];
+	struct sm_thread th[4];
 	char path[256];
 
 	trace_path(path, sizeof(path), "race");
 	ASSERT_EQ(trace_open(path), 0);
 	for (long i = 0; i < 4; i++)
-		ASSERT_EQ(pthread_create(&th[i], NULL, emitter, (void *)i), 0);
-	usleep(2000);
+		ASSERT_EQ(sm_thread_create(&th[i], emitter, (void *)i, "emitter %ld", i), 0);
+	sm_delay_us(2000); /* let them get going: the close races with emitting */
 	ASSERT_EQ(trace_close(), 0);
 	for (int i = 0; i < 4; i++)
-		pthread_join(th[i], NULL);
+		sm_thread_join(&th[i]);
 	check_trace_file(path, &s);
 	free(s.names);
 	unlink(path);

@@ -23,7 +23,6 @@
  *                                    zap the importer first (rmap-walk
  *                                    invalidations, handed to the node thread)
  */
-#include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +32,8 @@
 #include "secmmu/mmu_notifier_hooks.h"
 #include "secmmu/swap.h"
 #include "secmmu/xpmem.h"
+#include "base/thread.h"
+#include "base/wait.h"
 #include "testutil.h"
 
 #define IBASE 0x20000000UL
@@ -146,7 +147,7 @@ TEST(xpmem_no_install_in_progress)
 	struct mmu_notifier_range range;
 	struct reader r = {0};
 	struct mm_stats st;
-	pthread_t t;
+	struct sm_thread t;
 	struct pair p;
 
 	setup(&p, 2, 0);
@@ -155,15 +156,16 @@ TEST(xpmem_no_install_in_progress)
 	mmap_read_lock(p.exp);
 	mmu_notifier_invalidate_range_start(&range);
 	mmap_read_unlock(p.exp);
-	ASSERT_EQ(pthread_create(&t, NULL, reader_fn, &r), 0);
-	usleep(100000);
+	ASSERT_EQ(sm_thread_create(&t, reader_fn, &r, "reader"), 0);
+	/* Time to reach the wait; if the reader is late, nothing is proven. */
+	sm_delay_us(100000);
 	ASSERT(!atomic_load(&r.done)); /* the importer fault waits for _end */
 	mm_get_stats(p.imp, &st);
 	ASSERT_UEQ(st.rss, 0);
 	mmap_read_lock(p.exp);
 	mmu_notifier_invalidate_range_end(&range);
 	mmap_read_unlock(p.exp);
-	pthread_join(t, NULL);
+	sm_thread_join(&t);
 	ASSERT_EQ(r.ret, 0);
 	ASSERT_PATTERN(r.buf, sizeof(r.buf), 100);
 	mm_get_stats(p.imp, &st);

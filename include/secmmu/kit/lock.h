@@ -12,7 +12,17 @@
  *
  * THE LOCK ORDER (outermost first) -- the one place it is written down:
  *
- *   LOCK_RANK_SIM          scenario runner / world state (src/sim only)
+ *   LOCK_RANK_SIM          a program's world state, outermost: the scenario
+ *                          runner's world lock (src/sim), a test's
+ *                          stop-the-world lock (tests/torture)
+ *   LOCK_RANK_SIM_SLOT     one process of such a world, held under the world
+ *                          lock around calls into the library (a torture or
+ *                          stress test's process slot; fork takes two, the
+ *                          second with subclass 1)
+ *   LOCK_RANK_SIM_OBJECT   an object of that process, under its slot, around
+ *                          calls into the library (the torture oracle's page
+ *                          writer, a pin set, a borrowing kthread, the KSM
+ *                          exclusion); none nests in another
  *   LOCK_RANK_DRIVER       a driver's object lock held across calls into mm:
  *                          VFIO container->lock, SVA bind lock, XPMEM segment,
  *                          KVM slots_lock
@@ -87,6 +97,8 @@ SECMMU_BEGIN_DECLS
 
 enum lock_rank {
 	LOCK_RANK_SIM = 10,
+	LOCK_RANK_SIM_SLOT = 12,
+	LOCK_RANK_SIM_OBJECT = 14,
 	LOCK_RANK_DRIVER = 20,
 	LOCK_RANK_TASK = 30,
 	LOCK_RANK_MMAP = 40,
