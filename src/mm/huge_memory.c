@@ -32,11 +32,15 @@
  *     an unsharing fault of a pin (GUP's FOLL_PIN on a shared THP);
  *   - fork, when the folio may be pinned (the child gets copies at once).
  * A folio whose PTE mappings partly went away is queued for a deferred
- * split (deferred_split_folio(), Linux's deferred_split_queue): when a PTE
- * of a page goes and no mapping of that page is left, or when the last PMD
- * mapping goes and PTEs (fork's other address space) map only part of it;
- * while a PMD maps it, every page is mapped (Linux's __folio_remove_rmap()
- * rule). The deferred-split shrinker (deferred_split_scan(), run by
+ * split (deferred_split_folio(), Linux's deferred_split_queue), once: when
+ * a removal leaves it partially mapped -- some page mapped by nobody, some
+ * still PTE-mapped, no PMD (which maps every page) -- whatever removed it:
+ * a zap (checked after each leaf table's batch, so a folio zapped whole is
+ * freed, not queued, as folio_remove_rmap_ptes() does), a COW copy
+ * replacing a page (folio_remove_rmap_pte()), reclaim, migration, KSM, a
+ * collapse, or the last PMD going while PTEs (fork's other address space)
+ * map part of it (Linux's __folio_remove_rmap() rule; mm_check_invariants()
+ * checks it). The deferred-split shrinker (deferred_split_scan(), run by
  * reclaim: try_to_free_pages(), so `pressure N` and allocation failures)
  * splits it (split_folio(), Linux's split_huge_page()) and frees the
  * subpages nobody maps. The folio split sends one MMU_NOTIFY_CLEAR over
@@ -403,14 +407,30 @@ int split_huge_pmd_range(struct mm_struct *mm, unsigned long start, unsigned lon
 	return 0;
 }
 
-/* Some subpage of the PTE-mapped folio @head is mapped, and some is not. */
-static bool folio_partially_mapped(struct page *head)
+bool folio_partially_mapped(struct page *head)
 {
 	unsigned long mapped = 0;
 
+	if (atomic_load(&head->_entire_mapcount))
+		return false; /* a PMD maps every page */
 	for (unsigned long i = 0; i < HPAGE_PMD_NR; i++)
 		mapped += atomic_load(&head[i]._mapcount) > 0;
 	return mapped && mapped < HPAGE_PMD_NR;
+}
+
+void folio_check_partially_mapped(struct page *head)
+{
+	if (PageTest(head, PG_head) && PageTest(head, PG_anon) &&
+	    !PageTest(head, PG_deferred_split) && folio_partially_mapped(head))
+		deferred_split_folio(head);
+}
+
+void folio_remove_rmap_pte(struct page *page)
+{
+	BUG_ON(atomic_fetch_sub(&page->_mapcount, 1) <= 0);
+	/* This PTE was the page's last: the folio may be partially mapped now. */
+	if (PageCompound(page) && !atomic_load(&page->_mapcount))
+		folio_check_partially_mapped(compound_head(page));
 }
 
 void zap_huge_pmd(struct mm_struct *mm, pte_t *pmdp, unsigned long haddr)
@@ -439,8 +459,8 @@ void zap_huge_pmd(struct mm_struct *mm, pte_t *pmdp, unsigned long haddr)
 	 * part of the folio by PTEs: queue it, as __folio_remove_rmap() does
 	 * for a PMD whose removal leaves the folio partially mapped.
 	 */
-	if (head && !atomic_load(&head->_entire_mapcount) && folio_partially_mapped(head))
-		deferred_split_folio(head);
+	if (head)
+		folio_check_partially_mapped(head);
 	if (head)
 		put_page(head); /* Pairs with the reference the PMD held. */
 	if (zero)
@@ -599,7 +619,7 @@ bool follow_huge_pmd(struct mm_struct *mm, unsigned long addr, uint64_t *ptev)
 static int collapse_huge_page(struct vm_area_struct *vma, unsigned long haddr, bool madv)
 {
 	struct mm_struct *mm = vma->vm_mm;
-	struct page *batch[HPAGE_PMD_NR], *head;
+	struct page *batch[HPAGE_PMD_NR], *head, *checked = NULL;
 	struct mmu_notifier_range range;
 	unsigned long none = 0, shared = 0, young = 0, n = 0;
 	const char *path;
@@ -694,9 +714,15 @@ static int collapse_huge_page(struct vm_area_struct *vma, unsigned long haddr, b
 		mmu_notifier_arch_invalidate_secondary_tlbs(mm, haddr, haddr + HPAGE_PMD_SIZE);
 	sm_mutex_unlock(&mm->page_table_lock);
 	pte_table_free(table);
-	for (unsigned long i = 0; i < n; i++)
-		if (PageCompound(batch[i]) && page_mapcount(batch[i]) == 0)
-			deferred_split_folio(compound_head(batch[i]));
+	for (unsigned long i = 0; i < n; i++) {
+		struct page *folio = compound_head(batch[i]);
+
+		if (PageCompound(batch[i]) && folio != checked &&
+		    !atomic_load(&batch[i]->_mapcount)) {
+			folio_check_partially_mapped(folio);
+			checked = folio; /* once per folio */
+		}
+	}
 	/* A device caught using one of these frames names this path. */
 	path = phys_set_free_path("khugepaged collapse (collapse_huge_page)");
 	free_page_batch(batch, n);

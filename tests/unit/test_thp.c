@@ -922,6 +922,83 @@ TEST(thp_deferred_split_of_a_folio_ptes_of_two_address_spaces_map)
 	mmput(mm);
 }
 
+/*
+ * A COW fault that replaces the last mapping of a page of a PTE-mapped THP
+ * leaves the folio partially mapped: it is queued for a deferred split
+ * (Linux: wp_page_copy() -> folio_remove_rmap_pte() -> deferred_split_folio()),
+ * once, and the shrinker frees the pages nobody maps.
+ */
+TEST(thp_cow_of_a_pte_mapped_page_queues_the_folio_for_deferred_split)
+{
+	struct mm_struct *mm, *child;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = huge_mm(1);
+	write_pages(mm, HBASE, HPAGE_PMD_NR, 10);
+	/* PTE-map the folio: an mprotect of one page splits the PMD. */
+	ASSERT_EQ(mm_mprotect(mm, HBASE, PG(1), PROT_READ), 0);
+	ASSERT_EQ(mm_mprotect(mm, HBASE, PG(1), PROT_READ | PROT_WRITE), 0);
+	ASSERT(!pmd_is_huge(mm, HBASE));
+	/*
+	 * A fork makes every page shared; once the child has gone each page
+	 * is mapped once, but a page of a large folio is never reused
+	 * (wp_can_reuse_anon_folio()): a write copies it.
+	 */
+	child = dup_mm(mm);
+	ASSERT(!IS_ERR(child));
+	mmput(child);
+	ASSERT_UEQ(deferred_split_count(), 0);
+	write_pages(mm, HBASE + PG(3), 1, 77);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR + 1);
+	ASSERT_UEQ(deferred_split_count(), 1);
+	write_pages(mm, HBASE + PG(4), 1, 78);
+	ASSERT_UEQ(deferred_split_count(), 1); /* queued once */
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR + 2);
+	ASSERT_UEQ(stats(mm).rss, HPAGE_PMD_NR);
+	assert_invariants();
+	/* The shrinker splits it and frees pages 3 and 4 of the folio. */
+	ASSERT_UEQ(deferred_split_scan(ULONG_MAX), 1);
+	ASSERT_UEQ(deferred_split_count(), 0);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR);
+	ASSERT_UEQ(stats(mm).rss, HPAGE_PMD_NR);
+	check_pages(mm, HBASE, 3, 10);
+	check_pages(mm, HBASE + PG(3), 1, 77);
+	check_pages(mm, HBASE + PG(4), 1, 78);
+	check_pages(mm, HBASE + PG(5), HPAGE_PMD_NR - 5, 15);
+	assert_invariants();
+	mmput(mm);
+}
+
+/*
+ * A zap of every page of a PTE-mapped folio leaves it unmapped, not
+ * partially mapped: Linux removes the rmap of a folio's PTEs in one batch
+ * (folio_remove_rmap_ptes()) and does not queue it; a reference GUP still
+ * holds keeps it whole, off the queue, until that reference goes.
+ */
+TEST(thp_zap_of_a_whole_pte_mapped_folio_does_not_queue_it)
+{
+	struct mm_struct *mm;
+	struct page *page;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = huge_mm(1);
+	write_pages(mm, HBASE, HPAGE_PMD_NR, 10);
+	/* PTE-mapped, in one VMA again (the second mprotect merges it back). */
+	ASSERT_EQ(mm_mprotect(mm, HBASE, PG(1), PROT_READ), 0);
+	ASSERT_EQ(mm_mprotect(mm, HBASE, PG(1), PROT_READ | PROT_WRITE), 0);
+	ASSERT(!pmd_is_huge(mm, HBASE));
+	mmap_read_lock(mm);
+	ASSERT_EQ(get_user_pages_remote(mm, HBASE + PG(9), 1, 0, &page), 1);
+	mmap_read_unlock(mm);
+	ASSERT_EQ(mm_munmap(mm, HBASE, HSZ), 0);
+	ASSERT_UEQ(deferred_split_count(), 0);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR);
+	assert_invariants();
+	put_page(page);
+	ASSERT_UEQ(phys_used_frames(), 0);
+	mmput(mm);
+}
+
 TEST(thp_pageout_splits_the_folio_and_swaps_4k_pages)
 {
 	struct mm_struct *mm;
