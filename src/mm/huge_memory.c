@@ -44,12 +44,15 @@
  * reclaim: try_to_free_pages(), so `pressure N` and allocation failures)
  * splits it (split_folio(), Linux's split_huge_page()) and frees the
  * subpages nobody maps. The folio split sends one MMU_NOTIFY_CLEAR over
- * the folio's extent in each address space that maps it (fork: up to
- * FOLIO_MAX_MMS of them; try_to_migrate_one()'s). Linux unmaps every
- * mapping to migration entries, freezes the refcount, splits and maps the
- * subpages back; here the split holds every mapping address space's PTL
- * at once instead (the PTEs keep their frames), with the refcount frozen
- * (folio_ref_freeze(): no speculative reference can be taken meanwhile).
+ * the folio's extent in each VMA that maps it (try_to_migrate_one()'s:
+ * fork gives one or more in each address space, any number of them; a
+ * VMA split by a hole gives two). Linux unmaps every mapping to migration
+ * entries, one VMA at a time, freezes the refcount, splits and maps the
+ * subpages back (remap_page()); here the split holds every mapping address
+ * space's PTL at once instead, with all those invalidations open (the
+ * PTEs keep their frames; a CPU fault meanwhile waits for a PTL, not on a
+ * migration entry), and the refcount frozen (folio_ref_freeze(): no
+ * speculative reference can be taken meanwhile).
  *
  * THPs are on the LRU. Swap: reclaim (and MADV_PAGEOUT) splits the folio
  * and pages out 4 KiB pages, as Linux does without CONFIG_THP_SWAP (no THP
@@ -73,6 +76,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/sched_explore.h"
 #include "secmmu/kit/bugs.h"
 #include "mm/internal.h"
@@ -940,66 +944,84 @@ static void __split_folio_locked(struct page *head)
 }
 
 /*
- * The address spaces a folio split or a migration works on at once: for
- * each, the range it maps the folio in and the invalidation over it.
+ * The mappings a folio split or a migration works on at once: one entry
+ * per VMA that maps the folio (try_to_migrate_one()'s unit; fork: one or
+ * more in each address space), with the range the VMA maps it in and the
+ * invalidation over that range. The array grows as needed: there is no
+ * limit on how many address spaces map the folio (Linux has none).
+ *
+ * @e:   kcalloc()/krealloc_array()'d, freed by folio_mms_free()
+ * @vma: on the anon_vma's list; it, its mm and its page tables are kept by
+ *       the anon_vma lock the caller holds while the set is used
+ * @first: the first entry of its mm: it takes that mm's rmap_lock and PTL
  */
-#define FOLIO_MAX_MMS 8
-
 struct folio_mms {
-	int n;
+	int n, cap;
 	struct folio_mm {
-		struct mm_struct *mm; /* kept by its VMA on the anon_vma (lock held) */
+		struct vm_area_struct *vma;
+		struct mm_struct *mm;
 		unsigned long lo, hi;
+		bool first;
 		struct mmu_notifier_range range;
-	} e[FOLIO_MAX_MMS];
+	} * e;
 };
 
-/* Add [lo, hi) of @mm (merged with @mm's range if it is there). False: too many. */
-static bool folio_mms_add(struct folio_mms *set, struct mm_struct *mm, unsigned long lo,
-			  unsigned long hi)
+/* Add [lo, hi) of @vma. Return: 0 or -ENOMEM (the set is unchanged). */
+static int folio_mms_add(struct folio_mms *set, struct vm_area_struct *vma, unsigned long lo,
+			 unsigned long hi)
 {
+	bool first = true;
+
+	if (set->n == set->cap) {
+		int cap = set->cap ? 2 * set->cap : 4;
+		struct folio_mm *bigger = krealloc_array(set->e, cap, sizeof(*bigger));
+
+		if (!bigger)
+			return -ENOMEM;
+		set->e = bigger;
+		set->cap = cap;
+	}
 	for (int i = 0; i < set->n; i++)
-		if (set->e[i].mm == mm) {
-			set->e[i].lo = lo < set->e[i].lo ? lo : set->e[i].lo;
-			set->e[i].hi = hi > set->e[i].hi ? hi : set->e[i].hi;
-			return true;
-		}
-	if (set->n == FOLIO_MAX_MMS)
-		return false;
-	set->e[set->n++] = (struct folio_mm){.mm = mm, .lo = lo, .hi = hi};
-	return true;
+		if (set->e[i].mm == vma->vm_mm)
+			first = false;
+	set->e[set->n++] =
+		(struct folio_mm){.vma = vma, .mm = vma->vm_mm, .lo = lo, .hi = hi, .first = first};
+	return 0;
 }
 
-static struct folio_mm *folio_mms_find(struct folio_mms *set, struct mm_struct *mm)
+static void folio_mms_free(struct folio_mms *set)
 {
-	for (int i = 0; i < set->n; i++)
-		if (set->e[i].mm == mm)
-			return &set->e[i];
-	return NULL;
+	kfree(set->e);
+	set->e = NULL;
+	set->n = set->cap = 0;
 }
 
+/* Unlock the PTLs that entries [0, n) took. */
 static void folio_mms_unlock_ptl(struct folio_mms *set, int n)
 {
 	while (n-- > 0)
-		sm_mutex_unlock(&set->e[n].mm->page_table_lock);
+		if (set->e[n].first)
+			sm_mutex_unlock(&set->e[n].mm->page_table_lock);
 }
 
+/* End the invalidations of entries [0, n) and drop the rmap_locks they took. */
 static void folio_mms_end(struct folio_mms *set, int n)
 {
 	while (n-- > 0) {
 		mmu_notifier_invalidate_range_end(&set->e[n].range);
-		sm_up_read(&set->e[n].mm->rmap_lock);
+		if (set->e[n].first)
+			sm_up_read(&set->e[n].mm->rmap_lock);
 	}
 }
 
 /*
- * For every mm of @set: rmap_lock for read and an MMU_NOTIFY_CLEAR
- * invalidation over its range (try_to_migrate_one()'s, one per mapping
- * address space), then every page-table lock. The first mm's locks are
- * waited for, the others only tried: nothing orders two address spaces'
- * locks (fork holds its parent's and its child's PTL). Caller holds the
- * anon_vma lock. Return: true with all of it held, or false (-EBUSY for
- * the caller) with nothing held.
+ * For every mm of @set its rmap_lock for read, and for every entry an
+ * MMU_NOTIFY_CLEAR invalidation over its range (try_to_migrate_one()'s,
+ * one per mapping VMA), then every mm's page-table lock. The first mm's
+ * locks are waited for, the others only tried: nothing orders two address
+ * spaces' locks (fork holds its parent's and its child's PTL). Caller
+ * holds the anon_vma lock. Return: true with all of it held, or false
+ * (-EBUSY for the caller) with nothing held.
  */
 static bool folio_mms_lock(struct folio_mms *set)
 {
@@ -1008,14 +1030,18 @@ static bool folio_mms_lock(struct folio_mms *set)
 	for (i = 0; i < set->n; i++) {
 		struct folio_mm *e = &set->e[i];
 
-		if (i == 0)
-			sm_down_read(&e->mm->rmap_lock);
-		else if (!sm_down_read_trylock(&e->mm->rmap_lock))
-			goto out_end;
+		if (e->first) {
+			if (i == 0)
+				sm_down_read(&e->mm->rmap_lock);
+			else if (!sm_down_read_trylock(&e->mm->rmap_lock))
+				goto out_end;
+		}
 		mmu_notifier_range_init(&e->range, MMU_NOTIFY_CLEAR, 0, e->mm, e->lo, e->hi);
 		mmu_notifier_invalidate_range_start(&e->range);
 	}
 	for (i = 0; i < set->n; i++) {
+		if (!set->e[i].first)
+			continue;
 		if (i == 0)
 			sm_mutex_lock(&set->e[i].mm->page_table_lock);
 		else if (!sm_mutex_trylock(&set->e[i].mm->page_table_lock))
@@ -1080,7 +1106,7 @@ int split_folio(struct page *page)
 		}
 	}
 	sm_mutex_lock(&t.av->lock);
-	/* Which address spaces map it (fork: several), and where? */
+	/* Which VMAs map it (fork: in several address spaces), and where? */
 	for (pos = t.av->vmas.next; pos != &t.av->vmas; pos = pos->next) {
 		struct vm_area_struct *vma = anon_entry_vma(pos);
 		unsigned long base, vlo, vhi, nr;
@@ -1092,9 +1118,10 @@ int split_folio(struct page *page)
 		nr = folio_ptes_in_vma(vma, head);
 		sm_mutex_unlock(&vma->vm_mm->page_table_lock);
 		sm_up_read(&vma->vm_mm->rmap_lock);
-		if (nr && !folio_mms_add(&set, vma->vm_mm, vlo, vhi)) {
-			ret = -EBUSY; /* mapped by too many address spaces for us */
-			goto out_av;
+		if (nr) {
+			ret = folio_mms_add(&set, vma, vlo, vhi);
+			if (ret)
+				goto out_av;
 		}
 	}
 	if (!set.n) {
@@ -1106,16 +1133,13 @@ int split_folio(struct page *page)
 		ret = -EBUSY;
 		goto out_av;
 	}
-	for (pos = t.av->vmas.next; pos != &t.av->vmas; pos = pos->next) {
-		struct vm_area_struct *vma = anon_entry_vma(pos);
-
-		if (folio_mms_find(&set, vma->vm_mm))
-			mapped += folio_ptes_in_vma(vma, head);
-	}
+	for (int i = 0; i < set.n; i++)
+		mapped += folio_ptes_in_vma(set.e[i].vma, head);
 	/*
-	 * can_split_folio(): every PTE mapping is in one of @set's address
-	 * spaces (counted under their PTLs, so none can be added: fork copies
-	 * under the parent's), no PMD mapping, and no reference beyond the
+	 * can_split_folio(): every PTE mapping is in one of @set's VMAs
+	 * (counted under their PTLs, so none can be added: fork copies under
+	 * the parent's; one that came into another VMA meanwhile, mremap,
+	 * makes the counts differ), no PMD mapping, and no reference beyond the
 	 * mappings and the caller's (GUP); then no new one can be taken.
 	 * Linux unmaps the PTEs to migration entries, splits, and maps them
 	 * back; holding every PTL has the same effect here: the PTEs keep
@@ -1147,6 +1171,7 @@ int split_folio(struct page *page)
 	}
 out_av:
 	sm_mutex_unlock(&t.av->lock);
+	folio_mms_free(&set);
 out_put:
 	rmap_put(&t);
 	if (ret)
@@ -1198,13 +1223,10 @@ static int migrate_folio_pmds(struct page *head)
 		sm_down_read(&vma->vm_mm->rmap_lock);
 		sm_mutex_lock(&vma->vm_mm->page_table_lock);
 		pmdp = pmd_offset(vma->vm_mm, base);
+		/* Each PMD mapping it, however many address spaces and VMAs. */
 		if (pmdp && pmd_trans_huge(pte_load(pmdp)) &&
-		    pte_pfn(pte_load(pmdp)) == page_to_pfn(head)) {
-			/* Two PMDs of one address space (mremap): split instead. */
-			if (folio_mms_find(&set, vma->vm_mm) ||
-			    !folio_mms_add(&set, vma->vm_mm, base, base + HPAGE_PMD_SIZE))
-				ret = 1;
-		}
+		    pte_pfn(pte_load(pmdp)) == page_to_pfn(head))
+			ret = folio_mms_add(&set, vma, base, base + HPAGE_PMD_SIZE);
 		sm_mutex_unlock(&vma->vm_mm->page_table_lock);
 		sm_up_read(&vma->vm_mm->rmap_lock);
 		if (ret)
@@ -1268,6 +1290,7 @@ out_unlock:
 		put_page_refs(head, set.n); /* the PMDs' references; the caller's frees it */
 out_av:
 	sm_mutex_unlock(&t.av->lock);
+	folio_mms_free(&set);
 	rmap_put(&t);
 	unlock_page(head);
 	if (new)

@@ -612,25 +612,23 @@ unsigned long deferred_split_scan(unsigned long nr_to_scan);
  *
  * Linux's split_huge_page(): huge PMDs mapping it are split first (each
  * with its 2 MiB invalidation), then, inside one MMU_NOTIFY_CLEAR
- * invalidation over the folio's extent in each address space mapping it
- * (fork: several), the folio becomes HPAGE_PMD_NR order-0 pages at the same
- * frames (the PTEs stay as they are). Subpages nobody maps are freed (new generation:
- * a translation to one is stale); mapped ones go on the LRU. The caller's
- * reference stays on @page (as Linux's on the page it locked). Locks: none
- * held on entry (takes the
- * anon_vma lock, rmap_lock, the PTL); may sleep.
- * Return: 0 (split, or not a large folio any more), -EBUSY (pinned, a GUP
- * reference, locked, a page-table lock of a second address space busy,
- * mapped by more than FOLIO_MAX_MMS address spaces, or not anonymous),
- * -ENOMEM.
+ * invalidation over the folio's extent in each VMA mapping it (fork:
+ * several address spaces, with no limit on their number), the folio becomes HPAGE_PMD_NR order-0
+ * pages at the same frames (the PTEs stay as they are). Subpages nobody maps are freed (new
+ * generation: a translation to one is stale); mapped ones go on the LRU. The caller's reference
+ * stays on @page (as Linux's on the page it locked). Locks: none held on entry (takes the anon_vma
+ * lock, rmap_lock, the PTL); may sleep. Return: 0 (split, or not a large folio any more), -EBUSY
+ * (pinned, a GUP reference, locked, a page-table lock of a second address space busy, or not
+ * anonymous), -ENOMEM.
  */
 int split_folio(struct page *page);
 /**
  * migrate_huge_pmd() - migrate the THP mapped by the huge PMD at @haddr of @vma
  *
  * As Linux migrates a PMD-mapped folio whole: a new folio, a copy, every
- * PMD mapping it (fork: the parent's and the children's) switched, inside
- * an MMU_NOTIFY_CLEAR invalidation over the 2 MiB of each. A folio that
+ * PMD mapping it (fork: the parent's and the children's; two of one
+ * address space too) switched, inside an MMU_NOTIFY_CLEAR invalidation
+ * over the 2 MiB of each. A folio that
  * PTEs map too, or with no huge page free, is split instead (Linux splits
  * on -ENOMEM), for the caller to move the 4 KiB pages.
  * Caller holds mmap_lock.
