@@ -1419,7 +1419,7 @@ unsigned long deferred_split_scan(unsigned long nr_to_scan)
 		if (!split_folio(head)) {
 			split++;
 		} else if (PageTest(head, PG_head) && folio_pte_mapcount(head)) {
-			/* Busy (pinned, mapped twice): back on the queue after this pass. */
+			/* Busy (pinned, a PTL or lock taken): back on the queue after this pass. */
 			if (nbusy < DEFERRED_BUSY_MAX) {
 				busy[nbusy++] = head;
 				continue; /* keeps our reference until then */

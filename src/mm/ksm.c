@@ -264,7 +264,8 @@ static void ksm_split_candidates(struct ksm_scan *sc)
 			if (sc->items[j].page &&
 			    page_to_pfn(sc->items[j].page) - hpfn < HPAGE_PMD_NR)
 				put_page(sc->items[j].page);
-		split_folio(head); /* failed (mapped twice): the merge will find it busy */
+		/* If it fails (a pin, a GUP reference, a lock), the merge finds it busy. */
+		split_folio(head);
 		for (size_t j = 0; j < sc->n; j++) {
 			struct page *page = sc->items[j].page;
 
