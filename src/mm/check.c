@@ -273,6 +273,13 @@ unsigned long mm_check_invariants(check_report_fn report, void *arg)
 			if (refs && refs < fmaps + (long)pins * GUP_PIN_COUNTING_BIAS)
 				problem(&c, "folio %lu: %d references for %ld mappings and %d pins",
 					pfn, refs, fmaps, pins);
+			/* __folio_remove_rmap(): whatever unmapped part of it queued it. */
+			if (refs && PageTest(page, PG_anon) && folio_partially_mapped(page) &&
+			    !PageTest(page, PG_deferred_split))
+				problem(&c,
+					"folio %lu: partially mapped but not queued for a "
+					"deferred split",
+					pfn);
 		} else if (PageCompound(page) &&
 			   compound_head(page) + ((pfn & (HPAGE_PMD_NR - 1))) != page) {
 			problem(&c, "frame %lu: a tail page of a misaligned folio", pfn);

@@ -444,7 +444,7 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, uint64_t o
 	atomic_fetch_add(&new->_mapcount, 1);
 	set_pte(mm, ptep, pfn_pte(page_to_pfn(new), !unshare) | (unshare ? PTE_YOUNG : PTE_DIRTY));
 	if (!is_zero_pfn(pte_pfn(orig))) {
-		BUG_ON(atomic_fetch_sub(&old->_mapcount, 1) <= 0);
+		folio_remove_rmap_pte(old); /* may leave a THP partially mapped */
 	} else {
 		atomic_fetch_add(&mm->rss, 1); /* the zero page was not counted */
 	}

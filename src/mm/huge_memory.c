@@ -32,20 +32,27 @@
  *     an unsharing fault of a pin (GUP's FOLL_PIN on a shared THP);
  *   - fork, when the folio may be pinned (the child gets copies at once).
  * A folio whose PTE mappings partly went away is queued for a deferred
- * split (deferred_split_folio(), Linux's deferred_split_queue): when a PTE
- * of a page goes and no mapping of that page is left, or when the last PMD
- * mapping goes and PTEs (fork's other address space) map only part of it;
- * while a PMD maps it, every page is mapped (Linux's __folio_remove_rmap()
- * rule). The deferred-split shrinker (deferred_split_scan(), run by
+ * split (deferred_split_folio(), Linux's deferred_split_queue), once: when
+ * a removal leaves it partially mapped -- some page mapped by nobody, some
+ * still PTE-mapped, no PMD (which maps every page) -- whatever removed it:
+ * a zap (checked after each leaf table's batch, so a folio zapped whole is
+ * freed, not queued, as folio_remove_rmap_ptes() does), a COW copy
+ * replacing a page (folio_remove_rmap_pte()), reclaim, migration, KSM, a
+ * collapse, or the last PMD going while PTEs (fork's other address space)
+ * map part of it (Linux's __folio_remove_rmap() rule; mm_check_invariants()
+ * checks it). The deferred-split shrinker (deferred_split_scan(), run by
  * reclaim: try_to_free_pages(), so `pressure N` and allocation failures)
  * splits it (split_folio(), Linux's split_huge_page()) and frees the
  * subpages nobody maps. The folio split sends one MMU_NOTIFY_CLEAR over
- * the folio's extent in each address space that maps it (fork: up to
- * FOLIO_MAX_MMS of them; try_to_migrate_one()'s). Linux unmaps every
- * mapping to migration entries, freezes the refcount, splits and maps the
- * subpages back; here the split holds every mapping address space's PTL
- * at once instead (the PTEs keep their frames), with the refcount frozen
- * (folio_ref_freeze(): no speculative reference can be taken meanwhile).
+ * the folio's extent in each VMA that maps it (try_to_migrate_one()'s:
+ * fork gives one or more in each address space, any number of them; a
+ * VMA split by a hole gives two). Linux unmaps every mapping to migration
+ * entries, one VMA at a time, freezes the refcount, splits and maps the
+ * subpages back (remap_page()); here the split holds every mapping address
+ * space's PTL at once instead, with all those invalidations open (the
+ * PTEs keep their frames; a CPU fault meanwhile waits for a PTL, not on a
+ * migration entry), and the refcount frozen (folio_ref_freeze(): no
+ * speculative reference can be taken meanwhile).
  *
  * THPs are on the LRU. Swap: reclaim (and MADV_PAGEOUT) splits the folio
  * and pages out 4 KiB pages, as Linux does without CONFIG_THP_SWAP (no THP
@@ -69,6 +76,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/sched_explore.h"
 #include "secmmu/kit/bugs.h"
 #include "mm/internal.h"
@@ -403,14 +411,30 @@ int split_huge_pmd_range(struct mm_struct *mm, unsigned long start, unsigned lon
 	return 0;
 }
 
-/* Some subpage of the PTE-mapped folio @head is mapped, and some is not. */
-static bool folio_partially_mapped(struct page *head)
+bool folio_partially_mapped(struct page *head)
 {
 	unsigned long mapped = 0;
 
+	if (atomic_load(&head->_entire_mapcount))
+		return false; /* a PMD maps every page */
 	for (unsigned long i = 0; i < HPAGE_PMD_NR; i++)
 		mapped += atomic_load(&head[i]._mapcount) > 0;
 	return mapped && mapped < HPAGE_PMD_NR;
+}
+
+void folio_check_partially_mapped(struct page *head)
+{
+	if (PageTest(head, PG_head) && PageTest(head, PG_anon) &&
+	    !PageTest(head, PG_deferred_split) && folio_partially_mapped(head))
+		deferred_split_folio(head);
+}
+
+void folio_remove_rmap_pte(struct page *page)
+{
+	BUG_ON(atomic_fetch_sub(&page->_mapcount, 1) <= 0);
+	/* This PTE was the page's last: the folio may be partially mapped now. */
+	if (PageCompound(page) && !atomic_load(&page->_mapcount))
+		folio_check_partially_mapped(compound_head(page));
 }
 
 void zap_huge_pmd(struct mm_struct *mm, pte_t *pmdp, unsigned long haddr)
@@ -439,8 +463,8 @@ void zap_huge_pmd(struct mm_struct *mm, pte_t *pmdp, unsigned long haddr)
 	 * part of the folio by PTEs: queue it, as __folio_remove_rmap() does
 	 * for a PMD whose removal leaves the folio partially mapped.
 	 */
-	if (head && !atomic_load(&head->_entire_mapcount) && folio_partially_mapped(head))
-		deferred_split_folio(head);
+	if (head)
+		folio_check_partially_mapped(head);
 	if (head)
 		put_page(head); /* Pairs with the reference the PMD held. */
 	if (zero)
@@ -599,7 +623,7 @@ bool follow_huge_pmd(struct mm_struct *mm, unsigned long addr, uint64_t *ptev)
 static int collapse_huge_page(struct vm_area_struct *vma, unsigned long haddr, bool madv)
 {
 	struct mm_struct *mm = vma->vm_mm;
-	struct page *batch[HPAGE_PMD_NR], *head;
+	struct page *batch[HPAGE_PMD_NR], *head, *checked = NULL;
 	struct mmu_notifier_range range;
 	unsigned long none = 0, shared = 0, young = 0, n = 0;
 	const char *path;
@@ -694,9 +718,15 @@ static int collapse_huge_page(struct vm_area_struct *vma, unsigned long haddr, b
 		mmu_notifier_arch_invalidate_secondary_tlbs(mm, haddr, haddr + HPAGE_PMD_SIZE);
 	sm_mutex_unlock(&mm->page_table_lock);
 	pte_table_free(table);
-	for (unsigned long i = 0; i < n; i++)
-		if (PageCompound(batch[i]) && page_mapcount(batch[i]) == 0)
-			deferred_split_folio(compound_head(batch[i]));
+	for (unsigned long i = 0; i < n; i++) {
+		struct page *folio = compound_head(batch[i]);
+
+		if (PageCompound(batch[i]) && folio != checked &&
+		    !atomic_load(&batch[i]->_mapcount)) {
+			folio_check_partially_mapped(folio);
+			checked = folio; /* once per folio */
+		}
+	}
 	/* A device caught using one of these frames names this path. */
 	path = phys_set_free_path("khugepaged collapse (collapse_huge_page)");
 	free_page_batch(batch, n);
@@ -914,66 +944,84 @@ static void __split_folio_locked(struct page *head)
 }
 
 /*
- * The address spaces a folio split or a migration works on at once: for
- * each, the range it maps the folio in and the invalidation over it.
+ * The mappings a folio split or a migration works on at once: one entry
+ * per VMA that maps the folio (try_to_migrate_one()'s unit; fork: one or
+ * more in each address space), with the range the VMA maps it in and the
+ * invalidation over that range. The array grows as needed: there is no
+ * limit on how many address spaces map the folio (Linux has none).
+ *
+ * @e:   kcalloc()/krealloc_array()'d, freed by folio_mms_free()
+ * @vma: on the anon_vma's list; it, its mm and its page tables are kept by
+ *       the anon_vma lock the caller holds while the set is used
+ * @first: the first entry of its mm: it takes that mm's rmap_lock and PTL
  */
-#define FOLIO_MAX_MMS 8
-
 struct folio_mms {
-	int n;
+	int n, cap;
 	struct folio_mm {
-		struct mm_struct *mm; /* kept by its VMA on the anon_vma (lock held) */
+		struct vm_area_struct *vma;
+		struct mm_struct *mm;
 		unsigned long lo, hi;
+		bool first;
 		struct mmu_notifier_range range;
-	} e[FOLIO_MAX_MMS];
+	} * e;
 };
 
-/* Add [lo, hi) of @mm (merged with @mm's range if it is there). False: too many. */
-static bool folio_mms_add(struct folio_mms *set, struct mm_struct *mm, unsigned long lo,
-			  unsigned long hi)
+/* Add [lo, hi) of @vma. Return: 0 or -ENOMEM (the set is unchanged). */
+static int folio_mms_add(struct folio_mms *set, struct vm_area_struct *vma, unsigned long lo,
+			 unsigned long hi)
 {
+	bool first = true;
+
+	if (set->n == set->cap) {
+		int cap = set->cap ? 2 * set->cap : 4;
+		struct folio_mm *bigger = krealloc_array(set->e, cap, sizeof(*bigger));
+
+		if (!bigger)
+			return -ENOMEM;
+		set->e = bigger;
+		set->cap = cap;
+	}
 	for (int i = 0; i < set->n; i++)
-		if (set->e[i].mm == mm) {
-			set->e[i].lo = lo < set->e[i].lo ? lo : set->e[i].lo;
-			set->e[i].hi = hi > set->e[i].hi ? hi : set->e[i].hi;
-			return true;
-		}
-	if (set->n == FOLIO_MAX_MMS)
-		return false;
-	set->e[set->n++] = (struct folio_mm){.mm = mm, .lo = lo, .hi = hi};
-	return true;
+		if (set->e[i].mm == vma->vm_mm)
+			first = false;
+	set->e[set->n++] =
+		(struct folio_mm){.vma = vma, .mm = vma->vm_mm, .lo = lo, .hi = hi, .first = first};
+	return 0;
 }
 
-static struct folio_mm *folio_mms_find(struct folio_mms *set, struct mm_struct *mm)
+static void folio_mms_free(struct folio_mms *set)
 {
-	for (int i = 0; i < set->n; i++)
-		if (set->e[i].mm == mm)
-			return &set->e[i];
-	return NULL;
+	kfree(set->e);
+	set->e = NULL;
+	set->n = set->cap = 0;
 }
 
+/* Unlock the PTLs that entries [0, n) took. */
 static void folio_mms_unlock_ptl(struct folio_mms *set, int n)
 {
 	while (n-- > 0)
-		sm_mutex_unlock(&set->e[n].mm->page_table_lock);
+		if (set->e[n].first)
+			sm_mutex_unlock(&set->e[n].mm->page_table_lock);
 }
 
+/* End the invalidations of entries [0, n) and drop the rmap_locks they took. */
 static void folio_mms_end(struct folio_mms *set, int n)
 {
 	while (n-- > 0) {
 		mmu_notifier_invalidate_range_end(&set->e[n].range);
-		sm_up_read(&set->e[n].mm->rmap_lock);
+		if (set->e[n].first)
+			sm_up_read(&set->e[n].mm->rmap_lock);
 	}
 }
 
 /*
- * For every mm of @set: rmap_lock for read and an MMU_NOTIFY_CLEAR
- * invalidation over its range (try_to_migrate_one()'s, one per mapping
- * address space), then every page-table lock. The first mm's locks are
- * waited for, the others only tried: nothing orders two address spaces'
- * locks (fork holds its parent's and its child's PTL). Caller holds the
- * anon_vma lock. Return: true with all of it held, or false (-EBUSY for
- * the caller) with nothing held.
+ * For every mm of @set its rmap_lock for read, and for every entry an
+ * MMU_NOTIFY_CLEAR invalidation over its range (try_to_migrate_one()'s,
+ * one per mapping VMA), then every mm's page-table lock. The first mm's
+ * locks are waited for, the others only tried: nothing orders two address
+ * spaces' locks (fork holds its parent's and its child's PTL). Caller
+ * holds the anon_vma lock. Return: true with all of it held, or false
+ * (-EBUSY for the caller) with nothing held.
  */
 static bool folio_mms_lock(struct folio_mms *set)
 {
@@ -982,14 +1030,18 @@ static bool folio_mms_lock(struct folio_mms *set)
 	for (i = 0; i < set->n; i++) {
 		struct folio_mm *e = &set->e[i];
 
-		if (i == 0)
-			sm_down_read(&e->mm->rmap_lock);
-		else if (!sm_down_read_trylock(&e->mm->rmap_lock))
-			goto out_end;
+		if (e->first) {
+			if (i == 0)
+				sm_down_read(&e->mm->rmap_lock);
+			else if (!sm_down_read_trylock(&e->mm->rmap_lock))
+				goto out_end;
+		}
 		mmu_notifier_range_init(&e->range, MMU_NOTIFY_CLEAR, 0, e->mm, e->lo, e->hi);
 		mmu_notifier_invalidate_range_start(&e->range);
 	}
 	for (i = 0; i < set->n; i++) {
+		if (!set->e[i].first)
+			continue;
 		if (i == 0)
 			sm_mutex_lock(&set->e[i].mm->page_table_lock);
 		else if (!sm_mutex_trylock(&set->e[i].mm->page_table_lock))
@@ -1054,7 +1106,7 @@ int split_folio(struct page *page)
 		}
 	}
 	sm_mutex_lock(&t.av->lock);
-	/* Which address spaces map it (fork: several), and where? */
+	/* Which VMAs map it (fork: in several address spaces), and where? */
 	for (pos = t.av->vmas.next; pos != &t.av->vmas; pos = pos->next) {
 		struct vm_area_struct *vma = anon_entry_vma(pos);
 		unsigned long base, vlo, vhi, nr;
@@ -1066,9 +1118,10 @@ int split_folio(struct page *page)
 		nr = folio_ptes_in_vma(vma, head);
 		sm_mutex_unlock(&vma->vm_mm->page_table_lock);
 		sm_up_read(&vma->vm_mm->rmap_lock);
-		if (nr && !folio_mms_add(&set, vma->vm_mm, vlo, vhi)) {
-			ret = -EBUSY; /* mapped by too many address spaces for us */
-			goto out_av;
+		if (nr) {
+			ret = folio_mms_add(&set, vma, vlo, vhi);
+			if (ret)
+				goto out_av;
 		}
 	}
 	if (!set.n) {
@@ -1080,16 +1133,13 @@ int split_folio(struct page *page)
 		ret = -EBUSY;
 		goto out_av;
 	}
-	for (pos = t.av->vmas.next; pos != &t.av->vmas; pos = pos->next) {
-		struct vm_area_struct *vma = anon_entry_vma(pos);
-
-		if (folio_mms_find(&set, vma->vm_mm))
-			mapped += folio_ptes_in_vma(vma, head);
-	}
+	for (int i = 0; i < set.n; i++)
+		mapped += folio_ptes_in_vma(set.e[i].vma, head);
 	/*
-	 * can_split_folio(): every PTE mapping is in one of @set's address
-	 * spaces (counted under their PTLs, so none can be added: fork copies
-	 * under the parent's), no PMD mapping, and no reference beyond the
+	 * can_split_folio(): every PTE mapping is in one of @set's VMAs
+	 * (counted under their PTLs, so none can be added: fork copies under
+	 * the parent's; one that came into another VMA meanwhile, mremap,
+	 * makes the counts differ), no PMD mapping, and no reference beyond the
 	 * mappings and the caller's (GUP); then no new one can be taken.
 	 * Linux unmaps the PTEs to migration entries, splits, and maps them
 	 * back; holding every PTL has the same effect here: the PTEs keep
@@ -1121,6 +1171,7 @@ int split_folio(struct page *page)
 	}
 out_av:
 	sm_mutex_unlock(&t.av->lock);
+	folio_mms_free(&set);
 out_put:
 	rmap_put(&t);
 	if (ret)
@@ -1172,13 +1223,10 @@ static int migrate_folio_pmds(struct page *head)
 		sm_down_read(&vma->vm_mm->rmap_lock);
 		sm_mutex_lock(&vma->vm_mm->page_table_lock);
 		pmdp = pmd_offset(vma->vm_mm, base);
+		/* Each PMD mapping it, however many address spaces and VMAs. */
 		if (pmdp && pmd_trans_huge(pte_load(pmdp)) &&
-		    pte_pfn(pte_load(pmdp)) == page_to_pfn(head)) {
-			/* Two PMDs of one address space (mremap): split instead. */
-			if (folio_mms_find(&set, vma->vm_mm) ||
-			    !folio_mms_add(&set, vma->vm_mm, base, base + HPAGE_PMD_SIZE))
-				ret = 1;
-		}
+		    pte_pfn(pte_load(pmdp)) == page_to_pfn(head))
+			ret = folio_mms_add(&set, vma, base, base + HPAGE_PMD_SIZE);
 		sm_mutex_unlock(&vma->vm_mm->page_table_lock);
 		sm_up_read(&vma->vm_mm->rmap_lock);
 		if (ret)
@@ -1242,6 +1290,7 @@ out_unlock:
 		put_page_refs(head, set.n); /* the PMDs' references; the caller's frees it */
 out_av:
 	sm_mutex_unlock(&t.av->lock);
+	folio_mms_free(&set);
 	rmap_put(&t);
 	unlock_page(head);
 	if (new)
@@ -1370,7 +1419,7 @@ unsigned long deferred_split_scan(unsigned long nr_to_scan)
 		if (!split_folio(head)) {
 			split++;
 		} else if (PageTest(head, PG_head) && folio_pte_mapcount(head)) {
-			/* Busy (pinned, mapped twice): back on the queue after this pass. */
+			/* Busy (pinned, a PTL or lock taken): back on the queue after this pass. */
 			if (nbusy < DEFERRED_BUSY_MAX) {
 				busy[nbusy++] = head;
 				continue; /* keeps our reference until then */

@@ -568,6 +568,32 @@ bool move_huge_pmd(struct mm_struct *mm, unsigned long old_addr, unsigned long n
 bool follow_huge_pmd(struct mm_struct *mm, unsigned long addr, uint64_t *ptev);
 /* MADV_COLLAPSE of [start, end) within @vma. Caller holds mmap_lock for write. */
 int madvise_collapse(struct vm_area_struct *vma, unsigned long start, unsigned long end);
+/*
+ * Is the large folio @head partially mapped: no PMD maps it, some of its
+ * pages are PTE-mapped and some are mapped by nobody? Reads the mapcounts
+ * without locks (a snapshot, exact when every mapping's PTL is held).
+ */
+bool folio_partially_mapped(struct page *head);
+/*
+ * Queue the large anonymous folio @head for a deferred split if it is
+ * partially mapped (__folio_remove_rmap()'s rule) and not queued yet: once.
+ * Any locks up to a PTL may be held (takes the deferred-split lock).
+ */
+void folio_check_partially_mapped(struct page *head);
+/**
+ * folio_remove_rmap_pte() - a PTE mapping of @page has gone
+ * @page: the page the PTE mapped (not the zero page); its reference is
+ *        the caller's to drop
+ *
+ * Drops @page's PTE mapcount (BUG if it has none). If that was the page's
+ * last PTE mapping and it belongs to a large folio, the folio is queued for
+ * a deferred split when it is now partially mapped
+ * (folio_check_partially_mapped(); Linux's folio_remove_rmap_pte() ->
+ * __folio_remove_rmap() -> deferred_split_folio()). Every path that unmaps
+ * a PTE of a page (COW, zap, reclaim, migration, KSM, device migration)
+ * goes through it. Caller holds the PTL of the mapping. Never sleeps.
+ */
+void folio_remove_rmap_pte(struct page *page);
 /* Queue a partially unmapped folio for a deferred split; take it off (freeing). */
 void deferred_split_folio(struct page *head);
 void deferred_split_del(struct page *head);
@@ -586,25 +612,23 @@ unsigned long deferred_split_scan(unsigned long nr_to_scan);
  *
  * Linux's split_huge_page(): huge PMDs mapping it are split first (each
  * with its 2 MiB invalidation), then, inside one MMU_NOTIFY_CLEAR
- * invalidation over the folio's extent in each address space mapping it
- * (fork: several), the folio becomes HPAGE_PMD_NR order-0 pages at the same
- * frames (the PTEs stay as they are). Subpages nobody maps are freed (new generation:
- * a translation to one is stale); mapped ones go on the LRU. The caller's
- * reference stays on @page (as Linux's on the page it locked). Locks: none
- * held on entry (takes the
- * anon_vma lock, rmap_lock, the PTL); may sleep.
- * Return: 0 (split, or not a large folio any more), -EBUSY (pinned, a GUP
- * reference, locked, a page-table lock of a second address space busy,
- * mapped by more than FOLIO_MAX_MMS address spaces, or not anonymous),
- * -ENOMEM.
+ * invalidation over the folio's extent in each VMA mapping it (fork:
+ * several address spaces, with no limit on their number), the folio becomes HPAGE_PMD_NR order-0
+ * pages at the same frames (the PTEs stay as they are). Subpages nobody maps are freed (new
+ * generation: a translation to one is stale); mapped ones go on the LRU. The caller's reference
+ * stays on @page (as Linux's on the page it locked). Locks: none held on entry (takes the anon_vma
+ * lock, rmap_lock, the PTL); may sleep. Return: 0 (split, or not a large folio any more), -EBUSY
+ * (pinned, a GUP reference, locked, a page-table lock of a second address space busy, or not
+ * anonymous), -ENOMEM.
  */
 int split_folio(struct page *page);
 /**
  * migrate_huge_pmd() - migrate the THP mapped by the huge PMD at @haddr of @vma
  *
  * As Linux migrates a PMD-mapped folio whole: a new folio, a copy, every
- * PMD mapping it (fork: the parent's and the children's) switched, inside
- * an MMU_NOTIFY_CLEAR invalidation over the 2 MiB of each. A folio that
+ * PMD mapping it (fork: the parent's and the children's; two of one
+ * address space too) switched, inside an MMU_NOTIFY_CLEAR invalidation
+ * over the 2 MiB of each. A folio that
  * PTEs map too, or with no huge page free, is split instead (Linux splits
  * on -ENOMEM), for the caller to move the 4 KiB pages.
  * Caller holds mmap_lock.

@@ -184,7 +184,7 @@ static bool replace_page(struct ksm_item *dup, struct page *kpage)
 			get_page(kpage); /* the PTE's reference */
 			atomic_fetch_add(&kpage->_mapcount, 1);
 			set_pte(mm, ptep, pfn_pte(page_to_pfn(kpage), false));
-			BUG_ON(atomic_fetch_sub(&dup->page->_mapcount, 1) <= 0);
+			folio_remove_rmap_pte(dup->page);
 			merged = true;
 		}
 	}
@@ -264,7 +264,8 @@ static void ksm_split_candidates(struct ksm_scan *sc)
 			if (sc->items[j].page &&
 			    page_to_pfn(sc->items[j].page) - hpfn < HPAGE_PMD_NR)
 				put_page(sc->items[j].page);
-		split_folio(head); /* failed (mapped twice): the merge will find it busy */
+		/* If it fails (a pin, a GUP reference, a lock), the merge finds it busy. */
+		split_folio(head);
 		for (size_t j = 0; j < sc->n; j++) {
 			struct page *page = sc->items[j].page;
 
@@ -340,7 +341,7 @@ int break_ksm(struct vm_area_struct *vma, unsigned long addr)
 		mmu_notifier_arch_invalidate_secondary_tlbs(mm, addr, addr + PAGE_SIZE);
 		atomic_fetch_add(&copy->_mapcount, 1);
 		set_pte(mm, ptep, pfn_pte(page_to_pfn(copy), vma->vm_flags & VM_WRITE));
-		BUG_ON(atomic_fetch_sub(&kpage->_mapcount, 1) <= 0);
+		folio_remove_rmap_pte(kpage);
 		lru_add(copy); /* under the PTL: the PTE's is the only reference to it */
 		sm_mutex_unlock(&mm->page_table_lock);
 		put_page(kpage);

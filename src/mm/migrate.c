@@ -52,7 +52,7 @@ static bool unmap_one(struct vm_area_struct *vma, unsigned long addr, struct pag
 		late_flush = historic_bug(BUG_MIGRATE_FLUSH_UNLOCKED);
 		if (!late_flush)
 			mmu_notifier_arch_invalidate_secondary_tlbs(mm, addr, addr + PAGE_SIZE);
-		BUG_ON(atomic_fetch_sub(&page->_mapcount, 1) <= 0);
+		folio_remove_rmap_pte(page);
 		ma->converted++; /* the PTE's page reference now belongs to the entry */
 	}
 	sm_mutex_unlock(&mm->page_table_lock);

@@ -86,7 +86,7 @@ static bool mv_unmap_one(struct vm_area_struct *vma, unsigned long addr, struct 
 		late_flush = pte_present(pte) && historic_bug(BUG_MIGRATE_FLUSH_UNLOCKED);
 		if (pte_present(pte) && !late_flush)
 			mmu_notifier_arch_invalidate_secondary_tlbs(mm, addr, addr + PAGE_SIZE);
-		BUG_ON(atomic_fetch_sub(&page->_mapcount, 1) <= 0);
+		folio_remove_rmap_pte(page);
 		w->converted++; /* the PTE's page reference now belongs to the entry */
 	}
 	sm_mutex_unlock(&mm->page_table_lock);
@@ -156,6 +156,9 @@ static bool mv_isolate(struct page *page, void *owner, bool locked_by_caller)
 	int expected;
 
 	if (page_maybe_dma_pinned(page) || PageTest(page, PG_ksm) || PageTest(page, PG_swapcache))
+		return false;
+	/* A page of a THP: left behind, as migrate_vma_collect_pmd()'s "FIXME support THP". */
+	if (PageCompound(page))
 		return false;
 	if (!locked_by_caller && TestSetPageFlag(page, PG_locked))
 		return false;

@@ -152,7 +152,7 @@ static bool unmap_one(struct vm_area_struct *vma, unsigned long addr, struct pag
 			set_pte(mm, ptep, 0); /* shared memory refaults from its object */
 		}
 		mmu_notifier_arch_invalidate_secondary_tlbs(mm, addr, addr + PAGE_SIZE);
-		BUG_ON(atomic_fetch_sub(&page->_mapcount, 1) <= 0);
+		folio_remove_rmap_pte(page);
 		atomic_fetch_sub(&mm->rss, 1);
 		sm_mutex_unlock(&mm->page_table_lock);
 		put_page(page); /* the PTE's reference; the caller still holds one */

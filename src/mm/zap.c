@@ -47,7 +47,7 @@ void zap_pte(struct mm_struct *mm, pte_t *ptep, struct page **freelist, unsigned
 	if (pte_is_device(pte) || pte_is_device_excl(pte)) {
 		/* Device memory, or a page a device holds exclusively: mapped like a PTE. */
 		page = pfn_to_page(pte_pfn(pte));
-		BUG_ON(atomic_fetch_sub(&page->_mapcount, 1) <= 0);
+		BUG_ON(atomic_fetch_sub(&page->_mapcount, 1) <= 0); /* folio: see zap_pte_table() */
 		atomic_fetch_sub(&mm->rss, 1);
 		freelist[(*nfree)++] = page;
 		return;
@@ -59,18 +59,16 @@ void zap_pte(struct mm_struct *mm, pte_t *ptep, struct page **freelist, unsigned
 	}
 	page = pfn_to_page(pte_pfn(pte));
 	BUG_ON(!page);
+	/* A large folio's deferred split: zap_pte_table() checks after the batch. */
 	BUG_ON(atomic_fetch_sub(&page->_mapcount, 1) <= 0);
 	atomic_fetch_sub(&mm->rss, 1);
-	/* A large folio losing part of its mappings: split it later (deferred_split_folio). */
-	if (PageCompound(page) && !page_mapcount(page))
-		deferred_split_folio(compound_head(page));
 	freelist[(*nfree)++] = page;
 }
 
 /* Zap [addr, end) within one leaf table. */
 static void zap_pte_table(struct mm_struct *mm, unsigned long addr, unsigned long end)
 {
-	struct page *batch[ZAP_BATCH];
+	struct page *batch[ZAP_BATCH], *checked = NULL;
 	unsigned long n = 0;
 	bool flush = false;
 
@@ -83,6 +81,21 @@ static void zap_pte_table(struct mm_struct *mm, unsigned long addr, unsigned lon
 		/* Any translation goes, the zero page's too: not only those we free. */
 		flush |= pte_present(pte_load(ptep));
 		zap_pte(mm, ptep, batch, &n);
+	}
+	/*
+	 * A large folio some of whose pages lost their last mapping here: split
+	 * it later if the zap left it partially mapped. Linux removes the rmap
+	 * of a folio's PTEs in one batch (folio_remove_rmap_ptes()), so a folio
+	 * zapped whole is freed, not queued; so is it here.
+	 */
+	for (unsigned long i = 0; i < n; i++) {
+		struct page *head = compound_head(batch[i]);
+
+		if (PageCompound(batch[i]) && head != checked &&
+		    !atomic_load(&batch[i]->_mapcount)) {
+			folio_check_partially_mapped(head);
+			checked = head; /* the batch is in address order: once per folio */
+		}
 	}
 	/*
 	 * The device TLB must forget the frames before they are freed. The

@@ -763,9 +763,13 @@ TEST(thp_deferred_split_frees_the_unmapped_subpages)
 	ASSERT_UEQ(deferred_split_count(), 1);
 	rec_register(&r, mm);
 	ASSERT_UEQ(deferred_split_scan(ULONG_MAX), 1);
-	/* One CLEAR over the folio's extent in the mm (both VMAs around the hole). */
-	ASSERT_EQ(r.n, 1);
-	ASSERT(rec_has(&r, HBASE, HBASE + HSZ, MMU_NOTIFY_CLEAR));
+	/*
+	 * One CLEAR over the folio's extent in each VMA around the hole, as
+	 * try_to_migrate_one() sends per VMA; not one across the hole.
+	 */
+	ASSERT_EQ(r.n, 2);
+	ASSERT(rec_has(&r, HBASE, HBASE + PG(4), MMU_NOTIFY_CLEAR));
+	ASSERT(rec_has(&r, HBASE + PG(6), HBASE + HSZ, MMU_NOTIFY_CLEAR));
 	ASSERT_UEQ(deferred_split_count(), 0);
 	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR - 2);
 	/* Order-0 pages at the same frames, one reference per PTE. */
@@ -836,7 +840,7 @@ TEST(thp_deferred_split_waits_for_pins_and_a_second_mm)
  * the parent's PMD maps all of it (Linux queues a folio when a removal
  * leaves it partially mapped, and an entire mapping maps every page). The
  * parent's PMD going is such a removal: queued, and the shrinker splits it
- * (a CLEAR over the child's range), freeing the page nobody maps.
+ * (a CLEAR over the folio's range in each of the child's VMAs), freeing the page nobody maps.
  */
 TEST(thp_fork_shared_partial_unmap_splits_the_pmd_and_queues_when_the_last_pmd_goes)
 {
@@ -864,7 +868,10 @@ TEST(thp_fork_shared_partial_unmap_splits_the_pmd_and_queues_when_the_last_pmd_g
 	ASSERT_UEQ(deferred_split_count(), 1);
 	rc.n = 0;
 	ASSERT_UEQ(deferred_split_scan(ULONG_MAX), 1);
-	ASSERT(rec_has(&rc, HBASE, HBASE + HSZ, MMU_NOTIFY_CLEAR));
+	/* One CLEAR per VMA of the child around the hole. */
+	ASSERT_EQ(rc.n, 2);
+	ASSERT(rec_has(&rc, HBASE, HBASE + PG(10), MMU_NOTIFY_CLEAR));
+	ASSERT(rec_has(&rc, HBASE + PG(11), HBASE + HSZ, MMU_NOTIFY_CLEAR));
 	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR - 1);
 	check_pages(child, HBASE, 10, 50);
 	check_pages(child, HBASE + PG(11), HPAGE_PMD_NR - 11, 61);
@@ -919,6 +926,139 @@ TEST(thp_deferred_split_of_a_folio_ptes_of_two_address_spaces_map)
 	rec_unregister(&rc, child);
 	rec_unregister(&rp, mm);
 	mmput(child);
+	mmput(mm);
+}
+
+/*
+ * A COW fault that replaces the last mapping of a page of a PTE-mapped THP
+ * leaves the folio partially mapped: it is queued for a deferred split
+ * (Linux: wp_page_copy() -> folio_remove_rmap_pte() -> deferred_split_folio()),
+ * once, and the shrinker frees the pages nobody maps.
+ */
+TEST(thp_cow_of_a_pte_mapped_page_queues_the_folio_for_deferred_split)
+{
+	struct mm_struct *mm, *child;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = huge_mm(1);
+	write_pages(mm, HBASE, HPAGE_PMD_NR, 10);
+	/* PTE-map the folio: an mprotect of one page splits the PMD. */
+	ASSERT_EQ(mm_mprotect(mm, HBASE, PG(1), PROT_READ), 0);
+	ASSERT_EQ(mm_mprotect(mm, HBASE, PG(1), PROT_READ | PROT_WRITE), 0);
+	ASSERT(!pmd_is_huge(mm, HBASE));
+	/*
+	 * A fork makes every page shared; once the child has gone each page
+	 * is mapped once, but a page of a large folio is never reused
+	 * (wp_can_reuse_anon_folio()): a write copies it.
+	 */
+	child = dup_mm(mm);
+	ASSERT(!IS_ERR(child));
+	mmput(child);
+	ASSERT_UEQ(deferred_split_count(), 0);
+	write_pages(mm, HBASE + PG(3), 1, 77);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR + 1);
+	ASSERT_UEQ(deferred_split_count(), 1);
+	write_pages(mm, HBASE + PG(4), 1, 78);
+	ASSERT_UEQ(deferred_split_count(), 1); /* queued once */
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR + 2);
+	ASSERT_UEQ(stats(mm).rss, HPAGE_PMD_NR);
+	assert_invariants();
+	/* The shrinker splits it and frees pages 3 and 4 of the folio. */
+	ASSERT_UEQ(deferred_split_scan(ULONG_MAX), 1);
+	ASSERT_UEQ(deferred_split_count(), 0);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR);
+	ASSERT_UEQ(stats(mm).rss, HPAGE_PMD_NR);
+	check_pages(mm, HBASE, 3, 10);
+	check_pages(mm, HBASE + PG(3), 1, 77);
+	check_pages(mm, HBASE + PG(4), 1, 78);
+	check_pages(mm, HBASE + PG(5), HPAGE_PMD_NR - 5, 15);
+	assert_invariants();
+	mmput(mm);
+}
+
+/*
+ * A zap of every page of a PTE-mapped folio leaves it unmapped, not
+ * partially mapped: Linux removes the rmap of a folio's PTEs in one batch
+ * (folio_remove_rmap_ptes()) and does not queue it; a reference GUP still
+ * holds keeps it whole, off the queue, until that reference goes.
+ */
+TEST(thp_zap_of_a_whole_pte_mapped_folio_does_not_queue_it)
+{
+	struct mm_struct *mm;
+	struct page *page;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = huge_mm(1);
+	write_pages(mm, HBASE, HPAGE_PMD_NR, 10);
+	/* PTE-mapped, in one VMA again (the second mprotect merges it back). */
+	ASSERT_EQ(mm_mprotect(mm, HBASE, PG(1), PROT_READ), 0);
+	ASSERT_EQ(mm_mprotect(mm, HBASE, PG(1), PROT_READ | PROT_WRITE), 0);
+	ASSERT(!pmd_is_huge(mm, HBASE));
+	mmap_read_lock(mm);
+	ASSERT_EQ(get_user_pages_remote(mm, HBASE + PG(9), 1, 0, &page), 1);
+	mmap_read_unlock(mm);
+	ASSERT_EQ(mm_munmap(mm, HBASE, HSZ), 0);
+	ASSERT_UEQ(deferred_split_count(), 0);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR);
+	assert_invariants();
+	put_page(page);
+	ASSERT_UEQ(phys_used_frames(), 0);
+	mmput(mm);
+}
+
+/*
+ * A folio mapped by many address spaces (fork) is split like any other:
+ * Linux's unmap_folio() walks every mapping, with no limit on how many
+ * there are (an earlier fixed set of eight address spaces made this one
+ * stay whole and queued for ever).
+ */
+#define NR_CHILDREN 12
+
+TEST(thp_deferred_split_of_a_folio_mapped_by_twelve_forked_children)
+{
+	struct mm_struct *mm, *child[NR_CHILDREN];
+	struct rec r[NR_CHILDREN];
+	unsigned long pfn0;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = huge_mm(1);
+	write_pages(mm, HBASE, HPAGE_PMD_NR, 20);
+	pfn0 = pfn_at(mm, HBASE);
+	for (int i = 0; i < NR_CHILDREN; i++) {
+		child[i] = dup_mm(mm);
+		ASSERT(!IS_ERR(child[i]));
+		ASSERT(pmd_is_huge(child[i], HBASE));
+	}
+	/* Page 7 goes everywhere: the last removal leaves the folio partially mapped. */
+	ASSERT_EQ(mm_madvise(mm, HBASE + PG(7), PG(1), MADV_DONTNEED), 0);
+	for (int i = 0; i < NR_CHILDREN; i++) {
+		ASSERT_UEQ(deferred_split_count(), 0); /* some PMD still maps page 7 */
+		ASSERT_EQ(mm_madvise(child[i], HBASE + PG(7), PG(1), MADV_DONTNEED), 0);
+	}
+	ASSERT_UEQ(deferred_split_count(), 1);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR);
+	for (int i = 0; i < NR_CHILDREN; i++)
+		rec_register(&r[i], child[i]);
+	ASSERT_UEQ(deferred_split_scan(ULONG_MAX), 1);
+	ASSERT_UEQ(deferred_split_count(), 0);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR - 1);
+	ASSERT(!PageCompound(pfn_to_page(pfn0)));
+	for (int i = 0; i < NR_CHILDREN; i++) {
+		/* One CLEAR over the folio in each address space. */
+		ASSERT_EQ(r[i].n, 1);
+		ASSERT(rec_has(&r[i], HBASE, HBASE + HSZ, MMU_NOTIFY_CLEAR));
+		ASSERT_UEQ(pfn_at(child[i], HBASE + PG(300)), pfn0 + 300);
+		check_pages(child[i], HBASE, 7, 20);
+		check_pages(child[i], HBASE + PG(8), HPAGE_PMD_NR - 8, 28);
+	}
+	ASSERT_EQ(page_mapcount(pfn_to_page(pfn0 + 300)), NR_CHILDREN + 1);
+	assert_invariants();
+	for (int i = 0; i < NR_CHILDREN; i++) {
+		rec_unregister(&r[i], child[i]);
+		mmput(child[i]);
+	}
+	check_pages(mm, HBASE + PG(8), HPAGE_PMD_NR - 8, 28);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR - 1);
 	mmput(mm);
 }
 
@@ -1055,6 +1195,71 @@ TEST(thp_migrate_moves_a_fork_shared_folio_whole_in_every_mapping)
 	rec_unregister(&rp, mm);
 	mmput(child);
 	mmput(mm);
+}
+
+/*
+ * Two PMDs of one folio in one address space. No anonymous path makes this
+ * (in Linux nor here: an mremap moves the PMD, MREMAP_DONTUNMAP leaves the
+ * old range empty, fork gives a new address space), but the rmap says
+ * nothing against it: the old VMA left by MREMAP_DONTUNMAP of part of it
+ * and the new one have the same vm_pgoff and anon_vma, so the reverse map
+ * finds the folio at both places. The test builds that state by hand. Linux's
+ * try_to_migrate() would make each PMD a migration entry and map the new
+ * folio at both: migration works per PMD mapping, not per address space
+ * (it used to split the folio instead).
+ */
+TEST(thp_migrate_moves_a_folio_two_pmds_of_one_mm_map_whole)
+{
+	unsigned long dst = HBASE + 4 * HSZ, pfn0, pfn1;
+	struct mm_struct *mm;
+	struct page *head;
+	pte_t *old, *new;
+	struct rec r;
+
+	MM_TEST_SETUP_BYTES(BIG_PHYS);
+	mm = huge_mm(2); /* the old VMA keeps its anon_vma: only part of it moves */
+	write_pages(mm, HBASE, 4, 10);
+	pfn0 = pfn_at(mm, HBASE);
+	ASSERT_EQ(mm_mremap(mm, HBASE, HSZ, HSZ, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP,
+			    dst),
+		  (long)dst);
+	ASSERT(pmd_is_huge(mm, dst));
+	ASSERT_UEQ(stats(mm).rss, HPAGE_PMD_NR);
+	/* The second PMD, at the old place, with its reference and counts. */
+	head = pfn_to_page(pfn0);
+	mmap_write_lock(mm);
+	sm_mutex_lock(&mm->page_table_lock);
+	new = pmd_offset(mm, dst);
+	old = pmd_alloc(mm, HBASE);
+	ASSERT(old != NULL && !pte_load(old));
+	get_page(head);
+	atomic_fetch_add(&head->_entire_mapcount, 1);
+	atomic_fetch_add(&mm->rss, HPAGE_PMD_NR);
+	atomic_fetch_add(&mm->nr_thp, 1);
+	set_pte(mm, old, pte_load(new));
+	sm_mutex_unlock(&mm->page_table_lock);
+	mmap_write_unlock(mm);
+	assert_invariants();
+	rec_register(&r, mm);
+	ASSERT_EQ(migrate_range(mm, dst, HSZ), 0);
+	/* One CLEAR over each PMD's 2 MiB; both map the new folio, still huge. */
+	ASSERT_EQ(r.n, 2);
+	ASSERT(rec_has(&r, HBASE, HBASE + HSZ, MMU_NOTIFY_CLEAR));
+	ASSERT(rec_has(&r, dst, dst + HSZ, MMU_NOTIFY_CLEAR));
+	ASSERT(pmd_is_huge(mm, HBASE));
+	ASSERT(pmd_is_huge(mm, dst));
+	pfn1 = pfn_at(mm, dst);
+	ASSERT(pfn1 != pfn0);
+	ASSERT_UEQ(pfn_at(mm, HBASE), pfn1);
+	ASSERT_EQ(atomic_load(&pfn_to_page(pfn1)->_entire_mapcount), 2);
+	ASSERT_UEQ(phys_used_frames(), HPAGE_PMD_NR); /* the old folio is freed */
+	ASSERT_UEQ(stats(mm).thp, 2);
+	check_pages(mm, HBASE, 4, 10);
+	check_pages(mm, dst, 4, 10);
+	assert_invariants();
+	rec_unregister(&r, mm);
+	mmput(mm);
+	ASSERT_UEQ(phys_used_frames(), 0);
 }
 
 TEST(thp_migrate_with_no_huge_page_free_splits_and_moves_4k)
