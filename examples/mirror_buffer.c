@@ -27,10 +27,6 @@
  * Build against an installed library:
  *	cc -o mirror_buffer mirror_buffer.c $(pkg-config --cflags --libs secmmu)
  */
-/* The kit's locks are POSIX's (pthread_rwlock_t inside): make POSIX visible. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>

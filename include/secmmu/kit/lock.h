@@ -91,6 +91,15 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+/*
+ * The locks are POSIX's (pthread_rwlock_t inside), which a strict -std=c11
+ * build hides. `pkg-config --cflags secmmu` defines _POSIX_C_SOURCE; a build
+ * without it says so here rather than at an unknown type name.
+ */
+#if !defined(_POSIX_C_SOURCE) || _POSIX_C_SOURCE < 200112L
+#error "secmmu/kit/lock.h needs POSIX.1-2001: compile with `pkg-config --cflags secmmu`, or define _POSIX_C_SOURCE 200809L (or _GNU_SOURCE) before the first #include"
+#endif
+
 #include "secmmu/kit/debug.h"
 
 SECMMU_BEGIN_DECLS
