@@ -79,6 +79,11 @@ static void vma_clear_anon_vma(struct vm_area_struct *vma)
 	sm_mutex_unlock(&av->lock);
 	vc->anon_vma = NULL;
 	vc->av_id = 0;
+	/*
+	 * unlink_anon_vmas() empties the anon_vma_chain: the VMA is no longer
+	 * a forked one (is_mergeable_anon_vma() sees no anon_vma at all).
+	 */
+	vc->anon_cloned = false;
 	anon_vma_put(av);
 }
 
