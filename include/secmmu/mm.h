@@ -254,14 +254,14 @@ void mm_holder_move(struct mm_struct *mm, bool users, const void *from, const ch
 
 /*
  * MM_HOLDER_OVERFLOW_KIND: the holder (owner NULL) under which the core
- * sums the references of holders it has no slot for. The core has 127
- * slots per mm; a slot is reused once its holder holds no reference (an
- * mm may see any number of distinct holders over its life), so this only
- * happens while more than 127 distinct (owner, kind) holders -- the two of
- * mm_alloc() included -- hold references at the same time. Their
- * references are still counted, here, but can no longer be attributed:
- * `check` reports them as such. A put of a holder without a slot takes its
- * reference back from here.
+ * sums the references of holders it has no slot for. A slot is reused once
+ * its holder holds no reference, and when every slot holds references the
+ * core chains another table of slots, so any number of holders may hold
+ * references at once; this happens only when allocating that table failed
+ * (out of memory, or fault injection: the gets run where nothing may
+ * sleep, so the allocation is not retried). Those references are still
+ * counted, here, but cannot be attributed: `check` reports them as such.
+ * A put of a holder without a slot takes its reference back from here.
  */
 #define MM_HOLDER_OVERFLOW_KIND "(holder table full)"
 
@@ -280,9 +280,12 @@ struct mm_holder {
  * @max entries of @holders, one per distinct (owner, kind) holding a
  * reference now, in the order the holders first took a reference (a holder
  * that held nothing for a while may keep its place or move to the end: it
- * keeps its place unless its slot was taken by another holder meanwhile). Return: the number of holders (may exceed
+ * keeps its place unless its slot was taken by another holder meanwhile). Return: the number of
+ * holders (may exceed
  * @max: then only @max were filled), -ESRCH if the struct was freed,
- * -EINVAL if @holders is NULL while @max > 0.
+ * -EINVAL if @holders is NULL while @max > 0, -ENOMEM if the mm has more
+ * holder slots than fit on the stack and the buffer to read them could
+ * not be allocated.
  */
 int mm_query_holders(unsigned long id, struct mm_holder *holders, int max);
 

@@ -652,9 +652,21 @@ void exit_mmap(struct mm_struct *mm);
  * never sleeps. mm_holders_collect(): see mm_query_holders().
  */
 void mm_holders_init(struct mm_struct *mm);
+/* Free the tables chained to @mm's first: from __mmdrop(), nobody else left. */
+void mm_holders_destroy(struct mm_struct *mm);
+/* Slots in @mm's chain now, the overflow slot included (a bound for collect). */
+int mm_holders_slots(struct mm_struct *mm);
+/* Did a table allocation fail, so that references went to the overflow slot? */
+bool mm_holders_alloc_failed(struct mm_struct *mm);
+/* One slot's holder read by mm_holders_collect(): @snap is the caller's storage. */
+struct holder_snap {
+	struct mm_holder h;
+	unsigned long seq;
+};
 void mm_holder_get(struct mm_struct *mm, bool users, const void *owner, const char *kind);
 void mm_holder_put(struct mm_struct *mm, bool users, const void *owner, const char *kind);
-int mm_holders_collect(struct mm_struct *mm, struct mm_holder *out, int max);
+int mm_holders_collect(struct mm_struct *mm, struct holder_snap *snap, int cap,
+		       struct mm_holder *out, int max);
 void mm_run_exit_hooks(struct mm_struct *mm);
 /* The first task on @mm names it (mm_name()); before the mm is shared. */
 void mm_set_name(struct mm_struct *mm, const char *name);

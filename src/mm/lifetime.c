@@ -177,6 +177,7 @@ static void __mmdrop(struct mm_struct *mm)
 	list_del(&mm->mmlist);
 	sm_mutex_unlock(&mm_list_lock);
 	free_pgtables(mm);
+	mm_holders_destroy(mm);
 	sm_rwsem_destroy(&mm->mmap_lock);
 	sm_rwsem_destroy(&mm->rmap_lock);
 	sm_mutex_destroy(&mm->page_table_lock);
@@ -277,10 +278,18 @@ int mm_query_refs(unsigned long id, int *users, int *count)
 	return ret;
 }
 
+/*
+ * Collect the holders of mm @id into @holders. The snapshot storage is on
+ * the stack for one table (the common case); a longer chain needs a buffer
+ * allocated outside mm_list_lock (a leaf lock: no allocation under it), so
+ * the chain's size is read first and the collect retried while it grew.
+ */
 static int peek_holders(unsigned long id, struct mm_holder *holders, int max, bool barrier)
 {
+	struct holder_snap stack_snap[MM_HOLDER_SLOTS + 1], *snap = stack_snap;
+	int cap = MM_HOLDER_SLOTS + 1;
 	struct mm_struct *mm;
-	int ret = -ESRCH;
+	int ret;
 
 	if (WARN_ON_ONCE(!holders && max > 0)) /* API misuse: nowhere to answer */
 		return -EINVAL;
@@ -289,14 +298,31 @@ static int peek_holders(unsigned long id, struct mm_holder *holders, int max, bo
 	lifetime_init_once();
 	if (barrier)
 		sm_rcu_barrier(); /* as mm_query_refs() */
-	sm_mutex_lock(&mm_list_lock);
-	list_for_each_entry (mm, &mm_list, mmlist) {
-		if (mm->id != id)
-			continue;
-		ret = mm_holders_collect(mm, holders, max);
-		break;
+	for (;;) {
+		int need = 0;
+
+		ret = -ESRCH;
+		sm_mutex_lock(&mm_list_lock);
+		list_for_each_entry (mm, &mm_list, mmlist) {
+			if (mm->id != id)
+				continue;
+			ret = mm_holders_collect(mm, snap, cap, holders, max);
+			if (ret == -EAGAIN)
+				need = mm_holders_slots(mm);
+			break;
+		}
+		sm_mutex_unlock(&mm_list_lock);
+		if (ret != -EAGAIN)
+			break;
+		if (snap != stack_snap)
+			kfree(snap);
+		snap = kcalloc((size_t)need, sizeof(*snap));
+		if (!snap)
+			return -ENOMEM;
+		cap = need;
 	}
-	sm_mutex_unlock(&mm_list_lock);
+	if (snap != stack_snap)
+		kfree(snap);
 	return ret;
 }
 

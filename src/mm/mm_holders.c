@@ -9,15 +9,19 @@
  * A put is recorded before the counter drops (the caller's reference keeps
  * the struct alive until then); a get after the counter rose.
  *
- * THE TABLE
+ * THE TABLES
  *
- * The table lives in the mm: MM_HOLDER_SLOTS slots, the last one the
- * overflow (key NULL / MM_HOLDER_OVERFLOW_KIND) that sums the references of
+ * The first table lives in the mm: MM_HOLDER_SLOTS slots, then a chain of
+ * further tables of the same size (mm->holders.next), plus the overflow
+ * slot (key NULL / MM_HOLDER_OVERFLOW_KIND) that sums the references of
  * holders that found no slot. The gets and puts run on every device fault
  * (mirror, KVM, GRU, IOMMU, XPMEM: mmget_not_zero() ... mmput()) and from
  * RCU callbacks (mmdrop() of a freed notifier): they take no lock (a lock
  * would be a scheduling point of the interleaving explorer in every fault,
- * and a rank below everything), never sleep and never allocate.
+ * and a rank below everything) and never sleep. They allocate only to
+ * grow the chain (below), with kzalloc(): a calloc that takes no lock and
+ * never sleeps (the kernel would say GFP_ATOMIC / GFP_NOWAIT), which may
+ * fail.
  *
  * A slot is one 64-bit word, plus its key:
  *
@@ -83,22 +87,50 @@
  * A holder with 2^19 - 1 references of one kind in a slot goes on in
  * another slot of its own (duplicates again).
  *
- * Only when every slot holds references at once (MM_HOLDER_SLOTS - 1
- * holders at the same time) does a get land in the overflow slot, where the
- * reference is counted but not attributed; `check` reports that. Over its
- * life an mm may see any number of distinct holders.
+ * THE CHAIN
+ *
+ * A claimer first reserves a FREE slot in any table (each table has its
+ * own `used`), then reclaims an idle slot in any table; if every slot of
+ * every table holds references, it allocates a zeroed table (all FREE(0))
+ * and links it with a CAS of the last table's `next` from NULL (release;
+ * every reader of `next` loads it acquire, table_next(): a scanner that
+ * finds the table sees its zeroed words, not stale memory). A claimer that
+ * loses that CAS frees its own table -- nobody can have seen it -- and
+ * scans again, finding the winner's FREE slots. `next` is written once and
+ * a table is freed only with the mm (mm_holders_destroy() from __mmdrop(),
+ * after the last reference, so after the last get or put): a scanner never
+ * follows a pointer to freed memory. Slots never move between tables, so
+ * the state machine, the generation and the ABA argument above hold per
+ * slot unchanged; a scan that started before a table was linked simply
+ * does not see it (as it would not see a slot reserved after it loaded
+ * `used`), which the fallbacks below already allow for: a get that finds
+ * no slot of its key claims one, a put that misses its slot takes the
+ * next rule.
+ *
+ * Only when allocating a table fails (out of memory; fault injection) does
+ * a get land in the overflow slot, where the reference is counted but not
+ * attributed; the failure is recorded (mm->holders_alloc_failed) and
+ * `check` reports the overflow as out of memory. The next claim tries to
+ * allocate again. So any number of holders may hold references at once,
+ * and an mm may see any number of distinct holders over its life.
  *
  * The order of mm_holders_collect() is that of the claims (seq), the
- * overflow last: with slots never reclaimed it is the slot order.
+ * overflow last: with slots never reclaimed it is the slot order. Collect
+ * runs under mm_list_lock and does not allocate: its caller
+ * (peek_holders()) passes the snapshot storage, sized by
+ * mm_holders_slots() outside the lock, and retries on -EAGAIN if the chain
+ * grew meanwhile.
  *
  * The sched_point_lockfree()s mark the windows above for the interleaving
  * explorer; they are points only in tests that ask for them
  * (explore_opts.lockfree: tests/unit/test_mm_holders.c), no-ops (a
  * relaxed load and a branch) everywhere else.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/sched_explore.h"
 #include "base/signal.h"
 #include "mm/internal.h"
@@ -123,7 +155,6 @@ enum {
 
 _Static_assert(STATE_SHIFT + 2 == 64, "mm_holder_slot word layout");
 
-#define OVERFLOW_SLOT (MM_HOLDER_SLOTS - 1)
 static const char overflow_kind[] = MM_HOLDER_OVERFLOW_KIND;
 
 static inline unsigned int w_state(uint64_t w)
@@ -180,13 +211,24 @@ static bool key_is(struct mm_holder_slot *s, const void *owner, const char *kind
 	return same_kind(atomic_load_explicit(&s->kind, memory_order_acquire), kind);
 }
 
-/* Slots [0, return) were reserved at some point; the overflow slot not counted. */
-static int slots_used(struct mm_struct *mm)
+/* Slots [0, return) of @t were reserved at some point. */
+static int slots_used(struct mm_holder_table *t)
 {
-	int used = atomic_load_explicit(&mm->holders_used, memory_order_relaxed);
+	int used = atomic_load_explicit(&t->used, memory_order_relaxed);
 
-	return used < OVERFLOW_SLOT ? used : OVERFLOW_SLOT;
+	return used < MM_HOLDER_SLOTS ? used : MM_HOLDER_SLOTS;
 }
+
+/*
+ * The table after @t, or NULL. Acquire pairs with the release CAS in
+ * grow_chain(): the new table's zeroed (FREE) slots are seen as such.
+ */
+static struct mm_holder_table *table_next(struct mm_holder_table *t)
+{
+	return atomic_load_explicit(&t->next, memory_order_acquire);
+}
+
+#define for_each_holder_table(t, mm) for (t = &(mm)->holders; t; t = table_next(t))
 
 /*
  * Add @delta to a slot of @owner/@kind: the first with room, for a put
@@ -196,30 +238,35 @@ static int slots_used(struct mm_struct *mm)
 static bool slot_add(struct mm_struct *mm, bool users, const void *owner, const char *kind,
 		     int delta, bool negative)
 {
-	int used = slots_used(mm);
+	struct mm_holder_table *t;
 
-	for (int i = 0; i < used; i++) {
-		struct mm_holder_slot *s = &mm->holders[i];
-		/* Acquire pairs with the release store of LIVE in claim_slot(). */
-		uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
+	for_each_holder_table (t, mm) {
+		int used = slots_used(t);
 
-		while (w_state(w) == SLOT_LIVE && key_is(s, owner, kind)) {
-			int v = w_field(w, users) + delta;
+		for (int i = 0; i < used; i++) {
+			struct mm_holder_slot *s = &t->slots[i];
+			/* Acquire pairs with the release store of LIVE in claim_slot(). */
+			uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
 
-			if (v < CNT_MIN || v > CNT_MAX || (v < 0 && !negative))
-				break; /* full, or none of this kind here: the holder's next slot */
-			sched_point_lockfree("holder cas");
-			/*
-			 * Fails if the slot changed at all since @w, in particular
-			 * if it was reclaimed (the generation): see THE ABA above.
-			 * The failure's reload is acquire for the key_is() that
-			 * follows, as the load above (and C11 wants the success
-			 * order at least as strong).
-			 */
-			if (atomic_compare_exchange_weak_explicit(
-				    &s->word, &w, w_add(w, users, delta), memory_order_acquire,
-				    memory_order_acquire))
-				return true;
+			while (w_state(w) == SLOT_LIVE && key_is(s, owner, kind)) {
+				int v = w_field(w, users) + delta;
+
+				if (v < CNT_MIN || v > CNT_MAX || (v < 0 && !negative))
+					break; /* full, or none of this kind here: the holder's next
+						  slot */
+				sched_point_lockfree("holder cas");
+				/*
+				 * Fails if the slot changed at all since @w, in particular
+				 * if it was reclaimed (the generation): see THE ABA above.
+				 * The failure's reload is acquire for the key_is() that
+				 * follows, as the load above (and C11 wants the success
+				 * order at least as strong).
+				 */
+				if (atomic_compare_exchange_weak_explicit(
+					    &s->word, &w, w_add(w, users, delta),
+					    memory_order_acquire, memory_order_acquire))
+					return true;
+			}
 		}
 	}
 	return false;
@@ -231,7 +278,7 @@ static bool slot_add(struct mm_struct *mm, bool users, const void *owner, const 
  */
 static bool overflow_add(struct mm_struct *mm, bool users, int delta, bool only_positive)
 {
-	struct mm_holder_slot *s = &mm->holders[OVERFLOW_SLOT];
+	struct mm_holder_slot *s = &mm->holders_overflow;
 	uint64_t w = atomic_load_explicit(&s->word, memory_order_relaxed);
 
 	for (;;) {
@@ -258,26 +305,55 @@ static bool overflow_add(struct mm_struct *mm, bool users, int delta, bool only_
  */
 static struct mm_holder_slot *reclaim_idle(struct mm_struct *mm, unsigned int *gen)
 {
-	int used = slots_used(mm);
+	struct mm_holder_table *t;
 
-	for (int i = 0; i < used; i++) {
-		struct mm_holder_slot *s = &mm->holders[i];
-		uint64_t w = atomic_load_explicit(&s->word, memory_order_relaxed);
+	for_each_holder_table (t, mm) {
+		int used = slots_used(t);
 
-		while (w_idle(w)) {
-			unsigned int g = (w_gen(w) + 1) & GEN_MASK;
+		for (int i = 0; i < used; i++) {
+			struct mm_holder_slot *s = &t->slots[i];
+			uint64_t w = atomic_load_explicit(&s->word, memory_order_relaxed);
 
-			sched_point_lockfree("holder reclaim");
-			/* Fails if a get of the old key made it busy first: look on. */
-			if (atomic_compare_exchange_weak_explicit(
-				    &s->word, &w, mk_word(SLOT_CLAIMING, g, 0, 0),
-				    memory_order_relaxed, memory_order_relaxed)) {
-				*gen = g;
-				return s;
+			while (w_idle(w)) {
+				unsigned int g = (w_gen(w) + 1) & GEN_MASK;
+
+				sched_point_lockfree("holder reclaim");
+				/* Fails if a get of the old key made it busy first: look on. */
+				if (atomic_compare_exchange_weak_explicit(
+					    &s->word, &w, mk_word(SLOT_CLAIMING, g, 0, 0),
+					    memory_order_relaxed, memory_order_relaxed)) {
+					*gen = g;
+					return s;
+				}
 			}
 		}
 	}
 	return NULL;
+}
+
+/*
+ * Chain a new table after @last, the last table seen. Allocating here is
+ * a calloc that takes no lock and never sleeps (the kernel's GFP_ATOMIC
+ * / GFP_NOWAIT); it may fail (fault injection). Return: false if the
+ * allocation failed; true if @last has a next table now, ours or that of
+ * a racing claimer (then ours is freed: nobody saw it).
+ */
+static bool grow_chain(struct mm_holder_table *last)
+{
+	struct mm_holder_table *t = kzalloc(sizeof(*t)), *expected = NULL;
+
+	if (!t)
+		return false;
+	sched_point_lockfree("holder grow");
+	/*
+	 * Release: pairs with the acquire load in table_next(), so a scanner
+	 * that finds @t sees its zeroed slots. The failure order is relaxed:
+	 * the winner's table is read through table_next() again.
+	 */
+	if (!atomic_compare_exchange_strong_explicit(&last->next, &expected, t,
+						     memory_order_release, memory_order_relaxed))
+		kfree(t);
+	return true;
 }
 
 /*
@@ -289,20 +365,35 @@ static void claim_slot(struct mm_struct *mm, bool users, const void *owner, cons
 		       int delta)
 {
 	struct mm_holder_slot *s = NULL;
+	struct mm_holder_table *t, *last;
 	unsigned int gen = 0;
 	unsigned long seq;
 
-	if (atomic_load_explicit(&mm->holders_used, memory_order_relaxed) < OVERFLOW_SLOT) {
-		int i = atomic_fetch_add_explicit(&mm->holders_used, 1, memory_order_relaxed);
+	for (;;) {
+		last = NULL;
+		for_each_holder_table (t, mm) {
+			last = t;
+			if (atomic_load_explicit(&t->used, memory_order_relaxed) <
+			    MM_HOLDER_SLOTS) {
+				int i = atomic_fetch_add_explicit(&t->used, 1,
+								  memory_order_relaxed);
 
-		if (i < OVERFLOW_SLOT)
-			s = &mm->holders[i]; /* FREE(0): nobody else writes it */
-	}
-	if (!s)
-		s = reclaim_idle(mm, &gen);
-	if (!s) {
-		overflow_add(mm, users, delta, false);
-		return;
+				if (i < MM_HOLDER_SLOTS) {
+					s = &t->slots[i]; /* FREE(0): nobody else writes it */
+					break;
+				}
+			}
+		}
+		if (!s)
+			s = reclaim_idle(mm, &gen);
+		if (s)
+			break;
+		if (!grow_chain(last)) {
+			atomic_store_explicit(&mm->holders_alloc_failed, true,
+					      memory_order_relaxed);
+			overflow_add(mm, users, delta, false);
+			return;
+		}
 	}
 	sched_point_lockfree("holder claimed");
 	seq = atomic_fetch_add_explicit(&mm->holders_seq, 1, memory_order_relaxed);
@@ -337,14 +428,44 @@ static void holder_add(struct mm_struct *mm, bool users, const void *owner, cons
 
 void mm_holders_init(struct mm_struct *mm)
 {
-	struct mm_holder_slot *o = &mm->holders[OVERFLOW_SLOT];
+	struct mm_holder_slot *o = &mm->holders_overflow;
 
 	atomic_init(&o->owner, NULL);
 	atomic_init(&o->kind, overflow_kind);
 	atomic_init(&o->seq, ~0UL); /* listed last */
 	atomic_init(&o->word, mk_word(SLOT_LIVE, 0, 0, 0));
-	atomic_init(&mm->holders_used, 0);
+	atomic_init(&mm->holders.used, 0);
+	atomic_init(&mm->holders.next, NULL);
+	atomic_init(&mm->holders_alloc_failed, false);
 	atomic_init(&mm->holders_seq, 0);
+}
+
+void mm_holders_destroy(struct mm_struct *mm)
+{
+	struct mm_holder_table *t = atomic_load_explicit(&mm->holders.next, memory_order_acquire);
+
+	while (t) {
+		struct mm_holder_table *next = atomic_load_explicit(&t->next, memory_order_acquire);
+
+		kfree_sized(t, sizeof(*t));
+		t = next;
+	}
+	atomic_store_explicit(&mm->holders.next, NULL, memory_order_relaxed);
+}
+
+int mm_holders_slots(struct mm_struct *mm)
+{
+	struct mm_holder_table *t;
+	int n = 1; /* the overflow slot */
+
+	for_each_holder_table (t, mm)
+		n += MM_HOLDER_SLOTS;
+	return n;
+}
+
+bool mm_holders_alloc_failed(struct mm_struct *mm)
+{
+	return atomic_load_explicit(&mm->holders_alloc_failed, memory_order_relaxed);
 }
 
 void mm_holder_get(struct mm_struct *mm, bool users, const void *owner, const char *kind)
@@ -363,11 +484,6 @@ void mm_holder_move(struct mm_struct *mm, bool users, const void *from, const ch
 	holder_add(mm, users, to, to_kind, 1);
 	holder_add(mm, users, from, from_kind, -1);
 }
-
-struct holder_snap {
-	struct mm_holder h;
-	unsigned long seq;
-};
 
 /*
  * One slot's holder now, if it holds references: the word, the key, the
@@ -398,7 +514,7 @@ static bool read_slot(struct mm_holder_slot *s, struct holder_snap *out)
 	}
 }
 
-/* In claim order; @n <= MM_HOLDER_SLOTS and mostly sorted already: no allocation. */
+/* In claim order; mostly sorted already: no allocation. */
 static void sort_by_seq(struct holder_snap *snap, int n)
 {
 	for (int i = 1; i < n; i++) {
@@ -411,15 +527,33 @@ static void sort_by_seq(struct holder_snap *snap, int n)
 	}
 }
 
-int mm_holders_collect(struct mm_struct *mm, struct mm_holder *out, int max)
+/*
+ * mm_holders_collect() - the holders of @mm into @out (at most @max; see
+ * mm_query_holders()), read through @snap, @cap entries of the caller's
+ * storage. Caller holds mm_list_lock (so @mm and its tables stay); takes
+ * no other lock, does not allocate or sleep. Return: the number of
+ * holders, or -EAGAIN if @cap is less than the slots to read (the chain
+ * grew since the caller asked mm_holders_slots()).
+ */
+int mm_holders_collect(struct mm_struct *mm, struct holder_snap *snap, int cap,
+		       struct mm_holder *out, int max)
 {
-	struct holder_snap snap[MM_HOLDER_SLOTS];
-	int used = slots_used(mm), n = 0, k = 0;
+	struct mm_holder_table *t;
+	int n = 0, k = 0;
 
-	for (int i = 0; i < used; i++)
-		if (read_slot(&mm->holders[i], &snap[n]))
-			n++;
-	if (read_slot(&mm->holders[OVERFLOW_SLOT], &snap[n]))
+	for_each_holder_table (t, mm) {
+		int used = slots_used(t);
+
+		for (int i = 0; i < used; i++) {
+			if (n == cap)
+				return -EAGAIN; /* the chain grew since the caller sized @snap */
+			if (read_slot(&t->slots[i], &snap[n]))
+				n++;
+		}
+	}
+	if (n == cap)
+		return -EAGAIN;
+	if (read_slot(&mm->holders_overflow, &snap[n]))
 		n++;
 	sort_by_seq(snap, n);
 	/* Duplicates of a holder summed into its first; those summed to zero drop out. */

@@ -18,8 +18,8 @@
 
 #define MM_CONTEXT_SLOTS 16
 /*
- * Holders (owner, kind) recorded per mm at once; the last slot takes the
- * references of holders beyond it (mm_holders.c).
+ * Slots of one table of holders (owner, kind); an mm chains further tables
+ * when every slot of every table holds references (mm_holders.c).
  */
 #define MM_HOLDER_SLOTS 128
 /*
@@ -47,6 +47,21 @@ struct mm_holder_slot {
 	const void *_Atomic owner;
 	const char *_Atomic kind;
 	_Atomic unsigned long seq;
+};
+
+/*
+ * struct mm_holder_table - one table of the holder chain of an mm.
+ * @slots: the holders' slots
+ * @used: slots [0, @used) were ever reserved (fetch_add; only grows, may
+ *	pass MM_HOLDER_SLOTS, readers clamp it)
+ * @next: the next table or NULL; set once, by a CAS from NULL (release),
+ *	read acquire; the mm owns every table of its chain and frees them in
+ *	__mmdrop(), never before. No lock.
+ */
+struct mm_holder_table {
+	struct mm_holder_slot slots[MM_HOLDER_SLOTS];
+	_Atomic int used;
+	struct mm_holder_table *_Atomic next;
 };
 
 struct mmu_notifier_subscriptions;
@@ -133,13 +148,15 @@ struct mm_struct {
 	struct sm_rcu_head rcu;
 
 	/*
-	 * Who holds mm_users / mm_count (mm_holders.c); the last slot is the
-	 * overflow. holders_used: slots [0, holders_used) were ever reserved
-	 * (only grows; may pass MM_HOLDER_SLOTS - 1, readers clamp it);
-	 * holders_seq: claims so far. Both atomics, no lock.
+	 * Who holds mm_users / mm_count (mm_holders.c): the first table of
+	 * the chain (later ones owned through holders.next, freed with the
+	 * mm); holders_overflow: references of holders for which no table
+	 * could be allocated; holders_alloc_failed: set once that happened;
+	 * holders_seq: claims so far. All atomic, no lock.
 	 */
-	struct mm_holder_slot holders[MM_HOLDER_SLOTS];
-	_Atomic int holders_used;
+	struct mm_holder_table holders;
+	struct mm_holder_slot holders_overflow;
+	_Atomic bool holders_alloc_failed;
 	_Atomic unsigned long holders_seq;
 };
 

@@ -126,24 +126,33 @@ static int cmd_exit(struct sim_ctx *ctx, int argc, char **argv)
  */
 static int refs_holders(struct sim_ctx *ctx, struct sim_proc *p)
 {
-	struct mm_holder h[SIM_MAX_HOLDERS];
-	char out[SIM_MAX_HOLDERS * 48], buf[160];
-	size_t len = 0;
-	int n;
+	struct mm_holder hbuf[SIM_MAX_HOLDERS], *h;
+	char *out, buf[160];
+	size_t len = 0, cap;
+	int n, ret;
 
-	n = mm_query_holders(p->mm_id, h, SIM_MAX_HOLDERS);
+	n = sim_query_holders(p, false, hbuf, &h);
 	if (n == -ESRCH)
 		return sim_result(ctx, "freed");
 	if (n < 0)
 		return sim_result_errno(ctx, n);
+	cap = (size_t)n * 2 * sizeof(buf) + 8;
+	out = malloc(cap);
+	if (!out) {
+		sim_holders_free(hbuf, h);
+		return sim_result_errno(ctx, -ENOMEM);
+	}
 	out[0] = 0;
-	for (int i = 0; i < n && i < SIM_MAX_HOLDERS; i++) {
+	for (int i = 0; i < n; i++) {
 		sim_holder_format(ctx->world, p, &h[i], buf, sizeof(buf));
-		len += (size_t)snprintf(out + len, sizeof(out) - len, "%s%s", i ? ", " : "", buf);
-		if (len >= sizeof(out))
+		len += (size_t)snprintf(out + len, cap - len, "%s%s", i ? ", " : "", buf);
+		if (len >= cap)
 			break;
 	}
-	return sim_result(ctx, "%s", n ? out : "none");
+	ret = sim_result(ctx, "%s", n ? out : "none");
+	free(out);
+	sim_holders_free(hbuf, h);
+	return ret;
 }
 
 static int cmd_refs(struct sim_ctx *ctx, int argc, char **argv)

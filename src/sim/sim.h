@@ -234,11 +234,20 @@ struct mm_struct *sim_proc_mm(struct sim_proc *p);
 /* The kind under which the script's get/grab references are tracked (owner: the sim_proc). */
 #define SIM_SCRIPT_HOLDER_KIND "script"
 
-/* Holders of one mm that `check` and `refs NAME holders` look at. */
+/* Holders of one mm that `check` and `refs NAME holders` read without allocating. */
 #define SIM_MAX_HOLDERS 128
 
 /* Does @h's kind equal @kind (either may be NULL: untracked)? */
 bool sim_holder_kind_is(const struct mm_holder *h, const char *kind);
+/*
+ * sim_query_holders() - the holders of @p's mm, any number of them: into
+ * @buf (SIM_MAX_HOLDERS entries) if they fit, else into an array it
+ * allocates; *@out points at the answer (free it with sim_holders_free()).
+ * @peek: mm_peek_holders() (no grace-period wait) instead of
+ * mm_query_holders(). Return: the number of holders or a negative errno.
+ */
+int sim_query_holders(struct sim_proc *p, bool peek, struct mm_holder *buf, struct mm_holder **out);
+void sim_holders_free(struct mm_holder *buf, struct mm_holder *h);
 
 /*
  * The live world object that claims holder @h of @p's mm (sim_type.holds_ref),

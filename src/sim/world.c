@@ -332,9 +332,38 @@ struct mm_struct *sim_proc_live_mm(struct sim_proc *p)
 	return p->mm;
 }
 
+int sim_query_holders(struct sim_proc *p, bool peek, struct mm_holder *buf, struct mm_holder **out)
+{
+	struct mm_holder *h = buf;
+	int max = SIM_MAX_HOLDERS, n;
+
+	for (;;) {
+		n = peek ? mm_peek_holders(p->mm_id, h, max) : mm_query_holders(p->mm_id, h, max);
+		if (n <= max)
+			break;
+		if (h != buf)
+			free(h);
+		max = n + 16; /* more may come meanwhile */
+		h = calloc((size_t)max, sizeof(*h));
+		if (!h) {
+			*out = buf;
+			return -ENOMEM;
+		}
+	}
+	*out = h;
+	return n;
+}
+
+void sim_holders_free(struct mm_holder *buf, struct mm_holder *h)
+{
+	if (h != buf)
+		free(h);
+}
+
 struct mm_struct *sim_proc_mm(struct sim_proc *p)
 {
-	struct mm_holder h[SIM_MAX_HOLDERS];
+	struct mm_holder buf[SIM_MAX_HOLDERS], *h;
+	struct mm_struct *mm = NULL;
 	int n;
 
 	if (sim_proc_live_mm(p) || p->gets || p->grabs)
@@ -342,12 +371,15 @@ struct mm_struct *sim_proc_mm(struct sim_proc *p)
 	if (!p->mm)
 		return NULL;
 	/* No grace-period wait: a holder whose last put is pending is not claimed. */
-	n = mm_peek_holders(p->mm_id, h, SIM_MAX_HOLDERS);
-	for (int i = 0; i < n && i < SIM_MAX_HOLDERS; i++)
+	n = sim_query_holders(p, true, buf, &h);
+	for (int i = 0; i < n; i++)
 		if (!sim_holder_kind_is(&h[i], MM_HOLDER_USERS_KIND) &&
-		    sim_holder_claimant(p->world, p, &h[i]))
-			return p->mm;
-	return NULL;
+		    sim_holder_claimant(p->world, p, &h[i])) {
+			mm = p->mm;
+			break;
+		}
+	sim_holders_free(buf, h);
+	return mm;
 }
 
 bool sim_holder_kind_is(const struct mm_holder *h, const char *kind)
@@ -498,7 +530,7 @@ static unsigned long mlocked_vma_pages(struct mm_struct *mm)
 static void process_check(struct sim_ctx *ctx, struct sim_obj *obj)
 {
 	struct sim_proc *p = (struct sim_proc *)obj;
-	struct mm_holder h[SIM_MAX_HOLDERS];
+	struct mm_holder hbuf[SIM_MAX_HOLDERS], *h;
 	int users, count, n, sum_users = 0, sum_count = 0;
 	struct mm_struct *mm;
 	struct mm_stats st;
@@ -507,18 +539,20 @@ static void process_check(struct sim_ctx *ctx, struct sim_obj *obj)
 
 	if (!p->task && !p->mm)
 		return;
-	n = mm_query_holders(p->mm_id, h, SIM_MAX_HOLDERS);
+	n = sim_query_holders(p, false, hbuf, &h);
+	if (n == -ENOMEM) {
+		sim_check_report(ctx, "%s: out of memory: its holders are unchecked", obj->name);
+		return;
+	}
 	if (n == -ESRCH || mm_query_refs(p->mm_id, &users, &count)) {
+		sim_holders_free(hbuf, h);
 		if (sim_proc_live_mm(p) || p->gets || p->grabs)
 			sim_check_report(ctx, "%s: mm freed but the world holds users=%d count=%d",
 					 obj->name, (sim_proc_live_mm(p) ? 1 : 0) + (int)p->gets,
 					 (int)p->grabs);
 		return;
 	}
-	if (n > SIM_MAX_HOLDERS)
-		sim_check_report(ctx, "%s: %d holders, only %d checked", obj->name, n,
-				 SIM_MAX_HOLDERS);
-	for (int i = 0; i < n && i < SIM_MAX_HOLDERS; i++) {
+	for (int i = 0; i < n; i++) {
 		sum_users += h[i].users;
 		sum_count += h[i].count;
 		sim_holder_format(ctx->world, p, &h[i], buf, sizeof(buf));
@@ -529,13 +563,14 @@ static void process_check(struct sim_ctx *ctx, struct sim_obj *obj)
 			continue; /* Linux's notifier core's own mmgrab()s: see above */
 		else if (sim_holder_kind_is(&h[i], MM_HOLDER_OVERFLOW_KIND))
 			sim_check_report(ctx,
-					 "%s: the core's holder table is full (more holders hold "
-					 "references at once than it has slots): users=%d count=%d "
-					 "held by holders it could not record, unchecked",
+					 "%s: out of memory for the core's holder table: "
+					 "users=%d count=%d held by holders it could not record, "
+					 "unchecked",
 					 obj->name, h[i].users, h[i].count);
 		else if (!sim_holder_claimant(ctx->world, p, &h[i]))
 			sim_check_report(ctx, "%s: %s: held by no live object", obj->name, buf);
 	}
+	sim_holders_free(hbuf, h);
 	if (sum_users != users || sum_count != count)
 		sim_check_report(ctx,
 				 "%s: users=%d count=%d but the holders hold users=%d count=%d",

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/sched_explore.h"
 #include "base/thread.h"
 #include "base/wait.h"
@@ -64,8 +65,8 @@ static void many_put(struct mm_struct *mm, int i)
  */
 static void assert_exact(struct mm_struct *mm, const char *keep, int lo, int hi)
 {
-	struct mm_holder h[MM_HOLDER_SLOTS];
-	int n = mm_peek_holders(mm_id(mm), h, MM_HOLDER_SLOTS), sum_users = 0, sum_count = 0;
+	static struct mm_holder h[MANY];
+	int n = mm_peek_holders(mm_id(mm), h, MANY), sum_users = 0, sum_count = 0;
 
 	ASSERT_EQ(n, 4 + hi - lo);
 	ASSERT(!h[0].owner && !h[0].kind && h[0].users == 1 && !h[0].count);
@@ -153,36 +154,89 @@ TEST(holders_idle_slot_kept_by_its_holder)
 }
 
 /*
- * More holders at once than slots: the rest is counted in the overflow;
- * their puts take it back from there, so once they are gone nothing is
- * left over (no negative holder, no overflow entry), and once slots are
- * idle again a new holder gets one.
+ * 1,000 holders holding references at the same time, on one mm: the chain
+ * of tables grows (lock-free) and every holder is listed exactly, in the
+ * order it took its reference, with sums equal to the counters; nothing
+ * lands in the overflow. (With one fixed table, holder 127 on went to the
+ * overflow: the list showed "(holder table full)".) All let go, the two
+ * initial holders are left, and the chained tables are freed with the mm
+ * (ASan: no leak).
  */
-TEST(holders_overflow_put_back_and_slots_reused_after)
+TEST(holders_thousand_at_once_listed_exactly)
 {
-	static char owners[MM_HOLDER_SLOTS + 8];
-	struct mm_holder h[MM_HOLDER_SLOTS + 8];
+	static char keep[2];
+	const int at_once = 1000;
 	struct mm_struct *mm;
-	int n, fresh;
 
 	MM_TEST_SETUP();
 	mm = mm_alloc();
-	for (int i = 0; i < MM_HOLDER_SLOTS + 8; i++)
+	ASSERT_NOT_NULL(mm);
+	mmgrab_tracked(mm, &keep[0], "keep");
+	mmgrab_tracked(mm, &keep[0], "keep");
+	mmget_tracked(mm, &keep[1], "keep");
+	for (int i = 0; i < at_once; i++)
+		many_get(mm, i);
+	ASSERT(mm_holders_slots(mm) > (at_once + 4) / MM_HOLDER_SLOTS * MM_HOLDER_SLOTS);
+	ASSERT(!mm_holders_alloc_failed(mm));
+	assert_exact(mm, keep, 0, at_once);
+	for (int i = 0; i < at_once / 2; i++)
+		many_put(mm, i);
+	assert_exact(mm, keep, at_once / 2, at_once);
+	for (int i = 0; i < at_once / 2; i++) /* reuse of the idle slots of every table */
+		many_get(mm, at_once + i);
+	assert_exact(mm, keep, at_once / 2, at_once + at_once / 2);
+	for (int i = at_once / 2; i < at_once + at_once / 2; i++)
+		many_put(mm, i);
+	mmdrop_tracked(mm, &keep[0], "keep");
+	mmdrop_tracked(mm, &keep[0], "keep");
+	mmput_tracked(mm, &keep[1], "keep");
+	{
+		struct mm_holder h[4];
+
+		ASSERT_EQ(mm_peek_holders(mm_id(mm), h, 4), 2);
+	}
+	mmput(mm);
+}
+
+/*
+ * The overflow is only for a table that could not be allocated (the gets
+ * run where nothing may sleep: a failing allocation is not retried): with
+ * the first table full of busy slots and the next allocation failing, the
+ * reference is counted in the overflow and the failure recorded; the next
+ * get grows the chain; the puts take the overflowed reference back, so
+ * once all are gone nothing is left over (no negative holder, no overflow
+ * entry).
+ */
+TEST(holders_overflow_only_when_a_table_allocation_fails)
+{
+	static char owners[MM_HOLDER_SLOTS + 8];
+	struct mm_holder h[MM_HOLDER_SLOTS + 16];
+	struct mm_struct *mm;
+	int n;
+
+	MM_TEST_SETUP();
+	mm = mm_alloc();
+	for (int i = 0; i < MM_HOLDER_SLOTS - 2; i++) /* the first table, all busy */
 		mmgrab_tracked(mm, &owners[i], "many");
-	n = mm_peek_holders(mm_id(mm), h, MM_HOLDER_SLOTS + 8);
-	ASSERT_EQ(n, MM_HOLDER_SLOTS);
+	ASSERT_EQ(mm_holders_slots(mm), MM_HOLDER_SLOTS + 1);
+	ASSERT(!mm_holders_alloc_failed(mm));
+	fault_inject_alloc(1);
+	mmgrab_tracked(mm, &owners[MM_HOLDER_SLOTS - 2], "many");
+	ASSERT_UEQ(fault_inject_alloc_hits(), 1);
+	ASSERT(mm_holders_alloc_failed(mm));
+	ASSERT_EQ(mm_holders_slots(mm), MM_HOLDER_SLOTS + 1);
+	n = mm_peek_holders(mm_id(mm), h, MM_HOLDER_SLOTS + 16);
+	ASSERT_EQ(n, MM_HOLDER_SLOTS + 1);
 	ASSERT_STR_EQ(h[n - 1].kind, MM_HOLDER_OVERFLOW_KIND);
-	/* 2 initial holders + 125 slots: 11 in the overflow. */
-	ASSERT_EQ(h[n - 1].count, MM_HOLDER_SLOTS + 8 - (MM_HOLDER_SLOTS - 1 - 2));
+	ASSERT_EQ(h[n - 1].count, 1);
+	for (int i = MM_HOLDER_SLOTS - 1; i < MM_HOLDER_SLOTS + 8; i++) /* the chain grows */
+		mmgrab_tracked(mm, &owners[i], "many");
+	ASSERT_EQ(mm_holders_slots(mm), 2 * MM_HOLDER_SLOTS + 1);
+	n = mm_peek_holders(mm_id(mm), h, MM_HOLDER_SLOTS + 16);
+	ASSERT_EQ(n, MM_HOLDER_SLOTS + 1 + 9); /* the overflow still listed */
 	for (int i = 0; i < MM_HOLDER_SLOTS + 8; i++)
 		mmdrop_tracked(mm, &owners[i], "many");
-	ASSERT_EQ(mm_peek_holders(mm_id(mm), h, MM_HOLDER_SLOTS + 8), 2);
-	mmgrab_tracked(mm, &fresh, "fresh");
-	n = mm_peek_holders(mm_id(mm), h, MM_HOLDER_SLOTS + 8);
-	ASSERT_EQ(n, 3);
-	ASSERT_PTR_EQ(h[2].owner, &fresh);
-	ASSERT_EQ(h[2].count, 1);
-	mmdrop_tracked(mm, &fresh, "fresh");
+	ASSERT_EQ(mm_peek_holders(mm_id(mm), h, MM_HOLDER_SLOTS + 16), 2);
 	mmput(mm);
 }
 
@@ -221,6 +275,16 @@ TEST(holders_unbalanced_put_is_negative)
 #define T_PEEKS 2000
 #endif
 
+/*
+ * Held by the main thread throughout: the first table and all but a few
+ * slots of the second are busy, so the threads' claims grow the chain
+ * concurrently (racing CASes on the last table's next) and reclaim idle
+ * slots across tables.
+ */
+#define T_FILLERS (2 * MM_HOLDER_SLOTS - 12)
+#define T_LIST	  (T_FILLERS + 64)
+
+static char fillers[T_FILLERS];
 static char priv[T_THREADS][T_PRIV];
 static char shared[T_SHARED];
 static const char *const priv_kind[2] = {"private count", "private users"};
@@ -329,16 +393,20 @@ static void *torture_body(void *arg)
 static void *torture_reader(void *arg)
 {
 	struct mm_struct *mm = arg;
-	struct mm_holder h[MM_HOLDER_SLOTS];
+	static struct mm_holder h[T_LIST];
 
 	sm_wait_var_event(&torture_go, atomic_load(&torture_go));
 	for (int p = 0; p < T_PEEKS && !atomic_load(&torture_done); p++) {
-		int n = mm_peek_holders(mm_id(mm), h, MM_HOLDER_SLOTS);
+		int n = mm_peek_holders(mm_id(mm), h, T_LIST);
 
-		for (int i = 0; i < n && i < MM_HOLDER_SLOTS; i++) {
+		for (int i = 0; i < n && i < T_LIST; i++) {
 			uintptr_t o = (uintptr_t)h[i].owner;
 
-			if (o - (uintptr_t)priv < sizeof(priv)) {
+			if (o - (uintptr_t)fillers < sizeof(fillers)) {
+				if (!h[i].kind || strcmp(h[i].kind, "filler") || h[i].users ||
+				    h[i].count != 1)
+					torture_fail("filler torn", &h[i]);
+			} else if (o - (uintptr_t)priv < sizeof(priv)) {
 				int j = (int)((o - (uintptr_t)priv) % T_PRIV);
 
 				if (!h[i].kind || strcmp(h[i].kind, priv_kind[j % 2]) ||
@@ -375,13 +443,16 @@ TEST(holders_concurrent_get_put_torture)
 {
 	static struct torture_thread t[T_THREADS];
 	struct sm_thread reader;
-	struct mm_holder h[MM_HOLDER_SLOTS];
+	static struct mm_holder h[T_LIST];
 	struct mm_struct *mm;
-	int n, expect = 2, sum_users = 0, sum_count = 0;
+	int n, expect = 2 + T_FILLERS, sum_users = 0, sum_count = 0;
 
 	MM_TEST_SETUP();
 	mm = mm_alloc();
 	ASSERT_NOT_NULL(mm);
+	for (int i = 0; i < T_FILLERS; i++)
+		mmgrab_tracked(mm, &fillers[i], "filler");
+	ASSERT_EQ(mm_holders_slots(mm), 2 * MM_HOLDER_SLOTS + 1);
 	for (int i = 0; i < T_THREADS; i++) {
 		memset(&t[i], 0, sizeof(t[i]));
 		t[i].mm = mm;
@@ -402,7 +473,15 @@ TEST(holders_concurrent_get_put_torture)
 	ASSERT_EQ(atomic_load(&torture_failures), 0);
 
 	/* The oracle. */
-	n = mm_peek_holders(mm_id(mm), h, MM_HOLDER_SLOTS);
+	n = mm_peek_holders(mm_id(mm), h, T_LIST);
+	ASSERT(n <= T_LIST);
+	for (int i = 0; i < T_FILLERS; i++) {
+		const struct mm_holder *x = find_holder(h, n, &fillers[i], "filler");
+
+		ASSERT_NOT_NULL(x);
+		ASSERT_EQ(x->count, 1);
+		ASSERT_EQ(x->users, 0);
+	}
 	for (int i = 0; i < T_THREADS; i++) {
 		for (int r = 0; r < t[i].ring_len; r++) {
 			int j = t[i].ring[(t[i].ring_head + r) % T_RING];
@@ -453,7 +532,10 @@ TEST(holders_concurrent_get_put_torture)
 				mmdrop_tracked(mm, &shared[k], "shared");
 		}
 	}
-	ASSERT_EQ(mm_peek_holders(mm_id(mm), h, MM_HOLDER_SLOTS), 2);
+	for (int i = 0; i < T_FILLERS; i++)
+		mmdrop_tracked(mm, &fillers[i], "filler");
+	ASSERT(!mm_holders_alloc_failed(mm));
+	ASSERT_EQ(mm_peek_holders(mm_id(mm), h, T_LIST), 2);
 	ASSERT_EQ(mm_users_read(mm), 1);
 	ASSERT_EQ(mm_count_read(mm), 1);
 	mmput(mm);
@@ -474,31 +556,55 @@ TEST(holders_concurrent_get_put_torture)
 struct aba_ctx {
 	struct mm_struct *mm;
 	char k[2];
-	char filler[MM_HOLDER_SLOTS];
+	char filler[2 * MM_HOLDER_SLOTS];
+	/*
+	 * @held: fillers holding a reference throughout (the first table
+	 * busy: the race plays in a chained table); @grow: no idle slot at
+	 * all, thread 1 keeps its reference: both threads grow the chain
+	 * (the CAS on next) instead.
+	 */
+	int held;
+	bool grow;
+	struct mm_holder h[3 * MM_HOLDER_SLOTS];
 };
 
 static void aba_setup(void *p)
 {
 	struct aba_ctx *c = p;
+	int idle;
 
 	c->mm = mm_alloc();
 	EXPLORE_ASSERT(c->mm);
-	mmgrab_tracked(c->mm, &c->k[0], "k0"); /* slot 2, idle after the drop */
+	for (int i = 0; i < c->held; i++)
+		mmgrab_tracked(c->mm, &c->filler[i], "filler");
+	if (c->grow)
+		return;
+	/* k0's slot idle and the lowest idle one, then the rest of its table idle. */
+	mmgrab_tracked(c->mm, &c->k[0], "k0");
 	mmdrop_tracked(c->mm, &c->k[0], "k0");
-	for (int i = 0; i < MM_HOLDER_SLOTS - 4; i++) { /* slots 3 .. 126, idle */
+	idle = c->held ? MM_HOLDER_SLOTS - 1 : MM_HOLDER_SLOTS - 3;
+	for (int i = c->held; i < c->held + idle; i++) {
 		mmgrab_tracked(c->mm, &c->filler[i], "filler");
 		mmdrop_tracked(c->mm, &c->filler[i], "filler");
 	}
+	EXPLORE_ASSERT(mm_holders_slots(c->mm) == (c->held ? 2 : 1) * MM_HOLDER_SLOTS + 1);
 }
 
-/* The list holds only the initial holders and k0 / k1 with one mm_count each. */
+/*
+ * The list holds only the initial holders, the held fillers and k0 / k1
+ * with one mm_count each.
+ */
 static void aba_look(struct aba_ctx *c, int *k0, int *k1)
 {
-	struct mm_holder h[MM_HOLDER_SLOTS];
-	int n = mm_peek_holders(mm_id(c->mm), h, MM_HOLDER_SLOTS);
+	struct mm_holder *h = c->h;
+	int n = mm_peek_holders(mm_id(c->mm), h, 3 * MM_HOLDER_SLOTS);
 
 	*k0 = *k1 = 0;
 	for (int i = 0; i < n; i++) {
+		if ((const char *)h[i].owner >= c->filler &&
+		    (const char *)h[i].owner < c->filler + c->held && h[i].kind &&
+		    !strcmp(h[i].kind, "filler") && h[i].count == 1 && !h[i].users)
+			continue;
 		if (h[i].owner == &c->k[0] && !strcmp(h[i].kind, "k0") && h[i].count == 1 &&
 		    !h[i].users)
 			(*k0)++;
@@ -524,7 +630,8 @@ static void aba_thread(unsigned int id, void *p)
 		break;
 	case 1:
 		mmgrab_tracked(c->mm, &c->k[1], "k1");
-		mmdrop_tracked(c->mm, &c->k[1], "k1");
+		if (!c->grow)
+			mmdrop_tracked(c->mm, &c->k[1], "k1");
 		break;
 	default:
 		aba_look(c, &k0, &k1);
@@ -538,11 +645,18 @@ static void aba_check(void *p)
 	int k0, k1;
 
 	aba_look(c, &k0, &k1);
-	if (k0 != 1 || k1 != 0)
-		explore_report_failure("k0 listed %d times, k1 %d (want 1, 0)", k0, k1);
-	if (mm_count_read(c->mm) != 2)
+	if (k0 != 1 || k1 != c->grow)
+		explore_report_failure("k0 listed %d times, k1 %d (want 1, %d)", k0, k1, c->grow);
+	if (mm_count_read(c->mm) != 2 + c->held + c->grow)
 		explore_report_failure("mm_count %d", mm_count_read(c->mm));
+	/* Growing: one table added; the loser of the CAS on next freed its own. */
+	if (c->grow && mm_holders_slots(c->mm) != 2 * MM_HOLDER_SLOTS + 1)
+		explore_report_failure("%d slots", mm_holders_slots(c->mm));
 	mmdrop_tracked(c->mm, &c->k[0], "k0");
+	if (c->grow)
+		mmdrop_tracked(c->mm, &c->k[1], "k1");
+	for (int i = 0; i < c->held; i++)
+		mmdrop_tracked(c->mm, &c->filler[i], "filler");
 	mmput(c->mm);
 }
 
@@ -582,4 +696,52 @@ TEST(holders_aba_explored)
 	o.seed = 1;
 	o.runs = RUNS(400);
 	aba_run(&t, &o, "holders_aba+reader random");
+}
+
+/* The same ABA in the second table of the chain, the first one all busy. */
+TEST(holders_aba_in_chained_table_explored)
+{
+	static struct aba_ctx c = {.held = MM_HOLDER_SLOTS - 2};
+	struct explore_test t = {.name = "holders_aba_chained",
+				 .nr_threads = 3, /* getter, reclaimer, reader */
+				 .setup = aba_setup,
+				 .thread = aba_thread,
+				 .check = aba_check,
+				 .ctx = &c};
+	struct explore_opts o = {.strategy = EXPLORE_STRATEGY_RANDOM, .seed = 2, .lockfree = true};
+
+	if (getenv("EXPLORE_SCHEDULE"))
+		harness_skip("EXPLORE_SCHEDULE set");
+	MM_TEST_SETUP();
+	o.runs = RUNS(300);
+	aba_run(&t, &o, "holders_aba chained random");
+}
+
+/*
+ * Every slot busy: two getters of new holders both allocate a table and
+ * race on the CAS of next, a reader lists meanwhile. Whatever the order:
+ * one table is chained (the loser frees its own and uses the winner's),
+ * both holders are listed once, nothing in the overflow.
+ */
+TEST(holders_chain_growth_race_explored)
+{
+	static struct aba_ctx c = {.held = MM_HOLDER_SLOTS - 2, .grow = true};
+	struct explore_test t = {.name = "holders_grow",
+				 .nr_threads = 2,
+				 .setup = aba_setup,
+				 .thread = aba_thread,
+				 .check = aba_check,
+				 .ctx = &c};
+	struct explore_opts o = {.strategy = EXPLORE_STRATEGY_DFS, .bound = 2, .lockfree = true};
+
+	if (getenv("EXPLORE_SCHEDULE"))
+		harness_skip("EXPLORE_SCHEDULE set");
+	MM_TEST_SETUP();
+	o.runs = RUNS(300);
+	aba_run(&t, &o, "holders_grow dfs(2)");
+	t.nr_threads = 3;
+	o.strategy = EXPLORE_STRATEGY_RANDOM;
+	o.seed = 3;
+	o.runs = RUNS(300);
+	aba_run(&t, &o, "holders_grow+reader random");
 }
