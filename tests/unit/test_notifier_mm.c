@@ -141,16 +141,25 @@ static struct mm_struct *populated_mm(unsigned long len)
 	return mm;
 }
 
+/* A populated mm of @len bytes with a recorder registered on it (*@rp). */
+static struct mm_struct *recorded_mm(struct recorder **rp, unsigned long len)
+{
+	struct recorder *r = kzalloc(sizeof(*r));
+	struct mm_struct *mm = populated_mm(len);
+
+	r->mn.ops = &rec_ops;
+	ASSERT_EQ(mmu_notifier_register(&r->mn, mm), 0);
+	*rp = r;
+	return mm;
+}
+
 TEST(notifier_mm_munmap_mprotect_dontneed_mremap)
 {
 	struct recorder *r;
 	struct mm_struct *mm = NULL;
 
 	setup();
-	r = kzalloc(sizeof(*r));
-	mm = populated_mm(16 * PAGE_SIZE);
-	r->mn.ops = &rec_ops;
-	ASSERT_EQ(mmu_notifier_register(&r->mn, mm), 0);
+	mm = recorded_mm(&r, 16 * PAGE_SIZE);
 
 	probe(r, mm, BASE + 2 * PAGE_SIZE, 2 * PAGE_SIZE);
 	ASSERT_EQ(mm_munmap(mm, BASE + 2 * PAGE_SIZE, 2 * PAGE_SIZE), 0);
@@ -194,10 +203,7 @@ TEST(notifier_mm_oom_reap_unmaps_nonblockable)
 	struct mm_struct *mm;
 
 	setup();
-	r = kzalloc(sizeof(*r));
-	mm = populated_mm(8 * PAGE_SIZE);
-	r->mn.ops = &rec_ops;
-	ASSERT_EQ(mmu_notifier_register(&r->mn, mm), 0);
+	mm = recorded_mm(&r, 8 * PAGE_SIZE);
 	probe(r, mm, BASE, 8 * PAGE_SIZE);
 	ASSERT_EQ(mm_oom_reap(mm, &reaped), 0);
 	ASSERT_UEQ(reaped, 8);
@@ -215,10 +221,7 @@ TEST(notifier_mm_fork_wrprotects_parent_and_cow_break_clears)
 	char c = 9;
 
 	setup();
-	r = kzalloc(sizeof(*r));
-	mm = populated_mm(4 * PAGE_SIZE);
-	r->mn.ops = &rec_ops;
-	ASSERT_EQ(mmu_notifier_register(&r->mn, mm), 0);
+	mm = recorded_mm(&r, 4 * PAGE_SIZE);
 
 	probe(r, mm, BASE, 4 * PAGE_SIZE);
 	child = dup_mm(mm);
@@ -243,10 +246,7 @@ TEST(notifier_mm_exit_releases_before_freeing_frames)
 	struct mm_struct *mm;
 
 	setup();
-	r = kzalloc(sizeof(*r));
-	mm = populated_mm(8 * PAGE_SIZE);
-	r->mn.ops = &rec_ops;
-	ASSERT_EQ(mmu_notifier_register(&r->mn, mm), 0);
+	mm = recorded_mm(&r, 8 * PAGE_SIZE);
 	mmgrab(mm);
 	r->frames_before_exit = phys_used_frames();
 	mmput(mm);
