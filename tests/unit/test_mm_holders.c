@@ -674,28 +674,42 @@ static void aba_run(const struct explore_test *t, const struct explore_opts *o, 
 	report(what, &r);
 }
 
-TEST(holders_aba_explored)
+/*
+ * Explore @c's window: every schedule of the getter and the reclaimer with
+ * at most two preemptions, then random schedules (from @seed) with a
+ * reader as a third thread.
+ */
+static void aba_explore(struct aba_ctx *c, const char *name, unsigned long runs, unsigned long seed)
 {
-	static struct aba_ctx c;
-	struct explore_test t = {.name = "holders_aba",
+	struct explore_test t = {.name = name,
 				 .nr_threads = 2, /* the getter and the reclaimer */
 				 .setup = aba_setup,
 				 .thread = aba_thread,
 				 .check = aba_check,
-				 .ctx = &c};
+				 .ctx = c};
 	struct explore_opts o = {.strategy = EXPLORE_STRATEGY_DFS, .bound = 2, .lockfree = true};
+	char what[64];
 
 	if (getenv("EXPLORE_SCHEDULE"))
 		harness_skip("EXPLORE_SCHEDULE set");
 	MM_TEST_SETUP();
-	o.runs = RUNS(400);
-	aba_run(&t, &o, "holders_aba dfs(2)");
+	o.runs = RUNS(runs);
+	snprintf(what, sizeof(what), "%s dfs(2)", name);
+	aba_run(&t, &o, what);
 	/* And a reader: a key read with another generation's counts. */
 	t.nr_threads = 3;
 	o.strategy = EXPLORE_STRATEGY_RANDOM;
-	o.seed = 1;
-	o.runs = RUNS(400);
-	aba_run(&t, &o, "holders_aba+reader random");
+	o.seed = seed;
+	o.runs = RUNS(runs);
+	snprintf(what, sizeof(what), "%s+reader random", name);
+	aba_run(&t, &o, what);
+}
+
+TEST(holders_aba_explored)
+{
+	static struct aba_ctx c;
+
+	aba_explore(&c, "holders_aba", 400, 1);
 }
 
 /* The same ABA in the second table of the chain, the first one all busy. */
@@ -726,22 +740,6 @@ TEST(holders_aba_in_chained_table_explored)
 TEST(holders_chain_growth_race_explored)
 {
 	static struct aba_ctx c = {.held = MM_HOLDER_SLOTS - 2, .grow = true};
-	struct explore_test t = {.name = "holders_grow",
-				 .nr_threads = 2,
-				 .setup = aba_setup,
-				 .thread = aba_thread,
-				 .check = aba_check,
-				 .ctx = &c};
-	struct explore_opts o = {.strategy = EXPLORE_STRATEGY_DFS, .bound = 2, .lockfree = true};
 
-	if (getenv("EXPLORE_SCHEDULE"))
-		harness_skip("EXPLORE_SCHEDULE set");
-	MM_TEST_SETUP();
-	o.runs = RUNS(300);
-	aba_run(&t, &o, "holders_grow dfs(2)");
-	t.nr_threads = 3;
-	o.strategy = EXPLORE_STRATEGY_RANDOM;
-	o.seed = 3;
-	o.runs = RUNS(300);
-	aba_run(&t, &o, "holders_grow+reader random");
+	aba_explore(&c, "holders_grow", 300, 3);
 }
