@@ -93,12 +93,18 @@ static bool mirror_invalidate(struct mmu_interval_notifier *sub,
 
 static const struct mmu_interval_notifier_ops mirror_ops = {.invalidate = mirror_invalidate};
 
-/* One device fault on page @i: the collision-retry protocol. */
+/*
+ * One device fault on page @i: the collision-retry protocol. No retry
+ * count: every retry follows an invalidation of the range (which
+ * mmu_interval_read_begin() waits out) or a CPU fault that mapped the page,
+ * so the loop ends when the other threads stop, and an unmapped page ends
+ * it at once.
+ */
 static void mirror_fault(struct mirror *m, unsigned int i)
 {
 	unsigned long addr = BASE + i * PAGE_SIZE;
 
-	for (int tries = 0; tries < 50; tries++) {
+	for (;;) {
 		unsigned long seq, pfn;
 		bool writable;
 		uint32_t gen;
