@@ -75,6 +75,12 @@ while IFS= read -r line; do
 			bad=1
 		fi
 		;;
+	"FAIL tests/scenarios/holders-reuse.scn (exit status 1, expected 0)")
+		# Linux's core takes the subscription's mm_count with a plain
+		# mmgrab(): `refs p holders` shows it untracked; the expectations
+		# are compared modulo that below.
+		echo "check-variant: holders-reuse: the notifier's mm_count is untracked on Linux's core"
+		;;
 	"FAIL stress/test_notifier_stress:stress_exit_vs_unregister_release_once "*)
 		if grep -q '^ *s.releases = 2 ' <<<"$out"; then
 			echo "check-variant: deviation release-once: Linux called ->release twice"
@@ -101,7 +107,10 @@ while IFS= read -r line; do
 	got=${got% FAIL (expected*}
 	want=${line##*FAIL (expected }
 	want=${want%)}
-	strip() { sed -E 's/ change_pte=[0-9]+ change_pte_hits=[0-9]+//' <<<"$1"; }
+	strip() {
+		sed -E -e 's/ change_pte=[0-9]+ change_pte_hits=[0-9]+//' \
+			-e 's/untracked count=1, //' -e 's/, mmu_notifier [^,]* count=1//' <<<"$1"
+	}
 	if [ "$(strip "$got")" != "$(strip "$want")" ]; then
 		echo "check-variant: differs beyond change_pte: $line"
 		bad=1
