@@ -97,6 +97,17 @@ TEST(sim_long_script_reuses_names)
 	fclose(out);
 }
 
+/* Run script @text, its output into @buf (@cap bytes): every expectation holds. */
+static void run_script_ok(const char *text, char *buf, size_t cap)
+{
+	FILE *out = fmemopen(buf, cap - 1, "w");
+
+	ASSERT_NOT_NULL(out);
+	ASSERT_EQ(sim_run_text(text, out), 0);
+	fclose(out);
+	ASSERT(strstr(buf, "end: error") == NULL);
+}
+
 /*
  * The core's holder tables (MM_HOLDER_SLOTS slots each) reuse a slot once its
  * holder holds nothing: 130 pin handles one after the other, at most one
@@ -108,7 +119,6 @@ TEST(sim_holder_slots_reused_by_later_pins)
 	const int cycles = 130;
 	size_t cap = 64 << 10;
 	char *text = malloc(cap), *p = text, *buf = calloc(1, cap);
-	FILE *out;
 
 	ASSERT_NOT_NULL(text);
 	ASSERT_NOT_NULL(buf);
@@ -121,11 +131,7 @@ TEST(sim_holder_slots_reused_by_later_pins)
 		     "count=1\n",
 		     cycles + 1, cycles + 1);
 	sprintf(p, "unpin %d => ok\ncheck => ok\nexit p\n", cycles + 1);
-	out = fmemopen(buf, cap - 1, "w");
-	ASSERT_NOT_NULL(out);
-	ASSERT_EQ(sim_run_text(text, out), 0);
-	fclose(out);
-	ASSERT(strstr(buf, "end: error") == NULL);
+	run_script_ok(text, buf, cap);
 	free(buf);
 	free(text);
 }
@@ -143,7 +149,6 @@ TEST(sim_holders_beyond_one_table_all_attributed)
 	const int pins = 130;
 	size_t cap = 64 << 10;
 	char *text = malloc(cap), *p = text, *buf = calloc(1, cap);
-	FILE *out;
 
 	ASSERT_NOT_NULL(text);
 	ASSERT_NOT_NULL(buf);
@@ -154,14 +159,10 @@ TEST(sim_holders_beyond_one_table_all_attributed)
 	for (int i = 1; i <= pins; i++)
 		p += sprintf(p, "unpin %d => ok\n", i);
 	sprintf(p, "check => ok\nrefs p holders => mm_users p count=1, task p users=1\nexit p\n");
-	out = fmemopen(buf, cap - 1, "w");
-	ASSERT_NOT_NULL(out);
-	ASSERT_EQ(sim_run_text(text, out), 0);
-	fclose(out);
+	run_script_ok(text, buf, cap);
 	ASSERT(strstr(buf, "pin handle pin.1 count=1, pin handle pin.2 count=1") != NULL);
 	ASSERT(strstr(buf, "pin handle pin.129 count=1, pin handle pin.130 count=1") != NULL);
 	ASSERT(strstr(buf, MM_HOLDER_OVERFLOW_KIND) == NULL);
-	ASSERT(strstr(buf, "end: error") == NULL);
 	free(buf);
 	free(text);
 }

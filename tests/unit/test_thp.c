@@ -930,6 +930,21 @@ TEST(thp_deferred_split_of_a_folio_ptes_of_two_address_spaces_map)
 }
 
 /*
+ * One huge folio written with pattern 10, then PTE-mapped: an mprotect of
+ * its first page splits the PMD, and the second merges the VMA back.
+ */
+static struct mm_struct *pte_mapped_huge_mm(void)
+{
+	struct mm_struct *mm = huge_mm(1);
+
+	write_pages(mm, HBASE, HPAGE_PMD_NR, 10);
+	ASSERT_EQ(mm_mprotect(mm, HBASE, PG(1), PROT_READ), 0);
+	ASSERT_EQ(mm_mprotect(mm, HBASE, PG(1), PROT_READ | PROT_WRITE), 0);
+	ASSERT(!pmd_is_huge(mm, HBASE));
+	return mm;
+}
+
+/*
  * A COW fault that replaces the last mapping of a page of a PTE-mapped THP
  * leaves the folio partially mapped: it is queued for a deferred split
  * (Linux: wp_page_copy() -> folio_remove_rmap_pte() -> deferred_split_folio()),
@@ -940,12 +955,7 @@ TEST(thp_cow_of_a_pte_mapped_page_queues_the_folio_for_deferred_split)
 	struct mm_struct *mm, *child;
 
 	MM_TEST_SETUP_BYTES(BIG_PHYS);
-	mm = huge_mm(1);
-	write_pages(mm, HBASE, HPAGE_PMD_NR, 10);
-	/* PTE-map the folio: an mprotect of one page splits the PMD. */
-	ASSERT_EQ(mm_mprotect(mm, HBASE, PG(1), PROT_READ), 0);
-	ASSERT_EQ(mm_mprotect(mm, HBASE, PG(1), PROT_READ | PROT_WRITE), 0);
-	ASSERT(!pmd_is_huge(mm, HBASE));
+	mm = pte_mapped_huge_mm();
 	/*
 	 * A fork makes every page shared; once the child has gone each page
 	 * is mapped once, but a page of a large folio is never reused
@@ -988,12 +998,7 @@ TEST(thp_zap_of_a_whole_pte_mapped_folio_does_not_queue_it)
 	struct page *page;
 
 	MM_TEST_SETUP_BYTES(BIG_PHYS);
-	mm = huge_mm(1);
-	write_pages(mm, HBASE, HPAGE_PMD_NR, 10);
-	/* PTE-mapped, in one VMA again (the second mprotect merges it back). */
-	ASSERT_EQ(mm_mprotect(mm, HBASE, PG(1), PROT_READ), 0);
-	ASSERT_EQ(mm_mprotect(mm, HBASE, PG(1), PROT_READ | PROT_WRITE), 0);
-	ASSERT(!pmd_is_huge(mm, HBASE));
+	mm = pte_mapped_huge_mm();
 	mmap_read_lock(mm);
 	ASSERT_EQ(get_user_pages_remote(mm, HBASE + PG(9), 1, 0, &page), 1);
 	mmap_read_unlock(mm);
