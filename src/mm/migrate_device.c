@@ -157,7 +157,8 @@ static bool mv_isolate(struct page *page, void *owner, bool locked_by_caller)
 
 	if (page_maybe_dma_pinned(page) || PageTest(page, PG_ksm) || PageTest(page, PG_swapcache))
 		return false;
-	/* A page of a THP: left behind, as migrate_vma_collect_pmd()'s "FIXME support THP". */
+	/* A page of a THP stays where it is: Linux 6.12's migrate_vma_collect_pmd() skips them too.
+	 */
 	if (PageCompound(page))
 		return false;
 	if (!locked_by_caller && TestSetPageFlag(page, PG_locked))
