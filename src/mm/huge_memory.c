@@ -437,7 +437,24 @@ void folio_remove_rmap_pte(struct page *page)
 		folio_check_partially_mapped(compound_head(page));
 }
 
-void zap_huge_pmd(struct mm_struct *mm, pte_t *pmdp, unsigned long haddr)
+/**
+ * zap_huge_pmd() - clear the huge PMD at @pmdp and drop what it held
+ * @mm: the address space; @pmdp: its PMD slot for @haddr (2 MiB-aligned)
+ *
+ * Context: the caller holds an invalidation over the 2 MiB and excludes
+ * faults there (mmap_lock for write, or the VMA's lock), but not the
+ * reverse map: a folio split (deferred split, migration, reclaim, KSM: each
+ * holds only this mm's rmap_lock for read and its PTL) may turn the huge
+ * PMD into a leaf table between the caller's unlocked look and the PTL
+ * taken here, as in Linux, where __pmd_trans_huge_lock() finds no huge PMD.
+ * Takes and releases the PTL; may free the folio.
+ *
+ * Return: true if a huge PMD (or the huge zero PMD) was cleared; false if
+ * the entry is no huge PMD any more: the caller zaps the leaf table (Linux's
+ * zap_pmd_range() falls through to zap_pte_range()), or the PTEs would
+ * outlive the VMA.
+ */
+bool zap_huge_pmd(struct mm_struct *mm, pte_t *pmdp, unsigned long haddr)
 {
 	struct page *head = NULL, *zero = NULL;
 	uint64_t pmd;
@@ -458,6 +475,8 @@ void zap_huge_pmd(struct mm_struct *mm, pte_t *pmdp, unsigned long haddr)
 		mmu_notifier_arch_invalidate_secondary_tlbs(mm, haddr, haddr + HPAGE_PMD_SIZE);
 	}
 	sm_mutex_unlock(&mm->page_table_lock);
+	if (!head && !zero)
+		return false;
 	/*
 	 * The last PMD mapping went while another address space (fork) maps
 	 * part of the folio by PTEs: queue it, as __folio_remove_rmap() does
@@ -469,6 +488,7 @@ void zap_huge_pmd(struct mm_struct *mm, pte_t *pmdp, unsigned long haddr)
 		put_page(head); /* Pairs with the reference the PMD held. */
 	if (zero)
 		mm_put_huge_zero_folio(zero);
+	return true;
 }
 
 /* May a write fault reuse the PMD-mapped folio @head in place (wp_can_reuse_anon_folio)? */

@@ -551,8 +551,13 @@ int do_huge_pmd_wp_page(struct vm_area_struct *vma, unsigned long addr, uint64_t
 int split_huge_pmd_address(struct vm_area_struct *vma, unsigned long addr);
 /* Split the huge PMDs that [start, end) covers only in part. Caller holds mmap_lock. */
 int split_huge_pmd_range(struct mm_struct *mm, unsigned long start, unsigned long end);
-/* Clear a huge PMD and drop its folio reference. Caller holds an invalidation over it. */
-void zap_huge_pmd(struct mm_struct *mm, pte_t *pmdp, unsigned long haddr);
+/*
+ * Clear a huge PMD and drop its folio reference. Caller holds an invalidation
+ * over it. Return: false if the entry was no huge PMD under the PTL (a split
+ * through the reverse map made it a leaf table after the caller looked
+ * without the lock): the caller zaps the table instead.
+ */
+bool zap_huge_pmd(struct mm_struct *mm, pte_t *pmdp, unsigned long haddr);
 /*
  * fork: share the huge PMD @src_pmdp with the child (both write-protected).
  * Both PTLs held. Return: 0, -ENOMEM, or -EAGAIN when the folio may be

@@ -124,15 +124,18 @@ void zap_page_range(struct vm_area_struct *vma, unsigned long start, unsigned lo
 			next = end;
 		if (pmdp && pmd_trans_huge(pte_load(pmdp))) {
 			if (next - addr == HPAGE_PMD_SIZE) {
-				zap_huge_pmd(mm, pmdp, addr);
-				addr = next;
-				continue;
+				if (zap_huge_pmd(mm, pmdp, addr)) {
+					addr = next;
+					continue;
+				}
+				/* Split through the reverse map meanwhile: zap its table below. */
+			} else {
+				/*
+				 * Part of a huge PMD: callers split it before their
+				 * invalidation; if one did not, split it now (nested).
+				 */
+				split_huge_pmd_address(vma, addr);
 			}
-			/*
-			 * Part of a huge PMD: callers split it before their
-			 * invalidation; if one did not, split it now (nested).
-			 */
-			split_huge_pmd_address(vma, addr);
 		}
 		if (!pmdp || !pmd_pte_table(pmdp)) {
 			addr = pmd_next_present(mm, next, end); /* a table or a huge PMD */
