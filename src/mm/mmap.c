@@ -685,7 +685,7 @@ int mm_madvise(struct mm_struct *mm, unsigned long start, unsigned long len_in, 
  * a failed allocation (-ENOMEM) leaves every PTE where it was: a move is
  * all or nothing (Linux moves the done part back instead). Tables allocated
  * before the failure stay, empty, until the mm is torn down.
- * Caller holds mmap_lock for write.
+ * Caller holds mmap_lock for write; takes rmap_lock for write.
  */
 static int move_page_tables(struct mm_struct *mm, unsigned long old, unsigned long new,
 			    unsigned long len)
@@ -715,6 +715,16 @@ static int move_page_tables(struct mm_struct *mm, unsigned long old, unsigned lo
 				return err;
 		}
 	}
+	/*
+	 * From the allocation to the last move, no reverse-map walker may work
+	 * here (Linux's take_rmap_locks()): a folio split (deferred split,
+	 * migration, reclaim, KSM, each through another mm's mapping of a
+	 * fork-shared THP) could turn a huge PMD counted below as "moves
+	 * whole, needs only a PMD slot" into a leaf table whose PTEs then have
+	 * no destination table; and a walker must not find a page at neither
+	 * place. Pairs with sm_down_read(&mm->rmap_lock) in the walkers.
+	 */
+	sm_down_write(&mm->rmap_lock);
 	sm_mutex_lock(&mm->page_table_lock);
 	for (off = 0; off < len; off += PAGE_SIZE) {
 		pte_t *src = pte_offset(mm, old + off);
@@ -723,6 +733,7 @@ static int move_page_tables(struct mm_struct *mm, unsigned long old, unsigned lo
 		if ((src && !pte_none(pte_load(src)) && !pte_alloc(mm, new + off)) ||
 		    (!src && follow_huge_pmd(mm, old + off, &huge) && !pmd_alloc(mm, new + off))) {
 			sm_mutex_unlock(&mm->page_table_lock);
+			sm_up_write(&mm->rmap_lock);
 			return -ENOMEM;
 		}
 	}
@@ -752,6 +763,7 @@ static int move_page_tables(struct mm_struct *mm, unsigned long old, unsigned lo
 	mmu_notifier_arch_invalidate_secondary_tlbs(mm, old, old + len);
 	sm_mutex_unlock(&mm->page_table_lock);
 	mmu_notifier_invalidate_range_end(&range);
+	sm_up_write(&mm->rmap_lock);
 	return 0;
 }
 
