@@ -23,6 +23,7 @@
 
 #include "mm/internal.h"
 #include "base/alloc.h"
+#include "base/sched_explore.h"
 
 #define PT_ENTRIES	      512
 #define PT_SHIFT(level)	      (PAGE_SHIFT + 9 * (level)) /* level 3 = pgd ... 0 = pte */
@@ -82,6 +83,26 @@ void free_pgtables(struct mm_struct *mm)
 	mm->pgd = NULL;
 }
 
+/*
+ * The leaf table the PMD slot @pmdp points to, or NULL (none, or a huge
+ * PMD), from ONE load of the slot. A walker without the PTL (mmap_lock or
+ * a VMA lock for read, rmap_lock for read) may see the slot change under
+ * it: 0 -> huge PMD (a THP fault), 0 -> table (a 4 KiB fault), huge PMD ->
+ * table (a split, also one through the reverse map of another mm). Testing
+ * "huge?" on one load and following the pointer of a second load would
+ * take a huge PMD installed in between for a table pointer. (A table never
+ * becomes a huge PMD or goes away under such a walker: collapse and munmap
+ * hold mmap_lock and rmap_lock for write.)
+ */
+static pte_t *pmd_load_table(pte_t *pmdp)
+{
+	uint64_t v = pte_load(pmdp); /* acquire: pairs with pmd_populate()'s release */
+
+	/* The window between a look at the slot and a use of it (explorer tests). */
+	sched_point_lockfree("pmd loaded");
+	return v && !pmd_trans_huge(v) ? (pte_t *)(uintptr_t)v : NULL;
+}
+
 pte_t *pmd_offset(struct mm_struct *mm, unsigned long addr)
 {
 	pte_t *table = mm->pgd;
@@ -127,11 +148,8 @@ pte_t *pte_offset(struct mm_struct *mm, unsigned long addr)
 	pte_t *table = mm->pgd;
 
 	for (int level = 3; level > 0; level--) {
-		pte_t *slot = &table[PT_INDEX(addr, level)];
-
-		if (level == 1 && pmd_trans_huge(pte_load(slot)))
-			return NULL;
-		table = entry_table(slot);
+		table = level == 1 ? pmd_load_table(&table[PT_INDEX(addr, 1)])
+				   : entry_table(&table[PT_INDEX(addr, level)]);
 		if (!table)
 			return NULL;
 	}
@@ -155,13 +173,8 @@ unsigned long pte_next_table(struct mm_struct *mm, unsigned long addr, unsigned 
 		int level;
 
 		for (level = 3; level > 0; level--) {
-			pte_t *slot = &table[PT_INDEX(addr, level)];
-
-			if (level == 1 && pmd_trans_huge(pte_load(slot))) {
-				table = NULL;
-				break;
-			}
-			table = entry_table(slot);
+			table = level == 1 ? pmd_load_table(&table[PT_INDEX(addr, 1)])
+					   : entry_table(&table[PT_INDEX(addr, level)]);
 			if (!table)
 				break;
 		}
@@ -180,9 +193,7 @@ unsigned long pte_next_table(struct mm_struct *mm, unsigned long addr, unsigned 
 
 pte_t *pmd_pte_table(pte_t *pmdp)
 {
-	uint64_t v = pte_load(pmdp);
-
-	return v && !pmd_trans_huge(v) ? (pte_t *)(uintptr_t)v : NULL;
+	return pmd_load_table(pmdp);
 }
 
 pte_t *pte_table_alloc(void)

@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Regressions (found by an audit of every look at a PMD without the
+ * page-table lock, after the short torture's exit-vs-split BUG): a PMD
+ * that changes between a walker's look and its use, under the
+ * interleaving explorer (base/sched_explore.h).
+ *
+ * A path that holds mmap_lock (or a VMA lock) but not the PTL still sees
+ * a PMD change: a THP fault fills an empty one (0 -> huge PMD), and a
+ * folio split through the reverse map (reclaim, migration, KSM, the
+ * deferred split; through another mm's mapping of a fork-shared THP too:
+ * split_folio() holds only this mm's rmap_lock for read and its PTL)
+ * makes a huge PMD a leaf table. Each test forces the schedules that run
+ * the other thread whole at the N-th choice of the walker, for every N
+ * (as test_regress_thp_split_lost_ref does), with the lock-free points on:
+ * pmd_load_table() has one right after its load of the PMD slot.
+ *
+ *  - pte_offset() loaded the PMD slot twice: "is it huge?" and then "the
+ *    table it points to". A huge PMD a fault installed in between was
+ *    taken for a table pointer (a wild pointer for every lockless walker:
+ *    follow_pfn_pte(), hmm_range_fault()'s snapshot, the fault path).
+ */
+#include <limits.h>
+
+#include "base/rcu.h"
+#include "base/sched_explore.h"
+#include "mm/internal.h"
+#include "secmmu/migrate.h"
+#include "testutil.h"
+
+#define HBASE 0x40000000UL /* 2 MiB-aligned */
+#define HSZ   HPAGE_PMD_SIZE
+
+/* Choices of the walker before the other thread runs whole (its window is well inside). */
+#define MAX_PREFIX 120
+
+struct race_ctx {
+	struct mm_struct *mm, *child;
+	struct page *head;    /* the THP's head: a reference for the splitter */
+	unsigned long oldpfn; /* migrate: the frame of the page before the run */
+	int ret;	      /* the walker's result */
+};
+
+static struct mm_struct *thp_mm(unsigned long len)
+{
+	struct mm_struct *mm = mm_alloc();
+
+	ASSERT_NOT_NULL(mm);
+	ASSERT_EQ(mm_mmap(mm, HBASE, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, NULL, 0),
+		  (long)HBASE);
+	ASSERT_EQ(mm_madvise(mm, HBASE, len, MADV_HUGEPAGE), 0);
+	return mm;
+}
+
+static void race_teardown(struct race_ctx *c)
+{
+	if (c->child)
+		mmput(c->child);
+	mmput(c->mm);
+	c->child = NULL;
+	sm_rcu_barrier();
+	deferred_split_scan(ULONG_MAX);
+	EXPLORE_ASSERT_EQ(mm_live_count(), 0);
+	EXPLORE_ASSERT_EQ(phys_used_frames(), 0);
+}
+
+/*
+ * Run @t once per prefix: the walker (thread 0) alone for n choices, then
+ * thread 1 whole (the explorer keeps running the current thread once the
+ * forced choices end), then the walker's rest.
+ */
+static void run_prefixes(const struct explore_test *t)
+{
+	static char sched[4 * MAX_PREFIX + 8];
+	struct explore_opts o = {.replay = sched, .lockfree = true};
+	struct explore_result r;
+
+	for (int n = 0; n < MAX_PREFIX; n++) {
+		size_t len = 0;
+
+		for (int i = 0; i < n; i++)
+			len += (size_t)snprintf(sched + len, sizeof(sched) - len, "0,");
+		snprintf(sched + len, sizeof(sched) - len, "1");
+		ASSERT_EQ(explore_run(t, &o, &r, NULL), 0);
+		ASSERT_UEQ(r.outside, 0);
+	}
+}
+
+/* --- pte_offset() vs a THP fault ---------------------------------------------- */
+
+static void fault_setup(void *p)
+{
+	struct race_ctx *c = p;
+
+	c->mm = thp_mm(2 * HSZ);
+	/* The upper tables exist (a THP in the next 2 MiB); this PMD is empty. */
+	ASSERT_EQ(mm_write(c->mm, HBASE + HSZ, "y", 1), 0);
+	ASSERT_EQ(pte_load(pmd_offset(c->mm, HBASE)), 0);
+}
+
+static void fault_thread(unsigned int id, void *p)
+{
+	struct race_ctx *c = p;
+	unsigned long pfn;
+	bool writable;
+
+	if (id == 1) {
+		EXPLORE_ASSERT_EQ(mm_write(c->mm, HBASE + PG(3), "x", 1), 0); /* a huge PMD */
+		return;
+	}
+	/* A lockless walker under mmap_lock (KVM's and hmm's look at a PTE). */
+	mmap_read_lock(c->mm);
+	c->ret = follow_pfn_pte(c->mm, HBASE + PG(3), &pfn, &writable, NULL);
+	mmap_read_unlock(c->mm);
+}
+
+static void fault_check(void *p)
+{
+	struct race_ctx *c = p;
+	char b = 0;
+
+	EXPLORE_ASSERT(c->ret == 0 || c->ret == -ENOENT);
+	EXPLORE_ASSERT(pmd_trans_huge(pte_load(pmd_offset(c->mm, HBASE))));
+	EXPLORE_ASSERT_EQ(mm_read(c->mm, HBASE + PG(3), &b, 1), 0);
+	EXPLORE_ASSERT_EQ(b, 'x');
+	race_teardown(c);
+}
+
+TEST(regress_pte_offset_vs_thp_fault_loads_the_pmd_once)
+{
+	static struct race_ctx c;
+	struct explore_test t = {.name = "pte_offset_vs_thp_fault",
+				 .nr_threads = 2,
+				 .setup = fault_setup,
+				 .thread = fault_thread,
+				 .check = fault_check,
+				 .ctx = &c};
+
+	MM_TEST_SETUP();
+	run_prefixes(&t);
+}
