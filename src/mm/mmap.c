@@ -181,24 +181,33 @@ struct vm_area_struct *vma_modify_flags(struct mm_struct *mm, struct vm_area_str
 	return vma;
 }
 
-/* Apply @vma's (new) protection to its present PTEs in [start, end). */
+/**
+ * change_protection() - apply @vma's (new) protection to its present
+ * entries in [start, end)
+ *
+ * Context: mmap_lock held for write and @vma write-locked (no fault
+ * changes the PMDs here), but not the reverse map: a folio split
+ * (reclaim, migration, KSM, the deferred split; through another mm's
+ * mapping of a fork-shared THP too) may turn a huge PMD of the range into
+ * a leaf table at any time, as in Linux (change_pmd_range() finds it with
+ * pmd_trans_huge() under the PTL, or falls through to the PTEs). So the
+ * first populated PMD is found with pmd_next_present(), for which a huge
+ * PMD and the table a split makes of it are the same thing, never by
+ * looking for tables and huge PMDs in two passes (a split between them
+ * hid the PMD from both: its PTEs kept their write bit in a read-only
+ * VMA, outside the invalidation); each huge PMD is changed under the PTL
+ * (change_huge_pmd() skips one split meanwhile), and the leaf tables are
+ * walked after that, so a table a split left is walked too. Takes the PTL.
+ */
 static void change_protection(struct vm_area_struct *vma, unsigned long start, unsigned long end)
 {
 	struct mm_struct *mm = vma->vm_mm;
 	bool writable = vma->vm_flags & VM_WRITE;
-	unsigned long first = pte_next_table(mm, start, end);
+	unsigned long first = pmd_next_present(mm, start & HPAGE_PMD_MASK, end);
 	struct mmu_notifier_range range;
 
-	/* A huge PMD is populated too (pte_next_table() skips it). */
-	for (unsigned long a = start & HPAGE_PMD_MASK; a < first && a >= (start & HPAGE_PMD_MASK);
-	     a += HPAGE_PMD_SIZE) {
-		pte_t *pmdp = pmd_offset(mm, a);
-
-		if (pmdp && pmd_trans_huge(pte_load(pmdp))) {
-			first = a > start ? a : start;
-			break;
-		}
-	}
+	if (first < start)
+		first = start;
 	/*
 	 * change_pmd_range() starts the invalidation at the first populated
 	 * page table only: nothing mapped, nothing to notify.

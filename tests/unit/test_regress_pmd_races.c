@@ -19,6 +19,9 @@
  *    table it points to". A huge PMD a fault installed in between was
  *    taken for a table pointer (a wild pointer for every lockless walker:
  *    follow_pfn_pte(), hmm_range_fault()'s snapshot, the fault path).
+ *  - change_protection() (mprotect) looked for the first leaf table, then
+ *    for the first huge PMD: a split between the two looks hid the PMD
+ *    from both, and its PTEs kept their write bit in a read-only VMA.
  */
 #include <limits.h>
 
@@ -134,6 +137,67 @@ TEST(regress_pte_offset_vs_thp_fault_loads_the_pmd_once)
 				 .setup = fault_setup,
 				 .thread = fault_thread,
 				 .check = fault_check,
+				 .ctx = &c};
+
+	MM_TEST_SETUP();
+	run_prefixes(&t);
+}
+
+/* --- mprotect vs a folio split through the reverse map ------------------------- */
+
+static void mprotect_setup(void *p)
+{
+	struct race_ctx *c = p;
+	uint64_t pmd;
+
+	c->mm = thp_mm(HSZ);
+	ASSERT_EQ(mm_write(c->mm, HBASE, "x", 1), 0);
+	pmd = pte_load(pmd_offset(c->mm, HBASE));
+	ASSERT(pmd_trans_huge(pmd) && pte_write(pmd));
+	c->head = pfn_to_page(pte_pfn(pmd));
+	get_page(c->head); /* reclaim's isolation reference */
+}
+
+static void mprotect_thread(unsigned int id, void *p)
+{
+	struct race_ctx *c = p;
+
+	if (id == 1) {
+		/* Reclaim splits it (pageout()): no mmap_lock, only the rmap's locks. */
+		split_folio(c->head);
+		put_page(c->head);
+		return;
+	}
+	c->ret = mm_mprotect(c->mm, HBASE, HSZ, PROT_READ);
+}
+
+static void mprotect_check(void *p)
+{
+	struct race_ctx *c = p;
+
+	EXPLORE_ASSERT_EQ(c->ret, 0);
+	/* Split or not: no entry of the read-only VMA may be writable. */
+	for (unsigned long a = HBASE; a < HBASE + HSZ; a += PAGE_SIZE) {
+		pte_t *ptep = pte_offset(c->mm, a);
+		uint64_t pte = ptep ? pte_load(ptep) : pte_load(pmd_offset(c->mm, a));
+
+		if (pte_write(pte)) {
+			explore_report_failure("a writable %s at 0x%lx after mprotect(PROT_READ)",
+					       ptep ? "PTE" : "huge PMD", a);
+			break;
+		}
+	}
+	race_teardown(c);
+}
+
+TEST(regress_mprotect_vs_rmap_split_leaves_no_writable_pte)
+{
+	static struct race_ctx c;
+	struct explore_test t = {.name = "mprotect_vs_rmap_split",
+				 .nr_threads = 2,
+				 .setup = mprotect_setup,
+				 .thread = mprotect_thread,
+				 .check = mprotect_check,
 				 .ctx = &c};
 
 	MM_TEST_SETUP();
