@@ -1330,12 +1330,24 @@ int migrate_huge_pmd(struct vm_area_struct *vma, unsigned long haddr)
 	sm_mutex_lock(&mm->page_table_lock);
 	pmdp = pmd_offset(mm, haddr);
 	pmd = pmdp ? pte_load(pmdp) : 0;
-	head = pmd_trans_huge(pmd) && !is_huge_zero_pmd(pmd) ? pfn_to_page(pte_pfn(pmd)) : NULL;
+	if (!pmd_trans_huge(pmd)) {
+		/*
+		 * The caller looked without the PTL: a folio split through the
+		 * reverse map (deferred split, migration, reclaim, KSM, from
+		 * another mm of a fork-shared THP too) or a write fault on the
+		 * huge zero PMD made it a leaf table since (or it went): its
+		 * 4 KiB pages are the caller's to migrate, as Linux's walk falls
+		 * through to the PTEs when pmd_trans_huge() fails under the lock.
+		 */
+		sm_mutex_unlock(&mm->page_table_lock);
+		return 1;
+	}
+	head = is_huge_zero_pmd(pmd) ? NULL : pfn_to_page(pte_pfn(pmd));
 	if (head && !get_page_unless_zero(head))
 		head = NULL;
 	sm_mutex_unlock(&mm->page_table_lock);
 	if (!head)
-		return 0; /* not huge (any more) */
+		return 0; /* the huge zero page: nothing to move */
 	if (page_maybe_dma_pinned(head)) {
 		ret = -EBUSY;
 		goto out_put;
@@ -1347,7 +1359,13 @@ int migrate_huge_pmd(struct vm_area_struct *vma, unsigned long haddr)
 		if (!ret)
 			ret = 1; /* now 4 KiB pages: the caller migrates them one by one */
 		else
-			ret = 0; /* not movable here: left in place, as before */
+			/*
+			 * Pinned: for good. Otherwise busy for now (its lock or a
+			 * PTL held by another split or migration, a GUP reference):
+			 * the caller tries again, then reports it; never a silent
+			 * success with the 2 MiB left where it was.
+			 */
+			ret = page_maybe_dma_pinned(head) ? -EBUSY : -EAGAIN;
 	}
 out_put:
 	put_page(head);

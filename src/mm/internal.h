@@ -636,10 +636,15 @@ int split_folio(struct page *page);
  * over the 2 MiB of each. A folio that
  * PTEs map too, or with no huge page free, is split instead (Linux splits
  * on -ENOMEM), for the caller to move the 4 KiB pages.
- * Caller holds mmap_lock.
- * Return: 0 (moved, nothing huge there, or left in place), 1 (split: the
- * caller migrates the 4 KiB pages), -EBUSY (pinned), -EAGAIN (a transient
- * reference: try again).
+ * Caller holds mmap_lock; it looked at the PMD without the PTL, so the
+ * PMD may have been split (through the reverse map: another mm's migration,
+ * reclaim, KSM, the deferred split) or zapped since: that is rechecked
+ * under the PTL.
+ * Return: 0 (moved whole, or the huge zero page: nothing to move), 1 (no
+ * huge PMD there any more, or the folio was split here: the caller
+ * migrates the 4 KiB pages), -EBUSY (pinned), -EAGAIN (a transient
+ * reference or lock, also one that made the split fail: try again),
+ * -ENOMEM.
  */
 int migrate_huge_pmd(struct vm_area_struct *vma, unsigned long haddr);
 

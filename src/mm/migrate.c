@@ -107,9 +107,15 @@ static int migrate_page(struct page *old)
 		return -EBUSY;
 	if (PageTest(old, PG_ksm) || PageTest(old, PG_swapcache))
 		return 0; /* not movable here: left in place */
-	/* A PTE-mapped THP: split, then this 4 KiB page moves (see migrate_huge_pmd()). */
+	/*
+	 * A PTE-mapped THP: split, then this 4 KiB page moves (see
+	 * migrate_huge_pmd()). A split that failed met a pin (for good) or a
+	 * lock, PTL or reference somebody holds for now (another split or
+	 * migration of the folio): tried again, then reported, never a
+	 * silent success with the page left in place.
+	 */
 	if (PageCompound(old) && split_folio(old))
-		return 0; /* mapped in two address spaces: left in place */
+		return page_maybe_dma_pinned(old) ? -EBUSY : -EAGAIN;
 	/* Held across the walks: after the first one the page is not mapped. */
 	if (!rmap_get(old, &t))
 		return 0; /* not mapped any more */
@@ -169,7 +175,11 @@ out_put:
 
 /*
  * Migrate the page at @addr, if any; a huge PMD moves whole, and *@huge
- * says so (the caller skips the rest of its 2 MiB). Return: as migrate_page().
+ * says so (the caller skips the rest of its 2 MiB). The look at the PMD is
+ * without the PTL: migrate_huge_pmd() rechecks under it and returns 1 if a
+ * split (through the reverse map, by another mm) made it a leaf table
+ * meanwhile, and the 4 KiB page at @addr is migrated here. Caller holds no
+ * lock. Return: as migrate_page().
  */
 static int migrate_addr(struct mm_struct *mm, unsigned long addr, bool *huge)
 {

@@ -22,6 +22,10 @@
  *  - change_protection() (mprotect) looked for the first leaf table, then
  *    for the first huge PMD: a split between the two looks hid the PMD
  *    from both, and its PTEs kept their write bit in a read-only VMA.
+ *  - migrate_addr() looked at the PMD without the PTL; migrate_huge_pmd()
+ *    found no huge PMD under it (split meanwhile) and said "nothing huge
+ *    here", so the caller skipped the 2 MiB: the page was not migrated,
+ *    and migrate_range() said ok.
  */
 #include <limits.h>
 
@@ -198,6 +202,78 @@ TEST(regress_mprotect_vs_rmap_split_leaves_no_writable_pte)
 				 .setup = mprotect_setup,
 				 .thread = mprotect_thread,
 				 .check = mprotect_check,
+				 .ctx = &c};
+
+	MM_TEST_SETUP();
+	run_prefixes(&t);
+}
+
+/* --- migration of a fork child's huge PMD vs a split through the parent --------- */
+
+static unsigned long pfn_at(struct mm_struct *mm, unsigned long addr)
+{
+	pte_t *ptep = pte_offset(mm, addr);
+	uint64_t v;
+
+	if (ptep)
+		return pte_present(pte_load(ptep)) ? pte_pfn(pte_load(ptep)) : 0;
+	return follow_huge_pmd(mm, addr, &v) ? pte_pfn(v) : 0;
+}
+
+static void migrate_setup(void *p)
+{
+	struct race_ctx *c = p;
+	uint64_t pmd;
+
+	c->mm = thp_mm(HSZ);
+	ASSERT_EQ(mm_write(c->mm, HBASE + PG(1), "m", 1), 0);
+	c->child = dup_mm(c->mm);
+	ASSERT(!IS_ERR(c->child));
+	/* The parent maps the folio by PTEs now, the child still by its PMD. */
+	ASSERT_EQ(mm_munmap(c->mm, HBASE + PG(16), PG(1)), 0);
+	pmd = pte_load(pmd_offset(c->child, HBASE));
+	ASSERT(pmd_trans_huge(pmd));
+	c->head = pfn_to_page(pte_pfn(pmd));
+	c->oldpfn = pfn_at(c->child, HBASE + PG(1));
+	get_page(c->head); /* the parent's migration holds one */
+}
+
+static void migrate_thread(unsigned int id, void *p)
+{
+	struct race_ctx *c = p;
+
+	if (id == 1) {
+		/* A migration in the parent splits the folio, the child's PMD too. */
+		split_folio(c->head);
+		put_page(c->head);
+		return;
+	}
+	c->ret = migrate_range(c->child, HBASE + PG(1), PG(1));
+}
+
+static void migrate_check(void *p)
+{
+	struct race_ctx *c = p;
+	char b = 0;
+
+	/* A page busy through every retry is reported; ok means it moved. */
+	EXPLORE_ASSERT(c->ret == 0 || c->ret == -EAGAIN);
+	if (!c->ret && pfn_at(c->child, HBASE + PG(1)) == c->oldpfn)
+		explore_report_failure("migrate_range() said ok, the page stayed at pfn %lu",
+				       c->oldpfn);
+	EXPLORE_ASSERT_EQ(mm_read(c->child, HBASE + PG(1), &b, 1), 0);
+	EXPLORE_ASSERT_EQ(b, 'm');
+	race_teardown(c);
+}
+
+TEST(regress_migrate_of_a_pmd_split_meanwhile_moves_the_4k_page)
+{
+	static struct race_ctx c;
+	struct explore_test t = {.name = "migrate_vs_rmap_split",
+				 .nr_threads = 2,
+				 .setup = migrate_setup,
+				 .thread = migrate_thread,
+				 .check = migrate_check,
 				 .ctx = &c};
 
 	MM_TEST_SETUP();
