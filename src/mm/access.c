@@ -111,6 +111,12 @@ int follow_pfn_order(struct mm_struct *mm, unsigned long addr, unsigned long *pf
 	vma = vma_lookup(mm, addr);
 	if (!vma || !(vma->vm_flags & VM_READ))
 		return -EFAULT;
+	/*
+	 * No PTL (as follow_pfn_pte()): a huge PMD split meanwhile is read as
+	 * a table and its PTE followed; a 2 MiB answer that a split makes
+	 * stale is caught by the caller's invalidation sequence (the split is
+	 * inside an MMU_NOTIFY_CLEAR of the 2 MiB).
+	 */
 	pmdp = pte_offset(mm, addr) ? NULL : pmd_offset(mm, addr);
 	pmd = pmdp ? pte_load(pmdp) : 0;
 	if (!pmd_trans_huge(pmd))

@@ -484,6 +484,14 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int
 	if (!vma_core(vma)->shm && !vma->vm_ops) {
 		unsigned long haddr = addr & HPAGE_PMD_MASK;
 		pte_t *pmdp = pmd_offset(mm, haddr);
+		/*
+		 * A look without the PTL: a split through the reverse map (or
+		 * a racing fault) may change the PMD next. Each path below
+		 * rechecks under the PTL (do_huge_pmd_wp_page() compares the
+		 * whole value, split_huge_pmd_address() and
+		 * do_huge_pmd_anonymous_page() look again) and a stale look
+		 * ends in a retry: the caller faults again.
+		 */
 		uint64_t pmd = pmdp ? pte_load(pmdp) : 0;
 
 		/*

@@ -25,6 +25,12 @@ static unsigned long hmm_snapshot(struct hmm_range *range, struct vm_area_struct
 	unsigned long order = 0;
 	bool writable;
 
+	/*
+	 * No PTL: a split through the reverse map may turn the huge PMD into
+	 * a leaf table between these looks (then nothing is reported for the
+	 * page, or its huge order). The split is inside an MMU_NOTIFY_CLEAR
+	 * over the 2 MiB, so the interval sequence makes the caller retry.
+	 */
 	if (!ptep && follow_huge_pmd(mm, addr, &pte))
 		order = HPAGE_PMD_ORDER; /* hmm_vma_handle_pmd() */
 

@@ -868,6 +868,14 @@ static bool split_pmd_one(struct vm_area_struct *vma, unsigned long addr, struct
 
 	if ((addr & ~HPAGE_PMD_MASK) || !pmd_trans_huge(pmd) || pte_pfn(pmd) != page_to_pfn(page))
 		return true;
+	/*
+	 * Looked at without the PTL: split_huge_pmd_address() rechecks that
+	 * the PMD is huge under it, not that it still maps this folio (Linux
+	 * passes the folio to __split_huge_pmd()). Zapped and refilled with
+	 * another THP meanwhile (munmap or MADV_DONTNEED, then a fault: this
+	 * folio is locked, so no migration replaced it), that PMD is split
+	 * for nothing: a 2 MiB CLEAR and 512 PTEs of the same pages, no harm.
+	 */
 	if (split_huge_pmd_address(vma, addr))
 		*err = -ENOMEM;
 	return true;

@@ -318,6 +318,11 @@ int break_ksm(struct vm_area_struct *vma, unsigned long addr)
 	pte_t *ptep;
 	uint64_t pte;
 
+	/*
+	 * No PTL yet (rechecked below): a huge PMD (NULL here) never maps a
+	 * KSM page -- KSM splits a folio before it merges a page of it -- so
+	 * neither does the table a split may make of it meanwhile.
+	 */
 	ptep = pte_offset(mm, addr);
 	pte = ptep ? pte_load(ptep) : 0;
 	if (!pte_present(pte) || is_zero_pfn(pte_pfn(pte)))

@@ -707,6 +707,9 @@ static int move_page_tables(struct mm_struct *mm, unsigned long old, unsigned lo
 	 * Huge PMDs move whole only if both places are 2 MiB-aligned, the range
 	 * covers them and the destination slot is empty (move_huge_pmd()); the
 	 * others are split first, before the destination tables are allocated.
+	 * These looks are without the PTL and before rmap_lock: a PMD split
+	 * through the reverse map meanwhile is a leaf table below, which the
+	 * allocation (under rmap_lock, where no split can come) sees as such.
 	 */
 	for (unsigned long base = old & HPAGE_PMD_MASK; base < old + len; base += HPAGE_PMD_SIZE) {
 		pte_t *pmdp = pmd_offset(mm, base), *dst_pmdp;
