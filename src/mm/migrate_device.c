@@ -218,7 +218,14 @@ int migrate_vma_setup(struct migrate_vma *args)
 		sm_mutex_lock(&mm->page_table_lock);
 		ptep = pte_offset(mm, addr);
 		pte = ptep ? pte_load(ptep) : 0;
-		if (pte_none(pte) || (pte_present(pte) && is_zero_pfn(pte_pfn(pte)))) {
+		if (!ptep && follow_huge_pmd(mm, addr, &pte)) {
+			/*
+			 * A huge PMD (a THP, or the huge zero page) is no hole:
+			 * pte_offset() has no leaf table for it. Its pages stay
+			 * where they are (src 0), as a PTE-mapped THP's do (see
+			 * mv_isolate()).
+			 */
+		} else if (pte_none(pte) || (pte_present(pte) && is_zero_pfn(pte_pfn(pte)))) {
 			/* An empty (or zero-page) entry of anonymous memory: a new page fills it.
 			 */
 			if ((args->flags & MIGRATE_VMA_SELECT_SYSTEM) && anon)
@@ -276,9 +283,14 @@ static bool mv_insert_page(struct migrate_vma *args, unsigned long addr, struct 
 	range.owner = args->pgmap_owner;
 	mmu_notifier_invalidate_range_start(&range);
 	sm_mutex_lock(&mm->page_table_lock);
+	/*
+	 * NULL: out of memory, or a THP fault mapped a huge PMD over the hole
+	 * since migrate_vma_setup() looked (mmap_lock for read does not keep
+	 * faults out): nothing to fill, the page is not migrated.
+	 */
 	ptep = pte_alloc(mm, addr);
-	pte = ptep ? pte_load(ptep) : 1;
-	if (pte_none(pte) || (pte_present(pte) && is_zero_pfn(pte_pfn(pte)))) {
+	pte = ptep ? pte_load(ptep) : 0;
+	if (ptep && (pte_none(pte) || (pte_present(pte) && is_zero_pfn(pte_pfn(pte))))) {
 		unsigned long pfn = page_to_pfn(new);
 
 		zero = !pte_none(pte);
