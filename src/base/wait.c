@@ -63,9 +63,15 @@ void sm_delay_us(unsigned int us)
 
 #define VAR_BUCKETS 64
 
+/*
+ * @waiters: sm_wait_var_event() calls between sm_var_wait_begin() and
+ * sm_var_wait_end() on this bucket: changed under @lock, read without it by
+ * sm_wake_up_var(), which skips @lock and the wake-up when it reads 0.
+ */
 static struct var_bucket {
 	struct sm_mutex lock;
 	struct sm_waitq wq;
+	_Atomic unsigned int waiters;
 } var_buckets[VAR_BUCKETS];
 
 static pthread_once_t var_once = PTHREAD_ONCE_INIT;
@@ -100,10 +106,57 @@ struct sm_waitq *sm_var_waitq(const void *var)
 	return &var_bucket(var)->wq;
 }
 
+/*
+ * The waiter side of sm_wait_var_event(): the bucket's lock, then the
+ * waiter counted before its first test of the condition. The full fence
+ * pairs with the one in sm_wake_up_var(): of a waker that made the
+ * condition true and a waiter that counted itself, either the waker sees the
+ * count (and wakes under the lock, which the waiter holds until it sleeps)
+ * or the waiter's test sees the condition true (the classic store-buffer
+ * pairing; Linux's wake_up_var() has the same smp_mb() before its
+ * waitqueue_active()).
+ */
+struct sm_mutex *sm_var_wait_begin(const void *var)
+{
+	struct var_bucket *b = var_bucket(var);
+
+	sm_mutex_lock(&b->lock);
+	atomic_fetch_add_explicit(&b->waiters, 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_seq_cst); /* Pairs with sm_wake_up_var(). */
+	/* Under exploration: a waker may run between the count and the test. */
+	sched_point("wait_var_counted");
+	return &b->lock;
+}
+
+void sm_var_wait_end(const void *var)
+{
+	struct var_bucket *b = var_bucket(var);
+
+	lockdep_assert_held(&b->lock);
+	atomic_fetch_sub_explicit(&b->waiters, 1, memory_order_relaxed);
+	sm_mutex_unlock(&b->lock);
+}
+
+bool sm_var_has_waiters(const void *var)
+{
+	return atomic_load(&var_bucket(var)->waiters) != 0;
+}
+
 void sm_wake_up_var(const void *var)
 {
 	struct var_bucket *b = var_bucket(var);
 
+	/* Under exploration: a waiter may count itself between our store and the test. */
+	sched_point("wake_up_var");
+	/*
+	 * Pairs with the fence in sm_var_wait_begin(): the caller's store
+	 * that made the condition true is ordered before the load of the
+	 * count. No waiter counted: none can miss the store, none to wake
+	 * (no lock, no wake-up: one fence instead of a lock pair).
+	 */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (!atomic_load_explicit(&b->waiters, memory_order_relaxed))
+		return;
 	/* Taking the lock orders the waker's writes before the waiter's recheck. */
 	sm_mutex_lock(&b->lock);
 	sm_wake_up_all(&b->wq);

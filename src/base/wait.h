@@ -12,4 +12,7 @@
 #include "base/lock.h"
 #include "base/sched_explore.h"
 
+/* Is a sm_wait_var_event() counted in @var's bucket? For tests. */
+bool sm_var_has_waiters(const void *var);
+
 #endif /* SECMMU_BASE_WAIT_H */

@@ -58,6 +58,8 @@
 #define sm_delay_us                secmmu_delay_us
 #define sm_var_lock                secmmu_var_lock
 #define sm_var_waitq               secmmu_var_waitq
+#define sm_var_wait_begin          secmmu_var_wait_begin
+#define sm_var_wait_end            secmmu_var_wait_end
 #define sm_wake_up_var             secmmu_wake_up_var
 
 /* thread.h */

@@ -76,18 +76,25 @@ void sm_delay_us(unsigned int us);
  * wait_var_event()/wake_up_var()): the waker calls sm_wake_up_var(@var)
  * after making @cond true; the waiter, holding no lock, sleeps until it is.
  * @cond is evaluated under the bucket's lock (LOCK_RANK_WAITQ): it must only
- * read (atomics, or fields whose writer wakes after writing).
+ * read atomics, which the waker writes before it calls sm_wake_up_var()
+ * (a waker that finds no waiter counted takes no lock: its full fence is
+ * what orders the write before the waiter's test, see base/wait.c).
+ *
+ * sm_var_wait_begin() takes the bucket's lock and counts the waiter;
+ * sm_var_wait_end() uncounts it and drops the lock. sm_var_lock() and
+ * sm_var_waitq() name the bucket's lock and queue.
  */
 struct sm_mutex *sm_var_lock(const void *var);
 struct sm_waitq *sm_var_waitq(const void *var);
+struct sm_mutex *sm_var_wait_begin(const void *var);
+void sm_var_wait_end(const void *var);
 void sm_wake_up_var(const void *var);
 
 #define sm_wait_var_event(var, cond)                                                               \
 	do {                                                                                       \
-		struct sm_mutex *wv_l_ = sm_var_lock(var);                                         \
-		sm_mutex_lock(wv_l_);                                                              \
+		struct sm_mutex *wv_l_ = sm_var_wait_begin(var);                                   \
 		sm_wait_event(sm_var_waitq(var), wv_l_, cond);                                     \
-		sm_mutex_unlock(wv_l_);                                                            \
+		sm_var_wait_end(var);                                                              \
 	} while (0)
 
 SECMMU_END_DECLS
