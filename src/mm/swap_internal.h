@@ -26,13 +26,27 @@ unsigned int swap_count(unsigned long slot);
 void swap_free(unsigned long slot);
 int swap_writepage(unsigned long slot, struct page *page);
 int swap_readpage(unsigned long slot, struct page *page);
-void swap_cache_add(unsigned long slot, struct page *page);
-/* If @page is in the swap cache, take a count on its slot and return it; else -ENOENT. */
+/*
+ * A free slot with count 1 and @page in the swap cache for it (the cache
+ * takes a reference on @page), in one hold of the swap lock; or -ENOSPC.
+ * Caller holds the page lock of @page (PG_locked), which is not in the cache.
+ */
+long swap_alloc_cached(struct page *page);
+/*
+ * If @page is in the swap cache, take a count on its slot and return it; else
+ * -ENOENT. Caller holds the page lock of @page.
+ */
 long swap_cache_dup(struct page *page);
 /* The cached page of @slot with a reference, or NULL. */
 struct page *swap_cache_get(unsigned long slot);
-/* Remove @page from the cache if it has exactly @expected_refs and no mapping. */
-bool swap_cache_del_if_unused(struct page *page, int expected_refs);
+/*
+ * swap_cache_del_and_free() - end a pageout's use of @slot, in one hold of
+ * the swap lock: if @del, remove @page from the swap cache when it has
+ * exactly @expected_refs references and no mapping; then drop the caller's
+ * count of @slot (swap_free()). Caller holds the page lock of @page.
+ * Return: true if @page was removed from the cache.
+ */
+bool swap_cache_del_and_free(struct page *page, unsigned long slot, bool del, int expected_refs);
 
 /* LRU (lru.c) */
 void lru_add(struct page *page);

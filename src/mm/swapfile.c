@@ -205,14 +205,10 @@ unsigned long swap_slots_total(void)
 	return dev ? dev->nr_slots : 0;
 }
 
-long swap_alloc(void)
+/* A free slot with count 1, or -ENOSPC. Caller holds dev->lock. */
+static long __swap_alloc(struct swap_device *dev)
 {
-	struct swap_device *dev = swap_dev;
-	long slot = -ENOSPC;
-
-	if (!dev)
-		return -ENOSPC;
-	sm_mutex_lock(&dev->lock);
+	lockdep_assert_held(&dev->lock);
 	for (unsigned long i = 0; i < dev->nr_slots; i++) {
 		unsigned long s = (dev->next_hint + i) % dev->nr_slots;
 
@@ -220,11 +216,51 @@ long swap_alloc(void)
 			dev->map[s] = 1;
 			dev->nr_used++;
 			dev->next_hint = s + 1;
-			slot = (long)s;
-			break;
+			return (long)s;
 		}
 	}
+	return -ENOSPC;
+}
+
+long swap_alloc(void)
+{
+	struct swap_device *dev = swap_dev;
+	long slot;
+
+	if (!dev)
+		return -ENOSPC;
+	sm_mutex_lock(&dev->lock);
+	slot = __swap_alloc(dev);
 	sm_mutex_unlock(&dev->lock);
+	return slot;
+}
+
+/* Caller holds dev->lock and a reference on @page for the cache. */
+static void __swap_cache_add(struct swap_device *dev, unsigned long slot, struct page *page)
+{
+	lockdep_assert_held(&dev->lock);
+	BUG_ON(dev->cache[slot]);
+	dev->cache[slot] = page;
+	set_page_private(page, slot);
+	SetPageFlag(page, PG_swapcache);
+}
+
+long swap_alloc_cached(struct page *page)
+{
+	struct swap_device *dev = swap_dev;
+	long slot;
+
+	if (!dev)
+		return -ENOSPC;
+	DEBUG_BUG_ON(!PageTest(page, PG_locked));
+	get_page(page); /* the cache's reference; pairs with swap_cache_del()/swap_free() */
+	sm_mutex_lock(&dev->lock);
+	slot = __swap_alloc(dev);
+	if (slot >= 0)
+		__swap_cache_add(dev, (unsigned long)slot, page);
+	sm_mutex_unlock(&dev->lock);
+	if (slot < 0)
+		put_page(page); /* not cached: we still hold ours */
 	return slot;
 }
 
@@ -238,12 +274,12 @@ void swap_dup(unsigned long slot)
 	sm_mutex_unlock(&dev->lock);
 }
 
-void swap_free(unsigned long slot)
+/* Drop one count of @slot; return the cached page whose reference the caller now drops. */
+static struct page *__swap_free(struct swap_device *dev, unsigned long slot)
 {
-	struct swap_device *dev = swap_dev;
 	struct page *cached = NULL;
 
-	sm_mutex_lock(&dev->lock);
+	lockdep_assert_held(&dev->lock);
 	BUG_ON(slot >= dev->nr_slots || !dev->map[slot]); /* swap count underflow */
 	if (--dev->map[slot] == 0) {
 		dev->nr_used--;
@@ -254,6 +290,16 @@ void swap_free(unsigned long slot)
 			set_page_private(cached, 0);
 		}
 	}
+	return cached;
+}
+
+void swap_free(unsigned long slot)
+{
+	struct swap_device *dev = swap_dev;
+	struct page *cached;
+
+	sm_mutex_lock(&dev->lock);
+	cached = __swap_free(dev, slot);
 	sm_mutex_unlock(&dev->lock);
 	if (cached)
 		put_page(cached); /* the swap cache's reference */
@@ -320,19 +366,6 @@ int swap_readpage(unsigned long slot, struct page *page)
 	return swap_io(slot, page, false);
 }
 
-void swap_cache_add(unsigned long slot, struct page *page)
-{
-	struct swap_device *dev = swap_dev;
-
-	get_page(page); /* the cache's reference; pairs with swap_cache_del()/swap_free() */
-	sm_mutex_lock(&dev->lock);
-	BUG_ON(dev->cache[slot]);
-	dev->cache[slot] = page;
-	set_page_private(page, slot);
-	SetPageFlag(page, PG_swapcache);
-	sm_mutex_unlock(&dev->lock);
-}
-
 struct page *swap_cache_get(unsigned long slot)
 {
 	struct swap_device *dev = swap_dev;
@@ -346,24 +379,27 @@ struct page *swap_cache_get(unsigned long slot)
 	return page;
 }
 
-bool swap_cache_del_if_unused(struct page *page, int expected_refs)
+bool swap_cache_del_and_free(struct page *page, unsigned long slot, bool del, int expected_refs)
 {
 	struct swap_device *dev = swap_dev;
-	unsigned long slot = page_private(page);
+	struct page *cached;
 	bool ok = false;
 
 	sm_mutex_lock(&dev->lock);
 	/* Under the lock nobody can find the page in the cache meanwhile. */
-	if (dev->cache[slot] == page && page_ref_count(page) == expected_refs &&
+	if (del && dev->cache[slot] == page && page_ref_count(page) == expected_refs &&
 	    !page_mapcount(page)) {
 		dev->cache[slot] = NULL;
 		ClearPageFlag(page, PG_swapcache);
 		set_page_private(page, 0);
 		ok = true;
 	}
+	cached = __swap_free(dev, slot);
 	sm_mutex_unlock(&dev->lock);
 	if (ok)
 		put_page(page); /* the cache's reference */
+	if (cached)
+		put_page(cached); /* the swap cache's reference */
 	return ok;
 }
 
@@ -386,6 +422,16 @@ long swap_cache_dup(struct page *page)
 	long slot = -ENOENT;
 
 	if (!dev)
+		return -ENOENT;
+	DEBUG_BUG_ON(!PageTest(page, PG_locked));
+	/*
+	 * PG_swapcache is set only by swap_alloc_cached(), whose caller holds
+	 * the page lock, as ours does: a page we find without it cannot gain
+	 * it meanwhile, and needs no lock to say so (one lock pair per page
+	 * paged out for the first time). Set, it may be cleared meanwhile
+	 * (swap_free() of the slot's last count): checked again under the lock.
+	 */
+	if (!PageTest(page, PG_swapcache))
 		return -ENOENT;
 	sm_mutex_lock(&dev->lock);
 	/* Under the lock, so that the slot cannot be freed between the test and the count. */

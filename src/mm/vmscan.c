@@ -29,10 +29,9 @@ static bool pageout_anon(struct page *page)
 		return false;
 	slot = swap_cache_dup(page);
 	if (slot < 0) {
-		slot = swap_alloc();
+		slot = swap_alloc_cached(page);
 		if (slot < 0)
 			return false;
-		swap_cache_add((unsigned long)slot, page);
 	}
 	try_to_unmap(page, slot);
 	/*
@@ -42,8 +41,8 @@ static bool pageout_anon(struct page *page)
 	 */
 	written = !page_mapcount(page) && page_ref_count(page) == 2 &&
 		  !swap_writepage((unsigned long)slot, page);
-	freed = written && swap_cache_del_if_unused(page, 2);
-	swap_free((unsigned long)slot); /* our count; at zero the cache entry goes too */
+	/* Our count goes in any case; at zero the cache entry goes too. */
+	freed = swap_cache_del_and_free(page, (unsigned long)slot, written, 2);
 	return freed;
 }
 
