@@ -84,6 +84,7 @@ const char *mmu_notifier_event_name(enum mmu_notifier_event event);
 /* The core's part of a range: what its start left for its _end. */
 struct mmu_notifier_range_core {
 	unsigned int open;	   /* which halves the start opened (src/notifier) */
+	unsigned int open_slot;	   /* the thread slot + 1 that counted the start, or 0 */
 	unsigned long release_gen; /* the mm's release generation when the start was sent */
 };
 
@@ -124,6 +125,7 @@ static inline void mmu_notifier_range_init(struct mmu_notifier_range *range,
 	range->event = event;
 	range->owner = NULL;
 	range->__core.open = 0;
+	range->__core.open_slot = 0;
 	range->__core.release_gen = 0;
 }
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +17,59 @@
 #include "secmmu/trace.h"
 
 _Atomic int sm_threads_uncontrolled;
+
+/* ---- thread slots (base/thread.h) ---- */
+
+SM_THREAD_TLS unsigned int sm_thread_slot_plus1;
+/* Bit i set: slot i is owned by a live thread. */
+static _Atomic uint64_t slot_map;
+static pthread_key_t slot_key;
+static pthread_once_t slot_once = PTHREAD_ONCE_INIT;
+
+_Static_assert(SM_THREAD_SLOTS == 64, "slot_map is one 64-bit word");
+
+static void slot_release(void *unused)
+{
+	unsigned int s = sm_thread_slot_plus1;
+
+	(void)unused;
+	/* Whatever runs after this in the thread's exit uses no slot. */
+	sm_thread_slot_plus1 = SM_THREAD_NO_SLOT;
+	if (s == 0 || s == SM_THREAD_NO_SLOT)
+		return;
+	/* Release: the next owner sees every count this thread stored. */
+	atomic_fetch_and_explicit(&slot_map, ~(1ull << (s - 1)), memory_order_release);
+}
+
+static void slot_key_create(void)
+{
+	BUG_ON(pthread_key_create(&slot_key, slot_release));
+}
+
+unsigned int sm_thread_slot_claim(void)
+{
+	uint64_t map;
+	unsigned int i;
+
+	pthread_once(&slot_once, slot_key_create);
+	map = atomic_load_explicit(&slot_map, memory_order_relaxed);
+	for (;;) {
+		if (map == ~0ull) {
+			sm_thread_slot_plus1 = SM_THREAD_NO_SLOT;
+			return SM_THREAD_NO_SLOT;
+		}
+		i = (unsigned int)__builtin_ctzll(~map);
+		/* Acquire: pairs with the release of the slot's previous owner. */
+		if (atomic_compare_exchange_weak_explicit(&slot_map, &map, map | (1ull << i),
+							  memory_order_acquire,
+							  memory_order_relaxed))
+			break;
+	}
+	sm_thread_slot_plus1 = i + 1;
+	/* Any non-NULL value makes slot_release() run at thread exit. */
+	pthread_setspecific(slot_key, (void *)1);
+	return i + 1;
+}
 
 static void *sm_thread_main(void *arg)
 {

@@ -215,22 +215,46 @@ static void mn_release_done(struct mmu_notifier_subscriptions *subscriptions,
 	sm_wake_up_all(&subscriptions->wq);
 }
 
+/* The classic ranges open now (see subscriptions->open_ranges). Any context. */
+static long mn_open_ranges(struct mmu_notifier_subscriptions *subscriptions)
+{
+	long n = atomic_load(&subscriptions->open_ranges);
+
+	for (unsigned int i = 0; i < SM_THREAD_SLOTS; i++)
+		n += atomic_load_explicit(&subscriptions->open_slot[i], memory_order_relaxed);
+	return n;
+}
+
 /*
  * Before unhooking a subscription whose ->release has run: wait until every
  * classic invalidation whose start may have been delivered to it has had its
  * _end (they find it on the list only while it is hooked). Invalidations
  * that start meanwhile are delivered to no released subscription, and end
  * without waiting for anybody, so the wait ends. Caller holds
- * subscriptions->lock (dropped while sleeping) and no lock an invalidation
- * takes. Pairs with the wake in mn_hlist_range_closed().
+ * subscriptions->lock (dropped while this sleeps) and no lock an
+ * invalidation takes, and is not in a read-side section.
+ *
+ * The counts are plain per-thread stores (mn_range_open()/_close()), so
+ * nothing orders them against our loads but a grace period. A start counts
+ * itself and reads release_gen in one read-side section; an _end uncounts
+ * itself and reads unhook_waiting in one. After the grace period below,
+ * which began after the caller's release_gen bump and our unhook_waiting
+ * increment: a section that began before it has ended, and its count is
+ * visible to mn_open_ranges(); one that began after it sees both stores --
+ * its start is delivered to no released subscription, and its _end wakes
+ * us (under the lock, which we hold from the sum to the sleep: no lost
+ * wake-up). Pairs with mn_range_open() and mn_range_close().
  */
 static void mn_wait_open_ranges_locked(struct mmu_notifier_subscriptions *subscriptions)
 {
 	lockdep_assert_held(&subscriptions->lock);
-	atomic_store(&subscriptions->unhook_waiting, true);
-	while (atomic_load(&subscriptions->open_ranges))
+	atomic_fetch_add(&subscriptions->unhook_waiting, 1);
+	sm_mutex_unlock(&subscriptions->lock);
+	sm_synchronize_rcu();
+	sm_mutex_lock(&subscriptions->lock);
+	while (mn_open_ranges(subscriptions))
 		sm_wait(&subscriptions->wq, &subscriptions->lock);
-	atomic_store(&subscriptions->unhook_waiting, false);
+	atomic_fetch_sub(&subscriptions->unhook_waiting, 1);
 }
 
 static void __attribute__((noinline))
@@ -241,13 +265,58 @@ mn_wake_unhook(struct mmu_notifier_subscriptions *subscriptions)
 	sm_mutex_unlock(&subscriptions->lock);
 }
 
-/* A counted classic range is over (its _end ran, or its start failed). */
-static inline void mn_hlist_range_closed(struct mmu_notifier_subscriptions *subscriptions)
+/*
+ * A classic range opens: count it, in the thread's slot when it has one.
+ * Inside the read-side section that then reads release_gen (see
+ * mn_wait_open_ranges_locked()).
+ */
+static inline void mn_range_open(struct mmu_notifier_subscriptions *subscriptions,
+				 struct mmu_notifier_range *range)
 {
-	/* seq_cst both: the store/load pairs with mn_wait_open_ranges_locked(). */
-	if (__builtin_expect(atomic_fetch_sub(&subscriptions->open_ranges, 1) == 1, 0) &&
-	    atomic_load(&subscriptions->unhook_waiting))
-		mn_wake_unhook(subscriptions);
+	unsigned int slot = sm_thread_slot();
+
+	range->__core.open_slot = slot;
+	if (__builtin_expect(slot != 0, 1)) {
+		_Atomic long *c = &subscriptions->open_slot[slot - 1];
+
+		/* Only this thread writes its slot: a plain increment. */
+		atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+				      memory_order_relaxed);
+	} else {
+		atomic_fetch_add(&subscriptions->open_ranges, 1);
+	}
+	/* Under exploration: an unhook may run between the count and release_gen. */
+	sched_point("mn_range_counted");
+}
+
+/*
+ * A counted classic range is over (its _end ran, or its start failed).
+ * Inside a read-side section (see mn_wait_open_ranges_locked()). Return:
+ * an unhook waits; the caller wakes it (mn_wake_unhook()) after the section.
+ */
+static inline bool mn_range_close(struct mmu_notifier_subscriptions *subscriptions,
+				  const struct mmu_notifier_range *range)
+{
+	unsigned int slot = range->__core.open_slot;
+
+	/*
+	 * The start's slot is ours if this thread started the range (or owns
+	 * the slot since the starter exited): a plain decrement. An _end on
+	 * another thread must not write the owner's slot: it uncounts in the
+	 * shared counter.
+	 */
+	if (__builtin_expect(slot != 0 && slot == sm_thread_slot(), 1)) {
+		_Atomic long *c = &subscriptions->open_slot[slot - 1];
+
+		atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) - 1,
+				      memory_order_relaxed);
+	} else {
+		atomic_fetch_sub(&subscriptions->open_ranges, 1);
+	}
+	/* Under exploration: an unhook may run between the uncount and the test. */
+	sched_point("mn_range_uncounted");
+	return __builtin_expect(
+		atomic_load_explicit(&subscriptions->unhook_waiting, memory_order_relaxed) != 0, 0);
 }
 
 /*
@@ -962,14 +1031,21 @@ static void mn_hlist_undo_start(struct mmu_notifier_subscriptions *subscriptions
  */
 static inline __attribute__((always_inline)) int
 mn_hlist_invalidate_range_start(struct mmu_notifier_subscriptions *subscriptions,
-				const struct mmu_notifier_range *range)
+				struct mmu_notifier_range *range)
 {
 	bool blockable = mmu_notifier_range_blockable(range);
 	struct mmu_notifier *subscription;
+	bool wake = false;
 	unsigned int walk;
 	int ret = 0;
 
 	sm_rcu_read_lock_fast();
+	/* Before the generation, in this section: see mn_wait_open_ranges_locked(). */
+	mn_range_open(subscriptions, range);
+	range->__core.open |= MN_RANGE_HLIST_OPEN;
+	/* Pairs with the release store in mn_release_done(). */
+	range->__core.release_gen =
+		atomic_load_explicit(&subscriptions->release_gen, memory_order_acquire);
 	walk = mn_walk_begin(subscriptions);
 
 	mn_for_each_rcu(subscription, subscriptions)
@@ -994,10 +1070,16 @@ mn_hlist_invalidate_range_start(struct mmu_notifier_subscriptions *subscriptions
 			ret = -EAGAIN;
 	}
 	/* Every notifier was called; now undo the ones that started. */
-	if (__builtin_expect(ret, 0))
+	if (__builtin_expect(ret, 0)) {
 		mn_hlist_undo_start(subscriptions, range);
+		/* A failed start has no _end: every started subscriber was ended. */
+		range->__core.open &= ~MN_RANGE_HLIST_OPEN;
+		wake = mn_range_close(subscriptions, range);
+	}
 	mn_walk_end(subscriptions, walk);
 	sm_rcu_read_unlock_fast();
+	if (__builtin_expect(wake, 0))
+		mn_wake_unhook(subscriptions);
 	return ret;
 }
 
@@ -1029,18 +1111,7 @@ __mmu_notifier_invalidate_range_start(struct mmu_notifier_range *range)
 	}
 	if (mn_list_empty(subscriptions))
 		return 0;
-	/* Before the generation: an unhook that sees 0 open ranges sees our generation too. */
-	atomic_fetch_add(&subscriptions->open_ranges, 1);
-	range->__core.open |= MN_RANGE_HLIST_OPEN;
-	/* Pairs with the release store in mn_release_done(). */
-	range->__core.release_gen =
-		atomic_load_explicit(&subscriptions->release_gen, memory_order_acquire);
 	ret = mn_hlist_invalidate_range_start(subscriptions, range);
-	if (ret) {
-		/* A failed start has no _end: every started subscriber was ended. */
-		range->__core.open &= ~MN_RANGE_HLIST_OPEN;
-		mn_hlist_range_closed(subscriptions);
-	}
 	/*
 	 * Linux leaves the interval invalidation open here; the caller will
 	 * not call _end, so end it now or readers would wait forever.
@@ -1103,6 +1174,7 @@ mn_hlist_invalidate_end(struct mmu_notifier_subscriptions *subscriptions,
 	bool blockable = mmu_notifier_range_blockable(range);
 	struct mmu_notifier *subscription;
 	unsigned int walk;
+	bool wake;
 
 	sm_rcu_read_lock_fast();
 	walk = mn_walk_begin(subscriptions);
@@ -1119,7 +1191,11 @@ mn_hlist_invalidate_end(struct mmu_notifier_subscriptions *subscriptions,
 			non_block_end();
 	}
 	mn_walk_end(subscriptions, walk);
+	/* After the walk, in its section: see mn_wait_open_ranges_locked(). */
+	wake = mn_range_close(subscriptions, range);
 	sm_rcu_read_unlock_fast();
+	if (__builtin_expect(wake, 0))
+		mn_wake_unhook(subscriptions);
 }
 
 /**
@@ -1154,6 +1230,5 @@ void mmu_notifier_invalidate_range_end(struct mmu_notifier_range *range)
 	if (range->__core.open & MN_RANGE_HLIST_OPEN) {
 		mn_hlist_invalidate_end(subscriptions, range);
 		range->__core.open &= ~MN_RANGE_HLIST_OPEN;
-		mn_hlist_range_closed(subscriptions);
 	}
 }

@@ -17,6 +17,7 @@
 #include "base/itree.h"
 #include "base/lock.h"
 #include "base/rcu.h"
+#include "base/thread.h"
 #include "base/wait.h"
 #include "mm/mm_types.h"
 #include "secmmu/mmu_notifier.h"
@@ -72,13 +73,22 @@ static inline void mn_invalidate_map_touch(void)
  *             read locklessly (acquire) by invalidate_range_start, which
  *             keeps the value in the range so that its _end is delivered to
  *             exactly the subscriptions its start was delivered to.
- * @open_ranges: classic invalidate_range_start calls whose _end has not
- *             run yet (atomic; no lock). Unhooking a subscription that has
- *             had ->release (exit, unregister) first waits, under @lock on
- *             @wq, until it is 0, so that every _end finds on the list
+ * @open_ranges, @open_slot: classic invalidate_range_start calls whose
+ *             _end has not run yet are their sum (mn_open_ranges()). A
+ *             thread with a thread slot (base/thread.h) counts its starts,
+ *             and the _ends it runs of them, in @open_slot[its slot - 1]
+ *             with plain stores (only the slot's owner writes it: no
+ *             lock-prefixed instruction on the fast path); a thread without
+ *             one, and an _end run by another thread than its start, use
+ *             @open_ranges (an atomic read-modify-write; it may go below 0).
+ *             Counted and uncounted inside the read-side section of the
+ *             start's and the _end's walk. Unhooking a subscription that
+ *             has had ->release (exit, unregister) first waits until the
+ *             sum is 0 (mn_wait_open_ranges_locked(): a grace period, then
+ *             on @wq under @lock), so that every _end finds on the list
  *             every subscription its start was delivered to.
- * @unhook_waiting: set under @lock while such an unhook waits: the _end
- *             that brings @open_ranges to 0 then wakes @wq.
+ * @unhook_waiting: unhooks in that wait (changed under @lock): an _end
+ *             that sees it non-zero wakes @wq.
  */
 struct mmu_notifier_subscriptions {
 	struct sm_mutex lock;
@@ -90,8 +100,8 @@ struct mmu_notifier_subscriptions {
 	struct mmu_interval_notifier *deferred_list;
 	struct sm_waitq wq;
 	_Atomic unsigned long release_gen;
-	_Atomic unsigned long open_ranges;
-	_Atomic bool unhook_waiting;
+	_Atomic long open_ranges;
+	_Atomic unsigned int unhook_waiting;
 	/*
 	 * A detector only (the museum's put-free-no-grace; counted only while
 	 * that switch is on): invalidation walks of @list in progress,
@@ -102,6 +112,8 @@ struct mmu_notifier_subscriptions {
 	 */
 	_Atomic unsigned long walk_epoch;
 	_Atomic unsigned long walkers[2];
+	/* Written by the slot's owner only: see @open_ranges. */
+	_Atomic long open_slot[SM_THREAD_SLOTS];
 };
 
 /*

@@ -22,6 +22,7 @@
 #include "base/rcu.h"
 #include "base/sched_explore.h"
 #include "base/signal.h"
+#include "base/thread.h"
 #include "mm/mm_types.h"
 #include "secmmu/err.h"
 #include "secmmu/mmu_notifier.h"
@@ -491,7 +492,7 @@ TEST(notifier_no_callback_after_release_at_exit)
 struct start_end_race {
 	struct mm_struct *mm;
 	struct rec r;
-	unsigned long runs, unpaired;
+	unsigned long runs, unpaired, delivered;
 };
 
 static void ser_setup(void *ctx)
@@ -546,6 +547,152 @@ TEST(notifier_start_delivered_before_exit_unhook_gets_its_end)
 	ASSERT(res.complete);
 	ASSERT_UGT(c.runs, 1);
 	ASSERT_UEQ(c.unpaired, 0);
+}
+
+/*
+ * The open-range count is per thread (a thread slot, base/thread.h) with a
+ * shared fallback: the same start/_end window against mmu_notifier_unregister()
+ * (which bumps release_gen, waits a grace period, then sums the counts), with
+ * up to two preemptions. Every start delivered gets its _end, and the
+ * unregister's wait ends (a lost wake-up would be a deadlock, reported).
+ */
+static void seu_setup(void *ctx)
+{
+	struct start_end_race *c = ctx;
+
+	c->mm = mm_alloc();
+	rec_init(&c->r, &rec_ops, 1);
+	if (mmu_notifier_register(&c->r.mn, c->mm))
+		explore_report_failure("register failed");
+}
+
+static void seu_thread(unsigned int id, void *ctx)
+{
+	struct start_end_race *c = ctx;
+
+	if (id == 0)
+		invalidate(c->mm, 0x10000, 0x20000, MMU_NOTIFY_CLEAR);
+	else
+		mmu_notifier_unregister(&c->r.mn, c->mm);
+}
+
+static void seu_check(void *ctx)
+{
+	struct start_end_race *c = ctx;
+
+	c->runs++;
+	if (c->r.starts != c->r.ends) {
+		c->unpaired++;
+		explore_report_failure("%d starts but %d ends", c->r.starts, c->r.ends);
+	}
+	if (c->r.starts)
+		c->delivered++;
+	mmput(c->mm);
+}
+
+TEST(notifier_start_delivered_before_unregister_unhook_gets_its_end)
+{
+	static struct start_end_race c;
+	struct explore_test t = {.name = "start_end_vs_unregister",
+				 .nr_threads = 2,
+				 .setup = seu_setup,
+				 .thread = seu_thread,
+				 .check = seu_check,
+				 .ctx = &c};
+	struct explore_result res;
+
+	if (getenv("EXPLORE_SCHEDULE"))
+		harness_skip("EXPLORE_SCHEDULE set");
+	setup();
+	explore_run_dfs(&t, 2, 5000, &res);
+	ASSERT(res.complete);
+	ASSERT_UGT(c.runs, 1);
+	ASSERT_UEQ(c.unpaired, 0);
+	/* Both outcomes were run: delivered (then ended), and not delivered at all. */
+	ASSERT_UGT(c.delivered, 0);
+	ASSERT_ULT(c.delivered, c.runs);
+}
+
+struct foreign_end {
+	struct mm_struct *mm;
+	struct mmu_notifier_range range;
+	struct test_barrier *bar;
+};
+
+static void *start_only(void *arg)
+{
+	struct foreign_end *f = arg;
+
+	mmu_notifier_range_init(&f->range, MMU_NOTIFY_CLEAR, 0, f->mm, 0x10000, 0x20000);
+	mmu_notifier_invalidate_range_start(&f->range);
+	return NULL;
+}
+
+static void *start_and_end(void *arg)
+{
+	struct foreign_end *f = arg;
+
+	if (f->bar)
+		test_barrier_wait(f->bar); /* every thread alive at once */
+	invalidate(f->mm, 0x10000, 0x20000, MMU_NOTIFY_CLEAR);
+	return NULL;
+}
+
+/*
+ * A range started on one thread and ended on another (the starter has exited
+ * meanwhile, and a new thread may own its slot): the _end is uncounted in
+ * the shared counter, not in the starter's slot, and the count still comes
+ * back to 0 -- unregister's wait for open ranges returns.
+ */
+TEST(notifier_range_ended_on_another_thread_is_uncounted)
+{
+	struct foreign_end f = {0};
+	struct sm_thread t;
+	struct rec r;
+
+	setup();
+	f.mm = mm_alloc();
+	rec_init(&r, &rec_ops, 1);
+	ASSERT_EQ(mmu_notifier_register(&r.mn, f.mm), 0);
+	ASSERT_EQ(sm_thread_create(&t, start_only, &f, "starter"), 0);
+	sm_thread_join(&t);
+	mmu_notifier_invalidate_range_end(&f.range); /* on this thread */
+	/* A new thread, likely in the starter's slot, counts its own range there. */
+	ASSERT_EQ(sm_thread_create(&t, start_and_end, &f, "next owner"), 0);
+	sm_thread_join(&t);
+	ASSERT_EQ(atomic_load(&r.starts), 2);
+	ASSERT_EQ(atomic_load(&r.ends), 2);
+	mmu_notifier_unregister(&r.mn, f.mm); /* hangs if the count is not 0 */
+	ASSERT_EQ(atomic_load(&r.releases), 1);
+	mmput(f.mm);
+}
+
+/* More threads alive than thread slots: the ones without a slot count in the shared counter. */
+TEST(notifier_more_threads_than_slots_count_in_the_shared_counter)
+{
+	enum {
+		N = SM_THREAD_SLOTS + 8
+	};
+	static struct sm_thread t[N];
+	struct test_barrier bar;
+	struct foreign_end f = {0};
+	struct rec r;
+
+	setup();
+	f.mm = mm_alloc();
+	f.bar = &bar;
+	test_barrier_init(&bar, N);
+	rec_init(&r, &rec_ops, 1);
+	ASSERT_EQ(mmu_notifier_register(&r.mn, f.mm), 0);
+	for (int i = 0; i < N; i++)
+		ASSERT_EQ(sm_thread_create(&t[i], start_and_end, &f, "inv%d", i), 0);
+	for (int i = 0; i < N; i++)
+		sm_thread_join(&t[i]);
+	ASSERT_EQ(atomic_load(&r.starts), N);
+	ASSERT_EQ(atomic_load(&r.ends), N);
+	mmu_notifier_unregister(&r.mn, f.mm); /* hangs if the count is not 0 */
+	test_barrier_destroy(&bar);
+	mmput(f.mm);
 }
 
 struct race_ctx {
