@@ -339,6 +339,9 @@ TORTURE_BIN := $(BUILD_DIR)/torture
 
 $(TORTURE_BIN): $(OBJ_DIR)/tests/torture/torture.o $(LIB_A)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+# Not in ALL_OBJS: its header dependencies are included here, or a changed
+# header (a kit macro) would leave a stale torture.o linked against a new library.
+-include $(OBJ_DIR)/tests/torture/torture.d
 
 .PHONY: torture fuzz fuzz-build
 torture: $(TORTURE_BIN)
