@@ -137,7 +137,8 @@ BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD_DIR)/bench/%)
 
 ALL_OBJS := $(LIB_OBJS) $(TOOL_OBJS) $(HARNESS_OBJ) \
 	$(UNIT_SRCS:%.c=$(OBJ_DIR)/%.o) $(STRESS_SRCS:%.c=$(OBJ_DIR)/%.o) \
-	$(EXAMPLE_SRCS:%.c=$(OBJ_DIR)/%.o) $(BENCH_SRCS:%.c=$(OBJ_DIR)/%.o)
+	$(EXAMPLE_SRCS:%.c=$(OBJ_DIR)/%.o) $(BENCH_SRCS:%.c=$(OBJ_DIR)/%.o) \
+	$(OBJ_DIR)/tests/torture/torture.o
 
 .PHONY: all lib tests examples check demo museum bench bench-build bench-run format clean install \
 	uninstall print-vars
@@ -339,9 +340,6 @@ TORTURE_BIN := $(BUILD_DIR)/torture
 
 $(TORTURE_BIN): $(OBJ_DIR)/tests/torture/torture.o $(LIB_A)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
-# Not in ALL_OBJS: its header dependencies are included here, or a changed
-# header (a kit macro) would leave a stale torture.o linked against a new library.
--include $(OBJ_DIR)/tests/torture/torture.d
 
 .PHONY: torture fuzz fuzz-build
 torture: $(TORTURE_BIN)
