@@ -2,7 +2,8 @@
 /*
  * Physical memory: page frames and struct page.
  *
- * Physical memory is one real arena (an anonymous shared mapping) of
+ * Physical memory is one real arena (a private anonymous mapping, backed
+ * by 2 MiB pages where the host allows, as the kernel's direct map) of
  * PAGE_SIZE frames; struct page describes each. Devices do real memcpy
  * through page_address() of frames they translated.
  *
@@ -311,6 +312,23 @@ unsigned long page_to_pfn(const struct page *page);
 /* NULL for a pfn outside physical memory (and outside device memory). */
 struct page *pfn_to_page(unsigned long pfn);
 bool pfn_valid(unsigned long pfn);
+
+/**
+ * pfn_to_page_contig() - the memory map from a RAM frame on, for a walk of
+ * consecutive frames with one lookup
+ * @pfn: a frame
+ * @nr:  out: how many frames from @pfn on are RAM (0 if @pfn is not)
+ *
+ * Over RAM the memory map and the frames' bytes are contiguous, as the
+ * kernel's vmemmap and direct map are: for i < *@nr, pfn_to_page(@pfn + i)
+ * is the returned page + i, and page_address() of it is page_address() of
+ * the returned page + i * PAGE_SIZE. A bulk user (a device's DMA over a run
+ * of translations) looks up once, then checks each page_gen().
+ *
+ * Return: pfn_to_page(@pfn) for a RAM frame; NULL for a device-private
+ * frame or no frame.
+ */
+struct page *pfn_to_page_contig(unsigned long pfn, unsigned long *nr);
 
 static inline uint32_t page_gen(const struct page *page)
 {

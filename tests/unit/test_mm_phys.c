@@ -4,9 +4,12 @@
  * generations, poisoning, refcount rules.
  */
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "base/debug.h"
 #include "mm/internal.h"
+#include "secmmu/memremap.h"
 #include "testutil.h"
 
 TEST(phys_init_rejects_bad_sizes)
@@ -225,6 +228,89 @@ TEST(pfn_helpers)
 	ASSERT_NULL(pfn_to_page(phys_total_frames() + 1));
 	ASSERT_UEQ((uintptr_t)page_address(p) - (uintptr_t)page_address(zero_page()),
 		   page_to_pfn(p) * PAGE_SIZE);
+	put_page(p);
+}
+
+static void contig_page_free(struct page *page)
+{
+	(void)page;
+}
+
+static int contig_migrate_to_ram(struct vm_fault *vmf)
+{
+	(void)vmf;
+	return -ENOMEM;
+}
+
+static const struct dev_pagemap_ops contig_dev_ops = {
+	.page_free = contig_page_free,
+	.migrate_to_ram = contig_migrate_to_ram,
+};
+
+/* One lookup gives the memory map and the bytes of every RAM frame after it. */
+TEST(pfn_to_page_contig_covers_ram_only)
+{
+	struct dev_pagemap pgmap = {
+		.type = MEMORY_DEVICE_PRIVATE, .nr_pages = 2, .ops = &contig_dev_ops};
+	unsigned long end, nr = 99, pfn;
+	struct page *p, *map;
+
+	MM_TEST_SETUP();
+	p = alloc_page();
+	pfn = page_to_pfn(p);
+	map = pfn_to_page_contig(pfn, &nr);
+	ASSERT_PTR_EQ(map, p);
+	/* Every frame up to the end of RAM, and not one more. */
+	end = pfn + nr;
+	ASSERT(pfn_valid(end - 1));
+	ASSERT(!pfn_valid(end));
+	for (unsigned long i = 0; i < nr; i += nr / 7 + 1) {
+		ASSERT_PTR_EQ(pfn_to_page(pfn + i), map + i);
+		ASSERT_PTR_EQ(page_address(map + i), (char *)page_address(map) + i * PAGE_SIZE);
+	}
+	ASSERT_PTR_EQ(pfn_to_page_contig(end - 1, &nr), pfn_to_page(end - 1));
+	ASSERT_UEQ(nr, 1);
+	/* Past the end of RAM, and device memory: nothing. */
+	nr = 99;
+	ASSERT_NULL(pfn_to_page_contig(end, &nr));
+	ASSERT_UEQ(nr, 0);
+	pgmap.owner = &pgmap;
+	ASSERT_EQ(memremap_pages(&pgmap), 0);
+	nr = 99;
+	ASSERT_NULL(pfn_to_page_contig(pgmap.pfn_first, &nr));
+	ASSERT_UEQ(nr, 0);
+	memunmap_pages(&pgmap);
+	put_page(p);
+}
+
+/*
+ * The frames are a private mapping aligned like a 2 MiB page (a direct map
+ * with large pages): a forked process (a test's child, a replay) writes its
+ * own copy of physical memory, never its parent's.
+ */
+TEST(arena_is_aligned_and_private_to_the_process)
+{
+	struct page *p;
+	char *bytes;
+	pid_t pid;
+	int st;
+
+	MM_TEST_SETUP();
+	ASSERT_UEQ((uintptr_t)page_address(zero_page()) % (2UL << 20), 0);
+	p = alloc_page();
+	bytes = page_address(p);
+	memset(bytes, 'P', 16);
+	pid = fork();
+	ASSERT(pid >= 0);
+	if (pid == 0) {
+		memset(bytes, 'C', 16);
+		_exit(bytes[0] == 'C' ? 0 : 1);
+	}
+	ASSERT_EQ(waitpid(pid, &st, 0), pid);
+	ASSERT(WIFEXITED(st));
+	ASSERT_EQ(WEXITSTATUS(st), 0);
+	for (int i = 0; i < 16; i++)
+		ASSERT_EQ(bytes[i], 'P');
 	put_page(p);
 }
 
