@@ -138,6 +138,57 @@ TEST(broken_mirror_is_caught)
 	mmput(mm);
 }
 
+/*
+ * A copy goes through a run of consecutive frames with one lookup, but the
+ * generation of every page of it is checked: a frame freed in the middle of
+ * a run is caught (once), the pages before it are copied, and a write stops
+ * before it (the freed frame keeps its bytes).
+ */
+TEST(stale_page_inside_a_contiguous_run_is_caught)
+{
+	unsigned long pfn[8], freed_pfn;
+	char buf[PG(8)], *freed;
+	struct mm_struct *mm;
+	struct mirror *m;
+	bool w;
+	uint32_t gen;
+
+	MM_TEST_SETUP();
+	mm = mm_new_mapped(8, PROT_RW, false);
+	write_pages(mm, TBASE, 8, 31);
+	mmap_read_lock(mm);
+	for (int i = 0; i < 8; i++)
+		ASSERT_EQ(follow_pfn_pte(mm, TBASE + PG(i), &pfn[i], &w, &gen), 0);
+	mmap_read_unlock(mm);
+	/* The frames are one ascending run (the allocator's ascending runs): one copy. */
+	for (int i = 1; i < 8; i++)
+		ASSERT_UEQ(pfn[i], pfn[0] + i);
+	m = mirror_create(mm, MIRROR_BROKEN);
+	ASSERT(!IS_ERR(m));
+	ASSERT_EQ(mirror_read(m, TBASE, buf, PG(8)), 0);
+	ASSERT_UEQ(mirror_nr_entries(m), 8);
+	freed_pfn = pfn[3];
+	freed = page_address(pfn_to_page(freed_pfn));
+	ASSERT_EQ(mm_munmap(mm, TBASE + PG(3), PG(1)), 0); /* the broken device keeps it */
+	ASSERT_UEQ(mirror_nr_entries(m), 8);
+
+	memset(buf, 0, sizeof(buf));
+	ASSERT_EQ(mirror_read(m, TBASE, buf, PG(8)), -EIO);
+	ASSERT_UEQ(mirror_nr_stale(m), 1);
+	for (int i = 0; i < 3; i++)
+		ASSERT_PATTERN(buf + PG(i), PAGE_SIZE, 31 + i);
+
+	memset(buf, 'W', sizeof(buf));
+	ASSERT_EQ(mirror_write(m, TBASE + PG(1), buf, PG(4)), -EIO);
+	ASSERT_UEQ(mirror_nr_stale(m), 2);
+	ASSERT(freed[0] != 'W' && freed[PAGE_SIZE - 1] != 'W');
+	memset(buf, 0, sizeof(buf));
+	ASSERT_EQ(mm_read(mm, TBASE + PG(1), buf, PG(2)), 0); /* written up to the stale page */
+	ASSERT(mem_is_byte((uint8_t *)buf, PG(2), 'W'));
+	mirror_destroy(m);
+	mmput(mm);
+}
+
 TEST(mirror_after_exit_fails_and_holds_only_mm_count)
 {
 	struct mm_struct *mm;

@@ -166,8 +166,9 @@ struct dma_request {
  * struct mirror_queue - one DMA engine and its requests.
  * @engine:  the thread, running while @started
  * @qlock:   @queue and @qtail (LOCK_RANK_WORKQ)
- * @qcond:   a request queued, or done
- * @pending: queued, not yet taken by the engine: a hint for spinning
+ * @qcond:   a request queued (the engine waits on it)
+ * @pending: queued, not yet taken by the engine: a hint for spinning (may
+ *           be -1 for a moment, see mirror_submit())
  * @load:    submitted, not yet done: how the submitter picks a queue
  */
 struct mirror_queue {
@@ -178,7 +179,7 @@ struct mirror_queue {
 	struct sm_mutex qlock;
 	struct sm_waitq qcond;
 	struct dma_request *queue, **qtail;
-	_Atomic unsigned int pending;
+	_Atomic int pending;
 	_Atomic unsigned int load;
 	/* The next queue's fields on another cache line than @pending and @load. */
 	char pad[64];
@@ -802,12 +803,66 @@ static int pte_frame(struct mirror *m, struct mirror_leaf *leaf, struct mirror_p
 }
 
 /*
+ * leaf_run() - the run of translations one copy goes through: from page @idx
+ * of @leaf, at most @max pages, each usable for the access (valid; writable
+ * for a write) and still the frame it was, whose frames follow each other in
+ * memory.
+ *
+ * Every page's generation is checked (the stale-translation detector sees
+ * each one), but only the first is looked up: the next 4 KiB translations to
+ * the next RAM frames are checked through the memory map found for the first
+ * (pfn_to_page_contig()), with no call per page; the pages of a huge
+ * translation through folio_gen_valid(). A device-private frame is a run of
+ * one. A stale page after the first ends the run unreported: it is the next
+ * run's first page, reported there once.
+ *
+ * Caller holds leaf->lock. Return: the run's length in pages, with *@frame
+ * its first frame's bytes; or 0 with *@err -ENOENT (no usable translation at
+ * @idx) or -EIO (a stale one there, reported).
+ */
+static unsigned long leaf_run(struct mirror *m, struct mirror_leaf *leaf, unsigned long idx,
+			      unsigned long max, bool write, char **frame, int *err)
+{
+	struct page *map = NULL;
+	unsigned long pfn0 = 0, ram = 0, nr;
+
+	lockdep_assert_held(&leaf->lock);
+	for (nr = 0; nr < max; nr++) {
+		struct mirror_pte *pte = leaf_find(leaf, idx + nr);
+		bool huge = pte == &leaf->huge;
+		unsigned long pfn;
+
+		if (!pte || (write && !(pte->flags & MPTE_WRITE))) {
+			if (!nr)
+				*err = -ENOENT;
+			break;
+		}
+		if (!nr) {
+			*err = pte_frame(m, leaf, pte, idx, &pfn0);
+			if (*err)
+				return 0;
+			map = pfn_to_page_contig(pfn0, &ram);
+			*frame = page_address(map ? map : pfn_to_page(pfn0));
+		} else {
+			pfn = huge ? pte->pfn + idx + nr : pte->pfn;
+			if (nr >= ram || pfn != pfn0 + nr)
+				break; /* not the next frame in memory */
+			if (huge ? !folio_gen_valid(pte->pfn, pte->gen, idx + nr)
+				 : page_gen(map + nr) != pte->gen)
+				break; /* stale: the next run reports it */
+		}
+		pte->flags |= MPTE_ACCESSED;
+	}
+	return nr;
+}
+
+/*
  * Copy [addr, addr + len) (within one leaf) through the installed
- * translations, run by run: consecutive pages whose frames are consecutive
- * in memory go in one memcpy. Every page's generation is checked first.
- * Caller holds leaf->lock (so an invalidation of the pages waits for the
- * copy). Return: bytes copied; *@err 0 if all of them, else -ENOENT (no
- * usable translation at addr + return value), -EIO (a stale one there).
+ * translations, run by run (leaf_run()): one memcpy per run of frames
+ * consecutive in memory. Caller holds leaf->lock (so an invalidation of the
+ * pages waits for the copy). Return: bytes copied; *@err 0 if all of them,
+ * else -ENOENT (no usable translation at addr + return value), -EIO (a stale
+ * one there).
  */
 static size_t mirror_copy_leaf(struct mirror *m, struct mirror_leaf *leaf, unsigned long addr,
 			       char *buf, size_t len, bool write, int *err)
@@ -815,50 +870,25 @@ static size_t mirror_copy_leaf(struct mirror *m, struct mirror_leaf *leaf, unsig
 	size_t done = 0;
 	unsigned long nr_pages = 0; /* added to m->nr_cpages once, at the end */
 
-	lockdep_assert_held(&leaf->lock);
 	*err = 0;
 	while (done < len) {
+		unsigned long a = addr + done, off = a & (PAGE_SIZE - 1);
+		unsigned long want = (off + (len - done) + PAGE_SIZE - 1) >> PAGE_SHIFT;
 		char *run = NULL;
-		size_t n = 0;
+		unsigned long nr = leaf_run(m, leaf, leaf_idx(a), want, write, &run, err);
+		size_t n;
 
-		/* Gather one run of frames contiguous in memory. */
-		while (done + n < len) {
-			unsigned long a = addr + done + n, idx = leaf_idx(a), pfn;
-			struct mirror_pte *pte = leaf_find(leaf, idx);
-			size_t chunk = PAGE_SIZE - (a & (PAGE_SIZE - 1));
-			char *frame;
-			int ret;
-
-			if (!pte || (write && !(pte->flags & MPTE_WRITE))) {
-				ret = -ENOENT;
-			} else {
-				ret = pte_frame(m, leaf, pte, idx, &pfn);
-				if (!ret)
-					pte->flags |= MPTE_ACCESSED;
-			}
-			if (ret) {
-				if (!n)
-					*err = ret;
-				break;
-			}
-			frame = (char *)page_address(pfn_to_page(pfn)) + (a & (PAGE_SIZE - 1));
-			if (n && frame != run + n)
-				break; /* not contiguous: copy what we have first */
-			if (!n)
-				run = frame;
-			if (chunk > len - done - n)
-				chunk = len - done - n;
-			n += chunk;
-			if (!((a + chunk) & (PAGE_SIZE - 1)) || done + n == len)
-				nr_pages++;
-		}
-		if (!n)
+		if (!nr)
 			break;
+		n = (nr << PAGE_SHIFT) - off;
+		if (n > len - done)
+			n = len - done;
 		if (write)
-			copy_frame_data(run, buf + done, n);
+			copy_frame_data(run + off, buf + done, n);
 		else
-			copy_frame_data(buf + done, run, n);
+			copy_frame_data(buf + done, run + off, n);
 		done += n;
+		nr_pages += nr;
 	}
 	if (nr_pages)
 		atomic_fetch_add_explicit(&m->nr_cpages, nr_pages, memory_order_relaxed);
@@ -960,11 +990,16 @@ static void *mirror_engine(void *arg)
 		else
 			req->ret = mirror_dma(m, req->addr, req->buf, req->len, op == DMA_WRITE);
 		atomic_fetch_sub(&q->load, 1);
-		/* @req lives on the submitter's stack: not to be touched once done. */
-		sm_mutex_lock(&q->qlock);
+		/*
+		 * @req lives on the submitter's stack: not to be touched once
+		 * done. The wake-up only hashes the address (a stale one wakes
+		 * nobody, or a waiter that rechecks its own condition); it takes
+		 * no lock when nobody sleeps, so a spinning submitter that sees
+		 * done and submits again does not find qlock held by us.
+		 * Pairs with the wait in mirror_submit().
+		 */
 		atomic_store_explicit(&req->done, true, memory_order_release);
-		sm_wake_up_all(&q->qcond); /* Pairs with the wait in mirror_submit(). */
-		sm_mutex_unlock(&q->qlock);
+		sm_wake_up_var(&req->done);
 		if (op == DMA_STOP)
 			return NULL;
 	}
@@ -1028,9 +1063,16 @@ static int mirror_submit(struct mirror_queue *q, enum dma_op op, unsigned long a
 	sm_mutex_lock(&q->qlock);
 	*q->qtail = &req;
 	q->qtail = &req.next;
-	atomic_fetch_add(&q->pending, 1);
 	sm_wake_up_all(&q->qcond); /* Pairs with the wait in mirror_engine(). */
 	sm_mutex_unlock(&q->qlock);
+	/*
+	 * Counted after the unlock: an engine spinning on @pending then finds
+	 * qlock free, instead of sleeping on it in the kernel while we finish
+	 * the wake-up (a futex sleep and wake per transfer). An engine woken
+	 * by the wake-up may take the request first: @pending is then -1 for
+	 * a moment, which only ends a spin early.
+	 */
+	atomic_fetch_add(&q->pending, 1);
 	/* Pairs with the release store of done by the engine: req.ret is visible. */
 	for (int i = 0; req.spin && i < MIRROR_SPIN; i++) {
 		if (atomic_load_explicit(&req.done, memory_order_acquire))
@@ -1039,11 +1081,8 @@ static int mirror_submit(struct mirror_queue *q, enum dma_op op, unsigned long a
 	}
 	if (req.spin)
 		submitter_spin_end();
-	if (atomic_load_explicit(&req.done, memory_order_acquire))
-		return req.ret;
-	sm_mutex_lock(&q->qlock);
-	sm_wait_event(&q->qcond, &q->qlock, atomic_load(&req.done));
-	sm_mutex_unlock(&q->qlock);
+	if (!atomic_load_explicit(&req.done, memory_order_acquire))
+		sm_wait_var_event(&req.done, atomic_load_explicit(&req.done, memory_order_acquire));
 	return req.ret;
 }
 
