@@ -24,12 +24,14 @@
 #define SECMMU_BENCH_H
 
 #include <errno.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "secmmu/page.h"
 
@@ -50,6 +52,45 @@ static bool bench_smoke __attribute__((unused));
 			exit(1);                                                                   \
 		}                                                                                  \
 	} while (0)
+
+/*
+ * CPU placement of a benchmark's threads. A thread inherits its creator's
+ * CPU mask, so a library thread (a device's DMA engine) started while its
+ * creator is pinned to a CPU stays there. Pinning takes the scheduler's
+ * placement out of the figures: left free, where a submitter and its
+ * engine landed moved one thread's throughput 2x from run to run on a
+ * 2-vCPU VM (docs/performance.md).
+ */
+
+/* The CPU for thread @k of @n, or -1 (do not pin: fewer CPUs than threads). */
+static inline int bench_cpu(int k, int n)
+{
+	long ncpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return ncpus >= n ? k : -1;
+}
+
+/* Run the calling thread on @cpu only (nothing if @cpu < 0). */
+static inline void bench_pin_self(int cpu)
+{
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	BENCH_CHECK(!sched_setaffinity(0, sizeof(set), &set), "sched_setaffinity(%d)", cpu);
+}
+
+static inline void bench_affinity_save(cpu_set_t *set)
+{
+	BENCH_CHECK(!sched_getaffinity(0, sizeof(*set), set), "sched_getaffinity");
+}
+
+static inline void bench_affinity_restore(const cpu_set_t *set)
+{
+	BENCH_CHECK(!sched_setaffinity(0, sizeof(*set), set), "sched_setaffinity");
+}
 
 static inline uint64_t bench_now(void)
 {
