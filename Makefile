@@ -257,8 +257,13 @@ bench-build: $(if $(BENCH_BINS),lib $(BENCH_BINS))
 # BENCH_SMOKE=1: one tiny run each, written to build/bench-smoke/ so that the
 # real results are never overwritten.
 BENCH_OUT := $(if $(filter-out 0,$(BENCH_SMOKE)),build/bench-smoke,build)
+# Linux's own notifier core (the KERNEL_NOTIFIER variant's notifier bench:
+# the dispatch cases only) joins the run when its source is extracted (make
+# kernel-notifier): the floor of the notifier_dispatch targets.
+KN_BENCH_BIN = $(if $(wildcard build/linux-$(KN_VERSION)/include/linux),build/bench/kernel-$(KN_VERSION)/bench/notifier)
 bench-run: bench-build
-	@bash scripts/bench-report $(BENCH_OUT) $(BENCH_BINS)
+	$(if $(KN_BENCH_BIN),@$(MAKE) --no-print-directory KERNEL_NOTIFIER=$(KN_VERSION) BENCH=1 SANITIZE= bench-build)
+	@bash scripts/bench-report $(BENCH_OUT) $(BENCH_BINS) $(KN_BENCH_BIN)
 
 # ---- housekeeping ----
 FORMAT_DIRS := src include tools tests bench examples kshim

@@ -226,6 +226,24 @@ static uint64_t __attribute__((unused)) bn_interval_ref(void *a)
 	return bn_itree_run(arg->one, arg->iters);
 }
 
+#ifdef CONFIG_MMU_NOTIFIER
+/*
+ * The KERNEL_NOTIFIER variant: Linux's own mm/mmu_notifier.c under the same
+ * dispatch cases, with the same reference in the same run. Its SRCU read
+ * side is ours (kshim). `make bench` runs it when the kernel source is
+ * extracted: the cost of the kernel's code is the floor the notifier_dispatch
+ * targets are judged against (docs/performance.md).
+ */
+static void __attribute__((unused)) bench_notifier_all(void)
+{
+	unsigned long iters = bench_size(2000000, 10);
+	struct bn_dispatch_arg d1 = {.nsubs = 1, .iters = iters};
+	struct bn_dispatch_arg d16 = {.nsubs = 16, .iters = iters};
+
+	bench_case("notifier_dispatch_1_linux", bn_dispatch_ours, bn_dispatch_ref, &d1, iters);
+	bench_case("notifier_dispatch_16_linux", bn_dispatch_ours, bn_dispatch_ref, &d16, iters);
+}
+#else
 static void __attribute__((unused)) bench_notifier_all(void)
 {
 	unsigned long iters = bench_size(2000000, 10);
@@ -259,5 +277,6 @@ static void __attribute__((unused)) bench_notifier_all(void)
 		bn_itree_teardown(&t);
 	}
 }
+#endif /* CONFIG_MMU_NOTIFIER */
 
 #endif /* SECMMU_BENCH_NOTIFIER_H */
