@@ -17,8 +17,14 @@
  *        struct page plus its 8-byte PTE
  *
  * The interval-count series (`scale intervals`) is in bench_notifier.h, the
- * device-fault series (`scale device_fault`) in bench_hmm.h and the explorer
- * throughput (`scale explore`) in bench/scale.c.
+ * device-fault series in bench_hmm.h and the explorer throughput (`scale
+ * explore`) in bench/scale.c. The device-fault series is
+ *   scale device_fault threads=T mirrors=M faults_per_sec=F
+ *   scale copy_ref threads=T bytes_per_sec=B
+ *   scale device_fault_bound copy_share=S copy_scaling=C bound=X
+ * (T threads on M mirrors, each thread and its engine pinned to a CPU; the
+ * memcpy of the same bytes on T pinned threads; and the two-thread ratio
+ * the memory system allows, see bench_fault_scaling()).
  */
 #ifndef SECMMU_BENCH_SCALE_H
 #define SECMMU_BENCH_SCALE_H
