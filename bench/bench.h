@@ -31,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "secmmu/page.h"
 
@@ -62,12 +61,25 @@ static bool bench_smoke __attribute__((unused));
  * 2-vCPU VM (docs/performance.md).
  */
 
-/* The CPU for thread @k of @n, or -1 (do not pin: fewer CPUs than threads). */
+/*
+ * The CPU for thread @k of @n: the k-th CPU the process may run on (its CPU
+ * mask at the first call, before any pinning), or -1 (do not pin: fewer
+ * such CPUs than threads). Called by the main thread only.
+ */
 static inline int bench_cpu(int k, int n)
 {
-	long ncpus = sysconf(_SC_NPROCESSORS_ONLN);
+	static int cpus[CPU_SETSIZE], ncpus = -1;
 
-	return ncpus >= n ? k : -1;
+	if (ncpus < 0) {
+		cpu_set_t set;
+
+		ncpus = 0;
+		if (!sched_getaffinity(0, sizeof(set), &set))
+			for (int c = 0; c < CPU_SETSIZE; c++)
+				if (CPU_ISSET(c, &set))
+					cpus[ncpus++] = c;
+	}
+	return ncpus >= n ? cpus[k] : -1;
 }
 
 /* Run the calling thread on @cpu only (nothing if @cpu < 0). */
