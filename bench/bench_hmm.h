@@ -307,10 +307,10 @@ static void __attribute__((unused)) bench_migrate_device(void)
  * takes one device fault per page. With two mirrors each thread has its own
  * device (own DMA engine, own lock); with one mirror both threads share it.
  *
- * Thread k runs on CPU k (when the machine has that many), and so does the
- * DMA engine of mirror k (started by mirror_create() on a thread pinned
- * there for the call: a thread inherits its creator's CPU mask): "n
- * threads" is n devices on n CPUs. Left to the scheduler, a submitter and
+ * Thread k runs on CPU k (the k-th of the process's mask, bench_cpu(), when
+ * it has that many), and so does the DMA engine of mirror k (started by
+ * mirror_create() on a thread pinned there for the call: a thread inherits
+ * its creator's CPU mask): "n threads" is n devices on n CPUs. Left to the scheduler, a submitter and
  * its engine on two CPUs of a VM pay a halted vCPU's wake-up at every
  * hand-off, and where they land changed one thread's throughput 2x from
  * run to run (docs/performance.md). Each thread reads its region once
