@@ -195,7 +195,7 @@ static void __attribute__((unused)) bench_dma_copy(void)
 		arg.src[i] = (unsigned char)(i * 7 + i / PAGE_SIZE);
 	r = mm_write(mm, BENCH_BASE, arg.src, len);
 	BENCH_CHECK(r == 0, "mm_write: %d", r);
-	/* The engine on CPU 1, the submitter and the reference on CPU 0. */
+	/* The engine on the second CPU (bench_cpu()); the submitter, the reference on the first. */
 	bench_affinity_save(&all);
 	bench_pin_self(bench_cpu(1, 2));
 	arg.m = mirror_create(mm, 0);
@@ -310,12 +310,13 @@ static void __attribute__((unused)) bench_migrate_device(void)
  * Thread k runs on CPU k (the k-th of the process's mask, bench_cpu(), when
  * it has that many), and so does the DMA engine of mirror k (started by
  * mirror_create() on a thread pinned there for the call: a thread inherits
- * its creator's CPU mask): "n threads" is n devices on n CPUs. Left to the scheduler, a submitter and
- * its engine on two CPUs of a VM pay a halted vCPU's wake-up at every
- * hand-off, and where they land changed one thread's throughput 2x from
- * run to run (docs/performance.md). Each thread reads its region once
- * before the clock starts: the translation table and the engine exist, and
- * the timed rounds are the steady state, not a thread's start.
+ * its creator's CPU mask): "n threads" is n devices on n CPUs. Left to
+ * the scheduler, a submitter and its engine on two CPUs of a VM pay a
+ * halted vCPU's wake-up at every hand-off, and where they land changed one
+ * thread's throughput 2x from run to run (docs/performance.md). Each thread
+ * reads its region once before the clock starts: the translation table and
+ * the engine exist, and the timed rounds are the steady state, not a
+ * thread's start.
  */
 
 #define BH_GAP_PAGES 16
@@ -329,8 +330,39 @@ struct bh_fault_thread {
 	int err;
 };
 
-/* The start gate: workers count themselves ready, then wait for go. */
-static _Atomic int bh_fault_ready, bh_fault_go;
+/*
+ * The start gate of a timed series of threads: each worker, warmed up,
+ * arrives and waits for go; the main thread opens the gate when all have
+ * arrived and times them from there to their end.
+ */
+static _Atomic int bh_gate_ready, bh_gate_go;
+
+static void bh_gate_arrive(void)
+{
+	atomic_fetch_add(&bh_gate_ready, 1);
+	sm_wake_up_var(&bh_gate_ready);
+	sm_wait_var_event(&bh_gate_go, atomic_load(&bh_gate_go));
+}
+
+static void bh_gate_close(void)
+{
+	atomic_store(&bh_gate_ready, 0);
+	atomic_store(&bh_gate_go, 0);
+}
+
+/* Open the gate when the @n threads @tid have arrived, join them. Return: ns from go to the end. */
+static uint64_t bh_gate_run(struct sm_thread *tid, int n)
+{
+	uint64_t t0;
+
+	sm_wait_var_event(&bh_gate_ready, atomic_load(&bh_gate_ready) == n);
+	t0 = bench_now();
+	atomic_store(&bh_gate_go, 1);
+	sm_wake_up_var(&bh_gate_go);
+	for (int k = 0; k < n; k++)
+		sm_thread_join(&tid[k]);
+	return bench_now() - t0;
+}
 
 static inline unsigned long bh_region(int k, unsigned long npages)
 {
@@ -343,9 +375,7 @@ static void *bh_fault_worker(void *p)
 
 	bench_pin_self(t->cpu);
 	t->err = mirror_read(t->m, t->base, t->buf, t->npages * PAGE_SIZE); /* warm-up */
-	atomic_fetch_add(&bh_fault_ready, 1);
-	sm_wake_up_var(&bh_fault_ready);
-	sm_wait_var_event(&bh_fault_go, atomic_load(&bh_fault_go));
+	bh_gate_arrive();
 	for (unsigned long r = 0; r < t->rounds && !t->err; r++) {
 		t->err = mm_mprotect(t->mm, t->base, t->npages * PAGE_SIZE, PROT_READ);
 		if (!t->err)
@@ -359,16 +389,15 @@ static void *bh_fault_worker(void *p)
 	return NULL;
 }
 
-/* Faults per second with @nthreads threads on @nmirrors mirrors. */
-static double bh_fault_throughput(int nthreads, int nmirrors, unsigned long npages,
-				  unsigned long rounds)
+/* ns for @rounds rounds of @nthreads threads on @nmirrors mirrors. */
+static uint64_t bh_fault_ns(int nthreads, int nmirrors, unsigned long npages, unsigned long rounds)
 {
 	struct mm_struct *mm = mm_alloc();
 	struct mirror *m[2];
 	struct bh_fault_thread t[2];
 	struct sm_thread tid[2];
 	cpu_set_t all;
-	uint64_t t0, t1;
+	uint64_t ns;
 
 	BENCH_CHECK(mm, "mm_alloc");
 	for (int k = 0; k < 2; k++) {
@@ -390,8 +419,7 @@ static double bh_fault_throughput(int nthreads, int nmirrors, unsigned long npag
 		BENCH_CHECK(!IS_ERR(m[k]), "mirror_create");
 	}
 	bench_affinity_restore(&all);
-	atomic_store(&bh_fault_ready, 0);
-	atomic_store(&bh_fault_go, 0);
+	bh_gate_close();
 	for (int k = 0; k < nthreads; k++) {
 		t[k] = (struct bh_fault_thread){.mm = mm,
 						.m = m[k % nmirrors],
@@ -404,13 +432,7 @@ static double bh_fault_throughput(int nthreads, int nmirrors, unsigned long npag
 		BENCH_CHECK(!sm_thread_create(&tid[k], bh_fault_worker, &t[k], "fault %d", k),
 			    "thread");
 	}
-	sm_wait_var_event(&bh_fault_ready, atomic_load(&bh_fault_ready) == nthreads);
-	t0 = bench_now();
-	atomic_store(&bh_fault_go, 1);
-	sm_wake_up_var(&bh_fault_go);
-	for (int k = 0; k < nthreads; k++)
-		sm_thread_join(&tid[k]);
-	t1 = bench_now();
+	ns = bh_gate_run(tid, nthreads);
 	for (int k = 0; k < nthreads; k++) {
 		BENCH_CHECK(t[k].err == 0, "fault thread %d: %d", k, t[k].err);
 		free(t[k].buf);
@@ -420,21 +442,14 @@ static double bh_fault_throughput(int nthreads, int nmirrors, unsigned long npag
 		mirror_destroy(m[k]);
 	}
 	mmput(mm);
-	return (double)nthreads * (double)rounds * (double)npages * 1e9 / (double)(t1 - t0);
-}
-
-static int bh_cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
+	return ns;
 }
 
 /*
  * The reference for the scaling: the same bytes a round of
  * bh_fault_worker() copies (its mirror_read() of the region), copied by
- * memcpy on @nthreads pinned threads, each its own buffers. Return: bytes
- * per second, all threads.
+ * memcpy on @nthreads pinned threads, each its own buffers. Return: ns for
+ * @rounds rounds.
  */
 struct bh_copy_thread {
 	unsigned char *src, *dst;
@@ -449,9 +464,7 @@ static void *bh_copy_worker(void *p)
 
 	bench_pin_self(t->cpu);
 	memcpy(t->dst, t->src, t->len); /* warm-up */
-	atomic_fetch_add(&bh_fault_ready, 1);
-	sm_wake_up_var(&bh_fault_ready);
-	sm_wait_var_event(&bh_fault_go, atomic_load(&bh_fault_go));
+	bh_gate_arrive();
 	for (unsigned long r = 0; r < t->rounds; r++) {
 		memcpy(t->dst, t->src, t->len);
 		__asm__ volatile("" : : "r"(t->dst) : "memory");
@@ -459,14 +472,13 @@ static void *bh_copy_worker(void *p)
 	return NULL;
 }
 
-static double bh_copy_throughput(int nthreads, size_t len, unsigned long rounds)
+static uint64_t bh_copy_ns(int nthreads, size_t len, unsigned long rounds)
 {
 	struct bh_copy_thread t[2];
 	struct sm_thread tid[2];
-	uint64_t t0, t1;
+	uint64_t ns;
 
-	atomic_store(&bh_fault_ready, 0);
-	atomic_store(&bh_fault_go, 0);
+	bh_gate_close();
 	for (int k = 0; k < nthreads; k++) {
 		t[k] = (struct bh_copy_thread){.src = malloc(len),
 					       .dst = malloc(len),
@@ -478,18 +490,12 @@ static double bh_copy_throughput(int nthreads, size_t len, unsigned long rounds)
 		BENCH_CHECK(!sm_thread_create(&tid[k], bh_copy_worker, &t[k], "copy %d", k),
 			    "thread");
 	}
-	sm_wait_var_event(&bh_fault_ready, atomic_load(&bh_fault_ready) == nthreads);
-	t0 = bench_now();
-	atomic_store(&bh_fault_go, 1);
-	sm_wake_up_var(&bh_fault_go);
-	for (int k = 0; k < nthreads; k++)
-		sm_thread_join(&tid[k]);
-	t1 = bench_now();
+	ns = bh_gate_run(tid, nthreads);
 	for (int k = 0; k < nthreads; k++) {
 		free(t[k].src);
 		free(t[k].dst);
 	}
-	return (double)nthreads * (double)rounds * (double)len * 1e9 / (double)(t1 - t0);
+	return ns;
 }
 
 #define BH_FAULT_REPS 7
@@ -500,7 +506,7 @@ static double bh_copy_throughput(int nthreads, size_t len, unsigned long rounds)
  * 2 threads on 2 mirrors, 2 threads on 1 mirror, the memcpy reference on 1
  * and on 2 threads, then again), so that a change in the machine's state
  * during the series (another process, the host) moves all of them alike;
- * each line reports its median.
+ * each line reports the rate of its median time.
  *
  * The last line is the bound the memory system puts on the two-thread
  * ratio: a round's copy takes copy_share of a one-thread round (its bytes
@@ -516,18 +522,22 @@ static void __attribute__((unused)) bench_fault_scaling(void)
 	/* threads, mirrors (0: the memcpy reference) */
 	static const int cfg[BH_FAULT_CFGS][2] = {{1, 1}, {2, 2}, {2, 1}, {1, 0}, {2, 0}};
 	int reps = bench_smoke ? 1 : BH_FAULT_REPS;
-	double v[BH_FAULT_CFGS][BH_FAULT_REPS], med[BH_FAULT_CFGS], share, scaling;
+	uint64_t ns[BH_FAULT_CFGS][BH_FAULT_REPS];
+	double med[BH_FAULT_CFGS], share, scaling;
 
 	for (int i = 0; i < reps; i++)
 		for (int c = 0; c < BH_FAULT_CFGS; c++) {
 			if (cfg[c][1])
-				v[c][i] = bh_fault_throughput(cfg[c][0], cfg[c][1], npages, rounds);
+				ns[c][i] = bh_fault_ns(cfg[c][0], cfg[c][1], npages, rounds);
 			else
-				v[c][i] = bh_copy_throughput(cfg[c][0], npages * PAGE_SIZE, rounds);
+				ns[c][i] = bh_copy_ns(cfg[c][0], npages * PAGE_SIZE, rounds);
 		}
 	for (int c = 0; c < BH_FAULT_CFGS; c++) {
-		qsort(v[c], (size_t)reps, sizeof(v[c][0]), bh_cmp_double);
-		med[c] = v[c][reps / 2];
+		/* faults (or bytes) per second, all threads */
+		double work = (double)cfg[c][0] * (double)rounds *
+			      (double)(cfg[c][1] ? npages : npages * PAGE_SIZE);
+
+		med[c] = work * 1e9 / (double)bench_median(ns[c], reps);
 		if (cfg[c][1])
 			printf("scale device_fault threads=%d mirrors=%d faults_per_sec=%.0f\n",
 			       cfg[c][0], cfg[c][1], med[c]);

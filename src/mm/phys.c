@@ -513,12 +513,10 @@ struct page *pfn_to_page(unsigned long pfn)
 
 struct page *pfn_to_page_contig(unsigned long pfn, unsigned long *nr)
 {
-	if (device_pfn(pfn) || !phys_initialized() || pfn >= phys.nr_frames) {
-		*nr = 0;
-		return NULL;
-	}
-	*nr = phys.nr_frames - pfn;
-	return &phys.pages[pfn];
+	struct page *page = device_pfn(pfn) ? NULL : pfn_to_page(pfn);
+
+	*nr = page ? phys.nr_frames - pfn : 0;
+	return page;
 }
 
 struct page *zero_page(void)

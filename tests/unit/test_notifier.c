@@ -495,6 +495,31 @@ struct start_end_race {
 	unsigned long runs, unpaired, delivered;
 };
 
+/* One explored run ended: count it, and report a start that got no _end. */
+static void ser_count_run(struct start_end_race *c)
+{
+	c->runs++;
+	if (c->r.starts != c->r.ends) {
+		c->unpaired++;
+		explore_report_failure("%d starts but %d ends", c->r.starts, c->r.ends);
+	}
+}
+
+/* Explore @t (a start_end_race in t->ctx) by DFS: complete, more than one run, none unpaired. */
+static void ser_explore(const struct explore_test *t, unsigned int bound, unsigned long max_runs)
+{
+	struct start_end_race *c = t->ctx;
+	struct explore_result res;
+
+	if (getenv("EXPLORE_SCHEDULE"))
+		harness_skip("EXPLORE_SCHEDULE set");
+	setup();
+	explore_run_dfs(t, bound, max_runs, &res);
+	ASSERT(res.complete);
+	ASSERT_UGT(c->runs, 1);
+	ASSERT_UEQ(c->unpaired, 0);
+}
+
 static void ser_setup(void *ctx)
 {
 	struct start_end_race *c = ctx;
@@ -520,11 +545,7 @@ static void ser_check(void *ctx)
 {
 	struct start_end_race *c = ctx;
 
-	c->runs++;
-	if (c->r.starts != c->r.ends) {
-		c->unpaired++;
-		explore_report_failure("%d starts but %d ends", c->r.starts, c->r.ends);
-	}
+	ser_count_run(c);
 	mmu_notifier_unregister(&c->r.mn, c->mm);
 	mmdrop(c->mm);
 }
@@ -538,15 +559,8 @@ TEST(notifier_start_delivered_before_exit_unhook_gets_its_end)
 				 .thread = ser_thread,
 				 .check = ser_check,
 				 .ctx = &c};
-	struct explore_result res;
 
-	if (getenv("EXPLORE_SCHEDULE"))
-		harness_skip("EXPLORE_SCHEDULE set");
-	setup();
-	explore_run_dfs(&t, 1, 2000, &res);
-	ASSERT(res.complete);
-	ASSERT_UGT(c.runs, 1);
-	ASSERT_UEQ(c.unpaired, 0);
+	ser_explore(&t, 1, 2000);
 }
 
 /*
@@ -580,11 +594,7 @@ static void seu_check(void *ctx)
 {
 	struct start_end_race *c = ctx;
 
-	c->runs++;
-	if (c->r.starts != c->r.ends) {
-		c->unpaired++;
-		explore_report_failure("%d starts but %d ends", c->r.starts, c->r.ends);
-	}
+	ser_count_run(c);
 	if (c->r.starts)
 		c->delivered++;
 	mmput(c->mm);
@@ -599,15 +609,8 @@ TEST(notifier_start_delivered_before_unregister_unhook_gets_its_end)
 				 .thread = seu_thread,
 				 .check = seu_check,
 				 .ctx = &c};
-	struct explore_result res;
 
-	if (getenv("EXPLORE_SCHEDULE"))
-		harness_skip("EXPLORE_SCHEDULE set");
-	setup();
-	explore_run_dfs(&t, 2, 5000, &res);
-	ASSERT(res.complete);
-	ASSERT_UGT(c.runs, 1);
-	ASSERT_UEQ(c.unpaired, 0);
+	ser_explore(&t, 2, 5000);
 	/* Both outcomes were run: delivered (then ended), and not delivered at all. */
 	ASSERT_UGT(c.delivered, 0);
 	ASSERT_ULT(c.delivered, c.runs);

@@ -779,20 +779,20 @@ static int mirror_fault(struct mirror *m, unsigned long start, unsigned long end
 	return ret;
 }
 
+/* The frame @pte gives page @idx of @leaf: its own, or its place in the huge entry's folio. */
+static unsigned long pte_pfn(struct mirror_leaf *leaf, struct mirror_pte *pte, unsigned long idx)
+{
+	return pte == &leaf->huge ? pte->pfn + idx : pte->pfn;
+}
+
 /* The frame @pte gives page @idx of its leaf, if the frame is still the one it was. */
 static int pte_frame(struct mirror *m, struct mirror_leaf *leaf, struct mirror_pte *pte,
 		     unsigned long idx, unsigned long *pfnp)
 {
-	bool valid;
-	unsigned long pfn;
+	unsigned long pfn = pte_pfn(leaf, pte, idx);
+	bool valid = pte == &leaf->huge ? folio_gen_valid(pte->pfn, pte->gen, idx)
+					: page_gen_valid(pte->pfn, pte->gen);
 
-	if (pte == &leaf->huge) {
-		valid = folio_gen_valid(pte->pfn, pte->gen, idx);
-		pfn = pte->pfn + idx;
-	} else {
-		valid = page_gen_valid(pte->pfn, pte->gen);
-		pfn = pte->pfn;
-	}
 	if (!valid) {
 		atomic_fetch_add(&m->nr_stale, 1);
 		phys_report_stale(pfn, "mirror");
@@ -830,7 +830,6 @@ static unsigned long leaf_run(struct mirror *m, struct mirror_leaf *leaf, unsign
 	for (nr = 0; nr < max; nr++) {
 		struct mirror_pte *pte = leaf_find(leaf, idx + nr);
 		bool huge = pte == &leaf->huge;
-		unsigned long pfn;
 
 		if (!pte || (write && !(pte->flags & MPTE_WRITE))) {
 			if (!nr)
@@ -844,8 +843,7 @@ static unsigned long leaf_run(struct mirror *m, struct mirror_leaf *leaf, unsign
 			map = pfn_to_page_contig(pfn0, &ram);
 			*frame = page_address(map ? map : pfn_to_page(pfn0));
 		} else {
-			pfn = huge ? pte->pfn + idx + nr : pte->pfn;
-			if (nr >= ram || pfn != pfn0 + nr)
+			if (nr >= ram || pte_pfn(leaf, pte, idx + nr) != pfn0 + nr)
 				break; /* not the next frame in memory */
 			if (huge ? !folio_gen_valid(pte->pfn, pte->gen, idx + nr)
 				 : page_gen(map + nr) != pte->gen)
