@@ -650,7 +650,32 @@ int migrate_huge_pmd(struct vm_area_struct *vma, unsigned long haddr);
 
 /* --- reclaim (vmscan.c) ------------------------------------------------ */
 
-bool reclaim_page(struct vm_area_struct *vma, unsigned long addr);
+/* The most pages a swap plug holds: Linux's SWAP_CLUSTER_MAX. */
+#define SWAP_PLUG_MAX 32
+
+/**
+ * struct swap_plug - anonymous pages paged out and waiting for their write
+ * @nr: queued pages
+ * @slot: the slot each page is written to (the pageout's count of it)
+ * @page: the pages; each locked (PG_locked) and unmapped, in the swap
+ *	cache, holding the reference its queuer handed over with it
+ *
+ * Linux's block plug around madvise(MADV_PAGEOUT) (do_madvise()) and
+ * reclaim_pages(): the swap writes of a batch are submitted together and
+ * those of consecutive slots merge into one request. A plug lives on its
+ * owner's stack; swap_plug_flush() writes the pages, finishes their
+ * pageout and releases their locks and references. Whoever fills a plug
+ * must flush it before it waits for anything a page lock may block
+ * (the queued pages stay locked until then), and before it returns.
+ */
+struct swap_plug {
+	unsigned int nr;
+	unsigned long slot[SWAP_PLUG_MAX];
+	struct page *page[SWAP_PLUG_MAX];
+};
+
+unsigned long swap_plug_flush(struct swap_plug *plug);
+void reclaim_page(struct vm_area_struct *vma, unsigned long addr, struct swap_plug *plug);
 int break_ksm(struct vm_area_struct *vma, unsigned long addr);
 
 /* --- exit ----------------------------------------------------------------- */

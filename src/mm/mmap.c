@@ -535,9 +535,13 @@ static int madvise_vma(struct mm_struct *mm, struct vm_area_struct **vmap, unsig
 		if (vma->vm_flags & VM_LOCKED)
 			return -EINVAL;
 		/* Without a swap device nothing can be paged out, and that is not an error. */
-		if (!vma->vm_ops && !(vma->vm_flags & (VM_IO | VM_PFNMAP)))
+		if (!vma->vm_ops && !(vma->vm_flags & (VM_IO | VM_PFNMAP))) {
+			struct swap_plug plug = {.nr = 0};
+
 			for (unsigned long a = start; a < end; a += PAGE_SIZE)
-				reclaim_page(vma, a);
+				reclaim_page(vma, a, &plug);
+			swap_plug_flush(&plug);
+		}
 		return 0;
 	case MADV_MERGEABLE:
 	case MADV_UNMERGEABLE:

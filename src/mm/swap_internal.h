@@ -25,6 +25,15 @@ unsigned int swap_count(unsigned long slot);
 /* Drop one count; at zero the slot is free and its cached page released. */
 void swap_free(unsigned long slot);
 int swap_writepage(unsigned long slot, struct page *page);
+/*
+ * swap_writepages() - write @page[i] to @slot[i] for i < @n (@n at most
+ * SWAP_PLUG_MAX), as a block plug would: the pages of consecutive slots in
+ * one request. The caller owns every slot (a count) and holds every page
+ * lock. @err[i]: 0 or -EIO for @page[i] (an injected failure,
+ * swap_inject_write_failure(), counts pages in order). Does not sleep on
+ * locks; the I/O itself may block.
+ */
+void swap_writepages(const unsigned long *slot, struct page *const *page, unsigned int n, int *err);
 int swap_readpage(unsigned long slot, struct page *page);
 /*
  * A free slot with count 1 and @page in the swap cache for it (the cache

@@ -20,12 +20,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "mm/internal.h"
 #include "base/alloc.h"
 #include "mm/swap_internal.h"
 #include "secmmu/swap.h"
+#include "secmmu/trace.h"
 
 struct swap_device {
 	unsigned long nr_slots;
@@ -354,11 +356,64 @@ static bool swap_write_should_fail(void)
 	return false;
 }
 
+/*
+ * One write request: @n (at most SWAP_PLUG_MAX) pages of @page to the
+ * consecutive slots from @slot; for a file device one pwritev(). Traced
+ * as an instant "swap_write" (slot=, pages=). Return: 0, or -EIO if any
+ * page may not be on the device (a short write too).
+ */
+static int swap_write_request(unsigned long slot, struct page *const *page, unsigned int n)
+{
+	struct swap_device *dev = swap_dev;
+	struct iovec iov[SWAP_PLUG_MAX];
+	ssize_t ret;
+
+	DEBUG_BUG_ON(!n || n > SWAP_PLUG_MAX);
+	trace_instant("mm", "swap_write", "slot=%lu pages=%u", slot, n);
+	if (dev->mem || n == 1) {
+		for (unsigned int i = 0; i < n; i++)
+			if (swap_io(slot + i, page[i], true))
+				return -EIO;
+		return 0;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		iov[i].iov_base = page_address(page[i]);
+		iov[i].iov_len = PAGE_SIZE;
+	}
+	racy_read_begin(); /* the frames' bytes, as swap_io() */
+	ret = pwritev(dev->fd, iov, (int)n, (off_t)slot * (off_t)PAGE_SIZE);
+	racy_read_end();
+	return ret == (ssize_t)(n * PAGE_SIZE) ? 0 : -EIO;
+}
+
+void swap_writepages(const unsigned long *slot, struct page *const *page, unsigned int n, int *err)
+{
+	unsigned int i, j;
+
+	/* Injected failures first, in page order: the nth write attempted is the nth page. */
+	for (i = 0; i < n; i++)
+		err[i] = __builtin_expect(swap_write_should_fail(), 0) ? -EIO : 0;
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && !err[i] && !err[j] && slot[j] == slot[j - 1] + 1; j++)
+			;
+		if (err[i] || !swap_write_request(slot[i], &page[i], j - i))
+			continue;
+		/* A merged request failed or fell short: which pages made it is unknown; ask each.
+		 */
+		if (j - i > 1)
+			for (unsigned int k = i; k < j; k++)
+				err[k] = swap_write_request(slot[k], &page[k], 1);
+		else
+			err[i] = -EIO;
+	}
+}
+
 int swap_writepage(unsigned long slot, struct page *page)
 {
-	if (__builtin_expect(swap_write_should_fail(), 0))
-		return -EIO;
-	return swap_io(slot, page, true);
+	int err;
+
+	swap_writepages(&slot, &page, 1, &err);
+	return err;
 }
 
 int swap_readpage(unsigned long slot, struct page *page)

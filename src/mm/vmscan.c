@@ -6,7 +6,14 @@
  *   anonymous  allocate a slot, put the page in the swap cache, unmap every
  *              PTE (each becomes a swap entry, inside an invalidation), write
  *              the page, and free it if nobody else holds it; if somebody
- *              does, the page stays in the swap cache and swap-ins share it
+ *              does, the page stays in the swap cache and swap-ins share it.
+ *              MADV_PAGEOUT queues the unmapped pages, still locked, in a
+ *              swap plug (struct swap_plug) and writes up to SWAP_PLUG_MAX
+ *              at a time, those of consecutive slots in one request, as
+ *              Linux's block plug merges the bios of do_madvise() and
+ *              reclaim_pages(); a page somebody took meanwhile is not
+ *              written and stays. try_to_free_pages() still writes page by
+ *              page (Linux plugs shrink_lruvec() too).
  *   shared     unmap every PTE (they refault from the object), write the
  *              page to a slot the object remembers, free the page
  * Pinned and KSM pages, and pages mapped in a VM_LOCKED VMA, are never
@@ -20,30 +27,105 @@
 #include "secmmu/swap.h"
 #include "secmmu/trace.h"
 
-static bool pageout_anon(struct page *page)
+/* What became of a page handed to pageout(). */
+enum pageout_result {
+	PAGEOUT_KEPT,	/* still in use (or not pageable now): the caller keeps it */
+	PAGEOUT_FREED,	/* written and out of every cache: the caller's is the last reference */
+	PAGEOUT_QUEUED, /* in a swap plug: its lock and the caller's reference went with it */
+};
+
+/*
+ * The end of an anonymous page's pageout, its slot's write attempted or
+ * not (@write): a page with a reference beyond ours and the cache's may
+ * still be written by somebody, so it stays, as does one whose write
+ * failed (the swap cache then holds the only copy, and swap-in finds it
+ * there). Our count of the slot goes in any case; at zero the cache entry
+ * goes too. Caller holds the page lock. Return: true if the page left the
+ * swap cache (ours is the last reference).
+ */
+static bool pageout_anon_end(struct page *page, unsigned long slot, bool written)
 {
-	bool freed, written;
+	return swap_cache_del_and_free(page, slot, written, 2);
+}
+
+/* Worth a write: unmapped everywhere and held only by us and the swap cache. */
+static bool pageout_anon_writable(struct page *page)
+{
+	return !page_mapcount(page) && page_ref_count(page) == 2;
+}
+
+/**
+ * swap_plug_flush() - write a plug's pages and finish their pageout
+ * @plug: the plug; empty on return
+ *
+ * Writes the pages still worth it in one swap_writepages() call (runs of
+ * consecutive slots merge), then ends each page's pageout as
+ * pageout_anon_end() does, unlocks it (waking a device fault waiting for
+ * it) and drops the reference its queuer handed over: a page written
+ * and out of the cache is freed there. May block on the I/O; takes the
+ * swap lock per page.
+ *
+ * Return: the number of pages freed.
+ */
+unsigned long swap_plug_flush(struct swap_plug *plug)
+{
+	struct page *wpage[SWAP_PLUG_MAX];
+	unsigned long wslot[SWAP_PLUG_MAX];
+	int err[SWAP_PLUG_MAX];
+	bool write[SWAP_PLUG_MAX];
+	unsigned long freed = 0;
+	unsigned int i, n = 0;
+
+	for (i = 0; i < plug->nr; i++) {
+		write[i] = pageout_anon_writable(plug->page[i]);
+		if (write[i]) {
+			wpage[n] = plug->page[i];
+			wslot[n++] = plug->slot[i];
+		}
+	}
+	swap_writepages(wslot, wpage, n, err);
+	for (i = 0, n = 0; i < plug->nr; i++) {
+		struct page *page = plug->page[i];
+		bool written = write[i] && !err[n++];
+
+		freed += pageout_anon_end(page, plug->slot[i], written);
+		unlock_page(page);
+		put_page(page); /* the queuer's: pairs with the get of reclaim_page() */
+	}
+	plug->nr = 0;
+	return freed;
+}
+
+/*
+ * Page out a locked anonymous page: give it a slot and the swap cache,
+ * unmap it everywhere, then (without @plug) write it and end its pageout,
+ * or (with @plug) queue it there, with its lock and the caller's reference.
+ */
+static enum pageout_result pageout_anon(struct page *page, struct swap_plug *plug)
+{
 	long slot;
 
 	if (!swap_available())
-		return false;
+		return PAGEOUT_KEPT;
 	slot = swap_cache_dup(page);
 	if (slot < 0) {
 		slot = swap_alloc_cached(page);
 		if (slot < 0)
-			return false;
+			return PAGEOUT_KEPT;
 	}
 	try_to_unmap(page, slot);
-	/*
-	 * A reference beyond ours and the cache's: somebody may still write it,
-	 * so it stays. A failed write keeps it too: the swap cache then holds
-	 * the only copy, and swap-in finds it there.
-	 */
-	written = !page_mapcount(page) && page_ref_count(page) == 2 &&
-		  !swap_writepage((unsigned long)slot, page);
-	/* Our count goes in any case; at zero the cache entry goes too. */
-	freed = swap_cache_del_and_free(page, (unsigned long)slot, written, 2);
-	return freed;
+	if (plug) {
+		plug->page[plug->nr] = page;
+		plug->slot[plug->nr++] = (unsigned long)slot;
+		if (plug->nr == SWAP_PLUG_MAX)
+			swap_plug_flush(plug);
+		return PAGEOUT_QUEUED;
+	}
+	if (pageout_anon_end(page, (unsigned long)slot,
+			     pageout_anon_writable(page) &&
+				     !swap_writepage((unsigned long)slot, page)))
+		return PAGEOUT_FREED;
+	return PAGEOUT_KEPT;
 }
 
 static bool pageout_shmem(struct page *page)
@@ -83,14 +165,18 @@ static bool pageout_shmem(struct page *page)
 	return freed;
 }
 
-/* Page out an isolated page (the caller holds a reference). */
-static bool pageout(struct page *page)
+/*
+ * Page out an isolated page; the caller holds a reference, which a
+ * @plug (anonymous pages only, may be NULL) takes over with the page lock
+ * when it queues the page.
+ */
+static enum pageout_result pageout(struct page *page, struct swap_plug *plug)
 {
-	bool freed;
+	enum pageout_result ret = PAGEOUT_KEPT;
 	TRACE_SCOPE("mm", "pageout", "pfn=%lu", page_to_pfn(page));
 
 	if (page_maybe_dma_pinned(page) || PageTest(page, PG_ksm))
-		return false;
+		return PAGEOUT_KEPT;
 	/*
 	 * A THP is split first and its 4 KiB pages swapped one by one (Linux
 	 * without CONFIG_THP_SWAP: shrink_folio_list() splits when
@@ -98,20 +184,21 @@ static bool pageout(struct page *page)
 	 * head, goes on, the others are on the LRU now.
 	 */
 	if (PageCompound(page) && split_folio(page))
-		return false;
+		return PAGEOUT_KEPT;
 	/* Mapped in a VM_LOCKED VMA: unevictable, as on Linux's unevictable LRU. */
 	if (page_mlocked(page))
-		return false;
+		return PAGEOUT_KEPT;
 	if (TestSetPageFlag(page, PG_locked))
-		return false;
-	if (PageTest(page, PG_anon))
-		freed = pageout_anon(page);
-	else if (PageTest(page, PG_swapbacked))
-		freed = pageout_shmem(page);
-	else
-		freed = false;
+		return PAGEOUT_KEPT;
+	if (PageTest(page, PG_anon)) {
+		ret = pageout_anon(page, plug);
+		if (ret == PAGEOUT_QUEUED)
+			return ret; /* locked until the plug's flush */
+	} else if (PageTest(page, PG_swapbacked) && pageout_shmem(page)) {
+		ret = PAGEOUT_FREED;
+	}
 	unlock_page(page); /* wakes a device fault waiting for it */
-	return freed;
+	return ret;
 }
 
 unsigned long try_to_free_pages(unsigned long nr_pages)
@@ -134,7 +221,7 @@ unsigned long try_to_free_pages(unsigned long nr_pages)
 			break;
 		/* Second chance: a page used since the last look (by a CPU or a device) stays. */
 		if (page_maybe_dma_pinned(page) || PageTest(page, PG_ksm) ||
-		    page_referenced(page) || !pageout(page)) {
+		    page_referenced(page) || pageout(page, NULL) != PAGEOUT_FREED) {
 			lru_putback(page);
 			continue;
 		}
@@ -146,17 +233,18 @@ unsigned long try_to_free_pages(unsigned long nr_pages)
 
 /**
  * reclaim_page() - MADV_PAGEOUT of one page mapped at @addr of @vma
+ * @plug: where an anonymous page waits for its write (see struct
+ *	swap_plug); the caller flushes it
  *
  * Only pages mapped once are paged out (as Linux does), regardless of their
- * young bits. Caller holds mmap_lock. Return: true if the frame was freed.
+ * young bits. Caller holds mmap_lock.
  */
-bool reclaim_page(struct vm_area_struct *vma, unsigned long addr)
+void reclaim_page(struct vm_area_struct *vma, unsigned long addr, struct swap_plug *plug)
 {
 	struct mm_struct *mm = vma->vm_mm;
 	struct page *page = NULL;
 	pte_t *ptep;
 	uint64_t pte;
-	bool freed;
 
 	sm_mutex_lock(&mm->page_table_lock);
 	ptep = pte_offset(mm, addr);
@@ -170,16 +258,17 @@ bool reclaim_page(struct vm_area_struct *vma, unsigned long addr)
 	}
 	sm_mutex_unlock(&mm->page_table_lock);
 	if (!page)
-		return false;
+		return;
 	/* madvise_cold_or_pageout_pte_range(): a THP mapped once is split first. */
 	if (PageCompound(page)) {
 		bool split = !split_folio(page);
 
 		put_page(page);
 		/* Now a 4 KiB page mapped by a PTE: look again. */
-		return split && reclaim_page(vma, addr);
+		if (split)
+			reclaim_page(vma, addr, plug);
+		return;
 	}
-	freed = pageout(page);
-	put_page(page);
-	return freed;
+	if (pageout(page, plug) != PAGEOUT_QUEUED)
+		put_page(page);
 }

@@ -3,12 +3,16 @@
  * Reclaim, swap, aging, migration and KSM: data survives, every mapping
  * follows, pinned frames stay put, secondary MMUs see each event first.
  */
+#include <signal.h>
+#include <sys/resource.h>
+
 #include "mm/internal.h"
 #include "mm/swap_internal.h"
 #include "secmmu/gup.h"
 #include "secmmu/migrate.h"
 #include "secmmu/mirror.h"
 #include "secmmu/swap.h"
+#include "secmmu/trace.h"
 #include "testutil.h"
 
 static void swap_teardown(void)
@@ -141,6 +145,103 @@ TEST(madvise_pageout_swaps_the_range)
 	ASSERT_UEQ(phys_used_frames(), 4);
 	ASSERT_UEQ(swap_slots_used(), 4);
 	check_pages(mm, TBASE, 8, 9);
+	mmput(mm);
+}
+
+/*
+ * The swap plug (struct swap_plug): MADV_PAGEOUT of a range writes the
+ * pages of consecutive slots in one request each, at most SWAP_PLUG_MAX
+ * pages, as Linux's block plug merges the bios. The requests are traced as
+ * "swap_write" instants with their slot= and pages= arguments.
+ */
+static char *trace_text(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	static char buf[1 << 20];
+	size_t n;
+
+	ASSERT_NOT_NULL(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	return buf;
+}
+
+static int count_str(const char *text, const char *pat)
+{
+	int n = 0;
+
+	for (const char *p = strstr(text, pat); p; p = strstr(p + 1, pat))
+		n++;
+	return n;
+}
+
+TEST(pageout_writes_consecutive_slots_in_one_request)
+{
+	char path[] = "/tmp/secmmu-test-plug-XXXXXX";
+	struct mm_struct *mm;
+	const char *text;
+	int fd = mkstemp(path);
+
+	ASSERT_GE(fd, 0);
+	close(fd);
+	ASSERT_EQ(phys_init(TEST_PHYS_BYTES), 0);
+	ASSERT_EQ(swap_on(PG(2 * SWAP_PLUG_MAX + 8), ""), 0);
+	harness_set_teardown(swap_teardown);
+	mm = mm_new_mapped(2 * SWAP_PLUG_MAX + 3, PROT_RW, false);
+	write_pages(mm, TBASE, 2 * SWAP_PLUG_MAX + 3, 41);
+	ASSERT_EQ(trace_open(path), 0);
+	ASSERT_EQ(mm_madvise(mm, TBASE, PG(2 * SWAP_PLUG_MAX + 3), MADV_PAGEOUT), 0);
+	ASSERT_EQ(trace_close(), 0);
+	text = trace_text(path);
+	unlink(path);
+	/* Two full plugs and the rest: three requests, not one per page. */
+	ASSERT_EQ(count_str(text, "\"swap_write\""), 3);
+	ASSERT_EQ(count_str(text, "\"pages\":\"32\""), 2);
+	ASSERT_EQ(count_str(text, "\"pages\":\"3\""), 1);
+	ASSERT_UEQ(phys_used_frames(), 0);
+	check_pages(mm, TBASE, 2 * SWAP_PLUG_MAX + 3, 41);
+	mmput(mm);
+}
+
+/*
+ * A merged request that falls short (the file size limit cuts it after 4 of
+ * 8 pages): the pages that reached the device are freed, the others stay
+ * in the swap cache, and no byte is lost.
+ */
+TEST(short_merged_swap_write_keeps_only_the_unwritten_pages)
+{
+	struct rlimit rl = {PG(4), RLIM_INFINITY};
+	struct mm_struct *mm;
+
+	ASSERT_EQ(phys_init(TEST_PHYS_BYTES), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	ASSERT_EQ(swap_on(PG(16), ""), 0);
+	harness_set_teardown(swap_teardown);
+	ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	mm = mm_new_mapped(8, PROT_RW, false);
+	write_pages(mm, TBASE, 8, 5);
+	ASSERT_EQ(mm_madvise(mm, TBASE, PG(8), MADV_PAGEOUT), 0);
+	ASSERT_UEQ(swap_slots_used(), 8);
+	ASSERT_UEQ(phys_used_frames(), 4); /* slots 4-7 are beyond the limit */
+	check_pages(mm, TBASE, 8, 5);
+	mmput(mm);
+}
+
+/* An injected failure of one page of a plug keeps that page; the others are written. */
+TEST(injected_swap_write_failure_keeps_only_that_page_of_the_plug)
+{
+	struct mm_struct *mm;
+
+	RECLAIM_SETUP(1 << 20);
+	mm = mm_new_mapped(8, PROT_RW, false);
+	write_pages(mm, TBASE, 8, 6);
+	swap_inject_write_failure(3);
+	ASSERT_EQ(mm_madvise(mm, TBASE, PG(8), MADV_PAGEOUT), 0);
+	ASSERT_UEQ(swap_inject_write_hits(), 1);
+	ASSERT_UEQ(phys_used_frames(), 1);
+	ASSERT_UEQ(swap_slots_used(), 8);
+	check_pages(mm, TBASE, 8, 6);
 	mmput(mm);
 }
 
