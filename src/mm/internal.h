@@ -656,6 +656,9 @@ int migrate_huge_pmd(struct vm_area_struct *vma, unsigned long haddr);
 /**
  * struct swap_plug - anonymous pages paged out and waiting for their write
  * @nr: queued pages
+ * @lru: the pages were isolated from the LRU (reclaim): one not freed goes
+ *	back there, with the reference handed over
+ * @freed: pages the flushes so far freed
  * @slot: the slot each page is written to (the pageout's count of it)
  * @page: the pages; each locked (PG_locked) and unmapped, in the swap
  *	cache, holding the reference its queuer handed over with it
@@ -670,6 +673,8 @@ int migrate_huge_pmd(struct vm_area_struct *vma, unsigned long haddr);
  */
 struct swap_plug {
 	unsigned int nr;
+	bool lru;
+	unsigned long freed;
 	unsigned long slot[SWAP_PLUG_MAX];
 	struct page *page[SWAP_PLUG_MAX];
 };

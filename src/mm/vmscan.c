@@ -11,9 +11,9 @@
  *              swap plug (struct swap_plug) and writes up to SWAP_PLUG_MAX
  *              at a time, those of consecutive slots in one request, as
  *              Linux's block plug merges the bios of do_madvise() and
- *              reclaim_pages(); a page somebody took meanwhile is not
- *              written and stays. try_to_free_pages() still writes page by
- *              page (Linux plugs shrink_lruvec() too).
+ *              reclaim_pages(), and try_to_free_pages() as Linux's
+ *              shrink_lruvec(); a page somebody took meanwhile is not
+ *              written and stays.
  *   shared     unmap every PTE (they refault from the object), write the
  *              page to a slot the object remembers, free the page
  * Pinned and KSM pages, and pages mapped in a VM_LOCKED VMA, are never
@@ -34,20 +34,6 @@ enum pageout_result {
 	PAGEOUT_QUEUED, /* in a swap plug: its lock and the caller's reference went with it */
 };
 
-/*
- * The end of an anonymous page's pageout, its slot's write attempted or
- * not (@write): a page with a reference beyond ours and the cache's may
- * still be written by somebody, so it stays, as does one whose write
- * failed (the swap cache then holds the only copy, and swap-in finds it
- * there). Our count of the slot goes in any case; at zero the cache entry
- * goes too. Caller holds the page lock. Return: true if the page left the
- * swap cache (ours is the last reference).
- */
-static bool pageout_anon_end(struct page *page, unsigned long slot, bool written)
-{
-	return swap_cache_del_and_free(page, slot, written, 2);
-}
-
 /* Worth a write: unmapped everywhere and held only by us and the swap cache. */
 static bool pageout_anon_writable(struct page *page)
 {
@@ -59,13 +45,13 @@ static bool pageout_anon_writable(struct page *page)
  * @plug: the plug; empty on return
  *
  * Writes the pages still worth it in one swap_writepages() call (runs of
- * consecutive slots merge), then ends each page's pageout as
- * pageout_anon_end() does, unlocks it (waking a device fault waiting for
- * it) and drops the reference its queuer handed over: a page written
- * and out of the cache is freed there. May block on the I/O; takes the
- * swap lock per page.
+ * consecutive slots merge), then ends each page's pageout, unlocks it
+ * (waking a device fault waiting for it) and drops the reference its
+ * queuer handed over: a page written and out of the cache is freed
+ * there; for an @lru plug, a page not freed goes back to the LRU with
+ * it. May block on the I/O; takes the swap lock per page.
  *
- * Return: the number of pages freed.
+ * Return: the number of pages freed (also added to @plug->freed).
  */
 unsigned long swap_plug_flush(struct swap_plug *plug)
 {
@@ -86,20 +72,34 @@ unsigned long swap_plug_flush(struct swap_plug *plug)
 	swap_writepages(wslot, wpage, n, err);
 	for (i = 0, n = 0; i < plug->nr; i++) {
 		struct page *page = plug->page[i];
-		bool written = write[i] && !err[n++];
+		bool written = false, gone;
 
-		freed += pageout_anon_end(page, plug->slot[i], written);
+		if (write[i])
+			written = !err[n++]; /* wpage[] holds the written ones, in order */
+		/*
+		 * A page with a reference beyond ours and the cache's may still
+		 * be written by somebody, so it stays, as does one whose write
+		 * failed (the swap cache then holds the only copy, and swap-in
+		 * finds it there). Our count of the slot goes in any case; at
+		 * zero the cache entry goes too.
+		 */
+		gone = swap_cache_del_and_free(page, plug->slot[i], written, 2);
+		freed += gone;
 		unlock_page(page);
-		put_page(page); /* the queuer's: pairs with the get of reclaim_page() */
+		if (plug->lru && !gone)
+			lru_putback(page); /* with the isolation reference */
+		else
+			put_page(page); /* the queuer's: reclaim_page()'s or the isolation's */
 	}
 	plug->nr = 0;
+	plug->freed += freed;
 	return freed;
 }
 
 /*
  * Page out a locked anonymous page: give it a slot and the swap cache,
- * unmap it everywhere, then (without @plug) write it and end its pageout,
- * or (with @plug) queue it there, with its lock and the caller's reference.
+ * unmap it everywhere and queue it in @plug, with its lock and the
+ * caller's reference; a full plug is flushed.
  */
 static enum pageout_result pageout_anon(struct page *page, struct swap_plug *plug)
 {
@@ -114,18 +114,11 @@ static enum pageout_result pageout_anon(struct page *page, struct swap_plug *plu
 			return PAGEOUT_KEPT;
 	}
 	try_to_unmap(page, slot);
-	if (plug) {
-		plug->page[plug->nr] = page;
-		plug->slot[plug->nr++] = (unsigned long)slot;
-		if (plug->nr == SWAP_PLUG_MAX)
-			swap_plug_flush(plug);
-		return PAGEOUT_QUEUED;
-	}
-	if (pageout_anon_end(page, (unsigned long)slot,
-			     pageout_anon_writable(page) &&
-				     !swap_writepage((unsigned long)slot, page)))
-		return PAGEOUT_FREED;
-	return PAGEOUT_KEPT;
+	plug->page[plug->nr] = page;
+	plug->slot[plug->nr++] = (unsigned long)slot;
+	if (plug->nr == SWAP_PLUG_MAX)
+		swap_plug_flush(plug);
+	return PAGEOUT_QUEUED;
 }
 
 static bool pageout_shmem(struct page *page)
@@ -166,9 +159,9 @@ static bool pageout_shmem(struct page *page)
 }
 
 /*
- * Page out an isolated page; the caller holds a reference, which a
- * @plug (anonymous pages only, may be NULL) takes over with the page lock
- * when it queues the page.
+ * Page out an isolated page; the caller holds a reference, which @plug
+ * takes over with the page lock when it queues the page (an anonymous
+ * one); the caller flushes @plug.
  */
 static enum pageout_result pageout(struct page *page, struct swap_plug *plug)
 {
@@ -204,6 +197,7 @@ static enum pageout_result pageout(struct page *page, struct swap_plug *plug)
 unsigned long try_to_free_pages(unsigned long nr_pages)
 {
 	/* One pass over the list: a referenced page gets its second chance until the next call. */
+	struct swap_plug plug = {.lru = true};
 	unsigned long reclaimed = 0, budget;
 
 	/*
@@ -214,21 +208,31 @@ unsigned long try_to_free_pages(unsigned long nr_pages)
 	deferred_split_scan(ULONG_MAX);
 	budget = lru_nr_pages();
 
-	while (reclaimed < nr_pages && budget--) {
+	/* Queued pages count as reclaimed until their flush says otherwise. */
+	while (reclaimed + plug.freed + plug.nr < nr_pages && budget--) {
 		struct page *page = lru_isolate();
+		enum pageout_result ret;
 
 		if (!page)
 			break;
 		/* Second chance: a page used since the last look (by a CPU or a device) stays. */
 		if (page_maybe_dma_pinned(page) || PageTest(page, PG_ksm) ||
-		    page_referenced(page) || pageout(page, NULL) != PAGEOUT_FREED) {
+		    page_referenced(page)) {
+			lru_putback(page);
+			continue;
+		}
+		ret = pageout(page, &plug);
+		if (ret == PAGEOUT_QUEUED)
+			continue; /* the plug holds the isolation reference now */
+		if (ret != PAGEOUT_FREED) {
 			lru_putback(page);
 			continue;
 		}
 		put_page(page); /* the isolation reference: the frame is free now */
 		reclaimed++;
 	}
-	return reclaimed;
+	swap_plug_flush(&plug);
+	return reclaimed + plug.freed;
 }
 
 /**

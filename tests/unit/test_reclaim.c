@@ -204,6 +204,53 @@ TEST(pageout_writes_consecutive_slots_in_one_request)
 	mmput(mm);
 }
 
+/* Reclaim writes through a plug too (Linux's shrink_lruvec() plugs). */
+TEST(reclaim_writes_consecutive_slots_in_one_request)
+{
+	char path[] = "/tmp/secmmu-test-plug-XXXXXX";
+	struct mm_struct *mm;
+	const char *text;
+	int fd = mkstemp(path);
+
+	ASSERT_GE(fd, 0);
+	close(fd);
+	RECLAIM_SETUP(PG(SWAP_PLUG_MAX + 8));
+	mm = mm_new_mapped(SWAP_PLUG_MAX, PROT_RW, false);
+	write_pages(mm, TBASE, SWAP_PLUG_MAX, 43);
+	ASSERT_EQ(trace_open(path), 0);
+	ASSERT_UEQ(reclaim_all(), SWAP_PLUG_MAX);
+	ASSERT_EQ(trace_close(), 0);
+	text = trace_text(path);
+	unlink(path);
+	ASSERT_EQ(count_str(text, "\"swap_write\""), 1);
+	ASSERT_EQ(count_str(text, "\"pages\":\"32\""), 1);
+	ASSERT_UEQ(phys_used_frames(), 0);
+	check_pages(mm, TBASE, SWAP_PLUG_MAX, 43);
+	mmput(mm);
+}
+
+/*
+ * A page of a reclaim plug whose write fails goes back to the LRU: the
+ * next reclaim finds it and frees it.
+ */
+TEST(reclaim_plug_puts_a_page_it_kept_back_on_the_lru)
+{
+	struct mm_struct *mm;
+
+	RECLAIM_SETUP(1 << 20);
+	mm = mm_new_mapped(8, PROT_RW, false);
+	write_pages(mm, TBASE, 8, 8);
+	swap_inject_write_failure(2);
+	/* The first pass only ages; the second writes the plug, the kept page at its end. */
+	ASSERT_UEQ(try_to_free_pages(8) + try_to_free_pages(8), 7);
+	ASSERT_UEQ(swap_inject_write_hits(), 1);
+	ASSERT_UEQ(phys_used_frames(), 1);
+	ASSERT_UEQ(reclaim_all(), 1);
+	ASSERT_UEQ(phys_used_frames(), 0);
+	check_pages(mm, TBASE, 8, 8);
+	mmput(mm);
+}
+
 /*
  * A merged request that falls short (the file size limit cuts it after 4 of
  * 8 pages): the pages that reached the device are freed, the others stay
