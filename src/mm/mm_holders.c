@@ -448,12 +448,41 @@ static struct mm_holder_slot *reserve_free(struct mm_holder_table *t, const void
 }
 
 /*
- * Take an idle slot (LIVE, no references) of @owner's windows in the
- * tables up to @last (those whose windows the caller saw without a FREE
- * slot: see THE WINDOWS) for another key: CAS it to CLAIMING with the next
- * generation, so that every CAS and every reader still holding its old word
- * fails or reads again. Return: the slot, its new generation in @gen; NULL
- * if every slot of those windows holds references.
+ * Take an idle slot (LIVE, no references) of the window from @start of @t
+ * for another key: CAS it to CLAIMING with the next generation, so that
+ * every CAS and every reader still holding its old word fails or reads
+ * again. Return: the slot, its new generation in @gen; NULL if every slot
+ * of the window holds references.
+ */
+static struct mm_holder_slot *reclaim_in_window(struct mm_holder_table *t, unsigned int start,
+						unsigned int *gen, unsigned long *scanned)
+{
+	for (unsigned int j = 0; j < MM_HOLDER_WINDOW; j++) {
+		struct mm_holder_slot *s = window_slot(t, start, j);
+		uint64_t w = atomic_load_explicit(&s->word, memory_order_relaxed);
+
+		(*scanned)++;
+		while (w_idle(w)) {
+			unsigned int g = (w_gen(w) + 1) & GEN_MASK;
+
+			sched_point_lockfree("holder reclaim");
+			/* Fails if a get of the old key made it busy first: look on. */
+			if (atomic_compare_exchange_weak_explicit(
+				    &s->word, &w, mk_word(SLOT_CLAIMING, g, 0, 0),
+				    memory_order_relaxed, memory_order_relaxed)) {
+				*gen = g;
+				return s;
+			}
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Reclaim an idle slot (reclaim_in_window()) of @owner's windows in the
+ * tables up to @last: those whose windows the caller saw without a FREE
+ * slot (see THE WINDOWS). Return: the slot, its new generation in @gen;
+ * NULL if every slot of those windows holds references.
  */
 static struct mm_holder_slot *reclaim_idle(struct mm_struct *mm, struct mm_holder_table *last,
 					   const void *owner, unsigned int *gen,
@@ -462,26 +491,11 @@ static struct mm_holder_slot *reclaim_idle(struct mm_struct *mm, struct mm_holde
 	struct mm_holder_table *t;
 
 	for_each_holder_table (t, mm) {
-		unsigned int start = window_start(t, owner);
+		struct mm_holder_slot *s =
+			reclaim_in_window(t, window_start(t, owner), gen, scanned);
 
-		for (unsigned int j = 0; j < MM_HOLDER_WINDOW; j++) {
-			struct mm_holder_slot *s = window_slot(t, start, j);
-			uint64_t w = atomic_load_explicit(&s->word, memory_order_relaxed);
-
-			(*scanned)++;
-			while (w_idle(w)) {
-				unsigned int g = (w_gen(w) + 1) & GEN_MASK;
-
-				sched_point_lockfree("holder reclaim");
-				/* Fails if a get of the old key made it busy first: look on. */
-				if (atomic_compare_exchange_weak_explicit(
-					    &s->word, &w, mk_word(SLOT_CLAIMING, g, 0, 0),
-					    memory_order_relaxed, memory_order_relaxed)) {
-					*gen = g;
-					return s;
-				}
-			}
-		}
+		if (s)
+			return s;
 		if (t == last)
 			break;
 	}
