@@ -698,6 +698,17 @@ void mm_holders_destroy(struct mm_struct *mm);
 int mm_holders_slots(struct mm_struct *mm);
 /* Did a table allocation fail, so that references went to the overflow slot? */
 bool mm_holders_alloc_failed(struct mm_struct *mm);
+/*
+ * For the tests (tests/unit/test_mm_holders.c), not the API: the tables in
+ * @mm's chain now; the first slot of @owner's probe window in the table at
+ * @level of any chain (MM_HOLDER_WINDOW slots from there, wrapping); the
+ * slots the calling thread's holder gets and puts have looked at so far;
+ * the slots claimed for a key in @mm so far (mm->holders_seq).
+ */
+int mm_holders_tables(struct mm_struct *mm);
+unsigned long mm_holders_claims(struct mm_struct *mm);
+unsigned int mm_holder_window(const void *owner, unsigned int level);
+unsigned long mm_holders_scanned(void);
 /* One slot's holder read by mm_holders_collect(): @snap is the caller's storage. */
 struct holder_snap {
 	struct mm_holder h;

@@ -280,9 +280,10 @@ int mm_query_refs(unsigned long id, int *users, int *count)
 
 /*
  * Collect the holders of mm @id into @holders. The snapshot storage is on
- * the stack for one table (the common case); a longer chain needs a buffer
- * allocated outside mm_list_lock (a leaf lock: no allocation under it), so
- * the chain's size is read first and the collect retried while it grew.
+ * the stack for as many holding slots as the first table has (the common
+ * case); more need a buffer allocated outside mm_list_lock (a leaf lock: no
+ * allocation under it), sized for every slot of the chain
+ * (mm_holders_slots()), and the collect retried while the chain grew.
  */
 static int peek_holders(unsigned long id, struct mm_holder *holders, int max, bool barrier)
 {

@@ -18,10 +18,18 @@
 
 #define MM_CONTEXT_SLOTS 16
 /*
- * Slots of one table of holders (owner, kind); an mm chains further tables
- * when every slot of every table holds references (mm_holders.c).
+ * Holder tables (mm_holders.c): the first table, in the mm, has
+ * MM_HOLDER_SLOTS slots; each table chained after it has twice the slots of
+ * the one before (up to MM_HOLDER_TABLE_MAX), so n holders need O(log n)
+ * tables. A holder's slots lie in its probe window of each table: the
+ * MM_HOLDER_WINDOW slots (wrapping) from a hash of its owner pointer.
+ * MM_HOLDER_REFS_MAX: the references of one kind one slot counts; a holder
+ * with more goes on in another slot of its own.
  */
-#define MM_HOLDER_SLOTS 128
+#define MM_HOLDER_SLOTS	    128
+#define MM_HOLDER_TABLE_MAX (MM_HOLDER_SLOTS << 17)
+#define MM_HOLDER_WINDOW    16
+#define MM_HOLDER_REFS_MAX  ((1 << 19) - 1)
 /*
  * Slots of the lockless VMA lookup (mm->vma_cache, lock_vma_under_rcu()):
  * one per 2 MiB of address, hashed.
@@ -33,8 +41,9 @@
  * where the top comment has the whole protocol).
  * @word: state, generation and the users / count references, packed so
  *	that one compare-and-swap changes them together; every transition
- *	of the slot is a CAS (or, for a never-used slot, a release store by
- *	the thread that reserved it through mm->holders_used)
+ *	of the slot is a CAS (FREE -> CLAIMING reserves a never-used slot,
+ *	LIVE idle -> CLAIMING reclaims one), except the release store of
+ *	LIVE by the thread whose CAS made it CLAIMING
  * @owner, @kind: the holder's key; written only while the slot is
  *	CLAIMING (release), read (acquire) by anyone and trusted only when
  *	@word still has the generation read before them
@@ -51,17 +60,25 @@ struct mm_holder_slot {
 
 /*
  * struct mm_holder_table - one table of the holder chain of an mm.
- * @slots: the holders' slots
- * @used: slots [0, @used) were ever reserved (fetch_add; only grows, may
- *	pass MM_HOLDER_SLOTS, readers clamp it)
  * @next: the next table or NULL; set once, by a CAS from NULL (release),
  *	read acquire; the mm owns every table of its chain and frees them in
  *	__mmdrop(), never before. No lock.
+ * @slots: @nslots slots: for the first table mm->holder_slots, for a
+ *	chained one the slots allocated in the same block, right after this
+ *	header
+ * @nslots: a power of two, MM_HOLDER_SLOTS << @level (at most
+ *	MM_HOLDER_TABLE_MAX)
+ * @level: the table's place in the chain (0: the mm's own), which seeds
+ *	the hash of its windows
+ * @slots, @nslots and @level are written before the table is published
+ * (mm_holders_init(), or before the CAS of @next that links it) and never
+ * again: read them after loading the pointer to the table (acquire).
  */
 struct mm_holder_table {
-	struct mm_holder_slot slots[MM_HOLDER_SLOTS];
-	_Atomic int used;
 	struct mm_holder_table *_Atomic next;
+	struct mm_holder_slot *slots;
+	unsigned int nslots;
+	unsigned int level;
 };
 
 struct mmu_notifier_subscriptions;
@@ -149,12 +166,14 @@ struct mm_struct {
 
 	/*
 	 * Who holds mm_users / mm_count (mm_holders.c): the first table of
-	 * the chain (later ones owned through holders.next, freed with the
-	 * mm); holders_overflow: references of holders for which no table
-	 * could be allocated; holders_alloc_failed: set once that happened;
-	 * holders_seq: claims so far. All atomic, no lock.
+	 * the chain, whose slots are holder_slots (later tables, each twice
+	 * the size of the one before, owned through holders.next and freed
+	 * with the mm); holders_overflow: references of holders for which no
+	 * table could be allocated; holders_alloc_failed: set once that
+	 * happened; holders_seq: claims so far. All atomic, no lock.
 	 */
 	struct mm_holder_table holders;
+	struct mm_holder_slot holder_slots[MM_HOLDER_SLOTS];
 	struct mm_holder_slot holders_overflow;
 	_Atomic bool holders_alloc_failed;
 	_Atomic unsigned long holders_seq;
