@@ -109,7 +109,7 @@ static void run_script_ok(const char *text, char *buf, size_t cap)
 }
 
 /*
- * The core's holder tables (MM_HOLDER_SLOTS slots each) reuse a slot once its
+ * The core's holder tables (MM_HOLDER_SLOTS slots in the first) reuse a slot once its
  * holder holds nothing: 130 pin handles one after the other, at most one
  * holding a reference at a time, leave `check` satisfied, and the last
  * one is attributed (this failed while slots were never reused).
