@@ -398,8 +398,7 @@ void swap_writepages(const unsigned long *slot, struct page *const *page, unsign
 			;
 		if (err[i] || !swap_write_request(slot[i], &page[i], j - i))
 			continue;
-		/* A merged request failed or fell short: which pages made it is unknown; ask each.
-		 */
+		/* A merged request failed or fell short: which pages made it? Ask each. */
 		if (j - i > 1)
 			for (unsigned int k = i; k < j; k++)
 				err[k] = swap_write_request(slot[k], &page[k], 1);
