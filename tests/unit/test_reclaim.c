@@ -154,16 +154,30 @@ TEST(madvise_pageout_swaps_the_range)
  * pages, as Linux's block plug merges the bios. The requests are traced as
  * "swap_write" instants with their slot= and pages= arguments.
  */
-static char *trace_text(const char *path)
+/* Start tracing to a new file at @path (a mkstemp() template). */
+static void plug_trace_start(char *path)
 {
-	FILE *f = fopen(path, "r");
+	int fd = mkstemp(path);
+
+	ASSERT_GE(fd, 0);
+	close(fd);
+	ASSERT_EQ(trace_open(path), 0);
+}
+
+/* Stop tracing; the trace's text (static storage), its file removed. */
+static const char *plug_trace_stop(const char *path)
+{
 	static char buf[1 << 20];
+	FILE *f;
 	size_t n;
 
+	ASSERT_EQ(trace_close(), 0);
+	f = fopen(path, "r");
 	ASSERT_NOT_NULL(f);
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	buf[n] = 0;
 	fclose(f);
+	unlink(path);
 	return buf;
 }
 
@@ -181,20 +195,15 @@ TEST(pageout_writes_consecutive_slots_in_one_request)
 	char path[] = "/tmp/secmmu-test-plug-XXXXXX";
 	struct mm_struct *mm;
 	const char *text;
-	int fd = mkstemp(path);
 
-	ASSERT_GE(fd, 0);
-	close(fd);
 	ASSERT_EQ(phys_init(TEST_PHYS_BYTES), 0);
 	ASSERT_EQ(swap_on(PG(2 * SWAP_PLUG_MAX + 8), ""), 0);
 	harness_set_teardown(swap_teardown);
 	mm = mm_new_mapped(2 * SWAP_PLUG_MAX + 3, PROT_RW, false);
 	write_pages(mm, TBASE, 2 * SWAP_PLUG_MAX + 3, 41);
-	ASSERT_EQ(trace_open(path), 0);
+	plug_trace_start(path);
 	ASSERT_EQ(mm_madvise(mm, TBASE, PG(2 * SWAP_PLUG_MAX + 3), MADV_PAGEOUT), 0);
-	ASSERT_EQ(trace_close(), 0);
-	text = trace_text(path);
-	unlink(path);
+	text = plug_trace_stop(path);
 	/* Two full plugs and the rest: three requests, not one per page. */
 	ASSERT_EQ(count_str(text, "\"swap_write\""), 3);
 	ASSERT_EQ(count_str(text, "\"pages\":\"32\""), 2);
@@ -210,18 +219,13 @@ TEST(reclaim_writes_consecutive_slots_in_one_request)
 	char path[] = "/tmp/secmmu-test-plug-XXXXXX";
 	struct mm_struct *mm;
 	const char *text;
-	int fd = mkstemp(path);
 
-	ASSERT_GE(fd, 0);
-	close(fd);
 	RECLAIM_SETUP(PG(SWAP_PLUG_MAX + 8));
 	mm = mm_new_mapped(SWAP_PLUG_MAX, PROT_RW, false);
 	write_pages(mm, TBASE, SWAP_PLUG_MAX, 43);
-	ASSERT_EQ(trace_open(path), 0);
+	plug_trace_start(path);
 	ASSERT_UEQ(reclaim_all(), SWAP_PLUG_MAX);
-	ASSERT_EQ(trace_close(), 0);
-	text = trace_text(path);
-	unlink(path);
+	text = plug_trace_stop(path);
 	ASSERT_EQ(count_str(text, "\"swap_write\""), 1);
 	ASSERT_EQ(count_str(text, "\"pages\":\"32\""), 1);
 	ASSERT_UEQ(phys_used_frames(), 0);
