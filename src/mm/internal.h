@@ -679,7 +679,7 @@ struct swap_plug {
 	struct page *page[SWAP_PLUG_MAX];
 };
 
-unsigned long swap_plug_flush(struct swap_plug *plug);
+void swap_plug_flush(struct swap_plug *plug);
 void reclaim_page(struct vm_area_struct *vma, unsigned long addr, struct swap_plug *plug);
 int break_ksm(struct vm_area_struct *vma, unsigned long addr);
 

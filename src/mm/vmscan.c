@@ -7,13 +7,12 @@
  *              PTE (each becomes a swap entry, inside an invalidation), write
  *              the page, and free it if nobody else holds it; if somebody
  *              does, the page stays in the swap cache and swap-ins share it.
- *              MADV_PAGEOUT queues the unmapped pages, still locked, in a
- *              swap plug (struct swap_plug) and writes up to SWAP_PLUG_MAX
- *              at a time, those of consecutive slots in one request, as
- *              Linux's block plug merges the bios of do_madvise() and
- *              reclaim_pages(), and try_to_free_pages() as Linux's
- *              shrink_lruvec(); a page somebody took meanwhile is not
- *              written and stays.
+ *              MADV_PAGEOUT and try_to_free_pages() queue the unmapped
+ *              pages, still locked, in a swap plug (struct swap_plug) and
+ *              write up to SWAP_PLUG_MAX at a time, those of consecutive
+ *              slots in one request: Linux's block plug in do_madvise(),
+ *              reclaim_pages() and shrink_lruvec(). A page somebody took
+ *              meanwhile is not written and stays.
  *   shared     unmap every PTE (they refault from the object), write the
  *              page to a slot the object remembers, free the page
  * Pinned and KSM pages, and pages mapped in a VM_LOCKED VMA, are never
@@ -49,17 +48,15 @@ static bool pageout_anon_writable(struct page *page)
  * (waking a device fault waiting for it) and drops the reference its
  * queuer handed over: a page written and out of the cache is freed
  * there; for an @lru plug, a page not freed goes back to the LRU with
- * it. May block on the I/O; takes the swap lock per page.
- *
- * Return: the number of pages freed (also added to @plug->freed).
+ * it; the pages freed are counted in @plug->freed. May block on the I/O;
+ * takes the swap lock per page.
  */
-unsigned long swap_plug_flush(struct swap_plug *plug)
+void swap_plug_flush(struct swap_plug *plug)
 {
 	struct page *wpage[SWAP_PLUG_MAX];
 	unsigned long wslot[SWAP_PLUG_MAX];
 	int err[SWAP_PLUG_MAX];
 	bool write[SWAP_PLUG_MAX];
-	unsigned long freed = 0;
 	unsigned int i, n = 0;
 
 	for (i = 0; i < plug->nr; i++) {
@@ -84,7 +81,7 @@ unsigned long swap_plug_flush(struct swap_plug *plug)
 		 * zero the cache entry goes too.
 		 */
 		gone = swap_cache_del_and_free(page, plug->slot[i], written, 2);
-		freed += gone;
+		plug->freed += gone;
 		unlock_page(page);
 		if (plug->lru && !gone)
 			lru_putback(page); /* with the isolation reference */
@@ -92,8 +89,6 @@ unsigned long swap_plug_flush(struct swap_plug *plug)
 			put_page(page); /* the queuer's: reclaim_page()'s or the isolation's */
 	}
 	plug->nr = 0;
-	plug->freed += freed;
-	return freed;
 }
 
 /*
